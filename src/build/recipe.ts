@@ -1,0 +1,127 @@
+/**
+ * Turns an image spec into what the engine builds: a Dockerfile and the files
+ * of its build context, as plain data. Pure; context.ts packs it.
+ */
+import { posix } from 'node:path';
+import type { ImageSpec } from '../config/model.js';
+import { ENTRYPOINT, INIT, RUN_STATIC, TRACE_ENV } from './assets.js';
+import { APP_PREFIX, type SourceFile } from './inputs.js';
+
+export interface ContextEntry {
+  /** Path inside the build context. */
+  path: string;
+  mode: number;
+  /** Exactly one of these. */
+  source?: string;
+  content?: string;
+  symlink?: string;
+}
+
+export interface Recipe {
+  tag: string;
+  dockerfile: string;
+  entries: ContextEntry[];
+  labels: Record<string, string>;
+  buildArgs: Record<string, string>;
+}
+
+export interface RecipeInput {
+  spec: ImageSpec;
+  files: readonly SourceFile[];
+  key: string;
+  /** Image ID (or reference) of the parent, or of the root filesystem for a root. */
+  parentRef: string;
+  /** The human name of what it is built on: berth/jdk17:abc… or berth-root/bookworm:def… */
+  baseName: string;
+  depth: number;
+  mirror: string;
+  proxy: { http?: string; https?: string; noProxy?: string };
+  project: string;
+  revision?: string;
+  created: string;
+}
+
+export const BERTH_HOME = '/opt/berth';
+
+export function imageTag(name: string, key: string): string {
+  return `berth/${name}:${key.slice(0, 12)}`;
+}
+
+export function recipeFor(input: RecipeInput): Recipe {
+  const { spec } = input;
+  const isRoot = spec.from === undefined;
+  return {
+    tag: imageTag(spec.name, input.key),
+    dockerfile: dockerfile(spec, input.parentRef, isRoot),
+    entries: contextEntries(spec, input.files, input.depth, isRoot),
+    labels: labels(input),
+    buildArgs: buildArgs(input),
+  };
+}
+
+function dockerfile(spec: ImageSpec, parentRef: string, isRoot: boolean): string {
+  const lines = [`FROM ${parentRef}`];
+  if (Object.keys(spec.env).length > 0) lines.push(`ENV ${Object.entries(spec.env).map(([k, v]) => `${k}=${quote(v)}`).join(' ')}`);
+  lines.push('COPY rootfs/ /', 'ARG BERTH_MIRROR', `RUN ["${BERTH_HOME}/bin/run-static", ${JSON.stringify(spec.name)}]`);
+  if (spec.workdir) lines.push(`WORKDIR ${spec.workdir}`);
+  if (spec.user) lines.push(`ENV BERTH_USER=${quote(spec.user)}`);
+  if (spec.ports.length > 0) lines.push(`EXPOSE ${spec.ports.join(' ')}`);
+  if (isRoot) lines.push(`ENTRYPOINT ["${BERTH_HOME}/bin/init"]`);
+  if (spec.command) lines.push(`CMD ${JSON.stringify(spec.command)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Dockerfile strings: JSON escaping plus `$`, which ENV would otherwise expand. */
+function quote(value: string): string {
+  return JSON.stringify(value).replace(/\$/g, '\\$');
+}
+
+function contextEntries(spec: ImageSpec, files: readonly SourceFile[], depth: number, isRoot: boolean): ContextEntry[] {
+  const home = `rootfs${BERTH_HOME}`;
+  const entries: ContextEntry[] = [];
+  for (const file of files) {
+    const target = file.rel.startsWith('static/')
+      ? posix.join('rootfs', file.rel.slice('static/'.length))
+      : file.rel.startsWith(`${APP_PREFIX}/`) && spec.app
+        ? posix.join('rootfs', spec.app.dest, file.rel.slice(APP_PREFIX.length + 1))
+        : posix.join(home, 'images', spec.name, file.rel);
+    entries.push(file.symlink !== undefined ? { path: target, mode: file.mode, symlink: file.symlink } : { path: target, mode: file.mode, source: file.abs });
+  }
+  if (spec.hasRuntime) {
+    const order = String(depth).padStart(2, '0');
+    entries.push({ path: `${home}/runtime.d/${order}-${spec.name}.sh`, mode: 0o777, symlink: `../images/${spec.name}/runtime.sh` });
+  }
+  if (isRoot) {
+    entries.push(
+      { path: `${home}/bin/init`, mode: 0o755, content: INIT },
+      { path: `${home}/bin/entrypoint`, mode: 0o755, content: ENTRYPOINT },
+      { path: `${home}/bin/run-static`, mode: 0o755, content: RUN_STATIC },
+      { path: `${home}/bin/trace.env`, mode: 0o644, content: TRACE_ENV },
+    );
+  }
+  return entries;
+}
+
+function labels(input: RecipeInput): Record<string, string> {
+  return {
+    ...input.spec.labels,
+    'org.opencontainers.image.created': input.created,
+    'org.opencontainers.image.base.name': input.baseName,
+    'org.opencontainers.image.title': input.spec.name,
+    ...(input.revision ? { 'org.opencontainers.image.revision': input.revision } : {}),
+    'berth.project': input.project,
+    'berth.image': input.spec.name,
+    'berth.parent': input.spec.from ?? '',
+    'berth.key': input.key,
+  };
+}
+
+/** Proxies go through the engine's predefined proxy args, which it keeps out of the image history. */
+function buildArgs(input: RecipeInput): Record<string, string> {
+  const args: Record<string, string> = { BERTH_MIRROR: input.mirror };
+  const { http, https, noProxy } = input.proxy;
+  if (http) Object.assign(args, { HTTP_PROXY: http, http_proxy: http });
+  if (https) Object.assign(args, { HTTPS_PROXY: https, https_proxy: https });
+  if (noProxy) Object.assign(args, { NO_PROXY: noProxy, no_proxy: noProxy });
+  return args;
+}

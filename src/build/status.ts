@@ -1,0 +1,50 @@
+/**
+ * The state of every image for `berth images`: the plan joined with what the
+ * engine holds and the last build records.
+ */
+import type { Project } from '../config/model.js';
+import type { Engine } from '../engine/client.js';
+import type { Db } from '../store/db.js';
+import { planBuild } from './plan.js';
+import { KEY_LABEL, prepare } from './prepare.js';
+
+export interface ImageStatus {
+  name: string;
+  parent: string | null;
+  depth: number;
+  state: 'up to date' | 'stale' | 'missing';
+  /** Why it is stale or missing. */
+  reason: string | null;
+  key: string | null;
+  imageId: string | null;
+  tag: string | null;
+  size: number | null;
+  builtAt: string | null;
+  buildMs: number | null;
+}
+
+export async function imageStatuses(project: Project, engine: Engine, db: Db): Promise<ImageStatus[]> {
+  const prepared = await prepare(project, engine, db);
+  const plan = planBuild(prepared.images, prepared.state);
+  const engineImages = new Map(prepared.engineImages.map((i) => [i.id, i]));
+  const last = prepared.state.last;
+  return plan.map((entry, index) => {
+    const record = last.get(entry.name);
+    const current = entry.action === 'skip' ? entry.imageId : record?.imageId;
+    const image = current ? engineImages.get(current) : undefined;
+    const state = entry.action === 'skip' ? 'up to date' : image ? 'stale' : 'missing';
+    return {
+      name: entry.name,
+      parent: entry.parent,
+      depth: prepared.images[index]!.depth,
+      state,
+      reason: state === 'up to date' ? null : entry.reason,
+      key: image ? (image.labels[KEY_LABEL] ?? null) : entry.key,
+      imageId: image?.id ?? null,
+      tag: image?.tags[0] ?? null,
+      size: image?.size ?? null,
+      builtAt: image ? new Date(image.created * 1000).toISOString() : null,
+      buildMs: image && record?.imageId === image.id ? record.durationMs : null,
+    };
+  });
+}

@@ -1,0 +1,49 @@
+import { parseArgs } from 'node:util';
+import { invalid } from '../errors.js';
+import { didYouMean } from '../config/suggest.js';
+import { commonOptions, type Command } from './command.js';
+import { buildCommand } from './commands/build.js';
+import { doctorCommand } from './commands/doctor.js';
+import { imagesCommand } from './commands/images.js';
+import { processOutput, renderError, type Output } from './output.js';
+
+const commands: Command[] = [buildCommand, imagesCommand, doctorCommand];
+
+function help(output: Output): void {
+  output.out('berth: build, ship and run stateless services on plain Docker Engine hosts\n');
+  output.out('usage: berth <command> [options]\n');
+  for (const c of commands) output.out(`  ${c.name.padEnd(10)} ${c.summary}`);
+  output.out('\ncommon options: -p, --project <path>   berth.yaml or its folder (default: the current folder)');
+  output.out('                -v, --verbose          more output, and stack traces on errors');
+  output.out('run "berth <command> --help" for a command\'s options');
+}
+
+export async function main(argv: string[], output: Output = processOutput(), env = process.env, cwd = process.cwd()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    help(output);
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  try {
+    if (!command) {
+      throw invalid(`unknown command "${name}"${didYouMean(name, commands.map((c) => c.name))}`, { fix: 'run "berth help" for the list of commands' });
+    }
+    const parsed = parseCommandArgs(command, rest);
+    if (parsed.values.help) {
+      output.out(`usage: ${command.usage}\n\n${command.summary}`);
+      return 0;
+    }
+    return await command.run({ positionals: parsed.positionals, flags: parsed.values, output, env, cwd });
+  } catch (error) {
+    return renderError(output, error, argv.includes('--verbose') || argv.includes('-v'));
+  }
+}
+
+function parseCommandArgs(command: Command, args: string[]) {
+  try {
+    return parseArgs({ args, options: { ...commonOptions, ...command.options }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw invalid(`berth ${command.name}: ${(error as Error).message}`, { fix: `usage: ${command.usage}` });
+  }
+}

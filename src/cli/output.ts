@@ -1,0 +1,74 @@
+/** Where the CLI writes: the one place that renders errors, JSON and tables. */
+import { BerthErrors, exitCodes, isBerthError, type BerthError } from '../errors.js';
+
+export interface Output {
+  isTTY: boolean;
+  color: boolean;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export function processOutput(): Output {
+  const isTTY = Boolean(process.stdout.isTTY);
+  return {
+    isTTY,
+    color: isTTY && !process.env.NO_COLOR,
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+  };
+}
+
+export function printJson(output: Output, value: unknown): void {
+  output.out(JSON.stringify(value, null, 2));
+}
+
+const KIND_TITLE: Record<BerthError['kind'], string> = {
+  invalid: 'invalid input',
+  'not-found': 'not found',
+  conflict: 'conflict',
+  unavailable: 'unavailable',
+  forbidden: 'forbidden',
+  failed: 'failed',
+};
+
+/** Renders any error once, in Berth's shape, and returns the exit code. */
+export function renderError(output: Output, error: unknown, verbose = false): number {
+  if (!isBerthError(error)) {
+    output.err(`error (internal): ${error instanceof Error ? error.message : String(error)}`);
+    if (verbose && error instanceof Error && error.stack) output.err(error.stack);
+    else output.err('  this is a bug in Berth; run again with --verbose for the stack trace');
+    return 70;
+  }
+  const problems = error instanceof BerthErrors ? error.problems : [error];
+  if (problems.length > 1) output.err(`error (${KIND_TITLE[error.kind]}): ${problems.length} problems`);
+  for (const problem of problems) {
+    output.err(`${problems.length > 1 ? '- ' : `error (${KIND_TITLE[problem.kind]}): `}${problem.message}`);
+    for (const line of problem.lines) output.err(`    ${line}`);
+    if (problem.fix) output.err(`  fix: ${problem.fix}`);
+  }
+  if (verbose && error.stack) output.err(error.stack);
+  return exitCodes[error.kind];
+}
+
+/** A plain aligned table; the first row is the header. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value < 10 && unit > 0 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}

@@ -1,0 +1,133 @@
+/**
+ * A small validator kit for project files. Each validator returns the typed
+ * value or undefined, and reports every problem with its key path, so one run
+ * tells the user about all mistakes at once.
+ */
+import { didYouMean } from './suggest.js';
+import type { KeyPath } from './yaml-source.js';
+
+export interface Problem {
+  path: KeyPath;
+  message: string;
+  fix?: string;
+}
+
+export class Checker {
+  readonly problems: Problem[] = [];
+
+  report(path: KeyPath, message: string, fix?: string): undefined {
+    this.problems.push(fix === undefined ? { path, message } : { path, message, fix });
+    return undefined;
+  }
+}
+
+export type Validator<T> = (value: unknown, path: KeyPath, check: Checker) => T | undefined;
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return `the string "${value}"`;
+  return `${typeof value} ${String(value)}`;
+}
+
+export const str =
+  (options: { pattern?: RegExp; hint?: string; nonEmpty?: boolean } = {}): Validator<string> =>
+  (value, path, check) => {
+    if (typeof value === 'number' || typeof value === 'boolean') value = String(value);
+    if (typeof value !== 'string') return check.report(path, `expected a string, got ${describe(value)}`);
+    if ((options.nonEmpty ?? true) && value.trim() === '') return check.report(path, 'expected a non-empty string');
+    if (options.pattern && !options.pattern.test(value)) {
+      return check.report(path, `"${value}" is not ${options.hint ?? `of the form ${options.pattern}`}`);
+    }
+    return value;
+  };
+
+export const int =
+  (options: { min?: number; max?: number } = {}): Validator<number> =>
+  (value, path, check) => {
+    if (typeof value !== 'number' || !Number.isInteger(value)) {
+      return check.report(path, `expected a whole number, got ${describe(value)}`);
+    }
+    if (options.min !== undefined && value < options.min) return check.report(path, `must be at least ${options.min}, got ${value}`);
+    if (options.max !== undefined && value > options.max) return check.report(path, `must be at most ${options.max}, got ${value}`);
+    return value;
+  };
+
+export const bool = (): Validator<boolean> => (value, path, check) =>
+  typeof value === 'boolean' ? value : check.report(path, `expected true or false, got ${describe(value)}`);
+
+export const list =
+  <T>(item: Validator<T>): Validator<T[]> =>
+  (value, path, check) => {
+    if (!Array.isArray(value)) return check.report(path, `expected a list, got ${describe(value)}`);
+    const out: T[] = [];
+    value.forEach((v, i) => {
+      const checked = item(v, [...path, i], check);
+      if (checked !== undefined) out.push(checked);
+    });
+    return out;
+  };
+
+/** A command or argument list: either a list of strings or one string run by /bin/sh -c. */
+export const command = (): Validator<string[]> => (value, path, check) => {
+  if (typeof value === 'string') return value.trim() === '' ? check.report(path, 'expected a non-empty command') : ['/bin/sh', '-c', value];
+  return list(str())(value, path, check);
+};
+
+/** A mapping with free-form keys (env, labels). Scalar values are turned into strings. */
+export const mapOf =
+  <T>(item: Validator<T>, keyPattern?: { pattern: RegExp; hint: string }): Validator<Record<string, T>> =>
+  (value, path, check) => {
+    if (!isPlainObject(value)) return check.report(path, `expected a mapping, got ${describe(value)}`);
+    const out: Record<string, T> = {};
+    for (const [key, v] of Object.entries(value)) {
+      if (keyPattern && !keyPattern.pattern.test(key)) {
+        check.report([...path, key], `"${key}" is not ${keyPattern.hint}`);
+        continue;
+      }
+      const checked = item(v, [...path, key], check);
+      if (checked !== undefined) out[key] = checked;
+    }
+    return out;
+  };
+
+export interface Field<T> {
+  validate: Validator<T>;
+  required?: boolean;
+}
+
+export type Shape = Record<string, Field<unknown>>;
+type Out<S extends Shape> = { [K in keyof S]?: S[K] extends Field<infer T> ? T : never };
+
+/** A mapping with known keys; unknown keys are rejected with the nearest known one. */
+export const object =
+  <S extends Shape>(shape: S): Validator<Out<S>> =>
+  (value, path, check) => {
+    if (value === null || value === undefined) value = {};
+    if (!isPlainObject(value)) return check.report(path, `expected a mapping, got ${describe(value)}`);
+    const out: Record<string, unknown> = {};
+    const known = Object.keys(shape);
+    for (const key of Object.keys(value)) {
+      if (!(key in shape)) {
+        check.report([...path, key], `unknown key "${key}"${didYouMean(key, known)}`, `allowed keys here: ${known.join(', ')}`);
+      }
+    }
+    for (const [key, field] of Object.entries(shape)) {
+      const v = value[key];
+      if (v === undefined || v === null) {
+        if (field.required) check.report([...path, key], `missing required key "${key}"`);
+        continue;
+      }
+      const checked = field.validate(v, [...path, key], check);
+      if (checked !== undefined) out[key] = checked;
+    }
+    return out as Out<S>;
+  };
+
+export const optional = <T>(validate: Validator<T>): Field<T> => ({ validate });
+export const required = <T>(validate: Validator<T>): Field<T> => ({ validate, required: true });
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,68 @@
+/**
+ * The one module that talks to the Docker Engine. Everything else uses the
+ * small interfaces exported here (images, containers), never dockerode.
+ */
+import Docker from 'dockerode';
+import { ContainerClient } from './containers.js';
+import { guard } from './errors.js';
+import { ImageClient } from './images.js';
+
+export interface EngineVersion {
+  version: string;
+  apiVersion: string;
+  os: string;
+  kernel: string;
+}
+
+export interface EngineInfo {
+  cgroupVersion: string;
+  cgroupDriver: string;
+  storageDriver: string;
+  dockerRootDir: string;
+  bridgeNfIptables: boolean;
+  ipv4Forwarding: boolean;
+  initBinary: string;
+}
+
+export class Engine {
+  readonly endpoint: string;
+  readonly images: ImageClient;
+  readonly containers: ContainerClient;
+  private readonly docker: Docker;
+
+  constructor(docker: Docker, endpoint: string) {
+    this.docker = docker;
+    this.endpoint = endpoint;
+    this.images = new ImageClient(docker, endpoint);
+    this.containers = new ContainerClient(docker, endpoint);
+  }
+
+  async version(): Promise<EngineVersion> {
+    const v = await guard(this.endpoint, 'read the engine version', () => this.docker.version());
+    return { version: v.Version, apiVersion: v.ApiVersion, os: v.Os, kernel: v.KernelVersion };
+  }
+
+  async info(): Promise<EngineInfo> {
+    const i = await guard(this.endpoint, 'read the engine info', () => this.docker.info());
+    return {
+      cgroupVersion: String(i.CgroupVersion ?? '1'),
+      cgroupDriver: String(i.CgroupDriver ?? ''),
+      storageDriver: String(i.Driver ?? ''),
+      dockerRootDir: String(i.DockerRootDir ?? ''),
+      bridgeNfIptables: Boolean(i.BridgeNfIptables),
+      ipv4Forwarding: Boolean(i.IPv4Forwarding),
+      initBinary: String(i.InitBinary ?? ''),
+    };
+  }
+}
+
+/** DOCKER_HOST (unix:// or tcp://) or the default socket. The environment is a parameter so tests pass their own. */
+export function connectEngine(env: NodeJS.ProcessEnv = process.env): Engine {
+  const host = env.DOCKER_HOST;
+  if (!host || host.startsWith('unix://')) {
+    const socketPath = host ? host.slice('unix://'.length) : '/var/run/docker.sock';
+    return new Engine(new Docker({ socketPath }), `unix://${socketPath}`);
+  }
+  const url = new URL(host.replace(/^tcp:/, 'http:'));
+  return new Engine(new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: 'http' }), host);
+}

@@ -1,0 +1,133 @@
+import type Docker from 'dockerode';
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { failed } from '../errors.js';
+import { guard } from './errors.js';
+
+export interface EngineImage {
+  id: string;
+  tags: string[];
+  labels: Record<string, string>;
+  size: number;
+  /** Seconds since the epoch. */
+  created: number;
+}
+
+export interface BuildRequest {
+  tag: string;
+  labels: Record<string, string>;
+  buildArgs: Record<string, string>;
+}
+
+/** One line of build output, or the engine's final error. */
+export type BuildLine = { kind: 'output'; text: string } | { kind: 'error'; text: string };
+
+export class ImageClient {
+  constructor(
+    private readonly docker: Docker,
+    private readonly endpoint: string,
+  ) {}
+
+  /** Images carrying a label (optionally with a value), in one call. */
+  async list(label: string): Promise<EngineImage[]> {
+    const images = await guard(this.endpoint, 'list images', () => this.docker.listImages({ filters: { label: [label] } }));
+    return images.map((i) => ({ id: i.Id, tags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'), labels: i.Labels ?? {}, size: i.Size, created: i.Created }));
+  }
+
+  async inspect(ref: string): Promise<EngineImage | undefined> {
+    try {
+      const i = await this.docker.getImage(ref).inspect();
+      return { id: i.Id, tags: i.RepoTags ?? [], labels: i.Config?.Labels ?? {}, size: i.Size, created: Math.floor(Date.parse(i.Created) / 1000) };
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      return guard(this.endpoint, `inspect image ${ref}`, () => Promise.reject(error));
+    }
+  }
+
+  async remove(ref: string): Promise<void> {
+    await guard(this.endpoint, `remove image ${ref}`, () => this.docker.getImage(ref).remove({ force: true }));
+  }
+
+  /** Imports a root filesystem tarball as an image with the given labels; returns its ID. */
+  async importTarball(file: string, repo: string, tag: string, labels: Record<string, string>): Promise<string> {
+    const changes = Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`);
+    const stream = await guard(this.endpoint, `import ${file}`, () =>
+      this.docker.importImage(createReadStream(file) as unknown as string, { repo, tag, changes } as object),
+    );
+    const messages = await readJsonStream(stream as Readable);
+    const problem = messages.find((m) => m.error);
+    if (problem) throw failed(`the engine could not import ${file}: ${String(problem.error)}`, { fix: 'check that the file is a tar archive of a root filesystem' });
+    const image = await this.inspect(`${repo}:${tag}`);
+    if (!image) throw failed(`the engine imported ${file} but has no image ${repo}:${tag}`);
+    return image.id;
+  }
+
+  /** Builds a context; streams each output line to `onLine`; returns the image ID or throws with the engine's error. */
+  async build(context: Readable, request: BuildRequest, onLine: (line: BuildLine) => void): Promise<string> {
+    const stream = await guard(this.endpoint, `build ${request.tag}`, () =>
+      this.docker.buildImage(context as unknown as string, {
+        t: request.tag,
+        labels: request.labels,
+        buildargs: request.buildArgs,
+        rm: true,
+        forcerm: true,
+        version: '1',
+      } as Docker.ImageBuildOptions),
+    );
+    let imageId: string | undefined;
+    let error: string | undefined;
+    // stderr arrives colored and in fragments; lines are reassembled across messages.
+    let partial = '';
+    const flush = (text: string) => {
+      const lines = (partial + text.replace(ANSI, '')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line.trim() !== '') onLine({ kind: 'output', text: line });
+    };
+    await readJsonStream(stream as Readable, (m) => {
+      if (typeof m.stream === 'string') flush(m.stream);
+      const aux = m.aux as { ID?: string } | undefined;
+      if (aux?.ID) imageId = aux.ID;
+      if (m.error) {
+        error = String(m.error);
+        onLine({ kind: 'error', text: error });
+      }
+    });
+    flush('\n');
+    if (error !== undefined) throw failed(error);
+    if (!imageId) {
+      const built = await this.inspect(request.tag);
+      if (!built) throw failed(`the engine finished building ${request.tag} without an image`);
+      imageId = built.id;
+    }
+    return imageId;
+  }
+}
+
+type JsonMessage = Record<string, unknown>;
+
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+/** Reads a stream of JSON objects (newline-separated, possibly split across chunks). */
+async function readJsonStream(stream: Readable, onMessage?: (m: JsonMessage) => void): Promise<JsonMessage[]> {
+  const all: JsonMessage[] = [];
+  let buffer = '';
+  const take = (text: string) => {
+    const trimmed = text.trim();
+    if (trimmed === '') return;
+    try {
+      const message = JSON.parse(trimmed) as JsonMessage;
+      all.push(message);
+      onMessage?.(message);
+    } catch {
+      // Lines are whole JSON objects (newlines inside are escaped); anything else is not a message.
+    }
+  };
+  for await (const chunk of stream) {
+    buffer += chunk.toString();
+    const lines = buffer.split('\n');
+    buffer = lines.pop() ?? '';
+    for (const line of lines) take(line);
+  }
+  take(buffer);
+  return all;
+}
