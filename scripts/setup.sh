@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs what Berth needs on a Debian machine (run as root), starts the Docker
+# Engine when it is not running, and builds Berth. Safe to run again: it only
+# does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf 'setup: %s\n' "$*"; }
+
+packages=()
+command -v dockerd >/dev/null || packages+=(docker.io)
+command -v mmdebstrap >/dev/null || command -v debootstrap >/dev/null || packages+=(mmdebstrap)
+command -v docker-registry >/dev/null || packages+=(docker-registry)
+command -v ip >/dev/null || packages+=(iproute2)
+command -v git >/dev/null || packages+=(git)
+# The integration tests' tiny root filesystem is Debian's static busybox.
+[ -x /bin/busybox ] || packages+=(busybox-static)
+
+if [ "${#packages[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    log "missing: ${packages[*]}; run this as root (or: apt-get install ${packages[*]})" >&2
+    exit 1
+  fi
+  log "installing ${packages[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+
+engine_up() {
+  node -e '
+    const req = require("http").get({ socketPath: process.env.SOCK || "/var/run/docker.sock", path: "/_ping", timeout: 2000 }, (res) => process.exit(res.statusCode === 200 ? 0 : 1));
+    req.on("error", () => process.exit(1));
+    req.on("timeout", () => process.exit(1));'
+}
+
+if [ -z "${DOCKER_HOST:-}" ] && ! engine_up; then
+  log "starting dockerd (log: /var/log/berth-dockerd.log)"
+  nohup dockerd >/var/log/berth-dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do
+    engine_up && break
+    sleep 0.5
+  done
+  engine_up || { log "dockerd did not come up; see /var/log/berth-dockerd.log" >&2; exit 1; }
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npx tsc -p tsconfig.json
