@@ -43,6 +43,7 @@ if [ "$#" -eq 0 ]; then
   exit 64
 fi
 if [ -n "\${BERTH_USER:-}" ] && [ "$(id -u)" = 0 ]; then
+  while IFS=: read -r name _ _ _ _ home _; do [ "$name" = "$BERTH_USER" ] && export HOME="$home"; done < /etc/passwd
   exec setpriv --reuid="$BERTH_USER" --regid="$BERTH_USER" --init-groups -- "$@"
 fi
 exec "$@"

@@ -55,7 +55,7 @@ export function topologicalOrder(nodes: readonly GraphNode[]): string[] {
 /** Map from each name to its direct children, sorted. */
 export function childrenOf(nodes: readonly GraphNode[]): Map<string, string[]> {
   const children = new Map<string, string[]>();
-  for (const node of [...nodes].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const node of [...nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (node.parent === undefined) continue;
     const list = children.get(node.parent) ?? [];
     list.push(node.name);

@@ -48,7 +48,7 @@ export function buildKey(inputs: BuildInputs): string {
 }
 
 export function inputsOf(image: PlanImage, parentId: string): BuildInputs {
-  return { recipe: RECIPE_VERSION, settings: image.settings, files: image.files, parentId };
+  return { recipe: RECIPE_VERSION, image: image.name, settings: image.settings, files: image.files, parentId };
 }
 
 /** Decides one image given its parent's image ID (undefined: the parent is not built yet). */

@@ -35,16 +35,9 @@ export function rootKey(root: RootSpec, sourceDateEpoch: number | undefined, db:
   return createHash('sha256').update(canonicalJson(basis)).digest('hex');
 }
 
-export function rootRepo(root: RootSpec): string {
-  return root.kind === 'debian' ? `berth-root/${root.suite}` : 'berth-root/tarball';
-}
-
-/** Root key → image ID of every root filesystem the engine already holds. */
-export async function knownRoots(engine: Engine): Promise<Map<string, string>> {
-  const images = await engine.images.list(ROOTFS_LABEL);
-  // Every image built on a root inherits its label; only the root itself carries its tag.
-  const roots = images.filter((i) => i.tags.some((t) => t.startsWith('berth-root/') && t.endsWith(`:${i.labels[ROOTFS_LABEL]!.slice(0, 12)}`)));
-  return new Map(roots.map((i) => [i.labels[ROOTFS_LABEL]!, i.id]));
+/** The root's image reference: berth-root/bookworm:<short key>. */
+export function rootRef(root: RootSpec, key: string): string {
+  return `${root.kind === 'debian' ? `berth-root/${root.suite}` : 'berth-root/tarball'}:${key.slice(0, 12)}`;
 }
 
 export interface RootContext {
@@ -57,7 +50,7 @@ export interface RootContext {
 
 /** Returns the root's image ID, bootstrapping and importing it only when the engine lacks it. */
 export async function ensureRoot(root: RootSpec, key: string, context: RootContext): Promise<{ id: string; ref: string }> {
-  const ref = `${rootRepo(root)}:${key.slice(0, 12)}`;
+  const ref = rootRef(root, key);
   const existing = await context.engine.images.inspect(ref);
   if (existing && existing.labels[ROOTFS_LABEL] === key) return { id: existing.id, ref };
   const tarball = root.kind === 'tarball' ? root.path : await bootstrap(root, key, context);

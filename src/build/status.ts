@@ -26,12 +26,16 @@ export interface ImageStatus {
 export async function imageStatuses(project: Project, engine: Engine, db: Db): Promise<ImageStatus[]> {
   const prepared = await prepare(project, engine, db);
   const plan = planBuild(prepared.images, prepared.state);
-  const engineImages = new Map(prepared.engineImages.map((i) => [i.id, i]));
   const last = prepared.state.last;
+  const previous = await Promise.all(
+    plan.map((entry) => {
+      const record = last.get(entry.name);
+      return entry.action === 'build' && record ? engine.images.inspect(record.imageId) : undefined;
+    }),
+  );
   return plan.map((entry, index) => {
     const record = last.get(entry.name);
-    const current = entry.action === 'skip' ? entry.imageId : record?.imageId;
-    const image = current ? engineImages.get(current) : undefined;
+    const image = prepared.current.get(entry.name) ?? previous[index];
     const state = entry.action === 'skip' ? 'up to date' : image ? 'stale' : 'missing';
     return {
       name: entry.name,

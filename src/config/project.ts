@@ -114,12 +114,12 @@ function collectImages(
   for (const name of folders) {
     const imageFile = join(imagesDir, name, 'image.yaml');
     if (!existsSync(imageFile)) {
-      if (!(name in declared)) {
+      if (!Object.hasOwn(declared, name)) {
         problems.file(display(join(imagesDir, name)), `folder has no settings: neither images.${name} in ${source.file} nor an image.yaml`, `add images/${name}/image.yaml with at least "from: <parent>" (or "root:" for a root image)`);
       }
       continue;
     }
-    if (name in declared) {
+    if (Object.hasOwn(declared, name)) {
       problems.at(source, ['images', name], `settings for "${name}" are both here and in ${display(imageFile)}`, 'keep them in one place');
       continue;
     }

@@ -80,16 +80,17 @@ export const mapOf =
   <T>(item: Validator<T>, keyPattern?: { pattern: RegExp; hint: string }): Validator<Record<string, T>> =>
   (value, path, check) => {
     if (!isPlainObject(value)) return check.report(path, `expected a mapping, got ${describe(value)}`);
-    const out: Record<string, T> = {};
+    const out: [string, T][] = [];
     for (const [key, v] of Object.entries(value)) {
       if (keyPattern && !keyPattern.pattern.test(key)) {
         check.report([...path, key], `"${key}" is not ${keyPattern.hint}`);
         continue;
       }
       const checked = item(v, [...path, key], check);
-      if (checked !== undefined) out[key] = checked;
+      if (checked !== undefined) out.push([key, checked]);
     }
-    return out;
+    // fromEntries defines own properties, so even a key named __proto__ is kept.
+    return Object.fromEntries(out);
   };
 
 export interface Field<T> {
@@ -109,7 +110,7 @@ export const object =
     const out: Record<string, unknown> = {};
     const known = Object.keys(shape);
     for (const key of Object.keys(value)) {
-      if (!(key in shape)) {
+      if (!Object.hasOwn(shape, key)) {
         check.report([...path, key], `unknown key "${key}"${didYouMean(key, known)}`, `allowed keys here: ${known.join(', ')}`);
       }
     }

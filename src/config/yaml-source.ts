@@ -24,7 +24,7 @@ export class YamlSource {
     if (doc.errors.length > 0) {
       throw new BerthErrors(
         doc.errors.map((e) => {
-          const line = e.linePos?.[0]?.line;
+          const line = e.linePos?.[0]?.line ?? (e.pos ? lines.linePos(e.pos[0]).line : undefined);
           return invalid(`${file}${line ? `:${line}` : ''}: not valid YAML: ${firstLine(e.message)}`, {
             fix: 'correct the YAML syntax at that line (indentation, a missing colon or quote)',
           });

@@ -1,10 +1,10 @@
 /**
  * The one module that talks to the Docker Engine. Everything else uses the
- * small interfaces exported here (images, containers), never dockerode.
+ * small interfaces exported here (images, containers), never HTTP.
  */
-import Docker from 'dockerode';
 import { ContainerClient } from './containers.js';
 import { guard } from './errors.js';
+import { EngineHttp, type EngineTarget } from './http.js';
 import { ImageClient } from './images.js';
 
 export interface EngineVersion {
@@ -28,22 +28,23 @@ export class Engine {
   readonly endpoint: string;
   readonly images: ImageClient;
   readonly containers: ContainerClient;
-  private readonly docker: Docker;
+  readonly http: EngineHttp;
 
-  constructor(docker: Docker, endpoint: string) {
-    this.docker = docker;
+  constructor(target: EngineTarget, endpoint: string) {
+    this.http = new EngineHttp(target);
     this.endpoint = endpoint;
-    this.images = new ImageClient(docker, endpoint);
-    this.containers = new ContainerClient(docker, endpoint);
+    this.images = new ImageClient(this.http, endpoint);
+    this.containers = new ContainerClient(this.http, endpoint);
   }
 
   async version(): Promise<EngineVersion> {
-    const v = await guard(this.endpoint, 'read the engine version', () => this.docker.version());
+    type Version = { Version: string; ApiVersion: string; Os: string; KernelVersion: string };
+    const v = await guard(this.endpoint, 'read the engine version', () => this.http.json<Version>('GET', '/version', { timeoutMs: 5000 }));
     return { version: v.Version, apiVersion: v.ApiVersion, os: v.Os, kernel: v.KernelVersion };
   }
 
   async info(): Promise<EngineInfo> {
-    const i = await guard(this.endpoint, 'read the engine info', () => this.docker.info());
+    const i = await guard(this.endpoint, 'read the engine info', () => this.http.json<Record<string, unknown>>('GET', '/info', { timeoutMs: 5000 }));
     return {
       cgroupVersion: String(i.CgroupVersion ?? '1'),
       cgroupDriver: String(i.CgroupDriver ?? ''),
@@ -61,8 +62,8 @@ export function connectEngine(env: NodeJS.ProcessEnv = process.env): Engine {
   const host = env.DOCKER_HOST;
   if (!host || host.startsWith('unix://')) {
     const socketPath = host ? host.slice('unix://'.length) : '/var/run/docker.sock';
-    return new Engine(new Docker({ socketPath }), `unix://${socketPath}`);
+    return new Engine({ socketPath }, `unix://${socketPath}`);
   }
   const url = new URL(host.replace(/^tcp:/, 'http:'));
-  return new Engine(new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: 'http' }), host);
+  return new Engine({ host: url.hostname, port: Number(url.port || 2375) }, host);
 }

@@ -1,8 +1,23 @@
-import type Docker from 'dockerode';
-import { guard } from './errors.js';
+import { guard, isNotFound } from './errors.js';
+import { readBuffer, type EngineHttp } from './http.js';
 
-/** The Engine API's container create body (what a planner produces as plain data). */
-export type CreateBody = Docker.ContainerCreateOptions;
+/** The Engine API's container create body (what a planner produces as plain data); `name` goes in the query. */
+export interface CreateBody {
+  name?: string;
+  Hostname?: string;
+  Image: string;
+  Cmd?: string[];
+  Entrypoint?: string[];
+  Env?: string[];
+  Labels?: Record<string, string>;
+  ExposedPorts?: Record<string, Record<string, never>>;
+  StopTimeout?: number;
+  /** Container-level MAC: how Engine API < 1.44 sets it. */
+  MacAddress?: string;
+  Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number };
+  HostConfig?: Record<string, unknown>;
+  NetworkingConfig?: { EndpointsConfig: Record<string, Record<string, unknown>> };
+}
 
 export interface ContainerState {
   id: string;
@@ -29,50 +44,53 @@ export interface ExecResult {
 
 export class ContainerClient {
   constructor(
-    private readonly docker: Docker,
+    private readonly http: EngineHttp,
     private readonly endpoint: string,
   ) {}
 
   async create(body: CreateBody): Promise<string> {
-    const container = await guard(this.endpoint, `create container ${body.name ?? ''}`.trim(), () => this.docker.createContainer(body));
-    return container.id;
+    const { name, ...config } = body;
+    const created = await guard(this.endpoint, `create container ${name ?? ''}`.trim(), () =>
+      this.http.json<{ Id: string }>('POST', '/containers/create', { query: { name }, body: config }),
+    );
+    return created.Id;
   }
 
   async start(id: string): Promise<void> {
-    await guard(this.endpoint, `start container ${id}`, () => this.docker.getContainer(id).start());
+    await guard(this.endpoint, `start container ${id}`, () => this.http.empty('POST', `/containers/${id}/start`));
   }
 
-  /** Stops with the given grace period (SIGTERM, then SIGKILL after `seconds`). */
+  /** Stops with the given grace period (SIGTERM, then SIGKILL after `seconds`); a stopped container is fine. */
   async stop(id: string, seconds = 10): Promise<void> {
-    try {
-      await this.docker.getContainer(id).stop({ t: seconds });
-    } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 304) return; // already stopped
-      await guard(this.endpoint, `stop container ${id}`, () => Promise.reject(error));
-    }
+    await guard(this.endpoint, `stop container ${id}`, () => this.http.empty('POST', `/containers/${id}/stop`, { query: { t: seconds } }));
   }
 
+  async restart(id: string, seconds = 10): Promise<void> {
+    await guard(this.endpoint, `restart container ${id}`, () => this.http.empty('POST', `/containers/${id}/restart`, { query: { t: seconds } }));
+  }
+
+  /** Removes (forcefully) a container by ID or name; an absent one is fine. */
   async remove(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).remove({ force: true, v: true });
+      await this.http.empty('DELETE', `/containers/${encodeURIComponent(id)}`, { query: { force: true, v: true } });
     } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 404) return;
+      if (isNotFound(error)) return;
       await guard(this.endpoint, `remove container ${id}`, () => Promise.reject(error));
     }
   }
 
   /** Waits until the container exits; returns its exit code. */
   async wait(id: string): Promise<number> {
-    const result = (await guard(this.endpoint, `wait for container ${id}`, () => this.docker.getContainer(id).wait())) as { StatusCode: number };
+    const result = await guard(this.endpoint, `wait for container ${id}`, () => this.http.json<{ StatusCode: number }>('POST', `/containers/${id}/wait`));
     return result.StatusCode;
   }
 
   async inspect(id: string): Promise<ContainerState | undefined> {
-    let c: Docker.ContainerInspectInfo;
+    let c: Inspect;
     try {
-      c = await this.docker.getContainer(id).inspect();
+      c = await this.http.json<Inspect>('GET', `/containers/${encodeURIComponent(id)}/json`);
     } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      if (isNotFound(error)) return undefined;
       return guard(this.endpoint, `inspect container ${id}`, () => Promise.reject(error));
     }
     const networks = Object.fromEntries(
@@ -100,40 +118,79 @@ export class ContainerClient {
     };
   }
 
-  /** IDs of containers (running or not) carrying a label filter such as "berth.project=x". */
+  /** IDs of containers (running or not) matching every label filter, such as "berth.project=x". */
   async list(labels: string[]): Promise<string[]> {
-    const list = await guard(this.endpoint, 'list containers', () => this.docker.listContainers({ all: true, filters: { label: labels } }));
+    const list = await guard(this.endpoint, 'list containers', () =>
+      this.http.json<{ Id: string }[]>('GET', '/containers/json', { query: { all: true, filters: { label: labels } } }),
+    );
     return list.map((c) => c.Id);
   }
 
   /** The container's output so far (stdout and stderr interleaved), as text. */
   async logs(id: string, options: { tail?: number; since?: number } = {}): Promise<string> {
-    const buffer = await guard(this.endpoint, `read logs of ${id}`, () =>
-      this.docker.getContainer(id).logs({ stdout: true, stderr: true, follow: false, tail: options.tail ?? -1, since: options.since ?? 0 }),
+    const response = await guard(this.endpoint, `read logs of ${id}`, () =>
+      this.http.call('GET', `/containers/${encodeURIComponent(id)}/logs`, {
+        query: { stdout: true, stderr: true, tail: options.tail ?? 'all', since: options.since ?? 0 },
+      }),
     );
-    return demultiplex(buffer);
+    return demultiplex(await readBuffer(response));
+  }
+
+  /** Follows a container's output; each demultiplexed chunk goes to `onText` until the stream ends. */
+  async follow(id: string, options: { since?: number; tail?: number }, onText: (text: string) => void): Promise<void> {
+    const response = await guard(this.endpoint, `follow logs of ${id}`, () =>
+      this.http.call('GET', `/containers/${encodeURIComponent(id)}/logs`, {
+        query: { stdout: true, stderr: true, follow: true, tail: options.tail ?? 'all', since: options.since ?? 0 },
+      }),
+    );
+    let pending: Buffer = Buffer.alloc(0);
+    for await (const chunk of response) {
+      pending = Buffer.concat([pending, chunk as Buffer]);
+      const { text, rest } = takeFrames(pending);
+      pending = rest;
+      if (text) onText(text);
+    }
   }
 
   /** Runs a command inside a running container and collects its output. */
   async exec(id: string, cmd: string[]): Promise<ExecResult> {
-    const container = this.docker.getContainer(id);
-    const exec = await guard(this.endpoint, `exec in ${id}`, () => container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true }));
-    const stream = await guard(this.endpoint, `exec in ${id}`, () => exec.start({ hijack: true, stdin: false }));
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream) chunks.push(chunk as Buffer);
-    const info = await guard(this.endpoint, `exec in ${id}`, () => exec.inspect());
-    return { exitCode: info.ExitCode ?? -1, output: demultiplex(Buffer.concat(chunks)) };
+    const created = await guard(this.endpoint, `exec in ${id}`, () =>
+      this.http.json<{ Id: string }>('POST', `/containers/${encodeURIComponent(id)}/exec`, { body: { Cmd: cmd, AttachStdout: true, AttachStderr: true } }),
+    );
+    const response = await guard(this.endpoint, `exec in ${id}`, () => this.http.call('POST', `/exec/${created.Id}/start`, { body: { Detach: false, Tty: false } }));
+    const output = demultiplex(await readBuffer(response));
+    const info = await guard(this.endpoint, `exec in ${id}`, () => this.http.json<{ ExitCode: number | null }>('GET', `/exec/${created.Id}/json`));
+    return { exitCode: info.ExitCode ?? -1, output };
   }
 }
 
+interface Inspect {
+  Id: string;
+  Name: string;
+  Image: string;
+  RestartCount: number;
+  Config: { Labels: Record<string, string> | null };
+  State: { Running: boolean; Status: string; ExitCode: number; StartedAt: string; FinishedAt: string; Health?: { Status: string } };
+  NetworkSettings: {
+    Networks: Record<string, { IPAddress: string; MacAddress: string }> | null;
+    Ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null;
+  };
+}
+
 /** The engine frames non-TTY output as [stream, 0, 0, 0, size(4)] + payload. */
-function demultiplex(buffer: Buffer): string {
-  let out = '';
+export function demultiplex(buffer: Buffer): string {
+  return takeFrames(buffer).text;
+}
+
+/** Whole frames' text, and the bytes of an incomplete last frame. */
+function takeFrames(buffer: Buffer): { text: string; rest: Buffer } {
+  let text = '';
   let offset = 0;
   while (offset + 8 <= buffer.length) {
     const size = buffer.readUInt32BE(offset + 4);
-    out += buffer.subarray(offset + 8, offset + 8 + size).toString('utf8');
+    if (offset + 8 + size > buffer.length) break;
+    text += buffer.subarray(offset + 8, offset + 8 + size).toString('utf8');
     offset += 8 + size;
   }
-  return out;
+  return { text, rest: buffer.subarray(offset) };
 }

@@ -1,11 +1,11 @@
 import { BerthError, conflict, failed, notFound, unavailable } from '../errors.js';
 
-/** Maps what dockerode throws to Berth's categories; the only place that reads engine errors. */
+/** Maps what an engine call throws to Berth's categories; the only place that reads engine errors. */
 export function engineError(error: unknown, endpoint: string, what: string): BerthError {
   if (error instanceof BerthError) return error;
-  const e = error as { code?: string; statusCode?: number; json?: { message?: string }; message?: string };
-  const detail = e.json?.message ?? e.message ?? String(error);
-  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'EACCES' || e.code === 'ECONNRESET' || e.code === 'EPIPE') {
+  const e = error as { code?: string; statusCode?: number; message?: string };
+  const detail = e.message ?? String(error);
+  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'EACCES' || e.code === 'ECONNRESET' || e.code === 'EPIPE' || e.code === 'ETIMEDOUT') {
     return unavailable(`cannot reach the Docker Engine at ${endpoint} (${e.code}) while trying to ${what}`, {
       fix:
         e.code === 'EACCES'
@@ -26,4 +26,9 @@ export async function guard<T>(endpoint: string, what: string, call: () => Promi
   } catch (error) {
     throw engineError(error, endpoint, what);
   }
+}
+
+/** A 404 means "absent" for look-ups; anything else is an error. */
+export function isNotFound(error: unknown): boolean {
+  return (error as { statusCode?: number }).statusCode === 404;
 }

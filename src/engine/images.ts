@@ -1,8 +1,8 @@
-import type Docker from 'dockerode';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { failed } from '../errors.js';
-import { guard } from './errors.js';
+import { guard, isNotFound } from './errors.js';
+import type { EngineHttp } from './http.js';
 
 export interface EngineImage {
   id: string;
@@ -24,37 +24,44 @@ export type BuildLine = { kind: 'output'; text: string } | { kind: 'error'; text
 
 export class ImageClient {
   constructor(
-    private readonly docker: Docker,
+    private readonly http: EngineHttp,
     private readonly endpoint: string,
   ) {}
 
-  /** Images carrying a label (optionally with a value), in one call. */
+  /** Images carrying a label (optionally with a value). Slow on big engines: the engine sizes every image. */
   async list(label: string): Promise<EngineImage[]> {
-    const images = await guard(this.endpoint, 'list images', () => this.docker.listImages({ filters: { label: [label] } }));
+    type Summary = { Id: string; RepoTags: string[] | null; Labels: Record<string, string> | null; Size: number; Created: number };
+    const images = await guard(this.endpoint, 'list images', () => this.http.json<Summary[]>('GET', '/images/json', { query: { filters: { label: [label] } } }));
     return images.map((i) => ({ id: i.Id, tags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'), labels: i.Labels ?? {}, size: i.Size, created: i.Created }));
   }
 
   async inspect(ref: string): Promise<EngineImage | undefined> {
+    type Inspect = { Id: string; RepoTags: string[] | null; Config: { Labels: Record<string, string> | null } | null; Size: number; Created: string };
     try {
-      const i = await this.docker.getImage(ref).inspect();
+      const i = await this.http.json<Inspect>('GET', `/images/${encodeURIComponent(ref)}/json`);
       return { id: i.Id, tags: i.RepoTags ?? [], labels: i.Config?.Labels ?? {}, size: i.Size, created: Math.floor(Date.parse(i.Created) / 1000) };
     } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      if (isNotFound(error)) return undefined;
       return guard(this.endpoint, `inspect image ${ref}`, () => Promise.reject(error));
     }
   }
 
   async remove(ref: string): Promise<void> {
-    await guard(this.endpoint, `remove image ${ref}`, () => this.docker.getImage(ref).remove({ force: true }));
+    await guard(this.endpoint, `remove image ${ref}`, () => this.http.empty('DELETE', `/images/${encodeURIComponent(ref)}`, { query: { force: true } }));
+  }
+
+  /** Adds a tag to an image (repo:tag). */
+  async tag(ref: string, repo: string, tag: string): Promise<void> {
+    await guard(this.endpoint, `tag ${ref} as ${repo}:${tag}`, () => this.http.empty('POST', `/images/${encodeURIComponent(ref)}/tag`, { query: { repo, tag } }));
   }
 
   /** Imports a root filesystem tarball as an image with the given labels; returns its ID. */
   async importTarball(file: string, repo: string, tag: string, labels: Record<string, string>): Promise<string> {
     const changes = Object.entries(labels).map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`);
     const stream = await guard(this.endpoint, `import ${file}`, () =>
-      this.docker.importImage(createReadStream(file) as unknown as string, { repo, tag, changes } as object),
+      this.http.call('POST', '/images/create', { query: { fromSrc: '-', repo, tag, changes }, stream: createReadStream(file) }),
     );
-    const messages = await readJsonStream(stream as Readable);
+    const messages = await readJsonStream(stream);
     const problem = messages.find((m) => m.error);
     if (problem) throw failed(`the engine could not import ${file}: ${String(problem.error)}`, { fix: 'check that the file is a tar archive of a root filesystem' });
     const image = await this.inspect(`${repo}:${tag}`);
@@ -65,14 +72,10 @@ export class ImageClient {
   /** Builds a context; streams each output line to `onLine`; returns the image ID or throws with the engine's error. */
   async build(context: Readable, request: BuildRequest, onLine: (line: BuildLine) => void): Promise<string> {
     const stream = await guard(this.endpoint, `build ${request.tag}`, () =>
-      this.docker.buildImage(context as unknown as string, {
-        t: request.tag,
-        labels: request.labels,
-        buildargs: request.buildArgs,
-        rm: true,
-        forcerm: true,
-        version: '1',
-      } as Docker.ImageBuildOptions),
+      this.http.call('POST', '/build', {
+        query: { t: request.tag, labels: request.labels, buildargs: request.buildArgs, rm: true, forcerm: true, version: '1' },
+        stream: context,
+      }),
     );
     let imageId: string | undefined;
     let error: string | undefined;
@@ -83,7 +86,7 @@ export class ImageClient {
       partial = lines.pop() ?? '';
       for (const line of lines) if (line.trim() !== '') onLine({ kind: 'output', text: line });
     };
-    await readJsonStream(stream as Readable, (m) => {
+    await readJsonStream(stream, (m) => {
       if (typeof m.stream === 'string') flush(m.stream);
       const aux = m.aux as { ID?: string } | undefined;
       if (aux?.ID) imageId = aux.ID;

@@ -3,6 +3,8 @@ import type { Db } from './db.js';
 /** What went into a build, kept so the next plan can say *why* an image is stale. */
 export interface BuildInputs {
   recipe: string;
+  /** The name shapes the image (its folder under /opt/berth/images), so it is part of the key. */
+  image: string;
   settings: unknown;
   /** relative path → "<mode>:<sha256>" */
   files: Record<string, string>;

@@ -1,0 +1,50 @@
+/** Shared helpers for benchmarks: timing, medians, and BENCHMARKS.md sections. */
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BERTH = join(REPO, 'bin', 'berth.js');
+
+/** The engine's own CLI (Debian's docker.io matches the engine's API); the newer preinstalled client needs the version pinned. */
+export const DOCKER = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+export const DOCKER_ENV = { ...process.env, DOCKER_API_VERSION: '1.41', DOCKER_BUILDKIT: '0' };
+
+/** Runs a command, failing loudly; returns wall milliseconds. */
+export function timed(command: string, args: string[], options: SpawnSyncOptions = {}): number {
+  const t0 = process.hrtime.bigint();
+  const result = spawnSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (result.status !== 0) {
+    throw new Error(`${command} ${args.join(' ')} exited ${result.status}:\n${String(result.stdout)}\n${String(result.stderr)}`);
+  }
+  return ms;
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export const ms = (value: number) => (value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`);
+
+/** Replaces (or appends) the section between <!-- bench:NAME --> markers, so each benchmark owns its part. */
+export function writeSection(name: string, markdown: string): void {
+  const file = join(REPO, 'BENCHMARKS.md');
+  const start = `<!-- bench:${name} -->`;
+  const end = `<!-- /bench:${name} -->`;
+  const current = existsSync(file)
+    ? readFileSync(file, 'utf8')
+    : '# Benchmarks\n\nMeasured on the project\'s machine (2 cores, shared and noisy): medians and ratios, each with the command that reproduces it.\n';
+  const block = `${start}\n${markdown.trim()}\n${end}`;
+  const pattern = new RegExp(`${start}[\\s\\S]*?${end}`);
+  writeFileSync(file, pattern.test(current) ? current.replace(pattern, block) : `${current.trimEnd()}\n\n${block}\n`);
+}
+
+export function machine(): string {
+  const cpus = spawnSync('nproc', { encoding: 'utf8' }).stdout.trim();
+  const docker = spawnSync(DOCKER, ['version', '--format', '{{.Server.Version}} (API {{.Server.APIVersion}})'], { encoding: 'utf8', env: DOCKER_ENV }).stdout.trim();
+  return `${cpus} cores, Node ${process.version}, Docker Engine ${docker}, ${new Date().toISOString().slice(0, 10)}`;
+}

@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ImageSpec } from '../config/model.js';
+import { ENTRYPOINT, INIT, RUN_STATIC, TRACE_ENV } from './assets.js';
+import type { SourceFile } from './inputs.js';
+import { imageTag, recipeFor, type ContextEntry, type RecipeInput } from './recipe.js';
+
+const KEY = 'abcdef0123456789'.repeat(4);
+const DIR = '/projects/shop/images';
+
+function spec(name: string, extra: Partial<ImageSpec> = {}): ImageSpec {
+  return { name, dir: `${DIR}/${name}`, settingsFile: 'berth.yaml', hasRuntime: false, hasStatic: false, env: {}, labels: {}, ports: [], ...extra };
+}
+
+function file(rel: string, name: string, mode = 0o644): SourceFile {
+  return { rel, abs: `${DIR}/${name}/${rel}`, mode, sha256: '0'.repeat(64) };
+}
+
+function input(imageSpec: ImageSpec, files: SourceFile[], extra: Partial<RecipeInput> = {}): RecipeInput {
+  return {
+    spec: imageSpec,
+    files,
+    key: KEY,
+    parentRef: 'sha256:parent',
+    baseName: 'berth/base:0123456789ab',
+    depth: 1,
+    mirror: 'http://deb.debian.org/debian',
+    proxy: {},
+    project: 'shop',
+    created: '2024-01-02T03:04:05.000Z',
+    ...extra,
+  };
+}
+
+const paths = (entries: ContextEntry[]) => entries.map((e) => e.path);
+
+describe('recipeFor', () => {
+  const root = recipeFor(
+    input(spec('base', { root: { kind: 'debian', suite: 'bookworm', variant: 'minbase', packages: [], mirror: 'http://deb.debian.org/debian' }, hasRuntime: true }), [file('static.sh', 'base', 0o755), file('runtime.sh', 'base', 0o755)], {
+      parentRef: 'sha256:rootfs',
+      baseName: 'berth-root/bookworm:0123456789ab',
+      depth: 0,
+    }),
+  );
+  const child = recipeFor(input(spec('jdk17', { from: 'base' }), [file('static.sh', 'jdk17', 0o755)]));
+
+  it('tags the image with its name and the key prefix', () => {
+    assert.equal(imageTag('jdk17', KEY), 'berth/jdk17:abcdef012345');
+    assert.equal(child.tag, 'berth/jdk17:abcdef012345');
+  });
+
+  it('starts the Dockerfile from the parent and runs static.sh by image name', () => {
+    assert.equal(child.dockerfile.split('\n')[0], 'FROM sha256:parent');
+    assert.equal(root.dockerfile.split('\n')[0], 'FROM sha256:rootfs');
+    assert.ok(child.dockerfile.includes('COPY rootfs/ /\n'));
+    assert.ok(child.dockerfile.includes('RUN ["/opt/berth/bin/run-static", "jdk17"]\n'));
+    assert.ok(child.dockerfile.endsWith('\n'));
+  });
+
+  it('gives only a root image the entrypoint and the helper scripts', () => {
+    assert.ok(root.dockerfile.includes('ENTRYPOINT ["/opt/berth/bin/init"]\n'));
+    assert.ok(!child.dockerfile.includes('ENTRYPOINT'));
+
+    const bin = root.entries.filter((e) => e.path.startsWith('rootfs/opt/berth/bin/'));
+    assert.deepEqual(bin, [
+      { path: 'rootfs/opt/berth/bin/init', mode: 0o755, content: INIT },
+      { path: 'rootfs/opt/berth/bin/entrypoint', mode: 0o755, content: ENTRYPOINT },
+      { path: 'rootfs/opt/berth/bin/run-static', mode: 0o755, content: RUN_STATIC },
+      { path: 'rootfs/opt/berth/bin/trace.env', mode: 0o644, content: TRACE_ENV },
+    ]);
+    assert.ok(!child.entries.some((e) => e.path.startsWith('rootfs/opt/berth/bin/')));
+  });
+
+  it('copies the image folder to /opt/berth/images/<name>/', () => {
+    assert.deepEqual(child.entries, [{ path: 'rootfs/opt/berth/images/jdk17/static.sh', mode: 0o755, source: `${DIR}/jdk17/static.sh` }]);
+  });
+
+  it('links runtime.sh into runtime.d, ordered by depth', () => {
+    assert.deepEqual(
+      root.entries.find((e) => e.path.includes('runtime.d')),
+      { path: 'rootfs/opt/berth/runtime.d/00-base.sh', mode: 0o777, symlink: '../images/base/runtime.sh' },
+    );
+    const deep = recipeFor(input(spec('hello-node', { from: 'nodejs', hasRuntime: true }), [file('runtime.sh', 'hello-node', 0o755)], { depth: 12 }));
+    assert.deepEqual(
+      deep.entries.find((e) => e.path.includes('runtime.d')),
+      { path: 'rootfs/opt/berth/runtime.d/12-hello-node.sh', mode: 0o777, symlink: '../images/hello-node/runtime.sh' },
+    );
+    assert.ok(!child.entries.some((e) => e.path.includes('runtime.d')), 'no runtime.sh, no link');
+  });
+
+  it('puts static/ files at their path in the image and app files under the app folder', () => {
+    const web = recipeFor(
+      input(spec('web', { from: 'base', hasStatic: true, app: { path: '/projects/shop/services/web', dest: '/srv/web' } }), [
+        { ...file('@app/lib/util.js', 'web'), abs: '/projects/shop/services/web/lib/util.js' },
+        file('static.sh', 'web', 0o755),
+        file('static/etc/nginx/nginx.conf', 'web'),
+        file('static/usr/local/bin/tool', 'web', 0o755),
+        { ...file('static/etc/link', 'web'), mode: 0o777, symlink: 'nginx/nginx.conf' },
+      ]),
+    );
+    assert.deepEqual(web.entries, [
+      { path: 'rootfs/srv/web/lib/util.js', mode: 0o644, source: '/projects/shop/services/web/lib/util.js' },
+      { path: 'rootfs/opt/berth/images/web/static.sh', mode: 0o755, source: `${DIR}/web/static.sh` },
+      { path: 'rootfs/etc/nginx/nginx.conf', mode: 0o644, source: `${DIR}/web/static/etc/nginx/nginx.conf` },
+      { path: 'rootfs/usr/local/bin/tool', mode: 0o755, source: `${DIR}/web/static/usr/local/bin/tool` },
+      { path: 'rootfs/etc/link', mode: 0o777, symlink: 'nginx/nginx.conf' },
+    ]);
+  });
+
+  it('writes env, workdir, user, ports and command', () => {
+    const app = recipeFor(
+      input(spec('app', { from: 'base', env: { JAVA_HOME: '/opt/jdk', EMPTY: '' }, workdir: '/srv/app', user: 'app', ports: ['8080', '53/udp'], command: ['java', '-jar', 'app.jar'] }), []),
+    );
+    assert.equal(
+      app.dockerfile,
+      [
+        'FROM sha256:parent',
+        'ENV JAVA_HOME="/opt/jdk" EMPTY=""',
+        'COPY rootfs/ /',
+        'ARG BERTH_MIRROR',
+        'RUN ["/opt/berth/bin/run-static", "app"]',
+        'WORKDIR /srv/app',
+        'ENV BERTH_USER="app"',
+        'EXPOSE 8080 53/udp',
+        'CMD ["java","-jar","app.jar"]',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('escapes $, quotes and backslashes in env values', () => {
+    const app = recipeFor(input(spec('app', { from: 'base', env: { PRICE: 'costs $5 or ${X}', QUOTE: 'say "hi"', PATHS: 'C:\\dir' } }), []));
+    const env = app.dockerfile.split('\n').find((l) => l.startsWith('ENV '));
+    assert.equal(env, 'ENV PRICE="costs \\$5 or \\${X}" QUOTE="say \\"hi\\"" PATHS="C:\\\\dir"');
+  });
+
+  it('passes the mirror and proxies only as build args, never in the Dockerfile', () => {
+    const proxy = { http: 'http://user:secret@proxy:3128', https: 'http://user:secret@proxy:3129', noProxy: 'localhost,.internal' };
+    const recipe = recipeFor(input(spec('jdk17', { from: 'base' }), [], { proxy, mirror: 'http://mirror.example/debian' }));
+    assert.deepEqual(recipe.buildArgs, {
+      BERTH_MIRROR: 'http://mirror.example/debian',
+      HTTP_PROXY: proxy.http,
+      http_proxy: proxy.http,
+      HTTPS_PROXY: proxy.https,
+      https_proxy: proxy.https,
+      NO_PROXY: proxy.noProxy,
+      no_proxy: proxy.noProxy,
+    });
+    assert.ok(!/proxy/i.test(recipe.dockerfile), recipe.dockerfile);
+    assert.ok(!recipe.dockerfile.includes('secret'));
+    assert.ok(!recipe.dockerfile.includes('mirror.example'));
+    assert.deepEqual(child.buildArgs, { BERTH_MIRROR: 'http://deb.debian.org/debian' });
+  });
+
+  it('labels the image with its name, key, parent, creation time and base', () => {
+    const recipe = recipeFor(input(spec('jdk17', { from: 'base', labels: { team: 'platform' } }), [], { revision: 'deadbeef' }));
+    assert.deepEqual(recipe.labels, {
+      team: 'platform',
+      'org.opencontainers.image.created': '2024-01-02T03:04:05.000Z',
+      'org.opencontainers.image.base.name': 'berth/base:0123456789ab',
+      'org.opencontainers.image.title': 'jdk17',
+      'org.opencontainers.image.revision': 'deadbeef',
+      'berth.project': 'shop',
+      'berth.image': 'jdk17',
+      'berth.parent': 'base',
+      'berth.key': KEY,
+    });
+    assert.equal(root.labels['berth.parent'], '');
+    assert.equal(root.labels['org.opencontainers.image.base.name'], 'berth-root/bookworm:0123456789ab');
+    assert.equal(child.labels['org.opencontainers.image.revision'], undefined);
+  });
+
+  it('does not let user labels override Berth labels', () => {
+    const recipe = recipeFor(input(spec('jdk17', { from: 'base', labels: { 'berth.image': 'fake', 'berth.key': 'fake' } }), []));
+    assert.equal(recipe.labels['berth.image'], 'jdk17');
+    assert.equal(recipe.labels['berth.key'], KEY);
+  });
+});
