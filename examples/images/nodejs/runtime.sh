@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "nodejs/runtime.sh: node $(node --version)"
