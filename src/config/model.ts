@@ -64,6 +64,107 @@ export interface Project {
   build: BuildSettings;
   /** Where Berth keeps its store and caches for this project. */
   stateDir: string;
+  registry: RegistrySettings;
+  retention: RetentionSettings;
+  hosts: HostSpec[];
+  networks: Map<string, NetworkSpec>;
+  services: Map<string, ServiceSpec>;
+  environments: Map<string, EnvironmentSpec>;
+  /** The promotion order of environments (dev → … → production by default). */
+  pipeline: string[];
 }
 
 export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
+
+/** Where a secret's value comes from; read at use, never stored, logged or put in an image. */
+export interface SecretRef {
+  env?: string;
+  /** Absolute path. */
+  file?: string;
+}
+
+export type RegistryStorage =
+  | { kind: 'filesystem'; path: string }
+  | { kind: 's3'; endpoint: string; bucket: string; region: string; accessKey: SecretRef; secretKey: SecretRef; rootDirectory?: string };
+
+export interface RegistrySettings {
+  /** host:port the registry listens on; 127.0.0.1:5000 by default. */
+  listen: string;
+  storage: RegistryStorage;
+  /** Shared http.secret, so replicas behind one address agree; generated into the state dir when unset. */
+  secret?: SecretRef;
+  /** Absolute path of an htpasswd file; with it, the registry requires basic auth. */
+  htpasswd?: string;
+  tls?: { cert: string; key: string };
+  /** Credentials Berth uses when htpasswd is on. */
+  username?: string;
+  password?: SecretRef;
+}
+
+export interface RetentionSettings {
+  /** Keep this many most recent builds of each image. */
+  keepLast: number;
+  /** Keep builds younger than this (milliseconds). */
+  keepYoungerThanMs: number;
+}
+
+export type HealthCheck =
+  | { kind: 'http'; path: string; port: number; intervalMs: number; timeoutMs: number; retries: number; startPeriodMs: number }
+  | { kind: 'tcp'; port: number; intervalMs: number; timeoutMs: number; retries: number; startPeriodMs: number }
+  | { kind: 'command'; command: string[]; intervalMs: number; timeoutMs: number; retries: number; startPeriodMs: number };
+
+export interface ServiceSpec {
+  name: string;
+  /** A business image of the hierarchy. */
+  image: string;
+  command?: string[];
+  /** Container ports (TCP). */
+  ports: number[];
+  env: Record<string, string>;
+  /** Files copied into the container at start: absolute source path → absolute target path. */
+  configFiles: { source: string; target: string }[];
+  /** Secrets by name: each becomes /run/secrets/<name> and the environment variable <name> of the service. */
+  secrets: Record<string, SecretRef>;
+  health?: HealthCheck;
+  resources: { cpus?: number; memoryBytes?: number };
+  restart: 'no' | 'always' | 'unless-stopped' | 'on-failure';
+  replicas: number;
+  stopGraceSeconds: number;
+}
+
+export type NetworkMode = 'nat' | 'flat' | 'host';
+
+export interface NetworkSpec {
+  name: string;
+  mode: NetworkMode;
+  /** flat: the Linux bridge the Docker network sits on. */
+  bridge?: string;
+  /** flat: the LAN's subnet, gateway and the range Berth may allocate from. */
+  subnet?: string;
+  gateway?: string;
+  range?: { first: string; last: string };
+  /** flat: addresses never given to an instance (the hosts' own, appliances). */
+  reserved: string[];
+  /** flat: the first two bytes of every instance MAC (the other four are the IPv4 address). */
+  macPrefix: string;
+  /** flat: Berth may create the Linux bridge (labs and tests); on a real host the operator's bridge is used. */
+  createBridge: boolean;
+  /** flat: how long a released address waits before another slot may get it. */
+  quarantineMs: number;
+}
+
+export interface HostSpec {
+  name: string;
+  /** unix:///var/run/docker.sock or tcp://host:2375 */
+  engine: string;
+  /** The host's own address on the LAN (reserved in flat pools). */
+  address?: string;
+}
+
+export interface EnvironmentSpec {
+  name: string;
+  hosts: string[];
+  network: string;
+  /** Per-service overrides. */
+  services: Record<string, { replicas?: number; env?: Record<string, string> }>;
+}

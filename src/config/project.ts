@@ -12,6 +12,8 @@ import { ProblemList } from './problems.js';
 import { Checker, mapOf, object, optional, required, str } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { YamlSource, type KeyPath } from './yaml-source.js';
+import { runConfig } from './run-config.js';
+import { shipConfig } from './ship-config.js';
 
 export const PROJECT_FILE = 'berth.yaml';
 
@@ -19,6 +21,13 @@ const projectShape = object({
   project: required(str({ pattern: /^[a-z0-9][a-z0-9-]*$/, hint: 'a project name of lowercase letters, digits and -' })),
   images: optional(mapOf((v) => v)),
   build: optional((v) => v),
+  registry: optional((v) => v),
+  retention: optional((v) => v),
+  hosts: optional((v) => v),
+  networks: optional((v) => v),
+  services: optional((v) => v),
+  environments: optional((v) => v),
+  pipeline: optional((v) => v),
 });
 
 type ImageFields = NonNullable<ReturnType<typeof imageShape>>;
@@ -65,6 +74,9 @@ export function loadProject(path?: string, env: NodeJS.ProcessEnv = process.env,
     if (spec) images.set(spec.name, spec);
   }
   checkGraph(raws, images, problems);
+  const stateDir = env.BERTH_STATE_DIR ? resolve(cwd, env.BERTH_STATE_DIR) : join(dir, '.berth');
+  const ship = shipConfig(top, source, problems, dir, stateDir);
+  const run = runConfig(top, source, problems, dir, images, env);
   problems.throwIfAny();
 
   const proxy = build.proxy ?? {};
@@ -73,7 +85,9 @@ export function loadProject(path?: string, env: NodeJS.ProcessEnv = process.env,
     dir,
     file,
     images,
-    stateDir: env.BERTH_STATE_DIR ? resolve(cwd, env.BERTH_STATE_DIR) : join(dir, '.berth'),
+    stateDir,
+    ...ship,
+    ...run,
     build: {
       concurrency: build.concurrency ?? 2,
       mirror: build.mirror ?? DEFAULT_MIRROR,

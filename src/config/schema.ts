@@ -132,3 +132,37 @@ export const required = <T>(validate: Validator<T>): Field<T> => ({ validate, re
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "500ms", "2s", "5m", "1h", "14d" → milliseconds. */
+export const duration = (): Validator<number> => (value, path, check) => {
+  const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim()) : null;
+  if (!match) return check.report(path, `expected a duration like "500ms", "2s", "5m", "1h" or "14d", got ${describe(value)}`);
+  return Math.round(Number(match[1]) * DURATION_UNITS[match[2]!]!);
+};
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** "256m", "1g", "512k" or a number of bytes → bytes. */
+export const size = (): Validator<number> => (value, path, check) => {
+  if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
+  const match = typeof value === 'string' ? /^(\d+)\s*([bkmg]?)i?b?$/i.exec(value.trim()) : null;
+  if (!match) return check.report(path, `expected a size like "256m" or "1g", got ${describe(value)}`);
+  return Number(match[1]) * SIZE_UNITS[match[2]!.toLowerCase()]!;
+};
+
+/** A dotted IPv4 address. */
+export const ipv4 = (): Validator<string> =>
+  str({ pattern: /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, hint: 'an IPv4 address like 10.0.0.5' });
+
+/** An IPv4 subnet in CIDR form. */
+export const cidr = (): Validator<string> =>
+  str({ pattern: /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/, hint: 'a subnet like 10.77.0.0/24' });
+
+/** Where a secret comes from: an environment variable or a file. Its value is read only at use. */
+export const secretRef = () =>
+  object({
+    env: optional(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hint: 'an environment variable name' })),
+    file: optional(str()),
+  });

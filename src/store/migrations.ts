@@ -1,23 +1,10 @@
-/** Schema migrations, applied in order. Never edit one that has shipped; append a new one. */
-export const migrations: readonly string[] = [
-  `
-  CREATE TABLE builds (
-    image       TEXT NOT NULL,
-    key         TEXT NOT NULL,
-    image_id    TEXT NOT NULL,
-    parent_id   TEXT NOT NULL,
-    inputs      TEXT NOT NULL,
-    built_at    INTEGER NOT NULL,
-    duration_ms INTEGER NOT NULL,
-    PRIMARY KEY (image, key)
-  );
-  CREATE INDEX builds_by_time ON builds (image, built_at DESC);
+/**
+ * Schema migrations, applied in order, one file per capability. Never edit one
+ * that has shipped; add a new file at the end.
+ */
+import build from './migrations/001-build.js';
+import ship from './migrations/002-ship.js';
+import run from './migrations/003-run.js';
+import release from './migrations/004-release.js';
 
-  CREATE TABLE file_hashes (
-    path     TEXT PRIMARY KEY,
-    size     INTEGER NOT NULL,
-    mtime_ms REAL NOT NULL,
-    sha256   TEXT NOT NULL
-  );
-  `,
-];
+export const migrations: readonly string[] = [build, ship, run, release];

@@ -1,0 +1,161 @@
+/**
+ * Hosts, networks, services, environments and the promotion pipeline, with
+ * their defaults and the checks that span sections (a service's image exists,
+ * an environment's network and hosts exist, ...).
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { EnvironmentSpec, HealthCheck, HostSpec, ImageSpec, NetworkSpec, ServiceSpec } from './model.js';
+import type { ProblemList } from './problems.js';
+import { environmentsShape, hostsShape, networksShape, pipelineShape, servicesShape } from './run-schema.js';
+import { Checker } from './schema.js';
+import { didYouMean } from './suggest.js';
+import type { YamlSource } from './yaml-source.js';
+
+export const DEFAULT_PIPELINE = ['dev', 'test', 'staging', 'canary', 'production'];
+
+interface RawRun {
+  hosts?: unknown;
+  networks?: unknown;
+  services?: unknown;
+  environments?: unknown;
+  pipeline?: unknown;
+}
+
+export interface RunConfig {
+  hosts: HostSpec[];
+  networks: Map<string, NetworkSpec>;
+  services: Map<string, ServiceSpec>;
+  environments: Map<string, EnvironmentSpec>;
+  pipeline: string[];
+}
+
+export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList, dir: string, images: Map<string, ImageSpec>, env: NodeJS.ProcessEnv): RunConfig {
+  const check = new Checker();
+  const rawHosts = raw.hosts === undefined ? [] : (hostsShape(raw.hosts, ['hosts'], check) ?? []);
+  const rawNetworks = raw.networks === undefined ? {} : (networksShape(raw.networks, ['networks'], check) ?? {});
+  const rawServices = raw.services === undefined ? {} : (servicesShape(raw.services, ['services'], check) ?? {});
+  const rawEnvironments = raw.environments === undefined ? undefined : environmentsShape(raw.environments, ['environments'], check);
+  const rawPipeline = raw.pipeline === undefined ? undefined : pipelineShape(raw.pipeline, ['pipeline'], check);
+  problems.addAll(source, check.problems);
+
+  const hosts: HostSpec[] =
+    rawHosts.length > 0
+      ? rawHosts.map((h) => ({ name: h.name!, engine: h.engine ?? 'unix:///var/run/docker.sock', ...(h.address ? { address: h.address } : {}) }))
+      : [{ name: 'local', engine: env.DOCKER_HOST ?? 'unix:///var/run/docker.sock' }];
+
+  const networks = new Map<string, NetworkSpec>([
+    ['nat', { name: 'nat', mode: 'nat', reserved: [], macPrefix: '02:42', createBridge: false, quarantineMs: 0 }],
+    ['host', { name: 'host', mode: 'host', reserved: [], macPrefix: '02:42', createBridge: false, quarantineMs: 0 }],
+  ]);
+  for (const [name, n] of Object.entries(rawNetworks)) {
+    const path = ['networks', name];
+    if (n.mode === 'flat') {
+      for (const key of ['bridge', 'subnet', 'gateway'] as const) {
+        if (n[key] === undefined) problems.at(source, [...path, key], `a flat network needs "${key}"`, 'see docs/berth-yaml.md, "networks"');
+      }
+    }
+    networks.set(name, {
+      name,
+      mode: n.mode as NetworkSpec['mode'],
+      ...(n.bridge ? { bridge: n.bridge } : {}),
+      ...(n.subnet ? { subnet: n.subnet } : {}),
+      ...(n.gateway ? { gateway: n.gateway } : {}),
+      ...(n.range ? { range: n.range } : {}),
+      reserved: n.reserved ?? [],
+      macPrefix: (n.mac_prefix ?? '02:42').toLowerCase(),
+      createBridge: n.create_bridge ?? false,
+      quarantineMs: n.quarantine ?? 60_000,
+    });
+  }
+
+  const services = new Map<string, ServiceSpec>();
+  for (const [name, s] of Object.entries(rawServices)) {
+    const path = ['services', name];
+    if (s.image !== undefined && !images.has(s.image)) {
+      problems.at(source, [...path, 'image'], `unknown image "${s.image}"${didYouMean(s.image, images.keys())}`, `name an image of the hierarchy: ${[...images.keys()].join(', ')}`);
+    }
+    const configFiles = Object.entries(s.config ?? {}).map(([target, from]) => ({ source: isAbsolute(from) ? from : resolve(dir, from), target }));
+    for (const file of configFiles) {
+      if (!existsSync(file.source)) problems.at(source, [...path, 'config', file.target], `no such file: ${file.source}`, 'config paths are relative to the folder of berth.yaml');
+    }
+    const secrets: ServiceSpec['secrets'] = {};
+    for (const [secret, ref] of Object.entries(s.secrets ?? {})) {
+      if (!ref.env === !ref.file) problems.at(source, [...path, 'secrets', secret], 'name exactly one of "env" or "file"', `e.g. ${secret}: { env: ${secret} }`);
+      secrets[secret] = { ...(ref.env ? { env: ref.env } : {}), ...(ref.file ? { file: isAbsolute(ref.file) ? ref.file : resolve(dir, ref.file) } : {}) };
+    }
+    const health = toHealth(s.health, s.ports ?? [], source, [...path, 'health'], problems);
+    services.set(name, {
+      name,
+      image: s.image!,
+      ...(s.command ? { command: s.command } : {}),
+      ports: s.ports ?? [],
+      env: s.env ?? {},
+      configFiles,
+      secrets,
+      ...(health ? { health } : {}),
+      resources: { ...(s.resources?.cpus ? { cpus: s.resources.cpus } : {}), ...(s.resources?.memory ? { memoryBytes: s.resources.memory } : {}) },
+      restart: (s.restart as ServiceSpec['restart']) ?? 'unless-stopped',
+      replicas: s.replicas ?? 1,
+      stopGraceSeconds: Math.ceil((s.stop_grace ?? 10_000) / 1000),
+    });
+  }
+
+  const pipeline = rawPipeline ?? (rawEnvironments ? Object.keys(rawEnvironments) : DEFAULT_PIPELINE);
+  const environments = new Map<string, EnvironmentSpec>();
+  const declared: Record<string, RawEnvironment> = rawEnvironments ?? Object.fromEntries(DEFAULT_PIPELINE.map((e) => [e, {}]));
+  for (const [name, e] of Object.entries(declared)) {
+    const path = ['environments', name];
+    const envHosts = e.hosts ?? [hosts[0]!.name];
+    for (const host of envHosts) {
+      if (!hosts.some((h) => h.name === host)) problems.at(source, [...path, 'hosts'], `unknown host "${host}"${didYouMean(host, hosts.map((h) => h.name))}`, 'declare it under "hosts:"');
+    }
+    const network = e.network ?? 'nat';
+    if (!networks.has(network)) problems.at(source, [...path, 'network'], `unknown network "${network}"${didYouMean(network, networks.keys())}`, `declare it under "networks:" or use one of: ${[...networks.keys()].join(', ')}`);
+    for (const service of Object.keys(e.services ?? {})) {
+      if (!services.has(service)) problems.at(source, [...path, 'services', service], `unknown service "${service}"${didYouMean(service, services.keys())}`, 'declare it under "services:"');
+    }
+    environments.set(name, { name, hosts: envHosts, network, services: e.services ?? {} });
+  }
+  for (const [index, stage] of pipeline.entries()) {
+    if (!environments.has(stage)) problems.at(source, ['pipeline', index], `unknown environment "${stage}"${didYouMean(stage, environments.keys())}`, 'every stage of the pipeline must be an environment');
+  }
+  return { hosts, networks, services, environments, pipeline };
+}
+
+interface RawEnvironment {
+  hosts?: string[];
+  network?: string;
+  services?: Record<string, { replicas?: number; env?: Record<string, string> }>;
+}
+
+interface RawHealth {
+  http?: string;
+  tcp?: number;
+  command?: string[];
+  port?: number;
+  interval?: number;
+  timeout?: number;
+  retries?: number;
+  start_period?: number;
+}
+
+function toHealth(h: RawHealth | undefined, ports: number[], source: YamlSource, path: (string | number)[], problems: ProblemList): HealthCheck | undefined {
+  if (!h) return undefined;
+  const kinds = [h.http, h.tcp, h.command].filter((k) => k !== undefined);
+  if (kinds.length !== 1) {
+    problems.at(source, path, 'a health check is exactly one of "http", "tcp" or "command"', 'e.g. health: { http: /healthz, port: 8080 }');
+    return undefined;
+  }
+  const timing = { intervalMs: h.interval ?? 2000, timeoutMs: h.timeout ?? 2000, retries: h.retries ?? 3, startPeriodMs: h.start_period ?? 0 };
+  if (h.http !== undefined) {
+    const port = h.port ?? ports[0];
+    if (port === undefined) {
+      problems.at(source, [...path, 'port'], 'an HTTP health check needs a port', 'set "port:" here or "ports:" on the service');
+      return undefined;
+    }
+    return { kind: 'http', path: h.http, port, ...timing };
+  }
+  if (h.tcp !== undefined) return { kind: 'tcp', port: h.tcp, ...timing };
+  return { kind: 'command', command: h.command!, ...timing };
+}

@@ -1,0 +1,77 @@
+/** berth.yaml `hosts:`, `networks:`, `services:`, `environments:` and `pipeline:` (Run, Release). */
+import { bool, cidr, command, duration, int, ipv4, list, mapOf, object, optional, required, secretRef, size, str, type Validator } from './schema.js';
+
+const NAME = { pattern: /^[a-z0-9][a-z0-9-]*$/, hint: 'a name of lowercase letters, digits and -' };
+const ENV_NAME = { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hint: 'a valid environment variable name' };
+
+const port = int({ min: 1, max: 65535 });
+
+export const hostsShape = list(
+  object({
+    name: required(str(NAME)),
+    engine: optional(str({ pattern: /^(unix|tcp):\/\//, hint: 'an engine address like unix:///var/run/docker.sock or tcp://10.0.0.2:2375' })),
+    address: optional(ipv4()),
+  }),
+);
+
+const ipRange: Validator<{ first: string; last: string }> = (value, path, check) => {
+  const parts = typeof value === 'string' ? value.split('-').map((p) => p.trim()) : [];
+  const first = parts.length === 2 ? ipv4()(parts[0], path, check) : undefined;
+  const last = parts.length === 2 ? ipv4()(parts[1], path, check) : undefined;
+  if (parts.length !== 2) return check.report(path, `expected a range like "10.77.0.100-10.77.0.199", got ${JSON.stringify(value)}`);
+  return first && last ? { first, last } : undefined;
+};
+
+export const networksShape = mapOf(
+  object({
+    mode: required(str({ pattern: /^(nat|flat|host)$/, hint: 'one of nat, flat, host' })),
+    bridge: optional(str({ pattern: /^[a-zA-Z0-9_.-]{1,15}$/, hint: 'a Linux interface name (at most 15 characters)' })),
+    subnet: optional(cidr()),
+    gateway: optional(ipv4()),
+    range: optional(ipRange),
+    reserved: optional(list(ipv4())),
+    mac_prefix: optional(str({ pattern: /^[0-9a-f]{2}:[0-9a-f]{2}$/i, hint: 'two MAC bytes like "02:42" (locally administered, unicast)' })),
+    create_bridge: optional(bool()),
+    quarantine: optional(duration()),
+  }),
+  NAME,
+);
+
+const health = object({
+  http: optional(str({ pattern: /^\//, hint: 'an HTTP path like /healthz' })),
+  tcp: optional(port),
+  command: optional(command()),
+  port: optional(port),
+  interval: optional(duration()),
+  timeout: optional(duration()),
+  retries: optional(int({ min: 1, max: 100 })),
+  start_period: optional(duration()),
+});
+
+export const servicesShape = mapOf(
+  object({
+    image: required(str()),
+    command: optional(command()),
+    ports: optional(list(port)),
+    env: optional(mapOf(str({ nonEmpty: false }), ENV_NAME)),
+    config: optional(mapOf(str({ pattern: /^\//, hint: 'an absolute path inside the container' }))),
+    secrets: optional(mapOf(secretRef(), ENV_NAME)),
+    health: optional(health),
+    resources: optional(object({ cpus: optional((v, p, c) => (typeof v === 'number' && v > 0 ? v : c.report(p, 'expected a number of CPUs above 0, like 0.5'))), memory: optional(size()) })),
+    restart: optional(str({ pattern: /^(no|always|unless-stopped|on-failure)$/, hint: 'one of no, always, unless-stopped, on-failure' })),
+    replicas: optional(int({ min: 0, max: 1000 })),
+    stop_grace: optional(duration()),
+  }),
+  NAME,
+);
+
+export const environmentsShape = mapOf(
+  object({
+    hosts: optional(list(str(NAME))),
+    network: optional(str(NAME)),
+    services: optional(mapOf(object({ replicas: optional(int({ min: 0, max: 1000 })), env: optional(mapOf(str({ nonEmpty: false }), ENV_NAME)) }), NAME)),
+  }),
+  NAME,
+);
+
+export const pipelineShape = list(str(NAME));

@@ -1,0 +1,49 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import type { RegistrySettings, RetentionSettings, SecretRef } from './model.js';
+import type { ProblemList } from './problems.js';
+import { Checker } from './schema.js';
+import { registryShape, retentionShape } from './ship-schema.js';
+import type { YamlSource } from './yaml-source.js';
+
+const DAY = 86_400_000;
+
+export function shipConfig(raw: { registry?: unknown; retention?: unknown }, source: YamlSource, problems: ProblemList, dir: string, stateDir: string) {
+  const check = new Checker();
+  const r = registryShape(raw.registry ?? {}, ['registry'], check) ?? {};
+  const k = retentionShape(raw.retention ?? {}, ['retention'], check) ?? {};
+  problems.addAll(source, check.problems);
+  const path = (p: string) => (isAbsolute(p) ? p : resolve(dir, p));
+  const secret = (s: { env?: string; file?: string } | undefined): SecretRef | undefined =>
+    s === undefined ? undefined : { ...(s.env ? { env: s.env } : {}), ...(s.file ? { file: path(s.file) } : {}) };
+
+  if (r.storage?.filesystem && r.storage.s3) problems.at(source, ['registry', 'storage'], 'choose one storage: filesystem or s3', 'remove one of the two');
+  for (const key of ['secret', 'password'] as const) {
+    const ref = r[key];
+    if (ref && !ref.env === !ref.file) problems.at(source, ['registry', key], 'name exactly one of "env" or "file"', `e.g. ${key}: { env: REGISTRY_${key.toUpperCase()} }`);
+  }
+  if (r.htpasswd === undefined && (r.username !== undefined || r.password !== undefined)) {
+    problems.at(source, ['registry', 'username'], 'username/password are only used with htpasswd', 'add "htpasswd: <file>" or remove the credentials');
+  }
+  const s3 = r.storage?.s3;
+  const registry: RegistrySettings = {
+    listen: r.listen ?? '127.0.0.1:5000',
+    storage: s3
+      ? {
+          kind: 's3',
+          endpoint: s3.endpoint!,
+          bucket: s3.bucket!,
+          region: s3.region ?? 'us-east-1',
+          accessKey: secret(s3.access_key)!,
+          secretKey: secret(s3.secret_key)!,
+          ...(s3.root_directory ? { rootDirectory: s3.root_directory } : {}),
+        }
+      : { kind: 'filesystem', path: r.storage?.filesystem?.path ? path(r.storage.filesystem.path) : join(stateDir, 'registry', 'data') },
+    ...(r.secret ? { secret: secret(r.secret)! } : {}),
+    ...(r.htpasswd ? { htpasswd: path(r.htpasswd) } : {}),
+    ...(r.username ? { username: r.username } : {}),
+    ...(r.password ? { password: secret(r.password)! } : {}),
+    ...(r.tls ? { tls: { cert: path(r.tls.cert!), key: path(r.tls.key!) } } : {}),
+  };
+  const retention: RetentionSettings = { keepLast: k.keep_last ?? 5, keepYoungerThanMs: k.keep_younger_than ?? 14 * DAY };
+  return { registry, retention };
+}

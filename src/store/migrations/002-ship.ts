@@ -1,0 +1,3 @@
+/** Ship: pushes to the registry and the references its garbage collection must keep. */
+export default `
+`;

@@ -1,0 +1,3 @@
+/** Run: address allocations (IPAM), instances and deployments. */
+export default `
+`;

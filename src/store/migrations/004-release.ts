@@ -1,0 +1,3 @@
+/** Release: releases, rollout journals and per service × environment locks. */
+export default `
+`;
