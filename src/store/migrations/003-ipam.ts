@@ -1,0 +1,3 @@
+/** Run: address allocations of flat networks (IPAM). */
+export default `
+`;

@@ -1,3 +1,0 @@
-/** Run: address allocations (IPAM), instances and deployments. */
-export default `
-`;

@@ -1,0 +1,3 @@
+/** Run: instances and deployments. */
+export default `
+`;
