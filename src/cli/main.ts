@@ -5,9 +5,12 @@ import { commonOptions, type Command } from './command.js';
 import { buildCommand } from './commands/build.js';
 import { doctorCommand } from './commands/doctor.js';
 import { imagesCommand } from './commands/images.js';
+import { ipamCommand } from './commands/ipam.js';
+import { pushCommand } from './commands/push.js';
+import { registryCommand } from './commands/registry.js';
 import { processOutput, renderError, type Output } from './output.js';
 
-const commands: Command[] = [buildCommand, imagesCommand, doctorCommand];
+const commands: Command[] = [buildCommand, imagesCommand, pushCommand, registryCommand, ipamCommand, doctorCommand];
 
 function help(output: Output): void {
   output.out('berth: build, ship and run stateless services on plain Docker Engine hosts\n');

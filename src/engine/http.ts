@@ -22,6 +22,8 @@ export interface CallOptions {
   body?: unknown;
   stream?: Readable;
   contentType?: string;
+  /** Extra request headers (e.g. X-Registry-Auth for a push). */
+  headers?: Record<string, string>;
   timeoutMs?: number;
 }
 
@@ -66,7 +68,7 @@ export class EngineHttp {
   }
 
   private send(method: string, path: string, options: CallOptions): Promise<IncomingMessage> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...options.headers };
     let payload: Buffer | undefined;
     if (options.body !== undefined) {
       payload = Buffer.from(JSON.stringify(options.body));

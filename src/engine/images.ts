@@ -19,6 +19,30 @@ export interface BuildRequest {
   buildArgs: Record<string, string>;
 }
 
+/** Credentials for a registry, sent to the engine as X-Registry-Auth (never logged). */
+export interface RegistryAuth {
+  serveraddress: string;
+  username?: string;
+  password?: string;
+}
+
+/** One layer's state during a push, as the engine reports it. */
+export interface PushProgress {
+  layer: string;
+  status: string;
+  current?: number;
+  total?: number;
+}
+
+export interface PushResult {
+  digest: string;
+  /** Size of the manifest. */
+  size: number;
+  /** Layers the engine uploaded, and those the registry had already (existing or mounted from another repository). */
+  uploaded: string[];
+  existing: string[];
+}
+
 /** One line of build output, or the engine's final error. */
 export type BuildLine = { kind: 'output'; text: string } | { kind: 'error'; text: string };
 
@@ -67,6 +91,39 @@ export class ImageClient {
     const image = await this.inspect(`${repo}:${tag}`);
     if (!image) throw failed(`the engine imported ${file} but has no image ${repo}:${tag}`);
     return image.id;
+  }
+
+  /**
+   * Pushes repo:tag (the repo names the registry, host:port/...). Resolves with
+   * the manifest digest from the stream's aux message; throws the engine's error.
+   */
+  async push(repo: string, tag: string, auth: RegistryAuth, onProgress?: (p: PushProgress) => void): Promise<PushResult> {
+    // Go's base64.URLEncoding: the URL alphabet, with padding (Node's base64url has none).
+    const header = Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+    const stream = await guard(this.endpoint, `push ${repo}:${tag}`, () =>
+      this.http.call('POST', `/images/${encodeURIComponent(repo)}/push`, { query: { tag }, headers: { 'X-Registry-Auth': header } }),
+    );
+    let result: { digest: string; size: number } | undefined;
+    let error: string | undefined;
+    const layers = new Map<string, string>();
+    await readJsonStream(stream, (m) => {
+      const aux = m.aux as { Digest?: string; Size?: number } | undefined;
+      if (aux?.Digest) result = { digest: aux.Digest, size: aux.Size ?? 0 };
+      if (m.error) error = String(m.error);
+      if (typeof m.id === 'string' && typeof m.status === 'string') {
+        layers.set(m.id, m.status);
+        const detail = m.progressDetail as { current?: number; total?: number } | undefined;
+        onProgress?.({ layer: m.id, status: m.status, ...(detail?.current !== undefined ? { current: detail.current } : {}), ...(detail?.total !== undefined ? { total: detail.total } : {}) });
+      }
+    });
+    if (error !== undefined) throw failed(`the engine could not push ${repo}:${tag}: ${error}`);
+    if (!result) throw failed(`the engine finished pushing ${repo}:${tag} without reporting a digest`);
+    const statuses = [...layers.entries()];
+    return {
+      ...result,
+      uploaded: statuses.filter(([, s]) => s === 'Pushed').map(([id]) => id),
+      existing: statuses.filter(([, s]) => s === 'Layer already exists' || s.startsWith('Mounted from')).map(([id]) => id),
+    };
   }
 
   /** Builds a context; streams each output line to `onLine`; returns the image ID or throws with the engine's error. */

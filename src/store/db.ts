@@ -34,6 +34,11 @@ export function openStore(stateDir: string): Db {
 /** Applies every migration newer than the file's user_version, each in its own transaction. */
 export function migrate(db: Db): void {
   const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    throw unavailable(`Berth's store is at schema version ${current}, newer than this Berth knows (${migrations.length})`, {
+      fix: 'run the Berth version that created this state directory, or point BERTH_STATE_DIR at a fresh folder',
+    });
+  }
   migrations.forEach((sql, index) => {
     const version = index + 1;
     if (version <= current) return;

@@ -1,0 +1,59 @@
+import type { Project } from '../../config/model.js';
+import { Ipam, poolFromNetwork, type Allocation } from '../../network/ipam.js';
+import { withWorkspace, type Command } from '../command.js';
+import { formatDuration, printJson, table, type Output } from '../output.js';
+
+export const ipamCommand: Command = {
+  name: 'ipam',
+  summary: "flat networks' address pools: usage, allocations and their owners, quarantined addresses",
+  usage: 'berth ipam [--json]',
+  options: { json: { type: 'boolean' } },
+  run: (context) =>
+    withWorkspace(context, async ({ project, db }) => {
+      const now = Date.now();
+      const ipam = new Ipam(db, flatPools(project));
+      const pools = ipam.pools.map((pool) => ({ ...pool, usage: ipam.usage(pool.network) }));
+      const allocations = ipam.allocations().map((a) => ({ ...a, quarantineEndsAt: ipam.quarantineEndsAt(a) }));
+      if (context.flags.json) {
+        printJson(context.output, { pools, allocations });
+        return 0;
+      }
+      if (pools.length === 0) context.output.out(`no flat networks in ${project.file}; IPAM manages the addresses of flat networks only`);
+      else {
+        const poolRows = pools.map((p) => [p.network, p.subnet, p.gateway, `${p.first}-${p.last}`, ...[p.usage.size, p.usage.bound, p.usage.allocated, p.usage.quarantined, p.usage.free].map(String), p.reserved.join(',')]);
+        context.output.out(table([['POOL', 'SUBNET', 'GATEWAY', 'RANGE', 'SIZE', 'BOUND', 'ALLOCATED', 'QUARANTINED', 'FREE', 'RESERVED'], ...poolRows]));
+      }
+      if (pools.length > 0 || allocations.length > 0) printAllocations(context.output, allocations, now);
+      return 0;
+    }),
+};
+
+function flatPools(project: Project) {
+  return [...project.networks.values()].filter((n) => n.mode === 'flat').map((n) => poolFromNetwork(n, project.hosts));
+}
+
+function printAllocations(output: Output, allocations: (Allocation & { quarantineEndsAt: number | null })[], now: number): void {
+  output.out('');
+  if (allocations.length === 0) {
+    output.out('no addresses allocated yet');
+    return;
+  }
+  const rows = allocations.map((a) => [
+    a.network,
+    a.ip,
+    a.mac,
+    a.slot ?? '-',
+    String(a.incarnation),
+    stateOf(a, now),
+    a.containerId ? a.containerId.slice(0, 12) : '-',
+    `${formatDuration(Math.max(0, now - (a.releasedAt ?? a.allocatedAt)))} ago`,
+  ]);
+  output.out(table([['NETWORK', 'ADDRESS', 'MAC', 'SLOT', 'INCARNATION', 'STATE', 'CONTAINER', 'SINCE'], ...rows]));
+}
+
+function stateOf(a: Allocation & { quarantineEndsAt: number | null }, now: number): string {
+  if (a.state !== 'quarantined') return a.state;
+  if (a.quarantineEndsAt === null) return 'quarantined (network has no pool now)';
+  const left = a.quarantineEndsAt - now;
+  return left > 0 ? `quarantined, ${formatDuration(left)} left` : 'released (free)';
+}

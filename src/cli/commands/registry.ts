@@ -1,0 +1,115 @@
+import { invalid } from '../../errors.js';
+import { describeStorage } from '../../registry/config.js';
+import { collectGarbage, type GcReport } from '../../registry/gc.js';
+import { registryDown, registryStatus, registryTarget, registryUp, type RegistryStatus } from '../../registry/process.js';
+import { loadProject } from '../../config/project.js';
+import { withWorkspace, type Command, type CommandContext } from '../command.js';
+import { formatBytes, formatDuration, printJson, table, type Output } from '../output.js';
+
+const ACTIONS = ['up', 'down', 'status', 'gc'] as const;
+
+export const registryCommand: Command = {
+  name: 'registry',
+  summary: "Berth's embedded registry: up, down, status, and gc (garbage collection from Berth's reference database)",
+  usage: 'berth registry up|down|status [--json] | berth registry gc [--dry-run] [--json]',
+  options: { json: { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
+  run: async (context) => {
+    const [action, ...extra] = context.positionals;
+    if (!ACTIONS.includes(action as (typeof ACTIONS)[number]) || extra.length > 0) {
+      throw invalid(action === undefined ? 'berth registry: name an action' : `berth registry: unknown action "${[action, ...extra].join(' ')}"`, { fix: `usage: ${registryCommand.usage}` });
+    }
+    if (context.flags['dry-run'] && action !== 'gc') throw invalid('--dry-run applies to "berth registry gc" only');
+    if (action === 'gc') return gc(context);
+    // up, down and status need neither the engine nor the store.
+    const project = loadProject(context.flags.project as string | undefined, context.env, context.cwd);
+    const target = registryTarget(project, context.env);
+    const { output, flags } = context;
+    if (action === 'up') {
+      const up = await registryUp(target);
+      if (flags.json) printJson(output, await registryStatus(target));
+      else output.out(`${up.started ? 'started' : 'already running:'} registry at ${up.address} (pid ${up.pid}, ${describeStorage(project.registry)}, log ${target.paths.log})`);
+      return 0;
+    }
+    if (action === 'down') {
+      const stopped = await registryDown(target);
+      if (flags.json) printJson(output, { stopped });
+      else output.out(stopped ? `stopped the registry at ${target.address}` : 'the registry was not running');
+      return 0;
+    }
+    const status = await registryStatus(target);
+    if (flags.json) printJson(output, status);
+    else printStatus(output, status);
+    return status.running && status.healthy && status.mode === 'writable' ? 0 : 5;
+  },
+};
+
+function printStatus(output: Output, s: RegistryStatus): void {
+  const health = !s.running ? 'stopped' : s.healthy ? `healthy, ${s.mode}` : `unhealthy (${s.problem}), ${s.mode}`;
+  const rows = [
+    ['registry', `${s.address}${s.listen !== s.address ? ` (listening on ${s.listen})` : ''}`],
+    ['state', `${health}${s.pid ? `, pid ${s.pid}` : ''}`],
+    ['storage', s.storage],
+    ['size on disk', s.sizeBytes === null ? '- (S3 storage)' : formatBytes(s.sizeBytes)],
+    ['repositories', s.repositories === null ? '-' : String(s.repositories)],
+    ['tags', s.tags === null ? '-' : String(s.tags)],
+    ['log', s.logFile],
+  ];
+  output.out(table(rows));
+  if (s.maintenance) {
+    output.out(
+      s.maintenance.interrupted
+        ? `\nA "berth registry gc" was interrupted at "${s.maintenance.step}" (started ${s.maintenance.startedAt}); run "berth registry up" to make the registry writable.`
+        : `\n"berth registry gc" is running: ${s.maintenance.step} (since ${s.maintenance.startedAt}); pushes wait until it finishes.`,
+    );
+  } else if (s.running && s.mode === 'read-only') output.out('\nThe registry is read-only; run "berth registry up" to make it writable.');
+  else if (!s.running) output.out('\nStart it with "berth registry up".');
+}
+
+function gc(context: CommandContext): Promise<number> {
+  return withWorkspace(context, async ({ project, engine, db }) => {
+    const { output, flags } = context;
+    const abort = new AbortController();
+    const onSignal = () => {
+      output.err('interrupted: stopping after the current step; the registry will be made writable again');
+      abort.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const report = await collectGarbage(project, engine, db, context.env, {
+        dryRun: Boolean(flags['dry-run']),
+        signal: abort.signal,
+        ...(flags.json ? {} : { onStep: (text: string) => output.out(`→ ${text}`) }),
+      });
+      if (flags.json) printJson(output, report);
+      else printReport(output, report);
+      return 0;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  });
+}
+
+function printReport(output: Output, r: GcReport): void {
+  const short = (d: string) => d.slice(0, 19);
+  if (r.plan.delete.length > 0) {
+    output.out(`\n${r.dryRun ? 'would delete' : 'deleted'}:`);
+    output.out(table([['REPOSITORY', 'DIGEST', 'TAGS', 'WHY'], ...r.plan.delete.map((m) => [m.repository, short(m.digest), m.tags.join(','), m.reason])]));
+  }
+  if (r.plan.skipped.length > 0) {
+    output.out('\nexpired but kept:');
+    output.out(table([['REPOSITORY', 'DIGEST', 'WHY'], ...r.plan.skipped.map((m) => [m.repository, short(m.digest), m.reason])]));
+  }
+  if (r.plan.protected.length > 0) {
+    output.out('\nprotected:');
+    output.out(table([['REPOSITORY', 'DIGEST', 'WHY'], ...r.plan.protected.map((m) => [m.repository, short(m.digest), `${m.reasons.join('; ')}${m.present ? '' : ' (not in the registry!)'}`])]));
+  }
+  output.out('');
+  if (r.dryRun) {
+    output.out(`dry run: ${r.plan.delete.length} manifest(s) would be deleted, ${r.plan.protected.length} protected; nothing was changed`);
+    return;
+  }
+  const freed = r.bytesFreed === null ? `${r.blobsDeleted} blob(s) freed (S3 storage: size not measured)` : `${formatBytes(r.bytesFreed)} freed (${r.blobsDeleted} blob(s))`;
+  output.out(`deleted ${r.deleted.length} manifest(s); ${freed}; verified ${r.verified?.manifests ?? 0} protected manifest(s) and ${r.verified?.blobs ?? 0} blob(s), test push ok; in ${formatDuration(r.durationMs)}`);
+}

@@ -1,0 +1,46 @@
+/**
+ * The maintenance marker: <state dir>/registry/maintenance.json exists while
+ * `berth registry gc` works on the registry. Pushes wait while it is there; a
+ * marker whose process is gone means a GC was interrupted.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+
+export interface Maintenance {
+  pid: number;
+  startedAt: number;
+  /** The GC step in progress. */
+  step: string;
+}
+
+export function readMaintenance(file: string): (Maintenance & { interrupted: boolean }) | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    const m = JSON.parse(readFileSync(file, 'utf8')) as Maintenance;
+    return { ...m, interrupted: !isAlive(m.pid) };
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeMaintenance(file: string, step: string, startedAt: number): void {
+  writeFileSync(file, JSON.stringify({ pid: process.pid, startedAt, step } satisfies Maintenance));
+}
+
+export function clearMaintenance(file: string): void {
+  rmSync(file, { force: true });
+}
+
+/** Whether a process runs (a zombie does not count). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
+}

@@ -1,3 +1,0 @@
-/** Release: releases, rollout journals and per service × environment locks. */
-export default `
-`;
