@@ -3,14 +3,33 @@ import { invalid } from '../errors.js';
 import { didYouMean } from '../config/suggest.js';
 import { commonOptions, type Command } from './command.js';
 import { buildCommand } from './commands/build.js';
+import { deployCommand } from './commands/deploy.js';
 import { doctorCommand } from './commands/doctor.js';
+import { execCommand } from './commands/exec.js';
 import { imagesCommand } from './commands/images.js';
 import { ipamCommand } from './commands/ipam.js';
+import { restartCommand, rmCommand, stopCommand } from './commands/lifecycle.js';
+import { logsCommand } from './commands/logs.js';
+import { psCommand } from './commands/ps.js';
 import { pushCommand } from './commands/push.js';
 import { registryCommand } from './commands/registry.js';
 import { processOutput, renderError, type Output } from './output.js';
 
-const commands: Command[] = [buildCommand, imagesCommand, pushCommand, registryCommand, ipamCommand, doctorCommand];
+const commands: Command[] = [
+  buildCommand,
+  imagesCommand,
+  pushCommand,
+  registryCommand,
+  deployCommand,
+  psCommand,
+  logsCommand,
+  execCommand,
+  restartCommand,
+  stopCommand,
+  rmCommand,
+  ipamCommand,
+  doctorCommand,
+];
 
 function help(output: Output): void {
   output.out('berth: build, ship and run stateless services on plain Docker Engine hosts\n');

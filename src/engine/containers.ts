@@ -37,6 +37,16 @@ export interface ContainerState {
   ports: Record<string, number>;
 }
 
+export interface ContainerSummary {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  /** created, running, restarting, exited, paused, dead */
+  state: string;
+  /** The engine's human status, e.g. "Up 3 minutes (healthy)". */
+  status: string;
+}
+
 export interface ExecResult {
   exitCode: number;
   output: string;
@@ -116,6 +126,19 @@ export class ContainerClient {
       networks,
       ports,
     };
+  }
+
+  async rename(id: string, name: string): Promise<void> {
+    await guard(this.endpoint, `rename container ${id} to ${name}`, () => this.http.empty('POST', `/containers/${encodeURIComponent(id)}/rename`, { query: { name } }));
+  }
+
+  /** Containers (running or not) matching every label filter, with what the list call reports: enough to plan without inspecting each. */
+  async summaries(labels: string[]): Promise<ContainerSummary[]> {
+    type Summary = { Id: string; Names: string[]; Labels: Record<string, string> | null; State: string; Status: string };
+    const list = await guard(this.endpoint, 'list containers', () =>
+      this.http.json<Summary[]>('GET', '/containers/json', { query: { all: true, filters: { label: labels } } }),
+    );
+    return list.map((c) => ({ id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), labels: c.Labels ?? {}, state: c.State, status: c.Status }));
   }
 
   /** IDs of containers (running or not) matching every label filter, such as "berth.project=x". */

@@ -76,3 +76,8 @@ export function allocatableCount(first: number, last: number, reserved: readonly
 }
 
 const span = (subnet: Subnet) => `${intToIp(subnet.base + 1)} and ${intToIp(subnet.broadcast - 1)}`;
+
+/** The pools of every flat network of a project. */
+export function projectPools(project: { networks: Map<string, NetworkSpec>; hosts: HostSpec[] }): Pool[] {
+  return [...project.networks.values()].filter((n) => n.mode === 'flat').map((n) => poolFromNetwork(n, project.hosts));
+}

@@ -62,3 +62,11 @@ export function lastPush(db: Db, registry: string, repository: string, tag: stri
 export function forgetPushes(db: Db, registry: string, repository: string, digest: string): void {
   db.prepare('DELETE FROM pushes WHERE registry = ? AND repository = ? AND digest = ?').run(registry, repository, digest);
 }
+
+/** The last push of an engine image (by image ID) or of a manifest (by digest), to any registry. */
+export function lastPushOf(db: Db, by: { imageId: string } | { digest: string }): PushRecord | undefined {
+  const row = ('imageId' in by
+    ? db.prepare('SELECT * FROM pushes WHERE image_id = ? ORDER BY pushed_at DESC LIMIT 1').get(by.imageId)
+    : db.prepare('SELECT * FROM pushes WHERE digest = ? ORDER BY pushed_at DESC LIMIT 1').get(by.digest)) as Row | undefined;
+  return row && fromRow(row);
+}

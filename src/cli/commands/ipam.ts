@@ -1,5 +1,5 @@
-import type { Project } from '../../config/model.js';
-import { Ipam, poolFromNetwork, type Allocation } from '../../network/ipam.js';
+import { Ipam, type Allocation } from '../../network/ipam.js';
+import { projectPools } from '../../network/pool.js';
 import { withWorkspace, type Command } from '../command.js';
 import { formatDuration, printJson, table, type Output } from '../output.js';
 
@@ -11,7 +11,7 @@ export const ipamCommand: Command = {
   run: (context) =>
     withWorkspace(context, async ({ project, db }) => {
       const now = Date.now();
-      const ipam = new Ipam(db, flatPools(project));
+      const ipam = new Ipam(db, projectPools(project));
       const pools = ipam.pools.map((pool) => ({ ...pool, usage: ipam.usage(pool.network) }));
       const allocations = ipam.allocations().map((a) => ({ ...a, quarantineEndsAt: ipam.quarantineEndsAt(a) }));
       if (context.flags.json) {
@@ -27,10 +27,6 @@ export const ipamCommand: Command = {
       return 0;
     }),
 };
-
-function flatPools(project: Project) {
-  return [...project.networks.values()].filter((n) => n.mode === 'flat').map((n) => poolFromNetwork(n, project.hosts));
-}
 
 function printAllocations(output: Output, allocations: (Allocation & { quarantineEndsAt: number | null })[], now: number): void {
   output.out('');

@@ -1,0 +1,24 @@
+/** Parsing of flag values shared by commands, with Berth's error shape. */
+import { invalid } from '../errors.js';
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "90s", "2m", "500ms" → milliseconds; undefined when the flag is absent. */
+export function durationFlag(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(String(value).trim());
+  if (!match) throw invalid(`${flag} must be a duration like "90s", "2m" or "500ms", got "${String(value)}"`);
+  return Math.round(Number(match[1]) * UNITS[match[2]!]!);
+}
+
+export function positiveFlag(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n > 0)) throw invalid(`${flag} must be a whole number above 0, got "${String(value)}"`);
+  return n;
+}
+
+export function requiredFlag(value: unknown, flag: string, usage: string): string {
+  if (typeof value !== 'string' || value === '') throw invalid(`${flag} is required`, { fix: `usage: ${usage}` });
+  return value;
+}

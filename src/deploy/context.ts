@@ -1,0 +1,49 @@
+/** What every Run operation works with, and the lookups of services and environments with their clear errors. */
+import type { EnvironmentSpec, NetworkSpec, Project, ServiceSpec } from '../config/model.js';
+import { didYouMean } from '../config/suggest.js';
+import { notFound } from '../errors.js';
+import { Ipam } from '../network/ipam.js';
+import { projectPools } from '../network/pool.js';
+import type { Db } from '../store/db.js';
+import type { Hosts } from './hosts.js';
+
+export interface RunContext {
+  project: Project;
+  db: Db;
+  hosts: Hosts;
+  /** The process environment: where secrets named by "env:" are read. */
+  env: NodeJS.ProcessEnv;
+}
+
+export function serviceOf(project: Project, name: string): ServiceSpec {
+  const service = project.services.get(name);
+  if (service) return service;
+  const names = [...project.services.keys()];
+  throw notFound(`unknown service "${name}"${didYouMean(name, names)}`, {
+    fix: names.length > 0 ? `use one of: ${names.join(', ')}` : `declare services under "services:" in ${project.file}`,
+  });
+}
+
+export function environmentOf(project: Project, name: string): EnvironmentSpec {
+  const environment = project.environments.get(name);
+  if (environment) return environment;
+  const names = [...project.environments.keys()];
+  throw notFound(`unknown environment "${name}"${didYouMean(name, names)}`, { fix: `use one of: ${names.join(', ')}` });
+}
+
+export function networkOf(project: Project, environment: EnvironmentSpec): NetworkSpec {
+  return project.networks.get(environment.network)!;
+}
+
+export function ipamOf(context: RunContext): Ipam {
+  return new Ipam(context.db, projectPools(context.project));
+}
+
+/** Replicas of a service in an environment, after the environment's override. */
+export function replicasOf(service: ServiceSpec, environment: EnvironmentSpec): number {
+  return environment.services[service.name]?.replicas ?? service.replicas;
+}
+
+export function serviceEnv(service: ServiceSpec, environment: EnvironmentSpec): Record<string, string> {
+  return { ...service.env, ...environment.services[service.name]?.env };
+}

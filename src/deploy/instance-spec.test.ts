@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ServiceSpec } from '../config/model.js';
+import { apiAtLeast, slotBody, type SlotInput } from './instance-spec.js';
+
+const service: ServiceSpec = {
+  name: 'api',
+  image: 'api-image',
+  ports: [8080],
+  env: { MODE: 'x' },
+  configFiles: [{ source: '/etc/berth/app.conf', target: '/srv/app.conf' }],
+  secrets: { DB_PASSWORD: { env: 'DB_PASSWORD' } },
+  health: { kind: 'http', path: '/healthz', port: 8080, intervalMs: 2000, timeoutMs: 1000, retries: 3, startPeriodMs: 0 },
+  resources: { cpus: 0.5, memoryBytes: 256 * 1024 * 1024 },
+  restart: 'unless-stopped',
+  replicas: 2,
+  stopGraceSeconds: 10,
+};
+
+const input = (overrides: Partial<SlotInput> = {}): SlotInput => ({
+  project: 'p',
+  service,
+  environment: 'production',
+  env: service.env,
+  slot: 'api-production-1',
+  host: 'local',
+  image: { id: 'sha256:aaa', digest: 'sha256:ddd' },
+  network: { mode: 'flat', name: 'lan', dockerName: 'berth-p-lan', ip: '10.0.0.10', mac: '02:42:0a:00:00:0a' },
+  apiVersion: '1.41',
+  hostPorts: {},
+  secretsDir: '/state/secrets/production/api-production-1',
+  ...overrides,
+});
+
+describe('a slot’s container body', () => {
+  it('on a flat network with API 1.41: static IP per endpoint, MAC per container, no port mapping', () => {
+    const { body } = slotBody(input());
+    assert.equal(body.MacAddress, '02:42:0a:00:00:0a');
+    assert.deepEqual(body.NetworkingConfig!.EndpointsConfig['berth-p-lan'], { IPAMConfig: { IPv4Address: '10.0.0.10' }, Aliases: ['api-production-1', 'api'] });
+    assert.equal(body.HostConfig!.PortBindings, undefined);
+    assert.ok(body.Env!.includes('BERTH_IP=10.0.0.10'));
+    assert.ok(body.Env!.includes('BERTH_MAC=02:42:0a:00:00:0a'));
+  });
+
+  it('with API 1.44 the MAC goes on the endpoint', () => {
+    const { body } = slotBody(input({ apiVersion: '1.44' }));
+    assert.equal(body.MacAddress, undefined);
+    assert.equal(body.NetworkingConfig!.EndpointsConfig['berth-p-lan']!.MacAddress, '02:42:0a:00:00:0a');
+  });
+
+  it('names, labels, health check, resources, restart policy and mounts', () => {
+    const { body } = slotBody(input());
+    assert.equal(body.name, 'api-production-1');
+    assert.equal(body.Hostname, 'api-production-1');
+    assert.equal(body.Labels!['berth.instance'], 'api-production-1');
+    assert.equal(body.Labels!['berth.digest'], 'sha256:ddd');
+    assert.deepEqual(body.Healthcheck!.Test, ['CMD', '/opt/berth/bin/health', 'http', '8080', '/healthz']);
+    assert.equal(body.Healthcheck!.Interval, 2_000_000_000);
+    assert.equal(body.HostConfig!.NanoCpus, 500_000_000);
+    assert.equal(body.HostConfig!.Memory, 268435456);
+    assert.deepEqual(body.HostConfig!.RestartPolicy, { Name: 'unless-stopped' });
+    assert.deepEqual(body.HostConfig!.Binds, ['/state/secrets/production/api-production-1:/run/secrets:ro', '/etc/berth/app.conf:/srv/app.conf:ro']);
+  });
+
+  it('never puts a secret value in the body', () => {
+    const text = JSON.stringify(slotBody(input()).body);
+    assert.doesNotMatch(text, /DB_PASSWORD=/);
+  });
+
+  it('nat maps each port to the slot’s kept host port, or lets the engine pick one', () => {
+    const nat = { mode: 'nat' as const, name: 'nat', dockerName: 'berth-p-nat' };
+    assert.deepEqual(slotBody(input({ network: nat })).body.HostConfig!.PortBindings, { '8080/tcp': [{ HostIp: '', HostPort: '' }] });
+    assert.deepEqual(slotBody(input({ network: nat, hostPorts: { '8080/tcp': 32768 } })).body.HostConfig!.PortBindings, { '8080/tcp': [{ HostIp: '', HostPort: '32768' }] });
+  });
+
+  it('host mode sets no hostname, ports or endpoint', () => {
+    const { body } = slotBody(input({ network: { mode: 'host', name: 'host', dockerName: 'host' } }));
+    assert.equal(body.Hostname, undefined);
+    assert.equal(body.NetworkingConfig, undefined);
+    assert.equal(body.HostConfig!.NetworkMode, 'host');
+  });
+
+  it('the spec hash changes with the image or the address, not with the host port the engine picked', () => {
+    const base = slotBody(input()).specHash;
+    assert.equal(slotBody(input()).specHash, base);
+    assert.notEqual(slotBody(input({ image: { id: 'sha256:bbb', digest: 'sha256:eee' } })).specHash, base);
+    assert.notEqual(slotBody(input({ network: { mode: 'flat', name: 'lan', dockerName: 'berth-p-lan', ip: '10.0.0.11', mac: '02:42:0a:00:00:0b' } })).specHash, base);
+    const nat = { mode: 'nat' as const, name: 'nat', dockerName: 'berth-p-nat' };
+    assert.equal(slotBody(input({ network: nat })).specHash, slotBody(input({ network: nat, hostPorts: { '8080/tcp': 40000 } })).specHash);
+  });
+
+  it('compares API versions numerically', () => {
+    assert.ok(apiAtLeast('1.44', '1.44'));
+    assert.ok(apiAtLeast('1.45', '1.44'));
+    assert.ok(!apiAtLeast('1.41', '1.44'));
+    assert.ok(apiAtLeast('2.0', '1.44'));
+  });
+});

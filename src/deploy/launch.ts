@@ -1,0 +1,126 @@
+/**
+ * The executor's per-slot actions on an engine: launch a new container for a
+ * slot (address first, durably; then create, bind, start, verify, gate), put a
+ * replaced container back, and remove an instance for good.
+ */
+import type { Allocation, Ipam } from '../network/ipam.js';
+import type { ContainerState } from '../engine/containers.js';
+import type { Engine } from '../engine/client.js';
+import { failed } from '../errors.js';
+import type { RunContext } from './context.js';
+import { waitHealthy, type ProbeTarget } from './health-gate.js';
+import { slotBody, type SlotInput } from './instance-spec.js';
+import { RUN_LABELS } from './labels.js';
+import { PREVIOUS_SUFFIX } from './plan.js';
+
+export interface Launched {
+  slot: string;
+  host: string;
+  id: string;
+  state: ContainerState;
+  ms: number;
+}
+
+export class LaunchError extends Error {
+  constructor(
+    readonly slot: string,
+    readonly reason: string,
+    /** The instance's last log lines, when it got as far as running. */
+    readonly logs: string[],
+  ) {
+    super(`${slot}: ${reason}`);
+  }
+}
+
+export interface LaunchInput {
+  context: RunContext;
+  ipam: Ipam;
+  input: Omit<SlotInput, 'network'> & { network: Omit<SlotInput['network'], 'ip' | 'mac'> };
+  deployment: number;
+  timeoutMs: number;
+  /** Called once the address is written, before the container exists. */
+  onAddress?: (allocation: Allocation) => void;
+}
+
+const LOG_LINES = 20;
+
+/** On failure, removes what it created and releases a newly requested address (the slot gets its own back next time). */
+export async function launchSlot({ context, ipam, input, deployment, timeoutMs, onAddress }: LaunchInput): Promise<Launched> {
+  const { slot, host } = input;
+  const engine = context.hosts.engine(host);
+  const flat = input.network.mode === 'flat';
+  const allocation = flat ? ipam.requestAddress(input.network.name, slot) : undefined;
+  if (allocation) onAddress?.(allocation);
+  const { body, specHash } = slotBody({ ...input, network: { ...input.network, ...(allocation ? { ip: allocation.ip, mac: allocation.mac } : {}) } });
+  body.Labels = { ...body.Labels, [RUN_LABELS.spec]: specHash, [RUN_LABELS.deployment]: String(deployment), [RUN_LABELS.incarnation]: String(allocation?.incarnation ?? 1) };
+  let id: string | undefined;
+  const started = Date.now();
+  try {
+    id = await engine.containers.create(body);
+    if (allocation) ipam.bind(input.network.name, slot, id, allocation.incarnation);
+    await engine.containers.start(id);
+    const state = await engine.containers.inspect(id);
+    if (!state) throw new LaunchError(slot, 'the container vanished right after it started', []);
+    if (allocation) verifyAddress(slot, state, input.network.dockerName, allocation);
+    const gate = await waitHealthy(engine, id, input.service.health, probeTarget(context, host, input.network.mode, input.network.dockerName, state), timeoutMs);
+    if (!gate.healthy) throw new LaunchError(slot, gate.reason, await lastLines(engine, id));
+    const final = (await engine.containers.inspect(id)) ?? state;
+    return { slot, host, id, state: final, ms: Date.now() - started };
+  } catch (error) {
+    if (id !== undefined) await engine.containers.remove(id).catch(() => {});
+    if (allocation) ipam.releaseAddress(input.network.name, slot);
+    if (error instanceof LaunchError) throw error;
+    throw new LaunchError(slot, (error as Error).message, []);
+  }
+}
+
+/** Renames a running container aside and stops it, so its slot's name and address are free for the new one. */
+export async function setAside(engine: Engine, id: string, slot: string, graceSeconds: number): Promise<void> {
+  await engine.containers.remove(`${slot}${PREVIOUS_SUFFIX}`);
+  await engine.containers.rename(id, `${slot}${PREVIOUS_SUFFIX}`);
+  await engine.containers.stop(id, graceSeconds);
+}
+
+/** Puts a set-aside container back under its slot's name and address and starts it. */
+export async function restore(engine: Engine, ipam: Ipam, id: string, slot: string, network: { mode: string; name: string }): Promise<void> {
+  await engine.containers.rename(id, slot);
+  if (network.mode === 'flat') {
+    const allocation = ipam.requestAddress(network.name, slot);
+    ipam.bind(network.name, slot, id, allocation.incarnation);
+  }
+  await engine.containers.start(id);
+}
+
+function verifyAddress(slot: string, state: ContainerState, dockerNetwork: string, allocation: Allocation): void {
+  const applied = state.networks[dockerNetwork];
+  const problems = [
+    applied?.ip !== allocation.ip ? `IP ${applied?.ip || 'none'} instead of ${allocation.ip}` : '',
+    applied?.mac.toLowerCase() !== allocation.mac ? `MAC ${applied?.mac || 'none'} instead of ${allocation.mac}` : '',
+  ].filter(Boolean);
+  if (problems.length > 0) {
+    throw new LaunchError(slot, `the engine did not apply the slot's address on network ${dockerNetwork}: ${problems.join(', ')}`, []);
+  }
+}
+
+function probeTarget(context: RunContext, host: string, mode: string, dockerNetwork: string, state: ContainerState): ProbeTarget {
+  const own = state.networks[dockerNetwork]?.ip;
+  return {
+    address(port) {
+      if (mode === 'flat' && own) return { host: own, port };
+      if (mode === 'host') return { host: context.hosts.address(host), port };
+      // nat: on this machine the container's bridge address is reachable; elsewhere only the published port.
+      if (context.hosts.isLocal(host) && own) return { host: own, port };
+      const published = state.ports[`${port}/tcp`];
+      return published ? { host: context.hosts.address(host), port: published } : undefined;
+    },
+  };
+}
+
+async function lastLines(engine: Engine, id: string): Promise<string[]> {
+  const text = await engine.containers.logs(id, { tail: LOG_LINES }).catch(() => '');
+  return text.split('\n').filter((line) => line.trim() !== '').slice(-LOG_LINES);
+}
+
+export function failure(message: string, error: LaunchError): Error {
+  return failed(message, { lines: [error.reason, ...(error.logs.length > 0 ? ['last log lines:', ...error.logs.map((l) => `  ${l}`)] : [])] });
+}

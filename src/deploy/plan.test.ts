@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { describeSteps, planDeploy, type DesiredInstance, type ObservedInstance } from './plan.js';
+
+const want = (n: number, hash = 'h1', host = 'local'): DesiredInstance => ({ slot: `api-dev-${n}`, ordinal: n, host, specHash: hash });
+const seen = (n: number, extra: Partial<ObservedInstance> = {}): ObservedInstance => ({
+  id: `c${n}`,
+  name: `api-dev-${n}`,
+  slot: `api-dev-${n}`,
+  host: 'local',
+  running: true,
+  restarting: false,
+  exitCode: 0,
+  specHash: 'h1',
+  ...extra,
+});
+
+describe('the deploy planner', () => {
+  it('creates every slot of a first deploy', () => {
+    const steps = planDeploy([want(1), want(2)], []);
+    assert.deepEqual(steps.map((s) => `${s.action} ${s.slot}`), ['create api-dev-1', 'create api-dev-2']);
+  });
+
+  it('keeps running instances whose spec is unchanged, replaces changed or stopped ones, and says why', () => {
+    const steps = planDeploy([want(1), want(2, 'h2'), want(3)], [seen(1), seen(2), seen(3, { running: false, exitCode: 137 })]);
+    assert.deepEqual(
+      steps.map((s) => [s.action, s.slot, s.reason]),
+      [
+        ['keep', 'api-dev-1', 'up to date and running'],
+        ['replace', 'api-dev-2', 'image or configuration changed'],
+        ['replace', 'api-dev-3', 'not running (last exit code 137)'],
+      ],
+    );
+  });
+
+  it('--force replaces even up-to-date instances', () => {
+    assert.equal(planDeploy([want(1)], [seen(1)], { force: true })[0]!.action, 'replace');
+  });
+
+  it('removes surplus slots after the rest, but leftovers that hold a desired slot first', () => {
+    const steps = planDeploy([want(1)], [seen(1), seen(2), seen(1, { id: 'old', name: 'api-dev-1-prev' })]);
+    const removals = steps.filter((s) => s.action === 'remove');
+    assert.deepEqual(
+      removals.map((s) => [s.id, s.action === 'remove' && s.leftover, s.reason]),
+      [
+        ['c2', false, 'not desired (above the replica count, or no longer in the environment)'],
+        ['old', true, 'left over from an interrupted deploy'],
+      ],
+    );
+  });
+
+  it('treats an instance on another host than its placement as a move: create there, remove here', () => {
+    const steps = planDeploy([want(1, 'h1', 'b')], [seen(1, { host: 'a' })]);
+    assert.deepEqual(steps.map((s) => `${s.action} ${s.host}`), ['create b', 'remove a']);
+    assert.equal(steps[1]!.reason, 'moved to host b');
+  });
+
+  it('summarises the steps', () => {
+    assert.equal(describeSteps(planDeploy([want(1), want(2)], [seen(1)])), '1 created, 1 kept');
+    assert.equal(describeSteps([]), 'nothing to do');
+  });
+});
