@@ -5,12 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { BuildInputs, BuildRecord } from '../store/builds.js';
+import { ASSETS_DIGEST } from './assets.js';
 
 /**
- * The version of Berth's build recipe (Dockerfile shape, helper scripts).
- * Bump it when the recipe changes so every image rebuilds once.
+ * The version of Berth's build recipe: a number for the Dockerfile's shape (bump
+ * it when recipe.ts changes what it builds) and the digest of the helper scripts
+ * (assets.ts), which changes by itself. Either change rebuilds every image once.
  */
-export const RECIPE_VERSION = '1';
+export const RECIPE_VERSION = `2+${ASSETS_DIGEST}`;
 
 export interface PlanImage {
   name: string;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ImageSpec } from '../config/model.js';
-import { ENTRYPOINT, INIT, RUN_STATIC, TRACE_ENV } from './assets.js';
+import { ENTRYPOINT, HEALTH, INIT, RUN_STATIC, TRACE_ENV } from './assets.js';
 import type { SourceFile } from './inputs.js';
 import { imageTag, recipeFor, type ContextEntry, type RecipeInput } from './recipe.js';
 
@@ -67,6 +67,7 @@ describe('recipeFor', () => {
       { path: 'rootfs/opt/berth/bin/entrypoint', mode: 0o755, content: ENTRYPOINT },
       { path: 'rootfs/opt/berth/bin/run-static', mode: 0o755, content: RUN_STATIC },
       { path: 'rootfs/opt/berth/bin/trace.env', mode: 0o644, content: TRACE_ENV },
+      { path: 'rootfs/opt/berth/bin/health', mode: 0o755, content: HEALTH },
     ]);
     assert.ok(!child.entries.some((e) => e.path.startsWith('rootfs/opt/berth/bin/')));
   });

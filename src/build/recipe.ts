@@ -4,7 +4,7 @@
  */
 import { posix } from 'node:path';
 import type { ImageSpec } from '../config/model.js';
-import { ENTRYPOINT, INIT, RUN_STATIC, TRACE_ENV } from './assets.js';
+import { BIN_FILES } from './assets.js';
 import { APP_PREFIX, type SourceFile } from './inputs.js';
 
 export interface ContextEntry {
@@ -92,12 +92,7 @@ function contextEntries(spec: ImageSpec, files: readonly SourceFile[], depth: nu
     entries.push({ path: `${home}/runtime.d/${order}-${spec.name}.sh`, mode: 0o777, symlink: `../images/${spec.name}/runtime.sh` });
   }
   if (isRoot) {
-    entries.push(
-      { path: `${home}/bin/init`, mode: 0o755, content: INIT },
-      { path: `${home}/bin/entrypoint`, mode: 0o755, content: ENTRYPOINT },
-      { path: `${home}/bin/run-static`, mode: 0o755, content: RUN_STATIC },
-      { path: `${home}/bin/trace.env`, mode: 0o644, content: TRACE_ENV },
-    );
+    for (const file of BIN_FILES) entries.push({ path: `${home}/bin/${file.name}`, mode: file.mode, content: file.content });
   }
   return entries;
 }

@@ -33,7 +33,7 @@ export async function imageStatuses(project: Project, engine: Engine, db: Db): P
       return entry.action === 'build' && record ? engine.images.inspect(record.imageId) : undefined;
     }),
   );
-  return plan.map((entry, index) => {
+  const statuses = plan.map((entry, index): ImageStatus => {
     const record = last.get(entry.name);
     const image = prepared.current.get(entry.name) ?? previous[index];
     const state = entry.action === 'skip' ? 'up to date' : image ? 'stale' : 'missing';
@@ -51,4 +51,28 @@ export async function imageStatuses(project: Project, engine: Engine, db: Db): P
       buildMs: image && record?.imageId === image.id ? record.durationMs : null,
     };
   });
+  return depthFirst(statuses);
+}
+
+/**
+ * The tree in depth-first order: each image, then its children's subtrees,
+ * siblings (and roots) by name. An image whose parent is not listed counts as a root.
+ * @example depthFirst([{ name: 'base', parent: null }, { name: 'nodejs', parent: 'base' }, { name: 'jdk17', parent: 'base' }, { name: 'tomcat', parent: 'jdk17' }])
+ * // → base, jdk17, tomcat, nodejs
+ */
+export function depthFirst<T extends { name: string; parent: string | null }>(items: readonly T[]): T[] {
+  const byName = new Map(items.map((item) => [item.name, item]));
+  const children = new Map<string | null, T[]>();
+  for (const item of items) {
+    const parent = item.parent !== null && byName.has(item.parent) ? item.parent : null;
+    children.set(parent, [...(children.get(parent) ?? []), item]);
+  }
+  for (const list of children.values()) list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const out: T[] = [];
+  const visit = (item: T) => {
+    out.push(item);
+    for (const child of children.get(item.name) ?? []) visit(child);
+  };
+  for (const root of children.get(null) ?? []) visit(root);
+  return out;
 }

@@ -6,9 +6,14 @@ export const IMAGE_NAME_HINT = 'a valid image name (lowercase letters, digits an
 
 const ENV_NAME = { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hint: 'a valid environment variable name' };
 
+/** 8080, "8080/tcp" or "53/udp", with a port number from 1 to 65535. */
 const port: Validator<string> = (value, path, check) => {
   const text = typeof value === 'number' ? String(value) : value;
-  return str({ pattern: /^\d{1,5}(\/(tcp|udp))?$/, hint: 'a port like 8080 or "53/udp"' })(text, path, check);
+  const checked = str({ pattern: /^\d+(\/(tcp|udp))?$/, hint: 'a port like 8080 or "53/udp"' })(text, path, check);
+  if (checked === undefined) return undefined;
+  const number = Number(checked.split('/')[0]);
+  if (number < 1 || number > 65535) return check.report(path, `port ${number} is not between 1 and 65535`, 'use a port number from 1 to 65535, like 8080 or "53/udp"');
+  return checked;
 };
 
 const absolutePath = str({ pattern: /^\//, hint: 'an absolute path inside the image, like /srv/app' });
@@ -28,7 +33,12 @@ export const imageShape = object({
   labels: optional(mapOf(str({ nonEmpty: false }))),
   ports: optional(list(port)),
   workdir: optional(absolutePath),
-  user: optional(str({ pattern: /^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$|^\d+(:\d+)?$/, hint: 'a user name or uid, optionally with :group' })),
+  user: optional(
+    str({
+      pattern: /^([a-z_][a-z0-9_-]*|\d+)(:([a-z_][a-z0-9_-]*|\d+))?$/,
+      hint: 'a user name or uid, optionally with ":" and a group name or gid, like "app", "app:app" or "1000:1000"',
+    }),
+  ),
   app: optional(
     object({
       path: { validate: str(), required: true },

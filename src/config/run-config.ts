@@ -5,12 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { BerthError, BerthErrors } from '../errors.js';
+import { poolFromNetwork } from '../network/pool.js';
 import type { EnvironmentSpec, HealthCheck, HostSpec, ImageSpec, NetworkSpec, ServiceSpec } from './model.js';
 import type { ProblemList } from './problems.js';
 import { environmentsShape, hostsShape, networksShape, pipelineShape, servicesShape } from './run-schema.js';
 import { Checker } from './schema.js';
 import { didYouMean } from './suggest.js';
-import type { YamlSource } from './yaml-source.js';
+import type { KeyPath, YamlSource } from './yaml-source.js';
 
 export const DEFAULT_PIPELINE = ['dev', 'test', 'staging', 'canary', 'production'];
 
@@ -50,9 +52,12 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
   ]);
   for (const [name, n] of Object.entries(rawNetworks)) {
     const path = ['networks', name];
+    let complete = !check.problems.some((p) => p.path[0] === 'networks' && p.path[1] === name);
     if (n.mode === 'flat') {
       for (const key of ['bridge', 'subnet', 'gateway'] as const) {
-        if (n[key] === undefined) problems.at(source, [...path, key], `a flat network needs "${key}"`, 'see docs/berth-yaml.md, "networks"');
+        if (n[key] !== undefined) continue;
+        problems.at(source, [...path, key], `a flat network needs "${key}"`, 'see docs/berth-yaml.md, "networks"');
+        complete = false;
       }
     }
     networks.set(name, {
@@ -67,6 +72,8 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
       createBridge: n.create_bridge ?? false,
       quarantineMs: n.quarantine ?? 60_000,
     });
+    // A flat network's pool is checked now, so a bad one fails at load with its line and key.
+    if (n.mode === 'flat' && complete) checkPool(networks.get(name)!, hosts, source, problems);
   }
 
   const services = new Map<string, ServiceSpec>();
@@ -84,7 +91,9 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
       if (!ref.env === !ref.file) problems.at(source, [...path, 'secrets', secret], 'name exactly one of "env" or "file"', `e.g. ${secret}: { env: ${secret} }`);
       secrets[secret] = { ...(ref.env ? { env: ref.env } : {}), ...(ref.file ? { file: isAbsolute(ref.file) ? ref.file : resolve(dir, ref.file) } : {}) };
     }
-    const health = toHealth(s.health, s.ports ?? [], source, [...path, 'health'], problems);
+    // A bad value under health: is reported already; checking what is left would only add a misleading problem.
+    const healthChecked = check.problems.some((p) => p.path[0] === 'services' && p.path[1] === name && p.path[2] === 'health');
+    const health = healthChecked ? undefined : toHealth(s.health, s.ports ?? [], source, [...path, 'health'], problems);
     services.set(name, {
       name,
       image: s.image!,
@@ -121,6 +130,27 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
     if (!environments.has(stage)) problems.at(source, ['pipeline', index], `unknown environment "${stage}"${didYouMean(stage, environments.keys())}`, 'every stage of the pipeline must be an environment');
   }
   return { hosts, networks, services, environments, pipeline };
+}
+
+/** Turns what poolFromNetwork rejects (range outside the subnet, a multicast mac_prefix, ...) into problems at their keys. */
+function checkPool(spec: NetworkSpec, hosts: HostSpec[], source: YamlSource, problems: ProblemList): void {
+  try {
+    poolFromNetwork(spec, hosts);
+  } catch (error) {
+    if (!(error instanceof BerthError)) throw error;
+    for (const problem of error instanceof BerthErrors ? error.problems : [error]) {
+      const { path, message } = poolProblemAt(problem.message, spec.name);
+      problems.at(source, path, message, problem.fix);
+    }
+  }
+}
+
+/** poolFromNetwork's messages start with "networks.<name>.<key>: " (or "<key>[<i>]"); that key becomes the problem's path. */
+function poolProblemAt(message: string, network: string): { path: KeyPath; message: string } {
+  const prefix = `networks.${network}.`;
+  const match = message.startsWith(prefix) ? /^([a-z_]+)(?:\[(\d+)\])?: ([\s\S]*)$/.exec(message.slice(prefix.length)) : null;
+  if (!match) return { path: ['networks', network], message };
+  return { path: ['networks', network, match[1]!, ...(match[2] === undefined ? [] : [Number(match[2])])], message: match[3]! };
 }
 
 interface RawEnvironment {

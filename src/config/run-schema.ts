@@ -1,10 +1,17 @@
 /** berth.yaml `hosts:`, `networks:`, `services:`, `environments:` and `pipeline:` (Run, Release). */
-import { bool, cidr, command, duration, int, ipv4, list, mapOf, object, optional, required, secretRef, size, str, type Validator } from './schema.js';
+import { bool, cidr, command, duration, int, ipv4, list, mapOf, object, optional, portNumber, required, secretRef, size, str, type Validator } from './schema.js';
 
 const NAME = { pattern: /^[a-z0-9][a-z0-9-]*$/, hint: 'a name of lowercase letters, digits and -' };
 const ENV_NAME = { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hint: 'a valid environment variable name' };
 
-const port = int({ min: 1, max: 65535 });
+/** Secrets become environment variables of the service (the entrypoint exports /run/secrets/<name>). */
+const SECRET_NAME = {
+  pattern: ENV_NAME.pattern,
+  hint: 'a valid secret name: each secret becomes the environment variable of its name',
+  fix: 'use letters, digits and _ only, not starting with a digit, like DB_PASSWORD',
+};
+
+const port = portNumber();
 
 export const hostsShape = list(
   object({
@@ -55,7 +62,7 @@ export const servicesShape = mapOf(
     ports: optional(list(port)),
     env: optional(mapOf(str({ nonEmpty: false }), ENV_NAME)),
     config: optional(mapOf(str({ pattern: /^\//, hint: 'an absolute path inside the container' }))),
-    secrets: optional(mapOf(secretRef(), ENV_NAME)),
+    secrets: optional(mapOf(secretRef(), SECRET_NAME)),
     health: optional(health),
     resources: optional(object({ cpus: optional((v, p, c) => (typeof v === 'number' && v > 0 ? v : c.report(p, 'expected a number of CPUs above 0, like 0.5'))), memory: optional(size()) })),
     restart: optional(str({ pattern: /^(no|always|unless-stopped|on-failure)$/, hint: 'one of no, always, unless-stopped, on-failure' })),

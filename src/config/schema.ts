@@ -54,6 +54,12 @@ export const int =
     return value;
   };
 
+/** A TCP or UDP port number, 1 to 65535. */
+export const portNumber = (): Validator<number> => (value, path, check) => {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535) return value;
+  return check.report(path, `expected a port number from 1 to 65535, got ${describe(value)}`, 'use a port like 8080');
+};
+
 export const bool = (): Validator<boolean> => (value, path, check) =>
   typeof value === 'boolean' ? value : check.report(path, `expected true or false, got ${describe(value)}`);
 
@@ -77,13 +83,13 @@ export const command = (): Validator<string[]> => (value, path, check) => {
 
 /** A mapping with free-form keys (env, labels). Scalar values are turned into strings. */
 export const mapOf =
-  <T>(item: Validator<T>, keyPattern?: { pattern: RegExp; hint: string }): Validator<Record<string, T>> =>
+  <T>(item: Validator<T>, keyPattern?: { pattern: RegExp; hint: string; fix?: string }): Validator<Record<string, T>> =>
   (value, path, check) => {
     if (!isPlainObject(value)) return check.report(path, `expected a mapping, got ${describe(value)}`);
     const out: [string, T][] = [];
     for (const [key, v] of Object.entries(value)) {
       if (keyPattern && !keyPattern.pattern.test(key)) {
-        check.report([...path, key], `"${key}" is not ${keyPattern.hint}`);
+        check.report([...path, key], `"${key}" is not ${keyPattern.hint}`, keyPattern.fix);
         continue;
       }
       const checked = item(v, [...path, key], check);

@@ -24,11 +24,18 @@ export function nearest(word: string, candidates: Iterable<string>): string | un
       bestDistance = distance;
     }
   }
-  return best;
+  return best ?? onlyExtension(word, candidates);
 }
 
 /** ' (did you mean "x"?)' or ''. */
 export function didYouMean(word: string, candidates: Iterable<string>): string {
   const near = nearest(word, candidates);
   return near === undefined ? '' : ` (did you mean "${near}"?)`;
+}
+
+/** An abbreviation ("prod" for "production") when exactly one candidate starts with it. */
+function onlyExtension(word: string, candidates: Iterable<string>): string | undefined {
+  if (word.length < 3) return undefined;
+  const matches = [...candidates].filter((c) => c.toLowerCase().startsWith(word.toLowerCase()));
+  return matches.length === 1 ? matches[0] : undefined;
 }

@@ -25,6 +25,8 @@ export interface InstanceSpec {
   ports?: PortMapping[];
   /** Seconds between SIGTERM and SIGKILL on stop. */
   stopGraceSeconds?: number;
+  /** Bind mounts as the engine takes them, "host-path:container-path[:ro]". */
+  binds?: string[];
 }
 
 export const LABELS = {
@@ -62,6 +64,7 @@ export function containerBody(spec: InstanceSpec): CreateBody {
     HostConfig: {
       // The engine's init (tini) is PID 1: it reaps zombies and forwards signals even when the image has no tini.
       Init: true,
+      ...(spec.binds && spec.binds.length > 0 ? { Binds: spec.binds } : {}),
       PortBindings: Object.fromEntries(ports.map((p) => [portKey(p), [{ HostIp: p.hostIp, HostPort: p.host === 0 ? '' : String(p.host) }]])),
     },
   };

@@ -78,7 +78,7 @@ export async function deployService(context: RunContext, serviceName: string, en
   const ipam = ipamOf(context);
 
   const dockerName = dockerNetworkName(project.name, network);
-  await Promise.all(environment.hosts.map((h) => ensureNetwork(hosts.engine(h), project.name, network, { local: hosts.isLocal(h) })));
+  await Promise.all(environment.hosts.map((h) => ensureNetwork(hosts.engine(h), project.name, network, { local: hosts.isLocal(h), ...hostAddressOf(context, h) })));
   const apiVersions = new Map(await Promise.all(environment.hosts.map(async (h) => [h, await hosts.engine(h).apiVersion()] as const)));
 
   const saved = new Map(slotsOf(db, service.name, environment.name).map((s) => [s.slot, s]));
@@ -151,7 +151,7 @@ export async function deployService(context: RunContext, serviceName: string, en
       launched.push(done);
       emit({ type: 'ready', instance: report(done, network.name, dockerName), ms: done.ms });
     } catch (error) {
-      const e = error instanceof LaunchError ? error : new LaunchError(step.slot, (error as Error).message, []);
+      const e = LaunchError.from(step.slot, error);
       firstFailure ??= e;
       emit({ type: 'failed', slot: step.slot, reason: e.reason });
     }
@@ -164,9 +164,9 @@ export async function deployService(context: RunContext, serviceName: string, en
 
   if (firstFailure) {
     await undo(context, launched, setAsideIds, networkRef, emit);
-    const message = `deploy of ${service.name} to ${environment.name} failed: instance ${firstFailure.slot} did not become healthy`;
-    finishDeployment(db, deployment, 'failed', `${message}: ${firstFailure.reason}`);
-    throw failure(message, firstFailure);
+    const error = failure(`deploy of ${service.name} to ${environment.name}`, firstFailure);
+    finishDeployment(db, deployment, 'failed', `${error.message}: ${firstFailure.reason}`);
+    throw error;
   }
 
   for (const { host, id } of setAsideIds.values()) await hosts.engine(host).containers.remove(id);
@@ -228,6 +228,12 @@ function recordDeployedDigest(context: RunContext, service: string, environment:
     }
     if (image.repository !== '') protectDigest(db, { repository: image.repository, digest: image.digest, kind: 'deployed', environment, service, note: `deployed to ${environment}` });
   })();
+}
+
+/** On an operator's bridge the host's own address stays on it (see network/docker-network.ts). */
+function hostAddressOf(context: RunContext, host: string): { hostAddress?: string } {
+  const address = context.hosts.spec(host).address;
+  return address ? { hostAddress: address } : {};
 }
 
 function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {

@@ -6,7 +6,7 @@
 import type { Allocation, Ipam } from '../network/ipam.js';
 import type { ContainerState } from '../engine/containers.js';
 import type { Engine } from '../engine/client.js';
-import { failed } from '../errors.js';
+import { BerthError, failed, isBerthError } from '../errors.js';
 import type { RunContext } from './context.js';
 import { waitHealthy, type ProbeTarget } from './health-gate.js';
 import { slotBody, type SlotInput } from './instance-spec.js';
@@ -27,8 +27,20 @@ export class LaunchError extends Error {
     readonly reason: string,
     /** The instance's last log lines, when it got as far as running. */
     readonly logs: string[],
+    /** When Berth itself refused (an exhausted pool, the engine's error): its lines and fix. */
+    readonly refusal?: BerthError,
   ) {
     super(`${slot}: ${reason}`);
+  }
+
+  /** It started but never became healthy, as opposed to not starting at all. */
+  get unhealthy(): boolean {
+    return this.refusal === undefined;
+  }
+
+  static from(slot: string, error: unknown): LaunchError {
+    if (error instanceof LaunchError) return error;
+    return new LaunchError(slot, (error as Error).message, [], isBerthError(error) ? error : failed((error as Error).message));
   }
 }
 
@@ -60,7 +72,7 @@ export async function launchSlot({ context, ipam, input, deployment, timeoutMs, 
     if (allocation) ipam.bind(input.network.name, slot, id, allocation.incarnation);
     await engine.containers.start(id);
     const state = await engine.containers.inspect(id);
-    if (!state) throw new LaunchError(slot, 'the container vanished right after it started', []);
+    if (!state) throw new LaunchError(slot, 'the container vanished right after it started', [], failed('the container vanished right after it started'));
     if (allocation) verifyAddress(slot, state, input.network.dockerName, allocation);
     const gate = await waitHealthy(engine, id, input.service.health, probeTarget(context, host, input.network.mode, input.network.dockerName, state), timeoutMs);
     if (!gate.healthy) throw new LaunchError(slot, gate.reason, await lastLines(engine, id));
@@ -69,8 +81,7 @@ export async function launchSlot({ context, ipam, input, deployment, timeoutMs, 
   } catch (error) {
     if (id !== undefined) await engine.containers.remove(id).catch(() => {});
     if (allocation) ipam.releaseAddress(input.network.name, slot);
-    if (error instanceof LaunchError) throw error;
-    throw new LaunchError(slot, (error as Error).message, []);
+    throw LaunchError.from(slot, error);
   }
 }
 
@@ -98,7 +109,8 @@ function verifyAddress(slot: string, state: ContainerState, dockerNetwork: strin
     applied?.mac.toLowerCase() !== allocation.mac ? `MAC ${applied?.mac || 'none'} instead of ${allocation.mac}` : '',
   ].filter(Boolean);
   if (problems.length > 0) {
-    throw new LaunchError(slot, `the engine did not apply the slot's address on network ${dockerNetwork}: ${problems.join(', ')}`, []);
+    const message = `the engine did not apply the slot's address on network ${dockerNetwork}: ${problems.join(', ')}`;
+    throw new LaunchError(slot, message, [], failed(message, { fix: 'check the engine version and the network: berth doctor' }));
   }
 }
 
@@ -121,6 +133,16 @@ async function lastLines(engine: Engine, id: string): Promise<string[]> {
   return text.split('\n').filter((line) => line.trim() !== '').slice(-LOG_LINES);
 }
 
-export function failure(message: string, error: LaunchError): Error {
-  return failed(message, { lines: [error.reason, ...(error.logs.length > 0 ? ['last log lines:', ...error.logs.map((l) => `  ${l}`)] : [])] });
+/** The deploy's error: the instance's reason and last log lines, or Berth's own error with its category and fix. */
+export function failure(deploy: string, error: LaunchError): BerthError {
+  if (error.refusal) {
+    return new BerthError(error.refusal.kind, `${deploy} failed: instance ${error.slot} could not start: ${error.refusal.message}`, {
+      lines: error.refusal.lines,
+      ...(error.refusal.fix ? { fix: error.refusal.fix } : {}),
+    });
+  }
+  return failed(`${deploy} failed: instance ${error.slot} did not become healthy`, {
+    lines: [error.reason, ...(error.logs.length > 0 ? ['last log lines:', ...error.logs.map((l) => `  ${l}`)] : [])],
+    fix: 'see the log lines above; the previous instances still run. Fix the service or its health check and deploy again',
+  });
 }

@@ -1,11 +1,12 @@
 /**
  * The one module that talks to the Docker Engine. Everything else uses the
- * small interfaces exported here (images, containers), never HTTP.
+ * small interfaces exported here (images, containers, networks), never HTTP.
  */
 import { ContainerClient } from './containers.js';
 import { guard } from './errors.js';
 import { EngineHttp, type EngineTarget } from './http.js';
 import { ImageClient } from './images.js';
+import { NetworkClient } from './networks.js';
 
 export interface EngineVersion {
   version: string;
@@ -28,13 +29,29 @@ export class Engine {
   readonly endpoint: string;
   readonly images: ImageClient;
   readonly containers: ContainerClient;
+  readonly networks: NetworkClient;
   readonly http: EngineHttp;
+  private apiVersionOnce: Promise<string> | undefined;
 
   constructor(target: EngineTarget, endpoint: string) {
     this.http = new EngineHttp(target);
     this.endpoint = endpoint;
     this.images = new ImageClient(this.http, endpoint);
     this.containers = new ContainerClient(this.http, endpoint);
+    this.networks = new NetworkClient(this.http, endpoint);
+  }
+
+  /** The engine's API version, asked once per Engine (bodies differ by version, e.g. where a MAC goes). */
+  apiVersion(): Promise<string> {
+    // A failed ask is not cached, so the next call tries again.
+    this.apiVersionOnce ??= this.version().then(
+      (v) => v.apiVersion,
+      (error: unknown) => {
+        this.apiVersionOnce = undefined;
+        throw error;
+      },
+    );
+    return this.apiVersionOnce;
   }
 
   async version(): Promise<EngineVersion> {

@@ -41,7 +41,7 @@ export const deployCommand: Command = {
   },
 };
 
-function progress(output: Output): (event: DeployEvent) => void {
+export function progress(output: Output): (event: DeployEvent) => void {
   return (event) => {
     switch (event.type) {
       case 'reconcile':

@@ -96,6 +96,6 @@ describe('berth ipam', () => {
   it("rejects a flat network's bad addressing with exit code 2", async () => {
     const { code, stderr } = await berth(project(LAN.replace('"06:42"', '"07:42"')));
     assert.equal(code, 2);
-    assert.equal(stderr.split('\n')[0], 'error (invalid input): networks.lan.mac_prefix: 07:42 is a multicast prefix (the lowest bit of the first byte is set)');
+    assert.equal(stderr.split('\n')[0], 'error (invalid input): berth.yaml:15: networks.lan.mac_prefix: 07:42 is a multicast prefix (the lowest bit of the first byte is set)');
   });
 });

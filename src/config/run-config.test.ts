@@ -1,0 +1,148 @@
+/** Port ranges, flat network pools, secret names and `user:` as loadProject checks them. */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import { BerthError, BerthErrors } from '../errors.js';
+import { loadProject } from './project.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A project with the images base (a root) and app (from base, with the given settings), plus `rest` appended to berth.yaml. */
+function project(appSettings: string, rest = '', files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-run-config-test-'));
+  dirs.push(dir);
+  const write = (relative: string, content: string, mode = 0o644) => {
+    const file = join(dir, relative);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, content);
+    chmodSync(file, mode);
+  };
+  write('berth.yaml', `project: shop\nimages:\n  base:\n    root: {}\n  app:\n    from: base\n${appSettings}${rest}`);
+  for (const image of ['base', 'app']) write(`images/${image}/static.sh`, '#!/bin/sh\n', 0o755);
+  for (const [relative, content] of Object.entries(files)) write(relative, content);
+  return dir;
+}
+
+const load = (dir: string) => loadProject(dir, {}, dir);
+
+/** Every problem of a rejected project, as "message" and "fix". */
+function problemsOf(dir: string): { message: string; fix: string | undefined }[] {
+  try {
+    load(dir);
+  } catch (error) {
+    assert.ok(error instanceof BerthError, String(error));
+    return (error instanceof BerthErrors ? error.problems : [error]).map((p) => ({ message: p.message, fix: p.fix }));
+  }
+  assert.fail('expected the project to be rejected');
+}
+
+describe('port numbers', () => {
+  it('accepts 1 to 65535 on images, with or without a protocol', () => {
+    const app = load(project('    ports: [1, 65535, "8080/tcp", "53/udp"]\n')).images.get('app')!;
+    assert.deepEqual(app.ports, ['1', '65535', '8080/tcp', '53/udp']);
+  });
+
+  it('rejects image ports outside 1..65535 with the file, line, key and a fix', () => {
+    assert.deepEqual(problemsOf(project('    ports: [0, 65536, "99999/udp", 8080]\n')), [
+      { message: 'berth.yaml:7: images.app.ports[0]: port 0 is not between 1 and 65535', fix: 'use a port number from 1 to 65535, like 8080 or "53/udp"' },
+      { message: 'berth.yaml:7: images.app.ports[1]: port 65536 is not between 1 and 65535', fix: 'use a port number from 1 to 65535, like 8080 or "53/udp"' },
+      { message: 'berth.yaml:7: images.app.ports[2]: port 99999 is not between 1 and 65535', fix: 'use a port number from 1 to 65535, like 8080 or "53/udp"' },
+    ]);
+  });
+
+  it('rejects a port out of range in image.yaml at its own line', () => {
+    const dir = project('', '', {});
+    writeFileSync(join(dir, 'berth.yaml'), 'project: shop\nimages:\n  base:\n    root: {}\n');
+    mkdirSync(join(dir, 'images/app'), { recursive: true });
+    writeFileSync(join(dir, 'images/app/image.yaml'), 'from: base\nports:\n  - 8080\n  - 70000\n');
+    assert.deepEqual(problemsOf(dir).map((p) => p.message), [`${join('images', 'app', 'image.yaml')}:4: ports[1]: port 70000 is not between 1 and 65535`]);
+  });
+
+  it('rejects service and health check ports outside 1..65535', () => {
+    const services = 'services:\n  web:\n    image: app\n    ports: [8080, 70000]\n    health: { tcp: 0 }\n';
+    assert.deepEqual(problemsOf(project('', services)), [
+      { message: 'berth.yaml:10: services.web.ports[1]: expected a port number from 1 to 65535, got number 70000', fix: 'use a port like 8080' },
+      { message: 'berth.yaml:11: services.web.health.tcp: expected a port number from 1 to 65535, got number 0', fix: 'use a port like 8080' },
+    ]);
+  });
+});
+
+describe('flat network pools at load time', () => {
+  const lan = (extra: string) => `networks:\n  lan:\n    mode: flat\n    bridge: br0\n    subnet: 10.77.0.0/24\n    gateway: 10.77.0.1\n${extra}`;
+
+  it('loads a valid pool', () => {
+    const networks = load(project('', lan('    range: 10.77.0.100-10.77.0.199\n    mac_prefix: "06:42"\n'))).networks;
+    assert.equal(networks.get('lan')?.macPrefix, '06:42');
+  });
+
+  it('reports a multicast mac_prefix at its line and key, with the pool check\'s fix', () => {
+    assert.deepEqual(problemsOf(project('', lan('    mac_prefix: "07:42"\n'))), [
+      {
+        message: 'berth.yaml:13: networks.lan.mac_prefix: 07:42 is a multicast prefix (the lowest bit of the first byte is set)',
+        fix: 'use a prefix whose second hex digit is 2, 6, a or e (locally administered, unicast), like 02:42',
+      },
+    ]);
+  });
+
+  it('reports a range outside the subnet and a reserved address outside it, each at its key', () => {
+    const messages = problemsOf(project('', lan('    range: 10.77.0.10-10.77.1.20\n    reserved: [10.77.0.5, 10.99.0.5]\n'))).map((p) => p.message);
+    assert.deepEqual(messages, [
+      'berth.yaml:13: networks.lan.range: 10.77.1.20 is not a host address of 10.77.0.0/24',
+      'berth.yaml:14: networks.lan.reserved[1]: 10.99.0.5 is not a host address of 10.77.0.0/24',
+    ]);
+  });
+
+  it('reports a gateway outside the subnet and a subnet with host bits', () => {
+    const dir = project('', 'networks:\n  lan:\n    mode: flat\n    bridge: br0\n    subnet: 10.77.0.9/24\n    gateway: 10.78.0.1\n');
+    assert.deepEqual(problemsOf(dir).map((p) => p.message), [
+      'berth.yaml:11: networks.lan.subnet: 10.77.0.9/24 has host bits set',
+      'berth.yaml:12: networks.lan.gateway: 10.78.0.1 is not a host address of 10.77.0.0/24',
+    ]);
+  });
+
+  it('reports a range left empty by the hosts\' own addresses', () => {
+    const hosts = 'hosts:\n  - { name: a, address: 10.77.0.10 }\n  - { name: b, address: 10.77.0.11 }\n';
+    const messages = problemsOf(project('', hosts + lan('    range: 10.77.0.10-10.77.0.11\n'))).map((p) => p.message);
+    assert.deepEqual(messages, ['berth.yaml:16: networks.lan.range: 10.77.0.10-10.77.0.11 has no address left once the gateway, hosts and reserved addresses are taken out']);
+  });
+
+  it('does not check the pool of a network that already has a problem', () => {
+    const dir = project('', 'networks:\n  lan:\n    mode: flat\n    bridge: br0\n    subnet: 10.77.0.0/24\n    mac_prefix: "07:42"\n');
+    assert.deepEqual(problemsOf(dir).map((p) => p.message), ['berth.yaml:8: networks.lan.gateway: a flat network needs "gateway"']);
+  });
+});
+
+describe('secret names', () => {
+  it('accepts environment variable names', () => {
+    const services = 'services:\n  web:\n    image: app\n    secrets:\n      DB_PASSWORD: { env: DB_PASSWORD }\n      _token2: { file: token.txt }\n';
+    assert.deepEqual(Object.keys(load(project('', services)).services.get('web')!.secrets), ['DB_PASSWORD', '_token2']);
+  });
+
+  it('rejects a name that is not an environment variable name, saying why', () => {
+    const services = 'services:\n  web:\n    image: app\n    secrets:\n      db-password: { env: DB_PASSWORD }\n      2FA: { env: TWO_FA }\n';
+    const fix = 'use letters, digits and _ only, not starting with a digit, like DB_PASSWORD';
+    assert.deepEqual(problemsOf(project('', services)), [
+      { message: 'berth.yaml:11: services.web.secrets.db-password: "db-password" is not a valid secret name: each secret becomes the environment variable of its name', fix },
+      { message: 'berth.yaml:12: services.web.secrets.2FA: "2FA" is not a valid secret name: each secret becomes the environment variable of its name', fix },
+    ]);
+  });
+});
+
+describe('user', () => {
+  it('accepts a user or uid with an optional group or gid', () => {
+    for (const user of ['app', 'app:app', '1000', '1000:1000', 'app:1000', '_svc-1:www-data']) {
+      assert.equal(load(project(`    user: "${user}"\n`)).images.get('app')!.user, user);
+    }
+  });
+
+  it('rejects anything else with the accepted forms', () => {
+    assert.deepEqual(problemsOf(project('    user: "app:"\n')).map((p) => p.message), [
+      'berth.yaml:7: images.app.user: "app:" is not a user name or uid, optionally with ":" and a group name or gid, like "app", "app:app" or "1000:1000"',
+    ]);
+  });
+});

@@ -1,0 +1,228 @@
+/**
+ * Integration: services on the real engine. A flat network on a Linux bridge
+ * the test owns, a "LAN host" (a network namespace with a veth on that bridge)
+ * that reaches every instance at its static IP and learns its MAC; redeploys,
+ * a failing health check, an engine restart, nat, removal and bad input.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { buildProject } from '../build/builder.js';
+import type { Project } from '../config/model.js';
+import { loadProject } from '../config/project.js';
+import { isBerthError } from '../errors.js';
+import { macFor } from '../network/addresses.js';
+import { removeNetwork } from '../network/docker-network.js';
+import { openStore, type Db } from '../store/db.js';
+import { allRefs } from '../store/refs.js';
+import { restartDockerd } from '../testing/dockerd.js';
+import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { createLanHost, type LanHost } from '../testing/lan.js';
+import { ipamOf, type RunContext } from './context.js';
+import { deployService, type DeployResult } from './deploy.js';
+import { Hosts } from './hosts.js';
+import { listInstances } from './instances.js';
+import { removeInstances } from './operate.js';
+
+const TOKEN = `tok-${randomBytes(6).toString('hex')}`;
+
+describe('berth deploy on the real engine', () => {
+  let fixture: Fixture;
+  let lan: LanHost;
+  let db: Db;
+  let prefix: string;
+  /** The next /24, for a pool of one address. */
+  let next: string;
+  let bridge: string;
+  const version = (v: string) => `#!/bin/sh\nmkdir -p /www\necho "hello ${v}" > /www/index.html\n`;
+
+  const runConfig = (health: Record<string, unknown>) => ({
+    networks: {
+      lan: { mode: 'flat', bridge, subnet: `${prefix}.0/24`, gateway: `${prefix}.1`, range: `${prefix}.10-${prefix}.20`, create_bridge: true, quarantine: '0s' },
+      tiny: { mode: 'flat', bridge: `${bridge}t`, subnet: `${next}.0/24`, gateway: `${next}.1`, range: `${next}.10-${next}.10`, create_bridge: true },
+    },
+    services: {
+      web: { image: 'web', ports: [8080], health, secrets: { API_TOKEN: { env: 'BERTH_TEST_TOKEN' } }, env: { MODE: 'test' } },
+      ghost: { image: 'unbuilt', ports: [8080] },
+    },
+    environments: {
+      dev: { network: 'nat' },
+      production: { network: 'lan', services: { web: { replicas: 3 } } },
+      crowded: { network: 'tiny', services: { web: { replicas: 2 } } },
+    },
+  });
+  const goodHealth = { http: '/', interval: '1s', timeout: '1s', retries: 2 };
+
+  let project: Project;
+  const context = (): RunContext => ({ project, db, hosts: new Hosts(project, fixture.engine), env: { ...fixture.env, BERTH_TEST_TOKEN: TOKEN } });
+  const reload = (health: Record<string, unknown> = goodHealth) => {
+    const text = stringify({ ...yamlBase, ...runConfig(health) });
+    fixture.write('berth.yaml', text);
+    project = loadProject(fixture.dir, fixture.env);
+  };
+  let yamlBase: Record<string, unknown>;
+  const build = async () => {
+    const summary = await buildProject(project, fixture.engine, db, { env: fixture.env, only: ['web'] });
+    assert.deepEqual(summary.failed, []);
+  };
+
+  before(async () => {
+    const root = await tinyRootTarball();
+    // A /24 of 10.210-239.x that no Docker network or route of this machine uses, and the next one.
+    prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;
+    const [a, b, c] = prefix.split('.');
+    next = `${a}.${b}.${(Number(c) + 1) % 256}`;
+    bridge = `bt${randomBytes(3).toString('hex')}`;
+    const images = {
+      base: { settings: { root: { tarball: root } } },
+      web: {
+        settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] },
+        static: version('v1'),
+        runtime: '#!/bin/sh\necho "web: $BERTH_INSTANCE serves $(cat /www/index.html)"\n',
+      },
+      unbuilt: { settings: { from: 'base', command: ['sleep', '1000'] } },
+    };
+    fixture = await makeFixture(images);
+    const { parse } = await import('yaml');
+    const { readFileSync } = await import('node:fs');
+    yamlBase = parse(readFileSync(`${fixture.dir}/berth.yaml`, 'utf8')) as Record<string, unknown>;
+    project = loadProject(fixture.dir, fixture.env);
+    reload();
+    db = openStore(project.stateDir);
+    await build();
+  });
+
+  after(async () => {
+    await lan?.dispose();
+    for (const env of ['dev', 'production', 'crowded']) {
+      const left = await listInstances(context(), { environment: env }).catch(() => []);
+      if (left.length > 0) await removeInstances(context(), left, env).catch(() => {});
+    }
+    for (const network of ['lan', 'tiny', 'nat']) await removeNetwork(fixture.engine, `berth-${fixture.name}-${network}`).catch(() => {});
+    db?.close();
+    await fixture.cleanup();
+  });
+
+  let first: DeployResult;
+
+  it('deploys 3 instances on the flat network: each answers the LAN at its static IP, with the MAC derived from it', async () => {
+    first = await deployService(context(), 'web', 'production', { timeoutMs: 30_000 });
+    assert.deepEqual(first.instances.map((i) => i.slot), ['web-production-1', 'web-production-2', 'web-production-3']);
+    assert.deepEqual(first.instances.map((i) => i.ip), [`${prefix}.10`, `${prefix}.11`, `${prefix}.12`]);
+    lan = await createLanHost(bridge, `${prefix}.250/24`);
+    for (const instance of first.instances) {
+      assert.equal(instance.mac, macFor(instance.ip!, '02:42'));
+      const answer = await lan.fetch(`http://${instance.ip}:8080/`);
+      assert.equal(answer.body.trim(), 'hello v1', `${instance.slot} at ${instance.ip}`);
+      assert.equal(await lan.neighbourMac(instance.ip!), instance.mac);
+    }
+  });
+
+  it('injects secrets into the service process only: not in the container config, labels or berth ps', async () => {
+    const instance = first.instances[0]!;
+    // The service process is busybox's httpd; exec'd processes do not get the entrypoint's exports.
+    const script = 'for p in /proc/[0-9]*; do if tr "\\0" " " < $p/cmdline | grep -q "^busybox httpd"; then tr "\\0" "\\n" < $p/environ; fi; done';
+    const exec = await fixture.engine.containers.exec(instance.id, ['sh', '-c', script]);
+    assert.match(exec.output, new RegExp(`^API_TOKEN=${TOKEN}$`, 'm'));
+    assert.match(exec.output, /^MODE=test$/m);
+    const raw = await fixture.engine.http.json<unknown>('GET', `/containers/${instance.id}/json`);
+    assert.doesNotMatch(JSON.stringify(raw), new RegExp(TOKEN));
+    assert.doesNotMatch(JSON.stringify(await listInstances(context())), new RegExp(TOKEN));
+    assert.doesNotMatch(JSON.stringify(first), new RegExp(TOKEN));
+  });
+
+  it('a second deploy with nothing changed keeps every instance', async () => {
+    const again = await deployService(context(), 'web', 'production', { timeoutMs: 30_000 });
+    assert.deepEqual(again.steps.map((s) => s.action), ['keep', 'keep', 'keep']);
+    assert.deepEqual(again.instances.map((i) => i.id), first.instances.map((i) => i.id));
+  });
+
+  let second: DeployResult;
+
+  it('a redeploy with a new image keeps the same slots, IPs and MACs and serves the new version', async () => {
+    fixture.write('images/web/static.sh', version('v2'), 0o755);
+    reload();
+    await build();
+    second = await deployService(context(), 'web', 'production', { timeoutMs: 30_000 });
+    assert.deepEqual(second.steps.map((s) => s.action), ['replace', 'replace', 'replace']);
+    assert.deepEqual(second.instances.map((i) => [i.slot, i.ip, i.mac]), first.instances.map((i) => [i.slot, i.ip, i.mac]));
+    assert.notDeepEqual(second.instances.map((i) => i.id), first.instances.map((i) => i.id));
+    for (const instance of second.instances) assert.equal((await lan.fetch(`http://${instance.ip}:8080/`)).body.trim(), 'hello v2');
+    assert.equal(await lan.neighbourMac(second.instances[0]!.ip!), second.instances[0]!.mac);
+  });
+
+  it('a health check that never passes fails the deploy with the last log lines; the previous instances still serve', async () => {
+    reload({ http: '/missing', interval: '1s', timeout: '1s', retries: 1 });
+    fixture.write('images/web/static.sh', `${version('v3')}echo never-healthy\n`, 0o755);
+    await build();
+    await assert.rejects(
+      deployService(context(), 'web', 'production', { timeoutMs: 3000 }),
+      (error: unknown) => {
+        assert.ok(isBerthError(error) && error.kind === 'failed');
+        assert.match(error.message, /instance web-production-1 did not become healthy/);
+        assert.ok(error.lines.some((l) => /answered 404/.test(l)), error.lines.join('\n'));
+        assert.ok(error.lines.some((l) => /web: web-production-1 serves hello v3/.test(l)), error.lines.join('\n'));
+        return true;
+      },
+    );
+    const now = await listInstances(context(), { environment: 'production' });
+    assert.deepEqual(now.map((i) => [i.slot, i.id, i.ip, i.state]), second.instances.map((i) => [i.slot, i.id, i.ip, 'running']));
+    for (const instance of second.instances) assert.equal((await lan.fetch(`http://${instance.ip}:8080/`)).body.trim(), 'hello v2');
+    const allocations = ipamOf(context()).allocations('lan');
+    assert.deepEqual(allocations.map((a) => [a.slot, a.state, a.containerId]), second.instances.map((i) => [i.slot, 'bound', i.id]));
+  });
+
+  it('after dockerd restarts, the instances come back with the same IPs and MACs and berth ps shows them healthy', async () => {
+    reload();
+    await restartDockerd();
+    const deadline = Date.now() + 60_000;
+    let instances = await listInstances(context(), { environment: 'production' });
+    while (Date.now() < deadline && !instances.every((i) => i.health === 'healthy')) {
+      await new Promise((r) => setTimeout(r, 500));
+      instances = await listInstances(context(), { environment: 'production' });
+    }
+    assert.deepEqual(instances.map((i) => [i.slot, i.ip, i.mac, i.health]), second.instances.map((i) => [i.slot, i.ip, i.mac, 'healthy']));
+    for (const instance of second.instances) assert.equal((await lan.fetch(`http://${instance.ip}:8080/`)).body.trim(), 'hello v2');
+  });
+
+  it('nat: publishes each port on a host port, reports it, and keeps it across a redeploy', async () => {
+    const nat = await deployService(context(), 'web', 'dev', { timeoutMs: 30_000 });
+    const port = nat.instances[0]!.ports['8080/tcp'];
+    assert.ok(port && port > 0);
+    const answer = await fetch(`http://127.0.0.1:${port}/`);
+    assert.match(await answer.text(), /hello v/);
+    const again = await deployService(context(), 'web', 'dev', { timeoutMs: 30_000, force: true });
+    assert.equal(again.instances[0]!.ports['8080/tcp'], port);
+  });
+
+  it('records the deployed digests as references', () => {
+    const refs = allRefs(db).filter((r) => r.kind === 'deployed');
+    // Never pushed here: only pushed digests live in a registry; nothing to protect.
+    assert.deepEqual(refs, []);
+  });
+
+  it('rm removes the instances and puts their addresses into quarantine', async () => {
+    const instances = await listInstances(context(), { environment: 'production' });
+    const released = await removeInstances(context(), instances, 'production');
+    assert.deepEqual(released, instances.map((i) => i.ip));
+    assert.deepEqual(await listInstances(context(), { environment: 'production' }), []);
+    assert.deepEqual(ipamOf(context()).allocations('lan').map((a) => a.state), ['quarantined', 'quarantined', 'quarantined']);
+  });
+
+  it('an exhausted pool fails, names the pool, and leaves nothing half-deployed', async () => {
+    await assert.rejects(deployService(context(), 'web', 'crowded', { timeoutMs: 30_000 }), (error: unknown) => {
+      assert.ok(isBerthError(error));
+      assert.match(error.lines.join('\n') + error.message, /pool "tiny"/);
+      return true;
+    });
+    assert.deepEqual(await listInstances(context(), { environment: 'crowded' }), []);
+    assert.deepEqual(ipamOf(context()).allocations('tiny').filter((a) => a.state !== 'quarantined'), []);
+  });
+
+  it('bad input: unknown service or environment (with a suggestion), an image that was never built', async () => {
+    await assert.rejects(deployService(context(), 'wbe', 'production'), /unknown service "wbe" \(did you mean "web"\?\)/);
+    await assert.rejects(deployService(context(), 'web', 'prod'), /unknown environment "prod" \(did you mean "production"\?\)/);
+    await assert.rejects(deployService(context(), 'ghost', 'dev'), (error: unknown) => isBerthError(error) && error.kind === 'not-found' && /has no current build/.test(error.message));
+  });
+});

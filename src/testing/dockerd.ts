@@ -1,0 +1,68 @@
+/**
+ * Restarts the local Docker Engine for tests of what survives an engine
+ * restart. It stops every container without a restart policy, so only
+ * tests that own the machine may call it.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { EngineHttp } from '../engine/http.js';
+import { failed, unavailable } from '../errors.js';
+
+const PID_FILE = '/var/run/docker.pid';
+const SOCKET = '/var/run/docker.sock';
+/** Where scripts/setup.sh sends dockerd's output. */
+const LOG = '/var/log/berth-dockerd.log';
+
+export async function restartDockerd(options: { timeoutMs?: number } = {}, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (env.DOCKER_HOST) {
+    throw unavailable(`cannot restart the engine at ${env.DOCKER_HOST}: a test can restart only the local dockerd`, { fix: 'unset DOCKER_HOST, or skip this test for a remote engine' });
+  }
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  const pid = runningDockerd();
+  process.kill(pid, 'SIGTERM');
+  await until(deadline, `dockerd (pid ${pid}) to exit`, async () => !alive(pid));
+
+  const log = openSync(LOG, 'a');
+  const child = spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] });
+  closeSync(log);
+  let spawnError: Error | undefined;
+  child.on('error', (error) => (spawnError = error));
+  // The engine outlives the test process, as when setup.sh started it.
+  child.unref();
+
+  const http = new EngineHttp({ socketPath: SOCKET });
+  await until(deadline, 'dockerd to answer GET /_ping', async () => {
+    if (spawnError) throw failed(`could not start dockerd: ${spawnError.message}`, { fix: 'install docker.io ("npm run setup")' });
+    return (await http.empty('GET', '/_ping', { timeoutMs: 1000 }).catch(() => 0)) === 200;
+  });
+}
+
+function runningDockerd(): number {
+  let pid = NaN;
+  try {
+    pid = Number(readFileSync(PID_FILE, 'utf8').trim());
+  } catch {
+    // No pid file: handled below.
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) {
+    throw unavailable(`no running dockerd found (pid file ${PID_FILE})`, { fix: 'start it with "npm run setup"' });
+  }
+  return pid;
+}
+
+/** A zombie counts as gone: it has exited, its parent just has not reaped it yet. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function until(deadline: number, what: string, done: () => Promise<boolean>): Promise<void> {
+  while (!(await done())) {
+    if (Date.now() > deadline) throw failed(`timed out waiting for ${what}`, { fix: `see ${LOG}` });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
