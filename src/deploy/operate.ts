@@ -86,12 +86,13 @@ export async function stopInstances(context: RunContext, instances: InstanceStat
 export async function removeInstances(context: RunContext, instances: InstanceStatus[], environment: string): Promise<string[]> {
   const ipam = ipamOf(context);
   const network = networkOf(context.project, environmentOf(context.project, environment));
-  const released: string[] = [];
-  for (const i of instances) {
-    const grace = context.project.services.get(i.service)?.stopGraceSeconds ?? 10;
-    const ip = await removeInstance(context, ipam, { host: i.host, id: i.id, slot: i.slot, environment, network: { mode: network.mode, name: i.network || network.name }, graceSeconds: grace });
-    if (ip) released.push(ip);
-  }
+  const ips = await Promise.all(
+    instances.map((i) => {
+      const grace = context.project.services.get(i.service)?.stopGraceSeconds ?? 10;
+      return removeInstance(context, ipam, { host: i.host, id: i.id, slot: i.slot, environment, network: { mode: network.mode, name: i.network || network.name }, graceSeconds: grace });
+    }),
+  );
+  const released = ips.filter((ip): ip is string => ip !== undefined);
   const left = await listInstances(context, { environment });
   const services = new Set(instances.map((i) => i.service));
   for (const service of services) {
