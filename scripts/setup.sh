@@ -13,6 +13,7 @@ command -v mmdebstrap >/dev/null || command -v debootstrap >/dev/null || package
 command -v docker-registry >/dev/null || packages+=(docker-registry)
 command -v ip >/dev/null || packages+=(iproute2)
 command -v git >/dev/null || packages+=(git)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || packages+=(haproxy)
 # The integration tests' tiny root filesystem is Debian's static busybox.
 [ -x /bin/busybox ] || packages+=(busybox-static)
 

@@ -6,8 +6,11 @@ import { buildCommand } from './commands/build.js';
 import { deployCommand } from './commands/deploy.js';
 import { doctorCommand } from './commands/doctor.js';
 import { execCommand } from './commands/exec.js';
+import { historyCommand } from './commands/history.js';
+import { canaryCommand, promoteCommand, releaseCommand, rollbackCommand, scaleCommand } from './commands/release.js';
 import { imagesCommand } from './commands/images.js';
 import { ipamCommand } from './commands/ipam.js';
+import { lbCommand } from './commands/lb.js';
 import { restartCommand, rmCommand, stopCommand } from './commands/lifecycle.js';
 import { logsCommand } from './commands/logs.js';
 import { psCommand } from './commands/ps.js';
@@ -27,6 +30,13 @@ const commands: Command[] = [
   restartCommand,
   stopCommand,
   rmCommand,
+  releaseCommand,
+  promoteCommand,
+  rollbackCommand,
+  scaleCommand,
+  canaryCommand,
+  historyCommand,
+  lbCommand,
   ipamCommand,
   doctorCommand,
 ];

@@ -106,6 +106,8 @@ export interface RetentionSettings {
   keepLast: number;
   /** Keep builds younger than this (milliseconds). */
   keepYoungerThanMs: number;
+  /** Per service and environment, the releases before the current one kept for rollback (protected from GC). */
+  keepReleases: number;
 }
 
 export type HealthCheck =
@@ -130,6 +132,29 @@ export interface ServiceSpec {
   restart: 'no' | 'always' | 'unless-stopped' | 'on-failure';
   replicas: number;
   stopGraceSeconds: number;
+  rollout: RolloutSettings;
+  canary: CanarySettings;
+}
+
+/** How a release replaces instances behind the front door. */
+export interface RolloutSettings {
+  /** Instances replaced per batch. */
+  batchSize: number;
+  /** At most this many instances out of the load balancer at once. */
+  maxUnavailable: number;
+  /** Extra instances of the new release started before the first batch, removed at the end. */
+  maxSurge: number;
+  /** How long in-flight requests may take to finish after an instance stops getting new ones. */
+  drainMs: number;
+}
+
+export interface CanarySettings {
+  /** How long the canary is watched before it is promoted or aborted automatically. */
+  watchMs: number;
+  /** The canary is aborted when its share of 5xx answers and errors exceeds this (0..1). */
+  maxErrorRate: number;
+  /** ... and it must have served at least this many requests to be promoted automatically. */
+  minRequests: number;
 }
 
 export type NetworkMode = 'nat' | 'flat' | 'host';
@@ -165,6 +190,8 @@ export interface EnvironmentSpec {
   name: string;
   hosts: string[];
   network: string;
-  /** Per-service overrides. */
-  services: Record<string, { replicas?: number; env?: Record<string, string> }>;
+  /** Per-service overrides; `lbPort` is the service's front door port in this environment. */
+  services: Record<string, { replicas?: number; env?: Record<string, string>; lbPort?: number }>;
+  /** The address front doors of this environment listen on. */
+  lbAddress: string;
 }

@@ -107,6 +107,13 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
       restart: (s.restart as ServiceSpec['restart']) ?? 'unless-stopped',
       replicas: s.replicas ?? 1,
       stopGraceSeconds: Math.ceil((s.stop_grace ?? 10_000) / 1000),
+      rollout: {
+        batchSize: s.rollout?.batch_size ?? 1,
+        maxUnavailable: s.rollout?.max_unavailable ?? 1,
+        maxSurge: s.rollout?.max_surge ?? 0,
+        drainMs: s.rollout?.drain ?? 10_000,
+      },
+      canary: { watchMs: s.canary?.watch ?? 30_000, maxErrorRate: s.canary?.max_error_rate ?? 0.01, minRequests: s.canary?.min_requests ?? 20 },
     });
   }
 
@@ -124,7 +131,10 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
     for (const service of Object.keys(e.services ?? {})) {
       if (!services.has(service)) problems.at(source, [...path, 'services', service], `unknown service "${service}"${didYouMean(service, services.keys())}`, 'declare it under "services:"');
     }
-    environments.set(name, { name, hosts: envHosts, network, services: e.services ?? {} });
+    const overrides = Object.fromEntries(
+      Object.entries(e.services ?? {}).map(([service, o]) => [service, { ...(o.replicas !== undefined ? { replicas: o.replicas } : {}), ...(o.env ? { env: o.env } : {}), ...(o.lb_port !== undefined ? { lbPort: o.lb_port } : {}) }]),
+    );
+    environments.set(name, { name, hosts: envHosts, network, services: overrides, lbAddress: e.lb_address ?? '127.0.0.1' });
   }
   for (const [index, stage] of pipeline.entries()) {
     if (!environments.has(stage)) problems.at(source, ['pipeline', index], `unknown environment "${stage}"${didYouMean(stage, environments.keys())}`, 'every stage of the pipeline must be an environment');
@@ -156,7 +166,8 @@ function poolProblemAt(message: string, network: string): { path: KeyPath; messa
 interface RawEnvironment {
   hosts?: string[];
   network?: string;
-  services?: Record<string, { replicas?: number; env?: Record<string, string> }>;
+  services?: Record<string, { replicas?: number; env?: Record<string, string>; lb_port?: number }>;
+  lb_address?: string;
 }
 
 interface RawHealth {

@@ -68,15 +68,37 @@ export const servicesShape = mapOf(
     restart: optional(str({ pattern: /^(no|always|unless-stopped|on-failure)$/, hint: 'one of no, always, unless-stopped, on-failure' })),
     replicas: optional(int({ min: 0, max: 1000 })),
     stop_grace: optional(duration()),
+    rollout: optional(
+      object({
+        batch_size: optional(int({ min: 1, max: 1000 })),
+        max_unavailable: optional(int({ min: 0, max: 1000 })),
+        max_surge: optional(int({ min: 0, max: 100 })),
+        drain: optional(duration()),
+      }),
+    ),
+    canary: optional(object({ watch: optional(duration()), max_error_rate: optional(percent()), min_requests: optional(int({ min: 0, max: 1_000_000 })) })),
   }),
   NAME,
 );
+
+/** "1%", "0.5%" or a fraction like 0.01 → a fraction. */
+function percent(): Validator<number> {
+  return (value, path, check) => {
+    const text = String(value).trim();
+    const n = text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : typeof value === 'number' ? value : NaN;
+    if (!(n >= 0 && n <= 1)) return check.report(path, `expected a share like "1%" or 0.01, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
 
 export const environmentsShape = mapOf(
   object({
     hosts: optional(list(str(NAME))),
     network: optional(str(NAME)),
-    services: optional(mapOf(object({ replicas: optional(int({ min: 0, max: 1000 })), env: optional(mapOf(str({ nonEmpty: false }), ENV_NAME)) }), NAME)),
+    services: optional(
+      mapOf(object({ replicas: optional(int({ min: 0, max: 1000 })), env: optional(mapOf(str({ nonEmpty: false }), ENV_NAME)), lb_port: optional(port) }), NAME),
+    ),
+    lb_address: optional(ipv4()),
   }),
   NAME,
 );

@@ -44,6 +44,6 @@ export function shipConfig(raw: { registry?: unknown; retention?: unknown }, sou
     ...(r.password ? { password: secret(r.password)! } : {}),
     ...(r.tls ? { tls: { cert: path(r.tls.cert!), key: path(r.tls.key!) } } : {}),
   };
-  const retention: RetentionSettings = { keepLast: k.keep_last ?? 5, keepYoungerThanMs: k.keep_younger_than ?? 14 * DAY };
+  const retention: RetentionSettings = { keepLast: k.keep_last ?? 5, keepYoungerThanMs: k.keep_younger_than ?? 14 * DAY, keepReleases: k.keep_releases ?? 3 };
   return { registry, retention };
 }

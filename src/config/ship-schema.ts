@@ -28,4 +28,5 @@ export const registryShape = object({
 export const retentionShape = object({
   keep_last: optional(int({ min: 1, max: 1000 })),
   keep_younger_than: optional(duration()),
+  keep_releases: optional(int({ min: 1, max: 100 })),
 });

@@ -5,19 +5,18 @@
  * deploy succeeds; if any instance fails, every change is undone and the
  * previous instances serve again.
  */
-import { dockerNetworkName, ensureNetwork } from '../network/docker-network.js';
 import { allRefs, protectDigest, releaseDigest } from '../store/refs.js';
-import { finishDeployment, saveSlot, slotsOf, startDeployment } from '../store/deployments.js';
+import { finishDeployment, saveSlot, startDeployment } from '../store/deployments.js';
 import { Semaphore } from '../build/semaphore.js';
-import { environmentOf, ipamOf, networkOf, replicasOf, serviceEnv, serviceOf, type RunContext } from './context.js';
+import { environmentOf, ipamOf, networkOf, replicasOf, serviceOf, type RunContext } from './context.js';
 import { resolveImage, type DeployImage } from './image.js';
-import { slotBody, type SlotInput } from './instance-spec.js';
+import { slotBody } from './instance-spec.js';
 import { failure, launchSlot, LaunchError, restore, setAside, type Launched } from './launch.js';
-import { observeNetwork, observeService } from './observe.js';
+import { observeService } from './observe.js';
 import { planDeploy, type DesiredInstance, type Step } from './plan.js';
 import { removeInstance } from './remove.js';
-import { readServiceSecrets, writeSlotSecrets } from './secrets.js';
 import { placeSlots } from './slots.js';
+import { prepareTarget } from './target.js';
 
 export interface DeployOptions {
   /** An image ID, a registry digest Berth pushed, or a tag; default: the current build. */
@@ -62,8 +61,6 @@ export interface DeployResult {
 }
 
 const DEFAULT_TIMEOUT_MS = 120_000;
-/** Addresses allocated this recently may belong to another deploy still creating its container. */
-const RECONCILE_GRACE_MS = 10 * 60_000;
 
 export async function deployService(context: RunContext, serviceName: string, environmentName: string, options: DeployOptions = {}): Promise<DeployResult> {
   const started = Date.now();
@@ -72,43 +69,14 @@ export async function deployService(context: RunContext, serviceName: string, en
   const service = serviceOf(project, serviceName);
   const environment = environmentOf(project, environmentName);
   const network = networkOf(project, environment);
-  const secrets = readServiceSecrets(service, context.env);
   const firstEngine = hosts.engine(environment.hosts[0]!);
   const image = await resolveImage(project, firstEngine, db, service, options.image);
-  const ipam = ipamOf(context);
-
-  const dockerName = dockerNetworkName(project.name, network);
-  await Promise.all(environment.hosts.map((h) => ensureNetwork(hosts.engine(h), project.name, network, { local: hosts.isLocal(h), ...hostAddressOf(context, h) })));
-  const apiVersions = new Map(await Promise.all(environment.hosts.map(async (h) => [h, await hosts.engine(h).apiVersion()] as const)));
-
-  const saved = new Map(slotsOf(db, service.name, environment.name).map((s) => [s.slot, s]));
-  const hostNames = new Set([...environment.hosts, ...[...saved.values()].map((s) => s.host)]);
-  if (network.mode === 'flat') {
-    const live = await observeNetwork(hosts, hostNames, project.name, network.name);
-    const { released } = ipam.reconcile(network.name, new Set(live.map((o) => o.slot)), { graceMs: RECONCILE_GRACE_MS });
-    if (released.length > 0) emit({ type: 'reconcile', released });
-  }
+  const target = await prepareTarget(context, service, environment, { id: image.id, digest: image.digest });
+  const { ipam, dockerName, saved, hostNames } = target;
+  if (target.released.length > 0) emit({ type: 'reconcile', released: target.released });
 
   const placements = placeSlots(service.name, environment.name, replicasOf(service, environment), environment.hosts, new Map([...saved].map(([slot, s]) => [slot, s.host])));
-  const addresses = new Map(network.mode === 'flat' ? ipam.allocations(network.name).filter((a) => a.slot !== null).map((a) => [a.slot!, a]) : []);
-  const inputs = new Map<string, SlotInput>();
-  for (const p of placements) {
-    const secretsDir = writeSlotSecrets(project.stateDir, environment.name, p.slot, secrets);
-    const own = addresses.get(p.slot);
-    inputs.set(p.slot, {
-      project: project.name,
-      service,
-      environment: environment.name,
-      env: serviceEnv(service, environment),
-      slot: p.slot,
-      host: p.host,
-      image: { id: image.id, digest: image.digest },
-      network: { mode: network.mode, name: network.name, dockerName, ...(own ? { ip: own.ip, mac: own.mac } : {}) },
-      apiVersion: apiVersions.get(p.host)!,
-      hostPorts: saved.get(p.slot)?.hostPorts ?? {},
-      ...(secretsDir ? { secretsDir } : {}),
-    });
-  }
+  const inputs = new Map(placements.map((p) => [p.slot, target.input(p)]));
   const desired: DesiredInstance[] = placements.map((p) => ({ ...p, specHash: slotBody(inputs.get(p.slot)!).specHash }));
   const observed = await observeService(hosts, hostNames, project.name, service.name, environment.name);
   const steps = planDeploy(desired, observed, { force: options.force ?? false });
@@ -228,12 +196,6 @@ function recordDeployedDigest(context: RunContext, service: string, environment:
     }
     if (image.repository !== '') protectDigest(db, { repository: image.repository, digest: image.digest, kind: 'deployed', environment, service, note: `deployed to ${environment}` });
   })();
-}
-
-/** On an operator's bridge the host's own address stays on it (see network/docker-network.ts). */
-function hostAddressOf(context: RunContext, host: string): { hostAddress?: string } {
-  const address = context.hosts.spec(host).address;
-  return address ? { hostAddress: address } : {};
 }
 
 function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {

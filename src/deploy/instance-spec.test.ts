@@ -15,6 +15,8 @@ const service: ServiceSpec = {
   restart: 'unless-stopped',
   replicas: 2,
   stopGraceSeconds: 10,
+  rollout: { batchSize: 1, maxUnavailable: 1, maxSurge: 0, drainMs: 10_000 },
+  canary: { watchMs: 30_000, maxErrorRate: 0.01, minRequests: 20 },
 };
 
 const input = (overrides: Partial<SlotInput> = {}): SlotInput => ({

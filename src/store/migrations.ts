@@ -6,5 +6,6 @@ import build from './migrations/001-build.js';
 import ship from './migrations/002-ship.js';
 import ipam from './migrations/003-ipam.js';
 import run from './migrations/004-run.js';
+import release from './migrations/005-release.js';
 
-export const migrations: readonly string[] = [build, ship, ipam, run];
+export const migrations: readonly string[] = [build, ship, ipam, run, release];

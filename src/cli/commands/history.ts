@@ -1,0 +1,40 @@
+import { history } from '../../release/operations.js';
+import { invalid } from '../../errors.js';
+import type { Command } from '../command.js';
+import { printJson, table } from '../output.js';
+import { withRun } from '../run-workspace.js';
+
+export const historyCommand: Command = {
+  name: 'history',
+  summary: "a service's releases and every rollout per environment: who, when, digest, outcome",
+  usage: 'berth history <service> [--env <env>] [--json]',
+  options: { env: { type: 'string', short: 'e' }, json: { type: 'boolean' } },
+  run: (context) => {
+    const [service, ...extra] = context.positionals;
+    if (service === undefined || extra.length > 0) throw invalid('name one service', { fix: 'usage: berth history <service> [--env <env>] [--json]' });
+    return withRun(context, async (run) => {
+      const result = history(run, service, typeof context.flags.env === 'string' ? context.flags.env : undefined);
+      if (context.flags.json) {
+        printJson(context.output, result);
+        return 0;
+      }
+      if (result.rollouts.length === 0) {
+        context.output.out(`no releases of ${service} yet: berth release ${service} --env ${run.project.pipeline[0]}`);
+        return 0;
+      }
+      const rows = result.rollouts.map((r) => [
+        String(r.rollout),
+        r.environment,
+        String(r.release),
+        r.digest.replace('sha256:', '').slice(0, 12),
+        r.kind + (r.forced ? ' (forced)' : ''),
+        r.status,
+        r.by,
+        r.startedAt.replace('T', ' ').slice(0, 19),
+        r.message,
+      ]);
+      context.output.out(table([['#', 'ENV', 'RELEASE', 'DIGEST', 'KIND', 'OUTCOME', 'BY', 'STARTED', 'NOTE'], ...rows]));
+      return 0;
+    });
+  },
+};

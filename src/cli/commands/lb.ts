@@ -1,0 +1,42 @@
+import { frontDoorStatus } from '../../lb/front-door.js';
+import type { FrontDoorStatus } from '../../lb/model.js';
+import { frontDoorDir } from '../../release/front-door.js';
+import { environmentOf } from '../../deploy/context.js';
+import { allFrontDoors } from '../../store/releases.js';
+import type { Command } from '../command.js';
+import { printJson, table } from '../output.js';
+import { withRun } from '../run-workspace.js';
+
+export const lbCommand: Command = {
+  name: 'lb',
+  summary: "each service's front door: its address, backends with weight and state, and its request and error counters",
+  usage: 'berth lb [--env <env>] [--json]',
+  options: { env: { type: 'string', short: 'e' }, json: { type: 'boolean' } },
+  run: (context) =>
+    withRun(context, async (run) => {
+      const only = typeof context.flags.env === 'string' ? environmentOf(run.project, context.flags.env).name : undefined;
+      const rows = allFrontDoors(run.db);
+      const doors: (FrontDoorStatus & { service: string; environment: string })[] = [];
+      for (const row of rows.filter((r) => only === undefined || r.environment === only)) {
+        const status = await frontDoorStatus({ id: `${row.environment}-${row.service}`, bind: { address: row.address, port: row.port }, dir: frontDoorDir(run.project.stateDir, row.service, row.environment) });
+        doors.push({ ...status, service: row.service, environment: row.environment });
+      }
+      if (context.flags.json) {
+        printJson(context.output, { frontDoors: doors });
+        return 0;
+      }
+      if (doors.length === 0) {
+        context.output.out('no front doors yet: a release creates one per service and environment (berth release <service> --env <env>)');
+        return 0;
+      }
+      for (const d of doors) {
+        const f = d.frontend;
+        context.output.out(`${d.service} in ${d.environment}: http://${d.address}/ ${d.running ? `(HAProxy pid ${d.pid})` : '(not running)'}; requests ${f.requests}, 5xx ${f.responses['5xx']}, retries ${d.backend.retries}`);
+        if (d.servers.length > 0) {
+          const servers = d.servers.map((s) => [s.name, s.address, String(s.weight), s.state, s.status, String(s.current), String(s.requests), String(s.responses['2xx']), String(s.responses['5xx']), String(s.errors.connect + s.errors.response + s.errors.redispatched)]);
+          context.output.out(table([['  BACKEND', 'ADDRESS', 'WEIGHT', 'STATE', 'STATUS', 'NOW', 'REQUESTS', '2XX', '5XX', 'ERRORS'], ...servers.map((r) => [`  ${r[0]}`, ...r.slice(1)])]));
+        }
+      }
+      return 0;
+    }),
+};

@@ -1,0 +1,129 @@
+/** berth release | promote | rollback | scale | canary: the Release capability's commands. */
+import { canaryAbort, canaryPromote, promoteService, releaseService, rollbackService, scaleService } from '../../release/operations.js';
+import { parseShare } from '../../release/pipeline.js';
+import type { RolloutEvent } from '../../release/rollout-context.js';
+import type { RolloutResult } from '../../release/rollout.js';
+import { invalid } from '../../errors.js';
+import type { Command, CommandContext } from '../command.js';
+import { durationFlag, positiveFlag, requiredFlag } from '../flags.js';
+import { printJson, type Output } from '../output.js';
+import { withRun } from '../run-workspace.js';
+
+function progress(output: Output): (event: RolloutEvent) => void {
+  return (event) => {
+    if (event.type === 'step') output.out(`[${event.index}/${event.total}] ${event.text}`);
+    else if (event.type === 'instance') output.out(`  ${event.slot}: ${event.text}`);
+    else output.out(`note: ${event.text}`);
+  };
+}
+
+function finish(context: CommandContext, result: RolloutResult): number {
+  if (context.flags.json) printJson(context.output, result);
+  else {
+    const door = `front door http://${result.frontDoor.address}:${result.frontDoor.port}/`;
+    context.output.out(`${result.service} release ${result.release} in ${result.environment}: ${result.status}${result.message ? ` (${result.message})` : ''}; ${door}`);
+  }
+  return result.status === 'succeeded' || result.status === 'canary' || result.status === 'aborted' ? 0 : 1;
+}
+
+function serviceArg(context: CommandContext, usage: string): string {
+  const [service, ...extra] = context.positionals;
+  if (service === undefined || extra.length > 0) throw invalid('name exactly one service', { fix: `usage: ${usage}` });
+  return service;
+}
+
+const common = { json: { type: 'boolean' }, timeout: { type: 'string' } } as const;
+
+function rolloutOptions(context: CommandContext) {
+  const timeoutMs = durationFlag(context.flags.timeout, '--timeout');
+  return { ...(timeoutMs ? { timeoutMs } : {}), ...(context.flags.json ? {} : { emit: progress(context.output) }) };
+}
+
+const RELEASE_USAGE = 'berth release <service> --env <first env> [--image <digest|tag>] [--force] [--timeout 120s] [--json]';
+export const releaseCommand: Command = {
+  name: 'release',
+  summary: "numbers the current build and settings of a service as a release and rolls it out to the pipeline's first environment",
+  usage: RELEASE_USAGE,
+  options: { ...common, env: { type: 'string', short: 'e' }, image: { type: 'string' }, force: { type: 'boolean' } },
+  run: (context) => {
+    const service = serviceArg(context, RELEASE_USAGE);
+    const env = requiredFlag(context.flags.env, '--env', RELEASE_USAGE);
+    return withRun(context, async (run) =>
+      finish(context, await releaseService(run, service, env, { ...rolloutOptions(context), force: context.flags.force === true, ...(typeof context.flags.image === 'string' ? { image: context.flags.image } : {}) })),
+    );
+  },
+};
+
+const PROMOTE_USAGE = 'berth promote <service> --to <env> [--from <env>] [--canary 10% [--manual] [--watch 30s]] [--force] [--json]';
+export const promoteCommand: Command = {
+  name: 'promote',
+  summary: 'moves the release one environment runs (same digest, same settings) to the next, rolling or as a canary',
+  usage: PROMOTE_USAGE,
+  options: { ...common, to: { type: 'string' }, from: { type: 'string' }, canary: { type: 'string' }, manual: { type: 'boolean' }, watch: { type: 'string' }, force: { type: 'boolean' } },
+  run: (context) => {
+    const { flags, output } = context;
+    const service = serviceArg(context, PROMOTE_USAGE);
+    const to = requiredFlag(flags.to, '--to', PROMOTE_USAGE);
+    const canary = typeof flags.canary === 'string' ? parseShare(flags.canary) : undefined;
+    const watchMs = durationFlag(flags.watch, '--watch');
+    return withRun(context, async (run) =>
+      finish(
+        context,
+        await promoteService(run, service, to, {
+          ...rolloutOptions(context),
+          ...(typeof flags.from === 'string' ? { from: flags.from } : {}),
+          ...(canary !== undefined ? { canary } : {}),
+          ...(watchMs !== undefined ? { watchMs } : {}),
+          manual: flags.manual === true,
+          force: flags.force === true,
+          onCanary: (text) => output.out(text),
+        }),
+      ),
+    );
+  },
+};
+
+const ROLLBACK_USAGE = 'berth rollback <service> --env <env> [--to <release>] [--json]';
+export const rollbackCommand: Command = {
+  name: 'rollback',
+  summary: 'rolls an environment back to the release it ran before (or --to a release)',
+  usage: ROLLBACK_USAGE,
+  options: { ...common, env: { type: 'string', short: 'e' }, to: { type: 'string' } },
+  run: (context) => {
+    const service = serviceArg(context, ROLLBACK_USAGE);
+    const env = requiredFlag(context.flags.env, '--env', ROLLBACK_USAGE);
+    const to = positiveFlag(context.flags.to, '--to');
+    return withRun(context, async (run) => finish(context, await rollbackService(run, service, env, { ...rolloutOptions(context), ...(to !== undefined ? { to } : {}) })));
+  },
+};
+
+const SCALE_USAGE = 'berth scale <service>=<N> --env <env> [--json]';
+export const scaleCommand: Command = {
+  name: 'scale',
+  summary: 'sets the number of instances; existing ones keep their addresses, removed ones are drained first',
+  usage: SCALE_USAGE,
+  options: { ...common, env: { type: 'string', short: 'e' } },
+  run: (context) => {
+    const [arg, ...extra] = context.positionals;
+    const match = arg === undefined || extra.length > 0 ? null : /^([a-z0-9][a-z0-9-]*)=(\d+)$/.exec(arg);
+    if (!match) throw invalid(`expected <service>=<N>, got "${context.positionals.join(' ')}"`, { fix: `usage: ${SCALE_USAGE}` });
+    const env = requiredFlag(context.flags.env, '--env', SCALE_USAGE);
+    return withRun(context, async (run) => finish(context, await scaleService(run, match[1]!, env, Number(match[2]), rolloutOptions(context))));
+  },
+};
+
+const CANARY_USAGE = 'berth canary promote|abort <service> --env <env> [--json]';
+export const canaryCommand: Command = {
+  name: 'canary',
+  summary: 'decides an open canary by hand: promote (rolling to 100%) or abort (canary removed, weights restored)',
+  usage: CANARY_USAGE,
+  options: { ...common, env: { type: 'string', short: 'e' } },
+  run: (context) => {
+    const [action, service, ...extra] = context.positionals;
+    if ((action !== 'promote' && action !== 'abort') || service === undefined || extra.length > 0) throw invalid('name promote or abort, and one service', { fix: `usage: ${CANARY_USAGE}` });
+    const env = requiredFlag(context.flags.env, '--env', CANARY_USAGE);
+    return withRun(context, async (run) =>
+      finish(context, action === 'promote' ? await canaryPromote(run, service, env, rolloutOptions(context)) : await canaryAbort(run, service, env, rolloutOptions(context))),
+    );
+  },
+};

@@ -1,0 +1,87 @@
+/**
+ * Everything needed to launch slots of one service (at one image and one set
+ * of settings) in one environment: its networks ensured on each host, the
+ * engines' API versions, the slots' saved placement, IPAM reconciled. Shared
+ * by `berth deploy` and Release's rollouts.
+ */
+import type { EnvironmentSpec, NetworkSpec, ServiceSpec } from '../config/model.js';
+import type { Ipam } from '../network/ipam.js';
+import { dockerNetworkName, ensureNetwork } from '../network/docker-network.js';
+import { slotsOf, type SlotRecord } from '../store/deployments.js';
+import { ipamOf, networkOf, serviceEnv, type RunContext } from './context.js';
+import type { SlotInput } from './instance-spec.js';
+import { observeNetwork } from './observe.js';
+import { readServiceSecrets, writeSlotSecrets } from './secrets.js';
+import type { Placement } from './slots.js';
+
+/** Addresses allocated this recently may belong to another deploy still creating its container. */
+const RECONCILE_GRACE_MS = 10 * 60_000;
+
+export interface ServiceTarget {
+  context: RunContext;
+  service: ServiceSpec;
+  environment: EnvironmentSpec;
+  network: NetworkSpec;
+  dockerName: string;
+  image: { id: string; digest: string };
+  ipam: Ipam;
+  /** Slot → its saved placement and kept host ports. */
+  saved: Map<string, SlotRecord>;
+  /** Every host that may hold an instance: the environment's and those slots were on. */
+  hostNames: Set<string>;
+  /** Addresses IPAM reconciliation released (their slot had no container). */
+  released: string[];
+  input(placement: Placement): SlotInput;
+}
+
+export async function prepareTarget(context: RunContext, service: ServiceSpec, environment: EnvironmentSpec, image: { id: string; digest: string }): Promise<ServiceTarget> {
+  const { project, db, hosts } = context;
+  const network = networkOf(project, environment);
+  const secrets = readServiceSecrets(service, context.env);
+  const ipam = ipamOf(context);
+  const dockerName = dockerNetworkName(project.name, network);
+  await Promise.all(
+    environment.hosts.map((h) => {
+      const address = hosts.spec(h).address;
+      return ensureNetwork(hosts.engine(h), project.name, network, { local: hosts.isLocal(h), ...(address ? { hostAddress: address } : {}) });
+    }),
+  );
+  const apiVersions = new Map(await Promise.all(environment.hosts.map(async (h) => [h, await hosts.engine(h).apiVersion()] as const)));
+  const saved = new Map(slotsOf(db, service.name, environment.name).map((s) => [s.slot, s]));
+  const hostNames = new Set([...environment.hosts, ...[...saved.values()].map((s) => s.host)]);
+  let released: string[] = [];
+  if (network.mode === 'flat') {
+    const live = await observeNetwork(hosts, hostNames, project.name, network.name);
+    released = ipam.reconcile(network.name, new Set(live.map((o) => o.slot)), { graceMs: RECONCILE_GRACE_MS }).released;
+  }
+  const env = serviceEnv(service, environment);
+  return {
+    context,
+    service,
+    environment,
+    network,
+    dockerName,
+    image,
+    ipam,
+    saved,
+    hostNames,
+    released,
+    input(p) {
+      const secretsDir = writeSlotSecrets(project.stateDir, environment.name, p.slot, secrets);
+      const own = network.mode === 'flat' ? ipam.allocations(network.name).find((a) => a.slot === p.slot) : undefined;
+      return {
+        project: project.name,
+        service,
+        environment: environment.name,
+        env,
+        slot: p.slot,
+        host: p.host,
+        image,
+        network: { mode: network.mode, name: network.name, dockerName, ...(own ? { ip: own.ip, mac: own.mac } : {}) },
+        apiVersion: apiVersions.get(p.host) ?? '1.41',
+        hostPorts: saved.get(p.slot)?.hostPorts ?? {},
+        ...(secretsDir ? { secretsDir } : {}),
+      };
+    },
+  };
+}

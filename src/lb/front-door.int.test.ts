@@ -1,0 +1,334 @@
+/**
+ * A real HAProxy in front of tiny node HTTP servers on 127.0.0.1 that answer
+ * their own name; every change goes through the runtime API.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, createServer, request, type Server } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { isBerthError } from '../errors.js';
+import { ensureFrontDoor, freePort, frontDoorRuntime, frontDoorStatus, runningFrontDoor, stopFrontDoor, syncServers } from './front-door.js';
+import type { FrontDoorSpec, LbServer } from './model.js';
+
+interface Backend {
+  name: string;
+  port: number;
+  server: Server;
+}
+
+/** Answers its name; /slow after 500 ms. */
+function startBackend(name: string): Promise<Backend> {
+  const server = createServer((req, res) => {
+    const answer = () => res.end(name);
+    if (req.url === '/slow') setTimeout(answer, 500);
+    else answer();
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ name, port: (server.address() as AddressInfo).port, server })));
+}
+
+function stopBackend(b: Backend): Promise<void> {
+  return new Promise((resolve) => {
+    b.server.close(() => resolve());
+    b.server.closeAllConnections();
+  });
+}
+
+interface Answer {
+  status: number;
+  body: string;
+  error?: string;
+}
+
+function get(port: number, path = '/', agent: Agent | false = false): Promise<Answer> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', (error) => resolve({ status: 0, body: '', error: error.message }));
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+    req.on('error', (error) => resolve({ status: 0, body: '', error: error.message }));
+    req.end();
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('front door (HAProxy)', () => {
+  let root: string;
+  let spec: FrontDoorSpec;
+  const backends = new Map<string, Backend>();
+  /** Answers per backend name, over every request these tests sent through the front door. */
+  const served = new Map<string, number>();
+  let sent = 0;
+
+  const slot = (b: Backend, extra: Partial<LbServer> = {}): LbServer => ({ name: `hello-node-test-${b.name}`, address: '127.0.0.1', port: b.port, weight: 1, state: 'ready', ...extra });
+  const backend = (name: string) => backends.get(name)!;
+  const through = async (path = '/', agent: Agent | false = false): Promise<Answer> => {
+    const answer = await get(spec.bind.port, path, agent);
+    sent++;
+    if (answer.status === 200) served.set(answer.body, (served.get(answer.body) ?? 0) + 1);
+    return answer;
+  };
+  const many = async (n: number): Promise<string[]> => {
+    const bodies: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const answer = await through();
+      assert.equal(answer.status, 200, answer.error ?? answer.body);
+      bodies.push(answer.body);
+    }
+    return bodies;
+  };
+  const count = (bodies: string[], name: string) => bodies.filter((b) => b === name).length;
+
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'berth-lb-'));
+    for (const name of ['a', 'b', 'c']) backends.set(name, await startBackend(name));
+    spec = { id: 'test-hello-node', bind: { address: '127.0.0.1', port: await freePort('127.0.0.1') }, dir: join(root, 'test-hello-node'), servers: [slot(backend('a')), slot(backend('b'))] };
+  });
+
+  after(async () => {
+    if (spec) await stopFrontDoor(spec.dir);
+    if (root) await stopFrontDoor(join(root, 'other'));
+    await Promise.all([...backends.values()].map(stopBackend));
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('starts HAProxy with two servers, and requests alternate between them', async () => {
+    const status = await ensureFrontDoor(spec);
+    assert.equal(status.running, true);
+    assert.equal(status.address, `127.0.0.1:${spec.bind.port}`);
+    assert.ok(status.pid !== undefined && status.pid > 0);
+    assert.deepEqual(status.servers.map((s) => [s.name, s.state, s.weight]), [['hello-node-test-a', 'ready', 1], ['hello-node-test-b', 'ready', 1]]);
+    const bodies = await many(10);
+    for (let i = 1; i < bodies.length; i++) assert.notEqual(bodies[i], bodies[i - 1], bodies.join(' '));
+    assert.deepEqual([count(bodies, 'a'), count(bodies, 'b')], [5, 5]);
+  });
+
+  it('shares requests by weight: 9:1 sends about 10% to the second', async () => {
+    spec.servers = [slot(backend('a'), { weight: 9 }), slot(backend('b'), { weight: 1 })];
+    const result = await syncServers(spec);
+    assert.deepEqual(result.changes, [{ op: 'weight', name: 'hello-node-test-a', weight: 9 }]);
+    const bodies = await many(200);
+    const second = count(bodies, 'b');
+    assert.ok(second >= 10 && second <= 30, `b answered ${second} of 200`);
+  });
+
+  it('counts what it served: 2xx per server and at the frontend match the requests sent', async () => {
+    const status = await frontDoorStatus(spec);
+    for (const name of ['a', 'b']) {
+      const server = status.servers.find((s) => s.name === `hello-node-test-${name}`)!;
+      assert.equal(server.responses['2xx'], served.get(name), `server ${name}`);
+      assert.equal(server.requests, served.get(name));
+    }
+    assert.equal(status.frontend.responses['2xx'], sent);
+    assert.equal(status.frontend.requests, sent);
+    assert.equal(status.frontend.responses['5xx'], 0);
+  });
+
+  it('adds a third server at run time, without a reload', async () => {
+    const before = await frontDoorStatus(spec);
+    spec.servers = [slot(backend('a')), slot(backend('b')), slot(backend('c'))];
+    // ensureFrontDoor on a running front door applies the servers like syncServers.
+    const status = await ensureFrontDoor(spec);
+    assert.equal(status.pid, before.pid, 'HAProxy was not restarted');
+    assert.equal(status.frontend.requests, before.frontend.requests, 'its counters go on');
+    assert.equal(status.servers.find((s) => s.name === 'hello-node-test-c')?.state, 'ready');
+    assert.match(readFileSync(status.files.config, 'utf8'), /server hello-node-test-c 127\.0\.0\.1:\d+ weight 1$/m);
+    const bodies = await many(30);
+    const shares = ['a', 'b', 'c'].map((n) => count(bodies, n));
+    assert.ok(shares.every((n) => n >= 7 && n <= 13), `a, b, c answered ${shares.join(', ')} of 30`);
+  });
+
+  it('drains a server: its request in flight completes, new ones go elsewhere, then it is removed', async () => {
+    const slow = through('/slow');
+    const runtime = frontDoorRuntime(spec.dir);
+    let busy: string | undefined;
+    for (let i = 0; i < 100 && !busy; i++) {
+      busy = (await runtime.stats()).find((s) => s.current > 0)?.name;
+      if (!busy) await sleep(10);
+    }
+    assert.ok(busy, 'the slow request reached a server');
+    spec.servers = spec.servers.map((s) => (s.name === busy ? { ...s, state: 'drain' } : s));
+    await syncServers(spec);
+    const drainStart = Date.now();
+    const drained = runtime.waitDrained(busy, 5000).then((d) => ({ drained: d, waitedMs: Date.now() - drainStart }));
+    const bodies = await many(20);
+    assert.equal(bodies.filter((b) => `hello-node-test-${b}` === busy).length, 0, `the draining ${busy} got new requests: ${bodies.join(' ')}`);
+    const answer = await slow;
+    assert.equal(answer.status, 200);
+    assert.equal(`hello-node-test-${answer.body}`, busy);
+    const wait = await drained;
+    assert.equal(wait.drained, true);
+    // It waited for the slow request (500 ms, most of it still to run when the drain began).
+    assert.ok(wait.waitedMs >= 300, `waitDrained returned after ${wait.waitedMs} ms`);
+    assert.equal((await runtime.stats()).find((s) => s.name === busy)?.status, 'DRAIN');
+
+    spec.servers = spec.servers.filter((s) => s.name !== busy);
+    const result = await syncServers(spec);
+    assert.deepEqual(result, { changes: [{ op: 'remove', name: busy }], cut: [] });
+    assert.deepEqual((await runtime.stats()).map((s) => s.name), spec.servers.map((s) => s.name));
+    assert.doesNotMatch(readFileSync(join(spec.dir, 'haproxy.cfg'), 'utf8'), new RegExp(`server ${busy} `));
+  });
+
+  it('refuses a port another process listens on', async () => {
+    const other = createTcpServer();
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const port = (other.address() as AddressInfo).port;
+    try {
+      const taken: FrontDoorSpec = { id: 'test-other', bind: { address: '127.0.0.1', port }, dir: join(root, 'other'), servers: [slot(backend('a'))] };
+      await assert.rejects(ensureFrontDoor(taken), (e: unknown) => {
+        assert.ok(isBerthError(e));
+        assert.equal(e.kind, 'conflict');
+        assert.equal(e.message, `front door test-other: port ${port} on 127.0.0.1 is taken by another process`);
+        assert.match(e.fix ?? '', /lb_port/);
+        return true;
+      });
+      assert.equal(runningFrontDoor(taken.dir), undefined);
+    } finally {
+      other.close();
+    }
+  });
+
+  it('explains why HAProxy exited right after it started', async () => {
+    const fake = join(root, 'fake-haproxy');
+    writeFileSync(fake, '#!/bin/sh\necho "[NOTICE]   (1) : haproxy version is 2.6.12"\necho "[ALERT]    (1) : config : parsing [$2:12] : unknown keyword \'bogus\'." >&2\nexit 1\n', { mode: 0o755 });
+    const broken: FrontDoorSpec = { id: 'test-broken', bind: { address: '127.0.0.1', port: await freePort() }, dir: join(root, 'other'), servers: [] };
+    await assert.rejects(ensureFrontDoor(broken, { env: { BERTH_HAPROXY_BIN: fake } }), (e: unknown) => {
+      assert.ok(isBerthError(e));
+      assert.equal(e.kind, 'failed');
+      assert.equal(e.message, 'front door test-broken: HAProxy exited right after it started');
+      assert.deepEqual(e.lines, [`[ALERT]    (1) : config : parsing [${join(root, 'other', 'haproxy.cfg')}:12] : unknown keyword 'bogus'.`]);
+      return true;
+    });
+    assert.equal(runningFrontDoor(broken.dir), undefined);
+  });
+
+  it('serves without a failed request while a server is drained, removed and stopped and a new one added', async () => {
+    backends.set('d', await startBackend('d'));
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    const failures: string[] = [];
+    const bodies: string[] = [];
+    let changesDone = false;
+    let total = 0;
+    const worker = async () => {
+      while ((total < 300 || !changesDone) && total < 5000) {
+        total++;
+        const answer = await through('/', agent);
+        if (answer.status !== 200) failures.push(`${answer.status} ${answer.error ?? answer.body}`);
+        else bodies.push(answer.body);
+      }
+    };
+    const changes = async () => {
+      while (total < 50) await sleep(5);
+      const leaving = spec.servers[0]!;
+      spec.servers = spec.servers.map((s) => (s === leaving ? { ...s, state: 'drain' } : s));
+      await syncServers(spec);
+      assert.equal(await frontDoorRuntime(spec.dir).waitDrained(leaving.name, 5000), true);
+      spec.servers = spec.servers.filter((s) => s.name !== leaving.name);
+      await syncServers(spec);
+      const name = leaving.name.replace('hello-node-test-', '');
+      await stopBackend(backend(name));
+      backends.delete(name);
+      const before = bodies.length;
+      spec.servers = [...spec.servers, slot(backend('d'))];
+      await syncServers(spec);
+      for (let i = 0; i < 400 && !bodies.slice(before).includes('d'); i++) await sleep(5);
+      changesDone = true;
+      return name;
+    };
+    try {
+      const [stopped] = await Promise.all([changes(), worker(), worker(), worker(), worker()]);
+      assert.deepEqual(failures, []);
+      assert.ok(total >= 300);
+      assert.ok(bodies.includes('d'), 'the new server got requests');
+      const lastOfStopped = bodies.lastIndexOf(stopped);
+      assert.ok(lastOfStopped < bodies.indexOf('d'), 'the removed server got nothing after the new one came');
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('loses no request when an instance dies while it is still in the rotation (retries on another)', async () => {
+    const dying = backend(spec.servers[0]!.name.replace('hello-node-test-', ''));
+    const failures: string[] = [];
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    let total = 0;
+    const worker = async () => {
+      while (total < 200) {
+        total++;
+        if (total === 60) void stopBackend(dying);
+        const answer = await through('/', agent);
+        if (answer.status !== 200) failures.push(`${answer.status} ${answer.error ?? answer.body}`);
+      }
+    };
+    try {
+      await Promise.all([worker(), worker(), worker(), worker()]);
+    } finally {
+      agent.destroy();
+    }
+    assert.deepEqual(failures, []);
+    const status = await frontDoorStatus(spec);
+    const dead = status.servers.find((s) => s.name === `hello-node-test-${dying.name}`)!;
+    assert.ok(dead.errors.redispatched + dead.errors.retried > 0, JSON.stringify(dead.errors));
+    assert.ok(status.backend.redispatches > 0);
+    backends.delete(dying.name);
+    spec.servers = spec.servers.filter((s) => s.name !== dead.name);
+    await syncServers(spec);
+  });
+
+  it('comes back with the current servers and states after HAProxy died', async () => {
+    backends.set('e', await startBackend('e'));
+    spec.servers = [...spec.servers, slot(backend('e'), { state: 'drain', weight: 5 })];
+    await syncServers(spec);
+    const before = await frontDoorStatus(spec);
+    process.kill(before.pid!, 'SIGKILL');
+    for (let i = 0; i < 100 && runningFrontDoor(spec.dir); i++) await sleep(20);
+    const down = await frontDoorStatus(spec);
+    assert.deepEqual([down.running, down.servers], [false, []]);
+
+    const status = await ensureFrontDoor(spec);
+    assert.notEqual(status.pid, before.pid);
+    assert.deepEqual(
+      status.servers.map((s) => [s.name, s.state, s.weight]),
+      spec.servers.map((s) => [s.name, s.state, s.weight]),
+    );
+    assert.equal(status.servers.find((s) => s.name === 'hello-node-test-e')?.status, 'DRAIN');
+    const bodies = await many(10);
+    assert.deepEqual(count(bodies, 'e'), 0);
+  });
+
+  it('moves a server to a new port and stops cleanly', async () => {
+    const moved = backend('e');
+    spec.servers = [{ ...spec.servers.at(-1)!, state: 'ready', weight: 1 }];
+    await syncServers(spec);
+    assert.deepEqual(await many(3), ['e', 'e', 'e']);
+    const next = await startBackend('f');
+    backends.set('f', next);
+    spec.servers = [{ ...spec.servers[0]!, port: next.port }];
+    const result = await syncServers(spec);
+    assert.deepEqual(result.changes, [{ op: 'address', name: `hello-node-test-${moved.name}`, address: '127.0.0.1', port: next.port }]);
+    assert.deepEqual(await many(3), ['f', 'f', 'f']);
+
+    // A new port cannot be applied at run time: HAProxy is restarted on it.
+    const oldPort = spec.bind.port;
+    spec.bind = { ...spec.bind, port: await freePort('127.0.0.1') };
+    const before = runningFrontDoor(spec.dir)!.pid;
+    const status = await ensureFrontDoor(spec);
+    assert.notEqual(status.pid, before);
+    assert.equal(status.address, `127.0.0.1:${spec.bind.port}`);
+    assert.deepEqual(await many(2), ['f', 'f']);
+    assert.equal((await get(oldPort)).status, 0, 'nothing listens on the old port');
+
+    const pid = status.pid!;
+    assert.equal(await stopFrontDoor(spec.dir), true);
+    assert.equal(runningFrontDoor(spec.dir), undefined);
+    assert.ok(!existsSync(`/proc/${pid}/cmdline`) || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(spec.dir), 'HAProxy is gone');
+    assert.equal(await stopFrontDoor(spec.dir), false);
+  });
+});

@@ -1,0 +1,34 @@
+/** What a rollout needs of a service's front door; release/front-door.ts implements it on Berth's HAProxy module. */
+export interface DoorServer {
+  /** The instance's slot. */
+  name: string;
+  address: string;
+  port: number;
+  weight: number;
+}
+
+export interface DoorServerStats {
+  name: string;
+  weight: number;
+  state: string;
+  requests: number;
+  /** 5xx answers plus connection and response errors. */
+  errors: number;
+}
+
+export interface Door {
+  readonly address: string;
+  readonly port: number;
+  /** Starts the front door if needed and makes its servers exactly these, ready. */
+  sync(servers: DoorServer[]): Promise<void>;
+  /** Adds the server or updates its address and weight; it is ready afterwards. */
+  upsert(server: DoorServer): Promise<void>;
+  /** No new requests; returns whether in-flight ones finished within `timeoutMs`. */
+  drain(name: string, timeoutMs: number): Promise<boolean>;
+  remove(name: string): Promise<void>;
+  setWeight(name: string, weight: number): Promise<void>;
+  stats(): Promise<DoorServerStats[]>;
+}
+
+/** The weight of every server outside a canary. */
+export const NORMAL_WEIGHT = 100;

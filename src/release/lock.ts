@@ -1,0 +1,56 @@
+/**
+ * One rollout per service × environment. The lock names its rollout and the
+ * process holding it; a holder that is gone (killed) leaves a rollout to resume.
+ */
+import { hostname } from 'node:os';
+import { conflict } from '../errors.js';
+import type { Db } from '../store/db.js';
+import { rolloutById, takeOverLock, tryLock, unlock, type Lock, type Rollout } from '../store/releases.js';
+
+export type LockOutcome = { acquired: true } | { acquired: false; interrupted: Rollout };
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether the lock's holder still runs (on another machine Berth cannot tell, and assumes it does). */
+export function holderAlive(lock: Lock): boolean {
+  return lock.hostname !== hostname() || alive(lock.pid);
+}
+
+export function describeHolder(lock: Lock, rollout: Rollout | undefined): string {
+  const what = rollout ? `rollout #${rollout.id} (${rollout.kind} of release ${rollout.release}, by ${rollout.actor}, started ${new Date(rollout.startedAt).toISOString()})` : `rollout #${lock.rollout}`;
+  return `${what}, berth process ${lock.pid} on ${lock.hostname}`;
+}
+
+/**
+ * Takes the lock for `rollout`. A live holder is a conflict naming it; a dead
+ * holder's rollout is handed back to be resumed first (the lock is taken over).
+ */
+export function acquire(db: Db, service: string, environment: string, rollout: number): LockOutcome {
+  const me = { service, environment, rollout, pid: process.pid, hostname: hostname() };
+  const held = tryLock(db, me);
+  if (!held) return { acquired: true };
+  const holder = rolloutById(db, held.rollout);
+  if (holder?.status === 'canary') {
+    throw conflict(`a canary of ${service} (release ${holder.release}) is open in ${environment}`, {
+      fix: `decide it first: berth canary promote ${service} --env ${environment}, or berth canary abort ${service} --env ${environment}`,
+    });
+  }
+  if (holderAlive(held) && held.pid !== process.pid) {
+    throw conflict(`a rollout of ${service} in ${environment} is in progress: ${describeHolder(held, holder)}`, {
+      fix: 'wait for it to finish (berth history shows it); if that process is stuck, stop it and run the command again: the rollout resumes',
+    });
+  }
+  takeOverLock(db, me);
+  return holder && holder.status === 'running' ? { acquired: false, interrupted: holder } : { acquired: true };
+}
+
+export function release(db: Db, service: string, environment: string): void {
+  unlock(db, service, environment);
+}

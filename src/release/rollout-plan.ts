@@ -1,0 +1,121 @@
+/**
+ * A rollout as a plan of steps, computed from what runs and what should:
+ * plain JSON, journaled in the store as it advances, so a killed rollout can
+ * be resumed. Every step is idempotent against what the engines report.
+ */
+import { invalid } from '../errors.js';
+
+export type RolloutStep =
+  /** The front door runs, with the healthy instances that are there. */
+  | { op: 'front-door' }
+  /** New slots of the target release (scale up, first rollout), health-gated, then in the load balancer. */
+  | { op: 'create'; slots: string[] }
+  /** Temporary extra instances of the target release, so capacity does not drop during the batches. */
+  | { op: 'surge'; slots: string[] }
+  /** No new requests for these slots; in-flight ones finish (bounded by the drain time). */
+  | { op: 'drain'; slots: string[] }
+  /** Old instance set aside, new one launched on the same slot and address, health-gated, back in the load balancer, old one removed. */
+  | { op: 'replace'; slots: string[] }
+  /** Drain and remove for good: surge instances, canaries, surplus slots; addresses go into quarantine. */
+  | { op: 'remove'; slots: string[] }
+  /** Canary instances of the target release beside the others, with `share` of the traffic. */
+  | { op: 'canary'; slots: string[]; share: number }
+  /** Leftovers and slots above `replicas` removed; the load balancer holds exactly the running instances at normal weights. */
+  | { op: 'converge'; replicas: number };
+
+export interface RolloutPlan {
+  /** The release the rollout moves to. */
+  target: number;
+  phase: 'forward' | 'rollback';
+  /** Why a rollback started. */
+  reason?: string;
+  steps: RolloutStep[];
+}
+
+export interface SlotState {
+  slot: string;
+  ordinal: number;
+  /** Runs the target release and its settings already (and is running). */
+  current: boolean;
+}
+
+export interface RollingSettings {
+  batchSize: number;
+  maxUnavailable: number;
+  maxSurge: number;
+}
+
+export function slotOf(service: string, environment: string, ordinal: number): string {
+  return `${service}-${environment}-${ordinal}`;
+}
+
+/**
+ * Rolling update to `replicas` instances: new slots first (they add capacity),
+ * then surge instances, then the outdated slots in batches of at most
+ * batchSize and maxUnavailable + maxSurge, then surge and surplus removed.
+ */
+export function planRolling(service: string, environment: string, replicas: number, slots: readonly SlotState[], settings: RollingSettings): RolloutStep[] {
+  if (settings.maxUnavailable === 0 && settings.maxSurge === 0) {
+    throw invalid(`services.${service}.rollout: max_unavailable and max_surge are both 0, so no instance could ever be replaced`, { fix: 'set max_unavailable: 1 or max_surge: 1' });
+  }
+  const byOrdinal = new Map(slots.map((s) => [s.ordinal, s]));
+  const wanted = Array.from({ length: replicas }, (_, i) => i + 1);
+  const create = wanted.filter((n) => !byOrdinal.has(n)).map((n) => slotOf(service, environment, n));
+  const outdated = wanted.filter((n) => byOrdinal.has(n) && !byOrdinal.get(n)!.current).map((n) => slotOf(service, environment, n));
+  const surplus = slots.filter((s) => s.ordinal > replicas).sort((a, b) => a.ordinal - b.ordinal).map((s) => s.slot);
+  const highest = Math.max(replicas, ...slots.map((s) => s.ordinal));
+  const surge = outdated.length === 0 ? [] : Array.from({ length: Math.min(settings.maxSurge, outdated.length) }, (_, i) => slotOf(service, environment, highest + 1 + i));
+  const batch = Math.max(1, Math.min(settings.batchSize, settings.maxUnavailable + surge.length));
+
+  const steps: RolloutStep[] = [{ op: 'front-door' }];
+  if (create.length > 0) steps.push({ op: 'create', slots: create });
+  if (surge.length > 0) steps.push({ op: 'surge', slots: surge });
+  for (let i = 0; i < outdated.length; i += batch) {
+    const slice = outdated.slice(i, i + batch);
+    steps.push({ op: 'drain', slots: slice }, { op: 'replace', slots: slice });
+  }
+  if (surge.length > 0) steps.push({ op: 'remove', slots: surge });
+  if (surplus.length > 0) steps.push({ op: 'remove', slots: surplus });
+  steps.push({ op: 'converge', replicas });
+  return steps;
+}
+
+/** Canary instances (at least one, about `share` of the replicas) in slots above the others. */
+export function planCanary(service: string, environment: string, replicas: number, slots: readonly SlotState[], share: number): RolloutStep[] {
+  const count = Math.max(1, Math.round(replicas * share));
+  const highest = Math.max(replicas, ...slots.map((s) => s.ordinal));
+  const canaries = Array.from({ length: count }, (_, i) => slotOf(service, environment, highest + 1 + i));
+  return [{ op: 'front-door' }, { op: 'canary', slots: canaries, share }];
+}
+
+/**
+ * Load balancer weights so the canary servers together get `share` of the
+ * requests: HAProxy weights are 1..256 per server.
+ */
+export function canaryWeights(main: number, canaries: number, share: number): { main: number; canary: number } {
+  if (main === 0) return { main: 0, canary: 100 };
+  // canary*c / (canary*c + main*m) = share, with the larger weight at 256 for resolution.
+  const ratio = (share * main) / ((1 - share) * canaries);
+  return ratio >= 1 ? { main: Math.max(1, Math.round(256 / ratio)), canary: 256 } : { main: 256, canary: Math.max(1, Math.round(256 * ratio)) };
+}
+
+export interface CanaryObservation {
+  /** Requests the canary servers answered and how many of those were 5xx or errors. */
+  canaryRequests: number;
+  canaryErrors: number;
+  canaryHealthy: boolean;
+  elapsedMs: number;
+}
+
+export type CanaryDecision = { decision: 'wait' } | { decision: 'promote'; reason: string } | { decision: 'abort'; reason: string };
+
+/** The gates of a canary: health, then its error rate from the load balancer's counters, over the watch window. */
+export function decideCanary(o: CanaryObservation, settings: { watchMs: number; maxErrorRate: number; minRequests: number }): CanaryDecision {
+  if (!o.canaryHealthy) return { decision: 'abort', reason: 'a canary instance is not healthy' };
+  const rate = o.canaryRequests === 0 ? 0 : o.canaryErrors / o.canaryRequests;
+  const rateText = `${(rate * 100).toFixed(1)}% errors over ${o.canaryRequests} requests (limit ${(settings.maxErrorRate * 100).toFixed(1)}%)`;
+  if (o.canaryRequests >= settings.minRequests && rate > settings.maxErrorRate) return { decision: 'abort', reason: rateText };
+  if (o.elapsedMs < settings.watchMs) return { decision: 'wait' };
+  if (o.canaryRequests < settings.minRequests) return { decision: 'abort', reason: `only ${o.canaryRequests} requests reached the canary in the watch window (at least ${settings.minRequests} needed to judge it)` };
+  return { decision: 'promote', reason: rateText };
+}

@@ -1,0 +1,259 @@
+/**
+ * Runs a rollout plan step by step, journaling each step in the store as it
+ * completes. A failed forward rollout rolls back to the previous release; a
+ * rollout whose process was killed is resumed by the next command on that
+ * service and environment.
+ */
+import { hostname, userInfo } from 'node:os';
+import { canonicalJson } from '../build/plan.js';
+import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
+import { environmentOf, type RunContext } from '../deploy/context.js';
+import { LaunchError, failure } from '../deploy/launch.js';
+import { prepareTarget } from '../deploy/target.js';
+import { isBerthError, failed, notFound } from '../errors.js';
+import { allRefs, protectDigest, releaseDigest } from '../store/refs.js';
+import {
+  markDone,
+  releaseOf,
+  replacePlan,
+  rolloutById,
+  rolloutsOf,
+  scaleOf,
+  setRolloutStatus,
+  startRollout,
+  takeOverLock,
+  type Release,
+  type Rollout,
+  type RolloutKind,
+} from '../store/releases.js';
+import { frontDoorFor } from './front-door.js';
+import { checkpoint } from './fault.js';
+import { acquire, release as unlockService } from './lock.js';
+import { planRolling, type RolloutPlan, type SlotState } from './rollout-plan.js';
+import { observe, ordinalOf, targetHash, type RolloutContext, type RolloutEvent } from './rollout-context.js';
+import { runStep } from './steps.js';
+
+export interface RolloutOptions {
+  timeoutMs?: number;
+  emit?: (event: RolloutEvent) => void;
+}
+
+export interface RolloutResult {
+  rollout: number;
+  service: string;
+  environment: string;
+  release: number;
+  status: Rollout['status'];
+  message: string;
+  frontDoor: { address: string; port: number };
+}
+
+const DEFAULT_TIMEOUT_MS = 120_000;
+
+/** The service's settings as the release recorded them. */
+export function serviceOfRelease(release: Release): ServiceSpec {
+  return JSON.parse(release.config) as ServiceSpec;
+}
+
+export function configOf(service: ServiceSpec): string {
+  return canonicalJson(service);
+}
+
+export function replicasIn(run: RunContext, service: ServiceSpec, environment: EnvironmentSpec): number {
+  return scaleOf(run.db, service.name, environment.name) ?? environment.services[service.name]?.replicas ?? service.replicas;
+}
+
+export async function contextFor(run: RunContext, release: Release, environment: EnvironmentSpec, options: RolloutOptions): Promise<RolloutContext> {
+  const service = serviceOfRelease(release);
+  const target = await prepareTarget(run, service, environment, { id: release.imageId, digest: release.digest });
+  const door = await frontDoorFor(run, service, environment);
+  return { run, service, environment, release, target, door, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, emit: options.emit ?? (() => {}) };
+}
+
+/** Each main slot of the service, and whether it already runs the context's release. */
+export async function slotStates(ctx: RolloutContext): Promise<SlotState[]> {
+  const main = (await observe(ctx)).filter((o) => o.name === o.slot);
+  return main.map((o) => ({ slot: o.slot, ordinal: ordinalOf(o.slot), current: o.running && o.specHash === targetHash(ctx, o.slot) }));
+}
+
+export interface RolloutRequest {
+  kind: RolloutKind;
+  release: Release;
+  /** The release the environment ran before; a failure rolls back to it. */
+  previous: number | null;
+  forced: boolean;
+  /** Builds the plan once the lock is held and any interrupted rollout is finished. */
+  plan: (ctx: RolloutContext) => Promise<RolloutPlan>;
+  /** A canary ends open: the lock stays with it until it is promoted or aborted. */
+  endsOpen?: boolean;
+}
+
+/** Takes the service's lock (finishing an interrupted rollout first), then runs the request's plan. */
+export async function rollout(run: RunContext, environmentName: string, request: RolloutRequest, options: RolloutOptions = {}): Promise<RolloutResult> {
+  const environment = environmentOf(run.project, environmentName);
+  const service = request.release.service;
+  await recoverInterrupted(run, service, environment.name, options);
+  const outcome = acquire(run.db, service, environment.name, 0);
+  if (!outcome.acquired) throw failed(`rollout #${outcome.interrupted.id} of ${service} in ${environment.name} was interrupted again; run the command again`);
+  let ctx: RolloutContext;
+  let plan: RolloutPlan;
+  try {
+    ctx = await contextFor(run, request.release, environment, options);
+    plan = await request.plan(ctx);
+  } catch (error) {
+    // Nothing has changed yet: bad input (a port taken, a missing image) leaves no trace.
+    unlockService(run.db, service, environment.name);
+    throw error;
+  }
+  const id = startRollout(run.db, {
+    service,
+    environment: environment.name,
+    release: request.release.number,
+    previous: request.previous,
+    kind: request.kind,
+    forced: request.forced,
+    actor: actor(run.env),
+    plan: JSON.stringify(plan),
+  });
+  takeOverLock(run.db, { service, environment: environment.name, rollout: id, pid: process.pid, hostname: hostname() });
+  return execute(ctx, id, plan, 0, request.endsOpen ?? false);
+}
+
+/** Continues an open rollout's journal from where it stopped (used by canary promote/abort and recovery). */
+export async function continueRollout(run: RunContext, rolloutId: number, plan: RolloutPlan, options: RolloutOptions, from = 0): Promise<RolloutResult> {
+  const record = rolloutById(run.db, rolloutId)!;
+  const environment = environmentOf(run.project, record.environment);
+  const target = releaseOf(run.db, record.service, plan.target)!;
+  const ctx = await contextFor(run, target, environment, options);
+  takeOverLock(run.db, { service: record.service, environment: record.environment, rollout: rolloutId, pid: process.pid, hostname: hostname() });
+  return execute(ctx, rolloutId, plan, from, false);
+}
+
+/** If a killed berth left a rollout of this service running, finish it first, and say what happens and why. */
+export async function recoverInterrupted(run: RunContext, service: string, environment: string, options: RolloutOptions): Promise<RolloutResult | undefined> {
+  const outcome = acquire(run.db, service, environment, 0);
+  if (outcome.acquired) {
+    unlockService(run.db, service, environment);
+    return undefined;
+  }
+  const interrupted = outcome.interrupted;
+  const plan = JSON.parse(interrupted.plan) as RolloutPlan;
+  const emit = options.emit ?? (() => {});
+  emit({
+    type: 'note',
+    text:
+      `rollout #${interrupted.id} (${interrupted.kind} of release ${interrupted.release}) was interrupted after step ${interrupted.done} of ${plan.steps.length}: the berth process running it is gone. ` +
+      (plan.phase === 'rollback'
+        ? `It was rolling back to release ${plan.target} (${plan.reason ?? 'a failure'}); the rollback resumes.`
+        : 'Every step is safe to repeat and the instances started so far passed their health checks, so it resumes forward; a failure from here rolls back.'),
+  });
+  return continueRollout(run, interrupted.id, plan, options, interrupted.done);
+}
+
+async function execute(ctx: RolloutContext, id: number, plan: RolloutPlan, from: number, endsOpen: boolean): Promise<RolloutResult> {
+  const { db } = ctx.run;
+  const record = rolloutById(db, id)!;
+  try {
+    await runSteps(ctx, id, plan, from);
+  } catch (error) {
+    if (plan.phase === 'rollback') {
+      setRolloutStatus(db, id, 'failed', `rollback to release ${plan.target} failed: ${(error as Error).message}`);
+      unlockService(db, record.service, record.environment);
+      throw error;
+    }
+    return rollBack(ctx, record, error);
+  }
+  if (endsOpen) {
+    setRolloutStatus(db, id, 'canary');
+    return result(ctx, id, 'canary', 'canary running; promote or abort it');
+  }
+  const status = plan.phase === 'forward' ? 'succeeded' : record.previous === null ? 'failed' : 'rolled-back';
+  const message = plan.phase === 'rollback' ? `rolled back to release ${plan.target}: ${plan.reason ?? ''}` : '';
+  if (plan.phase === 'forward') recordProtected(ctx, record);
+  setRolloutStatus(db, id, status, message);
+  unlockService(db, record.service, record.environment);
+  return result(ctx, id, status, message);
+}
+
+async function runSteps(ctx: RolloutContext, id: number, plan: RolloutPlan, from: number): Promise<void> {
+  for (let index = from; index < plan.steps.length; index++) {
+    const step = plan.steps[index]!;
+    ctx.emit({ type: 'step', index: index + 1, total: plan.steps.length, text: describeStep(step) });
+    checkpoint('step');
+    await runStep(ctx, step);
+    markDone(ctx.run.db, id, index + 1);
+  }
+}
+
+/** A failed forward rollout goes back to the release the environment ran before (or removes what it started, if none). */
+async function rollBack(ctx: RolloutContext, record: Rollout, error: unknown): Promise<never> {
+  const { db } = ctx.run;
+  const reason = error instanceof LaunchError ? `instance ${error.slot}: ${error.reason}` : (error as Error).message;
+  const cause = error instanceof LaunchError ? failure(`${record.kind} of ${record.service} release ${record.release} to ${record.environment}`, error) : error;
+  const previous = record.previous === null ? undefined : releaseOf(db, record.service, record.previous);
+  ctx.emit({ type: 'note', text: previous ? `rolling back to release ${previous.number}: ${reason}` : `removing what the rollout started: ${reason}` });
+  let plan: RolloutPlan;
+  let back = ctx;
+  if (previous) {
+    back = await contextFor(ctx.run, previous, ctx.environment, { timeoutMs: ctx.timeoutMs, emit: ctx.emit });
+    const replicas = replicasIn(ctx.run, serviceOfRelease(previous), ctx.environment);
+    plan = { target: previous.number, phase: 'rollback', reason, steps: planRolling(record.service, record.environment, replicas, await slotStates(back), { batchSize: replicas, maxUnavailable: replicas, maxSurge: 0 }) };
+  } else {
+    plan = { target: record.release, phase: 'rollback', reason, steps: [{ op: 'converge', replicas: 0 }] };
+  }
+  replacePlan(db, record.id, JSON.stringify(plan));
+  await execute(back, record.id, plan, 0, false);
+  const detail = isBerthError(cause) ? cause : failed(String(cause));
+  throw failed(
+    previous
+      ? `${record.kind} of ${record.service} release ${record.release} to ${record.environment} failed and was rolled back to release ${previous.number}`
+      : `${record.kind} of ${record.service} release ${record.release} to ${record.environment} failed; its instances were removed`,
+    { lines: [detail.message, ...detail.lines], fix: detail.fix ?? 'fix the release and try again' },
+  );
+}
+
+/** The digest the environment runs, and the releases it ran before (the last N) for rollback, are protected from registry GC. */
+function recordProtected(ctx: RolloutContext, record: Rollout): void {
+  const { db } = ctx.run;
+  const keep = ctx.run.project.retention.keepReleases;
+  const ran = [...new Set(rolloutsOf(db, record.service, record.environment).filter((r) => r.status === 'succeeded' || r.id === record.id).map((r) => r.release))];
+  const rollbackKept = ran.filter((n) => n !== record.release).slice(0, keep);
+  db.transaction(() => {
+    for (const ref of allRefs(db)) {
+      if (ref.service === record.service && ref.environment === record.environment && (ref.kind === 'deployed' || ref.kind === 'rollback')) releaseDigest(db, ref);
+    }
+    const current = releaseOf(db, record.service, record.release)!;
+    if (current.repository) protectDigest(db, { repository: current.repository, digest: current.digest, kind: 'deployed', environment: record.environment, service: record.service, note: `release ${current.number}` });
+    for (const n of rollbackKept) {
+      const r = releaseOf(db, record.service, n);
+      if (r?.repository) protectDigest(db, { repository: r.repository, digest: r.digest, kind: 'rollback', environment: record.environment, service: record.service, note: `release ${n}, kept for rollback` });
+    }
+  })();
+}
+
+function result(ctx: RolloutContext, id: number, status: Rollout['status'], message: string): RolloutResult {
+  return { rollout: id, service: ctx.service.name, environment: ctx.environment.name, release: ctx.release.number, status, message, frontDoor: { address: ctx.door.address, port: ctx.door.port } };
+}
+
+function describeStep(step: RolloutPlan['steps'][number]): string {
+  switch (step.op) {
+    case 'front-door':
+      return 'front door up with the running instances';
+    case 'converge':
+      return `converge on ${step.replicas} instance(s)`;
+    case 'canary':
+      return `canary ${step.slots.join(', ')} with ${Math.round(step.share * 100)}% of the traffic`;
+    default:
+      return `${step.op} ${step.slots.join(', ')}`;
+  }
+}
+
+export function actor(env: NodeJS.ProcessEnv): string {
+  return env.BERTH_ACTOR ?? env.SUDO_USER ?? env.USER ?? userInfo().username;
+}
+
+export function requireRelease(run: RunContext, service: string, number: number): Release {
+  const release = releaseOf(run.db, service, number);
+  if (!release) throw notFound(`release ${number} of ${service} does not exist`, { fix: `list releases with: berth history ${service}` });
+  return release;
+}

@@ -1,0 +1,182 @@
+/**
+ * The rollout steps against the engines and the front door. Each one looks at
+ * what runs first, so running it again after a crash finishes what is left.
+ */
+import type { ContainerState } from '../engine/containers.js';
+import { launchSlot, LaunchError, restore, setAside } from '../deploy/launch.js';
+import { PREVIOUS_SUFFIX } from '../deploy/plan.js';
+import { removeInstance } from '../deploy/remove.js';
+import { invalid } from '../errors.js';
+import { saveSlot } from '../store/deployments.js';
+import { NORMAL_WEIGHT, type DoorServer } from './door.js';
+import { checkpoint } from './fault.js';
+import { canaryWeights, type RolloutStep } from './rollout-plan.js';
+import { observe, ordinalOf, placementOf, targetHash, type RolloutContext } from './rollout-context.js';
+
+export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<void> {
+  switch (step.op) {
+    case 'front-door':
+      return frontDoor(ctx);
+    case 'create':
+    case 'surge':
+      await Promise.all(step.slots.map((slot) => ensureInstance(ctx, slot, NORMAL_WEIGHT)));
+      return;
+    case 'canary':
+      return canary(ctx, step.slots, step.share);
+    case 'drain':
+      await Promise.all(step.slots.map((slot) => ctx.door.drain(slot, ctx.service.rollout.drainMs)));
+      return;
+    case 'replace':
+      await Promise.all(step.slots.map((slot) => replace(ctx, slot)));
+      return;
+    case 'remove':
+      await Promise.all(step.slots.map((slot) => removeSlot(ctx, slot)));
+      return;
+    case 'converge':
+      return converge(ctx, [], step.replicas);
+  }
+}
+
+/** The service's port the front door sends requests to. */
+export function servicePort(ctx: RolloutContext): number {
+  const port = ctx.service.ports[0];
+  if (port === undefined) throw invalid(`service ${ctx.service.name} has no ports, so a front door cannot reach it`, { fix: `set services.${ctx.service.name}.ports in berth.yaml` });
+  return port;
+}
+
+/** Where the front door reaches an instance: its own address on flat networks, the published port on nat, the host on host. */
+export function serverFor(ctx: RolloutContext, host: string, slot: string, state: ContainerState, weight: number): DoorServer {
+  const port = servicePort(ctx);
+  const endpoint = state.networks[ctx.target.dockerName];
+  if (ctx.target.network.mode === 'flat' && endpoint?.ip) return { name: slot, address: endpoint.ip, port, weight };
+  if (ctx.target.network.mode === 'nat') {
+    const published = state.ports[`${port}/tcp`];
+    if (published) return { name: slot, address: ctx.run.hosts.address(host), port: published, weight };
+  }
+  return { name: slot, address: ctx.run.hosts.address(host), port, weight };
+}
+
+async function frontDoor(ctx: RolloutContext): Promise<void> {
+  const servers = await runningServers(ctx, () => NORMAL_WEIGHT);
+  await ctx.door.sync(servers);
+}
+
+/** Every running instance of the service (not set-aside ones), as front door servers. */
+async function runningServers(ctx: RolloutContext, weightOf: (slot: string) => number): Promise<DoorServer[]> {
+  const observed = (await observe(ctx)).filter((o) => o.running && o.name === o.slot);
+  const servers = await Promise.all(
+    observed.map(async (o) => {
+      const state = await ctx.run.hosts.engine(o.host).containers.inspect(o.id);
+      return state ? serverFor(ctx, o.host, o.slot, state, weightOf(o.slot)) : undefined;
+    }),
+  );
+  return servers.filter((s): s is DoorServer => s !== undefined);
+}
+
+/** A running container of the target release in the slot, in the front door; launched if missing or outdated. */
+async function ensureInstance(ctx: RolloutContext, slot: string, weight: number): Promise<void> {
+  const want = targetHash(ctx, slot);
+  const current = (await observe(ctx)).filter((o) => o.slot === slot);
+  const ok = current.find((o) => o.name === slot && o.specHash === want && o.running);
+  for (const o of current) if (o !== ok) await ctx.run.hosts.engine(o.host).containers.remove(o.id);
+  if (ok) {
+    const state = await ctx.run.hosts.engine(ok.host).containers.inspect(ok.id);
+    if (state) await ctx.door.upsert(serverFor(ctx, ok.host, slot, state, weight));
+    return;
+  }
+  await launchInto(ctx, slot, weight);
+}
+
+async function launchInto(ctx: RolloutContext, slot: string, weight: number): Promise<void> {
+  const placement = placementOf(ctx, slot);
+  ctx.emit({ type: 'instance', slot, text: 'starting' });
+  checkpoint('launch');
+  const launched = await launchSlot({ context: ctx.run, ipam: ctx.target.ipam, input: ctx.target.input(placement), deployment: 0, timeoutMs: ctx.timeoutMs });
+  saveSlot(ctx.run.db, {
+    environment: ctx.environment.name,
+    slot,
+    service: ctx.service.name,
+    ordinal: ordinalOf(slot),
+    host: placement.host,
+    network: ctx.target.network.name,
+    hostPorts: launched.state.ports,
+  });
+  await ctx.door.upsert(serverFor(ctx, placement.host, slot, launched.state, weight));
+  ctx.emit({ type: 'instance', slot, text: `healthy in ${launched.ms} ms, in the front door` });
+}
+
+/** Old instance aside, new one on the same slot and address; on failure the old one is put back and serves again. */
+async function replace(ctx: RolloutContext, slot: string): Promise<void> {
+  const want = targetHash(ctx, slot);
+  const here = (await observe(ctx)).filter((o) => o.slot === slot);
+  const main = here.find((o) => o.name === slot);
+  let aside = here.find((o) => o.name === `${slot}${PREVIOUS_SUFFIX}`);
+  if (main && main.specHash === want && main.running) {
+    // Already replaced before a crash: finish the step.
+    const state = await ctx.run.hosts.engine(main.host).containers.inspect(main.id);
+    if (state) await ctx.door.upsert(serverFor(ctx, main.host, slot, state, NORMAL_WEIGHT));
+    if (aside) await ctx.run.hosts.engine(aside.host).containers.remove(aside.id);
+    return;
+  }
+  if (main && aside) {
+    // A half-launched new container from before a crash: the set-aside one is the old release.
+    await ctx.run.hosts.engine(main.host).containers.remove(main.id);
+  } else if (main) {
+    await setAside(ctx.run.hosts.engine(main.host), main.id, slot, ctx.service.stopGraceSeconds);
+    aside = { ...main, name: `${slot}${PREVIOUS_SUFFIX}` };
+  }
+  checkpoint('replace');
+  try {
+    await launchInto(ctx, slot, NORMAL_WEIGHT);
+  } catch (error) {
+    if (aside) {
+      await restore(ctx.run.hosts.engine(aside.host), ctx.target.ipam, aside.id, slot, ctx.target.network);
+      const state = await ctx.run.hosts.engine(aside.host).containers.inspect(aside.id);
+      if (state) await ctx.door.upsert(serverFor(ctx, aside.host, slot, state, NORMAL_WEIGHT));
+      ctx.emit({ type: 'instance', slot, text: 'restarted the previous instance' });
+    }
+    throw LaunchError.from(slot, error);
+  }
+  if (aside) await ctx.run.hosts.engine(aside.host).containers.remove(aside.id);
+}
+
+async function removeSlot(ctx: RolloutContext, slot: string): Promise<void> {
+  await ctx.door.drain(slot, ctx.service.rollout.drainMs);
+  checkpoint('remove');
+  await ctx.door.remove(slot);
+  for (const o of (await observe(ctx)).filter((x) => x.slot === slot)) {
+    await removeInstance(ctx.run, ctx.target.ipam, {
+      host: o.host,
+      id: o.id,
+      slot,
+      environment: ctx.environment.name,
+      network: ctx.target.network,
+      graceSeconds: ctx.service.stopGraceSeconds,
+    });
+  }
+  ctx.emit({ type: 'instance', slot, text: 'drained and removed' });
+}
+
+async function canary(ctx: RolloutContext, slots: string[], share: number): Promise<void> {
+  const main = (await observe(ctx)).filter((o) => o.running && o.name === o.slot && !slots.includes(o.slot)).length;
+  const weights = canaryWeights(main, slots.length, share);
+  await Promise.all(slots.map((slot) => ensureInstance(ctx, slot, weights.canary)));
+  await converge(ctx, slots, undefined, weights);
+}
+
+/**
+ * Leftovers removed (set-aside containers; with `replicas`, slots above it that
+ * are not canaries), the front door holding exactly the running instances.
+ */
+export async function converge(ctx: RolloutContext, canaries: string[], replicas?: number, weights = { main: NORMAL_WEIGHT, canary: NORMAL_WEIGHT }): Promise<void> {
+  for (const o of await observe(ctx)) {
+    if (o.name !== o.slot) {
+      await ctx.run.hosts.engine(o.host).containers.remove(o.id);
+      ctx.emit({ type: 'note', text: `removed ${o.name}, left over from an interrupted rollout` });
+    } else if (replicas !== undefined && ordinalOf(o.slot) > replicas && !canaries.includes(o.slot)) {
+      await removeSlot(ctx, o.slot);
+    }
+  }
+  const servers = await runningServers(ctx, (slot) => (canaries.includes(slot) ? weights.canary : weights.main));
+  await ctx.door.sync(servers);
+}
