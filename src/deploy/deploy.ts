@@ -8,6 +8,8 @@
 import { allRefs, protectDigest, releaseDigest } from '../store/refs.js';
 import { finishDeployment, saveSlot, startDeployment } from '../store/deployments.js';
 import { Semaphore } from '../build/semaphore.js';
+import { conflict } from '../errors.js';
+import { frontDoorPort } from '../store/releases.js';
 import { environmentOf, ipamOf, networkOf, replicasOf, serviceOf, type RunContext } from './context.js';
 import { resolveImage, type DeployImage } from './image.js';
 import { slotBody } from './instance-spec.js';
@@ -68,6 +70,11 @@ export async function deployService(context: RunContext, serviceName: string, en
   const { project, db, hosts } = context;
   const service = serviceOf(project, serviceName);
   const environment = environmentOf(project, environmentName);
+  if (frontDoorPort(db, service.name, environment.name)) {
+    throw conflict(`${service.name} in ${environment.name} is released through a front door; "berth deploy" would leave its load balancer out of step`, {
+      fix: `use berth release / promote / rollback / scale for ${service.name} in ${environment.name}`,
+    });
+  }
   const network = networkOf(project, environment);
   const firstEngine = hosts.engine(environment.hosts[0]!);
   const image = await resolveImage(project, firstEngine, db, service, options.image);

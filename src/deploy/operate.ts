@@ -1,5 +1,7 @@
 /** Day-to-day operations on a deployed service: logs, exec, restart, stop, rm. */
 import { notFound } from '../errors.js';
+import { stopFrontDoor } from '../lb/front-door.js';
+import { frontDoorDir } from '../lb/paths.js';
 import { allRefs, releaseDigest } from '../store/refs.js';
 import { environmentOf, ipamOf, networkOf, serviceOf, type RunContext } from './context.js';
 import { waitHealthy } from './health-gate.js';
@@ -97,6 +99,8 @@ export async function removeInstances(context: RunContext, instances: InstanceSt
   const services = new Set(instances.map((i) => i.service));
   for (const service of services) {
     if (left.some((i) => i.service === service)) continue;
+    // Nothing of the service runs here any more: its front door goes too (its port stays reserved for it).
+    await stopFrontDoor(frontDoorDir(context.project.stateDir, service, environment));
     for (const ref of allRefs(context.db)) {
       if (ref.kind === 'deployed' && ref.service === service && ref.environment === environment) releaseDigest(context.db, ref);
     }

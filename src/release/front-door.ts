@@ -3,7 +3,7 @@
  * its port (berth.yaml's lb_port, else the one picked on first use and kept),
  * its folder under the state directory, and the Door operations rollouts use.
  */
-import { join } from 'node:path';
+import { frontDoorDir } from '../lb/paths.js';
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
 import type { RunContext } from '../deploy/context.js';
 import { ensureFrontDoor, freePort, frontDoorStatus, syncServers } from '../lb/front-door.js';
@@ -12,10 +12,6 @@ import { HaproxyRuntime, lbServerOf } from '../lb/runtime-api.js';
 import { frontDoorFiles } from '../lb/haproxy-config.js';
 import { frontDoorPort, saveFrontDoorPort } from '../store/releases.js';
 import type { Door, DoorServer } from './door.js';
-
-export function frontDoorDir(stateDir: string, service: string, environment: string): string {
-  return join(stateDir, 'lb', `${environment}-${service}`);
-}
 
 export async function frontDoorSpecOf(run: RunContext, service: string, environment: EnvironmentSpec): Promise<Omit<FrontDoorSpec, 'servers'>> {
   const configured = environment.services[service]?.lbPort;
@@ -79,3 +75,5 @@ export async function frontDoorFor(run: RunContext, service: ServiceSpec, enviro
     },
   };
 }
+
+export { frontDoorDir };
