@@ -11,9 +11,10 @@
  * logs would need a syslog server. One process, whose pid Berth writes to
  * haproxy.pid itself (HAProxy writes a pid file only in those two modes).
  */
+import { accepts } from '../ports.js';
 import { spawn } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { conflict, failed, forbidden, invalid, isBerthError, notFound, unavailable, type BerthError } from '../errors.js';
 import { configBind, frontDoorFiles, haproxyConfig, hostPort, type FrontDoorFiles } from './haproxy-config.js';
@@ -233,21 +234,6 @@ function loopbackFor(address: string): string {
   if (address === '0.0.0.0') return '127.0.0.1';
   if (address === '::') return '::1';
   return address;
-}
-
-function accepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    socket.setTimeout(1000, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 async function startHaproxy(spec: FrontDoorSpec, files: FrontDoorFiles, env: NodeJS.ProcessEnv): Promise<void> {

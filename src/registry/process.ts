@@ -4,9 +4,10 @@
  * <state dir>/registry/, a health check after every start, and a clear error
  * for a taken port, unwritable storage, unreachable S3 or a bad config.
  */
+import { accepts } from '../ports.js';
 import { spawn } from 'node:child_process';
 import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { parse } from 'yaml';
 import type { Project } from '../config/model.js';
@@ -240,21 +241,6 @@ export async function checkPortFree(listen: string): Promise<void> {
   if (code === 'EADDRNOTAVAIL') throw invalid(`registry.listen: ${host} is not an address of this machine`, { fix: 'use 127.0.0.1, 0.0.0.0, or an address of one of its interfaces' });
   if (code === 'EACCES') throw forbidden(`not allowed to listen on port ${port}`, { fix: 'use a port above 1023, or run berth as root' });
   throw unavailable(`cannot check ${listen}: ${code}`);
-}
-
-function accepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    socket.setTimeout(1000, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 async function waitHealthy(target: RegistryTarget, gone: () => boolean, whyGone: () => BerthError, logged: () => string[]): Promise<void> {
