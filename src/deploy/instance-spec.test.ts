@@ -71,8 +71,8 @@ describe('a slot’s container body', () => {
 
   it('nat maps each port to the slot’s kept host port, or lets the engine pick one', () => {
     const nat = { mode: 'nat' as const, name: 'nat', dockerName: 'berth-p-nat' };
-    assert.deepEqual(slotBody(input({ network: nat })).body.HostConfig!.PortBindings, { '8080/tcp': [{ HostIp: '', HostPort: '' }] });
-    assert.deepEqual(slotBody(input({ network: nat, hostPorts: { '8080/tcp': 32768 } })).body.HostConfig!.PortBindings, { '8080/tcp': [{ HostIp: '', HostPort: '32768' }] });
+    assert.deepEqual(slotBody(input({ network: nat })).body.HostConfig!.PortBindings, { '8080/tcp': [{ HostIp: '0.0.0.0', HostPort: '' }] });
+    assert.deepEqual(slotBody(input({ network: nat, hostPorts: { '8080/tcp': 32768 } })).body.HostConfig!.PortBindings, { '8080/tcp': [{ HostIp: '0.0.0.0', HostPort: '32768' }] });
   });
 
   it('host mode sets no hostname, ports or endpoint', () => {

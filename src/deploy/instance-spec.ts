@@ -86,8 +86,9 @@ export function slotBody(input: SlotInput): SlotBody {
       ...(binds.length > 0 ? { Binds: binds } : {}),
       ...(service.resources.cpus ? { NanoCpus: Math.round(service.resources.cpus * 1e9) } : {}),
       ...(service.resources.memoryBytes ? { Memory: service.resources.memoryBytes } : {}),
+      // IPv4 only: Docker 20.10 picks the IPv4 and IPv6 host ports of one binding separately, so a kept port could be taken on IPv6.
       ...(network.mode === 'nat'
-        ? { PortBindings: Object.fromEntries(portKeys.map((k) => [k, [{ HostIp: '', HostPort: input.hostPorts[k] ? String(input.hostPorts[k]) : '' }]])) }
+        ? { PortBindings: Object.fromEntries(portKeys.map((k) => [k, [{ HostIp: '0.0.0.0', HostPort: input.hostPorts[k] ? String(input.hostPorts[k]) : '' }]])) }
         : {}),
     },
     ...(network.mode === 'host'

@@ -6,9 +6,11 @@
 import type { Allocation, Ipam } from '../network/ipam.js';
 import type { ContainerState } from '../engine/containers.js';
 import type { Engine } from '../engine/client.js';
-import { BerthError, failed, isBerthError } from '../errors.js';
+import { BerthError, conflict, failed, isBerthError } from '../errors.js';
 import type { RunContext } from './context.js';
-import { waitHealthy, type ProbeTarget } from './health-gate.js';
+import { waitHealthy, type GateResult, type ProbeTarget } from './health-gate.js';
+import type { ServiceSpec } from '../config/model.js';
+import { checkpoint } from '../fault.js';
 import { slotBody, type SlotInput } from './instance-spec.js';
 import { RUN_LABELS } from './labels.js';
 import { PREVIOUS_SUFFIX } from './plan.js';
@@ -69,13 +71,16 @@ export async function launchSlot({ context, ipam, input, deployment, timeoutMs, 
   const started = Date.now();
   try {
     id = await engine.containers.create(body);
+    checkpoint('created');
     if (allocation) ipam.bind(input.network.name, slot, id, allocation.incarnation);
     await engine.containers.start(id);
+    checkpoint('started');
     const state = await engine.containers.inspect(id);
     if (!state) throw new LaunchError(slot, 'the container vanished right after it started', [], failed('the container vanished right after it started'));
     if (allocation) verifyAddress(slot, state, input.network.dockerName, allocation);
     const gate = await waitHealthy(engine, id, input.service.health, probeTarget(context, host, input.network.mode, input.network.dockerName, state), timeoutMs);
     if (!gate.healthy) throw new LaunchError(slot, gate.reason, await lastLines(engine, id));
+    checkpoint('healthy');
     const final = (await engine.containers.inspect(id)) ?? state;
     return { slot, host, id, state: final, ms: Date.now() - started };
   } catch (error) {
@@ -87,9 +92,29 @@ export async function launchSlot({ context, ipam, input, deployment, timeoutMs, 
 
 /** Renames a running container aside and stops it, so its slot's name and address are free for the new one. */
 export async function setAside(engine: Engine, id: string, slot: string, graceSeconds: number): Promise<void> {
-  await engine.containers.remove(`${slot}${PREVIOUS_SUFFIX}`);
+  const previous = await engine.containers.inspect(`${slot}${PREVIOUS_SUFFIX}`);
+  const mine = await engine.containers.inspect(id);
+  // Slot names carry no project: never remove another project's container of the same name.
+  if (previous && previous.labels[RUN_LABELS.project] !== mine?.labels[RUN_LABELS.project]) {
+    throw conflict(`container ${slot}${PREVIOUS_SUFFIX} belongs to project "${previous.labels[RUN_LABELS.project] ?? 'none'}", not this one`, {
+      fix: 'two projects on one engine need different service or environment names',
+    });
+  }
+  if (previous) await engine.containers.remove(previous.id);
   await engine.containers.rename(id, `${slot}${PREVIOUS_SUFFIX}`);
+  checkpoint('renamed');
   await engine.containers.stop(id, graceSeconds);
+}
+
+/**
+ * Health-gates a container that already runs (found after a crash, say):
+ * it counts only once it passes the same check a new one must.
+ */
+export async function checkRunning(context: RunContext, host: string, id: string, health: ServiceSpec['health'], network: { mode: string; dockerName: string }, timeoutMs: number): Promise<GateResult> {
+  const engine = context.hosts.engine(host);
+  const state = await engine.containers.inspect(id);
+  if (!state?.running) return { healthy: false, reason: 'not running' };
+  return waitHealthy(engine, id, health, probeTarget(context, host, network.mode, network.dockerName, state), timeoutMs, state.restartCount);
 }
 
 /** Puts a set-aside container back under its slot's name and address and starts it. */

@@ -47,8 +47,10 @@ export function acquire(db: Db, service: string, environment: string, rollout: n
       fix: 'wait for it to finish (berth history shows it); if that process is stuck, stop it and run the command again: the rollout resumes',
     });
   }
-  takeOverLock(db, me);
-  return holder && holder.status === 'running' ? { acquired: false, interrupted: holder } : { acquired: true };
+  const interrupted = holder && holder.status === 'running' ? holder : undefined;
+  // The lock keeps naming the interrupted rollout: if this process dies too before resuming it, the next one still finds it.
+  takeOverLock(db, interrupted ? { ...me, rollout: interrupted.id } : me);
+  return interrupted ? { acquired: false, interrupted } : { acquired: true };
 }
 
 export function release(db: Db, service: string, environment: string): void {

@@ -5,6 +5,7 @@
 import type { RunContext } from '../deploy/context.js';
 import { environmentOf, serviceOf } from '../deploy/context.js';
 import { resolveImage } from '../deploy/image.js';
+import { listInstances } from '../deploy/instances.js';
 import { conflict, invalid, notFound } from '../errors.js';
 import { createRelease, currentRelease, hasRun, openRollout, releaseOf, releasesOf, rolloutsOf, setScale, type Release, type Rollout } from '../store/releases.js';
 import { checkPromotion } from './pipeline.js';
@@ -13,10 +14,11 @@ import { actor, configOf, continueRollout, recoverInterrupted, replicasIn, requi
 import { observe, type RolloutContext } from './rollout-context.js';
 import { contextFor } from './rollout.js';
 
-function rolling(kind: 'forward' | 'rollback', target: number) {
+/** A rolling update to the context's release. */
+function rolling(kind: 'forward' | 'rollback') {
   return async (ctx: RolloutContext): Promise<RolloutPlan> => {
     const replicas = replicasIn(ctx.run, ctx.service, ctx.environment);
-    return { target, phase: kind, steps: planRolling(ctx.service.name, ctx.environment.name, replicas, await slotStates(ctx), ctx.service.rollout) };
+    return { target: ctx.release.number, phase: kind, steps: planRolling(ctx.service.name, ctx.environment.name, replicas, await slotStates(ctx), ctx.service.rollout) };
   };
 }
 
@@ -27,10 +29,13 @@ export async function releaseService(run: RunContext, serviceName: string, envir
   const image = await resolveImage(run.project, run.hosts.engine(environment.hosts[0]!), run.db, service, options.image);
   const draft = { service: service.name, number: 0, image: image.name, imageId: image.id, digest: image.digest, repository: image.repository, config: configOf(service) };
   const check = checkPromotion(run.project.pipeline, service.name, releasesOf(run.db, service.name).length + 1, environment.name, () => false, options.force ?? false);
-  const created = createRelease(run.db, { ...draft, createdBy: actor(run.env) });
+  // What the environment runs (the rollback target) is read once an interrupted rollout is finished.
+  await recoverInterrupted(run, service.name, environment.name, options);
   const previous = currentRelease(run.db, service.name, environment.name) ?? null;
-  const result = await rollout(run, environment.name, { kind: 'release', release: created, previous, forced: check.missing.length > 0, plan: rolling('forward', created.number) }, options);
-  return { ...result, created };
+  let created: Release | undefined;
+  const create = () => (created = createRelease(run.db, { ...draft, createdBy: actor(run.env) }));
+  const result = await rollout(run, environment.name, { kind: 'release', release: { ...draft, createdAt: 0, createdBy: '' }, create, previous, forced: check.missing.length > 0, plan: rolling('forward') }, options);
+  return { ...result, created: created! };
 }
 
 export interface PromoteOptions extends RolloutOptions {
@@ -58,10 +63,13 @@ export async function promoteService(run: RunContext, serviceName: string, to: s
   if (number === undefined) throw notFound(`no release of ${serviceName} runs in ${from}`, { fix: `release one first: berth release ${serviceName} --env ${pipeline[0]}` });
   const release = requireRelease(run, serviceName, number);
   const check = checkPromotion(pipeline, serviceName, number, target.name, (e) => hasRun(run.db, serviceName, e, number), options.force ?? false);
+  await recoverInterrupted(run, serviceName, target.name, options);
   const previous = currentRelease(run.db, serviceName, target.name) ?? null;
-  if (previous === number && options.canary === undefined) throw conflict(`${to} already runs release ${number} of ${serviceName}`, { fix: 'nothing to do' });
+  const running = (await listInstances(run, { environment: target.name, service: serviceName })).length > 0;
+  // After `berth rm` the record still names the release, but nothing runs: promoting it again brings it back.
+  if (previous === number && options.canary === undefined && running) throw conflict(`${to} already runs release ${number} of ${serviceName}`, { fix: 'nothing to do' });
   if (options.canary === undefined) {
-    return rollout(run, target.name, { kind: 'promote', release, previous, forced: check.missing.length > 0, plan: rolling('forward', number) }, options);
+    return rollout(run, target.name, { kind: 'promote', release, previous, forced: check.missing.length > 0, plan: rolling('forward') }, options);
   }
   if (previous === null) throw invalid(`a canary needs a release already running in ${to} to compare with`, { fix: `promote without --canary first: berth promote ${serviceName} --to ${to}` });
   const share = options.canary;
@@ -124,7 +132,7 @@ export async function canaryPromote(run: RunContext, service: string, environmen
   const open = openCanary(run, service, environment);
   const release = requireRelease(run, service, open.release);
   const ctx = await contextFor(run, release, environmentOf(run.project, environment), options);
-  const plan = await rolling('forward', release.number)(ctx);
+  const plan = await rolling('forward')(ctx);
   const { replacePlan, setRolloutStatus } = await import('../store/releases.js');
   replacePlan(run.db, open.id, JSON.stringify(plan));
   setRolloutStatus(run.db, open.id, 'running');
@@ -161,7 +169,7 @@ export async function rollbackService(run: RunContext, serviceName: string, envi
   }
   if (target === current) throw conflict(`${environment.name} already runs release ${target} of ${serviceName}`, { fix: 'name another release with --to' });
   const release = requireRelease(run, serviceName, target);
-  return rollout(run, environment.name, { kind: 'rollback', release, previous: current, forced: false, plan: rolling('forward', target) }, options);
+  return rollout(run, environment.name, { kind: 'rollback', release, previous: current, forced: false, plan: rolling('forward') }, options);
 }
 
 /** Sets the replica count of the service in the environment; existing instances keep their slots and addresses. */
@@ -176,7 +184,7 @@ export async function scaleService(run: RunContext, serviceName: string, environ
   const before = replicasIn(run, serviceOfRelease(release), environment);
   setScale(run.db, serviceName, environment.name, replicas);
   try {
-    return await rollout(run, environment.name, { kind: 'scale', release, previous: current, forced: false, plan: rolling('forward', current) }, options);
+    return await rollout(run, environment.name, { kind: 'scale', release, previous: current, forced: false, plan: rolling('forward') }, options);
   } catch (error) {
     setScale(run.db, serviceName, environment.name, before);
     throw error;

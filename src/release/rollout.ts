@@ -27,7 +27,7 @@ import {
   type RolloutKind,
 } from '../store/releases.js';
 import { frontDoorFor } from './front-door.js';
-import { checkpoint } from './fault.js';
+import { checkpoint } from '../fault.js';
 import { acquire, release as unlockService } from './lock.js';
 import { planRolling, type RolloutPlan, type SlotState } from './rollout-plan.js';
 import { observe, ordinalOf, targetHash, type RolloutContext, type RolloutEvent } from './rollout-context.js';
@@ -78,7 +78,9 @@ export async function slotStates(ctx: RolloutContext): Promise<SlotState[]> {
 
 export interface RolloutRequest {
   kind: RolloutKind;
+  /** The release to roll out; a new one is recorded by `create` only once the checks before the rollout passed. */
   release: Release;
+  create?: () => Release;
   /** The release the environment ran before; a failure rolls back to it. */
   previous: number | null;
   forced: boolean;
@@ -99,16 +101,18 @@ export async function rollout(run: RunContext, environmentName: string, request:
   let plan: RolloutPlan;
   try {
     ctx = await contextFor(run, request.release, environment, options);
+    // The front door first: a port taken (or any bad input) fails here, before anything is recorded or changed.
+    await runStep(ctx, { op: 'front-door' });
+    if (request.create) ctx = { ...ctx, release: request.create() };
     plan = await request.plan(ctx);
   } catch (error) {
-    // Nothing has changed yet: bad input (a port taken, a missing image) leaves no trace.
     unlockService(run.db, service, environment.name);
     throw error;
   }
   const id = startRollout(run.db, {
     service,
     environment: environment.name,
-    release: request.release.number,
+    release: ctx.release.number,
     previous: request.previous,
     kind: request.kind,
     forced: request.forced,
@@ -126,7 +130,8 @@ export async function continueRollout(run: RunContext, rolloutId: number, plan: 
   const target = releaseOf(run.db, record.service, plan.target)!;
   const ctx = await contextFor(run, target, environment, options);
   takeOverLock(run.db, { service: record.service, environment: record.environment, rollout: rolloutId, pid: process.pid, hostname: hostname() });
-  return execute(ctx, rolloutId, plan, from, false);
+  // A canary's plan ends open (waiting for promote or abort), also when it is resumed after a crash.
+  return execute(ctx, rolloutId, plan, from, plan.phase === 'forward' && plan.steps.some((s) => s.op === 'canary'));
 }
 
 /** If a killed berth left a rollout of this service running, finish it first, and say what happens and why. */
@@ -142,10 +147,10 @@ export async function recoverInterrupted(run: RunContext, service: string, envir
   emit({
     type: 'note',
     text:
-      `rollout #${interrupted.id} (${interrupted.kind} of release ${interrupted.release}) was interrupted after step ${interrupted.done} of ${plan.steps.length}: the berth process running it is gone. ` +
+      `rollout #${interrupted.id} (${interrupted.kind}, release ${interrupted.release}) was interrupted after step ${interrupted.done} of ${plan.steps.length}: the berth process running it is gone. ` +
       (plan.phase === 'rollback'
         ? `It was rolling back to release ${plan.target} (${plan.reason ?? 'a failure'}); the rollback resumes.`
-        : 'Every step is safe to repeat and the instances started so far passed their health checks, so it resumes forward; a failure from here rolls back.'),
+        : 'Every step is safe to repeat, and an instance found running counts only once it passes its health check again, so it resumes forward; a failure from here rolls back.'),
   });
   return continueRollout(run, interrupted.id, plan, options, interrupted.done);
 }

@@ -3,13 +3,13 @@
  * what runs first, so running it again after a crash finishes what is left.
  */
 import type { ContainerState } from '../engine/containers.js';
-import { launchSlot, LaunchError, restore, setAside } from '../deploy/launch.js';
+import { checkRunning, launchSlot, LaunchError, restore, setAside } from '../deploy/launch.js';
 import { PREVIOUS_SUFFIX } from '../deploy/plan.js';
 import { removeInstance } from '../deploy/remove.js';
 import { invalid } from '../errors.js';
 import { saveSlot } from '../store/deployments.js';
 import { NORMAL_WEIGHT, type DoorServer } from './door.js';
-import { checkpoint } from './fault.js';
+import { checkpoint } from '../fault.js';
 import { canaryWeights, type RolloutStep } from './rollout-plan.js';
 import { observe, ordinalOf, placementOf, targetHash, type RolloutContext } from './rollout-context.js';
 
@@ -77,7 +77,8 @@ async function runningServers(ctx: RolloutContext, weightOf: (slot: string) => n
 async function ensureInstance(ctx: RolloutContext, slot: string, weight: number): Promise<void> {
   const want = targetHash(ctx, slot);
   const current = (await observe(ctx)).filter((o) => o.slot === slot);
-  const ok = current.find((o) => o.name === slot && o.specHash === want && o.running);
+  const candidate = current.find((o) => o.name === slot && o.specHash === want && o.running);
+  const ok = candidate && (await passes(ctx, candidate)) ? candidate : undefined;
   for (const o of current) if (o !== ok) await ctx.run.hosts.engine(o.host).containers.remove(o.id);
   if (ok) {
     const state = await ctx.run.hosts.engine(ok.host).containers.inspect(ok.id);
@@ -111,7 +112,7 @@ async function replace(ctx: RolloutContext, slot: string): Promise<void> {
   const here = (await observe(ctx)).filter((o) => o.slot === slot);
   const main = here.find((o) => o.name === slot);
   let aside = here.find((o) => o.name === `${slot}${PREVIOUS_SUFFIX}`);
-  if (main && main.specHash === want && main.running) {
+  if (main && main.specHash === want && main.running && (await passes(ctx, main))) {
     // Already replaced before a crash: finish the step.
     const state = await ctx.run.hosts.engine(main.host).containers.inspect(main.id);
     if (state) await ctx.door.upsert(serverFor(ctx, main.host, slot, state, NORMAL_WEIGHT));
@@ -123,8 +124,10 @@ async function replace(ctx: RolloutContext, slot: string): Promise<void> {
     await ctx.run.hosts.engine(main.host).containers.remove(main.id);
   } else if (main) {
     await setAside(ctx.run.hosts.engine(main.host), main.id, slot, ctx.service.stopGraceSeconds);
-    aside = { ...main, name: `${slot}${PREVIOUS_SUFFIX}` };
+    aside = { ...main, name: `${slot}${PREVIOUS_SUFFIX}`, running: false };
   }
+  // Renamed aside before a crash but not stopped: it still holds the slot's address.
+  if (aside?.running) await ctx.run.hosts.engine(aside.host).containers.stop(aside.id, ctx.service.stopGraceSeconds);
   checkpoint('replace');
   try {
     await launchInto(ctx, slot, NORMAL_WEIGHT);
@@ -138,6 +141,13 @@ async function replace(ctx: RolloutContext, slot: string): Promise<void> {
     throw LaunchError.from(slot, error);
   }
   if (aside) await ctx.run.hosts.engine(aside.host).containers.remove(aside.id);
+}
+
+/** An instance found running after a crash counts only if it passes its health check now. */
+async function passes(ctx: RolloutContext, o: { host: string; id: string; slot: string }): Promise<boolean> {
+  const gate = await checkRunning(ctx.run, o.host, o.id, ctx.service.health, ctx.target.network.mode === 'host' ? { mode: 'host', dockerName: 'host' } : { mode: ctx.target.network.mode, dockerName: ctx.target.dockerName }, ctx.timeoutMs);
+  if (!gate.healthy) ctx.emit({ type: 'instance', slot: o.slot, text: `found running but not healthy (${gate.reason}); replacing it` });
+  return gate.healthy;
 }
 
 async function removeSlot(ctx: RolloutContext, slot: string): Promise<void> {

@@ -9,7 +9,7 @@ import { durationFlag, positiveFlag, requiredFlag } from '../flags.js';
 import { printJson, type Output } from '../output.js';
 import { withRun } from '../run-workspace.js';
 
-function progress(output: Output): (event: RolloutEvent) => void {
+export function progress(output: Output): (event: RolloutEvent) => void {
   return (event) => {
     if (event.type === 'step') output.out(`[${event.index}/${event.total}] ${event.text}`);
     else if (event.type === 'instance') output.out(`  ${event.slot}: ${event.text}`);

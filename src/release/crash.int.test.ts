@@ -1,0 +1,223 @@
+/**
+ * Integration: crash safety of rollouts. The real `berth` CLI rolls a release
+ * out to 3 instances on a flat network behind their front door, and kills
+ * itself (SIGKILL, BERTH_FAULT_KILL_AT=n) at the n-th checkpoint, for every n
+ * in turn until a rollout passes its last checkpoint. After each kill, the next
+ * command on the service and environment (`berth scale web=3`) must say that it
+ * found the interrupted rollout and resumes it, and leave everything converged:
+ * exactly the 3 slots running the release the history says the environment
+ * runs, no set-aside or surplus containers, IPAM holding exactly their
+ * addresses, the front door holding exactly them, ready, no lock, no rollout
+ * left running, and the service answering through its front door.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { buildProject } from '../build/builder.js';
+import { loadProject } from '../config/project.js';
+import { ipamOf, type RunContext } from '../deploy/context.js';
+import { Hosts } from '../deploy/hosts.js';
+import { listInstances } from '../deploy/instances.js';
+import { RUN_LABELS } from '../deploy/labels.js';
+import { removeInstances } from '../deploy/operate.js';
+import { frontDoorStatus, stopFrontDoor } from '../lb/front-door.js';
+import { frontDoorDir } from '../lb/paths.js';
+import { removeNetwork } from '../network/docker-network.js';
+import { openStore, type Db } from '../store/db.js';
+import { currentRelease, frontDoorPort, openRollout, releaseOf, releasesOf, rolloutsOf } from '../store/releases.js';
+import { runBerth, type CliOutcome } from '../testing/cli.js';
+import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+
+const run = promisify(execFile);
+const SLOTS = ['web-dev-1', 'web-dev-2', 'web-dev-3'];
+/** A rollout that replaces 3 instances one at a time has more checkpoints than this. */
+const MIN_KILL_POINTS = 8;
+/** A safety net: a fault hook that never stops killing would loop forever. */
+const MAX_KILL_POINTS = 60;
+
+describe('a rollout killed at each of its checkpoints in turn', () => {
+  let fixture: Fixture;
+  let db: Db;
+  let bridge: string;
+  let prefix: string;
+  const images: Record<'A' | 'B', string> = { A: '', B: '' };
+  const page = (v: string) => `#!/bin/sh\nmkdir -p /www\necho "hello ${v}" > /www/index.html\n`;
+  const context = (): RunContext => {
+    const project = loadProject(fixture.dir, fixture.env);
+    return { project, db, hosts: new Hosts(project, fixture.engine), env: fixture.env };
+  };
+  const stateDir = () => context().project.stateDir;
+
+  /** The CLI on the fixture's project; without `killAt`, no fault is injected whatever this process's environment says. */
+  const berth = (args: string[], killAt?: number): Promise<CliOutcome> => {
+    const env = { ...fixture.env };
+    delete env.BERTH_FAULT_KILL_AT;
+    if (killAt !== undefined) env.BERTH_FAULT_KILL_AT = String(killAt);
+    return runBerth([...args, '-p', fixture.dir], { env, timeoutMs: 180_000 });
+  };
+  const show = (o: CliOutcome) => `exit ${o.code ?? o.signal}\n--- stdout\n${o.stdout}--- stderr\n${o.stderr}`;
+
+  before(async () => {
+    prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;
+    bridge = `bc${randomBytes(3).toString('hex')}`;
+    fixture = await makeFixture(
+      {
+        base: { settings: { root: { tarball: await tinyRootTarball() } } },
+        web: { settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] }, static: page('A') },
+      },
+      {
+        networks: {
+          lan: { mode: 'flat', bridge, subnet: `${prefix}.0/24`, gateway: `${prefix}.1`, range: `${prefix}.10-${prefix}.20`, create_bridge: true, quarantine: '0s' },
+        },
+        services: {
+          web: { image: 'web', ports: [8080], health: { http: '/', interval: '1s', timeout: '1s', retries: 1 }, rollout: { batch_size: 1, drain: '1s' } },
+        },
+        environments: { dev: { network: 'lan', lb_address: '127.0.0.1', services: { web: { replicas: 3 } } } },
+      },
+    );
+    db = openStore(stateDir());
+    // Two builds of web up front: every rollout below alternates between them.
+    for (const version of ['A', 'B'] as const) {
+      fixture.write('images/web/static.sh', page(version), 0o755);
+      const summary = await buildProject(context().project, fixture.engine, db, { env: fixture.env, only: ['web'] });
+      assert.deepEqual(summary.failed, []);
+      images[version] = [...summary.built, ...summary.upToDate].find((b) => b.name === 'web')!.imageId;
+    }
+    assert.notEqual(images.A, images.B);
+  });
+
+  after(async () => {
+    if (!fixture) return;
+    const left = await listInstances(context(), { environment: 'dev' }).catch(() => []);
+    if (left.length > 0) await removeInstances(context(), left, 'dev').catch(() => {});
+    await stopFrontDoor(frontDoorDir(stateDir(), 'web', 'dev')).catch(() => {});
+    for (const network of ['lan', 'nat']) await removeNetwork(fixture.engine, `berth-${fixture.name}-${network}`).catch(() => {});
+    await run('ip', ['link', 'delete', bridge]).catch(() => {});
+    db?.close();
+    await fixture.cleanup();
+  });
+
+  /** Everything the requirement calls converged, for the release the history says dev runs. */
+  async function assertConverged(label: string, expectedImage: string): Promise<void> {
+    const ctx = context();
+    // The store: no lock, nothing running, and the release dev runs is the one we asked for.
+    const locks = db.prepare('SELECT * FROM locks WHERE service = ? AND environment = ?').all('web', 'dev');
+    assert.deepEqual(locks, [], `${label}: a lock row is left`);
+    assert.equal(openRollout(db, 'web', 'dev'), undefined, `${label}: a rollout is still open`);
+    assert.deepEqual(rolloutsOf(db, 'web', 'dev').filter((r) => r.status === 'running'), [], `${label}: a rollout is still running`);
+    const current = currentRelease(db, 'web', 'dev');
+    assert.ok(current !== undefined, `${label}: dev runs no release`);
+    const release = releaseOf(db, 'web', current)!;
+    assert.equal(release.imageId, expectedImage, `${label}: dev runs release ${current}, not the one rolled out`);
+
+    // The engine: exactly the 3 slots, running, under their own names, all on that release's image.
+    const all = await fixture.engine.containers.summaries([`${RUN_LABELS.project}=${fixture.name}`]);
+    assert.deepEqual(all.map((c) => c.name).sort(), SLOTS, `${label}: containers ${all.map((c) => `${c.name} (${c.state})`).join(', ')}`);
+    const instances = await listInstances(ctx, { environment: 'dev', service: 'web' });
+    assert.deepEqual(instances.map((i) => [i.slot, i.state]), SLOTS.map((s) => [s, 'running']), `${label}: instances`);
+    for (const i of instances) {
+      const state = (await fixture.engine.containers.inspect(i.id))!;
+      assert.equal(state.image, release.imageId, `${label}: ${i.slot} runs image ${state.image}`);
+      assert.ok(i.ip && i.mac, `${label}: ${i.slot} has no address`);
+    }
+
+    // IPAM: exactly their 3 addresses, bound to them; nothing allocated and unbound.
+    const live = ipamOf(ctx).allocations('lan').filter((a) => a.state !== 'quarantined');
+    assert.deepEqual(
+      live.map((a) => [a.slot, a.state, a.containerId, a.ip, a.mac]).sort(),
+      instances.map((i) => [i.slot, 'bound', i.id, i.ip, i.mac!.toLowerCase()]).sort(),
+      `${label}: IPAM ${JSON.stringify(live)}`,
+    );
+    // Docker's side of the addresses: the network has exactly these endpoints.
+    const network = await fixture.engine.http.json<{ Containers: Record<string, { IPv4Address: string; MacAddress: string }> }>('GET', `/networks/berth-${fixture.name}-lan`);
+    assert.deepEqual(
+      Object.entries(network.Containers ?? {}).map(([id, e]) => [id, e.IPv4Address.split('/')[0]]).sort(),
+      instances.map((i) => [i.id, i.ip]).sort(),
+      `${label}: Docker network endpoints`,
+    );
+
+    // The front door: exactly the 3 slots at their current addresses, ready.
+    const port = frontDoorPort(db, 'web', 'dev');
+    assert.ok(port, `${label}: no front door port recorded`);
+    const door = await frontDoorStatus({ id: 'dev-web', dir: frontDoorDir(ctx.project.stateDir, 'web', 'dev'), bind: port });
+    assert.ok(door.running, `${label}: the front door does not run`);
+    assert.equal(door.problem, undefined, `${label}: ${door.problem}`);
+    assert.deepEqual(
+      door.servers.map((s) => [s.name, s.address, s.state]).sort(),
+      instances.map((i) => [i.slot, `${i.ip}:8080`, 'ready']).sort(),
+      `${label}: front door servers ${JSON.stringify(door.servers.map((s) => [s.name, s.address, s.status, s.weight]))}`,
+    );
+    assert.ok(door.servers.every((s) => s.weight > 0), `${label}: a server has weight 0`);
+
+    // It answers through the front door, with the version that runs.
+    const version = expectedImage === images.A ? 'A' : 'B';
+    for (let i = 0; i < 6; i++) {
+      const answer: Response = await fetch(`http://${port.address}:${port.port}/`, { signal: AbortSignal.timeout(5000) });
+      assert.equal(answer.status, 200, `${label}: the front door answered ${answer.status}`);
+      assert.equal((await answer.text()).trim(), `hello ${version}`, `${label}: answer through the front door`);
+    }
+  }
+
+  it('after a kill at any checkpoint, the next command resumes the rollout and everything converges', async (t) => {
+    const started = Date.now();
+    const first = await berth(['release', 'web', '--env', 'dev', '--image', images.A]);
+    assert.equal(first.code, 0, show(first));
+    await assertConverged('first release', images.A);
+
+    let running: 'A' | 'B' = 'A';
+    const kills: { n: number; at: string; left: string; recovery: string; ms: number }[] = [];
+    for (let n = 1; ; n++) {
+      assert.ok(n <= MAX_KILL_POINTS, `still killed at checkpoint ${MAX_KILL_POINTS}: the fault hook never stops`);
+      const next: 'A' | 'B' = running === 'A' ? 'B' : 'A';
+      const releasesBefore = releasesOf(db, 'web').length;
+      const killed = await berth(['release', 'web', '--env', 'dev', '--image', images[next]], n);
+      if (killed.signal === null) {
+        // Past the last checkpoint: the rollout ran to its end.
+        assert.equal(killed.code, 0, show(killed));
+        await assertConverged(`BERTH_FAULT_KILL_AT=${n} (not killed)`, images[next]);
+        t.diagnostic(`BERTH_FAULT_KILL_AT=${n}: not killed, the rollout finished`);
+        break;
+      }
+      assert.equal(killed.signal, 'SIGKILL', show(killed));
+      assert.equal(releasesOf(db, 'web').length, releasesBefore + 1, `kill ${n}: the release was not recorded`);
+      // Where it died: the last step it announced and the last instance line after it.
+      const lines = killed.stdout.trim().split('\n');
+      let stepIndex = lines.length - 1;
+      while (stepIndex >= 0 && !/^\[\d+\/\d+\]/.test(lines[stepIndex]!)) stepIndex--;
+      const at = stepIndex < 0 ? '(before any step)' : lines.slice(stepIndex).join(' | ');
+      // What the kill left: the journal of a rollout still running, under a lock whose holder is gone.
+      const journal = openRollout(db, 'web', 'dev');
+      assert.ok(journal && journal.status === 'running', `kill ${n}: no running rollout in the journal`);
+      const lock = db.prepare('SELECT pid FROM locks WHERE service = ? AND environment = ?').get('web', 'dev') as { pid: number } | undefined;
+      assert.ok(lock, `kill ${n}: no lock row`);
+      assert.throws(() => process.kill(lock.pid, 0), `kill ${n}: the lock's holder ${lock.pid} still runs`);
+      const containers = await fixture.engine.containers.summaries([`${RUN_LABELS.project}=${fixture.name}`]);
+      const left = `journal #${journal.id} done ${journal.done}/${(JSON.parse(journal.plan) as { steps: unknown[] }).steps.length}; containers ${containers
+        .map((c) => `${c.name}:${c.state}`)
+        .sort()
+        .join(' ')}`;
+
+      const recovered = await berth(['scale', 'web=3', '--env', 'dev']);
+      assert.equal(recovered.code, 0, `kill ${n} at ${at}: recovery failed\n${show(recovered)}`);
+      const note = recovered.stdout.split('\n').find((l) => /interrupted/.test(l));
+      assert.ok(note, `kill ${n}: the recovery did not say it found the interrupted rollout\n${show(recovered)}`);
+      assert.match(note, new RegExp(`rollout #${journal.id} `), `kill ${n}: the recovery names another rollout`);
+      assert.match(note, /resumes/, `kill ${n}: the recovery did not say it resumes`);
+      // Resumed forward: the killed rollout itself succeeded, then the scale.
+      const [scale, resumed] = rolloutsOf(db, 'web', 'dev');
+      assert.equal(scale!.kind, 'scale');
+      assert.equal(scale!.status, 'succeeded', `kill ${n}: ${JSON.stringify(scale)}`);
+      assert.equal(resumed!.id, journal.id);
+      assert.equal(resumed!.kind, 'release');
+      assert.equal(resumed!.status, 'succeeded', `kill ${n}: ${JSON.stringify(resumed)}`);
+      await assertConverged(`kill ${n} at ${at}`, images[next]);
+      kills.push({ n, at, left, recovery: note, ms: killed.ms + recovered.ms });
+      running = next;
+    }
+    for (const k of kills) t.diagnostic(`kill ${k.n} at ${k.at}; left ${k.left} → ${k.recovery.replace(/^note: /, '').replace(/: the berth process.*/, '')}, resumed (${k.ms} ms)`);
+    t.diagnostic(`${kills.length} kill points, ${Math.round((Date.now() - started) / 1000)} s`);
+    assert.ok(kills.length >= MIN_KILL_POINTS, `only ${kills.length} kill points`);
+  });
+});

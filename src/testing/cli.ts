@@ -1,0 +1,41 @@
+/**
+ * The real `berth` command as a child process, for integration tests that
+ * need a separate process: one that can be killed (fault injection) while
+ * the test process looks at what it left behind.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** bin/berth.js of this checkout (it runs the bundle dist/berth.mjs: `npm run build` first). */
+export const BERTH_BIN = fileURLToPath(new URL('../../../bin/berth.js', import.meta.url));
+
+export interface CliOutcome {
+  /** The exit code, or null when a signal ended the process. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs `node bin/berth.js <args>` to its end (never rejects for a failure or a signal; `timeoutMs` kills it with SIGTERM). */
+export function runBerth(args: readonly string[], options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }): Promise<CliOutcome> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BERTH_BIN, ...args], { env: options.env, stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGTERM'), options.timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    // 'close', not 'exit': every byte of its output has been read by then.
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
