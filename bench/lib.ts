@@ -1,5 +1,5 @@
 /** Shared helpers for benchmarks: timing, medians, and BENCHMARKS.md sections. */
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,4 +47,44 @@ export function machine(): string {
   const cpus = spawnSync('nproc', { encoding: 'utf8' }).stdout.trim();
   const docker = spawnSync(DOCKER, ['version', '--format', '{{.Server.Version}} (API {{.Server.APIVersion}})'], { encoding: 'utf8', env: DOCKER_ENV }).stdout.trim();
   return `${cpus} cores, Node ${process.version}, Docker Engine ${docker}, ${new Date().toISOString().slice(0, 10)}`;
+}
+
+export interface Finished {
+  ms: number;
+  /** The exit code, or null when a signal ended the process. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command without blocking the event loop (so that, say, a load generator in this
+ * process keeps going while it is timed); `onLine` sees each line of its stdout as it arrives.
+ * Never rejects for a failure or a signal: look at `code`.
+ */
+export function spawnTimed(command: string, args: string[], options: SpawnOptions & { onLine?: (line: string) => void } = {}): { child: ChildProcess; done: Promise<Finished> } {
+  const { onLine, ...spawnOptions } = options;
+  const t0 = process.hrtime.bigint();
+  const child = spawn(command, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let partial = '';
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+    stdout += text;
+    if (!onLine) return;
+    const lines = (partial + text).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) onLine(line);
+  });
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const done = new Promise<Finished>((resolve, reject) => {
+    child.once('error', reject);
+    // 'close', not 'exit': all of its output has been read by then.
+    child.once('close', (code, signal) => {
+      if (onLine && partial !== '') onLine(partial);
+      resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, code, signal, stdout, stderr });
+    });
+  });
+  return { child, done };
 }
