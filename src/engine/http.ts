@@ -7,6 +7,7 @@
  */
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { Readable } from 'node:stream';
+import { wholeRequest } from './whole-request.js';
 
 export interface EngineTarget {
   socketPath?: string;
@@ -40,31 +41,35 @@ export class EngineCallError extends Error {
 export class EngineHttp {
   constructor(private readonly target: EngineTarget) {}
 
-  /** Sends a request; resolves with the response once headers arrive; rejects on 4xx/5xx with the engine's message. */
+  /** Sends a request; resolves with the response once headers arrive (for streams); rejects on 4xx/5xx with the engine's message. */
   async call(method: string, path: string, options: CallOptions = {}): Promise<IncomingMessage> {
     const response = await this.send(method, path, options);
     const status = response.statusCode ?? 0;
     if (status < 400) return response;
-    const text = await readText(response);
-    let message = text.trim();
-    try {
-      message = (JSON.parse(text) as { message?: string }).message ?? message;
-    } catch {
-      // A plain-text error body is the message itself.
-    }
-    throw new EngineCallError(status, message);
+    throw callError(status, await readText(response));
   }
 
   async json<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {
-    const text = await readText(await this.call(method, path, options));
+    const text = (await this.wholeAnswer(method, path, options)).body.toString('utf8');
     return (text.trim() === '' ? undefined : JSON.parse(text)) as T;
   }
 
   /** For calls whose answer is only the status (start, stop, remove). */
   async empty(method: string, path: string, options: CallOptions = {}): Promise<number> {
-    const response = await this.call(method, path, options);
-    response.resume();
-    return response.statusCode ?? 0;
+    return (await this.wholeAnswer(method, path, options)).status;
+  }
+
+  private async wholeAnswer(method: string, path: string, options: CallOptions): Promise<{ status: number; body: Buffer }> {
+    if (options.stream) {
+      const response = await this.call(method, path, options);
+      return { status: response.statusCode ?? 0, body: await readBuffer(response) };
+    }
+    const headers: Record<string, string> = { ...options.headers };
+    const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+    if (payload) headers['Content-Type'] = 'application/json';
+    const answer = await wholeRequest(this.target, { method, path: path + queryString(options.query), headers, payload, timeoutMs: options.timeoutMs });
+    if (answer.status >= 400) throw callError(answer.status, answer.body.toString('utf8'));
+    return answer;
   }
 
   private send(method: string, path: string, options: CallOptions): Promise<IncomingMessage> {
@@ -95,6 +100,16 @@ export class EngineHttp {
       }
     });
   }
+}
+
+function callError(status: number, text: string): EngineCallError {
+  let message = text.trim();
+  try {
+    message = (JSON.parse(text) as { message?: string }).message ?? message;
+  } catch {
+    // A plain-text error body is the message itself.
+  }
+  return new EngineCallError(status, message);
 }
 
 /** Objects are JSON-encoded and lists repeat their key, as the Engine API expects. */
