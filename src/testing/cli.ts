@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** bin/berth.js of this checkout (it runs the bundle dist/berth.mjs: `npm run build` first). */
+/** bin/berth.js of this checkout (it runs the bundle dist/berth.cjs: `npm run build` first). */
 export const BERTH_BIN = fileURLToPath(new URL('../../../bin/berth.js', import.meta.url));
 
 export interface CliOutcome {
