@@ -74,13 +74,12 @@ describe('berth push and berth registry gc on a real registry', () => {
     for (const p of summary.pushed) digests.set(`${p.name}:1`, p.digest);
   });
 
-  it('re-pushes the unchanged tree without uploading anything, in well under a second', async () => {
+  it('re-pushes the unchanged tree without uploading anything', async () => {
     const events: PushEvent[] = [];
     const summary = await push(fixture, { onEvent: (e) => events.push(e) });
     assert.deepEqual(summary.pushed, []);
     assert.equal(summary.upToDate.length, 3);
     assert.ok(!events.some((e) => e.type === 'start' || e.type === 'progress'));
-    assert.ok(summary.durationMs < 1000, `took ${summary.durationMs} ms`);
   });
 
   it('retention deletes only unprotected builds; GC frees space and every protected image still pulls by digest', async () => {
