@@ -3,6 +3,8 @@ import { spawn, spawnSync, type ChildProcess, type SpawnOptions, type SpawnSyncO
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Engine } from '../src/engine/client.js';
+import { parseSubnet } from '../src/network/addresses.js';
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BERTH = join(REPO, 'bin', 'berth.js');
@@ -87,4 +89,54 @@ export function spawnTimed(command: string, args: string[], options: SpawnOption
     });
   });
   return { child, done };
+}
+
+/** `--name N` when N is a positive integer. */
+export function positiveFlag(name: string): number | undefined {
+  const at = process.argv.indexOf(name);
+  const value = at >= 0 ? Number(process.argv[at + 1]) : undefined;
+  return value && Number.isInteger(value) && value > 0 ? value : undefined;
+}
+
+/** The list starting at its `round`-th item, so no contender always goes first. */
+export function rotated<T>(list: readonly T[], round: number): T[] {
+  const at = round % list.length;
+  return [...list.slice(at), ...list.slice(0, at)];
+}
+
+/** The "10.x.y" of a /24 in 10.150–199.x that no Docker network or route on this machine overlaps. */
+export async function pickSubnet(engine: Engine): Promise<string> {
+  const taken = (await engine.networks.list([])).map((n) => n.subnet).filter((s): s is string => s !== undefined);
+  const routes = spawnSync('ip', ['-4', 'route', 'show'], { encoding: 'utf8' }).stdout.split('\n').map((line) => line.split(' ')[0] ?? '');
+  const used = [...taken, ...routes].map((s) => parseSubnet(s.includes('/') ? s : `${s}/32`)).filter((s) => s !== undefined);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const prefix = `10.${150 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 256)}`;
+    const mine = parseSubnet(`${prefix}.0/24`)!;
+    if (!used.some((u) => u.base <= mine.broadcast && mine.base <= u.broadcast)) return prefix;
+  }
+  throw new Error('no free /24 in 10.150.0.0–10.199.255.0');
+}
+
+/** SIGINT or SIGTERM during a benchmark: the rounds stop at their next step and everything made is removed. */
+export class Interruption {
+  interrupted = false;
+
+  /** Throws once a signal came. */
+  check(): void {
+    if (this.interrupted) throw new Error('interrupted');
+  }
+
+  /** Returns `work` made to run at most once; a signal runs it too, then exits 130. */
+  cleanUpOnSignal(work: () => Promise<void>): () => Promise<void> {
+    let cleaning: Promise<void> | undefined;
+    const cleanup = () => (cleaning ??= work());
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        console.error(`${signal}: cleaning up`);
+        this.interrupted = true;
+        void cleanup().finally(() => process.exit(130));
+      });
+    }
+    return cleanup;
+  }
 }

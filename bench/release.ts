@@ -35,13 +35,12 @@ import { connectEngine, type Engine } from '../src/engine/client.js';
 import { freePort, haproxyBinary, stopFrontDoor } from '../src/lb/front-door.js';
 import { haproxyConfig } from '../src/lb/haproxy-config.js';
 import { frontDoorDir } from '../src/lb/paths.js';
-import { parseSubnet } from '../src/network/addresses.js';
 import { removeNetwork } from '../src/network/docker-network.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../src/testing/fixture.js';
-import { BERTH, DOCKER, DOCKER_ENV, machine, median, ms, spawnTimed, writeSection, type Finished } from './lib.js';
+import { BERTH, DOCKER, DOCKER_ENV, Interruption, machine, median, ms, pickSubnet, positiveFlag, rotated, spawnTimed, writeSection, type Finished } from './lib.js';
 
 const REPLICAS = 10;
-const ROUNDS = numberFlag('--rounds') ?? 5;
+const ROUNDS = positiveFlag('--rounds') ?? 5;
 const CONTENDERS = ['berth', 'swarm-stop', 'swarm-start'] as const;
 type Contender = (typeof CONTENDERS)[number];
 type Version = 'A' | 'B';
@@ -55,12 +54,6 @@ const SETTLE_MS = 2000;
 const UPDATE_TIMEOUT_MS = 300_000;
 const BENCH_LABEL = 'berth-bench.release';
 const ENVIRONMENT = 'production';
-
-function numberFlag(name: string): number | undefined {
-  const at = process.argv.indexOf(name);
-  const value = at >= 0 ? Number(process.argv[at + 1]) : undefined;
-  return value && Number.isInteger(value) && value > 0 ? value : undefined;
-}
 
 /** Berth's network: flat (default: each instance its own IP on a bridge, HAProxy straight to it) or nat (published host ports). */
 function networkFlag(): 'flat' | 'nat' {
@@ -84,10 +77,7 @@ const page = (version: Version) => `hello ${version}`;
 const other = (version: Version): Version => (version === 'A' ? 'B' : 'A');
 
 /** Set by SIGINT/SIGTERM: the rounds stop at the next step. */
-let interrupted = false;
-const stopIfInterrupted = () => {
-  if (interrupted) throw new Error('interrupted');
-};
+const interruption = new Interruption();
 
 /** Commands this run started and that may still run: stopped before the clean-up. */
 const live = new Set<ChildProcess>();
@@ -188,7 +178,7 @@ async function untilServes(target: Target, expect: string, what: string, count =
   let inARow = 0;
   let last: string | undefined;
   while (inARow < count) {
-    stopIfInterrupted();
+    interruption.check();
     last = await get(target, expect);
     inARow = last === undefined ? inARow + 1 : 0;
     if (last !== undefined) {
@@ -234,19 +224,6 @@ interface Made {
   gwbridgeBefore: boolean;
   /** The Linux bridge of Berth's flat network. */
   bridge?: string;
-}
-
-/** A /24 in 10.150–199.x that no Docker network or route on this machine overlaps (as bench/run.ts picks). */
-async function pickSubnet(engine: Engine): Promise<string> {
-  const taken = (await engine.networks.list([])).map((n) => n.subnet).filter((s): s is string => s !== undefined);
-  const routes = spawnSync('ip', ['-4', 'route', 'show'], { encoding: 'utf8' }).stdout.split('\n').map((line) => line.split(' ')[0] ?? '');
-  const used = [...taken, ...routes].map((s) => parseSubnet(s.includes('/') ? s : `${s}/32`)).filter((s) => s !== undefined);
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const prefix = `10.${150 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 256)}`;
-    const mine = parseSubnet(`${prefix}.0/24`)!;
-    if (!used.some((u) => u.base <= mine.broadcast && mine.base <= u.broadcast)) return prefix;
-  }
-  throw new Error('no free /24 in 10.150.0.0–10.199.255.0');
 }
 
 async function buildVersions(fixture: Fixture): Promise<Record<Version, string>> {
@@ -469,7 +446,7 @@ async function swarmUpdate(setup: Setup, order: Swarm['order']): Promise<Sample>
   const { swarm, fixture } = setup;
   await setOrder(fixture.engine, swarm, order);
   await sleep(SETTLE_MS);
-  stopIfInterrupted();
+  interruption.check();
   const next = other(swarm.version);
   const sample = await underLoad(swarm.target, async () => {
     const startEpoch = Date.now();
@@ -605,15 +582,7 @@ async function main() {
   const run = randomBytes(3).toString('hex');
   const made: Made = { tags: [], services: [], swarmInitialised: false, gwbridgeBefore: false };
   made.gwbridgeBefore = spawnSync(DOCKER, ['network', 'inspect', 'docker_gwbridge'], { env: DOCKER_ENV, stdio: 'ignore' }).status === 0;
-  let cleaning: Promise<void> | undefined;
-  const cleanup = () => (cleaning ??= cleanUp(made));
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      console.error(`${signal}: cleaning up`);
-      interrupted = true;
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
+  const cleanup = interruption.cleanUpOnSignal(() => cleanUp(made));
 
   try {
     made.work = mkdtempSync(join(tmpdir(), 'berth-bench-release-'));
@@ -642,21 +611,21 @@ async function main() {
     made.fixture = fixture;
     const images = await buildVersions(fixture);
     console.log(`builds: A ${images.A.slice(7, 19)}, B ${images.B.slice(7, 19)}`);
-    stopIfInterrupted();
+    interruption.check();
     const berthTarget = await berthFirstRelease(fixture, images.A);
     await untilServes(berthTarget, page('A'), "Berth's front door");
     console.log(`Berth: ${REPLICAS} × A behind its front door http://${berthTarget.host}:${berthTarget.port}/`);
-    stopIfInterrupted();
+    interruption.check();
     const swarm = await swarmSetup(run, made.work, images, made);
     console.log(`Swarm: service ${swarm.service}, ${REPLICAS} × A, ${swarm.front === 'mesh' ? 'routing mesh' : `HAProxy front ${swarm.frontService}`} on http://127.0.0.1:${swarm.target.port}/${made.swarmInitialised ? ' (swarm initialised by this run)' : ''}`);
     const setup: Setup = { fixture, images, berth: { target: berthTarget, version: 'A' }, swarm };
 
     const samples = new Map<Contender, Sample[]>(CONTENDERS.map((c) => [c, []]));
     for (let round = 0; round < ROUNDS; round++) {
-      const order = [...CONTENDERS.slice(round % CONTENDERS.length), ...CONTENDERS.slice(0, round % CONTENDERS.length)];
+      const order = rotated(CONTENDERS, round);
       for (const contender of order) {
         await sleep(SETTLE_MS);
-        stopIfInterrupted();
+        interruption.check();
         const sample = await RUNNERS[contender](setup);
         samples.get(contender)!.push(sample);
         const { load } = sample;

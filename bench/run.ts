@@ -22,13 +22,13 @@ import { loadProject } from '../src/config/project.js';
 import { connectEngine, type Engine } from '../src/engine/client.js';
 import { Semaphore } from '../src/build/semaphore.js';
 import { slotBody } from '../src/deploy/instance-spec.js';
-import { macFor, parseSubnet } from '../src/network/addresses.js';
+import { macFor } from '../src/network/addresses.js';
 import { dockerNetworkName, ensureNetwork, removeNetwork } from '../src/network/docker-network.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../src/testing/fixture.js';
-import { BERTH, DOCKER, DOCKER_ENV, machine, median, ms, timed, writeSection } from './lib.js';
+import { BERTH, DOCKER, DOCKER_ENV, Interruption, machine, median, ms, pickSubnet, positiveFlag, rotated, timed, writeSection } from './lib.js';
 
 const REPLICAS = 30;
-const ROUNDS = roundsFlag() ?? 5;
+const ROUNDS = positiveFlag('--rounds') ?? 5;
 const CONTENDERS = ['berth', 'loop', 'compose', 'raw', 'raw16'] as const;
 type Contender = (typeof CONTENDERS)[number];
 const BENCH_LABEL = 'berth-bench.run';
@@ -37,12 +37,6 @@ const SETTLE_MS = 2000;
 const ANSWER_TIMEOUT_MS = 60_000;
 /** Berth's default number of parallel launches (deploy.ts). */
 const BERTH_CONCURRENCY = 16;
-
-function roundsFlag(): number | undefined {
-  const at = process.argv.indexOf('--rounds');
-  const value = at >= 0 ? Number(process.argv[at + 1]) : undefined;
-  return value && Number.isInteger(value) && value > 0 ? value : undefined;
-}
 
 interface Setup {
   run: string;
@@ -72,10 +66,7 @@ interface Sample {
 }
 
 /** Set by SIGINT/SIGTERM: the rounds stop at the next step. */
-let interrupted = false;
-const stopIfInterrupted = () => {
-  if (interrupted) throw new Error('interrupted');
-};
+const interruption = new Interruption();
 
 const sleep = (delay: number) => new Promise((resolve) => setTimeout(resolve, delay));
 const now = () => Number(process.hrtime.bigint()) / 1e6;
@@ -85,19 +76,6 @@ const addressOf = (prefix: string, i: number) => {
   const ip = `${prefix}.${10 + i}`;
   return { ip, mac: macFor(ip, '02:42') };
 };
-
-/** A /24 in 10.150–199.x that no Docker network or route on this machine overlaps. */
-async function pickSubnet(engine: Engine): Promise<string> {
-  const taken = (await engine.networks.list([])).map((n) => n.subnet).filter((s): s is string => s !== undefined);
-  const routes = spawnSync('ip', ['-4', 'route', 'show'], { encoding: 'utf8' }).stdout.split('\n').map((line) => line.split(' ')[0] ?? '');
-  const used = [...taken, ...routes].map((s) => parseSubnet(s.includes('/') ? s : `${s}/32`)).filter((s) => s !== undefined);
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const prefix = `10.${150 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 256)}`;
-    const mine = parseSubnet(`${prefix}.0/24`)!;
-    if (!used.some((u) => u.base <= mine.broadcast && mine.base <= u.broadcast)) return prefix;
-  }
-  throw new Error('no free /24 in 10.150.0.0–10.199.255.0');
-}
 
 /** GET http://ip:8080/ once; true on a 2xx. */
 function answers(ip: string): Promise<boolean> {
@@ -117,7 +95,7 @@ async function untilAllAnswer(ips: string[]): Promise<void> {
   const deadline = Date.now() + ANSWER_TIMEOUT_MS;
   let pending = ips;
   while (pending.length > 0) {
-    stopIfInterrupted();
+    interruption.check();
     const results = await Promise.all(pending.map(async (ip) => ((await answers(ip)) ? undefined : ip)));
     pending = results.filter((ip): ip is string => ip !== undefined);
     if (pending.length === 0) return;
@@ -350,7 +328,7 @@ async function main() {
     if (fixture) {
       await removeContainers(fixture);
       // After an interrupt, launches still in flight may create a container or two more.
-      if (interrupted) await sleep(1000).then(() => removeContainers(fixture));
+      if (interruption.interrupted) await sleep(1000).then(() => removeContainers(fixture));
       if (networkRef.name) await removeNetwork(fixture.engine, networkRef.name).catch((e) => console.error('cleanup:', e));
     }
     // The engine deletes the bridge it created with the network; this is for an interrupted creation.
@@ -358,15 +336,7 @@ async function main() {
     await fixture?.cleanup().catch((e) => console.error('cleanup:', e));
     rmSync(work, { recursive: true, force: true });
   };
-  let cleaning: Promise<void> | undefined;
-  const cleanup = () => (cleaning ??= removeEverything());
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      console.error(`${signal}: cleaning up`);
-      interrupted = true;
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
+  const cleanup = interruption.cleanUpOnSignal(removeEverything);
 
   try {
     const compose = composeVersion();
@@ -379,10 +349,10 @@ async function main() {
 
     const samples = new Map<Contender, Sample[]>(CONTENDERS.map((c) => [c, []]));
     for (let round = 0; round < ROUNDS; round++) {
-      const order = [...CONTENDERS.slice(round % CONTENDERS.length), ...CONTENDERS.slice(0, round % CONTENDERS.length)];
+      const order = rotated(CONTENDERS, round);
       for (const contender of order) {
         await sleep(SETTLE_MS);
-        stopIfInterrupted();
+        interruption.check();
         const sample = await RUNNERS[contender](setup);
         await emptyNetwork(setup, contender);
         samples.get(contender)!.push(sample);

@@ -3,7 +3,7 @@
 // start and compiling Berth's code), so the CLI is one bundled file (loading ~50 modules
 // one by one cost a third of a no-op build) run through V8's code cache: the compiled
 // code of a first run is kept beside the bundle and reused while the bundle is unchanged.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,10 +12,6 @@ import { Script } from 'node:vm';
 const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'berth.cjs');
 const cacheFile = `${bundle}.cache`;
 
-if (!existsSync(bundle)) {
-  process.stderr.write(`error: ${bundle} is missing\n  fix: run "npm run build" (or "npm run setup") in the checkout\n`);
-  process.exit(1);
-}
 
 // A closed pipe (berth images | head) is the reader's choice, not an error.
 for (const stream of [process.stdout, process.stderr]) {
@@ -26,7 +22,7 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 const cachedData = readCache();
-const script = new Script(`(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, 'utf8')}\n})`, {
+const script = new Script(`(function (exports, require, module, __filename, __dirname) {${readBundle()}\n})`, {
   filename: bundle,
   ...(cachedData ? { cachedData } : {}),
 });
@@ -37,6 +33,16 @@ process.exitCode = await module.exports.main(process.argv.slice(2));
 // Made after the run, so it holds the functions this run compiled too. V8 rejects a cache
 // made for other code or another Node, and then it is made again.
 if (!cachedData || script.cachedDataRejected) writeCache(script.createCachedData());
+
+function readBundle() {
+  try {
+    return readFileSync(bundle, 'utf8');
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error;
+    process.stderr.write(`error: ${bundle} is missing\n  fix: run "npm run build" (or "npm run setup") in the checkout\n`);
+    process.exit(1);
+  }
+}
 
 function readCache() {
   try {

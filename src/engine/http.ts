@@ -17,15 +17,20 @@ export interface EngineTarget {
 
 export type Query = Record<string, string | number | boolean | string[] | Record<string, unknown> | undefined>;
 
-export interface CallOptions {
+/** What json() and empty() send: their answer is read whole, so no request stream. */
+export interface WholeOptions {
   query?: Query;
-  /** A JSON body, or a stream sent as-is (tar archives). */
+  /** Sent as JSON. */
   body?: unknown;
-  stream?: Readable;
-  contentType?: string;
   /** Extra request headers (e.g. X-Registry-Auth for a push). */
   headers?: Record<string, string>;
   timeoutMs?: number;
+}
+
+export interface CallOptions extends WholeOptions {
+  /** Sent as-is instead of a JSON body (tar archives). */
+  stream?: Readable;
+  contentType?: string;
 }
 
 /** What a failed call carries: the status and the engine's own message. */
@@ -49,35 +54,26 @@ export class EngineHttp {
     throw callError(status, await readText(response));
   }
 
-  async json<T>(method: string, path: string, options: CallOptions = {}): Promise<T> {
+  async json<T>(method: string, path: string, options: WholeOptions = {}): Promise<T> {
     const text = (await this.wholeAnswer(method, path, options)).body.toString('utf8');
     return (text.trim() === '' ? undefined : JSON.parse(text)) as T;
   }
 
   /** For calls whose answer is only the status (start, stop, remove). */
-  async empty(method: string, path: string, options: CallOptions = {}): Promise<number> {
+  async empty(method: string, path: string, options: WholeOptions = {}): Promise<number> {
     return (await this.wholeAnswer(method, path, options)).status;
   }
 
-  private async wholeAnswer(method: string, path: string, options: CallOptions): Promise<{ status: number; body: Buffer }> {
-    if (options.stream) {
-      const response = await this.call(method, path, options);
-      return { status: response.statusCode ?? 0, body: await readBuffer(response) };
-    }
-    const headers: Record<string, string> = { ...options.headers };
-    const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
-    if (payload) headers['Content-Type'] = 'application/json';
+  private async wholeAnswer(method: string, path: string, options: WholeOptions): Promise<{ status: number; body: Buffer }> {
+    const { headers, payload } = jsonRequest(options);
     const answer = await wholeRequest(this.target, { method, path: path + queryString(options.query), headers, payload, timeoutMs: options.timeoutMs });
     if (answer.status >= 400) throw callError(answer.status, answer.body.toString('utf8'));
     return answer;
   }
 
   private send(method: string, path: string, options: CallOptions): Promise<IncomingMessage> {
-    const headers: Record<string, string> = { ...options.headers };
-    let payload: Buffer | undefined;
-    if (options.body !== undefined) {
-      payload = Buffer.from(JSON.stringify(options.body));
-      headers['Content-Type'] = 'application/json';
+    const { headers, payload } = jsonRequest(options);
+    if (payload) {
       headers['Content-Length'] = String(payload.length);
     } else if (options.stream) {
       headers['Content-Type'] = options.contentType ?? 'application/x-tar';
@@ -100,6 +96,14 @@ export class EngineHttp {
       }
     });
   }
+}
+
+/** The headers and the JSON-encoded body, if there is one. */
+function jsonRequest(options: WholeOptions): { headers: Record<string, string>; payload: Buffer | undefined } {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.body === undefined) return { headers, payload: undefined };
+  headers['Content-Type'] = 'application/json';
+  return { headers, payload: Buffer.from(JSON.stringify(options.body)) };
 }
 
 function callError(status: number, text: string): EngineCallError {
