@@ -2,7 +2,7 @@
  * A tiny root filesystem for fast integration tests: Debian's static busybox
  * plus the few files a container needs. Written as a tarball, imported like any root.
  */
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, renameSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
@@ -26,5 +26,8 @@ export async function writeTinyRoot(file: string): Promise<void> {
   tar.entry({ name: 'etc/passwd', mode: 0o644, mtime }, 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\n');
   tar.entry({ name: 'etc/group', mode: 0o644, mtime }, 'root:x:0:\napp:x:1000:\n');
   tar.finalize();
-  await pipeline(Readable.from(tar), createWriteStream(file));
+  // Several test processes may write it at once: each writes its own file and renames it into place.
+  const partial = `${file}.${process.pid}`;
+  await pipeline(Readable.from(tar), createWriteStream(partial));
+  renameSync(partial, file);
 }
