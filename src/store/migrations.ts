@@ -7,5 +7,6 @@ import ship from './migrations/002-ship.js';
 import ipam from './migrations/003-ipam.js';
 import run from './migrations/004-run.js';
 import release from './migrations/005-release.js';
+import trust from './migrations/006-trust.js';
 
-export const migrations: readonly string[] = [build, ship, ipam, run, release];
+export const migrations: readonly string[] = [build, ship, ipam, run, release, trust];

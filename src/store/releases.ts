@@ -14,8 +14,8 @@ export interface Release {
   createdBy: string;
 }
 
-export type RolloutKind = 'release' | 'promote' | 'rollback' | 'canary' | 'scale';
-export type RolloutStatus = 'running' | 'canary' | 'succeeded' | 'failed' | 'rolled-back' | 'aborted';
+export type RolloutKind = 'release' | 'promote' | 'rollback' | 'canary' | 'scale' | 'deploy';
+export type RolloutStatus = 'running' | 'canary' | 'succeeded' | 'failed' | 'rolled-back' | 'aborted' | 'abandoned';
 
 export interface Rollout {
   id: number;
@@ -33,6 +33,8 @@ export interface Rollout {
   done: number;
   startedAt: number;
   finishedAt: number | null;
+  /** The evidence of the rollout's health and canary decisions (JSON object), for `berth history`. */
+  evidence: string;
 }
 
 export interface Lock {
@@ -104,6 +106,7 @@ interface RolloutRow {
   done: number;
   started_at: number;
   finished_at: number | null;
+  evidence: string;
 }
 
 const toRollout = (r: RolloutRow): Rollout => ({
@@ -121,6 +124,7 @@ const toRollout = (r: RolloutRow): Rollout => ({
   done: r.done,
   startedAt: r.started_at,
   finishedAt: r.finished_at,
+  evidence: r.evidence,
 });
 
 export function startRollout(db: Db, r: Pick<Rollout, 'service' | 'environment' | 'release' | 'previous' | 'kind' | 'forced' | 'actor' | 'plan'>, now = Date.now()): number {
@@ -249,4 +253,9 @@ export function saveFrontDoorPort(db: Db, service: string, environment: string, 
 
 export function allFrontDoors(db: Db): { service: string; environment: string; address: string; port: number }[] {
   return db.prepare('SELECT service, environment, address, port FROM front_doors ORDER BY environment, service').all() as { service: string; environment: string; address: string; port: number }[];
+}
+
+/** Records the evidence of a rollout's decisions (replaces what was there). */
+export function setEvidence(db: Db, id: number, evidence: object): void {
+  db.prepare('UPDATE rollouts SET evidence = ? WHERE id = ?').run(JSON.stringify(evidence), id);
 }
