@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadProject } from '../config/project.js';
 import { containerBody, type InstanceSpec } from '../deploy/container-body.js';
 import { startInstance } from '../deploy/instance.js';
-import { writeSlotSecrets } from '../deploy/secrets.js';
+import { slotSecretsDir, writeSlotSecrets } from '../deploy/secrets.js';
 import { openStore } from '../store/db.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { buildProject } from './builder.js';
@@ -79,7 +79,8 @@ describe('runtime assets: secrets, user switching and the health probe', () => {
   }
 
   it('exports each file of /run/secrets as a variable, for the runtime scripts and the service, never in the container config', async () => {
-    const dir = writeSlotSecrets(secretsState, 'test', 'as-app-1', new Map([['DB_PASSWORD', `${SECRET}\n`]]))!;
+    const dir = slotSecretsDir(secretsState, 'test', 'as-app-1');
+    writeSlotSecrets(secretsState, dir, new Map([['DB_PASSWORD', `${SECRET}\n`]]));
     writeFileSync(join(dir, 'bad-name'), 'ignored');
     const { id, code, logs } = await run('as-app', 'secrets', { binds: [`${dir}:/run/secrets:ro`] });
     assert.equal(code, 0, logs);

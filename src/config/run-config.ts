@@ -12,6 +12,7 @@ import type { ProblemList } from './problems.js';
 import { environmentsShape, hostsShape, networksShape, pipelineShape, servicesShape } from './run-schema.js';
 import { Checker } from './schema.js';
 import { didYouMean } from './suggest.js';
+import { nameCollisions } from './name-collisions.js';
 import type { KeyPath, YamlSource } from './yaml-source.js';
 
 export const DEFAULT_PIPELINE = ['dev', 'test', 'staging', 'canary', 'production'];
@@ -135,6 +136,15 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
       Object.entries(e.services ?? {}).map(([service, o]) => [service, { ...(o.replicas !== undefined ? { replicas: o.replicas } : {}), ...(o.env ? { env: o.env } : {}), ...(o.lb_port !== undefined ? { lbPort: o.lb_port } : {}) }]),
     );
     environments.set(name, { name, hosts: envHosts, network, services: overrides, lbAddress: e.lb_address ?? '127.0.0.1' });
+  }
+  for (const c of nameCollisions([...services.keys()], [...environments.keys()])) {
+    const name = c.what === 'slots' ? `slots "${c.name}-<n>"` : `front door "${c.name}"`;
+    problems.at(
+      source,
+      ['services', c.second.service],
+      `service "${c.second.service}" in environment "${c.second.environment}" and service "${c.first.service}" in environment "${c.first.environment}" would have the same ${name}`,
+      'rename one of these services or environments so that no service-environment pair joins to the same name',
+    );
   }
   for (const [index, stage] of pipeline.entries()) {
     if (!environments.has(stage)) problems.at(source, ['pipeline', index], `unknown environment "${stage}"${didYouMean(stage, environments.keys())}`, 'every stage of the pipeline must be an environment');

@@ -1,24 +1,25 @@
 /**
- * `berth deploy`: reconcile what runs with what should, then create or replace
- * the service's instances in an environment and wait until they are healthy.
- * A replaced container is only set aside (stopped, renamed) until the whole
- * deploy succeeds; if any instance fails, every change is undone and the
- * previous instances serve again.
+ * `berth deploy`: create or replace a service's instances in an environment
+ * and wait until they are healthy — as a rollout of kind 'deploy' on Release's
+ * journaled, locked executor (release/rollout.ts). The image is recorded as a
+ * release of the service (an existing one when image and settings match), so
+ * `berth history` shows the deploy and `berth promote` can move it on. A
+ * deploy has no front door: new slots first, the first replacement alone, the
+ * rest together; a failure puts back what ran before (or removes what it
+ * started), and a killed deploy is resumed by the next command on the service
+ * and environment.
  */
-import { allRefs, protectDigest, releaseDigest } from '../store/refs.js';
-import { finishDeployment, saveSlot, startDeployment } from '../store/deployments.js';
-import { Semaphore } from '../build/semaphore.js';
 import { conflict } from '../errors.js';
-import { frontDoorPort } from '../store/releases.js';
-import { environmentOf, ipamOf, networkOf, replicasOf, serviceOf, type RunContext } from './context.js';
+import { createRelease, currentRelease, frontDoorPort, releasesOf, type Release } from '../store/releases.js';
+import { actor, configOf, recoverInterrupted, replicasIn, rollout } from '../release/rollout.js';
+import { observe, placementOf, type InstanceEvent, type RolloutEvent } from '../release/rollout-context.js';
+import { environmentOf, networkOf, serviceOf, type RunContext } from './context.js';
 import { resolveImage, type DeployImage } from './image.js';
 import { slotBody } from './instance-spec.js';
-import { failure, launchSlot, LaunchError, restore, setAside, type Launched } from './launch.js';
+import { deploySteps, planDeploy, type Step } from './plan.js';
+import { dockerNetworkName } from '../network/docker-network.js';
 import { observeService } from './observe.js';
-import { planDeploy, type DesiredInstance, type Step } from './plan.js';
-import { removeInstance } from './remove.js';
-import { placeSlots } from './slots.js';
-import { prepareTarget } from './target.js';
+import { slotName } from './slots.js';
 
 export interface DeployOptions {
   /** An image ID, a registry digest Berth pushed, or a tag; default: the current build. */
@@ -33,13 +34,10 @@ export interface DeployOptions {
 }
 
 export type DeployEvent =
-  | { type: 'reconcile'; released: string[] }
-  | { type: 'plan'; image: DeployImage; network: string; steps: Step[] }
-  | { type: 'launch'; slot: string; action: 'create' | 'replace' }
-  | { type: 'ready'; instance: InstanceReport; ms: number }
-  | { type: 'failed'; slot: string; reason: string }
-  | { type: 'undo'; slot: string; what: string }
-  | { type: 'removed'; slot: string; reason: string };
+  | { type: 'note'; text: string }
+  | { type: 'plan'; image: DeployImage; release: number; network: string; steps: Step[] }
+  | Exclude<InstanceEvent, { type: 'ready' }>
+  | { type: 'ready'; instance: InstanceReport; ms: number };
 
 export interface InstanceReport {
   slot: string;
@@ -53,7 +51,10 @@ export interface InstanceReport {
 }
 
 export interface DeployResult {
+  /** The rollout that ran the deploy (also the instances' berth.deployment label). */
   deployment: number;
+  /** The release the environment now runs. */
+  release: number;
   service: string;
   environment: string;
   image: DeployImage;
@@ -62,149 +63,80 @@ export interface DeployResult {
   durationMs: number;
 }
 
-const DEFAULT_TIMEOUT_MS = 120_000;
-
 export async function deployService(context: RunContext, serviceName: string, environmentName: string, options: DeployOptions = {}): Promise<DeployResult> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
   const { project, db, hosts } = context;
   const service = serviceOf(project, serviceName);
   const environment = environmentOf(project, environmentName);
-  if (frontDoorPort(db, service.name, environment.name)) {
-    throw conflict(`${service.name} in ${environment.name} is released through a front door; "berth deploy" would leave its load balancer out of step`, {
-      fix: `use berth release / promote / rollback / scale for ${service.name} in ${environment.name}`,
-    });
-  }
+  refuseFrontDoor(context, service.name, environment.name);
   const network = networkOf(project, environment);
-  const firstEngine = hosts.engine(environment.hosts[0]!);
-  const image = await resolveImage(project, firstEngine, db, service, options.image);
-  const target = await prepareTarget(context, service, environment, { id: image.id, digest: image.digest });
-  const { ipam, dockerName, saved, hostNames } = target;
-  if (target.released.length > 0) emit({ type: 'reconcile', released: target.released });
-
-  const placements = placeSlots(service.name, environment.name, replicasOf(service, environment), environment.hosts, new Map([...saved].map(([slot, s]) => [slot, s.host])));
-  const inputs = new Map(placements.map((p) => [p.slot, target.input(p)]));
-  const desired: DesiredInstance[] = placements.map((p) => ({ ...p, specHash: slotBody(inputs.get(p.slot)!).specHash }));
-  const observed = await observeService(hosts, hostNames, project.name, service.name, environment.name);
-  const steps = planDeploy(desired, observed, { force: options.force ?? false });
-  emit({ type: 'plan', image, network: network.name, steps });
-
-  const deployment = startDeployment(db, {
-    service: service.name,
-    environment: environment.name,
-    image: image.name,
-    imageId: image.id,
-    digest: image.digest,
-    repository: image.repository,
-    replicas: placements.length,
-    network: network.name,
-  });
-  const networkRef = { mode: network.mode, name: network.name };
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-
-  // Leftovers of an interrupted deploy go first: they hold their slot's name.
-  const removals = steps.filter((s): s is Extract<Step, { action: 'remove' }> => s.action === 'remove');
-  const [leftovers, surplus] = partition(removals, (s) => s.leftover);
-  for (const step of leftovers) {
-    await hosts.engine(step.host).containers.remove(step.id);
-    emit({ type: 'removed', slot: step.slot, reason: step.reason });
-  }
-
-  const launches = steps.filter((s): s is Extract<Step, { action: 'create' | 'replace' }> => s.action === 'create' || s.action === 'replace');
-  const setAsideIds = new Map<string, { host: string; id: string }>();
-  const launched: Launched[] = [];
-  let firstFailure: LaunchError | undefined;
-  const launchOne = async (step: (typeof launches)[number]) => {
-    if (firstFailure) return;
-    emit({ type: 'launch', slot: step.slot, action: step.action });
-    if (step.action === 'replace') {
-      await setAside(hosts.engine(step.host), step.id, step.slot, service.stopGraceSeconds);
-      setAsideIds.set(step.slot, { host: step.host, id: step.id });
-    }
-    try {
-      const done = await launchSlot({ context, ipam, input: inputs.get(step.slot)!, deployment, timeoutMs });
-      launched.push(done);
-      emit({ type: 'ready', instance: report(done, network.name, dockerName), ms: done.ms });
-    } catch (error) {
-      const e = LaunchError.from(step.slot, error);
-      firstFailure ??= e;
-      emit({ type: 'failed', slot: step.slot, reason: e.reason });
-    }
+  const dockerName = dockerNetworkName(project.name, network);
+  const image = await resolveImage(project, hosts.engine(environment.hosts[0]!), db, service, options.image);
+  const rolloutOptions = {
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    emit: (event: RolloutEvent) => {
+      if (event.type === 'note') emit({ type: 'note', text: event.text });
+    },
+    report: (event: InstanceEvent) => emit(event.type === 'ready' ? { type: 'ready', instance: report(event, network.name, dockerName), ms: event.ms } : event),
   };
-  // The first replacement goes alone: if the new version cannot start, only one slot was touched.
-  const [replacements, creations] = partition(launches, (s) => s.action === 'replace');
-  if (replacements.length > 0) await launchOne(replacements[0]!);
-  const semaphore = new Semaphore(options.concurrency ?? 16);
-  await Promise.all([...replacements.slice(1), ...creations].map((step) => semaphore.run(() => launchOne(step))));
-
-  if (firstFailure) {
-    await undo(context, launched, setAsideIds, networkRef, emit);
-    const error = failure(`deploy of ${service.name} to ${environment.name}`, firstFailure);
-    finishDeployment(db, deployment, 'failed', `${error.message}: ${firstFailure.reason}`);
-    throw error;
-  }
-
-  for (const { host, id } of setAsideIds.values()) await hosts.engine(host).containers.remove(id);
-  for (const step of surplus) {
-    await removeInstance(context, ipam, { host: step.host, id: step.id, slot: step.slot, environment: environment.name, network: networkRef, graceSeconds: service.stopGraceSeconds });
-    emit({ type: 'removed', slot: step.slot, reason: step.reason });
-  }
-
-  const instances = await currentInstances(context, steps, launched, network.name, dockerName);
-  for (const p of placements) {
-    const instance = instances.find((i) => i.slot === p.slot);
-    saveSlot(db, { environment: environment.name, slot: p.slot, service: service.name, ordinal: p.ordinal, host: p.host, network: network.name, hostPorts: instance?.ports ?? {} });
-  }
-  recordDeployedDigest(context, service.name, environment.name, image);
-  finishDeployment(db, deployment, 'succeeded');
-  return { deployment, service: service.name, environment: environment.name, image, steps, instances, durationMs: Date.now() - started };
-}
-
-/** Removes every new container and puts every set-aside one back. */
-async function undo(context: RunContext, launched: Launched[], setAsideIds: Map<string, { host: string; id: string }>, network: { mode: string; name: string }, emit: (e: DeployEvent) => void): Promise<void> {
-  const ipam = ipamOf(context);
-  for (const done of launched) {
-    await context.hosts.engine(done.host).containers.remove(done.id);
-    if (!setAsideIds.has(done.slot) && network.mode === 'flat') ipam.releaseAddress(network.name, done.slot);
-    emit({ type: 'undo', slot: done.slot, what: 'removed the new instance' });
-  }
-  for (const [slot, { host, id }] of setAsideIds) {
-    await restore(context.hosts.engine(host), ipam, id, slot, network);
-    emit({ type: 'undo', slot, what: 'restarted the previous instance' });
-  }
-}
-
-/** Kept instances are inspected again; launched ones report what the engine applied. */
-async function currentInstances(context: RunContext, steps: Step[], launched: Launched[], network: string, dockerName: string): Promise<InstanceReport[]> {
-  const kept = await Promise.all(
-    steps
-      .filter((s) => s.action === 'keep')
-      .map(async (s) => {
-        const state = await context.hosts.engine(s.host).containers.inspect(s.id);
-        return state ? report({ slot: s.slot, host: s.host, id: s.id, state, ms: 0 }, network, dockerName) : undefined;
-      }),
+  await recoverInterrupted(context, service.name, environment.name, rolloutOptions);
+  // A resumed rollout may have been a release through a front door.
+  refuseFrontDoor(context, service.name, environment.name);
+  const previous = currentRelease(db, service.name, environment.name) ?? null;
+  const draft = { service: service.name, number: 0, image: image.name, imageId: image.id, digest: image.digest, repository: image.repository, config: configOf(service) };
+  const existing = releasesOf(db, service.name).find((r) => r.imageId === draft.imageId && r.digest === draft.digest && r.config === draft.config);
+  let created: Release | undefined;
+  let steps: Step[] = [];
+  const result = await rollout(
+    context,
+    environment.name,
+    {
+      kind: 'deploy',
+      release: existing ?? { ...draft, createdAt: 0, createdBy: '' },
+      ...(existing ? {} : { create: () => (created = createRelease(db, { ...draft, createdBy: actor(context.env) })) }),
+      previous,
+      forced: false,
+      plan: async (ctx) => {
+        const replicas = replicasIn(context, ctx.service, ctx.environment);
+        const desired = Array.from({ length: replicas }, (_, i) => {
+          const placement = placementOf(ctx, slotName(service.name, environment.name, i + 1));
+          return { ...placement, specHash: slotBody(ctx.target.input(placement)).specHash };
+        });
+        steps = planDeploy(desired, await observe(ctx), { force: options.force ?? false });
+        emit({ type: 'plan', image, release: ctx.release.number, network: network.name, steps });
+        return { target: ctx.release.number, phase: 'forward', steps: deploySteps(steps, replicas, { force: options.force ?? false }) };
+      },
+    },
+    rolloutOptions,
   );
-  return [...kept.filter((k): k is InstanceReport => k !== undefined), ...launched.map((l) => report(l, network, dockerName))].sort((a, b) =>
-    a.slot.localeCompare(b.slot, 'en', { numeric: true }),
-  );
+  const instances = await currentInstances(context, service.name, environment.name, network.name, dockerName);
+  return { deployment: result.rollout, release: created?.number ?? result.release, service: service.name, environment: environment.name, image, steps, instances, durationMs: Date.now() - started };
 }
 
-function report(l: Launched, network: string, dockerName: string): InstanceReport {
+/** A service released through a front door is changed by Release's commands only, which keep its load balancer in step. */
+function refuseFrontDoor(context: RunContext, service: string, environment: string): void {
+  if (!frontDoorPort(context.db, service, environment)) return;
+  throw conflict(`${service} in ${environment} is released through a front door; "berth deploy" would leave its load balancer out of step`, {
+    fix: `use berth release / promote / rollback / scale for ${service} in ${environment}`,
+  });
+}
+
+/** What runs now, as the engine applied it: each slot's address, MAC and host ports. */
+async function currentInstances(context: RunContext, service: string, environment: string, network: string, dockerName: string): Promise<InstanceReport[]> {
+  const env = environmentOf(context.project, environment);
+  const observed = (await observeService(context.hosts, env.hosts, context.project.name, service, environment)).filter((o) => o.role === 'main');
+  const states = await Promise.all(observed.map(async (o) => ({ o, state: await context.hosts.engine(o.host).containers.inspect(o.id) })));
+  return states
+    .filter((s) => s.state !== undefined)
+    .map(({ o, state }) => report({ slot: o.slot, host: o.host, id: o.id, state: state! }, network, dockerName))
+    .sort((a, b) => a.slot.localeCompare(b.slot, 'en', { numeric: true }));
+}
+
+type Reported = { slot: string; host: string; id: string; state: { networks: Record<string, { ip: string; mac: string }>; ports: Record<string, number> } };
+
+function report(l: Reported, network: string, dockerName: string): InstanceReport {
   const endpoint = l.state.networks[dockerName];
   return { slot: l.slot, host: l.host, id: l.id, network, ip: endpoint?.ip || null, mac: endpoint?.mac || null, ports: l.state.ports };
-}
-
-/** The digest this environment runs is protected from registry GC; the one it ran before no longer is (Release keeps rollback ones). */
-function recordDeployedDigest(context: RunContext, service: string, environment: string, image: DeployImage): void {
-  const { db } = context;
-  db.transaction(() => {
-    for (const ref of allRefs(db)) {
-      if (ref.kind === 'deployed' && ref.service === service && ref.environment === environment && ref.digest !== image.digest) releaseDigest(db, ref);
-    }
-    if (image.repository !== '') protectDigest(db, { repository: image.repository, digest: image.digest, kind: 'deployed', environment, service, note: `deployed to ${environment}` });
-  })();
-}
-
-function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
-  return [items.filter(test), items.filter((i) => !test(i))];
 }

@@ -52,7 +52,8 @@ describe('a slot’s container body', () => {
 
   it('names, labels, health check, resources, restart policy and mounts', () => {
     const { body } = slotBody(input());
-    assert.equal(body.name, 'api-production-1');
+    // The container's name carries the project, so another project's api-production-1 never takes it.
+    assert.equal(body.name, 'p.api-production-1');
     assert.equal(body.Hostname, 'api-production-1');
     assert.equal(body.Labels!['berth.instance'], 'api-production-1');
     assert.equal(body.Labels!['berth.digest'], 'sha256:ddd');

@@ -7,6 +7,7 @@ import { canonicalJson } from '../build/plan.js';
 import type { HealthCheck, NetworkMode, ServiceSpec } from '../config/model.js';
 import type { CreateBody } from '../engine/containers.js';
 import { RUN_LABELS } from './labels.js';
+import { containerName } from './slots.js';
 
 export interface SlotNetwork {
   mode: NetworkMode;
@@ -60,7 +61,7 @@ export function slotBody(input: SlotInput): SlotBody {
   ];
   const perEndpointMac = apiAtLeast(input.apiVersion, '1.44');
   const body: CreateBody = {
-    name: input.slot,
+    name: containerName(input.project, input.slot),
     // The engine refuses a hostname in the host's network namespace.
     ...(network.mode === 'host' ? {} : { Hostname: input.slot }),
     Image: input.image.id,

@@ -6,14 +6,15 @@
 import type { Allocation, Ipam } from '../network/ipam.js';
 import type { ContainerState } from '../engine/containers.js';
 import type { Engine } from '../engine/client.js';
-import { BerthError, conflict, failed, isBerthError } from '../errors.js';
+import { BerthError, failed, isBerthError } from '../errors.js';
 import type { RunContext } from './context.js';
 import { waitHealthy, type GateResult, type ProbeTarget } from './health-gate.js';
 import type { ServiceSpec } from '../config/model.js';
 import { checkpoint } from '../fault.js';
 import { slotBody, type SlotInput } from './instance-spec.js';
 import { RUN_LABELS } from './labels.js';
-import { PREVIOUS_SUFFIX } from './plan.js';
+import { writeSlotSecrets } from './secrets.js';
+import { asideName, containerName } from './slots.js';
 
 export interface Launched {
   slot: string;
@@ -50,7 +51,10 @@ export interface LaunchInput {
   context: RunContext;
   ipam: Ipam;
   input: Omit<SlotInput, 'network'> & { network: Omit<SlotInput['network'], 'ip' | 'mac'> };
-  deployment: number;
+  /** The service's secret values, written into the input's secrets folder before the container is created. */
+  secrets: ReadonlyMap<string, string>;
+  /** The rollout that launches it (the container's berth.deployment label). */
+  rollout: number;
   timeoutMs: number;
   /** Called once the address is written, before the container exists. */
   onAddress?: (allocation: Allocation) => void;
@@ -59,14 +63,15 @@ export interface LaunchInput {
 const LOG_LINES = 20;
 
 /** On failure, removes what it created and releases a newly requested address (the slot gets its own back next time). */
-export async function launchSlot({ context, ipam, input, deployment, timeoutMs, onAddress }: LaunchInput): Promise<Launched> {
+export async function launchSlot({ context, ipam, input, secrets, rollout, timeoutMs, onAddress }: LaunchInput): Promise<Launched> {
   const { slot, host } = input;
   const engine = context.hosts.engine(host);
   const flat = input.network.mode === 'flat';
   const allocation = flat ? ipam.requestAddress(input.network.name, slot) : undefined;
   if (allocation) onAddress?.(allocation);
+  if (input.secretsDir) writeSlotSecrets(context.project.stateDir, input.secretsDir, secrets);
   const { body, specHash } = slotBody({ ...input, network: { ...input.network, ...(allocation ? { ip: allocation.ip, mac: allocation.mac } : {}) } });
-  body.Labels = { ...body.Labels, [RUN_LABELS.spec]: specHash, [RUN_LABELS.deployment]: String(deployment), [RUN_LABELS.incarnation]: String(allocation?.incarnation ?? 1) };
+  body.Labels = { ...body.Labels, [RUN_LABELS.spec]: specHash, [RUN_LABELS.deployment]: String(rollout), [RUN_LABELS.incarnation]: String(allocation?.incarnation ?? 1) };
   let id: string | undefined;
   const started = Date.now();
   try {
@@ -91,17 +96,11 @@ export async function launchSlot({ context, ipam, input, deployment, timeoutMs, 
 }
 
 /** Renames a running container aside and stops it, so its slot's name and address are free for the new one. */
-export async function setAside(engine: Engine, id: string, slot: string, graceSeconds: number): Promise<void> {
-  const previous = await engine.containers.inspect(`${slot}${PREVIOUS_SUFFIX}`);
-  const mine = await engine.containers.inspect(id);
-  // Slot names carry no project: never remove another project's container of the same name.
-  if (previous && previous.labels[RUN_LABELS.project] !== mine?.labels[RUN_LABELS.project]) {
-    throw conflict(`container ${slot}${PREVIOUS_SUFFIX} belongs to project "${previous.labels[RUN_LABELS.project] ?? 'none'}", not this one`, {
-      fix: 'two projects on one engine need different service or environment names',
-    });
-  }
+export async function setAside(engine: Engine, id: string, project: string, slot: string, graceSeconds: number): Promise<void> {
+  // The name carries the project, so a container of that name is this slot's own leftover.
+  const previous = await engine.containers.inspect(asideName(project, slot));
   if (previous) await engine.containers.remove(previous.id);
-  await engine.containers.rename(id, `${slot}${PREVIOUS_SUFFIX}`);
+  await engine.containers.rename(id, asideName(project, slot));
   checkpoint('renamed');
   await engine.containers.stop(id, graceSeconds);
 }
@@ -118,8 +117,8 @@ export async function checkRunning(context: RunContext, host: string, id: string
 }
 
 /** Puts a set-aside container back under its slot's name and address and starts it. */
-export async function restore(engine: Engine, ipam: Ipam, id: string, slot: string, network: { mode: string; name: string }): Promise<void> {
-  await engine.containers.rename(id, slot);
+export async function restore(engine: Engine, ipam: Ipam, id: string, project: string, slot: string, network: { mode: string; name: string }): Promise<void> {
+  await engine.containers.rename(id, containerName(project, slot));
   if (network.mode === 'flat') {
     const allocation = ipam.requestAddress(network.name, slot);
     ipam.bind(network.name, slot, id, allocation.incarnation);

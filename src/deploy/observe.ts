@@ -3,6 +3,7 @@ import type { ContainerSummary } from '../engine/containers.js';
 import type { Hosts } from './hosts.js';
 import { RUN_LABELS } from './labels.js';
 import type { ObservedInstance } from './plan.js';
+import { roleOf } from './slots.js';
 
 export interface Observed extends ObservedInstance {
   labels: Record<string, string>;
@@ -28,10 +29,12 @@ async function observe(hosts: Hosts, hostNames: Iterable<string>, filters: strin
 
 function toObserved(host: string, c: ContainerSummary): Observed {
   const exit = /^Exited \((-?\d+)\)/.exec(c.status);
+  const slot = c.labels[RUN_LABELS.instance] ?? '';
   return {
     id: c.id,
     name: c.name,
-    slot: c.labels[RUN_LABELS.instance] ?? '',
+    role: roleOf(c.labels[RUN_LABELS.project] ?? '', slot, c.name),
+    slot,
     host,
     running: c.state === 'running',
     restarting: c.state === 'restarting',

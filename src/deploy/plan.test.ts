@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeSteps, planDeploy, type DesiredInstance, type ObservedInstance } from './plan.js';
+import { deploySteps, describeSteps, planDeploy, type DesiredInstance, type ObservedInstance } from './plan.js';
 
 const want = (n: number, hash = 'h1', host = 'local'): DesiredInstance => ({ slot: `api-dev-${n}`, ordinal: n, host, specHash: hash });
 const seen = (n: number, extra: Partial<ObservedInstance> = {}): ObservedInstance => ({
   id: `c${n}`,
-  name: `api-dev-${n}`,
+  name: `p.api-dev-${n}`,
+  role: 'main',
   slot: `api-dev-${n}`,
   host: 'local',
   running: true,
@@ -38,7 +39,7 @@ describe('the deploy planner', () => {
   });
 
   it('removes surplus slots after the rest, but leftovers that hold a desired slot first', () => {
-    const steps = planDeploy([want(1)], [seen(1), seen(2), seen(1, { id: 'old', name: 'api-dev-1-prev' })]);
+    const steps = planDeploy([want(1)], [seen(1), seen(2), seen(1, { id: 'old', name: 'p.api-dev-1-prev', role: 'aside' })]);
     const removals = steps.filter((s) => s.action === 'remove');
     assert.deepEqual(
       removals.map((s) => [s.id, s.action === 'remove' && s.leftover, s.reason]),
@@ -53,6 +54,27 @@ describe('the deploy planner', () => {
     const steps = planDeploy([want(1, 'h1', 'b')], [seen(1, { host: 'a' })]);
     assert.deepEqual(steps.map((s) => `${s.action} ${s.host}`), ['create b', 'remove a']);
     assert.equal(steps[1]!.reason, 'moved to host b');
+  });
+
+  it('a container of the slot under another name is removed before the slot is launched', () => {
+    const steps = planDeploy([want(1)], [seen(1, { id: 'legacy', name: 'api-dev-1', role: 'stray' })]);
+    assert.deepEqual(steps.map((s) => [s.action, s.action === 'remove' && s.leftover]), [['create', false], ['remove', true]]);
+  });
+
+  it('as rollout steps: new slots, the first replacement alone, the other replacements together, surplus, converge; no front door', () => {
+    const steps = planDeploy([want(1, 'h2'), want(2, 'h2'), want(3, 'h2'), want(4)], [seen(1), seen(2), seen(3), seen(5)]);
+    assert.deepEqual(deploySteps(steps, 4), [
+      { op: 'create', slots: ['api-dev-4'] },
+      { op: 'replace', slots: ['api-dev-1'] },
+      { op: 'replace', slots: ['api-dev-2', 'api-dev-3'] },
+      { op: 'remove', slots: ['api-dev-5'] },
+      { op: 'converge', replicas: 4 },
+    ]);
+    assert.deepEqual(deploySteps(planDeploy([want(1)], [seen(1)]), 1), [{ op: 'converge', replicas: 1 }]);
+    assert.deepEqual(deploySteps(planDeploy([want(1)], [seen(1)], { force: true }), 1, { force: true }), [
+      { op: 'replace', slots: ['api-dev-1'], force: true },
+      { op: 'converge', replicas: 1 },
+    ]);
   });
 
   it('summarises the steps', () => {

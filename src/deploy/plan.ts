@@ -2,6 +2,7 @@
  * What a deploy does to each slot, computed from what should run and what the
  * engines report. Pure, so every reconciliation rule is unit-tested without Docker.
  */
+import type { RolloutStep } from '../release/rollout-plan.js';
 import type { Placement } from './slots.js';
 
 export interface DesiredInstance extends Placement {
@@ -13,6 +14,8 @@ export interface ObservedInstance {
   id: string;
   /** The container's name. */
   name: string;
+  /** Its slot's own container, one set aside by a replace, or a stray (see slots.ts roleOf). */
+  role: 'main' | 'aside' | 'stray';
   /** Its slot label. */
   slot: string;
   host: string;
@@ -29,14 +32,12 @@ export type Step =
   /** `leftover`: holds a desired slot's name or place, so it goes before anything starts; otherwise surplus, removed after success. */
   | { action: 'remove'; slot: string; host: string; id: string; reason: string; leftover: boolean };
 
-/** A container left by an interrupted replace is named after its slot with this suffix. */
-export const PREVIOUS_SUFFIX = '-prev';
 
 export function planDeploy(desired: readonly DesiredInstance[], observed: readonly ObservedInstance[], options: { force?: boolean } = {}): Step[] {
   const steps: Step[] = [];
   const claimed = new Set<string>();
   for (const want of desired) {
-    const current = observed.find((o) => o.name === want.slot && o.slot === want.slot && o.host === want.host);
+    const current = observed.find((o) => o.role === 'main' && o.slot === want.slot && o.host === want.host);
     if (!current) {
       steps.push({ action: 'create', slot: want.slot, host: want.host, reason: 'new instance' });
       continue;
@@ -52,13 +53,15 @@ export function planDeploy(desired: readonly DesiredInstance[], observed: readon
   for (const o of observed) {
     if (claimed.has(o.id)) continue;
     const want = wanted.get(o.slot);
-    const reason = o.name.endsWith(PREVIOUS_SUFFIX)
+    const reason = o.role === 'aside'
       ? 'left over from an interrupted deploy'
       : !want
         ? 'not desired (above the replica count, or no longer in the environment)'
         : want.host !== o.host
           ? `moved to host ${want.host}`
-          : `a second container for slot ${o.slot}`;
+          : o.role === 'stray'
+            ? `a container of slot ${o.slot} under another name (${o.name})`
+            : `a second container for slot ${o.slot}`;
     steps.push({ action: 'remove', slot: o.slot, host: o.host, id: o.id, reason, leftover: want !== undefined });
   }
   return steps;
@@ -74,4 +77,25 @@ export function describeSteps(steps: readonly Step[]): string {
     [count('remove'), 'removed'],
   ].filter(([n]) => (n as number) > 0);
   return parts.length === 0 ? 'nothing to do' : parts.map(([n, what]) => `${n} ${what}`).join(', ');
+}
+
+/**
+ * `berth deploy` as rollout steps: new slots first, then the first replacement
+ * alone (if the new version cannot start, one slot was touched), then the other
+ * replacements together, surplus slots removed, and a converge on `replicas`
+ * that removes leftovers. No front door steps: a deploy has none.
+ */
+export function deploySteps(steps: readonly Step[], replicas: number, options: { force?: boolean } = {}): RolloutStep[] {
+  const slots = (action: Step['action'], test: (s: Step) => boolean = () => true) => [...new Set(steps.filter((s) => s.action === action && test(s)).map((s) => s.slot))];
+  const create = slots('create');
+  const replace = slots('replace');
+  const surplus = slots('remove', (s) => s.action === 'remove' && !s.leftover).filter((slot) => !create.includes(slot) && !replace.includes(slot));
+  const force = options.force ? { force: true } : {};
+  const plan: RolloutStep[] = [];
+  if (create.length > 0) plan.push({ op: 'create', slots: create });
+  if (replace.length > 0) plan.push({ op: 'replace', slots: replace.slice(0, 1), ...force });
+  if (replace.length > 1) plan.push({ op: 'replace', slots: replace.slice(1), ...force });
+  if (surplus.length > 0) plan.push({ op: 'remove', slots: surplus });
+  plan.push({ op: 'converge', replicas });
+  return plan;
 }

@@ -21,22 +21,25 @@ export function readServiceSecrets(service: ServiceSpec, env: NodeJS.ProcessEnv)
   return new Map(Object.entries(service.secrets).map(([name, ref]) => [name, readSecret(ref, `services.${service.name}.secrets.${name}`, env)]));
 }
 
-/** Writes the slot's secret files; returns the folder to mount, or undefined when the service has none. */
-export function writeSlotSecrets(stateDir: string, environment: string, slot: string, values: ReadonlyMap<string, string>): string | undefined {
-  if (values.size === 0) return undefined;
+/** The folder of a slot's secret files (mounted at /run/secrets); naming it writes nothing. */
+export function slotSecretsDir(stateDir: string, environment: string, slot: string): string {
+  return join(secretsRoot(stateDir), environment, slot);
+}
+
+/** Writes the secret files into a slot's folder (from `slotSecretsDir`), right before its container is created. */
+export function writeSlotSecrets(stateDir: string, dir: string, values: ReadonlyMap<string, string>): void {
+  if (values.size === 0) return;
   const root = secretsRoot(stateDir);
   mkdirSync(root, { recursive: true, mode: 0o700 });
   chmodSync(root, 0o700);
-  const dir = join(root, environment, slot);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   for (const [name, value] of values) {
     const file = join(dir, name);
     writeFileSync(file, value, { mode: 0o400 });
     chmodSync(file, 0o400);
   }
-  return dir;
 }
 
 export function removeSlotSecrets(stateDir: string, environment: string, slot: string): void {
-  rmSync(join(secretsRoot(stateDir), environment, slot), { recursive: true, force: true });
+  rmSync(slotSecretsDir(stateDir, environment, slot), { recursive: true, force: true });
 }

@@ -1,8 +1,11 @@
 /**
  * Everything needed to launch slots of one service (at one image and one set
  * of settings) in one environment: its networks ensured on each host, the
- * engines' API versions, the slots' saved placement, IPAM reconciled. Shared
- * by `berth deploy` and Release's rollouts.
+ * engines' API versions, the slots' saved placement, the secrets read. Shared
+ * by every rollout. `input()` is pure: it names the slot's secrets folder but
+ * writes nothing; the files are written where an instance is launched
+ * (launch.ts), and IPAM is reconciled once per rollout by the executor
+ * (`reconcileAddresses`).
  */
 import type { EnvironmentSpec, NetworkSpec, ServiceSpec } from '../config/model.js';
 import type { Ipam } from '../network/ipam.js';
@@ -11,7 +14,7 @@ import { slotsOf, type SlotRecord } from '../store/deployments.js';
 import { ipamOf, networkOf, serviceEnv, type RunContext } from './context.js';
 import type { SlotInput } from './instance-spec.js';
 import { observeNetwork } from './observe.js';
-import { readServiceSecrets, writeSlotSecrets } from './secrets.js';
+import { readServiceSecrets, slotSecretsDir } from './secrets.js';
 import type { Placement } from './slots.js';
 
 /** Addresses allocated this recently may belong to another deploy still creating its container. */
@@ -29,8 +32,8 @@ export interface ServiceTarget {
   saved: Map<string, SlotRecord>;
   /** Every host that may hold an instance: the environment's and those slots were on. */
   hostNames: Set<string>;
-  /** Addresses IPAM reconciliation released (their slot had no container). */
-  released: string[];
+  /** The service's secret values, read once; written to a slot's folder only when it is launched. */
+  secrets: ReadonlyMap<string, string>;
   input(placement: Placement): SlotInput;
 }
 
@@ -49,11 +52,6 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
   const apiVersions = new Map(await Promise.all(environment.hosts.map(async (h) => [h, await hosts.engine(h).apiVersion()] as const)));
   const saved = new Map(slotsOf(db, service.name, environment.name).map((s) => [s.slot, s]));
   const hostNames = new Set([...environment.hosts, ...[...saved.values()].map((s) => s.host)]);
-  let released: string[] = [];
-  if (network.mode === 'flat') {
-    const live = await observeNetwork(hosts, hostNames, project.name, network.name);
-    released = ipam.reconcile(network.name, new Set(live.map((o) => o.slot)), { graceMs: RECONCILE_GRACE_MS }).released;
-  }
   const env = serviceEnv(service, environment);
   return {
     context,
@@ -65,9 +63,8 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
     ipam,
     saved,
     hostNames,
-    released,
+    secrets,
     input(p) {
-      const secretsDir = writeSlotSecrets(project.stateDir, environment.name, p.slot, secrets);
       const own = network.mode === 'flat' ? ipam.allocations(network.name).find((a) => a.slot === p.slot) : undefined;
       return {
         project: project.name,
@@ -80,8 +77,20 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
         network: { mode: network.mode, name: network.name, dockerName, ...(own ? { ip: own.ip, mac: own.mac } : {}) },
         apiVersion: apiVersions.get(p.host) ?? '1.41',
         hostPorts: saved.get(p.slot)?.hostPorts ?? {},
-        ...(secretsDir ? { secretsDir } : {}),
+        ...(secrets.size > 0 ? { secretsDir: slotSecretsDir(project.stateDir, environment.name, p.slot) } : {}),
       };
     },
   };
+}
+
+/**
+ * IPAM reconciliation of a flat network: addresses whose slot has no container
+ * (on the hosts that may hold one) go into quarantine. Run once per rollout,
+ * under its lock, before it plans; returns the released addresses.
+ */
+export async function reconcileAddresses(target: ServiceTarget): Promise<string[]> {
+  const { network, context, ipam } = target;
+  if (network.mode !== 'flat') return [];
+  const live = await observeNetwork(context.hosts, target.hostNames, context.project.name, network.name);
+  return ipam.reconcile(network.name, new Set(live.map((o) => o.slot)), { graceMs: RECONCILE_GRACE_MS }).released;
 }

@@ -28,7 +28,22 @@ export interface Door {
   remove(name: string): Promise<void>;
   setWeight(name: string, weight: number): Promise<void>;
   stats(): Promise<DoorServerStats[]>;
+  /** Stops the front door and forgets its port: after a first rollout failed, nothing ever served through it. */
+  close(): Promise<void>;
 }
+
+/** A deploy's door: `berth deploy` runs instances without a front door, so each door operation does nothing. */
+export const NO_DOOR: Door = {
+  address: '',
+  port: 0,
+  sync: async () => {},
+  upsert: async () => {},
+  drain: async () => true,
+  remove: async () => {},
+  setWeight: async () => {},
+  stats: async () => [],
+  close: async () => {},
+};
 
 /** The weight of every server outside a canary. */
 export const NORMAL_WEIGHT = 100;

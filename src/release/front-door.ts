@@ -6,24 +6,29 @@
 import { frontDoorDir } from '../lb/paths.js';
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
 import type { RunContext } from '../deploy/context.js';
-import { ensureFrontDoor, freePort, frontDoorStatus, syncServers } from '../lb/front-door.js';
+import { ensureFrontDoor, freePort, frontDoorStatus, stopFrontDoor, syncServers } from '../lb/front-door.js';
 import type { FrontDoorSpec, LbServer } from '../lb/model.js';
 import { HaproxyRuntime, lbServerOf } from '../lb/runtime-api.js';
 import { frontDoorFiles } from '../lb/haproxy-config.js';
-import { frontDoorPort, saveFrontDoorPort } from '../store/releases.js';
+import { forgetFrontDoorPort, frontDoorPort, saveFrontDoorPort } from '../store/releases.js';
 import type { Door, DoorServer } from './door.js';
 
+/** The front door's spec: its port is berth.yaml's lb_port, else the one kept in the store, else a free one. Reads only. */
 export async function frontDoorSpecOf(run: RunContext, service: string, environment: EnvironmentSpec): Promise<Omit<FrontDoorSpec, 'servers'>> {
   const configured = environment.services[service]?.lbPort;
   const kept = frontDoorPort(run.db, service, environment.name);
   const address = environment.lbAddress;
   const port = configured ?? (kept?.address === address ? kept.port : await freePort(address));
-  if (!kept || kept.port !== port || kept.address !== address) saveFrontDoorPort(run.db, service, environment.name, address, port);
   return { id: `${environment.name}-${service}`, bind: { address, port }, dir: frontDoorDir(run.project.stateDir, service, environment.name) };
 }
 
 export async function frontDoorFor(run: RunContext, service: ServiceSpec, environment: EnvironmentSpec): Promise<Door> {
   const base = await frontDoorSpecOf(run, service.name, environment);
+  // The port is recorded once the front door runs on it (the front-door step), never by computing the spec.
+  const record = () => {
+    const kept = frontDoorPort(run.db, service.name, environment.name);
+    if (kept?.port !== base.bind.port || kept.address !== base.bind.address) saveFrontDoorPort(run.db, service.name, environment.name, base.bind.address, base.bind.port);
+  };
   const runtime = new HaproxyRuntime(frontDoorFiles(base.dir).socket);
   const ready = (s: DoorServer): LbServer => ({ ...s, state: 'ready' });
   const current = async (): Promise<LbServer[]> => (await frontDoorStatus(base)).servers.map(lbServerOf);
@@ -44,7 +49,11 @@ export async function frontDoorFor(run: RunContext, service: ServiceSpec, enviro
   return {
     address: base.bind.address,
     port: base.bind.port,
-    sync: (servers) => serial(() => ensureFrontDoor({ ...base, servers: servers.map(ready) }).then(() => {})),
+    sync: (servers) => serial(() => ensureFrontDoor({ ...base, servers: servers.map(ready) }).then(record)),
+    async close() {
+      await serial(() => stopFrontDoor(base.dir));
+      forgetFrontDoorPort(run.db, service.name, environment.name);
+    },
     upsert: (server) =>
       serial(async () => {
         const others = (await current()).filter((s) => s.name !== server.name);

@@ -1,17 +1,28 @@
 /** What every step of a rollout works with: the target release's service settings and image, its environment, and the front door. */
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
+import type { ContainerState } from '../engine/containers.js';
 import type { RunContext } from '../deploy/context.js';
 import { slotBody } from '../deploy/instance-spec.js';
 import { observeService, type Observed } from '../deploy/observe.js';
-import { placeSlots, type Placement } from '../deploy/slots.js';
+import { ordinalOf, placeSlots, type Placement } from '../deploy/slots.js';
 import type { ServiceTarget } from '../deploy/target.js';
 import type { Release } from '../store/releases.js';
 import type { Door } from './door.js';
+
+export { ordinalOf };
 
 export type RolloutEvent =
   | { type: 'step'; index: number; total: number; text: string }
   | { type: 'instance'; slot: string; text: string }
   | { type: 'note'; text: string };
+
+/** The executor's instance events as data, for a caller that reports each instance its own way (`berth deploy`). */
+export type InstanceEvent =
+  | { type: 'launch'; slot: string; action: 'create' | 'replace' }
+  | { type: 'ready'; slot: string; host: string; id: string; state: ContainerState; ms: number }
+  | { type: 'failed'; slot: string; reason: string }
+  | { type: 'undo'; slot: string; what: string }
+  | { type: 'removed'; slot: string; reason: string };
 
 export interface RolloutContext {
   run: RunContext;
@@ -20,14 +31,14 @@ export interface RolloutContext {
   release: Release;
   target: ServiceTarget;
   door: Door;
+  /** The rollout's id once it is journaled (0 before): the berth.deployment label of what it launches. */
+  rollout: number;
   /** Per instance, until healthy. */
   timeoutMs: number;
+  /** Slots of one step launched at once. */
+  concurrency: number;
   emit: (event: RolloutEvent) => void;
-}
-
-/** `hello-node-production-3` → 3. */
-export function ordinalOf(slot: string): number {
-  return Number(slot.slice(slot.lastIndexOf('-') + 1));
+  report: (event: InstanceEvent) => void;
 }
 
 /** Where a slot runs: where it ran before while that host is in the environment, else the least loaded host. */

@@ -9,10 +9,11 @@ import { canonicalJson } from '../build/plan.js';
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
 import { environmentOf, type RunContext } from '../deploy/context.js';
 import { LaunchError, failure } from '../deploy/launch.js';
-import { prepareTarget } from '../deploy/target.js';
-import { isBerthError, failed, notFound } from '../errors.js';
+import { prepareTarget, reconcileAddresses } from '../deploy/target.js';
+import { BerthError, isBerthError, failed, notFound } from '../errors.js';
 import { allRefs, protectDigest, releaseDigest } from '../store/refs.js';
 import {
+  currentRelease,
   markDone,
   releaseOf,
   replacePlan,
@@ -26,16 +27,20 @@ import {
   type Rollout,
   type RolloutKind,
 } from '../store/releases.js';
+import { NO_DOOR } from './door.js';
 import { frontDoorFor } from './front-door.js';
 import { checkpoint } from '../fault.js';
 import { acquire, release as unlockService } from './lock.js';
 import { planRolling, type RolloutPlan, type SlotState } from './rollout-plan.js';
-import { observe, ordinalOf, targetHash, type RolloutContext, type RolloutEvent } from './rollout-context.js';
+import { observe, ordinalOf, targetHash, type InstanceEvent, type RolloutContext, type RolloutEvent } from './rollout-context.js';
 import { runStep } from './steps.js';
 
 export interface RolloutOptions {
   timeoutMs?: number;
+  /** Slots of one step launched at once (default 16). */
+  concurrency?: number;
   emit?: (event: RolloutEvent) => void;
+  report?: (event: InstanceEvent) => void;
 }
 
 export interface RolloutResult {
@@ -49,6 +54,7 @@ export interface RolloutResult {
 }
 
 const DEFAULT_TIMEOUT_MS = 120_000;
+const DEFAULT_CONCURRENCY = 16;
 
 /** The service's settings as the release recorded them. */
 export function serviceOfRelease(release: Release): ServiceSpec {
@@ -63,16 +69,35 @@ export function replicasIn(run: RunContext, service: ServiceSpec, environment: E
   return scaleOf(run.db, service.name, environment.name) ?? environment.services[service.name]?.replicas ?? service.replicas;
 }
 
-export async function contextFor(run: RunContext, release: Release, environment: EnvironmentSpec, options: RolloutOptions): Promise<RolloutContext> {
+/** The context of a rollout to `release`; a deploy (`withDoor: false`) runs its instances without a front door. */
+export async function contextFor(run: RunContext, release: Release, environment: EnvironmentSpec, options: RolloutOptions, withDoor = true): Promise<RolloutContext> {
   const service = serviceOfRelease(release);
   const target = await prepareTarget(run, service, environment, { id: release.imageId, digest: release.digest });
-  const door = await frontDoorFor(run, service, environment);
-  return { run, service, environment, release, target, door, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, emit: options.emit ?? (() => {}) };
+  const door = withDoor ? await frontDoorFor(run, service, environment) : NO_DOOR;
+  return {
+    run,
+    service,
+    environment,
+    release,
+    target,
+    door,
+    rollout: 0,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+    emit: options.emit ?? (() => {}),
+    report: options.report ?? (() => {}),
+  };
+}
+
+/** IPAM is reconciled once per rollout, under its lock, before anything is planned or launched. */
+async function reconcileOnce(ctx: RolloutContext): Promise<void> {
+  const released = await reconcileAddresses(ctx.target);
+  if (released.length > 0) ctx.emit({ type: 'note', text: `reconcile: released ${released.join(', ')} (no container holds them) into quarantine` });
 }
 
 /** Each main slot of the service, and whether it already runs the context's release. */
 export async function slotStates(ctx: RolloutContext): Promise<SlotState[]> {
-  const main = (await observe(ctx)).filter((o) => o.name === o.slot);
+  const main = (await observe(ctx)).filter((o) => o.role === 'main');
   return main.map((o) => ({ slot: o.slot, ordinal: ordinalOf(o.slot), current: o.running && o.specHash === targetHash(ctx, o.slot) }));
 }
 
@@ -90,6 +115,9 @@ export interface RolloutRequest {
   endsOpen?: boolean;
 }
 
+/** Rollouts of this kind run without a front door. */
+const DOORLESS: ReadonlySet<RolloutKind> = new Set(['deploy']);
+
 /** Takes the service's lock (finishing an interrupted rollout first), then runs the request's plan. */
 export async function rollout(run: RunContext, environmentName: string, request: RolloutRequest, options: RolloutOptions = {}): Promise<RolloutResult> {
   const environment = environmentOf(run.project, environmentName);
@@ -100,9 +128,10 @@ export async function rollout(run: RunContext, environmentName: string, request:
   let ctx: RolloutContext;
   let plan: RolloutPlan;
   try {
-    ctx = await contextFor(run, request.release, environment, options);
+    ctx = await contextFor(run, request.release, environment, options, !DOORLESS.has(request.kind));
+    await reconcileOnce(ctx);
     // The front door first: a port taken (or any bad input) fails here, before anything is recorded or changed.
-    await runStep(ctx, { op: 'front-door' });
+    if (!DOORLESS.has(request.kind)) await runStep(ctx, { op: 'front-door' });
     if (request.create) ctx = { ...ctx, release: request.create() };
     plan = await request.plan(ctx);
   } catch (error) {
@@ -128,7 +157,8 @@ export async function continueRollout(run: RunContext, rolloutId: number, plan: 
   const record = rolloutById(run.db, rolloutId)!;
   const environment = environmentOf(run.project, record.environment);
   const target = releaseOf(run.db, record.service, plan.target)!;
-  const ctx = await contextFor(run, target, environment, options);
+  const ctx = await contextFor(run, target, environment, options, !DOORLESS.has(record.kind));
+  await reconcileOnce(ctx);
   takeOverLock(run.db, { service: record.service, environment: record.environment, rollout: rolloutId, pid: process.pid, hostname: hostname() });
   // A canary's plan ends open (waiting for promote or abort), also when it is resumed after a crash.
   return execute(ctx, rolloutId, plan, from, plan.phase === 'forward' && plan.steps.some((s) => s.op === 'canary'));
@@ -155,7 +185,8 @@ export async function recoverInterrupted(run: RunContext, service: string, envir
   return continueRollout(run, interrupted.id, plan, options, interrupted.done);
 }
 
-async function execute(ctx: RolloutContext, id: number, plan: RolloutPlan, from: number, endsOpen: boolean): Promise<RolloutResult> {
+async function execute(context: RolloutContext, id: number, plan: RolloutPlan, from: number, endsOpen: boolean): Promise<RolloutResult> {
+  const ctx = { ...context, rollout: id };
   const { db } = ctx.run;
   const record = rolloutById(db, id)!;
   try {
@@ -194,13 +225,14 @@ async function runSteps(ctx: RolloutContext, id: number, plan: RolloutPlan, from
 async function rollBack(ctx: RolloutContext, record: Rollout, error: unknown): Promise<never> {
   const { db } = ctx.run;
   const reason = error instanceof LaunchError ? `instance ${error.slot}: ${error.reason}` : (error as Error).message;
-  const cause = error instanceof LaunchError ? failure(`${record.kind} of ${record.service} release ${record.release} to ${record.environment}`, error) : error;
+  const what = record.kind === 'deploy' ? `deploy of ${record.service} to ${record.environment}` : `${record.kind} of ${record.service} release ${record.release} to ${record.environment}`;
+  const cause = error instanceof LaunchError ? failure(what, error) : error;
   const previous = record.previous === null ? undefined : releaseOf(db, record.service, record.previous);
   ctx.emit({ type: 'note', text: previous ? `rolling back to release ${previous.number}: ${reason}` : `removing what the rollout started: ${reason}` });
   let plan: RolloutPlan;
   let back = ctx;
   if (previous) {
-    back = await contextFor(ctx.run, previous, ctx.environment, { timeoutMs: ctx.timeoutMs, emit: ctx.emit });
+    back = { ...(await contextFor(ctx.run, previous, ctx.environment, { timeoutMs: ctx.timeoutMs, emit: ctx.emit, report: ctx.report, concurrency: ctx.concurrency }, false)), door: ctx.door };
     const replicas = replicasIn(ctx.run, serviceOfRelease(previous), ctx.environment);
     plan = { target: previous.number, phase: 'rollback', reason, steps: planRolling(record.service, record.environment, replicas, await slotStates(back), { batchSize: replicas, maxUnavailable: replicas, maxSurge: 0 }) };
   } else {
@@ -208,7 +240,16 @@ async function rollBack(ctx: RolloutContext, record: Rollout, error: unknown): P
   }
   replacePlan(db, record.id, JSON.stringify(plan));
   await execute(back, record.id, plan, 0, false);
+  // A front door that never served a release (a first release failed) goes with the instances, so nothing claims the service.
+  if (!previous && currentRelease(db, record.service, record.environment) === undefined) await ctx.door.close();
   const detail = isBerthError(cause) ? cause : failed(String(cause));
+  // A deploy's error keeps its category (an exhausted pool stays "unavailable") and reads as before the executors were one.
+  if (record.kind === 'deploy') {
+    throw new BerthError(detail.kind, detail.message, {
+      lines: [...detail.lines, previous ? `rolled back to release ${previous.number}` : 'the instances it started were removed'],
+      ...(detail.fix ? { fix: detail.fix } : {}),
+    });
+  }
   throw failed(
     previous
       ? `${record.kind} of ${record.service} release ${record.release} to ${record.environment} failed and was rolled back to release ${previous.number}`

@@ -4,8 +4,9 @@
  */
 import type { ContainerState } from '../engine/containers.js';
 import { checkRunning, launchSlot, LaunchError, restore, setAside } from '../deploy/launch.js';
-import { PREVIOUS_SUFFIX } from '../deploy/plan.js';
+import { RUN_LABELS } from '../deploy/labels.js';
 import { removeInstance } from '../deploy/remove.js';
+import { Semaphore } from '../build/semaphore.js';
 import { invalid } from '../errors.js';
 import { saveSlot } from '../store/deployments.js';
 import { NORMAL_WEIGHT, type DoorServer } from './door.js';
@@ -19,22 +20,31 @@ export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<v
       return frontDoor(ctx);
     case 'create':
     case 'surge':
-      await Promise.all(step.slots.map((slot) => ensureInstance(ctx, slot, NORMAL_WEIGHT)));
-      return;
+      return eachSlot(ctx, step.slots, (slot) => ensureInstance(ctx, slot, NORMAL_WEIGHT));
     case 'canary':
       return canary(ctx, step.slots, step.share);
     case 'drain':
       await Promise.all(step.slots.map((slot) => ctx.door.drain(slot, ctx.service.rollout.drainMs)));
       return;
     case 'replace':
-      await Promise.all(step.slots.map((slot) => replace(ctx, slot)));
-      return;
+      return eachSlot(ctx, step.slots, (slot) => replace(ctx, slot, step.force ?? false));
     case 'remove':
-      await Promise.all(step.slots.map((slot) => removeSlot(ctx, slot)));
-      return;
+      return eachSlot(ctx, step.slots, (slot) => removeSlot(ctx, slot, 'not desired (above the replica count)'));
     case 'converge':
       return converge(ctx, [], step.replicas);
   }
+}
+
+/**
+ * Runs `act` for each slot, at most ctx.concurrency at once, and waits for all
+ * of them before it reports the first failure: a rollback never starts while
+ * a launch of the same step is still under way.
+ */
+async function eachSlot(ctx: RolloutContext, slots: readonly string[], act: (slot: string) => Promise<void>): Promise<void> {
+  const semaphore = new Semaphore(ctx.concurrency);
+  const outcomes = await Promise.allSettled(slots.map((slot) => semaphore.run(() => act(slot))));
+  const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failure) throw failure.reason;
 }
 
 /** The service's port the front door sends requests to. */
@@ -63,7 +73,7 @@ async function frontDoor(ctx: RolloutContext): Promise<void> {
 
 /** Every running instance of the service (not set-aside ones), as front door servers. */
 async function runningServers(ctx: RolloutContext, weightOf: (slot: string) => number): Promise<DoorServer[]> {
-  const observed = (await observe(ctx)).filter((o) => o.running && o.name === o.slot);
+  const observed = (await observe(ctx)).filter((o) => o.running && o.role === 'main');
   const servers = await Promise.all(
     observed.map(async (o) => {
       const state = await ctx.run.hosts.engine(o.host).containers.inspect(o.id);
@@ -77,7 +87,8 @@ async function runningServers(ctx: RolloutContext, weightOf: (slot: string) => n
 async function ensureInstance(ctx: RolloutContext, slot: string, weight: number): Promise<void> {
   const want = targetHash(ctx, slot);
   const current = (await observe(ctx)).filter((o) => o.slot === slot);
-  const candidate = current.find((o) => o.name === slot && o.specHash === want && o.running);
+  const host = placementOf(ctx, slot).host;
+  const candidate = current.find((o) => o.role === 'main' && o.host === host && o.specHash === want && o.running);
   const ok = candidate && (await passes(ctx, candidate)) ? candidate : undefined;
   for (const o of current) if (o !== ok) await ctx.run.hosts.engine(o.host).containers.remove(o.id);
   if (ok) {
@@ -85,14 +96,22 @@ async function ensureInstance(ctx: RolloutContext, slot: string, weight: number)
     if (state) await ctx.door.upsert(serverFor(ctx, ok.host, slot, state, weight));
     return;
   }
-  await launchInto(ctx, slot, weight);
+  await launchInto(ctx, slot, weight, 'create');
 }
 
-async function launchInto(ctx: RolloutContext, slot: string, weight: number): Promise<void> {
+async function launchInto(ctx: RolloutContext, slot: string, weight: number, action: 'create' | 'replace'): Promise<void> {
   const placement = placementOf(ctx, slot);
   ctx.emit({ type: 'instance', slot, text: 'starting' });
+  ctx.report({ type: 'launch', slot, action });
   checkpoint('launch');
-  const launched = await launchSlot({ context: ctx.run, ipam: ctx.target.ipam, input: ctx.target.input(placement), deployment: 0, timeoutMs: ctx.timeoutMs });
+  let launched;
+  try {
+    launched = await launchSlot({ context: ctx.run, ipam: ctx.target.ipam, input: ctx.target.input(placement), secrets: ctx.target.secrets, rollout: ctx.rollout, timeoutMs: ctx.timeoutMs });
+  } catch (error) {
+    const e = LaunchError.from(slot, error);
+    ctx.report({ type: 'failed', slot, reason: e.reason });
+    throw e;
+  }
   saveSlot(ctx.run.db, {
     environment: ctx.environment.name,
     slot,
@@ -104,15 +123,20 @@ async function launchInto(ctx: RolloutContext, slot: string, weight: number): Pr
   });
   await ctx.door.upsert(serverFor(ctx, placement.host, slot, launched.state, weight));
   ctx.emit({ type: 'instance', slot, text: `healthy in ${launched.ms} ms, in the front door` });
+  ctx.report({ type: 'ready', slot, host: placement.host, id: launched.id, state: launched.state, ms: launched.ms });
 }
 
 /** Old instance aside, new one on the same slot and address; on failure the old one is put back and serves again. */
-async function replace(ctx: RolloutContext, slot: string): Promise<void> {
+async function replace(ctx: RolloutContext, slot: string, force: boolean): Promise<void> {
   const want = targetHash(ctx, slot);
   const here = (await observe(ctx)).filter((o) => o.slot === slot);
-  const main = here.find((o) => o.name === slot);
-  let aside = here.find((o) => o.name === `${slot}${PREVIOUS_SUFFIX}`);
-  if (main && main.specHash === want && main.running && (await passes(ctx, main))) {
+  const main = here.find((o) => o.role === 'main');
+  let aside = here.find((o) => o.role === 'aside');
+  // A container of the slot under another name (an older naming, a copy) holds its address or name: it goes first.
+  for (const o of here.filter((x) => x.role === 'stray')) await ctx.run.hosts.engine(o.host).containers.remove(o.id);
+  // Forced, only an instance this rollout launched counts as replaced.
+  const launchedHere = !force || main?.labels[RUN_LABELS.deployment] === String(ctx.rollout);
+  if (main && main.specHash === want && main.running && launchedHere && (await passes(ctx, main))) {
     // Already replaced before a crash: finish the step.
     const state = await ctx.run.hosts.engine(main.host).containers.inspect(main.id);
     if (state) await ctx.door.upsert(serverFor(ctx, main.host, slot, state, NORMAL_WEIGHT));
@@ -123,20 +147,21 @@ async function replace(ctx: RolloutContext, slot: string): Promise<void> {
     // A half-launched new container from before a crash: the set-aside one is the old release.
     await ctx.run.hosts.engine(main.host).containers.remove(main.id);
   } else if (main) {
-    await setAside(ctx.run.hosts.engine(main.host), main.id, slot, ctx.service.stopGraceSeconds);
-    aside = { ...main, name: `${slot}${PREVIOUS_SUFFIX}`, running: false };
+    await setAside(ctx.run.hosts.engine(main.host), main.id, ctx.run.project.name, slot, ctx.service.stopGraceSeconds);
+    aside = { ...main, role: 'aside', running: false };
   }
   // Renamed aside before a crash but not stopped: it still holds the slot's address.
   if (aside?.running) await ctx.run.hosts.engine(aside.host).containers.stop(aside.id, ctx.service.stopGraceSeconds);
   checkpoint('replace');
   try {
-    await launchInto(ctx, slot, NORMAL_WEIGHT);
+    await launchInto(ctx, slot, NORMAL_WEIGHT, 'replace');
   } catch (error) {
     if (aside) {
-      await restore(ctx.run.hosts.engine(aside.host), ctx.target.ipam, aside.id, slot, ctx.target.network);
+      await restore(ctx.run.hosts.engine(aside.host), ctx.target.ipam, aside.id, ctx.run.project.name, slot, ctx.target.network);
       const state = await ctx.run.hosts.engine(aside.host).containers.inspect(aside.id);
       if (state) await ctx.door.upsert(serverFor(ctx, aside.host, slot, state, NORMAL_WEIGHT));
       ctx.emit({ type: 'instance', slot, text: 'restarted the previous instance' });
+      ctx.report({ type: 'undo', slot, what: 'restarted the previous instance' });
     }
     throw LaunchError.from(slot, error);
   }
@@ -150,7 +175,7 @@ async function passes(ctx: RolloutContext, o: { host: string; id: string; slot: 
   return gate.healthy;
 }
 
-async function removeSlot(ctx: RolloutContext, slot: string): Promise<void> {
+async function removeSlot(ctx: RolloutContext, slot: string, reason: string): Promise<void> {
   await ctx.door.drain(slot, ctx.service.rollout.drainMs);
   checkpoint('remove');
   await ctx.door.remove(slot);
@@ -165,10 +190,11 @@ async function removeSlot(ctx: RolloutContext, slot: string): Promise<void> {
     });
   }
   ctx.emit({ type: 'instance', slot, text: 'drained and removed' });
+  ctx.report({ type: 'removed', slot, reason });
 }
 
 async function canary(ctx: RolloutContext, slots: string[], share: number): Promise<void> {
-  const main = (await observe(ctx)).filter((o) => o.running && o.name === o.slot && !slots.includes(o.slot)).length;
+  const main = (await observe(ctx)).filter((o) => o.running && o.role === 'main' && !slots.includes(o.slot)).length;
   const weights = canaryWeights(main, slots.length, share);
   await Promise.all(slots.map((slot) => ensureInstance(ctx, slot, weights.canary)));
   await converge(ctx, slots, undefined, weights);
@@ -180,11 +206,11 @@ async function canary(ctx: RolloutContext, slots: string[], share: number): Prom
  */
 export async function converge(ctx: RolloutContext, canaries: string[], replicas?: number, weights = { main: NORMAL_WEIGHT, canary: NORMAL_WEIGHT }): Promise<void> {
   for (const o of await observe(ctx)) {
-    if (o.name !== o.slot) {
+    if (o.role !== 'main') {
       await ctx.run.hosts.engine(o.host).containers.remove(o.id);
       ctx.emit({ type: 'note', text: `removed ${o.name}, left over from an interrupted rollout` });
     } else if (replicas !== undefined && ordinalOf(o.slot) > replicas && !canaries.includes(o.slot)) {
-      await removeSlot(ctx, o.slot);
+      await removeSlot(ctx, o.slot, replicas === 0 ? 'removed what the rollout started' : 'not desired (above the replica count)');
     }
   }
   const servers = await runningServers(ctx, (slot) => (canaries.includes(slot) ? weights.canary : weights.main));

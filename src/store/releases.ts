@@ -251,6 +251,10 @@ export function saveFrontDoorPort(db: Db, service: string, environment: string, 
   );
 }
 
+export function forgetFrontDoorPort(db: Db, service: string, environment: string): void {
+  db.prepare('DELETE FROM front_doors WHERE service = ? AND environment = ?').run(service, environment);
+}
+
 export function allFrontDoors(db: Db): { service: string; environment: string; address: string; port: number }[] {
   return db.prepare('SELECT service, environment, address, port FROM front_doors ORDER BY environment, service').all() as { service: string; environment: string; address: string; port: number }[];
 }

@@ -44,11 +44,11 @@ export const deployCommand: Command = {
 export function progress(output: Output): (event: DeployEvent) => void {
   return (event) => {
     switch (event.type) {
-      case 'reconcile':
-        output.out(`reconcile: released ${event.released.join(', ')} (no container holds them) into quarantine`);
+      case 'note':
+        output.out(event.text);
         break;
       case 'plan':
-        output.out(`image ${event.image.name} ${event.image.digest.slice(0, 19)} on network ${event.network}`);
+        output.out(`image ${event.image.name} ${event.image.digest.slice(0, 19)} (release ${event.release}) on network ${event.network}`);
         for (const s of event.steps) output.out(`  ${s.action.padEnd(7)} ${s.slot} on ${s.host}: ${s.reason}`);
         break;
       case 'launch':
@@ -76,6 +76,6 @@ function where(i: DeployResult['instances'][number]): string {
 }
 
 function printResult(output: Output, r: DeployResult): void {
-  output.out(`deployed ${r.service} to ${r.environment} (deployment ${r.deployment}) in ${formatDuration(r.durationMs)}: ${r.instances.length} instance(s) healthy`);
+  output.out(`deployed ${r.service} release ${r.release} to ${r.environment} (rollout #${r.deployment}) in ${formatDuration(r.durationMs)}: ${r.instances.length} instance(s) healthy`);
   for (const i of r.instances) output.out(`  ${i.slot} on ${i.host}${where(i)}`);
 }
