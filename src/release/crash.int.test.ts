@@ -21,6 +21,7 @@ import { ipamOf, type RunContext } from '../deploy/context.js';
 import { Hosts } from '../deploy/hosts.js';
 import { listInstances } from '../deploy/instances.js';
 import { RUN_LABELS } from '../deploy/labels.js';
+import { containerName } from '../deploy/slots.js';
 import { removeInstances } from '../deploy/operate.js';
 import { frontDoorStatus, stopFrontDoor } from '../lb/front-door.js';
 import { frontDoorDir } from '../lb/paths.js';
@@ -114,7 +115,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
 
     // The engine: exactly the 3 slots, running, under their own names, all on that release's image.
     const all = await fixture.engine.containers.summaries([`${RUN_LABELS.project}=${fixture.name}`]);
-    assert.deepEqual(all.map((c) => c.name).sort(), SLOTS, `${label}: containers ${all.map((c) => `${c.name} (${c.state})`).join(', ')}`);
+    assert.deepEqual(all.map((c) => c.name).sort(), SLOTS.map((slot) => containerName(fixture.name, slot)), `${label}: containers ${all.map((c) => `${c.name} (${c.state})`).join(', ')}`);
     const instances = await listInstances(ctx, { environment: 'dev', service: 'web' });
     assert.deepEqual(instances.map((i) => [i.slot, i.state]), SLOTS.map((s) => [s, 'running']), `${label}: instances`);
     for (const i of instances) {

@@ -24,7 +24,10 @@ export function holderAlive(lock: Lock): boolean {
 }
 
 export function describeHolder(lock: Lock, rollout: Rollout | undefined): string {
-  const what = rollout ? `rollout #${rollout.id} (${rollout.kind} of release ${rollout.release}, by ${rollout.actor}, started ${new Date(rollout.startedAt).toISOString()})` : `rollout #${lock.rollout}`;
+  const what = rollout
+    ? `rollout #${rollout.id} (${rollout.kind} of release ${rollout.release}, by ${rollout.actor}, started ${new Date(rollout.startedAt).toISOString()})`
+    : // Taken, but the rollout is still being planned: it has no journal (and no number) yet.
+      `a rollout being planned since ${new Date(lock.acquiredAt).toISOString()}`;
   return `${what}, berth process ${lock.pid} on ${lock.hostname}`;
 }
 
