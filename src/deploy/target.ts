@@ -1,11 +1,11 @@
 /**
  * Everything needed to launch slots of one service (at one image and one set
- * of settings) in one environment: its networks ensured on each host, the
- * engines' API versions, the slots' saved placement, the secrets read. Shared
- * by every rollout. `input()` is pure: it names the slot's secrets folder but
+ * of settings) in one environment, read without changing anything: the
+ * engines' API versions, the slots' saved placement, the secrets. Shared by
+ * every rollout. `input()` is pure: it names the slot's secrets folder but
  * writes nothing; the files are written where an instance is launched
- * (launch.ts), and IPAM is reconciled once per rollout by the executor
- * (`reconcileAddresses`).
+ * (launch.ts). The executor ensures the networks and reconciles IPAM once per
+ * rollout (`ensureNetworks`, `reconcileAddresses`).
  */
 import type { EnvironmentSpec, NetworkSpec, ServiceSpec } from '../config/model.js';
 import type { Ipam } from '../network/ipam.js';
@@ -43,12 +43,6 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
   const secrets = readServiceSecrets(service, context.env);
   const ipam = ipamOf(context);
   const dockerName = dockerNetworkName(project.name, network);
-  await Promise.all(
-    environment.hosts.map((h) => {
-      const address = hosts.spec(h).address;
-      return ensureNetwork(hosts.engine(h), project.name, network, { local: hosts.isLocal(h), ...(address ? { hostAddress: address } : {}) });
-    }),
-  );
   const apiVersions = new Map(await Promise.all(environment.hosts.map(async (h) => [h, await hosts.engine(h).apiVersion()] as const)));
   const saved = new Map(slotsOf(db, service.name, environment.name).map((s) => [s.slot, s]));
   const hostNames = new Set([...environment.hosts, ...[...saved.values()].map((s) => s.host)]);
@@ -81,6 +75,17 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
       };
     },
   };
+}
+
+/** The environment's Docker network on each of its hosts, created or checked: once per rollout, by the executor. */
+export async function ensureNetworks(target: ServiceTarget): Promise<void> {
+  const { hosts, project } = target.context;
+  await Promise.all(
+    target.environment.hosts.map((h) => {
+      const address = hosts.spec(h).address;
+      return ensureNetwork(hosts.engine(h), project.name, target.network, { local: hosts.isLocal(h), ...(address ? { hostAddress: address } : {}) });
+    }),
+  );
 }
 
 /**

@@ -9,7 +9,7 @@ import { canonicalJson } from '../build/plan.js';
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
 import { environmentOf, type RunContext } from '../deploy/context.js';
 import { LaunchError, failure } from '../deploy/launch.js';
-import { prepareTarget, reconcileAddresses } from '../deploy/target.js';
+import { ensureNetworks, prepareTarget, reconcileAddresses } from '../deploy/target.js';
 import { BerthError, isBerthError, failed, notFound } from '../errors.js';
 import { allRefs, protectDigest, releaseDigest } from '../store/refs.js';
 import {
@@ -89,8 +89,9 @@ export async function contextFor(run: RunContext, release: Release, environment:
   };
 }
 
-/** IPAM is reconciled once per rollout, under its lock, before anything is planned or launched. */
-async function reconcileOnce(ctx: RolloutContext): Promise<void> {
+/** Once per rollout, under its lock, before anything is planned or launched: the networks exist, IPAM matches what runs. */
+async function prepareOnce(ctx: RolloutContext): Promise<void> {
+  await ensureNetworks(ctx.target);
   const released = await reconcileAddresses(ctx.target);
   if (released.length > 0) ctx.emit({ type: 'note', text: `reconcile: released ${released.join(', ')} (no container holds them) into quarantine` });
 }
@@ -129,7 +130,7 @@ export async function rollout(run: RunContext, environmentName: string, request:
   let plan: RolloutPlan;
   try {
     ctx = await contextFor(run, request.release, environment, options, !DOORLESS.has(request.kind));
-    await reconcileOnce(ctx);
+    await prepareOnce(ctx);
     // The front door first: a port taken (or any bad input) fails here, before anything is recorded or changed.
     if (!DOORLESS.has(request.kind)) await runStep(ctx, { op: 'front-door' });
     if (request.create) ctx = { ...ctx, release: request.create() };
@@ -158,7 +159,7 @@ export async function continueRollout(run: RunContext, rolloutId: number, plan: 
   const environment = environmentOf(run.project, record.environment);
   const target = releaseOf(run.db, record.service, plan.target)!;
   const ctx = await contextFor(run, target, environment, options, !DOORLESS.has(record.kind));
-  await reconcileOnce(ctx);
+  await prepareOnce(ctx);
   takeOverLock(run.db, { service: record.service, environment: record.environment, rollout: rolloutId, pid: process.pid, hostname: hostname() });
   // A canary's plan ends open (waiting for promote or abort), also when it is resumed after a crash.
   return execute(ctx, rolloutId, plan, from, plan.phase === 'forward' && plan.steps.some((s) => s.op === 'canary'));
