@@ -17,13 +17,14 @@ import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, read
 import { createServer, type AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { conflict, failed, forbidden, invalid, isBerthError, notFound, unavailable, type BerthError } from '../errors.js';
+import { TEST_KNOBS } from '../test-knobs.js';
 import { configBind, frontDoorFiles, haproxyConfig, hostPort, type FrontDoorFiles } from './haproxy-config.js';
 import type { FrontDoorSpec, FrontDoorStatus } from './model.js';
 import { emptyProxyStats, HaproxyRuntime } from './runtime-api.js';
 import { planServerChanges, type ServerChange } from './sync-plan.js';
 
 export interface FrontDoorOptions {
-  /** BERTH_HAPROXY_BIN names the haproxy program (default: haproxy on the PATH, or /usr/sbin/haproxy). */
+  /** BERTH_TEST_HAPROXY_BIN (a test knob) names the haproxy program (default: haproxy on the PATH, or /usr/sbin/haproxy). */
   env?: NodeJS.ProcessEnv;
   /** How long a removed server's requests in flight may take before they are cut (default 10 s). */
   removeTimeoutMs?: number;
@@ -181,9 +182,10 @@ export function freePort(address = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** The haproxy program: BERTH_HAPROXY_BIN, else haproxy on the PATH or in /usr/sbin. */
+/** The haproxy program: BERTH_TEST_HAPROXY_BIN (tests only), else haproxy on the PATH or in /usr/sbin. */
 export function haproxyBinary(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.BERTH_HAPROXY_BIN) return env.BERTH_HAPROXY_BIN;
+  const override = env[TEST_KNOBS.haproxyBin];
+  if (override) return override;
   for (const dir of [...(env.PATH ?? '').split(delimiter).filter((d) => d !== ''), '/usr/sbin', '/usr/local/sbin']) {
     const file = join(dir, 'haproxy');
     try {
