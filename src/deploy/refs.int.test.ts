@@ -5,6 +5,7 @@ import { loadProject } from '../config/project.js';
 import { registryDown, registryUp } from '../registry/process.js';
 import { build, freePort, push, target } from '../registry/testing.js';
 import { openStore, type Db } from '../store/db.js';
+import { pushesTo } from '../store/pushes.js';
 import { allRefs } from '../store/refs.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import type { RunContext } from './context.js';
@@ -73,7 +74,6 @@ describe('deployed digests in the reference database', () => {
   it('--image takes a registry digest Berth pushed and runs that build', async () => {
     const pushes = allRefs(db);
     assert.deepEqual(pushes.filter((r) => r.kind === 'deployed'), []);
-    const { pushesTo } = await import('../store/pushes.js');
     const oldest = pushesTo(db, target(fixture).address).filter((p) => p.image === 'web').at(-1)!;
     const result = await deployService(context(), 'web', 'dev', { image: oldest.digest, timeoutMs: 30_000 });
     assert.equal(result.image.digest, oldest.digest);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isBerthError } from '../errors.js';
+import { sleep } from '../time.js';
 import { ensureFrontDoor, freePort, frontDoorRuntime, frontDoorStatus, runningFrontDoor, stopFrontDoor, syncServers } from './front-door.js';
 import type { FrontDoorSpec, LbServer } from './model.js';
 
@@ -56,8 +57,6 @@ function get(port: number, path = '/', agent: Agent | false = false): Promise<An
     req.end();
   });
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('front door (HAProxy)', () => {
   let root: string;

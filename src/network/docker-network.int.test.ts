@@ -10,6 +10,7 @@ import { connectEngine } from '../engine/client.js';
 import type { CreateBody } from '../engine/containers.js';
 import { createLanHost, type LanHost } from '../testing/lan.js';
 import { tinyRootTarball } from '../testing/fixture.js';
+import { sleep } from '../time.js';
 import { parseSubnet } from './addresses.js';
 import { dockerNetworkName, ensureNetwork, removeNetwork } from './docker-network.js';
 import { flat } from './ipam-fixture.js';
@@ -120,7 +121,7 @@ describe('flat Docker networks on a named Linux bridge', () => {
     let answer = { ok: false, body: '' };
     for (let attempt = 0; attempt < 40 && !answer.ok; attempt++) {
       answer = await lanHost.fetch(`http://${web.ip}:8080/`, 2);
-      if (!answer.ok) await new Promise((resolve) => setTimeout(resolve, 250));
+      if (!answer.ok) await sleep(250);
     }
     assert.deepEqual(answer, { ok: true, body: `hello from ${project}\n` });
     assert.equal(await lanHost.neighbourMac(web.ip), web.mac);

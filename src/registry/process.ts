@@ -12,10 +12,12 @@ import { delimiter, join } from 'node:path';
 import { parse } from 'yaml';
 import type { Project } from '../config/model.js';
 import { BerthError, conflict, failed, forbidden, invalid, isBerthError, notFound, unavailable } from '../errors.js';
+import { isAlive } from '../processes.js';
 import { TEST_KNOBS } from '../test-knobs.js';
+import { sleep } from '../time.js';
 import { clientFor, splitAddress, type RegistryClient } from './client.js';
 import { describeStorage, registryConfig } from './config.js';
-import { isAlive, readMaintenance } from './maintenance.js';
+import { readMaintenance } from './maintenance.js';
 import { clientAddress, registryPaths, type RegistryPaths } from './paths.js';
 import { redactor, registryPassword, registrySecrets, type RegistrySecrets } from './secrets.js';
 
@@ -369,4 +371,3 @@ function safeRead(file: string): string | undefined {
   }
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

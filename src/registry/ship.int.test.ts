@@ -11,8 +11,9 @@ import { parse, stringify } from 'yaml';
 import { pushesTo } from '../store/pushes.js';
 import { protectDigest } from '../store/refs.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { sleep } from '../time.js';
 import type { GcReport } from './gc.js';
-import { registryDown, registryStatus, registryUp, sleep } from './process.js';
+import { registryDown, registryStatus, registryUp } from './process.js';
 import type { PushEvent } from './push.js';
 import { build, freePort, gc, pullAndVerify, push, target, withStore } from './testing.js';
 

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { EngineHttp } from '../engine/http.js';
 import { failed, unavailable } from '../errors.js';
+import { sleep } from '../time.js';
 
 const PID_FILE = '/var/run/docker.pid';
 const SOCKET = '/var/run/docker.sock';
@@ -63,6 +64,6 @@ function alive(pid: number): boolean {
 async function until(deadline: number, what: string, done: () => Promise<boolean>): Promise<void> {
   while (!(await done())) {
     if (Date.now() > deadline) throw failed(`timed out waiting for ${what}`, { fix: `see ${LOG}` });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
 }
