@@ -13,6 +13,7 @@ import { isBerthError } from '../errors.js';
 import { sleep } from '../time.js';
 import { ensureFrontDoor, freePort, frontDoorRuntime, frontDoorStatus, runningFrontDoor, stopFrontDoor, syncServers } from './front-door.js';
 import type { FrontDoorSpec, LbServer } from './model.js';
+import { steps } from '../testing/steps.js';
 
 interface Backend {
   name: string;
@@ -78,6 +79,7 @@ function get(port: number, path = '/', agent: Agent | false = false): Promise<An
 }
 
 describe('front door (HAProxy)', () => {
+  const step = steps();
   let root: string;
   let spec: FrontDoorSpec;
   const backends = new Map<string, Backend>();
@@ -117,7 +119,7 @@ describe('front door (HAProxy)', () => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  it('starts HAProxy with two servers, and requests alternate between them', async () => {
+  step('starts HAProxy with two servers, and requests alternate between them', async () => {
     const status = await ensureFrontDoor(spec);
     assert.equal(status.running, true);
     assert.equal(status.address, `127.0.0.1:${spec.bind.port}`);
@@ -128,7 +130,7 @@ describe('front door (HAProxy)', () => {
     assert.deepEqual([count(bodies, 'a'), count(bodies, 'b')], [5, 5]);
   });
 
-  it('shares requests by weight: 9:1 sends about 10% to the second', async () => {
+  step('shares requests by weight: 9:1 sends about 10% to the second', async () => {
     spec.servers = [slot(backend('a'), { weight: 9 }), slot(backend('b'), { weight: 1 })];
     const result = await syncServers(spec);
     assert.deepEqual(result.changes, [{ op: 'weight', name: 'hello-node-test-a', weight: 9 }]);
@@ -137,7 +139,7 @@ describe('front door (HAProxy)', () => {
     assert.ok(second >= 10 && second <= 30, `b answered ${second} of 200`);
   });
 
-  it('counts what it served: 2xx per server and at the frontend match the requests sent', async () => {
+  step('counts what it served: 2xx per server and at the frontend match the requests sent', async () => {
     const status = await frontDoorStatus(spec);
     for (const name of ['a', 'b']) {
       const server = status.servers.find((s) => s.name === `hello-node-test-${name}`)!;
@@ -149,7 +151,7 @@ describe('front door (HAProxy)', () => {
     assert.equal(status.frontend.responses['5xx'], 0);
   });
 
-  it('adds a third server at run time, without a reload', async () => {
+  step('adds a third server at run time, without a reload', async () => {
     const before = await frontDoorStatus(spec);
     spec.servers = [slot(backend('a')), slot(backend('b')), slot(backend('c'))];
     // ensureFrontDoor on a running front door applies the servers like syncServers.
@@ -163,7 +165,7 @@ describe('front door (HAProxy)', () => {
     assert.ok(shares.every((n) => n >= 7 && n <= 13), `a, b, c answered ${shares.join(', ')} of 30`);
   });
 
-  it('drains a server: its request in flight completes, new ones go elsewhere, then it is removed', async () => {
+  step('drains a server: its request in flight completes, new ones go elsewhere, then it is removed', async () => {
     const held = through('/held');
     const runtime = frontDoorRuntime(spec.dir);
     const holder = await waitFor(() => [...backends.values()].find((b) => b.held() > 0), 'the held request reached a server');
@@ -228,7 +230,7 @@ describe('front door (HAProxy)', () => {
     assert.equal(runningFrontDoor(broken.dir), undefined);
   });
 
-  it('serves without a failed request while a server is drained, removed and stopped and a new one added', async () => {
+  step('serves without a failed request while a server is drained, removed and stopped and a new one added', async () => {
     backends.set('d', await startBackend('d'));
     const agent = new Agent({ keepAlive: true, maxSockets: 4 });
     const failures: string[] = [];
@@ -272,7 +274,7 @@ describe('front door (HAProxy)', () => {
     }
   });
 
-  it('loses no request when an instance dies while it is still in the rotation (retries on another)', async () => {
+  step('loses no request when an instance dies while it is still in the rotation (retries on another)', async () => {
     const dying = backend(spec.servers[0]!.name.replace('hello-node-test-', ''));
     const failures: string[] = [];
     const agent = new Agent({ keepAlive: true, maxSockets: 4 });
@@ -300,7 +302,7 @@ describe('front door (HAProxy)', () => {
     await syncServers(spec);
   });
 
-  it('comes back with the current servers and states after HAProxy died', async () => {
+  step('comes back with the current servers and states after HAProxy died', async () => {
     backends.set('e', await startBackend('e'));
     spec.servers = [...spec.servers, slot(backend('e'), { state: 'drain', weight: 5 })];
     await syncServers(spec);
@@ -321,7 +323,7 @@ describe('front door (HAProxy)', () => {
     assert.deepEqual(count(bodies, 'e'), 0);
   });
 
-  it('moves a server to a new port and stops cleanly', async () => {
+  step('moves a server to a new port and stops cleanly', async () => {
     const moved = backend('e');
     spec.servers = [{ ...spec.servers.at(-1)!, state: 'ready', weight: 1 }];
     await syncServers(spec);
