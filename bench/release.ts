@@ -27,7 +27,6 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadProject } from '../src/config/project.js';
@@ -37,6 +36,8 @@ import { haproxyConfig } from '../src/lb/haproxy-config.js';
 import { frontDoorDir } from '../src/lb/paths.js';
 import { removeNetwork } from '../src/network/docker-network.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../src/testing/fixture.js';
+import { get, startLoad, type LoadResult } from '../src/testing/load.js';
+import { sleep } from '../src/time.js';
 import { BERTH, DOCKER, DOCKER_ENV, Interruption, machine, median, ms, pickSubnet, positiveFlag, rotated, spawnTimed, writeSection, type Finished } from './lib.js';
 
 const REPLICAS = 10;
@@ -71,7 +72,6 @@ function frontFlag(): 'auto' | 'mesh' | 'haproxy' {
   return value;
 }
 
-const sleep = (delay: number) => new Promise((resolve) => setTimeout(resolve, delay));
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const page = (version: Version) => `hello ${version}`;
 const other = (version: Version): Version => (version === 'A' ? 'B' : 'A');
@@ -107,69 +107,39 @@ async function timedAsync(command: string, args: string[], env: NodeJS.ProcessEn
 
 // --- the load -------------------------------------------------------------------
 
-interface LoadResult {
-  requests: number;
-  failed: number;
-  /** Failures by kind: "ECONNREFUSED", "HTTP 503", "timeout", … */
-  kinds: Record<string, number>;
-  latencies: number[];
-}
-
 interface Target {
   host: string;
   port: number;
 }
 
-/** One GET / on a new connection: undefined when it got the page, else what went wrong. */
-function get(target: Target, expect?: string): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const req = request({ host: target.host, port: target.port, path: '/', agent: false, timeout: REQUEST_TIMEOUT_MS }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-      res.once('end', () => {
-        const status = res.statusCode ?? 0;
-        if (status < 200 || status >= 300) resolve(`HTTP ${status}`);
-        else if (!body.startsWith('hello ')) resolve('not the page');
-        else if (expect !== undefined && body.trim() !== expect) resolve(`"${body.trim()}", not "${expect}"`);
-        else resolve(undefined);
-      });
-    });
-    req.once('timeout', () => {
-      req.destroy();
-      resolve('timeout');
-    });
-    req.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-    req.end();
-  });
-}
+const urlOf = (target: Target) => `http://${target.host}:${target.port}/`;
 
-function startLoad(target: Target): { stop(): Promise<LoadResult> } {
-  let running = true;
-  const result: LoadResult = { requests: 0, failed: 0, kinds: {}, latencies: [] };
-  const client = async () => {
-    while (running) {
-      const started = now();
-      const failure = await get(target);
-      result.latencies.push(now() - started);
-      result.requests++;
-      if (failure !== undefined) {
-        result.failed++;
-        result.kinds[failure] = (result.kinds[failure] ?? 0) + 1;
-      }
-      const wait = PACE_MS - (now() - started);
-      if (wait > 0 && running) await sleep(wait);
-    }
-  };
-  const clients = Array.from({ length: CLIENTS }, client);
+/** The page of this benchmark's image: a 2xx whose body is not it counts as a failure too. */
+const isPage = (body: string) => body.startsWith('hello ');
+
+/** The shared load generator with this benchmark's pace; answers that are not the page are failures ("not the page"). */
+function startPageLoad(target: Target): { stop(): Promise<LoadResult> } {
+  const load = startLoad(urlOf(target), { concurrency: CLIENTS, newConnections: true, paceMs: PACE_MS, timeoutMs: REQUEST_TIMEOUT_MS, maxMs: Infinity });
   return {
     async stop() {
-      running = false;
-      await Promise.all(clients);
-      return result;
+      const result = await load.stop();
+      const notPage = [...result.answers].filter(([body]) => !isPage(body)).reduce((n, [, count]) => n + count, 0);
+      if (notPage === 0) return result;
+      return { ...result, ok: result.ok - notPage, failed: result.failed + notPage, kinds: { ...result.kinds, 'not the page': notPage } };
     },
   };
+}
+
+/** One GET / on a new connection: undefined when it got the page `expect`, else what went wrong. */
+async function getPage(target: Target, expect: string): Promise<string | undefined> {
+  try {
+    const answer = await get(urlOf(target), { timeoutMs: REQUEST_TIMEOUT_MS });
+    if (answer.status < 200 || answer.status >= 300) return `HTTP ${answer.status}`;
+    if (!isPage(answer.body)) return 'not the page';
+    return answer.body.trim() === expect ? undefined : `"${answer.body.trim()}", not "${expect}"`;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+  }
 }
 
 /** Waits until `count` GETs in a row got `expect`; throws after `timeoutMs`. */
@@ -179,7 +149,7 @@ async function untilServes(target: Target, expect: string, what: string, count =
   let last: string | undefined;
   while (inARow < count) {
     interruption.check();
-    last = await get(target, expect);
+    last = await getPage(target, expect);
     inARow = last === undefined ? inARow + 1 : 0;
     if (last !== undefined) {
       if (Date.now() > deadline) throw new Error(`${what} (${target.host}:${target.port}) does not serve "${expect}" after ${timeoutMs / 1000} s: ${last}`);
@@ -390,7 +360,7 @@ type Timed = Omit<Sample, 'load'>;
 
 /** Runs a timed update under the load; `update` returns the wall time and when the last new instance was up. */
 async function underLoad(target: Target, update: () => Promise<Timed>): Promise<Sample> {
-  const load = startLoad(target);
+  const load = startPageLoad(target);
   try {
     const timed = await update();
     return { ...timed, load: await load.stop() };

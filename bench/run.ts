@@ -25,6 +25,7 @@ import { slotBody } from '../src/deploy/instance-spec.js';
 import { macFor } from '../src/network/addresses.js';
 import { dockerNetworkName, ensureNetwork, removeNetwork } from '../src/network/docker-network.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../src/testing/fixture.js';
+import { sleep } from '../src/time.js';
 import { BERTH, DOCKER, DOCKER_ENV, Interruption, machine, median, ms, pickSubnet, positiveFlag, rotated, timed, writeSection } from './lib.js';
 
 const REPLICAS = 30;
@@ -68,7 +69,6 @@ interface Sample {
 /** Set by SIGINT/SIGTERM: the rounds stop at the next step. */
 const interruption = new Interruption();
 
-const sleep = (delay: number) => new Promise((resolve) => setTimeout(resolve, delay));
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 /** The static addresses the loop and the raw run use: those Berth's IPAM hands out first (range start, MAC from the IP). */

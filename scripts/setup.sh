@@ -50,3 +50,17 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npm run build --silent
+
+# `berth` on the PATH: a link to this checkout's bin/berth.js, which finds its bundle
+# through the link (Node runs the link's target). Made, or pointed at this checkout.
+bin_dir=/usr/local/bin
+target="$PWD/bin/berth.js"
+if [ -e "$bin_dir/berth" ] && [ ! -L "$bin_dir/berth" ]; then
+  log "$bin_dir/berth is not a link to a checkout; left as it is (run this checkout's as: node $target)" >&2
+elif [ "$(readlink "$bin_dir/berth" 2>/dev/null || true)" != "$target" ]; then
+  if mkdir -p "$bin_dir" 2>/dev/null && ln -sfn "$target" "$bin_dir/berth" 2>/dev/null; then
+    log "berth is on the PATH: $bin_dir/berth -> $target"
+  else
+    log "cannot write $bin_dir/berth; run this as root, or: ln -s $target ~/bin/berth" >&2
+  fi
+fi

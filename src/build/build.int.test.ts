@@ -5,6 +5,7 @@ import { loadProject } from '../config/project.js';
 import { openStore } from '../store/db.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { buildProject, planProject, type BuildSummary } from './builder.js';
+import { steps } from '../testing/steps.js';
 
 async function build(fixture: Fixture, only: string[] = []): Promise<BuildSummary> {
   const project = loadProject(fixture.dir, fixture.env);
@@ -19,6 +20,7 @@ async function build(fixture: Fixture, only: string[] = []): Promise<BuildSummar
 const names = (list: { name: string }[]) => list.map((i) => i.name).sort();
 
 describe('berth build on the real engine', () => {
+  const step = steps();
   let fixture: Fixture;
 
   before(async () => {
@@ -34,7 +36,7 @@ describe('berth build on the real engine', () => {
   });
   after(() => fixture.cleanup());
 
-  it('builds every image of a new tree, parents first, and tags each with its key', async () => {
+  step('builds every image of a new tree, parents first, and tags each with its key', async () => {
     const summary = await build(fixture);
     assert.deepEqual(summary.failed, []);
     assert.deepEqual(names(summary.built), ['base', 'jdk', 'node', 'shop', 'tomcat', 'web']);
@@ -51,13 +53,13 @@ describe('berth build on the real engine', () => {
     assert.match(shop!.labels['org.opencontainers.image.base.name']!, /^berth\/tomcat:/);
   });
 
-  it('skips everything when nothing changed', async () => {
+  step('skips everything when nothing changed', async () => {
     const summary = await build(fixture);
     assert.deepEqual(summary.built, []);
     assert.equal(summary.upToDate.length, 6);
   });
 
-  it('rebuilds exactly the changed image and its descendants, and says why', async () => {
+  step('rebuilds exactly the changed image and its descendants, and says why', async () => {
     fixture.write('images/jdk/static.sh', '#!/bin/sh\necho jdk v2 > /jdk.txt\n', 0o755);
     const project = loadProject(fixture.dir, fixture.env);
     const db = openStore(project.stateDir);
@@ -73,13 +75,13 @@ describe('berth build on the real engine', () => {
     assert.deepEqual(names(summary.upToDate), ['base', 'node', 'web']);
   });
 
-  it('does not rebuild when only a file mtime changes', async () => {
+  step('does not rebuild when only a file mtime changes', async () => {
     fixture.write('images/node/static/etc/node.conf', 'port=1\n');
     const summary = await build(fixture);
     assert.deepEqual(summary.built, []);
   });
 
-  it('a failing static.sh skips only its descendants, names the line, and leaves no tag', async () => {
+  step('a failing static.sh skips only its descendants, names the line, and leaves no tag', async () => {
     fixture.write('images/jdk/static.sh', '#!/bin/sh\necho starting\necho about to fail\nexit 7\necho never\n', 0o755);
     fixture.write('images/node/static.sh', '#!/bin/sh\necho node v2\n', 0o755);
     const project = loadProject(fixture.dir, fixture.env);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ImageSpec } from '../config/model.js';
+import { isBerthError } from '../errors.js';
 import { ENTRYPOINT, HEALTH, INIT, RUN_STATIC, TRACE_ENV } from './assets.js';
 import type { SourceFile } from './inputs.js';
 import { imageTag, recipeFor, type ContextEntry, type RecipeInput } from './recipe.js';
@@ -133,6 +134,30 @@ describe('recipeFor', () => {
     const app = recipeFor(input(spec('app', { from: 'base', env: { PRICE: 'costs $5 or ${X}', QUOTE: 'say "hi"', PATHS: 'C:\\dir' } }), []));
     const env = app.dockerfile.split('\n').find((l) => l.startsWith('ENV '));
     assert.equal(env, 'ENV PRICE="costs \\$5 or \\${X}" QUOTE="say \\"hi\\"" PATHS="C:\\\\dir"');
+  });
+
+  it('keeps each env value on its one ENV line: a newline is written as an escape, never as a new instruction', () => {
+    const app = recipeFor(input(spec('app', { from: 'base', env: { NOTE: 'a\nRUN rm -rf /' } }), []));
+    const lines = app.dockerfile.split('\n');
+    assert.ok(lines.includes('ENV NOTE="a\\nRUN rm -rf /"'), app.dockerfile);
+    assert.ok(!lines.some((l) => l.startsWith('RUN rm')), app.dockerfile);
+  });
+
+  it('writes the user quoted and the command and static.sh\'s image name in JSON form', () => {
+    const app = recipeFor(input(spec('app', { from: 'base', user: '1000:1000', command: ['sh', '-c', 'echo "$HOME"\nid'] }), []));
+    assert.ok(app.dockerfile.includes('ENV BERTH_USER="1000:1000"\n'));
+    assert.ok(app.dockerfile.includes('CMD ["sh","-c","echo \\"$HOME\\"\\nid"]\n'), app.dockerfile);
+    assert.ok(app.dockerfile.includes('RUN ["/opt/berth/bin/run-static", "app"]\n'));
+  });
+
+  it('refuses a workdir that would end its line or expand (WORKDIR has no quoted form)', () => {
+    for (const workdir of ['/srv/app\nRUN id', '/srv/$HOME', '/srv\\app']) {
+      assert.throws(
+        () => recipeFor(input(spec('app', { from: 'base', workdir }), [])),
+        (e: unknown) => isBerthError(e) && e.kind === 'invalid' && e.message === `image app: its workdir ${JSON.stringify(workdir)} cannot be written into a Dockerfile`,
+      );
+    }
+    assert.ok(recipeFor(input(spec('app', { from: 'base', workdir: '/srv/my app' }), [])).dockerfile.includes('WORKDIR /srv/my app\n'));
   });
 
   it('passes the mirror and proxies only as build args, never in the Dockerfile', () => {

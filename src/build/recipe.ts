@@ -4,6 +4,7 @@
  */
 import { posix } from 'node:path';
 import type { ImageSpec } from '../config/model.js';
+import { invalid } from '../errors.js';
 import { BIN_FILES } from './assets.js';
 import { APP_PREFIX, type SourceFile } from './inputs.js';
 
@@ -63,12 +64,24 @@ function dockerfile(spec: ImageSpec, parentRef: string, isRoot: boolean): string
   const lines = [`FROM ${parentRef}`];
   if (Object.keys(spec.env).length > 0) lines.push(`ENV ${Object.entries(spec.env).map(([k, v]) => `${k}=${quote(v)}`).join(' ')}`);
   lines.push('COPY rootfs/ /', 'ARG BERTH_MIRROR', `RUN ["${BERTH_HOME}/bin/run-static", ${JSON.stringify(spec.name)}]`);
-  if (spec.workdir) lines.push(`WORKDIR ${spec.workdir}`);
+  if (spec.workdir) lines.push(workdirLine(spec.name, spec.workdir));
   if (spec.user) lines.push(`ENV BERTH_USER=${quote(spec.user)}`);
   if (spec.ports.length > 0) lines.push(`EXPOSE ${spec.ports.join(' ')}`);
   if (isRoot) lines.push(`ENTRYPOINT ["${BERTH_HOME}/bin/init"]`);
   if (spec.command) lines.push(`CMD ${JSON.stringify(spec.command)}`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * WORKDIR has no quoted (JSON) form and expands `$` and `\`, so a path that
+ * could end its line or expand is refused here too (loading the project
+ * already refuses it, with its file and line).
+ */
+function workdirLine(image: string, workdir: string): string {
+  if (/[\u0000-\u001f\u007f$\\]/.test(workdir)) {
+    throw invalid(`image ${image}: its workdir ${JSON.stringify(workdir)} cannot be written into a Dockerfile`, { fix: 'use an absolute path on one line, without "$" or "\\"' });
+  }
+  return `WORKDIR ${workdir}`;
 }
 
 /** Dockerfile strings: JSON escaping plus `$`, which ENV would otherwise expand. */

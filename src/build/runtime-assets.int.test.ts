@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadProject } from '../config/project.js';
-import { containerBody, type InstanceSpec } from '../deploy/container-body.js';
-import { startInstance } from '../deploy/instance.js';
 import { slotSecretsDir, writeSlotSecrets } from '../deploy/secrets.js';
 import { openStore } from '../store/db.js';
+import { startTestContainer, type TestContainer } from '../testing/container.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { sleep } from '../time.js';
 import { buildProject } from './builder.js';
 
 /** Who the service runs as (its parent is the engine's init: every step exec'd) and what it got; no other variable. */
@@ -61,7 +61,7 @@ describe('runtime assets: secrets, user switching and the health probe', () => {
     rmSync(secretsState, { recursive: true, force: true });
   });
 
-  const spec = (image: string, suffix: string, extra: Partial<InstanceSpec> = {}): InstanceSpec => ({
+  const spec = (image: string, suffix: string, extra: Partial<TestContainer> = {}): TestContainer => ({
     project: fixture.name,
     service: image,
     environment: 'test',
@@ -72,8 +72,8 @@ describe('runtime assets: secrets, user switching and the health probe', () => {
   });
 
   /** Runs the image's command to its end; returns the exit code and the output. */
-  async function run(image: string, suffix: string, extra: Partial<InstanceSpec> = {}): Promise<{ id: string; code: number; logs: string }> {
-    const state = await startInstance(fixture.engine, spec(image, suffix, extra));
+  async function run(image: string, suffix: string, extra: Partial<TestContainer> = {}): Promise<{ id: string; code: number; logs: string }> {
+    const state = await startTestContainer(fixture.engine, spec(image, suffix, extra));
     const code = await fixture.engine.containers.wait(state.id);
     return { id: state.id, code, logs: await fixture.engine.containers.logs(state.id) };
   }
@@ -119,17 +119,16 @@ describe('runtime assets: secrets, user switching and the health probe', () => {
   });
 
   it('probes http and tcp: healthy against busybox httpd, unhealthy against a missing page and a closed port', async () => {
-    const body = containerBody(spec('web', 'web'));
-    const healthcheck = { Test: ['CMD', '/opt/berth/bin/health', 'http', '8080', '/index.html'], Interval: 300e6, Timeout: 2e9, Retries: 3, StartPeriod: 0 };
-    const id = await fixture.engine.containers.create({ ...body, Healthcheck: healthcheck });
-    await fixture.engine.containers.start(id);
-    const deadline = Date.now() + 15_000;
+    const healthcheck = { Test: ['CMD', '/opt/berth/bin/health', 'http', '8080', '/index.html'], Interval: 2e9, Timeout: 5e9, Retries: 3, StartPeriod: 0 };
+    const { id } = await startTestContainer(fixture.engine, spec('web', 'web', { healthcheck }));
+    // A generous deadline: only a probe that never passes fails this, however busy the machine.
+    const deadline = Date.now() + 120_000;
     let health: string | undefined;
     while (Date.now() < deadline && health !== 'healthy') {
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(500);
       health = (await fixture.engine.containers.inspect(id))?.health;
     }
-    assert.equal(health, 'healthy', "the engine's HEALTHCHECK with the probe");
+    assert.equal(health, 'healthy', "the engine's HEALTHCHECK with the probe never passed within 2 minutes");
 
     const probe = (...args: string[]) => fixture.engine.containers.exec(id, ['/opt/berth/bin/health', ...args]);
     const cases: [string[], number, RegExp][] = [

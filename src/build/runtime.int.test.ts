@@ -2,9 +2,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadProject } from '../config/project.js';
-import { startInstance } from '../deploy/instance.js';
 import { openStore } from '../store/db.js';
+import { startTestContainer } from '../testing/container.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { sleep } from '../time.js';
 import { buildProject } from './builder.js';
 
 describe('runtime scripts and the init process', () => {
@@ -34,7 +35,7 @@ describe('runtime scripts and the init process', () => {
   after(() => fixture.cleanup());
 
   const start = (image: string, suffix: string) =>
-    startInstance(fixture.engine, {
+    startTestContainer(fixture.engine, {
       project: fixture.name,
       service: image,
       environment: 'test',
@@ -43,15 +44,16 @@ describe('runtime scripts and the init process', () => {
       stopGraceSeconds: 10,
     });
 
+  /** The container's logs once they have `text`; fails, showing them, only when they never do (a generous deadline). */
   async function logsUntil(id: string, text: string): Promise<string> {
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 120_000;
     let logs = '';
     while (Date.now() < deadline) {
       logs = await fixture.engine.containers.logs(id);
       if (logs.includes(text)) return logs;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(200);
     }
-    return logs;
+    assert.fail(`the container never logged "${text}" within 2 minutes; its logs:\n${logs}`);
   }
 
   it('runs the ancestors\' runtime scripts in order, base first, then the service with their context', async () => {
@@ -75,16 +77,14 @@ describe('runtime scripts and the init process', () => {
     assert.doesNotMatch(logs, /service must not start/);
   });
 
-  it('delivers SIGTERM to the service on stop, which exits within the grace period', async () => {
+  it('delivers SIGTERM to the service on stop, which exits by itself within the grace period', async () => {
     const state = await start('app', 'signal');
     await logsUntil(state.id, 'service started');
-    const t0 = Date.now();
-    await fixture.engine.containers.stop(state.id, 10);
-    const elapsed = Date.now() - t0;
+    await fixture.engine.containers.stop(state.id, 60);
     const after = await fixture.engine.containers.inspect(state.id);
     const logs = await fixture.engine.containers.logs(state.id);
     assert.match(logs, /got SIGTERM/);
+    // Its own exit 0 after the trap; a service that missed the signal would have been killed at the end of the grace period (137).
     assert.equal(after!.exitCode, 0);
-    assert.ok(elapsed < 5_000, `stopped in ${elapsed} ms, well within the 10 s grace period`);
   });
 });

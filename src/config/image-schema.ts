@@ -1,10 +1,8 @@
 /** The schema of one image's settings, shared by berth.yaml `images.<name>` and `images/<name>/image.yaml`. */
-import { command, int, list, mapOf, object, optional, str, type Validator } from './schema.js';
+import { command, imageEnvMap, int, list, mapOf, object, optional, pathInImage, str, type Validator } from './schema.js';
 
 export const IMAGE_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 export const IMAGE_NAME_HINT = 'a valid image name (lowercase letters, digits and single . _ - between them, like "jdk17" or "hello-node")';
-
-const ENV_NAME = { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hint: 'a valid environment variable name' };
 
 /** 8080, "8080/tcp" or "53/udp", with a port number from 1 to 65535. */
 const port: Validator<string> = (value, path, check) => {
@@ -15,8 +13,6 @@ const port: Validator<string> = (value, path, check) => {
   if (number < 1 || number > 65535) return check.report(path, `port ${number} is not between 1 and 65535`, 'use a port number from 1 to 65535, like 8080 or "53/udp"');
   return checked;
 };
-
-const absolutePath = str({ pattern: /^\//, hint: 'an absolute path inside the image, like /srv/app' });
 
 export const rootShape = object({
   suite: optional(str({ pattern: /^[a-z][a-z0-9-]*$/, hint: 'a Debian suite name like "bookworm"' })),
@@ -29,10 +25,10 @@ export const rootShape = object({
 export const imageShape = object({
   from: optional(str()),
   root: optional(rootShape),
-  env: optional(mapOf(str({ nonEmpty: false }), ENV_NAME)),
+  env: optional(imageEnvMap()),
   labels: optional(mapOf(str({ nonEmpty: false }))),
   ports: optional(list(port)),
-  workdir: optional(absolutePath),
+  workdir: optional(pathInImage()),
   user: optional(
     str({
       pattern: /^([a-z_][a-z0-9_-]*|\d+)(:([a-z_][a-z0-9_-]*|\d+))?$/,
@@ -42,7 +38,7 @@ export const imageShape = object({
   app: optional(
     object({
       path: { validate: str(), required: true },
-      dest: optional(absolutePath),
+      dest: optional(pathInImage()),
     }),
   ),
   command: optional(command()),

@@ -146,3 +146,73 @@ describe('user', () => {
     ]);
   });
 });
+
+describe('values written into generated files', () => {
+  it('refuses a workdir with a newline at its line and key, before anything is built', () => {
+    const fix = 'write an absolute path on one line, like /srv/app, without "$", "\\" or ".."';
+    assert.deepEqual(problemsOf(project('    workdir: "/srv/app\\nRUN id"\n')), [
+      { message: 'berth.yaml:7: images.app.workdir: "/srv/app\\nRUN id" has a newline or another control character', fix },
+    ]);
+  });
+
+  it('refuses a workdir or app dest that is relative, expands or steps out with ..', () => {
+    const app = '    workdir: srv\n    app:\n      path: .\n      dest: /srv/../etc\n';
+    assert.deepEqual(problemsOf(project(app)).map((p) => p.message), [
+      'berth.yaml:7: images.app.workdir: "srv" is not an absolute path inside the image',
+      'berth.yaml:10: images.app.app.dest: "/srv/../etc" has a ".." step',
+    ]);
+    assert.deepEqual(problemsOf(project('    workdir: /srv/$APP\n')).map((p) => p.message), [
+      'berth.yaml:7: images.app.workdir: "/srv/$APP" has a "$" or "\\", which the Dockerfile would expand',
+    ]);
+  });
+
+  it('accepts a workdir with spaces', () => {
+    assert.equal(load(project('    workdir: /srv/my app\n')).images.get('app')!.workdir, '/srv/my app');
+  });
+
+  it('refuses an image env value on more than one line (it is written into the Dockerfile)', () => {
+    assert.deepEqual(problemsOf(project('    env:\n      NOTE: "a\\nb"\n')).map((p) => p.message), [
+      'berth.yaml:8: images.app.env.NOTE: "a\\nb" has a newline or another control character, which an image\'s ENV cannot hold',
+    ]);
+  });
+});
+
+describe('Berth\'s own variables', () => {
+  const fix = (name: string) => `rename it, like APP_${name.slice('BERTH_'.length)} (Berth sets ${name} itself; the user a service runs as is the image's "user:")`;
+
+  it('refuses BERTH_ names in a service\'s env, an environment\'s override and a secret, with the key and a fix', () => {
+    const rest = [
+      'services:',
+      '  web:',
+      '    image: app',
+      '    env:',
+      '      BERTH_USER: ""',
+      '      MODE: test',
+      '    secrets:',
+      '      BERTH_IP: { env: X }',
+      'environments:',
+      '  production:',
+      '    services:',
+      '      web:',
+      '        env:',
+      '          BERTH_SERVICE: other',
+      '',
+    ].join('\n');
+    assert.deepEqual(problemsOf(project('', rest)), [
+      { message: 'berth.yaml:11: services.web.env.BERTH_USER: the variable name "BERTH_USER" is reserved: names starting with BERTH_ are Berth\'s own', fix: fix('BERTH_USER') },
+      { message: 'berth.yaml:14: services.web.secrets.BERTH_IP: the secret name "BERTH_IP" is reserved: names starting with BERTH_ are Berth\'s own', fix: fix('BERTH_IP') },
+      { message: 'berth.yaml:20: environments.production.services.web.env.BERTH_SERVICE: the variable name "BERTH_SERVICE" is reserved: names starting with BERTH_ are Berth\'s own', fix: fix('BERTH_SERVICE') },
+    ]);
+  });
+
+  it('refuses them in an image\'s env too (a child image could undo its parent\'s user:)', () => {
+    assert.deepEqual(problemsOf(project('    env:\n      BERTH_USER: ""\n')), [
+      { message: 'berth.yaml:8: images.app.env.BERTH_USER: the variable name "BERTH_USER" is reserved: names starting with BERTH_ are Berth\'s own', fix: fix('BERTH_USER') },
+    ]);
+  });
+
+  it('accepts other names that merely contain BERTH', () => {
+    const services = 'services:\n  web:\n    image: app\n    env:\n      APP_BERTH_USER: x\n      berth_user: y\n';
+    assert.deepEqual(load(project('', services)).services.get('web')!.env, { APP_BERTH_USER: 'x', berth_user: 'y' });
+  });
+});

@@ -1,5 +1,5 @@
 /** berth.yaml `hosts:`, `networks:`, `services:`, `environments:` and `pipeline:` (Run, Release). */
-import { bool, cidr, command, duration, int, ipv4, list, mapOf, object, optional, portNumber, required, secretRef, size, str, type Validator } from './schema.js';
+import { bool, cidr, command, duration, envMap, int, ipv4, list, mapOf, object, optional, portNumber, required, secretRef, size, str, withoutReservedNames, type Validator } from './schema.js';
 
 const NAME = { pattern: /^[a-z0-9][a-z0-9-]*$/, hint: 'a name of lowercase letters, digits and -' };
 const ENV_NAME = { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hint: 'a valid environment variable name' };
@@ -60,9 +60,9 @@ export const servicesShape = mapOf(
     image: required(str()),
     command: optional(command()),
     ports: optional(list(port)),
-    env: optional(mapOf(str({ nonEmpty: false }), ENV_NAME)),
+    env: optional(envMap()),
     config: optional(mapOf(str({ pattern: /^\//, hint: 'an absolute path inside the container' }))),
-    secrets: optional(mapOf(secretRef(), SECRET_NAME)),
+    secrets: optional(withoutReservedNames(mapOf(secretRef(), SECRET_NAME), 'secret')),
     health: optional(health),
     resources: optional(object({ cpus: optional((v, p, c) => (typeof v === 'number' && v > 0 ? v : c.report(p, 'expected a number of CPUs above 0, like 0.5'))), memory: optional(size()) })),
     restart: optional(str({ pattern: /^(no|always|unless-stopped|on-failure)$/, hint: 'one of no, always, unless-stopped, on-failure' })),
@@ -96,7 +96,7 @@ export const environmentsShape = mapOf(
     hosts: optional(list(str(NAME))),
     network: optional(str(NAME)),
     services: optional(
-      mapOf(object({ replicas: optional(int({ min: 0, max: 1000 })), env: optional(mapOf(str({ nonEmpty: false }), ENV_NAME)), lb_port: optional(port) }), NAME),
+      mapOf(object({ replicas: optional(int({ min: 0, max: 1000 })), env: optional(envMap()), lb_port: optional(port) }), NAME),
     ),
     lb_address: optional(ipv4()),
   }),

@@ -166,6 +166,67 @@ export const ipv4 = (): Validator<string> =>
 export const cidr = (): Validator<string> =>
   str({ pattern: /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/, hint: 'a subnet like 10.77.0.0/24' });
 
+/** What a control character (a newline, a tab, …) would break: a line of a generated file. */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * An absolute path inside an image (workdir, app.dest). It is written into the
+ * Dockerfile's WORKDIR, which has no quoted form and expands `$` and `\`, and
+ * names entries of the build context, so it may have no control character, no
+ * `$`, no `\` and no ".." step.
+ */
+export const pathInImage = (): Validator<string> => (value, path, check) => {
+  const text = str()(value, path, check);
+  if (text === undefined) return undefined;
+  const fix = 'write an absolute path on one line, like /srv/app, without "$", "\\" or ".."';
+  if (!text.startsWith('/')) return check.report(path, `${JSON.stringify(text)} is not an absolute path inside the image`, fix);
+  if (CONTROL.test(text)) return check.report(path, `${JSON.stringify(text)} has a newline or another control character`, fix);
+  if (/[$\\]/.test(text)) return check.report(path, `${JSON.stringify(text)} has a "$" or "\\", which the Dockerfile would expand`, fix);
+  if (text.split('/').includes('..')) return check.report(path, `${JSON.stringify(text)} has a ".." step`, fix);
+  return text;
+};
+
+/**
+ * Berth's own variables (BERTH_USER, BERTH_IP, BERTH_SERVICE, …) are set by
+ * Berth in every image and container; an image's or a service's env, or a
+ * secret, that set one would undo what Berth decided (BERTH_USER="" runs the
+ * service as root).
+ */
+export const RESERVED_ENV_PREFIX = 'BERTH_';
+
+export function isReservedEnvName(name: string): boolean {
+  return name.startsWith(RESERVED_ENV_PREFIX);
+}
+
+/** Drops and reports every key of a map of variables that is one of Berth's own. */
+export const withoutReservedNames =
+  <T>(inner: Validator<Record<string, T>>, what = 'variable'): Validator<Record<string, T>> =>
+  (value, path, check) => {
+    const map = inner(value, path, check);
+    if (map === undefined) return undefined;
+    const kept: [string, T][] = [];
+    for (const [key, v] of Object.entries(map)) {
+      if (!isReservedEnvName(key)) kept.push([key, v]);
+      else check.report([...path, key], `the ${what} name "${key}" is reserved: names starting with ${RESERVED_ENV_PREFIX} are Berth's own`, `rename it, like APP_${key.slice(RESERVED_ENV_PREFIX.length)} (Berth sets ${key} itself; the user a service runs as is the image's "user:")`);
+    }
+    return Object.fromEntries(kept);
+  };
+
+const ENV_NAME = { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hint: 'a valid environment variable name' };
+
+/** `env:` of a service or an environment's service: variable names (not Berth's own) to strings, handed to the engine as they are. */
+export const envMap = (): Validator<Record<string, string>> => withoutReservedNames(mapOf(str({ nonEmpty: false }), ENV_NAME));
+
+/** A value of an image's `env:`, written into one line of the Dockerfile. */
+const oneLineValue: Validator<string> = (value, path, check) => {
+  const text = str({ nonEmpty: false })(value, path, check);
+  if (text === undefined || !CONTROL.test(text)) return text;
+  return check.report(path, `${JSON.stringify(text)} has a newline or another control character, which an image's ENV cannot hold`, 'keep an image\'s env values on one line; put longer text in a file under static/ (or set it in the service\'s env)');
+};
+
+/** `env:` of an image: like a service's, with values on one line (they are written into the Dockerfile). */
+export const imageEnvMap = (): Validator<Record<string, string>> => withoutReservedNames(mapOf(oneLineValue, ENV_NAME));
+
 /** Where a secret comes from: an environment variable or a file. Its value is read only at use. */
 export const secretRef = () =>
   object({

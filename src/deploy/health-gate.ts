@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { request } from 'node:http';
 import type { HealthCheck } from '../config/model.js';
 import type { Engine } from '../engine/client.js';
+import { sleep } from '../time.js';
 
 export interface ProbeTarget {
   /** Where Berth reaches the instance's port `containerPort`: its own address, or the host's published port. */
@@ -41,7 +42,7 @@ export async function waitHealthy(engine: Engine, id: string, health: HealthChec
       if (problem === undefined) return { healthy: true, ms: Date.now() - started };
       lastProblem = problem;
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    await sleep(POLL_MS);
   }
   return { healthy: false, reason: `not healthy after ${Math.round(timeoutMs / 1000)} s: ${lastProblem}` };
 }

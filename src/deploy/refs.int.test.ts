@@ -5,6 +5,7 @@ import { loadProject } from '../config/project.js';
 import { registryDown, registryUp } from '../registry/process.js';
 import { build, freePort, push, target } from '../registry/testing.js';
 import { openStore, type Db } from '../store/db.js';
+import { pushesTo } from '../store/pushes.js';
 import { allRefs } from '../store/refs.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import type { RunContext } from './context.js';
@@ -13,8 +14,10 @@ import { Hosts } from './hosts.js';
 import { listInstances } from './instances.js';
 import { removeInstances } from './operate.js';
 import { removeNetwork } from '../network/docker-network.js';
+import { steps } from '../testing/steps.js';
 
 describe('deployed digests in the reference database', () => {
+  const step = steps();
   let fixture: Fixture;
   let db: Db;
   const context = (): RunContext => {
@@ -51,10 +54,10 @@ describe('deployed digests in the reference database', () => {
 
   const deployedRefs = () => allRefs(db).filter((r) => r.kind === 'deployed').map((r) => [r.repository, r.digest, r.environment, r.service]);
 
-  it('protects the registry digest of what an environment runs, moves the protection on redeploy, and ends it on rm', async () => {
+  step('protects the registry digest of what an environment runs, moves the protection on redeploy, and ends it on rm', async () => {
     assert.deepEqual((await build(fixture)).failed, []);
     const first = (await push(fixture)).pushed.find((p) => p.name === 'web')!;
-    const one = await deployService(context(), 'web', 'dev', { timeoutMs: 30_000 });
+    const one = await deployService(context(), 'web', 'dev', { timeoutMs: 120_000 });
     assert.equal(one.image.digest, first.digest);
     assert.deepEqual(deployedRefs(), [['berth/web', first.digest, 'dev', 'web']]);
     assert.equal((await listInstances(context(), { environment: 'dev' }))[0]!.digest, first.digest);
@@ -63,19 +66,18 @@ describe('deployed digests in the reference database', () => {
     assert.deepEqual((await build(fixture)).failed, []);
     const second = (await push(fixture)).pushed.find((p) => p.name === 'web')!;
     assert.notEqual(second.digest, first.digest);
-    await deployService(context(), 'web', 'dev', { timeoutMs: 30_000 });
+    await deployService(context(), 'web', 'dev', { timeoutMs: 120_000 });
     assert.deepEqual(deployedRefs(), [['berth/web', second.digest, 'dev', 'web']]);
 
     await removeInstances(context(), await listInstances(context(), { environment: 'dev' }), 'dev');
     assert.deepEqual(deployedRefs(), []);
   });
 
-  it('--image takes a registry digest Berth pushed and runs that build', async () => {
+  step('--image takes a registry digest Berth pushed and runs that build', async () => {
     const pushes = allRefs(db);
     assert.deepEqual(pushes.filter((r) => r.kind === 'deployed'), []);
-    const { pushesTo } = await import('../store/pushes.js');
     const oldest = pushesTo(db, target(fixture).address).filter((p) => p.image === 'web').at(-1)!;
-    const result = await deployService(context(), 'web', 'dev', { image: oldest.digest, timeoutMs: 30_000 });
+    const result = await deployService(context(), 'web', 'dev', { image: oldest.digest, timeoutMs: 120_000 });
     assert.equal(result.image.digest, oldest.digest);
     assert.equal(result.image.id, oldest.imageId);
     const port = result.instances[0]!.ports['8080/tcp'];

@@ -10,23 +10,44 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isBerthError } from '../errors.js';
+import { sleep } from '../time.js';
 import { ensureFrontDoor, freePort, frontDoorRuntime, frontDoorStatus, runningFrontDoor, stopFrontDoor, syncServers } from './front-door.js';
 import type { FrontDoorSpec, LbServer } from './model.js';
+import { steps } from '../testing/steps.js';
 
 interface Backend {
   name: string;
   port: number;
   server: Server;
+  /** Requests to /held that wait for release(). */
+  held(): number;
+  release(): void;
 }
 
-/** Answers its name; /slow after 500 ms. */
+/** Answers its name; /held only when the test calls release(). */
 function startBackend(name: string): Promise<Backend> {
+  const waiting: (() => void)[] = [];
   const server = createServer((req, res) => {
     const answer = () => res.end(name);
-    if (req.url === '/slow') setTimeout(answer, 500);
+    if (req.url === '/held') waiting.push(answer);
     else answer();
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ name, port: (server.address() as AddressInfo).port, server })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ name, port: (server.address() as AddressInfo).port, server, held: () => waiting.length, release: () => waiting.splice(0).forEach((answer) => answer()) }),
+    ),
+  );
+}
+
+/** Polls `probe` until it gives a value; fails naming `what` only after a deadline no busy machine reaches. */
+async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) assert.fail(`${what}: not so after ${timeoutMs / 1000} s`);
+    await sleep(20);
+  }
 }
 
 function stopBackend(b: Backend): Promise<void> {
@@ -57,9 +78,8 @@ function get(port: number, path = '/', agent: Agent | false = false): Promise<An
   });
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('front door (HAProxy)', () => {
+  const step = steps();
   let root: string;
   let spec: FrontDoorSpec;
   const backends = new Map<string, Backend>();
@@ -99,7 +119,7 @@ describe('front door (HAProxy)', () => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  it('starts HAProxy with two servers, and requests alternate between them', async () => {
+  step('starts HAProxy with two servers, and requests alternate between them', async () => {
     const status = await ensureFrontDoor(spec);
     assert.equal(status.running, true);
     assert.equal(status.address, `127.0.0.1:${spec.bind.port}`);
@@ -110,7 +130,7 @@ describe('front door (HAProxy)', () => {
     assert.deepEqual([count(bodies, 'a'), count(bodies, 'b')], [5, 5]);
   });
 
-  it('shares requests by weight: 9:1 sends about 10% to the second', async () => {
+  step('shares requests by weight: 9:1 sends about 10% to the second', async () => {
     spec.servers = [slot(backend('a'), { weight: 9 }), slot(backend('b'), { weight: 1 })];
     const result = await syncServers(spec);
     assert.deepEqual(result.changes, [{ op: 'weight', name: 'hello-node-test-a', weight: 9 }]);
@@ -119,7 +139,7 @@ describe('front door (HAProxy)', () => {
     assert.ok(second >= 10 && second <= 30, `b answered ${second} of 200`);
   });
 
-  it('counts what it served: 2xx per server and at the frontend match the requests sent', async () => {
+  step('counts what it served: 2xx per server and at the frontend match the requests sent', async () => {
     const status = await frontDoorStatus(spec);
     for (const name of ['a', 'b']) {
       const server = status.servers.find((s) => s.name === `hello-node-test-${name}`)!;
@@ -131,7 +151,7 @@ describe('front door (HAProxy)', () => {
     assert.equal(status.frontend.responses['5xx'], 0);
   });
 
-  it('adds a third server at run time, without a reload', async () => {
+  step('adds a third server at run time, without a reload', async () => {
     const before = await frontDoorStatus(spec);
     spec.servers = [slot(backend('a')), slot(backend('b')), slot(backend('c'))];
     // ensureFrontDoor on a running front door applies the servers like syncServers.
@@ -145,28 +165,29 @@ describe('front door (HAProxy)', () => {
     assert.ok(shares.every((n) => n >= 7 && n <= 13), `a, b, c answered ${shares.join(', ')} of 30`);
   });
 
-  it('drains a server: its request in flight completes, new ones go elsewhere, then it is removed', async () => {
-    const slow = through('/slow');
+  step('drains a server: its request in flight completes, new ones go elsewhere, then it is removed', async () => {
+    const held = through('/held');
     const runtime = frontDoorRuntime(spec.dir);
-    let busy: string | undefined;
-    for (let i = 0; i < 100 && !busy; i++) {
-      busy = (await runtime.stats()).find((s) => s.current > 0)?.name;
-      if (!busy) await sleep(10);
-    }
-    assert.ok(busy, 'the slow request reached a server');
+    const holder = await waitFor(() => [...backends.values()].find((b) => b.held() > 0), 'the held request reached a server');
+    const busy = `hello-node-test-${holder.name}`;
     spec.servers = spec.servers.map((s) => (s.name === busy ? { ...s, state: 'drain' } : s));
     await syncServers(spec);
-    const drainStart = Date.now();
-    const drained = runtime.waitDrained(busy, 5000).then((d) => ({ drained: d, waitedMs: Date.now() - drainStart }));
+    const events: string[] = [];
+    const drained = runtime.waitDrained(busy, 120_000).then((d) => {
+      events.push('drained');
+      return d;
+    });
     const bodies = await many(20);
     assert.equal(bodies.filter((b) => `hello-node-test-${b}` === busy).length, 0, `the draining ${busy} got new requests: ${bodies.join(' ')}`);
-    const answer = await slow;
+    // The server still holds its request, so the drain cannot be over, however long the 20 requests took.
+    assert.equal(events.length, 0, 'waitDrained returned while the server still held a request');
+    events.push('released');
+    holder.release();
+    const answer = await held;
     assert.equal(answer.status, 200);
     assert.equal(`hello-node-test-${answer.body}`, busy);
-    const wait = await drained;
-    assert.equal(wait.drained, true);
-    // It waited for the slow request (500 ms, most of it still to run when the drain began).
-    assert.ok(wait.waitedMs >= 300, `waitDrained returned after ${wait.waitedMs} ms`);
+    assert.equal(await drained, true);
+    assert.deepEqual(events, ['released', 'drained']);
     assert.equal((await runtime.stats()).find((s) => s.name === busy)?.status, 'DRAIN');
 
     spec.servers = spec.servers.filter((s) => s.name !== busy);
@@ -199,7 +220,7 @@ describe('front door (HAProxy)', () => {
     const fake = join(root, 'fake-haproxy');
     writeFileSync(fake, '#!/bin/sh\necho "[NOTICE]   (1) : haproxy version is 2.6.12"\necho "[ALERT]    (1) : config : parsing [$2:12] : unknown keyword \'bogus\'." >&2\nexit 1\n', { mode: 0o755 });
     const broken: FrontDoorSpec = { id: 'test-broken', bind: { address: '127.0.0.1', port: await freePort() }, dir: join(root, 'other'), servers: [] };
-    await assert.rejects(ensureFrontDoor(broken, { env: { BERTH_HAPROXY_BIN: fake } }), (e: unknown) => {
+    await assert.rejects(ensureFrontDoor(broken, { env: { BERTH_TEST_HAPROXY_BIN: fake } }), (e: unknown) => {
       assert.ok(isBerthError(e));
       assert.equal(e.kind, 'failed');
       assert.equal(e.message, 'front door test-broken: HAProxy exited right after it started');
@@ -209,7 +230,7 @@ describe('front door (HAProxy)', () => {
     assert.equal(runningFrontDoor(broken.dir), undefined);
   });
 
-  it('serves without a failed request while a server is drained, removed and stopped and a new one added', async () => {
+  step('serves without a failed request while a server is drained, removed and stopped and a new one added', async () => {
     backends.set('d', await startBackend('d'));
     const agent = new Agent({ keepAlive: true, maxSockets: 4 });
     const failures: string[] = [];
@@ -229,7 +250,7 @@ describe('front door (HAProxy)', () => {
       const leaving = spec.servers[0]!;
       spec.servers = spec.servers.map((s) => (s === leaving ? { ...s, state: 'drain' } : s));
       await syncServers(spec);
-      assert.equal(await frontDoorRuntime(spec.dir).waitDrained(leaving.name, 5000), true);
+      assert.equal(await frontDoorRuntime(spec.dir).waitDrained(leaving.name, 120_000), true, `${leaving.name} drained`);
       spec.servers = spec.servers.filter((s) => s.name !== leaving.name);
       await syncServers(spec);
       const name = leaving.name.replace('hello-node-test-', '');
@@ -238,8 +259,7 @@ describe('front door (HAProxy)', () => {
       const before = bodies.length;
       spec.servers = [...spec.servers, slot(backend('d'))];
       await syncServers(spec);
-      for (let i = 0; i < 400 && !bodies.slice(before).includes('d'); i++) await sleep(5);
-      changesDone = true;
+      await waitFor(() => bodies.slice(before).includes('d') || total >= 5000, 'the new server d answered (or the load ended)').finally(() => (changesDone = true));
       return name;
     };
     try {
@@ -254,7 +274,7 @@ describe('front door (HAProxy)', () => {
     }
   });
 
-  it('loses no request when an instance dies while it is still in the rotation (retries on another)', async () => {
+  step('loses no request when an instance dies while it is still in the rotation (retries on another)', async () => {
     const dying = backend(spec.servers[0]!.name.replace('hello-node-test-', ''));
     const failures: string[] = [];
     const agent = new Agent({ keepAlive: true, maxSockets: 4 });
@@ -282,13 +302,13 @@ describe('front door (HAProxy)', () => {
     await syncServers(spec);
   });
 
-  it('comes back with the current servers and states after HAProxy died', async () => {
+  step('comes back with the current servers and states after HAProxy died', async () => {
     backends.set('e', await startBackend('e'));
     spec.servers = [...spec.servers, slot(backend('e'), { state: 'drain', weight: 5 })];
     await syncServers(spec);
     const before = await frontDoorStatus(spec);
     process.kill(before.pid!, 'SIGKILL');
-    for (let i = 0; i < 100 && runningFrontDoor(spec.dir); i++) await sleep(20);
+    await waitFor(() => runningFrontDoor(spec.dir) === undefined, 'HAProxy is gone after SIGKILL');
     const down = await frontDoorStatus(spec);
     assert.deepEqual([down.running, down.servers], [false, []]);
 
@@ -303,7 +323,7 @@ describe('front door (HAProxy)', () => {
     assert.deepEqual(count(bodies, 'e'), 0);
   });
 
-  it('moves a server to a new port and stops cleanly', async () => {
+  step('moves a server to a new port and stops cleanly', async () => {
     const moved = backend('e');
     spec.servers = [{ ...spec.servers.at(-1)!, state: 'ready', weight: 1 }];
     await syncServers(spec);
@@ -330,5 +350,102 @@ describe('front door (HAProxy)', () => {
     assert.equal(runningFrontDoor(spec.dir), undefined);
     assert.ok(!existsSync(`/proc/${pid}/cmdline`) || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(spec.dir), 'HAProxy is gone');
     assert.equal(await stopFrontDoor(spec.dir), false);
+  });
+});
+
+/**
+ * Retries after a request reached a server: a server that reads the whole
+ * request and closes without an answer (as one that crashed while processing
+ * it). A GET is sent again to the other server; a POST is not, since the first
+ * one may have done its work.
+ */
+describe('front door retries (HAProxy)', () => {
+  let root: string;
+  let spec: FrontDoorSpec;
+  /** "METHOD id" of every request each server received, in order. */
+  const received = { mute: [] as string[], good: [] as string[] };
+  const servers: Server[] = [];
+
+  const listen = (server: Server) =>
+    new Promise<number>((resolve) => {
+      servers.push(server);
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+    });
+
+  const send = (method: 'GET' | 'POST', id: string): Promise<Answer> =>
+    new Promise((resolve) => {
+      const body = method === 'POST' ? `order ${id}` : '';
+      const headers = { 'x-request-id': id, ...(body ? { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) } : {}) };
+      const req = request({ host: '127.0.0.1', port: spec.bind.port, path: '/orders', method, headers, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.setTimeout(60_000, () => req.destroy(new Error('timeout')));
+      req.on('error', (error) => resolve({ status: 0, body: '', error: error.message }));
+      req.end(body);
+    });
+
+  const deliveries = (id: string) => [...received.mute.filter((r) => r.endsWith(` ${id}`)).map(() => 'mute'), ...received.good.filter((r) => r.endsWith(` ${id}`)).map(() => 'good')];
+
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'berth-lb-retry-'));
+    // Reads the whole request, then closes the connection without a byte of answer.
+    const mute = await listen(
+      createServer((req) => {
+        req.resume();
+        req.on('end', () => {
+          received.mute.push(`${req.method} ${String(req.headers['x-request-id'])}`);
+          req.socket.destroy();
+        });
+      }),
+    );
+    const good = await listen(
+      createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          received.good.push(`${req.method} ${String(req.headers['x-request-id'])}`);
+          res.end('good');
+        });
+      }),
+    );
+    const server = (name: string, port: number): LbServer => ({ name, address: '127.0.0.1', port, weight: 1, state: 'ready' });
+    spec = { id: 'test-retries', bind: { address: '127.0.0.1', port: await freePort('127.0.0.1') }, dir: join(root, 'test-retries'), servers: [server('mute', mute), server('good', good)] };
+    await ensureFrontDoor(spec);
+  });
+
+  after(async () => {
+    if (spec) await stopFrontDoor(spec.dir);
+    for (const server of servers) {
+      server.closeAllConnections();
+      server.close();
+    }
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('delivers a POST to exactly one server: one that closed without an answer is not sent it again', async () => {
+    // Round robin over two servers: within a few POSTs one meets the mute server.
+    const answers = new Map<string, Answer>();
+    for (let i = 1; i <= 10 && received.mute.length === 0; i++) answers.set(`post-${i}`, await send('POST', `post-${i}`));
+    const muted = received.mute.map((r) => r.split(' ')[1]!);
+    assert.ok(muted.length > 0, `no POST reached the mute server: ${JSON.stringify(received)}`);
+    for (const [id, answer] of answers) {
+      assert.equal(deliveries(id).length, 1, `${id} was delivered ${deliveries(id).length} times: ${deliveries(id).join(', ')}`);
+      if (muted.includes(id)) assert.equal(answer.status, 502, `${id}, closed without an answer, is answered 502 (not retried): ${JSON.stringify(answer)}`);
+      else assert.deepEqual([answer.status, answer.body], [200, 'good']);
+    }
+  });
+
+  it('sends a GET that met a server closing without an answer again, to the other server', async () => {
+    const before = received.mute.length;
+    const answers = new Map<string, Answer>();
+    for (let i = 1; i <= 10 && received.mute.length === before; i++) answers.set(`get-${i}`, await send('GET', `get-${i}`));
+    const retried = received.mute.slice(before).map((r) => r.split(' ')[1]!);
+    assert.ok(retried.length > 0, `no GET reached the mute server: ${JSON.stringify(received)}`);
+    for (const [id, answer] of answers) {
+      assert.deepEqual([answer.status, answer.body], [200, 'good'], `${id}: ${JSON.stringify(answer)}`);
+      assert.deepEqual(deliveries(id), retried.includes(id) ? ['mute', 'good'] : ['good'], id);
+    }
   });
 });

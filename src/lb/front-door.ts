@@ -17,13 +17,16 @@ import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, read
 import { createServer, type AddressInfo } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { conflict, failed, forbidden, invalid, isBerthError, notFound, unavailable, type BerthError } from '../errors.js';
+import { isAlive } from '../processes.js';
+import { TEST_KNOBS } from '../test-knobs.js';
+import { sleep } from '../time.js';
 import { configBind, frontDoorFiles, haproxyConfig, hostPort, type FrontDoorFiles } from './haproxy-config.js';
 import type { FrontDoorSpec, FrontDoorStatus } from './model.js';
 import { emptyProxyStats, HaproxyRuntime } from './runtime-api.js';
 import { planServerChanges, type ServerChange } from './sync-plan.js';
 
 export interface FrontDoorOptions {
-  /** BERTH_HAPROXY_BIN names the haproxy program (default: haproxy on the PATH, or /usr/sbin/haproxy). */
+  /** BERTH_TEST_HAPROXY_BIN (a test knob) names the haproxy program (default: haproxy on the PATH, or /usr/sbin/haproxy). */
   env?: NodeJS.ProcessEnv;
   /** How long a removed server's requests in flight may take before they are cut (default 10 s). */
   removeTimeoutMs?: number;
@@ -181,9 +184,10 @@ export function freePort(address = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** The haproxy program: BERTH_HAPROXY_BIN, else haproxy on the PATH or in /usr/sbin. */
+/** The haproxy program: BERTH_TEST_HAPROXY_BIN (tests only), else haproxy on the PATH or in /usr/sbin. */
 export function haproxyBinary(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.BERTH_HAPROXY_BIN) return env.BERTH_HAPROXY_BIN;
+  const override = env[TEST_KNOBS.haproxyBin];
+  if (override) return override;
   for (const dir of [...(env.PATH ?? '').split(delimiter).filter((d) => d !== ''), '/usr/sbin', '/usr/local/sbin']) {
     const file = join(dir, 'haproxy');
     try {
@@ -311,26 +315,6 @@ async function stopPid(pid: number, graceMs: number): Promise<void> {
   }
 }
 
-/**
- * Whether a process runs. A zombie does not count, but HAProxy has several
- * threads: its main thread can be a zombie while the others still exit and
- * hold its sockets (the listener among them), so it counts until they are gone.
- */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  const stat = safeRead(`/proc/${pid}/stat`);
-  if (stat === undefined || stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z') return true;
-  try {
-    return readdirSync(`/proc/${pid}/task`).length > 1;
-  } catch {
-    return false;
-  }
-}
-
 function writeAtomically(file: string, text: string): void {
   const temporary = `${file}.tmp-${process.pid}`;
   writeFileSync(temporary, text, { mode: 0o644 });
@@ -344,5 +328,3 @@ function safeRead(file: string): string | undefined {
     return undefined;
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

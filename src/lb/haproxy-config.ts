@@ -28,6 +28,15 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** What HAProxy accepts in proxy and server names. */
 const SERVER_NAME = /^[A-Za-z0-9._:-]+$/;
 const ADDRESS = /^[0-9A-Za-z.:%-]+$/;
+/** A line of haproxy.cfg ends at a newline; no quoting can carry one (or any other control character). */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * The methods whose requests may be sent again after they reached a server
+ * (RFC 9110 9.2.2: idempotent). Any other request is retried only when its
+ * connection failed, before the server saw it.
+ */
+export const IDEMPOTENT_METHODS = ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'] as const;
 
 /** address:port, with brackets around an IPv6 address. */
 export function hostPort(address: string, port: number): string {
@@ -48,6 +57,7 @@ export function specProblems(spec: FrontDoorSpec): string[] {
   if (!ID.test(spec.id)) problems.push(`front door id "${spec.id}": use letters, digits, '.', '_' and '-' (it names files)`);
   if (!ADDRESS.test(spec.bind.address)) problems.push(`front door ${spec.id}: "${spec.bind.address}" is not an address to listen on`);
   if (!validPort(spec.bind.port)) problems.push(`front door ${spec.id}: port ${spec.bind.port} is not between 1 and 65535`);
+  if (CONTROL.test(spec.dir)) problems.push(`front door ${spec.id}: its folder ${JSON.stringify(spec.dir)} has a newline or another control character`);
   const socket = frontDoorFiles(spec.dir).socket;
   if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {
     problems.push(`front door ${spec.id}: its admin socket path ${socket} is longer than ${MAX_SOCKET_PATH} bytes, the limit of a unix socket`);
@@ -93,6 +103,15 @@ export function serverLine(s: LbServer): string {
   return `server ${s.name} ${hostPort(s.address, s.port)} weight ${weight}${s.state === 'maint' ? ' disabled' : ''}`;
 }
 
+/**
+ * A word of haproxy.cfg that HAProxy reads back as exactly `text`: in single
+ * quotes, where nothing is special (no spaces splitting it, no '#', no
+ * environment variables); a single quote itself is written as '\''.
+ */
+export function configWord(text: string): string {
+  return `'${text.replaceAll("'", "'\\''")}'`;
+}
+
 /** The whole haproxy.cfg of a front door. Throws `invalid` for a bad spec. */
 export function haproxyConfig(spec: FrontDoorSpec): string {
   assertValidSpec(spec);
@@ -103,7 +122,7 @@ export function haproxyConfig(spec: FrontDoorSpec): string {
     'global',
     // Berth runs HAProxy in the foreground and writes the pid file itself (HAProxy
     // writes "pidfile" only in daemon or master-worker mode).
-    `  stats socket ${files.socket} mode 600 level admin expose-fd listeners`,
+    `  stats socket ${configWord(files.socket)} mode 600 level admin expose-fd listeners`,
     '  stats timeout 30s',
     // stdout goes to haproxy.log; only errors and abnormal requests are logged (dontlog-normal).
     '  log stdout format raw local0',
@@ -125,7 +144,8 @@ export function haproxyConfig(spec: FrontDoorSpec): string {
     '  timeout queue 10s',
     // A request whose server went away (connection refused, closed without an
     // answer, no answer in time) is sent again, to another server: what keeps
-    // a rolling update free of failed requests.
+    // a rolling update free of failed requests. HAProxy applies retry-on to
+    // every method (haproxy#412), so the backend limits it (see below).
     '  retries 3',
     '  option redispatch 1',
     '  retry-on conn-failure empty-response response-timeout',
@@ -138,6 +158,12 @@ export function haproxyConfig(spec: FrontDoorSpec): string {
     // roundrobin is a dynamic algorithm: weights change at run time and
     // "add server" works (HAProxy 2.6 needs no server-template slots for it).
     '  balance roundrobin',
+    // A request that reached a server (closed without an answer, or no answer in
+    // time) may have been processed: only an idempotent one is sent again. A
+    // failed connection is still retried for every method (disable-l7-retry
+    // leaves conn-failure alone).
+    `  acl idempotent method ${IDEMPOTENT_METHODS.join(' ')}`,
+    '  http-request disable-l7-retry unless idempotent',
     ...spec.servers.map((s) => `  ${serverLine(s)}`),
     '',
   ];

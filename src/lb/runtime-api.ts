@@ -5,6 +5,7 @@
  */
 import { connect } from 'node:net';
 import { conflict, failed, isBerthError, notFound, unavailable } from '../errors.js';
+import { sleep } from '../time.js';
 import { BACKEND, hostPort, splitHostPort } from './haproxy-config.js';
 import type { LbServer, ProxyStats, ResponseCounts, ServerState, ServerStats, StatsSnapshot } from './model.js';
 
@@ -225,4 +226,3 @@ export function emptyProxyStats(): ProxyStats {
   };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -10,10 +10,12 @@ import { connectEngine } from '../engine/client.js';
 import type { CreateBody } from '../engine/containers.js';
 import { createLanHost, type LanHost } from '../testing/lan.js';
 import { tinyRootTarball } from '../testing/fixture.js';
+import { sleep } from '../time.js';
 import { parseSubnet } from './addresses.js';
 import { dockerNetworkName, ensureNetwork, removeNetwork } from './docker-network.js';
 import { flat } from './ipam-fixture.js';
 import { macFor } from './ipam.js';
+import { steps } from '../testing/steps.js';
 
 const run = promisify(execFile);
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -39,6 +41,7 @@ const ipv4Of = async (link: string) =>
     .map((a) => `${a.local}/${a.prefixlen}`);
 
 describe('flat Docker networks on a named Linux bridge', () => {
+  const step = steps();
   const engine = connectEngine();
   const project = `t-${hex(4)}`;
   const image = `berth-test-net:${project}`;
@@ -83,7 +86,7 @@ describe('flat Docker networks on a named Linux bridge', () => {
     return { id, ip, mac };
   }
 
-  it('creates the Docker network and its Linux bridge, then reuses it', async () => {
+  step('creates the Docker network and its Linux bridge, then reuses it', async () => {
     assert.deepEqual(await ensureNetwork(engine, project, lab, { local: true }), { name: `berth-${project}-lab`, created: true });
     assert.ok(existsSync(`/sys/class/net/${labBridge}/bridge`), `Linux bridge ${labBridge} exists`);
     const state = await engine.networks.inspect(`berth-${project}-lab`);
@@ -92,7 +95,7 @@ describe('flat Docker networks on a named Linux bridge', () => {
     assert.deepEqual(await ensureNetwork(engine, project, lab, { local: true }), { name: `berth-${project}-lab`, created: false });
   });
 
-  it('refuses a network that drifted from berth.yaml, naming the difference', async () => {
+  step('refuses a network that drifted from berth.yaml, naming the difference', async () => {
     const drifted = { ...lab, subnet: '10.199.0.0/24', gateway: '10.199.0.1' };
     await assert.rejects(ensureNetwork(engine, project, drifted, { local: true }), (error: { kind: string; message: string; fix: string }) => {
       assert.equal(error.kind, 'conflict');
@@ -102,7 +105,7 @@ describe('flat Docker networks on a named Linux bridge', () => {
     });
   });
 
-  it('names a missing Linux bridge and how to create it', async () => {
+  step('names a missing Linux bridge and how to create it', async () => {
     const missing = { ...operator, name: 'missing', bridge: `bm${hex(3)}` };
     await assert.rejects(ensureNetwork(engine, project, missing, { local: true, hostAddress: '10.0.0.1' }), (error: { kind: string; message: string; fix: string }) => {
       assert.equal(error.kind, 'not-found');
@@ -113,22 +116,24 @@ describe('flat Docker networks on a named Linux bridge', () => {
     assert.equal(await engine.networks.inspect(dockerNetworkName(project, missing)), undefined);
   });
 
-  it('serves a container at its static IP and MAC to a LAN host, with no port mapping', async () => {
+  step('serves a container at its static IP and MAC to a LAN host, with no port mapping', async () => {
     const web = await startOn(lab, 20, `mkdir -p /tmp/www && echo "hello from ${project}" > /tmp/www/index.html && exec /bin/busybox httpd -f -p 8080 -h /tmp/www`);
     const lanHost = await createLanHost(labBridge, lab.subnet!.replace(/0\/24$/, '250/24'));
     lanHosts.push(lanHost);
+    // Until httpd listens: a deadline only a container that never serves reaches, however busy the machine.
     let answer = { ok: false, body: '' };
-    for (let attempt = 0; attempt < 40 && !answer.ok; attempt++) {
+    const deadline = Date.now() + 120_000;
+    while (!answer.ok && Date.now() < deadline) {
       answer = await lanHost.fetch(`http://${web.ip}:8080/`, 2);
-      if (!answer.ok) await new Promise((resolve) => setTimeout(resolve, 250));
+      if (!answer.ok) await sleep(250);
     }
-    assert.deepEqual(answer, { ok: true, body: `hello from ${project}\n` });
+    assert.deepEqual(answer, { ok: true, body: `hello from ${project}\n` }, `the container never answered within 2 minutes: ${JSON.stringify(answer)}`);
     assert.equal(await lanHost.neighbourMac(web.ip), web.mac);
     const state = await engine.containers.inspect(web.id);
     assert.deepEqual(state?.networks[`berth-${project}-lab`], { ip: web.ip, mac: web.mac });
   });
 
-  it("keeps the host's own address on an operator's bridge; containers route through the LAN gateway", async () => {
+  step("keeps the host's own address on an operator's bridge; containers route through the LAN gateway", async () => {
     const hostAddress = operator.subnet!.replace(/0\/24$/, '250');
     await run('ip', ['link', 'add', operatorBridge, 'type', 'bridge']);
     await run('ip', ['addr', 'add', `${hostAddress}/24`, 'dev', operatorBridge]);
@@ -141,7 +146,7 @@ describe('flat Docker networks on a named Linux bridge', () => {
     assert.match(routes.output, new RegExp(`^default via ${operator.gateway!.replace(/\./g, '\\.')} `, 'm'));
   });
 
-  it('removes the networks: Docker deletes the bridge it created and leaves the operator\'s', async () => {
+  step('removes the networks: Docker deletes the bridge it created and leaves the operator\'s', async () => {
     for (const id of await engine.containers.list([`berth.project=${project}`])) await engine.containers.remove(id);
     await removeNetwork(engine, `berth-${project}-lab`);
     await removeNetwork(engine, `berth-${project}-lan`);

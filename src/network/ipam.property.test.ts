@@ -69,7 +69,7 @@ function checkStore(ipam: Ipam, model: Model, live: string[], context: string): 
 }
 
 describe('IPAM under concurrent request and release', () => {
-  it('4 worker threads × 500 steps × 10 rounds, each thread its own connection: single ownership, exact model, no leak', { timeout: 60_000 }, async (t) => {
+  it('4 worker threads × 500 steps × 10 rounds, each thread its own connection: single ownership, exact model, no leak', { timeout: 600_000 }, async (t) => {
     const store = tempStore();
     const clock = new SharedArrayBuffer(4);
     const workers = Array.from({ length: 4 }, (_, i) => {

@@ -4,6 +4,7 @@
  * marker whose process is gone means a GC was interrupted.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isAlive } from '../processes.js';
 
 export interface Maintenance {
   pid: number;
@@ -28,19 +29,4 @@ export function writeMaintenance(file: string, step: string, startedAt: number):
 
 export function clearMaintenance(file: string): void {
   rmSync(file, { force: true });
-}
-
-/** Whether a process runs (a zombie does not count). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
 }

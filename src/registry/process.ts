@@ -12,9 +12,12 @@ import { delimiter, join } from 'node:path';
 import { parse } from 'yaml';
 import type { Project } from '../config/model.js';
 import { BerthError, conflict, failed, forbidden, invalid, isBerthError, notFound, unavailable } from '../errors.js';
+import { isAlive } from '../processes.js';
+import { TEST_KNOBS } from '../test-knobs.js';
+import { sleep } from '../time.js';
 import { clientFor, splitAddress, type RegistryClient } from './client.js';
 import { describeStorage, registryConfig } from './config.js';
-import { isAlive, readMaintenance } from './maintenance.js';
+import { readMaintenance } from './maintenance.js';
 import { clientAddress, registryPaths, type RegistryPaths } from './paths.js';
 import { redactor, registryPassword, registrySecrets, type RegistrySecrets } from './secrets.js';
 
@@ -176,9 +179,10 @@ export function registryEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return rest;
 }
 
-/** The registry program: BERTH_REGISTRY_BIN, else docker-registry on the PATH. */
+/** The registry program: BERTH_TEST_REGISTRY_BIN (tests only), else docker-registry on the PATH. */
 export function registryBinary(env: NodeJS.ProcessEnv): string {
-  if (env.BERTH_REGISTRY_BIN) return env.BERTH_REGISTRY_BIN;
+  const override = env[TEST_KNOBS.registryBin];
+  if (override) return override;
   for (const dir of [...(env.PATH ?? '').split(delimiter), '/usr/bin']) {
     const file = join(dir, 'docker-registry');
     try {
@@ -367,4 +371,3 @@ function safeRead(file: string): string | undefined {
   }
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -17,8 +17,9 @@ import type { EngineImage, RegistryAuth } from '../engine/images.js';
 import { isBerthError, notFound, unavailable, type BerthError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { lastPush, recordPush } from '../store/pushes.js';
+import { sleep } from '../time.js';
 import { readMaintenance } from './maintenance.js';
-import { registryTarget, runningRegistry, sleep, type RegistryTarget } from './process.js';
+import { registryTarget, runningRegistry, type RegistryTarget } from './process.js';
 import { registryPassword } from './secrets.js';
 
 export type PushEvent =

@@ -11,16 +11,19 @@ import { parse, stringify } from 'yaml';
 import { pushesTo } from '../store/pushes.js';
 import { protectDigest } from '../store/refs.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { sleep } from '../time.js';
 import type { GcReport } from './gc.js';
-import { registryDown, registryStatus, registryUp, sleep } from './process.js';
+import { registryDown, registryStatus, registryUp } from './process.js';
 import type { PushEvent } from './push.js';
 import { build, freePort, gc, pullAndVerify, push, target, withStore } from './testing.js';
+import { steps } from '../testing/steps.js';
 
 const DAY = 86_400_000;
 /** app's static.sh: version n writes 200 kB of its own random data, so each build has a layer of its own. */
 const appScript = (n: number) => `#!/bin/sh\n# version ${n}\nhead -c 200000 /dev/urandom > /app-${n}.bin\n`;
 
 describe('berth push and berth registry gc on a real registry', () => {
+  const step = steps();
   let fixture: Fixture;
   let root: string;
   const digests = new Map<string, string>();
@@ -49,7 +52,7 @@ describe('berth push and berth registry gc on a real registry', () => {
     await fixture.cleanup();
   });
 
-  it('pushes a small tree parents first; a child uploads only its own layers; digests are recorded', async () => {
+  step('pushes a small tree parents first; a child uploads only its own layers; digests are recorded', async () => {
     assert.deepEqual((await build(fixture)).failed, []);
     const events: PushEvent[] = [];
     const summary = await push(fixture, { onEvent: (e) => events.push(e) });
@@ -74,7 +77,7 @@ describe('berth push and berth registry gc on a real registry', () => {
     for (const p of summary.pushed) digests.set(`${p.name}:1`, p.digest);
   });
 
-  it('re-pushes the unchanged tree without uploading anything', async () => {
+  step('re-pushes the unchanged tree without uploading anything', async () => {
     const events: PushEvent[] = [];
     const summary = await push(fixture, { onEvent: (e) => events.push(e) });
     assert.deepEqual(summary.pushed, []);
@@ -82,7 +85,7 @@ describe('berth push and berth registry gc on a real registry', () => {
     assert.ok(!events.some((e) => e.type === 'start' || e.type === 'progress'));
   });
 
-  it('retention deletes only unprotected builds; GC frees space and every protected image still pulls by digest', async () => {
+  step('retention deletes only unprotected builds; GC frees space and every protected image still pulls by digest', async () => {
     // app v1 is deployed somewhere; v2 is neither current nor recent nor young nor referenced; v3 is current.
     await withStore(fixture, async (_, db) => protectDigest(db, { repository: 'berth/app', digest: digests.get('app:1')!, kind: 'deployed', environment: 'test', service: 'app' }));
     for (const n of [2, 3]) {
@@ -118,7 +121,7 @@ describe('berth push and berth registry gc on a real registry', () => {
     await withStore(fixture, async (_, db) => assert.ok(!pushesTo(db, target(fixture).address).some((r) => r.digest === digests.get('app:2'))));
   });
 
-  it('a push that meets a read-only registry waits and goes through once it is writable', async () => {
+  step('a push that meets a read-only registry waits and goes through once it is writable', async () => {
     await registryUp(target(fixture), { readOnly: true });
     fixture.write('images/web/static.sh', '#!/bin/sh\necho web v2 > /web.txt\n', 0o755);
     assert.deepEqual((await build(fixture)).failed, []);
@@ -140,7 +143,7 @@ describe('berth push and berth registry gc on a real registry', () => {
     await pullAndVerify(target(fixture).client, 'berth/web', summary.pushed[0]!.digest);
   });
 
-  it('GC while a bounded loop of builds and pushes goes on: every protected image and every successful push pulls and verifies', async () => {
+  step('GC while a bounded loop of builds and pushes goes on: every protected image and every successful push pulls and verifies', async () => {
     // Keep young builds now; two more builds are pushed, then every build so far is made two days old.
     fixture.write('berth.yaml', stringify({ project: fixture.name, images: readImages(fixture), ...settings({ keep_last: 1, keep_younger_than: '1h' }, Number(target(fixture).address.split(':')[1])) }));
     for (const n of [4, 5]) {

@@ -1,7 +1,7 @@
 /**
  * Integration: crash safety of rollouts. The real `berth` CLI rolls a release
  * out to 3 instances on a flat network behind their front door, and kills
- * itself (SIGKILL, BERTH_FAULT_KILL_AT=n) at the n-th checkpoint, for every n
+ * itself (SIGKILL, BERTH_TEST_FAULT_KILL_AT=n) at the n-th checkpoint, for every n
  * in turn until a rollout passes its last checkpoint. After each kill, the next
  * command on the service and environment (`berth scale web=3`) must say that it
  * found the interrupted rollout and resumes it, and leave everything converged:
@@ -54,8 +54,8 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
   /** The CLI on the fixture's project; without `killAt`, no fault is injected whatever this process's environment says. */
   const berth = (args: string[], killAt?: number): Promise<CliOutcome> => {
     const env = { ...fixture.env };
-    delete env.BERTH_FAULT_KILL_AT;
-    if (killAt !== undefined) env.BERTH_FAULT_KILL_AT = String(killAt);
+    delete env.BERTH_TEST_FAULT_KILL_AT;
+    if (killAt !== undefined) env.BERTH_TEST_FAULT_KILL_AT = String(killAt);
     return runBerth([...args, '-p', fixture.dir], { env, timeoutMs: 180_000 });
   };
   const show = (o: CliOutcome) => `exit ${o.code ?? o.signal}\n--- stdout\n${o.stdout}--- stderr\n${o.stderr}`;
@@ -177,8 +177,8 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
       if (killed.signal === null) {
         // Past the last checkpoint: the rollout ran to its end.
         assert.equal(killed.code, 0, show(killed));
-        await assertConverged(`BERTH_FAULT_KILL_AT=${n} (not killed)`, images[next]);
-        t.diagnostic(`BERTH_FAULT_KILL_AT=${n}: not killed, the rollout finished`);
+        await assertConverged(`BERTH_TEST_FAULT_KILL_AT=${n} (not killed)`, images[next]);
+        t.diagnostic(`BERTH_TEST_FAULT_KILL_AT=${n}: not killed, the rollout finished`);
         break;
       }
       assert.equal(killed.signal, 'SIGKILL', show(killed));

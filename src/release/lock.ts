@@ -4,23 +4,15 @@
  */
 import { hostname } from 'node:os';
 import { conflict } from '../errors.js';
+import { isAlive } from '../processes.js';
 import type { Db } from '../store/db.js';
 import { rolloutById, takeOverLock, tryLock, unlock, type Lock, type Rollout } from '../store/releases.js';
 
 export type LockOutcome = { acquired: true } | { acquired: false; interrupted: Rollout };
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Whether the lock's holder still runs (on another machine Berth cannot tell, and assumes it does). */
 export function holderAlive(lock: Lock): boolean {
-  return lock.hostname !== hostname() || alive(lock.pid);
+  return lock.hostname !== hostname() || isAlive(lock.pid);
 }
 
 export function describeHolder(lock: Lock, rollout: Rollout | undefined): string {

@@ -7,7 +7,8 @@ import { environmentOf, serviceOf } from '../deploy/context.js';
 import { resolveImage } from '../deploy/image.js';
 import { listInstances } from '../deploy/instances.js';
 import { conflict, invalid, notFound } from '../errors.js';
-import { createRelease, currentRelease, hasRun, openRollout, releaseOf, releasesOf, rolloutsOf, setScale, type Release, type Rollout } from '../store/releases.js';
+import { createRelease, currentRelease, hasRun, openRollout, releaseOf, releasesOf, replacePlan, rolloutsOf, setRolloutStatus, setScale, type Release, type Rollout } from '../store/releases.js';
+import { sleep } from '../time.js';
 import { checkPromotion } from './pipeline.js';
 import { planCanary, planRolling, decideCanary, type RolloutPlan } from './rollout-plan.js';
 import { actor, configOf, continueRollout, recoverInterrupted, replicasIn, requireRelease, rollout, serviceOfRelease, slotStates, type RolloutOptions, type RolloutResult } from './rollout.js';
@@ -99,7 +100,7 @@ async function watchCanary(run: RunContext, service: string, environment: string
   const started = Date.now();
   const baseline = await canaryCounters(ctx, canaries);
   for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await sleep(500);
     const now = await canaryCounters(ctx, canaries);
     const healthy = (await observe(ctx)).filter((o) => canaries.includes(o.slot)).every((o) => o.running && !/unhealthy/.test(o.status));
     const decision = decideCanary({ canaryRequests: now.requests - baseline.requests, canaryErrors: now.errors - baseline.errors, canaryHealthy: healthy, elapsedMs: Date.now() - started }, settings);
@@ -133,7 +134,6 @@ export async function canaryPromote(run: RunContext, service: string, environmen
   const release = requireRelease(run, service, open.release);
   const ctx = await contextFor(run, release, environmentOf(run.project, environment), options);
   const plan = await rolling('forward')(ctx);
-  const { replacePlan, setRolloutStatus } = await import('../store/releases.js');
   replacePlan(run.db, open.id, JSON.stringify(plan));
   setRolloutStatus(run.db, open.id, 'running');
   return continueRollout(run, open.id, plan, options);
@@ -147,7 +147,6 @@ export async function canaryAbort(run: RunContext, service: string, environment:
   const prevRelease = requireRelease(run, service, previous);
   const replicas = replicasIn(run, serviceOfRelease(prevRelease), environmentOf(run.project, environment));
   const plan: RolloutPlan = { target: previous, phase: 'rollback', reason: `canary aborted: ${reason}`, steps: [{ op: 'remove', slots }, { op: 'converge', replicas }] };
-  const { replacePlan, setRolloutStatus } = await import('../store/releases.js');
   replacePlan(run.db, open.id, JSON.stringify(plan));
   setRolloutStatus(run.db, open.id, 'running');
   const result = await continueRollout(run, open.id, plan, options);

@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { EngineHttp } from '../engine/http.js';
 import { failed, unavailable } from '../errors.js';
+import { isAlive } from '../processes.js';
+import { sleep } from '../time.js';
 
 const PID_FILE = '/var/run/docker.pid';
 const SOCKET = '/var/run/docker.sock';
@@ -17,10 +19,10 @@ export async function restartDockerd(options: { timeoutMs?: number } = {}, env: 
   if (env.DOCKER_HOST) {
     throw unavailable(`cannot restart the engine at ${env.DOCKER_HOST}: a test can restart only the local dockerd`, { fix: 'unset DOCKER_HOST, or skip this test for a remote engine' });
   }
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  const deadline = Date.now() + (options.timeoutMs ?? 180_000);
   const pid = runningDockerd();
   process.kill(pid, 'SIGTERM');
-  await until(deadline, `dockerd (pid ${pid}) to exit`, async () => !alive(pid));
+  await until(deadline, `dockerd (pid ${pid}) to exit`, async () => !isAlive(pid));
 
   const log = openSync(LOG, 'a');
   const child = spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] });
@@ -44,25 +46,15 @@ function runningDockerd(): number {
   } catch {
     // No pid file: handled below.
   }
-  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) {
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) {
     throw unavailable(`no running dockerd found (pid file ${PID_FILE})`, { fix: 'start it with "npm run setup"' });
   }
   return pid;
 }
 
-/** A zombie counts as gone: it has exited, its parent just has not reaped it yet. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
 async function until(deadline: number, what: string, done: () => Promise<boolean>): Promise<void> {
   while (!(await done())) {
     if (Date.now() > deadline) throw failed(`timed out waiting for ${what}`, { fix: `see ${LOG}` });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
 }

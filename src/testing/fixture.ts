@@ -50,7 +50,7 @@ export async function makeFixture(images: Record<string, FixtureImage>, extra: R
   const yamlImages: Record<string, unknown> = {};
   for (const [image, spec] of Object.entries(images)) {
     // A unique variable on each root makes every key unique to this test, so tests never share images.
-    yamlImages[image] = 'root' in spec.settings ? { ...spec.settings, env: { BERTH_TEST: name, ...(spec.settings.env as object) } } : spec.settings;
+    yamlImages[image] = 'root' in spec.settings ? { ...spec.settings, env: { TEST_FIXTURE: name, ...(spec.settings.env as object) } } : spec.settings;
     write(`images/${image}/static.sh`, spec.static ?? '#!/bin/sh\n', 0o755);
     if (spec.runtime !== undefined) write(`images/${image}/runtime.sh`, spec.runtime, 0o755);
     for (const [file, content] of Object.entries(spec.files ?? {})) write(`images/${image}/${file}`, content);

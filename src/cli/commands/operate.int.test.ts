@@ -12,8 +12,10 @@ import { removeNetwork } from '../../network/docker-network.js';
 import { openStore } from '../../store/db.js';
 import { runBerth } from '../../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../../testing/fixture.js';
+import { steps } from '../../testing/steps.js';
 
 describe('berth deploy, ps, logs, exec, restart, stop and rm', () => {
+  const step = steps();
   let fixture: Fixture;
   const service = `ops${randomBytes(3).toString('hex')}`;
   // -p right after the command: exec passes everything after -- to the instance.
@@ -51,7 +53,7 @@ describe('berth deploy, ps, logs, exec, restart, stop and rm', () => {
     await fixture.cleanup();
   });
 
-  it('deploy prints the plan, each instance when healthy, and where it answers', async () => {
+  step('deploy prints the plan, each instance when healthy, and where it answers', async () => {
     const out = await berth('deploy', service, '--env', 'dev');
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, new RegExp(`create  ${service}-dev-1 on local: new instance`));
@@ -59,7 +61,7 @@ describe('berth deploy, ps, logs, exec, restart, stop and rm', () => {
     assert.match(out.stdout, /2 instance\(s\) healthy/);
   });
 
-  it('ps --json lists both instances, running, with their published ports; the ports answer', async () => {
+  step('ps --json lists both instances, running, with their published ports; the ports answer', async () => {
     const instances = await psJson();
     assert.deepEqual(instances.map((i) => [i.slot, i.state]), [[`${service}-dev-1`, 'running'], [`${service}-dev-2`, 'running']]);
     for (const i of instances) {
@@ -68,7 +70,7 @@ describe('berth deploy, ps, logs, exec, restart, stop and rm', () => {
     }
   });
 
-  it('logs merges every instance, each line prefixed by its instance', async () => {
+  step('logs merges every instance, each line prefixed by its instance', async () => {
     const out = await berth('logs', service, '--env', 'dev');
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, new RegExp(`^${service}-dev-1 \\| web: ${service}-dev-1 starting$`, 'm'));
@@ -77,7 +79,7 @@ describe('berth deploy, ps, logs, exec, restart, stop and rm', () => {
     assert.doesNotMatch(one.stdout, new RegExp(`${service}-dev-1 \\|`));
   });
 
-  it('exec runs a command in an instance and exits with its code', async () => {
+  step('exec runs a command in an instance and exits with its code', async () => {
     const ok = await berth('exec', `${service}-dev-1`, '--env', 'dev', '--', 'cat', '/www/index.html');
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout.trim(), 'hello');
@@ -85,7 +87,7 @@ describe('berth deploy, ps, logs, exec, restart, stop and rm', () => {
     assert.equal(failing.code, 7);
   });
 
-  it('restart restarts one at a time and waits until each is healthy again', async () => {
+  step('restart restarts one at a time and waits until each is healthy again', async () => {
     const before = await psJson();
     const out = await berth('restart', service, '--env', 'dev');
     assert.equal(out.code, 0, out.stderr);
@@ -94,7 +96,7 @@ describe('berth deploy, ps, logs, exec, restart, stop and rm', () => {
     assert.deepEqual(after.map((i) => [i.id, i.state]), before.map((i) => [i.id, 'running']));
   });
 
-  it('stop stops the instances and keeps them; a deploy starts them again', async () => {
+  step('stop stops the instances and keeps them; a deploy starts them again', async () => {
     const stop = await berth('stop', service, '--env', 'dev');
     assert.equal(stop.code, 0, stop.stderr);
     assert.deepEqual((await psJson()).map((i) => i.state), ['exited', 'exited']);
@@ -116,7 +118,7 @@ describe('berth deploy, ps, logs, exec, restart, stop and rm', () => {
     assert.match(noCommand.stderr, /usage: berth exec/);
   });
 
-  it('rm removes every instance', async () => {
+  step('rm removes every instance', async () => {
     const out = await berth('rm', service, '--env', 'dev');
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, new RegExp(`removed ${service}-dev-1`));
