@@ -10,7 +10,7 @@ import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
 import { environmentOf, type RunContext } from '../deploy/context.js';
 import { LaunchError, failure } from '../deploy/launch.js';
 import { prepareTarget } from '../deploy/target.js';
-import { isBerthError, failed, notFound } from '../errors.js';
+import { isBerthError, failed, notFound, rolledBack } from '../errors.js';
 import { allRefs, protectDigest, releaseDigest } from '../store/refs.js';
 import {
   markDone,
@@ -209,7 +209,7 @@ async function rollBack(ctx: RolloutContext, record: Rollout, error: unknown): P
   replacePlan(db, record.id, JSON.stringify(plan));
   await execute(back, record.id, plan, 0, false);
   const detail = isBerthError(cause) ? cause : failed(String(cause));
-  throw failed(
+  throw (previous ? rolledBack : failed)(
     previous
       ? `${record.kind} of ${record.service} release ${record.release} to ${record.environment} failed and was rolled back to release ${previous.number}`
       : `${record.kind} of ${record.service} release ${record.release} to ${record.environment} failed; its instances were removed`,
