@@ -52,7 +52,7 @@ describe('berth deploy on the real engine', () => {
       crowded: { network: 'tiny', services: { web: { replicas: 2 } } },
     },
   });
-  const goodHealth = { http: '/', interval: '1s', timeout: '1s', retries: 2 };
+  const goodHealth = { http: '/', interval: '2s', timeout: '1s', unhealthy_after: 3 };
 
   let project: Project;
   const context = (): RunContext => ({ project, db, hosts: new Hosts(project, fixture.engine), env: { ...fixture.env, BERTH_TEST_TOKEN: TOKEN } });
@@ -153,7 +153,7 @@ describe('berth deploy on the real engine', () => {
   });
 
   it('a health check that never passes fails the deploy with the last log lines; the previous instances still serve', async () => {
-    reload({ http: '/missing', interval: '1s', timeout: '1s', retries: 1 });
+    reload({ http: '/missing', interval: '2s', timeout: '1s', unhealthy_after: 3 });
     fixture.write('images/web/static.sh', `${version('v3')}echo never-healthy\n`, 0o755);
     await build();
     await assert.rejects(
