@@ -126,6 +126,9 @@ export interface HealthTiming {
   startPeriodMs: number;
 }
 
+/** The defaults of a service's health settings (docs/berth-yaml.md); timeout is 1 s, or half the interval if that is shorter. */
+export const HEALTH_DEFAULTS: HealthTiming = { intervalMs: 2000, timeoutMs: 1000, healthyAfter: 1, unhealthyAfter: 3, minHealthyMs: 0, startPeriodMs: 0 };
+
 export type HealthCheck =
   | ({ kind: 'http'; path: string; port: number } & HealthTiming)
   | ({ kind: 'tcp'; port: number } & HealthTiming)
@@ -174,6 +177,9 @@ export interface CanarySettings {
   /** Consecutive probes or counter reads that could not be made before that counts as a failure. */
   inconclusiveLimit: number;
 }
+
+/** The defaults of a service's canary gates (docs/berth-yaml.md). */
+export const CANARY_DEFAULTS: CanarySettings = { watchMs: 30_000, minRequests: 20, tolerance: 0.05, inconclusiveLimit: 3 };
 
 export type NetworkMode = 'nat' | 'flat' | 'host';
 

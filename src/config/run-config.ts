@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { BerthError, BerthErrors } from '../errors.js';
 import { poolFromNetwork } from '../network/pool.js';
-import type { CanarySettings, EnvironmentSpec, HealthCheck, HealthTiming, HostSpec, ImageSpec, NetworkSpec, ServiceSpec } from './model.js';
+import { CANARY_DEFAULTS, HEALTH_DEFAULTS, type CanarySettings, type EnvironmentSpec, type HealthCheck, type HealthTiming, type HostSpec, type ImageSpec, type NetworkSpec, type ServiceSpec } from './model.js';
 import type { ProblemList } from './problems.js';
 import { environmentsShape, hostsShape, networksShape, pipelineShape, servicesShape } from './run-schema.js';
 import { Checker } from './schema.js';
@@ -184,9 +184,6 @@ interface RawHealth {
   start_period?: number;
 }
 
-/** The defaults of a service's health settings (docs/berth-yaml.md); timeout is 1 s or half the interval if that is shorter. */
-export const HEALTH_DEFAULTS = { intervalMs: 2000, timeoutMs: 1000, healthyAfter: 1, unhealthyAfter: 3, minHealthyMs: 0, startPeriodMs: 0 };
-
 function toHealth(h: RawHealth | undefined, ports: number[], source: YamlSource, path: (string | number)[], problems: ProblemList): HealthCheck | undefined {
   if (!h) return undefined;
   const kinds = [h.http, h.tcp, h.command].filter((k) => k !== undefined);
@@ -235,9 +232,6 @@ function healthTiming(h: RawHealth, source: YamlSource, path: (string | number)[
     startPeriodMs: h.start_period ?? HEALTH_DEFAULTS.startPeriodMs,
   };
 }
-
-/** The defaults of a service's canary gates (docs/berth-yaml.md). */
-export const CANARY_DEFAULTS: CanarySettings = { watchMs: 30_000, minRequests: 20, tolerance: 0.05, inconclusiveLimit: 3 };
 
 interface RawCanary {
   watch?: number;

@@ -3,7 +3,7 @@
  * their timestamps. Every path that decides (deploy and release gates,
  * restart, resume after a crash, canary watches) judges an instance with it.
  */
-import type { HealthTiming } from '../config/model.js';
+import { HEALTH_DEFAULTS, type HealthTiming } from '../config/model.js';
 
 export type ProbeResult =
   | { at: number; ok: true }
@@ -91,12 +91,13 @@ export function summary(j: Judgement): { passed: number; failed: number; ignored
 
 /** A service's timing with defaults filled in: releases recorded before healthy_after and friends existed have `retries` only. */
 export function timingOf(h: Partial<HealthTiming> & { retries?: number }): HealthTiming {
+  const d = HEALTH_DEFAULTS;
   return {
-    intervalMs: h.intervalMs ?? 2000,
-    timeoutMs: h.timeoutMs ?? 1000,
-    healthyAfter: h.healthyAfter ?? 1,
-    unhealthyAfter: h.unhealthyAfter ?? h.retries ?? 3,
-    minHealthyMs: h.minHealthyMs ?? 0,
-    startPeriodMs: h.startPeriodMs ?? 0,
+    intervalMs: h.intervalMs ?? d.intervalMs,
+    timeoutMs: h.timeoutMs ?? d.timeoutMs,
+    healthyAfter: h.healthyAfter ?? d.healthyAfter,
+    unhealthyAfter: h.unhealthyAfter ?? h.retries ?? d.unhealthyAfter,
+    minHealthyMs: h.minHealthyMs ?? d.minHealthyMs,
+    startPeriodMs: h.startPeriodMs ?? d.startPeriodMs,
   };
 }

@@ -3,6 +3,7 @@
  * instance with Berth's own probe and reads the front door's counters of
  * canary and baseline servers, and lets canary-gate.ts decide.
  */
+import { CANARY_DEFAULTS } from '../config/model.js';
 import { probeTarget } from '../deploy/launch.js';
 import { timingOf } from '../health/judge.js';
 import { probe } from '../health/probe.js';
@@ -13,7 +14,9 @@ import { observe, type RolloutContext } from './rollout-context.js';
 const DEFAULT_INTERVAL_MS = 2000;
 
 export async function watchCanary(ctx: RolloutContext, canaries: string[], watchMs?: number): Promise<Exclude<CanaryDecision, { decision: 'wait' }>> {
-  const settings = { ...ctx.service.canary, ...(watchMs !== undefined ? { watchMs } : {}) };
+  // Releases recorded before tolerance existed carry maxErrorRate instead: they get the defaults.
+  const recorded = { ...CANARY_DEFAULTS, ...ctx.service.canary };
+  const settings = { watchMs: watchMs ?? recorded.watchMs, minRequests: recorded.minRequests, tolerance: recorded.tolerance, inconclusiveLimit: recorded.inconclusiveLimit };
   const health = ctx.service.health ? { ...ctx.service.health, ...timingOf(ctx.service.health) } : undefined;
   const intervalMs = health?.intervalMs ?? DEFAULT_INTERVAL_MS;
   const restartsAtStart = await restartCounts(ctx, canaries);

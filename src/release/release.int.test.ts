@@ -445,7 +445,7 @@ describe('release, promote, canary and rollback through the front door, on the r
     releases.FLAKY = (await must(releaseService(context(), SVC, 'dev', { image: images.FLAKY, ...opts }))).created.number;
     const onD = await instances('production');
     // Through the CLI, for its exit code.
-    const promote = ['promote', SVC, '--to', 'production', '--from', 'dev', '--canary', '30%', '--watch', '10s', '--force', '-p', fixture.dir];
+    const promote = ['promote', SVC, '--to', 'production', '--from', 'dev', '--canary', '30%', '--watch', '20s', '--force', '-p', fixture.dir];
     const load = startLoad(url, { concurrency: 4 });
     let cli: CliOutcome;
     try {
@@ -527,8 +527,11 @@ describe('release, promote, canary and rollback through the front door, on the r
     const [instance, ...others] = await listInstances(context(), { environment: 'dev', service: LATE });
     assert.deepEqual([instance?.state, others], ['running', []]);
     const log = await fixture.engine.containers.exec(instance!.id, ['cat', '/tmp/probes.log']);
-    // Admitted at the second pass in a row, not at the first: no probe after it, none passed before the failures.
-    assert.deepEqual(log.output.trim().split('\n'), ['503', '503', '200', '200']);
+    // Admitted after its second pass in a row, not at its first. (A probe the CGI answered in time for itself can still
+    // time out for Berth on a busy machine and start the count again, so more than two 200s may come before admission.)
+    const probes = log.output.trim().split('\n');
+    assert.deepEqual(probes.slice(0, 2), ['503', '503'], probes.join(' '));
+    assert.ok(probes.length >= 4 && probes.slice(2).every((p) => p === '200'), `Berth's probes as the instance answered them: ${probes.join(' ')}`);
     const answer = await sendRequests(`http://${late.frontDoor.address}:${late.frontDoor.port}/`, 4);
     assert.deepEqual([...answer.answers], [['hello LATE', 4]], show(answer));
   });
