@@ -45,7 +45,7 @@ const ROUNDS = positiveFlag('--rounds') ?? 5;
 const CONTENDERS = ['berth', 'swarm-stop', 'swarm-start'] as const;
 type Contender = (typeof CONTENDERS)[number];
 type Version = 'A' | 'B';
-const HEALTH = { path: '/', interval: '1s', timeout: '1s', retries: 1 };
+const HEALTH = { path: '/', interval: '1s', timeout: '500ms', retries: 1 };
 const DRAIN = '1s';
 /** The load: CLIENTS loops, each a GET on a new connection, at most one every PACE_MS. */
 const CLIENTS = 4;

@@ -33,7 +33,7 @@ const ROUNDS = positiveFlag('--rounds') ?? 5;
 const CONTENDERS = ['berth', 'loop', 'compose', 'raw', 'raw16'] as const;
 type Contender = (typeof CONTENDERS)[number];
 const BENCH_LABEL = 'berth-bench.run';
-const HEALTH = { path: '/', interval: '1s', timeout: '1s', retries: 3 };
+const HEALTH = { path: '/', interval: '1s', timeout: '500ms', retries: 3 };
 const SETTLE_MS = 2000;
 const ANSWER_TIMEOUT_MS = 60_000;
 /** Berth's default number of parallel launches (deploy.ts). */

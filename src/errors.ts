@@ -2,7 +2,7 @@
  * Berth's error categories. Every failure a user can act on is one of these;
  * the CLI (and later the HTTP API) renders them in exactly one place.
  */
-export type ErrorKind = 'invalid' | 'not-found' | 'conflict' | 'unavailable' | 'forbidden' | 'failed';
+export type ErrorKind = 'invalid' | 'not-found' | 'conflict' | 'unavailable' | 'forbidden' | 'failed' | 'rolled-back';
 
 export interface ErrorDetails {
   /** What the user can do about it, one imperative sentence. */
@@ -32,6 +32,8 @@ export const conflict = (message: string, details?: ErrorDetails) => new BerthEr
 export const unavailable = (message: string, details?: ErrorDetails) => new BerthError('unavailable', message, details);
 export const forbidden = (message: string, details?: ErrorDetails) => new BerthError('forbidden', message, details);
 export const failed = (message: string, details?: ErrorDetails) => new BerthError('failed', message, details);
+/** A rollout that failed and was rolled back: the environment runs its previous release again. */
+export const rolledBack = (message: string, details?: ErrorDetails) => new BerthError('rolled-back', message, details);
 
 /** Several problems found at once (e.g. every invalid key of a project file). */
 export class BerthErrors extends BerthError {
@@ -52,7 +54,16 @@ export const exitCodes: Record<ErrorKind, number> = {
   unavailable: 5,
   forbidden: 6,
   failed: 1,
+  'rolled-back': 7,
 };
+
+/**
+ * A rollout that ran to its end without reaching its target exits non-zero
+ * too: rolled back 7 (also thrown as 'rolled-back'), a canary aborted by its
+ * gates 8, failed with nothing to roll back to 1. A canary still open, or
+ * aborted by hand (`berth canary abort` did what was asked), exits 0.
+ */
+export const rolloutExitCodes = { succeeded: 0, canary: 0, 'rolled-back': 7, aborted: 8, failed: 1, running: 1, abandoned: 1 } as const;
 
 export function isBerthError(error: unknown): error is BerthError {
   return error instanceof BerthError;

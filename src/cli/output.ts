@@ -29,6 +29,7 @@ const KIND_TITLE: Record<BerthError['kind'], string> = {
   unavailable: 'unavailable',
   forbidden: 'forbidden',
   failed: 'failed',
+  'rolled-back': 'rolled back',
 };
 
 /** Renders any error once, in Berth's shape, and returns the exit code. */

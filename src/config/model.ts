@@ -110,10 +110,29 @@ export interface RetentionSettings {
   keepReleases: number;
 }
 
+/** How Berth judges an instance's health (src/health/judge.ts); the engine's HEALTHCHECK is built from the same settings, for `docker ps` only. */
+export interface HealthTiming {
+  /** Between two probes once an instance has passed one (and during watches). */
+  intervalMs: number;
+  /** A probe taking longer fails. Always below intervalMs. */
+  timeoutMs: number;
+  /** Consecutive passes before an instance is healthy. */
+  healthyAfter: number;
+  /** Consecutive failed probes (outside the start period) before an instance is unhealthy. */
+  unhealthyAfter: number;
+  /** After it is healthy, how long it must stay so (no unhealthy judgement) before a rollout admits it. */
+  minHealthyMs: number;
+  /** Failures this long after the container started do not count. */
+  startPeriodMs: number;
+}
+
+/** The defaults of a service's health settings (docs/berth-yaml.md); timeout is 1 s, or half the interval if that is shorter. */
+export const HEALTH_DEFAULTS: HealthTiming = { intervalMs: 2000, timeoutMs: 1000, healthyAfter: 1, unhealthyAfter: 3, minHealthyMs: 0, startPeriodMs: 0 };
+
 export type HealthCheck =
-  | { kind: 'http'; path: string; port: number; intervalMs: number; timeoutMs: number; retries: number; startPeriodMs: number }
-  | { kind: 'tcp'; port: number; intervalMs: number; timeoutMs: number; retries: number; startPeriodMs: number }
-  | { kind: 'command'; command: string[]; intervalMs: number; timeoutMs: number; retries: number; startPeriodMs: number };
+  | ({ kind: 'http'; path: string; port: number } & HealthTiming)
+  | ({ kind: 'tcp'; port: number } & HealthTiming)
+  | ({ kind: 'command'; command: string[] } & HealthTiming);
 
 export interface ServiceSpec {
   name: string;
@@ -149,13 +168,18 @@ export interface RolloutSettings {
 }
 
 export interface CanarySettings {
-  /** How long the canary is watched before it is promoted or aborted automatically. */
+  /** How long the canary is watched; its error rate is judged at the end of this window. */
   watchMs: number;
-  /** The canary is aborted when its share of 5xx answers and errors exceeds this (0..1). */
-  maxErrorRate: number;
-  /** ... and it must have served at least this many requests to be promoted automatically. */
+  /** Requests the canary must have served in the window for a judgement; fewer aborts it (not enough evidence). */
   minRequests: number;
+  /** How far (a fraction: 0.05 = 5 percentage points) the canary's error rate may exceed the baseline's over the same window. */
+  tolerance: number;
+  /** Consecutive probes or counter reads that could not be made before that counts as a failure. */
+  inconclusiveLimit: number;
 }
+
+/** The defaults of a service's canary gates (docs/berth-yaml.md). */
+export const CANARY_DEFAULTS: CanarySettings = { watchMs: 30_000, minRequests: 20, tolerance: 0.05, inconclusiveLimit: 3 };
 
 export type NetworkMode = 'nat' | 'flat' | 'host';
 

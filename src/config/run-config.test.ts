@@ -216,3 +216,51 @@ describe('Berth\'s own variables', () => {
     assert.deepEqual(load(project('', services)).services.get('web')!.env, { APP_BERTH_USER: 'x', berth_user: 'y' });
   });
 });
+
+describe('health and canary settings', () => {
+  const service = (name: string, extra: string) => `  ${name}:\n    image: app\n    ports: [8080]\n${extra}`;
+
+  it('fills in the documented defaults; retries is another name for unhealthy_after', () => {
+    const services = `services:\n${service('web', '    health: { http: /healthz }\n')}${service('old', '    health: { tcp: 8080, interval: 1s, retries: 5 }\n')}`;
+    const loaded = load(project('', services)).services;
+    assert.deepEqual(loaded.get('web')!.health, { kind: 'http', path: '/healthz', port: 8080, intervalMs: 2000, timeoutMs: 1000, healthyAfter: 1, unhealthyAfter: 3, minHealthyMs: 0, startPeriodMs: 0 });
+    assert.deepEqual(loaded.get('old')!.health, { kind: 'tcp', port: 8080, intervalMs: 1000, timeoutMs: 500, healthyAfter: 1, unhealthyAfter: 5, minHealthyMs: 0, startPeriodMs: 0 });
+    assert.deepEqual(loaded.get('web')!.canary, { watchMs: 30_000, minRequests: 20, tolerance: 0.05, inconclusiveLimit: 3 });
+  });
+
+  it('reads every key', () => {
+    const health = '    health: { http: /up, port: 8081, interval: 5s, timeout: 2s, healthy_after: 2, unhealthy_after: 4, min_healthy: 10s, start_period: 1m }\n';
+    const canary = '    canary: { watch: 1m, min_requests: 50, tolerance: 2%, inconclusive_limit: 5 }\n';
+    const web = load(project('', `services:\n${service('web', health + canary)}`)).services.get('web')!;
+    assert.deepEqual(web.health, { kind: 'http', path: '/up', port: 8081, intervalMs: 5000, timeoutMs: 2000, healthyAfter: 2, unhealthyAfter: 4, minHealthyMs: 10_000, startPeriodMs: 60_000 });
+    assert.deepEqual(web.canary, { watchMs: 60_000, minRequests: 50, tolerance: 0.02, inconclusiveLimit: 5 });
+  });
+
+  it('rejects settings out of range with the file, line, key and a fix', () => {
+    const services = [
+      service('a', '    health: { http: /, unhealthy_after: 0 }\n'),
+      service('b', '    health: { http: /, healthy_after: 0 }\n'),
+      service('c', '    health: { http: /, interval: 2s, timeout: 2s }\n'),
+      service('d', '    health: { http: /, min_healthy: -5s }\n'),
+      service('e', '    health: { http: /, start_period: -1s }\n'),
+      service('f', '    health: { http: /, retries: 2, unhealthy_after: 3 }\n'),
+      service('g', '    canary: { max_error_rate: 1% }\n'),
+    ].join('');
+    const count = 'use 1 to judge on a single probe, or more (the default of unhealthy_after is 3)';
+    assert.deepEqual(problemsOf(project('', `services:\n${services}`)), [
+      { message: 'berth.yaml:11: services.a.health.unhealthy_after: must be at least 1, got 0: an instance is judged on at least one probe', fix: count },
+      { message: 'berth.yaml:15: services.b.health.healthy_after: must be at least 1, got 0: an instance is judged on at least one probe', fix: count },
+      { message: 'berth.yaml:23: services.d.health.min_healthy: must not be negative, got "-5s"', fix: 'use 0s for none, or a duration like 30s' },
+      { message: 'berth.yaml:27: services.e.health.start_period: must not be negative, got "-1s"', fix: 'use 0s for none, or a duration like 30s' },
+      {
+        message: 'berth.yaml:19: services.c.health.timeout: timeout (2s) must be shorter than interval (2s): a probe must end before the next one starts',
+        fix: 'set timeout below the interval (e.g. timeout: 1s) or the interval above the timeout (e.g. interval: 4s)',
+      },
+      { message: 'berth.yaml:31: services.f.health.retries: retries is another name for unhealthy_after; give one of them', fix: 'keep unhealthy_after: 3 and remove retries' },
+      {
+        message: "berth.yaml:35: services.g.canary.max_error_rate: max_error_rate (an absolute limit) is gone: a canary is now judged against the stable instances' error rate over the same window",
+        fix: "replace it with tolerance: 5% (how many percentage points the canary's error rate may exceed the baseline's)",
+      },
+    ]);
+  });
+});

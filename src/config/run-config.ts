@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { BerthError, BerthErrors } from '../errors.js';
 import { poolFromNetwork } from '../network/pool.js';
-import type { EnvironmentSpec, HealthCheck, HostSpec, ImageSpec, NetworkSpec, ServiceSpec } from './model.js';
+import { CANARY_DEFAULTS, HEALTH_DEFAULTS, type CanarySettings, type EnvironmentSpec, type HealthCheck, type HealthTiming, type HostSpec, type ImageSpec, type NetworkSpec, type ServiceSpec } from './model.js';
 import type { ProblemList } from './problems.js';
 import { environmentsShape, hostsShape, networksShape, pipelineShape, servicesShape } from './run-schema.js';
 import { Checker } from './schema.js';
@@ -114,7 +114,7 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
         maxSurge: s.rollout?.max_surge ?? 0,
         drainMs: s.rollout?.drain ?? 10_000,
       },
-      canary: { watchMs: s.canary?.watch ?? 30_000, maxErrorRate: s.canary?.max_error_rate ?? 0.01, minRequests: s.canary?.min_requests ?? 20 },
+      canary: toCanary(s.canary, source, [...path, 'canary'], problems),
     });
   }
 
@@ -187,7 +187,10 @@ interface RawHealth {
   port?: number;
   interval?: number;
   timeout?: number;
+  healthy_after?: number;
+  unhealthy_after?: number;
   retries?: number;
+  min_healthy?: number;
   start_period?: number;
 }
 
@@ -198,7 +201,8 @@ function toHealth(h: RawHealth | undefined, ports: number[], source: YamlSource,
     problems.at(source, path, 'a health check is exactly one of "http", "tcp" or "command"', 'e.g. health: { http: /healthz, port: 8080 }');
     return undefined;
   }
-  const timing = { intervalMs: h.interval ?? 2000, timeoutMs: h.timeout ?? 2000, retries: h.retries ?? 3, startPeriodMs: h.start_period ?? 0 };
+  const timing = healthTiming(h, source, path, problems);
+  if (!timing) return undefined;
   if (h.http !== undefined) {
     const port = h.port ?? ports[0];
     if (port === undefined) {
@@ -209,4 +213,62 @@ function toHealth(h: RawHealth | undefined, ports: number[], source: YamlSource,
   }
   if (h.tcp !== undefined) return { kind: 'tcp', port: h.tcp, ...timing };
   return { kind: 'command', command: h.command!, ...timing };
+}
+
+function healthTiming(h: RawHealth, source: YamlSource, path: (string | number)[], problems: ProblemList): HealthTiming | undefined {
+  const before = problems.count;
+  if (h.retries !== undefined && h.unhealthy_after !== undefined) {
+    problems.at(source, [...path, 'retries'], 'retries is another name for unhealthy_after; give one of them', `keep unhealthy_after: ${h.unhealthy_after} and remove retries`);
+  }
+  const intervalMs = h.interval ?? HEALTH_DEFAULTS.intervalMs;
+  if (intervalMs <= 0) problems.at(source, [...path, 'interval'], 'must be above 0', 'use a duration like 2s');
+  const timeoutMs = h.timeout ?? Math.min(HEALTH_DEFAULTS.timeoutMs, Math.floor(intervalMs / 2));
+  if (timeoutMs <= 0 && intervalMs > 0) problems.at(source, [...path, 'timeout'], 'must be above 0', 'use a duration like 1s');
+  else if (timeoutMs >= intervalMs && intervalMs > 0) {
+    problems.at(
+      source,
+      [...path, h.timeout === undefined ? 'interval' : 'timeout'],
+      `timeout (${seconds(timeoutMs)}) must be shorter than interval (${seconds(intervalMs)}): a probe must end before the next one starts`,
+      `set timeout below the interval (e.g. timeout: ${seconds(Math.max(1, Math.floor(intervalMs / 2)))}) or the interval above the timeout (e.g. interval: ${seconds(2 * timeoutMs)})`,
+    );
+  }
+  if (problems.count > before) return undefined;
+  return {
+    intervalMs,
+    timeoutMs,
+    healthyAfter: h.healthy_after ?? HEALTH_DEFAULTS.healthyAfter,
+    unhealthyAfter: h.unhealthy_after ?? h.retries ?? HEALTH_DEFAULTS.unhealthyAfter,
+    minHealthyMs: h.min_healthy ?? HEALTH_DEFAULTS.minHealthyMs,
+    startPeriodMs: h.start_period ?? HEALTH_DEFAULTS.startPeriodMs,
+  };
+}
+
+interface RawCanary {
+  watch?: number;
+  min_requests?: number;
+  tolerance?: number;
+  inconclusive_limit?: number;
+  max_error_rate?: unknown;
+}
+
+function toCanary(c: RawCanary | undefined, source: YamlSource, path: (string | number)[], problems: ProblemList): CanarySettings {
+  if (c?.max_error_rate !== undefined) {
+    problems.at(
+      source,
+      [...path, 'max_error_rate'],
+      'max_error_rate (an absolute limit) is gone: a canary is now judged against the stable instances\' error rate over the same window',
+      'replace it with tolerance: 5% (how many percentage points the canary\'s error rate may exceed the baseline\'s)',
+    );
+  }
+  return {
+    watchMs: c?.watch ?? CANARY_DEFAULTS.watchMs,
+    minRequests: c?.min_requests ?? CANARY_DEFAULTS.minRequests,
+    tolerance: c?.tolerance ?? CANARY_DEFAULTS.tolerance,
+    inconclusiveLimit: c?.inconclusive_limit ?? CANARY_DEFAULTS.inconclusiveLimit,
+  };
+}
+
+/** 1500 → "1.5s", 500 → "500ms". */
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : ms > 1000 ? `${ms / 1000}s` : `${ms}ms`;
 }

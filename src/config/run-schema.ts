@@ -44,6 +44,20 @@ export const networksShape = mapOf(
   NAME,
 );
 
+/** A duration of 0 or more; a negative one gets its own message, since "-5s" is a likely slip. */
+const nonNegativeDuration = (): Validator<number> => (value, path, check) => {
+  if (typeof value === 'string' && value.trim().startsWith('-')) return check.report(path, `must not be negative, got "${value}"`, 'use 0s for none, or a duration like 30s');
+  return duration()(value, path, check);
+};
+
+/** How many probes in a row: 1 or more (0 would judge an instance without a single probe). */
+const probeCount = (): Validator<number> => (value, path, check) => {
+  if (typeof value === 'number' && Number.isInteger(value) && value < 1) {
+    return check.report(path, `must be at least 1, got ${value}: an instance is judged on at least one probe`, `use 1 to judge on a single probe, or more (the default of unhealthy_after is 3)`);
+  }
+  return int({ min: 1, max: 100 })(value, path, check);
+};
+
 const health = object({
   http: optional(str({ pattern: /^\//, hint: 'an HTTP path like /healthz' })),
   tcp: optional(port),
@@ -51,8 +65,12 @@ const health = object({
   port: optional(port),
   interval: optional(duration()),
   timeout: optional(duration()),
-  retries: optional(int({ min: 1, max: 100 })),
-  start_period: optional(duration()),
+  healthy_after: optional(probeCount()),
+  unhealthy_after: optional(probeCount()),
+  /** The engine's name for unhealthy_after, accepted as an alias. */
+  retries: optional(probeCount()),
+  min_healthy: optional(nonNegativeDuration()),
+  start_period: optional(nonNegativeDuration()),
 });
 
 export const servicesShape = mapOf(
@@ -76,17 +94,26 @@ export const servicesShape = mapOf(
         drain: optional(duration()),
       }),
     ),
-    canary: optional(object({ watch: optional(duration()), max_error_rate: optional(percent()), min_requests: optional(int({ min: 0, max: 1_000_000 })) })),
+    canary: optional(
+      object({
+        watch: optional(duration()),
+        min_requests: optional(int({ min: 0, max: 1_000_000 })),
+        tolerance: optional(percent()),
+        inconclusive_limit: optional(probeCount()),
+        /** Gone (an absolute limit); kept in the shape so run-config.ts can say what replaced it. */
+        max_error_rate: optional((value) => value),
+      }),
+    ),
   }),
   NAME,
 );
 
-/** "1%", "0.5%" or a fraction like 0.01 → a fraction. */
+/** "5%", "0.5%" or a fraction like 0.05 → a fraction. */
 function percent(): Validator<number> {
   return (value, path, check) => {
     const text = String(value).trim();
     const n = text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : typeof value === 'number' ? value : NaN;
-    if (!(n >= 0 && n <= 1)) return check.report(path, `expected a share like "1%" or 0.01, got ${JSON.stringify(value)}`);
+    if (!(n >= 0 && n <= 1)) return check.report(path, `expected percentage points like "5%" or 0.05, got ${JSON.stringify(value)}`);
     return n;
   };
 }

@@ -171,14 +171,14 @@ async function releaseIntoDev(run: RunContext, output: Output): Promise<number> 
   return result.created.number;
 }
 
-/** Whether the environment runs the release: its front door up, and every main slot running that release's digest and not unhealthy. */
+/** Whether the environment runs the release: its front door up, and every main slot running that release's digest (the engine's health status decides nothing; the rollouts' gates probed them). */
 async function isLive(run: RunContext, release: Release, environmentName: string): Promise<boolean> {
   const environment = environmentOf(run.project, environmentName);
   const replicas = replicasIn(run, serviceOfRelease(release), environment);
   const instances = await listInstances(run, { environment: environmentName, service: release.service });
   for (let ordinal = 1; ordinal <= replicas; ordinal++) {
     const instance = instances.find((i) => i.slot === `${release.service}-${environmentName}-${ordinal}`);
-    if (!instance || instance.state !== 'running' || instance.digest !== release.digest || instance.health === 'unhealthy') return false;
+    if (!instance || instance.state !== 'running' || instance.digest !== release.digest) return false;
   }
   return (await doorStatus(run, release.service, environmentName))?.running ?? false;
 }

@@ -10,13 +10,13 @@ const service: ServiceSpec = {
   env: { MODE: 'x' },
   configFiles: [{ source: '/etc/berth/app.conf', target: '/srv/app.conf' }],
   secrets: { DB_PASSWORD: { env: 'DB_PASSWORD' } },
-  health: { kind: 'http', path: '/healthz', port: 8080, intervalMs: 2000, timeoutMs: 1000, retries: 3, startPeriodMs: 0 },
+  health: { kind: 'http', path: '/healthz', port: 8080, intervalMs: 2000, timeoutMs: 1000, healthyAfter: 1, unhealthyAfter: 3, minHealthyMs: 0, startPeriodMs: 0 },
   resources: { cpus: 0.5, memoryBytes: 256 * 1024 * 1024 },
   restart: 'unless-stopped',
   replicas: 2,
   stopGraceSeconds: 10,
   rollout: { batchSize: 1, maxUnavailable: 1, maxSurge: 0, drainMs: 10_000 },
-  canary: { watchMs: 30_000, maxErrorRate: 0.01, minRequests: 20 },
+  canary: { watchMs: 30_000, minRequests: 20, tolerance: 0.05, inconclusiveLimit: 3 },
 };
 
 const input = (overrides: Partial<SlotInput> = {}): SlotInput => ({

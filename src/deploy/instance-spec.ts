@@ -130,7 +130,7 @@ function healthcheck(h: HealthCheck): NonNullable<CreateBody['Healthcheck']> {
     Test: test,
     Interval: h.intervalMs * NS_PER_MS,
     Timeout: h.timeoutMs * NS_PER_MS,
-    Retries: h.retries,
+    Retries: h.unhealthyAfter,
     StartPeriod: h.startPeriodMs * NS_PER_MS,
   };
 }

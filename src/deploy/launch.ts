@@ -8,7 +8,7 @@ import type { ContainerState } from '../engine/containers.js';
 import type { Engine } from '../engine/client.js';
 import { BerthError, failed, isBerthError } from '../errors.js';
 import type { RunContext } from './context.js';
-import { waitHealthy, type GateResult, type ProbeTarget } from './health-gate.js';
+import { waitHealthy, type GateResult, type ProbeTarget } from '../health/gate.js';
 import type { ServiceSpec } from '../config/model.js';
 import { checkpoint } from '../fault.js';
 import { slotBody, type SlotInput } from './instance-spec.js';
@@ -138,7 +138,7 @@ function verifyAddress(slot: string, state: ContainerState, dockerNetwork: strin
   }
 }
 
-function probeTarget(context: RunContext, host: string, mode: string, dockerNetwork: string, state: ContainerState): ProbeTarget {
+export function probeTarget(context: RunContext, host: string, mode: string, dockerNetwork: string, state: ContainerState): ProbeTarget {
   const own = state.networks[dockerNetwork]?.ip;
   return {
     address(port) {

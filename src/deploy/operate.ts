@@ -4,7 +4,7 @@ import { stopFrontDoor } from '../lb/front-door.js';
 import { frontDoorDir } from '../lb/paths.js';
 import { allRefs, releaseDigest } from '../store/refs.js';
 import { environmentOf, ipamOf, networkOf, serviceOf, type RunContext } from './context.js';
-import { waitHealthy } from './health-gate.js';
+import { waitHealthy } from '../health/gate.js';
 import { listInstances, type InstanceStatus } from './instances.js';
 import { removeInstance } from './remove.js';
 

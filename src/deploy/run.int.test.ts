@@ -56,7 +56,7 @@ describe('berth deploy on the real engine', () => {
       crowded: { network: 'tiny', services: { web: { replicas: 2 } } },
     },
   });
-  const goodHealth = { http: '/', interval: '2s', timeout: '2s', retries: 3 };
+  const goodHealth = { http: '/', interval: '2s', timeout: '1s', unhealthy_after: 3 };
 
   let project: Project;
   const context = (): RunContext => ({ project, db, hosts: new Hosts(project, fixture.engine), env: { ...fixture.env, BERTH_TEST_TOKEN: TOKEN } });

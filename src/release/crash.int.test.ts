@@ -73,7 +73,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
           lan: { mode: 'flat', bridge, subnet: `${prefix}.0/24`, gateway: `${prefix}.1`, range: `${prefix}.10-${prefix}.20`, create_bridge: true, quarantine: '0s' },
         },
         services: {
-          web: { image: 'web', ports: [8080], health: { http: '/', interval: '1s', timeout: '1s', retries: 1 }, rollout: { batch_size: 1, drain: '1s' } },
+          web: { image: 'web', ports: [8080], health: { http: '/', interval: '2s', timeout: '1s', unhealthy_after: 3 }, rollout: { batch_size: 1, drain: '1s' } },
         },
         environments: { dev: { network: 'lan', lb_address: '127.0.0.1', services: { web: { replicas: 3 } } } },
       },

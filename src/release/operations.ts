@@ -7,12 +7,12 @@ import { environmentOf, serviceOf } from '../deploy/context.js';
 import { resolveImage } from '../deploy/image.js';
 import { listInstances } from '../deploy/instances.js';
 import { conflict, invalid, notFound } from '../errors.js';
-import { createRelease, currentRelease, hasRun, openRollout, releaseOf, releasesOf, replacePlan, rolloutsOf, setRolloutStatus, setScale, type Release, type Rollout } from '../store/releases.js';
-import { sleep } from '../time.js';
+import { createRelease, currentRelease, hasRun, openRollout, releaseOf, releasesOf, replacePlan, rolloutsOf, setEvidence, setRolloutStatus, setScale, type Release, type Rollout } from '../store/releases.js';
 import { checkPromotion } from './pipeline.js';
-import { planCanary, planRolling, decideCanary, type RolloutPlan } from './rollout-plan.js';
+import { planCanary, planRolling, type RolloutPlan } from './rollout-plan.js';
+import { watchCanary } from './canary-watch.js';
 import { actor, configOf, continueRollout, recoverInterrupted, replicasIn, requireRelease, rollout, serviceOfRelease, slotStates, type RolloutOptions, type RolloutResult } from './rollout.js';
-import { observe, type RolloutContext } from './rollout-context.js';
+import type { RolloutContext } from './rollout-context.js';
 import { contextFor } from './rollout.js';
 
 /** A rolling update to the context's release. */
@@ -88,31 +88,15 @@ export async function promoteService(run: RunContext, serviceName: string, to: s
     options,
   );
   if (options.manual) return opened;
-  return watchCanary(run, serviceName, to, release, options);
+  return decideByGates(run, serviceName, to, release, options);
 }
 
-/** Watches the open canary's gates (health, its error rate on the front door) and promotes or aborts it. */
-async function watchCanary(run: RunContext, service: string, environment: string, release: Release, options: PromoteOptions): Promise<RolloutResult> {
-  const env = environmentOf(run.project, environment);
-  const ctx = await contextFor(run, release, env, options);
-  const settings = { ...ctx.service.canary, ...(options.watchMs !== undefined ? { watchMs: options.watchMs } : {}) };
-  const canaries = await canarySlots(run, service, environment);
-  const started = Date.now();
-  const baseline = await canaryCounters(ctx, canaries);
-  for (;;) {
-    await sleep(500);
-    const now = await canaryCounters(ctx, canaries);
-    const healthy = (await observe(ctx)).filter((o) => canaries.includes(o.slot)).every((o) => o.running && !/unhealthy/.test(o.status));
-    const decision = decideCanary({ canaryRequests: now.requests - baseline.requests, canaryErrors: now.errors - baseline.errors, canaryHealthy: healthy, elapsedMs: Date.now() - started }, settings);
-    if (decision.decision === 'wait') continue;
-    options.onCanary?.(`canary ${decision.decision}: ${decision.reason}`);
-    return decision.decision === 'promote' ? canaryPromote(run, service, environment, options) : canaryAbort(run, service, environment, options, decision.reason);
-  }
-}
-
-async function canaryCounters(ctx: RolloutContext, canaries: string[]): Promise<{ requests: number; errors: number }> {
-  const stats = (await ctx.door.stats()).filter((s) => canaries.includes(s.name));
-  return { requests: stats.reduce((n, s) => n + s.requests, 0), errors: stats.reduce((n, s) => n + s.errors, 0) };
+/** Watches the open canary's gates (canary-gate.ts) and promotes or aborts it, recording the decision and its evidence. */
+async function decideByGates(run: RunContext, service: string, environment: string, release: Release, options: PromoteOptions): Promise<RolloutResult> {
+  const ctx = await contextFor(run, release, environmentOf(run.project, environment), options);
+  const verdict = await watchCanary(ctx, await canarySlots(run, service, environment), options.watchMs);
+  options.onCanary?.(`canary ${verdict.decision}: ${verdict.reason}`);
+  return verdict.decision === 'promote' ? canaryPromote(run, service, environment, options, verdict.evidence) : canaryAbort(run, service, environment, options, verdict.reason, verdict.evidence);
 }
 
 function openCanary(run: RunContext, service: string, environment: string): Rollout {
@@ -129,8 +113,9 @@ async function canarySlots(run: RunContext, service: string, environment: string
 }
 
 /** The canary's release rolls to 100%: every instance replaced in batches, the canary instances removed. */
-export async function canaryPromote(run: RunContext, service: string, environment: string, options: RolloutOptions = {}): Promise<RolloutResult> {
+export async function canaryPromote(run: RunContext, service: string, environment: string, options: RolloutOptions = {}, evidence: object = byHand('promote', run)): Promise<RolloutResult> {
   const open = openCanary(run, service, environment);
+  setEvidence(run.db, open.id, evidence);
   const release = requireRelease(run, service, open.release);
   const ctx = await contextFor(run, release, environmentOf(run.project, environment), options);
   const plan = await rolling('forward')(ctx);
@@ -140,8 +125,9 @@ export async function canaryPromote(run: RunContext, service: string, environmen
 }
 
 /** The canary instances are drained and removed; the front door's weights go back to normal. */
-export async function canaryAbort(run: RunContext, service: string, environment: string, options: RolloutOptions = {}, reason = 'aborted by hand'): Promise<RolloutResult> {
+export async function canaryAbort(run: RunContext, service: string, environment: string, options: RolloutOptions = {}, reason = 'aborted by hand', evidence: object = byHand('abort', run)): Promise<RolloutResult> {
   const open = openCanary(run, service, environment);
+  setEvidence(run.db, open.id, evidence);
   const slots = await canarySlots(run, service, environment);
   const previous = open.previous!;
   const prevRelease = requireRelease(run, service, previous);
@@ -152,6 +138,11 @@ export async function canaryAbort(run: RunContext, service: string, environment:
   const result = await continueRollout(run, open.id, plan, options);
   setRolloutStatus(run.db, open.id, 'aborted', `canary aborted: ${reason}`);
   return { ...result, release: open.release, status: 'aborted', message: `canary aborted: ${reason}` };
+}
+
+/** The evidence of a canary decided with `berth canary promote|abort`. */
+function byHand(decision: 'promote' | 'abort', run: RunContext): object {
+  return { gate: 'manual', decision, reason: `${decision === 'promote' ? 'promoted' : 'aborted'} by hand`, by: actor(run.env) };
 }
 
 /** Rolls the environment back to the release it ran before the current one, or to `to`. */
@@ -202,6 +193,8 @@ export interface HistoryEntry {
   by: string;
   startedAt: string;
   finishedAt: string | null;
+  /** The evidence of the rollout's gate decisions (a canary's: decision, window, rates, probes), {} when none. */
+  evidence: Record<string, unknown>;
 }
 
 export function history(run: RunContext, serviceName: string, environment?: string): { releases: Release[]; rollouts: HistoryEntry[] } {
@@ -221,8 +214,18 @@ export function history(run: RunContext, serviceName: string, environment?: stri
     by: r.actor,
     startedAt: new Date(r.startedAt).toISOString(),
     finishedAt: r.finishedAt === null ? null : new Date(r.finishedAt).toISOString(),
+    evidence: evidenceOf(r.evidence),
   }));
   return { releases, rollouts };
+}
+
+function evidenceOf(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
 }
 
 export { releaseOf };

@@ -13,12 +13,19 @@
  *
  * - promotion follows the pipeline (a skipped stage is refused, --force records it);
  * - a rolling update of 6 instances under load loses no request;
- * - canaries: the traffic share from the weights, promote, abort, and an
- *   automatic canary judged by its gates while load runs;
+ * - canaries: the traffic share from the weights, promote, abort by hand;
+ *   an automatic canary of a healthy release promotes itself (also with the
+ *   CPU busy: run stress-ng --cpu 2 beside it), one whose instances answer 5xx
+ *   to a fifth of the requests is aborted by its gates, exits 8 and names the
+ *   error rates of canary and baseline; `berth history` shows the evidence;
+ * - the health gate admits an instance only after healthy_after passes;
  * - a release that fails its health check in production rolls back by
  *   itself, and the old release serves throughout;
  * - bad input is refused with a clear error and changes nothing;
  * - rollback to the previous release.
+ *
+ * The tests build on each other's state (what production runs); one whose
+ * earlier step failed says which instead of failing somewhere confusing.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -33,29 +40,53 @@ import type { RunContext } from '../deploy/context.js';
 import { Hosts } from '../deploy/hosts.js';
 import { listInstances, type InstanceStatus } from '../deploy/instances.js';
 import { removeInstances } from '../deploy/operate.js';
-import { isBerthError, type BerthError, type ErrorKind } from '../errors.js';
+import { exitCodes, isBerthError, rolloutExitCodes, type BerthError, type ErrorKind } from '../errors.js';
 import { frontDoorStatus, stopFrontDoor } from '../lb/front-door.js';
 import type { FrontDoorStatus } from '../lb/model.js';
 import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { openStore, type Db } from '../store/db.js';
 import { currentRelease, frontDoorPort, releaseOf, releasesOf, rolloutById, rolloutsOf, tryLock, unlock } from '../store/releases.js';
+import { runBerth, type CliOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { sendRequests, startLoad, type LoadResult } from '../testing/load.js';
 import { NORMAL_WEIGHT } from './door.js';
 import { canaryAbort, canaryPromote, history, promoteService, releaseService, rollbackService } from './operations.js';
 import { parseShare } from './pipeline.js';
 import type { RolloutEvent } from './rollout-context.js';
+import type { CanaryEvidence } from './canary-gate.js';
 import { canaryWeights } from './rollout-plan.js';
 
 /** The service: slots (container names) are <service>-<env>-<n> on the whole engine, so the name is unique to this run. */
 const SVC = `rel${randomBytes(3).toString('hex')}`;
+/** A second service, in dev only, whose health endpoint passes only from its third probe on. */
+const LATE = `${SVC}late`;
 const run = promisify(execFile);
 const ENVIRONMENTS = ['dev', 'test', 'staging', 'canary', 'production'] as const;
 const PRODUCTION = Array.from({ length: 6 }, (_, i) => `${SVC}-production-${i + 1}`);
 /** Per instance, until healthy: generous for the good builds (they are healthy in well under a second). */
 const TIMEOUT_MS = 30_000;
-type Version = 'A' | 'B' | 'C' | 'D' | 'BAD';
+/** What a user would configure: probe every 2 s, 1 s to answer, unhealthy after 3 failures in a row. */
+const HEALTH = { http: '/health.html', interval: '2s', timeout: '1s', unhealthy_after: 3 };
+type Version = 'A' | 'B' | 'C' | 'D' | 'BAD' | 'FLAKY';
+
+/** Each test that passed, by name; a test that builds on one names it when it did not pass. */
+const passed = new Set<string>();
+function step(name: string, fn: () => Promise<void>): void {
+  it(name, async () => {
+    await fn();
+    passed.add(name);
+  });
+}
+function needs(...names: string[]): void {
+  for (const name of names) assert.ok(passed.has(name), `this test builds on the state left by "${name}", which failed or did not run: see that failure first`);
+}
+const PIPELINE = 'promotion follows the pipeline: skipping a stage is refused naming it; --force passes and is recorded';
+const ROLLING = 'a rolling update of 6 instances in production under load: no failed request, then every answer is the new release';
+const MANUAL = 'canary by hand: its share of the traffic follows the weights; canary promote, canary abort';
+const AUTO = 'an automatic canary of a healthy release, under load, is promoted by its gates with their evidence';
+const FLAKY = 'an automatic canary whose instances answer 5xx to a fifth of the requests is aborted, exits 8 and names both error rates';
+const BAD = 'a release that fails its health check in production rolls back by itself (exit code 7); the old release serves throughout';
 
 describe('release, promote, canary and rollback through the front door, on the real engine', () => {
   let fixture: Fixture;
@@ -70,10 +101,35 @@ describe('release, promote, canary and rollback through the front door, on the r
   let prefix: string;
   let bridge: string;
 
-  const page = (v: string) => `#!/bin/sh\nmkdir -p /www\necho "hello ${v}" > /www/index.html\n`;
+  const page = (v: string) => `#!/bin/sh\nmkdir -p /www\necho "hello ${v}" > /www/index.html\necho ok > /www/health.html\n`;
+  /** GET / is a CGI answering 500 to every fifth request (busybox httpd runs /cgi-bin/index.cgi without an index.html); the health page passes. */
+  const flakyPage = [
+    '#!/bin/sh',
+    'mkdir -p /www/cgi-bin && echo ok > /www/health.html',
+    "cat > /www/cgi-bin/index.cgi <<'EOF'",
+    '#!/bin/sh',
+    'n=$(cat /tmp/requests 2>/dev/null || echo 0); n=$((n + 1)); echo $n > /tmp/requests',
+    "if [ $((n % 5)) -eq 0 ]; then printf 'HTTP/1.1 500 Internal Server Error\\r\\nContent-Type: text/plain\\r\\n\\r\\nfailing\\n'; else printf 'Content-Type: text/plain\\r\\n\\r\\nhello FLAKY\\n'; fi",
+    'EOF',
+    'chmod +x /www/cgi-bin/index.cgi',
+    '',
+  ].join('\n');
+  /** Its health CGI logs each probe from outside the container (Berth's) and answers 503 to the first two, 200 after. */
+  const latePage = [
+    '#!/bin/sh',
+    'mkdir -p /www/cgi-bin && echo "hello LATE" > /www/index.html',
+    "cat > /www/cgi-bin/health <<'EOF'",
+    '#!/bin/sh',
+    "case \"$REMOTE_ADDR\" in *127.0.0.1) printf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'; exit 0 ;; esac",
+    'n=$(cat /tmp/probes 2>/dev/null || echo 0); n=$((n + 1)); echo $n > /tmp/probes',
+    "if [ $n -le 2 ]; then echo 503 >> /tmp/probes.log; printf 'HTTP/1.1 503 Service Unavailable\\r\\nContent-Type: text/plain\\r\\n\\r\\nnot yet\\n'; else echo 200 >> /tmp/probes.log; printf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'; fi",
+    'EOF',
+    'chmod +x /www/cgi-bin/health',
+    '',
+  ].join('\n');
   const runtime = '#!/bin/sh\necho "web: $BERTH_INSTANCE in $BERTH_ENV serves $(cat /www/index.html)"\n';
   /** Healthy in every environment but production, where it deletes its page (GET / answers 404). */
-  const badRuntime = '#!/bin/sh\nif [ "$BERTH_ENV" = production ]; then rm -f /www/index.html; fi\necho "web: $BERTH_INSTANCE in $BERTH_ENV"\n';
+  const badRuntime = '#!/bin/sh\nif [ "$BERTH_ENV" = production ]; then rm -f /www/index.html /www/health.html; fi\necho "web: $BERTH_INSTANCE in $BERTH_ENV"\n';
 
   const context = (): RunContext => {
     const project = loadProject(fixture.dir, fixture.env);
@@ -160,6 +216,7 @@ describe('release, promote, canary and rollback through the front door, on the r
       {
         base: { settings: { root: { tarball: await tinyRootTarball() } } },
         web: { settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] }, static: page('A'), runtime },
+        late: { settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] }, static: latePage },
       },
       {
         networks: {
@@ -169,10 +226,16 @@ describe('release, promote, canary and rollback through the front door, on the r
           [SVC]: {
             image: 'web',
             ports: [8080],
-            health: { http: '/', interval: '1s', timeout: '1s', retries: 1 },
+            health: HEALTH,
             stop_grace: '2s',
             rollout: { batch_size: 1, max_unavailable: 1, drain: '2s' },
             canary: { min_requests: 10 },
+          },
+          [LATE]: {
+            image: 'late',
+            ports: [8080],
+            health: { http: '/cgi-bin/health', interval: '2s', timeout: '1s', healthy_after: 2, unhealthy_after: 3, start_period: '10s' },
+            stop_grace: '2s',
           },
         },
         environments: {
@@ -192,6 +255,7 @@ describe('release, promote, canary and rollback through the front door, on the r
       ['C', page('C'), runtime],
       ['D', page('D'), runtime],
       ['BAD', page('BAD'), badRuntime],
+      ['FLAKY', flakyPage, runtime],
     ];
     for (const [version, staticScript, runtimeScript] of builds) {
       fixture.write('images/web/static.sh', staticScript, 0o755);
@@ -201,6 +265,8 @@ describe('release, promote, canary and rollback through the front door, on the r
       images[version] = [...summary.built, ...summary.upToDate].find((b) => b.name === 'web')!.imageId;
     }
     assert.equal(new Set(Object.values(images)).size, builds.length);
+    const late = await buildProject(context().project, fixture.engine, db, { env: fixture.env, only: ['late'] });
+    assert.deepEqual(late.failed, []);
   });
 
   after(async () => {
@@ -209,7 +275,7 @@ describe('release, promote, canary and rollback through the front door, on the r
     for (const environment of ENVIRONMENTS) {
       const left = await listInstances(context(), { environment }).catch(() => []);
       if (left.length > 0) await removeInstances(context(), left, environment).catch(() => {});
-      await stopFrontDoor(frontDoorDir(stateDir(), SVC, environment), 2000).catch(() => {});
+      for (const service of [SVC, LATE]) await stopFrontDoor(frontDoorDir(stateDir(), service, environment), 2000).catch(() => {});
     }
     for (const network of ['lan', 'nat']) await removeNetwork(fixture.engine, `berth-${fixture.name}-${network}`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
@@ -217,7 +283,7 @@ describe('release, promote, canary and rollback through the front door, on the r
     await fixture.cleanup();
   });
 
-  it('promotion follows the pipeline: skipping a stage is refused naming it; --force passes and is recorded', async () => {
+  step(PIPELINE, async () => {
     const dev = await must(releaseService(context(), SVC, 'dev', { image: images.A, ...opts }));
     releases.A = dev.created.number;
     assert.equal(dev.status, 'succeeded');
@@ -247,7 +313,8 @@ describe('release, promote, canary and rollback through the front door, on the r
     );
   });
 
-  it('a rolling update of 6 instances in production under load: no failed request, then every answer is the new release', async () => {
+  step(ROLLING, async () => {
+    needs(PIPELINE);
     const first = await must(promoteService(context(), SVC, 'production', { force: true, ...opts }));
     assert.deepEqual([first.status, first.release], ['succeeded', releases.A]);
     url = `http://${first.frontDoor.address}:${first.frontDoor.port}/`;
@@ -271,7 +338,8 @@ describe('release, promote, canary and rollback through the front door, on the r
     console.log(`# rolling update of 6: ${took} ms; load ${show(result)}`);
   });
 
-  it('canary: its share of the traffic follows the weights; canary promote, canary abort, and an automatic canary that promotes itself', async () => {
+  step(MANUAL, async () => {
+    needs(ROLLING);
     // A manual canary of C at 10%.
     releases.C = (await must(releaseService(context(), SVC, 'dev', { image: images.C, ...opts }))).created.number;
     const onB = await instances('production');
@@ -331,34 +399,87 @@ describe('release, promote, canary and rollback through the front door, on the r
     const abortedEntry = history(context(), SVC, 'production').rollouts[0]!;
     assert.deepEqual([abortedEntry.rollout, abortedEntry.kind, abortedEntry.status, abortedEntry.release], [second.rollout, 'canary', 'aborted', releases.A]);
     assert.match(abortedEntry.message, /canary aborted: aborted by hand/);
+    assert.deepEqual(history(context(), SVC, 'production').rollouts[0]!.evidence, { gate: 'manual', decision: 'abort', reason: 'aborted by hand', by: abortedEntry.by });
+  });
 
-    // An automatic canary of D at 30% with load running: its gates promote it after the watch window.
-    releases.D = (await must(releaseService(context(), SVC, 'dev', { image: images.D, ...opts }))).created.number;
+  /** Every rollout event of a promotion, the steps' texts and the canary notes. */
+  const recorder = () => {
     const notes: string[] = [];
     const steps: string[] = [];
     const emit = (e: RolloutEvent) => {
       trace(e);
       if (e.type === 'step') steps.push(e.text);
     };
+    return { notes, steps, emit, onCanary: (t: string) => notes.push(t) };
+  };
+
+  step(AUTO, async () => {
+    needs(MANUAL);
+    // An automatic canary of D at 30% with load running: its gates promote it at the end of the watch window.
+    releases.D = (await must(releaseService(context(), SVC, 'dev', { image: images.D, ...opts }))).created.number;
+    const { notes, steps, emit, onCanary } = recorder();
     const { value: auto, load: result, ms: took } = await underLoad(() =>
-      promoteService(context(), SVC, 'production', { from: 'dev', canary: 0.3, watchMs: 3000, force: true, ...opts, emit, onCanary: (t) => notes.push(t) }),
+      promoteService(context(), SVC, 'production', { from: 'dev', canary: 0.3, watchMs: 10_000, force: true, ...opts, emit, onCanary }),
     );
-    assert.deepEqual([auto.status, auto.release], ['succeeded', releases.D]);
+    assert.deepEqual([auto.status, auto.release], ['succeeded', releases.D], notes.join('\n'));
     assert.ok(steps.includes(`canary ${SVC}-production-7, ${SVC}-production-8 with 30% of the traffic`), JSON.stringify(steps));
     assert.equal(notes.length, 1);
-    assert.match(notes[0]!, /^canary promote: 0\.0% errors over \d+ requests/);
-    assert.ok(Number(/over (\d+) requests/.exec(notes[0]!)![1]) >= 10, notes[0]);
+    assert.match(notes[0]!, /^canary promote: canary \d+\.\d% errors \(\d+ of \d+ requests\) vs baseline \d+\.\d% errors \(\d+ of \d+ requests\) over [\d.]+ s \(tolerance 5 points\)/);
     assert.equal(result.failed, 0, show(result));
     assert.deepEqual([...result.answers.keys()].sort(), ['hello C', 'hello D'], show(result));
     await assertProduction('D');
-    assert.deepEqual(
-      history(context(), SVC, 'production').rollouts.slice(0, 1).map((e) => [e.kind, e.status, e.release]),
-      [['canary', 'succeeded', releases.D]],
-    );
+    const entry = history(context(), SVC, 'production').rollouts[0]!;
+    assert.deepEqual([entry.kind, entry.status, entry.release], ['canary', 'succeeded', releases.D]);
+    const evidence = entry.evidence as unknown as CanaryEvidence;
+    assert.deepEqual([evidence.gate, evidence.decision, `canary promote: ${evidence.reason}`], ['canary', 'promote', notes[0]]);
+    assert.ok(evidence.canary.requests >= 10, JSON.stringify(evidence.canary));
+    assert.deepEqual(evidence.canary.servers, [`${SVC}-production-7`, `${SVC}-production-8`]);
+    assert.deepEqual(evidence.baseline.servers, [...PRODUCTION].sort());
+    assert.deepEqual(evidence.instances.map((i) => [i.slot, i.verdict]), [[`${SVC}-production-7`, 'healthy'], [`${SVC}-production-8`, 'healthy']]);
+    assert.ok(evidence.instances.every((i) => i.passed > 0), JSON.stringify(evidence.instances));
     console.log(`# automatic canary: ${took} ms (${notes[0]}); load ${show(result)}`);
   });
 
-  it('a release that fails its health check in production rolls back by itself; the old release serves throughout', async () => {
+  step(FLAKY, async () => {
+    needs(AUTO);
+    releases.FLAKY = (await must(releaseService(context(), SVC, 'dev', { image: images.FLAKY, ...opts }))).created.number;
+    const onD = await instances('production');
+    // Through the CLI, for its exit code.
+    const promote = ['promote', SVC, '--to', 'production', '--from', 'dev', '--canary', '30%', '--watch', '20s', '--force', '-p', fixture.dir];
+    const load = startLoad(url, { concurrency: 4 });
+    let cli: CliOutcome;
+    try {
+      cli = await runBerth(promote, { env: fixture.env, timeoutMs: 180_000 });
+    } finally {
+      await load.stop();
+    }
+    const output = `exit ${cli.code ?? cli.signal}\n--- stdout\n${cli.stdout}--- stderr\n${cli.stderr}`;
+    assert.equal(cli.code, rolloutExitCodes.aborted, output);
+    assert.equal(rolloutExitCodes.aborted, 8);
+    assert.match(cli.stdout, /canary abort: error rate: canary (\d+\.\d)% errors \(\d+ of \d+ requests\) vs baseline (\d+\.\d)% errors \(\d+ of \d+ requests\)/, output);
+    assert.match(cli.stdout, new RegExp(`${SVC} release ${releases.FLAKY} in production: aborted \\(canary aborted: error rate: `), output);
+    const entry = history(context(), SVC, 'production').rollouts[0]!;
+    assert.deepEqual([entry.kind, entry.status, entry.release], ['canary', 'aborted', releases.FLAKY]);
+    const evidence = entry.evidence as unknown as CanaryEvidence;
+    assert.equal(evidence.decision, 'abort');
+    assert.ok(evidence.canary.rate > 0.1 && evidence.canary.rate < 0.3, `a fifth of the canary's requests should fail: ${JSON.stringify(evidence.canary)}`);
+    assert.ok(evidence.canary.rate > evidence.baseline.rate + evidence.settings.tolerance, JSON.stringify(evidence));
+    assert.deepEqual(evidence.instances.map((i) => i.verdict), ['healthy', 'healthy'], 'the health page kept passing: the error rate decided');
+    // The same instances serve D again; the canary ones are gone.
+    const after = await assertProduction('D');
+    assert.deepEqual(after.map((i) => i.id), onD.map((i) => i.id));
+    // berth history shows the gate's evidence in a line or two.
+    const shown = await runBerth(['history', SVC, '--env', 'production', '-p', fixture.dir], { env: fixture.env });
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, new RegExp(`#${entry.rollout} canary aborted by its gates: error rate: canary \\d+\\.\\d% errors`));
+    assert.match(shown.stdout, new RegExp(`probes: ${SVC}-production-7 \\d+ passed, \\d+ failed; ${SVC}-production-8 \\d+ passed, \\d+ failed`));
+    const json = JSON.parse((await runBerth(['history', SVC, '--env', 'production', '--json', '-p', fixture.dir], { env: fixture.env })).stdout) as { rollouts: { rollout: number; evidence: CanaryEvidence }[] };
+    assert.deepEqual(json.rollouts.find((r) => r.rollout === entry.rollout)!.evidence, evidence);
+    console.log(`# flaky canary aborted: ${evidence.reason}`);
+  });
+
+  step(BAD, async () => {
+    needs(FLAKY);
     // Healthy in dev: it deletes its page only in production.
     const bad = await must(releaseService(context(), SVC, 'dev', { image: images.BAD, ...opts }));
     releases.BAD = bad.created.number;
@@ -368,14 +489,15 @@ describe('release, promote, canary and rollback through the front door, on the r
     const onD = await instances('production');
     const { value: error, load: result, ms: took } = await underLoad(() =>
       rejectsWith(
-        promoteService(context(), SVC, 'production', { from: 'dev', force: true, ...opts, timeoutMs: 4000 }),
-        'failed',
+        promoteService(context(), SVC, 'production', { from: 'dev', force: true, ...opts }),
+        'rolled-back',
         new RegExp(`promote of ${SVC} release ${releases.BAD} to production failed and was rolled back to release ${releases.D}`),
       ),
     );
     assert.match(error.message, /rolled back to release/);
     assert.match(error.lines.join('\n'), new RegExp(`${SVC}-production-1`));
-    assert.match(error.lines.join('\n'), /404/);
+    assert.match(error.lines.join('\n'), /unhealthy after 3 consecutive failed probes \(unhealthy_after 3\): GET .*\/health\.html answered 404/);
+    assert.equal(exitCodes[error.kind], 7);
     assert.equal(result.failed, 0, show(result));
     assert.deepEqual([...result.answers.keys()], ['hello D'], show(result));
     const running = await assertProduction('D');
@@ -398,7 +520,24 @@ describe('release, promote, canary and rollback through the front door, on the r
   type Snapshot = Awaited<ReturnType<typeof snapshot>>;
   const unchanged = async (label: string, before: Snapshot) => assert.deepEqual(await snapshot(), before, label);
 
+  it('the health gate admits an instance only after healthy_after consecutive passes', async () => {
+    // Its health CGI answers 503 to Berth's first two probes and 200 after; healthy_after is 2.
+    const late = await must(releaseService(context(), LATE, 'dev', { ...opts }));
+    assert.equal(late.status, 'succeeded');
+    const [instance, ...others] = await listInstances(context(), { environment: 'dev', service: LATE });
+    assert.deepEqual([instance?.state, others], ['running', []]);
+    const log = await fixture.engine.containers.exec(instance!.id, ['cat', '/tmp/probes.log']);
+    // Admitted after its second pass in a row, not at its first. (A probe the CGI answered in time for itself can still
+    // time out for Berth on a busy machine and start the count again, so more than two 200s may come before admission.)
+    const probes = log.output.trim().split('\n');
+    assert.deepEqual(probes.slice(0, 2), ['503', '503'], probes.join(' '));
+    assert.ok(probes.length >= 4 && probes.slice(2).every((p) => p === '200'), `Berth's probes as the instance answered them: ${probes.join(' ')}`);
+    const answer = await sendRequests(`http://${late.frontDoor.address}:${late.frontDoor.port}/`, 4);
+    assert.deepEqual([...answer.answers], [['hello LATE', 4]], show(answer));
+  });
+
   it('bad input: each is a clear error and changes nothing', async () => {
+    needs(PIPELINE);
     const before = await snapshot();
 
     for (const text of ['0%', '150%', '100', 'ten', '-5%']) {
@@ -450,8 +589,9 @@ describe('release, promote, canary and rollback through the front door, on the r
   });
 
   it('rollback goes back to the release production ran before', async () => {
+    needs(MANUAL, BAD);
     const { value: back, load: result } = await underLoad(() => rollbackService(context(), SVC, 'production', { ...opts }));
-    // D runs; the failed BAD and the aborted canary of A never ran there to success: before D, C.
+    // D runs; the failed BAD and the aborted canaries of A and FLAKY never ran there to success: before D, C.
     assert.deepEqual([back.status, back.release], ['succeeded', releases.C]);
     assert.equal(result.failed, 0, show(result));
     await assertProduction('C');

@@ -98,24 +98,3 @@ export function canaryWeights(main: number, canaries: number, share: number): { 
   const ratio = (share * main) / ((1 - share) * canaries);
   return ratio >= 1 ? { main: Math.max(1, Math.round(256 / ratio)), canary: 256 } : { main: 256, canary: Math.max(1, Math.round(256 * ratio)) };
 }
-
-export interface CanaryObservation {
-  /** Requests the canary servers answered and how many of those were 5xx or errors. */
-  canaryRequests: number;
-  canaryErrors: number;
-  canaryHealthy: boolean;
-  elapsedMs: number;
-}
-
-export type CanaryDecision = { decision: 'wait' } | { decision: 'promote'; reason: string } | { decision: 'abort'; reason: string };
-
-/** The gates of a canary: health, then its error rate from the load balancer's counters, over the watch window. */
-export function decideCanary(o: CanaryObservation, settings: { watchMs: number; maxErrorRate: number; minRequests: number }): CanaryDecision {
-  if (!o.canaryHealthy) return { decision: 'abort', reason: 'a canary instance is not healthy' };
-  const rate = o.canaryRequests === 0 ? 0 : o.canaryErrors / o.canaryRequests;
-  const rateText = `${(rate * 100).toFixed(1)}% errors over ${o.canaryRequests} requests (limit ${(settings.maxErrorRate * 100).toFixed(1)}%)`;
-  if (o.canaryRequests >= settings.minRequests && rate > settings.maxErrorRate) return { decision: 'abort', reason: rateText };
-  if (o.elapsedMs < settings.watchMs) return { decision: 'wait' };
-  if (o.canaryRequests < settings.minRequests) return { decision: 'abort', reason: `only ${o.canaryRequests} requests reached the canary in the watch window (at least ${settings.minRequests} needed to judge it)` };
-  return { decision: 'promote', reason: rateText };
-}

@@ -10,7 +10,7 @@ import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
 import { environmentOf, type RunContext } from '../deploy/context.js';
 import { LaunchError, failure } from '../deploy/launch.js';
 import { ensureNetworks, prepareTarget, reconcileAddresses } from '../deploy/target.js';
-import { BerthError, isBerthError, failed, notFound } from '../errors.js';
+import { BerthError, isBerthError, failed, notFound, rolledBack } from '../errors.js';
 import { allRefs, protectDigest, releaseDigest } from '../store/refs.js';
 import {
   currentRelease,
@@ -244,14 +244,16 @@ async function rollBack(ctx: RolloutContext, record: Rollout, error: unknown): P
   // A front door that never served a release (a first release failed) goes with the instances, so nothing claims the service.
   if (!previous && currentRelease(db, record.service, record.environment) === undefined) await ctx.door.close();
   const detail = isBerthError(cause) ? cause : failed(String(cause));
-  // A deploy's error keeps its category (an exhausted pool stays "unavailable") and reads as before the executors were one.
+  // A deploy's error keeps its category (an exhausted pool stays "unavailable") and reads as before the executors were one;
+  // an instance that was not healthy and was rolled back is "rolled-back", like any rollout.
   if (record.kind === 'deploy') {
-    throw new BerthError(detail.kind, detail.message, {
+    const kind = previous && detail.kind === 'failed' ? 'rolled-back' : detail.kind;
+    throw new BerthError(kind, detail.message, {
       lines: [...detail.lines, previous ? `rolled back to release ${previous.number}` : 'the instances it started were removed'],
       ...(detail.fix ? { fix: detail.fix } : {}),
     });
   }
-  throw failed(
+  throw (previous ? rolledBack : failed)(
     previous
       ? `${record.kind} of ${record.service} release ${record.release} to ${record.environment} failed and was rolled back to release ${previous.number}`
       : `${record.kind} of ${record.service} release ${record.release} to ${record.environment} failed; its instances were removed`,

@@ -1,4 +1,5 @@
 import { history } from '../../release/operations.js';
+import type { CanaryEvidence } from '../../release/canary-gate.js';
 import { invalid } from '../../errors.js';
 import type { Command } from '../command.js';
 import { printJson, table } from '../output.js';
@@ -34,7 +35,19 @@ export const historyCommand: Command = {
         r.message,
       ]);
       context.output.out(table([['#', 'ENV', 'RELEASE', 'DIGEST', 'KIND', 'OUTCOME', 'BY', 'STARTED', 'NOTE'], ...rows]));
+      const gates = result.rollouts.flatMap((r) => gateLines(r.rollout, r.evidence));
+      if (gates.length > 0) context.output.out(['', 'gates:', ...gates].join('\n'));
       return 0;
     });
   },
 };
+
+/** A line or two per canary decision: what decided it, the rates of canary and baseline, the probes. */
+function gateLines(rollout: number, evidence: Record<string, unknown>): string[] {
+  if (evidence.gate === 'manual') return [`#${rollout} canary: ${String(evidence.reason)} (${String(evidence.by)})`];
+  if (evidence.gate !== 'canary') return [];
+  const e = evidence as unknown as CanaryEvidence;
+  const probes = e.instances.map((i) => `${i.slot} ${i.passed} passed, ${i.failed} failed${i.inconclusive > 0 ? `, ${i.inconclusive} inconclusive` : ''}${i.crashed ? ` (${i.crashed})` : ''}`);
+  const reads = e.inconclusiveReads.counters > 0 ? `; counter reads inconclusive: ${e.inconclusiveReads.counters}` : '';
+  return [`#${rollout} canary ${e.decision === 'promote' ? 'promoted' : 'aborted'} by its gates: ${e.reason}`, `    probes: ${probes.join('; ') || 'none (no health check)'}${reads}`];
+}

@@ -3,7 +3,7 @@ import { canaryAbort, canaryPromote, promoteService, releaseService, rollbackSer
 import { parseShare } from '../../release/pipeline.js';
 import type { RolloutEvent } from '../../release/rollout-context.js';
 import type { RolloutResult } from '../../release/rollout.js';
-import { invalid } from '../../errors.js';
+import { invalid, rolloutExitCodes } from '../../errors.js';
 import type { Command, CommandContext } from '../command.js';
 import { durationFlag, positiveFlag, requiredFlag } from '../flags.js';
 import { printJson, type Output } from '../output.js';
@@ -17,13 +17,14 @@ export function progress(output: Output): (event: RolloutEvent) => void {
   };
 }
 
-function finish(context: CommandContext, result: RolloutResult): number {
+/** The exit code says whether the rollout reached its target (errors.ts `rolloutExitCodes`); `abortAsked`: `berth canary abort` did what was asked. */
+function finish(context: CommandContext, result: RolloutResult, abortAsked = false): number {
   if (context.flags.json) printJson(context.output, result);
   else {
     const door = `front door http://${result.frontDoor.address}:${result.frontDoor.port}/`;
     context.output.out(`${result.service} release ${result.release} in ${result.environment}: ${result.status}${result.message ? ` (${result.message})` : ''}; ${door}`);
   }
-  return result.status === 'succeeded' || result.status === 'canary' || result.status === 'aborted' ? 0 : 1;
+  return result.status === 'aborted' && abortAsked ? 0 : rolloutExitCodes[result.status];
 }
 
 function serviceArg(context: CommandContext, usage: string): string {
@@ -123,7 +124,7 @@ export const canaryCommand: Command = {
     if ((action !== 'promote' && action !== 'abort') || service === undefined || extra.length > 0) throw invalid('name promote or abort, and one service', { fix: `usage: ${CANARY_USAGE}` });
     const env = requiredFlag(context.flags.env, '--env', CANARY_USAGE);
     return withRun(context, async (run) =>
-      finish(context, action === 'promote' ? await canaryPromote(run, service, env, rolloutOptions(context)) : await canaryAbort(run, service, env, rolloutOptions(context))),
+      action === 'promote' ? finish(context, await canaryPromote(run, service, env, rolloutOptions(context))) : finish(context, await canaryAbort(run, service, env, rolloutOptions(context)), true),
     );
   },
 };
