@@ -17,6 +17,7 @@ import { logsCommand } from './commands/logs.js';
 import { psCommand } from './commands/ps.js';
 import { pushCommand } from './commands/push.js';
 import { registryCommand } from './commands/registry.js';
+import { rolloutCommand } from './commands/rollout.js';
 import { storeFailure } from '../store/db.js';
 import { processOutput, renderError, type Output } from './output.js';
 
@@ -37,6 +38,7 @@ const commands: Command[] = [
   rollbackCommand,
   scaleCommand,
   canaryCommand,
+  rolloutCommand,
   historyCommand,
   lbCommand,
   ipamCommand,

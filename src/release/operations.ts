@@ -257,6 +257,21 @@ function capacityOf(run: RunContext, service: string, environment: EnvironmentSp
   return { ...base, pool: { free: usage.free, held } };
 }
 
+/**
+ * Recreates the slots of a released service whose containers are gone (removed
+ * by hand), each on its slot and address, as a rollout of the release the
+ * environment runs (the plan also replaces any instance that drifted from it).
+ */
+export async function recreateMissing(run: RunContext, serviceName: string, environmentName: string, options: RolloutOptions = {}): Promise<RolloutResult> {
+  serviceOf(run.project, serviceName);
+  const environment = environmentOf(run.project, environmentName);
+  await recoverInterrupted(run, serviceName, environment.name, options);
+  const current = currentRelease(run.db, serviceName, environment.name);
+  if (current === undefined) throw notFound(`no release of ${serviceName} runs in ${environment.name}`, { fix: `recreate its instances with: berth deploy ${serviceName} --env ${environment.name}` });
+  const release = requireRelease(run, serviceName, current);
+  return rollout(run, environment.name, { kind: 'scale', release, previous: current, forced: false, plan: rolling('forward') }, options);
+}
+
 export interface HistoryEntry {
   rollout: number;
   environment: string;
