@@ -7,7 +7,7 @@ import type { RunContext } from '../deploy/context.js';
 import { environmentOf, ipamOf, networkOf, serviceOf } from '../deploy/context.js';
 import { resolveImage } from '../deploy/image.js';
 import { conflict, invalid, notFound } from '../errors.js';
-import { createRelease, currentRelease, hasRun, openRollout, releaseOf, releasesOf, rolloutById, rolloutsOf, setScale, type Release, type Rollout } from '../store/releases.js';
+import { createRelease, currentRelease, hasRun, openRollout, releaseOf, releasesOf, rolloutById, rolloutsOf, scaleOf, setScale, type Release, type Rollout } from '../store/releases.js';
 import { slotsOf } from '../store/deployments.js';
 import { capacityProblem, type CapacityInput } from './capacity.js';
 import { checkPromotion } from './pipeline.js';
@@ -50,7 +50,10 @@ export async function releaseService(run: RunContext, serviceName: string, envir
   const draft = { service: service.name, number: 0, image: image.name, imageId: image.id, digest: image.digest, repository: image.repository, config: configOf(service) };
   const check = checkPromotion(run.project.pipeline, service.name, releasesOf(run.db, service.name).length + 1, environment.name, () => false, options.force ?? false);
   // What the environment runs (the rollback target) is read once an interrupted rollout is finished.
-  await recoverInterrupted(run, service.name, environment.name, options);
+  const resumed = await recoverInterrupted(run, service.name, environment.name, options);
+  // An interrupted release of this very build and settings, now finished, is the release asked for: not a reason for another number.
+  const same = resumed && rolloutById(run.db, resumed.rollout)?.kind === 'release' ? releaseOf(run.db, service.name, resumed.release) : undefined;
+  if (same && reached(resumed, same.number) && same.imageId === draft.imageId && same.digest === draft.digest && same.config === draft.config) return { ...finishedInterrupted(resumed!), created: same };
   const previous = currentRelease(run.db, service.name, environment.name) ?? null;
   let created: Release | undefined;
   const create = () => (created = createRelease(run.db, { ...draft, createdBy: actor(run.env) }));
@@ -229,7 +232,8 @@ export async function scaleService(run: RunContext, serviceName: string, environ
   }
   const problem = capacityProblem(capacityOf(run, serviceName, environment, replicas));
   if (problem) throw problem;
-  await recoverInterrupted(run, serviceName, environment.name, options);
+  const resumed = await recoverInterrupted(run, serviceName, environment.name, options);
+  if (resumed && rolloutById(run.db, resumed.rollout)?.kind === 'scale' && reached(resumed, resumed.release) && scaleOf(run.db, serviceName, environment.name) === replicas) return finishedInterrupted(resumed);
   const current = currentRelease(run.db, serviceName, environment.name);
   if (current === undefined) throw notFound(`no release of ${serviceName} runs in ${environment.name}, so there is nothing to scale`, { fix: `release one first: berth release ${serviceName} --env ${run.project.pipeline[0]}` });
   const release = requireRelease(run, serviceName, current);

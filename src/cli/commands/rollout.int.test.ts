@@ -27,7 +27,7 @@ import { stopFrontDoor } from '../../lb/front-door.js';
 import { frontDoorDir } from '../../lb/paths.js';
 import { removeNetwork } from '../../network/docker-network.js';
 import { openStore, STORE_FILE, type Db } from '../../store/db.js';
-import { currentRelease, releaseOf, rolloutById, rolloutsOf } from '../../store/releases.js';
+import { currentRelease, releaseOf, rolloutById, rolloutsOf, takeOverLock } from '../../store/releases.js';
 import { BERTH_BIN, runBerth, type CliOutcome } from '../../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../../testing/fixture.js';
 
@@ -239,6 +239,20 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
     const during = await ps('production');
     assert.ok(during.every((i) => ['running', 'set-aside', 'created', 'exited', 'missing'].includes(i.state)), JSON.stringify(during));
 
+    // While a live process holds its lock, the rollout is not interrupted: abandon refuses.
+    const lock = db.prepare('SELECT * FROM locks WHERE rollout = ?').get(id) as { pid: number; hostname: string };
+    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      takeOverLock(db, { service: svc, environment: 'production', rollout: id, pid: sleeper.pid!, hostname: lock.hostname });
+      const refused = await berth(['rollout', 'abandon', String(id)]);
+      assert.equal(refused.code, 4, show(refused));
+      assert.match(refused.stderr, new RegExp(`rollout #${id} of ${svc} in production is not interrupted: berth process ${sleeper.pid} .* still runs it`));
+      assert.equal(rolloutById(db, id)!.status, 'running');
+    } finally {
+      takeOverLock(db, { service: svc, environment: 'production', rollout: id, pid: lock.pid, hostname: lock.hostname });
+      sleeper.kill('SIGKILL');
+    }
+
     const abandoned = await ok(['rollout', 'abandon', String(id), '--json']);
     const result = JSON.parse(abandoned.stdout) as { running: string[]; message: string };
     assert.match(result.message, /^abandoned by .*: stopped after step \d+ of \d+; converged on what runs/);
@@ -257,6 +271,29 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
     const promote = await ok(['promote', svc, '--to', 'production']);
     assert.doesNotMatch(promote.stdout, /interrupted/);
     assert.deepEqual([lastRollout('production').kind, lastRollout('production').release, lastRollout('production').status], ['promote', rel.B, 'succeeded']);
+  });
+
+  it('abandon puts a set-aside container back under its slot and address when no main container runs (needs: production runs B)', async () => {
+    // Killed (SIGKILL, no notice) at each checkpoint in turn until a slot is left with only its set-aside container.
+    let found: { id: number; aside: Ps } | undefined;
+    for (let n = 1; n <= 12 && !found; n++) {
+      const killed = await berth(['rollback', svc, '--env', 'production', '--to', String(rel.A)], { ...fixture.env, BERTH_FAULT_KILL_AT: String(n) });
+      if (killed.signal !== 'SIGKILL') break;
+      const id = lastRollout('production').id;
+      const now = await ps('production');
+      const aside = now.find((i) => i.state === 'set-aside' && !now.some((m) => m.slot === i.slot && m.state === 'running'));
+      if (aside) found = { id, aside };
+      else await ok(['rollout', 'abandon', String(id)]);
+    }
+    assert.ok(found, 'no checkpoint left a slot with only its set-aside container');
+    const result = JSON.parse((await ok(['rollout', 'abandon', String(found.id), '--json'])).stdout) as { restored: string[] };
+    assert.deepEqual(result.restored, [found.aside.slot]);
+    const after = await ps('production');
+    const slot = after.find((i) => i.slot === found!.aside.slot)!;
+    assert.deepEqual([slot.state, slot.id, slot.ip], ['running', found.aside.id, found.aside.ip]);
+    assert.ok(after.every((i) => i.state === 'running'), JSON.stringify(after));
+    assert.deepEqual(await lb('production'), after.map((i) => [i.slot, 'ready']).sort());
+    assert.deepEqual(locks(), []);
   });
 
   it('a store that cannot be written, or is damaged, is unavailable (exit 5) naming the file and what to do', async () => {
