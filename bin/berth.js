@@ -13,13 +13,10 @@ const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bert
 const cacheFile = `${bundle}.cache`;
 
 
-// A closed pipe (berth images | head) is the reader's choice, not an error.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (error) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw error;
-  });
-}
+// A closed pipe (berth promote … | head -1) or a terminal gone ends only the output, never
+// the command: a rollout goes on to its end and the exit code says how it ended
+// (dist/src/cli/output.ts stops writing to a stream whose write failed).
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 
 const cachedData = readCache();
 const script = new Script(`(function (exports, require, module, __filename, __dirname) {${readBundle()}\n})`, {

@@ -14,11 +14,29 @@ export function durationFlag(value: unknown, flag: string): number | undefined {
 export function positiveFlag(value: unknown, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!(Number.isInteger(n) && n > 0)) throw invalid(`${flag} must be a whole number above 0, got "${String(value)}"`);
+  if (!(/^\d+$/.test(String(value).trim()) && Number.isInteger(n) && n > 0)) throw invalid(`${flag} must be a whole number above 0, got "${String(value)}"`, { fix: `e.g. ${flag} 3` });
   return n;
 }
 
 export function requiredFlag(value: unknown, flag: string, usage: string): string {
   if (typeof value !== 'string' || value === '') throw invalid(`${flag} is required`, { fix: `usage: ${usage}` });
   return value;
+}
+
+/**
+ * `--to -1` as `--to=-1`: node's parser reads a value that starts with a dash as
+ * a missing value ("ambiguous"); the flag's own check then says what it expects.
+ */
+export function attachDashedValues(args: readonly string[], stringFlags: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    if (arg === '--') return [...out, ...args.slice(i)];
+    if (stringFlags.has(arg) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { invalid } from '../errors.js';
 import { didYouMean } from '../config/suggest.js';
 import { commonOptions, type Command } from './command.js';
+import { attachDashedValues } from './flags.js';
 import { buildCommand } from './commands/build.js';
 import { deployCommand } from './commands/deploy.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -16,6 +17,8 @@ import { logsCommand } from './commands/logs.js';
 import { psCommand } from './commands/ps.js';
 import { pushCommand } from './commands/push.js';
 import { registryCommand } from './commands/registry.js';
+import { rolloutCommand } from './commands/rollout.js';
+import { storeFailure } from '../store/db.js';
 import { processOutput, renderError, type Output } from './output.js';
 
 const commands: Command[] = [
@@ -35,6 +38,7 @@ const commands: Command[] = [
   rollbackCommand,
   scaleCommand,
   canaryCommand,
+  rolloutCommand,
   historyCommand,
   lbCommand,
   ipamCommand,
@@ -68,13 +72,17 @@ export async function main(argv: string[], output: Output = processOutput(), env
     }
     return await command.run({ positionals: parsed.positionals, flags: parsed.values, output, env, cwd });
   } catch (error) {
-    return renderError(output, error, argv.includes('--verbose') || argv.includes('-v'));
+    return renderError(output, storeFailure(error) ?? error, argv.includes('--verbose') || argv.includes('-v'));
   }
 }
 
 function parseCommandArgs(command: Command, args: string[]) {
   try {
-    return parseArgs({ args, options: { ...commonOptions, ...command.options }, allowPositionals: true, strict: true });
+    const options = { ...commonOptions, ...command.options };
+    const stringFlags = new Set(
+      Object.entries(options).flatMap(([name, o]) => (o.type === 'string' ? [`--${name}`, ...('short' in o && o.short ? [`-${o.short}`] : [])] : [])),
+    );
+    return parseArgs({ args: attachDashedValues(args, stringFlags), options, allowPositionals: true, strict: true });
   } catch (error) {
     throw invalid(`berth ${command.name}: ${(error as Error).message}`, { fix: `usage: ${command.usage}` });
   }

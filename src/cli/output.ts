@@ -8,13 +8,37 @@ export interface Output {
   err(text: string): void;
 }
 
+/**
+ * A stream of the terminal that stops taking text once a write failed (a closed
+ * pipe, as in `berth promote … | head -1`, or a terminal gone): what the command
+ * does goes on to its end and its exit code says how it ended; only the text is lost.
+ */
+export function tolerantWriter(stream: NodeJS.WriteStream): (text: string) => void {
+  let broken = false;
+  stream.on('error', () => (broken = true));
+  return (text) => {
+    if (broken) return;
+    try {
+      stream.write(text, (error) => {
+        if (error) broken = true;
+      });
+    } catch {
+      broken = true;
+    }
+  };
+}
+
+let processWriters: { out: (text: string) => void; err: (text: string) => void } | undefined;
+
 export function processOutput(): Output {
   const isTTY = Boolean(process.stdout.isTTY);
+  processWriters ??= { out: tolerantWriter(process.stdout), err: tolerantWriter(process.stderr) };
+  const { out, err } = processWriters;
   return {
     isTTY,
     color: isTTY && !process.env.NO_COLOR,
-    out: (text) => process.stdout.write(`${text}\n`),
-    err: (text) => process.stderr.write(`${text}\n`),
+    out: (text) => out(`${text}\n`),
+    err: (text) => err(`${text}\n`),
   };
 }
 

@@ -2,7 +2,11 @@
 import { Hosts } from '../deploy/hosts.js';
 import type { RunContext } from '../deploy/context.js';
 import { withWorkspace, type CommandContext } from './command.js';
+import { withInterruptNotice } from './interrupt.js';
 
 export function withRun<T>(context: CommandContext, use: (run: RunContext) => Promise<T>): Promise<T> {
-  return withWorkspace(context, ({ project, engine, db }) => use({ project, db, hosts: new Hosts(project, engine), env: context.env }));
+  const project = typeof context.flags.project === 'string' ? ` -p ${context.flags.project}` : '';
+  return withWorkspace(context, ({ project: spec, engine, db }) =>
+    withInterruptNotice(db, context.output, project, () => use({ project: spec, db, hosts: new Hosts(spec, engine), env: context.env })),
+  );
 }

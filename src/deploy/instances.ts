@@ -1,10 +1,18 @@
-/** The instances that run, as `berth ps` shows them: the engines' containers with Berth's labels, inspected. */
+/**
+ * The instances, as `berth ps` shows them: the engines' containers with Berth's
+ * labels, inspected; a container set aside by an interrupted rollout as such;
+ * and a slot the store records without any container as `missing`.
+ */
 import type { ContainerState } from '../engine/containers.js';
-import type { RunContext } from './context.js';
+import { ipamOf, networkOf, type RunContext } from './context.js';
+import { allSlots, type SlotRecord } from '../store/deployments.js';
 import { RUN_LABELS } from './labels.js';
+import { PREVIOUS_SUFFIX } from './slots.js';
 
 export interface InstanceStatus {
   slot: string;
+  /** The container's name: the slot's, or the slot's with PREVIOUS_SUFFIX while a rollout has it set aside; '' when missing. */
+  name: string;
   service: string;
   environment: string;
   host: string;
@@ -16,6 +24,7 @@ export interface InstanceStatus {
   ports: Record<string, number>;
   digest: string;
   deployment: number | null;
+  /** The engine's state (running, exited, …); `set-aside` for a container an interrupted rollout renamed aside; `missing` for a slot without a container. */
   state: string;
   /** healthy, unhealthy, starting, or none (no health check). */
   health: string;
@@ -27,6 +36,8 @@ export interface InstanceStatus {
 export interface InstanceFilter {
   environment?: string;
   service?: string;
+  /** Also the slots the store records without a container, as state `missing` (berth ps). */
+  withMissing?: boolean;
 }
 
 export async function listInstances(context: RunContext, filter: InstanceFilter = {}, now = Date.now()): Promise<InstanceStatus[]> {
@@ -43,14 +54,50 @@ export async function listInstances(context: RunContext, filter: InstanceFilter 
       return states.filter((s): s is ContainerState => s !== undefined).map((s) => toStatus(host.name, s, now));
     }),
   );
-  return perHost.flat().sort((a, b) => a.environment.localeCompare(b.environment) || a.slot.localeCompare(b.slot, 'en', { numeric: true }));
+  const found = perHost.flat();
+  const missing = filter.withMissing ? missingSlots(context, found, filter) : [];
+  return [...found, ...missing].sort((a, b) => a.environment.localeCompare(b.environment) || a.slot.localeCompare(b.slot, 'en', { numeric: true }) || a.name.localeCompare(b.name));
+}
+
+/** Slots the store records whose container no engine has (removed by hand, say): the next rollout recreates them. */
+function missingSlots(context: RunContext, found: readonly InstanceStatus[], filter: InstanceFilter): InstanceStatus[] {
+  const present = new Set(found.map((i) => `${i.environment}\0${i.slot}`));
+  const wanted = (s: SlotRecord) => (filter.service === undefined || s.service === filter.service) && !present.has(`${s.environment}\0${s.slot}`);
+  const records = allSlots(context.db, filter.environment).filter(wanted);
+  if (records.length === 0) return [];
+  const addresses = new Map(ipamOf(context).allocations().filter((a) => a.slot !== null).map((a) => [`${a.network}\0${a.slot}`, a]));
+  return records.map((s) => {
+    const environment = context.project.environments.get(s.environment);
+    const own = environment && networkOf(context.project, environment)?.mode === 'flat' ? addresses.get(`${s.network}\0${s.slot}`) : undefined;
+    return {
+      slot: s.slot,
+      name: '',
+      service: s.service,
+      environment: s.environment,
+      host: s.host,
+      network: s.network,
+      id: '',
+      ip: own?.ip ?? null,
+      mac: own?.mac ?? null,
+      ports: s.hostPorts,
+      digest: '',
+      deployment: null,
+      state: 'missing',
+      health: 'none',
+      startedAt: null,
+      uptimeSeconds: null,
+      restarts: 0,
+    };
+  });
 }
 
 function toStatus(host: string, s: ContainerState, now: number): InstanceStatus {
   const endpoint = Object.values(s.networks)[0];
   const started = s.running && s.startedAt ? Date.parse(s.startedAt) : NaN;
+  const slot = s.labels[RUN_LABELS.instance] ?? s.name;
   return {
-    slot: s.labels[RUN_LABELS.instance] ?? s.name,
+    slot,
+    name: s.name,
     service: s.labels[RUN_LABELS.service] ?? '',
     environment: s.labels[RUN_LABELS.environment] ?? '',
     host,
@@ -61,7 +108,7 @@ function toStatus(host: string, s: ContainerState, now: number): InstanceStatus 
     ports: s.ports,
     digest: s.labels[RUN_LABELS.digest] ?? '',
     deployment: s.labels[RUN_LABELS.deployment] ? Number(s.labels[RUN_LABELS.deployment]) : null,
-    state: s.status,
+    state: s.name.endsWith(PREVIOUS_SUFFIX) ? 'set-aside' : s.status,
     health: s.health ?? 'none',
     startedAt: s.running ? s.startedAt : null,
     uptimeSeconds: Number.isNaN(started) ? null : Math.max(0, Math.round((now - started) / 1000)),

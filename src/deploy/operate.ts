@@ -9,11 +9,11 @@ import { listInstances, type InstanceStatus } from './instances.js';
 import { removeInstance } from './remove.js';
 
 /** A service's instances in an environment, or one instance when `name` is a slot. */
-export async function selectInstances(context: RunContext, name: string, environment: string): Promise<InstanceStatus[]> {
+export async function selectInstances(context: RunContext, name: string, environment: string, options: { withMissing?: boolean } = {}): Promise<InstanceStatus[]> {
   environmentOf(context.project, environment);
   const isSlot = !context.project.services.has(name);
   if (!isSlot) serviceOf(context.project, name);
-  const all = await listInstances(context, { environment });
+  const all = await listInstances(context, { environment, ...(options.withMissing ? { withMissing: true } : {}) });
   const chosen = all.filter((i) => (isSlot ? i.slot === name : i.service === name));
   if (chosen.length === 0) {
     if (isSlot && !all.some((i) => i.slot === name) && ![...context.project.services.keys()].some((s) => name.startsWith(`${s}-`))) serviceOf(context.project, name);

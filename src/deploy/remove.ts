@@ -14,9 +14,12 @@ export interface InstanceRef {
 }
 
 export async function removeInstance(context: RunContext, ipam: Ipam, instance: InstanceRef): Promise<string | undefined> {
-  const engine = context.hosts.engine(instance.host);
-  await engine.containers.stop(instance.id, instance.graceSeconds).catch(() => {});
-  await engine.containers.remove(instance.id);
+  // A slot whose container is already gone (id '') has only its address and records left.
+  if (instance.id !== '') {
+    const engine = context.hosts.engine(instance.host);
+    await engine.containers.stop(instance.id, instance.graceSeconds).catch(() => {});
+    await engine.containers.remove(instance.id);
+  }
   const released = instance.network.mode === 'flat' ? ipam.releaseAddress(instance.network.name, instance.slot) : undefined;
   forgetSlot(context.db, instance.environment, instance.slot);
   removeSlotSecrets(context.project.stateDir, instance.environment, instance.slot);

@@ -16,10 +16,12 @@ export function holderAlive(lock: Lock): boolean {
 }
 
 export function describeHolder(lock: Lock, rollout: Rollout | undefined): string {
+  // Until its plan is recorded, the lock names no rollout (0): the holder is still checking and planning.
   const what = rollout
     ? `rollout #${rollout.id} (${rollout.kind} of release ${rollout.release}, by ${rollout.actor}, started ${new Date(rollout.startedAt).toISOString()})`
-    : // Taken, but the rollout is still being planned: it has no journal (and no number) yet.
-      `a rollout being planned since ${new Date(lock.acquiredAt).toISOString()}`;
+    : lock.rollout === 0
+      ? `a rollout being planned since ${new Date(lock.acquiredAt).toISOString()} (not recorded yet)`
+      : `rollout #${lock.rollout}`;
   return `${what}, berth process ${lock.pid} on ${lock.hostname}`;
 }
 

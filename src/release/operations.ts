@@ -2,12 +2,14 @@
  * Release's operations, called by the CLI (and later the HTTP API): release,
  * promote (optionally as a canary), rollback, scale, canary promote/abort, history.
  */
+import type { EnvironmentSpec } from '../config/model.js';
 import type { RunContext } from '../deploy/context.js';
-import { environmentOf, serviceOf } from '../deploy/context.js';
+import { environmentOf, ipamOf, networkOf, serviceOf } from '../deploy/context.js';
 import { resolveImage } from '../deploy/image.js';
-import { listInstances } from '../deploy/instances.js';
 import { conflict, invalid, notFound } from '../errors.js';
-import { createRelease, currentRelease, hasRun, openRollout, releaseOf, releasesOf, replacePlan, rolloutsOf, setEvidence, setRolloutStatus, setScale, type Release, type Rollout } from '../store/releases.js';
+import { createRelease, currentRelease, hasRun, openRollout, releaseOf, releasesOf, replacePlan, rolloutById, rolloutsOf, scaleOf, setEvidence, setRolloutStatus, setScale, type Release, type Rollout } from '../store/releases.js';
+import { slotsOf } from '../store/deployments.js';
+import { capacityProblem, type CapacityInput } from './capacity.js';
 import { checkPromotion } from './pipeline.js';
 import { planCanary, planRolling, type RolloutPlan } from './rollout-plan.js';
 import { watchCanary } from './canary-watch.js';
@@ -23,6 +25,24 @@ function rolling(kind: 'forward' | 'rollback') {
   };
 }
 
+/** The plan, unless it changes no instance: then the request is refused as `nothing to do`. */
+function unlessEverySlotRuns(plan: (ctx: RolloutContext) => Promise<RolloutPlan>, message: string) {
+  return async (ctx: RolloutContext): Promise<RolloutPlan> => {
+    const planned = await plan(ctx);
+    if (planned.steps.every((s) => s.op === 'front-door' || s.op === 'converge')) throw conflict(message, { fix: 'nothing to do' });
+    return planned;
+  };
+}
+
+/** An interrupted rollout that the command resumed, and that ended where the command itself wanted to go. */
+function reached(resumed: RolloutResult | undefined, release: number): boolean {
+  return resumed !== undefined && resumed.status === 'succeeded' && resumed.release === release;
+}
+
+function finishedInterrupted(resumed: RolloutResult): RolloutResult {
+  return { ...resumed, message: `finished the interrupted rollout #${resumed.rollout}` };
+}
+
 /** A new release of the service's current build and settings, rolled out to `environment` (the pipeline's first stage). */
 export async function releaseService(run: RunContext, serviceName: string, environmentName: string, options: RolloutOptions & { force?: boolean; image?: string } = {}): Promise<RolloutResult & { created: Release }> {
   const service = serviceOf(run.project, serviceName);
@@ -31,7 +51,10 @@ export async function releaseService(run: RunContext, serviceName: string, envir
   const draft = { service: service.name, number: 0, image: image.name, imageId: image.id, digest: image.digest, repository: image.repository, config: configOf(service) };
   const check = checkPromotion(run.project.pipeline, service.name, releasesOf(run.db, service.name).length + 1, environment.name, () => false, options.force ?? false);
   // What the environment runs (the rollback target) is read once an interrupted rollout is finished.
-  await recoverInterrupted(run, service.name, environment.name, options);
+  const resumed = await recoverInterrupted(run, service.name, environment.name, options);
+  // An interrupted release of this very build and settings, now finished, is the release asked for: not a reason for another number.
+  const same = resumed && rolloutById(run.db, resumed.rollout)?.kind === 'release' ? releaseOf(run.db, service.name, resumed.release) : undefined;
+  if (same && reached(resumed, same.number) && same.imageId === draft.imageId && same.digest === draft.digest && same.config === draft.config) return { ...finishedInterrupted(resumed!), created: same };
   const previous = currentRelease(run.db, service.name, environment.name) ?? null;
   let created: Release | undefined;
   const create = () => (created = createRelease(run.db, { ...draft, createdBy: actor(run.env) }));
@@ -64,13 +87,13 @@ export async function promoteService(run: RunContext, serviceName: string, to: s
   if (number === undefined) throw notFound(`no release of ${serviceName} runs in ${from}`, { fix: `release one first: berth release ${serviceName} --env ${pipeline[0]}` });
   const release = requireRelease(run, serviceName, number);
   const check = checkPromotion(pipeline, serviceName, number, target.name, (e) => hasRun(run.db, serviceName, e, number), options.force ?? false);
-  await recoverInterrupted(run, serviceName, target.name, options);
+  const resumed = await recoverInterrupted(run, serviceName, target.name, options);
+  if (options.canary === undefined && reached(resumed, number)) return finishedInterrupted(resumed!);
   const previous = currentRelease(run.db, serviceName, target.name) ?? null;
-  const running = (await listInstances(run, { environment: target.name, service: serviceName })).length > 0;
-  // After `berth rm` the record still names the release, but nothing runs: promoting it again brings it back.
-  if (previous === number && options.canary === undefined && running) throw conflict(`${to} already runs release ${number} of ${serviceName}`, { fix: 'nothing to do' });
   if (options.canary === undefined) {
-    return rollout(run, target.name, { kind: 'promote', release, previous, forced: check.missing.length > 0, plan: rolling('forward') }, options);
+    // "Nothing to do" only when every slot runs the release: a container removed by hand is recreated.
+    const plan = previous === number ? unlessEverySlotRuns(rolling('forward'), `${to} already runs release ${number} of ${serviceName} in every slot`) : rolling('forward');
+    return rollout(run, target.name, { kind: 'promote', release, previous, forced: check.missing.length > 0, plan }, options);
   }
   if (previous === null) throw invalid(`a canary needs a release already running in ${to} to compare with`, { fix: `promote without --canary first: berth promote ${serviceName} --to ${to}` });
   const share = options.canary;
@@ -145,11 +168,23 @@ function byHand(decision: 'promote' | 'abort', run: RunContext): object {
   return { gate: 'manual', decision, reason: `${decision === 'promote' ? 'promoted' : 'aborted'} by hand`, by: actor(run.env) };
 }
 
-/** Rolls the environment back to the release it ran before the current one, or to `to`. */
-export async function rollbackService(run: RunContext, serviceName: string, environmentName: string, options: RolloutOptions & { to?: number } = {}): Promise<RolloutResult> {
+/**
+ * Rolls the environment back to the release it ran before the current one, or
+ * to `to`: only a release that environment ran to success before, unless forced
+ * (recorded as such).
+ */
+export async function rollbackService(run: RunContext, serviceName: string, environmentName: string, options: RolloutOptions & { to?: number; force?: boolean } = {}): Promise<RolloutResult> {
   serviceOf(run.project, serviceName);
   const environment = environmentOf(run.project, environmentName);
-  await recoverInterrupted(run, serviceName, environment.name, options);
+  const forced = options.to !== undefined && !hasRun(run.db, serviceName, environment.name, options.to);
+  if (options.to !== undefined) {
+    requireRelease(run, serviceName, options.to);
+    if (forced && !options.force) throw neverRanHere(run, serviceName, environment.name, options.to);
+  }
+  const resumed = await recoverInterrupted(run, serviceName, environment.name, options);
+  // Without --to, an interrupted rollback that now finished is the rollback asked for (not a reason to go back once more).
+  const wanted = options.to ?? (resumed && rolloutById(run.db, resumed.rollout)?.kind === 'rollback' ? resumed.release : undefined);
+  if (wanted !== undefined && reached(resumed, wanted)) return finishedInterrupted(resumed!);
   const current = currentRelease(run.db, serviceName, environment.name);
   if (current === undefined) throw notFound(`no release of ${serviceName} runs in ${environment.name}`, { fix: `release one first: berth release ${serviceName} --env ${run.project.pipeline[0]}` });
   let target = options.to;
@@ -159,15 +194,36 @@ export async function rollbackService(run: RunContext, serviceName: string, envi
   }
   if (target === current) throw conflict(`${environment.name} already runs release ${target} of ${serviceName}`, { fix: 'name another release with --to' });
   const release = requireRelease(run, serviceName, target);
-  return rollout(run, environment.name, { kind: 'rollback', release, previous: current, forced: false, plan: rolling('forward') }, options);
+  return rollout(run, environment.name, { kind: 'rollback', release, previous: current, forced, plan: rolling('forward') }, options);
 }
 
-/** Sets the replica count of the service in the environment; existing instances keep their slots and addresses. */
-export async function scaleService(run: RunContext, serviceName: string, environmentName: string, replicas: number, options: RolloutOptions = {}): Promise<RolloutResult> {
+function neverRanHere(run: RunContext, service: string, environment: string, release: number) {
+  const ranIn = [...new Set(rolloutsOf(run.db, service).filter((r) => r.status === 'succeeded' && r.release === release).map((r) => r.environment))];
+  const from = ranIn.find((e) => e !== environment);
+  return conflict(
+    `release ${release} of ${service} has never run in ${environment}${ranIn.length > 0 ? ` (it ran in ${ranIn.join(', ')})` : ''}: a rollback goes only to a release the environment ran before`,
+    {
+      fix: `${from ? `promote it instead (berth promote ${service} --to ${environment} --from ${from}), or ` : ''}pass --force to roll back to it anyway (recorded in the history); berth history ${service} --env ${environment} lists what ran there`,
+    },
+  );
+}
+
+/**
+ * Sets the replica count of the service in the environment; existing instances
+ * keep their slots and addresses. Checked against the environment's capacity
+ * first; scaling to 0 (every instance removed) needs `force`.
+ */
+export async function scaleService(run: RunContext, serviceName: string, environmentName: string, replicas: number, options: RolloutOptions & { force?: boolean } = {}): Promise<RolloutResult> {
   serviceOf(run.project, serviceName);
   const environment = environmentOf(run.project, environmentName);
   if (!Number.isInteger(replicas) || replicas < 0) throw invalid(`the replica count must be a whole number of 0 or more, got ${replicas}`, { fix: `e.g. berth scale ${serviceName}=3 --env ${environmentName}` });
-  await recoverInterrupted(run, serviceName, environment.name, options);
+  if (replicas === 0 && !options.force) {
+    throw invalid(`scaling ${serviceName} to 0 in ${environment.name} removes every instance of it there`, { fix: `if that is what you want, pass --force: berth scale ${serviceName}=0 --env ${environment.name} --force` });
+  }
+  const problem = capacityProblem(capacityOf(run, serviceName, environment, replicas));
+  if (problem) throw problem;
+  const resumed = await recoverInterrupted(run, serviceName, environment.name, options);
+  if (resumed && rolloutById(run.db, resumed.rollout)?.kind === 'scale' && reached(resumed, resumed.release) && scaleOf(run.db, serviceName, environment.name) === replicas) return finishedInterrupted(resumed);
   const current = currentRelease(run.db, serviceName, environment.name);
   if (current === undefined) throw notFound(`no release of ${serviceName} runs in ${environment.name}, so there is nothing to scale`, { fix: `release one first: berth release ${serviceName} --env ${run.project.pipeline[0]}` });
   const release = requireRelease(run, serviceName, current);
@@ -179,6 +235,35 @@ export async function scaleService(run: RunContext, serviceName: string, environ
     setScale(run.db, serviceName, environment.name, before);
     throw error;
   }
+}
+
+/** What `capacityProblem` needs: the network, the hosts and, on a flat network, the addresses free and those the service's slots hold. */
+function capacityOf(run: RunContext, service: string, environment: EnvironmentSpec, replicas: number): CapacityInput {
+  const network = networkOf(run.project, environment);
+  const base = { service, environment: environment.name, replicas, network: { name: network.name, mode: network.mode }, hosts: environment.hosts.length };
+  if (network.mode !== 'flat') return base;
+  const ipam = ipamOf(run);
+  const usage = ipam.usage(network.name);
+  const slots = new Set(slotsOf(run.db, service, environment.name).map((s) => s.slot));
+  const now = Date.now();
+  // A slot's own address is its again, quarantined or not; one whose quarantine is over already counts as free.
+  const held = ipam.allocations(network.name).filter((a) => a.slot !== null && slots.has(a.slot) && (a.state !== 'quarantined' || (ipam.quarantineEndsAt(a) ?? 0) > now)).length;
+  return { ...base, pool: { free: usage.free, held } };
+}
+
+/**
+ * Recreates the slots of a released service whose containers are gone (removed
+ * by hand), each on its slot and address, as a rollout of the release the
+ * environment runs (the plan also replaces any instance that drifted from it).
+ */
+export async function recreateMissing(run: RunContext, serviceName: string, environmentName: string, options: RolloutOptions = {}): Promise<RolloutResult> {
+  serviceOf(run.project, serviceName);
+  const environment = environmentOf(run.project, environmentName);
+  await recoverInterrupted(run, serviceName, environment.name, options);
+  const current = currentRelease(run.db, serviceName, environment.name);
+  if (current === undefined) throw notFound(`no release of ${serviceName} runs in ${environment.name}`, { fix: `recreate its instances with: berth deploy ${serviceName} --env ${environment.name}` });
+  const release = requireRelease(run, serviceName, current);
+  return rollout(run, environment.name, { kind: 'scale', release, previous: current, forced: false, plan: rolling('forward') }, options);
 }
 
 export interface HistoryEntry {

@@ -16,9 +16,8 @@ describe('the promotion pipeline', () => {
     assert.deepEqual(checkPromotion(PIPELINE, 'api', 4, 'staging', (e) => e === 'dev', true), { missing: ['test'] });
   });
 
-  it('parses a canary share strictly between 0 and 100 percent', () => {
+  it('parses a canary share: a whole percentage strictly between 0 and 100, with its % sign', () => {
     assert.equal(parseShare('10%'), 0.1);
-    assert.equal(parseShare('2.5'), 0.025);
-    for (const bad of ['0%', '100%', '150', '-5%', 'ten']) assert.throws(() => parseShare(bad), /between 0 and 100/);
+    for (const bad of ['0%', '100%', '150', '-5%', 'ten', '2.5', '10', '10.5%']) assert.throws(() => parseShare(bad), /between 0 and 100/);
   });
 });

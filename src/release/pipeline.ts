@@ -24,10 +24,12 @@ export function checkPromotion(pipeline: readonly string[], service: string, rel
   return { missing };
 }
 
-/** "10%", "10" or "0.1"? Only a percentage strictly between 0 and 100. */
+/** "10%": a whole percentage strictly between 0 and 100, with its % sign ("10" could mean 10% or 0.1 of a share). */
 export function parseShare(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)%?$/.exec(text.trim());
+  const match = /^(\d+)%$/.exec(text.trim());
   const percent = match ? Number(match[1]) : NaN;
-  if (!(percent > 0 && percent < 100)) throw invalid(`a canary share must be a percentage between 0 and 100 (exclusive), got "${text}"`, { fix: 'e.g. --canary 10%' });
+  if (!(Number.isInteger(percent) && percent > 0 && percent < 100)) {
+    throw invalid(`--canary takes a whole percentage between 0 and 100 (exclusive, 1% to 99%) with its % sign, got "${text}"`, { fix: 'e.g. --canary 10%' });
+  }
   return percent / 100;
 }

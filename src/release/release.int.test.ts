@@ -565,7 +565,7 @@ describe('release, promote, canary and rollback through the front door, on the r
         'conflict',
         new RegExp(`a rollout of ${SVC} in staging is in progress: rollout #${stagingRollout.id} \\(promote of release ${releases.A}, .*\\), berth process ${sleeper.pid} on ${hostname()}`),
       );
-      await rejectsWith(rollbackService(context(), SVC, 'staging', { to: releases.B, ...opts }), 'conflict', /is in progress/);
+      await rejectsWith(rollbackService(context(), SVC, 'staging', { to: releases.B, force: true, ...opts }), 'conflict', /is in progress/);
       await unchanged('a rollout in progress', before);
     } finally {
       sleeper.kill('SIGKILL');

@@ -51,3 +51,9 @@ export function saveSlot(db: Db, s: SlotRecord, now = Date.now()): void {
 export function forgetSlot(db: Db, environment: string, slot: string): void {
   db.prepare('DELETE FROM slots WHERE environment = ? AND slot = ?').run(environment, slot);
 }
+
+/** Every slot recorded, optionally of one environment (what should have a container). */
+export function allSlots(db: Db, environment?: string): SlotRecord[] {
+  const rows = environment === undefined ? db.prepare('SELECT * FROM slots ORDER BY environment, ordinal').all() : db.prepare('SELECT * FROM slots WHERE environment = ? ORDER BY ordinal').all(environment);
+  return (rows as SlotRow[]).map(toSlot);
+}

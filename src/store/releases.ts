@@ -263,3 +263,20 @@ export function allFrontDoors(db: Db): { service: string; environment: string; a
 export function setEvidence(db: Db, id: number, evidence: object): void {
   db.prepare('UPDATE rollouts SET evidence = ? WHERE id = ?').run(JSON.stringify(evidence), id);
 }
+
+/** The locks one process holds (what a Ctrl-C of that process leaves behind). */
+export function locksHeldBy(db: Db, pid: number, hostname: string): Lock[] {
+  const rows = db.prepare('SELECT * FROM locks WHERE pid = ? AND hostname = ?').all(pid, hostname) as LockRow[];
+  return rows.map((r) => ({ service: r.service, environment: r.environment, rollout: r.rollout, pid: r.pid, hostname: r.hostname, acquiredAt: r.acquired_at }));
+}
+
+/** Every rollout still open (running or an open canary), newest first. */
+export function openRollouts(db: Db): Rollout[] {
+  return (db.prepare("SELECT * FROM rollouts WHERE status IN ('running', 'canary') ORDER BY id DESC").all() as RolloutRow[]).map(toRollout);
+}
+
+/** Who holds the lock of a service in an environment, if anyone. */
+export function lockOf(db: Db, service: string, environment: string): Lock | undefined {
+  const r = db.prepare('SELECT * FROM locks WHERE service = ? AND environment = ?').get(service, environment) as LockRow | undefined;
+  return r && { service: r.service, environment: r.environment, rollout: r.rollout, pid: r.pid, hostname: r.hostname, acquiredAt: r.acquired_at };
+}

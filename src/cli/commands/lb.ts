@@ -2,24 +2,34 @@ import { frontDoorStatus } from '../../lb/front-door.js';
 import type { FrontDoorStatus } from '../../lb/model.js';
 import { frontDoorDir } from '../../release/front-door.js';
 import { environmentOf } from '../../deploy/context.js';
+import { listInstances, type InstanceStatus } from '../../deploy/instances.js';
 import { allFrontDoors } from '../../store/releases.js';
 import type { Command } from '../command.js';
 import { printJson, table } from '../output.js';
 import { withRun } from '../run-workspace.js';
 
+type Door = Omit<FrontDoorStatus, 'servers'> & { servers: (Omit<FrontDoorStatus['servers'][number], 'state'> & { state: string })[]; service: string; environment: string };
+
+/** HAProxy's state of a backend, unless its container is gone (`missing`) or does not run (`stopped`): the front door cannot know. */
+export function backendState(state: string, container: InstanceStatus | undefined): string {
+  if (!container) return 'missing';
+  return container.state === 'running' ? state : 'stopped';
+}
+
 export const lbCommand: Command = {
   name: 'lb',
-  summary: "each service's front door: its address, backends with weight and state, and its request and error counters",
+  summary: "each service's front door: its address, backends with weight and state (missing: no container), and its request and error counters",
   usage: 'berth lb [--env <env>] [--json]',
   options: { env: { type: 'string', short: 'e' }, json: { type: 'boolean' } },
   run: (context) =>
     withRun(context, async (run) => {
       const only = typeof context.flags.env === 'string' ? environmentOf(run.project, context.flags.env).name : undefined;
       const rows = allFrontDoors(run.db);
-      const doors: (FrontDoorStatus & { service: string; environment: string })[] = [];
+      const doors: Door[] = [];
       for (const row of rows.filter((r) => only === undefined || r.environment === only)) {
         const status = await frontDoorStatus({ id: `${row.environment}-${row.service}`, bind: { address: row.address, port: row.port }, dir: frontDoorDir(run.project.stateDir, row.service, row.environment) });
-        doors.push({ ...status, service: row.service, environment: row.environment });
+        const containers = await listInstances(run, { environment: row.environment, service: row.service });
+        doors.push({ ...status, servers: status.servers.map((s) => ({ ...s, state: backendState(s.state, containers.find((c) => c.slot === s.name && c.state !== 'set-aside')) })), service: row.service, environment: row.environment });
       }
       if (context.flags.json) {
         printJson(context.output, { frontDoors: doors });

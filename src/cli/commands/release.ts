@@ -84,32 +84,32 @@ export const promoteCommand: Command = {
   },
 };
 
-const ROLLBACK_USAGE = 'berth rollback <service> --env <env> [--to <release>] [--json]';
+const ROLLBACK_USAGE = 'berth rollback <service> --env <env> [--to <release> [--force]] [--json]';
 export const rollbackCommand: Command = {
   name: 'rollback',
-  summary: 'rolls an environment back to the release it ran before (or --to a release)',
+  summary: 'rolls an environment back to the release it ran before (or --to a release it ran; --force for one it never ran)',
   usage: ROLLBACK_USAGE,
-  options: { ...common, env: { type: 'string', short: 'e' }, to: { type: 'string' } },
+  options: { ...common, env: { type: 'string', short: 'e' }, to: { type: 'string' }, force: { type: 'boolean' } },
   run: (context) => {
     const service = serviceArg(context, ROLLBACK_USAGE);
     const env = requiredFlag(context.flags.env, '--env', ROLLBACK_USAGE);
     const to = positiveFlag(context.flags.to, '--to');
-    return withRun(context, async (run) => finish(context, await rollbackService(run, service, env, { ...rolloutOptions(context), ...(to !== undefined ? { to } : {}) })));
+    return withRun(context, async (run) => finish(context, await rollbackService(run, service, env, { ...rolloutOptions(context), force: context.flags.force === true, ...(to !== undefined ? { to } : {}) })));
   },
 };
 
-const SCALE_USAGE = 'berth scale <service>=<N> --env <env> [--json]';
+const SCALE_USAGE = 'berth scale <service>=<N> --env <env> [--force (to scale to 0)] [--json]';
 export const scaleCommand: Command = {
   name: 'scale',
   summary: 'sets the number of instances; existing ones keep their addresses, removed ones are drained first',
   usage: SCALE_USAGE,
-  options: { ...common, env: { type: 'string', short: 'e' } },
+  options: { ...common, env: { type: 'string', short: 'e' }, force: { type: 'boolean' } },
   run: (context) => {
     const [arg, ...extra] = context.positionals;
     const match = arg === undefined || extra.length > 0 ? null : /^([a-z0-9][a-z0-9-]*)=(\d+)$/.exec(arg);
     if (!match) throw invalid(`expected <service>=<N>, got "${context.positionals.join(' ')}"`, { fix: `usage: ${SCALE_USAGE}` });
     const env = requiredFlag(context.flags.env, '--env', SCALE_USAGE);
-    return withRun(context, async (run) => finish(context, await scaleService(run, match[1]!, env, Number(match[2]), rolloutOptions(context))));
+    return withRun(context, async (run) => finish(context, await scaleService(run, match[1]!, env, Number(match[2]), { ...rolloutOptions(context), force: context.flags.force === true })));
   },
 };
 

@@ -1,0 +1,103 @@
+/**
+ * `berth rollout abandon <id>`: ends an interrupted rollout without going on
+ * with its plan, and converges on what runs. A slot whose old container was set
+ * aside (`<slot>-prev`) and has no running main container gets it back; a
+ * half-launched container of the rollout is removed; leftovers go; the front
+ * door holds exactly the running instances; the lock is released.
+ */
+import { hostname } from 'node:os';
+import { environmentOf, type RunContext } from '../deploy/context.js';
+import { restore } from '../deploy/launch.js';
+import { conflict, notFound } from '../errors.js';
+import { rolloutById, setRolloutStatus, setScale, takeOverLock, tryLock, type Rollout } from '../store/releases.js';
+import { holderAlive, release as unlockService } from './lock.js';
+import { observe, targetHash } from './rollout-context.js';
+import type { RolloutPlan } from './rollout-plan.js';
+import { actor, contextFor, requireRelease, type RolloutOptions } from './rollout.js';
+import { converge } from './steps.js';
+
+export interface AbandonResult {
+  rollout: number;
+  service: string;
+  environment: string;
+  /** Slots whose set-aside container was put back. */
+  restored: string[];
+  /** Containers of the rollout removed because they never ran (half-launched). */
+  removed: string[];
+  /** The main slots running once it converged. */
+  running: string[];
+  message: string;
+}
+
+/** A container an interrupted rollout renamed aside. */
+const isSetAside = (o: { role: string }) => o.role === 'aside';
+
+export async function abandonRollout(run: RunContext, id: number, options: RolloutOptions = {}): Promise<AbandonResult> {
+  const record = rolloutById(run.db, id);
+  if (!record) throw notFound(`rollout #${id} does not exist`, { fix: 'list the open ones with: berth rollout ls' });
+  refuseUnlessInterrupted(record);
+  const environment = environmentOf(run.project, record.environment);
+  takeLock(run, record);
+  const plan = JSON.parse(record.plan) as RolloutPlan;
+  const emit = options.emit ?? (() => {});
+  const ctx = await contextFor(run, requireRelease(run, record.service, plan.target), environment, options);
+  const restored: string[] = [];
+  const removed: string[] = [];
+  const here = await observe(ctx);
+  for (const aside of here.filter(isSetAside)) {
+    const main = here.find((o) => o.role === 'main' && o.slot === aside.slot);
+    if (main?.running) continue;
+    const engine = ctx.run.hosts.engine(aside.host);
+    if (main) {
+      await engine.containers.remove(main.id);
+      removed.push(main.slot);
+    }
+    await restore(engine, ctx.target.ipam, aside.id, run.project.name, aside.slot, ctx.target.network);
+    restored.push(aside.slot);
+    emit({ type: 'instance', slot: aside.slot, text: 'put the set-aside container back' });
+  }
+  // A main container of the rollout's release that never ran is half-launched; a stopped one of another release is the operator's.
+  for (const o of here.filter((x) => !isSetAside(x) && !x.running && !restored.includes(x.slot))) {
+    if (o.specHash !== targetHash(ctx, o.slot)) continue;
+    await ctx.run.hosts.engine(o.host).containers.remove(o.id);
+    removed.push(o.slot);
+    emit({ type: 'instance', slot: o.slot, text: 'removed, half-launched by the rollout' });
+  }
+  await converge(ctx, []);
+  const running = (await observe(ctx)).filter((o) => !isSetAside(o) && o.running).map((o) => o.slot).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  // An interrupted scale asked for more (or fewer) than runs now: what runs is the scale from here on.
+  if (record.kind === 'scale') setScale(run.db, record.service, record.environment, running.length);
+  const steps = `stopped after step ${record.done} of ${plan.steps.length}`;
+  const message = `abandoned by ${actor(run.env)}: ${steps}; converged on what runs (${running.length} instance(s)${restored.length > 0 ? `, ${restored.join(', ')} put back` : ''})`;
+  setRolloutStatus(run.db, id, 'abandoned', message);
+  unlockService(run.db, record.service, record.environment);
+  return { rollout: id, service: record.service, environment: record.environment, restored, removed, running, message };
+}
+
+function refuseUnlessInterrupted(record: Rollout): void {
+  const fix = `see berth history ${record.service} --env ${record.environment}`;
+  if (record.status === 'canary') {
+    throw conflict(`rollout #${record.id} is an open canary of ${record.service} in ${record.environment}, not an interrupted rollout`, {
+      fix: `decide it: berth canary abort ${record.service} --env ${record.environment} (or berth canary promote …)`,
+    });
+  }
+  if (record.status !== 'running') throw conflict(`rollout #${record.id} of ${record.service} in ${record.environment} has already ended (${record.status})`, { fix });
+}
+
+/** The rollout's lock for this process: refused while the process that ran it is alive, or when the lock names another rollout. */
+function takeLock(run: RunContext, record: Rollout): void {
+  const me = { service: record.service, environment: record.environment, rollout: record.id, pid: process.pid, hostname: hostname() };
+  const held = tryLock(run.db, me);
+  if (!held) return;
+  if (held.pid !== process.pid && holderAlive(held)) {
+    throw conflict(`rollout #${record.id} of ${record.service} in ${record.environment} is not interrupted: berth process ${held.pid} on ${held.hostname} still runs it`, {
+      fix: `let it finish; if it is stuck, stop that process (kill ${held.pid}${held.hostname === me.hostname ? '' : ` on ${held.hostname}`}) and abandon the rollout then`,
+    });
+  }
+  if (held.rollout !== 0 && held.rollout !== record.id) {
+    throw conflict(`the lock of ${record.service} in ${record.environment} belongs to rollout #${held.rollout}, not #${record.id}`, {
+      fix: `abandon or resume that one first: berth rollout abandon ${held.rollout}`,
+    });
+  }
+  takeOverLock(run.db, me);
+}
