@@ -1,7 +1,7 @@
 /**
  * Ctrl-C (or SIGTERM) during a command that changes instances: the rollout it
  * ran stays in the journal, so the way out says where it stopped and which
- * command resumes or abandons it.
+ * command resumes or abandons it. A hang-up (SIGHUP) never stops a rollout.
  */
 import { hostname } from 'node:os';
 import type { RolloutPlan } from '../release/rollout-plan.js';
@@ -49,12 +49,18 @@ export async function withInterruptNotice<T>(db: Db, output: Output, projectFlag
       process.exit(SIGNAL_EXIT[signal] ?? 1);
     }
   };
+  // The terminal went away (SSH dropped, window closed): a rollout in progress goes on to its end, only its output is lost.
+  const onHangup = () => {
+    if (locksHeldBy(db, process.pid, hostname()).length === 0) process.exit(129);
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onHangup);
   try {
     return await use();
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onHangup);
   }
 }

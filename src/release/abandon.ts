@@ -8,6 +8,7 @@
 import { hostname } from 'node:os';
 import { environmentOf, type RunContext } from '../deploy/context.js';
 import { restore } from '../deploy/launch.js';
+import { removeInstance } from '../deploy/remove.js';
 import { conflict, notFound } from '../errors.js';
 import { rolloutById, setRolloutStatus, setScale, takeOverLock, tryLock, type Rollout } from '../store/releases.js';
 import { holderAlive, release as unlockService } from './lock.js';
@@ -56,10 +57,11 @@ export async function abandonRollout(run: RunContext, id: number, options: Rollo
     restored.push(aside.slot);
     emit({ type: 'instance', slot: aside.slot, text: 'put the set-aside container back' });
   }
-  // A main container of the rollout's release that never ran is half-launched; a stopped one of another release is the operator's.
+  // A main container of the rollout's release that never ran, with nothing set aside, is a new slot half-launched (create,
+  // surge, canary): it goes with its address and record. A stopped one of another release is the operator's.
   for (const o of here.filter((x) => !isSetAside(x) && !x.running && !restored.includes(x.slot))) {
     if (o.specHash !== targetHash(ctx, o.slot)) continue;
-    await ctx.run.hosts.engine(o.host).containers.remove(o.id);
+    await removeInstance(ctx.run, ctx.target.ipam, { host: o.host, id: o.id, slot: o.slot, environment: environment.name, network: ctx.target.network, graceSeconds: 0 });
     removed.push(o.slot);
     emit({ type: 'instance', slot: o.slot, text: 'removed, half-launched by the rollout' });
   }

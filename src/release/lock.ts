@@ -41,7 +41,7 @@ export function acquire(db: Db, service: string, environment: string, rollout: n
   }
   if (holderAlive(held) && held.pid !== process.pid) {
     throw conflict(`a rollout of ${service} in ${environment} is in progress: ${describeHolder(held, holder)}`, {
-      fix: 'wait for it to finish (berth history shows it); if that process is stuck, stop it and run the command again: the rollout resumes',
+      fix: `wait for it to finish (berth rollout ls shows it); if that process is stuck, stop it and run the command again: the rollout resumes${holder ? ` (or end it: berth rollout abandon ${holder.id})` : ''}`,
     });
   }
   const interrupted = holder && holder.status === 'running' ? holder : undefined;

@@ -296,6 +296,15 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
     assert.deepEqual(locks(), []);
   });
 
+  it('a hang-up (the terminal gone) in the middle of a rollout does not stop it (needs: production runs B)', async () => {
+    const hungUp = await interruptWhen(['rollback', svc, '--env', 'production', '--to', String(rel.A)], /: starting/, 'SIGHUP');
+    assert.ok(hungUp.sent, show(hungUp));
+    assert.equal(hungUp.code, 0, show(hungUp));
+    assert.match(hungUp.stdout, new RegExp(`release ${rel.A} in production: succeeded`));
+    assert.deepEqual([lastRollout('production').release, lastRollout('production').status], [rel.A, 'succeeded']);
+    assert.deepEqual(locks(), []);
+  });
+
   it('a store that cannot be written, or is damaged, is unavailable (exit 5) naming the file and what to do', async () => {
     const copy = mkdtempSync(join(tmpdir(), 'berth-ro-'));
     const damaged = mkdtempSync(join(tmpdir(), 'berth-bad-'));
