@@ -1,6 +1,6 @@
 /**
  * Integration, through the real `berth` command: a deploy is a rollout on the
- * journaled, locked executor. Killed (SIGKILL, BERTH_FAULT_KILL_AT=n) at each
+ * journaled, locked executor. Killed (SIGKILL, BERTH_TEST_FAULT_KILL_AT=n) at each
  * of its checkpoints in turn, the next `berth deploy` says it found the
  * interrupted deploy, resumes it and leaves everything converged; two deploys
  * of one service and environment at once are serialised (the second is
@@ -50,8 +50,8 @@ describe('berth deploy on the rollout executor', () => {
   /** The CLI on the fixture's project; without `killAt`, no fault is injected whatever this process's environment says. */
   const berth = (args: string[], killAt?: number): Promise<CliOutcome> => {
     const env = { ...fixture.env };
-    delete env.BERTH_FAULT_KILL_AT;
-    if (killAt !== undefined) env.BERTH_FAULT_KILL_AT = String(killAt);
+    delete env.BERTH_TEST_FAULT_KILL_AT;
+    if (killAt !== undefined) env.BERTH_TEST_FAULT_KILL_AT = String(killAt);
     return runBerth([...args, '-p', fixture.dir], { env, timeoutMs: 180_000 });
   };
   const show = (o: CliOutcome) => `exit ${o.code ?? o.signal}\n--- stdout\n${o.stdout}--- stderr\n${o.stderr}`;
@@ -141,7 +141,7 @@ describe('berth deploy on the rollout executor', () => {
       const killed = await berth(['deploy', 'web', '--env', 'dev', '--image', images[next]], n);
       if (killed.signal === null) {
         assert.equal(killed.code, 0, show(killed));
-        await assertConverged(`BERTH_FAULT_KILL_AT=${n} (not killed)`, images[next], next);
+        await assertConverged(`BERTH_TEST_FAULT_KILL_AT=${n} (not killed)`, images[next], next);
         break;
       }
       assert.equal(killed.signal, 'SIGKILL', show(killed));

@@ -162,7 +162,8 @@ describe('berth deploy on the real engine', () => {
       // Long enough for the instance to start and log on a busy machine: it fails at the deadline, never healthy.
       deployService(context(), 'web', 'production', { timeoutMs: 20_000 }),
       (error: unknown) => {
-        assert.ok(isBerthError(error) && error.kind === 'failed');
+        // The previous release serves again: the deploy was rolled back (exit 7), like any rollout.
+        assert.ok(isBerthError(error) && error.kind === 'rolled-back', String(error));
         assert.match(error.message, /instance web-production-1 did not become healthy/);
         assert.ok(error.lines.some((l) => /answered 404/.test(l)), error.lines.join('\n'));
         assert.ok(error.lines.some((l) => /web: web-production-1 serves hello v3/.test(l)), error.lines.join('\n'));

@@ -196,7 +196,7 @@ async function execute(context: RolloutContext, id: number, plan: RolloutPlan, f
     if (plan.phase === 'rollback') {
       setRolloutStatus(db, id, 'failed', `rollback to release ${plan.target} failed: ${(error as Error).message}`);
       unlockService(db, record.service, record.environment);
-      throw error;
+      throw rollbackFailed(record, plan, error);
     }
     return rollBack(ctx, record, error);
   }
@@ -220,6 +220,15 @@ async function runSteps(ctx: RolloutContext, id: number, plan: RolloutPlan, from
     await runStep(ctx, step);
     markDone(ctx.run.db, id, index + 1);
   }
+}
+
+/** The rollback itself failed: a Berth error (never a bare launch error, which would read as a bug), saying what runs is unknown. */
+function rollbackFailed(record: Rollout, plan: RolloutPlan, error: unknown): BerthError {
+  const detail = error instanceof LaunchError ? failure(`rollback of ${record.service} in ${record.environment} to release ${plan.target}`, error) : isBerthError(error) ? error : failed(String(error));
+  return failed(`${record.kind} of ${record.service} release ${record.release} to ${record.environment} failed, and so did its rollback to release ${plan.target}`, {
+    lines: [detail.message, ...detail.lines],
+    fix: `see what runs with: berth ps --env ${record.environment} --service ${record.service}; then roll out a release that works (berth rollback ${record.service} --env ${record.environment} --to N)`,
+  });
 }
 
 /** A failed forward rollout goes back to the release the environment ran before (or removes what it started, if none). */
