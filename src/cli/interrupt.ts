@@ -31,7 +31,7 @@ export function interruptedLines(signal: string, rollout: Rollout, projectFlag: 
   const phase = plan.phase === 'rollback' ? `, rolling back to release ${plan.target}` : '';
   return [
     `berth: ${signal}: ${what} stopped at step ${Math.min(rollout.done + 1, total)} of ${total} (${describe(plan.steps[rollout.done])})${phase}; ${rollout.done} step(s) done.`,
-    '  An instance being replaced may be set aside as <slot>-prev (berth ps shows it as set-aside) until the rollout resumes or is abandoned.',
+    '  An instance being replaced may be set aside as <project>.<slot>-prev (berth ps shows it as set-aside) until the rollout resumes or is abandoned.',
     `  resume it: run the same command again (any rollout of ${rollout.service} in ${rollout.environment} resumes it first, from step ${rollout.done + 1})`,
     `  or abandon it: berth rollout abandon ${rollout.id}${projectFlag} (puts back what ran, ends the rollout, releases its lock)`,
   ];

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson } from '../build/plan.js';
 import type { HealthCheck, NetworkMode, ServiceSpec } from '../config/model.js';
 import type { CreateBody } from '../engine/containers.js';
+import { timingOf } from '../health/judge.js';
 import { RUN_LABELS } from './labels.js';
 import { containerName } from './slots.js';
 
@@ -126,12 +127,14 @@ function healthcheck(h: HealthCheck): NonNullable<CreateBody['Healthcheck']> {
       : h.kind === 'tcp'
         ? ['CMD', '/opt/berth/bin/health', 'tcp', String(h.port)]
         : ['CMD', ...h.command];
+  // Releases recorded before the health keys were renamed carry `retries`: timingOf fills in what they lack.
+  const t = timingOf(h);
   return {
     Test: test,
-    Interval: h.intervalMs * NS_PER_MS,
-    Timeout: h.timeoutMs * NS_PER_MS,
-    Retries: h.unhealthyAfter,
-    StartPeriod: h.startPeriodMs * NS_PER_MS,
+    Interval: t.intervalMs * NS_PER_MS,
+    Timeout: t.timeoutMs * NS_PER_MS,
+    Retries: t.unhealthyAfter,
+    StartPeriod: t.startPeriodMs * NS_PER_MS,
   };
 }
 

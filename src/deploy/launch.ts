@@ -167,6 +167,6 @@ export function failure(deploy: string, error: LaunchError): BerthError {
   }
   return failed(`${deploy} failed: instance ${error.slot} did not become healthy`, {
     lines: [error.reason, ...(error.logs.length > 0 ? ['last log lines:', ...error.logs.map((l) => `  ${l}`)] : [])],
-    fix: 'see the log lines above; the previous instances still run. Fix the service or its health check and deploy again',
+    fix: 'see the log lines above; fix the service or its health check, then run the command again',
   });
 }

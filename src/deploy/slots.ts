@@ -4,7 +4,7 @@
  * A slot is `<service>-<env>-<n>`: the instance's name in Berth's commands,
  * its hostname, its front door server and the owner of its address. Names may
  * contain '-', so a project where two service × environment pairs would make
- * the same slots is refused at load (config/run-config.ts `slotCollisions`).
+ * the same slots is refused at load (config/name-collisions.ts `nameCollisions`).
  */
 export function slotName(service: string, environment: string, ordinal: number): string {
   return `${service}-${environment}-${ordinal}`;

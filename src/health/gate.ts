@@ -10,6 +10,7 @@
  */
 import type { HealthCheck } from '../config/model.js';
 import type { Engine } from '../engine/client.js';
+import { sleep } from '../time.js';
 import { admitted, judge, startJudging, summary, timingOf, type Judgement } from './judge.js';
 import { probe, type ProbeTarget } from './probe.js';
 
@@ -68,4 +69,3 @@ function crashOf(state: { running: boolean; status: string; restartCount: number
   return `the container exited with code ${state.exitCode}${restarts > 0 ? ` (restarted ${restarts} time(s))` : ''}`;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

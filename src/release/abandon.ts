@@ -1,7 +1,7 @@
 /**
  * `berth rollout abandon <id>`: ends an interrupted rollout without going on
  * with its plan, and converges on what runs. A slot whose old container was set
- * aside (`<slot>-prev`) and has no running main container gets it back; a
+ * aside (`<project>.<slot>-prev`) and has no running main container gets it back; a
  * half-launched container of the rollout is removed; leftovers go; the front
  * door holds exactly the running instances; the lock is released.
  */
@@ -14,7 +14,7 @@ import { rolloutById, setRolloutStatus, setScale, takeOverLock, tryLock, type Ro
 import { holderAlive, release as unlockService } from './lock.js';
 import { observe, targetHash } from './rollout-context.js';
 import type { RolloutPlan } from './rollout-plan.js';
-import { actor, contextFor, requireRelease, type RolloutOptions } from './rollout.js';
+import { actor, contextFor, requireRelease, usesFrontDoor, type RolloutOptions } from './rollout.js';
 import { converge } from './steps.js';
 
 export interface AbandonResult {
@@ -41,7 +41,7 @@ export async function abandonRollout(run: RunContext, id: number, options: Rollo
   takeLock(run, record);
   const plan = JSON.parse(record.plan) as RolloutPlan;
   const emit = options.emit ?? (() => {});
-  const ctx = await contextFor(run, requireRelease(run, record.service, plan.target), environment, options);
+  const ctx = await contextFor(run, requireRelease(run, record.service, plan.target), environment, options, usesFrontDoor(run, record.kind, record.service, record.environment));
   const restored: string[] = [];
   const removed: string[] = [];
   const here = await observe(ctx);

@@ -9,6 +9,7 @@ import { timingOf } from '../health/judge.js';
 import { probe } from '../health/probe.js';
 import { decideCanary, observeCanary, openCanaryGate, type CanaryDecision, type CanaryReading, type InstanceReading } from './canary-gate.js';
 import { observe, type RolloutContext } from './rollout-context.js';
+import { sleep } from '../time.js';
 
 /** Without a health check, the counters and the containers' state are read this often. */
 const DEFAULT_INTERVAL_MS = 2000;
@@ -26,12 +27,12 @@ export async function watchCanary(ctx: RolloutContext, canaries: string[], watch
     const decision = decideCanary(gate);
     if (decision.decision !== 'wait') return decision;
     const toEnd = gate.startedAt! + settings.watchMs - Date.now();
-    await new Promise((resolve) => setTimeout(resolve, toEnd > 0 ? Math.min(intervalMs, toEnd) : intervalMs));
+    await sleep(toEnd > 0 ? Math.min(intervalMs, toEnd) : intervalMs);
   }
 }
 
 async function restartCounts(ctx: RolloutContext, canaries: string[]): Promise<Map<string, number>> {
-  const found = (await observe(ctx)).filter((o) => o.name === o.slot && canaries.includes(o.slot));
+  const found = (await observe(ctx)).filter((o) => o.role === 'main' && canaries.includes(o.slot));
   const counts = await Promise.all(found.map(async (o) => [o.slot, (await ctx.run.hosts.engine(o.host).containers.inspect(o.id))?.restartCount ?? 0] as const));
   return new Map(counts);
 }
@@ -60,7 +61,7 @@ async function readInstances(ctx: RolloutContext, canaries: string[], restartsAt
   const network = ctx.target.network.mode === 'host' ? { mode: 'host', dockerName: 'host' } : { mode: ctx.target.network.mode, dockerName: ctx.target.dockerName };
   const entries = await Promise.all(
     canaries.map(async (slot): Promise<[string, InstanceReading]> => {
-      const o = observed.find((x) => x.slot === slot && x.name === slot);
+      const o = observed.find((x) => x.slot === slot && x.role === 'main');
       if (!o) return [slot, { crashed: 'its container is gone' }];
       const engine = ctx.run.hosts.engine(o.host);
       const state = await engine.containers.inspect(o.id).catch((error: Error) => error);

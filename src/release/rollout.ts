@@ -14,6 +14,7 @@ import { BerthError, isBerthError, failed, notFound, rolledBack } from '../error
 import { allRefs, protectDigest, releaseDigest } from '../store/refs.js';
 import {
   currentRelease,
+  frontDoorPort,
   markDone,
   releaseOf,
   replacePlan,
@@ -33,7 +34,7 @@ import { checkpoint } from '../fault.js';
 import { acquire, release as unlockService } from './lock.js';
 import { planRolling, type RolloutPlan, type SlotState } from './rollout-plan.js';
 import { observe, ordinalOf, targetHash, type InstanceEvent, type RolloutContext, type RolloutEvent } from './rollout-context.js';
-import { runStep } from './steps.js';
+import { adoptOldNames, runStep } from './steps.js';
 
 export interface RolloutOptions {
   timeoutMs?: number;
@@ -92,6 +93,7 @@ export async function contextFor(run: RunContext, release: Release, environment:
 /** Once per rollout, under its lock, before anything is planned or launched: the networks exist, IPAM matches what runs. */
 async function prepareOnce(ctx: RolloutContext): Promise<void> {
   await ensureNetworks(ctx.target);
+  await adoptOldNames(ctx);
   const released = await reconcileAddresses(ctx.target);
   if (released.length > 0) ctx.emit({ type: 'note', text: `reconcile: released ${released.join(', ')} (no container holds them) into quarantine` });
 }
@@ -116,8 +118,21 @@ export interface RolloutRequest {
   endsOpen?: boolean;
 }
 
-/** Rollouts of this kind run without a front door. */
-const DOORLESS: ReadonlySet<RolloutKind> = new Set(['deploy']);
+/**
+ * Whether a rollout goes through the service's front door: a deploy never does; a release,
+ * promote or canary always does; a scale or rollback (also `berth restart` recreating a
+ * missing instance) does where the service has a front door there, so a service run by
+ * `berth deploy` stays without one.
+ */
+export function usesFrontDoor(run: RunContext, kind: RolloutKind, service: string, environment: string): boolean {
+  if (kind === 'deploy') return false;
+  if (kind === 'scale' || kind === 'rollback') return frontDoorPort(run.db, service, environment) !== undefined || !lastRanByDeploy(run, service, environment);
+  return true;
+}
+
+function lastRanByDeploy(run: RunContext, service: string, environment: string): boolean {
+  return rolloutsOf(run.db, service, environment).find((r) => r.status === 'succeeded')?.kind === 'deploy';
+}
 
 /** Takes the service's lock (finishing an interrupted rollout first), then runs the request's plan. */
 export async function rollout(run: RunContext, environmentName: string, request: RolloutRequest, options: RolloutOptions = {}): Promise<RolloutResult> {
@@ -129,10 +144,11 @@ export async function rollout(run: RunContext, environmentName: string, request:
   let ctx: RolloutContext;
   let plan: RolloutPlan;
   try {
-    ctx = await contextFor(run, request.release, environment, options, !DOORLESS.has(request.kind));
+    const door = usesFrontDoor(run, request.kind, service, environment.name);
+    ctx = await contextFor(run, request.release, environment, options, door);
     await prepareOnce(ctx);
     // The front door first: a port taken (or any bad input) fails here, before anything is recorded or changed.
-    if (!DOORLESS.has(request.kind)) await runStep(ctx, { op: 'front-door' });
+    if (door) await runStep(ctx, { op: 'front-door' });
     if (request.create) ctx = { ...ctx, release: request.create() };
     plan = await request.plan(ctx);
   } catch (error) {
@@ -158,7 +174,7 @@ export async function continueRollout(run: RunContext, rolloutId: number, plan: 
   const record = rolloutById(run.db, rolloutId)!;
   const environment = environmentOf(run.project, record.environment);
   const target = releaseOf(run.db, record.service, plan.target)!;
-  const ctx = await contextFor(run, target, environment, options, !DOORLESS.has(record.kind));
+  const ctx = await contextFor(run, target, environment, options, usesFrontDoor(run, record.kind, record.service, record.environment));
   await prepareOnce(ctx);
   takeOverLock(run.db, { service: record.service, environment: record.environment, rollout: rolloutId, pid: process.pid, hostname: hostname() });
   // A canary's plan ends open (waiting for promote or abort), also when it is resumed after a crash.
@@ -252,7 +268,7 @@ async function rollBack(ctx: RolloutContext, record: Rollout, error: unknown): P
   await execute(back, record.id, plan, 0, false);
   // A front door that never served a release (a first release failed) goes with the instances, so nothing claims the service.
   if (!previous && currentRelease(db, record.service, record.environment) === undefined) await ctx.door.close();
-  const detail = isBerthError(cause) ? cause : failed(String(cause));
+  const detail = isBerthError(cause) ? cause : failed(cause instanceof Error ? cause.message : String(cause));
   // A deploy's error keeps its category (an exhausted pool stays "unavailable") and reads as before the executors were one;
   // an instance that was not healthy and was rolled back is "rolled-back", like any rollout.
   if (record.kind === 'deploy') {
@@ -266,7 +282,7 @@ async function rollBack(ctx: RolloutContext, record: Rollout, error: unknown): P
     previous
       ? `${record.kind} of ${record.service} release ${record.release} to ${record.environment} failed and was rolled back to release ${previous.number}`
       : `${record.kind} of ${record.service} release ${record.release} to ${record.environment} failed; its instances were removed`,
-    { lines: [detail.message, ...detail.lines], fix: detail.fix ?? 'fix the release and try again' },
+    { lines: [detail.message, ...detail.lines], fix: detail.fix ?? `see what happened with: berth history ${record.service} --env ${record.environment}, and berth logs ${record.service} --env ${record.environment}` },
   );
 }
 

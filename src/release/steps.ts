@@ -6,10 +6,11 @@ import type { ContainerState } from '../engine/containers.js';
 import { checkRunning, launchSlot, LaunchError, restore, setAside } from '../deploy/launch.js';
 import { RUN_LABELS } from '../deploy/labels.js';
 import { removeInstance } from '../deploy/remove.js';
+import { asideName, containerName, PREVIOUS_SUFFIX } from '../deploy/slots.js';
 import { Semaphore } from '../build/semaphore.js';
 import { invalid } from '../errors.js';
 import { saveSlot } from '../store/deployments.js';
-import { NORMAL_WEIGHT, type DoorServer } from './door.js';
+import { NO_DOOR, NORMAL_WEIGHT, type DoorServer } from './door.js';
 import { checkpoint } from '../fault.js';
 import { canaryWeights, type RolloutStep } from './rollout-plan.js';
 import { observe, ordinalOf, placementOf, targetHash, type RolloutContext } from './rollout-context.js';
@@ -41,10 +42,27 @@ export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<v
  * a launch of the same step is still under way.
  */
 async function eachSlot(ctx: RolloutContext, slots: readonly string[], act: (slot: string) => Promise<void>): Promise<void> {
+  claimAddressesInOrder(ctx, slots);
   const semaphore = new Semaphore(ctx.concurrency);
   const outcomes = await Promise.allSettled(slots.map((slot) => semaphore.run(() => act(slot))));
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failure) throw failure.reason;
+}
+
+/**
+ * New slots of a flat network get their addresses in slot order before they launch in parallel,
+ * so slot 1 has the lowest free address whatever order the launches reach the store in.
+ */
+function claimAddressesInOrder(ctx: RolloutContext, slots: readonly string[]): void {
+  const { network, ipam } = ctx.target;
+  if (network.mode !== 'flat') return;
+  const owned = new Set(ipam.allocations(network.name).map((a) => a.slot));
+  for (const slot of slots) if (!owned.has(slot)) ipam.requestAddress(network.name, slot);
+}
+
+/** The instance into the front door; without one (a deploy), nothing to do: a service without ports needs no door. */
+async function upsertServer(ctx: RolloutContext, host: string, slot: string, state: ContainerState, weight: number): Promise<void> {
+  if (ctx.door !== NO_DOOR) await ctx.door.upsert(serverFor(ctx, host, slot, state, weight));
 }
 
 /** The service's port the front door sends requests to. */
@@ -73,6 +91,7 @@ async function frontDoor(ctx: RolloutContext): Promise<void> {
 
 /** Every running instance of the service (not set-aside ones), as front door servers. */
 async function runningServers(ctx: RolloutContext, weightOf: (slot: string) => number): Promise<DoorServer[]> {
+  if (ctx.door === NO_DOOR) return [];
   const observed = (await observe(ctx)).filter((o) => o.running && o.role === 'main');
   const servers = await Promise.all(
     observed.map(async (o) => {
@@ -93,7 +112,7 @@ async function ensureInstance(ctx: RolloutContext, slot: string, weight: number)
   for (const o of current) if (o !== ok) await ctx.run.hosts.engine(o.host).containers.remove(o.id);
   if (ok) {
     const state = await ctx.run.hosts.engine(ok.host).containers.inspect(ok.id);
-    if (state) await ctx.door.upsert(serverFor(ctx, ok.host, slot, state, weight));
+    if (state) await upsertServer(ctx, ok.host, slot, state, weight);
     return;
   }
   await launchInto(ctx, slot, weight, 'create');
@@ -121,7 +140,7 @@ async function launchInto(ctx: RolloutContext, slot: string, weight: number, act
     network: ctx.target.network.name,
     hostPorts: launched.state.ports,
   });
-  await ctx.door.upsert(serverFor(ctx, placement.host, slot, launched.state, weight));
+  await upsertServer(ctx, placement.host, slot, launched.state, weight);
   ctx.emit({ type: 'instance', slot, text: `healthy in ${launched.ms} ms, in the front door` });
   ctx.report({ type: 'ready', slot, host: placement.host, id: launched.id, state: launched.state, ms: launched.ms });
 }
@@ -139,7 +158,7 @@ async function replace(ctx: RolloutContext, slot: string, force: boolean): Promi
   if (main && main.specHash === want && main.running && launchedHere && (await passes(ctx, main))) {
     // Already replaced before a crash: finish the step.
     const state = await ctx.run.hosts.engine(main.host).containers.inspect(main.id);
-    if (state) await ctx.door.upsert(serverFor(ctx, main.host, slot, state, NORMAL_WEIGHT));
+    if (state) await upsertServer(ctx, main.host, slot, state, NORMAL_WEIGHT);
     if (aside) await ctx.run.hosts.engine(aside.host).containers.remove(aside.id);
     return;
   }
@@ -159,7 +178,7 @@ async function replace(ctx: RolloutContext, slot: string, force: boolean): Promi
     if (aside) {
       await restore(ctx.run.hosts.engine(aside.host), ctx.target.ipam, aside.id, ctx.run.project.name, slot, ctx.target.network);
       const state = await ctx.run.hosts.engine(aside.host).containers.inspect(aside.id);
-      if (state) await ctx.door.upsert(serverFor(ctx, aside.host, slot, state, NORMAL_WEIGHT));
+      if (state) await upsertServer(ctx, aside.host, slot, state, NORMAL_WEIGHT);
       ctx.emit({ type: 'instance', slot, text: 'restarted the previous instance' });
       ctx.report({ type: 'undo', slot, what: 'restarted the previous instance' });
     }
@@ -215,4 +234,19 @@ export async function converge(ctx: RolloutContext, canaries: string[], replicas
   }
   const servers = await runningServers(ctx, (slot) => (canaries.includes(slot) ? weights.canary : weights.main));
   await ctx.door.sync(servers);
+}
+
+/**
+ * Containers made before names carried the project are called `<slot>` (and `<slot>-prev`):
+ * renamed to today's names once, so a rollout after an upgrade replaces them in batches
+ * through the front door like any outdated instance instead of treating them as strays.
+ */
+export async function adoptOldNames(ctx: RolloutContext): Promise<void> {
+  const here = await observe(ctx);
+  for (const o of here.filter((x) => x.role === 'stray')) {
+    const wanted = o.name === o.slot ? containerName(ctx.run.project.name, o.slot) : o.name === `${o.slot}${PREVIOUS_SUFFIX}` ? asideName(ctx.run.project.name, o.slot) : undefined;
+    if (wanted === undefined || here.some((x) => x.name === wanted)) continue;
+    await ctx.run.hosts.engine(o.host).containers.rename(o.id, wanted);
+    ctx.emit({ type: 'note', text: `renamed ${o.name} to ${wanted} (container names now carry the project)` });
+  }
 }
