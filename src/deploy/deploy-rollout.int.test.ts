@@ -19,7 +19,7 @@ import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { openStore, type Db } from '../store/db.js';
 import { currentRelease, frontDoorPort, openRollout, releaseOf, rolloutsOf } from '../store/releases.js';
-import { runBerth, type CliOutcome } from '../testing/cli.js';
+import { berthOn, runBerth, showOutcome, type CliOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { ipamOf, type RunContext } from './context.js';
 import { Hosts } from './hosts.js';
@@ -48,13 +48,8 @@ describe('berth deploy on the rollout executor', () => {
   };
   const stateDir = () => context().project.stateDir;
   /** The CLI on the fixture's project; without `killAt`, no fault is injected whatever this process's environment says. */
-  const berth = (args: string[], killAt?: number): Promise<CliOutcome> => {
-    const env = { ...fixture.env };
-    delete env.BERTH_TEST_FAULT_KILL_AT;
-    if (killAt !== undefined) env.BERTH_TEST_FAULT_KILL_AT = String(killAt);
-    return runBerth([...args, '-p', fixture.dir], { env, timeoutMs: 180_000 });
-  };
-  const show = (o: CliOutcome) => `exit ${o.code ?? o.signal}\n--- stdout\n${o.stdout}--- stderr\n${o.stderr}`;
+  const berth = (args: string[], killAt?: number): Promise<CliOutcome> => berthOn(fixture, args, killAt === undefined ? {} : { killAt });
+  const show = showOutcome;
 
   before(async () => {
     const prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;

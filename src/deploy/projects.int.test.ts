@@ -13,15 +13,15 @@ import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { openStore } from '../store/db.js';
 import { frontDoorPort } from '../store/releases.js';
-import { runBerth, type CliOutcome } from '../testing/cli.js';
+import { berthOn, runBerth, showOutcome, type CliOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { RUN_LABELS } from './labels.js';
 import { containerName } from './slots.js';
 
 describe('two projects with the same service and environment names on one engine', () => {
   const fixtures: Fixture[] = [];
-  const berth = (fixture: Fixture, args: string[]): Promise<CliOutcome> => runBerth([...args, '-p', fixture.dir], { env: fixture.env, timeoutMs: 180_000 });
-  const show = (o: CliOutcome) => `exit ${o.code ?? o.signal}\n--- stdout\n${o.stdout}--- stderr\n${o.stderr}`;
+  const berth = (fixture: Fixture, args: string[]): Promise<CliOutcome> => berthOn(fixture, args);
+  const show = showOutcome;
   const doorOf = (fixture: Fixture) => {
     const project = loadProject(fixture.dir, fixture.env);
     const db = openStore(project.stateDir);

@@ -57,7 +57,17 @@ function claimAddressesInOrder(ctx: RolloutContext, slots: readonly string[]): v
   const { network, ipam } = ctx.target;
   if (network.mode !== 'flat') return;
   const owned = new Set(ipam.allocations(network.name).map((a) => a.slot));
-  for (const slot of slots) if (!owned.has(slot)) ipam.requestAddress(network.name, slot);
+  const claimed: string[] = [];
+  try {
+    for (const slot of slots.filter((s) => !owned.has(s))) {
+      ipam.requestAddress(network.name, slot);
+      claimed.push(slot);
+    }
+  } catch (error) {
+    // An exhausted pool: none of the step's slots launches, so none keeps an address.
+    for (const slot of claimed) ipam.releaseAddress(network.name, slot);
+    throw error;
+  }
 }
 
 /** The instance into the front door; without one (a deploy), nothing to do: a service without ports needs no door. */

@@ -39,3 +39,19 @@ export function runBerth(args: readonly string[], options: { env: NodeJS.Process
     });
   });
 }
+
+/** An outcome as test failure text: how it ended and everything it printed. */
+export function showOutcome(o: CliOutcome): string {
+  return `exit ${o.code ?? o.signal}\n--- stdout\n${o.stdout}--- stderr\n${o.stderr}`;
+}
+
+/**
+ * `berth <args> -p <dir>` with the fixture's environment; without `killAt`, no fault is
+ * injected whatever this process's environment says, with it the CLI kills itself at that checkpoint.
+ */
+export function berthOn(fixture: { dir: string; env: NodeJS.ProcessEnv }, args: readonly string[], options: { killAt?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliOutcome> {
+  const env = { ...(options.env ?? fixture.env) };
+  delete env.BERTH_TEST_FAULT_KILL_AT;
+  if (options.killAt !== undefined) env.BERTH_TEST_FAULT_KILL_AT = String(options.killAt);
+  return runBerth([...args, '-p', fixture.dir], { env, timeoutMs: 180_000 });
+}

@@ -28,7 +28,7 @@ import { frontDoorDir } from '../../lb/paths.js';
 import { removeNetwork } from '../../network/docker-network.js';
 import { openStore, STORE_FILE, type Db } from '../../store/db.js';
 import { currentRelease, releaseOf, rolloutById, rolloutsOf, takeOverLock } from '../../store/releases.js';
-import { BERTH_BIN, runBerth, type CliOutcome } from '../../testing/cli.js';
+import { BERTH_BIN, berthOn, runBerth, showOutcome, type CliOutcome } from '../../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../../testing/fixture.js';
 
 const run = promisify(execFile);
@@ -52,8 +52,8 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
   const rel = { A: 0, B: 0 };
   const page = (v: string) => `#!/bin/sh\nmkdir -p /www\necho "hello ${v}" > /www/index.html\n`;
 
-  const berth = (args: string[], env = fixture.env): Promise<CliOutcome> => runBerth([...args, '-p', fixture.dir], { env, timeoutMs: 180_000 });
-  const show = (o: CliOutcome) => `exit ${o.code ?? o.signal}\n--- stdout\n${o.stdout}--- stderr\n${o.stderr}`;
+  const berth = (args: string[], env = fixture.env): Promise<CliOutcome> => berthOn(fixture, args, { env });
+  const show = showOutcome;
   const ok = async (args: string[]) => {
     const out = await berth(args);
     assert.equal(out.code, 0, show(out));
