@@ -55,6 +55,9 @@ async function onSignal(signal: (typeof SIGNALS)[number]): Promise<void> {
   // A second Ctrl-C while cleaning up is not a reason to leave things half removed.
   if (exiting) return;
   exiting = true;
+  // Under node --test the runner exits on the same Ctrl-C and closes our pipes: a write of the test's
+  // reporter would then fail with EPIPE and end this process before its cleanup did.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   const failures = await runRegisteredCleanups();
   // The terminal or the runner's pipe may be gone; a failed write must not stop the exit.
   try {

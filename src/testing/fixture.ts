@@ -35,6 +35,7 @@ export interface Fixture {
 
 const TINY_ROOT = join(tmpdir(), 'berth-test-tiny-root.tar');
 let tinyRoot: Promise<void> | undefined;
+const SIGNAL_SETTLE_MS = 2000;
 
 /** The tiny root's tarball, written once per test process. */
 export function tinyRootTarball(): Promise<string> {
@@ -59,17 +60,18 @@ export async function claimTestDir(name = `t-${randomBytes(4).toString('hex')}`,
   const dir = mkdtempSync(join(tmpdir(), `berth-${name}-`));
   writeOwner(dir);
   const engine = connectEngine(env);
-  const remove = async () => {
-    const failures = await removeLeftovers(engine, name, dir);
+  const remove = async (settleMs: number) => {
+    const failures = await removeLeftovers(engine, name, dir, settleMs);
     if (failures.length > 0) throw new Error(`cleanup of ${name} left things behind: ${failures.join('; ')}`);
   };
-  const unregister = registerCleanup(`test project ${name}`, remove);
+  // A signal interrupts the test mid-request; a pause lets the engine finish what it was sent.
+  const unregister = registerCleanup(`test project ${name}`, () => remove(SIGNAL_SETTLE_MS));
   return {
     name,
     dir,
     async cleanup() {
       unregister();
-      await remove();
+      await remove(0);
     },
   };
 }
