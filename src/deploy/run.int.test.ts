@@ -112,7 +112,7 @@ describe('berth deploy on the real engine', () => {
     first = await deployService(context(), 'web', 'production', { timeoutMs: 120_000 });
     assert.deepEqual(first.instances.map((i) => i.slot), ['web-production-1', 'web-production-2', 'web-production-3']);
     assert.deepEqual(first.instances.map((i) => i.ip), [`${prefix}.10`, `${prefix}.11`, `${prefix}.12`]);
-    lan = await createLanHost(bridge, `${prefix}.250/24`);
+    lan = await createLanHost(bridge, `${prefix}.250/24`, fixture.dir);
     for (const instance of first.instances) {
       assert.equal(instance.mac, macFor(instance.ip!, '02:42'));
       const answer = await lan.fetch(`http://${instance.ip}:8080/`);

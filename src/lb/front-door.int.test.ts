@@ -3,16 +3,16 @@
  * their own name; every change goes through the runtime API.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isBerthError } from '../errors.js';
 import { sleep } from '../time.js';
 import { ensureFrontDoor, freePort, frontDoorRuntime, frontDoorStatus, runningFrontDoor, stopFrontDoor, syncServers } from './front-door.js';
 import type { FrontDoorSpec, LbServer } from './model.js';
+import { claimTestDir, type TestDir } from '../testing/fixture.js';
 import { steps } from '../testing/steps.js';
 
 interface Backend {
@@ -81,6 +81,8 @@ function get(port: number, path = '/', agent: Agent | false = false): Promise<An
 describe('front door (HAProxy)', () => {
   const step = steps();
   let root: string;
+  // The test's folder names this process: a signal or a later sweep stops its HAProxy.
+  let owned: TestDir | undefined;
   let spec: FrontDoorSpec;
   const backends = new Map<string, Backend>();
   /** Answers per backend name, over every request these tests sent through the front door. */
@@ -107,7 +109,8 @@ describe('front door (HAProxy)', () => {
   const count = (bodies: string[], name: string) => bodies.filter((b) => b === name).length;
 
   before(async () => {
-    root = mkdtempSync(join(tmpdir(), 'berth-lb-'));
+    owned = await claimTestDir();
+    root = owned.dir;
     for (const name of ['a', 'b', 'c']) backends.set(name, await startBackend(name));
     spec = { id: 'test-hello-node', bind: { address: '127.0.0.1', port: await freePort('127.0.0.1') }, dir: join(root, 'test-hello-node'), servers: [slot(backend('a')), slot(backend('b'))] };
   });
@@ -116,7 +119,7 @@ describe('front door (HAProxy)', () => {
     if (spec) await stopFrontDoor(spec.dir);
     if (root) await stopFrontDoor(join(root, 'other'));
     await Promise.all([...backends.values()].map(stopBackend));
-    if (root) rmSync(root, { recursive: true, force: true });
+    await owned?.cleanup();
   });
 
   step('starts HAProxy with two servers, and requests alternate between them', async () => {
@@ -361,6 +364,8 @@ describe('front door (HAProxy)', () => {
  */
 describe('front door retries (HAProxy)', () => {
   let root: string;
+  // The test's folder names this process: a signal or a later sweep stops its HAProxy.
+  let owned: TestDir | undefined;
   let spec: FrontDoorSpec;
   /** "METHOD id" of every request each server received, in order. */
   const received = { mute: [] as string[], good: [] as string[] };
@@ -390,7 +395,8 @@ describe('front door retries (HAProxy)', () => {
   const deliveries = (id: string) => [...received.mute.filter((r) => r.endsWith(` ${id}`)).map(() => 'mute'), ...received.good.filter((r) => r.endsWith(` ${id}`)).map(() => 'good')];
 
   before(async () => {
-    root = mkdtempSync(join(tmpdir(), 'berth-lb-retry-'));
+    owned = await claimTestDir();
+    root = owned.dir;
     // Reads the whole request, then closes the connection without a byte of answer.
     const mute = await listen(
       createServer((req) => {
@@ -421,7 +427,7 @@ describe('front door retries (HAProxy)', () => {
       server.closeAllConnections();
       server.close();
     }
-    if (root) rmSync(root, { recursive: true, force: true });
+    await owned?.cleanup();
   });
 
   it('delivers a POST to exactly one server: one that closed without an answer is not sent it again', async () => {

@@ -9,7 +9,8 @@ import type { NetworkSpec } from '../config/model.js';
 import { connectEngine } from '../engine/client.js';
 import type { CreateBody } from '../engine/containers.js';
 import { createLanHost, type LanHost } from '../testing/lan.js';
-import { tinyRootTarball } from '../testing/fixture.js';
+import { claimTestDir, tinyRootTarball, type TestDir } from '../testing/fixture.js';
+import { recordMade } from '../testing/leftovers.js';
 import { sleep } from '../time.js';
 import { parseSubnet } from './addresses.js';
 import { dockerNetworkName, ensureNetwork, removeNetwork } from './docker-network.js';
@@ -50,8 +51,12 @@ describe('flat Docker networks on a named Linux bridge', () => {
   let lab: NetworkSpec;
   let operator: NetworkSpec;
   const lanHosts: LanHost[] = [];
+  let owned: TestDir;
 
   before(async () => {
+    // A folder naming this process, so a sweep removes what a killed run of this file left.
+    owned = await claimTestDir(project);
+    for (const bridge of [labBridge, operatorBridge]) recordMade(owned.dir, 'bridge', bridge);
     const [labSubnet, operatorSubnet] = await freeSubnets(2);
     const gatewayOf = (subnet: string) => subnet.replace(/0\/24$/, '1');
     lab = flat({ name: 'lab', bridge: labBridge, subnet: labSubnet!, gateway: gatewayOf(labSubnet!), createBridge: true });
@@ -65,6 +70,7 @@ describe('flat Docker networks on a named Linux bridge', () => {
     for (const network of await engine.networks.list([`berth.project=${project}`])) await engine.networks.remove(network.id);
     for (const bridge of [labBridge, operatorBridge]) await run('ip', ['link', 'delete', bridge]).catch(() => {});
     await engine.images.remove(image).catch(() => {});
+    await owned?.cleanup();
   });
 
   /** Starts a container with a static IP and the instance MAC on `network`. */
@@ -118,7 +124,7 @@ describe('flat Docker networks on a named Linux bridge', () => {
 
   step('serves a container at its static IP and MAC to a LAN host, with no port mapping', async () => {
     const web = await startOn(lab, 20, `mkdir -p /tmp/www && echo "hello from ${project}" > /tmp/www/index.html && exec /bin/busybox httpd -f -p 8080 -h /tmp/www`);
-    const lanHost = await createLanHost(labBridge, lab.subnet!.replace(/0\/24$/, '250/24'));
+    const lanHost = await createLanHost(labBridge, lab.subnet!.replace(/0\/24$/, '250/24'), owned.dir);
     lanHosts.push(lanHost);
     // Until httpd listens: a deadline only a container that never serves reaches, however busy the machine.
     let answer = { ok: false, body: '' };

@@ -9,6 +9,7 @@ import { EngineHttp } from '../engine/http.js';
 import { failed, unavailable } from '../errors.js';
 import { isAlive } from '../processes.js';
 import { sleep } from '../time.js';
+import { registerCleanup } from './cleanup.js';
 
 const PID_FILE = '/var/run/docker.pid';
 const SOCKET = '/var/run/docker.sock';
@@ -21,9 +22,28 @@ export async function restartDockerd(options: { timeoutMs?: number } = {}, env: 
   }
   const deadline = Date.now() + (options.timeoutMs ?? 180_000);
   const pid = runningDockerd();
-  process.kill(pid, 'SIGTERM');
-  await until(deadline, `dockerd (pid ${pid}) to exit`, async () => !isAlive(pid));
+  const http = new EngineHttp({ socketPath: SOCKET });
+  const answers = async () => (await http.empty('GET', '/_ping', { timeoutMs: 1000 }).catch(() => 0)) === 200;
+  // A test interrupted between the stop and the start must not leave the machine without its engine.
+  const unregister = registerCleanup('restart of dockerd', async () => {
+    await until(Date.now() + 60_000, `dockerd (pid ${pid}) to exit`, async () => !isAlive(pid));
+    if (!(await answers())) startDockerd();
+  });
+  try {
+    process.kill(pid, 'SIGTERM');
+    await until(deadline, `dockerd (pid ${pid}) to exit`, async () => !isAlive(pid));
+    const started = startDockerd();
+    await until(deadline, 'dockerd to answer GET /_ping', async () => {
+      const spawnError = started.error();
+      if (spawnError) throw failed(`could not start dockerd: ${spawnError.message}`, { fix: 'install docker.io ("npm run setup")' });
+      return answers();
+    });
+  } finally {
+    unregister();
+  }
+}
 
+function startDockerd(): { error(): Error | undefined } {
   const log = openSync(LOG, 'a');
   const child = spawn('dockerd', [], { detached: true, stdio: ['ignore', log, log] });
   closeSync(log);
@@ -31,12 +51,7 @@ export async function restartDockerd(options: { timeoutMs?: number } = {}, env: 
   child.on('error', (error) => (spawnError = error));
   // The engine outlives the test process, as when setup.sh started it.
   child.unref();
-
-  const http = new EngineHttp({ socketPath: SOCKET });
-  await until(deadline, 'dockerd to answer GET /_ping', async () => {
-    if (spawnError) throw failed(`could not start dockerd: ${spawnError.message}`, { fix: 'install docker.io ("npm run setup")' });
-    return (await http.empty('GET', '/_ping', { timeoutMs: 1000 }).catch(() => 0)) === 200;
-  });
+  return { error: () => spawnError };
 }
 
 function runningDockerd(): number {

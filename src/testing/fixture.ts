@@ -1,13 +1,19 @@
 /**
  * Throwaway projects for integration tests: a unique name, a temp folder, and
- * a cleanup that removes every image and container the test made.
+ * a cleanup that removes everything the test made: containers, images and
+ * networks of the project, its front doors and registries, the bridges it
+ * asked for. A signal runs the cleanup too (cleanup.ts); the folder names its
+ * owner process, so a later sweep (sweep.ts) removes what a killed run left.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { connectEngine, type Engine } from '../engine/client.js';
+import { registerCleanup } from './cleanup.js';
+import { recordMade, removeLeftovers, writeOwner } from './leftovers.js';
+import { sweepOnce } from './sweep.js';
 import { writeTinyRoot } from './tiny-root.js';
 
 export interface FixtureImage {
@@ -29,6 +35,7 @@ export interface Fixture {
 
 const TINY_ROOT = join(tmpdir(), 'berth-test-tiny-root.tar');
 let tinyRoot: Promise<void> | undefined;
+const SIGNAL_SETTLE_MS = 2000;
 
 /** The tiny root's tarball, written once per test process. */
 export function tinyRootTarball(): Promise<string> {
@@ -36,11 +43,47 @@ export function tinyRootTarball(): Promise<string> {
   return tinyRoot.then(() => TINY_ROOT);
 }
 
-export async function makeFixture(images: Record<string, FixtureImage>, extra: Record<string, unknown> = {}): Promise<Fixture> {
-  const name = `t-${randomBytes(4).toString('hex')}`;
+export interface TestDir {
+  /** The test project, t-xxxxxxxx: the berth.project label of everything the test makes. */
+  name: string;
+  dir: string;
+  /** Removes the project's processes, containers, images, networks, recorded bridges and namespaces, and the folder. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A test's own folder, named after its project, with an owner file, its cleanup registered for signals.
+ * Tests that make no fixture but create Docker objects or bridges use it to be swept when killed.
+ */
+export async function claimTestDir(name = `t-${randomBytes(4).toString('hex')}`, env: NodeJS.ProcessEnv = process.env): Promise<TestDir> {
+  await sweepOnce();
   const dir = mkdtempSync(join(tmpdir(), `berth-${name}-`));
+  writeOwner(dir);
+  const engine = connectEngine(env);
+  const remove = async (settleMs: number) => {
+    const failures = await removeLeftovers(engine, name, dir, settleMs);
+    if (failures.length > 0) throw new Error(`cleanup of ${name} left things behind: ${failures.join('; ')}`);
+  };
+  // A signal interrupts the test mid-request; a pause lets the engine finish what it was sent.
+  const unregister = registerCleanup(`test project ${name}`, () => remove(SIGNAL_SETTLE_MS));
+  return {
+    name,
+    dir,
+    async cleanup() {
+      unregister();
+      await remove(0);
+    },
+  };
+}
+
+export async function makeFixture(images: Record<string, FixtureImage>, extra: Record<string, unknown> = {}): Promise<Fixture> {
+  const { name, dir, cleanup } = await claimTestDir();
   const env = { ...process.env, BERTH_STATE_DIR: join(dir, '.berth') };
   const engine = connectEngine(env);
+  // Docker deletes a bridge it created with the network, but a run killed between the two leaves it.
+  for (const network of Object.values((extra.networks ?? {}) as Record<string, { bridge?: unknown; create_bridge?: unknown }>)) {
+    if (network.create_bridge === true && typeof network.bridge === 'string') recordMade(dir, 'bridge', network.bridge);
+  }
   const write = (relative: string, content: string, mode = 0o644) => {
     const file = join(dir, relative);
     mkdirSync(dirname(file), { recursive: true });
@@ -62,12 +105,6 @@ export async function makeFixture(images: Record<string, FixtureImage>, extra: R
     env,
     engine,
     write,
-    async cleanup() {
-      for (const id of await engine.containers.list([`berth.project=${name}`])) await engine.containers.remove(id);
-      const images = await engine.images.list(`berth.project=${name}`);
-      // Children first, so no image is still a parent when it is removed.
-      for (const image of images.sort((a, b) => b.created - a.created)) await engine.images.remove(image.id).catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
-    },
+    cleanup,
   };
 }

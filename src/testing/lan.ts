@@ -5,6 +5,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { registerCleanup } from './cleanup.js';
+import { recordMade } from './leftovers.js';
 import { BUSYBOX } from './tiny-root.js';
 
 const run = promisify(execFile);
@@ -39,8 +41,12 @@ export interface LanHost {
   dispose(): Promise<void>;
 }
 
-/** `cidr` is the host's address with its prefix length, e.g. 10.201.7.250/24. */
-export async function createLanHost(bridge: string, cidr: string): Promise<LanHost> {
+/**
+ * `cidr` is the host's address with its prefix length, e.g. 10.201.7.250/24. `recordIn` is the
+ * test's folder (a fixture's dir): the namespace and veth are recorded there, so a sweep removes
+ * them when the test was killed.
+ */
+export async function createLanHost(bridge: string, cidr: string, recordIn?: string): Promise<LanHost> {
   const id = randomBytes(4).toString('hex');
   const name = `berth-lan-${id}`;
   // Interface names are at most 15 characters.
@@ -55,13 +61,20 @@ export async function createLanHost(bridge: string, cidr: string): Promise<LanHo
       return { exitCode: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr || e.message };
     }
   };
+  let unregister = () => {};
   const dispose = async () => {
+    unregister();
     // Deleting the namespace destroys the inside end, and with it the pair.
     await run('ip', ['netns', 'delete', name]).catch(() => {});
     await run('ip', ['link', 'delete', outside]).catch(() => {});
   };
   const readNeighbour = async (ip: string) => /lladdr ([0-9a-f:]{17})/.exec((await exec(['ip', 'neigh', 'show', ip])).stdout)?.[1];
 
+  if (recordIn !== undefined) {
+    recordMade(recordIn, 'netns', name);
+    recordMade(recordIn, 'link', outside);
+  }
+  unregister = registerCleanup(`LAN host ${name}`, dispose);
   try {
     await run('ip', ['netns', 'add', name]);
     await run('ip', ['link', 'add', outside, 'type', 'veth', 'peer', 'name', inside]);
