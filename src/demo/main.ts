@@ -121,19 +121,19 @@ async function bringUp(run: RunContext, output: Output): Promise<number> {
     await instanceLogs(run, [instance!], { onLine: (_slot, line) => (/runtime\.sh/.test(line) ? output.out(`  ${line}`) : undefined) });
   }
 
-  if (problems.length > 0) throw failed(`${problems.length} check(s) failed`, { lines: problems, fix: 'look at the logs: npx berth logs <service> --env <env> -p examples, and npx berth lb -p examples' });
+  if (problems.length > 0) throw failed(`${problems.length} check(s) failed`, { lines: problems, fix: 'look at the logs: berth logs <service> --env <env> -p examples, and berth lb -p examples' });
 
   output.out('\n== what next (the instances and front doors keep running)');
-  output.out('  npx berth ps -p examples                                  every instance: state, health, address');
-  output.out('  npx berth logs hello-node --env production -p examples    the logs of the three production instances');
-  output.out('  npx berth ipam -p examples                                the lan addresses: bound, quarantined, free');
-  output.out('  npx berth history hello-node -p examples                  releases and rollouts per environment');
-  output.out('  npx berth lb -p examples                                  the front doors: backends, weights, counters');
+  output.out('  berth ps -p examples                                  every instance: state, health, address');
+  output.out('  berth logs hello-node --env production -p examples    the logs of the three production instances');
+  output.out('  berth ipam -p examples                                the lan addresses: bound, quarantined, free');
+  output.out('  berth history hello-node -p examples                  releases and rollouts per environment');
+  output.out('  berth lb -p examples                                  the front doors: backends, weights, counters');
   output.out('  try a canary: change the answer in examples/services/hello-node/server.js, then');
-  output.out('    npx berth build -p examples');
-  output.out('    npx berth release hello-node --env dev -p examples      release N+1 into dev');
-  output.out('    npx berth promote hello-node --to test -p examples      (then --to staging, --to canary)');
-  output.out('    npx berth promote hello-node --to production --canary 34% -p examples');
+  output.out('    berth build -p examples');
+  output.out('    berth release hello-node --env dev -p examples      release N+1 into dev');
+  output.out('    berth promote hello-node --to test -p examples      (then --to staging, --to canary)');
+  output.out('    berth promote hello-node --to production --canary 34% -p examples');
   output.out('                                                            one canary beside the three, a third of the traffic; promoted or aborted by its gates after 30 s');
   output.out('  npm run demo -- --down                                    remove them all (front doors stopped, addresses to quarantine)');
   return 0;
@@ -187,7 +187,7 @@ async function isLive(run: RunContext, release: Release, environmentName: string
 function finish(output: Output, result: RolloutResult, ms: number): void {
   const door = `front door http://${result.frontDoor.address}:${result.frontDoor.port}/`;
   output.out(`${result.service} release ${result.release} in ${result.environment}: ${result.status}${result.message ? ` (${result.message})` : ''} in ${formatDuration(ms)}; ${door}`);
-  if (result.status !== 'succeeded') throw failed(`the rollout of ${result.service} release ${result.release} to ${result.environment} ended ${result.status}`, { fix: `see npx berth history ${result.service} -p examples` });
+  if (result.status !== 'succeeded') throw failed(`the rollout of ${result.service} release ${result.release} to ${result.environment} ended ${result.status}`, { fix: `see berth history ${result.service} -p examples` });
 }
 
 /** Production's front door: 30 requests, counted by the instance that answered. */
@@ -270,7 +270,7 @@ async function tearDown(run: RunContext, output: Output): Promise<number> {
     await engine.containers.remove(name);
     output.out(`removed the old demo container ${name}`);
   }
-  output.out('demo is down (the release history stays: npx berth history hello-node -p examples)');
+  output.out('demo is down (the release history stays: berth history hello-node -p examples)');
   return 0;
 }
 

@@ -91,6 +91,8 @@ export function deploySteps(steps: readonly Step[], replicas: number, options: {
   const replace = slots('replace');
   const surplus = slots('remove', (s) => s.action === 'remove' && !s.leftover).filter((slot) => !create.includes(slot) && !replace.includes(slot));
   const force = options.force ? { force: true } : {};
+  // Every slot up to date and running, nothing left over: no rollout at all (a second deploy records nothing).
+  if (steps.every((s) => s.action === 'keep')) return [];
   const plan: RolloutStep[] = [];
   if (create.length > 0) plan.push({ op: 'create', slots: create });
   if (replace.length > 0) plan.push({ op: 'replace', slots: replace.slice(0, 1), ...force });

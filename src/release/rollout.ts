@@ -155,6 +155,12 @@ export async function rollout(run: RunContext, environmentName: string, request:
     unlockService(run.db, service, environment.name);
     throw error;
   }
+  if (plan.steps.length === 0) {
+    // Nothing to change (a deploy whose every slot is up to date): nothing is journaled.
+    unlockService(run.db, service, environment.name);
+    const last = rolloutsOf(run.db, service, environment.name).find((r) => r.status === 'succeeded');
+    return result(ctx, last?.id ?? 0, 'succeeded', 'nothing to do: every instance is up to date');
+  }
   const id = startRollout(run.db, {
     service,
     environment: environment.name,
