@@ -149,9 +149,9 @@ describe('berth deploy on the rollout executor', () => {
       assert.ok(note, `kill ${n}: the recovery did not say it found the interrupted deploy\n${show(recovered)}`);
       assert.match(note, new RegExp(`rollout #${journal.id} \\(deploy`), `kill ${n}: the recovery names another rollout`);
       assert.match(note, /resumes/);
-      const [again, resumed] = rolloutsOf(db, 'web', 'dev');
-      assert.deepEqual([again!.kind, again!.status], ['deploy', 'succeeded'], `kill ${n}: ${JSON.stringify(again)}`);
-      assert.deepEqual([resumed!.id, resumed!.status], [journal.id, 'succeeded'], `kill ${n}: ${JSON.stringify(resumed)}`);
+      // The resumed deploy reached what the command asked for: its own plan then had nothing to do, and journaled nothing.
+      const [resumed] = rolloutsOf(db, 'web', 'dev');
+      assert.deepEqual([resumed!.id, resumed!.kind, resumed!.status], [journal.id, 'deploy', 'succeeded'], `kill ${n}: ${JSON.stringify(resumed)}`);
       await assertConverged(`kill ${n}`, images[next], next);
       kills.push(`kill ${n}: journal #${journal.id} at step ${journal.done}`);
       running = next;

@@ -277,8 +277,11 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
     // Killed (SIGKILL, no notice) at each checkpoint in turn until a slot is left with only its set-aside container.
     let found: { id: number; aside: Ps } | undefined;
     for (let n = 1; n <= 12 && !found; n++) {
-      const killed = await berth(['rollback', svc, '--env', 'production', '--to', String(rel.A)], { ...fixture.env, BERTH_TEST_FAULT_KILL_AT: String(n) });
-      if (killed.signal !== 'SIGKILL') break;
+      const killed = await berthOn(fixture, ['rollback', svc, '--env', 'production', '--to', String(rel.A)], { killAt: n });
+      if (killed.signal !== 'SIGKILL') {
+        assert.equal(killed.code, 0, `not killed at checkpoint ${n}, and not finished either: ${show(killed)}`);
+        break;
+      }
       const id = lastRollout('production').id;
       const now = await ps('production');
       const aside = now.find((i) => i.state === 'set-aside' && !now.some((m) => m.slot === i.slot && m.state === 'running'));
