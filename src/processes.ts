@@ -20,7 +20,8 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-function readOrUndefined(file: string): string | undefined {
+/** A file's text, or undefined when it cannot be read (a process gone, a log not written yet). */
+export function readOrUndefined(file: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
   } catch {

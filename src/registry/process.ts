@@ -12,7 +12,7 @@ import { delimiter, join } from 'node:path';
 import { parse } from 'yaml';
 import type { Project } from '../config/model.js';
 import { BerthError, conflict, failed, forbidden, invalid, isBerthError, notFound, unavailable } from '../errors.js';
-import { isAlive } from '../processes.js';
+import { isAlive, readOrUndefined } from '../processes.js';
 import { TEST_KNOBS } from '../test-knobs.js';
 import { sleep } from '../time.js';
 import { clientFor, splitAddress, type RegistryClient } from './client.js';
@@ -46,7 +46,7 @@ export function runningRegistry(paths: RegistryPaths): Running | undefined {
   const pid = Number(readFileSync(paths.pid, 'utf8').trim());
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
   // A reused pid belongs to another program: the registry's command line names our config.
-  const cmdline = safeRead(`/proc/${pid}/cmdline`);
+  const cmdline = readOrUndefined(`/proc/${pid}/cmdline`);
   if (cmdline !== undefined && !cmdline.includes(paths.config)) return undefined;
   return { pid, readOnly: configIsReadOnly(paths.config) };
 }
@@ -284,7 +284,7 @@ async function waitHealthy(target: RegistryTarget, gone: () => boolean, whyGone:
 /** The details of the errors the registry logged since it was started (its API says only "unknown error"). */
 function loggedErrors(target: RegistryTarget, secrets: RegistrySecrets, logStart: number): string[] {
   const redact = redactor(secrets);
-  const text = safeRead(target.paths.log)?.slice(logStart) ?? '';
+  const text = readOrUndefined(target.paths.log)?.slice(logStart) ?? '';
   const details = text
     .split('\n')
     .filter((l) => l.includes('level=error'))
@@ -297,7 +297,7 @@ function loggedErrors(target: RegistryTarget, secrets: RegistrySecrets, logStart
 /** Reads what the registry logged since it was started and explains its exit. */
 function startFailure(target: RegistryTarget, secrets: RegistrySecrets, logStart: number): BerthError {
   const redact = redactor(secrets);
-  const text = safeRead(target.paths.log)?.slice(logStart) ?? '';
+  const text = readOrUndefined(target.paths.log)?.slice(logStart) ?? '';
   const all = text.split('\n').map((l) => redact(l.trim())).filter((l) => l !== '');
   // A Go panic ends in a stack trace: its first lines say what went wrong.
   const panicAt = all.findIndex((l) => l.startsWith('panic:'));
@@ -363,11 +363,4 @@ export function diskUsage(dir: string): number {
   return total;
 }
 
-function safeRead(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
