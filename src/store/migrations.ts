@@ -8,5 +8,6 @@ import ipam from './migrations/003-ipam.js';
 import run from './migrations/004-run.js';
 import release from './migrations/005-release.js';
 import trust from './migrations/006-trust.js';
+import fleet from './migrations/007-fleet.js';
 
-export const migrations: readonly string[] = [build, ship, ipam, run, release, trust];
+export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet];
