@@ -4,12 +4,9 @@
  * util-linux setpriv) and the health probe, also run by the engine's HEALTHCHECK.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadProject } from '../config/project.js';
-import { slotSecretsDir, writeSlotSecrets } from '../deploy/secrets.js';
+import { copyInstanceFiles } from '../deploy/instance-files.js';
 import { openStore } from '../store/db.js';
 import { startTestContainer, type TestContainer } from '../testing/container.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
@@ -22,7 +19,6 @@ const SECRET = 'pa ss\nword';
 
 describe('runtime assets: secrets, user switching and the health probe', () => {
   let fixture: Fixture;
-  let secretsState: string;
   const tags = new Map<string, string>();
 
   before(async () => {
@@ -54,11 +50,9 @@ describe('runtime assets: secrets, user switching and the health probe', () => {
     const summary = await buildProject(project, fixture.engine, db, { env: fixture.env }).finally(() => db.close());
     assert.deepEqual(summary.failed, []);
     for (const image of summary.built) tags.set(image.name, image.tag);
-    secretsState = mkdtempSync(join(tmpdir(), `berth-${fixture.name}-state-`));
   });
   after(async () => {
     await fixture.cleanup();
-    rmSync(secretsState, { recursive: true, force: true });
   });
 
   const spec = (image: string, suffix: string, extra: Partial<TestContainer> = {}): TestContainer => ({
@@ -79,10 +73,9 @@ describe('runtime assets: secrets, user switching and the health probe', () => {
   }
 
   it('exports each file of /run/secrets as a variable, for the runtime scripts and the service, never in the container config', async () => {
-    const dir = slotSecretsDir(secretsState, 'test', 'as-app-1');
-    writeSlotSecrets(secretsState, dir, new Map([['DB_PASSWORD', `${SECRET}\n`]]));
-    writeFileSync(join(dir, 'bad-name'), 'ignored');
-    const { id, code, logs } = await run('as-app', 'secrets', { binds: [`${dir}:/run/secrets:ro`] });
+    const secrets = new Map([['DB_PASSWORD', `${SECRET}\n`], ['bad-name', 'ignored']]);
+    const beforeStart = (id: string) => copyInstanceFiles(fixture.engine.containers, id, { secrets, configs: [] });
+    const { id, code, logs } = await run('as-app', 'secrets', { beforeStart });
     assert.equal(code, 0, logs);
     assert.match(logs, /^runtime sees the secret: yes$/m);
     // The trailing newline is stripped, inner ones are kept; an invalid name is skipped with a warning naming the file only.

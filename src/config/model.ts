@@ -214,8 +214,8 @@ export interface EnvironmentSpec {
   name: string;
   hosts: string[];
   network: string;
-  /** Per-service overrides; `lbPort` is the service's front door port in this environment. */
-  services: Record<string, { replicas?: number; env?: Record<string, string>; lbPort?: number }>;
+  /** Per-service overrides; `lbPort` is the service's front door port in this environment; `secrets` override or add to the service's by name. */
+  services: Record<string, { replicas?: number; env?: Record<string, string>; lbPort?: number; secrets?: Record<string, SecretRef> }>;
   /** The address front doors of this environment listen on. */
   lbAddress: string;
 }

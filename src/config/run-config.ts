@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { BerthError, BerthErrors } from '../errors.js';
 import { poolFromNetwork } from '../network/pool.js';
-import { CANARY_DEFAULTS, HEALTH_DEFAULTS, type CanarySettings, type EnvironmentSpec, type HealthCheck, type HealthTiming, type HostSpec, type ImageSpec, type NetworkSpec, type ServiceSpec } from './model.js';
+import { CANARY_DEFAULTS, HEALTH_DEFAULTS, type CanarySettings, type EnvironmentSpec, type HealthCheck, type HealthTiming, type HostSpec, type ImageSpec, type NetworkSpec, type SecretRef, type ServiceSpec } from './model.js';
 import type { ProblemList } from './problems.js';
 import { environmentsShape, hostsShape, networksShape, pipelineShape, servicesShape } from './run-schema.js';
 import { Checker } from './schema.js';
@@ -87,11 +87,7 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
     for (const file of configFiles) {
       if (!existsSync(file.source)) problems.at(source, [...path, 'config', file.target], `no such file: ${file.source}`, 'config paths are relative to the folder of berth.yaml');
     }
-    const secrets: ServiceSpec['secrets'] = {};
-    for (const [secret, ref] of Object.entries(s.secrets ?? {})) {
-      if (!ref.env === !ref.file) problems.at(source, [...path, 'secrets', secret], 'name exactly one of "env" or "file"', `e.g. ${secret}: { env: ${secret} }`);
-      secrets[secret] = { ...(ref.env ? { env: ref.env } : {}), ...(ref.file ? { file: isAbsolute(ref.file) ? ref.file : resolve(dir, ref.file) } : {}) };
-    }
+    const secrets = secretRefs(s.secrets, [...path, 'secrets'], dir, source, problems);
     // A bad value under health: is reported already; checking what is left would only add a misleading problem.
     const healthChecked = check.problems.some((p) => p.path[0] === 'services' && p.path[1] === name && p.path[2] === 'health');
     const health = healthChecked ? undefined : toHealth(s.health, s.ports ?? [], source, [...path, 'health'], problems);
@@ -133,7 +129,15 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
       if (!services.has(service)) problems.at(source, [...path, 'services', service], `unknown service "${service}"${didYouMean(service, services.keys())}`, 'declare it under "services:"');
     }
     const overrides = Object.fromEntries(
-      Object.entries(e.services ?? {}).map(([service, o]) => [service, { ...(o.replicas !== undefined ? { replicas: o.replicas } : {}), ...(o.env ? { env: o.env } : {}), ...(o.lb_port !== undefined ? { lbPort: o.lb_port } : {}) }]),
+      Object.entries(e.services ?? {}).map(([service, o]) => [
+        service,
+        {
+          ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
+          ...(o.env ? { env: o.env } : {}),
+          ...(o.lb_port !== undefined ? { lbPort: o.lb_port } : {}),
+          ...(o.secrets ? { secrets: secretRefs(o.secrets, [...path, 'services', service, 'secrets'], dir, source, problems) } : {}),
+        },
+      ]),
     );
     environments.set(name, { name, hosts: envHosts, network, services: overrides, lbAddress: e.lb_address ?? '127.0.0.1' });
   }
@@ -150,6 +154,16 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
     if (!environments.has(stage)) problems.at(source, ['pipeline', index], `unknown environment "${stage}"${didYouMean(stage, environments.keys())}`, 'every stage of the pipeline must be an environment');
   }
   return { hosts, networks, services, environments, pipeline };
+}
+
+/** A `secrets:` mapping (a service's or an environment's override): exactly one source each, files relative to berth.yaml. */
+function secretRefs(raw: Record<string, { env?: string; file?: string }> | undefined, path: KeyPath, dir: string, source: YamlSource, problems: ProblemList): Record<string, SecretRef> {
+  const secrets: Record<string, SecretRef> = {};
+  for (const [secret, ref] of Object.entries(raw ?? {})) {
+    if (!ref.env === !ref.file) problems.at(source, [...path, secret], 'name exactly one of "env" or "file"', `e.g. ${secret}: { env: ${secret} }`);
+    secrets[secret] = { ...(ref.env ? { env: ref.env } : {}), ...(ref.file ? { file: isAbsolute(ref.file) ? ref.file : resolve(dir, ref.file) } : {}) };
+  }
+  return secrets;
 }
 
 /** Turns what poolFromNetwork rejects (range outside the subnet, a multicast mac_prefix, ...) into problems at their keys. */
@@ -176,7 +190,7 @@ function poolProblemAt(message: string, network: string): { path: KeyPath; messa
 interface RawEnvironment {
   hosts?: string[];
   network?: string;
-  services?: Record<string, { replicas?: number; env?: Record<string, string>; lb_port?: number }>;
+  services?: Record<string, { replicas?: number; env?: Record<string, string>; lb_port?: number; secrets?: Record<string, { env?: string; file?: string }> }>;
   lb_address?: string;
 }
 

@@ -123,7 +123,15 @@ export const environmentsShape = mapOf(
     hosts: optional(list(str(NAME))),
     network: optional(str(NAME)),
     services: optional(
-      mapOf(object({ replicas: optional(int({ min: 0, max: 1000 })), env: optional(envMap()), lb_port: optional(port) }), NAME),
+      mapOf(
+        object({
+          replicas: optional(int({ min: 0, max: 1000 })),
+          env: optional(envMap()),
+          lb_port: optional(port),
+          secrets: optional(withoutReservedNames(mapOf(secretRef(), SECRET_NAME), 'secret')),
+        }),
+        NAME,
+      ),
     ),
     lb_address: optional(ipv4()),
   }),

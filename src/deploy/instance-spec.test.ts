@@ -30,7 +30,7 @@ const input = (overrides: Partial<SlotInput> = {}): SlotInput => ({
   network: { mode: 'flat', name: 'lan', dockerName: 'berth-p-lan', ip: '10.0.0.10', mac: '02:42:0a:00:00:0a' },
   apiVersion: '1.41',
   hostPorts: {},
-  secretsDir: '/state/secrets/production/api-production-1',
+  contents: { secretsMac: 'mac-1', configs: { '/srv/app.conf': '444:c0ffee' } },
   ...overrides,
 });
 
@@ -50,7 +50,7 @@ describe('a slot’s container body', () => {
     assert.equal(body.NetworkingConfig!.EndpointsConfig['berth-p-lan']!.MacAddress, '02:42:0a:00:00:0a');
   });
 
-  it('names, labels, health check, resources, restart policy and mounts', () => {
+  it('names, labels, health check, resources, restart policy, and no mounts (secrets and config files are copied in)', () => {
     const { body } = slotBody(input());
     // The container's name carries the project, so another project's api-production-1 never takes it.
     assert.equal(body.name, 'p.api-production-1');
@@ -62,7 +62,8 @@ describe('a slot’s container body', () => {
     assert.equal(body.HostConfig!.NanoCpus, 500_000_000);
     assert.equal(body.HostConfig!.Memory, 268435456);
     assert.deepEqual(body.HostConfig!.RestartPolicy, { Name: 'unless-stopped' });
-    assert.deepEqual(body.HostConfig!.Binds, ['/state/secrets/production/api-production-1:/run/secrets:ro', '/etc/berth/app.conf:/srv/app.conf:ro']);
+    assert.equal(body.HostConfig!.Binds, undefined);
+    assert.equal(body.HostConfig!.Mounts, undefined);
   });
 
   it('never puts a secret value in the body', () => {
@@ -90,6 +91,13 @@ describe('a slot’s container body', () => {
     assert.notEqual(slotBody(input({ network: { mode: 'flat', name: 'lan', dockerName: 'berth-p-lan', ip: '10.0.0.11', mac: '02:42:0a:00:00:0b' } })).specHash, base);
     const nat = { mode: 'nat' as const, name: 'nat', dockerName: 'berth-p-nat' };
     assert.equal(slotBody(input({ network: nat })).specHash, slotBody(input({ network: nat, hostPorts: { '8080/tcp': 40000 } })).specHash);
+  });
+
+  it('the spec hash changes with the secrets\' MAC or a config file\'s digest, and the body does not carry them', () => {
+    const base = slotBody(input());
+    assert.notEqual(slotBody(input({ contents: { secretsMac: 'mac-2', configs: { '/srv/app.conf': '444:c0ffee' } } })).specHash, base.specHash);
+    assert.notEqual(slotBody(input({ contents: { secretsMac: 'mac-1', configs: { '/srv/app.conf': '444:beef' } } })).specHash, base.specHash);
+    assert.doesNotMatch(JSON.stringify(base.body), /mac-1|c0ffee/);
   });
 
   it('compares API versions numerically', () => {

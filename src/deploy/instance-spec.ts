@@ -35,8 +35,16 @@ export interface SlotInput {
   apiVersion: string;
   /** nat: "8080/tcp" → host port the slot keeps; missing ports are picked by the engine. */
   hostPorts: Record<string, number>;
-  /** Host folder with one file per secret, mounted read-only at /run/secrets. */
-  secretsDir?: string;
+  /** What the hash sees of the secrets and config files copied in before start (instance-files.ts); no bind mounts. */
+  contents?: SlotContents;
+}
+
+/** A changed secret value or config file changes the spec hash, so the next rollout replaces the instances. */
+export interface SlotContents {
+  /** HMAC-SHA256 of the secrets' names and values with the project's key (secrets.ts), never a plain hash. */
+  secretsMac?: string;
+  /** Config target → its mode and the SHA-256 of its content. */
+  configs?: Record<string, string>;
 }
 
 export interface SlotBody {
@@ -56,10 +64,6 @@ export function slotBody(input: SlotInput): SlotBody {
     ...(network.ip ? { BERTH_IP: network.ip } : {}),
     ...(network.mac ? { BERTH_MAC: network.mac } : {}),
   };
-  const binds = [
-    ...(input.secretsDir ? [`${input.secretsDir}:/run/secrets:ro`] : []),
-    ...service.configFiles.map((f) => `${f.source}:${f.target}:ro`),
-  ];
   const perEndpointMac = apiAtLeast(input.apiVersion, '1.44');
   const body: CreateBody = {
     name: containerName(input.project, input.slot),
@@ -85,7 +89,6 @@ export function slotBody(input: SlotInput): SlotBody {
       Init: true,
       NetworkMode: network.dockerName,
       RestartPolicy: { Name: service.restart === 'no' ? '' : service.restart },
-      ...(binds.length > 0 ? { Binds: binds } : {}),
       ...(service.resources.cpus ? { NanoCpus: Math.round(service.resources.cpus * 1e9) } : {}),
       ...(service.resources.memoryBytes ? { Memory: service.resources.memoryBytes } : {}),
       // IPv4 only: Docker 20.10 picks the IPv4 and IPv6 host ports of one binding separately, so a kept port could be taken on IPv6.
@@ -107,15 +110,15 @@ export function slotBody(input: SlotInput): SlotBody {
           },
         }),
   };
-  return { body, specHash: hashBody(body) };
+  return { body, specHash: hashBody(body, input.contents) };
 }
 
 /** The hash ignores the host ports the engine picked, so a nat slot that keeps its ports stays up to date. */
-function hashBody(body: CreateBody): string {
+function hashBody(body: CreateBody, contents: SlotContents | undefined): string {
   const { HostConfig, ...rest } = body;
   const { PortBindings, ...host } = (HostConfig ?? {}) as Record<string, unknown>;
   const ports = Object.keys((PortBindings as Record<string, unknown>) ?? {}).sort();
-  return createHash('sha256').update(canonicalJson({ ...rest, HostConfig: host, ports })).digest('hex').slice(0, 16);
+  return createHash('sha256').update(canonicalJson({ ...rest, HostConfig: host, ports, ...(contents ? { contents } : {}) })).digest('hex').slice(0, 16);
 }
 
 const NS_PER_MS = 1_000_000;

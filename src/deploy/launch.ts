@@ -1,6 +1,6 @@
 /**
  * The executor's per-slot actions on an engine: launch a new container for a
- * slot (address first, durably; then create, bind, start, verify, gate), put a
+ * slot (address first, durably; then create, bind, copy its files in, start, verify, gate), put a
  * replaced container back, and remove an instance for good.
  */
 import type { Allocation, Ipam } from '../network/ipam.js';
@@ -13,7 +13,7 @@ import type { ServiceSpec } from '../config/model.js';
 import { checkpoint } from '../fault.js';
 import { slotBody, type SlotInput } from './instance-spec.js';
 import { RUN_LABELS } from './labels.js';
-import { writeSlotSecrets } from './secrets.js';
+import { copyInstanceFiles, type InstanceFiles } from './instance-files.js';
 import { asideName, containerName } from './slots.js';
 
 export interface Launched {
@@ -51,8 +51,8 @@ export interface LaunchInput {
   context: RunContext;
   ipam: Ipam;
   input: Omit<SlotInput, 'network'> & { network: Omit<SlotInput['network'], 'ip' | 'mac'> };
-  /** The service's secret values, written into the input's secrets folder before the container is created. */
-  secrets: ReadonlyMap<string, string>;
+  /** The secrets and config files copied into the container after it is created and before it starts. */
+  files: InstanceFiles;
   /** The rollout that launches it (the container's berth.deployment label). */
   rollout: number;
   timeoutMs: number;
@@ -63,13 +63,12 @@ export interface LaunchInput {
 const LOG_LINES = 20;
 
 /** On failure, removes what it created and releases a newly requested address (the slot gets its own back next time). */
-export async function launchSlot({ context, ipam, input, secrets, rollout, timeoutMs, onAddress }: LaunchInput): Promise<Launched> {
+export async function launchSlot({ context, ipam, input, files, rollout, timeoutMs, onAddress }: LaunchInput): Promise<Launched> {
   const { slot, host } = input;
   const engine = context.hosts.engine(host);
   const flat = input.network.mode === 'flat';
   const allocation = flat ? ipam.requestAddress(input.network.name, slot) : undefined;
   if (allocation) onAddress?.(allocation);
-  if (input.secretsDir) writeSlotSecrets(context.project.stateDir, input.secretsDir, secrets);
   const { body, specHash } = slotBody({ ...input, network: { ...input.network, ...(allocation ? { ip: allocation.ip, mac: allocation.mac } : {}) } });
   body.Labels = { ...body.Labels, [RUN_LABELS.spec]: specHash, [RUN_LABELS.deployment]: String(rollout), [RUN_LABELS.incarnation]: String(allocation?.incarnation ?? 1) };
   let id: string | undefined;
@@ -78,6 +77,7 @@ export async function launchSlot({ context, ipam, input, secrets, rollout, timeo
     id = await engine.containers.create(body);
     checkpoint('created');
     if (allocation) ipam.bind(input.network.name, slot, id, allocation.incarnation);
+    await copyInstanceFiles(engine.containers, id, files);
     await engine.containers.start(id);
     checkpoint('started');
     const state = await engine.containers.inspect(id);

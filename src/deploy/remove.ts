@@ -1,8 +1,9 @@
-/** Removing an instance for good: its container, its address (into quarantine), its slot record and its secrets. */
+/** Removing an instance for good: its container, its address (into quarantine) and its slot record. */
+import { readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Ipam } from '../network/ipam.js';
 import { forgetSlot } from '../store/deployments.js';
 import type { RunContext } from './context.js';
-import { removeSlotSecrets } from './secrets.js';
 
 export interface InstanceRef {
   host: string;
@@ -22,6 +23,23 @@ export async function removeInstance(context: RunContext, ipam: Ipam, instance: 
   }
   const released = instance.network.mode === 'flat' ? ipam.releaseAddress(instance.network.name, instance.slot) : undefined;
   forgetSlot(context.db, instance.environment, instance.slot);
-  removeSlotSecrets(context.project.stateDir, instance.environment, instance.slot);
+  removeLegacySecrets(context.project.stateDir, instance.environment, instance.slot);
   return released?.ip;
+}
+
+/**
+ * Before secrets were copied into containers, Berth wrote them to
+ * `<state dir>/secrets/<env>/<slot>/` for a bind mount; a container made then
+ * may still mount its folder, so it goes only with its slot, and the tree once empty.
+ */
+function removeLegacySecrets(stateDir: string, environment: string, slot: string): void {
+  const root = join(stateDir, 'secrets');
+  rmSync(join(root, environment, slot), { recursive: true, force: true });
+  for (const dir of [join(root, environment), root]) {
+    try {
+      if (readdirSync(dir).length === 0) rmdirSync(dir);
+    } catch {
+      return;
+    }
+  }
 }

@@ -1,45 +1,80 @@
 /**
- * Service secrets, read at deploy time from the environment or a file and
- * written for each slot into a folder of the state directory that only root
- * can enter; it is mounted read-only at /run/secrets, where the image's
- * entrypoint exports each file as a variable. So a secret is never in an image
- * layer, a label, the container's config (docker inspect) or any output.
- * The files outlive the deploy because a container restarted by the engine
- * (after a reboot, say) needs them again.
+ * Service secrets: read at deploy time from the environment or a file (an
+ * environment's own `secrets:` override the service's, so production never
+ * reads dev's value) and copied into each instance's container after it is
+ * created and before it starts, through the engine's archive API
+ * (instance-files.ts), as /run/secrets/<NAME>, 0400, owned by the user the
+ * service runs as; the image's entrypoint exports each file as a variable at
+ * every start.
+ *
+ * Why this design: a bind mount of a folder on the Berth machine is an empty
+ * folder on any other host, and the engine's archive API reaches every host
+ * the same way. The files live in the container's writable layer: kept across
+ * container and engine restarts, removed with the container, never in an image
+ * layer, a label, the container's Env (docker inspect), a log line or an error
+ * (only names and paths are ever printed). On the host they are files of that
+ * layer, readable by root (as everything is) and the service's user only.
+ * Its limit: `docker commit`, `docker export` or `docker cp` of an instance
+ * copies them out, so anyone with the engine's socket can read them — as they
+ * can anyway (exec, or the process's environment).
+ *
+ * Rotation: the spec hash covers an HMAC of the values (secretsMac), so a
+ * changed value rolls the instances, while the hash, which is a label, gives
+ * nothing to brute-force a value with: the key is `<state dir>/spec-mac.key`
+ * (32 random bytes, mode 0600, made once per project).
  */
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ServiceSpec } from '../config/model.js';
+import { canonicalJson } from '../build/plan.js';
+import type { EnvironmentSpec, SecretRef, ServiceSpec } from '../config/model.js';
 import { readSecret } from '../registry/secrets.js';
+import type { ConfigContent } from './instance-files.js';
+import type { SlotContents } from './instance-spec.js';
 
-export function secretsRoot(stateDir: string): string {
-  return join(stateDir, 'secrets');
-}
-
-/** Reads every secret of the service now, so a missing one fails the deploy before anything changes. */
-export function readServiceSecrets(service: ServiceSpec, env: NodeJS.ProcessEnv): Map<string, string> {
-  return new Map(Object.entries(service.secrets).map(([name, ref]) => [name, readSecret(ref, `services.${service.name}.secrets.${name}`, env)]));
-}
-
-/** The folder of a slot's secret files (mounted at /run/secrets); naming it writes nothing. */
-export function slotSecretsDir(stateDir: string, environment: string, slot: string): string {
-  return join(secretsRoot(stateDir), environment, slot);
-}
-
-/** Writes the secret files into a slot's folder (from `slotSecretsDir`), right before its container is created. */
-export function writeSlotSecrets(stateDir: string, dir: string, values: ReadonlyMap<string, string>): void {
-  if (values.size === 0) return;
-  const root = secretsRoot(stateDir);
-  mkdirSync(root, { recursive: true, mode: 0o700 });
-  chmodSync(root, 0o700);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (const [name, value] of values) {
-    const file = join(dir, name);
-    writeFileSync(file, value, { mode: 0o400 });
-    chmodSync(file, 0o400);
+/** A service's secrets in an environment, each with its berth.yaml key (for messages): the environment's override the service's. */
+export function secretRefsOf(service: ServiceSpec, environment: EnvironmentSpec): Map<string, { ref: SecretRef; key: string }> {
+  const refs = new Map(Object.entries(service.secrets).map(([name, ref]) => [name, { ref, key: `services.${service.name}.secrets.${name}` }]));
+  for (const [name, ref] of Object.entries(environment.services[service.name]?.secrets ?? {})) {
+    refs.set(name, { ref, key: `environments.${environment.name}.services.${service.name}.secrets.${name}` });
   }
+  return refs;
 }
 
-export function removeSlotSecrets(stateDir: string, environment: string, slot: string): void {
-  rmSync(slotSecretsDir(stateDir, environment, slot), { recursive: true, force: true });
+/** Reads every secret of the service in the environment now, so a missing one fails the deploy before anything changes. */
+export function readServiceSecrets(service: ServiceSpec, environment: EnvironmentSpec, env: NodeJS.ProcessEnv): Map<string, string> {
+  return new Map([...secretRefsOf(service, environment)].map(([name, { ref, key }]) => [name, readSecret(ref, key, env)]));
+}
+
+/** The project's key for secretsMac, made on first use. */
+export function specMacKey(stateDir: string): Buffer {
+  const file = join(stateDir, 'spec-mac.key');
+  try {
+    return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  mkdirSync(stateDir, { recursive: true });
+  try {
+    // 'wx': of two processes making it at once, one writes and both read the same key.
+    writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    chmodSync(file, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+}
+
+/** An HMAC-SHA256 of the secrets' names and values (never the values themselves nor a plain hash of them). */
+export function secretsMac(key: Buffer, secrets: ReadonlyMap<string, string>): string {
+  return createHmac('sha256', key).update(canonicalJson(Object.fromEntries(secrets))).digest('hex');
+}
+
+/** What the spec hash sees of the files copied into an instance; undefined when there are none (the hash stays as it was). */
+export function slotContents(key: Buffer, secrets: ReadonlyMap<string, string>, configs: readonly ConfigContent[]): SlotContents | undefined {
+  if (secrets.size === 0 && configs.length === 0) return undefined;
+  return {
+    ...(secrets.size > 0 ? { secretsMac: secretsMac(key, secrets) } : {}),
+    ...(configs.length > 0 ? { configs: Object.fromEntries(configs.map((c) => [c.target, `${c.mode.toString(8)}:${createHash('sha256').update(c.content).digest('hex')}`])) } : {}),
+  };
 }

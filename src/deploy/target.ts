@@ -2,9 +2,9 @@
  * Everything needed to launch slots of one service (at one image and one set
  * of settings) in one environment, read without changing anything: the
  * engines' API versions, the slots' saved placement, the secrets. Shared by
- * every rollout. `input()` is pure: it names the slot's secrets folder but
- * writes nothing; the files are written where an instance is launched
- * (launch.ts). The executor ensures the networks and reconciles IPAM once per
+ * every rollout. `input()` is pure; the secrets and config files read here
+ * are copied into a container where an instance is launched (launch.ts), and
+ * only their digests go into its spec hash. The executor ensures the networks and reconciles IPAM once per
  * rollout (`ensureNetworks`, `reconcileAddresses`).
  */
 import type { EnvironmentSpec, NetworkSpec, ServiceSpec } from '../config/model.js';
@@ -14,7 +14,8 @@ import { slotsOf, type SlotRecord } from '../store/deployments.js';
 import { ipamOf, networkOf, serviceEnv, type RunContext } from './context.js';
 import type { SlotInput } from './instance-spec.js';
 import { observeNetwork } from './observe.js';
-import { readServiceSecrets, slotSecretsDir } from './secrets.js';
+import { readConfigFiles, type InstanceFiles } from './instance-files.js';
+import { readServiceSecrets, slotContents, specMacKey } from './secrets.js';
 import type { Placement } from './slots.js';
 
 /** Addresses allocated this recently may belong to another deploy still creating its container. */
@@ -32,15 +33,16 @@ export interface ServiceTarget {
   saved: Map<string, SlotRecord>;
   /** Every host that may hold an instance: the environment's and those slots were on. */
   hostNames: Set<string>;
-  /** The service's secret values, read once; written to a slot's folder only when it is launched. */
-  secrets: ReadonlyMap<string, string>;
+  /** The service's secret values in this environment and its config files, read once; copied into a container only when it is launched. */
+  files: InstanceFiles;
   input(placement: Placement): SlotInput;
 }
 
 export async function prepareTarget(context: RunContext, service: ServiceSpec, environment: EnvironmentSpec, image: { id: string; digest: string }): Promise<ServiceTarget> {
   const { project, db, hosts } = context;
   const network = networkOf(project, environment);
-  const secrets = readServiceSecrets(service, context.env);
+  const files: InstanceFiles = { secrets: readServiceSecrets(service, environment, context.env), configs: readConfigFiles(service) };
+  const contents = files.secrets.size > 0 || files.configs.length > 0 ? slotContents(specMacKey(project.stateDir), files.secrets, files.configs) : undefined;
   const ipam = ipamOf(context);
   const dockerName = dockerNetworkName(project.name, network);
   const apiVersions = new Map(await Promise.all(environment.hosts.map(async (h) => [h, await hosts.engine(h).apiVersion()] as const)));
@@ -57,7 +59,7 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
     ipam,
     saved,
     hostNames,
-    secrets,
+    files,
     input(p) {
       const own = network.mode === 'flat' ? ipam.allocations(network.name).find((a) => a.slot === p.slot) : undefined;
       return {
@@ -71,7 +73,7 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
         network: { mode: network.mode, name: network.name, dockerName, ...(own ? { ip: own.ip, mac: own.mac } : {}) },
         apiVersion: apiVersions.get(p.host) ?? '1.41',
         hostPorts: saved.get(p.slot)?.hostPorts ?? {},
-        ...(secrets.size > 0 ? { secretsDir: slotSecretsDir(project.stateDir, environment.name, p.slot) } : {}),
+        ...(contents ? { contents } : {}),
       };
     },
   };

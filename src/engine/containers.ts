@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { guard, isNotFound } from './errors.js';
 import { readBuffer, type EngineHttp } from './http.js';
 
@@ -130,6 +131,34 @@ export class ContainerClient {
 
   async rename(id: string, name: string): Promise<void> {
     await guard(this.endpoint, `rename container ${id} to ${name}`, () => this.http.empty('POST', `/containers/${encodeURIComponent(id)}/rename`, { query: { name } }));
+  }
+
+  /** Unpacks a tar archive into the container's filesystem at `path` (an existing folder); works on a created, not yet started container. */
+  async putArchive(id: string, path: string, tar: Buffer): Promise<void> {
+    const response = await guard(this.endpoint, `copy files into container ${id}`, () =>
+      this.http.call('PUT', `/containers/${encodeURIComponent(id)}/archive`, { query: { path }, stream: Readable.from([tar]), contentType: 'application/x-tar' }),
+    );
+    response.resume();
+  }
+
+  /** A tar archive of `path` (a file or folder) in the container's filesystem; not-found when it is absent. */
+  async getArchive(id: string, path: string): Promise<Buffer> {
+    const response = await guard(this.endpoint, `read ${path} of container ${id}`, () =>
+      this.http.call('GET', `/containers/${encodeURIComponent(id)}/archive`, { query: { path } }),
+    );
+    return readBuffer(response);
+  }
+
+  /** Who the container's process starts as (the image's USER, or '') and its environment (the image's and the create body's). */
+  async processConfig(id: string): Promise<{ user: string; env: Record<string, string> }> {
+    type Config = { Config: { User?: string; Env?: string[] | null } };
+    const c = await guard(this.endpoint, `inspect container ${id}`, () => this.http.json<Config>('GET', `/containers/${encodeURIComponent(id)}/json`));
+    const env: Record<string, string> = {};
+    for (const entry of c.Config.Env ?? []) {
+      const at = entry.indexOf('=');
+      if (at > 0) env[entry.slice(0, at)] = entry.slice(at + 1);
+    }
+    return { user: c.Config.User ?? '', env };
   }
 
   /** Containers (running or not) matching every label filter, with what the list call reports: enough to plan without inspecting each. */

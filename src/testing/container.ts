@@ -18,6 +18,8 @@ export interface TestContainer {
   binds?: string[];
   stopGraceSeconds?: number;
   healthcheck?: CreateBody['Healthcheck'];
+  /** Runs between create and start (e.g. to copy files in, as a deploy does). */
+  beforeStart?: (id: string) => Promise<void>;
 }
 
 /** What a deploy gives every instance (Berth's variables, labels, the engine's init), and nothing else. */
@@ -38,6 +40,7 @@ export function testContainerBody(spec: TestContainer): CreateBody {
 export async function startTestContainer(engine: Engine, spec: TestContainer): Promise<ContainerState> {
   await engine.containers.remove(spec.instance);
   const id = await engine.containers.create(testContainerBody(spec));
+  await spec.beforeStart?.(id);
   await engine.containers.start(id);
   const state = await engine.containers.inspect(id);
   if (!state) throw new Error(`container ${spec.instance} vanished right after it started`);
