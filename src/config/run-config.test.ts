@@ -133,6 +133,27 @@ describe('secret names', () => {
   });
 });
 
+describe('per-environment secrets', () => {
+  const services = 'services:\n  web:\n    image: app\n    secrets:\n      DB_PASSWORD: { env: DEV_DB }\n';
+
+  it('loads an environment\'s secrets for a service, files relative to berth.yaml', () => {
+    const rest = `${services}environments:\n  dev: {}\n  production:\n    services:\n      web:\n        secrets:\n          DB_PASSWORD: { env: PROD_DB }\n          CERT: { file: certs/prod.pem }\n`;
+    const dir = project('', rest);
+    const loaded = load(dir);
+    assert.deepEqual(loaded.environments.get('production')!.services.web!.secrets, { DB_PASSWORD: { env: 'PROD_DB' }, CERT: { file: join(dir, 'certs/prod.pem') } });
+    assert.equal(loaded.environments.get('dev')!.services.web, undefined);
+  });
+
+  it('checks them like the service\'s: the name, one source, no BERTH_ name, with file, line and key', () => {
+    const rest = `${services}environments:\n  production:\n    services:\n      web:\n        secrets:\n          db-password: { env: X }\n          BOTH: { env: X, file: y }\n          BERTH_IP: { env: X }\n`;
+    assert.deepEqual(problemsOf(project('', rest)).map((p) => p.message), [
+      'berth.yaml:17: environments.production.services.web.secrets.db-password: "db-password" is not a valid secret name: each secret becomes the environment variable of its name',
+      'berth.yaml:19: environments.production.services.web.secrets.BERTH_IP: the secret name "BERTH_IP" is reserved: names starting with BERTH_ are Berth\'s own',
+      'berth.yaml:18: environments.production.services.web.secrets.BOTH: name exactly one of "env" or "file"',
+    ]);
+  });
+});
+
 describe('user', () => {
   it('accepts a user or uid with an optional group or gid', () => {
     for (const user of ['app', 'app:app', '1000', '1000:1000', 'app:1000', '_svc-1:www-data']) {
