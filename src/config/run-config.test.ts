@@ -154,6 +154,25 @@ describe('per-environment secrets', () => {
   });
 });
 
+describe('config files', () => {
+  it('maps a container path to a file relative to berth.yaml', () => {
+    const dir = project('', 'services:\n  web:\n    image: app\n    config:\n      /etc/app/app.conf: config/app.conf\n', { 'config/app.conf': 'x=1\n' });
+    assert.deepEqual(load(dir).services.get('web')!.configFiles, [{ source: join(dir, 'config/app.conf'), target: '/etc/app/app.conf' }]);
+  });
+
+  it('refuses a relative, folder or ".." container path and a missing file, at their keys', () => {
+    const rest = 'services:\n  web:\n    image: app\n    config:\n      etc/a.conf: a.conf\n      /etc/../b.conf: a.conf\n      /etc/conf.d/: a.conf\n      /etc/c.conf: missing.conf\n';
+    const dir = project('', rest, { 'a.conf': 'x' });
+    const hint = 'is not an absolute path of a file inside the container, without "." or ".." steps';
+    assert.deepEqual(problemsOf(dir).map((p) => p.message), [
+      `berth.yaml:11: services.web.config.etc/a.conf: "etc/a.conf" ${hint}`,
+      `berth.yaml:12: services.web.config./etc/../b.conf: "/etc/../b.conf" ${hint}`,
+      `berth.yaml:13: services.web.config./etc/conf.d/: "/etc/conf.d/" ${hint}`,
+      `berth.yaml:14: services.web.config./etc/c.conf: no such file: ${join(dir, 'missing.conf')}`,
+    ]);
+  });
+});
+
 describe('user', () => {
   it('accepts a user or uid with an optional group or gid', () => {
     for (const user of ['app', 'app:app', '1000', '1000:1000', 'app:1000', '_svc-1:www-data']) {

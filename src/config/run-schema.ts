@@ -11,6 +11,13 @@ const SECRET_NAME = {
   fix: 'use letters, digits and _ only, not starting with a digit, like DB_PASSWORD',
 };
 
+/** Where a config file is copied in the container (a tar entry's name, so no ".." step and not a folder). */
+const CONFIG_TARGET = {
+  pattern: /^(?!.*\/\.\.?(?:\/|$))\/.*[^/]$/,
+  hint: 'an absolute path of a file inside the container, without "." or ".." steps',
+  fix: 'write the container path as the key and the file as its value, like /etc/app/app.conf: config/app.conf',
+};
+
 const port = portNumber();
 
 export const hostsShape = list(
@@ -79,7 +86,8 @@ export const servicesShape = mapOf(
     command: optional(command()),
     ports: optional(list(port)),
     env: optional(envMap()),
-    config: optional(mapOf(str({ pattern: /^\//, hint: 'an absolute path inside the container' }))),
+    // Container path → file on the machine running Berth: the key is the path inside the container (it was the value that was checked).
+    config: optional(mapOf(str(), CONFIG_TARGET)),
     secrets: optional(withoutReservedNames(mapOf(secretRef(), SECRET_NAME), 'secret')),
     health: optional(health),
     resources: optional(object({ cpus: optional((v, p, c) => (typeof v === 'number' && v > 0 ? v : c.report(p, 'expected a number of CPUs above 0, like 0.5'))), memory: optional(size()) })),
