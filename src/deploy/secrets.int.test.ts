@@ -13,6 +13,7 @@ import { after, before, describe } from 'node:test';
 import { berthOn, showOutcome, type CliOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { steps } from '../testing/steps.js';
+import { sleep } from '../time.js';
 
 const value = (what: string) => `${what}-${randomBytes(8).toString('hex')}`;
 
@@ -41,7 +42,8 @@ describe('secrets and config files copied into instances', () => {
   /** What the service process (busybox httpd, started by the entrypoint) has in its environment; exec'd processes do not get the entrypoint's exports. */
   const serviceEnv = async (id: string): Promise<string> => {
     const script = 'for p in /proc/[0-9]*; do if tr "\\0" " " < $p/cmdline | grep -q "^busybox httpd"; then tr "\\0" "\\n" < $p/environ; fi; done';
-    return (await fixture.engine.containers.exec(id, ['sh', '-c', script])).output;
+    // As the service's user: root in a container lacks CAP_SYS_PTRACE, which reading another user's environ needs.
+    return (await fixture.engine.containers.exec(id, ['busybox', 'su', '-s', '/bin/sh', 'app', '-c', script])).output;
   };
   const sh = async (id: string, script: string): Promise<string> => (await fixture.engine.containers.exec(id, ['sh', '-c', script])).output.trim();
 
@@ -50,9 +52,17 @@ describe('secrets and config files copied into instances', () => {
       {
         base: { settings: { root: { tarball: await tinyRootTarball() } } },
         web: {
-          settings: { from: 'base', user: 'app', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] },
+          // A command without options: busybox su (the tiny root has no util-linux setpriv) would take them as its own.
+          settings: { from: 'base', user: 'app', command: ['/bin/serve'] },
           // other: a second user of the image, who must not read the secret.
-          static: "#!/bin/sh\nmkdir -p /www\necho hello > /www/index.html\necho 'other:x:1001:1001::/tmp:/bin/sh' >> /etc/passwd\n",
+          static: [
+            '#!/bin/sh',
+            'mkdir -p /www',
+            'echo hello > /www/index.html',
+            "printf '#!/bin/sh\\nexec busybox httpd -f -p 8080 -h /www\\n' > /bin/serve && chmod 755 /bin/serve",
+            "echo 'other:x:1001:1001::/tmp:/bin/sh' >> /etc/passwd",
+            '',
+          ].join('\n'),
         },
       },
       {
@@ -124,7 +134,11 @@ describe('secrets and config files copied into instances', () => {
   step('the files are in the container\'s writable layer: a restart keeps them and the entrypoint exports them again', async () => {
     await fixture.engine.containers.restart(devId, 2);
     let seen = '';
-    for (let i = 0; i < 50 && !seen.includes('API_TOKEN='); i++) seen = await serviceEnv(devId);
+    // Until the restarted service process is up (a bounded number of looks, no deadline).
+    for (let i = 0; i < 100 && !seen.includes('API_TOKEN='); i++) {
+      seen = await serviceEnv(devId);
+      if (!seen.includes('API_TOKEN=')) await sleep(100);
+    }
     assert.match(seen, new RegExp(`^API_TOKEN=${dev}$`, 'm'));
   });
 
