@@ -1,8 +1,8 @@
 /** Integration: a lab of three real engines on one LAN, and what is left of it after a dispose or a sweep. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:https';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { isAlive } from '../processes.js';
@@ -28,6 +28,10 @@ function pingWithoutCertificate(ip: string, ca: string): Promise<string> {
     req.on('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code ?? error.message}`));
     req.end();
   });
+}
+
+function exitCode(command: string, args: string[]): Promise<number | null> {
+  return new Promise((resolve) => spawn(command, args, { stdio: 'ignore' }).on('exit', resolve));
 }
 
 describe('a lab of three engines', () => {
@@ -68,9 +72,10 @@ describe('a lab of three engines', () => {
       assert.equal(await reaches(ip), true, `the LAN reaches ${ip}`);
       assert.equal(await lan.neighbourMac(ip), mac, `the LAN sees ${ip} at its static MAC`);
     }
-    // The flat network spans the hosts at L2: host 3, without the network, reaches both through the LAN bridge.
-    const fromHost3 = spawn('nsenter', [`--net=/run/netns/${lab.hosts[2]!.netns}`, BUSYBOX, 'ping', '-c', '1', '-W', '2', instances[1]!.ip]);
-    assert.equal(await new Promise((resolve) => fromHost3.on('exit', resolve)), 0, 'host 3 reaches the container on host 2');
+    // The flat network spans the hosts at L2: host 3, without the network, reaches a container on host 2 through the LAN bridge.
+    assert.equal(await exitCode('nsenter', [`--net=/run/netns/${lab.hosts[2]!.netns}`, BUSYBOX, 'ping', '-c', '1', '-W', '2', instances[1]!.ip]), 0, 'host 3 reaches the container on host 2');
+    // This machine (its front door) reaches the instances at their own addresses.
+    assert.equal(await exitCode(BUSYBOX, ['ping', '-c', '1', '-W', '2', instances[0]!.ip]), 0, 'this machine reaches the container on host 1');
   });
 
   step("stops one host: its container goes with it, the other host's still answers; then starts it again", async () => {
@@ -96,35 +101,53 @@ describe('a lab of three engines', () => {
   });
 });
 
-describe('a lab whose test process was killed', () => {
-  let made: ChildMade | undefined;
+/** Starts a test process that makes a lab with a container; resolves once it made them. */
+async function startChild(): Promise<{ child: ChildProcess; made: ChildMade; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
+  const child = spawn(process.execPath, [CHILD], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const made = await new Promise<ChildMade>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(JSON.parse(out.slice(0, out.indexOf('\n'))) as ChildMade);
+    });
+    void exited.then(({ code, signal }) => reject(new Error(`the child exited (${code ?? signal}) before it made its lab`)));
+  });
+  return { child, made, exited };
+}
+
+describe('a lab whose test process was interrupted', () => {
+  const started: ChildMade[] = [];
 
   after(async () => {
-    // Should the test fail, the next sweep must still find it: a dead owner's folder is its to remove.
-    if (made) await sweepInterrupted();
+    // Should a test fail, the next sweep must still find what it left: a dead owner's folders are its to remove.
+    if (started.some((m) => existsSync(m.dir))) await sweepInterrupted();
   });
 
-  it('is removed by the sweep, even with its engine killed before it stopped its container', async () => {
-    const child = spawn(process.execPath, [CHILD], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
-    made = await new Promise<ChildMade>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes('\n')) resolve(JSON.parse(out.slice(0, out.indexOf('\n'))) as ChildMade);
-      });
-      void exited.then((signal) => reject(new Error(`the child exited (${signal}) before it made its lab`)));
-    });
+  it('is removed by the test process itself on SIGINT, which then exits 130', async () => {
+    const { child, made, exited } = await startChild();
+    started.push(made);
+    const trace = { id: made.id, dir: made.dir, certs: [made.certs] };
+    assert.notDeepEqual(await labLeftovers(trace), NOTHING_LEFT);
+    child.kill('SIGINT');
+    assert.deepEqual(await exited, { code: 130, signal: null });
+    assert.equal(isAlive(made.containerPid), false);
+    assert.deepEqual(await labLeftovers(trace), NOTHING_LEFT);
+  });
+
+  it('is removed by the sweep after a SIGKILL, even with its engine killed before it stopped its container', async () => {
+    const { child, made, exited } = await startChild();
+    started.push(made);
     child.kill('SIGKILL');
-    assert.equal(await exited, 'SIGKILL');
+    assert.deepEqual(await exited, { code: null, signal: 'SIGKILL' });
     const trace = { id: made.id, dir: made.dir, certs: [made.certs] };
     assert.ok(isAlive(made.containerPid), 'a killed test runs no cleanup: its container runs');
     // The harshest case: the engine dies too, before it stops its container (an OOM kill, a kill -9 of everything).
     process.kill(made.dockerdPid, 'SIGKILL');
 
     const report = await sweepInterrupted();
-    assert.ok(report.sweep.some((t) => t.dir === made!.dir), JSON.stringify(report));
-    assert.deepEqual(report.failures.filter((f) => f.startsWith(made!.dir)), []);
+    assert.ok(report.sweep.some((t) => t.dir === made.dir), JSON.stringify(report));
+    assert.deepEqual(report.failures.filter((f) => f.startsWith(made.dir)), []);
     assert.equal(isAlive(made.containerPid), false, "the killed engine's container is gone");
     assert.deepEqual(await labLeftovers(trace), NOTHING_LEFT);
   });
