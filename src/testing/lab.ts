@@ -174,7 +174,7 @@ async function makeLan(plan: LabPlan): Promise<void> {
   await ip(['addr', 'add', `${plan.gateway}${prefix}`, 'dev', plan.bridge]);
   await ip(['link', 'set', plan.bridge, 'up']);
   await addForwardRule(plan.bridge);
-  for (const host of plan.hosts) {
+  const plug = async (host: LabHostPlan) => {
     const inside = (args: string[]) => ip(['-n', host.netns, ...args]);
     await ip(['netns', 'add', host.netns]);
     await ip(['link', 'add', host.vethOutside, 'type', 'veth', 'peer', 'name', host.vethInside]);
@@ -188,7 +188,8 @@ async function makeLan(plan: LabPlan): Promise<void> {
     await inside(['addr', 'add', `${host.ip}${prefix}`, 'dev', plan.bridge]);
     await inside(['link', 'set', plan.bridge, 'up']);
     await inside(['route', 'add', 'default', 'via', plan.gateway]);
-  }
+  };
+  await Promise.all(plan.hosts.map(plug));
 }
 
 async function removeLab(plan: LabPlan, labDir: string, engines: Map<string, RunningDockerd>, lanHosts: LanHost[], trusted: string[]): Promise<void> {
