@@ -52,11 +52,19 @@ export interface FleetListing {
   unreachable: UnreachableHost[];
 }
 
-/** Every instance, when every host answers; a host that does not fails the call, naming it (commands that act on what they list). */
+/** Every instance, when every host that may hold one answers; one that does not fails the call, naming it (commands that act on what they list). */
 export async function listInstances(context: RunContext, filter: InstanceFilter = {}, now = Date.now()): Promise<InstanceStatus[]> {
   const listing = await listFleet(context, filter, now);
-  if (listing.unreachable.length > 0) throw unreachableError(listing.unreachable, 'this command');
-  return listing.instances;
+  const needed = listing.unreachable.filter((u) => mayHold(context, u.host, filter));
+  if (needed.length > 0) throw unreachableError(needed, filter.environment ? `this command on ${filter.environment}` : 'this command');
+  return listing.instances.filter((i) => i.state !== 'unknown');
+}
+
+/** Whether a host may run instances the filter asks for: it is one of the environment's hosts, or the store places a slot there. */
+function mayHold(context: RunContext, host: string, filter: InstanceFilter): boolean {
+  if (filter.environment === undefined) return true;
+  if (context.project.environments.get(filter.environment)?.hosts.includes(host)) return true;
+  return allSlots(context.db, filter.environment).some((s) => s.host === host && (filter.service === undefined || s.service === filter.service));
 }
 
 /** What the hosts that answer run, and which hosts did not answer and why (berth ps, berth lb). */

@@ -23,6 +23,7 @@ export interface EngineInfo {
   bridgeNfIptables: boolean;
   ipv4Forwarding: boolean;
   initBinary: string;
+  /** NCPU and MemTotal: the host's capacity for placement. */
   cpus: number;
   memoryBytes: number;
 }

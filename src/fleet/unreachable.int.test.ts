@@ -116,6 +116,16 @@ describe('a fleet with hosts that do not answer', () => {
     assert.equal(history.rollouts.length, 1, 'the failed deploy journaled no rollout');
   });
 
+  step('logs of the instances on local work; a restart, which needs every host of prod, fails naming hung', async () => {
+    const logs = await berth('logs', service, '--env', 'prod', '--tail', '5');
+    assert.equal(logs.code, 0, logs.stderr);
+    const restart = await berth('restart', service, '--env', 'prod');
+    assert.equal(restart.code, 5, restart.stdout + restart.stderr);
+    assert.match(restart.stderr, /host hung is unreachable; this command on prod needs it/);
+    const after1 = (JSON.parse((await berth('ps', '--json')).stdout) as Ps).instances;
+    assert.deepEqual(after1.map((i) => [i.slot, i.id, i.state]), before1.map((i) => [i.slot, i.id, 'running']));
+  });
+
   step('a release to prod fails the same way before anything changes', async () => {
     const release = await berth('release', service, '--env', 'prod');
     assert.equal(release.code, 5, release.stdout + release.stderr);
