@@ -9,7 +9,7 @@ import type { Hosts } from '../deploy/hosts.js';
 import { reachHosts, unreachableError } from '../deploy/reach.js';
 import { slotsOf } from '../store/deployments.js';
 
-// A process asks each host once: a deploy resuming an interrupted rollout reaches the preflight more than once.
+// Each host is asked once per Hosts (one command's): a deploy resuming an interrupted rollout reaches the preflight more than once.
 const answered = new WeakMap<Hosts, Set<string>>();
 
 export function hostsTouched(run: RunContext, service: string, environment: EnvironmentSpec): string[] {
