@@ -8,6 +8,7 @@ import { deployCommand } from './commands/deploy.js';
 import { doctorCommand } from './commands/doctor.js';
 import { execCommand } from './commands/exec.js';
 import { historyCommand } from './commands/history.js';
+import { hostsCommand } from './commands/hosts.js';
 import { canaryCommand, promoteCommand, releaseCommand, rollbackCommand, scaleCommand } from './commands/release.js';
 import { imagesCommand } from './commands/images.js';
 import { ipamCommand } from './commands/ipam.js';
@@ -42,6 +43,7 @@ const commands: Command[] = [
   historyCommand,
   lbCommand,
   ipamCommand,
+  hostsCommand,
   doctorCommand,
 ];
 

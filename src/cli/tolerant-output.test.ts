@@ -30,8 +30,9 @@ describe('output to a terminal or pipe that went away', () => {
 
 describe('a front door backend as berth lb shows it', () => {
   const instance = (state: string) => ({ state }) as InstanceStatus;
-  it('is missing without a container, stopped when its container does not run, else what HAProxy says', () => {
+  it('is missing without a container, stopped when its container does not run, unknown on a host that did not answer, else what HAProxy says', () => {
     assert.equal(backendState('ready', undefined), 'missing');
+    assert.equal(backendState('ready', instance('unknown')), 'unknown');
     assert.equal(backendState('ready', instance('exited')), 'stopped');
     assert.equal(backendState('drain', instance('running')), 'drain');
   });

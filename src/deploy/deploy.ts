@@ -20,6 +20,7 @@ import { deploySteps, planDeploy, type Step } from './plan.js';
 import { dockerNetworkName } from '../network/docker-network.js';
 import { observeService } from './observe.js';
 import { slotName } from './slots.js';
+import { requireHosts } from '../release/preflight.js';
 
 export interface DeployOptions {
   /** An image ID, a registry digest Berth pushed, or a tag; default: the current build. */
@@ -70,6 +71,7 @@ export async function deployService(context: RunContext, serviceName: string, en
   const service = serviceOf(project, serviceName);
   const environment = environmentOf(project, environmentName);
   refuseFrontDoor(context, service.name, environment.name);
+  await requireHosts(context, service.name, environment, `the deploy of ${service.name} to ${environment.name}`);
   const network = networkOf(project, environment);
   const dockerName = dockerNetworkName(project.name, network);
   const image = await resolveImage(project, hosts.engine(environment.hosts[0]!), db, service, options.image);

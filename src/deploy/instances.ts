@@ -1,13 +1,16 @@
 /**
  * The instances, as `berth ps` shows them: the engines' containers with Berth's
  * labels, inspected; a container set aside by an interrupted rollout as such;
- * and a slot the store records without any container as `missing`.
+ * and a slot the store records without any container as `missing`. A host
+ * whose engine does not answer is reported as such, and its recorded slots
+ * as `unknown`.
  */
 import type { ContainerState } from '../engine/containers.js';
 import { ipamOf, networkOf, type RunContext } from './context.js';
 import { allSlots, type SlotRecord } from '../store/deployments.js';
 import { RUN_LABELS } from './labels.js';
 import { PREVIOUS_SUFFIX } from './slots.js';
+import { isHostUnreachable, reachHosts, reasonOf, unreachableError, type UnreachableHost } from './reach.js';
 
 export interface InstanceStatus {
   slot: string;
@@ -24,7 +27,10 @@ export interface InstanceStatus {
   ports: Record<string, number>;
   digest: string;
   deployment: number | null;
-  /** The engine's state (running, exited, …); `set-aside` for a container an interrupted rollout renamed aside; `missing` for a slot without a container. */
+  /**
+   * The engine's state (running, exited, …); `set-aside` for a container an interrupted rollout renamed aside; `missing` for a slot
+   * without a container; `unknown` for a recorded slot on a host that did not answer.
+   */
   state: string;
   /** healthy, unhealthy, starting, or none (no health check). */
   health: string;
@@ -40,27 +46,67 @@ export interface InstanceFilter {
   withMissing?: boolean;
 }
 
+export interface FleetListing {
+  instances: InstanceStatus[];
+  /** Hosts whose engine did not answer: their recorded slots are listed with state `unknown`. */
+  unreachable: UnreachableHost[];
+}
+
+/** Every instance, when every host that may hold one answers; one that does not fails the call, naming it (commands that act on what they list). */
 export async function listInstances(context: RunContext, filter: InstanceFilter = {}, now = Date.now()): Promise<InstanceStatus[]> {
+  const listing = await listFleet(context, filter, now);
+  const needed = listing.unreachable.filter((u) => mayHold(context, u.host, filter));
+  if (needed.length > 0) throw unreachableError(needed, filter.environment ? `this command on ${filter.environment}` : 'this command');
+  return listing.instances.filter((i) => i.state !== 'unknown');
+}
+
+/** Whether a host may run instances the filter asks for: it is one of the environment's hosts, or the store places a slot there. */
+function mayHold(context: RunContext, host: string, filter: InstanceFilter): boolean {
+  if (filter.environment === undefined) return true;
+  if (context.project.environments.get(filter.environment)?.hosts.includes(host)) return true;
+  return allSlots(context.db, filter.environment).some((s) => s.host === host && (filter.service === undefined || s.service === filter.service));
+}
+
+/** What the hosts that answer run, and which hosts did not answer and why (berth ps, berth lb). */
+export async function listFleet(context: RunContext, filter: InstanceFilter = {}, now = Date.now()): Promise<FleetListing> {
   const labels = [
     `${RUN_LABELS.project}=${context.project.name}`,
     ...(filter.environment ? [`${RUN_LABELS.environment}=${filter.environment}`] : []),
     ...(filter.service ? [`${RUN_LABELS.service}=${filter.service}`] : []),
   ];
+  const reached = await reachHosts(context.hosts, context.project.hosts.map((h) => h.name));
+  const unreachable: UnreachableHost[] = reached.filter((r) => !r.reachable).map((r) => ({ host: r.host, engine: r.engine, error: r.reachable ? '' : r.error }));
   const perHost = await Promise.all(
-    context.project.hosts.map(async (host) => {
-      const engine = context.hosts.engine(host.name);
-      const ids = await engine.containers.list(labels);
-      const states = await Promise.all(ids.map((id) => engine.containers.inspect(id)));
-      return states.filter((s): s is ContainerState => s !== undefined).map((s) => toStatus(host.name, s, now));
-    }),
+    reached
+      .filter((r) => r.reachable)
+      .map(async ({ host, engine: endpoint }) => {
+        try {
+          const engine = context.hosts.engine(host);
+          const ids = await engine.containers.list(labels);
+          const states = await Promise.all(ids.map((id) => engine.containers.inspect(id)));
+          return states.filter((s): s is ContainerState => s !== undefined).map((s) => toStatus(host, s, now));
+        } catch (error) {
+          // It answered the version call a moment ago and stopped since: the same as not answering.
+          if (!isHostUnreachable(error)) throw error;
+          unreachable.push({ host, engine: endpoint, error: reasonOf(error) });
+          return [];
+        }
+      }),
   );
   const found = perHost.flat();
-  const missing = filter.withMissing ? missingSlots(context, found, filter) : [];
-  return [...found, ...missing].sort((a, b) => a.environment.localeCompare(b.environment) || a.slot.localeCompare(b.slot, 'en', { numeric: true }) || a.name.localeCompare(b.name));
+  const silent = new Set(unreachable.map((u) => u.host));
+  const missing = filter.withMissing ? missingSlots(context, found, filter, silent) : [];
+  const instances = [...found, ...missing].sort(
+    (a, b) => a.environment.localeCompare(b.environment) || a.slot.localeCompare(b.slot, 'en', { numeric: true }) || a.name.localeCompare(b.name),
+  );
+  return { instances, unreachable: unreachable.sort((a, b) => a.host.localeCompare(b.host)) };
 }
 
-/** Slots the store records whose container no engine has (removed by hand, say): the next rollout recreates them. */
-function missingSlots(context: RunContext, found: readonly InstanceStatus[], filter: InstanceFilter): InstanceStatus[] {
+/**
+ * Slots the store records whose container no engine has (removed by hand, say): the next rollout recreates them.
+ * A slot on a host that did not answer is `unknown`, not missing: its container may well run.
+ */
+function missingSlots(context: RunContext, found: readonly InstanceStatus[], filter: InstanceFilter, silent: ReadonlySet<string>): InstanceStatus[] {
   const present = new Set(found.map((i) => `${i.environment}\0${i.slot}`));
   const wanted = (s: SlotRecord) => (filter.service === undefined || s.service === filter.service) && !present.has(`${s.environment}\0${s.slot}`);
   const records = allSlots(context.db, filter.environment).filter(wanted);
@@ -82,8 +128,8 @@ function missingSlots(context: RunContext, found: readonly InstanceStatus[], fil
       ports: s.hostPorts,
       digest: '',
       deployment: null,
-      state: 'missing',
-      health: 'none',
+      state: silent.has(s.host) ? 'unknown' : 'missing',
+      health: silent.has(s.host) ? 'unknown' : 'none',
       startedAt: null,
       uptimeSeconds: null,
       restarts: 0,

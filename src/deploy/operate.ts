@@ -5,7 +5,8 @@ import { frontDoorDir } from '../lb/paths.js';
 import { allRefs, releaseDigest } from '../store/refs.js';
 import { environmentOf, ipamOf, networkOf, serviceOf, type RunContext } from './context.js';
 import { waitHealthy } from '../health/gate.js';
-import { listInstances, type InstanceStatus } from './instances.js';
+import { listFleet, listInstances, type InstanceStatus } from './instances.js';
+import { unreachableError } from './reach.js';
 import { removeInstance } from './remove.js';
 
 /** A service's instances in an environment, or one instance when `name` is a slot. */
@@ -13,8 +14,13 @@ export async function selectInstances(context: RunContext, name: string, environ
   environmentOf(context.project, environment);
   const isSlot = !context.project.services.has(name);
   if (!isSlot) serviceOf(context.project, name);
-  const all = await listInstances(context, { environment, ...(options.withMissing ? { withMissing: true } : {}) });
+  const listing = await listFleet(context, { environment, withMissing: true });
+  const all = listing.instances.filter((i) => options.withMissing || i.state !== 'missing');
   const chosen = all.filter((i) => (isSlot ? i.slot === name : i.service === name));
+  // Instances on hosts that answer are enough; one recorded on a host that does not (or none found while one does not) is not.
+  const silent = new Set(chosen.filter((i) => i.state === 'unknown').map((i) => i.host));
+  const needed = listing.unreachable.filter((u) => silent.has(u.host) || chosen.length === 0);
+  if (needed.length > 0) throw unreachableError(needed, `${name} in ${environment}`);
   if (chosen.length === 0) {
     if (isSlot && !all.some((i) => i.slot === name) && ![...context.project.services.keys()].some((s) => name.startsWith(`${s}-`))) serviceOf(context.project, name);
     throw notFound(`no instances of ${name} in ${environment}`, { fix: `deploy it first: berth deploy ${isSlot ? '<service>' : name} --env ${environment}` });

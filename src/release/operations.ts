@@ -13,6 +13,7 @@ import { capacityProblem, type CapacityInput } from './capacity.js';
 import { checkPromotion } from './pipeline.js';
 import { planCanary, planRolling, type RolloutPlan } from './rollout-plan.js';
 import { watchCanary } from './canary-watch.js';
+import { requireHosts } from './preflight.js';
 import { actor, configOf, continueRollout, recoverInterrupted, replicasIn, requireRelease, rollout, serviceOfRelease, slotStates, type RolloutOptions, type RolloutResult } from './rollout.js';
 import type { RolloutContext } from './rollout-context.js';
 import { contextFor } from './rollout.js';
@@ -47,6 +48,7 @@ function finishedInterrupted(resumed: RolloutResult): RolloutResult {
 export async function releaseService(run: RunContext, serviceName: string, environmentName: string, options: RolloutOptions & { force?: boolean; image?: string } = {}): Promise<RolloutResult & { created: Release }> {
   const service = serviceOf(run.project, serviceName);
   const environment = environmentOf(run.project, environmentName);
+  await requireHosts(run, service.name, environment, `the release of ${service.name} to ${environment.name}`);
   const image = await resolveImage(run.project, run.hosts.engine(environment.hosts[0]!), run.db, service, options.image);
   const draft = { service: service.name, number: 0, image: image.name, imageId: image.id, digest: image.digest, repository: image.repository, config: configOf(service) };
   const check = checkPromotion(run.project.pipeline, service.name, releasesOf(run.db, service.name).length + 1, environment.name, () => false, options.force ?? false);

@@ -29,6 +29,7 @@ import {
   type RolloutKind,
 } from '../store/releases.js';
 import { NO_DOOR } from './door.js';
+import { requireHosts } from './preflight.js';
 import { frontDoorFor } from './front-door.js';
 import { checkpoint } from '../fault.js';
 import { acquire, release as unlockService } from './lock.js';
@@ -138,6 +139,7 @@ function lastRanByDeploy(run: RunContext, service: string, environment: string):
 export async function rollout(run: RunContext, environmentName: string, request: RolloutRequest, options: RolloutOptions = {}): Promise<RolloutResult> {
   const environment = environmentOf(run.project, environmentName);
   const service = request.release.service;
+  await requireHosts(run, service, environment, `the ${request.kind} of ${service} to ${environment.name}`);
   await recoverInterrupted(run, service, environment.name, options);
   const outcome = acquire(run.db, service, environment.name, 0);
   if (!outcome.acquired) throw failed(`rollout #${outcome.interrupted.id} of ${service} in ${environment.name} was interrupted again; run the command again`);
@@ -179,6 +181,7 @@ export async function rollout(run: RunContext, environmentName: string, request:
 export async function continueRollout(run: RunContext, rolloutId: number, plan: RolloutPlan, options: RolloutOptions, from = 0): Promise<RolloutResult> {
   const record = rolloutById(run.db, rolloutId)!;
   const environment = environmentOf(run.project, record.environment);
+  await requireHosts(run, record.service, environment, `rollout #${rolloutId} (${record.kind} of ${record.service} to ${record.environment})`);
   const target = releaseOf(run.db, record.service, plan.target)!;
   const ctx = await contextFor(run, target, environment, options, usesFrontDoor(run, record.kind, record.service, record.environment));
   await prepareOnce(ctx);
@@ -189,6 +192,8 @@ export async function continueRollout(run: RunContext, rolloutId: number, plan: 
 
 /** If a killed berth left a rollout of this service running, finish it first, and say what happens and why. */
 export async function recoverInterrupted(run: RunContext, service: string, environment: string, options: RolloutOptions): Promise<RolloutResult | undefined> {
+  // Every operation that rolls out starts here: a host it needs that does not answer stops it before anything changes.
+  await requireHosts(run, service, environmentOf(run.project, environment), `a rollout of ${service} to ${environment}`);
   const outcome = acquire(run.db, service, environment, 0);
   if (outcome.acquired) {
     unlockService(run.db, service, environment);

@@ -1,6 +1,9 @@
 import { cacheDir } from '../../build/rootfs.js';
 import { findProjectFile, loadProject } from '../../config/project.js';
-import { runChecks } from '../../doctor/checks.js';
+import { runChecks, type Check } from '../../doctor/checks.js';
+import { bridgeCheck, hostChecks } from '../../doctor/hosts.js';
+import { Hosts } from '../../deploy/hosts.js';
+import type { Project } from '../../config/model.js';
 import { connectEngine } from '../../engine/client.js';
 import type { Command } from '../command.js';
 import { printJson, table } from '../output.js';
@@ -14,15 +17,21 @@ export const doctorCommand: Command = {
     // Doctor also runs outside a project; with one, it knows whether Debian roots are needed.
     let needsBootstrap = false;
     let stateDir: string | undefined;
+    let project: Project | undefined;
     try {
       findProjectFile(flags.project as string | undefined, cwd);
-      const project = loadProject(flags.project as string | undefined, env, cwd);
+      project = loadProject(flags.project as string | undefined, env, cwd);
       needsBootstrap = [...project.images.values()].some((i) => i.root?.kind === 'debian');
       stateDir = project.stateDir;
     } catch {
       // No project (or an invalid one): doctor checks the machine, "berth build" reports the project.
     }
-    const checks = await runChecks({ engine: connectEngine(env), env, folders: [cacheDir(env), ...(stateDir ? [stateDir] : [])], needsBootstrap });
+    const engine = connectEngine(env);
+    const [checks, fleet] = await Promise.all([
+      runChecks({ engine, env, folders: [cacheDir(env), ...(stateDir ? [stateDir] : [])], needsBootstrap }),
+      project ? fleetChecks(project, engine) : Promise.resolve([]),
+    ]);
+    checks.push(...fleet);
     const ok = checks.every((c) => c.status !== 'fail');
     if (flags.json) {
       printJson(output, { ok, checks });
@@ -34,3 +43,23 @@ export const doctorCommand: Command = {
     return ok ? 0 : 1;
   },
 };
+
+/** Every host of the project, and each flat network's bridge where Berth can see it. */
+async function fleetChecks(project: Project, engine: ReturnType<typeof connectEngine>): Promise<Check[]> {
+  const hosts = new Hosts(project, engine);
+  const doctorHosts = project.hosts.map((h) => ({
+    name: h.name,
+    endpoint: h.engine,
+    engine: hosts.engine(h.name),
+    // Without TLS material (HostSpec.tls, or insecure: true) a tcp:// engine is plain HTTP.
+    plainTcp: h.engine.startsWith('tcp://') && ((h as { insecure?: boolean }).insecure === true || (h as { tls?: unknown }).tls === undefined),
+    local: hosts.isLocal(h.name),
+  }));
+  const bridges = [...project.networks.values()].flatMap((n) => {
+    if (n.mode !== 'flat' || !n.bridge) return [];
+    const on = new Set([...project.environments.values()].filter((e) => e.network === n.name).flatMap((e) => e.hosts));
+    const where = doctorHosts.filter((h) => on.has(h.name));
+    return where.length > 0 ? [bridgeCheck({ name: n.name, bridge: n.bridge, createBridge: n.createBridge }, where)] : [];
+  });
+  return [...(await hostChecks(doctorHosts)), ...bridges];
+}

@@ -2,16 +2,23 @@ import { frontDoorStatus } from '../../lb/front-door.js';
 import type { FrontDoorStatus } from '../../lb/model.js';
 import { frontDoorDir } from '../../release/front-door.js';
 import { environmentOf } from '../../deploy/context.js';
-import { listInstances, type InstanceStatus } from '../../deploy/instances.js';
+import { listFleet, type InstanceStatus } from '../../deploy/instances.js';
+import type { UnreachableHost } from '../../deploy/reach.js';
 import { allFrontDoors } from '../../store/releases.js';
+import { allSlots } from '../../store/deployments.js';
 import type { Command } from '../command.js';
 import { printJson, table } from '../output.js';
 import { withRun } from '../run-workspace.js';
 
-type Door = Omit<FrontDoorStatus, 'servers'> & { servers: (Omit<FrontDoorStatus['servers'][number], 'state'> & { state: string })[]; service: string; environment: string };
+/** Each backend with the host its instance is on ('' when neither an engine nor the store knows it). */
+type Door = Omit<FrontDoorStatus, 'servers'> & { servers: (Omit<FrontDoorStatus['servers'][number], 'state'> & { state: string; host: string })[]; service: string; environment: string };
 
-/** HAProxy's state of a backend, unless its container is gone (`missing`) or does not run (`stopped`): the front door cannot know. */
+/**
+ * HAProxy's state of a backend, unless its container is gone (`missing`), does not run (`stopped`), or is on a host
+ * that did not answer (`unknown`): the front door cannot know.
+ */
 export function backendState(state: string, container: InstanceStatus | undefined): string {
+  if (container?.state === 'unknown') return 'unknown';
   if (!container) return 'missing';
   return container.state === 'running' ? state : 'stopped';
 }
@@ -26,13 +33,21 @@ export const lbCommand: Command = {
       const only = typeof context.flags.env === 'string' ? environmentOf(run.project, context.flags.env).name : undefined;
       const rows = allFrontDoors(run.db);
       const doors: Door[] = [];
+      const unreachable = new Map<string, UnreachableHost>();
+      const slots = allSlots(run.db);
       for (const row of rows.filter((r) => only === undefined || r.environment === only)) {
         const status = await frontDoorStatus({ id: `${row.environment}-${row.service}`, bind: { address: row.address, port: row.port }, dir: frontDoorDir(run.project.stateDir, row.service, row.environment) });
-        const containers = await listInstances(run, { environment: row.environment, service: row.service });
-        doors.push({ ...status, servers: status.servers.map((s) => ({ ...s, state: backendState(s.state, containers.find((c) => c.slot === s.name && c.state !== 'set-aside')) })), service: row.service, environment: row.environment });
+        const listing = await listFleet(run, { environment: row.environment, service: row.service, withMissing: true });
+        for (const u of listing.unreachable) unreachable.set(u.host, u);
+        const servers = status.servers.map((s) => {
+          const container = listing.instances.find((c) => c.slot === s.name && c.state !== 'set-aside' && c.state !== 'missing');
+          const host = container?.host ?? slots.find((r) => r.environment === row.environment && r.slot === s.name)?.host ?? '';
+          return { ...s, host, state: backendState(s.state, container) };
+        });
+        doors.push({ ...status, servers, service: row.service, environment: row.environment });
       }
       if (context.flags.json) {
-        printJson(context.output, { frontDoors: doors });
+        printJson(context.output, { frontDoors: doors, unreachable: [...unreachable.values()] });
         return 0;
       }
       if (doors.length === 0) {
@@ -43,10 +58,11 @@ export const lbCommand: Command = {
         const f = d.frontend;
         context.output.out(`${d.service} in ${d.environment}: http://${d.address}/ ${d.running ? `(HAProxy pid ${d.pid})` : '(not running)'}; requests ${f.requests}, 5xx ${f.responses['5xx']}, retries ${d.backend.retries}`);
         if (d.servers.length > 0) {
-          const servers = d.servers.map((s) => [s.name, s.address, String(s.weight), s.state, s.status, String(s.current), String(s.requests), String(s.responses['2xx']), String(s.responses['5xx']), String(s.errors.connect + s.errors.response + s.errors.redispatched)]);
-          context.output.out(table([['  BACKEND', 'ADDRESS', 'WEIGHT', 'STATE', 'STATUS', 'NOW', 'REQUESTS', '2XX', '5XX', 'ERRORS'], ...servers.map((r) => [`  ${r[0]}`, ...r.slice(1)])]));
+          const servers = d.servers.map((s) => [s.name, s.host || '-', s.address, String(s.weight), s.state, s.status, String(s.current), String(s.requests), String(s.responses['2xx']), String(s.responses['5xx']), String(s.errors.connect + s.errors.response + s.errors.redispatched)]);
+          context.output.out(table([['  BACKEND', 'HOST', 'ADDRESS', 'WEIGHT', 'STATE', 'STATUS', 'NOW', 'REQUESTS', '2XX', '5XX', 'ERRORS'], ...servers.map((r) => [`  ${r[0]}`, ...r.slice(1)])]));
         }
       }
+      for (const u of unreachable.values()) context.output.out(`host ${u.host} unreachable: ${u.error}; its backends are shown as unknown`);
       return 0;
     }),
 };

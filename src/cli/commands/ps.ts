@@ -1,5 +1,7 @@
 import { environmentOf, serviceOf } from '../../deploy/context.js';
-import { listInstances, type InstanceStatus } from '../../deploy/instances.js';
+import { listFleet, type InstanceStatus } from '../../deploy/instances.js';
+import type { UnreachableHost } from '../../deploy/reach.js';
+import { unavailable } from '../../errors.js';
 import type { Command } from '../command.js';
 import { formatDuration, printJson, table } from '../output.js';
 import { withRun } from '../run-workspace.js';
@@ -12,27 +14,44 @@ export const psCommand: Command = {
   run: (context) =>
     withRun(context, async (run) => {
       const { flags, output } = context;
-      const instances = await listInstances(run, {
+      const { instances, unreachable } = await listFleet(run, {
         ...(typeof flags.env === 'string' ? { environment: environmentOf(run.project, flags.env).name } : {}),
         ...(typeof flags.service === 'string' ? { service: serviceOf(run.project, flags.service).name } : {}),
         withMissing: true,
       });
+      // With every host silent there is nothing to show but the store's memory: an error, as with one dead engine before.
+      if (unreachable.length === run.project.hosts.length) throw noHostAnswered(unreachable);
       if (flags.json) {
-        printJson(output, { instances });
+        printJson(output, { instances, unreachable });
         return 0;
       }
-      if (instances.length === 0) {
-        output.out('no instances; deploy a service with "berth deploy <service> --env <env>"');
-        return 0;
-      }
-      output.out(table([['INSTANCE', 'ENV', 'HOST', 'NETWORK', 'IP', 'MAC', 'PORTS', 'DIGEST', 'STATE', 'HEALTH', 'UPTIME', 'RESTARTS'], ...instances.map(row)]));
-      const missing = instances.filter((i) => i.state === 'missing');
-      if (missing.length > 0) output.out(`missing: ${missing.map((i) => i.slot).join(', ')} (no container; the next rollout or berth restart recreates it on its slot and address)`);
-      const aside = instances.filter((i) => i.state === 'set-aside');
-      if (aside.length > 0) output.out(`set aside by an interrupted rollout: ${aside.map((i) => i.name).join(', ')} (berth rollout ls; run the command again to resume, or berth rollout abandon <id>)`);
+      for (const line of psLines(instances, unreachable)) output.out(line);
       return 0;
     }),
 };
+
+/** The table and its notes: missing and set-aside instances, and each host that did not answer with its reason. */
+export function psLines(instances: readonly InstanceStatus[], unreachable: readonly UnreachableHost[]): string[] {
+  const lines: string[] = [];
+  if (instances.length === 0) lines.push('no instances; deploy a service with "berth deploy <service> --env <env>"');
+  else lines.push(table([['INSTANCE', 'ENV', 'HOST', 'NETWORK', 'IP', 'MAC', 'PORTS', 'DIGEST', 'STATE', 'HEALTH', 'UPTIME', 'RESTARTS'], ...instances.map(row)]));
+  const missing = instances.filter((i) => i.state === 'missing');
+  if (missing.length > 0) lines.push(`missing: ${missing.map((i) => i.slot).join(', ')} (no container; the next rollout or berth restart recreates it on its slot and address)`);
+  const aside = instances.filter((i) => i.state === 'set-aside');
+  if (aside.length > 0) lines.push(`set aside by an interrupted rollout: ${aside.map((i) => i.name).join(', ')} (berth rollout ls; run the command again to resume, or berth rollout abandon <id>)`);
+  for (const u of unreachable) {
+    const unknown = instances.filter((i) => i.host === u.host && i.state === 'unknown').length;
+    lines.push(`host ${u.host} unreachable: ${u.error}${unknown > 0 ? `; its ${unknown} recorded instance(s) are shown as unknown` : ''}`);
+  }
+  return lines;
+}
+
+function noHostAnswered(unreachable: readonly UnreachableHost[]) {
+  return unavailable(`no host answered, so berth ps cannot say what runs`, {
+    lines: unreachable.map((u) => `${u.host} (${u.engine}): ${u.error}`),
+    fix: 'start the engines or restore the network to them, and check with "berth hosts"',
+  });
+}
 
 function row(i: InstanceStatus): string[] {
   const ports = Object.entries(i.ports).map(([c, h]) => `${h}→${c}`).join(',');

@@ -61,8 +61,11 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
   };
   const ps = async (environment: string): Promise<Ps[]> => JSON.parse((await ok(['ps', '--env', environment, '--service', svc, '--json'])).stdout).instances as Ps[];
   const lb = async (environment: string) => {
-    const doors = JSON.parse((await ok(['lb', '--env', environment, '--json'])).stdout).frontDoors as { service: string; servers: { name: string; address: string; state: string }[] }[];
-    return doors.find((d) => d.service === svc)!.servers.map((s) => [s.name, s.state]).sort();
+    const doors = JSON.parse((await ok(['lb', '--env', environment, '--json'])).stdout).frontDoors as { service: string; servers: { name: string; host: string; address: string; state: string }[] }[];
+    const servers = doors.find((d) => d.service === svc)!.servers;
+    // Every backend names the host its instance is on: this project has one.
+    assert.deepEqual([...new Set(servers.map((s) => s.host))], servers.length > 0 ? ['local'] : []);
+    return servers.map((s) => [s.name, s.state]).sort();
   };
   const lastRollout = (environment: string) => rolloutsOf(db, svc, environment)[0]!;
   const locks = () => db.prepare('SELECT * FROM locks').all();

@@ -1,0 +1,44 @@
+import { fleetHosts } from '../../fleet/hosts.js';
+import type { HostView } from '../../fleet/hosts-view.js';
+import type { Command } from '../command.js';
+import { formatBytes, printJson, table } from '../output.js';
+import { withRun } from '../run-workspace.js';
+
+export const hostsCommand: Command = {
+  name: 'hosts',
+  summary: 'every host: state (ready, draining, unreachable and why), engine and API version, round trip, CPUs and memory, instances placed and their reservations, labels',
+  usage: 'berth hosts [--json]',
+  options: { json: { type: 'boolean' } },
+  run: (context) =>
+    withRun(context, async (run) => {
+      const hosts = await fleetHosts(run);
+      if (context.flags.json) printJson(context.output, { hosts });
+      else for (const line of hostsLines(hosts)) context.output.out(line);
+      // The view answered even with hosts down: it reports them, as berth ps does.
+      return 0;
+    }),
+};
+
+/** The table, then a line per host that did not answer (with its reason) or is drained. */
+export function hostsLines(hosts: readonly HostView[]): string[] {
+  const rows = hosts.map((h) => [
+    h.name,
+    h.state,
+    h.engine,
+    h.version ?? '-',
+    h.apiVersion ?? '-',
+    h.rttMs === null ? '-' : `${h.rttMs} ms`,
+    h.cpus === null ? '-' : String(h.cpus),
+    h.memory === null ? '-' : formatBytes(h.memory),
+    String(h.instances),
+    `${h.reservedCpus}${h.cpus ? `/${h.cpus}` : ''}`,
+    `${formatBytes(h.reservedMemory)}${h.memory ? `/${formatBytes(h.memory)}` : ''}`,
+    Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-',
+  ]);
+  const lines = [table([['HOST', 'STATE', 'ENGINE', 'VERSION', 'API', 'RTT', 'CPUS', 'MEMORY', 'INSTANCES', 'RESERVED CPUS', 'RESERVED MEMORY', 'LABELS'], ...rows])];
+  for (const h of hosts) {
+    if (!h.reachable) lines.push(`${h.name} unreachable: ${h.error ?? 'no answer'}${h.draining ? ' (and draining)' : ''}`);
+    else if (h.draining) lines.push(`${h.name} draining${h.drainReason ? ` (${h.drainReason})` : ''}: gets nothing new until "berth host undrain ${h.name}"`);
+  }
+  return lines;
+}
