@@ -107,6 +107,7 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
       resources: { ...(s.resources?.cpus ? { cpus: s.resources.cpus } : {}), ...(s.resources?.memory ? { memoryBytes: s.resources.memory } : {}) },
       restart: (s.restart as ServiceSpec['restart']) ?? 'unless-stopped',
       replicas: s.replicas ?? 1,
+      ...(s.placement?.labels && Object.keys(s.placement.labels).length > 0 ? { placement: { labels: s.placement.labels } } : {}),
       stopGraceSeconds: Math.ceil((s.stop_grace ?? 10_000) / 1000),
       rollout: {
         batchSize: s.rollout?.batch_size ?? 1,
@@ -133,7 +134,15 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
       if (!services.has(service)) problems.at(source, [...path, 'services', service], `unknown service "${service}"${didYouMean(service, services.keys())}`, 'declare it under "services:"');
     }
     const overrides = Object.fromEntries(
-      Object.entries(e.services ?? {}).map(([service, o]) => [service, { ...(o.replicas !== undefined ? { replicas: o.replicas } : {}), ...(o.env ? { env: o.env } : {}), ...(o.lb_port !== undefined ? { lbPort: o.lb_port } : {}) }]),
+      Object.entries(e.services ?? {}).map(([service, o]) => [
+        service,
+        {
+          ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
+          ...(o.env ? { env: o.env } : {}),
+          ...(o.lb_port !== undefined ? { lbPort: o.lb_port } : {}),
+          ...(o.placement?.labels ? { placement: { labels: o.placement.labels } } : {}),
+        },
+      ]),
     );
     environments.set(name, { name, hosts: envHosts, network, services: overrides, lbAddress: e.lb_address ?? '127.0.0.1' });
   }
@@ -176,7 +185,7 @@ function poolProblemAt(message: string, network: string): { path: KeyPath; messa
 interface RawEnvironment {
   hosts?: string[];
   network?: string;
-  services?: Record<string, { replicas?: number; env?: Record<string, string>; lb_port?: number }>;
+  services?: Record<string, { replicas?: number; env?: Record<string, string>; lb_port?: number; placement?: { labels?: Record<string, string> } }>;
   lb_address?: string;
 }
 

@@ -13,6 +13,11 @@ const SECRET_NAME = {
 
 const port = portNumber();
 
+/** `placement: { labels: { rack: r1 } }`: the labels (of `hosts[].labels`) a host must carry to run the service. */
+const placement = object({
+  labels: optional(mapOf(str(), { pattern: /^[A-Za-z0-9][A-Za-z0-9._/-]*$/, hint: 'a label name of letters, digits, ".", "_", "/" and "-"', fix: 'use a name like rack or zone' })),
+});
+
 export const hostsShape = list(
   object({
     name: required(str(NAME)),
@@ -85,6 +90,7 @@ export const servicesShape = mapOf(
     resources: optional(object({ cpus: optional((v, p, c) => (typeof v === 'number' && v > 0 ? v : c.report(p, 'expected a number of CPUs above 0, like 0.5'))), memory: optional(size()) })),
     restart: optional(str({ pattern: /^(no|always|unless-stopped|on-failure)$/, hint: 'one of no, always, unless-stopped, on-failure' })),
     replicas: optional(int({ min: 0, max: 1000 })),
+    placement: optional(placement),
     stop_grace: optional(duration()),
     rollout: optional(
       object({
@@ -123,7 +129,7 @@ export const environmentsShape = mapOf(
     hosts: optional(list(str(NAME))),
     network: optional(str(NAME)),
     services: optional(
-      mapOf(object({ replicas: optional(int({ min: 0, max: 1000 })), env: optional(envMap()), lb_port: optional(port) }), NAME),
+      mapOf(object({ replicas: optional(int({ min: 0, max: 1000 })), env: optional(envMap()), lb_port: optional(port), placement: optional(placement) }), NAME),
     ),
     lb_address: optional(ipv4()),
   }),
