@@ -23,6 +23,9 @@ export interface EngineInfo {
   bridgeNfIptables: boolean;
   ipv4Forwarding: boolean;
   initBinary: string;
+  /** NCPU and MemTotal: the host's capacity for placement. */
+  cpus: number;
+  memoryBytes: number;
 }
 
 export class Engine {
@@ -70,6 +73,8 @@ export class Engine {
       bridgeNfIptables: Boolean(i.BridgeNfIptables),
       ipv4Forwarding: Boolean(i.IPv4Forwarding),
       initBinary: String(i.InitBinary ?? ''),
+      cpus: Number(i.NCPU ?? 0),
+      memoryBytes: Number(i.MemTotal ?? 0),
     };
   }
 }
