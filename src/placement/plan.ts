@@ -162,7 +162,7 @@ function stayOrGo(s: SlotRequest, fleet: Fleet): { reason: PlacementReason; note
   if (s.current === undefined) return { reason: 'new', note: '' };
   if (s.leave) return { reason: 'leaving', note: '' };
   const host = fleet.host(s.current);
-  if (host === undefined || !s.hosts.includes(s.current)) return { reason: 'host-gone', note: '' };
+  if (host === undefined || !fleet.isCandidate(s, s.current)) return { reason: 'host-gone', note: '' };
   if (!carries(host, s.labels)) return { reason: 'labels-changed', note: '' };
   const why = host.state === 'unreachable' ? ' (unreachable: it may still run there)' : host.state === 'draining' ? ' (draining: it stays until it is moved)' : '';
   return { reason: 'kept', note: `kept on ${s.current}${why}` };
@@ -192,6 +192,7 @@ class Fleet {
   readonly #count: Float64Array;
   readonly #groups = new Map<string, Float64Array>();
   readonly #eligible = new WeakMap<readonly string[], Map<string, number[]>>();
+  readonly #names = new WeakMap<readonly string[], Set<string>>();
 
   constructor(hosts: readonly PlacementHost[]) {
     this.#hosts = hosts;
@@ -239,15 +240,24 @@ class Fleet {
         bestSame = sameHere;
         bestLoad = load;
         bestCount = count;
+        // Nothing beats an empty host holding none of the service, and ties go to the earlier one.
+        if (bestSame === 0 && bestLoad === 0 && bestCount === 0) break;
       }
     }
     return best < 0 ? undefined : this.#hosts[best]!.name;
   }
 
+  /** Whether `name` is one of the slot's environment's hosts. */
+  isCandidate(s: SlotRequest, name: string): boolean {
+    let names = this.#names.get(s.hosts);
+    if (!names) this.#names.set(s.hosts, (names = new Set(s.hosts)));
+    return names.has(name);
+  }
+
   /** Why the slot cannot go to `name`, or undefined when it can. */
   refusal(s: SlotRequest, name: string): string | undefined {
     const i = this.#index.get(name);
-    if (i === undefined || !s.hosts.includes(name)) return `${name} is not a host of ${s.environment} (its hosts: ${s.hosts.join(', ')})`;
+    if (i === undefined || !this.isCandidate(s, name)) return `${name} is not a host of ${s.environment} (its hosts: ${s.hosts.join(', ')})`;
     const h = this.#hosts[i]!;
     if (h.state !== 'ready') return `${name} is ${stateText(h)}`;
     if (!carries(h, s.labels)) return `${name} does not carry ${labelText(s.labels)} (${hostLabels(h, s.labels)})`;
