@@ -150,9 +150,15 @@ export interface ServiceSpec {
   resources: { cpus?: number; memoryBytes?: number };
   restart: 'no' | 'always' | 'unless-stopped' | 'on-failure';
   replicas: number;
+  /** Host labels the service's hosts must carry; absent when none (releases recorded before it have none). */
+  placement?: PlacementSettings;
   stopGraceSeconds: number;
   rollout: RolloutSettings;
   canary: CanarySettings;
+}
+
+export interface PlacementSettings {
+  labels: Record<string, string>;
 }
 
 /** How a release replaces instances behind the front door. */
@@ -215,7 +221,7 @@ export interface EnvironmentSpec {
   hosts: string[];
   network: string;
   /** Per-service overrides; `lbPort` is the service's front door port in this environment; `secrets` override or add to the service's by name. */
-  services: Record<string, { replicas?: number; env?: Record<string, string>; lbPort?: number; secrets?: Record<string, SecretRef> }>;
+  services: Record<string, { replicas?: number; env?: Record<string, string>; lbPort?: number; secrets?: Record<string, SecretRef>; placement?: PlacementSettings }>;
   /** The address front doors of this environment listen on. */
   lbAddress: string;
 }

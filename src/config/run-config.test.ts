@@ -304,3 +304,23 @@ describe('health and canary settings', () => {
     ]);
   });
 });
+
+describe('placement', () => {
+  const services = (placement: string, override = '') =>
+    ['services:', '  web:', '    image: app', ...(placement ? [`    placement: ${placement}`] : []), 'environments:', '  production:', ...(override ? ['    services:', '      web:', `        placement: ${override}`] : []), ''].join('\n');
+
+  it('reads a service\'s label constraints and an environment\'s own, and leaves them out when there are none', () => {
+    const loaded = load(project('', services('{ labels: { rack: r1, ssd: true } }', '{ labels: { rack: r2 } }')));
+    assert.deepEqual(loaded.services.get('web')!.placement, { labels: { rack: 'r1', ssd: 'true' } });
+    assert.deepEqual(loaded.environments.get('production')!.services.web!.placement, { labels: { rack: 'r2' } });
+    assert.equal('placement' in load(project('', services(''))).services.get('web')!, false);
+  });
+
+  it('rejects a bad label name, a label that is not a mapping and an unknown key, each at its line and key', () => {
+    assert.deepEqual(problemsOf(project('', services('{ labels: { "bad key": x }, rack: r1 }', '{ labels: [rack] }'))), [
+      { message: 'berth.yaml:10: services.web.placement.rack: unknown key "rack"', fix: 'allowed keys here: labels' },
+      { message: 'berth.yaml:10: services.web.placement.labels.bad key: "bad key" is not a label name of letters, digits, ".", "_", "/" and "-"', fix: 'use a name like rack or zone' },
+      { message: 'berth.yaml:15: environments.production.services.web.placement.labels: expected a mapping, got a list', fix: undefined },
+    ]);
+  });
+});

@@ -103,6 +103,7 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
       resources: { ...(s.resources?.cpus ? { cpus: s.resources.cpus } : {}), ...(s.resources?.memory ? { memoryBytes: s.resources.memory } : {}) },
       restart: (s.restart as ServiceSpec['restart']) ?? 'unless-stopped',
       replicas: s.replicas ?? 1,
+      ...(s.placement?.labels && Object.keys(s.placement.labels).length > 0 ? { placement: { labels: s.placement.labels } } : {}),
       stopGraceSeconds: Math.ceil((s.stop_grace ?? 10_000) / 1000),
       rollout: {
         batchSize: s.rollout?.batch_size ?? 1,
@@ -136,6 +137,7 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
           ...(o.env ? { env: o.env } : {}),
           ...(o.lb_port !== undefined ? { lbPort: o.lb_port } : {}),
           ...(o.secrets ? { secrets: secretRefs(o.secrets, [...path, 'services', service, 'secrets'], dir, source, problems) } : {}),
+          ...(o.placement?.labels ? { placement: { labels: o.placement.labels } } : {}),
         },
       ]),
     );
@@ -190,7 +192,7 @@ function poolProblemAt(message: string, network: string): { path: KeyPath; messa
 interface RawEnvironment {
   hosts?: string[];
   network?: string;
-  services?: Record<string, { replicas?: number; env?: Record<string, string>; lb_port?: number; secrets?: Record<string, { env?: string; file?: string }> }>;
+  services?: Record<string, { replicas?: number; env?: Record<string, string>; lb_port?: number; secrets?: Record<string, { env?: string; file?: string }>; placement?: { labels?: Record<string, string> } }>;
   lb_address?: string;
 }
 

@@ -20,6 +20,11 @@ const CONFIG_TARGET = {
 
 const port = portNumber();
 
+/** `placement: { labels: { rack: r1 } }`: the labels (of `hosts[].labels`) a host must carry to run the service. */
+const placement = object({
+  labels: optional(mapOf(str(), { pattern: /^[A-Za-z0-9][A-Za-z0-9._/-]*$/, hint: 'a label name of letters, digits, ".", "_", "/" and "-"', fix: 'use a name like rack or zone' })),
+});
+
 export const hostsShape = list(
   object({
     name: required(str(NAME)),
@@ -93,6 +98,7 @@ export const servicesShape = mapOf(
     resources: optional(object({ cpus: optional((v, p, c) => (typeof v === 'number' && v > 0 ? v : c.report(p, 'expected a number of CPUs above 0, like 0.5'))), memory: optional(size()) })),
     restart: optional(str({ pattern: /^(no|always|unless-stopped|on-failure)$/, hint: 'one of no, always, unless-stopped, on-failure' })),
     replicas: optional(int({ min: 0, max: 1000 })),
+    placement: optional(placement),
     stop_grace: optional(duration()),
     rollout: optional(
       object({
@@ -137,6 +143,7 @@ export const environmentsShape = mapOf(
           env: optional(envMap()),
           lb_port: optional(port),
           secrets: optional(withoutReservedNames(mapOf(secretRef(), SECRET_NAME), 'secret')),
+          placement: optional(placement),
         }),
         NAME,
       ),

@@ -1,10 +1,11 @@
 /**
  * Everything needed to launch slots of one service (at one image and one set
  * of settings) in one environment, read without changing anything: the
- * engines' API versions, the slots' saved placement, the secrets. Shared by
- * every rollout. `input()` is pure; the secrets and config files read here
- * are copied into a container where an instance is launched (launch.ts), and
- * only their digests go into its spec hash. The executor ensures the networks and reconciles IPAM once per
+ * engines' API versions, the slots' saved placement and every slot's host
+ * (planned once, placement.ts), the secrets. Shared by every rollout.
+ * `input()` is pure; the secrets and config files read here are copied into a
+ * container where an instance is launched (launch.ts), and only their digests
+ * go into its spec hash. The executor ensures the networks and reconciles IPAM once per
  * rollout (`ensureNetworks`, `reconcileAddresses`).
  */
 import type { EnvironmentSpec, NetworkSpec, ServiceSpec } from '../config/model.js';
@@ -15,8 +16,11 @@ import { ipamOf, networkOf, serviceEnv, type RunContext } from './context.js';
 import type { SlotInput } from './instance-spec.js';
 import { observeNetwork } from './observe.js';
 import { readConfigFiles, type InstanceFiles } from './instance-files.js';
+import { gatherInventory, SlotPlacer, type PlacementOptions } from './placement.js';
 import { readServiceSecrets, slotContents, specMacKey } from './secrets.js';
 import type { Placement } from './slots.js';
+
+export type { PlacementOptions };
 
 /** Addresses allocated this recently may belong to another deploy still creating its container. */
 const RECONCILE_GRACE_MS = 10 * 60_000;
@@ -35,18 +39,23 @@ export interface ServiceTarget {
   hostNames: Set<string>;
   /** The service's secret values in this environment and its config files, read once; copied into a container only when it is launched. */
   files: InstanceFiles;
+  /** Every slot's host: slots 1..replicas planned when the target was prepared, others on demand. */
+  placer: SlotPlacer;
   input(placement: Placement): SlotInput;
 }
 
-export async function prepareTarget(context: RunContext, service: ServiceSpec, environment: EnvironmentSpec, image: { id: string; digest: string }): Promise<ServiceTarget> {
+/** Throws a conflict naming what is short on which hosts when the fleet cannot hold the slots, before anything changes. */
+export async function prepareTarget(context: RunContext, service: ServiceSpec, environment: EnvironmentSpec, image: { id: string; digest: string }, options: PlacementOptions): Promise<ServiceTarget> {
   const { project, db, hosts } = context;
   const network = networkOf(project, environment);
   const files: InstanceFiles = { secrets: readServiceSecrets(service, environment, context.env), configs: readConfigFiles(service) };
   const contents = files.secrets.size > 0 || files.configs.length > 0 ? slotContents(specMacKey(project.stateDir), files.secrets, files.configs) : undefined;
   const ipam = ipamOf(context);
   const dockerName = dockerNetworkName(project.name, network);
-  const apiVersions = new Map(await Promise.all(environment.hosts.map(async (h) => [h, await hosts.engine(h).apiVersion()] as const)));
+  const inventory = await gatherInventory(context, service, environment);
+  const apiVersions = inventory.apiVersions;
   const saved = new Map(slotsOf(db, service.name, environment.name).map((s) => [s.slot, s]));
+  const placer = new SlotPlacer(inventory, service, environment, saved, options);
   const hostNames = new Set([...environment.hosts, ...[...saved.values()].map((s) => s.host)]);
   const env = serviceEnv(service, environment);
   return {
@@ -60,6 +69,7 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
     saved,
     hostNames,
     files,
+    placer,
     input(p) {
       const own = network.mode === 'flat' ? ipam.allocations(network.name).find((a) => a.slot === p.slot) : undefined;
       return {

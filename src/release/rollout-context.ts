@@ -4,7 +4,7 @@ import type { ContainerState } from '../engine/containers.js';
 import type { RunContext } from '../deploy/context.js';
 import { slotBody } from '../deploy/instance-spec.js';
 import { observeService, type Observed } from '../deploy/observe.js';
-import { ordinalOf, placeSlots, type Placement } from '../deploy/slots.js';
+import { ordinalOf, type Placement } from '../deploy/slots.js';
 import type { ServiceTarget } from '../deploy/target.js';
 import type { Release } from '../store/releases.js';
 import type { Door } from './door.js';
@@ -41,11 +41,9 @@ export interface RolloutContext {
   report: (event: InstanceEvent) => void;
 }
 
-/** Where a slot runs: where it ran before while that host is in the environment, else the least loaded host. */
+/** Where a slot runs, as the rollout's placement planned it (deploy/placement.ts; slots beyond the plan placed on demand). */
 export function placementOf(ctx: RolloutContext, slot: string): Placement {
-  const ordinal = ordinalOf(slot);
-  const previous = new Map([...ctx.target.saved].map(([s, r]) => [s, r.host]));
-  return placeSlots(ctx.service.name, ctx.environment.name, ordinal, ctx.environment.hosts, previous).at(-1)!;
+  return ctx.target.placer.placement(slot);
 }
 
 /** The spec hash a slot's container has when it runs the target release. */

@@ -43,6 +43,10 @@ export interface RolloutOptions {
   concurrency?: number;
   emit?: (event: RolloutEvent) => void;
   report?: (event: InstanceEvent) => void;
+  /** Slot → host it is asked to move to (`berth move --to`). */
+  moves?: ReadonlyMap<string, string>;
+  /** Hosts whose slots must move off (`berth host drain`). */
+  leave?: ReadonlySet<string>;
 }
 
 export interface RolloutResult {
@@ -74,7 +78,8 @@ export function replicasIn(run: RunContext, service: ServiceSpec, environment: E
 /** The context of a rollout to `release`; a deploy (`withDoor: false`) runs its instances without a front door. */
 export async function contextFor(run: RunContext, release: Release, environment: EnvironmentSpec, options: RolloutOptions, withDoor = true): Promise<RolloutContext> {
   const service = serviceOfRelease(release);
-  const target = await prepareTarget(run, service, environment, { id: release.imageId, digest: release.digest });
+  const placement = { replicas: replicasIn(run, service, environment), ...(options.moves ? { moves: options.moves } : {}), ...(options.leave ? { leave: options.leave } : {}) };
+  const target = await prepareTarget(run, service, environment, { id: release.imageId, digest: release.digest }, placement);
   const door = withDoor ? await frontDoorFor(run, service, environment) : NO_DOOR;
   return {
     run,
