@@ -26,7 +26,7 @@ export interface ServiceTarget {
   environment: EnvironmentSpec;
   network: NetworkSpec;
   dockerName: string;
-  image: { id: string; digest: string };
+  image: { id: string; digest: string; ref?: string };
   ipam: Ipam;
   /** Slot → its saved placement and kept host ports. */
   saved: Map<string, SlotRecord>;
@@ -37,7 +37,7 @@ export interface ServiceTarget {
   input(placement: Placement): SlotInput;
 }
 
-export async function prepareTarget(context: RunContext, service: ServiceSpec, environment: EnvironmentSpec, image: { id: string; digest: string }): Promise<ServiceTarget> {
+export async function prepareTarget(context: RunContext, service: ServiceSpec, environment: EnvironmentSpec, image: { id: string; digest: string; ref?: string }): Promise<ServiceTarget> {
   const { project, db, hosts } = context;
   const network = networkOf(project, environment);
   const secrets = readServiceSecrets(service, context.env);
