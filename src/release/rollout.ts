@@ -94,10 +94,13 @@ export async function contextFor(run: RunContext, release: Release, environment:
   };
 }
 
-/** Before anything changes: the image can reach every host of the environment, and the hosts that launch instances have it (in parallel). */
-async function distribute(ctx: RolloutContext, plan?: RolloutPlan): Promise<void> {
-  requireDistributable(ctx.run, ctx.release, ctx.images, ctx.environment.hosts);
-  if (!plan) return;
+/** Before any engine is asked or anything changes: the release's image can reach every host of the environment. */
+function requireImageReach(run: RunContext, release: Release, environment: EnvironmentSpec): void {
+  requireDistributable(run, release, distributionFor(run, release), environment.hosts);
+}
+
+/** Before the journal starts: the hosts that launch instances of the plan have the image (pulled in parallel). */
+async function distribute(ctx: RolloutContext, plan: RolloutPlan): Promise<void> {
   const launching = plan.steps.flatMap((s) => (s.op === 'create' || s.op === 'surge' || s.op === 'replace' || s.op === 'canary' ? s.slots : []));
   await Promise.all([...new Set(launching.map((slot) => placementOf(ctx, slot).host))].map((host) => ctx.images.ensure(host)));
 }
@@ -157,8 +160,8 @@ export async function rollout(run: RunContext, environmentName: string, request:
   let plan: RolloutPlan;
   try {
     const door = usesFrontDoor(run, request.kind, service, environment.name);
+    requireImageReach(run, request.release, environment);
     ctx = await contextFor(run, request.release, environment, options, door);
-    await distribute(ctx);
     await prepareOnce(ctx);
     // The front door first: a port taken (or any bad input) fails here, before anything is recorded or changed.
     if (door) await runStep(ctx, { op: 'front-door' });
@@ -194,8 +197,8 @@ export async function continueRollout(run: RunContext, rolloutId: number, plan: 
   const record = rolloutById(run.db, rolloutId)!;
   const environment = environmentOf(run.project, record.environment);
   const target = releaseOf(run.db, record.service, plan.target)!;
+  requireImageReach(run, target, environment);
   const ctx = await contextFor(run, target, environment, options, usesFrontDoor(run, record.kind, record.service, record.environment));
-  await distribute(ctx);
   await prepareOnce(ctx);
   takeOverLock(run.db, { service: record.service, environment: record.environment, rollout: rolloutId, pid: process.pid, hostname: hostname() });
   // A canary's plan ends open (waiting for promote or abort), also when it is resumed after a crash.
