@@ -29,7 +29,12 @@ export class Hosts {
     return engine;
   }
 
-  /** The engine Berth builds with (its own): the only one that has images never pushed. */
+  /** The engine Berth builds with (its own): where current builds are found. */
+  buildEngine(): Engine {
+    return this.defaultEngine;
+  }
+
+  /** Whether a host's engine is the build engine: the only one that has images never pushed. */
   isBuildEngine(name: string): boolean {
     return this.spec(name).engine === this.defaultEngine.endpoint;
   }

@@ -47,7 +47,7 @@ function finishedInterrupted(resumed: RolloutResult): RolloutResult {
 export async function releaseService(run: RunContext, serviceName: string, environmentName: string, options: RolloutOptions & { force?: boolean; image?: string } = {}): Promise<RolloutResult & { created: Release }> {
   const service = serviceOf(run.project, serviceName);
   const environment = environmentOf(run.project, environmentName);
-  const image = await resolveImage(run.project, run.hosts.engine(environment.hosts[0]!), run.db, service, options.image);
+  const image = await resolveImage(run.project, run.hosts.buildEngine(), run.db, service, options.image);
   const draft = { service: service.name, number: 0, image: image.name, imageId: image.id, digest: image.digest, repository: image.repository, config: configOf(service) };
   const check = checkPromotion(run.project.pipeline, service.name, releasesOf(run.db, service.name).length + 1, environment.name, () => false, options.force ?? false);
   // What the environment runs (the rollback target) is read once an interrupted rollout is finished.

@@ -23,6 +23,18 @@ export const registryCommand: Command = {
     if (action === 'gc') return gc(context);
     // up, down and status need neither the engine nor the store.
     const project = loadProject(context.flags.project as string | undefined, context.env, context.cwd);
+    // The CA needs no password (the target reads it).
+    if (action === 'ca') {
+      const tls = project.registry.tls;
+      if (!tls) throw notFound('the registry serves no TLS, so it has no CA', { fix: 'listen on an address other machines reach (with htpasswd, username and password), or set registry.tls: generate in berth.yaml' });
+      const ca = tls.ca ?? tls.cert;
+      try {
+        context.output.out(readFileSync(ca, 'utf8').trimEnd());
+      } catch {
+        throw notFound(`the registry's CA ${ca} does not exist yet`, { fix: tls.generated ? 'run "berth registry up" once: it makes the CA' : 'correct registry.tls.ca in berth.yaml' });
+      }
+      return 0;
+    }
     const target = registryTarget(project, context.env);
     const { output, flags } = context;
     if (action === 'up') {
@@ -31,17 +43,6 @@ export const registryCommand: Command = {
       else {
         output.out(`${up.started ? 'started' : 'already running:'} registry at ${up.address} (pid ${up.pid}, ${describeStorage(project.registry)}, log ${target.paths.log})`);
         if (up.trust) output.out(up.trust.installed ? `this machine's engines trust its CA (${up.trust.path}); other hosts need it too: berth registry ca` : `warning: this machine's engines do not trust its CA: ${up.trust.problem}; as root: berth registry ca > ${up.trust.path}`);
-      }
-      return 0;
-    }
-    if (action === 'ca') {
-      const tls = project.registry.tls;
-      if (!tls) throw notFound('the registry serves no TLS, so it has no CA', { fix: 'listen on an address other machines reach (with htpasswd, username and password), or set registry.tls: generate in berth.yaml' });
-      const ca = tls.ca ?? tls.cert;
-      try {
-        output.out(readFileSync(ca, 'utf8').trimEnd());
-      } catch {
-        throw notFound(`the registry's CA ${ca} does not exist yet`, { fix: tls.generated ? 'run "berth registry up" once: it makes the CA' : 'correct registry.tls.ca in berth.yaml' });
       }
       return 0;
     }
