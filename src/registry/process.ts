@@ -209,7 +209,7 @@ export function registryBinary(env: NodeJS.ProcessEnv): string {
 
 function checkFiles(project: Project): void {
   const { tls, htpasswd } = project.registry;
-  const files = [...(tls ? [['registry.tls.cert', tls.cert], ['registry.tls.key', tls.key]] : []), ...(htpasswd ? [['registry.htpasswd', htpasswd]] : [])];
+  const files = [...(tls ? [['registry.tls.cert', tls.cert], ['registry.tls.key', tls.key], ...(tls.ca && tls.ca !== tls.cert ? [['registry.tls.ca', tls.ca]] : [])] : []), ...(htpasswd ? [['registry.htpasswd', htpasswd]] : [])];
   for (const [key, file] of files) {
     if (!existsSync(file!)) throw notFound(`${key}: no such file ${file}`, { fix: `create it, or correct ${key} in ${project.file}` });
   }
