@@ -95,7 +95,12 @@ export interface RegistrySettings {
   secret?: SecretRef;
   /** Absolute path of an htpasswd file; with it, the registry requires basic auth. */
   htpasswd?: string;
-  tls?: { cert: string; key: string };
+  /**
+   * The registry's certificate and key; `ca` is what clients and engines trust (tls.ca, else the certificate itself).
+   * `generated`: Berth made them (a CA and a server certificate under <state dir>/registry/tls/), for a listen address
+   * other machines reach when berth.yaml names no certificate, or for `tls: generate`.
+   */
+  tls?: { cert: string; key: string; ca?: string; generated?: boolean };
   /** Credentials Berth uses when htpasswd is on. */
   username?: string;
   password?: SecretRef;

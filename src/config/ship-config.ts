@@ -24,9 +24,24 @@ export function shipConfig(raw: { registry?: unknown; retention?: unknown }, sou
   if (r.htpasswd === undefined && (r.username !== undefined || r.password !== undefined)) {
     problems.at(source, ['registry', 'username'], 'username/password are only used with htpasswd', 'add "htpasswd: <file>" or remove the credentials');
   }
+  const listen = r.listen ?? '127.0.0.1:5000';
+  const reachable = !isLoopbackListen(listen);
+  if (reachable) {
+    const missing = [r.htpasswd === undefined && 'htpasswd', r.username === undefined && 'username', r.password === undefined && 'password'].filter((k): k is string => k !== false);
+    if (missing.length > 0) {
+      problems.at(source, ['registry', 'listen'], `${listen} is reachable from other machines, so the registry needs TLS and a password, but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing`, 'add under registry: htpasswd: <file made with "htpasswd -Bbc FILE NAME PASSWORD">, username: NAME, password: { env: REGISTRY_PASSWORD } (Berth generates the TLS certificates unless registry.tls names yours); or listen on 127.0.0.1');
+    }
+  }
+  const tlsDir = join(stateDir, 'registry', 'tls');
+  const tls =
+    r.tls === 'generate' || (r.tls === undefined && reachable)
+      ? { cert: join(tlsDir, 'server.crt'), key: join(tlsDir, 'server.key'), ca: join(tlsDir, 'ca.crt'), generated: true }
+      : r.tls !== undefined
+        ? { cert: path(r.tls.cert!), key: path(r.tls.key!), ca: path(r.tls.ca ?? r.tls.cert!), generated: false }
+        : undefined;
   const s3 = r.storage?.s3;
   const registry: RegistrySettings = {
-    listen: r.listen ?? '127.0.0.1:5000',
+    listen,
     storage: s3
       ? {
           kind: 's3',
@@ -42,8 +57,14 @@ export function shipConfig(raw: { registry?: unknown; retention?: unknown }, sou
     ...(r.htpasswd ? { htpasswd: path(r.htpasswd) } : {}),
     ...(r.username ? { username: r.username } : {}),
     ...(r.password ? { password: secret(r.password)! } : {}),
-    ...(r.tls ? { tls: { cert: path(r.tls.cert!), key: path(r.tls.key!) } } : {}),
+    ...(tls ? { tls } : {}),
   };
   const retention: RetentionSettings = { keepLast: k.keep_last ?? 5, keepYoungerThanMs: k.keep_younger_than ?? 14 * DAY, keepReleases: k.keep_releases ?? 3 };
   return { registry, retention };
+}
+
+/** Whether a listen address (host:port) is reached from this machine only: 127.0.0.0/8, ::1 or localhost. A wildcard is not. */
+export function isLoopbackListen(listen: string): boolean {
+  const host = listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

@@ -148,7 +148,7 @@ async function releaseIntoDev(run: RunContext, output: Output): Promise<number> 
   const { project, db } = run;
   const service = serviceOf(project, RELEASED);
   const dev = STAGES[0];
-  const image = await resolveImage(project, run.hosts.engine(environmentOf(project, dev).hosts[0]!), db, service);
+  const image = await resolveImage(project, run.hosts.buildEngine(), db, service);
   const current = currentRelease(db, RELEASED, dev);
   const release = current === undefined ? undefined : releaseOf(db, RELEASED, current);
   let reason = 'no release of it runs in dev yet';

@@ -74,7 +74,7 @@ export async function deployService(context: RunContext, serviceName: string, en
   await requireHosts(context, service.name, environment, `the deploy of ${service.name} to ${environment.name}`);
   const network = networkOf(project, environment);
   const dockerName = dockerNetworkName(project.name, network);
-  const image = await resolveImage(project, hosts.engine(environment.hosts[0]!), db, service, options.image);
+  const image = await resolveImage(project, hosts.buildEngine(), db, service, options.image);
   const rolloutOptions = {
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),

@@ -29,6 +29,16 @@ export class Hosts {
     return engine;
   }
 
+  /** The engine Berth builds with (its own): where current builds are found. */
+  buildEngine(): Engine {
+    return this.defaultEngine;
+  }
+
+  /** Whether a host's engine is the build engine: the only one that has images never pushed. */
+  isBuildEngine(name: string): boolean {
+    return this.spec(name).engine === this.defaultEngine.endpoint;
+  }
+
   /** An engine on this machine: Berth can reach its bridges and containers directly. */
   isLocal(name: string): boolean {
     return this.spec(name).engine.startsWith('unix://');

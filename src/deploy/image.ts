@@ -35,9 +35,13 @@ async function currentBuild(project: Project, engine: Engine, db: Db, service: S
 }
 
 async function namedImage(engine: Engine, db: Db, service: ServiceSpec, ref: string): Promise<string> {
-  // A registry digest names a push; the engine knows that image by its ID.
+  // A registry digest names a push: the registry has it, so the build engine need not (hosts pull it by digest).
   const pushed = ref.startsWith('sha256:') ? lastPushOf(db, { digest: ref }) : undefined;
-  const image = await engine.images.inspect(pushed?.imageId ?? ref);
+  if (pushed) {
+    if (pushed.image !== service.image) throw invalid(`image "${ref}" is a build of "${pushed.image}", but service "${service.name}" runs image "${service.image}"`, { fix: `name a build of "${service.image}"` });
+    return pushed.imageId;
+  }
+  const image = await engine.images.inspect(ref);
   if (!image) {
     throw notFound(`no image "${ref}" on the engine ${engine.endpoint}`, {
       fix: `name an image ID, a registry digest Berth pushed, or a tag such as berth/${service.image}:<key>; "berth images" lists the builds`,

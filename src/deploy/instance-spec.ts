@@ -29,7 +29,8 @@ export interface SlotInput {
   env: Record<string, string>;
   slot: string;
   host: string;
-  image: { id: string; digest: string };
+  /** `ref`: what the container is created from (the registry's digest reference once pushed); the image ID by default. */
+  image: { id: string; digest: string; ref?: string };
   network: SlotNetwork;
   /** The engine's API version: MAC per endpoint from 1.44, per container before. */
   apiVersion: string;
@@ -69,7 +70,7 @@ export function slotBody(input: SlotInput): SlotBody {
     name: containerName(input.project, input.slot),
     // The engine refuses a hostname in the host's network namespace.
     ...(network.mode === 'host' ? {} : { Hostname: input.slot }),
-    Image: input.image.id,
+    Image: input.image.ref ?? input.image.id,
     ...(service.command ? { Cmd: service.command } : {}),
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     Labels: {
@@ -110,7 +111,8 @@ export function slotBody(input: SlotInput): SlotBody {
           },
         }),
   };
-  return { body, specHash: hashBody(body, input.contents) };
+  // The hash names the image by its ID: the same image under its digest reference is no change.
+  return { body, specHash: hashBody({ ...body, Image: input.image.id }, input.contents) };
 }
 
 /** The hash ignores the host ports the engine picked, so a nat slot that keeps its ports stays up to date. */

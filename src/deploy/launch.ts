@@ -58,12 +58,14 @@ export interface LaunchInput {
   timeoutMs: number;
   /** Called once the address is written, before the container exists. */
   onAddress?: (allocation: Allocation) => void;
+  /** Makes sure the host's engine has the image (by digest) before the container is created. */
+  ensureImage?: (host: string) => Promise<unknown>;
 }
 
 const LOG_LINES = 20;
 
 /** On failure, removes what it created and releases a newly requested address (the slot gets its own back next time). */
-export async function launchSlot({ context, ipam, input, files, rollout, timeoutMs, onAddress }: LaunchInput): Promise<Launched> {
+export async function launchSlot({ context, ipam, input, files, rollout, timeoutMs, onAddress, ensureImage }: LaunchInput): Promise<Launched> {
   const { slot, host } = input;
   const engine = context.hosts.engine(host);
   const flat = input.network.mode === 'flat';
@@ -74,6 +76,7 @@ export async function launchSlot({ context, ipam, input, files, rollout, timeout
   let id: string | undefined;
   const started = Date.now();
   try {
+    await ensureImage?.(host);
     id = await engine.containers.create(body);
     checkpoint('created');
     if (allocation) ipam.bind(input.network.name, slot, id, allocation.incarnation);

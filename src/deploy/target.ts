@@ -31,7 +31,7 @@ export interface ServiceTarget {
   environment: EnvironmentSpec;
   network: NetworkSpec;
   dockerName: string;
-  image: { id: string; digest: string };
+  image: { id: string; digest: string; ref?: string };
   ipam: Ipam;
   /** Slot → its saved placement and kept host ports. */
   saved: Map<string, SlotRecord>;
@@ -45,7 +45,7 @@ export interface ServiceTarget {
 }
 
 /** Throws a conflict naming what is short on which hosts when the fleet cannot hold the slots, before anything changes. */
-export async function prepareTarget(context: RunContext, service: ServiceSpec, environment: EnvironmentSpec, image: { id: string; digest: string }, options: PlacementOptions): Promise<ServiceTarget> {
+export async function prepareTarget(context: RunContext, service: ServiceSpec, environment: EnvironmentSpec, image: { id: string; digest: string; ref?: string }, options: PlacementOptions): Promise<ServiceTarget> {
   const { project, db, hosts } = context;
   const network = networkOf(project, environment);
   const files: InstanceFiles = { secrets: readServiceSecrets(service, environment, context.env), configs: readConfigFiles(service) };

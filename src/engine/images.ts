@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { failed } from '../errors.js';
+import { BerthError, failed } from '../errors.js';
 import { guard, isNotFound } from './errors.js';
 import type { EngineHttp } from './http.js';
 
@@ -93,13 +93,40 @@ export class ImageClient {
     return image.id;
   }
 
+  /** Whether the engine has this reference (a tag, an image ID, or repo@sha256:… among its RepoDigests). */
+  async has(ref: string): Promise<boolean> {
+    return (await this.inspect(ref)) !== undefined;
+  }
+
+  /**
+   * Pulls repo@digest (the repo names the registry, host:port/...), reading the
+   * progress stream to its end; throws the engine's error (with the password,
+   * should the engine ever echo it, hidden). Returns how many layers it downloaded.
+   */
+  async pull(repo: string, digest: string, auth: RegistryAuth): Promise<{ downloaded: number }> {
+    const hide = (text: string) => (auth.password && auth.password.length > 0 ? text.split(auth.password).join('***') : text);
+    let stream: Readable;
+    try {
+      stream = await guard(this.endpoint, `pull ${repo}@${digest}`, () => this.http.call('POST', '/images/create', { query: { fromImage: repo, tag: digest }, headers: { 'X-Registry-Auth': registryAuthHeader(auth) } }));
+    } catch (error) {
+      throw hidden(error, hide);
+    }
+    let error: string | undefined;
+    const downloaded = new Set<string>();
+    await readJsonStream(stream, (m) => {
+      if (m.error) error = String(m.error);
+      if (typeof m.id === 'string' && m.status === 'Download complete') downloaded.add(m.id);
+    });
+    if (error !== undefined) throw failed(`the engine at ${this.endpoint} could not pull ${repo}@${digest}: ${hide(error)}`, { fix: 'check that the registry runs ("berth registry status"), that this engine trusts its CA and reaches its address, and that the image was pushed ("berth push")' });
+    return { downloaded: downloaded.size };
+  }
+
   /**
    * Pushes repo:tag (the repo names the registry, host:port/...). Resolves with
    * the manifest digest from the stream's aux message; throws the engine's error.
    */
   async push(repo: string, tag: string, auth: RegistryAuth, onProgress?: (p: PushProgress) => void): Promise<PushResult> {
-    // Go's base64.URLEncoding: the URL alphabet, with padding (Node's base64url has none).
-    const header = Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+    const header = registryAuthHeader(auth);
     const stream = await guard(this.endpoint, `push ${repo}:${tag}`, () =>
       this.http.call('POST', `/images/${encodeURIComponent(repo)}/push`, { query: { tag }, headers: { 'X-Registry-Auth': header } }),
     );
@@ -161,6 +188,21 @@ export class ImageClient {
     }
     return imageId;
   }
+}
+
+/** X-Registry-Auth: the credentials as JSON in Go's base64.URLEncoding (the URL alphabet, with padding; Node's base64url has none). */
+export function registryAuthHeader(auth: RegistryAuth): string {
+  const json = JSON.stringify({ ...(auth.username !== undefined ? { username: auth.username, password: auth.password ?? '' } : {}), serveraddress: auth.serveraddress });
+  return Buffer.from(json).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+/** The same error with the password hidden in its message. */
+function hidden(error: unknown, hide: (text: string) => string): unknown {
+  if (error instanceof BerthError) {
+    const fix = error.fix === undefined ? {} : { fix: hide(error.fix) };
+    return new BerthError(error.kind, hide(error.message), { lines: error.lines.map(hide), ...fix });
+  }
+  return error;
 }
 
 type JsonMessage = Record<string, unknown>;

@@ -20,6 +20,8 @@ export const MANIFEST_TYPES = [
 export interface RegistryClientOptions {
   /** PEM of the registry's certificate (or its CA), when it serves TLS. */
   ca?: string;
+  /** A file with that PEM, read at the first call (a generated CA exists only once the registry was started). */
+  caFile?: string;
   username?: string;
   password?: string;
   timeoutMs?: number;
@@ -47,7 +49,7 @@ export class RegistryClient {
   ) {}
 
   get url(): string {
-    return `${this.options.ca ? 'https' : 'http'}://${this.address}`;
+    return `${this.options.ca || this.options.caFile ? 'https' : 'http'}://${this.address}`;
   }
 
   /** Answers when the registry serves the API; throws `unavailable` when nothing answers. */
@@ -138,7 +140,8 @@ export class RegistryClient {
   }
 
   async request(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
-    const { ca, username, password } = this.options;
+    const { username, password } = this.options;
+    const ca = this.ca();
     const auth = username !== undefined ? { Authorization: `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}` } : {};
     const [host, port] = splitAddress(this.address);
     const send = ca ? httpsRequest : httpRequest;
@@ -161,6 +164,21 @@ export class RegistryClient {
         cause: error,
       });
     }
+  }
+
+  #ca: string | undefined;
+
+  private ca(): string | undefined {
+    if (this.options.ca || !this.options.caFile) return this.options.ca;
+    try {
+      this.#ca ??= readFileSync(this.options.caFile, 'utf8');
+    } catch (error) {
+      throw unavailable(`the registry's CA ${this.options.caFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, {
+        fix: 'start the registry once with "berth registry up" (it makes the CA), or correct registry.tls in berth.yaml',
+        cause: error,
+      });
+    }
+    return this.#ca;
   }
 
   private expect(r: Response, ok: number[], what: string): void {
@@ -195,9 +213,9 @@ export function splitAddress(address: string): [string, number] {
 export const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
 /** A client for the project's registry, with its credentials and certificate. */
-export function clientFor(settings: { tls?: { cert: string }; username?: string }, address: string, password: string | undefined): RegistryClient {
+export function clientFor(settings: { tls?: { cert: string; ca?: string }; username?: string }, address: string, password: string | undefined): RegistryClient {
   return new RegistryClient(address, {
-    ...(settings.tls ? { ca: readFileSync(settings.tls.cert, 'utf8') } : {}),
+    ...(settings.tls ? { caFile: settings.tls.ca ?? settings.tls.cert } : {}),
     ...(settings.username !== undefined ? { username: settings.username, password: password ?? '' } : {}),
   });
 }

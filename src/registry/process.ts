@@ -20,6 +20,8 @@ import { describeStorage, registryConfig } from './config.js';
 import { readMaintenance } from './maintenance.js';
 import { clientAddress, registryPaths, type RegistryPaths } from './paths.js';
 import { redactor, registryPassword, registrySecrets, type RegistrySecrets } from './secrets.js';
+import { ensureCertificates } from './certificates.js';
+import { DOCKER_CERTS_DIR, installTrust, trustOf, type Trust } from './trust.js';
 
 export interface RegistryTarget {
   project: Project;
@@ -28,11 +30,13 @@ export interface RegistryTarget {
   /** host:port clients (the engine, Berth) use. */
   address: string;
   client: RegistryClient;
+  /** Where this machine's engines read a registry's CA (Docker's certs.d). */
+  certsDir: string;
 }
 
-export function registryTarget(project: Project, env: NodeJS.ProcessEnv): RegistryTarget {
+export function registryTarget(project: Project, env: NodeJS.ProcessEnv, certsDir = DOCKER_CERTS_DIR): RegistryTarget {
   const address = clientAddress(project.registry.listen);
-  return { project, env, paths: registryPaths(project.stateDir), address, client: clientFor(project.registry, address, registryPassword(project.registry, env)) };
+  return { project, env, paths: registryPaths(project.stateDir), address, client: clientFor(project.registry, address, registryPassword(project.registry, env)), certsDir };
 }
 
 export interface Running {
@@ -57,6 +61,8 @@ export interface UpResult {
   readOnly: boolean;
   /** False when it was already running in the asked mode. */
   started: boolean;
+  /** With TLS: whether this machine's engines trust the registry's CA. */
+  trust?: Trust;
 }
 
 /** Starts the registry, or restarts it when it runs in the other mode; returns once it answers and its storage works. */
@@ -64,7 +70,10 @@ export async function registryUp(target: RegistryTarget, options: { readOnly?: b
   const { project, paths, address } = target;
   const readOnly = options.readOnly ?? false;
   const running = runningRegistry(paths);
-  if (running && running.readOnly === readOnly) return { pid: running.pid, address, readOnly, started: false };
+  const tls = project.registry.tls;
+  if (tls?.generated) await ensureCertificates(tls.cert, project.registry.listen);
+  const trust = () => (tls ? { trust: installTrust(tls.ca ?? tls.cert, address, target.certsDir) } : {});
+  if (running && running.readOnly === readOnly) return { pid: running.pid, address, readOnly, started: false, ...trust() };
   // A restart skips the port check: connections the old process left closing
   // (FIN-WAIT) make a test bind fail for a while, while the registry's own
   // listener (SO_REUSEADDR) binds fine.
@@ -102,7 +111,7 @@ export async function registryUp(target: RegistryTarget, options: { readOnly?: b
     rmSync(paths.pid, { force: true });
     throw error;
   }
-  return { pid, address, readOnly, started: true };
+  return { pid, address, readOnly, started: true, ...trust() };
 }
 
 /** Stops the registry; false when it was not running. */
@@ -132,6 +141,8 @@ export interface RegistryStatus {
   maintenance: { step: string; startedAt: string; interrupted: boolean } | null;
   logFile: string;
   configFile: string;
+  /** With TLS: the CA clients and engines must trust (made by Berth or named in berth.yaml), and whether this machine's engines do. */
+  tls: { ca: string; generated: boolean; trust: Trust } | null;
 }
 
 export async function registryStatus(target: RegistryTarget): Promise<RegistryStatus> {
@@ -153,6 +164,7 @@ export async function registryStatus(target: RegistryTarget): Promise<RegistrySt
     maintenance: maintenance ? { step: maintenance.step, startedAt: new Date(maintenance.startedAt).toISOString(), interrupted: maintenance.interrupted } : null,
     logFile: paths.log,
     configFile: paths.config,
+    tls: project.registry.tls ? { ca: project.registry.tls.ca ?? project.registry.tls.cert, generated: project.registry.tls.generated ?? false, trust: trustOf(project.registry.tls.ca ?? project.registry.tls.cert, target.address, target.certsDir) } : null,
   };
   if (!running) return status;
   try {
@@ -197,7 +209,7 @@ export function registryBinary(env: NodeJS.ProcessEnv): string {
 
 function checkFiles(project: Project): void {
   const { tls, htpasswd } = project.registry;
-  const files = [...(tls ? [['registry.tls.cert', tls.cert], ['registry.tls.key', tls.key]] : []), ...(htpasswd ? [['registry.htpasswd', htpasswd]] : [])];
+  const files = [...(tls ? [['registry.tls.cert', tls.cert], ['registry.tls.key', tls.key], ...(tls.ca && tls.ca !== tls.cert ? [['registry.tls.ca', tls.ca]] : [])] : []), ...(htpasswd ? [['registry.htpasswd', htpasswd]] : [])];
   for (const [key, file] of files) {
     if (!existsSync(file!)) throw notFound(`${key}: no such file ${file}`, { fix: `create it, or correct ${key} in ${project.file}` });
   }

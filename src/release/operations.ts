@@ -49,7 +49,7 @@ export async function releaseService(run: RunContext, serviceName: string, envir
   const service = serviceOf(run.project, serviceName);
   const environment = environmentOf(run.project, environmentName);
   await requireHosts(run, service.name, environment, `the release of ${service.name} to ${environment.name}`);
-  const image = await resolveImage(run.project, run.hosts.engine(environment.hosts[0]!), run.db, service, options.image);
+  const image = await resolveImage(run.project, run.hosts.buildEngine(), run.db, service, options.image);
   const draft = { service: service.name, number: 0, image: image.name, imageId: image.id, digest: image.digest, repository: image.repository, config: configOf(service) };
   const check = checkPromotion(run.project.pipeline, service.name, releasesOf(run.db, service.name).length + 1, environment.name, () => false, options.force ?? false);
   // What the environment runs (the rollback target) is read once an interrupted rollout is finished.

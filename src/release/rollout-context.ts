@@ -6,6 +6,7 @@ import { slotBody } from '../deploy/instance-spec.js';
 import { observeService, type Observed } from '../deploy/observe.js';
 import { ordinalOf, type Placement } from '../deploy/slots.js';
 import type { ServiceTarget } from '../deploy/target.js';
+import type { ImageDistribution } from '../deploy/distribute.js';
 import type { Release } from '../store/releases.js';
 import type { Door } from './door.js';
 
@@ -30,6 +31,8 @@ export interface RolloutContext {
   environment: EnvironmentSpec;
   release: Release;
   target: ServiceTarget;
+  /** The release's image on each host: pulled by digest once per host per rollout. */
+  images: ImageDistribution;
   door: Door;
   /** The rollout's id once it is journaled (0 before): the berth.deployment label of what it launches. */
   rollout: number;

@@ -10,6 +10,7 @@ import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
 import { environmentOf, type RunContext } from '../deploy/context.js';
 import { LaunchError, failure } from '../deploy/launch.js';
 import { ensureNetworks, prepareTarget, reconcileAddresses } from '../deploy/target.js';
+import { distributionFor, requireDistributable } from '../deploy/distribute.js';
 import { BerthError, isBerthError, failed, notFound, rolledBack } from '../errors.js';
 import { allRefs, protectDigest, releaseDigest } from '../store/refs.js';
 import {
@@ -34,7 +35,7 @@ import { frontDoorFor } from './front-door.js';
 import { checkpoint } from '../fault.js';
 import { acquire, release as unlockService } from './lock.js';
 import { planRolling, type RolloutPlan, type SlotState } from './rollout-plan.js';
-import { observe, ordinalOf, targetHash, type InstanceEvent, type RolloutContext, type RolloutEvent } from './rollout-context.js';
+import { observe, ordinalOf, placementOf, targetHash, type InstanceEvent, type RolloutContext, type RolloutEvent } from './rollout-context.js';
 import { adoptOldNames, runStep } from './steps.js';
 
 export interface RolloutOptions {
@@ -78,8 +79,10 @@ export function replicasIn(run: RunContext, service: ServiceSpec, environment: E
 /** The context of a rollout to `release`; a deploy (`withDoor: false`) runs its instances without a front door. */
 export async function contextFor(run: RunContext, release: Release, environment: EnvironmentSpec, options: RolloutOptions, withDoor = true): Promise<RolloutContext> {
   const service = serviceOfRelease(release);
+  const emit = options.emit ?? (() => {});
+  const images = distributionFor(run, release, (p) => emit({ type: 'note', text: `${p.host}: pulled ${images.source.ref} (${p.downloaded} layer(s) downloaded)` }));
   const placement = { replicas: replicasIn(run, service, environment), ...(options.moves ? { moves: options.moves } : {}), ...(options.leave ? { leave: options.leave } : {}) };
-  const target = await prepareTarget(run, service, environment, { id: release.imageId, digest: release.digest }, placement);
+  const target = await prepareTarget(run, service, environment, { id: release.imageId, digest: release.digest, ref: images.source.ref }, placement);
   const door = withDoor ? await frontDoorFor(run, service, environment) : NO_DOOR;
   return {
     run,
@@ -87,13 +90,25 @@ export async function contextFor(run: RunContext, release: Release, environment:
     environment,
     release,
     target,
+    images,
     door,
     rollout: 0,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
-    emit: options.emit ?? (() => {}),
+    emit,
     report: options.report ?? (() => {}),
   };
+}
+
+/** Before any engine is asked or anything changes: the release's image can reach every host of the environment. */
+function requireImageReach(run: RunContext, release: Release, environment: EnvironmentSpec): void {
+  requireDistributable(run, release, distributionFor(run, release), environment.hosts);
+}
+
+/** Before the journal starts: the hosts that launch instances of the plan have the image (pulled in parallel). */
+async function distribute(ctx: RolloutContext, plan: RolloutPlan): Promise<void> {
+  const launching = plan.steps.flatMap((s) => (s.op === 'create' || s.op === 'surge' || s.op === 'replace' || s.op === 'canary' ? s.slots : []));
+  await Promise.all([...new Set(launching.map((slot) => placementOf(ctx, slot).host))].map((host) => ctx.images.ensure(host)));
 }
 
 /** Once per rollout, under its lock, before anything is planned or launched: the networks exist, IPAM matches what runs. */
@@ -152,12 +167,14 @@ export async function rollout(run: RunContext, environmentName: string, request:
   let plan: RolloutPlan;
   try {
     const door = usesFrontDoor(run, request.kind, service, environment.name);
+    requireImageReach(run, request.release, environment);
     ctx = await contextFor(run, request.release, environment, options, door);
     await prepareOnce(ctx);
     // The front door first: a port taken (or any bad input) fails here, before anything is recorded or changed.
     if (door) await runStep(ctx, { op: 'front-door' });
     if (request.create) ctx = { ...ctx, release: request.create() };
     plan = await request.plan(ctx);
+    await distribute(ctx, plan);
   } catch (error) {
     unlockService(run.db, service, environment.name);
     throw error;
@@ -188,6 +205,7 @@ export async function continueRollout(run: RunContext, rolloutId: number, plan: 
   const environment = environmentOf(run.project, record.environment);
   await requireHosts(run, record.service, environment, `rollout #${rolloutId} (${record.kind} of ${record.service} to ${record.environment})`);
   const target = releaseOf(run.db, record.service, plan.target)!;
+  requireImageReach(run, target, environment);
   const ctx = await contextFor(run, target, environment, options, usesFrontDoor(run, record.kind, record.service, record.environment));
   await prepareOnce(ctx);
   takeOverLock(run.db, { service: record.service, environment: record.environment, rollout: rolloutId, pid: process.pid, hostname: hostname() });

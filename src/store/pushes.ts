@@ -70,3 +70,11 @@ export function lastPushOf(db: Db, by: { imageId: string } | { digest: string })
     : db.prepare('SELECT * FROM pushes WHERE digest = ? ORDER BY pushed_at DESC LIMIT 1').get(by.digest)) as Row | undefined;
   return row && fromRow(row);
 }
+
+/** The last push of a manifest (by digest) or of an engine image (by image ID) to one registry. */
+export function lastPushTo(db: Db, registry: string, by: { imageId: string } | { digest: string }): PushRecord | undefined {
+  const row = ('imageId' in by
+    ? db.prepare('SELECT * FROM pushes WHERE registry = ? AND image_id = ? ORDER BY pushed_at DESC LIMIT 1').get(registry, by.imageId)
+    : db.prepare('SELECT * FROM pushes WHERE registry = ? AND digest = ? ORDER BY pushed_at DESC LIMIT 1').get(registry, by.digest)) as Row | undefined;
+  return row && fromRow(row);
+}

@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { ensureCertificates } from '../../registry/certificates.js';
 import { main } from '../main.js';
 import type { Output } from '../output.js';
 
@@ -44,5 +45,37 @@ describe('berth registry (CLI)', () => {
 
   it('says "not running" for down when nothing runs', async () => {
     assert.deepEqual(await berth('registry', 'down'), { code: 0, out: 'the registry was not running', err: '' });
+  });
+});
+
+describe('berth registry ca', () => {
+  it('says there is no CA without TLS', async () => {
+    const r = await berth('registry', 'ca');
+    assert.equal(r.code, 3);
+    assert.match(r.err, /the registry serves no TLS, so it has no CA/);
+  });
+
+  it("prints the generated CA's PEM once it exists, and says to run up before", async () => {
+    const tlsDir = mkdtempSync(join(tmpdir(), 'berth-registry-ca-'));
+    try {
+      writeFileSync(join(tlsDir, 'berth.yaml'), 'project: registry-ca\nimages:\n  base:\n    root: { suite: bookworm }\nregistry:\n  listen: 127.0.0.1:9\n  tls: generate\n');
+      mkdirSync(join(tlsDir, 'images/base'), { recursive: true });
+      writeFileSync(join(tlsDir, 'images/base/static.sh'), '#!/bin/sh\n', { mode: 0o755 });
+      const ca = async () => {
+        const out: string[] = [];
+        const err: string[] = [];
+        const code = await main(['registry', 'ca', '-p', tlsDir], { isTTY: false, color: false, out: (t) => out.push(t), err: (t) => err.push(t) }, { PATH: process.env.PATH }, tlsDir);
+        return { code, out: out.join('\n'), err: err.join('\n') };
+      };
+      const before = await ca();
+      assert.equal(before.code, 3);
+      assert.match(before.err, /does not exist yet\n  fix: run "berth registry up" once: it makes the CA/);
+      await ensureCertificates(join(tlsDir, '.berth', 'registry', 'tls', 'server.crt'), '127.0.0.1:9');
+      const after = await ca();
+      assert.equal(after.code, 0);
+      assert.match(after.out, /^-----BEGIN CERTIFICATE-----\n[\s\S]+\n-----END CERTIFICATE-----$/);
+    } finally {
+      rmSync(tlsDir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,5 @@
-import { invalid } from '../../errors.js';
+import { readFileSync } from 'node:fs';
+import { invalid, notFound } from '../../errors.js';
 import { describeStorage } from '../../registry/config.js';
 import { collectGarbage, type GcReport } from '../../registry/gc.js';
 import { registryDown, registryStatus, registryTarget, registryUp, type RegistryStatus } from '../../registry/process.js';
@@ -6,12 +7,12 @@ import { loadProject } from '../../config/project.js';
 import { withWorkspace, type Command, type CommandContext } from '../command.js';
 import { formatBytes, formatDuration, printJson, table, type Output } from '../output.js';
 
-const ACTIONS = ['up', 'down', 'status', 'gc'] as const;
+const ACTIONS = ['up', 'down', 'status', 'ca', 'gc'] as const;
 
 export const registryCommand: Command = {
   name: 'registry',
-  summary: "Berth's embedded registry: up, down, status, and gc (garbage collection from Berth's reference database)",
-  usage: 'berth registry up|down|status [--json] | berth registry gc [--dry-run] [--json]',
+  summary: "Berth's embedded registry: up, down, status, ca (the CA PEM hosts must trust), and gc (garbage collection from Berth's reference database)",
+  usage: 'berth registry up|down|status [--json] | berth registry ca | berth registry gc [--dry-run] [--json]',
   options: { json: { type: 'boolean' }, 'dry-run': { type: 'boolean' } },
   run: async (context) => {
     const [action, ...extra] = context.positionals;
@@ -22,12 +23,27 @@ export const registryCommand: Command = {
     if (action === 'gc') return gc(context);
     // up, down and status need neither the engine nor the store.
     const project = loadProject(context.flags.project as string | undefined, context.env, context.cwd);
+    // The CA needs no password (the target reads it).
+    if (action === 'ca') {
+      const tls = project.registry.tls;
+      if (!tls) throw notFound('the registry serves no TLS, so it has no CA', { fix: 'listen on an address other machines reach (with htpasswd, username and password), or set registry.tls: generate in berth.yaml' });
+      const ca = tls.ca ?? tls.cert;
+      try {
+        context.output.out(readFileSync(ca, 'utf8').trimEnd());
+      } catch {
+        throw notFound(`the registry's CA ${ca} does not exist yet`, { fix: tls.generated ? 'run "berth registry up" once: it makes the CA' : 'correct registry.tls.ca in berth.yaml' });
+      }
+      return 0;
+    }
     const target = registryTarget(project, context.env);
     const { output, flags } = context;
     if (action === 'up') {
       const up = await registryUp(target);
       if (flags.json) printJson(output, await registryStatus(target));
-      else output.out(`${up.started ? 'started' : 'already running:'} registry at ${up.address} (pid ${up.pid}, ${describeStorage(project.registry)}, log ${target.paths.log})`);
+      else {
+        output.out(`${up.started ? 'started' : 'already running:'} registry at ${up.address} (pid ${up.pid}, ${describeStorage(project.registry)}, log ${target.paths.log})`);
+        if (up.trust) output.out(up.trust.installed ? `this machine's engines trust its CA (${up.trust.path}); other hosts need it too: berth registry ca` : `warning: this machine's engines do not trust its CA: ${up.trust.problem}; as root: berth registry ca > ${up.trust.path}`);
+      }
       return 0;
     }
     if (action === 'down') {
@@ -53,6 +69,7 @@ function printStatus(output: Output, s: RegistryStatus): void {
     ['repositories', s.repositories === null ? '-' : String(s.repositories)],
     ['tags', s.tags === null ? '-' : String(s.tags)],
     ['log', s.logFile],
+    ...(s.tls ? [['CA', `${s.tls.ca}${s.tls.generated ? ' (made by Berth)' : ''}`], ['trusted here', s.tls.trust.installed ? s.tls.trust.path : `no: ${s.tls.trust.problem}`]] : []),
   ];
   output.out(table(rows));
   if (s.maintenance) {

@@ -1,0 +1,130 @@
+/**
+ * Integration on the lab: the registry on this machine's LAN address (TLS that
+ * Berth generated, htpasswd), a real second engine (a lab host's dockerd in its
+ * own network namespace, reached here through its unix socket) that pulls a
+ * pushed build by digest over TLS with the password, once; and a build never
+ * pushed refused for an environment with that host.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe } from 'node:test';
+import bcrypt from 'bcryptjs';
+import { loadProject } from '../config/project.js';
+import { connectEngine, type Engine } from '../engine/client.js';
+import { BerthError } from '../errors.js';
+import { registryDown, registryUp } from '../registry/process.js';
+import { build, freePort, push, target } from '../registry/testing.js';
+import { openStore, type Db } from '../store/db.js';
+import { releasesOf, rolloutsOf } from '../store/releases.js';
+import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { startLab, type Lab } from '../testing/lab.js';
+import { steps } from '../testing/steps.js';
+import type { RunContext } from './context.js';
+import { deployService, type DeployEvent } from './deploy.js';
+import { Hosts } from './hosts.js';
+import { listInstances } from './instances.js';
+import { removeInstances } from './operate.js';
+
+const PASSWORD = `pw-${Math.random().toString(36).slice(2)}`;
+
+describe('a second real engine pulls by digest from the registry on the LAN', () => {
+  const step = steps();
+  let lab: Lab;
+  let fixture: Fixture;
+  let db: Db;
+  let h1: Engine;
+  let address: string;
+  let digest: string;
+  const context = (): RunContext => {
+    const project = loadProject(fixture.dir, fixture.env);
+    return { project, db, hosts: new Hosts(project, fixture.engine), env: fixture.env };
+  };
+  const pullsOn = async (engine: Engine, since: number) => {
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const stream = await engine.http.call('GET', '/events', { query: { since: String(since), until: String(until), filters: JSON.stringify({ type: ['image'], event: ['pull'] }) } });
+    const text = Buffer.concat((await stream.toArray()) as Buffer[]).toString('utf8');
+    return text.split('\n').filter((l) => l.trim() !== '').map((l) => (JSON.parse(l) as { id: string }).id).filter((id) => id.startsWith(address));
+  };
+
+  before(async () => {
+    lab = await startLab({ hosts: 1 });
+    address = `${lab.hostIp}:${await freePort()}`;
+    fixture = await makeFixture(
+      {
+        base: { settings: { root: { tarball: await tinyRootTarball() } } },
+        app: { settings: { from: 'base', command: ['busybox', 'sleep', '3600'] }, static: '#!/bin/sh\necho v1 > /v.txt\n' },
+      },
+      {
+        registry: { listen: address, htpasswd: 'htpasswd', username: 'berth', password: { env: 'T_REGISTRY_PASSWORD' } },
+        hosts: [{ name: 'local' }, { name: 'h1', engine: `unix://${lab.hosts[0]!.socket}` }],
+        services: { app: { image: 'app' } },
+        environments: { dev: { network: 'host', hosts: ['local'] }, production: { network: 'host', hosts: ['h1'] }, both: { network: 'host', hosts: ['local', 'h1'] } },
+        pipeline: ['dev', 'production', 'both'],
+      },
+    );
+    fixture.env.T_REGISTRY_PASSWORD = PASSWORD;
+    fixture.write('htpasswd', `berth:${bcrypt.hashSync(PASSWORD, 10)}\n`);
+    db = openStore(loadProject(fixture.dir, fixture.env).stateDir);
+    h1 = connectEngine({ DOCKER_HOST: `unix://${lab.hosts[0]!.socket}` });
+    const up = await registryUp(target(fixture));
+    // Recorded by the lab too, so an interrupted run's sweep removes the CA it installed.
+    lab.trustRegistry(address, readFileSync(loadProject(fixture.dir, fixture.env).registry.tls!.ca!, 'utf8'));
+    assert.equal(up.trust?.installed, true);
+  });
+
+  after(async () => {
+    for (const environment of ['production', 'both', 'dev']) {
+      const left = await listInstances(context(), { environment }).catch(() => []);
+      if (left.length > 0) await removeInstances(context(), left, environment).catch(() => {});
+    }
+    await registryDown(target(fixture)).catch(() => {});
+    db?.close();
+    await fixture?.cleanup();
+    await lab?.dispose();
+  });
+
+  step('the build engine pushes over verified TLS; the other host pulls the digest before its instance starts', async () => {
+    assert.deepEqual((await build(fixture)).failed, []);
+    const summary = await push(fixture);
+    assert.deepEqual(summary.failed, [], JSON.stringify(summary.failed));
+    digest = summary.pushed.find((p) => p.name === 'app')!.digest;
+
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const notes: string[] = [];
+    const result = await deployService(context(), 'app', 'production', { timeoutMs: 120_000, onEvent: (e: DeployEvent) => e.type === 'note' && notes.push(e.text) });
+    assert.equal(result.image.digest, digest);
+    assert.deepEqual(result.instances.map((i) => i.host), ['h1']);
+    const ref = `${address}/berth/app@${digest}`;
+    const pulled = await h1.http.json<{ RepoDigests: string[] }>('GET', `/images/${encodeURIComponent(ref)}/json`);
+    assert.ok(pulled.RepoDigests.includes(ref), pulled.RepoDigests.join(' '));
+    const container = await h1.http.json<{ Config: { Image: string }; State: { Running: boolean } }>('GET', `/containers/${result.instances[0]!.id}/json`);
+    assert.equal(container.Config.Image, ref);
+    assert.equal(container.State.Running, true);
+    assert.deepEqual(await pullsOn(h1, since), [ref]);
+    assert.ok(notes.some((n) => n.startsWith(`h1: pulled ${ref}`)), notes.join('\n'));
+    assert.ok(!notes.join('\n').includes(PASSWORD));
+  });
+
+  step('a second deploy to the host that has the digest pulls nothing', async () => {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const result = await deployService(context(), 'app', 'production', { force: true, timeoutMs: 120_000 });
+    assert.deepEqual(result.steps.map((s) => s.action), ['replace']);
+    assert.deepEqual(await pullsOn(h1, since), []);
+  });
+
+  step('a build never pushed is refused for an environment with the other host, before anything changes', async () => {
+    fixture.write('images/app/static.sh', '#!/bin/sh\necho v2 > /v.txt\n', 0o755);
+    assert.deepEqual((await build(fixture)).failed, []);
+    const releases = releasesOf(db, 'app').length;
+    const error = await deployService(context(), 'app', 'both', { timeoutMs: 120_000 }).then(
+      () => assert.fail('the deploy should fail'),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof BerthError);
+    assert.match(error.message, /^image app \(sha256:[0-9a-f]{64}\) was never pushed to the registry; run: berth push app$/);
+    assert.deepEqual(error.lines, [`only the build engine has it, and host h1 can get it only from the registry at ${address}`]);
+    assert.deepEqual(rolloutsOf(db, 'app', 'both'), []);
+    assert.equal(releasesOf(db, 'app').length, releases);
+    assert.equal((await listInstances(context(), { environment: 'both' })).length, 0);
+  });
+});
