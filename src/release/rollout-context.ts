@@ -39,11 +39,18 @@ export interface RolloutContext {
   concurrency: number;
   emit: (event: RolloutEvent) => void;
   report: (event: InstanceEvent) => void;
+  /**
+   * Slot → the host it moves to, from the journaled step (`replace.to`), so a resumed move goes where it was going.
+   * (Until prepareTarget's `moves`/`leave` options plan this with the rest of the placement.)
+   */
+  moves?: ReadonlyMap<string, string>;
 }
 
-/** Where a slot runs: where it ran before while that host is in the environment, else the least loaded host. */
+/** Where a slot runs: where a move takes it; else where it ran before while that host is in the environment, else the least loaded host. */
 export function placementOf(ctx: RolloutContext, slot: string): Placement {
   const ordinal = ordinalOf(slot);
+  const moved = ctx.moves?.get(slot);
+  if (moved !== undefined) return { slot, ordinal, host: moved };
   const previous = new Map([...ctx.target.saved].map(([s, r]) => [s, r.host]));
   return placeSlots(ctx.service.name, ctx.environment.name, ordinal, ctx.environment.hosts, previous).at(-1)!;
 }

@@ -27,8 +27,10 @@ export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<v
     case 'drain':
       await Promise.all(step.slots.map((slot) => ctx.door.drain(slot, ctx.service.rollout.drainMs)));
       return;
-    case 'replace':
-      return eachSlot(ctx, step.slots, (slot) => replace(ctx, slot, step.force ?? false));
+    case 'replace': {
+      const moving = step.to ? { ...ctx, moves: new Map([...(ctx.moves ?? []), ...Object.entries(step.to)]) } : ctx;
+      return eachSlot(moving, step.slots, (slot) => replace(moving, slot, step.force ?? false));
+    }
     case 'remove':
       return eachSlot(ctx, step.slots, (slot) => removeSlot(ctx, slot, 'not desired (above the replica count)'));
     case 'converge':
@@ -141,23 +143,21 @@ async function launchInto(ctx: RolloutContext, slot: string, weight: number, act
     ctx.report({ type: 'failed', slot, reason: e.reason });
     throw e;
   }
-  saveSlot(ctx.run.db, {
-    environment: ctx.environment.name,
-    slot,
-    service: ctx.service.name,
-    ordinal: ordinalOf(slot),
-    host: placement.host,
-    network: ctx.target.network.name,
-    hostPorts: launched.state.ports,
-  });
+  rememberSlot(ctx, slot, placement.host, launched.state.ports);
   await upsertServer(ctx, placement.host, slot, launched.state, weight);
   ctx.emit({ type: 'instance', slot, text: `healthy in ${launched.ms} ms, in the front door` });
   ctx.report({ type: 'ready', slot, host: placement.host, id: launched.id, state: launched.state, ms: launched.ms });
 }
 
+/** The slot's placement and kept host ports, in the store. */
+function rememberSlot(ctx: RolloutContext, slot: string, host: string, hostPorts: Record<string, number>): void {
+  saveSlot(ctx.run.db, { environment: ctx.environment.name, slot, service: ctx.service.name, ordinal: ordinalOf(slot), host, network: ctx.target.network.name, hostPorts });
+}
+
 /** Old instance aside, new one on the same slot and address; on failure the old one is put back and serves again. */
 async function replace(ctx: RolloutContext, slot: string, force: boolean): Promise<void> {
   const want = targetHash(ctx, slot);
+  const host = placementOf(ctx, slot).host;
   const here = (await observe(ctx)).filter((o) => o.slot === slot);
   const main = here.find((o) => o.role === 'main');
   let aside = here.find((o) => o.role === 'aside');
@@ -165,10 +165,13 @@ async function replace(ctx: RolloutContext, slot: string, force: boolean): Promi
   for (const o of here.filter((x) => x.role === 'stray')) await ctx.run.hosts.engine(o.host).containers.remove(o.id);
   // Forced, only an instance this rollout launched counts as replaced.
   const launchedHere = !force || main?.labels[RUN_LABELS.deployment] === String(ctx.rollout);
-  if (main && main.specHash === want && main.running && launchedHere && (await passes(ctx, main))) {
-    // Already replaced before a crash: finish the step.
+  if (main && main.host === host && main.specHash === want && main.running && launchedHere && (await passes(ctx, main))) {
+    // Already replaced before a crash: finish the step (a moved slot's record may still name its old host).
     const state = await ctx.run.hosts.engine(main.host).containers.inspect(main.id);
-    if (state) await upsertServer(ctx, main.host, slot, state, NORMAL_WEIGHT);
+    if (state) {
+      rememberSlot(ctx, slot, main.host, state.ports);
+      await upsertServer(ctx, main.host, slot, state, NORMAL_WEIGHT);
+    }
     if (aside) await ctx.run.hosts.engine(aside.host).containers.remove(aside.id);
     return;
   }
