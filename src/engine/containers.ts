@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { guard, isNotFound } from './errors.js';
 import { readBuffer, type EngineHttp } from './http.js';
 
@@ -8,6 +9,7 @@ export interface CreateBody {
   Image: string;
   Cmd?: string[];
   Entrypoint?: string[];
+  User?: string;
   Env?: string[];
   Labels?: Record<string, string>;
   ExposedPorts?: Record<string, Record<string, never>>;
@@ -130,6 +132,14 @@ export class ContainerClient {
 
   async rename(id: string, name: string): Promise<void> {
     await guard(this.endpoint, `rename container ${id} to ${name}`, () => this.http.empty('POST', `/containers/${encodeURIComponent(id)}/rename`, { query: { name } }));
+  }
+
+  /** Unpacks a tar archive into the container's filesystem at `path` (an existing folder); works on a created, not yet started container. */
+  async putArchive(id: string, path: string, tar: Buffer): Promise<void> {
+    const response = await guard(this.endpoint, `copy files into container ${id}`, () =>
+      this.http.call('PUT', `/containers/${encodeURIComponent(id)}/archive`, { query: { path }, stream: Readable.from([tar]), contentType: 'application/x-tar' }),
+    );
+    response.resume();
   }
 
   /** Containers (running or not) matching every label filter, with what the list call reports: enough to plan without inspecting each. */

@@ -3,7 +3,8 @@
  * what runs first, so running it again after a crash finishes what is left.
  */
 import type { ContainerState } from '../engine/containers.js';
-import { checkRunning, launchSlot, LaunchError, restore, setAside } from '../deploy/launch.js';
+import { checkRunning, launchSlot, LaunchError, restore, setAside, type LaunchedContainer, type LaunchInput } from '../deploy/launch.js';
+import { announceAddress, checkNobodyAnswers } from '../network/arp-helper.js';
 import { RUN_LABELS } from '../deploy/labels.js';
 import { removeInstance } from '../deploy/remove.js';
 import { asideName, containerName, PREVIOUS_SUFFIX } from '../deploy/slots.js';
@@ -137,7 +138,7 @@ async function launchInto(ctx: RolloutContext, slot: string, weight: number, act
   checkpoint('launch');
   let launched;
   try {
-    launched = await launchSlot({ context: ctx.run, ipam: ctx.target.ipam, input: ctx.target.input(placement), secrets: ctx.target.secrets, rollout: ctx.rollout, timeoutMs: ctx.timeoutMs });
+    launched = await launchSlot({ context: ctx.run, ipam: ctx.target.ipam, input: ctx.target.input(placement), secrets: ctx.target.secrets, rollout: ctx.rollout, timeoutMs: ctx.timeoutMs, ...arpAroundMove(ctx, slot, placement.host) });
   } catch (error) {
     const e = LaunchError.from(slot, error);
     ctx.report({ type: 'failed', slot, reason: e.reason });
@@ -147,6 +148,25 @@ async function launchInto(ctx: RolloutContext, slot: string, weight: number, act
   await upsertServer(ctx, placement.host, slot, launched.state, weight);
   ctx.emit({ type: 'instance', slot, text: `healthy in ${launched.ms} ms, in the front door` });
   ctx.report({ type: 'ready', slot, host: placement.host, id: launched.id, state: launched.state, ms: launched.ms });
+}
+
+/**
+ * A slot moving to another host on a flat network keeps its IP and MAC: before it starts there, nobody may
+ * answer for the IP (the old host may be unreachable while its container still runs); once it runs, it
+ * announces the address so switches and neighbours learn its new port at once. Only for moves: a fresh
+ * launch relies on the IPAM ledger, and the check costs seconds (arping waits for answers).
+ */
+function arpAroundMove(ctx: RolloutContext, slot: string, host: string): Pick<LaunchInput, 'beforeStart' | 'afterStart'> {
+  if (!ctx.moves?.has(slot) || ctx.target.network.mode !== 'flat') return {};
+  const engine = ctx.run.hosts.engine(host);
+  const helper = (c: LaunchedContainer, what: string) => ({ slot, host, ip: c.ip!, image: c.image, labels: c.labels, name: `${containerName(ctx.run.project.name, slot)}-${what}` });
+  return {
+    beforeStart: (c) => checkNobodyAnswers(engine, { ...helper(c, 'arp-check'), dockerNetwork: ctx.target.dockerName }),
+    afterStart: async (c) => {
+      const problem = await announceAddress(engine, { ...helper(c, 'arp-announce'), container: c.id });
+      ctx.emit({ type: 'instance', slot, text: problem ? `could not announce ${c.ip} on the LAN (neighbours learn it at their next ARP): ${problem}` : `announced ${c.ip} on the LAN from ${host}` });
+    },
+  };
 }
 
 /** The slot's placement and kept host ports, in the store. */
