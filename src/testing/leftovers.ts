@@ -11,7 +11,8 @@ import { promisify } from 'node:util';
 import type { Engine } from '../engine/client.js';
 import { isAlive } from '../processes.js';
 import { sleep } from '../time.js';
-import { parseMade, parseOwner, processesNaming, type Made, type MadeKind, type Owner } from './sweep-plan.js';
+import { removeCertsDir, removeCgroup, removeExecRoot, removeForwardRule, unmountUnder } from './host-objects.js';
+import { isMadeName, parseMade, parseOwner, processesNaming, type Made, type MadeKind, type Owner } from './sweep-plan.js';
 
 const run = promisify(execFile);
 
@@ -94,8 +95,8 @@ export function dirInUse(dir: string, except: number[]): boolean {
 
 /**
  * Removes everything of test project `project` whose folder is `dir`: the processes naming the folder
- * (front doors, registries), containers, images and networks labelled with the project, the recorded
- * namespaces, veths and bridges, then the folder. Each step goes on when an earlier one failed;
+ * (front doors, registries, lab engines), containers, images and networks labelled with the project, the recorded
+ * host objects (cgroups, exec-roots, namespaces, veths, bridges, forwarding rules, certs.d entries), then the folder. Each step goes on when an earlier one failed;
  * the failures are returned, and the folder stays for a later sweep.
  */
 export async function removeLeftovers(engine: Engine, project: string, dir: string, settleMs = 0): Promise<string[]> {
@@ -139,20 +140,47 @@ export async function removeLeftovers(engine: Engine, project: string, dir: stri
     for (const network of await engine.networks.list([label])) await engine.networks.remove(network.id);
   });
   const made = readMade(dir);
-  // Namespaces first: deleting one destroys its veth ends; bridges last, once nothing is plugged in.
-  for (const kind of ['netns', 'link', 'bridge'] as const) {
-    for (const { name } of made.filter((m) => m.kind === kind)) await step(`delete ${kind} ${name}`, () => deleteHostObject(kind, name));
+  for (const kind of REMOVAL_ORDER) {
+    for (const { name } of made.filter((m) => m.kind === kind)) await step(`remove ${kind} ${name}`, () => removeMade(kind, name));
   }
   // The folder names its owner: kept while anything may be left, a later sweep finds the rest.
   if (found > 0 || failures.length > 0) failures.push(`kept ${dir} for a later sweep`);
-  else await step('remove the folder', async () => rmSync(dir, { recursive: true, force: true }));
+  else {
+    await step('remove the folder', async () => {
+      // A lab engine killed before it stopped leaves its data-root's mounts; rm would fail on them.
+      await unmountUnder(dir);
+      rmSync(dir, { recursive: true, force: true });
+    });
+  }
   return failures;
 }
 
-async function deleteHostObject(kind: MadeKind, name: string): Promise<void> {
-  if (kind === 'netns') {
-    if (existsSync(`/run/netns/${name}`)) await run('ip', ['netns', 'delete', name]);
-  } else if (existsSync(`/sys/class/net/${name}`)) await run('ip', ['link', 'delete', name]);
+/**
+ * Containers of a killed lab engine first (its cgroup), then what still runs from its exec-root;
+ * namespaces before links (deleting one destroys its veth ends); bridges once nothing is plugged in.
+ */
+const REMOVAL_ORDER: readonly MadeKind[] = ['cgroup', 'execroot', 'netns', 'link', 'bridge', 'forward', 'certs'];
+
+/** Removes one recorded host object; one that is already gone is no failure. */
+export async function removeMade(kind: MadeKind, name: string): Promise<void> {
+  if (!isMadeName(kind, name)) throw new Error(`not a ${kind} a test makes: ${JSON.stringify(name)}`);
+  switch (kind) {
+    case 'netns':
+      if (existsSync(`/run/netns/${name}`)) await run('ip', ['netns', 'delete', name]);
+      return;
+    case 'bridge':
+    case 'link':
+      if (existsSync(`/sys/class/net/${name}`)) await run('ip', ['link', 'delete', name]);
+      return;
+    case 'cgroup':
+      return removeCgroup(name);
+    case 'execroot':
+      return removeExecRoot(`/run/${name}`, (path) => processesNaming(path, listProcesses(), process.pid));
+    case 'certs':
+      return removeCertsDir(name);
+    case 'forward':
+      return removeForwardRule(name);
+  }
 }
 
 async function stopAll(pids: number[]): Promise<void> {

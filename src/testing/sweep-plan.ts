@@ -11,7 +11,12 @@ export interface Owner {
   start: string;
 }
 
-export type MadeKind = 'bridge' | 'netns' | 'link';
+/**
+ * bridge, link: network interfaces; netns: a namespace (lan.ts's LAN hosts, lab.ts's hosts);
+ * execroot: /run/NAME, a lab engine's exec-root; cgroup: NAME under every cgroup hierarchy, a lab engine's containers;
+ * certs: /etc/docker/certs.d/NAME, a registry's trust entry; forward: the FORWARD rule accepting traffic through bridge NAME.
+ */
+export type MadeKind = 'bridge' | 'netns' | 'link' | 'execroot' | 'cgroup' | 'certs' | 'forward';
 
 /** A host network object a test recorded in its folder before creating it. */
 export interface Made {
@@ -42,12 +47,23 @@ export interface SweepPlan {
 }
 
 const TEST_DIR = /^berth-(t-[0-9a-f]{8})-[A-Za-z0-9]{6}$/;
+const LAB_HOST = /^berth-lab-[0-9a-f]{8}-[1-9][0-9]?$/;
 const NAME_OF: Record<MadeKind, RegExp> = {
-  // Interface names are at most 15 characters; namespaces are lan.ts's.
+  // Interface names are at most 15 characters; namespaces are lan.ts's and lab.ts's.
   bridge: /^[a-z][a-z0-9]{1,14}$/,
   link: /^[a-z][a-z0-9]{1,14}$/,
-  netns: /^berth-lan-[0-9a-f]{8}$/,
+  netns: /^berth-(lan-[0-9a-f]{8}|lab-[0-9a-f]{8}-[1-9][0-9]?)$/,
+  // Names a sweep turns into paths: no slash, no "..", only the patterns lab.ts makes.
+  execroot: LAB_HOST,
+  cgroup: LAB_HOST,
+  certs: /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*:[0-9]{1,5}$/,
+  forward: /^[a-z][a-z0-9]{1,14}$/,
 };
+
+/** Whether `name` is a plausible name of a `kind`: what a record holds and what a sweep acts on. */
+export function isMadeName(kind: MadeKind, name: string): boolean {
+  return NAME_OF[kind].test(name);
+}
 
 /** The test project a folder belongs to, from its name; undefined for anything not made by makeFixture. */
 export function testProjectOf(dir: string): string | undefined {
