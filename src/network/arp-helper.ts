@@ -4,6 +4,7 @@
  * (also on failure).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pack } from 'tar-stream';
 import type { Engine } from '../engine/client.js';
 import type { CreateBody } from '../engine/containers.js';
@@ -25,6 +26,7 @@ function busyboxArchive(): Promise<Buffer> {
     tar.on('data', (c: unknown) => chunks.push(c as Buffer));
     tar.on('end', () => resolve(Buffer.concat(chunks)));
     tar.on('error', reject);
+    tar.entry({ name: dirname(HELPER_BUSYBOX).slice(1), type: 'directory', mode: 0o755, mtime: new Date(0) });
     tar.entry({ name: HELPER_BUSYBOX.slice(1), mode: 0o755, mtime: new Date(0) }, readFileSync(BUSYBOX));
     tar.finalize();
   });

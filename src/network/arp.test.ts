@@ -29,13 +29,13 @@ test('a reply for another address does not count, and a helper that could not ru
 
 test('the probe helper holds the slot IP on the flat network and runs arping -D as root; the announcer shares the instance namespace', () => {
   const probe = probeHelperBody({ image: 'sha256:abc', name: 'p.web-prod-1-arp', labels: { 'berth.instance': 'web-prod-1' }, dockerNetwork: 'berth-p-lan', ip: '10.0.0.7' });
-  assert.deepEqual(probe.Entrypoint, ['/berth-busybox', 'arping', '-D', '-c', '2', '-w', '3', '-I', 'eth0', '10.0.0.7']);
+  assert.deepEqual(probe.Entrypoint, ['/berth-arp/busybox', 'arping', '-D', '-c', '2', '-w', '3', '-I', 'eth0', '10.0.0.7']);
   assert.equal(probe.User, '0');
   assert.deepEqual(probe.HostConfig, { NetworkMode: 'berth-p-lan' });
   assert.deepEqual(probe.NetworkingConfig, { EndpointsConfig: { 'berth-p-lan': { IPAMConfig: { IPv4Address: '10.0.0.7' } } } });
   assert.equal(probe.Labels!['berth.helper'], 'arp');
   const announce = announceHelperBody({ image: 'sha256:abc', name: 'p.web-prod-1-announce', labels: {}, container: 'c0ffee', ip: '10.0.0.7' });
-  assert.deepEqual(announce.Entrypoint, ['/berth-busybox', 'arping', '-U', '-c', '2', '-I', 'eth0', '10.0.0.7']);
+  assert.deepEqual(announce.Entrypoint, ['/berth-arp/busybox', 'arping', '-U', '-c', '2', '-I', 'eth0', '10.0.0.7']);
   assert.deepEqual(announce.HostConfig, { NetworkMode: 'container:c0ffee' });
   assert.equal(announce.NetworkingConfig, undefined);
 });

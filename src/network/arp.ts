@@ -9,8 +9,8 @@
 import type { CreateBody } from '../engine/containers.js';
 import { conflict, failed, type BerthError } from '../errors.js';
 
-/** Where the static busybox goes inside a helper (copied to `/` before it starts). */
-export const HELPER_BUSYBOX = '/berth-busybox';
+/** Where the static busybox goes inside a helper (copied to `/` before it starts); busybox picks its applet by that name, so it keeps it. */
+export const HELPER_BUSYBOX = '/berth-arp/busybox';
 export const HELPER_LABEL = 'berth.helper';
 
 export type ProbeOutcome = { free: true } | { free: false; mac: string } | { error: string };
