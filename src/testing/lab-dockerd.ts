@@ -44,8 +44,6 @@ export function dockerdArgv(plan: LabHostPlan, paths: DockerdPaths, server: TlsF
     // No docker0 and no rules in the machine's iptables: flat networks on the lab bridge need neither.
     '--bridge', 'none',
     '--iptables=false',
-    // A stopped host stops its containers quickly; busybox sleep as PID 1 ignores SIGTERM.
-    '--shutdown-timeout', '3',
   ];
 }
 

@@ -170,7 +170,10 @@ export async function removeMade(kind: MadeKind, name: string): Promise<void> {
       return;
     case 'bridge':
     case 'link':
-      if (existsSync(`/sys/class/net/${name}`)) await run('ip', ['link', 'delete', name]);
+      // A veth's peer goes with its namespace a moment after the namespace is deleted.
+      if (existsSync(`/sys/class/net/${name}`)) await run('ip', ['link', 'delete', name]).catch((error: { stderr?: string }) => {
+        if (!/Cannot find device/.test(error.stderr ?? '')) throw error;
+      });
       return;
     case 'cgroup':
       return removeCgroup(name);

@@ -47,6 +47,45 @@ describe('records and owners', () => {
     ]);
   });
 
+  it("reads a lab's kinds: its namespaces, exec-roots, cgroups, certs.d entries and forwarding rules", () => {
+    const record = [
+      'netns berth-lab-0123abcd-1',
+      'execroot berth-lab-0123abcd-12',
+      'cgroup berth-lab-0123abcd-3',
+      'certs 10.201.7.1:5443',
+      'certs registry.lab:443',
+      'forward lb0123abcd',
+      'link lb0123abcdh1',
+    ].join('\n');
+    assert.deepEqual(parseMade(record), [
+      { kind: 'netns', name: 'berth-lab-0123abcd-1' },
+      { kind: 'execroot', name: 'berth-lab-0123abcd-12' },
+      { kind: 'cgroup', name: 'berth-lab-0123abcd-3' },
+      { kind: 'certs', name: '10.201.7.1:5443' },
+      { kind: 'certs', name: 'registry.lab:443' },
+      { kind: 'forward', name: 'lb0123abcd' },
+      { kind: 'link', name: 'lb0123abcdh1' },
+    ]);
+  });
+
+  it('never takes a path for a name: a sweep turns these into /run/NAME, /sys/fs/cgroup/*/NAME and certs.d/NAME', () => {
+    const odd = [
+      'execroot ../etc',
+      'execroot docker',
+      'execroot berth-lab-0123abcd-0',
+      'execroot berth-lab-0123abcd-1/..',
+      'cgroup docker',
+      'cgroup berth-lab-0123abcd-100',
+      'certs ../../passwd:1',
+      'certs 10.0.0.1',
+      'certs a..b:5000',
+      'certs /etc:1',
+      'forward eth0 -j DROP',
+      'netns berth-lab-0123abcd',
+    ].join('\n');
+    assert.deepEqual(parseMade(odd), []);
+  });
+
   it('parses an owner file, and a half-written one is unreadable', () => {
     assert.deepEqual(parseOwner('{"pid":42,"start":"123"}\n'), { pid: 42, start: '123' });
     assert.equal(parseOwner('{"pid":42,'), 'unreadable');
