@@ -161,10 +161,15 @@ function arpAroundMove(ctx: RolloutContext, slot: string, host: string): Pick<La
   const engine = ctx.run.hosts.engine(host);
   const helper = (c: LaunchedContainer, what: string) => ({ slot, host, ip: c.ip!, image: c.image, labels: c.labels, name: `${containerName(ctx.run.project.name, slot)}-${what}` });
   return {
-    beforeStart: (c) => checkNobodyAnswers(engine, { ...helper(c, 'arp-check'), dockerNetwork: ctx.target.dockerName }),
+    beforeStart: async (c) => {
+      const started = Date.now();
+      await checkNobodyAnswers(engine, { ...helper(c, 'arp-check'), dockerNetwork: ctx.target.dockerName });
+      ctx.emit({ type: 'instance', slot, text: `nobody answers for ${c.ip} on the LAN (checked from ${host} in ${Date.now() - started} ms)` });
+    },
     afterStart: async (c) => {
+      const started = Date.now();
       const problem = await announceAddress(engine, { ...helper(c, 'arp-announce'), container: c.id });
-      ctx.emit({ type: 'instance', slot, text: problem ? `could not announce ${c.ip} on the LAN (neighbours learn it at their next ARP): ${problem}` : `announced ${c.ip} on the LAN from ${host}` });
+      ctx.emit({ type: 'instance', slot, text: problem ? `could not announce ${c.ip} on the LAN (neighbours learn it at their next ARP): ${problem}` : `announced ${c.ip} on the LAN from ${host} in ${Date.now() - started} ms` });
     },
   };
 }
