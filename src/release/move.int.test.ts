@@ -10,7 +10,8 @@
  * - undrain, then `berth move` of one instance back onto h2;
  * - the duplicate check: with a LAN namespace answering for an instance's IP,
  *   `berth move` refuses to start it elsewhere, naming the IP and the MAC that
- *   answered, exits non-zero, and the instance serves where it was.
+ *   answered, exits non-zero, and the instance serves where it was;
+ * - a drain killed (SIGKILL) mid-move resumes from its journal when run again.
  *
  * Until the engine client speaks TLS, Berth reaches the lab hosts at their
  * unix sockets (lab.hosts[].socket), and the image is loaded into each lab
@@ -37,7 +38,7 @@ import { allSlots } from '../store/deployments.js';
 import { hostStates } from '../store/hosts.js';
 import { openStore, type Db } from '../store/db.js';
 import { rolloutsOf } from '../store/releases.js';
-import { runBerth } from '../testing/cli.js';
+import { berthOn, runBerth } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { startLab, type Lab, type LanHost } from '../testing/lab.js';
 import { startLoad, type LoadResult } from '../testing/load.js';
@@ -64,6 +65,7 @@ const DEPLOY = 'a release of 4 flat instances spreads over the three lab hosts';
 const DRAIN = 'drain h2 under load: no failed request; each moved instance keeps its IP and MAC on its new host, the LAN sees it at once';
 const MOVE = 'undrain h2, then berth move of one instance onto it keeps its IP and MAC';
 const DUPLICATE = 'a move is refused when something on the LAN answers for the instance IP; it serves where it was';
+const KILLED = 'a drain killed after it set an instance aside resumes from its journal when run again';
 
 interface Seen {
   host: string;
@@ -259,5 +261,29 @@ describe('moving instances between lab hosts, keeping their IP and MAC', () => {
     // No helper is left on h3.
     const helpers = await engines.get('h3')!.containers.summaries(['berth.helper=arp']);
     assert.deepEqual(helpers, []);
+  });
+
+  step(KILLED, async () => {
+    needs(DUPLICATE);
+    const before = await seen();
+    const leaving = [...before].filter(([, s]) => s.host === 'h1').map(([slot]) => slot).sort();
+    assert.ok(leaving.length > 0, 'nothing ran on h1 to drain');
+    // Checkpoints of the first batch: steps front-door, drain, replace; then renamed aside, replace, launch (old one stopped, new one not created).
+    const killed = await berthOn(fixture, ['host', 'drain', 'h1'], { killAt: 6 });
+    assert.equal(killed.signal, 'SIGKILL', `not killed: ${killed.stdout}${killed.stderr}`);
+    const interrupted = rolloutsOf(db, SVC, ENV)[0]!;
+    assert.deepEqual([interrupted.kind, interrupted.status], ['move', 'running']);
+
+    const resumed = await berth('host', 'drain', 'h1');
+    assert.equal(resumed.code, 0, `${resumed.stdout}${resumed.stderr}`);
+    assert.match(resumed.stdout, new RegExp(`rollout #${interrupted.id} \\(move`));
+    assert.equal(rolloutsOf(db, SVC, ENV).find((r) => r.id === interrupted.id)!.status, 'succeeded');
+    assert.deepEqual(slotsOnHost('h1'), []);
+    const after = await seen();
+    assert.equal(after.size, REPLICAS);
+    for (const slot of leaving) {
+      assert.notEqual(after.get(slot)!.host, 'h1');
+      assert.deepEqual([after.get(slot)!.ip, after.get(slot)!.mac], [before.get(slot)!.ip, before.get(slot)!.mac]);
+    }
   });
 });
