@@ -9,12 +9,14 @@ import { doctorCommand } from './commands/doctor.js';
 import { execCommand } from './commands/exec.js';
 import { historyCommand } from './commands/history.js';
 import { hostsCommand } from './commands/hosts.js';
+import { hostCommand } from './commands/host.js';
 import { canaryCommand, promoteCommand, releaseCommand, rollbackCommand, scaleCommand } from './commands/release.js';
 import { imagesCommand } from './commands/images.js';
 import { ipamCommand } from './commands/ipam.js';
 import { lbCommand } from './commands/lb.js';
 import { restartCommand, rmCommand, stopCommand } from './commands/lifecycle.js';
 import { logsCommand } from './commands/logs.js';
+import { moveCommand } from './commands/move.js';
 import { psCommand } from './commands/ps.js';
 import { pushCommand } from './commands/push.js';
 import { registryCommand } from './commands/registry.js';
@@ -39,6 +41,8 @@ const commands: Command[] = [
   rollbackCommand,
   scaleCommand,
   canaryCommand,
+  hostCommand,
+  moveCommand,
   rolloutCommand,
   historyCommand,
   lbCommand,

@@ -60,12 +60,24 @@ export interface LaunchInput {
   onAddress?: (allocation: Allocation) => void;
   /** Makes sure the host's engine has the image (by digest) before the container is created. */
   ensureImage?: (host: string) => Promise<unknown>;
+  /** Between create and start (a move's check that nobody answers for the address): a rejection stops the launch. */
+  beforeStart?: (container: LaunchedContainer) => Promise<void>;
+  /** Once started with its address verified, before the health gate (a move's announcement of the address). */
+  afterStart?: (container: LaunchedContainer) => Promise<void>;
+}
+
+/** What the hooks around start know of the new container. */
+export interface LaunchedContainer {
+  id: string;
+  image: string;
+  labels: Record<string, string>;
+  ip?: string;
 }
 
 const LOG_LINES = 20;
 
 /** On failure, removes what it created and releases a newly requested address (the slot gets its own back next time). */
-export async function launchSlot({ context, ipam, input, files, rollout, timeoutMs, onAddress, ensureImage }: LaunchInput): Promise<Launched> {
+export async function launchSlot({ context, ipam, input, files, rollout, timeoutMs, onAddress, ensureImage, beforeStart, afterStart }: LaunchInput): Promise<Launched> {
   const { slot, host } = input;
   const engine = context.hosts.engine(host);
   const flat = input.network.mode === 'flat';
@@ -81,11 +93,14 @@ export async function launchSlot({ context, ipam, input, files, rollout, timeout
     checkpoint('created');
     if (allocation) ipam.bind(input.network.name, slot, id, allocation.incarnation);
     await copyInstanceFiles(engine.containers, id, files);
+    const container = { id, image: body.Image, labels: body.Labels, ...(allocation ? { ip: allocation.ip } : {}) };
+    await beforeStart?.(container);
     await engine.containers.start(id);
     checkpoint('started');
     const state = await engine.containers.inspect(id);
     if (!state) throw new LaunchError(slot, 'the container vanished right after it started', [], failed('the container vanished right after it started'));
     if (allocation) verifyAddress(slot, state, input.network.dockerName, allocation);
+    await afterStart?.(container);
     const gate = await waitHealthy(engine, id, input.service.health, probeTarget(context, host, input.network.mode, input.network.dockerName, state), timeoutMs);
     if (!gate.healthy) throw new LaunchError(slot, gate.reason, await lastLines(engine, id));
     checkpoint('healthy');

@@ -9,6 +9,7 @@ export interface CreateBody {
   Image: string;
   Cmd?: string[];
   Entrypoint?: string[];
+  User?: string;
   Env?: string[];
   Labels?: Record<string, string>;
   ExposedPorts?: Record<string, Record<string, never>>;

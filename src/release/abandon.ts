@@ -50,7 +50,8 @@ export async function abandonRollout(run: RunContext, id: number, options: Rollo
     if (main?.running) continue;
     const engine = ctx.run.hosts.engine(aside.host);
     if (main) {
-      await engine.containers.remove(main.id);
+      // A move launches the new container on another host than the set-aside one.
+      await ctx.run.hosts.engine(main.host).containers.remove(main.id);
       removed.push(main.slot);
     }
     await restore(engine, ctx.target.ipam, aside.id, run.project.name, aside.slot, ctx.target.network);

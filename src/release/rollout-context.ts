@@ -42,10 +42,17 @@ export interface RolloutContext {
   concurrency: number;
   emit: (event: RolloutEvent) => void;
   report: (event: InstanceEvent) => void;
+  /**
+   * Slot → the host it moves to, from the journaled step (`replace.to`), so a resumed move goes where it was going.
+   * (Until prepareTarget's `moves`/`leave` options plan this with the rest of the placement.)
+   */
+  moves?: ReadonlyMap<string, string>;
 }
 
-/** Where a slot runs, as the rollout's placement planned it (deploy/placement.ts; slots beyond the plan placed on demand). */
+/** Where a slot runs: where a move takes it, else as the rollout's placement planned it (deploy/placement.ts; slots beyond the plan placed on demand). */
 export function placementOf(ctx: RolloutContext, slot: string): Placement {
+  const moved = ctx.moves?.get(slot);
+  if (moved !== undefined) return { slot, ordinal: ordinalOf(slot), host: moved };
   return ctx.target.placer.placement(slot);
 }
 

@@ -14,8 +14,11 @@ export type RolloutStep =
   | { op: 'surge'; slots: string[] }
   /** No new requests for these slots; in-flight ones finish (bounded by the drain time). */
   | { op: 'drain'; slots: string[] }
-  /** Old instance set aside, new one launched on the same slot and address, health-gated, back in the load balancer, old one removed. `force`: also when it is up to date (`berth deploy --force`). */
-  | { op: 'replace'; slots: string[]; force?: boolean }
+  /**
+   * Old instance set aside, new one launched on the same slot and address, health-gated, back in the load balancer, old one removed.
+   * `force`: also when it is up to date (`berth deploy --force`). `to`: slot → the host it moves to (a move keeps the slot's address).
+   */
+  | { op: 'replace'; slots: string[]; force?: boolean; to?: Record<string, string> }
   /** Drain and remove for good: surge instances, canaries, surplus slots; addresses go into quarantine. */
   | { op: 'remove'; slots: string[] }
   /** Canary instances of the target release beside the others, with `share` of the traffic. */

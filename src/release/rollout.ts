@@ -141,13 +141,13 @@ export interface RolloutRequest {
 
 /**
  * Whether a rollout goes through the service's front door: a deploy never does; a release,
- * promote or canary always does; a scale or rollback (also `berth restart` recreating a
+ * promote or canary always does; a scale, move or rollback (also `berth restart` recreating a
  * missing instance) does where the service has a front door there, so a service run by
  * `berth deploy` stays without one.
  */
 export function usesFrontDoor(run: RunContext, kind: RolloutKind, service: string, environment: string): boolean {
   if (kind === 'deploy') return false;
-  if (kind === 'scale' || kind === 'rollback') return frontDoorPort(run.db, service, environment) !== undefined || !lastRanByDeploy(run, service, environment);
+  if (kind === 'scale' || kind === 'rollback' || kind === 'move') return frontDoorPort(run.db, service, environment) !== undefined || !lastRanByDeploy(run, service, environment);
   return true;
 }
 
@@ -248,6 +248,7 @@ async function execute(context: RolloutContext, id: number, plan: RolloutPlan, f
       unlockService(db, record.service, record.environment);
       throw rollbackFailed(record, plan, error);
     }
+    if (record.kind === 'move') return stopMove(ctx, record, error);
     return rollBack(ctx, record, error);
   }
   if (endsOpen) {
@@ -279,6 +280,22 @@ function rollbackFailed(record: Rollout, plan: RolloutPlan, error: unknown): Ber
     lines: [detail.message, ...detail.lines],
     fix: `see what runs with: berth ps --env ${record.environment} --service ${record.service}; then roll out a release that works (berth rollback ${record.service} --env ${record.environment} --to N)`,
   });
+}
+
+/**
+ * A move that failed is not rolled back: the instance whose launch failed was put back where it
+ * ran (replace restores it), the ones already moved stay moved, and running the move again continues.
+ */
+async function stopMove(ctx: RolloutContext, record: Rollout, error: unknown): Promise<never> {
+  const { db } = ctx.run;
+  const reason = error instanceof LaunchError ? `instance ${error.slot}: ${error.reason}` : (error as Error).message;
+  // Slots drained before the failure serve again.
+  await runStep(ctx, { op: 'front-door' }).catch(() => {});
+  setRolloutStatus(db, record.id, 'failed', `move stopped: ${reason}`);
+  unlockService(db, record.service, record.environment);
+  const what = `move of ${record.service} in ${record.environment}`;
+  if (error instanceof LaunchError) throw failure(what, error);
+  throw isBerthError(error) ? error : failed(`${what} failed: ${reason}`);
 }
 
 /** A failed forward rollout goes back to the release the environment ran before (or removes what it started, if none). */

@@ -3,7 +3,8 @@
  * what runs first, so running it again after a crash finishes what is left.
  */
 import type { ContainerState } from '../engine/containers.js';
-import { checkRunning, launchSlot, LaunchError, restore, setAside } from '../deploy/launch.js';
+import { checkRunning, launchSlot, LaunchError, restore, setAside, type LaunchedContainer, type LaunchInput } from '../deploy/launch.js';
+import { announceAddress, checkNobodyAnswers } from '../network/arp-helper.js';
 import { RUN_LABELS } from '../deploy/labels.js';
 import { removeInstance } from '../deploy/remove.js';
 import { asideName, containerName, PREVIOUS_SUFFIX } from '../deploy/slots.js';
@@ -27,8 +28,10 @@ export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<v
     case 'drain':
       await Promise.all(step.slots.map((slot) => ctx.door.drain(slot, ctx.service.rollout.drainMs)));
       return;
-    case 'replace':
-      return eachSlot(ctx, step.slots, (slot) => replace(ctx, slot, step.force ?? false));
+    case 'replace': {
+      const moving = step.to ? { ...ctx, moves: new Map([...(ctx.moves ?? []), ...Object.entries(step.to)]) } : ctx;
+      return eachSlot(moving, step.slots, (slot) => replace(moving, slot, step.force ?? false));
+    }
     case 'remove':
       return eachSlot(ctx, step.slots, (slot) => removeSlot(ctx, slot, 'not desired (above the replica count)'));
     case 'converge':
@@ -135,29 +138,51 @@ async function launchInto(ctx: RolloutContext, slot: string, weight: number, act
   checkpoint('launch');
   let launched;
   try {
-    launched = await launchSlot({ context: ctx.run, ipam: ctx.target.ipam, input: ctx.target.input(placement), files: ctx.target.files, rollout: ctx.rollout, timeoutMs: ctx.timeoutMs, ensureImage: (h) => ctx.images.ensure(h) });
+    launched = await launchSlot({ context: ctx.run, ipam: ctx.target.ipam, input: ctx.target.input(placement), files: ctx.target.files, rollout: ctx.rollout, timeoutMs: ctx.timeoutMs, ensureImage: (h) => ctx.images.ensure(h), ...arpAroundMove(ctx, slot, placement.host) });
   } catch (error) {
     const e = LaunchError.from(slot, error);
     ctx.report({ type: 'failed', slot, reason: e.reason });
     throw e;
   }
-  saveSlot(ctx.run.db, {
-    environment: ctx.environment.name,
-    slot,
-    service: ctx.service.name,
-    ordinal: ordinalOf(slot),
-    host: placement.host,
-    network: ctx.target.network.name,
-    hostPorts: launched.state.ports,
-  });
+  rememberSlot(ctx, slot, placement.host, launched.state.ports);
   await upsertServer(ctx, placement.host, slot, launched.state, weight);
   ctx.emit({ type: 'instance', slot, text: `healthy in ${launched.ms} ms, in the front door` });
   ctx.report({ type: 'ready', slot, host: placement.host, id: launched.id, state: launched.state, ms: launched.ms });
 }
 
+/**
+ * A slot moving to another host on a flat network keeps its IP and MAC: before it starts there, nobody may
+ * answer for the IP (the old host may be unreachable while its container still runs); once it runs, it
+ * announces the address so switches and neighbours learn its new port at once. Only for moves: a fresh
+ * launch relies on the IPAM ledger, and the check costs seconds (arping waits for answers).
+ */
+function arpAroundMove(ctx: RolloutContext, slot: string, host: string): Pick<LaunchInput, 'beforeStart' | 'afterStart'> {
+  if (!ctx.moves?.has(slot) || ctx.target.network.mode !== 'flat') return {};
+  const engine = ctx.run.hosts.engine(host);
+  const helper = (c: LaunchedContainer, what: string) => ({ slot, host, ip: c.ip!, image: c.image, labels: c.labels, name: `${containerName(ctx.run.project.name, slot)}-${what}` });
+  return {
+    beforeStart: async (c) => {
+      const started = Date.now();
+      await checkNobodyAnswers(engine, { ...helper(c, 'arp-check'), dockerNetwork: ctx.target.dockerName });
+      ctx.emit({ type: 'instance', slot, text: `nobody answers for ${c.ip} on the LAN (checked from ${host} in ${Date.now() - started} ms)` });
+    },
+    afterStart: async (c) => {
+      const started = Date.now();
+      const problem = await announceAddress(engine, { ...helper(c, 'arp-announce'), container: c.id });
+      ctx.emit({ type: 'instance', slot, text: problem ? `could not announce ${c.ip} on the LAN (neighbours learn it at their next ARP): ${problem}` : `announced ${c.ip} on the LAN from ${host} in ${Date.now() - started} ms` });
+    },
+  };
+}
+
+/** The slot's placement and kept host ports, in the store. */
+function rememberSlot(ctx: RolloutContext, slot: string, host: string, hostPorts: Record<string, number>): void {
+  saveSlot(ctx.run.db, { environment: ctx.environment.name, slot, service: ctx.service.name, ordinal: ordinalOf(slot), host, network: ctx.target.network.name, hostPorts });
+}
+
 /** Old instance aside, new one on the same slot and address; on failure the old one is put back and serves again. */
 async function replace(ctx: RolloutContext, slot: string, force: boolean): Promise<void> {
   const want = targetHash(ctx, slot);
+  const host = placementOf(ctx, slot).host;
   const here = (await observe(ctx)).filter((o) => o.slot === slot);
   const main = here.find((o) => o.role === 'main');
   let aside = here.find((o) => o.role === 'aside');
@@ -165,10 +190,13 @@ async function replace(ctx: RolloutContext, slot: string, force: boolean): Promi
   for (const o of here.filter((x) => x.role === 'stray')) await ctx.run.hosts.engine(o.host).containers.remove(o.id);
   // Forced, only an instance this rollout launched counts as replaced.
   const launchedHere = !force || main?.labels[RUN_LABELS.deployment] === String(ctx.rollout);
-  if (main && main.specHash === want && main.running && launchedHere && (await passes(ctx, main))) {
-    // Already replaced before a crash: finish the step.
+  if (main && main.host === host && main.specHash === want && main.running && launchedHere && (await passes(ctx, main))) {
+    // Already replaced before a crash: finish the step (a moved slot's record may still name its old host).
     const state = await ctx.run.hosts.engine(main.host).containers.inspect(main.id);
-    if (state) await upsertServer(ctx, main.host, slot, state, NORMAL_WEIGHT);
+    if (state) {
+      rememberSlot(ctx, slot, main.host, state.ports);
+      await upsertServer(ctx, main.host, slot, state, NORMAL_WEIGHT);
+    }
     if (aside) await ctx.run.hosts.engine(aside.host).containers.remove(aside.id);
     return;
   }

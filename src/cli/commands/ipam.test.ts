@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { Ipam, poolFromNetwork } from '../../network/ipam.js';
 import { loadProject } from '../../config/project.js';
 import { openStore } from '../../store/db.js';
+import { saveSlot } from '../../store/deployments.js';
 import { main } from '../main.js';
 import type { Output } from '../output.js';
 
@@ -55,6 +56,9 @@ function allocate(dir: string) {
   ipam.requestAddress('lan', 'production/api/1');
   ipam.requestAddress('lan', 'production/api/2');
   ipam.releaseAddress('lan', 'production/api/2');
+  // Where the slots run (a move changes it; the address stays the slot's).
+  saveSlot(db, { environment: 'production', slot: 'production/web/1', service: 'web', ordinal: 1, host: 'h1', network: 'lan', hostPorts: {} });
+  saveSlot(db, { environment: 'production', slot: 'production/api/2', service: 'api', ordinal: 2, host: 'h1', network: 'lan', hostPorts: {} });
   db.close();
 }
 
@@ -70,10 +74,10 @@ describe('berth ipam', () => {
       'POOL  SUBNET        GATEWAY    RANGE                    SIZE  BOUND  ALLOCATED  QUARANTINED  FREE  RESERVED',
       'lan   10.77.0.0/24  10.77.0.1  10.77.0.100-10.77.0.104  4     1      1          1            1     10.77.0.1,10.77.0.2,10.77.0.101',
     ]);
-    assert.match(lines[3]!, /^NETWORK +ADDRESS +MAC +SLOT +INCARNATION +STATE +CONTAINER +SINCE$/);
-    assert.match(lines[4]!, /^lan +10\.77\.0\.100 +06:42:0a:4d:00:64 +production\/web\/1 +1 +bound +f3a9c0d2e1b4 +[\d.]+ m?s ago$/);
-    assert.match(lines[5]!, /^lan +10\.77\.0\.102 +06:42:0a:4d:00:66 +production\/api\/1 +1 +allocated +- +/);
-    assert.match(lines[6]!, /^lan +10\.77\.0\.103 +06:42:0a:4d:00:67 +production\/api\/2 +1 +quarantined, \d+\.\d s left +- +/);
+    assert.match(lines[3]!, /^NETWORK +ADDRESS +MAC +SLOT +INCARNATION +STATE +CONTAINER +HOST +SINCE$/);
+    assert.match(lines[4]!, /^lan +10\.77\.0\.100 +06:42:0a:4d:00:64 +production\/web\/1 +1 +bound +f3a9c0d2e1b4 +h1 +[\d.]+ m?s ago$/);
+    assert.match(lines[5]!, /^lan +10\.77\.0\.102 +06:42:0a:4d:00:66 +production\/api\/1 +1 +allocated +- +- +/);
+    assert.match(lines[6]!, /^lan +10\.77\.0\.103 +06:42:0a:4d:00:67 +production\/api\/2 +1 +quarantined, \d+\.\d s left +- +- +/);
   });
 
   it('prints the same as JSON with --json', async () => {
@@ -81,9 +85,9 @@ describe('berth ipam', () => {
     allocate(dir);
     const { code, stdout } = await berth(dir, '--json');
     assert.equal(code, 0);
-    const json = JSON.parse(stdout) as { pools: { network: string; usage: unknown }[]; allocations: { slot: string; state: string; quarantineEndsAt: number | null; releasedAt: number | null }[] };
+    const json = JSON.parse(stdout) as { pools: { network: string; usage: unknown }[]; allocations: { slot: string; state: string; host: string | null; quarantineEndsAt: number | null; releasedAt: number | null }[] };
     assert.deepEqual(json.pools.map((p) => [p.network, p.usage]), [['lan', { size: 4, allocated: 1, bound: 1, quarantined: 1, free: 1 }]]);
-    assert.deepEqual(json.allocations.map((a) => [a.slot, a.state]), [['production/web/1', 'bound'], ['production/api/1', 'allocated'], ['production/api/2', 'quarantined']]);
+    assert.deepEqual(json.allocations.map((a) => [a.slot, a.state, a.host]), [['production/web/1', 'bound', 'h1'], ['production/api/1', 'allocated', null], ['production/api/2', 'quarantined', null]]);
     assert.equal(json.allocations[2]!.quarantineEndsAt, json.allocations[2]!.releasedAt! + 30_000);
   });
 

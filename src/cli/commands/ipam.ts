@@ -1,11 +1,12 @@
 import { Ipam, type Allocation } from '../../network/ipam.js';
+import { allSlots } from '../../store/deployments.js';
 import { projectPools } from '../../network/pool.js';
 import { withWorkspace, type Command } from '../command.js';
 import { formatDuration, printJson, table, type Output } from '../output.js';
 
 export const ipamCommand: Command = {
   name: 'ipam',
-  summary: "flat networks' address pools: usage, allocations and their owners, quarantined addresses",
+  summary: "flat networks' address pools: usage, allocations, their owners and the hosts they live on, quarantined addresses",
   usage: 'berth ipam [--json]',
   options: { json: { type: 'boolean' } },
   run: (context) =>
@@ -13,7 +14,9 @@ export const ipamCommand: Command = {
       const now = Date.now();
       const ipam = new Ipam(db, projectPools(project));
       const pools = ipam.pools.map((pool) => ({ ...pool, usage: ipam.usage(pool.network) }));
-      const allocations = ipam.allocations().map((a) => ({ ...a, quarantineEndsAt: ipam.quarantineEndsAt(a) }));
+      // Where the address lives now: the host of the slot's container (a moved slot keeps its address on its new host).
+      const hostOf = new Map(allSlots(db).map((s) => [s.slot, s.host]));
+      const allocations = ipam.allocations().map((a) => ({ ...a, host: a.state === 'quarantined' || a.slot === null ? null : (hostOf.get(a.slot) ?? null), quarantineEndsAt: ipam.quarantineEndsAt(a) }));
       if (context.flags.json) {
         printJson(context.output, { pools, allocations });
         return 0;
@@ -28,7 +31,7 @@ export const ipamCommand: Command = {
     }),
 };
 
-function printAllocations(output: Output, allocations: (Allocation & { quarantineEndsAt: number | null })[], now: number): void {
+function printAllocations(output: Output, allocations: (Allocation & { host: string | null; quarantineEndsAt: number | null })[], now: number): void {
   output.out('');
   if (allocations.length === 0) {
     output.out('no addresses allocated yet');
@@ -42,9 +45,10 @@ function printAllocations(output: Output, allocations: (Allocation & { quarantin
     String(a.incarnation),
     stateOf(a, now),
     a.containerId ? a.containerId.slice(0, 12) : '-',
+    a.host ?? '-',
     `${formatDuration(Math.max(0, now - (a.releasedAt ?? a.allocatedAt)))} ago`,
   ]);
-  output.out(table([['NETWORK', 'ADDRESS', 'MAC', 'SLOT', 'INCARNATION', 'STATE', 'CONTAINER', 'SINCE'], ...rows]));
+  output.out(table([['NETWORK', 'ADDRESS', 'MAC', 'SLOT', 'INCARNATION', 'STATE', 'CONTAINER', 'HOST', 'SINCE'], ...rows]));
 }
 
 function stateOf(a: Allocation & { quarantineEndsAt: number | null }, now: number): string {
