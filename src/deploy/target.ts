@@ -82,7 +82,8 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
         image,
         network: { mode: network.mode, name: network.name, dockerName, ...(own ? { ip: own.ip, mac: own.mac } : {}) },
         apiVersion: apiVersions.get(p.host) ?? '1.41',
-        hostPorts: saved.get(p.slot)?.hostPorts ?? {},
+        // A slot keeps its published ports on its own host; on another host (a move) they may be taken.
+        hostPorts: saved.get(p.slot)?.host === p.host ? (saved.get(p.slot)?.hostPorts ?? {}) : {},
         ...(contents ? { contents } : {}),
       };
     },
