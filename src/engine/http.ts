@@ -151,6 +151,9 @@ export class EngineHttp {
       } catch (error) {
         throw this.#transport.unreachable(error) ?? error;
       }
+      // undici frees the connection for the next request a microtask after the body ends; a caller's next
+      // call made sooner would open a second connection (and later ones alternate between the two).
+      await new Promise(setImmediate);
       if (answer.statusCode >= 400) throw callError(answer.statusCode, bytes.toString('utf8'));
       return { status: answer.statusCode, body: bytes };
     } finally {
