@@ -7,7 +7,6 @@
  * first call is made, so commands that never reach an engine do not pay for it.
  */
 import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
 import type { Dispatcher, Pool } from 'undici';
 
 export interface EngineTls {
@@ -37,7 +36,8 @@ export class EngineUnreachable extends Error {
     readonly reason: string,
     options?: { cause?: unknown },
   ) {
-    super(`the engine at ${endpoint} ${reason}`, options);
+    // A reason starting with ":" reads as a clause of its own ("the engine at X: TLS handshake failed: ...").
+    super(`the engine at ${endpoint}${reason.startsWith(':') ? '' : ' '}${reason}`, options);
   }
 }
 
@@ -45,9 +45,6 @@ type RequestFn = (this: Dispatcher, options: Dispatcher.RequestOptions) => Promi
 let undici: Promise<{ Pool: typeof Pool; request: RequestFn }> | undefined;
 
 function loadUndici() {
-  // undici parses HTTP with llhttp compiled to WebAssembly, compiled at its first load; V8's optimising
-  // tier-up of it cost ~250 ms of CPU per process here (two busy cores), the baseline compiler alone a few ms.
-  setFlagsFromString('--liftoff-only');
   undici ??= Promise.all([import('undici/lib/dispatcher/pool.js'), import('undici/lib/api/api-request.js')]).then(([pool, request]) => ({
     Pool: pool.default,
     request: request.default,
@@ -149,7 +146,7 @@ function reachFailure(error: unknown, target: EngineTarget): { code: string; tex
       return at(detail.startsWith('did not') ? detail : `did not answer in time (ETIMEDOUT)`);
   }
   const tls = tlsFailure(code, detail);
-  return tls ? at(`refused the TLS handshake: ${tls}`) : undefined;
+  return tls ? at(`: ${tls}`) : undefined;
 }
 
 /** Node's TLS error codes in the words a user knows from the docker CLI. */
