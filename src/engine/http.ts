@@ -62,6 +62,7 @@ export class EngineHttp {
   readonly endpoint: string;
   readonly #transport: Transport;
   #version: Promise<RawVersion> | undefined;
+  #apiVersion: Promise<string> | undefined;
 
   constructor(
     target: EngineTarget,
@@ -116,10 +117,23 @@ export class EngineHttp {
     return this.#version;
   }
 
-  /** The API version Berth speaks to this engine: the engine's own, or the newest Berth knows if the engine is newer. */
-  async apiVersion(): Promise<string> {
-    const engine = (await this.version()).ApiVersion;
-    return compareApi(engine, NEWEST_API) <= 0 ? engine : NEWEST_API;
+  /**
+   * The API version Berth speaks to this engine: the engine's own, or the newest Berth knows if the engine
+   * is newer. Read from GET /_ping's API-Version header, as the docker CLI does: /version runs runc and
+   * docker-init to report their versions (tens of ms), a ping costs the engine nothing.
+   */
+  apiVersion(): Promise<string> {
+    this.#apiVersion ??= this.whole('GET', '/_ping', { timeoutMs: 5_000 }, '').then(
+      async (answer) => {
+        const engine = answer.apiVersion ?? (await this.version()).ApiVersion;
+        return compareApi(engine, NEWEST_API) <= 0 ? engine : NEWEST_API;
+      },
+      (error: unknown) => {
+        this.#apiVersion = undefined;
+        throw error;
+      },
+    );
+    return this.#apiVersion;
   }
 
   /** Ends the pool's idle connections (a process that is done with the engine need not wait for them). */
@@ -132,7 +146,7 @@ export class EngineHttp {
   }
 
   /** One request whose answer is read whole, within a deadline for the whole exchange. */
-  private async whole(method: string, path: string, options: WholeOptions, prefix?: string): Promise<{ status: number; body: Buffer }> {
+  private async whole(method: string, path: string, options: WholeOptions, prefix?: string): Promise<{ status: number; body: Buffer; apiVersion?: string }> {
     const timeoutMs = options.timeoutMs ?? CALL_TIMEOUT_MS;
     const versioned = (prefix ?? (await this.prefix(path))) + path + queryString(options.query);
     const controller = new AbortController();
@@ -155,7 +169,8 @@ export class EngineHttp {
       // call made sooner would open a second connection (and later ones alternate between the two).
       await new Promise(setImmediate);
       if (answer.statusCode >= 400) throw callError(answer.statusCode, bytes.toString('utf8'));
-      return { status: answer.statusCode, body: bytes };
+      const apiVersion = answer.headers['api-version'];
+      return { status: answer.statusCode, body: bytes, ...(typeof apiVersion === 'string' ? { apiVersion } : {}) };
     } finally {
       clearTimeout(timer);
     }
