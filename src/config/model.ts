@@ -215,10 +215,15 @@ export interface NetworkSpec {
 
 export interface HostSpec {
   name: string;
-  /** unix:///var/run/docker.sock or tcp://host:2375 */
+  /** unix:///var/run/docker.sock or tcp://host:2376 */
   engine: string;
   /** The host's own address on the LAN (reserved in flat pools). */
   address?: string;
+  /** Mutual TLS for a tcp:// engine: absolute paths of PEM files (the host's own, else fleet.tls). */
+  tls?: { ca: string; cert: string; key: string };
+  /** Plain tcp:// without TLS, written by the operator for this host. */
+  insecure: boolean;
+  labels: Record<string, string>;
 }
 
 export interface EnvironmentSpec {

@@ -23,6 +23,7 @@ const projectShape = object({
   build: optional((v) => v),
   registry: optional((v) => v),
   retention: optional((v) => v),
+  fleet: optional((v) => v),
   hosts: optional((v) => v),
   networks: optional((v) => v),
   services: optional((v) => v),

@@ -9,7 +9,8 @@ import { BerthError, BerthErrors } from '../errors.js';
 import { poolFromNetwork } from '../network/pool.js';
 import { CANARY_DEFAULTS, HEALTH_DEFAULTS, type CanarySettings, type EnvironmentSpec, type HealthCheck, type HealthTiming, type HostSpec, type ImageSpec, type NetworkSpec, type SecretRef, type ServiceSpec } from './model.js';
 import type { ProblemList } from './problems.js';
-import { environmentsShape, hostsShape, networksShape, pipelineShape, servicesShape } from './run-schema.js';
+import { hostSpecs } from './hosts-config.js';
+import { environmentsShape, fleetShape, hostsShape, networksShape, pipelineShape, servicesShape } from './run-schema.js';
 import { Checker } from './schema.js';
 import { didYouMean } from './suggest.js';
 import { nameCollisions } from './name-collisions.js';
@@ -18,6 +19,7 @@ import type { KeyPath, YamlSource } from './yaml-source.js';
 export const DEFAULT_PIPELINE = ['dev', 'test', 'staging', 'canary', 'production'];
 
 interface RawRun {
+  fleet?: unknown;
   hosts?: unknown;
   networks?: unknown;
   services?: unknown;
@@ -36,16 +38,14 @@ export interface RunConfig {
 export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList, dir: string, images: Map<string, ImageSpec>, env: NodeJS.ProcessEnv): RunConfig {
   const check = new Checker();
   const rawHosts = raw.hosts === undefined ? [] : (hostsShape(raw.hosts, ['hosts'], check) ?? []);
+  const rawFleet = raw.fleet === undefined ? {} : (fleetShape(raw.fleet, ['fleet'], check) ?? {});
   const rawNetworks = raw.networks === undefined ? {} : (networksShape(raw.networks, ['networks'], check) ?? {});
   const rawServices = raw.services === undefined ? {} : (servicesShape(raw.services, ['services'], check) ?? {});
   const rawEnvironments = raw.environments === undefined ? undefined : environmentsShape(raw.environments, ['environments'], check);
   const rawPipeline = raw.pipeline === undefined ? undefined : pipelineShape(raw.pipeline, ['pipeline'], check);
   problems.addAll(source, check.problems);
 
-  const hosts: HostSpec[] =
-    rawHosts.length > 0
-      ? rawHosts.map((h) => ({ name: h.name!, engine: h.engine ?? 'unix:///var/run/docker.sock', ...(h.address ? { address: h.address } : {}) }))
-      : [{ name: 'local', engine: env.DOCKER_HOST ?? 'unix:///var/run/docker.sock' }];
+  const hosts: HostSpec[] = hostSpecs(rawHosts, rawFleet, source, problems, dir, env);
 
   const networks = new Map<string, NetworkSpec>([
     ['nat', { name: 'nat', mode: 'nat', reserved: [], macPrefix: '02:42', createBridge: false, quarantineMs: 0 }],

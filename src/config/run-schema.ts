@@ -25,13 +25,38 @@ const placement = object({
   labels: optional(mapOf(str(), { pattern: /^[A-Za-z0-9][A-Za-z0-9._/-]*$/, hint: 'a label name of letters, digits, ".", "_", "/" and "-"', fix: 'use a name like rack or zone' })),
 });
 
+/** An engine address; ssh:// is named on its own so the user learns what to use instead. */
+const engineAddress: Validator<string> = (value, path, check) => {
+  if (typeof value === 'string' && value.startsWith('ssh://')) {
+    return check.report(path, `ssh:// engines are not supported yet ("${value}")`, 'run dockerd with --tlsverify on tcp://<host>:2376 and give the host "tls: { ca, cert, key }" (see docs/hosts.md)');
+  }
+  return str({ pattern: /^(unix:\/\/\/.+|tcp:\/\/[^/]+)$/, hint: 'an engine address like unix:///var/run/docker.sock or tcp://10.0.0.2:2376' })(value, path, check);
+};
+
+/** Mutual TLS with a tcp:// engine: PEM files, relative to berth.yaml. */
+export const tlsShape = object({
+  ca: required(str()),
+  cert: required(str()),
+  key: required(str()),
+});
+
+const LABEL_KEY = { pattern: /^[A-Za-z0-9][A-Za-z0-9._/-]*$/, hint: 'a label name of letters, digits and . _ / -' };
+
 export const hostsShape = list(
   object({
     name: required(str(NAME)),
-    engine: optional(str({ pattern: /^(unix|tcp):\/\//, hint: 'an engine address like unix:///var/run/docker.sock or tcp://10.0.0.2:2375' })),
+    engine: optional(engineAddress),
     address: optional(ipv4()),
+    tls: optional(tlsShape),
+    insecure: optional(bool()),
+    labels: optional(mapOf(str({ nonEmpty: false }), LABEL_KEY)),
   }),
 );
+
+/** Settings every host shares unless it has its own. */
+export const fleetShape = object({
+  tls: optional(tlsShape),
+});
 
 const ipRange: Validator<{ first: string; last: string }> = (value, path, check) => {
   const parts = typeof value === 'string' ? value.split('-').map((p) => p.trim()) : [];

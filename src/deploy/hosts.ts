@@ -1,6 +1,6 @@
 /** The engines of the project's hosts, connected lazily, one client per host. */
 import type { HostSpec, Project } from '../config/model.js';
-import { connectEngine, type Engine } from '../engine/client.js';
+import { connectHost, type Engine } from '../engine/client.js';
 import { notFound } from '../errors.js';
 
 export class Hosts {
@@ -23,8 +23,8 @@ export class Hosts {
   engine(name: string): Engine {
     const known = this.#engines.get(name);
     if (known) return known;
-    const { engine: endpoint } = this.spec(name);
-    const engine = endpoint === this.defaultEngine.endpoint ? this.defaultEngine : connectEngine({ DOCKER_HOST: endpoint });
+    const spec = this.spec(name);
+    const engine = spec.engine === this.defaultEngine.endpoint ? this.defaultEngine : connectHost(spec);
     this.#engines.set(name, engine);
     return engine;
   }

@@ -46,7 +46,7 @@ describe('rollout placement', () => {
         return a;
       },
     });
-    const hosts = { engine: engineOf, spec: (name: string): HostSpec => ({ name, engine: `tcp://${name}:2376`, ...{ labels: labels[name] ?? {} } }) } as unknown as Hosts;
+    const hosts = { engine: engineOf, spec: (name: string): HostSpec => ({ name, engine: `tcp://${name}:2376`, insecure: false, labels: labels[name] ?? {} }) } as unknown as Hosts;
     const project = { services: new Map(services.map((s) => [s.name, s])) } as unknown as Project;
     return { context: { project, db, hosts, env: {} }, db, asked };
   }

@@ -70,9 +70,8 @@ export async function gatherInventory(context: RunContext, service: ServiceSpec,
   return { hosts: inventory, reserved, apiVersions };
 }
 
-/** `hosts[].labels` (HostSpec gains them with TLS and the other fleet settings; none before). */
 function hostLabels(spec: HostSpec): Record<string, string> {
-  return (spec as HostSpec & { labels?: Record<string, string> }).labels ?? {};
+  return spec.labels;
 }
 
 function reservesAny(service: ServiceSpec): boolean {

@@ -74,11 +74,11 @@ export class ContainerClient {
 
   /** Stops with the given grace period (SIGTERM, then SIGKILL after `seconds`); a stopped container is fine. */
   async stop(id: string, seconds = 10): Promise<void> {
-    await guard(this.endpoint, `stop container ${id}`, () => this.http.empty('POST', `/containers/${id}/stop`, { query: { t: seconds } }));
+    await guard(this.endpoint, `stop container ${id}`, () => this.http.empty('POST', `/containers/${id}/stop`, { query: { t: seconds }, timeoutMs: graceDeadline(seconds) }));
   }
 
   async restart(id: string, seconds = 10): Promise<void> {
-    await guard(this.endpoint, `restart container ${id}`, () => this.http.empty('POST', `/containers/${id}/restart`, { query: { t: seconds } }));
+    await guard(this.endpoint, `restart container ${id}`, () => this.http.empty('POST', `/containers/${id}/restart`, { query: { t: seconds }, timeoutMs: graceDeadline(seconds) }));
   }
 
   /** Removes (forcefully) a container by ID or name; an absent one is fine. */
@@ -93,7 +93,7 @@ export class ContainerClient {
 
   /** Waits until the container exits; returns its exit code. */
   async wait(id: string): Promise<number> {
-    const result = await guard(this.endpoint, `wait for container ${id}`, () => this.http.json<{ StatusCode: number }>('POST', `/containers/${id}/wait`));
+    const result = await guard(this.endpoint, `wait for container ${id}`, () => this.http.json<{ StatusCode: number }>('POST', `/containers/${id}/wait`, { timeoutMs: 0 }));
     return result.StatusCode;
   }
 
@@ -215,6 +215,11 @@ export class ContainerClient {
     const info = await guard(this.endpoint, `exec in ${id}`, () => this.http.json<{ ExitCode: number | null }>('GET', `/exec/${created.Id}/json`));
     return { exitCode: info.ExitCode ?? -1, output };
   }
+}
+
+/** A stop may take its whole grace period before the engine kills the process, and then some. */
+function graceDeadline(seconds: number): number {
+  return (seconds + 30) * 1000;
 }
 
 interface Inspect {

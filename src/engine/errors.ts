@@ -1,22 +1,25 @@
 import { BerthError, conflict, failed, notFound, unavailable } from '../errors.js';
+import { EngineUnreachable } from './transport.js';
 
 /** Maps what an engine call throws to Berth's categories; the only place that reads engine errors. */
 export function engineError(error: unknown, endpoint: string, what: string): BerthError {
   if (error instanceof BerthError) return error;
-  const e = error as { code?: string; statusCode?: number; message?: string };
-  const detail = e.message ?? String(error);
-  if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'EACCES' || e.code === 'ECONNRESET' || e.code === 'EPIPE' || e.code === 'ETIMEDOUT') {
-    return unavailable(`cannot reach the Docker Engine at ${endpoint} (${e.code}) while trying to ${what}`, {
-      fix:
-        e.code === 'EACCES'
-          ? `run Berth as root or as a member of the docker group`
-          : `start the engine (as root: "npm run setup", or "dockerd &"), or point DOCKER_HOST at a running engine`,
-      cause: error,
-    });
+  if (error instanceof EngineUnreachable) {
+    return unavailable(`${error.message}, while trying to ${what}`, { fix: unreachableFix(error), cause: error });
   }
+  const e = error as { statusCode?: number; message?: string };
+  const detail = e.message ?? String(error);
   if (e.statusCode === 404) return notFound(`${what}: ${detail}`, { cause: error });
   if (e.statusCode === 409) return conflict(`${what}: ${detail}`, { cause: error });
-  return failed(`the engine refused to ${what}: ${detail.trim()}`, { cause: error });
+  return failed(`the engine at ${endpoint} refused to ${what}: ${detail.trim()}`, { cause: error });
+}
+
+function unreachableFix(error: EngineUnreachable): string {
+  if (error.code === 'EACCES') return 'run Berth as root or as a member of the docker group';
+  if (error.code === 'ETLSFILE') return `check the host's "tls" files in berth.yaml (or "fleet.tls")`;
+  if (/TLS/.test(error.reason)) return `check the host's "tls" files in berth.yaml (or "fleet.tls") against the engine's --tlscacert, --tlscert and --tlskey`;
+  if (error.endpoint.startsWith('unix://')) return 'start the engine (as root: "npm run setup", or "dockerd &"), or point DOCKER_HOST at a running engine';
+  return `check that dockerd runs on that host and listens on that address (dockerd -H ${error.endpoint} --tlsverify ...), and that the network lets Berth reach it`;
 }
 
 /** Runs an engine call, turning its failure into a categorized error. */
@@ -32,3 +35,11 @@ export async function guard<T>(endpoint: string, what: string, call: () => Promi
 export function isNotFound(error: unknown): boolean {
   return (error as { statusCode?: number }).statusCode === 404;
 }
+
+/** The engine could not be reached at all (refused, timed out, TLS refused), as opposed to an engine that answered with an error. */
+export function isUnreachable(error: unknown): boolean {
+  if (error instanceof EngineUnreachable) return true;
+  return error instanceof BerthError && error.kind === 'unavailable' && error.cause instanceof EngineUnreachable;
+}
+
+export { EngineUnreachable } from './transport.js';

@@ -1,19 +1,16 @@
 /**
- * A small Docker Engine API client over HTTP (unix socket or TCP).
+ * A small Docker Engine API client: HTTP+JSON over undici's keep-alive pool
+ * (transport.ts), on a versioned path (/v1.41/...) negotiated once per engine.
  *
  * Berth used dockerode first; it loads ssh2, gRPC and protobufjs at start-up
- * (~90 ms of a 280 ms no-op build here), for transports Berth never uses. The
- * Engine API is plain HTTP+JSON, so this client speaks it directly.
+ * for transports Berth never uses, and opens a connection per request.
  */
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { wholeRequest } from './whole-request.js';
+import type { Dispatcher } from 'undici';
+import { Transport, seconds, type EngineTarget } from './transport.js';
 
-export interface EngineTarget {
-  socketPath?: string;
-  host?: string;
-  port?: number;
-}
+export type { EngineTarget, EngineTls } from './transport.js';
 
 export type Query = Record<string, string | number | boolean | string[] | Record<string, unknown> | undefined>;
 
@@ -24,6 +21,7 @@ export interface WholeOptions {
   body?: unknown;
   /** Extra request headers (e.g. X-Registry-Auth for a push). */
   headers?: Record<string, string>;
+  /** json()/empty(): the whole call, 30 s unless set; 0 for none (a wait for a container's exit). call(): until the answer's headers, 120 s unless set. */
   timeoutMs?: number;
 }
 
@@ -32,6 +30,15 @@ export interface CallOptions extends WholeOptions {
   stream?: Readable;
   contentType?: string;
 }
+
+/** A streamed answer: the body as a readable stream, with its status and headers. */
+export type EngineResponse = Readable & { statusCode: number; headers: IncomingHttpHeaders };
+
+export const CALL_TIMEOUT_MS = 30_000;
+/** A stream's headers come once the engine has begun (a build: once it has read the whole context). */
+export const STREAM_HEADERS_TIMEOUT_MS = 120_000;
+/** The newest Engine API whose bodies Berth knows (instance-spec.ts: the MAC moved to the endpoint in 1.44). */
+export const NEWEST_API = '1.44';
 
 /** What a failed call carries: the status and the engine's own message. */
 export class EngineCallError extends Error {
@@ -43,67 +50,135 @@ export class EngineCallError extends Error {
   }
 }
 
+/** GET /version's answer (asked unversioned, once per engine). */
+export interface RawVersion {
+  Version: string;
+  ApiVersion: string;
+  Os: string;
+  KernelVersion: string;
+}
+
 export class EngineHttp {
-  constructor(private readonly target: EngineTarget) {}
+  readonly endpoint: string;
+  readonly #transport: Transport;
+  #version: Promise<RawVersion> | undefined;
+  #apiVersion: Promise<string> | undefined;
+
+  constructor(
+    target: EngineTarget,
+    endpoint = target.socketPath ? `unix://${target.socketPath}` : `tcp://${target.host ?? 'localhost'}:${target.port ?? 2375}`,
+  ) {
+    this.endpoint = endpoint;
+    this.#transport = new Transport(target, endpoint);
+  }
 
   /** Sends a request; resolves with the response once headers arrive (for streams); rejects on 4xx/5xx with the engine's message. */
-  async call(method: string, path: string, options: CallOptions = {}): Promise<IncomingMessage> {
-    const response = await this.send(method, path, options);
-    const status = response.statusCode ?? 0;
-    if (status < 400) return response;
-    throw callError(status, await readText(response));
+  async call(method: string, path: string, options: CallOptions = {}): Promise<EngineResponse> {
+    const headers: Record<string, string> = { ...options.headers };
+    let body: Dispatcher.DispatchOptions['body'];
+    if (options.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(options.body);
+    } else if (options.stream) {
+      headers['Content-Type'] = options.contentType ?? 'application/x-tar';
+      body = options.stream;
+    }
+    const answer = await this.#transport.request({
+      method: method as Dispatcher.HttpMethod,
+      path: (await this.prefix(path)) + path + queryString(options.query),
+      headers,
+      body,
+      headersTimeout: options.timeoutMs ?? STREAM_HEADERS_TIMEOUT_MS,
+      bodyTimeout: 0,
+    });
+    if (answer.statusCode >= 400) throw callError(answer.statusCode, await answer.body.text());
+    return Object.assign(answer.body, { statusCode: answer.statusCode, headers: answer.headers });
   }
 
   async json<T>(method: string, path: string, options: WholeOptions = {}): Promise<T> {
-    const text = (await this.wholeAnswer(method, path, options)).body.toString('utf8');
+    const text = (await this.whole(method, path, options)).body.toString('utf8');
     return (text.trim() === '' ? undefined : JSON.parse(text)) as T;
   }
 
   /** For calls whose answer is only the status (start, stop, remove). */
   async empty(method: string, path: string, options: WholeOptions = {}): Promise<number> {
-    return (await this.wholeAnswer(method, path, options)).status;
+    return (await this.whole(method, path, options)).status;
   }
 
-  private async wholeAnswer(method: string, path: string, options: WholeOptions): Promise<{ status: number; body: Buffer }> {
-    const { headers, payload } = jsonRequest(options);
-    const answer = await wholeRequest(this.target, { method, path: path + queryString(options.query), headers, payload, timeoutMs: options.timeoutMs });
-    if (answer.status >= 400) throw callError(answer.status, answer.body.toString('utf8'));
-    return answer;
+  /** The engine's version, asked once (a failed ask is not kept, so the next call asks again). */
+  version(): Promise<RawVersion> {
+    this.#version ??= this.whole('GET', '/version', { timeoutMs: 5_000 }, '').then(
+      (answer) => JSON.parse(answer.body.toString('utf8')) as RawVersion,
+      (error: unknown) => {
+        this.#version = undefined;
+        throw error;
+      },
+    );
+    return this.#version;
   }
 
-  private send(method: string, path: string, options: CallOptions): Promise<IncomingMessage> {
-    const { headers, payload } = jsonRequest(options);
-    if (payload) {
-      headers['Content-Length'] = String(payload.length);
-    } else if (options.stream) {
-      headers['Content-Type'] = options.contentType ?? 'application/x-tar';
-    }
-    const requestOptions: RequestOptions = {
-      method,
-      path: path + queryString(options.query),
-      headers,
-      ...(this.target.socketPath ? { socketPath: this.target.socketPath } : { host: this.target.host, port: this.target.port }),
-    };
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(requestOptions, resolve);
-      req.on('error', reject);
-      if (options.timeoutMs) req.setTimeout(options.timeoutMs, () => req.destroy(Object.assign(new Error('the engine did not answer in time'), { code: 'ETIMEDOUT' })));
-      if (options.stream) {
-        options.stream.on('error', (error) => req.destroy(error));
-        options.stream.pipe(req);
-      } else {
-        req.end(payload);
+  /**
+   * The API version Berth speaks to this engine: the engine's own, or the newest Berth knows if the engine
+   * is newer. Read from GET /_ping's API-Version header, as the docker CLI does: /version runs runc and
+   * docker-init to report their versions (tens of ms), a ping costs the engine nothing.
+   */
+  apiVersion(): Promise<string> {
+    this.#apiVersion ??= this.whole('GET', '/_ping', { timeoutMs: 5_000 }, '').then(
+      async (answer) => {
+        const engine = answer.apiVersion ?? (await this.version()).ApiVersion;
+        return compareApi(engine, NEWEST_API) <= 0 ? engine : NEWEST_API;
+      },
+      (error: unknown) => {
+        this.#apiVersion = undefined;
+        throw error;
+      },
+    );
+    return this.#apiVersion;
+  }
+
+  /** Ends the pool's idle connections (a process that is done with the engine need not wait for them). */
+  close(): Promise<void> {
+    return this.#transport.close();
+  }
+
+  private async prefix(path: string): Promise<string> {
+    return path === '/_ping' ? '' : `/v${await this.apiVersion()}`;
+  }
+
+  /** One request whose answer is read whole, within a deadline for the whole exchange. */
+  private async whole(method: string, path: string, options: WholeOptions, prefix?: string): Promise<{ status: number; body: Buffer; apiVersion?: string }> {
+    const timeoutMs = options.timeoutMs ?? CALL_TIMEOUT_MS;
+    const versioned = (prefix ?? (await this.prefix(path))) + path + queryString(options.query);
+    const controller = new AbortController();
+    const timer = timeoutMs > 0 ? setTimeout(() => controller.abort(deadlineError(timeoutMs)), timeoutMs) : undefined;
+    try {
+      const headers: Record<string, string> = { ...options.headers };
+      let body: string | undefined;
+      if (options.body !== undefined) {
+        headers['Content-Type'] = 'application/json';
+        body = JSON.stringify(options.body);
       }
-    });
+      const answer = await this.#transport.request({ method: method as Dispatcher.HttpMethod, path: versioned, headers, body, signal: controller.signal, headersTimeout: 0, bodyTimeout: 0 });
+      let bytes: Buffer;
+      try {
+        bytes = Buffer.from(await answer.body.arrayBuffer());
+      } catch (error) {
+        throw this.#transport.unreachable(error) ?? error;
+      }
+      // undici frees the connection for the next request a microtask after the body ends; a caller's next
+      // call made sooner would open a second connection (and later ones alternate between the two).
+      await new Promise(setImmediate);
+      if (answer.statusCode >= 400) throw callError(answer.statusCode, bytes.toString('utf8'));
+      const apiVersion = answer.headers['api-version'];
+      return { status: answer.statusCode, body: bytes, ...(typeof apiVersion === 'string' ? { apiVersion } : {}) };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
-/** The headers and the JSON-encoded body, if there is one. */
-function jsonRequest(options: WholeOptions): { headers: Record<string, string>; payload: Buffer | undefined } {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.body === undefined) return { headers, payload: undefined };
-  headers['Content-Type'] = 'application/json';
-  return { headers, payload: Buffer.from(JSON.stringify(options.body)) };
+function deadlineError(ms: number): Error {
+  return Object.assign(new Error(`did not answer within ${seconds(ms)}`), { code: 'ETIMEDOUT' });
 }
 
 function callError(status: number, text: string): EngineCallError {
@@ -114,6 +189,13 @@ function callError(status: number, text: string): EngineCallError {
     // A plain-text error body is the message itself.
   }
   return new EngineCallError(status, message);
+}
+
+/** Compares "1.41"-style API versions: negative, zero or positive. */
+export function compareApi(a: string, b: string): number {
+  const [aMajor = 0, aMinor = 0] = a.split('.').map(Number);
+  const [bMajor = 0, bMinor = 0] = b.split('.').map(Number);
+  return aMajor - bMajor || aMinor - bMinor;
 }
 
 /** Objects are JSON-encoded and lists repeat their key, as the Engine API expects. */

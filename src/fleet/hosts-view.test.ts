@@ -5,9 +5,9 @@ import { hostsView, type HostsInput } from './hosts-view.js';
 
 const GB = 1024 ** 3;
 const hosts: HostSpec[] = [
-  { name: 'a', engine: 'unix:///var/run/docker.sock' },
-  { name: 'b', engine: 'tcp://10.0.0.2:2376', address: '10.0.0.2', labels: { rack: 'r1' } } as HostSpec,
-  { name: 'c', engine: 'tcp://10.0.0.3:2376' },
+  { name: 'a', engine: 'unix:///var/run/docker.sock', insecure: false, labels: {} },
+  { name: 'b', engine: 'tcp://10.0.0.2:2376', address: '10.0.0.2', insecure: false, labels: { rack: 'r1' } },
+  { name: 'c', engine: 'tcp://10.0.0.3:2376', insecure: false, labels: {} },
 ];
 
 function input(overrides: Partial<HostsInput> = {}): HostsInput {

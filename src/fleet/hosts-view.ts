@@ -76,8 +76,6 @@ export function hostsView(input: HostsInput): HostView[] {
   });
 }
 
-/** HostSpec.labels arrives with the fleet config; a project loaded without it has none. */
 function labelsOf(spec: HostSpec): Record<string, string> {
-  const labels = (spec as { labels?: unknown }).labels;
-  return labels && typeof labels === 'object' ? { ...(labels as Record<string, string>) } : {};
+  return { ...spec.labels };
 }

@@ -30,9 +30,9 @@ describe('poolFromNetwork', () => {
 
   it("reserves the listed addresses and the hosts' own addresses inside the subnet, sorted and once each", () => {
     const hosts = [
-      { name: 'a', engine: 'tcp://10.77.0.11:2375', address: '10.77.0.11' },
-      { name: 'b', engine: 'tcp://192.168.1.5:2375', address: '192.168.1.5' },
-      { name: 'c', engine: 'unix:///var/run/docker.sock' },
+      { name: 'a', engine: 'tcp://10.77.0.11:2375', address: '10.77.0.11', insecure: true, labels: {} },
+      { name: 'b', engine: 'tcp://192.168.1.5:2375', address: '192.168.1.5', insecure: true, labels: {} },
+      { name: 'c', engine: 'unix:///var/run/docker.sock', insecure: false, labels: {} },
     ];
     const pool = poolFromNetwork(flat({ range: { first: '10.77.0.10', last: '10.77.0.20' }, reserved: ['10.77.0.15', '10.77.0.11'], macPrefix: '06:AB' }), hosts);
     assert.deepEqual(pool.reserved, ['10.77.0.1', '10.77.0.11', '10.77.0.15']);

@@ -21,7 +21,7 @@ function project(networks: string): string {
   chmodSync(join(dir, 'images/base/static.sh'), 0o755);
   writeFileSync(
     join(dir, 'berth.yaml'),
-    `project: ipam-cli\nimages:\n  base:\n    root: { suite: bookworm }\nhosts:\n  - { name: h1, engine: "tcp://10.77.0.2:2375", address: 10.77.0.2 }\n${networks}`,
+    `project: ipam-cli\nimages:\n  base:\n    root: { suite: bookworm }\nhosts:\n  - { name: h1, engine: "tcp://10.77.0.2:2375", insecure: true, address: 10.77.0.2 }\n${networks}`,
   );
   return dir;
 }
