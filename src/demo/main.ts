@@ -7,7 +7,8 @@
  * staging, canary and production, each rollout through the service's front
  * door (HAProxy). Then shows where every instance answers, 30 requests through
  * production's front door spread over its three instances, the release
- * history and the front door's counters. A second run changes nothing.
+ * history, the front door's counters and the hosts (berth hosts). A second
+ * run changes nothing.
  * `--down` removes every instance of both services in every environment and
  * stops their front doors; addresses go to quarantine.
  */
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { buildProject } from '../build/builder.js';
 import { buildProgress } from '../cli/build-progress.js';
 import { progress as deployProgress } from '../cli/commands/deploy.js';
+import { hostsLines } from '../cli/commands/hosts.js';
 import { progress as rolloutProgress } from '../cli/commands/release.js';
 import { formatDuration, processOutput, renderError, table, type Output } from '../cli/output.js';
 import { loadProject } from '../config/project.js';
@@ -28,6 +30,7 @@ import { listInstances, type InstanceStatus } from '../deploy/instances.js';
 import { instanceLogs, removeInstances, selectInstances } from '../deploy/operate.js';
 import { connectEngine } from '../engine/client.js';
 import { failed } from '../errors.js';
+import { fleetHosts } from '../fleet/hosts.js';
 import { frontDoorStatus, stopFrontDoor } from '../lb/front-door.js';
 import type { FrontDoorStatus } from '../lb/model.js';
 import { frontDoorDir } from '../lb/paths.js';
@@ -115,6 +118,9 @@ async function bringUp(run: RunContext, output: Output): Promise<number> {
   showHistory(run, output);
   await showCounters(run, output);
 
+  output.out('\n== hosts: what each engine is, has and runs (berth hosts)');
+  for (const line of hostsLines(await fleetHosts(run))) output.out(line);
+
   for (const service of SERVICES) {
     const [instance] = await selectInstances(run, service, 'production');
     output.out(`\n== runtime scripts: the log of ${instance!.slot}`);
@@ -129,6 +135,8 @@ async function bringUp(run: RunContext, output: Output): Promise<number> {
   output.out('  berth ipam -p examples                                the lan addresses: bound, quarantined, free');
   output.out('  berth history hello-node -p examples                  releases and rollouts per environment');
   output.out('  berth lb -p examples                                  the front doors: backends, weights, counters');
+  output.out('  berth hosts -p examples                               the hosts: engine, capacity, what is placed there');
+  output.out('  more hosts (TLS engines, images pulled from the registry, drain and move): docs/hosts.md');
   output.out('  try a canary: change the answer in examples/services/hello-node/server.js, then');
   output.out('    berth build -p examples');
   output.out('    berth release hello-node --env dev -p examples      release N+1 into dev');
