@@ -94,6 +94,36 @@ export function placementLabels(service: ServiceSpec, environment: EnvironmentSp
   return { ...service.placement?.labels, ...environment.services[service.name]?.placement?.labels };
 }
 
+/**
+ * What the planner is asked for the service's slots in one rollout: each slot's request (its current
+ * host, pin and leave from `options`), and the slots planned up front (1..replicas, then pinned ones).
+ * A drain or move checks the same requests before it starts (fleet/move-check.ts).
+ */
+export function slotRequests(service: ServiceSpec, environment: EnvironmentSpec, saved: ReadonlyMap<string, SlotRecord>, options: PlacementOptions): { request: (slot: string) => SlotRequest; planned: string[] } {
+  const labels = placementLabels(service, environment);
+  const cpus = service.resources.cpus ?? 0;
+  const memoryBytes = service.resources.memoryBytes ?? 0;
+  const request = (slot: string): SlotRequest => {
+    const current = saved.get(slot)?.host;
+    const pin = options.moves?.get(slot);
+    return {
+      slot,
+      service: service.name,
+      environment: environment.name,
+      cpus,
+      memoryBytes,
+      hosts: environment.hosts,
+      labels,
+      ...(current !== undefined ? { current } : {}),
+      ...(pin !== undefined ? { pin } : {}),
+      ...(current !== undefined && options.leave?.has(current) ? { leave: true } : {}),
+    };
+  };
+  const wanted = Array.from({ length: options.replicas }, (_, i) => slotName(service.name, environment.name, i + 1));
+  const extra = [...(options.moves?.keys() ?? [])].filter((s) => !wanted.includes(s)).sort((a, b) => ordinalOf(a) - ordinalOf(b));
+  return { request, planned: [...wanted, ...extra] };
+}
+
 /** Every slot's host for one rollout: planned at once for the known slots, on demand (and then kept) for others. */
 export class SlotPlacer {
   readonly #planned = new Map<string, SlotPlacement>();
@@ -102,28 +132,9 @@ export class SlotPlacer {
 
   constructor(inventory: Inventory, service: ServiceSpec, environment: EnvironmentSpec, saved: ReadonlyMap<string, SlotRecord>, options: PlacementOptions) {
     this.#inventory = inventory;
-    const labels = placementLabels(service, environment);
-    const cpus = service.resources.cpus ?? 0;
-    const memoryBytes = service.resources.memoryBytes ?? 0;
-    this.#request = (slot) => {
-      const current = saved.get(slot)?.host;
-      const pin = options.moves?.get(slot);
-      return {
-        slot,
-        service: service.name,
-        environment: environment.name,
-        cpus,
-        memoryBytes,
-        hosts: environment.hosts,
-        labels,
-        ...(current !== undefined ? { current } : {}),
-        ...(pin !== undefined ? { pin } : {}),
-        ...(current !== undefined && options.leave?.has(current) ? { leave: true } : {}),
-      };
-    };
-    const wanted = Array.from({ length: options.replicas }, (_, i) => slotName(service.name, environment.name, i + 1));
-    const extra = [...(options.moves?.keys() ?? [])].filter((s) => !wanted.includes(s)).sort((a, b) => ordinalOf(a) - ordinalOf(b));
-    this.#place([...wanted, ...extra]);
+    const { request, planned } = slotRequests(service, environment, saved, options);
+    this.#request = request;
+    this.#place(planned);
   }
 
   /** Where the slot runs; throws a conflict naming what is short when no host can take it. */

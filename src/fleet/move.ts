@@ -8,10 +8,11 @@
 import type { RunContext } from '../deploy/context.js';
 import { environmentOf } from '../deploy/context.js';
 import { conflict, invalid, isBerthError, notFound, failed, type BerthError } from '../errors.js';
+import { checkDrain, checkMove } from './move-check.js';
 import { allSlots, type SlotRecord } from '../store/deployments.js';
 import { clearHostState, hostStates, markDraining } from '../store/hosts.js';
 import { currentRelease, openRollouts } from '../store/releases.js';
-import { chooseDestinations, planMoves } from '../release/move-plan.js';
+import { movesOff, planMoves, type SlotOnHost } from '../release/move-plan.js';
 import { ordinalOf, type RolloutContext } from '../release/rollout-context.js';
 import { actor, replicasIn, requireRelease, rollout, type RolloutOptions } from '../release/rollout.js';
 import type { RolloutPlan } from '../release/rollout-plan.js';
@@ -42,7 +43,11 @@ export interface MoveResult {
   rollouts: number[];
 }
 
-/** Marks `host` draining (it gets nothing new), then moves every instance on it to the other hosts of its environment. */
+/**
+ * Marks `host` draining (it gets nothing new), then moves every instance on it where the placement
+ * planner puts it (the rollouts' `leave`: spread, room, labels; never a draining or unreachable host).
+ * When the fleet cannot take them all, nothing moves and the host stays draining.
+ */
 export async function drainHost(run: RunContext, host: string, options: RolloutOptions = {}): Promise<MoveResult> {
   run.hosts.spec(host);
   markDraining(run.db, host, actor(run.env), 'berth host drain');
@@ -50,16 +55,14 @@ export async function drainHost(run: RunContext, host: string, options: RolloutO
   // An interrupted move whose slots all left already still has its journal to finish.
   const interrupted = openRollouts(run.db).filter((r) => r.kind === 'move' && r.status === 'running');
   const pairs = uniquePairs([...before, ...interrupted]);
+  // Where everything goes is checked before the first instance moves: an impossible drain moves nothing.
+  await checkDrain(run, host, pairs);
   const reasons = new Map<string, string>();
   const rollouts: number[] = [];
   for (const { service, environment } of pairs) {
     try {
-      const id = await moveWith(run, service, environment, (ctx) => {
-        const leave = new Set(hostStates(run.db).keys());
-        const slots = [...ctx.target.saved.values()].map((s) => ({ slot: s.slot, ordinal: s.ordinal, host: s.host }));
-        const moves = chooseDestinations(service, environment, slots, ctx.environment.hosts, leave);
-        return new Map([...moves].filter(([slot]) => ctx.target.saved.get(slot)?.host === host));
-      }, options);
+      const onHost = (ctx: RolloutContext) => [...ctx.target.saved.values()].filter((s) => s.host === host);
+      const id = await moveWith(run, service, environment, (ctx) => movesOff(onHost(ctx), planned(ctx)), { ...options, leave: new Set([host]) });
       if (id !== undefined) rollouts.push(id);
     } catch (error) {
       reasons.set(pairKey(service, environment), reasonOf(error));
@@ -84,15 +87,27 @@ export async function moveInstance(run: RunContext, slot: string, environmentNam
     throw invalid(`${to} is not a host of environment ${environment.name} (its hosts: ${environment.hosts.join(', ')})`, { fix: `add it to environments.${environment.name}.hosts in berth.yaml, or move to one of those` });
   }
   if (hostStates(run.db).has(to)) throw conflict(`${to} is draining: it gets no new instances`, { fix: `undrain it first: berth host undrain ${to}` });
+  if (record.host !== to) await checkMove(run, { service: record.service, environment: environment.name }, slot, to);
   const reasons = new Map<string, string>();
   const rollouts: number[] = [];
   try {
-    const id = await moveWith(run, record.service, environment.name, (ctx) => (ctx.target.saved.get(slot)?.host === to ? new Map() : new Map([[slot, to]])), options);
+    const pin = record.host === to ? {} : { moves: new Map([[slot, to]]) };
+    const id = await moveWith(run, record.service, environment.name, (ctx) => movesOff(savedSlot(ctx, slot), planned(ctx)), { ...options, ...pin });
     if (id !== undefined) rollouts.push(id);
   } catch (error) {
     reasons.set(pairKey(record.service, environment.name), reasonOf(error));
   }
   return outcome(run, to, [record], (s) => s.slot === slot && s.host !== to, reasons, rollouts);
+}
+
+/** Where the rollout's placement (planned with its `leave` or pin) puts a slot. */
+function planned(ctx: RolloutContext): (slot: string) => string {
+  return (slot) => ctx.target.placer.placement(slot).host;
+}
+
+function savedSlot(ctx: RolloutContext, slot: string): SlotOnHost[] {
+  const saved = ctx.target.saved.get(slot);
+  return saved ? [saved] : [];
 }
 
 /** One rollout of kind 'move' of the release the environment runs; undefined when there was nothing to move. */

@@ -1,8 +1,10 @@
 /**
- * Moving instances to other hosts as a rollout plan (pure): which host each
- * slot goes to, and the batches that take them there through the front door.
+ * Moving instances to other hosts as a rollout plan (pure): where the placement
+ * planner takes each slot that must move, the refusal when it cannot, and the
+ * batches that take them there through the front door.
  */
-import { conflict } from '../errors.js';
+import { conflict, type BerthError } from '../errors.js';
+import { planPlacement, type PlacementHost, type PlacementProblem, type Reservation, type SlotRequest } from '../placement/plan.js';
 import type { RolloutStep } from './rollout-plan.js';
 
 export interface SlotOnHost {
@@ -16,28 +18,73 @@ export interface MoveSettings {
   maxUnavailable: number;
 }
 
+/** Slot → its planned host, for each of `slots` the planner puts somewhere else than where it runs, in slot order. */
+export function movesOff(slots: readonly SlotOnHost[], planned: (slot: string) => string): Map<string, string> {
+  const moves = new Map<string, string>();
+  for (const s of [...slots].sort((a, b) => a.ordinal - b.ordinal)) {
+    const to = planned(s.slot);
+    if (to !== s.host) moves.set(s.slot, to);
+  }
+  return moves;
+}
+
+export interface MovesAcross {
+  /** Per group, in the groups' order: slot → the host it moves to. */
+  moves: Map<string, string>[];
+  problems: PlacementProblem[];
+}
+
 /**
- * A new host for every slot on a host in `leave`: the ready host (in the environment, not left)
- * holding the fewest of the service's instances, ties by the environment's host order.
- * Capacity is PLACEMENT's planner's job (prepareTarget's `leave`); this only spreads.
+ * Where a drain or move takes the slots of each group (one service × environment, its
+ * requests as its rollout asks the planner: `leave` or `pin` on those that must move),
+ * planned one group after the other as the rollouts run: each sees the groups before it
+ * where they moved and the ones after it where they run. `others`: what every other slot
+ * holds. A group with a problem moves nothing.
  */
-export function chooseDestinations(service: string, environment: string, slots: readonly SlotOnHost[], hosts: readonly string[], leave: ReadonlySet<string>): Map<string, string> {
-  const ready = hosts.filter((h) => !leave.has(h));
-  const moving = [...slots].filter((s) => leave.has(s.host)).sort((a, b) => a.ordinal - b.ordinal);
-  if (moving.length === 0) return new Map();
-  if (ready.length === 0) {
-    throw conflict(`${service} in ${environment} has no other host to move to: its hosts ${hosts.join(', ')} are all being left (draining)`, {
-      fix: `add a host to environments.${environment}.hosts in berth.yaml, or undrain one: berth host undrain <host>`,
-    });
+export function planMovesAcross(hosts: readonly PlacementHost[], others: readonly Reservation[], groups: readonly (readonly SlotRequest[])[]): MovesAcross {
+  const where = groups.map((g) => new Map(g.flatMap((r) => (r.current === undefined ? [] : [[r.slot, r.current] as const]))));
+  const moves: Map<string, string>[] = [];
+  const problems: PlacementProblem[] = [];
+  groups.forEach((requests, k) => {
+    const reserved = [...others, ...groups.flatMap((g, j) => (j === k ? [] : g.flatMap((r) => held(r, where[j]!.get(r.slot)))))];
+    const plan = planPlacement({ hosts, reserved, slots: requests });
+    problems.push(...plan.problems);
+    const placed = new Map(plan.placements.map((p) => [p.slot, p.host]));
+    const moving = plan.problems.length > 0 ? new Map<string, string>() : movedSlots(requests, placed);
+    for (const [slot, host] of moving) where[k]!.set(slot, host);
+    moves.push(moving);
+  });
+  return { moves, problems };
+}
+
+/** The slots asked to leave their host or pinned elsewhere that the plan puts on another host. */
+function movedSlots(requests: readonly SlotRequest[], placed: ReadonlyMap<string, string>): Map<string, string> {
+  const moves = new Map<string, string>();
+  for (const r of requests) {
+    const to = placed.get(r.slot);
+    if (r.current !== undefined && (r.leave || r.pin !== undefined) && to !== undefined && to !== r.current) moves.set(r.slot, to);
   }
-  const load = new Map(ready.map((h) => [h, slots.filter((s) => s.host === h).length]));
-  const destinations = new Map<string, string>();
-  for (const s of moving) {
-    const host = ready.reduce((best, h) => (load.get(h)! < load.get(best)! ? h : best), ready[0]!);
-    load.set(host, load.get(host)! + 1);
-    destinations.set(s.slot, host);
-  }
-  return destinations;
+  return moves;
+}
+
+function held(r: SlotRequest, host: string | undefined): Reservation[] {
+  return host === undefined ? [] : [{ host, service: r.service, environment: r.environment, cpus: r.cpus, memoryBytes: r.memoryBytes }];
+}
+
+/** A drain the fleet cannot take, refused before anything moved; the host stays draining. */
+export function drainRefused(host: string, problems: readonly PlacementProblem[]): BerthError {
+  const [first, ...rest] = problems;
+  return conflict(`cannot drain ${host}: ${first!.message}`, {
+    lines: [...rest.map((p) => p.message), `nothing moved; ${host} stays draining, so it gets no new instances`],
+    fix: `make room (add hosts to the environment, free room on its hosts, or lower the services' resources) and run berth host drain ${host} again, or undo the drain: berth host undrain ${host}`,
+  });
+}
+
+/** `berth move --to` onto a host the planner refuses (no room, labels missing), before anything changed. */
+export function moveRefused(problem: PlacementProblem, to: string): BerthError {
+  return conflict(problem.message, {
+    fix: `move it to another host of ${problem.environment} (berth hosts shows each host's labels and state), or make room on ${to} (berth ps --env ${problem.environment} shows what runs where)`,
+  });
 }
 
 /**

@@ -43,8 +43,8 @@ export interface RolloutContext {
   emit: (event: RolloutEvent) => void;
   report: (event: InstanceEvent) => void;
   /**
-   * Slot → the host it moves to, from the journaled step (`replace.to`), so a resumed move goes where it was going.
-   * (Until prepareTarget's `moves`/`leave` options plan this with the rest of the placement.)
+   * Slot → the host it moves to, from the journaled step (`replace.to`): it wins over the placement, so a resumed
+   * move goes where it was going (a fresh move's `to` is what the placement planned with `moves`/`leave`).
    */
   moves?: ReadonlyMap<string, string>;
 }

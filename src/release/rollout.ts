@@ -160,7 +160,9 @@ export async function rollout(run: RunContext, environmentName: string, request:
   const environment = environmentOf(run.project, environmentName);
   const service = request.release.service;
   await requireHosts(run, service, environment, `the ${request.kind} of ${service} to ${environment.name}`);
-  await recoverInterrupted(run, service, environment.name, options);
+  // An interrupted rollout resumes as journaled (a move to its `replace.to`), not as this command plans.
+  const { moves: _moves, leave: _leave, ...resume } = options;
+  await recoverInterrupted(run, service, environment.name, resume);
   const outcome = acquire(run.db, service, environment.name, 0);
   if (!outcome.acquired) throw failed(`rollout #${outcome.interrupted.id} of ${service} in ${environment.name} was interrupted again; run the command again`);
   let ctx: RolloutContext;
