@@ -6,9 +6,9 @@
  * llhttp compiled to WebAssembly, compiled again in every process, and loads
  * node:http2 and node:tls at start-up; a no-op build went from 292 to 356 ms (median
  * of 11 runs). node:http has the same llhttp built into Node, an agent that keeps
- * connections alive, and nothing to compile. node:http and node:https are loaded at
- * the first call (node:https only for a TLS engine), so commands that never reach an
- * engine do not pay for them.
+ * connections alive, and nothing to compile. This module loads node:http at the first
+ * call and node:https only for a TLS engine (the registry client, registry/client.ts,
+ * still imports both at start-up).
  */
 import { readFileSync } from 'node:fs';
 import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, RequestOptions } from 'node:http';
