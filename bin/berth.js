@@ -7,22 +7,15 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 
 const bundle = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'berth.cjs');
 const cacheFile = `${bundle}.cache`;
 
-
 // A closed pipe (berth promote … | head -1) or a terminal gone ends only the output, never
 // the command: a rollout goes on to its end and the exit code says how it ended
 // (dist/src/cli/output.ts stops writing to a stream whose write failed).
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
-
-// The engine client (undici) parses HTTP with llhttp compiled to WebAssembly at every start; V8's
-// optimising tier of it cost ~250 ms of CPU per process here, its baseline compiler a few ms. Set
-// before the code cache is read or made: V8 rejects a cache made under other flags.
-setFlagsFromString('--liftoff-only');
 
 const cachedData = readCache();
 const script = new Script(`(function (exports, require, module, __filename, __dirname) {${readBundle()}\n})`, {

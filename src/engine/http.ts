@@ -1,14 +1,15 @@
 /**
- * A small Docker Engine API client: HTTP+JSON over undici's keep-alive pool
- * (transport.ts), on a versioned path (/v1.41/...) negotiated once per engine.
+ * A small Docker Engine API client: HTTP+JSON over one keep-alive node:http
+ * agent per engine (transport.ts), on a versioned path (/v1.41/...) negotiated
+ * once per engine.
  *
  * Berth used dockerode first; it loads ssh2, gRPC and protobufjs at start-up
- * for transports Berth never uses, and opens a connection per request.
+ * for transports Berth never uses, and opens a connection per request. Then
+ * undici, whose start-up (a WebAssembly HTTP parser, node:http2) cost ~60 ms
+ * of every command; transport.ts says more.
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
-import { Transport, seconds, type EngineTarget } from './transport.js';
+import { Transport, type EngineRequest, type EngineTarget, type IncomingHttpHeaders } from './transport.js';
 
 export type { EngineTarget, EngineTls } from './transport.js';
 
@@ -75,7 +76,7 @@ export class EngineHttp {
   /** Sends a request; resolves with the response once headers arrive (for streams); rejects on 4xx/5xx with the engine's message. */
   async call(method: string, path: string, options: CallOptions = {}): Promise<EngineResponse> {
     const headers: Record<string, string> = { ...options.headers };
-    let body: Dispatcher.DispatchOptions['body'];
+    let body: EngineRequest['body'];
     if (options.body !== undefined) {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(options.body);
@@ -84,15 +85,15 @@ export class EngineHttp {
       body = options.stream;
     }
     const answer = await this.#transport.request({
-      method: method as Dispatcher.HttpMethod,
+      method,
       path: (await this.prefix(path)) + path + queryString(options.query),
       headers,
       body,
-      headersTimeout: options.timeoutMs ?? STREAM_HEADERS_TIMEOUT_MS,
-      bodyTimeout: 0,
+      headersTimeoutMs: options.timeoutMs ?? STREAM_HEADERS_TIMEOUT_MS,
     });
-    if (answer.statusCode >= 400) throw callError(answer.statusCode, await answer.body.text());
-    return Object.assign(answer.body, { statusCode: answer.statusCode, headers: answer.headers });
+    const statusCode = answer.statusCode ?? 0;
+    if (statusCode >= 400) throw callError(statusCode, await readText(answer));
+    return Object.assign(answer, { statusCode });
   }
 
   async json<T>(method: string, path: string, options: WholeOptions = {}): Promise<T> {
@@ -136,7 +137,7 @@ export class EngineHttp {
     return this.#apiVersion;
   }
 
-  /** Ends the pool's idle connections (a process that is done with the engine need not wait for them). */
+  /** Ends the agent's idle connections (a process that is done with the engine need not wait for them). */
   close(): Promise<void> {
     return this.#transport.close();
   }
@@ -147,38 +148,25 @@ export class EngineHttp {
 
   /** One request whose answer is read whole, within a deadline for the whole exchange. */
   private async whole(method: string, path: string, options: WholeOptions, prefix?: string): Promise<{ status: number; body: Buffer; apiVersion?: string }> {
-    const timeoutMs = options.timeoutMs ?? CALL_TIMEOUT_MS;
-    const versioned = (prefix ?? (await this.prefix(path))) + path + queryString(options.query);
-    const controller = new AbortController();
-    const timer = timeoutMs > 0 ? setTimeout(() => controller.abort(deadlineError(timeoutMs)), timeoutMs) : undefined;
-    try {
-      const headers: Record<string, string> = { ...options.headers };
-      let body: string | undefined;
-      if (options.body !== undefined) {
-        headers['Content-Type'] = 'application/json';
-        body = JSON.stringify(options.body);
-      }
-      const answer = await this.#transport.request({ method: method as Dispatcher.HttpMethod, path: versioned, headers, body, signal: controller.signal, headersTimeout: 0, bodyTimeout: 0 });
-      let bytes: Buffer;
-      try {
-        bytes = Buffer.from(await answer.body.arrayBuffer());
-      } catch (error) {
-        throw this.#transport.unreachable(error) ?? error;
-      }
-      // undici frees the connection for the next request a microtask after the body ends; a caller's next
-      // call made sooner would open a second connection (and later ones alternate between the two).
-      await new Promise(setImmediate);
-      if (answer.statusCode >= 400) throw callError(answer.statusCode, bytes.toString('utf8'));
-      const apiVersion = answer.headers['api-version'];
-      return { status: answer.statusCode, body: bytes, ...(typeof apiVersion === 'string' ? { apiVersion } : {}) };
-    } finally {
-      clearTimeout(timer);
+    const headers: Record<string, string> = { ...options.headers };
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(options.body);
     }
+    const versioned = (prefix ?? (await this.prefix(path))) + path + queryString(options.query);
+    const answer = await this.#transport.request({ method, path: versioned, headers, body, deadlineMs: options.timeoutMs ?? CALL_TIMEOUT_MS });
+    let bytes: Buffer;
+    try {
+      bytes = await readBuffer(answer);
+    } catch (error) {
+      throw this.#transport.unreachable(error) ?? error;
+    }
+    const status = answer.statusCode ?? 0;
+    if (status >= 400) throw callError(status, bytes.toString('utf8'));
+    const apiVersion = answer.headers['api-version'];
+    return { status, body: bytes, ...(typeof apiVersion === 'string' ? { apiVersion } : {}) };
   }
-}
-
-function deadlineError(ms: number): Error {
-  return Object.assign(new Error(`did not answer within ${seconds(ms)}`), { code: 'ETIMEDOUT' });
 }
 
 function callError(status: number, text: string): EngineCallError {

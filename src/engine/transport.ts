@@ -1,13 +1,18 @@
 /**
- * How bytes reach an engine: one undici keep-alive pool per engine, over its
- * unix socket or TCP (with mutual TLS), and what a failure to reach it means.
+ * How bytes reach an engine: one keep-alive node:http agent per engine, over its
+ * unix socket or TCP (node:https with mutual TLS), and what a failure to reach it means.
  *
- * Only undici's pool and its request API are loaded, not its index (fetch,
- * WebSocket, mocks: ~360 KB more to compile at every start), and only when the
- * first call is made, so commands that never reach an engine do not pay for it.
+ * Why node:http and not undici (Berth's client for a while): undici parses HTTP with
+ * llhttp compiled to WebAssembly, compiled again in every process, and loads
+ * node:http2 and node:tls at start-up; a no-op build went from 292 to 356 ms (median
+ * of 11 runs). node:http has the same llhttp built into Node, an agent that keeps
+ * connections alive, and nothing to compile. This module loads node:http at the first
+ * call and node:https only for a TLS engine (the registry client, registry/client.ts,
+ * still imports both at start-up).
  */
 import { readFileSync } from 'node:fs';
-import type { Dispatcher, Pool } from 'undici';
+import type { Agent, ClientRequest, IncomingHttpHeaders, IncomingMessage, RequestOptions } from 'node:http';
+import type { Readable } from 'node:stream';
 
 export interface EngineTls {
   /** PEM files: the CA that signed the engine's certificate, and Berth's client certificate and key. */
@@ -27,6 +32,22 @@ export interface EngineTarget {
 }
 
 export const CONNECT_TIMEOUT_MS = 5_000;
+/** An idle kept-alive connection is closed after this long. */
+const IDLE_TIMEOUT_MS = 30_000;
+
+/** One request to the engine; the answer comes back as node:http's IncomingMessage. */
+export interface EngineRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: string | Readable | undefined;
+  /** Until the answer's headers (a stream's deadline); 0 or unset for none. */
+  headersTimeoutMs?: number;
+  /** For the whole exchange, the answer's body included (a JSON call's deadline); 0 or unset for none. */
+  deadlineMs?: number;
+}
+
+export type { IncomingHttpHeaders, IncomingMessage };
 
 /** An engine that could not be reached: refused, timed out, TLS refused. `reason` completes "the engine at X …". */
 export class EngineUnreachable extends Error {
@@ -41,33 +62,30 @@ export class EngineUnreachable extends Error {
   }
 }
 
-type RequestFn = (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
-let undici: Promise<{ Pool: typeof Pool; request: RequestFn }> | undefined;
+type RequestFn = (options: RequestOptions) => ClientRequest;
 
-function loadUndici() {
-  undici ??= Promise.all([import('undici/lib/dispatcher/pool.js'), import('undici/lib/api/api-request.js')]).then(([pool, request]) => ({
-    Pool: pool.default,
-    request: request.default,
-  }));
-  return undici;
+interface Opened {
+  agent: Agent;
+  request: RequestFn;
 }
 
-/** One engine's connection pool, made at the first request. */
+/** One engine's keep-alive agent, made at the first request. */
 export class Transport {
-  #pool: Promise<{ pool: Pool; request: RequestFn }> | undefined;
+  #opened: Promise<Opened> | undefined;
 
   constructor(
     private readonly target: EngineTarget,
     readonly endpoint: string,
   ) {}
 
-  async request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
-    const { pool, request } = await (this.#pool ??= this.open().catch((error: unknown) => {
-      this.#pool = undefined;
+  /** Resolves once the answer's headers arrived; rejects with EngineUnreachable when the engine was not reached. */
+  async request(call: EngineRequest): Promise<IncomingMessage> {
+    const opened = await (this.#opened ??= this.open().catch((error: unknown) => {
+      this.#opened = undefined;
       throw error;
     }));
     try {
-      return await request.call(pool, options);
+      return await send(opened, this.target, call);
     } catch (error) {
       throw this.unreachable(error) ?? error;
     }
@@ -80,27 +98,31 @@ export class Transport {
     return reason ? new EngineUnreachable(this.endpoint, reason.code, reason.text, { cause: error }) : undefined;
   }
 
+  /** Closes the idle connections now and the others when their call ends. */
   async close(): Promise<void> {
-    const opened = this.#pool;
-    this.#pool = undefined;
-    if (opened) await (await opened).pool.close();
+    const opened = this.#opened;
+    this.#opened = undefined;
+    const agent = await opened?.then(
+      (o) => o.agent,
+      () => undefined,
+    );
+    if (!agent) return;
+    agent.keepSocketAlive = () => false;
+    for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
   }
 
-  private async open(): Promise<{ pool: Pool; request: RequestFn }> {
-    const { Pool, request } = await loadUndici();
-    const { socketPath, host = 'localhost', port, tls } = this.target;
-    const timeout = this.target.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
-    const origin = socketPath ? 'http://docker' : `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port ?? (tls ? 2376 : 2375)}`;
-    const pool = new Pool(origin, {
-      // Streams (logs, builds) hold a connection each for as long as they run, so the pool has no cap.
-      connections: null,
-      keepAliveTimeout: 30_000,
-      // Each request sets its own; 0 here means a request without one waits as long as it must (a follow).
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      connect: socketPath ? { socketPath, timeout } : { timeout, ...(tls ? this.readTls(tls) : {}) },
-    });
-    return { pool, request };
+  private async open(): Promise<Opened> {
+    const timeoutMs = this.target.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    const { tls } = this.target;
+    if (tls && !this.target.socketPath) {
+      const files = this.readTls(tls);
+      const https = await import('node:https');
+      const agent = new https.Agent({ keepAlive: true, timeout: IDLE_TIMEOUT_MS, ...files, rejectUnauthorized: true });
+      return { agent: limitConnect(agent, timeoutMs, 'secureConnect'), request: https.request };
+    }
+    const http = await import('node:http');
+    const agent = new http.Agent({ keepAlive: true, timeout: IDLE_TIMEOUT_MS });
+    return { agent: limitConnect(agent, timeoutMs, 'connect'), request: http.request };
   }
 
   private readTls(tls: EngineTls): { ca: Buffer; cert: Buffer; key: Buffer } {
@@ -113,6 +135,65 @@ export class Transport {
     };
     return { ca: read('CA', tls.ca), cert: read('certificate', tls.cert), key: read('key', tls.key) };
   }
+}
+
+/** node:http has no connect timeout of its own: a socket (and its TLS handshake) not ready within `ms` is destroyed. */
+function limitConnect(agent: Agent, ms: number, ready: 'connect' | 'secureConnect'): Agent {
+  const open = agent.createConnection.bind(agent);
+  agent.createConnection = (options, callback) => {
+    const socket = open(options, callback);
+    if (socket) {
+      const timer = setTimeout(() => socket.destroy(timeoutError(`did not accept a connection within ${seconds(ms)}`)), ms);
+      const settle = () => clearTimeout(timer);
+      socket.once(ready, settle).once('close', settle);
+    }
+    return socket;
+  };
+  return agent;
+}
+
+function send({ agent, request }: Opened, target: EngineTarget, call: EngineRequest): Promise<IncomingMessage> {
+  const { socketPath, host = 'localhost', port } = target;
+  return new Promise((resolve, reject) => {
+    const req = request({
+      agent,
+      method: call.method,
+      path: call.path,
+      headers: call.headers,
+      ...(socketPath ? { socketPath } : { host, port: port ?? (target.tls ? 2376 : 2375) }),
+    });
+    let response: IncomingMessage | undefined;
+    const headersTimer = call.headersTimeoutMs ? setTimeout(() => req.destroy(timeoutError(`did not start answering within ${seconds(call.headersTimeoutMs ?? 0)}`)), call.headersTimeoutMs) : undefined;
+    const deadline = call.deadlineMs
+      ? setTimeout(() => {
+          const error = timeoutError(`did not answer within ${seconds(call.deadlineMs ?? 0)}`);
+          response?.destroy(error);
+          req.destroy(error);
+        }, call.deadlineMs)
+      : undefined;
+    req.on('response', (answer) => {
+      clearTimeout(headersTimer);
+      response = answer;
+      answer.once('close', () => clearTimeout(deadline));
+      resolve(answer);
+    });
+    // Also after the answer began: its body then fails on its own (node:http destroys it), and the deadline goes.
+    req.on('error', (error) => {
+      clearTimeout(headersTimer);
+      clearTimeout(deadline);
+      reject(error);
+    });
+    if (typeof call.body === 'object') {
+      call.body.on('error', (error) => req.destroy(error));
+      call.body.pipe(req);
+    } else {
+      req.end(call.body);
+    }
+  });
+}
+
+function timeoutError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ETIMEDOUT' });
 }
 
 /** What went wrong reaching the engine, in words, or undefined when the engine was reached. */
@@ -136,13 +217,9 @@ function reachFailure(error: unknown, target: EngineTarget): { code: string; tex
       return at(`cannot be reached: its host name does not resolve (${code})`);
     case 'ECONNRESET':
     case 'EPIPE':
-    case 'UND_ERR_SOCKET':
       return at(`closed the connection (${code})${target.tls ? '; a TLS engine does this when it refuses the client certificate' : ''}`);
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return at(`did not accept a connection within ${seconds(target.connectTimeoutMs ?? CONNECT_TIMEOUT_MS)}`);
-    case 'UND_ERR_HEADERS_TIMEOUT':
-      return at(`did not start answering in time (${code})`);
     case 'ETIMEDOUT':
+      // Berth's own deadlines say which ("did not accept a connection within 5 s"); the kernel's is a connect that timed out.
       return at(detail.startsWith('did not') ? detail : `did not answer in time (ETIMEDOUT)`);
   }
   const tls = tlsFailure(code, detail);
