@@ -22,7 +22,7 @@ export interface WholeOptions {
   body?: unknown;
   /** Extra request headers (e.g. X-Registry-Auth for a push). */
   headers?: Record<string, string>;
-  /** json()/empty(): the whole call, 30 s unless set; 0 for none (a wait for a container's exit). call(): until the answer's headers, 120 s unless set. */
+  /** json()/empty(): the whole call, 60 s unless set; 0 for none (a wait for a container's exit). call(): until the answer's headers, 120 s unless set. */
   timeoutMs?: number;
 }
 
@@ -35,7 +35,12 @@ export interface CallOptions extends WholeOptions {
 /** A streamed answer: the body as a readable stream, with its status and headers. */
 export type EngineResponse = Readable & { statusCode: number; headers: IncomingHttpHeaders };
 
-export const CALL_TIMEOUT_MS = 30_000;
+/**
+ * A safety net, not a reachability test (the 5 s connect and ping deadlines are): an engine that
+ * answers may take tens of seconds for one call when its machine is busy (seen: over 30 s for an
+ * inspect on 2 cores at load 60), and failing such a call would fail a rollout on a healthy host.
+ */
+export const CALL_TIMEOUT_MS = 60_000;
 /** A stream's headers come once the engine has begun (a build: once it has read the whole context). */
 export const STREAM_HEADERS_TIMEOUT_MS = 120_000;
 /** The newest Engine API whose bodies Berth knows (instance-spec.ts: the MAC moved to the endpoint in 1.44). */
