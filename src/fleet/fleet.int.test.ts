@@ -108,7 +108,8 @@ describe('a fleet of three lab hosts over mutual TLS, images from the registry',
     fixture = await makeFixture({
       base: { settings: { root: { tarball: await tinyRootTarball() } } },
       site: {
-        settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] },
+        // -v: a line per request on stderr, so berth logs has something to show (and to search).
+        settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-v', '-p', '8080', '-h', '/www'] },
         static: '#!/bin/sh\nmkdir -p /www\necho hello > /www/index.html\necho ok > /www/health.html\n',
       },
     });
