@@ -221,9 +221,11 @@ describe('a fleet of three lab hosts over mutual TLS, images from the registry',
 
   step('a request the labelled hosts cannot hold is refused naming what is short on which hosts, changing nothing', async () => {
     const before = await ps();
-    // Two CPUs per lab host: three instances of 1.5 CPU do not fit on h1 and h2 (h3 has room but not the label).
+    // Two CPUs per lab host: five instances of 1.5 CPU do not fit on h1 and h2 (h3 has room but not the label).
+    // More instances, not only bigger ones: a running instance is kept on its host even when its reservation grew.
     writeYaml((yaml) => {
       yaml.services[pinned].resources = { cpus: 1.5 };
+      yaml.environments[ENV].services[pinned].replicas = 5;
     });
     const refused = await berth('deploy', pinned, '--env', ENV);
     assert.equal(refused.code, 4, showOutcome(refused));
