@@ -1,12 +1,12 @@
 /**
  * Integration on the lab: the registry on this machine's LAN address (TLS that
  * Berth generated, htpasswd), a real second engine (a lab host's dockerd in its
- * own network namespace, reached here through its unix socket) that pulls a
- * pushed build by digest over TLS with the password, once; and a build never
- * pushed refused for an environment with that host.
+ * own network namespace, reached at tcp://IP:2376 with mutual TLS) that pulls a
+ * pushed build by digest over TLS with the password, once, and runs it
+ * health-checked on a nat network; and a build never pushed refused for an
+ * environment with that host.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { loadProject } from '../config/project.js';
@@ -17,6 +17,7 @@ import { build, freePort, push, target } from '../registry/testing.js';
 import { openStore, type Db } from '../store/db.js';
 import { releasesOf, rolloutsOf } from '../store/releases.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { recordMade } from '../testing/leftovers.js';
 import { startLab, type Lab } from '../testing/lab.js';
 import { steps } from '../testing/steps.js';
 import type { RunContext } from './context.js';
@@ -52,23 +53,24 @@ describe('a second real engine pulls by digest from the registry on the LAN', ()
     fixture = await makeFixture(
       {
         base: { settings: { root: { tarball: await tinyRootTarball() } } },
-        app: { settings: { from: 'base', command: ['busybox', 'sleep', '3600'] }, static: '#!/bin/sh\necho v1 > /v.txt\n' },
+        app: { settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] }, static: '#!/bin/sh\nmkdir -p /www\necho v1 > /www/v.txt\n' },
       },
       {
         registry: { listen: address, htpasswd: 'htpasswd', username: 'berth', password: { env: 'T_REGISTRY_PASSWORD' } },
-        hosts: [{ name: 'local' }, { name: 'h1', engine: `unix://${lab.hosts[0]!.socket}` }],
-        services: { app: { image: 'app' } },
-        environments: { dev: { network: 'host', hosts: ['local'] }, production: { network: 'host', hosts: ['h1'] }, both: { network: 'host', hosts: ['local', 'h1'] } },
+        hosts: [{ name: 'local' }, { name: 'h1', engine: lab.hosts[0]!.engine, tls: lab.hosts[0]!.tls }],
+        services: { app: { image: 'app', ports: [8080], health: { http: '/v.txt', interval: '2s', timeout: '1s' } } },
+        environments: { dev: { network: 'nat', hosts: ['local'] }, production: { network: 'nat', hosts: ['h1'] }, both: { network: 'nat', hosts: ['local', 'h1'] } },
         pipeline: ['dev', 'production', 'both'],
       },
     );
     fixture.env.T_REGISTRY_PASSWORD = PASSWORD;
     fixture.write('htpasswd', `berth:${bcrypt.hashSync(PASSWORD, 10)}\n`);
     db = openStore(loadProject(fixture.dir, fixture.env).stateDir);
+    // The test's own look at h1, behind Berth's back.
     h1 = connectEngine({ DOCKER_HOST: `unix://${lab.hosts[0]!.socket}` });
+    recordMade(fixture.dir, 'certs', address);
     const up = await registryUp(target(fixture));
-    // Recorded by the lab too, so an interrupted run's sweep removes the CA it installed.
-    lab.trustRegistry(address, readFileSync(loadProject(fixture.dir, fixture.env).registry.tls!.ca!, 'utf8'));
+    // Berth's own install into certs.d, recorded above so the fixture's cleanup (or a sweep) removes it.
     assert.equal(up.trust?.installed, true);
   });
 

@@ -13,16 +13,15 @@
  *   answered, exits non-zero, and the instance serves where it was;
  * - a drain killed (SIGKILL) mid-move resumes from its journal when run again.
  *
- * Until the engine client speaks TLS, Berth reaches the lab hosts at their
- * unix sockets (lab.hosts[].socket), and the image is loaded into each lab
- * engine from the local one (GET /images/{id}/get → POST /images/load) instead
- * of being pulled from the registry by digest.
+ * Everything as in a real fleet: Berth reaches the lab hosts at tcp://IP:2376
+ * with mutual TLS, and each host pulls the image by digest from the registry
+ * on this machine's LAN address (TLS, htpasswd). The test's own look at what
+ * the engines run goes through their unix sockets.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { buildProject } from '../build/builder.js';
@@ -30,10 +29,10 @@ import { loadProject } from '../config/project.js';
 import type { RunContext } from '../deploy/context.js';
 import { Hosts } from '../deploy/hosts.js';
 import { connectEngine, type Engine } from '../engine/client.js';
-import { readBuffer } from '../engine/http.js';
 import { drainHost } from '../fleet/move.js';
 import { stopFrontDoor } from '../lb/front-door.js';
 import { frontDoorDir } from '../lb/paths.js';
+import { push } from '../registry/testing.js';
 import { allSlots } from '../store/deployments.js';
 import { hostStates } from '../store/hosts.js';
 import { openStore, type Db } from '../store/db.js';
@@ -41,6 +40,7 @@ import { rolloutsOf } from '../store/releases.js';
 import { berthOn, runBerth } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { startLab, type Lab, type LanHost } from '../testing/lab.js';
+import { labRegistry, upLabRegistry } from '../testing/lab-registry.js';
 import { startLoad, type LoadResult } from '../testing/load.js';
 import { releaseService } from './operations.js';
 import type { RolloutEvent } from './rollout-context.js';
@@ -133,29 +133,29 @@ describe('moving instances between lab hosts, keeping their IP and MAC', () => {
     });
     lab = await startLab({ hosts: 3, dir: fixture.dir });
     lan = await lab.lanHost();
+    const registry = await labRegistry(lab);
     const yaml = parse(readFileSync(join(fixture.dir, 'berth.yaml'), 'utf8')) as Record<string, unknown>;
     const hostNames = lab.hosts.map((h) => h.name);
     fixture.write(
       'berth.yaml',
       stringify({
         ...yaml,
-        hosts: lab.hosts.map((h) => ({ name: h.name, engine: `unix://${h.socket}`, address: h.ip })),
+        registry: registry.yaml,
+        hosts: lab.hosts.map((h) => ({ name: h.name, engine: h.engine, tls: h.tls, address: h.ip })),
         networks: { lan: { mode: 'flat', bridge: lab.bridge, subnet: lab.subnet, gateway: lab.gateway, range: `${lab.address(100)}-${lab.address(140)}`, quarantine: '0s' } },
-        services: { [SVC]: { image: 'web', ports: [8080], health: { http: '/health.html', interval: '1s', timeout: '500ms' }, stop_grace: '1s', rollout: { batch_size: 1, max_unavailable: 1, drain: '1s' } } },
+        services: { [SVC]: { image: 'web', ports: [8080], health: { http: '/health.html', interval: '2s', timeout: '1s' }, stop_grace: '1s', rollout: { batch_size: 1, max_unavailable: 1, drain: '1s' } } },
         environments: { [ENV]: { network: 'lan', lb_address: '127.0.0.1', hosts: hostNames, services: { [SVC]: { replicas: REPLICAS } } } },
         pipeline: [ENV],
       }),
     );
+    await upLabRegistry(fixture, registry);
     for (const h of lab.hosts) engines.set(h.name, connectEngine({ DOCKER_HOST: `unix://${h.socket}` }));
     db = openStore(context().project.stateDir);
     const summary = await buildProject(context().project, fixture.engine, db, { env: fixture.env, only: ['web'] });
     assert.deepEqual(summary.failed, []);
     image = [...summary.built, ...summary.upToDate].find((b) => b.name === 'web')!.imageId;
-    const saved = await readBuffer(await fixture.engine.http.call('GET', `/images/${encodeURIComponent(image)}/get`));
-    for (const engine of engines.values()) {
-      const loaded = await engine.http.call('POST', '/images/load', { query: { quiet: true }, stream: Readable.from([saved]), contentType: 'application/x-tar' });
-      await readBuffer(loaded);
-    }
+    const pushed = await push(fixture);
+    assert.deepEqual(pushed.failed, [], JSON.stringify(pushed.failed));
   });
 
   after(async () => {
