@@ -51,6 +51,8 @@ export interface RunningDockerd {
   pid: number;
   /** Resolves when the process has exited. */
   exited: Promise<void>;
+  /** Waits for the exit holding the event loop: the child is unref'd, so without this a test whose last work is this wait would end with the wait unfinished (and its cleanup with it). */
+  waitExited(): Promise<void>;
 }
 
 export function spawnDockerd(plan: LabHostPlan, paths: DockerdPaths, server: TlsFiles): RunningDockerd {
@@ -66,7 +68,15 @@ export function spawnDockerd(plan: LabHostPlan, paths: DockerdPaths, server: Tls
     child.on('error', () => resolve());
   });
   if (child.pid === undefined) throw new Error(`could not start dockerd for ${plan.name} (nsenter missing?)`);
-  return { pid: child.pid, exited };
+  const waitExited = async () => {
+    child.ref();
+    try {
+      await exited;
+    } finally {
+      child.unref();
+    }
+  };
+  return { pid: child.pid, exited, waitExited };
 }
 
 /** GET /_ping over mutual TLS; true for 200 "OK". */

@@ -126,7 +126,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         const running = engines.get(host.name);
         if (!running) return;
         await stopDockerd(running.pid, `dockerd of lab host ${host.name}`);
-        await running.exited;
+        await running.waitExited();
         engines.delete(host.name);
       },
       async start() {
@@ -205,7 +205,7 @@ async function removeLab(plan: LabPlan, labDir: string, engines: Map<string, Run
     [...engines.entries()].map(([name, running]) =>
       step(`stop dockerd of ${name}`, async () => {
         await stopDockerd(running.pid, `dockerd of lab host ${name}`);
-        await running.exited;
+        await running.waitExited();
         engines.delete(name);
       }),
     ),
