@@ -18,6 +18,7 @@
  * Run: npm run bench:fleet -- [--rounds N] [--drains N]
  */
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { parse, stringify } from 'yaml';
@@ -339,6 +340,7 @@ function report(deploys: DeploySample[], drains: DrainSample[], perHost: string,
     `- Berth's deploy (medians): its first instance launch began ${ms(median(deploys.map((x) => x.firstLaunch)))} into the process (node start-up, loading the project, the preflight of every host over TLS, the lock, the release, placement over the hosts' capacity, observing every host, the plan); the last instance was healthy at ${ms(median(deploys.map((x) => x.lastHealthy)))}; each instance was healthy ${ms(median(deploys.flatMap((x) => x.healthyIn)))} after its launch began (create, start, inspect, health gate).`,
     `- The drain: the first move began ${ms(median(drains.map((x) => x.firstMove)))} into the process; per moved instance the duplicate-address check (\`arping -D\` from a helper container on the new host) took ${ms(median(drains.flatMap((x) => x.arpCheck)))}, the announcement (\`arping -U\`) ${ms(median(drains.flatMap((x) => x.announce)))}, healthy ${ms(median(drains.flatMap((x) => x.healthyIn)))} after its launch began.`,
     '- The raw side is the best a script could do: no health gate, no IPAM ledger, no journal, no preflight, no image check, no process start-up.',
+    `- Everything (three dockerds, their containers, Berth, the registry) shares the 2 cores with whatever else runs: the load average was ${loadavg().map((l) => l.toFixed(0)).join(' / ')} (1 / 5 / 15 min) when the run ended. Under such load the engines are the bottleneck: each instance spends most of its "healthy in" time inside the engine's create and start.`,
   ];
   writeSection('fleet', lines.join('\n'));
   console.log(lines.join('\n'));
