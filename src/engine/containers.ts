@@ -54,6 +54,13 @@ export interface ExecResult {
   output: string;
 }
 
+/**
+ * Create and start change state the engine queues behind its other work (network endpoints, the
+ * resolver, runc): on a busy host a start took over 30 s (bench/fleet.ts, three lab engines on two
+ * cores), and a caller that gives up then still gets the container started. Reads keep the default.
+ */
+const LAUNCH_CALL_MS = 120_000;
+
 export class ContainerClient {
   constructor(
     private readonly http: EngineHttp,
@@ -63,13 +70,13 @@ export class ContainerClient {
   async create(body: CreateBody): Promise<string> {
     const { name, ...config } = body;
     const created = await guard(this.endpoint, `create container ${name ?? ''}`.trim(), () =>
-      this.http.json<{ Id: string }>('POST', '/containers/create', { query: { name }, body: config }),
+      this.http.json<{ Id: string }>('POST', '/containers/create', { query: { name }, body: config, timeoutMs: LAUNCH_CALL_MS }),
     );
     return created.Id;
   }
 
   async start(id: string): Promise<void> {
-    await guard(this.endpoint, `start container ${id}`, () => this.http.empty('POST', `/containers/${id}/start`));
+    await guard(this.endpoint, `start container ${id}`, () => this.http.empty('POST', `/containers/${id}/start`, { timeoutMs: LAUNCH_CALL_MS }));
   }
 
   /** Stops with the given grace period (SIGTERM, then SIGKILL after `seconds`); a stopped container is fine. */
