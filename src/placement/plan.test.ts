@@ -48,6 +48,17 @@ describe('placement plan', () => {
     assert.equal(plan.placements[1]!.note, 'moved to a: gone is no longer a host of prod');
   });
 
+  it('moves a kept slot whose grown reservation no longer fits its host, and refuses when no host has room', () => {
+    // Three instances grew to 1.5 CPU each: two no longer fit on a 2-CPU host beside each other.
+    const request = slots('api', 'prod', 3, ['a', 'b', 'c'], { cpus: 1.5 }).map((s, i) => ({ ...s, current: i < 2 ? 'b' : 'c' }));
+    const hosts = ['a', 'b', 'c'].map((h) => host(h, { cpus: 2 }));
+    const plan = planPlacement({ hosts, reserved: [], slots: request });
+    assert.deepEqual(plan.placements.map((p) => [p.slot, p.host, p.reason]), [['api-prod-1', 'b', 'kept'], ['api-prod-2', 'a', 'outgrown'], ['api-prod-3', 'c', 'kept']]);
+    const full = planPlacement({ hosts: hosts.slice(1), reserved: [], slots: request.map((s) => ({ ...s, hosts: ['b', 'c'] })) });
+    assert.deepEqual(full.problems.map((p) => p.slots), [['api-prod-2']]);
+    assert.match(full.problems[0]!.message, /needs room for 1 more instance\(s\) with 1\.5 CPU free/);
+  });
+
   it('keeps a slot on an unreachable host (it may still run there) but places nothing new there', () => {
     const request = slots('api', 'prod', 3, ['a', 'b']);
     request[0]!.current = 'b';

@@ -70,7 +70,7 @@ export interface PlacementInput {
  * `leaving`: off a host it must leave; `host-gone`: its host is no longer one of the
  * environment's; `labels-changed`: its host no longer carries the slot's labels.
  */
-export type PlacementReason = 'kept' | 'new' | 'pinned' | 'leaving' | 'host-gone' | 'labels-changed';
+export type PlacementReason = 'kept' | 'new' | 'pinned' | 'leaving' | 'host-gone' | 'labels-changed' | 'outgrown';
 
 export interface SlotPlacement {
   slot: string;
@@ -108,7 +108,10 @@ export function planPlacement(input: PlacementInput): PlacementPlan {
   const moving: { at: number; reason: PlacementReason; avoid?: string }[] = [];
   input.slots.forEach((s, at) => {
     const stay = stayOrGo(s, fleet);
-    if (stay.reason === 'kept') {
+    // A slot whose reservation grew past what its ready host has left moves (an unreachable or draining host keeps it: it may still run there).
+    if (stay.reason === 'kept' && fleet.host(s.current!)!.state === 'ready' && !fleet.fitsOn(s.current!, s)) {
+      moving.push({ at, reason: 'outgrown' });
+    } else if (stay.reason === 'kept') {
       fleet.reserve(s.current!, groupOf(s), milli(s.cpus), s.memoryBytes);
       decided.set(at, { slot: s.slot, host: s.current!, reason: 'kept', note: stay.note });
     } else if (stay.reason === 'pinned') pinned.push(at);
@@ -176,6 +179,8 @@ function noteOf(reason: PlacementReason, s: SlotRequest, host: string): string {
       return `moved to ${host}: ${s.current} is no longer a host of ${s.environment}`;
     case 'labels-changed':
       return `moved to ${host}: ${s.current} does not carry ${labelText(s.labels)}`;
+    case 'outgrown':
+      return `moved to ${host}: ${s.current} has no room left for its ${need(s)}`;
     default:
       return `placed on ${host}`;
   }
@@ -245,6 +250,12 @@ class Fleet {
       }
     }
     return best < 0 ? undefined : this.#hosts[best]!.name;
+  }
+
+  /** Whether the slot's reservation fits on `name` beside what is reserved there so far. */
+  fitsOn(name: string, s: SlotRequest): boolean {
+    const i = this.#index.get(name);
+    return i !== undefined && this.#fits(i, milli(s.cpus), s.memoryBytes);
   }
 
   /** Whether `name` is one of the slot's environment's hosts. */
