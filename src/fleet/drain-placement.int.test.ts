@@ -34,6 +34,7 @@ import { rolloutsOf } from '../store/releases.js';
 import { berthOn, runBerth } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { startLab, type Lab } from '../testing/lab.js';
+import { stepsWithNeeds } from '../testing/steps.js';
 
 const SVC = `dp${randomBytes(3).toString('hex')}`;
 const ENV = 'production';
@@ -41,16 +42,7 @@ const TIMEOUT_MS = 30_000;
 const PASSWORD = `pw-${Math.random().toString(36).slice(2)}`;
 const ZONES: Record<string, string> = { h1: 'a', h2: 'a', h3: 'b' };
 
-const passed = new Set<string>();
-function step(name: string, fn: () => Promise<void>): void {
-  it(name, async () => {
-    await fn();
-    passed.add(name);
-  });
-}
-function needs(...names: string[]): void {
-  for (const name of names) assert.ok(passed.has(name), `this test builds on the state left by "${name}", which failed or did not run: see that failure first`);
-}
+const { step, needs } = stepsWithNeeds();
 
 const RELEASE = 'a release of one instance asking 1.5 CPU and zone=a runs on h1';
 const LABELS = 'berth move --to a host without the label is refused by the planner, exit 4, nothing moved';

@@ -44,22 +44,14 @@ import { labRegistry, upLabRegistry } from '../testing/lab-registry.js';
 import { startLoad, type LoadResult } from '../testing/load.js';
 import { releaseService } from './operations.js';
 import type { RolloutEvent } from './rollout-context.js';
+import { stepsWithNeeds } from '../testing/steps.js';
 
 const SVC = `mv${randomBytes(3).toString('hex')}`;
 const ENV = 'production';
 const REPLICAS = 4;
 const TIMEOUT_MS = 30_000;
 
-const passed = new Set<string>();
-function step(name: string, fn: () => Promise<void>): void {
-  it(name, async () => {
-    await fn();
-    passed.add(name);
-  });
-}
-function needs(...names: string[]): void {
-  for (const name of names) assert.ok(passed.has(name), `this test builds on the state left by "${name}", which failed or did not run: see that failure first`);
-}
+const { step, needs } = stepsWithNeeds();
 
 const DEPLOY = 'a release of 4 flat instances spreads over the three lab hosts';
 const DRAIN = 'drain h2 under load: no failed request; each moved instance keeps its IP and MAC on its new host, the LAN sees it at once';

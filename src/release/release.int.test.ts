@@ -56,6 +56,7 @@ import { parseShare } from './pipeline.js';
 import type { RolloutEvent } from './rollout-context.js';
 import type { CanaryEvidence } from './canary-gate.js';
 import { canaryWeights } from './rollout-plan.js';
+import { stepsWithNeeds } from '../testing/steps.js';
 
 /** The service: slots (container names) are <service>-<env>-<n> on the whole engine, so the name is unique to this run. */
 const SVC = `rel${randomBytes(3).toString('hex')}`;
@@ -70,17 +71,7 @@ const TIMEOUT_MS = 30_000;
 const HEALTH = { http: '/health.html', interval: '2s', timeout: '1s', unhealthy_after: 3 };
 type Version = 'A' | 'B' | 'C' | 'D' | 'BAD' | 'FLAKY';
 
-/** Each test that passed, by name; a test that builds on one names it when it did not pass. */
-const passed = new Set<string>();
-function step(name: string, fn: () => Promise<void>): void {
-  it(name, async () => {
-    await fn();
-    passed.add(name);
-  });
-}
-function needs(...names: string[]): void {
-  for (const name of names) assert.ok(passed.has(name), `this test builds on the state left by "${name}", which failed or did not run: see that failure first`);
-}
+const { step, needs } = stepsWithNeeds();
 const PIPELINE = 'promotion follows the pipeline: skipping a stage is refused naming it; --force passes and is recorded';
 const ROLLING = 'a rolling update of 6 instances in production under load: no failed request, then every answer is the new release';
 const MANUAL = 'canary by hand: its share of the traffic follows the weights; canary promote, canary abort';

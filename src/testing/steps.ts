@@ -21,3 +21,22 @@ export function steps(): Step {
       }
     });
 }
+
+/**
+ * For a suite whose tests build on some of the earlier ones only: `needs(...)`
+ * at the start of a step fails it at once naming the step it builds on when
+ * that one failed or did not run.
+ */
+export function stepsWithNeeds(): { step: Step; needs: (...titles: string[]) => void } {
+  const passed = new Set<string>();
+  return {
+    step: (title, body) =>
+      it(title, async () => {
+        await body();
+        passed.add(title);
+      }),
+    needs: (...titles) => {
+      for (const title of titles) assert.ok(passed.has(title), `this test builds on the state left by "${title}", which failed or did not run: see that failure first`);
+    },
+  };
+}
