@@ -5,7 +5,9 @@
  * pulls nothing, and a build never pushed runs on the build engine only.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import bcrypt from 'bcryptjs';
@@ -44,7 +46,11 @@ describe('images pulled by digest from a TLS registry with a password', () => {
     return Buffer.concat(text as Buffer[]).toString('utf8').split('\n').filter((l) => l.trim() !== '').map((l) => (JSON.parse(l) as { id: string }).id).filter((id) => id.startsWith(address));
   };
 
+  // h2 is this machine's engine under another socket path: a host that answers but is not the build engine.
+  const h2Socket = join(tmpdir(), `berth-h2-${randomBytes(4).toString('hex')}.sock`);
+
   before(async () => {
+    symlinkSync('/var/run/docker.sock', h2Socket);
     const port = await freePort();
     address = `127.0.0.1:${port}`;
     fixture = await makeFixture(
@@ -54,7 +60,7 @@ describe('images pulled by digest from a TLS registry with a password', () => {
       },
       {
         registry: { listen: address, tls: 'generate', htpasswd: 'htpasswd', username: 'berth', password: { env: 'T_REGISTRY_PASSWORD' } },
-        hosts: [{ name: 'local' }, { name: 'h2', engine: 'unix:///nonexistent/berth-h2.sock' }],
+        hosts: [{ name: 'local' }, { name: 'h2', engine: `unix://${h2Socket}` }],
         services: { web: { image: 'web', ports: [8080], health: { tcp: 8080, interval: '1s' } } },
         environments: { dev: { network: 'nat', hosts: ['local'] }, prod: { network: 'nat', hosts: ['local', 'h2'] } },
       },
@@ -65,6 +71,7 @@ describe('images pulled by digest from a TLS registry with a password', () => {
   });
 
   after(async () => {
+    rmSync(h2Socket, { force: true });
     const left = await listInstances(context(), { environment: 'dev' }).catch(() => []);
     if (left.length > 0) await removeInstances(context(), left, 'dev').catch(() => {});
     await removeNetwork(fixture.engine, `berth-${fixture.name}-nat`).catch(() => {});
