@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { BerthError, BerthErrors } from '../errors.js';
 import { loadProject } from './project.js';
+import { loadForTest, problemsOf } from './problems-for-test.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -26,18 +26,9 @@ function project(rest: string, files: string[] = []): string {
   return dir;
 }
 
-const load = (dir: string) => loadProject(dir, {}, dir);
+const load = loadForTest;
 const CERTS = ['certs/ca.pem', 'certs/cert.pem', 'certs/key.pem'];
 
-function problemsOf(dir: string): { message: string; fix: string | undefined }[] {
-  try {
-    load(dir);
-  } catch (error) {
-    assert.ok(error instanceof BerthError, String(error));
-    return (error instanceof BerthErrors ? error.problems : [error]).map((p) => ({ message: p.message, fix: p.fix }));
-  }
-  assert.fail('expected the project to be rejected');
-}
 
 describe('hosts: reaching the engines', () => {
   it("resolves a host's TLS files against berth.yaml's folder and keeps its labels as strings", () => {

@@ -4,8 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { BerthError, BerthErrors } from '../errors.js';
-import { loadProject } from './project.js';
+import { loadForTest, problemsOf } from './problems-for-test.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -28,18 +27,8 @@ function project(appSettings: string, rest = '', files: Record<string, string> =
   return dir;
 }
 
-const load = (dir: string) => loadProject(dir, {}, dir);
+const load = loadForTest;
 
-/** Every problem of a rejected project, as "message" and "fix". */
-function problemsOf(dir: string): { message: string; fix: string | undefined }[] {
-  try {
-    load(dir);
-  } catch (error) {
-    assert.ok(error instanceof BerthError, String(error));
-    return (error instanceof BerthErrors ? error.problems : [error]).map((p) => ({ message: p.message, fix: p.fix }));
-  }
-  assert.fail('expected the project to be rejected');
-}
 
 describe('port numbers', () => {
   it('accepts 1 to 65535 on images, with or without a protocol', () => {

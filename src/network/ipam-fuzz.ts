@@ -7,18 +7,10 @@
 import { BerthError } from '../errors.js';
 import { intToIp, ipToInt, macFor } from './addresses.js';
 import type { Ipam, Pool } from './ipam.js';
+import { prng } from '../testing/prng.js';
 
-/** mulberry32: small, fast and good enough to pick operations reproducibly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
+
 
 /** A clock shared by every thread: each reading is a unique tick, so ticks taken inside transactions order them as SQLite committed them. */
 export function sharedClock(buffer: SharedArrayBuffer): () => number {

@@ -5,24 +5,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { planPlacement, type PlacementHost, type PlacementInput, type SlotRequest } from './plan.js';
+import { prng } from '../testing/prng.js';
 
 const GIB = 1024 ** 3;
 const ROUNDS = 300;
 
-/** mulberry32: small, fast, and the same sequence for the same seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function fleet(seed: number): PlacementInput {
-  const rnd = random(seed);
+  const rnd = prng(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)]!;
   const hosts: PlacementHost[] = Array.from({ length: 1 + Math.floor(rnd() * 12) }, (_, i) => {
     const roll = rnd();
@@ -102,7 +92,7 @@ describe('placement plan, on random fleets', () => {
     for (let seed = 1; seed <= ROUNDS; seed++) {
       const first = fleet(seed);
       const placed = planPlacement(first).placements;
-      const rnd = random(seed * 7919);
+      const rnd = prng(seed * 7919);
       const leaving = new Set(first.hosts.filter(() => rnd() < 0.25).map((h) => h.name));
       const current = new Map(placed.map((p) => [p.slot, p.host]));
       const input: PlacementInput = {

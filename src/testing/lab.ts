@@ -26,7 +26,7 @@ import { dockerdPaths, spawnDockerd, stopDockerd, waitForEngine, type RunningDoc
 import { addressIn, FIRST_LAN_HOST, pickFreeSubnet, planLab, type LabHostPlan, type LabPlan } from './lab-plan.js';
 import { makeLabTls, type TlsFiles } from './lab-tls.js';
 import { createLanHost, type LanHost } from './lan.js';
-import { recordMade, removeMade } from './leftovers.js';
+import { collectFailures, recordMade, removeMade } from './leftovers.js';
 import { isMadeName } from './sweep-plan.js';
 
 const run = promisify(execFile);
@@ -193,14 +193,7 @@ async function makeLan(plan: LabPlan): Promise<void> {
 }
 
 async function removeLab(plan: LabPlan, labDir: string, engines: Map<string, RunningDockerd>, lanHosts: LanHost[], trusted: string[]): Promise<void> {
-  const failures: string[] = [];
-  const step = async (what: string, work: () => Promise<unknown>) => {
-    try {
-      await work();
-    } catch (error) {
-      failures.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  };
+  const { failures, step } = collectFailures();
   await Promise.all(
     [...engines.entries()].map(([name, running]) =>
       step(`stop dockerd of ${name}`, async () => {

@@ -100,14 +100,7 @@ export function dirInUse(dir: string, except: number[]): boolean {
  * the failures are returned, and the folder stays for a later sweep.
  */
 export async function removeLeftovers(engine: Engine, project: string, dir: string, settleMs = 0): Promise<string[]> {
-  const failures: string[] = [];
-  const step = async (what: string, work: () => Promise<unknown>) => {
-    try {
-      await work();
-    } catch (error) {
-      failures.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  };
+  const { failures, step } = collectFailures();
   const label = `berth.project=${project}`;
   // On a signal the test's own work goes on while this runs, and the engine completes requests
   // already sent (an import, a container create), so each pass stops processes and removes containers and images: with `settleMs`, passes after a pause until one
@@ -201,4 +194,17 @@ async function stopAll(pids: number[]): Promise<void> {
   // A killed process can outlive SIGKILL briefly; its sockets go with it.
   const killedBy = Date.now() + STOP_GRACE_MS;
   while (pids.some(isAlive) && Date.now() < killedBy) await sleep(50);
+}
+
+/** Cleanup steps that go on after one fails: each failure kept as "what: why" for the caller to report. */
+export function collectFailures(): { failures: string[]; step: (what: string, work: () => Promise<unknown>) => Promise<void> } {
+  const failures: string[] = [];
+  const step = async (what: string, work: () => Promise<unknown>) => {
+    try {
+      await work();
+    } catch (error) {
+      failures.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  return { failures, step };
 }
