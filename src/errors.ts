@@ -2,7 +2,7 @@
  * Berth's error categories. Every failure a user can act on is one of these;
  * the CLI (and later the HTTP API) renders them in exactly one place.
  */
-export type ErrorKind = 'invalid' | 'not-found' | 'conflict' | 'unavailable' | 'forbidden' | 'failed' | 'rolled-back';
+export type ErrorKind = 'invalid' | 'unauthenticated' | 'not-found' | 'conflict' | 'unavailable' | 'forbidden' | 'failed' | 'rolled-back';
 
 export interface ErrorDetails {
   /** What the user can do about it, one imperative sentence. */
@@ -31,6 +31,8 @@ export const notFound = (message: string, details?: ErrorDetails) => new BerthEr
 export const conflict = (message: string, details?: ErrorDetails) => new BerthError('conflict', message, details);
 export const unavailable = (message: string, details?: ErrorDetails) => new BerthError('unavailable', message, details);
 export const forbidden = (message: string, details?: ErrorDetails) => new BerthError('forbidden', message, details);
+/** No token, or one the server does not know (revoked, mistyped): who is asking is unknown. */
+export const unauthenticated = (message: string, details?: ErrorDetails) => new BerthError('unauthenticated', message, details);
 export const failed = (message: string, details?: ErrorDetails) => new BerthError('failed', message, details);
 /** A rollout that failed and was rolled back: the environment runs its previous release again. */
 export const rolledBack = (message: string, details?: ErrorDetails) => new BerthError('rolled-back', message, details);
@@ -53,6 +55,7 @@ export const exitCodes: Record<ErrorKind, number> = {
   conflict: 4,
   unavailable: 5,
   forbidden: 6,
+  unauthenticated: 9,
   failed: 1,
   'rolled-back': 7,
 };

@@ -52,6 +52,7 @@ const KIND_TITLE: Record<BerthError['kind'], string> = {
   conflict: 'conflict',
   unavailable: 'unavailable',
   forbidden: 'forbidden',
+  unauthenticated: 'unauthenticated',
   failed: 'failed',
   'rolled-back': 'rolled back',
 };

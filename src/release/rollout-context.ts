@@ -47,6 +47,8 @@ export interface RolloutContext {
    * move goes where it was going (a fresh move's `to` is what the placement planned with `moves`/`leave`).
    */
   moves?: ReadonlyMap<string, string>;
+  /** Aborted by `berth rollout cancel`: checked between steps. */
+  signal?: AbortSignal;
 }
 
 /** Where a slot runs: where a move takes it, else as the rollout's placement planned it (deploy/placement.ts; slots beyond the plan placed on demand). */

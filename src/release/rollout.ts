@@ -48,6 +48,10 @@ export interface RolloutOptions {
   moves?: ReadonlyMap<string, string>;
   /** Hosts whose slots must move off (`berth host drain`). */
   leave?: ReadonlySet<string>;
+  /** Called once the rollout is journaled (or resumed), with its id: the server answers the request then. */
+  onJournaled?: (rollout: number) => void;
+  /** Aborted: a forward rollout stops before its next step and rolls back (`berth rollout cancel`). */
+  signal?: AbortSignal;
 }
 
 export interface RolloutResult {
@@ -97,6 +101,7 @@ export async function contextFor(run: RunContext, release: Release, environment:
     concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
     emit,
     report: options.report ?? (() => {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   };
 }
 
@@ -198,6 +203,7 @@ export async function rollout(run: RunContext, environmentName: string, request:
     plan: JSON.stringify(plan),
   });
   takeOverLock(run.db, { service, environment: environment.name, rollout: id, pid: process.pid, hostname: hostname() });
+  options.onJournaled?.(id);
   return execute(ctx, id, plan, 0, request.endsOpen ?? false);
 }
 
@@ -211,6 +217,7 @@ export async function continueRollout(run: RunContext, rolloutId: number, plan: 
   const ctx = await contextFor(run, target, environment, options, usesFrontDoor(run, record.kind, record.service, record.environment));
   await prepareOnce(ctx);
   takeOverLock(run.db, { service: record.service, environment: record.environment, rollout: rolloutId, pid: process.pid, hostname: hostname() });
+  options.onJournaled?.(rolloutId);
   // A canary's plan ends open (waiting for promote or abort), also when it is resumed after a crash.
   return execute(ctx, rolloutId, plan, from, plan.phase === 'forward' && plan.steps.some((s) => s.op === 'canary'));
 }
@@ -268,6 +275,8 @@ async function execute(context: RolloutContext, id: number, plan: RolloutPlan, f
 async function runSteps(ctx: RolloutContext, id: number, plan: RolloutPlan, from: number): Promise<void> {
   for (let index = from; index < plan.steps.length; index++) {
     const step = plan.steps[index]!;
+    // A cancel stops a forward rollout between steps (it then rolls back); a rollback always runs to its end.
+    if (plan.phase === 'forward' && ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : failed('cancelled');
     ctx.emit({ type: 'step', index: index + 1, total: plan.steps.length, text: describeStep(step) });
     checkpoint('step');
     await runStep(ctx, step);

@@ -1,7 +1,6 @@
-import { environmentOf, serviceOf } from '../../deploy/context.js';
-import { listFleet, type InstanceStatus } from '../../deploy/instances.js';
+import { fleetInstances } from '../../deploy/fleet-instances.js';
+import type { InstanceStatus } from '../../deploy/instances.js';
 import type { UnreachableHost } from '../../deploy/reach.js';
-import { unavailable } from '../../errors.js';
 import type { Command } from '../command.js';
 import { formatDuration, printJson, table } from '../output.js';
 import { withRun } from '../run-workspace.js';
@@ -14,13 +13,10 @@ export const psCommand: Command = {
   run: (context) =>
     withRun(context, async (run) => {
       const { flags, output } = context;
-      const { instances, unreachable } = await listFleet(run, {
-        ...(typeof flags.env === 'string' ? { environment: environmentOf(run.project, flags.env).name } : {}),
-        ...(typeof flags.service === 'string' ? { service: serviceOf(run.project, flags.service).name } : {}),
-        withMissing: true,
+      const { instances, unreachable } = await fleetInstances(run, {
+        ...(typeof flags.env === 'string' ? { environment: flags.env } : {}),
+        ...(typeof flags.service === 'string' ? { service: flags.service } : {}),
       });
-      // With every host silent there is nothing to show but the store's memory: an error, as with one dead engine before.
-      if (unreachable.length === run.project.hosts.length) throw noHostAnswered(unreachable);
       if (flags.json) {
         printJson(output, { instances, unreachable });
         return 0;
@@ -44,13 +40,6 @@ export function psLines(instances: readonly InstanceStatus[], unreachable: reado
     lines.push(`host ${u.host} unreachable: ${u.error}${unknown > 0 ? `; its ${unknown} recorded instance(s) are shown as unknown` : ''}`);
   }
   return lines;
-}
-
-function noHostAnswered(unreachable: readonly UnreachableHost[]) {
-  return unavailable(`no host answered, so berth ps cannot say what runs`, {
-    lines: unreachable.map((u) => `${u.host} (${u.engine}): ${u.error}`),
-    fix: 'start the engines or restore the network to them, and check with "berth hosts"',
-  });
 }
 
 function row(i: InstanceStatus): string[] {

@@ -1,10 +1,8 @@
 /** berth rollout ls | show <id> | abandon <id>: the rollouts still open, one rollout's journal, and ending an interrupted one. */
-import { holderAlive } from '../../release/lock.js';
 import { abandonRollout } from '../../release/abandon.js';
-import type { RolloutPlan } from '../../release/rollout-plan.js';
+import { rolloutView as view } from '../../release/rollout-view.js';
 import { invalid, notFound } from '../../errors.js';
-import { lockOf, openRollouts, rolloutById, type Rollout } from '../../store/releases.js';
-import type { Db } from '../../store/db.js';
+import { openRollouts, rolloutById } from '../../store/releases.js';
 import type { Command, CommandContext } from '../command.js';
 import { positiveFlag } from '../flags.js';
 import { printJson, table } from '../output.js';
@@ -12,15 +10,6 @@ import { withRun } from '../run-workspace.js';
 import { progress } from './release.js';
 
 const USAGE = 'berth rollout ls | show <id> | abandon <id> [--json]';
-
-/** A rollout with its journal as data, and whether the process that runs it is alive. */
-function view(db: Db, r: Rollout) {
-  const plan = JSON.parse(r.plan) as RolloutPlan;
-  const lock = lockOf(db, r.service, r.environment);
-  const holder = lock && lock.rollout === r.id ? { pid: lock.pid, hostname: lock.hostname, alive: holderAlive(lock) } : null;
-  const state = r.status === 'running' ? (holder?.alive ? 'running' : 'interrupted') : r.status;
-  return { id: r.id, service: r.service, environment: r.environment, kind: r.kind, release: r.release, previous: r.previous, status: r.status, state, done: r.done, steps: plan.steps, phase: plan.phase, holder, actor: r.actor, message: r.message, startedAt: new Date(r.startedAt).toISOString() };
-}
 
 function idArg(context: CommandContext, rest: string[]): number {
   if (rest.length !== 1) throw invalid('name one rollout by its number', { fix: `usage: ${USAGE} (berth rollout ls lists them)` });

@@ -1,0 +1,40 @@
+/**
+ * Who may do what (pure): viewer reads everything but secrets; deployer also
+ * rolls out (release, promote, rollback, scale, restart, canary) in the
+ * environments the token names (all when it names none); admin also manages
+ * tokens, hosts, the configuration and the registry.
+ */
+import type { Role } from '../store/tokens.js';
+
+export type AccessLevel = 'read' | 'deploy' | 'admin';
+
+export interface Need {
+  level: AccessLevel;
+  /** The environment a deploy-level request changes. */
+  environment?: string;
+}
+
+export interface Grant {
+  role: Role;
+  envs: string[];
+}
+
+export const ROLES: readonly Role[] = ['viewer', 'deployer', 'admin'];
+
+const RANK: Record<Role, number> = { viewer: 0, deployer: 1, admin: 2 };
+const NEEDED: Record<AccessLevel, Role> = { read: 'viewer', deploy: 'deployer', admin: 'admin' };
+
+/** undefined when allowed, else what the token lacks (for the 403's message). */
+export function lacks(grant: Grant, need: Need): string | undefined {
+  const role = NEEDED[need.level];
+  if (RANK[grant.role] < RANK[role]) return `the role ${role} (this token is a ${grant.role})`;
+  if (grant.role === 'deployer' && need.level === 'deploy' && need.environment !== undefined && grant.envs.length > 0 && !grant.envs.includes(need.environment)) {
+    return `rights on ${need.environment} (this token may deploy to ${grant.envs.join(', ')})`;
+  }
+  return undefined;
+}
+
+/** Whether a token may change an environment at all (a deployer for it, or an admin). */
+export function mayChange(grant: Grant, environment: string): boolean {
+  return lacks(grant, { level: 'deploy', environment }) === undefined;
+}

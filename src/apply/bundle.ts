@@ -1,0 +1,84 @@
+/**
+ * What `berth apply` uploads: the files of the project folder (berth.yaml, the
+ * image folders the loader checks, config files, TLS files it names), as
+ * relative path → content. The state directory, version control and
+ * dependencies stay behind; a bundle over the limits is refused, naming them.
+ */
+import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import { invalid } from '../errors.js';
+
+export type Bundle = Map<string, Buffer>;
+
+export const BUNDLE_LIMITS = { files: 5000, bytes: 48 * 1024 * 1024 };
+const SKIPPED = new Set(['.git', 'node_modules', '.berth']);
+
+export function collectBundle(projectDir: string, stateDir: string): Bundle {
+  const bundle: Bundle = new Map();
+  let bytes = 0;
+  const state = resolve(stateDir);
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(dir, entry.name);
+      if (SKIPPED.has(entry.name) || resolve(path) === state) continue;
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile() || (entry.isSymbolicLink() && lstatSync(path).isFile())) {
+        const content = readFileSync(path);
+        bytes += content.length;
+        bundle.set(relative(projectDir, path).split(sep).join('/'), content);
+        if (bundle.size > BUNDLE_LIMITS.files || bytes > BUNDLE_LIMITS.bytes) {
+          throw invalid(`the project folder ${projectDir} is too big to apply (more than ${BUNDLE_LIMITS.files} files or ${BUNDLE_LIMITS.bytes / 1024 / 1024} MiB)`, {
+            fix: 'keep build outputs and data out of the folder of berth.yaml (the apply uploads the folder, without .git, node_modules and .berth)',
+          });
+        }
+      }
+    }
+  };
+  walk(projectDir);
+  return bundle;
+}
+
+/** A relative path that stays inside the folder it is written to. */
+export function safeRelativePath(path: string): boolean {
+  return path !== '' && !path.startsWith('/') && !path.includes('\0') && !path.includes('\\') && path.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
+export const sha256 = (content: Buffer): string => createHash('sha256').update(content).digest('hex');
+
+/** Path → SHA-256, and one digest of the whole bundle. */
+export function bundleDigests(bundle: Bundle): { files: Record<string, string>; digest: string } {
+  const files = Object.fromEntries([...bundle.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([path, content]) => [path, sha256(content)]));
+  return { files, digest: createHash('sha256').update(JSON.stringify(files)).digest('hex') };
+}
+
+export function encodeBundle(bundle: Bundle): Record<string, string> {
+  return Object.fromEntries([...bundle].map(([path, content]) => [path, content.toString('base64')]));
+}
+
+export function decodeBundle(files: Record<string, string>): Bundle {
+  const bundle: Bundle = new Map();
+  for (const [path, content] of Object.entries(files)) {
+    if (!safeRelativePath(path)) throw invalid(`the bundle names the path "${path}", which is not a relative path inside the project`, { fix: 'apply with the berth CLI, which sends the project folder as it is' });
+    bundle.set(path, Buffer.from(content, 'base64'));
+  }
+  if (!bundle.has('berth.yaml')) throw invalid('the bundle has no berth.yaml', { fix: 'run berth apply in the folder of berth.yaml, or pass -p <path>' });
+  return bundle;
+}
+
+/** Files a secret reference names (`file:`): they stay on this machine; a server gets secrets with `berth secret set`. */
+export function secretFiles(project: unknown): Set<string> {
+  const found = new Set<string>();
+  const seen = new Set<unknown>();
+  const walk = (value: unknown) => {
+    if (value === null || typeof value !== 'object' || seen.has(value)) return;
+    seen.add(value);
+    if (value instanceof Map) return value.forEach(walk);
+    const keys = Object.keys(value);
+    const file = (value as { file?: unknown }).file;
+    if (typeof file === 'string' && keys.every((k) => k === 'file' || k === 'env')) found.add(resolve(file));
+    for (const v of Object.values(value)) walk(v);
+  };
+  walk(project);
+  return found;
+}

@@ -1,0 +1,73 @@
+/**
+ * The server side of `berth apply`: a bundle is written to a staging folder,
+ * loaded with the same loader as the CLI (so a bad file is refused with its
+ * file, line and key, and nothing is applied), diffed against the version
+ * before, and on success renamed to config/v<N> and recorded.
+ */
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join, relative, sep } from 'node:path';
+import type { Project } from '../config/model.js';
+import { loadProject } from '../config/project.js';
+import { conflict } from '../errors.js';
+import type { Db } from '../store/db.js';
+import { insertConfig, latestConfig, type ConfigVersion } from '../store/configs.js';
+import { bundleDigests, type Bundle } from './bundle.js';
+import { diffBundles, type ConfigDiff } from './diff.js';
+
+export const configRoot = (stateDir: string) => join(stateDir, 'config');
+export const versionDir = (stateDir: string, version: number) => join(configRoot(stateDir), `v${version}`);
+
+export interface ApplyOutcome {
+  /** The version now applied (or that would be, with dryRun). */
+  version: number;
+  project: string;
+  applied: boolean;
+  dryRun: boolean;
+  diff: ConfigDiff;
+}
+
+export function readBundle(dir: string): Bundle {
+  const bundle: Bundle = new Map();
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else bundle.set(relative(dir, path).split(sep).join('/'), readFileSync(path));
+    }
+  };
+  walk(dir);
+  return bundle;
+}
+
+function writeBundle(dir: string, bundle: Bundle): void {
+  for (const [path, content] of bundle) {
+    const file = join(dir, ...path.split('/'));
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, content, { mode: 0o600 });
+  }
+}
+
+export function applyBundle(db: Db, stateDir: string, env: NodeJS.ProcessEnv, bundle: Bundle, options: { actor: string; dryRun: boolean }): ApplyOutcome & { loaded?: Project } {
+  const staging = join(configRoot(stateDir), `.staging-${randomBytes(6).toString('hex')}`);
+  mkdirSync(staging, { recursive: true, mode: 0o700 });
+  try {
+    writeBundle(staging, bundle);
+    const project = loadProject(staging, { ...env, BERTH_STATE_DIR: stateDir }, staging);
+    const latest = latestConfig(db);
+    if (latest && latest.project !== project.name) {
+      throw conflict(`this server runs project "${latest.project}"; the configuration applied is project "${project.name}"`, { fix: `apply it to a server of its own (berth server --state <another folder>), or rename "project:" in berth.yaml to ${latest.project}` });
+    }
+    const diff = diffBundles(latest ? readBundle(versionDir(stateDir, latest.version)) : new Map(), bundle);
+    const { files, digest } = bundleDigests(bundle);
+    if (options.dryRun || (latest && latest.digest === digest)) {
+      return { version: latest && latest.digest === digest ? latest.version : (latest?.version ?? 0) + 1, project: project.name, applied: false, dryRun: options.dryRun, diff };
+    }
+    const next = (latest?.version ?? 0) + 1;
+    renameSync(staging, versionDir(stateDir, next));
+    const recorded: ConfigVersion = insertConfig(db, { project: project.name, digest, files, actor: options.actor });
+    return { version: recorded.version, project: project.name, applied: true, dryRun: false, diff };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}

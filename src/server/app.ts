@@ -1,0 +1,94 @@
+/**
+ * The HTTP API under /v1 (fastify): every route declares who may call it
+ * (`config.access`), its schemas validate the requests and make the OpenAPI
+ * document at /v1/openapi.json, and every error is rendered by errors.ts.
+ */
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { authenticate } from '../access/tokens.js';
+import { lacks, type AccessLevel } from '../access/roles.js';
+import { BerthError, forbidden, invalid, isBerthError } from '../errors.js';
+import { storeFailure } from '../store/db.js';
+import type { TokenRecord } from '../store/tokens.js';
+import type { ServerCore } from './core.js';
+import { errorBody, HTTP_STATUS, isValidationError } from './errors.js';
+import { recordRequest } from './audit-hook.js';
+import { registerRoutes } from './routes/index.js';
+
+export interface RouteAccess {
+  /** 'public': no token (the OpenAPI document, liveness). */
+  level: AccessLevel | 'public';
+  /** The environment a deploy-level request changes, from its params, query or body. */
+  environment?: (request: FastifyRequest) => string | undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    token?: TokenRecord;
+  }
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+}
+
+export function accessOf(request: FastifyRequest): RouteAccess | undefined {
+  return request.routeOptions.config.access;
+}
+
+/** The token's name: the actor of what the request does. */
+export function actorOf(request: FastifyRequest): string {
+  return request.token?.name ?? 'anonymous';
+}
+
+export async function buildApp(core: ServerCore, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 64 * 1024 * 1024, ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } } });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Berth API', version: '1', description: 'The control plane of Berth: configuration, releases, rollouts, instances, tokens, approvals and audit.' },
+      components: { securitySchemes: { token: { type: 'http', scheme: 'bearer' } } },
+      security: [{ token: [] }],
+    },
+  });
+
+  app.decorateRequest('token', undefined);
+  // Authentication first, before the body is validated: an anonymous caller learns nothing about the schemas.
+  app.addHook('onRequest', async (request) => {
+    const access = accessOf(request);
+    if (!access) {
+      if (request.routeOptions.url === undefined) return; // 404: fastify answers it
+      throw forbidden(`${request.method} ${request.routeOptions.url} declares no access rule, so nobody may call it`, { fix: 'this is a bug in Berth: report it' });
+    }
+    if (access.level === 'public') return;
+    request.token = authenticate(core.db, request.headers.authorization);
+  });
+  app.addHook('preHandler', async (request) => {
+    const access = accessOf(request);
+    if (!access || access.level === 'public' || !request.token) return;
+    const environment = access.environment?.(request);
+    const missing = lacks(request.token, { level: access.level, ...(environment !== undefined ? { environment } : {}) });
+    if (missing) throw forbidden(`token ${request.token.name} may not ${request.method} ${request.routeOptions.url}${environment ? ` in ${environment}` : ''}: it lacks ${missing}`, { fix: 'ask an admin for a token with those rights: berth token create --name NAME --role ROLE [--envs a,b]' });
+  });
+  app.addHook('onResponse', async (request, reply) => recordRequest(core, request, reply));
+
+  app.setErrorHandler((error, request, reply) => sendError(reply, toBerthError(error, request)));
+  app.setNotFoundHandler((request, reply) => sendError(reply, new BerthError('not-found', `no route ${request.method} ${request.url.split('?')[0]}`, { fix: 'the API is described at /v1/openapi.json' })));
+
+  await app.register(async (v1) => registerRoutes(v1, core), { prefix: '/v1' });
+  app.get('/v1/openapi.json', { config: { access: { level: 'public' } }, schema: { hide: true } }, async () => app.swagger());
+  return app;
+}
+
+function toBerthError(error: unknown, request: FastifyRequest): BerthError {
+  if (isBerthError(error)) return error;
+  const store = storeFailure(error);
+  if (store) return store;
+  if (isValidationError(error)) return invalid(`${request.method} ${request.routeOptions.url ?? request.url}: ${(error as Error).message}`, { fix: 'the request schemas are in /v1/openapi.json' });
+  const status = (error as { statusCode?: number }).statusCode;
+  if (status !== undefined && status >= 400 && status < 500) return invalid(`${request.method} ${request.url.split('?')[0]}: ${(error as Error).message}`, { fix: 'the API is described at /v1/openapi.json' });
+  request.log.error(error);
+  return new BerthError('failed', `internal error: ${(error as Error).message}`, { fix: 'this is a bug in Berth; the server log has the stack trace' });
+}
+
+function sendError(reply: FastifyReply, error: BerthError): FastifyReply {
+  return reply.status(HTTP_STATUS[error.kind]).send(errorBody(error));
+}

@@ -1,0 +1,60 @@
+/**
+ * What the server holds: its store, the configuration `berth apply` uploaded
+ * (loaded with the same loader as the CLI's, from the files of its version),
+ * the event bus and the rollouts it runs. Routes call the same core functions
+ * as the CLI with a RunContext from here, whose actor is the token's name.
+ */
+import { versionDir as configDir } from '../apply/versions.js';
+import type { Project } from '../config/model.js';
+import { loadProject } from '../config/project.js';
+import type { RunContext } from '../deploy/context.js';
+import { Hosts } from '../deploy/hosts.js';
+import { connectEngine, type Engine } from '../engine/client.js';
+import { notFound } from '../errors.js';
+import type { Db } from '../store/db.js';
+import { latestConfig } from '../store/configs.js';
+import { EventBus } from './events.js';
+import { RolloutJobs } from './jobs.js';
+
+
+export class ServerCore {
+  readonly events: EventBus;
+  readonly jobs: RolloutJobs;
+  readonly engine: Engine;
+  #loaded: { version: number; project: Project } | undefined;
+
+  constructor(
+    readonly stateDir: string,
+    readonly db: Db,
+    readonly env: NodeJS.ProcessEnv,
+  ) {
+    this.events = new EventBus(db);
+    this.jobs = new RolloutJobs(this.events);
+    this.engine = connectEngine(env);
+  }
+
+  /** The process environment the loader and the core functions see: the server's state directory, the given actor. */
+  envFor(actor: string): NodeJS.ProcessEnv {
+    return { ...this.env, BERTH_STATE_DIR: this.stateDir, BERTH_ACTOR: actor };
+  }
+
+  /** The applied configuration, loaded once per version. */
+  project(): Project {
+    const latest = latestConfig(this.db);
+    if (!latest) throw notFound('no configuration has been applied to this server yet', { fix: 'upload berth.yaml with: berth apply' });
+    if (this.#loaded?.version !== latest.version) {
+      const dir = configDir(this.stateDir, latest.version);
+      this.#loaded = { version: latest.version, project: loadProject(dir, this.envFor('server'), dir) };
+    }
+    return this.#loaded.project;
+  }
+
+  configVersion(): number | undefined {
+    return latestConfig(this.db)?.version;
+  }
+
+  run(actor: string): RunContext {
+    const project = this.project();
+    return { project, db: this.db, hosts: new Hosts(project, this.engine), env: this.envFor(actor) };
+  }
+}

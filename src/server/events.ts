@@ -1,0 +1,31 @@
+/**
+ * The event bus: every event is appended to the store first (its seq is the
+ * SSE id), then handed to the live subscribers, so a client that reconnects
+ * with Last-Event-ID reads what it missed from the store and nothing twice.
+ */
+import { EventEmitter } from 'node:events';
+import type { Db } from '../store/db.js';
+import { appendEvent, eventsAfter, type EventRecord } from '../store/events.js';
+
+export class EventBus {
+  readonly #live = new EventEmitter();
+
+  constructor(private readonly db: Db) {
+    this.#live.setMaxListeners(0);
+  }
+
+  publish(type: string, data: unknown, rollout?: number): EventRecord {
+    const event = appendEvent(this.db, { type, data, ...(rollout !== undefined ? { rollout } : {}) });
+    this.#live.emit('event', event);
+    return event;
+  }
+
+  after(seq: number, rollout?: number): EventRecord[] {
+    return eventsAfter(this.db, seq, rollout === undefined ? {} : { rollout });
+  }
+
+  subscribe(listener: (event: EventRecord) => void): () => void {
+    this.#live.on('event', listener);
+    return () => this.#live.off('event', listener);
+  }
+}

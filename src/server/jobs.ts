@@ -1,0 +1,80 @@
+/**
+ * Rollouts run in the server, not in the client: a request starts one and is
+ * answered as soon as it is journaled (its id), or with its error when it is
+ * refused before that (bad input, nothing to do, a host down). Its progress
+ * and its end are events of the bus; `cancel` stops it between steps, and the
+ * executor then rolls back as on any failure.
+ */
+import { BerthError, failed, isBerthError, notFound } from '../errors.js';
+import type { RolloutEvent } from '../release/rollout-context.js';
+import type { RolloutOptions, RolloutResult } from '../release/rollout.js';
+import type { EventBus } from './events.js';
+
+export type Started = { kind: 'started'; rollout: number } | { kind: 'finished'; result: RolloutResult };
+
+export type RolloutWork = (options: RolloutOptions) => Promise<RolloutResult>;
+
+export function errorData(error: unknown): { kind: string; message: string; fix?: string; lines?: string[] } {
+  if (isBerthError(error)) return { kind: error.kind, message: error.message, ...(error.fix ? { fix: error.fix } : {}), ...(error.lines.length ? { lines: error.lines } : {}) };
+  return { kind: 'failed', message: error instanceof Error ? error.message : String(error) };
+}
+
+export class RolloutJobs {
+  readonly #running = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  readonly #pending = new Set<Promise<void>>();
+
+  constructor(private readonly events: EventBus) {}
+
+  /** Starts `work`; resolves once it is journaled or ended, rejects if it was refused before it was journaled. */
+  start(actor: string, work: RolloutWork): Promise<Started> {
+    const controller = new AbortController();
+    let id: number | undefined;
+    const early: RolloutEvent[] = [];
+    const emit = (event: RolloutEvent) => {
+      if (id === undefined) early.push(event);
+      else this.events.publish('rollout-progress', event, id);
+    };
+    return new Promise<Started>((resolve, reject) => {
+      const onJournaled = (rollout: number) => {
+        if (id !== undefined) return;
+        id = rollout;
+        for (const event of early.splice(0)) this.events.publish('rollout-progress', event, id);
+        this.events.publish('rollout-started', { rollout, actor }, id);
+        this.#running.set(rollout, { controller, done });
+        resolve({ kind: 'started', rollout });
+      };
+      const done: Promise<void> = work({ emit, onJournaled, signal: controller.signal })
+        .then((result) => {
+          if (id === undefined) resolve({ kind: 'finished', result });
+          else this.events.publish('rollout-finished', { result }, id);
+        })
+        .catch((error: unknown) => {
+          if (id === undefined) reject(error);
+          else this.events.publish('rollout-failed', { error: errorData(error) }, id);
+        })
+        .finally(() => {
+          if (id !== undefined) this.#running.delete(id);
+          this.#pending.delete(done);
+        });
+      this.#pending.add(done);
+    });
+  }
+
+  isRunning(rollout: number): boolean {
+    return this.#running.has(rollout);
+  }
+
+  /** Asks a running rollout to stop before its next step; it then rolls back to what ran before. */
+  cancel(rollout: number, by: string): void {
+    const job = this.#running.get(rollout);
+    if (!job) throw notFound(`rollout #${rollout} is not running in this server`, { fix: 'berth rollout ls shows the rollouts and their states' });
+    job.controller.abort(new BerthError('failed', `cancelled by ${by}`));
+  }
+
+  /** Waits for every rollout this server runs (a graceful stop). */
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.#pending]);
+  }
+}
+
+export const cancelled = (by: string) => failed(`cancelled by ${by}`);

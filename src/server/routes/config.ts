@@ -1,0 +1,28 @@
+/** The configuration: apply a bundle (versioned, with its diff; ?dryRun shows the diff only), and the versions applied. */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { decodeBundle } from '../../apply/bundle.js';
+import { applyBundle } from '../../apply/versions.js';
+import { listConfigs } from '../../store/configs.js';
+import { actorOf } from '../app.js';
+import type { ServerCore } from '../core.js';
+
+export async function configRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
+  app.post(
+    '/config',
+    {
+      config: { access: { level: 'admin' } },
+      schema: {
+        summary: 'apply a configuration: the project folder as path → base64 content; answers with its version and the diff against the version before',
+        body: { type: 'object', required: ['files'], additionalProperties: false, properties: { files: { type: 'object', additionalProperties: { type: 'string' } }, dryRun: { type: 'boolean' } } },
+      },
+    },
+    async (request: FastifyRequest<{ Body: { files: Record<string, string>; dryRun?: boolean } }>, reply) => {
+      const outcome = applyBundle(core.db, core.stateDir, core.env, decodeBundle(request.body.files), { actor: actorOf(request), dryRun: request.body.dryRun === true });
+      if (outcome.applied) core.events.publish('config-applied', { version: outcome.version, project: outcome.project, actor: actorOf(request), changes: outcome.diff.changes.map((c) => ({ path: c.path, change: c.change })) });
+      return reply.status(outcome.applied ? 201 : 200).send(outcome);
+    },
+  );
+  app.get('/config', { config: { access: { level: 'read' } }, schema: { summary: 'the configuration versions applied, newest first' } }, async () => ({
+    versions: listConfigs(core.db).map((v) => ({ version: v.version, project: v.project, digest: v.digest, actor: v.actor, appliedAt: new Date(v.appliedAt).toISOString(), files: Object.keys(v.files).length })),
+  }));
+}

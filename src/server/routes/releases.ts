@@ -1,0 +1,150 @@
+/**
+ * Rollouts started over HTTP: release, promote, rollback, scale, canary
+ * promote|abort. Each runs in the server (jobs.ts) through the same core
+ * function the CLI calls in-process; the answer is 202 with the rollout's id
+ * once it is journaled (follow it on /v1/events?rollout=ID), or 200 with the
+ * result when it ended before that (nothing to do).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { canaryAbort, canaryPromote, promoteService, releaseService, rollbackService, scaleService } from '../../release/operations.js';
+import type { RolloutOptions } from '../../release/rollout.js';
+import { recordPush, lastPushOf, type PushRecord } from '../../store/pushes.js';
+import { actorOf } from '../app.js';
+import type { ServerCore } from '../core.js';
+import type { RolloutWork } from '../jobs.js';
+
+type Req = FastifyRequest<{ Params: { service: string }; Body: Record<string, unknown> }>;
+
+const serviceParams = { type: 'object', required: ['service'], properties: { service: { type: 'string' } } } as const;
+const timeoutMs = { type: 'integer', minimum: 1000, maximum: 86_400_000, description: 'per instance, until healthy' } as const;
+const pushSchema = {
+  type: 'object',
+  description: 'the push of the build (from the client that pushed it): the server records it so hosts pull it by digest',
+  required: ['registry', 'repository', 'tag', 'digest', 'image', 'key', 'imageId', 'size', 'pushedAt'],
+  properties: { registry: { type: 'string' }, repository: { type: 'string' }, tag: { type: 'string' }, digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' }, image: { type: 'string' }, key: { type: 'string' }, imageId: { type: 'string' }, size: { type: 'integer' }, pushedAt: { type: 'integer' } },
+} as const;
+
+const rolloutAnswer = {
+  202: { type: 'object', description: 'journaled and running in the server', properties: { rollout: { type: 'integer' }, events: { type: 'string' } } },
+} as const;
+
+export const envFrom = (key: string) => (request: FastifyRequest) => (request.body as Record<string, unknown> | undefined)?.[key] as string | undefined;
+
+/** Starts a rollout in the server and answers for it. */
+export async function startRollout(core: ServerCore, request: FastifyRequest, reply: FastifyReply, work: (run: ReturnType<ServerCore['run']>, options: RolloutOptions) => ReturnType<RolloutWork>): Promise<FastifyReply> {
+  const run = core.run(actorOf(request));
+  const started = await core.jobs.start(actorOf(request), (options) => work(run, options));
+  if (started.kind === 'finished') return reply.status(200).send({ result: started.result });
+  return reply.status(202).send({ rollout: started.rollout, events: `/v1/events?rollout=${started.rollout}` });
+}
+
+const common = (body: Record<string, unknown>): RolloutOptions => (typeof body.timeoutMs === 'number' ? { timeoutMs: body.timeoutMs } : {});
+
+export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
+  app.post(
+    '/services/:service/releases',
+    {
+      config: { access: { level: 'deploy', environment: envFrom('environment') } },
+      schema: {
+        summary: 'release a build (by digest) with the applied settings into the first environment of the pipeline',
+        params: serviceParams,
+        body: { type: 'object', required: ['environment'], additionalProperties: false, properties: { environment: { type: 'string' }, image: { type: 'string', description: 'digest, image ID or tag' }, push: pushSchema, force: { type: 'boolean' }, timeoutMs } },
+        response: rolloutAnswer,
+      },
+    },
+    async (request: Req, reply) => {
+      const body = request.body;
+      const push = body.push as PushRecord | undefined;
+      if (push && !lastPushOf(core.db, { digest: push.digest })) recordPush(core.db, push);
+      const image = (body.image as string | undefined) ?? push?.digest;
+      return startRollout(core, request, reply, (run, options) =>
+        releaseService(run, request.params.service, body.environment as string, { ...common(body), ...options, force: body.force === true, ...(image !== undefined ? { image } : {}) }),
+      );
+    },
+  );
+
+  app.post(
+    '/services/:service/promotions',
+    {
+      config: { access: { level: 'deploy', environment: envFrom('to') } },
+      schema: {
+        summary: 'promote the release an environment runs (same digest, same settings) to the next, rolling or as a canary',
+        params: serviceParams,
+        body: {
+          type: 'object',
+          required: ['to'],
+          additionalProperties: false,
+          properties: { to: { type: 'string' }, from: { type: 'string' }, canary: { type: 'number', exclusiveMinimum: 0, maximum: 1 }, manual: { type: 'boolean' }, watchMs: { type: 'integer', minimum: 0 }, force: { type: 'boolean' }, timeoutMs },
+        },
+        response: rolloutAnswer,
+      },
+    },
+    async (request: Req, reply) => {
+      const b = request.body;
+      return startRollout(core, request, reply, (run, options) =>
+        promoteService(run, request.params.service, b.to as string, {
+          ...common(b),
+          ...options,
+          ...(typeof b.from === 'string' ? { from: b.from } : {}),
+          ...(typeof b.canary === 'number' ? { canary: b.canary } : {}),
+          ...(typeof b.watchMs === 'number' ? { watchMs: b.watchMs } : {}),
+          manual: b.manual === true,
+          force: b.force === true,
+          onCanary: (text) => options.emit?.({ type: 'note', text }),
+        }),
+      );
+    },
+  );
+
+  app.post(
+    '/services/:service/rollbacks',
+    {
+      config: { access: { level: 'deploy', environment: envFrom('environment') } },
+      schema: {
+        summary: 'roll an environment back to the release it ran before, or to a given one',
+        params: serviceParams,
+        body: { type: 'object', required: ['environment'], additionalProperties: false, properties: { environment: { type: 'string' }, to: { type: 'integer', minimum: 1 }, force: { type: 'boolean' }, timeoutMs } },
+        response: rolloutAnswer,
+      },
+    },
+    async (request: Req, reply) => {
+      const b = request.body;
+      return startRollout(core, request, reply, (run, options) => rollbackService(run, request.params.service, b.environment as string, { ...common(b), ...options, force: b.force === true, ...(typeof b.to === 'number' ? { to: b.to } : {}) }));
+    },
+  );
+
+  app.post(
+    '/services/:service/scale',
+    {
+      config: { access: { level: 'deploy', environment: envFrom('environment') } },
+      schema: {
+        summary: 'set the number of instances of a service in an environment',
+        params: serviceParams,
+        body: { type: 'object', required: ['environment', 'replicas'], additionalProperties: false, properties: { environment: { type: 'string' }, replicas: { type: 'integer', minimum: 0 }, force: { type: 'boolean' }, timeoutMs } },
+        response: rolloutAnswer,
+      },
+    },
+    async (request: Req, reply) => {
+      const b = request.body;
+      return startRollout(core, request, reply, (run, options) => scaleService(run, request.params.service, b.environment as string, b.replicas as number, { ...common(b), ...options, force: b.force === true }));
+    },
+  );
+
+  app.post<{ Params: { service: string; decision: 'promote' | 'abort' }; Body: Record<string, unknown> }>(
+    '/services/:service/canary/:decision',
+    {
+      config: { access: { level: 'deploy', environment: envFrom('environment') } },
+      schema: {
+        summary: 'decide an open canary by hand',
+        params: { type: 'object', required: ['service', 'decision'], properties: { service: { type: 'string' }, decision: { type: 'string', enum: ['promote', 'abort'] } } },
+        body: { type: 'object', required: ['environment'], additionalProperties: false, properties: { environment: { type: 'string' }, timeoutMs } },
+        response: rolloutAnswer,
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const { service, decision } = request.params;
+      return startRollout(core, request, reply, (run, options) => (decision === 'promote' ? canaryPromote(run, service, b.environment as string, { ...common(b), ...options }) : canaryAbort(run, service, b.environment as string, { ...common(b), ...options })));
+    },
+  );
+}

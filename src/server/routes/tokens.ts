@@ -1,0 +1,32 @@
+/** Tokens: create (the secret is in this answer only), list, revoke. Admin only. */
+import type { FastifyInstance } from 'fastify';
+import { createToken, revoke, tokens } from '../../access/tokens.js';
+import type { TokenRecord } from '../../store/tokens.js';
+import { actorOf } from '../app.js';
+import type { ServerCore } from '../core.js';
+
+const admin = { access: { level: 'admin' as const } };
+
+export const tokenView = (t: TokenRecord) => ({ name: t.name, role: t.role, envs: t.envs, createdBy: t.createdBy, createdAt: new Date(t.createdAt).toISOString(), revokedAt: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString() });
+
+export async function tokenRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
+  app.post<{ Body: { name: string; role: string; envs?: string[] } }>(
+    '/tokens',
+    {
+      config: admin,
+      schema: {
+        summary: 'create a token (its secret is returned once)',
+        body: { type: 'object', required: ['name', 'role'], additionalProperties: false, properties: { name: { type: 'string' }, role: { type: 'string', enum: ['viewer', 'deployer', 'admin'] }, envs: { type: 'array', items: { type: 'string' } } } },
+      },
+    },
+    async (request, reply) => {
+      const { token, record } = createToken(core.db, { ...request.body, createdBy: actorOf(request) });
+      return reply.status(201).send({ token, ...tokenView(record) });
+    },
+  );
+  app.get('/tokens', { config: admin, schema: { summary: 'every token (never their secrets)' } }, async () => ({ tokens: tokens(core.db).map(tokenView) }));
+  app.delete<{ Params: { name: string } }>('/tokens/:name', { config: admin, schema: { summary: 'revoke a token', params: { type: 'object', properties: { name: { type: 'string' } } } } }, async (request) => {
+    revoke(core.db, request.params.name);
+    return { revoked: request.params.name };
+  });
+}
