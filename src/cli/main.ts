@@ -21,6 +21,7 @@ import { psCommand } from './commands/ps.js';
 import { pushCommand } from './commands/push.js';
 import { registryCommand } from './commands/registry.js';
 import { rolloutCommand } from './commands/rollout.js';
+import { secretCommand } from './commands/secret.js';
 import { storeFailure } from '../store/db.js';
 import { processOutput, renderError, type Output } from './output.js';
 
@@ -45,6 +46,7 @@ const commands: Command[] = [
   moveCommand,
   rolloutCommand,
   historyCommand,
+  secretCommand,
   lbCommand,
   ipamCommand,
   hostsCommand,

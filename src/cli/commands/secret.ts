@@ -1,0 +1,141 @@
+/** berth secret set|ls|rm: values stored encrypted for a service in an environment; names are listed, values never shown. */
+import type { Project } from '../../config/model.js';
+import { environmentOf, serviceOf } from '../../deploy/context.js';
+import { secretRefsOf } from '../../deploy/secrets.js';
+import { invalid, notFound } from '../../errors.js';
+import { actor } from '../../release/rollout.js';
+import { listStoredSecrets, MAX_SECRET_BYTES, removeStoredSecret, setStoredSecret, type SecretAddress } from '../../secrets/stored.js';
+import { describeSecret } from '../../secrets/vault.js';
+import { withWorkspace, type Command, type CommandContext } from '../command.js';
+import { printJson, table } from '../output.js';
+
+const USAGE = 'berth secret set <service> <NAME> --env <env> < value-file | berth secret ls <service> [--env <env>] [--json] | berth secret rm <service> <NAME> --env <env>';
+
+/** What `set` reads the value from; process.stdin unless a caller gives another. */
+export type ValueInput = AsyncIterable<Buffer | string> & { isTTY?: boolean };
+
+export const secretCommand: Command = {
+  name: 'secret',
+  summary: 'store a secret value for a service in an environment (encrypted at rest; berth.yaml: secrets: { NAME: stored }), list names, remove one',
+  usage: USAGE,
+  options: { env: { type: 'string', short: 'e' }, json: { type: 'boolean' } },
+  run: (context) => {
+    const [action, service, name, ...extra] = context.positionals;
+    const env = typeof context.flags.env === 'string' ? context.flags.env : undefined;
+    if (action === 'ls') {
+      if (service === undefined || name !== undefined) throw invalid('name one service', { fix: 'usage: berth secret ls <service> [--env <env>] [--json]' });
+      return list(context, service, env);
+    }
+    if ((action !== 'set' && action !== 'rm') || service === undefined || name === undefined || extra.length > 0) throw invalid('name set, ls or rm, a service and (for set and rm) a secret name', { fix: `usage: ${USAGE}` });
+    if (env === undefined) throw invalid(`berth secret ${action}: name the environment with --env`, { fix: `berth secret ${action} ${service} ${name} --env <env>${action === 'set' ? ' < value-file' : ''}` });
+    const address = { service, environment: env, name };
+    return action === 'set' ? set(context, address) : remove(context, address);
+  },
+};
+
+async function set(context: CommandContext, address: SecretAddress): Promise<number> {
+  const input = (context.stdin ?? process.stdin) as ValueInput;
+  const fix = `pipe the value in: berth secret set ${address.service} ${address.name} --env ${address.environment} < value-file (or printf %s "$VALUE" | berth secret set …)`;
+  // A value typed at a terminal is echoed and kept in its scrollback.
+  if (input.isTTY) throw invalid('berth secret set reads the value from its standard input, which is a terminal', { fix });
+  return withWorkspace(context, async ({ project, db }) => {
+    checkTarget(project, address);
+    const value = await readValue(input, fix);
+    const result = setStoredSecret(db, project.stateDir, context.env, { ...address, value, actor: actor(context.env) });
+    const { output } = context;
+    if (context.flags.json) printJson(output, { ...address, replaced: result.replaced, keyId: result.keyId });
+    else output.out(`${result.replaced ? 'replaced' : 'stored'} ${describeSecret(address)} (encrypted with key ${result.keyId}); the next rollout of ${address.service} in ${address.environment} uses it`);
+    if (!usesStored(project, address)) {
+      output.err(`note: berth.yaml does not read ${address.name} from the store for ${address.service} in ${address.environment}: add "${address.name}: stored" under services.${address.service}.secrets (or environments.${address.environment}.services.${address.service}.secrets)`);
+    }
+    return 0;
+  });
+}
+
+async function remove(context: CommandContext, address: SecretAddress): Promise<number> {
+  return withWorkspace(context, async ({ project, db }) => {
+    if (!removeStoredSecret(db, address)) {
+      checkTarget(project, address);
+      throw notFound(`${describeSecret(address)} is not set`, { fix: `list what is stored with: berth secret ls ${address.service}` });
+    }
+    if (context.flags.json) printJson(context.output, { ...address, removed: true });
+    else context.output.out(`removed ${describeSecret(address)}`);
+    if (usesStored(project, address)) context.output.err(`note: berth.yaml still reads it from the store: the next rollout of ${address.service} in ${address.environment} fails until it is set again`);
+    return 0;
+  });
+}
+
+interface Listed extends SecretAddress {
+  /** false: berth.yaml reads it from the store, and no value is set. */
+  set: boolean;
+  updatedAt?: string;
+  updatedBy?: string;
+}
+
+async function list(context: CommandContext, service: string, environment: string | undefined): Promise<number> {
+  return withWorkspace(context, async ({ project, db }) => {
+    const entries = listStoredSecrets(db, service, environment);
+    // A service gone from berth.yaml may still have values to remove.
+    if (entries.length === 0) checkTarget(project, { service, environment: environment ?? '', name: '' }, environment !== undefined);
+    const listed: Listed[] = entries.map((e) => ({ service: e.service, environment: e.environment, name: e.name, set: true, updatedAt: new Date(e.updatedAt).toISOString(), updatedBy: e.updatedBy }));
+    for (const missing of unsetStoredRefs(project, service, environment)) {
+      if (!entries.some((e) => e.environment === missing.environment && e.name === missing.name)) listed.push({ ...missing, set: false });
+    }
+    listed.sort((a, b) => a.environment.localeCompare(b.environment) || a.name.localeCompare(b.name));
+    if (context.flags.json) {
+      printJson(context.output, { secrets: listed });
+      return 0;
+    }
+    if (listed.length === 0) {
+      context.output.out(`no stored secrets of ${service}${environment ? ` in ${environment}` : ''}: berth secret set ${service} <NAME> --env <env> < value-file`);
+      return 0;
+    }
+    const rows = listed.map((l) => [l.name, l.environment, l.set ? l.updatedAt!.replace('T', ' ').slice(0, 19) : 'not set', l.updatedBy ?? '']);
+    context.output.out(table([['NAME', 'ENV', 'UPDATED', 'BY'], ...rows]));
+    return 0;
+  });
+}
+
+/** The value from stdin: one trailing newline (what `echo` and editors add) is not part of it. */
+async function readValue(input: ValueInput, fix: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of input) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    size += bytes.length;
+    if (size > MAX_SECRET_BYTES + 2) throw invalid(`the value is more than ${MAX_SECRET_BYTES} bytes`, { fix: 'store a smaller value; put large files in the image or a config file' });
+    chunks.push(bytes);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw invalid('the value is not UTF-8 text', { fix: 'store text (a secret becomes an environment variable); encode binary data, e.g. with base64' });
+  }
+  const value = text.endsWith('\r\n') ? text.slice(0, -2) : text.endsWith('\n') ? text.slice(0, -1) : text;
+  if (value === '') throw invalid('the value on standard input is empty', { fix });
+  return value;
+}
+
+/** The service and environment exist in berth.yaml (with their did-you-mean errors). */
+function checkTarget(project: Project, address: SecretAddress, withEnvironment = true): void {
+  serviceOf(project, address.service);
+  if (withEnvironment) environmentOf(project, address.environment);
+}
+
+function usesStored(project: Project, address: SecretAddress): boolean {
+  const service = project.services.get(address.service);
+  const environment = project.environments.get(address.environment);
+  if (!service || !environment) return false;
+  const ref = secretRefsOf(service, environment).get(address.name)?.ref;
+  return ref !== undefined && 'stored' in ref;
+}
+
+/** The stored secrets berth.yaml names for the service, per environment. */
+function unsetStoredRefs(project: Project, service: string, only: string | undefined): SecretAddress[] {
+  const spec = project.services.get(service);
+  if (!spec) return [];
+  return [...project.environments.values()]
+    .filter((e) => only === undefined || e.name === only)
+    .flatMap((e) => [...secretRefsOf(spec, e)].filter(([, { ref }]) => 'stored' in ref).map(([name]) => ({ service, environment: e.name, name })));
+}
