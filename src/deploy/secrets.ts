@@ -30,22 +30,16 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '../build/plan.js';
-import type { EnvironmentSpec, ServiceSecretRef, ServiceSpec } from '../config/model.js';
+import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
 import { notFound } from '../errors.js';
 import { readSecret } from '../registry/secrets.js';
+import { isStored, secretRefsOf } from '../secrets/refs.js';
 import { storedSecretReader } from '../secrets/stored.js';
 import type { Db } from '../store/db.js';
 import type { ConfigContent } from './instance-files.js';
 import type { SlotContents } from './instance-spec.js';
 
-/** A service's secrets in an environment, each with its berth.yaml key (for messages): the environment's override the service's. */
-export function secretRefsOf(service: ServiceSpec, environment: EnvironmentSpec): Map<string, { ref: ServiceSecretRef; key: string }> {
-  const refs = new Map(Object.entries(service.secrets).map(([name, ref]) => [name, { ref, key: `services.${service.name}.secrets.${name}` }]));
-  for (const [name, ref] of Object.entries(environment.services[service.name]?.secrets ?? {})) {
-    refs.set(name, { ref, key: `environments.${environment.name}.services.${service.name}.secrets.${name}` });
-  }
-  return refs;
-}
+export { secretRefsOf };
 
 /** Where `stored` secrets are read: the project's store and state directory (the key file, when BERTH_SECRET_KEY is not set). */
 export interface SecretStore {
@@ -58,7 +52,7 @@ export function readServiceSecrets(service: ServiceSpec, environment: Environmen
   const stored = store ? storedSecretReader(store.db, store.stateDir, env) : undefined;
   return new Map(
     [...secretRefsOf(service, environment)].map(([name, { ref, key }]) => {
-      if (!('stored' in ref)) return [name, readSecret(ref, key, env)];
+      if (!isStored(ref)) return [name, readSecret(ref, key, env)];
       if (!stored) throw new Error(`${key} is a stored secret, and no store was given to read it from`);
       const value = stored({ service: service.name, environment: environment.name, name });
       if (value === undefined) {

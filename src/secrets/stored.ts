@@ -4,10 +4,12 @@
  * names, delete. Nothing here returns a value except readStoredSecret, which
  * only the deploy path calls; no route may expose it.
  */
-import { invalid } from '../errors.js';
+import type { Project } from '../config/model.js';
 import { isReservedEnvName, RESERVED_ENV_PREFIX } from '../config/schema.js';
+import { invalid } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { deleteSecret, putSecret, sealedSecret, secretEntries, type SecretAddress, type SecretEntry } from '../store/secrets.js';
+import { storedRefsOf } from './refs.js';
 import { secretKey, seal, unseal, type SecretKey } from './vault.js';
 
 export type { SecretAddress, SecretEntry };
@@ -60,6 +62,25 @@ export function readStoredSecret(db: Db, stateDir: string, env: NodeJS.ProcessEn
 /** Names, environments, and who set them when: never a value. */
 export function listStoredSecrets(db: Db, service: string, environment?: string): SecretEntry[] {
   return secretEntries(db, service, environment);
+}
+
+/** A stored secret as `berth secret ls --json` (and a server's route) shows it: never its value. */
+export interface SecretStatus extends SecretAddress {
+  /** false: berth.yaml reads it from the store, and no value is set. */
+  set: boolean;
+  /** ISO 8601, when set. */
+  updatedAt?: string;
+  updatedBy?: string;
+}
+
+/** A service's stored secrets (in one environment, or all), and those berth.yaml reads from the store that are not set; by environment, then name. */
+export function secretStatuses(db: Db, project: Project, service: string, environment?: string): SecretStatus[] {
+  const entries = secretEntries(db, service, environment);
+  const statuses: SecretStatus[] = entries.map((e) => ({ service: e.service, environment: e.environment, name: e.name, set: true, updatedAt: new Date(e.updatedAt).toISOString(), updatedBy: e.updatedBy }));
+  for (const wanted of storedRefsOf(project, service, environment)) {
+    if (!entries.some((e) => e.environment === wanted.environment && e.name === wanted.name)) statuses.push({ ...wanted, set: false });
+  }
+  return statuses.sort((a, b) => a.environment.localeCompare(b.environment) || a.name.localeCompare(b.name));
 }
 
 /** Returns whether a value was stored. */

@@ -1,18 +1,17 @@
 /** berth secret set|ls|rm: values stored encrypted for a service in an environment; names are listed, values never shown. */
 import type { Project } from '../../config/model.js';
 import { environmentOf, serviceOf } from '../../deploy/context.js';
-import { secretRefsOf } from '../../deploy/secrets.js';
 import { invalid, notFound } from '../../errors.js';
 import { actor } from '../../release/rollout.js';
-import { listStoredSecrets, MAX_SECRET_BYTES, removeStoredSecret, setStoredSecret, type SecretAddress } from '../../secrets/stored.js';
+import { readsFromStore } from '../../secrets/refs.js';
+import { MAX_SECRET_BYTES, removeStoredSecret, secretStatuses, setStoredSecret, type SecretAddress } from '../../secrets/stored.js';
 import { describeSecret } from '../../secrets/vault.js';
 import { withWorkspace, type Command, type CommandContext } from '../command.js';
 import { printJson, table } from '../output.js';
 
 const USAGE = 'berth secret set <service> <NAME> --env <env> < value-file | berth secret ls <service> [--env <env>] [--json] | berth secret rm <service> <NAME> --env <env>';
 
-/** What `set` reads the value from; process.stdin unless a caller gives another. */
-export type ValueInput = AsyncIterable<Buffer | string> & { isTTY?: boolean };
+type ValueInput = NonNullable<CommandContext['stdin']>;
 
 export const secretCommand: Command = {
   name: 'secret',
@@ -34,7 +33,7 @@ export const secretCommand: Command = {
 };
 
 async function set(context: CommandContext, address: SecretAddress): Promise<number> {
-  const input = (context.stdin ?? process.stdin) as ValueInput;
+  const input: ValueInput = context.stdin ?? process.stdin;
   const fix = `pipe the value in: berth secret set ${address.service} ${address.name} --env ${address.environment} < value-file (or printf %s "$VALUE" | berth secret set …)`;
   // A value typed at a terminal is echoed and kept in its scrollback.
   if (input.isTTY) throw invalid('berth secret set reads the value from its standard input, which is a terminal', { fix });
@@ -45,7 +44,7 @@ async function set(context: CommandContext, address: SecretAddress): Promise<num
     const { output } = context;
     if (context.flags.json) printJson(output, { ...address, replaced: result.replaced, keyId: result.keyId });
     else output.out(`${result.replaced ? 'replaced' : 'stored'} ${describeSecret(address)} (encrypted with key ${result.keyId}); the next rollout of ${address.service} in ${address.environment} uses it`);
-    if (!usesStored(project, address)) {
+    if (!readsFromStore(project, address)) {
       output.err(`note: berth.yaml does not read ${address.name} from the store for ${address.service} in ${address.environment}: add "${address.name}: stored" under services.${address.service}.secrets (or environments.${address.environment}.services.${address.service}.secrets)`);
     }
     return 0;
@@ -60,28 +59,16 @@ async function remove(context: CommandContext, address: SecretAddress): Promise<
     }
     if (context.flags.json) printJson(context.output, { ...address, removed: true });
     else context.output.out(`removed ${describeSecret(address)}`);
-    if (usesStored(project, address)) context.output.err(`note: berth.yaml still reads it from the store: the next rollout of ${address.service} in ${address.environment} fails until it is set again`);
+    if (readsFromStore(project, address)) context.output.err(`note: berth.yaml still reads it from the store: the next rollout of ${address.service} in ${address.environment} fails until it is set again`);
     return 0;
   });
 }
 
-interface Listed extends SecretAddress {
-  /** false: berth.yaml reads it from the store, and no value is set. */
-  set: boolean;
-  updatedAt?: string;
-  updatedBy?: string;
-}
-
 async function list(context: CommandContext, service: string, environment: string | undefined): Promise<number> {
   return withWorkspace(context, async ({ project, db }) => {
-    const entries = listStoredSecrets(db, service, environment);
-    // A service gone from berth.yaml may still have values to remove.
-    if (entries.length === 0) checkTarget(project, { service, environment: environment ?? '', name: '' }, environment !== undefined);
-    const listed: Listed[] = entries.map((e) => ({ service: e.service, environment: e.environment, name: e.name, set: true, updatedAt: new Date(e.updatedAt).toISOString(), updatedBy: e.updatedBy }));
-    for (const missing of unsetStoredRefs(project, service, environment)) {
-      if (!entries.some((e) => e.environment === missing.environment && e.name === missing.name)) listed.push({ ...missing, set: false });
-    }
-    listed.sort((a, b) => a.environment.localeCompare(b.environment) || a.name.localeCompare(b.name));
+    const listed = secretStatuses(db, project, service, environment);
+    // A service gone from berth.yaml may still have values to remove: only an empty listing checks the names.
+    if (listed.length === 0) checkTarget(project, { service, environment: environment ?? '', name: '' }, environment !== undefined);
     if (context.flags.json) {
       printJson(context.output, { secrets: listed });
       return 0;
@@ -121,21 +108,4 @@ async function readValue(input: ValueInput, fix: string): Promise<string> {
 function checkTarget(project: Project, address: SecretAddress, withEnvironment = true): void {
   serviceOf(project, address.service);
   if (withEnvironment) environmentOf(project, address.environment);
-}
-
-function usesStored(project: Project, address: SecretAddress): boolean {
-  const service = project.services.get(address.service);
-  const environment = project.environments.get(address.environment);
-  if (!service || !environment) return false;
-  const ref = secretRefsOf(service, environment).get(address.name)?.ref;
-  return ref !== undefined && 'stored' in ref;
-}
-
-/** The stored secrets berth.yaml names for the service, per environment. */
-function unsetStoredRefs(project: Project, service: string, only: string | undefined): SecretAddress[] {
-  const spec = project.services.get(service);
-  if (!spec) return [];
-  return [...project.environments.values()]
-    .filter((e) => only === undefined || e.name === only)
-    .flatMap((e) => [...secretRefsOf(spec, e)].filter(([, { ref }]) => 'stored' in ref).map(([name]) => ({ service, environment: e.name, name })));
 }
