@@ -6,8 +6,9 @@ import { eventRoutes } from './events.js';
 import { readRoutes } from './read.js';
 import { releaseRoutes } from './releases.js';
 import { rolloutRoutes } from './rollouts.js';
+import { secretRoutes } from './secrets.js';
 import { tokenRoutes } from './tokens.js';
 
 export async function registerRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
-  for (const routes of [configRoutes, releaseRoutes, rolloutRoutes, readRoutes, eventRoutes, tokenRoutes]) await routes(app, core);
+  for (const routes of [configRoutes, releaseRoutes, rolloutRoutes, readRoutes, eventRoutes, tokenRoutes, secretRoutes]) await routes(app, core);
 }
