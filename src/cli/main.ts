@@ -21,6 +21,7 @@ import { psCommand } from './commands/ps.js';
 import { pushCommand } from './commands/push.js';
 import { registryCommand } from './commands/registry.js';
 import { rolloutCommand } from './commands/rollout.js';
+import { statusCommand } from './commands/status.js';
 import { storeFailure } from '../store/db.js';
 import { processOutput, renderError, type Output } from './output.js';
 
@@ -44,6 +45,7 @@ const commands: Command[] = [
   hostCommand,
   moveCommand,
   rolloutCommand,
+  statusCommand,
   historyCommand,
   lbCommand,
   ipamCommand,
