@@ -22,7 +22,10 @@ export interface EnvironmentStatus {
   replicas: number;
   /** Containers of its slots that run. */
   running: number;
-  /** Of those, the ones whose health check passes (or that have none). */
+  /**
+   * Of those, the ones not failing the engine's health check. One the engine still calls "starting" counts:
+   * Berth's own gate admitted it before it went into the front door, and the engine's first probe may come later.
+   */
   healthy: number;
   drift: StatusDrift[];
 }
@@ -47,7 +50,7 @@ export async function statusOf(run: RunContext): Promise<ProjectStatus> {
         release: pair.release,
         replicas: pair.replicas,
         running: running.length,
-        healthy: running.filter((i) => !/\((unhealthy|health: starting)\)/.test(i.status)).length,
+        healthy: running.filter((i) => !/\(unhealthy\)/.test(i.status)).length,
         drift: drift.filter((d) => d.service === pair.service && d.environment === pair.environment).map(({ kind, slot, host, message }) => ({ kind, ...(slot ? { slot } : {}), ...(host ? { host } : {}), message })),
       };
     })
