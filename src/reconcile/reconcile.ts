@@ -11,7 +11,6 @@
 import type { RunContext } from '../deploy/context.js';
 import { environmentOf } from '../deploy/context.js';
 import { observeService, type Observed } from '../deploy/observe.js';
-import { isBerthError } from '../errors.js';
 import { frontDoorStatus } from '../lb/front-door.js';
 import { frontDoorSpecOf } from '../release/front-door.js';
 import type { RolloutPlan } from '../release/rollout-plan.js';
@@ -166,7 +165,7 @@ function pairKey(p: { service: string; environment: string }): string {
   return `${p.environment}\0${p.service}`;
 }
 
+/** The error's own words only: its extra lines may quote an instance's log, which is not the reconciler's to spread (events, audit). */
 function messageOf(error: unknown): string {
-  if (isBerthError(error)) return [error.message, ...error.lines].join('; ');
   return error instanceof Error ? error.message : String(error);
 }
