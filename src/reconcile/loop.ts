@@ -1,13 +1,16 @@
 /**
  * The reconciler running: a pass every `intervalMs`, and one soon after an
  * engine reports a container of the project died or was removed (its event
- * stream, debounced). Never two passes at once: a pass asked for while one
+ * stream, debounced) or a front door's HAProxy stops. Never two passes at once: a pass asked for while one
  * runs follows it (several such asks make one). A pass that throws is
  * reported and the loop goes on; stop() waits for the pass that runs.
  */
 import type { RunContext } from '../deploy/context.js';
 import { RUN_LABELS } from '../deploy/labels.js';
 import { isBerthError } from '../errors.js';
+import { runningFrontDoor } from '../lb/front-door.js';
+import { frontDoorDir } from '../lb/paths.js';
+import { allFrontDoors } from '../store/releases.js';
 import type { Drift } from './plan.js';
 import { reconcileOnce, type ReconcileAuditEntry, type ReconcileEvent, type ReconcileReport } from './reconcile.js';
 
@@ -23,6 +26,8 @@ export interface ReconcilerOptions {
   intervalMs?: number;
   /** How long engine events are collected before they start a pass (default 500 ms). */
   debounceMs?: number;
+  /** How often the front doors' processes are looked at (a pid file and /proc; default 1 s): one that stops starts a pass. */
+  frontDoorCheckMs?: number;
   emit?: (event: ReconcilerEvent) => void;
   audit?: (entry: ReconcileAuditEntry) => void;
   /** Per recreated instance, until healthy. */
@@ -38,6 +43,7 @@ export interface Reconciler {
 
 const DEFAULT_INTERVAL_MS = 10_000;
 const DEFAULT_DEBOUNCE_MS = 500;
+const DEFAULT_FRONT_DOOR_CHECK_MS = 1000;
 
 export function startReconciler(getRun: () => RunContext | undefined, options: ReconcilerOptions = {}): Reconciler {
   const intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
@@ -50,6 +56,8 @@ export function startReconciler(getRun: () => RunContext | undefined, options: R
   let debounce: NodeJS.Timeout | undefined;
   let reported = new Set<string>();
   const followers = new Map<string, AbortController>();
+  /** Front door folder → whether its HAProxy ran at the last look. */
+  const doorsUp = new Map<string, boolean>();
 
   const pass = async (): Promise<ReconcileReport> => {
     const run = getRun();
@@ -143,6 +151,26 @@ export function startReconciler(getRun: () => RunContext | undefined, options: R
     }
   }
 
+  /** No engine reports a front door's death (HAProxy is Berth's own process): a look at each one's process, cheap, every second. */
+  function watchDoors(): void {
+    try {
+      const run = getRun();
+      if (!run) return;
+      for (const door of allFrontDoors(run.db)) {
+        const dir = frontDoorDir(run.project.stateDir, door.service, door.environment);
+        const up = runningFrontDoor(dir) !== undefined;
+        const was = doorsUp.get(dir);
+        doorsUp.set(dir, up);
+        // Only when one stops: one down for a reason the reconciler does not fix (a port taken) would start a pass every second.
+        if (was === true && !up) poke();
+      }
+    } catch {
+      // The store or the configuration is not readable now: the next pass reports it.
+    }
+  }
+  const doorWatch = setInterval(watchDoors, options.frontDoorCheckMs ?? DEFAULT_FRONT_DOOR_CHECK_MS);
+  doorWatch.unref();
+
   schedule();
   // The first pass at once: after a restart of the machine, front doors come back without waiting for the interval.
   background();
@@ -151,6 +179,7 @@ export function startReconciler(getRun: () => RunContext | undefined, options: R
     runNow: () => (stopped ? Promise.reject(new Error('the reconciler is stopped')) : runNow()),
     async stop() {
       stopped = true;
+      clearInterval(doorWatch);
       clearTimeout(timer);
       clearTimeout(debounce);
       for (const controller of followers.values()) controller.abort();

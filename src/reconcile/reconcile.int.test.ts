@@ -7,7 +7,8 @@
  *   rollout of kind 'reconcile' by actor "reconciler", and statusOf reports nothing;
  * - a container stopped by hand (exited, its engine does not restart it) is recreated;
  * - a front door killed with SIGKILL is back after a pass, on its port, with its backends;
- * - the loop: a container removed by hand is recreated without anyone asking (engine events).
+ * - the loop: a container removed by hand is recreated without anyone asking (engine events), and a
+ *   front door killed again is back (the loop looks at its process).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -219,7 +220,7 @@ describe('the reconciler, on the real engine', () => {
     assert.deepEqual((await statusOf(context())).drift, []);
   });
 
-  it('the loop: a container removed by hand is recreated without anyone asking, on its slot and address (needs: the removed container recreated)', async () => {
+  it('the loop: a container removed by hand is recreated without anyone asking, on its slot and address; a front door killed is back (needs: the removed container recreated)', async () => {
     needs(RECREATED);
     const before = await instances();
     const events: ReconcilerEvent[] = [];
@@ -232,6 +233,14 @@ describe('the reconciler, on the real engine', () => {
       const done = await until('the loop recreates the slot', async () => events.find((e) => e.type === 'reconcile' && e.action === 'recreate' && e.outcome === 'succeeded'));
       assert.equal(done.type === 'reconcile' && done.slot, before[0]!.slot);
       assert.deepEqual(identity(await instances()), identity(before));
+
+      // No engine reports a front door's death: the loop looks at its process.
+      const was = await door();
+      process.kill(was.pid!, 'SIGKILL');
+      const back = await until('the loop restarts the front door', async () => events.find((e) => e.type === 'reconcile' && e.action === 'restart-front-door' && e.outcome === 'succeeded'));
+      assert.equal(back.type === 'reconcile' && back.service, svc);
+      const port = frontDoorPort(db, svc, 'dev')!.port;
+      assert.equal(await until('the front door answers', async () => answer(port)), '200 hello');
       assert.deepEqual(events.filter((e) => e.type === 'reconcile-failed'), []);
     } finally {
       await reconciler.stop();
