@@ -25,6 +25,7 @@ import { applyCommand } from './commands/apply.js';
 import { serverCommand } from './commands/server.js';
 import { remoteOf } from './remote.js';
 import { secretCommand } from './commands/secret.js';
+import { statusCommand } from './commands/status.js';
 import { storeFailure } from '../store/db.js';
 import { processOutput, renderError, type Output } from './output.js';
 
@@ -48,6 +49,7 @@ const commands: Command[] = [
   hostCommand,
   moveCommand,
   rolloutCommand,
+  statusCommand,
   historyCommand,
   secretCommand,
   lbCommand,

@@ -11,5 +11,6 @@ import trust from './migrations/006-trust.js';
 import fleet from './migrations/007-fleet.js';
 import server from './migrations/009-server.js';
 import secrets from './migrations/011-secrets.js';
+import reconcile from './migrations/012-reconcile.js';
 
-export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, server, secrets];
+export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, server, secrets, reconcile];
