@@ -1,25 +1,29 @@
 /**
- * `npm run demo`: Build, Run and Release on the bundled example, through
- * Berth's core (the functions the CLI calls). Builds the image hierarchy;
- * deploys hello-java with Run to dev (nat, a published port) and production
- * (the flat network lan: three instances each with a static IP and MAC);
- * releases hello-node into dev and promotes that release through test,
- * staging, canary and production, each rollout through the service's front
- * door (HAProxy). Then shows where every instance answers, 30 requests through
- * production's front door spread over its three instances, the release
- * history, the front door's counters and the hosts (berth hosts). A second
- * run changes nothing.
- * `--down` removes every instance of both services in every environment and
- * stops their front doors; addresses go to quarantine.
+ * `npm run demo`: Build, Ship and Run on the bundled example, with a Berth
+ * server. Builds the image hierarchy here (builds stay where the CLI runs);
+ * starts a local `berth server` (SQLite under examples/.berth/server, kept
+ * running, reused by the next run), applies the example to it, creates a
+ * deployer token and a second one with rights on production only; deploys
+ * hello-java with Run to dev (nat) and production (the flat network lan: three
+ * instances each with a static IP and MAC) on the server's machine against its
+ * state; releases hello-node into dev and promotes that release through test,
+ * staging and canary with the deployer's token, each rollout run by the server
+ * through the service's front door (HAProxy); the promotion to the protected
+ * production waits for an approval, which the same token may not give and the
+ * second token gives. Then the audit log and its verification, where every
+ * instance answers, 30 requests through production's front door, the history,
+ * the front door's counters and the hosts. A second run changes nothing.
+ * `--down` stops the server and removes every instance of both services in
+ * every environment, and their front doors; addresses go to quarantine.
  */
 import { get } from 'node:http';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildProject } from '../build/builder.js';
 import { buildProgress } from '../cli/build-progress.js';
 import { progress as deployProgress } from '../cli/commands/deploy.js';
 import { hostsLines } from '../cli/commands/hosts.js';
-import { progress as rolloutProgress } from '../cli/commands/release.js';
 import { formatDuration, processOutput, renderError, table, type Output } from '../cli/output.js';
 import { loadProject } from '../config/project.js';
 import { environmentOf, networkOf, replicasOf, serviceOf, type RunContext } from '../deploy/context.js';
@@ -34,8 +38,10 @@ import { fleetHosts } from '../fleet/hosts.js';
 import { frontDoorStatus, stopFrontDoor } from '../lb/front-door.js';
 import type { FrontDoorStatus } from '../lb/model.js';
 import { frontDoorDir } from '../lb/paths.js';
-import { history, promoteService, releaseService } from '../release/operations.js';
-import { replicasIn, serviceOfRelease, type RolloutResult } from '../release/rollout.js';
+import { history } from '../release/operations.js';
+import { PENDING_APPROVAL_EXIT } from '../cli/remote.js';
+import { berthThrough, ensureDemoServer, stopDemoServer, type DemoServer } from './server.js';
+import { replicasIn, serviceOfRelease } from '../release/rollout.js';
 import { openStore } from '../store/db.js';
 import { currentRelease, frontDoorPort, releaseOf, type Release } from '../store/releases.js';
 
@@ -57,48 +63,100 @@ async function demo(down: boolean): Promise<number> {
   const project = loadProject(EXAMPLES);
   const engine = connectEngine();
   const db = openStore(project.stateDir);
-  const run: RunContext = { project, db, hosts: new Hosts(project, engine), env: process.env };
+  const local: RunContext = { project, db, hosts: new Hosts(project, engine), env: process.env };
   try {
-    return down ? await tearDown(run, output) : await bringUp(run, output);
+    return down ? await downAll(local, output) : await bringUp(local, output);
   } finally {
     db.close();
   }
 }
 
-async function bringUp(run: RunContext, output: Output): Promise<number> {
-  const { project, db } = run;
-  const engine = run.hosts.engine(project.hosts[0]!.name);
+/** The server's own state, read (and, for what does not go through a server yet, written) on its machine. */
+function serverRunOf(server: DemoServer): RunContext & { close(): void } {
+  const env: NodeJS.ProcessEnv = { ...process.env, BERTH_STATE_DIR: server.stateDir, BERTH_ACTOR: 'demo' };
+  delete env.BERTH_SERVER;
+  const project = loadProject(EXAMPLES, env);
+  const db = openStore(project.stateDir);
+  return { project, db, hosts: new Hosts(project, connectEngine()), env, close: () => db.close() };
+}
 
-  output.out(`== build: the image hierarchy of ${project.file}`);
+async function bringUp(local: RunContext, output: Output): Promise<number> {
+  const { project } = local;
+  const engine = local.hosts.engine(project.hosts[0]!.name);
+
+  output.out(`== build: the image hierarchy of ${project.file} (builds stay where the CLI runs)`);
   const progress = buildProgress(output, false);
-  const summary = await buildProject(project, engine, db, { onEvent: (e) => progress.onEvent(e) }).finally(() => progress.finish());
+  const summary = await buildProject(project, engine, local.db, { onEvent: (e) => progress.onEvent(e) }).finally(() => progress.finish());
   if (summary.failed.length > 0) {
     throw failed(`the example did not build: ${summary.failed.map((f) => f.message).join('; ')}`, { lines: summary.failed.flatMap((f) => f.tail) });
   }
   output.out(`built ${summary.built.length}, up to date ${summary.upToDate.length}`);
 
-  // Run: hello-java, deployed all at once (no front door).
+  // Instances an older demo ran from this folder's own state: the server owns them from now on.
+  const leftovers = (await listInstances(local, {})).filter((i) => (SERVICES as readonly string[]).includes(i.service) && i.state !== 'missing');
+  if (leftovers.length > 0) {
+    output.out(`\n== an earlier demo ran ${leftovers.length} instance(s) from ${project.stateDir} itself: removed, the server runs them from now on`);
+    await tearDown(local, output);
+  }
+
+  output.out(`\n== server: one control plane for the team (berth server, SQLite under ${join(project.stateDir, 'server')})`);
+  const server = await ensureDemoServer(project.stateDir, (line) => output.out(line));
+  const say = (line: string) => output.out(line);
+  const applied = await berthThrough(server, server.tokens.admin, EXAMPLES, ['apply'], say);
+  if (applied.code !== 0) throw failed('berth apply of the example failed', { lines: [applied.stderr.trim()] });
+  const run = serverRunOf(server);
+  try {
+    return await throughServer(local, run, server, output);
+  } finally {
+    run.close();
+  }
+}
+
+async function throughServer(local: RunContext, run: RunContext, server: DemoServer, output: Output): Promise<number> {
+  const { project, db } = run;
+  const say = (line: string) => output.out(line);
+  // Run: hello-java, deployed all at once (no front door); berth deploy does not go through a server yet, so on its machine, against its state.
   const deployed: DeployResult[] = [];
   for (const environment of DEPLOY_ENVIRONMENTS) {
-    output.out(`\n== deploy (Run): ${DEPLOYED} to ${environment} (${describe(run, DEPLOYED, environment)})`);
+    output.out(`\n== deploy (Run): ${DEPLOYED} to ${environment} (${describe(run, DEPLOYED, environment)}; on the server's machine, against its state)`);
     const result = await deployService(run, DEPLOYED, environment, { timeoutMs: DEPLOY_TIMEOUT_MS, onEvent: deployProgress(output) });
     const changed = result.steps.filter((s) => s.action !== 'keep').length;
     output.out(`deployed ${DEPLOYED} to ${environment} (deployment ${result.deployment}) in ${formatDuration(result.durationMs)}: ${result.instances.length} instance(s) healthy, ${changed === 0 ? 'all kept' : `${changed} change(s)`}`);
     deployed.push(result);
   }
 
-  // Release: hello-node, one release moved along the pipeline through its front doors.
-  const number = await releaseIntoDev(run, output);
+  // Release: hello-node, one release moved along the pipeline through its front doors, by the server, with the deployer's token.
+  const number = await releaseIntoDev(local, run, server, output);
   for (const environment of STAGES.slice(1)) {
     if (currentRelease(db, RELEASED, environment) === number && (await isLive(run, releaseOf(db, RELEASED, number)!, environment))) {
       output.out(`\n== promote: ${RELEASED} release ${number} to ${environment}: already runs it, nothing to do`);
       output.out(`${RELEASED} release ${number} in ${environment}: kept; front door ${await doorUrl(run, RELEASED, environment)}`);
       continue;
     }
-    output.out(`\n== promote: ${RELEASED} release ${number} to ${environment} (${describe(run, RELEASED, environment)})`);
-    const started = Date.now();
-    finish(output, await promoteService(run, RELEASED, environment, { timeoutMs: DEPLOY_TIMEOUT_MS, emit: rolloutProgress(output) }), Date.now() - started);
+    const protectedEnv = environmentOf(project, environment).protected;
+    output.out(`\n== promote: ${RELEASED} release ${number} to ${environment} (${describe(run, RELEASED, environment)})${protectedEnv ? ', a protected environment' : ''}`);
+    const timeout = ['--timeout', `${DEPLOY_TIMEOUT_MS / 1000}s`];
+    const asked = await berthThrough(server, server.tokens.deployer, EXAMPLES, ['promote', RELEASED, '--to', environment, ...timeout], say);
+    if (!protectedEnv) {
+      if (asked.code !== 0) throw failed(`the promotion of ${RELEASED} to ${environment} failed (exit ${asked.code})`, { fix: `see berth history ${RELEASED} (BERTH_SERVER=${server.url})` });
+      continue;
+    }
+    const id = /approval #(\d+)/.exec(asked.stdout)?.[1];
+    if (asked.code !== PENDING_APPROVAL_EXIT || id === undefined) throw failed(`the promotion to the protected ${environment} was not held for approval (exit ${asked.code})`);
+    output.out(`  the same token may not approve what it asked:`);
+    const self = await berthThrough(server, server.tokens.deployer, EXAMPLES, ['approve', id], say);
+    if (self.code === 0) throw failed('the token that asked could approve its own promotion');
+    output.out(`  a second token, with rights on ${environment}, approves it; the server runs the promotion:`);
+    const approved = await berthThrough(server, server.tokens.approver, EXAMPLES, ['approve', id], say);
+    if (approved.code !== 0) throw failed(`the approved promotion of ${RELEASED} to ${environment} failed (exit ${approved.code})`, { fix: `see berth history ${RELEASED} (BERTH_SERVER=${server.url})` });
   }
+
+  output.out('\n== audit: every change asked of the server, allowed or refused, each entry chained to the one before (the last 15)');
+  const audit: string[] = [];
+  await berthThrough(server, server.tokens.admin, EXAMPLES, ['audit', '--since', '1h'], (line) => audit.push(line));
+  for (const line of [...audit.slice(0, 2), ...audit.slice(2).slice(-15)]) say(line);
+  const verified = await berthThrough(server, server.tokens.admin, EXAMPLES, ['audit', 'verify'], say);
+  if (verified.code !== 0) throw failed('the audit log does not verify');
 
   output.out('\n== where each instance answers (GET / from this host; the services echo their BERTH_* context)');
   const problems: string[] = [];
@@ -129,13 +187,14 @@ async function bringUp(run: RunContext, output: Output): Promise<number> {
 
   if (problems.length > 0) throw failed(`${problems.length} check(s) failed`, { lines: problems, fix: 'look at the logs: berth logs <service> --env <env> -p examples, and berth lb -p examples' });
 
-  output.out('\n== what next (the instances and front doors keep running)');
+  output.out(`\n== what next (the server, the instances and the front doors keep running)`);
+  output.out(`  export BERTH_SERVER=${server.url} BERTH_TOKEN=$(node -e 'console.log(require("./examples/.berth/server/demo-tokens.json").admin)')`);
   output.out('  berth ps -p examples                                  every instance: state, health, address');
-  output.out('  berth logs hello-node --env production -p examples    the logs of the three production instances');
-  output.out('  berth ipam -p examples                                the lan addresses: bound, quarantined, free');
+  output.out('  berth status -p examples                              what runs against what should, and any drift');
   output.out('  berth history hello-node -p examples                  releases and rollouts per environment');
-  output.out('  berth lb -p examples                                  the front doors: backends, weights, counters');
+  output.out('  berth audit -p examples                               who asked for what, allowed or refused (berth audit verify)');
   output.out('  berth hosts -p examples                               the hosts: engine, capacity, what is placed there');
+  output.out(`  the server's API: curl -H "Authorization: Bearer $BERTH_TOKEN" ${server.url}/v1/instances; docs/server.md`);
   output.out('  more hosts (TLS engines, images pulled from the registry, drain and move): docs/hosts.md');
   output.out('  try a canary: change the answer in examples/services/hello-node/server.js, then');
   output.out('    berth build -p examples');
@@ -152,11 +211,12 @@ async function bringUp(run: RunContext, output: Output): Promise<number> {
  * (with every stage that ran it to success still running it); otherwise a new
  * release of the current build, rolled out to dev.
  */
-async function releaseIntoDev(run: RunContext, output: Output): Promise<number> {
-  const { project, db } = run;
-  const service = serviceOf(project, RELEASED);
+async function releaseIntoDev(local: RunContext, run: RunContext, server: DemoServer, output: Output): Promise<number> {
+  const { db } = run;
+  const service = serviceOf(local.project, RELEASED);
   const dev = STAGES[0];
-  const image = await resolveImage(project, run.hosts.buildEngine(), db, service);
+  // The build is this machine's (its store records it); the releases are the server's.
+  const image = await resolveImage(local.project, local.hosts.buildEngine(), local.db, service);
   const current = currentRelease(db, RELEASED, dev);
   const release = current === undefined ? undefined : releaseOf(db, RELEASED, current);
   let reason = 'no release of it runs in dev yet';
@@ -172,11 +232,11 @@ async function releaseIntoDev(run: RunContext, output: Output): Promise<number> 
     }
     reason = `release ${release.number} is the current build, but its instances are gone from ${stale.join(', ')}`;
   } else if (release) reason = `dev runs release ${release.number} of image ${short(release.imageId)}; the current build is ${short(image.id)}`;
-  output.out(`\n== release: ${RELEASED} to dev (${describe(run, RELEASED, dev)}): ${reason}`);
-  const started = Date.now();
-  const result = await releaseService(run, RELEASED, dev, { timeoutMs: DEPLOY_TIMEOUT_MS, emit: rolloutProgress(output) });
-  finish(output, result, Date.now() - started);
-  return result.created.number;
+  output.out(`\n== release: ${RELEASED} to dev (${describe(run, RELEASED, dev)}): ${reason}; the deployer's token, the rollout runs in the server`);
+  const o = await berthThrough(server, server.tokens.deployer, EXAMPLES, ['release', RELEASED, '--env', dev, '--timeout', `${DEPLOY_TIMEOUT_MS / 1000}s`], (line) => output.out(line));
+  const number = /release (\d+) in dev: succeeded/.exec(o.stdout)?.[1];
+  if (o.code !== 0 || number === undefined) throw failed(`the release of ${RELEASED} into dev failed (exit ${o.code})`, { fix: `see berth history ${RELEASED} (BERTH_SERVER=${server.url})` });
+  return Number(number);
 }
 
 /** Whether the environment runs the release: its front door up, and every main slot running that release's digest (the engine's health status decides nothing; the rollouts' gates probed them). */
@@ -189,13 +249,6 @@ async function isLive(run: RunContext, release: Release, environmentName: string
     if (!instance || instance.state !== 'running' || instance.digest !== release.digest) return false;
   }
   return (await doorStatus(run, release.service, environmentName))?.running ?? false;
-}
-
-/** The CLI's summary line of a rollout; anything but success is an error. */
-function finish(output: Output, result: RolloutResult, ms: number): void {
-  const door = `front door http://${result.frontDoor.address}:${result.frontDoor.port}/`;
-  output.out(`${result.service} release ${result.release} in ${result.environment}: ${result.status}${result.message ? ` (${result.message})` : ''} in ${formatDuration(ms)}; ${door}`);
-  if (result.status !== 'succeeded') throw failed(`the rollout of ${result.service} release ${result.release} to ${result.environment} ended ${result.status}`, { fix: `see berth history ${result.service} -p examples` });
 }
 
 /** Production's front door: 30 requests, counted by the instance that answered. */
@@ -253,6 +306,22 @@ async function doorUrl(run: RunContext, service: string, environment: string, re
   if (!bind) throw failed(`${service} has no front door in ${environment}`);
   const address = reachable && bind.address === '0.0.0.0' ? '127.0.0.1' : reachable && bind.address === '::' ? '[::1]' : bind.address.includes(':') ? `[${bind.address}]` : bind.address;
   return `http://${address}:${bind.port}/`;
+}
+
+/** --down: the server stopped first (its reconciler would bring back what is removed), then everything it and this folder ran. */
+async function downAll(local: RunContext, output: Output): Promise<number> {
+  if (await stopDemoServer(local.project.stateDir)) output.out('stopped the demo\'s berth server');
+  const stateDir = join(local.project.stateDir, 'server');
+  if (existsSync(stateDir)) {
+    const run = serverRunOf({ url: '', stateDir, tokens: { admin: '', deployer: '', approver: '' }, env: () => ({}) });
+    try {
+      output.out('the server\'s instances:');
+      await tearDown(run, output);
+    } finally {
+      run.close();
+    }
+  }
+  return tearDown(local, output);
 }
 
 async function tearDown(run: RunContext, output: Output): Promise<number> {

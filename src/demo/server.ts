@@ -1,0 +1,131 @@
+/**
+ * The demo's Berth server: started once (detached, on 127.0.0.1:7878, its state
+ * under examples/.berth/server) and reused by the next run; its admin token
+ * and the demo's two deployer tokens kept in a 0600 file beside its state, so
+ * a second run needs none of them printed again. `--down` stops it.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { join } from 'node:path';
+import { BERTH_BIN, runBerth, type CliOutcome } from '../testing/cli.js';
+import { failed } from '../errors.js';
+import { isAlive } from '../processes.js';
+
+export const DEMO_LISTEN = '127.0.0.1:7878';
+
+export interface DemoTokens {
+  admin: string;
+  /** deployer in every environment: releases and promotes. */
+  deployer: string;
+  /** deployer in production only: approves what the other asked. */
+  approver: string;
+}
+
+export interface DemoServer {
+  url: string;
+  stateDir: string;
+  tokens: DemoTokens;
+  /** The environment of a CLI talking to the server with one of the tokens. */
+  env(token: string): NodeJS.ProcessEnv;
+}
+
+const files = (stateDir: string) => ({ pid: join(stateDir, 'demo-server.pid'), log: join(stateDir, 'demo-server.log'), tokens: join(stateDir, 'demo-tokens.json') });
+
+function answers(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const request = get(`${url}/v1/openapi.json`, { timeout: 2000, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(false));
+  });
+}
+
+function runningPid(stateDir: string): number | undefined {
+  const { pid } = files(stateDir);
+  if (!existsSync(pid)) return undefined;
+  const n = Number(readFileSync(pid, 'utf8').trim());
+  return Number.isInteger(n) && n > 0 && isAlive(n) ? n : undefined;
+}
+
+async function start(stateDir: string, say: (line: string) => void): Promise<void> {
+  const { pid, log } = files(stateDir);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const from = existsSync(log) ? readFileSync(log, 'utf8').length : 0;
+  const out = openSync(log, 'a', 0o600);
+  const env = { ...process.env };
+  delete env.BERTH_SERVER;
+  delete env.BERTH_TOKEN;
+  delete env.BERTH_STATE_DIR;
+  // Detached: the server, its front doors and its instances keep running after the demo.
+  const child = spawn(process.execPath, [BERTH_BIN, 'server', '--state', stateDir, '--listen', DEMO_LISTEN], { detached: true, stdio: ['ignore', out, out], env });
+  closeSync(out);
+  child.unref();
+  writeFileSync(pid, `${child.pid}\n`);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const text = readFileSync(log, 'utf8').slice(from);
+    if (/listening on/.test(text)) {
+      for (const line of text.split('\n')) if (line.trim() !== '' && !line.startsWith('admin token:')) say(`  ${line}`);
+      return;
+    }
+    if (!isAlive(child.pid!) || Date.now() > deadline) throw failed(`the demo's berth server did not start: ${text.trim() || 'no output'}`, { fix: `is ${DEMO_LISTEN} taken? see ${log}` });
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The admin token the first start printed (read from the server's log once, then kept in the tokens file). */
+function adminToken(stateDir: string): string {
+  const { log, tokens } = files(stateDir);
+  if (existsSync(tokens)) return (JSON.parse(readFileSync(tokens, 'utf8')) as Partial<DemoTokens>).admin!;
+  const match = existsSync(log) ? /^admin token: (\S+)$/m.exec(readFileSync(log, 'utf8')) : null;
+  if (!match) throw failed(`the demo's berth server has a store but the demo lost its admin token`, { fix: `npm run demo -- --down, then remove ${stateDir} to start the server afresh` });
+  return match[1]!;
+}
+
+export async function ensureDemoServer(projectStateDir: string, say: (line: string) => void): Promise<DemoServer> {
+  const stateDir = join(projectStateDir, 'server');
+  const url = `http://${DEMO_LISTEN}`;
+  if (runningPid(stateDir) !== undefined && (await answers(url))) say(`  berth server already running on ${url} (state ${stateDir})`);
+  else await start(stateDir, say);
+  const admin = adminToken(stateDir);
+  const { tokens: tokenFile, log } = files(stateDir);
+  const env = (token: string): NodeJS.ProcessEnv => ({ ...process.env, BERTH_SERVER: url, BERTH_TOKEN: token });
+  const saved = existsSync(tokenFile) ? (JSON.parse(readFileSync(tokenFile, 'utf8')) as Partial<DemoTokens>) : {};
+  const create = async (name: string, role: string, envs?: string): Promise<string> => {
+    const o = await runBerth(['token', 'create', '--name', name, '--role', role, ...(envs ? ['--envs', envs] : [])], { env: env(admin) });
+    if (o.code !== 0) throw failed(`berth token create --name ${name} failed: ${o.stderr.trim()}`, { fix: `see ${log}` });
+    say(`  $ berth token create --name ${name} --role ${role}${envs ? ` --envs ${envs}` : ''}`);
+    for (const line of o.stdout.trim().split('\n').slice(0, -1)) say(`    ${line}`);
+    say('    berth_… (the token, printed once as the last line)');
+    return o.stdout.trim().split('\n').at(-1)!;
+  };
+  const tokens: DemoTokens = {
+    admin,
+    deployer: saved.deployer ?? (await create('demo-deployer', 'deployer')),
+    approver: saved.approver ?? (await create('demo-approver', 'deployer', 'production')),
+  };
+  writeFileSync(tokenFile, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
+  return { url, stateDir, tokens, env };
+}
+
+/** Stops the demo's server (SIGTERM); true if one ran. */
+export async function stopDemoServer(projectStateDir: string): Promise<boolean> {
+  const stateDir = join(projectStateDir, 'server');
+  const pid = runningPid(stateDir);
+  if (pid === undefined) return false;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 30_000;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  return true;
+}
+
+/** `berth <args> -p examples` through the server with `token`, its output shown under a "$ berth …" line. */
+export async function berthThrough(server: DemoServer, token: string, examples: string, args: string[], say: (line: string) => void): Promise<CliOutcome> {
+  say(`  $ berth ${args.join(' ')}`);
+  const o = await runBerth([...args, '-p', examples], { env: server.env(token), timeoutMs: 600_000 });
+  for (const line of `${o.stdout}${o.stderr}`.trimEnd().split('\n')) if (line !== '') say(`    ${line}`);
+  return o;
+}
