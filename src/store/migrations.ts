@@ -10,5 +10,6 @@ import release from './migrations/005-release.js';
 import trust from './migrations/006-trust.js';
 import fleet from './migrations/007-fleet.js';
 import server from './migrations/009-server.js';
+import access from './migrations/008-access.js';
 
-export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, server];
+export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, server, access];
