@@ -5,11 +5,17 @@
  * dependencies stay behind; a bundle over the limits is refused, naming them.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { invalid } from '../errors.js';
 
-export type Bundle = Map<string, Buffer>;
+/** Relative path → content and whether it is executable (the loader checks static.sh's x bit). */
+export type Bundle = Map<string, BundleFile>;
+
+export interface BundleFile {
+  content: Buffer;
+  executable: boolean;
+}
 
 export const BUNDLE_LIMITS = { files: 5000, bytes: 48 * 1024 * 1024 };
 const SKIPPED = new Set(['.git', 'node_modules', '.berth']);
@@ -23,10 +29,10 @@ export function collectBundle(projectDir: string, stateDir: string): Bundle {
       const path = join(dir, entry.name);
       if (SKIPPED.has(entry.name) || resolve(path) === state) continue;
       if (entry.isDirectory()) walk(path);
-      else if (entry.isFile() || (entry.isSymbolicLink() && lstatSync(path).isFile())) {
+      else if (entry.isFile() || (entry.isSymbolicLink() && statSync(path).isFile())) {
         const content = readFileSync(path);
         bytes += content.length;
-        bundle.set(relative(projectDir, path).split(sep).join('/'), content);
+        bundle.set(relative(projectDir, path).split(sep).join('/'), { content, executable: (statSync(path).mode & 0o111) !== 0 });
         if (bundle.size > BUNDLE_LIMITS.files || bytes > BUNDLE_LIMITS.bytes) {
           throw invalid(`the project folder ${projectDir} is too big to apply (more than ${BUNDLE_LIMITS.files} files or ${BUNDLE_LIMITS.bytes / 1024 / 1024} MiB)`, {
             fix: 'keep build outputs and data out of the folder of berth.yaml (the apply uploads the folder, without .git, node_modules and .berth)',
@@ -48,19 +54,26 @@ export const sha256 = (content: Buffer): string => createHash('sha256').update(c
 
 /** Path → SHA-256, and one digest of the whole bundle. */
 export function bundleDigests(bundle: Bundle): { files: Record<string, string>; digest: string } {
-  const files = Object.fromEntries([...bundle.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([path, content]) => [path, sha256(content)]));
+  const files = Object.fromEntries([...bundle.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([path, f]) => [path, `${sha256(f.content)}${f.executable ? '+x' : ''}`]));
   return { files, digest: createHash('sha256').update(JSON.stringify(files)).digest('hex') };
 }
 
-export function encodeBundle(bundle: Bundle): Record<string, string> {
-  return Object.fromEntries([...bundle].map(([path, content]) => [path, content.toString('base64')]));
+/** The wire form: path → base64 content, and the executable paths. */
+export interface WireBundle {
+  files: Record<string, string>;
+  executable: string[];
 }
 
-export function decodeBundle(files: Record<string, string>): Bundle {
+export function encodeBundle(bundle: Bundle): WireBundle {
+  return { files: Object.fromEntries([...bundle].map(([path, f]) => [path, f.content.toString('base64')])), executable: [...bundle].filter(([, f]) => f.executable).map(([path]) => path) };
+}
+
+export function decodeBundle(wire: WireBundle): Bundle {
   const bundle: Bundle = new Map();
-  for (const [path, content] of Object.entries(files)) {
+  const executable = new Set(wire.executable);
+  for (const [path, content] of Object.entries(wire.files)) {
     if (!safeRelativePath(path)) throw invalid(`the bundle names the path "${path}", which is not a relative path inside the project`, { fix: 'apply with the berth CLI, which sends the project folder as it is' });
-    bundle.set(path, Buffer.from(content, 'base64'));
+    bundle.set(path, { content: Buffer.from(content, 'base64'), executable: executable.has(path) });
   }
   if (!bundle.has('berth.yaml')) throw invalid('the bundle has no berth.yaml', { fix: 'run berth apply in the folder of berth.yaml, or pass -p <path>' });
   return bundle;

@@ -4,7 +4,7 @@
  * file, line and key, and nothing is applied), diffed against the version
  * before, and on success renamed to config/v<N> and recorded.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Project } from '../config/model.js';
@@ -33,7 +33,7 @@ export function readBundle(dir: string): Bundle {
     for (const entry of readdirSync(d, { withFileTypes: true })) {
       const path = join(d, entry.name);
       if (entry.isDirectory()) walk(path);
-      else bundle.set(relative(dir, path).split(sep).join('/'), readFileSync(path));
+      else bundle.set(relative(dir, path).split(sep).join('/'), { content: readFileSync(path), executable: (statSync(path).mode & 0o111) !== 0 });
     }
   };
   walk(dir);
@@ -41,10 +41,10 @@ export function readBundle(dir: string): Bundle {
 }
 
 function writeBundle(dir: string, bundle: Bundle): void {
-  for (const [path, content] of bundle) {
+  for (const [path, f] of bundle) {
     const file = join(dir, ...path.split('/'));
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, content, { mode: 0o600 });
+    writeFileSync(file, f.content, { mode: f.executable ? 0o700 : 0o600 });
   }
 }
 

@@ -28,6 +28,7 @@ export const commonOptions = {
   project: { type: 'string', short: 'p' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
+  server: { type: 'string' },
 } as const;
 
 export interface Workspace {

@@ -21,6 +21,9 @@ import { psCommand } from './commands/ps.js';
 import { pushCommand } from './commands/push.js';
 import { registryCommand } from './commands/registry.js';
 import { rolloutCommand } from './commands/rollout.js';
+import { applyCommand } from './commands/apply.js';
+import { serverCommand } from './commands/server.js';
+import { remoteOf } from './remote.js';
 import { storeFailure } from '../store/db.js';
 import { processOutput, renderError, type Output } from './output.js';
 
@@ -49,7 +52,15 @@ const commands: Command[] = [
   ipamCommand,
   hostsCommand,
   doctorCommand,
+  serverCommand,
+  applyCommand,
 ];
+
+/**
+ * Commands that change what runs but do not go through a server yet: with one configured they are refused, so the
+ * server's state and a local .berth never both claim the same instances.
+ */
+const LOCAL_ONLY = new Set(['deploy', 'restart', 'stop', 'rm', 'exec', 'host', 'move', 'ipam', 'lb', 'logs']);
 
 function help(output: Output): void {
   output.out('berth: build, ship and run stateless services on plain Docker Engine hosts\n');
@@ -75,6 +86,15 @@ export async function main(argv: string[], output: Output = processOutput(), env
     if (parsed.values.help) {
       output.out(`usage: ${command.usage}\n\n${command.summary}`);
       return 0;
+    }
+    if (LOCAL_ONLY.has(command.name)) {
+      const client = remoteOf({ positionals: parsed.positionals, flags: parsed.values, output, env, cwd });
+      if (client) {
+        client.close();
+        throw invalid(`berth ${command.name} does not go through a Berth server yet, and one is configured (${client.target.url.origin})`, {
+          fix: `run it on the server's machine without BERTH_SERVER (against the server's state: BERTH_STATE_DIR=<its --state>), or use the commands that do: release, promote, rollback, scale, canary, ps, history, rollout, hosts`,
+        });
+      }
     }
     return await command.run({ positionals: parsed.positionals, flags: parsed.values, output, env, cwd });
   } catch (error) {

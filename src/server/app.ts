@@ -40,8 +40,8 @@ export function actorOf(request: FastifyRequest): string {
   return request.token?.name ?? 'anonymous';
 }
 
-export async function buildApp(core: ServerCore, options: { logger?: boolean } = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 64 * 1024 * 1024, ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } } });
+export async function buildApp(core: ServerCore, options: { logger?: boolean; https?: { cert: Buffer; key: Buffer } } = {}): Promise<FastifyInstance> {
+  const app = Fastify({ ...(options.https ? { https: options.https } : {}), logger: options.logger ?? false, bodyLimit: 64 * 1024 * 1024, ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } } });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Berth API', version: '1', description: 'The control plane of Berth: configuration, releases, rollouts, instances, tokens, approvals and audit.' },

@@ -4,6 +4,9 @@ import { invalid } from '../../errors.js';
 import type { Command } from '../command.js';
 import { printJson, table } from '../output.js';
 import { withRun } from '../run-workspace.js';
+import { remoteOr } from '../remote.js';
+
+type History = ReturnType<typeof history>;
 
 export const historyCommand: Command = {
   name: 'history',
@@ -13,14 +16,23 @@ export const historyCommand: Command = {
   run: (context) => {
     const [service, ...extra] = context.positionals;
     if (service === undefined || extra.length > 0) throw invalid('name one service', { fix: 'usage: berth history <service> [--env <env>] [--json]' });
-    return withRun(context, async (run) => {
-      const result = history(run, service, typeof context.flags.env === 'string' ? context.flags.env : undefined);
+    const env = typeof context.flags.env === 'string' ? context.flags.env : undefined;
+    return remoteOr(
+      context,
+      async (client) => {
+        const [result, config] = await Promise.all([client.get<History>(`/v1/services/${encodeURIComponent(service)}/history`, { env }), client.get<{ pipeline: string[] }>('/v1/project')]);
+        return show(result, config.pipeline[0] ?? 'dev');
+      },
+      () => withRun(context, async (run) => show(history(run, service, env), run.project.pipeline[0]!)),
+    );
+
+    function show(result: History, first: string): number {
       if (context.flags.json) {
         printJson(context.output, result);
         return 0;
       }
       if (result.rollouts.length === 0) {
-        context.output.out(`no releases of ${service} yet: berth release ${service} --env ${run.project.pipeline[0]}`);
+        context.output.out(`no releases of ${service} yet: berth release ${service} --env ${first}`);
         return 0;
       }
       const rows = result.rollouts.map((r) => [
@@ -38,7 +50,7 @@ export const historyCommand: Command = {
       const gates = result.rollouts.flatMap((r) => gateLines(r.rollout, r.evidence));
       if (gates.length > 0) context.output.out(['', 'gates:', ...gates].join('\n'));
       return 0;
-    });
+    }
   },
 };
 

@@ -3,6 +3,7 @@ import type { HostView } from '../../fleet/hosts-view.js';
 import type { Command } from '../command.js';
 import { formatBytes, printJson, table } from '../output.js';
 import { withRun } from '../run-workspace.js';
+import { remoteOr } from '../remote.js';
 
 export const hostsCommand: Command = {
   name: 'hosts',
@@ -10,8 +11,7 @@ export const hostsCommand: Command = {
   usage: 'berth hosts [--json]',
   options: { json: { type: 'boolean' } },
   run: (context) =>
-    withRun(context, async (run) => {
-      const hosts = await fleetHosts(run);
+    remoteOr(context, async (client) => (await client.get<{ hosts: HostView[] }>('/v1/hosts')).hosts, () => withRun(context, (run) => fleetHosts(run))).then((hosts) => {
       if (context.flags.json) printJson(context.output, { hosts });
       else for (const line of hostsLines(hosts)) context.output.out(line);
       // The view answered even with hosts down: it reports them, as berth ps does.

@@ -1,4 +1,5 @@
-import { fleetInstances } from '../../deploy/fleet-instances.js';
+import { fleetInstances, type FleetInstances } from '../../deploy/fleet-instances.js';
+import { remoteOr } from '../remote.js';
 import type { InstanceStatus } from '../../deploy/instances.js';
 import type { UnreachableHost } from '../../deploy/reach.js';
 import type { Command } from '../command.js';
@@ -10,20 +11,23 @@ export const psCommand: Command = {
   summary: 'every instance: host, network, IP, MAC, ports, image digest, state (set-aside, missing too), health, uptime, restarts',
   usage: 'berth ps [--env <env>] [--service <service>] [--json]',
   options: { env: { type: 'string', short: 'e' }, service: { type: 'string', short: 's' }, json: { type: 'boolean' } },
-  run: (context) =>
-    withRun(context, async (run) => {
-      const { flags, output } = context;
-      const { instances, unreachable } = await fleetInstances(run, {
-        ...(typeof flags.env === 'string' ? { environment: flags.env } : {}),
-        ...(typeof flags.service === 'string' ? { service: flags.service } : {}),
-      });
+  run: async (context) => {
+    const { flags, output } = context;
+    const filter = { ...(typeof flags.env === 'string' ? { environment: flags.env } : {}), ...(typeof flags.service === 'string' ? { service: flags.service } : {}) };
+    const { instances, unreachable } = await remoteOr(
+      context,
+      (client) => client.get<FleetInstances>('/v1/instances', { env: filter.environment, service: filter.service }),
+      () => withRun(context, (run) => fleetInstances(run, filter)),
+    );
+    {
       if (flags.json) {
         printJson(output, { instances, unreachable });
         return 0;
       }
       for (const line of psLines(instances, unreachable)) output.out(line);
       return 0;
-    }),
+    }
+  },
 };
 
 /** The table and its notes: missing and set-aside instances, and each host that did not answer with its reason. */

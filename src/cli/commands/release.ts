@@ -8,6 +8,13 @@ import type { Command, CommandContext } from '../command.js';
 import { durationFlag, positiveFlag, requiredFlag } from '../flags.js';
 import { printJson, type Output } from '../output.js';
 import { withRun } from '../run-workspace.js';
+import { remoteOr, serverRollout, type RolloutAnswer } from '../remote.js';
+import type { ServerClient } from '../../remote/client.js';
+import { withWorkspace } from '../command.js';
+import { serviceOf } from '../../deploy/context.js';
+import { resolveImage } from '../../deploy/image.js';
+import { lastPushOf } from '../../store/pushes.js';
+import { approvalLines } from './approval-lines.js';
 
 export function progress(output: Output): (event: RolloutEvent) => void {
   return (event) => {
@@ -33,14 +40,32 @@ function serviceArg(context: CommandContext, usage: string): string {
   return service;
 }
 
-const common = { json: { type: 'boolean' }, timeout: { type: 'string' } } as const;
+const common = { json: { type: 'boolean' }, timeout: { type: 'string' }, detach: { type: 'boolean' } } as const;
+
+/** Through the server: start the rollout there and follow it (or not, with --detach), rendering it as in-process. */
+function viaServer(context: CommandContext, path: string, body: object, abortAsked = false) {
+  return async (client: ServerClient) => {
+    const timeoutMs = durationFlag(context.flags.timeout, '--timeout');
+    const answer = await client.post<RolloutAnswer>(path, { ...body, ...(timeoutMs ? { timeoutMs } : {}) });
+    return serverRollout(context, client, answer, (result) => finish(context, result, abortAsked), progress(context.output), approvalLines);
+  };
+}
+
+/** The build a release names, from this machine's builds and pushes: the server is told its digest and push. */
+async function releaseImage(context: CommandContext, service: string): Promise<object> {
+  return withWorkspace(context, async ({ project, engine, db }) => {
+    const image = await resolveImage(project, engine, db, serviceOf(project, service), typeof context.flags.image === 'string' ? context.flags.image : undefined);
+    const push = lastPushOf(db, { imageId: image.id });
+    return push ? { image: push.digest, push } : { image: image.id };
+  });
+}
 
 function rolloutOptions(context: CommandContext) {
   const timeoutMs = durationFlag(context.flags.timeout, '--timeout');
   return { ...(timeoutMs ? { timeoutMs } : {}), ...(context.flags.json ? {} : { emit: progress(context.output) }) };
 }
 
-const RELEASE_USAGE = 'berth release <service> --env <first env> [--image <digest|tag>] [--force] [--timeout 120s] [--json]';
+const RELEASE_USAGE = 'berth release <service> --env <first env> [--image <digest|tag>] [--force] [--timeout 120s] [--detach] [--json]';
 export const releaseCommand: Command = {
   name: 'release',
   summary: "numbers the current build and settings of a service as a release and rolls it out to the pipeline's first environment",
@@ -49,8 +74,13 @@ export const releaseCommand: Command = {
   run: (context) => {
     const service = serviceArg(context, RELEASE_USAGE);
     const env = requiredFlag(context.flags.env, '--env', RELEASE_USAGE);
-    return withRun(context, async (run) =>
-      finish(context, await releaseService(run, service, env, { ...rolloutOptions(context), force: context.flags.force === true, ...(typeof context.flags.image === 'string' ? { image: context.flags.image } : {}) })),
+    return remoteOr(
+      context,
+      async (client) => viaServer(context, `/v1/services/${encodeURIComponent(service)}/releases`, { environment: env, force: context.flags.force === true, ...(await releaseImage(context, service)) })(client),
+      () =>
+        withRun(context, async (run) =>
+          finish(context, await releaseService(run, service, env, { ...rolloutOptions(context), force: context.flags.force === true, ...(typeof context.flags.image === 'string' ? { image: context.flags.image } : {}) })),
+        ),
     );
   },
 };
@@ -67,7 +97,15 @@ export const promoteCommand: Command = {
     const to = requiredFlag(flags.to, '--to', PROMOTE_USAGE);
     const canary = typeof flags.canary === 'string' ? parseShare(flags.canary) : undefined;
     const watchMs = durationFlag(flags.watch, '--watch');
-    return withRun(context, async (run) =>
+    const remoteBody = {
+      to,
+      ...(typeof flags.from === 'string' ? { from: flags.from } : {}),
+      ...(canary !== undefined ? { canary } : {}),
+      ...(watchMs !== undefined ? { watchMs } : {}),
+      manual: flags.manual === true,
+      force: flags.force === true,
+    };
+    return remoteOr(context, viaServer(context, `/v1/services/${encodeURIComponent(service)}/promotions`, remoteBody), () => withRun(context, async (run) =>
       finish(
         context,
         await promoteService(run, service, to, {
@@ -80,7 +118,7 @@ export const promoteCommand: Command = {
           onCanary: (text) => output.out(text),
         }),
       ),
-    );
+    ));
   },
 };
 
@@ -94,7 +132,11 @@ export const rollbackCommand: Command = {
     const service = serviceArg(context, ROLLBACK_USAGE);
     const env = requiredFlag(context.flags.env, '--env', ROLLBACK_USAGE);
     const to = positiveFlag(context.flags.to, '--to');
-    return withRun(context, async (run) => finish(context, await rollbackService(run, service, env, { ...rolloutOptions(context), force: context.flags.force === true, ...(to !== undefined ? { to } : {}) })));
+    return remoteOr(
+      context,
+      viaServer(context, `/v1/services/${encodeURIComponent(service)}/rollbacks`, { environment: env, force: context.flags.force === true, ...(to !== undefined ? { to } : {}) }),
+      () => withRun(context, async (run) => finish(context, await rollbackService(run, service, env, { ...rolloutOptions(context), force: context.flags.force === true, ...(to !== undefined ? { to } : {}) }))),
+    );
   },
 };
 
@@ -109,7 +151,11 @@ export const scaleCommand: Command = {
     const match = arg === undefined || extra.length > 0 ? null : /^([a-z0-9][a-z0-9-]*)=(\d+)$/.exec(arg);
     if (!match) throw invalid(`expected <service>=<N>, got "${context.positionals.join(' ')}"`, { fix: `usage: ${SCALE_USAGE}` });
     const env = requiredFlag(context.flags.env, '--env', SCALE_USAGE);
-    return withRun(context, async (run) => finish(context, await scaleService(run, match[1]!, env, Number(match[2]), { ...rolloutOptions(context), force: context.flags.force === true })));
+    return remoteOr(
+      context,
+      viaServer(context, `/v1/services/${encodeURIComponent(match[1]!)}/scale`, { environment: env, replicas: Number(match[2]), force: context.flags.force === true }),
+      () => withRun(context, async (run) => finish(context, await scaleService(run, match[1]!, env, Number(match[2]), { ...rolloutOptions(context), force: context.flags.force === true }))),
+    );
   },
 };
 
@@ -123,8 +169,10 @@ export const canaryCommand: Command = {
     const [action, service, ...extra] = context.positionals;
     if ((action !== 'promote' && action !== 'abort') || service === undefined || extra.length > 0) throw invalid('name promote or abort, and one service', { fix: `usage: ${CANARY_USAGE}` });
     const env = requiredFlag(context.flags.env, '--env', CANARY_USAGE);
-    return withRun(context, async (run) =>
-      action === 'promote' ? finish(context, await canaryPromote(run, service, env, rolloutOptions(context))) : finish(context, await canaryAbort(run, service, env, rolloutOptions(context)), true),
+    return remoteOr(context, viaServer(context, `/v1/services/${encodeURIComponent(service)}/canary/${action}`, { environment: env }, action === 'abort'), () =>
+      withRun(context, async (run) =>
+        action === 'promote' ? finish(context, await canaryPromote(run, service, env, rolloutOptions(context))) : finish(context, await canaryAbort(run, service, env, rolloutOptions(context)), true),
+      ),
     );
   },
 };

@@ -1,6 +1,8 @@
 /** berth rollout ls | show <id> | abandon <id>: the rollouts still open, one rollout's journal, and ending an interrupted one. */
-import { abandonRollout } from '../../release/abandon.js';
-import { rolloutView as view } from '../../release/rollout-view.js';
+import { abandonRollout, type AbandonResult } from '../../release/abandon.js';
+import type { RolloutResult } from '../../release/rollout.js';
+import { followToEnd, remoteOr, requireServer, exitOf } from '../remote.js';
+import { rolloutView as view, type RolloutView } from '../../release/rollout-view.js';
 import { invalid, notFound } from '../../errors.js';
 import { openRollouts, rolloutById } from '../../store/releases.js';
 import type { Command, CommandContext } from '../command.js';
@@ -9,7 +11,7 @@ import { printJson, table } from '../output.js';
 import { withRun } from '../run-workspace.js';
 import { progress } from './release.js';
 
-const USAGE = 'berth rollout ls | show <id> | abandon <id> [--json]';
+const USAGE = 'berth rollout ls | show <id> | abandon <id> | follow <id> | cancel <id> [--json]';
 
 function idArg(context: CommandContext, rest: string[]): number {
   if (rest.length !== 1) throw invalid('name one rollout by its number', { fix: `usage: ${USAGE} (berth rollout ls lists them)` });
@@ -24,9 +26,22 @@ export const rolloutCommand: Command = {
   run: (context) => {
     const [action, ...rest] = context.positionals;
     const { output, flags } = context;
+    if (action === 'follow' || action === 'cancel') {
+      const id = idArg(context, rest);
+      const client = requireServer(context, `rollout ${action}`);
+      if (action === 'cancel') {
+        return client
+          .post(`/v1/rollouts/${id}/cancel`)
+          .then(() => {
+            output.out(`rollout #${id}: cancel asked; it stops before its next step and rolls back (follow it: berth rollout follow ${id})`);
+            return 0;
+          })
+          .finally(() => client.close());
+      }
+      return followToEnd(output, client, id, (result) => finishFollowed(context, result), flags.json ? () => {} : progress(output)).finally(() => client.close());
+    }
     if (action === 'ls' && rest.length === 0) {
-      return withRun(context, async (run) => {
-        const rows = openRollouts(run.db).map((r) => view(run.db, r));
+      return remoteOr(context, async (client) => (await client.get<{ rollouts: RolloutView[] }>('/v1/rollouts')).rollouts, () => withRun(context, async (run) => openRollouts(run.db).map((r) => view(run.db, r)))).then((rows) => {
         if (flags.json) printJson(output, { rollouts: rows });
         else if (rows.length === 0) output.out('no open rollouts');
         else output.out(table([['#', 'SERVICE', 'ENV', 'KIND', 'RELEASE', 'STATE', 'STEP', 'BY'], ...rows.map((r) => [String(r.id), r.service, r.environment, r.kind, String(r.release), r.state, `${r.done}/${r.steps.length}`, r.actor])]));
@@ -35,10 +50,16 @@ export const rolloutCommand: Command = {
     }
     if (action === 'show') {
       const id = idArg(context, rest);
-      return withRun(context, async (run) => {
-        const r = rolloutById(run.db, id);
-        if (!r) throw notFound(`rollout #${id} does not exist`, { fix: 'list the open ones with: berth rollout ls' });
-        const v = view(run.db, r);
+      return remoteOr(
+        context,
+        (client) => client.get<RolloutView>(`/v1/rollouts/${id}`),
+        () =>
+          withRun(context, async (run) => {
+            const r = rolloutById(run.db, id);
+            if (!r) throw notFound(`rollout #${id} does not exist`, { fix: 'list the open ones with: berth rollout ls' });
+            return view(run.db, r);
+          }),
+      ).then((v) => {
         if (flags.json) {
           printJson(output, v);
           return 0;
@@ -51,8 +72,7 @@ export const rolloutCommand: Command = {
     }
     if (action === 'abandon') {
       const id = idArg(context, rest);
-      return withRun(context, async (run) => {
-        const result = await abandonRollout(run, id, flags.json ? {} : { emit: progress(output) });
+      return remoteOr(context, (client) => client.post<AbandonResult>(`/v1/rollouts/${id}/abandon`), () => withRun(context, (run) => abandonRollout(run, id, flags.json ? {} : { emit: progress(output) }))).then((result) => {
         if (flags.json) printJson(output, result);
         else output.out(`rollout #${result.rollout} of ${result.service} in ${result.environment}: ${result.message}; running: ${result.running.join(', ') || 'none'}`);
         return 0;
@@ -63,3 +83,10 @@ export const rolloutCommand: Command = {
 };
 
 
+
+/** The end of a followed rollout, as release/promote print it. */
+function finishFollowed(context: CommandContext, result: RolloutResult): number {
+  if (context.flags.json) printJson(context.output, result);
+  else context.output.out(`${result.service} release ${result.release} in ${result.environment}: ${result.status}${result.message ? ` (${result.message})` : ''}; front door http://${result.frontDoor.address}:${result.frontDoor.port}/`);
+  return exitOf(result);
+}

@@ -13,11 +13,11 @@ export async function configRoutes(app: FastifyInstance, core: ServerCore): Prom
       config: { access: { level: 'admin' } },
       schema: {
         summary: 'apply a configuration: the project folder as path → base64 content; answers with its version and the diff against the version before',
-        body: { type: 'object', required: ['files'], additionalProperties: false, properties: { files: { type: 'object', additionalProperties: { type: 'string' } }, dryRun: { type: 'boolean' } } },
+        body: { type: 'object', required: ['files'], additionalProperties: false, properties: { files: { type: 'object', additionalProperties: { type: 'string' } }, executable: { type: 'array', items: { type: 'string' } }, dryRun: { type: 'boolean' } } },
       },
     },
-    async (request: FastifyRequest<{ Body: { files: Record<string, string>; dryRun?: boolean } }>, reply) => {
-      const outcome = applyBundle(core.db, core.stateDir, core.env, decodeBundle(request.body.files), { actor: actorOf(request), dryRun: request.body.dryRun === true });
+    async (request: FastifyRequest<{ Body: { files: Record<string, string>; executable?: string[]; dryRun?: boolean } }>, reply) => {
+      const outcome = applyBundle(core.db, core.stateDir, core.env, decodeBundle({ files: request.body.files, executable: request.body.executable ?? [] }), { actor: actorOf(request), dryRun: request.body.dryRun === true });
       if (outcome.applied) core.events.publish('config-applied', { version: outcome.version, project: outcome.project, actor: actorOf(request), changes: outcome.diff.changes.map((c) => ({ path: c.path, change: c.change })) });
       return reply.status(outcome.applied ? 201 : 200).send(outcome);
     },

@@ -20,5 +20,15 @@ export async function readRoutes(app: FastifyInstance, core: ServerCore): Promis
     { config: read, schema: { summary: "a service's releases and rollouts (berth history)", params: { type: 'object', properties: { service: { type: 'string' } } }, querystring: { type: 'object', additionalProperties: false, properties: { env: { type: 'string' } } } } },
     async (request: FastifyRequest<{ Params: { service: string }; Querystring: { env?: string } }>) => history(core.run(actorOf(request)), request.params.service, request.query.env),
   );
+  app.get('/project', { config: read, schema: { summary: 'the applied project: its name, configuration version, pipeline, environments and services' } }, async () => {
+    const project = core.project();
+    return {
+      name: project.name,
+      configVersion: core.configVersion(),
+      pipeline: project.pipeline,
+      environments: [...project.environments.values()].map((e) => ({ name: e.name, network: e.network, hosts: e.hosts })),
+      services: [...project.services.values()].map((s) => ({ name: s.name, image: s.image })),
+    };
+  });
   app.get('/hosts', { config: read, schema: { summary: 'the hosts: state, reachability, capacity, reservations (berth hosts)' } }, async (request) => ({ hosts: await fleetHosts(core.run(actorOf(request))) }));
 }

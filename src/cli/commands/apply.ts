@@ -1,0 +1,41 @@
+/** berth apply [--dry-run]: uploads the project's configuration to the server, versioned, showing the diff first. */
+import { relative, resolve } from 'node:path';
+import { bundleDigests, collectBundle, encodeBundle, secretFiles } from '../../apply/bundle.js';
+import type { ApplyOutcome } from '../../apply/versions.js';
+import { loadProject } from '../../config/project.js';
+import type { Command } from '../command.js';
+import { printJson } from '../output.js';
+import { requireServer } from '../remote.js';
+
+export const applyCommand: Command = {
+  name: 'apply',
+  summary: "uploads berth.yaml (services, environments, networks, hosts, pipeline) and its folder to the server as a new configuration version, showing the diff",
+  usage: 'berth apply [--dry-run] [--json]',
+  options: { 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+  run: async (context) => {
+    const { flags, output, env, cwd } = context;
+    // Validated here first: a bad file fails with its line before anything is sent.
+    const project = loadProject(flags.project as string | undefined, env, cwd);
+    const bundle = collectBundle(project.dir, project.stateDir);
+    const kept = [...secretFiles(project)].filter((f) => !relative(project.dir, f).startsWith('..'));
+    for (const file of kept) bundle.delete(relative(project.dir, resolve(file)).split('\\').join('/'));
+    const client = requireServer(context, 'apply');
+    try {
+      const outcome = await client.post<ApplyOutcome>('/v1/config', { ...encodeBundle(bundle), dryRun: flags['dry-run'] === true });
+      if (flags.json) {
+        printJson(output, { ...outcome, digest: bundleDigests(bundle).digest });
+        return 0;
+      }
+      for (const change of outcome.diff.changes) {
+        output.out(change.patch && change.path.endsWith('.yaml') ? change.patch.trimEnd() : `${change.change} ${change.path}`);
+      }
+      if (kept.length > 0) output.out(`not uploaded (secret files stay here; set them on the server with berth secret set): ${kept.map((f) => relative(project.dir, f)).join(', ')}`);
+      if (outcome.diff.unchanged) output.out(`configuration of ${outcome.project} unchanged: version ${outcome.version}`);
+      else if (outcome.dryRun) output.out(`dry run: applying would make version ${outcome.version} of ${outcome.project} (${outcome.diff.changes.length} file(s) changed); nothing was applied`);
+      else output.out(`applied version ${outcome.version} of ${outcome.project} (${outcome.diff.changes.length} file(s) changed)`);
+      return 0;
+    } finally {
+      client.close();
+    }
+  },
+};

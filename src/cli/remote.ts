@@ -1,0 +1,94 @@
+/**
+ * The CLI's second path: with a server configured (--server, BERTH_SERVER or
+ * the user's config file), Run's and Release's commands ask the server, which
+ * calls the same core functions; the answers are rendered by the same code.
+ */
+import { connectServer, type ServerClient } from '../remote/client.js';
+import { followRollout } from '../remote/follow.js';
+import { serverTarget } from '../remote/target.js';
+import { invalid, rolloutExitCodes } from '../errors.js';
+import type { RolloutEvent } from '../release/rollout-context.js';
+import type { RolloutResult } from '../release/rollout.js';
+import type { CommandContext } from './command.js';
+import type { Output } from './output.js';
+
+export function remoteOf(context: CommandContext): ServerClient | undefined {
+  const target = serverTarget(typeof context.flags.server === 'string' ? context.flags.server : undefined, context.env);
+  return target && connectServer(target);
+}
+
+/** A command that needs a server (tokens, audit, approvals, apply). */
+export function requireServer(context: CommandContext, command: string): ServerClient {
+  const client = remoteOf(context);
+  if (!client) throw invalid(`berth ${command} needs a Berth server, and none is configured`, { fix: 'set BERTH_SERVER (e.g. http://127.0.0.1:7878) and BERTH_TOKEN, or pass --server URL' });
+  return client;
+}
+
+/** Runs `use` with the server's client, or `local` in-process when none is configured. */
+export async function remoteOr<T>(context: CommandContext, remote: (client: ServerClient) => Promise<T>, local: () => Promise<T>): Promise<T> {
+  const client = remoteOf(context);
+  if (!client) return local();
+  try {
+    return await remote(client);
+  } finally {
+    client.close();
+  }
+}
+
+export interface RolloutAnswer {
+  rollout?: number;
+  result?: RolloutResult;
+  approval?: { id: number; service: string; environment: string; requestedBy: string; expiresAt: string; status: string };
+}
+
+/** The exit code of a promotion that waits for an approval: not an error, and not done either. */
+export const PENDING_APPROVAL_EXIT = 10;
+
+/**
+ * Starts a rollout in the server and, unless --detach, follows it to its end
+ * with the same progress lines as in-process; Ctrl-C stops following, never the rollout.
+ */
+export async function serverRollout(
+  context: CommandContext,
+  client: ServerClient,
+  answer: RolloutAnswer,
+  finish: (result: RolloutResult) => number,
+  progress: (event: RolloutEvent) => void,
+  approvalLines: (approval: NonNullable<RolloutAnswer['approval']>) => string[] = (a) => [`approval #${a.id} ${a.status}: ${a.service} to ${a.environment}`],
+): Promise<number> {
+  const { output, flags } = context;
+  if (answer.approval) {
+    for (const line of approvalLines(answer.approval)) output.out(line);
+    return PENDING_APPROVAL_EXIT;
+  }
+  if (answer.result) return finish(answer.result);
+  const id = answer.rollout!;
+  if (flags.detach) {
+    output.out(`rollout #${id} runs in the server; follow it: berth rollout follow ${id}; cancel it: berth rollout cancel ${id}`);
+    return 0;
+  }
+  return followToEnd(output, client, id, finish, flags.json ? () => {} : progress);
+}
+
+export async function followToEnd(output: Output, client: ServerClient, id: number, finish: (result: RolloutResult) => number, progress: (event: RolloutEvent) => void): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    controller.abort();
+    output.err(`berth: ${signal}: stopped following; rollout #${id} goes on in the server.`);
+    output.err(`  follow it: berth rollout follow ${id}`);
+    output.err(`  cancel it: berth rollout cancel ${id} (it stops before its next step and rolls back)`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const end = await followRollout(client, id, progress, controller.signal);
+    if (end.kind === 'failed') throw end.error;
+    return finish(end.result);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export const exitOf = (result: RolloutResult, abortAsked = false) => (result.status === 'aborted' && abortAsked ? 0 : rolloutExitCodes[result.status]);

@@ -1,0 +1,92 @@
+/**
+ * The CLI's client of a Berth server (node:http/https, as the engine client:
+ * no library's start-up cost on every command). A server's error body becomes
+ * the same BerthError the core would have thrown in-process, so the CLI
+ * renders it, and exits, exactly as it does without a server.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { BerthError, BerthErrors, unavailable, type ErrorKind } from '../errors.js';
+import type { ServerTarget } from './target.js';
+
+const CALL_TIMEOUT_MS = 60_000;
+
+export interface ServerClient {
+  readonly target: ServerTarget;
+  get<T>(path: string, query?: Record<string, string | number | undefined>): Promise<T>;
+  post<T>(path: string, body?: unknown): Promise<T>;
+  delete<T>(path: string): Promise<T>;
+  /** A streaming GET (the event stream): the response once its headers arrived. */
+  stream(path: string, headers?: Record<string, string>, signal?: AbortSignal): Promise<IncomingMessage>;
+  close(): void;
+}
+
+interface WireError {
+  error?: { kind?: ErrorKind; message?: string; fix?: string; lines?: string[]; problems?: { kind: ErrorKind; message: string; fix?: string; lines?: string[] }[] };
+}
+
+export function errorFromBody(status: number, body: WireError, url: string): BerthError {
+  const e = body.error;
+  if (!e?.kind || !e.message) return new BerthError(status >= 500 ? 'failed' : 'invalid', `the server answered ${status} to ${url} without an error body`, { fix: 'check that BERTH_SERVER names a Berth server' });
+  const one = (p: { kind: ErrorKind; message: string; fix?: string; lines?: string[] }) => new BerthError(p.kind, p.message, { ...(p.fix ? { fix: p.fix } : {}), ...(p.lines ? { lines: p.lines } : {}) });
+  if (e.problems && e.problems.length > 1) return new BerthErrors(e.problems.map(one));
+  return one({ kind: e.kind, message: e.message, ...(e.fix ? { fix: e.fix } : {}), ...(e.lines ? { lines: e.lines } : {}) });
+}
+
+export function connectServer(target: ServerTarget): ServerClient {
+  const https = target.url.protocol === 'https:';
+  const agent = https ? new HttpsAgent({ keepAlive: true, ...(target.ca ? { ca: readFileSync(target.ca) } : {}) }) : new HttpAgent({ keepAlive: true });
+  const send = https ? httpsRequest : httpRequest;
+  const base = target.url.href.replace(/\/$/, '');
+  const headers = (extra: Record<string, string> = {}): Record<string, string> => ({ accept: 'application/json', ...(target.token ? { authorization: `Bearer ${target.token}` } : {}), ...extra });
+
+  const open = (method: string, path: string, body: string | undefined, extra: Record<string, string>, signal?: AbortSignal, timeoutMs = CALL_TIMEOUT_MS): Promise<IncomingMessage> =>
+    new Promise((resolve, reject) => {
+      const req = send(`${base}${path}`, { method, agent, headers: headers({ ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...extra }), ...(signal ? { signal } : {}) }, resolve);
+      req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })));
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.name === 'AbortError') return reject(error);
+        reject(unavailable(`cannot reach the Berth server at ${base}: ${error.code ?? error.message}`, { fix: 'start it (berth server), or check BERTH_SERVER / --server', cause: error }));
+      });
+      req.end(body);
+    });
+
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await open(method, path, body === undefined ? undefined : JSON.stringify(body), {});
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? {} : JSON.parse(text);
+    } catch {
+      throw unavailable(`the server at ${base} answered ${res.statusCode} to ${method} ${path} with something that is not JSON`, { fix: 'check that BERTH_SERVER names a Berth server' });
+    }
+    if ((res.statusCode ?? 500) >= 400) throw errorFromBody(res.statusCode ?? 500, parsed as WireError, `${method} ${path}`);
+    return parsed as T;
+  };
+
+  const withQuery = (path: string, query?: Record<string, string | number | undefined>) => {
+    const entries = Object.entries(query ?? {}).filter(([, v]) => v !== undefined) as [string, string | number][];
+    return entries.length === 0 ? path : `${path}?${new URLSearchParams(entries.map(([k, v]) => [k, String(v)])).toString()}`;
+  };
+
+  return {
+    target,
+    get: (path, query) => call('GET', withQuery(path, query)),
+    post: (path, body) => call('POST', path, body ?? {}),
+    delete: (path) => call('DELETE', path),
+    stream: async (path, extra = {}, signal) => {
+      // No deadline once streaming: the server sends a keep-alive comment every 15 s.
+      const res = await open('GET', path, undefined, { accept: 'text/event-stream', ...extra }, signal, 0);
+      if ((res.statusCode ?? 500) >= 400) {
+        const chunks: Buffer[] = [];
+        for await (const chunk of res) chunks.push(chunk as Buffer);
+        throw errorFromBody(res.statusCode ?? 500, JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as WireError, `GET ${path}`);
+      }
+      return res;
+    },
+    close: () => agent.destroy(),
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * Following a rollout the server runs: its events from the stream, resumed
+ * with Last-Event-ID when the connection drops (a server restarted mid-rollout
+ * resumes the rollout and its stream), until the rollout's end.
+ */
+import { BerthError, unavailable, type ErrorKind } from '../errors.js';
+import type { RolloutEvent } from '../release/rollout-context.js';
+import type { RolloutResult } from '../release/rollout.js';
+import type { ServerClient } from './client.js';
+import { parseSse } from './sse.js';
+
+/** How long the follower keeps trying to reach a server that went away. */
+const RECONNECT_FOR_MS = 120_000;
+
+export type FollowEnd = { kind: 'finished'; result: RolloutResult } | { kind: 'failed'; error: BerthError };
+
+interface Frame {
+  rollout: number | null;
+  result?: RolloutResult;
+  error?: { kind: ErrorKind; message: string; fix?: string; lines?: string[] };
+}
+
+export async function followRollout(client: ServerClient, rollout: number, onProgress: (event: RolloutEvent) => void, signal?: AbortSignal): Promise<FollowEnd> {
+  let last: string | undefined;
+  let lostSince: number | undefined;
+  for (;;) {
+    try {
+      const res = await client.stream(`/v1/events?rollout=${rollout}`, last ? { 'last-event-id': last } : {}, signal);
+      lostSince = undefined;
+      for await (const event of parseSse(res)) {
+        if (event.id) last = event.id;
+        const frame = JSON.parse(event.data) as Frame & RolloutEvent;
+        if (event.event === 'rollout-progress') onProgress(frame);
+        else if (event.event === 'rollout-finished' && frame.result) return { kind: 'finished', result: frame.result };
+        else if (event.event === 'rollout-failed' && frame.error) {
+          const e = frame.error;
+          return { kind: 'failed', error: new BerthError(e.kind, e.message, { ...(e.fix ? { fix: e.fix } : {}), ...(e.lines ? { lines: e.lines } : {}) }) };
+        }
+      }
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      if (error instanceof BerthError && error.kind !== 'unavailable') throw error;
+    }
+    // The stream ended or the server went away: resume from the last event seen.
+    lostSince ??= Date.now();
+    if (Date.now() - lostSince > RECONNECT_FOR_MS) {
+      throw unavailable(`lost the Berth server while following rollout #${rollout}`, { fix: `the rollout goes on in the server if it is up; follow it again: berth rollout follow ${rollout}` });
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

@@ -1,0 +1,116 @@
+/** The API's plumbing on a real fastify app and a real SQLite store (no engine): errors, tokens, OpenAPI, the event stream. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { bootstrapAdmin, createToken } from '../access/tokens.js';
+import { connectServer } from '../remote/client.js';
+import { parseSse } from '../remote/sse.js';
+import { openStore, type Db } from '../store/db.js';
+import { buildApp } from './app.js';
+import { ServerCore } from './core.js';
+
+describe('the API', () => {
+  let dir: string;
+  let db: Db;
+  let core: ServerCore;
+  let app: FastifyInstance;
+  let admin: string;
+  let url: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'berth-app-test-'));
+    db = openStore(dir);
+    admin = bootstrapAdmin(db)!.token;
+    core = new ServerCore(dir, db, {});
+    app = await buildApp(core);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  });
+  after(async () => {
+    await app.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  it('the first start makes one admin token, and only one', () => {
+    assert.equal(bootstrapAdmin(db), undefined);
+    assert.match(admin, /^berth_[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('a request without a token, or with an unknown one, is 401 in Berth\'s error shape, before its body is looked at', async () => {
+    const none = await app.inject({ method: 'POST', url: '/v1/services/web/releases', payload: { nonsense: true } });
+    assert.equal(none.statusCode, 401);
+    assert.equal(none.json().error.kind, 'unauthenticated');
+    assert.match(none.json().error.fix, /BERTH_TOKEN/);
+    const wrong = await app.inject({ method: 'GET', url: '/v1/instances', headers: auth('berth_not-a-token') });
+    assert.equal(wrong.statusCode, 401);
+    assert.match(wrong.json().error.message, /not valid/);
+  });
+
+  it('a body that does not match its schema is 400 invalid, naming the field', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/services/web/scale', headers: auth(admin), payload: { environment: 'dev', replicas: -1 } });
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.json().error.kind, 'invalid');
+    assert.match(res.json().error.message, /replicas/);
+  });
+
+  it('an unknown route is 404 in Berth\'s shape; a known one without a configuration applied says how to apply one', async () => {
+    const res = await app.inject({ method: 'GET', url: '/v1/nothing-here', headers: auth(admin) });
+    assert.equal(res.statusCode, 404);
+    assert.equal(res.json().error.kind, 'not-found');
+    const project = await app.inject({ method: 'GET', url: '/v1/project', headers: auth(admin) });
+    assert.equal(project.statusCode, 404);
+    assert.match(project.json().error.fix, /berth apply/);
+  });
+
+  it('the OpenAPI document is public and describes every route with the schema that validates it', async () => {
+    const res = await app.inject({ method: 'GET', url: '/v1/openapi.json' });
+    assert.equal(res.statusCode, 200);
+    const doc = res.json() as { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { required?: string[] } }> } }>> };
+    assert.match(doc.openapi, /^3\./);
+    for (const path of ['/v1/config', '/v1/services/{service}/releases', '/v1/services/{service}/promotions', '/v1/instances', '/v1/events', '/v1/tokens', '/v1/rollouts/{id}/cancel']) assert.ok(doc.paths[path], `no ${path} in ${Object.keys(doc.paths).join(', ')}`);
+    assert.deepEqual(doc.paths['/v1/services/{service}/scale']!.post!.requestBody!.content['application/json']!.schema.required, ['environment', 'replicas']);
+  });
+
+  it('the answers of the server become the same Berth errors in the CLI\'s client', async () => {
+    const viewer = createToken(db, { name: 'look', role: 'viewer', createdBy: 'test' }).token;
+    const client = connectServer({ url: new URL(url), token: viewer });
+    await assert.rejects(client.post('/v1/tokens', { name: 'x', role: 'admin' }), (e: Error & { kind?: string }) => e.kind === 'forbidden' && /lacks the role admin \(this token is a viewer\)/.test(e.message));
+    client.close();
+  });
+
+  it('the event stream resumes from Last-Event-ID without losing or repeating an event', async () => {
+    const first = [1, 2, 3, 4, 5].map((n) => core.events.publish('test', { n }).seq);
+    const client = connectServer({ url: new URL(url), token: admin });
+    const read = async (count: number, headers: Record<string, string>, during?: () => void) => {
+      const controller = new AbortController();
+      const res = await client.stream(`/v1/events?after=${first[0]! - 1}`, headers, controller.signal);
+      const got: { id: string; n: number }[] = [];
+      try {
+        for await (const e of parseSse(res)) {
+          if (e.event !== 'test') continue;
+          got.push({ id: e.id!, n: (JSON.parse(e.data) as { n: number }).n });
+          if (got.length === 2) during?.();
+          if (got.length === count) break;
+        }
+      } finally {
+        controller.abort();
+        res.destroy();
+      }
+      return got;
+    };
+    // Three read, the connection dropped; two more published live while the first stream runs, two while nobody listens.
+    const one = await read(3, {}, () => [6, 7].forEach((n) => core.events.publish('test', { n })));
+    [8, 9].forEach((n) => core.events.publish('test', { n }));
+    const two = await read(6, { 'last-event-id': one.at(-1)!.id });
+    assert.deepEqual(one.map((e) => e.n), [1, 2, 3]);
+    assert.deepEqual(two.map((e) => e.n), [4, 5, 6, 7, 8, 9]);
+    assert.deepEqual([...one, ...two].map((e) => Number(e.id)), [...first, ...[0, 1, 2, 3].map((i) => first[4]! + 1 + i)]);
+    client.close();
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * `berth server`: opens the server's store (SQLite under its state directory),
+ * prints an admin token on the first start, resumes the rollouts a killed
+ * server left, and serves the API. Anything but loopback needs TLS.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { FastifyInstance } from 'fastify';
+import { bootstrapAdmin } from '../access/tokens.js';
+import { invalid } from '../errors.js';
+import { isAlive } from '../processes.js';
+import { recoverInterrupted } from '../release/rollout.js';
+import { isLoopback } from '../remote/target.js';
+import { openStore, type Db } from '../store/db.js';
+import { latestConfig } from '../store/configs.js';
+import { lockOf, openRollouts } from '../store/releases.js';
+import { buildApp } from './app.js';
+import { ServerCore } from './core.js';
+
+export const DEFAULT_LISTEN = '127.0.0.1:7878';
+
+export interface ServerOptions {
+  listen: string;
+  stateDir: string;
+  env: NodeJS.ProcessEnv;
+  tls?: { cert: string; key: string };
+  say: (line: string) => void;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  core: ServerCore;
+  url: string;
+  close(): Promise<void>;
+}
+
+export function parseListen(listen: string, tls: boolean): { host: string; port: number } {
+  const match = /^(\[[0-9a-f:]+\]|[^:]+):(\d{1,5})$/i.exec(listen);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) throw invalid(`--listen "${listen}" is not ADDRESS:PORT`, { fix: `e.g. --listen ${DEFAULT_LISTEN}` });
+  const host = match[1]!.replace(/^\[|\]$/g, '');
+  if (!tls && !isLoopback(host)) throw invalid(`--listen ${listen} is reachable from other machines, and without TLS tokens would cross the network in clear`, { fix: 'give the server a certificate: --tls-cert cert.pem --tls-key key.pem, or listen on 127.0.0.1' });
+  return { host, port };
+}
+
+/** Rollouts left running by a server that is gone (killed): resumed in the background, as any command would. */
+function resumeInterrupted(core: ServerCore, say: (line: string) => void): void {
+  if (!latestConfig(core.db)) return;
+  for (const r of openRollouts(core.db)) {
+    if (r.status !== 'running') continue;
+    const lock = lockOf(core.db, r.service, r.environment);
+    if (lock && lock.hostname === hostname() && lock.pid !== process.pid && isAlive(lock.pid)) continue;
+    say(`resuming rollout #${r.id} (${r.kind} of ${r.service} in ${r.environment}), interrupted at step ${r.done}`);
+    const run = core.run('server');
+    core.jobs.start('server', (options) => recoverInterrupted(run, r.service, r.environment, options).then((result) => result ?? Promise.reject(new Error(`rollout #${r.id} had nothing to resume`)))).catch((error: unknown) => say(`rollout #${r.id} could not be resumed: ${(error as Error).message}`));
+  }
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { host, port } = parseListen(options.listen, options.tls !== undefined);
+  const https = options.tls ? { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) } : undefined;
+  const db: Db = openStore(options.stateDir);
+  const admin = bootstrapAdmin(db);
+  if (admin) options.say(`admin token: ${admin.token}`);
+  const core = new ServerCore(options.stateDir, db, options.env);
+  const app = await buildApp(core, https ? { https } : {});
+  await app.listen({ host, port });
+  const address = app.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  resumeInterrupted(core, options.say);
+  return {
+    app,
+    core,
+    url,
+    close: async () => {
+      await app.close();
+      db.close();
+    },
+  };
+}
