@@ -48,6 +48,10 @@ function finishedInterrupted(resumed: RolloutResult): RolloutResult {
 export async function releaseService(run: RunContext, serviceName: string, environmentName: string, options: RolloutOptions & { force?: boolean; image?: string } = {}): Promise<RolloutResult & { created: Release }> {
   const service = serviceOf(run.project, serviceName);
   const environment = environmentOf(run.project, environmentName);
+  // Else a forced release would be a way around the approval a promotion there waits for.
+  if (environment.protected && run.project.pipeline[0] !== environment.name) {
+    throw forbidden(`${environment.name} is protected: a build gets there by a promotion that a second token approves, not by a release`, { fix: `release it to ${run.project.pipeline[0]} and promote it: berth promote ${service.name} --to ${environment.name}` });
+  }
   await requireHosts(run, service.name, environment, `the release of ${service.name} to ${environment.name}`);
   const image = await resolveImage(run.project, run.hosts.buildEngine(), run.db, service, options.image);
   const draft = { service: service.name, number: 0, image: image.name, imageId: image.id, digest: image.digest, repository: image.repository, config: configOf(service) };

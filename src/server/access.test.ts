@@ -110,6 +110,9 @@ describe('the server: tokens, roles, approvals and audit', () => {
     const devDeployer = await send('POST', '/v1/services/web/promotions', 'ci-dev', { to: 'production' });
     assert.equal(devDeployer.status, 403);
     assert.match(devDeployer.body.error.message, /lacks rights on production \(this token may deploy to dev\)$/);
+    const forcedRelease = await send('POST', '/v1/services/web/releases', 'ci-prod', { environment: 'production', force: true });
+    assert.equal(forcedRelease.status, 403);
+    assert.equal(forcedRelease.body.error.message, 'production is protected: a build gets there by a promotion that a second token approves, not by a release');
     const viewerTokens = await send('POST', '/v1/tokens', 'eyes', { name: 'mine', role: 'admin' });
     assert.equal(viewerTokens.status, 403);
   });
