@@ -13,6 +13,8 @@ export interface CommandContext {
   output: Output;
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** Where a command reads input (`berth secret set`'s value); process.stdin when absent. */
+  stdin?: AsyncIterable<Buffer | string> & { isTTY?: boolean };
 }
 
 export interface Command {

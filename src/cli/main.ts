@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { invalid } from '../errors.js';
 import { didYouMean } from '../config/suggest.js';
-import { commonOptions, type Command } from './command.js';
+import { commonOptions, type Command, type CommandContext } from './command.js';
 import { attachDashedValues } from './flags.js';
 import { buildCommand } from './commands/build.js';
 import { deployCommand } from './commands/deploy.js';
@@ -27,6 +27,7 @@ import { auditCommand } from './commands/audit.js';
 import { tokenCommand } from './commands/token.js';
 import { serverCommand } from './commands/server.js';
 import { remoteOf } from './remote.js';
+import { secretCommand } from './commands/secret.js';
 import { storeFailure } from '../store/db.js';
 import { processOutput, renderError, type Output } from './output.js';
 
@@ -51,6 +52,7 @@ const commands: Command[] = [
   moveCommand,
   rolloutCommand,
   historyCommand,
+  secretCommand,
   lbCommand,
   ipamCommand,
   hostsCommand,
@@ -79,7 +81,7 @@ function help(output: Output): void {
   output.out('run "berth <command> --help" for a command\'s options');
 }
 
-export async function main(argv: string[], output: Output = processOutput(), env = process.env, cwd = process.cwd()): Promise<number> {
+export async function main(argv: string[], output: Output = processOutput(), env = process.env, cwd = process.cwd(), stdin?: CommandContext['stdin']): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     help(output);
@@ -104,7 +106,7 @@ export async function main(argv: string[], output: Output = processOutput(), env
         });
       }
     }
-    return await command.run({ positionals: parsed.positionals, flags: parsed.values, output, env, cwd });
+    return await command.run({ positionals: parsed.positionals, flags: parsed.values, output, env, cwd, ...(stdin ? { stdin } : {}) });
   } catch (error) {
     return renderError(output, storeFailure(error) ?? error, argv.includes('--verbose') || argv.includes('-v'));
   }

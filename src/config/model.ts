@@ -83,6 +83,12 @@ export interface SecretRef {
   file?: string;
 }
 
+/**
+ * A service's secret: from the environment or a file, or `stored`: the value
+ * `berth secret set` stored (encrypted) for the service in the environment being deployed.
+ */
+export type ServiceSecretRef = SecretRef | { stored: true };
+
 export type RegistryStorage =
   | { kind: 'filesystem'; path: string }
   | { kind: 's3'; endpoint: string; bucket: string; region: string; accessKey: SecretRef; secretKey: SecretRef; rootDirectory?: string };
@@ -150,7 +156,7 @@ export interface ServiceSpec {
   /** Files copied into the container at start: absolute source path → absolute target path. */
   configFiles: { source: string; target: string }[];
   /** Secrets by name: each becomes /run/secrets/<name> and the environment variable <name> of the service. */
-  secrets: Record<string, SecretRef>;
+  secrets: Record<string, ServiceSecretRef>;
   health?: HealthCheck;
   resources: { cpus?: number; memoryBytes?: number };
   restart: 'no' | 'always' | 'unless-stopped' | 'on-failure';
@@ -231,7 +237,7 @@ export interface EnvironmentSpec {
   hosts: string[];
   network: string;
   /** Per-service overrides; `lbPort` is the service's front door port in this environment; `secrets` override or add to the service's by name. */
-  services: Record<string, { replicas?: number; env?: Record<string, string>; lbPort?: number; secrets?: Record<string, SecretRef>; placement?: PlacementSettings }>;
+  services: Record<string, { replicas?: number; env?: Record<string, string>; lbPort?: number; secrets?: Record<string, ServiceSecretRef>; placement?: PlacementSettings }>;
   /** The address front doors of this environment listen on. */
   lbAddress: string;
   /** A promotion here waits for the approval of a second token (through a Berth server). */

@@ -143,6 +143,25 @@ describe('per-environment secrets', () => {
   });
 });
 
+describe('stored secrets', () => {
+  it('"stored" names the value `berth secret set` stored, for the service or an environment\'s override', () => {
+    const rest = 'services:\n  web:\n    image: app\n    secrets:\n      DB_PASSWORD: stored\n      TOKEN: { env: TOKEN }\nenvironments:\n  dev: {}\n  production:\n    services:\n      web:\n        secrets:\n          TOKEN: stored\n';
+    const loaded = load(project('', rest));
+    assert.deepEqual(loaded.services.get('web')!.secrets, { DB_PASSWORD: { stored: true }, TOKEN: { env: 'TOKEN' } });
+    assert.deepEqual(loaded.environments.get('production')!.services.web!.secrets, { TOKEN: { stored: true } });
+  });
+
+  it('another word is refused with file, line and key, and what to write', () => {
+    const rest = 'services:\n  web:\n    image: app\n    secrets:\n      DB_PASSWORD: store\n';
+    assert.deepEqual(problemsOf(project('', rest)), [
+      {
+        message: 'berth.yaml:11: services.web.secrets.DB_PASSWORD: expected { env: NAME }, { file: PATH } or stored, got the string "store"',
+        fix: 'write "stored" for a value set with `berth secret set`, or a mapping like { env: DB_PASSWORD }',
+      },
+    ]);
+  });
+});
+
 describe('config files', () => {
   it('maps a container path to a file relative to berth.yaml', () => {
     const dir = project('', 'services:\n  web:\n    image: app\n    config:\n      /etc/app/app.conf: config/app.conf\n', { 'config/app.conf': 'x=1\n' });

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { BerthError, BerthErrors } from '../errors.js';
 import { poolFromNetwork } from '../network/pool.js';
-import { CANARY_DEFAULTS, HEALTH_DEFAULTS, type CanarySettings, type EnvironmentSpec, type HealthCheck, type HealthTiming, type HostSpec, type ImageSpec, type NetworkSpec, type SecretRef, type ServiceSpec } from './model.js';
+import { CANARY_DEFAULTS, HEALTH_DEFAULTS, type CanarySettings, type EnvironmentSpec, type HealthCheck, type HealthTiming, type HostSpec, type ImageSpec, type NetworkSpec, type ServiceSecretRef, type ServiceSpec } from './model.js';
 import type { ProblemList } from './problems.js';
 import { hostSpecs } from './hosts-config.js';
 import { environmentsShape, fleetShape, hostsShape, networksShape, pipelineShape, servicesShape } from './run-schema.js';
@@ -169,10 +169,14 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
 }
 
 /** A `secrets:` mapping (a service's or an environment's override): exactly one source each, files relative to berth.yaml. */
-function secretRefs(raw: Record<string, { env?: string; file?: string }> | undefined, path: KeyPath, dir: string, source: YamlSource, problems: ProblemList): Record<string, SecretRef> {
-  const secrets: Record<string, SecretRef> = {};
+function secretRefs(raw: Record<string, RawSecretRef> | undefined, path: KeyPath, dir: string, source: YamlSource, problems: ProblemList): Record<string, ServiceSecretRef> {
+  const secrets: Record<string, ServiceSecretRef> = {};
   for (const [secret, ref] of Object.entries(raw ?? {})) {
-    if (!ref.env === !ref.file) problems.at(source, [...path, secret], 'name exactly one of "env" or "file"', `e.g. ${secret}: { env: ${secret} }`);
+    if ('stored' in ref) {
+      secrets[secret] = { stored: true };
+      continue;
+    }
+    if (!ref.env === !ref.file) problems.at(source, [...path, secret], 'name exactly one of "env" or "file"', `e.g. ${secret}: { env: ${secret} }, or ${secret}: stored for a value set with \`berth secret set\``);
     secrets[secret] = { ...(ref.env ? { env: ref.env } : {}), ...(ref.file ? { file: isAbsolute(ref.file) ? ref.file : resolve(dir, ref.file) } : {}) };
   }
   return secrets;
@@ -202,10 +206,12 @@ function poolProblemAt(message: string, network: string): { path: KeyPath; messa
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 3_600_000;
 const MIN_APPROVAL_TIMEOUT_MS = 60_000;
 
+type RawSecretRef = { env?: string; file?: string } | { stored: true };
+
 interface RawEnvironment {
   hosts?: string[];
   network?: string;
-  services?: Record<string, { replicas?: number; env?: Record<string, string>; lb_port?: number; secrets?: Record<string, { env?: string; file?: string }>; placement?: { labels?: Record<string, string> } }>;
+  services?: Record<string, { replicas?: number; env?: Record<string, string>; lb_port?: number; secrets?: Record<string, RawSecretRef>; placement?: { labels?: Record<string, string> } }>;
   lb_address?: string;
   protected?: boolean;
   approval_timeout?: number;

@@ -1,5 +1,5 @@
 /** berth.yaml `hosts:`, `networks:`, `services:`, `environments:` and `pipeline:` (Run, Release). */
-import { bool, cidr, command, duration, envMap, int, ipv4, list, mapOf, object, optional, portNumber, required, secretRef, size, str, withoutReservedNames, type Validator } from './schema.js';
+import { bool, cidr, command, duration, envMap, int, ipv4, list, mapOf, object, optional, portNumber, required, serviceSecretRef, size, str, withoutReservedNames, type Validator } from './schema.js';
 
 const NAME = { pattern: /^[a-z0-9][a-z0-9-]*$/, hint: 'a name of lowercase letters, digits and -' };
 const ENV_NAME = { pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hint: 'a valid environment variable name' };
@@ -118,7 +118,7 @@ export const servicesShape = mapOf(
     env: optional(envMap()),
     // Container path → file on the machine running Berth: the key is the path inside the container (it was the value that was checked).
     config: optional(mapOf(str(), CONFIG_TARGET)),
-    secrets: optional(withoutReservedNames(mapOf(secretRef(), SECRET_NAME), 'secret')),
+    secrets: optional(withoutReservedNames(mapOf(serviceSecretRef(), SECRET_NAME), 'secret')),
     health: optional(health),
     resources: optional(object({ cpus: optional((v, p, c) => (typeof v === 'number' && v > 0 ? v : c.report(p, 'expected a number of CPUs above 0, like 0.5'))), memory: optional(size()) })),
     restart: optional(str({ pattern: /^(no|always|unless-stopped|on-failure)$/, hint: 'one of no, always, unless-stopped, on-failure' })),
@@ -167,7 +167,7 @@ export const environmentsShape = mapOf(
           replicas: optional(int({ min: 0, max: 1000 })),
           env: optional(envMap()),
           lb_port: optional(port),
-          secrets: optional(withoutReservedNames(mapOf(secretRef(), SECRET_NAME), 'secret')),
+          secrets: optional(withoutReservedNames(mapOf(serviceSecretRef(), SECRET_NAME), 'secret')),
           placement: optional(placement),
         }),
         NAME,

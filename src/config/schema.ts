@@ -233,3 +233,12 @@ export const secretRef = () =>
     env: optional(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, hint: 'an environment variable name' })),
     file: optional(str()),
   });
+
+/** A service's secret: `{ env: NAME }`, `{ file: PATH }`, or the word `stored` (the value `berth secret set` stored). */
+export const serviceSecretRef = (): Validator<{ env?: string; file?: string } | { stored: true }> => (value, path, check) => {
+  if (typeof value === 'string') {
+    if (value.trim() === 'stored') return { stored: true };
+    return check.report(path, `expected { env: NAME }, { file: PATH } or stored, got ${describe(value)}`, 'write "stored" for a value set with `berth secret set`, or a mapping like { env: DB_PASSWORD }');
+  }
+  return secretRef()(value, path, check);
+};

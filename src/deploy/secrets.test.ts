@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
+import type { BerthError } from '../errors.js';
+import { setStoredSecret } from '../secrets/stored.js';
+import { openStore } from '../store/db.js';
 import { readServiceSecrets, secretRefsOf, secretsMac, slotContents, specMacKey } from './secrets.js';
 
 const service = { name: 'web', secrets: { DB_PASSWORD: { env: 'DEV_DB' }, API_TOKEN: { env: 'TOKEN' } } } as unknown as ServiceSpec;
@@ -30,6 +33,37 @@ describe('per-environment secrets', () => {
     const production = environment('production', { DB_PASSWORD: { env: 'PROD_DB' } });
     assert.deepEqual([...readServiceSecrets(service, production, env)], [['DB_PASSWORD', 'prod-value'], ['API_TOKEN', 't']]);
     assert.throws(() => readServiceSecrets(service, environment('dev'), env), /services\.web\.secrets\.DB_PASSWORD: the environment variable DEV_DB is not set/);
+  });
+});
+
+describe('stored secrets at deploy', () => {
+  const stored = { name: 'web', secrets: { DB_PASSWORD: { stored: true }, API_TOKEN: { env: 'TOKEN' } } } as unknown as ServiceSpec;
+  const env = { TOKEN: 't', BERTH_SECRET_KEY: 'ab'.repeat(32) };
+
+  it('reads the value stored for the environment being deployed; a missing one fails naming the command that sets it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-stored-deploy-'));
+    const db = openStore(dir);
+    try {
+      setStoredSecret(db, dir, env, { service: 'web', environment: 'production', name: 'DB_PASSWORD', value: 'prod-db', actor: 'a' });
+      const store = { db, stateDir: dir };
+      assert.deepEqual([...readServiceSecrets(stored, environment('production'), env, store)], [['DB_PASSWORD', 'prod-db'], ['API_TOKEN', 't']]);
+      assert.throws(() => readServiceSecrets(stored, environment('dev'), env, store), (e: BerthError) => {
+        assert.equal(e.kind, 'not-found');
+        assert.equal(e.message, 'secret DB_PASSWORD of web in dev is not set (services.web.secrets.DB_PASSWORD is "stored")');
+        assert.equal(e.fix, 'run: berth secret set web DB_PASSWORD --env dev < value-file');
+        return true;
+      });
+      // An environment's own source overrides the stored one.
+      assert.deepEqual([...readServiceSecrets(stored, environment('dev', { DB_PASSWORD: { env: 'TOKEN' } }), env, store)], [['DB_PASSWORD', 't'], ['API_TOKEN', 't']]);
+      // A changed stored value changes the MAC the spec hash covers, so the instances roll.
+      const key = specMacKey(dir);
+      const before = secretsMac(key, readServiceSecrets(stored, environment('production'), env, store));
+      setStoredSecret(db, dir, env, { service: 'web', environment: 'production', name: 'DB_PASSWORD', value: 'prod-db-2', actor: 'a' });
+      assert.notEqual(secretsMac(key, readServiceSecrets(stored, environment('production'), env, store)), before);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

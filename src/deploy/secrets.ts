@@ -18,6 +18,9 @@
  * copies them out, so anyone with the engine's socket can read them — as they
  * can anyway (exec, or the process's environment).
  *
+ * A `stored` secret's value is the one `berth secret set` stored (encrypted,
+ * secrets/vault.ts) for the service in the environment being deployed.
+ *
  * Rotation: the spec hash covers an HMAC of the values (secretsMac), so a
  * changed value rolls the instances, while the hash, which is a label, gives
  * nothing to brute-force a value with: the key is `<state dir>/spec-mac.key`
@@ -27,23 +30,39 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '../build/plan.js';
-import type { EnvironmentSpec, SecretRef, ServiceSpec } from '../config/model.js';
+import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
+import { notFound } from '../errors.js';
 import { readSecret } from '../registry/secrets.js';
+import { isStored, secretRefsOf } from '../secrets/refs.js';
+import { storedSecretReader } from '../secrets/stored.js';
+import type { Db } from '../store/db.js';
 import type { ConfigContent } from './instance-files.js';
 import type { SlotContents } from './instance-spec.js';
 
-/** A service's secrets in an environment, each with its berth.yaml key (for messages): the environment's override the service's. */
-export function secretRefsOf(service: ServiceSpec, environment: EnvironmentSpec): Map<string, { ref: SecretRef; key: string }> {
-  const refs = new Map(Object.entries(service.secrets).map(([name, ref]) => [name, { ref, key: `services.${service.name}.secrets.${name}` }]));
-  for (const [name, ref] of Object.entries(environment.services[service.name]?.secrets ?? {})) {
-    refs.set(name, { ref, key: `environments.${environment.name}.services.${service.name}.secrets.${name}` });
-  }
-  return refs;
+export { secretRefsOf };
+
+/** Where `stored` secrets are read: the project's store and state directory (the key file, when BERTH_SECRET_KEY is not set). */
+export interface SecretStore {
+  db: Db;
+  stateDir: string;
 }
 
 /** Reads every secret of the service in the environment now, so a missing one fails the deploy before anything changes. */
-export function readServiceSecrets(service: ServiceSpec, environment: EnvironmentSpec, env: NodeJS.ProcessEnv): Map<string, string> {
-  return new Map([...secretRefsOf(service, environment)].map(([name, { ref, key }]) => [name, readSecret(ref, key, env)]));
+export function readServiceSecrets(service: ServiceSpec, environment: EnvironmentSpec, env: NodeJS.ProcessEnv, store?: SecretStore): Map<string, string> {
+  const stored = store ? storedSecretReader(store.db, store.stateDir, env) : undefined;
+  return new Map(
+    [...secretRefsOf(service, environment)].map(([name, { ref, key }]) => {
+      if (!isStored(ref)) return [name, readSecret(ref, key, env)];
+      if (!stored) throw new Error(`${key} is a stored secret, and no store was given to read it from`);
+      const value = stored({ service: service.name, environment: environment.name, name });
+      if (value === undefined) {
+        throw notFound(`secret ${name} of ${service.name} in ${environment.name} is not set (${key} is "stored")`, {
+          fix: `run: berth secret set ${service.name} ${name} --env ${environment.name} < value-file`,
+        });
+      }
+      return [name, value];
+    }),
+  );
 }
 
 /** The project's key for secretsMac, made on first use. */

@@ -16,6 +16,7 @@ export interface ServerClient {
   readonly target: ServerTarget;
   get<T>(path: string, query?: Record<string, string | number | undefined>): Promise<T>;
   post<T>(path: string, body?: unknown): Promise<T>;
+  put<T>(path: string, body: unknown): Promise<T>;
   delete<T>(path: string): Promise<T>;
   /** A streaming GET (the event stream): the response once its headers arrived. */
   stream(path: string, headers?: Record<string, string>, signal?: AbortSignal): Promise<IncomingMessage>;
@@ -76,6 +77,7 @@ export function connectServer(target: ServerTarget): ServerClient {
     target,
     get: (path, query) => call('GET', withQuery(path, query)),
     post: (path, body) => call('POST', path, body ?? {}),
+    put: (path, body) => call('PUT', path, body),
     delete: (path) => call('DELETE', path),
     stream: async (path, extra = {}, signal) => {
       // No deadline once streaming: the server sends a keep-alive comment every 15 s.

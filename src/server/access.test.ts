@@ -171,6 +171,8 @@ describe('the server: tokens, roles, approvals and audit', () => {
   });
 
   it('holds every one of these requests in the audit log, without a secret, and verifies its chain', async () => {
+    secrets.value = 'hunter2-do-not-log';
+    await send('PUT', '/v1/services/web/secrets/DB_PASSWORD', 'ci-dev', { environment: 'dev', value: secrets.value });
     await auditSettled();
     const { entries } = (await send('GET', '/v1/audit?limit=100000', 'eyes')).body as { entries: { seq: number; actor: string; action: string; target: string; outcome: string; params: Record<string, unknown> }[] };
     assert.equal(entries.length, mutations);
@@ -187,6 +189,7 @@ describe('the server: tokens, roles, approvals and audit', () => {
     has('alice', 'approve', /^refused 404 no release of web runs in dev$/, 'approval #1');
     has('alice', 'reject', /^ok 200 approval #1$/, 'approval #1');
     has('alice', 'approve', /^refused 409 .*expired at/);
+    has('ci-dev', 'secret set DB_PASSWORD', /./, 'web in dev');
     const apply = entries.find((e) => e.action === 'apply')!;
     assert.deepEqual(apply.params.files, ['berth.yaml', 'images/base/static.sh']);
     const text = JSON.stringify(entries);

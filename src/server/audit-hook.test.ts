@@ -8,7 +8,8 @@ describe('the audit entry of a request', () => {
     assert.equal(actionOf('POST', '/v1/services/:service/promotions', { service: 'web' }), 'promote');
     assert.equal(actionOf('POST', '/v1/services/:service/canary/:decision', { service: 'web', decision: 'abort' }), 'canary abort');
     assert.equal(actionOf('DELETE', '/v1/tokens/:name', { name: 'ci' }), 'token revoke');
-    assert.equal(actionOf('PUT', '/v1/secrets/:service/:name', { service: 'web', name: 'DB' }), 'PUT /v1/secrets/:service/:name');
+    assert.equal(actionOf('PUT', '/v1/services/:service/secrets/:name', { service: 'web', name: 'DB' }), 'secret set DB');
+    assert.equal(actionOf('PATCH', '/v1/hosts/:host', { host: 'h1' }), 'PATCH /v1/hosts/:host');
   });
 
   it('names the target from the route parameters and the body', () => {
@@ -20,6 +21,7 @@ describe('the audit entry of a request', () => {
     assert.equal(targetOf('/v1/tokens', {}, { name: 'ci-dev', role: 'deployer' }), 'token ci-dev');
     assert.equal(targetOf('/v1/tokens/:name', { name: 'ci-dev' }, {}), 'token ci-dev');
     assert.equal(targetOf('/v1/config', {}, { files: {} }), 'config');
+    assert.equal(targetOf('/v1/services/:service/secrets/:name', { service: 'web', name: 'DB' }, {}, { env: 'dev' }), 'web in dev');
   });
 
   it('says how it ended: ok with the rollout or approval it started, refused or failed with the reason', () => {

@@ -25,6 +25,8 @@ export const ACTIONS: Record<string, string> = {
   'DELETE /v1/tokens/:name': 'token revoke',
   'POST /v1/approvals/:id/approve': 'approve',
   'POST /v1/approvals/:id/reject': 'reject',
+  'PUT /v1/services/:service/secrets/:name': 'secret set :name',
+  'DELETE /v1/services/:service/secrets/:name': 'secret rm :name',
 };
 
 type Bag = Record<string, unknown>;
@@ -37,13 +39,13 @@ export function actionOf(method: string, route: string, params: Bag): string {
 }
 
 /** What the request acts on, from its route parameters and body. */
-export function targetOf(route: string, params: Bag, body: Bag): string {
+export function targetOf(route: string, params: Bag, body: Bag, query: Bag = {}): string {
   if (route.startsWith('/v1/rollouts/') && params.id !== undefined) return `rollout #${text(params.id)}`;
   if (route.startsWith('/v1/approvals/') && params.id !== undefined) return `approval #${text(params.id)}`;
   if (route.startsWith('/v1/tokens')) return `token ${text(params.name) ?? text(body.name) ?? '?'}`;
   if (route === '/v1/config') return 'config';
   const service = text(params.service);
-  const environment = text(body.environment) ?? text(body.to);
+  const environment = text(body.environment) ?? text(body.to) ?? text(query.env);
   if (service !== undefined) return environment !== undefined ? `${service} in ${environment}` : service;
   return environment ?? '';
 }
@@ -92,7 +94,7 @@ export async function recordRequest(core: ServerCore, request: FastifyRequest, r
   const entry = {
     actor: actorOf(request),
     action: actionOf(request.method, route, params),
-    target: targetOf(route, params, body),
+    target: targetOf(route, params, body, query),
     params: Object.keys(query).length > 0 ? { ...scrubbed, query: scrubParams(query) } : scrubbed,
     outcome: outcomeOf(reply.statusCode, request.auditAnswer),
   };

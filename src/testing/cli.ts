@@ -18,15 +18,19 @@ export interface CliOutcome {
   ms: number;
 }
 
-/** Runs `node bin/berth.js <args>` to its end (never rejects for a failure or a signal; `timeoutMs` kills it with SIGTERM). */
-export function runBerth(args: readonly string[], options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }): Promise<CliOutcome> {
+/**
+ * Runs `node bin/berth.js <args>` to its end (never rejects for a failure or a signal; `timeoutMs` kills it with SIGTERM).
+ * `input` is written to its standard input (else it reads nothing).
+ */
+export function runBerth(args: readonly string[], options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: string }): Promise<CliOutcome> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BERTH_BIN, ...args], { env: options.env, stdio: ['ignore', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) });
+    const child = spawn(process.execPath, [BERTH_BIN, ...args], { env: options.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) });
+    if (options.input !== undefined) child.stdin!.end(options.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
     const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGTERM'), options.timeoutMs);
     child.once('error', (error) => {
       clearTimeout(timer);
@@ -49,9 +53,9 @@ export function showOutcome(o: CliOutcome): string {
  * `berth <args> -p <dir>` with the fixture's environment; without `killAt`, no fault is
  * injected whatever this process's environment says, with it the CLI kills itself at that checkpoint.
  */
-export function berthOn(fixture: { dir: string; env: NodeJS.ProcessEnv }, args: readonly string[], options: { killAt?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliOutcome> {
+export function berthOn(fixture: { dir: string; env: NodeJS.ProcessEnv }, args: readonly string[], options: { killAt?: number; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliOutcome> {
   const env = { ...(options.env ?? fixture.env) };
   delete env.BERTH_TEST_FAULT_KILL_AT;
   if (options.killAt !== undefined) env.BERTH_TEST_FAULT_KILL_AT = String(options.killAt);
-  return runBerth([...args, '-p', fixture.dir], { env, timeoutMs: 180_000 });
+  return runBerth([...args, '-p', fixture.dir], { env, timeoutMs: 180_000, ...(options.input === undefined ? {} : { input: options.input }) });
 }

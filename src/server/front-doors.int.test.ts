@@ -1,0 +1,132 @@
+/**
+ * One suite, two front doors (the Hono pattern): the main commands run as the
+ * real `berth` CLI in-process (no server) and through a real `berth server`,
+ * each on a project of its own with the same content, on the real engine and
+ * real HAProxy front doors. Each step must succeed the same way in both, and
+ * at the end their answers (JSON, with ids, times, ports and addresses left
+ * out) must be the same.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { buildProject } from '../build/builder.js';
+import { loadProject } from '../config/project.js';
+import { openStore } from '../store/db.js';
+import { berthOn, showOutcome, type CliOutcome } from '../testing/cli.js';
+import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { startTestServer, type TestServer } from '../testing/server.js';
+
+const page = '#!/bin/sh\nmkdir -p /www\necho "hello" > /www/index.html\necho ok > /www/health.html\n';
+const HEALTH = { http: '/health.html', interval: '2s', timeout: '1s', unhealthy_after: 3 };
+type Mode = 'in-process' | 'server';
+
+async function project(): Promise<Fixture> {
+  const fixture = await makeFixture(
+    {
+      base: { settings: { root: { tarball: await tinyRootTarball() } } },
+      web: { settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] }, static: page },
+    },
+    {
+      services: { web: { image: 'web', ports: [8080], health: HEALTH, stop_grace: '1s', rollout: { batch_size: 1, drain: '1s' } } },
+      environments: { dev: { network: 'nat', lb_address: '127.0.0.1' }, test: { network: 'nat', lb_address: '127.0.0.1' } },
+      pipeline: ['dev', 'test'],
+    },
+  );
+  const db = openStore(loadProject(fixture.dir, fixture.env).stateDir);
+  try {
+    const summary = await buildProject(loadProject(fixture.dir, fixture.env), fixture.engine, db, { env: fixture.env });
+    assert.deepEqual(summary.failed, []);
+  } finally {
+    db.close();
+  }
+  return fixture;
+}
+
+/** What must be equal between the two front doors: ids, times, ports, addresses, digests and names of the project left out. */
+function normalise(value: unknown, name: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => normalise(v, name));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (/^(id|rollout|at|startedAt|finishedAt|createdAt|created|uptimeSeconds|ip|mac|ports|port|address|frontDoor|digest|imageId|containerId|name|by|actor|createdBy|health|restarts|rttMs|image|repository|config)$/.test(k)) continue;
+      out[k] = normalise(v, name);
+    }
+    return out;
+  }
+  return typeof value === 'string' ? value.split(name).join('<project>') : value;
+}
+
+describe('the main commands answer the same in-process and through a server', () => {
+  const fixtures = {} as Record<Mode, Fixture>;
+  let server: TestServer;
+  const answers: Record<Mode, unknown[]> = { 'in-process': [], server: [] };
+
+  before(async () => {
+    fixtures['in-process'] = await project();
+    fixtures.server = await project();
+    server = await startTestServer(fixtures.server.dir, fixtures.server.env);
+    const applied = await berthOn(fixtures.server, ['apply'], { env: server.envFor(fixtures.server.env) });
+    assert.equal(applied.code, 0, showOutcome(applied));
+    assert.match(applied.stdout, /applied version 1 of t-/);
+  });
+  after(async () => {
+    await server?.stop();
+    await Promise.all(Object.values(fixtures).map((f) => f.cleanup()));
+  });
+
+  const berth = (mode: Mode, args: string[]): Promise<CliOutcome> => berthOn(fixtures[mode], args, mode === 'server' ? { env: server.envFor(fixtures.server.env) } : {});
+  const json = async (mode: Mode, args: string[], code = 0) => {
+    const o = await berth(mode, [...args, '--json']);
+    assert.equal(o.code, code, showOutcome(o));
+    const value = JSON.parse(o.stdout) as unknown;
+    answers[mode].push(normalise(value, fixtures[mode].name));
+    return value as Record<string, unknown>;
+  };
+
+  for (const mode of ['in-process', 'server'] as const) {
+    describe(mode, () => {
+      // Each rollout admitted its instances only once healthy; ps's health is the engine's own check at this moment, so only the state is compared.
+      it('release into dev, promote to test, scale test to 2, each succeeded, and ps shows them running', async () => {
+        assert.equal((await json(mode, ['release', 'web', '--env', 'dev'])).status, 'succeeded');
+        assert.equal((await json(mode, ['promote', 'web', '--to', 'test'])).status, 'succeeded');
+        assert.equal((await json(mode, ['scale', 'web=2', '--env', 'test'])).status, 'succeeded');
+        const ps = (await json(mode, ['ps'])) as { instances: { slot: string; state: string }[] };
+        assert.deepEqual(ps.instances.map((i) => [i.slot, i.state]), [
+          ['web-dev-1', 'running'],
+          ['web-test-1', 'running'],
+          ['web-test-2', 'running'],
+        ]);
+      });
+
+      it('history, rollout ls and hosts', async () => {
+        const h = (await json(mode, ['history', 'web'])) as { rollouts: { kind: string; environment: string; status: string }[] };
+        assert.deepEqual(h.rollouts.map((r) => [r.kind, r.environment, r.status]).sort(), [['promote', 'test', 'succeeded'], ['release', 'dev', 'succeeded'], ['scale', 'test', 'succeeded']]);
+        assert.deepEqual((await json(mode, ['rollout', 'ls'])).rollouts, []);
+        await json(mode, ['hosts']);
+      });
+
+      it('bad input: an unknown environment, an unknown service and a promotion from nowhere fail with the same error and exit code', async () => {
+        for (const [args, code, pattern] of [
+          [['release', 'web', '--env', 'nope'], 3, /unknown environment "nope"|environment "nope"/],
+          [['release', 'nope', '--env', 'dev'], 3, /service "nope"/],
+          [['rollback', 'web', '--env', 'dev'], 3, /nothing to roll back to/],
+        ] as const) {
+          const o = await berth(mode, [...args]);
+          assert.equal(o.code, code, showOutcome(o));
+          assert.match(o.stderr, pattern);
+          answers[mode].push(o.stderr.split(fixtures[mode].name).join('<project>'));
+        }
+      });
+
+      it('rollback test to its previous release after a second release', async () => {
+        assert.equal((await json(mode, ['release', 'web', '--env', 'dev', '--force'])).status, 'succeeded');
+        assert.equal((await json(mode, ['promote', 'web', '--to', 'test'])).status, 'succeeded');
+        const back = await json(mode, ['rollback', 'web', '--env', 'test']);
+        assert.deepEqual([back.status, back.release], ['succeeded', 1]);
+      });
+    });
+  }
+
+  it('both front doors gave the same answers', () => {
+    assert.deepEqual(answers.server, answers['in-process']);
+  });
+});
