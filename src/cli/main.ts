@@ -28,6 +28,7 @@ import { tokenCommand } from './commands/token.js';
 import { serverCommand } from './commands/server.js';
 import { remoteOf } from './remote.js';
 import { secretCommand } from './commands/secret.js';
+import { statusCommand } from './commands/status.js';
 import { storeFailure } from '../store/db.js';
 import { processOutput, renderError, type Output } from './output.js';
 
@@ -51,6 +52,7 @@ const commands: Command[] = [
   hostCommand,
   moveCommand,
   rolloutCommand,
+  statusCommand,
   historyCommand,
   secretCommand,
   lbCommand,

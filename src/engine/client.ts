@@ -8,6 +8,7 @@ import type { HostSpec } from '../config/model.js';
 import { invalid } from '../errors.js';
 import { ContainerClient } from './containers.js';
 import { guard } from './errors.js';
+import { EventClient, type EngineEvent, type EngineEventFilters } from './events.js';
 import { EngineHttp, type EngineTarget, type EngineTls } from './http.js';
 import { ImageClient } from './images.js';
 import { NetworkClient } from './networks.js';
@@ -38,6 +39,7 @@ export class Engine {
   readonly containers: ContainerClient;
   readonly networks: NetworkClient;
   readonly http: EngineHttp;
+  readonly #events: EventClient;
 
   constructor(target: EngineTarget, endpoint: string) {
     this.http = new EngineHttp(target, endpoint);
@@ -45,6 +47,12 @@ export class Engine {
     this.images = new ImageClient(this.http, endpoint);
     this.containers = new ContainerClient(this.http, endpoint);
     this.networks = new NetworkClient(this.http, endpoint);
+    this.#events = new EventClient(this.http, endpoint);
+  }
+
+  /** The engine's events matching `filters` from now on, until `signal` aborts (GET /events). */
+  events(filters: EngineEventFilters, signal: AbortSignal): AsyncGenerator<EngineEvent> {
+    return this.#events.stream(filters, signal);
   }
 
   /** The API version Berth speaks to this engine (bodies differ by version, e.g. where a MAC goes), asked once per Engine. */

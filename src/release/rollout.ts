@@ -11,11 +11,12 @@ import { environmentOf, type RunContext } from '../deploy/context.js';
 import { LaunchError, failure } from '../deploy/launch.js';
 import { ensureNetworks, prepareTarget, reconcileAddresses } from '../deploy/target.js';
 import { distributionFor, requireDistributable } from '../deploy/distribute.js';
-import { BerthError, isBerthError, failed, notFound, rolledBack } from '../errors.js';
+import { BerthError, conflict, isBerthError, failed, notFound, rolledBack } from '../errors.js';
 import { allRefs, protectDigest, releaseDigest } from '../store/refs.js';
 import {
   currentRelease,
   frontDoorPort,
+  lockOf,
   markDone,
   releaseOf,
   replacePlan,
@@ -33,7 +34,7 @@ import { NO_DOOR } from './door.js';
 import { requireHosts } from './preflight.js';
 import { frontDoorFor } from './front-door.js';
 import { checkpoint } from '../fault.js';
-import { acquire, release as unlockService } from './lock.js';
+import { acquire, describeHolder, release as unlockService } from './lock.js';
 import { planRolling, type RolloutPlan, type SlotState } from './rollout-plan.js';
 import { observe, ordinalOf, placementOf, targetHash, type InstanceEvent, type RolloutContext, type RolloutEvent } from './rollout-context.js';
 import { adoptOldNames, runStep } from './steps.js';
@@ -52,6 +53,11 @@ export interface RolloutOptions {
   onJournaled?: (rollout: number) => void;
   /** Aborted: a forward rollout stops before its next step and rolls back (`berth rollout cancel`). */
   signal?: AbortSignal;
+  /**
+   * false: a held lock is a conflict, even one whose holder is gone or is this very process (the
+   * reconciler, which never resumes or joins another rollout; a server runs several in one process).
+   */
+  resume?: false;
 }
 
 export interface RolloutResult {
@@ -152,12 +158,15 @@ export interface RolloutRequest {
  */
 export function usesFrontDoor(run: RunContext, kind: RolloutKind, service: string, environment: string): boolean {
   if (kind === 'deploy') return false;
+  // The reconciler brings back what there was: a front door only where one was recorded.
+  if (kind === 'reconcile') return frontDoorPort(run.db, service, environment) !== undefined;
   if (kind === 'scale' || kind === 'rollback' || kind === 'move') return frontDoorPort(run.db, service, environment) !== undefined || !lastRanByDeploy(run, service, environment);
   return true;
 }
 
 function lastRanByDeploy(run: RunContext, service: string, environment: string): boolean {
-  return rolloutsOf(run.db, service, environment).find((r) => r.status === 'succeeded')?.kind === 'deploy';
+  // A reconcile repeats what ran before it, so the rollout before it decides.
+  return rolloutsOf(run.db, service, environment).find((r) => r.status === 'succeeded' && r.kind !== 'reconcile')?.kind === 'deploy';
 }
 
 /** Takes the service's lock (finishing an interrupted rollout first), then runs the request's plan. */
@@ -168,6 +177,7 @@ export async function rollout(run: RunContext, environmentName: string, request:
   // An interrupted rollout resumes as journaled (a move to its `replace.to`), not as this command plans.
   const { moves: _moves, leave: _leave, ...resume } = options;
   await recoverInterrupted(run, service, environment.name, resume);
+  if (options.resume === false) requireUnlocked(run, service, environment.name);
   const outcome = acquire(run.db, service, environment.name, 0);
   if (!outcome.acquired) throw failed(`rollout #${outcome.interrupted.id} of ${service} in ${environment.name} was interrupted again; run the command again`);
   let ctx: RolloutContext;
@@ -226,6 +236,8 @@ export async function continueRollout(run: RunContext, rolloutId: number, plan: 
 export async function recoverInterrupted(run: RunContext, service: string, environment: string, options: RolloutOptions): Promise<RolloutResult | undefined> {
   // Every operation that rolls out starts here: a host it needs that does not answer stops it before anything changes.
   await requireHosts(run, service, environmentOf(run.project, environment), `a rollout of ${service} to ${environment}`);
+  // Checked and taken with no await between: nothing in this process takes the lock in between.
+  if (options.resume === false) requireUnlocked(run, service, environment);
   const outcome = acquire(run.db, service, environment, 0);
   if (outcome.acquired) {
     unlockService(run.db, service, environment);
@@ -257,7 +269,7 @@ async function execute(context: RolloutContext, id: number, plan: RolloutPlan, f
       unlockService(db, record.service, record.environment);
       throw rollbackFailed(record, plan, error);
     }
-    if (record.kind === 'move') return stopMove(ctx, record, error);
+    if (record.kind === 'move' || record.kind === 'reconcile') return stopMove(ctx, record, error);
     return rollBack(ctx, record, error);
   }
   if (endsOpen) {
@@ -296,15 +308,16 @@ function rollbackFailed(record: Rollout, plan: RolloutPlan, error: unknown): Ber
 /**
  * A move that failed is not rolled back: the instance whose launch failed was put back where it
  * ran (replace restores it), the ones already moved stay moved, and running the move again continues.
+ * A reconcile neither: it only recreated slots of the release that runs, so there is nothing to go back to.
  */
 async function stopMove(ctx: RolloutContext, record: Rollout, error: unknown): Promise<never> {
   const { db } = ctx.run;
   const reason = error instanceof LaunchError ? `instance ${error.slot}: ${error.reason}` : (error as Error).message;
   // Slots drained before the failure serve again.
   await runStep(ctx, { op: 'front-door' }).catch(() => {});
-  setRolloutStatus(db, record.id, 'failed', `move stopped: ${reason}`);
+  setRolloutStatus(db, record.id, 'failed', `${record.kind} stopped: ${reason}`);
   unlockService(db, record.service, record.environment);
-  const what = `move of ${record.service} in ${record.environment}`;
+  const what = `${record.kind} of ${record.service} in ${record.environment}`;
   if (error instanceof LaunchError) throw failure(what, error);
   throw isBerthError(error) ? error : failed(`${what} failed: ${reason}`);
 }
@@ -382,6 +395,15 @@ function describeStep(step: RolloutPlan['steps'][number]): string {
     default:
       return `${step.op} ${step.slots.join(', ')}`;
   }
+}
+
+/** A lock held by anyone (alive, gone, or this process) refuses a rollout that must not resume or join another. */
+function requireUnlocked(run: RunContext, service: string, environment: string): void {
+  const held = lockOf(run.db, service, environment);
+  if (!held) return;
+  throw conflict(`a rollout of ${service} in ${environment} is in progress: ${describeHolder(held, rolloutById(run.db, held.rollout))}`, {
+    fix: 'wait for it to finish (berth rollout ls shows it)',
+  });
 }
 
 export function actor(env: NodeJS.ProcessEnv): string {

@@ -16,11 +16,15 @@ import { latestConfig } from '../store/configs.js';
 import { lockOf, openRollouts } from '../store/releases.js';
 import { buildApp } from './app.js';
 import { ServerCore } from './core.js';
+import { auditAction } from '../access/audit.js';
+import { startReconciler, type Reconciler } from '../reconcile/loop.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7878';
 
 export interface ServerOptions {
   listen: string;
+  /** Between the reconciler's periodic passes (it also acts on engine events); 0: no reconciler. */
+  reconcileIntervalMs?: number;
   stateDir: string;
   env: NodeJS.ProcessEnv;
   tls?: { cert: string; key: string };
@@ -69,13 +73,33 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   resumeInterrupted(core, options.say);
+  const reconciler = options.reconcileIntervalMs === 0 ? undefined : startServerReconciler(core, options.reconcileIntervalMs);
   return {
     app,
     core,
     url,
     close: async () => {
+      await reconciler?.stop();
       await app.close();
       db.close();
     },
   };
+}
+
+/** The reconciler on the applied configuration, its actions and drift on the event stream (as actor "reconciler"). */
+function startServerReconciler(core: ServerCore, intervalMs?: number): Reconciler {
+  return startReconciler(
+    () => {
+      try {
+        return core.run('reconciler');
+      } catch {
+        return undefined; // nothing applied yet: nothing should run
+      }
+    },
+    {
+      ...(intervalMs !== undefined ? { intervalMs } : {}),
+      emit: (event) => core.events.publish(event.type, event),
+      audit: (entry) => auditAction(core.db, core.events, { actor: 'reconciler', action: entry.action, target: entry.target, params: entry.params, outcome: entry.outcome }),
+    },
+  );
 }

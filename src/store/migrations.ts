@@ -11,6 +11,7 @@ import trust from './migrations/006-trust.js';
 import fleet from './migrations/007-fleet.js';
 import server from './migrations/009-server.js';
 import secrets from './migrations/011-secrets.js';
+import reconcile from './migrations/012-reconcile.js';
 import access from './migrations/008-access.js';
 
-export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, server, secrets, access];
+export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, server, secrets, reconcile, access];

@@ -14,7 +14,7 @@ export interface Release {
   createdBy: string;
 }
 
-export type RolloutKind = 'release' | 'promote' | 'rollback' | 'canary' | 'scale' | 'deploy' | 'move';
+export type RolloutKind = 'release' | 'promote' | 'rollback' | 'canary' | 'scale' | 'deploy' | 'move' | 'reconcile';
 export type RolloutStatus = 'running' | 'canary' | 'succeeded' | 'failed' | 'rolled-back' | 'aborted' | 'abandoned';
 
 export interface Rollout {

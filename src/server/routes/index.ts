@@ -9,8 +9,9 @@ import { readRoutes } from './read.js';
 import { releaseRoutes } from './releases.js';
 import { rolloutRoutes } from './rollouts.js';
 import { secretRoutes } from './secrets.js';
+import { statusRoutes } from './status.js';
 import { tokenRoutes } from './tokens.js';
 
 export async function registerRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
-  for (const routes of [configRoutes, releaseRoutes, rolloutRoutes, readRoutes, eventRoutes, tokenRoutes, secretRoutes, approvalRoutes, auditRoutes]) await routes(app, core);
+  for (const routes of [configRoutes, releaseRoutes, rolloutRoutes, readRoutes, eventRoutes, tokenRoutes, secretRoutes, statusRoutes, approvalRoutes, auditRoutes]) await routes(app, core);
 }

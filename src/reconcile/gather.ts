@@ -1,0 +1,136 @@
+/**
+ * The reconciler's inputs, read without changing anything: what should run
+ * (each service × environment with a current release) and what runs (the
+ * containers of the project on every host that answers, each front door).
+ */
+import { readFileSync } from 'node:fs';
+import type { EnvironmentSpec } from '../config/model.js';
+import type { RunContext } from '../deploy/context.js';
+import { RUN_LABELS } from '../deploy/labels.js';
+import { isHostUnreachable, reachHosts, reasonOf } from '../deploy/reach.js';
+import { roleOf, slotName } from '../deploy/slots.js';
+import { frontDoorStatus } from '../lb/front-door.js';
+import { frontDoorFiles } from '../lb/haproxy-config.js';
+import { isAlive } from '../processes.js';
+import { accepts } from '../ports.js';
+import { frontDoorSpecOf } from '../release/front-door.js';
+import { describeHolder } from '../release/lock.js';
+import { hostsTouched } from '../release/preflight.js';
+import { targetHash } from '../release/rollout-context.js';
+import { contextFor, replicasIn, serviceOfRelease } from '../release/rollout.js';
+import { slotsOf } from '../store/deployments.js';
+import { currentRelease, frontDoorPort, lockOf, openRollout, releaseOf, rolloutById } from '../store/releases.js';
+import type { DesiredPair, ObservedState, SeenFrontDoor, SeenInstance } from './plan.js';
+
+export interface Gathered {
+  desired: DesiredPair[];
+  observed: ObservedState;
+}
+
+export async function gatherState(run: RunContext): Promise<Gathered> {
+  const { instances, unreachable } = await seeInstances(run);
+  const silent = new Set(unreachable.map((u) => u.host));
+  const desired: DesiredPair[] = [];
+  const frontDoors: SeenFrontDoor[] = [];
+  for (const environment of run.project.environments.values()) {
+    for (const service of run.project.services.keys()) {
+      const pair = await desiredPair(run, service, environment, silent);
+      if (!pair) continue;
+      desired.push(pair);
+      if (pair.frontDoor) frontDoors.push(await seeFrontDoor(run, service, environment));
+    }
+  }
+  return { desired, observed: { instances, unreachable, frontDoors } };
+}
+
+/** One list call per host for the whole project: enough to plan without inspecting each container. */
+async function seeInstances(run: RunContext): Promise<{ instances: SeenInstance[]; unreachable: { host: string; error: string }[] }> {
+  const reached = await reachHosts(run.hosts, run.project.hosts.map((h) => h.name));
+  const unreachable = reached.flatMap((r) => (r.reachable ? [] : [{ host: r.host, error: r.error }]));
+  const perHost = await Promise.all(
+    reached
+      .filter((r) => r.reachable)
+      .map(async ({ host }) => {
+        try {
+          const found = await run.hosts.engine(host).containers.summaries([`${RUN_LABELS.project}=${run.project.name}`]);
+          return found.map((c): SeenInstance => {
+            const slot = c.labels[RUN_LABELS.instance] ?? '';
+            return {
+              service: c.labels[RUN_LABELS.service] ?? '',
+              environment: c.labels[RUN_LABELS.environment] ?? '',
+              slot,
+              host,
+              name: c.name,
+              role: roleOf(run.project.name, slot, c.name),
+              state: c.state,
+              status: c.status,
+              specHash: c.labels[RUN_LABELS.spec] ?? '',
+            };
+          });
+        } catch (error) {
+          // It answered a moment ago and stopped since: the same as not answering.
+          if (!isHostUnreachable(error)) throw error;
+          unreachable.push({ host, error: reasonOf(error) });
+          return [];
+        }
+      }),
+  );
+  return { instances: perHost.flat().filter((i) => i.slot !== ''), unreachable: unreachable.sort((a, b) => a.host.localeCompare(b.host)) };
+}
+
+async function desiredPair(run: RunContext, service: string, environment: EnvironmentSpec, silent: ReadonlySet<string>): Promise<DesiredPair | undefined> {
+  const number = currentRelease(run.db, service, environment.name);
+  const release = number === undefined ? undefined : releaseOf(run.db, service, number);
+  if (!release) return undefined;
+  const spec = serviceOfRelease(release);
+  const replicas = replicasIn(run, spec, environment);
+  const hosts = hostsTouched(run, service, environment);
+  const slotHosts = Object.fromEntries(slotsOf(run.db, service, environment.name).map((s) => [s.slot, s.host]));
+  const door = frontDoorPort(run.db, service, environment.name);
+  const base: DesiredPair = { service, environment: environment.name, release: release.number, replicas, hosts, slotHosts, ...(door ? { frontDoor: door } : {}) };
+  const busy = busyWith(run, service, environment.name);
+  if (busy !== undefined) return { ...base, busy };
+  // The target's spec needs every host's engine (placement asks them): with one silent, the pair waits anyway.
+  if (hosts.some((h) => silent.has(h))) return base;
+  try {
+    const ctx = await contextFor(run, release, environment, {}, false);
+    const specHashes = Object.fromEntries(Array.from({ length: replicas }, (_, i) => slotName(service, environment.name, i + 1)).map((slot) => [slot, targetHash(ctx, slot)]));
+    return { ...base, specHashes };
+  } catch (error) {
+    return { ...base, specProblem: reasonOf(error) };
+  }
+}
+
+/** The words for a rollout that holds the pair (its lock, or an open canary), if any. */
+function busyWith(run: RunContext, service: string, environment: string): string | undefined {
+  const lock = lockOf(run.db, service, environment);
+  if (lock) return `a rollout holds it: ${describeHolder(lock, rolloutById(run.db, lock.rollout))}`;
+  const open = openRollout(run.db, service, environment);
+  if (open?.status === 'canary') return `a canary of release ${open.release} is open (rollout #${open.id}); promote or abort it`;
+  if (open) return `rollout #${open.id} (${open.kind} of release ${open.release}) is still open`;
+  return undefined;
+}
+
+async function seeFrontDoor(run: RunContext, service: string, environment: EnvironmentSpec): Promise<SeenFrontDoor> {
+  const spec = await frontDoorSpecOf(run, service, environment);
+  const status = await frontDoorStatus(spec);
+  const at = { service, environment: environment.name };
+  if (status.running) return { ...at, running: true, portTaken: false, ...(status.problem !== undefined ? { problem: status.problem } : {}) };
+  // A killed HAProxy holds its listener until its last thread is gone: its own port, not another process's.
+  return { ...at, running: false, portTaken: !exiting(spec.dir) && (await accepts(loopbackFor(spec.bind.address), spec.bind.port)) };
+}
+
+function exiting(dir: string): boolean {
+  try {
+    const pid = Number(readFileSync(frontDoorFiles(dir).pid, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 && isAlive(pid);
+  } catch {
+    return false;
+  }
+}
+
+function loopbackFor(address: string): string {
+  if (address === '0.0.0.0') return '127.0.0.1';
+  if (address === '::') return '::1';
+  return address;
+}

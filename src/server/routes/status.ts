@@ -1,0 +1,9 @@
+/** GET /v1/status: what runs against what should (berth status), with the drift the reconciler fixes or only reports. */
+import type { FastifyInstance } from 'fastify';
+import { statusOf } from '../../reconcile/status.js';
+import { actorOf } from '../app.js';
+import type { ServerCore } from '../core.js';
+
+export async function statusRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
+  app.get('/status', { config: { access: { level: 'read' } }, schema: { summary: 'each service × environment: release, replicas, running, healthy, drift' } }, async (request) => statusOf(core.run(actorOf(request))));
+}

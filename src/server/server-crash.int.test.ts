@@ -1,0 +1,170 @@
+/**
+ * Integration: a real `berth server` on the real engine, with a flat network
+ * and a real HAProxy front door, under load through it:
+ * - the server killed -9 in the middle of a rollout, started again, resumes
+ *   and completes it, with no failed request through the front door; the CLI
+ *   that followed it reconnects (Last-Event-ID) and exits 0;
+ * - `berth rollout cancel` stops a rollout before its next step and it rolls back (exit 7);
+ * - the server's reconciler recreates a container removed by hand on its slot,
+ *   with its IP and MAC, and brings back a front door killed with SIGKILL,
+ *   each an audit-worthy action of actor "reconciler" visible on the event stream.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { buildProject } from '../build/builder.js';
+import { loadProject } from '../config/project.js';
+import type { InstanceStatus } from '../deploy/instances.js';
+import { runningFrontDoor } from '../lb/front-door.js';
+import { frontDoorDir } from '../lb/paths.js';
+import { isAlive } from '../processes.js';
+import { connectServer, type ServerClient } from '../remote/client.js';
+import { openStore } from '../store/db.js';
+import { BERTH_BIN, berthOn, showOutcome, type CliOutcome } from '../testing/cli.js';
+import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { sendRequests, startLoad } from '../testing/load.js';
+import { startTestServer, type TestServer } from '../testing/server.js';
+import { stepsWithNeeds } from '../testing/steps.js';
+import { until } from '../testing/until.js';
+
+const page = (v: string) => `#!/bin/sh\nmkdir -p /www\necho "hello ${v}" > /www/index.html\necho ok > /www/health.html\n`;
+const HEALTH = { http: '/health.html', interval: '2s', timeout: '1s', unhealthy_after: 3 };
+const SLOTS = ['web-dev-1', 'web-dev-2', 'web-dev-3'];
+type Version = 'A' | 'B' | 'C';
+
+const { step, needs } = stepsWithNeeds();
+const FIRST = 'a first release through the server serves from three instances';
+const KILLED = 'the server killed -9 mid-rollout resumes it when started again: no failed request, the follower exits 0';
+
+describe('a berth server that dies, a rollout cancelled, and its reconciler', () => {
+  let fixture: Fixture;
+  let server: TestServer;
+  let client: ServerClient;
+  const images = {} as Record<Version, string>;
+  let url: string;
+
+  before(async () => {
+    const prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;
+    const bridge = `br${randomBytes(3).toString('hex')}`;
+    fixture = await makeFixture(
+      {
+        base: { settings: { root: { tarball: await tinyRootTarball() } } },
+        web: { settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] }, static: page('A') },
+      },
+      {
+        networks: { lan: { mode: 'flat', bridge, subnet: `${prefix}.0/24`, gateway: `${prefix}.1`, range: `${prefix}.10-${prefix}.60`, create_bridge: true, quarantine: '0s' } },
+        services: { web: { image: 'web', ports: [8080], health: HEALTH, stop_grace: '1s', rollout: { batch_size: 1, max_unavailable: 1, drain: '2s' } } },
+        environments: { dev: { network: 'lan', lb_address: '127.0.0.1', services: { web: { replicas: 3 } } } },
+        pipeline: ['dev'],
+      },
+    );
+    const db = openStore(loadProject(fixture.dir, fixture.env).stateDir);
+    try {
+      for (const v of ['A', 'B', 'C'] as const) {
+        fixture.write('images/web/static.sh', page(v), 0o755);
+        const summary = await buildProject(loadProject(fixture.dir, fixture.env), fixture.engine, db, { env: fixture.env, only: ['web'] });
+        assert.deepEqual(summary.failed, []);
+        images[v] = [...summary.built, ...summary.upToDate].find((b) => b.name === 'web')!.imageId;
+      }
+    } finally {
+      db.close();
+    }
+    server = await startTestServer(fixture.dir, fixture.env);
+    client = connectServer({ url: new URL(server.url), token: server.adminToken });
+    const applied = await berthOn(fixture, ['apply'], { env: server.envFor(fixture.env) });
+    assert.equal(applied.code, 0, showOutcome(applied));
+  });
+  after(async () => {
+    client?.close();
+    await server?.stop();
+    await fixture?.cleanup();
+  });
+
+  const berth = (args: string[]) => berthOn(fixture, args, { env: server.envFor(fixture.env) });
+  const instances = async () => (await connectServer({ url: new URL(server.url), token: server.adminToken }).get<{ instances: InstanceStatus[] }>('/v1/instances')).instances;
+  const versionOf = (digest: string) => (Object.entries(images) as [Version, string][]).find(([, id]) => id === digest)?.[0] ?? digest;
+  const running = async () => (await instances()).map((i) => [i.slot, i.state, versionOf(i.digest)]);
+  /** `berth release` through the server as a child process that follows the rollout; resolves with its outcome. */
+  const follow = (args: string[]): { done: Promise<CliOutcome> } => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [BERTH_BIN, ...args, '-p', fixture.dir], { env: server.envFor(fixture.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
+    child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+    return { done: new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started }))) };
+  };
+  /** The open rollout of web in dev once it has done `steps` steps. */
+  const runningAt = (steps: number) =>
+    until(`a rollout of web past step ${steps}`, async () => {
+      const open = (await client.get<{ rollouts: { id: number; state: string; done: number }[] }>('/v1/rollouts')).rollouts;
+      return open.find((r) => r.state === 'running' && r.done >= steps);
+    });
+
+  step(FIRST, async () => {
+    const o = await berth(['release', 'web', '--env', 'dev', '--image', images.A, '--json']);
+    assert.equal(o.code, 0, showOutcome(o));
+    const result = JSON.parse(o.stdout) as { status: string; frontDoor: { address: string; port: number } };
+    assert.equal(result.status, 'succeeded');
+    url = `http://${result.frontDoor.address}:${result.frontDoor.port}/`;
+    assert.deepEqual(await running(), SLOTS.map((s) => [s, 'running', 'A']));
+    const answers = await sendRequests(url, 12);
+    assert.equal(answers.failed, 0);
+  });
+
+  step(KILLED, async () => {
+    needs(FIRST);
+    const load = startLoad(url, { concurrency: 4 });
+    try {
+      const follower = follow(['release', 'web', '--env', 'dev', '--image', images.B]);
+      // Past the front door and the first replacement: killed in the middle.
+      await runningAt(2);
+      await server.kill();
+      await server.start();
+      const o = await follower.done;
+      assert.equal(o.code, 0, showOutcome(o));
+      assert.match(o.stdout, /release 2 in dev: succeeded/);
+      assert.match(server.output(), /resuming rollout #\d+/);
+      const result = await load.stop();
+      assert.equal(result.failed, 0, `${result.failed} failed: ${JSON.stringify(result.failures)}`);
+      assert.ok(result.ok > 0);
+    } finally {
+      await load.stop();
+    }
+    assert.deepEqual(await running(), SLOTS.map((s) => [s, 'running', 'B']));
+  });
+
+  it('berth rollout cancel stops a rollout before its next step; it rolls back and the follower exits 7', async () => {
+    needs(KILLED);
+    const follower = follow(['release', 'web', '--env', 'dev', '--image', images.C]);
+    const open = await runningAt(1);
+    const cancel = await berth(['rollout', 'cancel', String(open.id)]);
+    assert.equal(cancel.code, 0, showOutcome(cancel));
+    const o = await follower.done;
+    assert.equal(o.code, 7, showOutcome(o));
+    assert.match(o.stderr, /cancelled by admin/);
+    assert.deepEqual(await running(), SLOTS.map((s) => [s, 'running', 'B']));
+  });
+
+  it("the server's reconciler recreates a container removed by hand with its IP and MAC, and brings back a front door killed with SIGKILL", async () => {
+    needs(KILLED);
+    const before = await instances();
+    const gone = before[1]!;
+    await fixture.engine.containers.remove(gone.id);
+    const back = await until('the reconciler recreates the removed instance', async () => {
+      const now = (await instances()).find((i) => i.slot === gone.slot);
+      return now && now.state === 'running' && now.id !== gone.id ? now : undefined;
+    });
+    assert.deepEqual([back.ip, back.mac], [gone.ip, gone.mac]);
+
+    const was = runningFrontDoor(frontDoorDir(server.stateDir, 'web', 'dev'));
+    assert.ok(was, 'the front door runs');
+    process.kill(was.pid, 'SIGKILL');
+    await until('the killed HAProxy is gone', async () => (isAlive(was.pid) ? undefined : true));
+    await until('the front door answers again', async () => ((await sendRequests(url, 3)).failed === 0 ? true : undefined));
+    const status = await berth(['status', '--json']);
+    assert.equal(status.code, 0, showOutcome(status));
+    assert.deepEqual((JSON.parse(status.stdout) as { drift: unknown[] }).drift, []);
+  });
+});
