@@ -22,6 +22,9 @@ import { pushCommand } from './commands/push.js';
 import { registryCommand } from './commands/registry.js';
 import { rolloutCommand } from './commands/rollout.js';
 import { applyCommand } from './commands/apply.js';
+import { approvalsCommand, approveCommand, rejectCommand } from './commands/approvals.js';
+import { auditCommand } from './commands/audit.js';
+import { tokenCommand } from './commands/token.js';
 import { serverCommand } from './commands/server.js';
 import { remoteOf } from './remote.js';
 import { secretCommand } from './commands/secret.js';
@@ -58,6 +61,11 @@ const commands: Command[] = [
   doctorCommand,
   serverCommand,
   applyCommand,
+  tokenCommand,
+  approvalsCommand,
+  approveCommand,
+  rejectCommand,
+  auditCommand,
 ];
 
 /**

@@ -240,4 +240,8 @@ export interface EnvironmentSpec {
   services: Record<string, { replicas?: number; env?: Record<string, string>; lbPort?: number; secrets?: Record<string, ServiceSecretRef>; placement?: PlacementSettings }>;
   /** The address front doors of this environment listen on. */
   lbAddress: string;
+  /** A promotion here waits for the approval of a second token (through a Berth server). */
+  protected: boolean;
+  /** How long such an approval may wait before it expires. */
+  approvalTimeoutMs: number;
 }

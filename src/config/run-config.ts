@@ -141,7 +141,17 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
         },
       ]),
     );
-    environments.set(name, { name, hosts: envHosts, network, services: overrides, lbAddress: e.lb_address ?? '127.0.0.1' });
+    if (e.approval_timeout !== undefined && e.protected !== true) problems.at(source, [...path, 'approval_timeout'], 'applies only to a protected environment', 'add "protected: true" to this environment, or remove approval_timeout');
+    else if (e.approval_timeout !== undefined && e.approval_timeout < MIN_APPROVAL_TIMEOUT_MS) problems.at(source, [...path, 'approval_timeout'], 'must be at least 1m: an approval needs time for a second person', 'use a duration like 30m, 24h or 3d');
+    environments.set(name, {
+      name,
+      hosts: envHosts,
+      network,
+      services: overrides,
+      lbAddress: e.lb_address ?? '127.0.0.1',
+      protected: e.protected === true,
+      approvalTimeoutMs: e.approval_timeout ?? DEFAULT_APPROVAL_TIMEOUT_MS,
+    });
   }
   for (const c of nameCollisions([...services.keys()], [...environments.keys()])) {
     const name = c.what === 'slots' ? `slots "${c.name}-<n>"` : `front door "${c.name}"`;
@@ -193,6 +203,9 @@ function poolProblemAt(message: string, network: string): { path: KeyPath; messa
   return { path: ['networks', network, match[1]!, ...(match[2] === undefined ? [] : [Number(match[2])])], message: match[3]! };
 }
 
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 24 * 3_600_000;
+const MIN_APPROVAL_TIMEOUT_MS = 60_000;
+
 type RawSecretRef = { env?: string; file?: string } | { stored: true };
 
 interface RawEnvironment {
@@ -200,6 +213,8 @@ interface RawEnvironment {
   network?: string;
   services?: Record<string, { replicas?: number; env?: Record<string, string>; lb_port?: number; secrets?: Record<string, RawSecretRef>; placement?: { labels?: Record<string, string> } }>;
   lb_address?: string;
+  protected?: boolean;
+  approval_timeout?: number;
 }
 
 interface RawHealth {

@@ -174,6 +174,8 @@ export const environmentsShape = mapOf(
       ),
     ),
     lb_address: optional(ipv4()),
+    protected: optional(bool()),
+    approval_timeout: optional(duration()),
   }),
   NAME,
 );

@@ -21,7 +21,7 @@ function service(name: string, resources: ServiceSpec['resources'] = {}, labels?
   return { name, resources, ...(labels ? { placement: { labels } } : {}) } as ServiceSpec;
 }
 
-const environment = (hosts: string[], services: EnvironmentSpec['services'] = {}): EnvironmentSpec => ({ name: 'prod', hosts, network: 'nat', services, lbAddress: '127.0.0.1' });
+const environment = (hosts: string[], services: EnvironmentSpec['services'] = {}): EnvironmentSpec => ({ name: 'prod', hosts, network: 'nat', services, lbAddress: '127.0.0.1', protected: false, approvalTimeoutMs: 86_400_000 });
 
 describe('rollout placement', () => {
   const dirs: string[] = [];

@@ -15,7 +15,7 @@ const environment = (name: string, secrets?: EnvironmentSpec['services'][string]
   hosts: ['local'],
   network: 'nat',
   services: secrets ? { web: { secrets } } : {},
-  lbAddress: '127.0.0.1',
+  lbAddress: '127.0.0.1', protected: false, approvalTimeoutMs: 86_400_000,
 });
 
 describe('per-environment secrets', () => {

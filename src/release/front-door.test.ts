@@ -11,7 +11,7 @@ import { openStore } from '../store/db.js';
 import { allFrontDoors, saveFrontDoorPort } from '../store/releases.js';
 import { frontDoorFor, frontDoorSpecOf } from './front-door.js';
 
-const environment: EnvironmentSpec = { name: 'dev', hosts: ['local'], network: 'nat', services: {}, lbAddress: '127.0.0.1' };
+const environment: EnvironmentSpec = { name: 'dev', hosts: ['local'], network: 'nat', services: {}, lbAddress: '127.0.0.1', protected: false, approvalTimeoutMs: 86_400_000 };
 
 function withRun(test: (run: RunContext) => Promise<void>): () => Promise<void> {
   return async () => {

@@ -6,7 +6,7 @@ import type { EnvironmentSpec } from '../config/model.js';
 import type { RunContext } from '../deploy/context.js';
 import { environmentOf, ipamOf, networkOf, serviceOf } from '../deploy/context.js';
 import { resolveImage } from '../deploy/image.js';
-import { conflict, invalid, notFound } from '../errors.js';
+import { conflict, forbidden, invalid, notFound } from '../errors.js';
 import { createRelease, currentRelease, hasRun, openRollout, releaseOf, releasesOf, replacePlan, rolloutById, rolloutsOf, scaleOf, setEvidence, setRolloutStatus, setScale, type Release, type Rollout } from '../store/releases.js';
 import { slotsOf } from '../store/deployments.js';
 import { capacityProblem, type CapacityInput } from './capacity.js';
@@ -48,6 +48,10 @@ function finishedInterrupted(resumed: RolloutResult): RolloutResult {
 export async function releaseService(run: RunContext, serviceName: string, environmentName: string, options: RolloutOptions & { force?: boolean; image?: string } = {}): Promise<RolloutResult & { created: Release }> {
   const service = serviceOf(run.project, serviceName);
   const environment = environmentOf(run.project, environmentName);
+  // Else a forced release would be a way around the approval a promotion there waits for.
+  if (environment.protected && run.project.pipeline[0] !== environment.name) {
+    throw forbidden(`${environment.name} is protected: a build gets there by a promotion that a second token approves, not by a release`, { fix: `release it to ${run.project.pipeline[0]} and promote it: berth promote ${service.name} --to ${environment.name}` });
+  }
   await requireHosts(run, service.name, environment, `the release of ${service.name} to ${environment.name}`);
   const image = await resolveImage(run.project, run.hosts.buildEngine(), run.db, service, options.image);
   const draft = { service: service.name, number: 0, image: image.name, imageId: image.id, digest: image.digest, repository: image.repository, config: configOf(service) };
@@ -73,12 +77,15 @@ export interface PromoteOptions extends RolloutOptions {
   manual?: boolean;
   watchMs?: number;
   onCanary?: (text: string) => void;
+  /** The server runs a promotion to a protected environment only once a second token approved it. */
+  approved?: boolean;
 }
 
 /** Moves the release `from` runs (its digest and settings) to `to`, rolling or as a canary. */
 export async function promoteService(run: RunContext, serviceName: string, to: string, options: PromoteOptions = {}): Promise<RolloutResult> {
   serviceOf(run.project, serviceName);
   const target = environmentOf(run.project, to);
+  if (target.protected && options.approved !== true) throw needsApproval(target.name);
   const pipeline = run.project.pipeline;
   const earlier = pipeline.slice(0, Math.max(0, pipeline.indexOf(target.name)));
   if (options.from === undefined && earlier.length === 0) throw invalid(`${to} is the first stage of the pipeline (${pipeline.join(' → ')}): nothing to promote from`, { fix: `release a new build there: berth release ${serviceName} --env ${to}` });
@@ -114,6 +121,12 @@ export async function promoteService(run: RunContext, serviceName: string, to: s
   );
   if (options.manual) return opened;
   return decideByGates(run, serviceName, to, release, options);
+}
+
+function needsApproval(environment: string) {
+  return forbidden(`${environment} is protected: a promotion there needs an approval, which only a Berth server can ask for`, {
+    fix: `promote through the server (BERTH_SERVER, BERTH_TOKEN), or remove environments.${environment}.protected`,
+  });
 }
 
 /** Watches the open canary's gates (canary-gate.ts) and promotes or aborts it, recording the decision and its evidence. */

@@ -12,7 +12,7 @@ import { storeFailure } from '../store/db.js';
 import type { TokenRecord } from '../store/tokens.js';
 import type { ServerCore } from './core.js';
 import { errorBody, HTTP_STATUS, isValidationError } from './errors.js';
-import { recordRequest } from './audit-hook.js';
+import { captureAnswer, recordRequest } from './audit-hook.js';
 import { registerRoutes } from './routes/index.js';
 
 export interface RouteAccess {
@@ -68,6 +68,7 @@ export async function buildApp(core: ServerCore, options: { logger?: boolean; ht
     const missing = lacks(request.token, { level: access.level, ...(environment !== undefined ? { environment } : {}) });
     if (missing) throw forbidden(`token ${request.token.name} may not ${request.method} ${request.routeOptions.url}${environment ? ` in ${environment}` : ''}: it lacks ${missing}`, { fix: 'ask an admin for a token with those rights: berth token create --name NAME --role ROLE [--envs a,b]' });
   });
+  app.addHook('onSend', captureAnswer);
   app.addHook('onResponse', async (request, reply) => recordRequest(core, request, reply));
 
   app.setErrorHandler((error, request, reply) => sendError(reply, toBerthError(error, request)));

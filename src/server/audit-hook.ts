@@ -1,5 +1,106 @@
-/** Placeholder until the audit log lands (access helper): every mutating request will be appended here. */
+/**
+ * Every mutating request (POST, PUT, PATCH, DELETE), allowed or refused, is an
+ * audit entry: who (the token's name, or anonymous), what (a readable action
+ * from the route), on what (service and environment, token, rollout, approval),
+ * with which parameters (secrets removed) and how it ended (status and reason).
+ */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { auditAction, scrubParams } from '../access/audit.js';
+import { actorOf } from './app.js';
 import type { ServerCore } from './core.js';
 
-export async function recordRequest(_core: ServerCore, _request: FastifyRequest, _reply: FastifyReply): Promise<void> {}
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Route → action; `:param` is replaced by the request's value. Unlisted routes are "METHOD /url/:pattern". */
+export const ACTIONS: Record<string, string> = {
+  'POST /v1/config': 'apply',
+  'POST /v1/services/:service/releases': 'release',
+  'POST /v1/services/:service/promotions': 'promote',
+  'POST /v1/services/:service/rollbacks': 'rollback',
+  'POST /v1/services/:service/scale': 'scale',
+  'POST /v1/services/:service/canary/:decision': 'canary :decision',
+  'POST /v1/rollouts/:id/cancel': 'rollout cancel',
+  'POST /v1/rollouts/:id/abandon': 'rollout abandon',
+  'POST /v1/tokens': 'token create',
+  'DELETE /v1/tokens/:name': 'token revoke',
+  'POST /v1/approvals/:id/approve': 'approve',
+  'POST /v1/approvals/:id/reject': 'reject',
+  'PUT /v1/services/:service/secrets/:name': 'secret set :name',
+  'DELETE /v1/services/:service/secrets/:name': 'secret rm :name',
+};
+
+type Bag = Record<string, unknown>;
+const text = (v: unknown): string | undefined => (typeof v === 'string' || typeof v === 'number' ? String(v) : undefined);
+
+export function actionOf(method: string, route: string, params: Bag): string {
+  const action = ACTIONS[`${method} ${route}`];
+  if (action === undefined) return `${method} ${route}`;
+  return action.replace(/:([a-z]+)/g, (whole, name: string) => text(params[name]) ?? whole);
+}
+
+/** What the request acts on, from its route parameters and body. */
+export function targetOf(route: string, params: Bag, body: Bag, query: Bag = {}): string {
+  if (route.startsWith('/v1/rollouts/') && params.id !== undefined) return `rollout #${text(params.id)}`;
+  if (route.startsWith('/v1/approvals/') && params.id !== undefined) return `approval #${text(params.id)}`;
+  if (route.startsWith('/v1/tokens')) return `token ${text(params.name) ?? text(body.name) ?? '?'}`;
+  if (route === '/v1/config') return 'config';
+  const service = text(params.service);
+  const environment = text(body.environment) ?? text(body.to) ?? text(query.env);
+  if (service !== undefined) return environment !== undefined ? `${service} in ${environment}` : service;
+  return environment ?? '';
+}
+
+const REASON_MAX = 300;
+
+/** "ok 202 rollout #5", "refused 403 token ci may not …", "failed 500 …". */
+export function outcomeOf(status: number, answer: Bag | undefined): string {
+  if (status < 400) {
+    const rollout = text(answer?.rollout);
+    const approval = text((answer?.approval as Bag | undefined)?.id);
+    return [`ok ${status}`, ...(rollout !== undefined ? [`rollout #${rollout}`] : []), ...(approval !== undefined ? [`approval #${approval}`] : [])].join(' ');
+  }
+  const message = text((answer?.error as Bag | undefined)?.message) ?? '';
+  const reason = message.length > REASON_MAX ? `${message.slice(0, REASON_MAX)}…` : message;
+  return `${status < 500 ? 'refused' : 'failed'} ${status}${reason ? ` ${reason}` : ''}`;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auditAnswer?: Bag;
+  }
+}
+
+/** onSend: keeps what the outcome needs from the answer of a mutating request (its rollout or approval, or its error). */
+export async function captureAnswer(request: FastifyRequest, _reply: FastifyReply, payload: unknown): Promise<unknown> {
+  if (MUTATING.has(request.method) && typeof payload === 'string') {
+    try {
+      const parsed = JSON.parse(payload) as unknown;
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) request.auditAnswer = parsed as Bag;
+    } catch {
+      // not JSON: the status alone is the outcome
+    }
+  }
+  return payload;
+}
+
+/** onResponse: appends the request to the audit log (and its event). */
+export async function recordRequest(core: ServerCore, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (!MUTATING.has(request.method)) return;
+  const route = request.routeOptions.url ?? request.url.split('?')[0]!;
+  const params = (request.params ?? {}) as Bag;
+  const body = request.body && typeof request.body === 'object' && !Array.isArray(request.body) ? (request.body as Bag) : {};
+  const query = (request.query ?? {}) as Bag;
+  const scrubbed = scrubParams(request.body, route);
+  const entry = {
+    actor: actorOf(request),
+    action: actionOf(request.method, route, params),
+    target: targetOf(route, params, body, query),
+    params: Object.keys(query).length > 0 ? { ...scrubbed, query: scrubParams(query) } : scrubbed,
+    outcome: outcomeOf(reply.statusCode, request.auditAnswer),
+  };
+  try {
+    auditAction(core.db, core.events, entry);
+  } catch (error) {
+    request.log.error({ err: error, audit: entry }, 'the audit log could not be appended');
+  }
+}

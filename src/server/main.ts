@@ -16,6 +16,7 @@ import { latestConfig } from '../store/configs.js';
 import { lockOf, openRollouts } from '../store/releases.js';
 import { buildApp } from './app.js';
 import { ServerCore } from './core.js';
+import { auditAction } from '../access/audit.js';
 import { startReconciler, type Reconciler } from '../reconcile/loop.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7878';
@@ -98,6 +99,7 @@ function startServerReconciler(core: ServerCore, intervalMs?: number): Reconcile
     {
       ...(intervalMs !== undefined ? { intervalMs } : {}),
       emit: (event) => core.events.publish(event.type, event),
+      audit: (entry) => auditAction(core.db, core.events, { actor: 'reconciler', action: entry.action, target: entry.target, params: entry.params, outcome: entry.outcome }),
     },
   );
 }

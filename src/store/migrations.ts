@@ -12,5 +12,6 @@ import fleet from './migrations/007-fleet.js';
 import server from './migrations/009-server.js';
 import secrets from './migrations/011-secrets.js';
 import reconcile from './migrations/012-reconcile.js';
+import access from './migrations/008-access.js';
 
-export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, server, secrets, reconcile];
+export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, server, secrets, reconcile, access];

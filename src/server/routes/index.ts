@@ -1,6 +1,8 @@
 /** Every route of /v1, one file per area. */
 import type { FastifyInstance } from 'fastify';
 import type { ServerCore } from '../core.js';
+import { approvalRoutes } from './approvals.js';
+import { auditRoutes } from './audit.js';
 import { configRoutes } from './config.js';
 import { eventRoutes } from './events.js';
 import { readRoutes } from './read.js';
@@ -11,5 +13,5 @@ import { statusRoutes } from './status.js';
 import { tokenRoutes } from './tokens.js';
 
 export async function registerRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
-  for (const routes of [configRoutes, releaseRoutes, rolloutRoutes, readRoutes, eventRoutes, tokenRoutes, secretRoutes, statusRoutes]) await routes(app, core);
+  for (const routes of [configRoutes, releaseRoutes, rolloutRoutes, readRoutes, eventRoutes, tokenRoutes, secretRoutes, statusRoutes, approvalRoutes, auditRoutes]) await routes(app, core);
 }

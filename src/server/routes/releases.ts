@@ -6,12 +6,14 @@
  * result when it ended before that (nothing to do).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { environmentOf, serviceOf } from '../../deploy/context.js';
 import { canaryAbort, canaryPromote, promoteService, releaseService, rollbackService, scaleService } from '../../release/operations.js';
 import type { RolloutOptions } from '../../release/rollout.js';
 import { recordPush, lastPushOf, type PushRecord } from '../../store/pushes.js';
 import { actorOf } from '../app.js';
 import type { ServerCore } from '../core.js';
-import type { RolloutWork } from '../jobs.js';
+import type { RolloutWork, Started } from '../jobs.js';
+import { approvalSchema, askApproval } from './approval-ask.js';
 
 type Req = FastifyRequest<{ Params: { service: string }; Body: Record<string, unknown> }>;
 
@@ -30,15 +32,37 @@ const rolloutAnswer = {
 
 export const envFrom = (key: string) => (request: FastifyRequest) => (request.body as Record<string, unknown> | undefined)?.[key] as string | undefined;
 
-/** Starts a rollout in the server and answers for it. */
-export async function startRollout(core: ServerCore, request: FastifyRequest, reply: FastifyReply, work: (run: ReturnType<ServerCore['run']>, options: RolloutOptions) => ReturnType<RolloutWork>): Promise<FastifyReply> {
+/** Starts a rollout in the server and answers for it; `more` adds to the answer (and sees how it started). */
+export async function startRollout(
+  core: ServerCore,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  work: (run: ReturnType<ServerCore['run']>, options: RolloutOptions) => ReturnType<RolloutWork>,
+  more: (started: Started) => Record<string, unknown> = () => ({}),
+): Promise<FastifyReply> {
   const run = core.run(actorOf(request));
   const started = await core.jobs.start(actorOf(request), (options) => work(run, options));
-  if (started.kind === 'finished') return reply.status(200).send({ result: started.result });
-  return reply.status(202).send({ rollout: started.rollout, events: `/v1/events?rollout=${started.rollout}` });
+  if (started.kind === 'finished') return reply.status(200).send({ result: started.result, ...more(started) });
+  return reply.status(202).send({ rollout: started.rollout, events: `/v1/events?rollout=${started.rollout}`, ...more(started) });
 }
 
 const common = (body: Record<string, unknown>): RolloutOptions => (typeof body.timeoutMs === 'number' ? { timeoutMs: body.timeoutMs } : {});
+
+/** The promotion a request body asks for (also run once an approval is given, with `approved`). */
+export function promotion(service: string, b: Record<string, unknown>, approved = false) {
+  return (run: ReturnType<ServerCore['run']>, options: RolloutOptions) =>
+    promoteService(run, service, b.to as string, {
+      ...common(b),
+      ...options,
+      ...(typeof b.from === 'string' ? { from: b.from } : {}),
+      ...(typeof b.canary === 'number' ? { canary: b.canary } : {}),
+      ...(typeof b.watchMs === 'number' ? { watchMs: b.watchMs } : {}),
+      manual: b.manual === true,
+      force: b.force === true,
+      approved,
+      onCanary: (text) => options.emit?.({ type: 'note', text }),
+    });
+}
 
 export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
   app.post(
@@ -76,23 +100,14 @@ export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Pro
           additionalProperties: false,
           properties: { to: { type: 'string' }, from: { type: 'string' }, canary: { type: 'number', exclusiveMinimum: 0, maximum: 1 }, manual: { type: 'boolean' }, watchMs: { type: 'integer', minimum: 0 }, force: { type: 'boolean' }, timeoutMs },
         },
-        response: rolloutAnswer,
+        response: { 202: { ...rolloutAnswer[202], description: 'journaled and running in the server; or, to a protected environment, the approval it waits for', properties: { ...rolloutAnswer[202].properties, approval: approvalSchema } } },
       },
     },
     async (request: Req, reply) => {
-      const b = request.body;
-      return startRollout(core, request, reply, (run, options) =>
-        promoteService(run, request.params.service, b.to as string, {
-          ...common(b),
-          ...options,
-          ...(typeof b.from === 'string' ? { from: b.from } : {}),
-          ...(typeof b.canary === 'number' ? { canary: b.canary } : {}),
-          ...(typeof b.watchMs === 'number' ? { watchMs: b.watchMs } : {}),
-          manual: b.manual === true,
-          force: b.force === true,
-          onCanary: (text) => options.emit?.({ type: 'note', text }),
-        }),
-      );
+      serviceOf(core.project(), request.params.service);
+      const target = environmentOf(core.project(), request.body.to as string);
+      if (target.protected) return reply.status(202).send({ approval: askApproval(core, request, target) });
+      return startRollout(core, request, reply, promotion(request.params.service, request.body));
     },
   );
 

@@ -1,0 +1,102 @@
+/** berth approvals | approve <id> | reject <id>: promotions to protected environments waiting for a second token. */
+import type { ApprovalView } from '../../access/approvals.js';
+import { invalid } from '../../errors.js';
+import type { RolloutResult } from '../../release/rollout.js';
+import type { ServerClient } from '../../remote/client.js';
+import type { Command, CommandContext } from '../command.js';
+import { positiveFlag } from '../flags.js';
+import { printJson, table } from '../output.js';
+import { exitOf, requireServer, serverRollout, type RolloutAnswer } from '../remote.js';
+import { progress } from './release.js';
+
+type ApprovalLike = Pick<ApprovalView, 'id' | 'service' | 'environment' | 'requestedBy' | 'expiresAt'> & { status: string } & Partial<Pick<ApprovalView, 'decidedBy' | 'rollout'>>;
+
+/** How an approval reads: what waits, who asked, until when, and who may decide it. */
+export function approvalLines(approval: ApprovalLike): string[] {
+  const what = `promote ${approval.service} to ${approval.environment} asked by ${approval.requestedBy}`;
+  if (approval.status !== 'pending') {
+    const by = approval.decidedBy ? ` by ${approval.decidedBy}` : '';
+    const rollout = approval.rollout ? ` (rollout #${approval.rollout})` : '';
+    return [`approval #${approval.id} ${approval.status}${by}: ${what}${rollout}`];
+  }
+  return [
+    `approval #${approval.id} pending: ${what} (expires ${approval.expiresAt})`,
+    `  another token with rights on ${approval.environment} approves it: berth approve ${approval.id} (or berth reject ${approval.id})`,
+  ];
+}
+
+async function withServer<T>(context: CommandContext, command: string, use: (client: ServerClient) => Promise<T>): Promise<T> {
+  const client = requireServer(context, command);
+  try {
+    return await use(client);
+  } finally {
+    client.close();
+  }
+}
+
+function idArg(context: CommandContext, usage: string): number {
+  const [id, ...extra] = context.positionals;
+  if (id === undefined || extra.length > 0) throw invalid('name one approval by its number', { fix: `usage: ${usage} (berth approvals lists them)` });
+  return positiveFlag(id.replace(/^#/, ''), 'the approval number')!;
+}
+
+export const approvalsCommand: Command = {
+  name: 'approvals',
+  summary: 'the promotions to protected environments: pending ones first (who asked, until when), then how the others were decided',
+  usage: 'berth approvals [--json]',
+  options: { json: { type: 'boolean' } },
+  run: (context) =>
+    withServer(context, 'approvals', async (client) => {
+      const { approvals } = await client.get<{ approvals: ApprovalView[] }>('/v1/approvals');
+      if (context.flags.json) printJson(context.output, { approvals });
+      else if (approvals.length === 0) context.output.out('no approvals');
+      else
+        context.output.out(
+          table([
+            ['#', 'SERVICE', 'ENV', 'STATUS', 'ASKED BY', 'ASKED', 'EXPIRES', 'DECIDED BY', 'ROLLOUT'],
+            ...approvals.map((a) => [String(a.id), a.service, a.environment, a.status, a.requestedBy, a.createdAt, a.expiresAt, a.decidedBy ?? '-', a.rollout === null ? '-' : `#${a.rollout}`]),
+          ]),
+        );
+      return 0;
+    }),
+};
+
+function finish(context: CommandContext, result: RolloutResult): number {
+  if (context.flags.json) printJson(context.output, result);
+  else context.output.out(`${result.service} release ${result.release} in ${result.environment}: ${result.status}${result.message ? ` (${result.message})` : ''}; front door http://${result.frontDoor.address}:${result.frontDoor.port}/`);
+  return exitOf(result);
+}
+
+const APPROVE_USAGE = 'berth approve <id> [--detach] [--json]';
+export const approveCommand: Command = {
+  name: 'approve',
+  summary: 'approves a pending promotion to a protected environment (another token than the one that asked): it starts, followed like berth promote',
+  usage: APPROVE_USAGE,
+  options: { json: { type: 'boolean' }, detach: { type: 'boolean' } },
+  run: (context) => {
+    const id = idArg(context, APPROVE_USAGE);
+    return withServer(context, 'approve', async (client) => {
+      const answer = await client.post<RolloutAnswer & { approval: ApprovalView }>(`/v1/approvals/${id}/approve`, {});
+      if (!context.flags.json) context.output.out(`approval #${id} approved by ${answer.approval.decidedBy}: promoting ${answer.approval.service} to ${answer.approval.environment}${answer.rollout !== undefined ? ` (rollout #${answer.rollout})` : ''}`);
+      const { approval: _decided, ...rollout } = answer;
+      return serverRollout(context, client, rollout, (result) => finish(context, result), progress(context.output));
+    });
+  },
+};
+
+const REJECT_USAGE = 'berth reject <id> [--json]';
+export const rejectCommand: Command = {
+  name: 'reject',
+  summary: 'rejects a pending promotion to a protected environment (another token than the one that asked)',
+  usage: REJECT_USAGE,
+  options: { json: { type: 'boolean' } },
+  run: (context) => {
+    const id = idArg(context, REJECT_USAGE);
+    return withServer(context, 'reject', async (client) => {
+      const { approval } = await client.post<{ approval: ApprovalView }>(`/v1/approvals/${id}/reject`, {});
+      if (context.flags.json) printJson(context.output, { approval });
+      else for (const line of approvalLines(approval)) context.output.out(line);
+      return 0;
+    });
+  },
+};
