@@ -14,4 +14,4 @@ import secrets from './migrations/011-secrets.js';
 import reconcile from './migrations/012-reconcile.js';
 import access from './migrations/008-access.js';
 
-export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, server, secrets, reconcile, access];
+export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, access, server, secrets, reconcile];
