@@ -14,7 +14,7 @@ import { saveSlot } from '../store/deployments.js';
 import { NO_DOOR, NORMAL_WEIGHT, type DoorServer } from './door.js';
 import { checkpoint } from '../fault.js';
 import { canaryWeights, type RolloutStep } from './rollout-plan.js';
-import { observe, ordinalOf, placementOf, targetHash, type RolloutContext } from './rollout-context.js';
+import { journaled, observe, ordinalOf, placementOf, targetHash, type RolloutContext } from './rollout-context.js';
 
 export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<void> {
   switch (step.op) {
@@ -176,7 +176,7 @@ function arpAroundMove(ctx: RolloutContext, slot: string, host: string): Pick<La
 
 /** The slot's placement and kept host ports, in the store. */
 function rememberSlot(ctx: RolloutContext, slot: string, host: string, hostPorts: Record<string, number>): void {
-  saveSlot(ctx.run.db, { environment: ctx.environment.name, slot, service: ctx.service.name, ordinal: ordinalOf(slot), host, network: ctx.target.network.name, hostPorts });
+  journaled(ctx, () => saveSlot(ctx.run.db, { environment: ctx.environment.name, slot, service: ctx.service.name, ordinal: ordinalOf(slot), host, network: ctx.target.network.name, hostPorts }));
 }
 
 /** Old instance aside, new one on the same slot and address; on failure the old one is put back and serves again. */
@@ -244,7 +244,7 @@ async function removeSlot(ctx: RolloutContext, slot: string, reason: string): Pr
       environment: ctx.environment.name,
       network: ctx.target.network,
       graceSeconds: ctx.service.stopGraceSeconds,
-    });
+    }, <T>(forget: () => T) => journaled(ctx, forget));
   }
   ctx.emit({ type: 'instance', slot, text: 'drained and removed' });
   ctx.report({ type: 'removed', slot, reason });

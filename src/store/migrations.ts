@@ -9,5 +9,6 @@ import run from './migrations/004-run.js';
 import release from './migrations/005-release.js';
 import trust from './migrations/006-trust.js';
 import fleet from './migrations/007-fleet.js';
+import leases from './migrations/010-leases.js';
 
-export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet];
+export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, leases];

@@ -1,9 +1,10 @@
 /** berth rollout ls | show <id> | abandon <id>: the rollouts still open, one rollout's journal, and ending an interrupted one. */
-import { holderAlive } from '../../release/lock.js';
+import { holderAlive } from '../../release/lease.js';
 import { abandonRollout } from '../../release/abandon.js';
 import type { RolloutPlan } from '../../release/rollout-plan.js';
 import { invalid, notFound } from '../../errors.js';
-import { lockOf, openRollouts, rolloutById, type Rollout } from '../../store/releases.js';
+import { leaseOf } from '../../store/leases.js';
+import { openRollouts, rolloutById, type Rollout } from '../../store/releases.js';
 import type { Db } from '../../store/db.js';
 import type { Command, CommandContext } from '../command.js';
 import { positiveFlag } from '../flags.js';
@@ -16,8 +17,8 @@ const USAGE = 'berth rollout ls | show <id> | abandon <id> [--json]';
 /** A rollout with its journal as data, and whether the process that runs it is alive. */
 function view(db: Db, r: Rollout) {
   const plan = JSON.parse(r.plan) as RolloutPlan;
-  const lock = lockOf(db, r.service, r.environment);
-  const holder = lock && lock.rollout === r.id ? { pid: lock.pid, hostname: lock.hostname, alive: holderAlive(lock) } : null;
+  const lease = leaseOf(db, r.service, r.environment);
+  const holder = lease && lease.rollout === r.id ? { pid: lease.pid, hostname: lease.hostname, alive: holderAlive(lease), token: lease.token, expiresAt: new Date(lease.expiresAt).toISOString() } : null;
   const state = r.status === 'running' ? (holder?.alive ? 'running' : 'interrupted') : r.status;
   return { id: r.id, service: r.service, environment: r.environment, kind: r.kind, release: r.release, previous: r.previous, status: r.status, state, done: r.done, steps: plan.steps, phase: plan.phase, holder, actor: r.actor, message: r.message, startedAt: new Date(r.startedAt).toISOString() };
 }
