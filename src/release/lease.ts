@@ -16,10 +16,14 @@ import { rolloutById, type Rollout } from '../store/releases.js';
 
 export const DEFAULT_LEASE_TTL_MS = 30_000;
 
+export type Holder = Pick<Lease, 'holder' | 'pid' | 'hostname'>;
+
 export interface LeaseSettings {
   ttlMs: number;
   /** The clock leases are read and written with (a test's own). */
   now: () => number;
+  /** Who takes the lease: this process, unless a test plays another one. */
+  as?: Holder;
 }
 
 /** The TTL from `BERTH_LEASE_TTL_MS` (default 30 s) and the wall clock. */
@@ -32,7 +36,7 @@ export function leaseSettings(env: NodeJS.ProcessEnv): LeaseSettings {
 }
 
 /** This process as a lease holder: the random part tells it from an earlier process that had the same pid. */
-export const thisProcess = { holder: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, pid: process.pid, hostname: hostname() } as const;
+export const thisProcess: Holder = { holder: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, pid: process.pid, hostname: hostname() } as const;
 
 /** The leases this process holds and renews now, by service × environment: their tokens. */
 const renewing = new Map<string, number>();
@@ -151,7 +155,7 @@ function claimLease(db: Db, claim: Claim, settings: LeaseSettings, refuse: (held
  */
 export function acquire(db: Db, service: string, environment: string, rollout: number, settings: LeaseSettings = leaseSettings(process.env)): LeaseOutcome {
   let interrupted: Rollout | undefined;
-  const lease = claimLease(db, { service, environment, rollout, ...thisProcess }, settings, (held, now) => {
+  const lease = claimLease(db, { service, environment, rollout, ...(settings.as ?? thisProcess) }, settings, (held, now) => {
     const holder = held.rollout > 0 ? rolloutById(db, held.rollout) : undefined;
     if (holder?.status === 'canary') {
       throw conflict(`a canary of ${service} (release ${holder.release}) is open in ${environment}`, {
@@ -175,12 +179,12 @@ export function acquire(db: Db, service: string, environment: string, rollout: n
  * status is what holds the service, so whoever decides takes the lease over.
  */
 export function acquireForDecision(db: Db, canary: Rollout, settings: LeaseSettings = leaseSettings(process.env)): HeldLease {
-  return claimLease(db, { service: canary.service, environment: canary.environment, rollout: canary.id, ...thisProcess }, settings, () => canary.id);
+  return claimLease(db, { service: canary.service, environment: canary.environment, rollout: canary.id, ...(settings.as ?? thisProcess) }, settings, () => canary.id);
 }
 
 /** The lease of an interrupted rollout, to abandon it: refused while its holder is alive, or when the lease names another rollout. */
 export function acquireToAbandon(db: Db, record: Rollout, settings: LeaseSettings = leaseSettings(process.env)): HeldLease {
-  return claimLease(db, { service: record.service, environment: record.environment, rollout: record.id, ...thisProcess }, settings, (held, now) => {
+  return claimLease(db, { service: record.service, environment: record.environment, rollout: record.id, ...(settings.as ?? thisProcess) }, settings, (held, now) => {
     if (holderAlive(held, now)) {
       throw conflict(`rollout #${record.id} of ${record.service} in ${record.environment} is not interrupted: berth process ${held.pid} on ${held.hostname} still runs it`, {
         fix: `let it finish; if it is stuck, stop that process (kill ${held.pid}${held.hostname === thisProcess.hostname ? '' : ` on ${held.hostname}`}) and abandon the rollout then`,
