@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { conflict, invalid } from '../errors.js';
 import { isAlive } from '../processes.js';
 import type { Db } from '../store/db.js';
-import { dropLease, leaseOf, lostLease, renewLease, takeOverLease, tryLease, type Claim, type Fence, type Lease } from '../store/leases.js';
+import { dropLease, leaseOf, lostLease, renewLease, requireFence, takeOverLease, tryLease, type Claim, type Fence, type Lease } from '../store/leases.js';
 import { rolloutById, type Rollout } from '../store/releases.js';
 
 export const DEFAULT_LEASE_TTL_MS = 30_000;
@@ -105,9 +105,10 @@ export class HeldLease implements Fence {
     return false;
   }
 
-  /** Throws the `conflict` of a lost lease when a renewal found it taken (before the rollout changes any instance). */
+  /** Throws the `conflict` of a lost lease once another process holds it (checked before the rollout changes any instance). */
   ensureHeld(rollout: number): void {
     if (this.#lost) throw lostLease(this.#db, this, rollout);
+    requireFence(this.#db, this, rollout);
   }
 
   /** Stops renewing and leaves the lease in the store: the rollout it names is interrupted (or an open canary). */

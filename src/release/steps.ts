@@ -11,6 +11,7 @@ import { asideName, containerName, PREVIOUS_SUFFIX } from '../deploy/slots.js';
 import { Semaphore } from '../build/semaphore.js';
 import { invalid } from '../errors.js';
 import { saveSlot } from '../store/deployments.js';
+import { isLostLease } from '../store/leases.js';
 import { NO_DOOR, NORMAL_WEIGHT, type DoorServer } from './door.js';
 import { checkpoint } from '../fault.js';
 import { canaryWeights, type RolloutStep } from './rollout-plan.js';
@@ -213,6 +214,8 @@ async function replace(ctx: RolloutContext, slot: string, force: boolean): Promi
   try {
     await launchInto(ctx, slot, NORMAL_WEIGHT, 'replace');
   } catch (error) {
+    // The lease went to another process: the slot is its to finish, as it stands.
+    if (isLostLease(error)) throw error;
     if (aside) {
       await restore(ctx.run.hosts.engine(aside.host), ctx.target.ipam, aside.id, ctx.run.project.name, slot, ctx.target.network);
       const state = await ctx.run.hosts.engine(aside.host).containers.inspect(aside.id);
