@@ -3,10 +3,11 @@
  * ran stays in the journal, so the way out says where it stopped and which
  * command resumes or abandons it. A hang-up (SIGHUP) never stops a rollout.
  */
-import { hostname } from 'node:os';
+import { thisProcess } from '../release/lease.js';
 import type { RolloutPlan } from '../release/rollout-plan.js';
 import type { Db } from '../store/db.js';
-import { locksHeldBy, rolloutById, type Rollout } from '../store/releases.js';
+import { leasesHeldBy } from '../store/leases.js';
+import { rolloutById, type Rollout } from '../store/releases.js';
 import type { Output } from './output.js';
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -41,7 +42,7 @@ export function interruptedLines(signal: string, rollout: Rollout, projectFlag: 
 export async function withInterruptNotice<T>(db: Db, output: Output, projectFlag: string, use: () => Promise<T>): Promise<T> {
   const onSignal = (signal: NodeJS.Signals) => {
     try {
-      const held = locksHeldBy(db, process.pid, hostname());
+      const held = leasesHeldBy(db, thisProcess.holder);
       const rollouts = held.map((l) => (l.rollout > 0 ? rolloutById(db, l.rollout) : undefined));
       for (const r of rollouts) if (r && (r.status === 'running' || r.status === 'canary')) for (const line of interruptedLines(signal, r, projectFlag)) output.err(line);
       if (held.length > 0 && rollouts.every((r) => r === undefined)) output.err(`berth: ${signal}: stopped before a rollout was recorded; no instance was changed`);
@@ -51,7 +52,7 @@ export async function withInterruptNotice<T>(db: Db, output: Output, projectFlag
   };
   // The terminal went away (SSH dropped, window closed): a rollout in progress goes on to its end, only its output is lost.
   const onHangup = () => {
-    if (locksHeldBy(db, process.pid, hostname()).length === 0) process.exit(129);
+    if (leasesHeldBy(db, thisProcess.holder).length === 0) process.exit(129);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

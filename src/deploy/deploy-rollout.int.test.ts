@@ -96,7 +96,7 @@ describe('berth deploy on the rollout executor', () => {
 
   /** Exactly web's 2 slots running `image` under their project-qualified names, IPAM bound to them, nothing left open, no front door. */
   async function assertConverged(label: string, image: string, version: string): Promise<void> {
-    assert.deepEqual(db.prepare('SELECT * FROM locks WHERE service = ?').all('web'), [], `${label}: a lock row is left`);
+    assert.deepEqual(db.prepare('SELECT * FROM leases WHERE service = ?').all('web'), [], `${label}: a lease row is left`);
     assert.equal(openRollout(db, 'web', 'dev'), undefined, `${label}: a rollout is still open`);
     const current = currentRelease(db, 'web', 'dev');
     assert.ok(current !== undefined, `${label}: dev runs no release of web`);

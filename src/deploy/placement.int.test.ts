@@ -59,7 +59,7 @@ describe('placement in a rollout, on the local engine', () => {
     assert.match(refused.stderr, /error \(conflict\): service huge in dev needs room for 1 more instance\(s\) with 100000 GiB free; hosts of dev: local \([\d.]+ (GiB|MiB) free\)/);
     assert.match(refused.stderr, /fix: add hosts to environments\.dev\.hosts/);
     assert.deepEqual(rolloutsOf(db, 'huge', 'dev'), []);
-    assert.deepEqual(db.prepare('SELECT * FROM locks WHERE service = ?').all('huge'), []);
+    assert.deepEqual(db.prepare('SELECT * FROM leases WHERE service = ?').all('huge'), []);
     assert.deepEqual(await fixture.engine.containers.summaries([`${RUN_LABELS.project}=${fixture.name}`, `${RUN_LABELS.service}=huge`]), []);
   });
 

@@ -14,12 +14,13 @@ import { frontDoorFiles } from '../lb/haproxy-config.js';
 import { isAlive } from '../processes.js';
 import { accepts } from '../ports.js';
 import { frontDoorSpecOf } from '../release/front-door.js';
-import { describeHolder } from '../release/lock.js';
+import { describeHolder } from '../release/lease.js';
+import { leaseOf } from '../store/leases.js';
 import { hostsTouched } from '../release/preflight.js';
 import { targetHash } from '../release/rollout-context.js';
 import { contextFor, replicasIn, serviceOfRelease } from '../release/rollout.js';
 import { slotsOf } from '../store/deployments.js';
-import { currentRelease, frontDoorPort, lockOf, openRollout, releaseOf, rolloutById } from '../store/releases.js';
+import { currentRelease, frontDoorPort, openRollout, releaseOf, rolloutById } from '../store/releases.js';
 import type { DesiredPair, ObservedState, SeenFrontDoor, SeenInstance } from './plan.js';
 
 export interface Gathered {
@@ -103,7 +104,7 @@ async function desiredPair(run: RunContext, service: string, environment: Enviro
 
 /** The words for a rollout that holds the pair (its lock, or an open canary), if any. */
 function busyWith(run: RunContext, service: string, environment: string): string | undefined {
-  const lock = lockOf(run.db, service, environment);
+  const lock = leaseOf(run.db, service, environment);
   if (lock) return `a rollout holds it: ${describeHolder(lock, rolloutById(run.db, lock.rollout))}`;
   const open = openRollout(run.db, service, environment);
   if (open?.status === 'canary') return `a canary of release ${open.release} is open (rollout #${open.id}); promote or abort it`;

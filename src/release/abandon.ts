@@ -3,16 +3,15 @@
  * with its plan, and converges on what runs. A slot whose old container was set
  * aside (`<project>.<slot>-prev`) and has no running main container gets it back; a
  * half-launched container of the rollout is removed; leftovers go; the front
- * door holds exactly the running instances; the lock is released.
+ * door holds exactly the running instances; the lease is released.
  */
-import { hostname } from 'node:os';
 import { environmentOf, type RunContext } from '../deploy/context.js';
 import { restore } from '../deploy/launch.js';
 import { removeInstance } from '../deploy/remove.js';
 import { conflict, notFound } from '../errors.js';
-import { rolloutById, setRolloutStatus, setScale, takeOverLock, tryLock, type Rollout } from '../store/releases.js';
-import { holderAlive, release as unlockService } from './lock.js';
-import { observe, targetHash } from './rollout-context.js';
+import { rolloutById, setRolloutStatus, setScale, type Rollout } from '../store/releases.js';
+import { acquireToAbandon, leaseSettings, type HeldLease } from './lease.js';
+import { journaled, observe, targetHash } from './rollout-context.js';
 import type { RolloutPlan } from './rollout-plan.js';
 import { actor, contextFor, requireRelease, usesFrontDoor, type RolloutOptions } from './rollout.js';
 import { converge } from './steps.js';
@@ -37,11 +36,21 @@ export async function abandonRollout(run: RunContext, id: number, options: Rollo
   const record = rolloutById(run.db, id);
   if (!record) throw notFound(`rollout #${id} does not exist`, { fix: 'list the open ones with: berth rollout ls' });
   refuseUnlessInterrupted(record);
+  environmentOf(run.project, record.environment);
+  const lease = acquireToAbandon(run.db, record, leaseSettings(run.env));
+  try {
+    return await abandonUnder(run, record, lease, options);
+  } finally {
+    lease.stop();
+  }
+}
+
+async function abandonUnder(run: RunContext, record: Rollout, lease: HeldLease, options: RolloutOptions): Promise<AbandonResult> {
+  const { id } = record;
   const environment = environmentOf(run.project, record.environment);
-  takeLock(run, record);
   const plan = JSON.parse(record.plan) as RolloutPlan;
   const emit = options.emit ?? (() => {});
-  const ctx = await contextFor(run, requireRelease(run, record.service, plan.target), environment, options, usesFrontDoor(run, record.kind, record.service, record.environment));
+  const ctx = { ...(await contextFor(run, requireRelease(run, record.service, plan.target), environment, options, usesFrontDoor(run, record.kind, record.service, record.environment))), lease };
   const restored: string[] = [];
   const removed: string[] = [];
   const here = await observe(ctx);
@@ -62,7 +71,7 @@ export async function abandonRollout(run: RunContext, id: number, options: Rollo
   // surge, canary): it goes with its address and record. A stopped one of another release is the operator's.
   for (const o of here.filter((x) => !isSetAside(x) && !x.running && !restored.includes(x.slot))) {
     if (o.specHash !== targetHash(ctx, o.slot)) continue;
-    await removeInstance(ctx.run, ctx.target.ipam, { host: o.host, id: o.id, slot: o.slot, environment: environment.name, network: ctx.target.network, graceSeconds: 0 });
+    await removeInstance(ctx.run, ctx.target.ipam, { host: o.host, id: o.id, slot: o.slot, environment: environment.name, network: ctx.target.network, graceSeconds: 0 }, <T>(forget: () => T) => journaled(ctx, forget));
     removed.push(o.slot);
     emit({ type: 'instance', slot: o.slot, text: 'removed, half-launched by the rollout' });
   }
@@ -72,8 +81,8 @@ export async function abandonRollout(run: RunContext, id: number, options: Rollo
   if (record.kind === 'scale') setScale(run.db, record.service, record.environment, running.length);
   const steps = `stopped after step ${record.done} of ${plan.steps.length}`;
   const message = `abandoned by ${actor(run.env)}: ${steps}; converged on what runs (${running.length} instance(s)${restored.length > 0 ? `, ${restored.join(', ')} put back` : ''})`;
-  setRolloutStatus(run.db, id, 'abandoned', message);
-  unlockService(run.db, record.service, record.environment);
+  setRolloutStatus(run.db, id, 'abandoned', lease, message);
+  lease.release();
   return { rollout: id, service: record.service, environment: record.environment, restored, removed, running, message };
 }
 
@@ -85,22 +94,4 @@ function refuseUnlessInterrupted(record: Rollout): void {
     });
   }
   if (record.status !== 'running') throw conflict(`rollout #${record.id} of ${record.service} in ${record.environment} has already ended (${record.status})`, { fix });
-}
-
-/** The rollout's lock for this process: refused while the process that ran it is alive, or when the lock names another rollout. */
-function takeLock(run: RunContext, record: Rollout): void {
-  const me = { service: record.service, environment: record.environment, rollout: record.id, pid: process.pid, hostname: hostname() };
-  const held = tryLock(run.db, me);
-  if (!held) return;
-  if (held.pid !== process.pid && holderAlive(held)) {
-    throw conflict(`rollout #${record.id} of ${record.service} in ${record.environment} is not interrupted: berth process ${held.pid} on ${held.hostname} still runs it`, {
-      fix: `let it finish; if it is stuck, stop that process (kill ${held.pid}${held.hostname === me.hostname ? '' : ` on ${held.hostname}`}) and abandon the rollout then`,
-    });
-  }
-  if (held.rollout !== 0 && held.rollout !== record.id) {
-    throw conflict(`the lock of ${record.service} in ${record.environment} belongs to rollout #${held.rollout}, not #${record.id}`, {
-      fix: `abandon or resume that one first: berth rollout abandon ${held.rollout}`,
-    });
-  }
-  takeOverLock(run.db, me);
 }

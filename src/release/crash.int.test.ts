@@ -99,8 +99,8 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
   async function assertConverged(label: string, expectedImage: string): Promise<void> {
     const ctx = context();
     // The store: no lock, nothing running, and the release dev runs is the one we asked for.
-    const locks = db.prepare('SELECT * FROM locks WHERE service = ? AND environment = ?').all('web', 'dev');
-    assert.deepEqual(locks, [], `${label}: a lock row is left`);
+    const leases = db.prepare('SELECT * FROM leases WHERE service = ? AND environment = ?').all('web', 'dev');
+    assert.deepEqual(leases, [], `${label}: a lease row is left`);
     assert.equal(openRollout(db, 'web', 'dev'), undefined, `${label}: a rollout is still open`);
     assert.deepEqual(rolloutsOf(db, 'web', 'dev').filter((r) => r.status === 'running'), [], `${label}: a rollout is still running`);
     const current = currentRelease(db, 'web', 'dev');
@@ -186,7 +186,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
       // What the kill left: the journal of a rollout still running, under a lock whose holder is gone.
       const journal = openRollout(db, 'web', 'dev');
       assert.ok(journal && journal.status === 'running', `kill ${n}: no running rollout in the journal`);
-      const lock = db.prepare('SELECT pid FROM locks WHERE service = ? AND environment = ?').get('web', 'dev') as { pid: number } | undefined;
+      const lock = db.prepare('SELECT pid FROM leases WHERE service = ? AND environment = ?').get('web', 'dev') as { pid: number } | undefined;
       assert.ok(lock, `kill ${n}: no lock row`);
       assert.throws(() => process.kill(lock.pid, 0), `kill ${n}: the lock's holder ${lock.pid} still runs`);
       const containers = await fixture.engine.containers.summaries([`${RUN_LABELS.project}=${fixture.name}`]);

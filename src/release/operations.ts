@@ -9,6 +9,7 @@ import { resolveImage } from '../deploy/image.js';
 import { conflict, forbidden, invalid, notFound } from '../errors.js';
 import { createRelease, currentRelease, hasRun, openRollout, releaseOf, releasesOf, replacePlan, rolloutById, rolloutsOf, scaleOf, setEvidence, setRolloutStatus, setScale, type Release, type Rollout } from '../store/releases.js';
 import { slotsOf } from '../store/deployments.js';
+import { acquireForDecision, leaseSettings, type HeldLease } from './lease.js';
 import { capacityProblem, type CapacityInput } from './capacity.js';
 import { checkPromotion } from './pipeline.js';
 import { planCanary, planRolling, type RolloutPlan } from './rollout-plan.js';
@@ -153,29 +154,47 @@ async function canarySlots(run: RunContext, service: string, environment: string
 /** The canary's release rolls to 100%: every instance replaced in batches, the canary instances removed. */
 export async function canaryPromote(run: RunContext, service: string, environment: string, options: RolloutOptions = {}, evidence: object = byHand('promote', run)): Promise<RolloutResult> {
   const open = openCanary(run, service, environment);
-  setEvidence(run.db, open.id, evidence);
-  const release = requireRelease(run, service, open.release);
-  const ctx = await contextFor(run, release, environmentOf(run.project, environment), options);
-  const plan = await rolling('forward')(ctx);
-  replacePlan(run.db, open.id, JSON.stringify(plan));
-  setRolloutStatus(run.db, open.id, 'running');
-  return continueRollout(run, open.id, plan, options);
+  const lease = acquireForDecision(run.db, open, leaseSettings(run.env));
+  const plan = await underLease(lease, async () => {
+    setEvidence(run.db, open.id, evidence, lease);
+    const release = requireRelease(run, service, open.release);
+    const ctx = await contextFor(run, release, environmentOf(run.project, environment), options);
+    const planned = await rolling('forward')({ ...ctx, lease });
+    replacePlan(run.db, open.id, JSON.stringify(planned), lease);
+    setRolloutStatus(run.db, open.id, 'running', lease);
+    return planned;
+  });
+  return continueRollout(run, open.id, plan, options, { lease });
+}
+
+/** The decision's first writes: on a failure the canary stays open, its lease left for whoever decides next. */
+async function underLease<T>(lease: HeldLease, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    lease.stop();
+    throw error;
+  }
 }
 
 /** The canary instances are drained and removed; the front door's weights go back to normal. */
 export async function canaryAbort(run: RunContext, service: string, environment: string, options: RolloutOptions = {}, reason = 'aborted by hand', evidence: object = byHand('abort', run)): Promise<RolloutResult> {
   const open = openCanary(run, service, environment);
-  setEvidence(run.db, open.id, evidence);
-  const slots = await canarySlots(run, service, environment);
-  const previous = open.previous!;
-  const prevRelease = requireRelease(run, service, previous);
-  const replicas = replicasIn(run, serviceOfRelease(prevRelease), environmentOf(run.project, environment));
-  const plan: RolloutPlan = { target: previous, phase: 'rollback', reason: `canary aborted: ${reason}`, steps: [{ op: 'remove', slots }, { op: 'converge', replicas }] };
-  replacePlan(run.db, open.id, JSON.stringify(plan));
-  setRolloutStatus(run.db, open.id, 'running');
-  const result = await continueRollout(run, open.id, plan, options);
-  setRolloutStatus(run.db, open.id, 'aborted', `canary aborted: ${reason}`);
-  return { ...result, release: open.release, status: 'aborted', message: `canary aborted: ${reason}` };
+  const lease = acquireForDecision(run.db, open, leaseSettings(run.env));
+  const plan = await underLease(lease, async () => {
+    setEvidence(run.db, open.id, evidence, lease);
+    const slots = await canarySlots(run, service, environment);
+    const previous = open.previous!;
+    const prevRelease = requireRelease(run, service, previous);
+    const replicas = replicasIn(run, serviceOfRelease(prevRelease), environmentOf(run.project, environment));
+    const planned: RolloutPlan = { target: previous, phase: 'rollback', reason: `canary aborted: ${reason}`, steps: [{ op: 'remove', slots }, { op: 'converge', replicas }] };
+    replacePlan(run.db, open.id, JSON.stringify(planned), lease);
+    setRolloutStatus(run.db, open.id, 'running', lease);
+    return planned;
+  });
+  const message = `canary aborted: ${reason}`;
+  const result = await continueRollout(run, open.id, plan, options, { lease, ending: { status: 'aborted', message } });
+  return { ...result, release: open.release, status: 'aborted', message };
 }
 
 /** The evidence of a canary decided with `berth canary promote|abort`. */

@@ -46,7 +46,8 @@ import type { FrontDoorStatus } from '../lb/model.js';
 import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { openStore, type Db } from '../store/db.js';
-import { currentRelease, frontDoorPort, releaseOf, releasesOf, rolloutById, rolloutsOf, tryLock, unlock } from '../store/releases.js';
+import { currentRelease, frontDoorPort, releaseOf, releasesOf, rolloutById, rolloutsOf } from '../store/releases.js';
+import { tryLease } from '../store/leases.js';
 import { runBerth, type CliOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { sendRequests, startLoad, type LoadResult } from '../testing/load.js';
@@ -498,7 +499,7 @@ describe('release, promote, canary and rollback through the front door, on the r
     const entry = history(context(), SVC, 'production').rollouts[0]!;
     assert.deepEqual([entry.kind, entry.release, entry.status], ['promote', releases.BAD, 'rolled-back']);
     assert.match(entry.message, new RegExp(`rolled back to release ${releases.D}: instance ${SVC}-production-1: .*404`));
-    assert.deepEqual(db.prepare('SELECT * FROM locks').all(), []);
+    assert.deepEqual(db.prepare('SELECT * FROM leases').all(), []);
     console.log(`# failed promotion and rollback: ${took} ms; load ${show(result)}`);
   });
 
@@ -550,7 +551,8 @@ describe('release, promote, canary and rollback through the front door, on the r
     try {
       assert.ok(sleeper.pid);
       const stagingRollout = rolloutsOf(db, SVC, 'staging')[0]!;
-      assert.equal(tryLock(db, { service: SVC, environment: 'staging', rollout: stagingRollout.id, pid: sleeper.pid, hostname: hostname() }), undefined);
+      const claim = { service: SVC, environment: 'staging', rollout: stagingRollout.id, holder: `${hostname()}:${sleeper.pid}:test`, pid: sleeper.pid, hostname: hostname() };
+      assert.ok('taken' in tryLease(db, claim, 60_000));
       await rejectsWith(
         releaseService(context(), SVC, 'staging', { image: images.B, force: true, ...opts }),
         'conflict',
@@ -560,9 +562,9 @@ describe('release, promote, canary and rollback through the front door, on the r
       await unchanged('a rollout in progress', before);
     } finally {
       sleeper.kill('SIGKILL');
-      unlock(db, SVC, 'staging');
+      db.prepare('DELETE FROM leases WHERE service = ? AND environment = ?').run(SVC, 'staging');
     }
-    assert.deepEqual(db.prepare('SELECT * FROM locks').all(), []);
+    assert.deepEqual(db.prepare('SELECT * FROM leases').all(), []);
   });
 
   it('a front door port held by another process: a conflict naming the port, and no rollout or release recorded', async (t) => {
@@ -574,7 +576,7 @@ describe('release, promote, canary and rollback through the front door, on the r
     const releasesLeft = releasesOf(db, SVC).filter((r) => !before.releases.includes(r.number));
     for (const r of releasesLeft) t.diagnostic(`release left behind: ${r.number}`);
     assert.deepEqual(await instances('test'), []);
-    assert.deepEqual(db.prepare('SELECT * FROM locks').all(), []);
+    assert.deepEqual(db.prepare('SELECT * FROM leases').all(), []);
     assert.deepEqual(left, [], 'a rollout was recorded for a front door whose port is taken');
     assert.deepEqual(releasesLeft, [], 'a release was recorded for a front door whose port is taken');
   });

@@ -7,8 +7,10 @@ import { observeService, type Observed } from '../deploy/observe.js';
 import { ordinalOf, type Placement } from '../deploy/slots.js';
 import type { ServiceTarget } from '../deploy/target.js';
 import type { ImageDistribution } from '../deploy/distribute.js';
+import { fenced } from '../store/leases.js';
 import type { Release } from '../store/releases.js';
 import type { Door } from './door.js';
+import type { HeldLease } from './lease.js';
 
 export { ordinalOf };
 
@@ -49,6 +51,16 @@ export interface RolloutContext {
   moves?: ReadonlyMap<string, string>;
   /** Aborted by `berth rollout cancel`: checked between steps. */
   signal?: AbortSignal;
+  /** The lease the rollout runs under (none while only watching, e.g. a canary's gates): its token fences every write. */
+  lease?: HeldLease;
+}
+
+/** A context that holds its service's lease: what runs and journals a rollout. */
+export type LeasedContext = RolloutContext & { lease: HeldLease };
+
+/** A write the rollout makes in the store, refused (a conflict) once its lease has another holder. */
+export function journaled<T>(ctx: RolloutContext, write: () => T): T {
+  return ctx.lease ? fenced(ctx.run.db, ctx.lease, ctx.rollout, write) : write();
 }
 
 /** Where a slot runs: where a move takes it, else as the rollout's placement planned it (deploy/placement.ts; slots beyond the plan placed on demand). */

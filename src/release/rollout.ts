@@ -2,9 +2,11 @@
  * Runs a rollout plan step by step, journaling each step in the store as it
  * completes. A failed forward rollout rolls back to the previous release; a
  * rollout whose process was killed is resumed by the next command on that
- * service and environment.
+ * service and environment. It runs under the service's lease (lease.ts): a
+ * write refused because the lease went to another process stops it where it
+ * is, undoing nothing (the new holder owns the rollout now).
  */
-import { hostname, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 import { canonicalJson } from '../build/plan.js';
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
 import { environmentOf, type RunContext } from '../deploy/context.js';
@@ -16,7 +18,6 @@ import { allRefs, protectDigest, releaseDigest } from '../store/refs.js';
 import {
   currentRelease,
   frontDoorPort,
-  lockOf,
   markDone,
   releaseOf,
   replacePlan,
@@ -25,18 +26,19 @@ import {
   scaleOf,
   setRolloutStatus,
   startRollout,
-  takeOverLock,
   type Release,
   type Rollout,
   type RolloutKind,
+  type RolloutStatus,
 } from '../store/releases.js';
+import { isLostLease, leaseOf } from '../store/leases.js';
 import { NO_DOOR } from './door.js';
 import { requireHosts } from './preflight.js';
 import { frontDoorFor } from './front-door.js';
 import { checkpoint } from '../fault.js';
-import { acquire, describeHolder, release as unlockService } from './lock.js';
+import { acquire, describeHolder, leaseSettings, type HeldLease } from './lease.js';
 import { planRolling, type RolloutPlan, type SlotState } from './rollout-plan.js';
-import { observe, ordinalOf, placementOf, targetHash, type InstanceEvent, type RolloutContext, type RolloutEvent } from './rollout-context.js';
+import { observe, ordinalOf, placementOf, targetHash, type InstanceEvent, type LeasedContext, type RolloutContext, type RolloutEvent } from './rollout-context.js';
 import { adoptOldNames, runStep } from './steps.js';
 
 export interface RolloutOptions {
@@ -169,7 +171,7 @@ function lastRanByDeploy(run: RunContext, service: string, environment: string):
   return rolloutsOf(run.db, service, environment).find((r) => r.status === 'succeeded' && r.kind !== 'reconcile')?.kind === 'deploy';
 }
 
-/** Takes the service's lock (finishing an interrupted rollout first), then runs the request's plan. */
+/** Takes the service's lease (finishing an interrupted rollout first), then runs the request's plan. */
 export async function rollout(run: RunContext, environmentName: string, request: RolloutRequest, options: RolloutOptions = {}): Promise<RolloutResult> {
   const environment = environmentOf(run.project, environmentName);
   const service = request.release.service;
@@ -178,14 +180,17 @@ export async function rollout(run: RunContext, environmentName: string, request:
   const { moves: _moves, leave: _leave, ...resume } = options;
   await recoverInterrupted(run, service, environment.name, resume);
   if (options.resume === false) requireUnlocked(run, service, environment.name);
-  const outcome = acquire(run.db, service, environment.name, 0);
-  if (!outcome.acquired) throw failed(`rollout #${outcome.interrupted.id} of ${service} in ${environment.name} was interrupted again; run the command again`);
-  let ctx: RolloutContext;
+  const { lease, interrupted } = acquire(run.db, service, environment.name, 0, leaseSettings(run.env));
+  if (interrupted) {
+    lease.stop();
+    throw failed(`rollout #${interrupted.id} of ${service} in ${environment.name} was interrupted again; run the command again`);
+  }
+  let ctx: LeasedContext;
   let plan: RolloutPlan;
   try {
     const door = usesFrontDoor(run, request.kind, service, environment.name);
     requireImageReach(run, request.release, environment);
-    ctx = await contextFor(run, request.release, environment, options, door);
+    ctx = { ...(await contextFor(run, request.release, environment, options, door)), lease };
     await prepareOnce(ctx);
     // The front door first: a port taken (or any bad input) fails here, before anything is recorded or changed.
     if (door) await runStep(ctx, { op: 'front-door' });
@@ -193,57 +198,74 @@ export async function rollout(run: RunContext, environmentName: string, request:
     plan = await request.plan(ctx);
     await distribute(ctx, plan);
   } catch (error) {
-    unlockService(run.db, service, environment.name);
+    lease.release();
     throw error;
   }
   if (plan.steps.length === 0) {
     // Nothing to change (a deploy whose every slot is up to date): nothing is journaled.
-    unlockService(run.db, service, environment.name);
+    lease.release();
     const last = rolloutsOf(run.db, service, environment.name).find((r) => r.status === 'succeeded');
     return result(ctx, last?.id ?? 0, 'succeeded', 'nothing to do: every instance is up to date');
   }
-  const id = startRollout(run.db, {
-    service,
-    environment: environment.name,
-    release: ctx.release.number,
-    previous: request.previous,
-    kind: request.kind,
-    forced: request.forced,
-    actor: actor(run.env),
-    plan: JSON.stringify(plan),
-  });
-  takeOverLock(run.db, { service, environment: environment.name, rollout: id, pid: process.pid, hostname: hostname() });
+  let id: number;
+  try {
+    id = startRollout(
+      run.db,
+      { service, environment: environment.name, release: ctx.release.number, previous: request.previous, kind: request.kind, forced: request.forced, actor: actor(run.env), plan: JSON.stringify(plan) },
+      lease,
+    );
+  } catch (error) {
+    // Nothing journaled: the lease goes (one another process took over stays its).
+    lease.release();
+    throw error;
+  }
   options.onJournaled?.(id);
   return execute(ctx, id, plan, 0, request.endsOpen ?? false);
 }
 
+/** How an open rollout goes on: under the lease its caller holds (naming it), from a step, and how it is recorded at its end. */
+export interface Continuation {
+  lease: HeldLease;
+  /** Steps of the plan already done. */
+  from?: number;
+  /** The status it ends with instead of the plan's (a canary abort: `aborted`). */
+  ending?: { status: RolloutStatus; message: string };
+}
+
 /** Continues an open rollout's journal from where it stopped (used by canary promote/abort and recovery). */
-export async function continueRollout(run: RunContext, rolloutId: number, plan: RolloutPlan, options: RolloutOptions, from = 0): Promise<RolloutResult> {
-  const record = rolloutById(run.db, rolloutId)!;
-  const environment = environmentOf(run.project, record.environment);
-  await requireHosts(run, record.service, environment, `rollout #${rolloutId} (${record.kind} of ${record.service} to ${record.environment})`);
-  const target = releaseOf(run.db, record.service, plan.target)!;
-  requireImageReach(run, target, environment);
-  const ctx = await contextFor(run, target, environment, options, usesFrontDoor(run, record.kind, record.service, record.environment));
-  await prepareOnce(ctx);
-  takeOverLock(run.db, { service: record.service, environment: record.environment, rollout: rolloutId, pid: process.pid, hostname: hostname() });
-  options.onJournaled?.(rolloutId);
+export async function continueRollout(run: RunContext, rolloutId: number, plan: RolloutPlan, options: RolloutOptions, continuation: Continuation): Promise<RolloutResult> {
+  const { lease } = continuation;
+  let ctx: LeasedContext;
+  let record: Rollout;
+  try {
+    record = rolloutById(run.db, rolloutId)!;
+    const environment = environmentOf(run.project, record.environment);
+    await requireHosts(run, record.service, environment, `rollout #${rolloutId} (${record.kind} of ${record.service} to ${record.environment})`);
+    const target = releaseOf(run.db, record.service, plan.target)!;
+    requireImageReach(run, target, environment);
+    ctx = { ...(await contextFor(run, target, environment, options, usesFrontDoor(run, record.kind, record.service, record.environment))), lease };
+    await prepareOnce(ctx);
+    options.onJournaled?.(rolloutId);
+  } catch (error) {
+    // The rollout stays open under the lease, for the next command to resume.
+    lease.stop();
+    throw error;
+  }
   // A canary's plan ends open (waiting for promote or abort), also when it is resumed after a crash.
-  return execute(ctx, rolloutId, plan, from, plan.phase === 'forward' && plan.steps.some((s) => s.op === 'canary'));
+  return execute(ctx, rolloutId, plan, continuation.from ?? 0, plan.phase === 'forward' && plan.steps.some((s) => s.op === 'canary'), continuation.ending);
 }
 
 /** If a killed berth left a rollout of this service running, finish it first, and say what happens and why. */
 export async function recoverInterrupted(run: RunContext, service: string, environment: string, options: RolloutOptions): Promise<RolloutResult | undefined> {
   // Every operation that rolls out starts here: a host it needs that does not answer stops it before anything changes.
   await requireHosts(run, service, environmentOf(run.project, environment), `a rollout of ${service} to ${environment}`);
-  // Checked and taken with no await between: nothing in this process takes the lock in between.
+  // Checked and taken with no await between: nothing in this process takes the lease in between.
   if (options.resume === false) requireUnlocked(run, service, environment);
-  const outcome = acquire(run.db, service, environment, 0);
-  if (outcome.acquired) {
-    unlockService(run.db, service, environment);
+  const { lease, interrupted } = acquire(run.db, service, environment, 0, leaseSettings(run.env));
+  if (!interrupted) {
+    lease.release();
     return undefined;
   }
-  const interrupted = outcome.interrupted;
   const plan = JSON.parse(interrupted.plan) as RolloutPlan;
   const emit = options.emit ?? (() => {});
   emit({
@@ -254,45 +276,59 @@ export async function recoverInterrupted(run: RunContext, service: string, envir
         ? `It was rolling back to release ${plan.target} (${plan.reason ?? 'a failure'}); the rollback resumes.`
         : 'Every step is safe to repeat, and an instance found running counts only once it passes its health check again, so it resumes forward; a failure from here rolls back.'),
   });
-  return continueRollout(run, interrupted.id, plan, options, interrupted.done);
+  return continueRollout(run, interrupted.id, plan, options, { lease, from: interrupted.done });
 }
 
-async function execute(context: RolloutContext, id: number, plan: RolloutPlan, from: number, endsOpen: boolean): Promise<RolloutResult> {
+/**
+ * Runs the plan under the context's lease: released at the end, left as it is
+ * for an open canary, a lost lease (the new holder's now) or an unexpected failure
+ * (the next command resumes the rollout).
+ */
+async function execute(context: LeasedContext, id: number, plan: RolloutPlan, from: number, endsOpen: boolean, ending?: Continuation['ending']): Promise<RolloutResult> {
   const ctx = { ...context, rollout: id };
   const { db } = ctx.run;
+  const { lease } = ctx;
   const record = rolloutById(db, id)!;
   try {
-    await runSteps(ctx, id, plan, from);
-  } catch (error) {
-    if (plan.phase === 'rollback') {
-      setRolloutStatus(db, id, 'failed', `rollback to release ${plan.target} failed: ${(error as Error).message}`);
-      unlockService(db, record.service, record.environment);
-      throw rollbackFailed(record, plan, error);
+    try {
+      await runSteps(ctx, id, plan, from);
+    } catch (error) {
+      if (isLostLease(error)) throw error;
+      if (plan.phase === 'rollback') {
+        setRolloutStatus(db, id, 'failed', lease, `rollback to release ${plan.target} failed: ${(error as Error).message}`);
+        lease.release();
+        throw rollbackFailed(record, plan, error);
+      }
+      if (record.kind === 'move' || record.kind === 'reconcile') return await stopMove(ctx, record, error);
+      return await rollBack(ctx, record, error);
     }
-    if (record.kind === 'move' || record.kind === 'reconcile') return stopMove(ctx, record, error);
-    return rollBack(ctx, record, error);
+    if (endsOpen) {
+      setRolloutStatus(db, id, 'canary', lease);
+      return result(ctx, id, 'canary', 'canary running; promote or abort it');
+    }
+    const status = ending?.status ?? (plan.phase === 'forward' ? 'succeeded' : record.previous === null ? 'failed' : 'rolled-back');
+    const message = ending?.message ?? (plan.phase === 'rollback' ? `rolled back to release ${plan.target}: ${plan.reason ?? ''}` : '');
+    lease.ensureHeld(id);
+    if (plan.phase === 'forward') recordProtected(ctx, record);
+    setRolloutStatus(db, id, status, lease, message);
+    lease.release();
+    return result(ctx, id, status, message);
+  } finally {
+    lease.stop();
   }
-  if (endsOpen) {
-    setRolloutStatus(db, id, 'canary');
-    return result(ctx, id, 'canary', 'canary running; promote or abort it');
-  }
-  const status = plan.phase === 'forward' ? 'succeeded' : record.previous === null ? 'failed' : 'rolled-back';
-  const message = plan.phase === 'rollback' ? `rolled back to release ${plan.target}: ${plan.reason ?? ''}` : '';
-  if (plan.phase === 'forward') recordProtected(ctx, record);
-  setRolloutStatus(db, id, status, message);
-  unlockService(db, record.service, record.environment);
-  return result(ctx, id, status, message);
 }
 
-async function runSteps(ctx: RolloutContext, id: number, plan: RolloutPlan, from: number): Promise<void> {
+async function runSteps(ctx: LeasedContext, id: number, plan: RolloutPlan, from: number): Promise<void> {
   for (let index = from; index < plan.steps.length; index++) {
     const step = plan.steps[index]!;
     // A cancel stops a forward rollout between steps (it then rolls back); a rollback always runs to its end.
     if (plan.phase === 'forward' && ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : failed('cancelled');
+    // A renewal that found the lease taken stops the rollout before it changes another instance.
+    ctx.lease.ensureHeld(id);
     ctx.emit({ type: 'step', index: index + 1, total: plan.steps.length, text: describeStep(step) });
     checkpoint('step');
     await runStep(ctx, step);
-    markDone(ctx.run.db, id, index + 1);
+    markDone(ctx.run.db, id, index + 1, ctx.lease);
   }
 }
 
@@ -310,21 +346,23 @@ function rollbackFailed(record: Rollout, plan: RolloutPlan, error: unknown): Ber
  * ran (replace restores it), the ones already moved stay moved, and running the move again continues.
  * A reconcile neither: it only recreated slots of the release that runs, so there is nothing to go back to.
  */
-async function stopMove(ctx: RolloutContext, record: Rollout, error: unknown): Promise<never> {
+async function stopMove(ctx: LeasedContext, record: Rollout, error: unknown): Promise<never> {
   const { db } = ctx.run;
   const reason = error instanceof LaunchError ? `instance ${error.slot}: ${error.reason}` : (error as Error).message;
+  ctx.lease.ensureHeld(record.id);
   // Slots drained before the failure serve again.
   await runStep(ctx, { op: 'front-door' }).catch(() => {});
-  setRolloutStatus(db, record.id, 'failed', `${record.kind} stopped: ${reason}`);
-  unlockService(db, record.service, record.environment);
+  setRolloutStatus(db, record.id, 'failed', ctx.lease, `${record.kind} stopped: ${reason}`);
+  ctx.lease.release();
   const what = `${record.kind} of ${record.service} in ${record.environment}`;
   if (error instanceof LaunchError) throw failure(what, error);
   throw isBerthError(error) ? error : failed(`${what} failed: ${reason}`);
 }
 
 /** A failed forward rollout goes back to the release the environment ran before (or removes what it started, if none). */
-async function rollBack(ctx: RolloutContext, record: Rollout, error: unknown): Promise<never> {
+async function rollBack(ctx: LeasedContext, record: Rollout, error: unknown): Promise<never> {
   const { db } = ctx.run;
+  ctx.lease.ensureHeld(record.id);
   const reason = error instanceof LaunchError ? `instance ${error.slot}: ${error.reason}` : (error as Error).message;
   const what = record.kind === 'deploy' ? `deploy of ${record.service} to ${record.environment}` : `${record.kind} of ${record.service} release ${record.release} to ${record.environment}`;
   const cause = error instanceof LaunchError ? failure(what, error) : error;
@@ -333,13 +371,13 @@ async function rollBack(ctx: RolloutContext, record: Rollout, error: unknown): P
   let plan: RolloutPlan;
   let back = ctx;
   if (previous) {
-    back = { ...(await contextFor(ctx.run, previous, ctx.environment, { timeoutMs: ctx.timeoutMs, emit: ctx.emit, report: ctx.report, concurrency: ctx.concurrency }, false)), door: ctx.door };
+    back = { ...(await contextFor(ctx.run, previous, ctx.environment, { timeoutMs: ctx.timeoutMs, emit: ctx.emit, report: ctx.report, concurrency: ctx.concurrency }, false)), door: ctx.door, lease: ctx.lease };
     const replicas = replicasIn(ctx.run, serviceOfRelease(previous), ctx.environment);
     plan = { target: previous.number, phase: 'rollback', reason, steps: planRolling(record.service, record.environment, replicas, await slotStates(back), { batchSize: replicas, maxUnavailable: replicas, maxSurge: 0 }) };
   } else {
     plan = { target: record.release, phase: 'rollback', reason, steps: [{ op: 'converge', replicas: 0 }] };
   }
-  replacePlan(db, record.id, JSON.stringify(plan));
+  replacePlan(db, record.id, JSON.stringify(plan), ctx.lease);
   await execute(back, record.id, plan, 0, false);
   // A front door that never served a release (a first release failed) goes with the instances, so nothing claims the service.
   if (!previous && currentRelease(db, record.service, record.environment) === undefined) await ctx.door.close();
@@ -399,7 +437,7 @@ function describeStep(step: RolloutPlan['steps'][number]): string {
 
 /** A lock held by anyone (alive, gone, or this process) refuses a rollout that must not resume or join another. */
 function requireUnlocked(run: RunContext, service: string, environment: string): void {
-  const held = lockOf(run.db, service, environment);
+  const held = leaseOf(run.db, service, environment);
   if (!held) return;
   throw conflict(`a rollout of ${service} in ${environment} is in progress: ${describeHolder(held, rolloutById(run.db, held.rollout))}`, {
     fix: 'wait for it to finish (berth rollout ls shows it)',

@@ -11,10 +11,11 @@ import { asideName, containerName, PREVIOUS_SUFFIX } from '../deploy/slots.js';
 import { Semaphore } from '../build/semaphore.js';
 import { invalid } from '../errors.js';
 import { saveSlot } from '../store/deployments.js';
+import { isLostLease } from '../store/leases.js';
 import { NO_DOOR, NORMAL_WEIGHT, type DoorServer } from './door.js';
 import { checkpoint } from '../fault.js';
 import { canaryWeights, type RolloutStep } from './rollout-plan.js';
-import { observe, ordinalOf, placementOf, targetHash, type RolloutContext } from './rollout-context.js';
+import { journaled, observe, ordinalOf, placementOf, targetHash, type RolloutContext } from './rollout-context.js';
 
 export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<void> {
   switch (step.op) {
@@ -176,7 +177,7 @@ function arpAroundMove(ctx: RolloutContext, slot: string, host: string): Pick<La
 
 /** The slot's placement and kept host ports, in the store. */
 function rememberSlot(ctx: RolloutContext, slot: string, host: string, hostPorts: Record<string, number>): void {
-  saveSlot(ctx.run.db, { environment: ctx.environment.name, slot, service: ctx.service.name, ordinal: ordinalOf(slot), host, network: ctx.target.network.name, hostPorts });
+  journaled(ctx, () => saveSlot(ctx.run.db, { environment: ctx.environment.name, slot, service: ctx.service.name, ordinal: ordinalOf(slot), host, network: ctx.target.network.name, hostPorts }));
 }
 
 /** Old instance aside, new one on the same slot and address; on failure the old one is put back and serves again. */
@@ -213,6 +214,8 @@ async function replace(ctx: RolloutContext, slot: string, force: boolean): Promi
   try {
     await launchInto(ctx, slot, NORMAL_WEIGHT, 'replace');
   } catch (error) {
+    // The lease went to another process: the slot is its to finish, as it stands.
+    if (isLostLease(error)) throw error;
     if (aside) {
       await restore(ctx.run.hosts.engine(aside.host), ctx.target.ipam, aside.id, ctx.run.project.name, slot, ctx.target.network);
       const state = await ctx.run.hosts.engine(aside.host).containers.inspect(aside.id);
@@ -244,7 +247,7 @@ async function removeSlot(ctx: RolloutContext, slot: string, reason: string): Pr
       environment: ctx.environment.name,
       network: ctx.target.network,
       graceSeconds: ctx.service.stopGraceSeconds,
-    });
+    }, <T>(forget: () => T) => journaled(ctx, forget));
   }
   ctx.emit({ type: 'instance', slot, text: 'drained and removed' });
   ctx.report({ type: 'removed', slot, reason });

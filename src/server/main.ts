@@ -4,16 +4,16 @@
  * server left, and serves the API. Anything but loopback needs TLS.
  */
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { bootstrapAdmin } from '../access/tokens.js';
 import { invalid } from '../errors.js';
-import { isAlive } from '../processes.js';
 import { recoverInterrupted } from '../release/rollout.js';
 import { isLoopback } from '../remote/target.js';
 import { openStore, type Db } from '../store/db.js';
 import { latestConfig } from '../store/configs.js';
-import { lockOf, openRollouts } from '../store/releases.js';
+import { openRollouts } from '../store/releases.js';
+import { leaseOf } from '../store/leases.js';
+import { holderAlive } from '../release/lease.js';
 import { buildApp } from './app.js';
 import { ServerCore } from './core.js';
 import { auditAction } from '../access/audit.js';
@@ -52,8 +52,9 @@ function resumeInterrupted(core: ServerCore, say: (line: string) => void): void 
   if (!latestConfig(core.db)) return;
   for (const r of openRollouts(core.db)) {
     if (r.status !== 'running') continue;
-    const lock = lockOf(core.db, r.service, r.environment);
-    if (lock && lock.hostname === hostname() && lock.pid !== process.pid && isAlive(lock.pid)) continue;
+    // A holder that still renews its lease (another process on the server's state) goes on by itself.
+    const lease = leaseOf(core.db, r.service, r.environment);
+    if (lease && lease.pid !== process.pid && holderAlive(lease)) continue;
     say(`resuming rollout #${r.id} (${r.kind} of ${r.service} in ${r.environment}), interrupted at step ${r.done}`);
     const run = core.run('server');
     core.jobs.start('server', (options) => recoverInterrupted(run, r.service, r.environment, options).then((result) => result ?? Promise.reject(new Error(`rollout #${r.id} had nothing to resume`)))).catch((error: unknown) => say(`rollout #${r.id} could not be resumed: ${(error as Error).message}`));

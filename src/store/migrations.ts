@@ -9,9 +9,10 @@ import run from './migrations/004-run.js';
 import release from './migrations/005-release.js';
 import trust from './migrations/006-trust.js';
 import fleet from './migrations/007-fleet.js';
+import access from './migrations/008-access.js';
 import server from './migrations/009-server.js';
+import leases from './migrations/010-leases.js';
 import secrets from './migrations/011-secrets.js';
 import reconcile from './migrations/012-reconcile.js';
-import access from './migrations/008-access.js';
 
-export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, access, server, secrets, reconcile];
+export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, access, server, leases, secrets, reconcile];

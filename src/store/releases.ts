@@ -1,5 +1,10 @@
-/** Release's records: releases, rollouts with their journal, scale overrides, locks and front door ports. */
+/**
+ * Release's records: releases, rollouts with their journal, scale overrides and
+ * front door ports. Every write of a rollout's journal carries the fence of the
+ * lease it runs under (leases.ts) and is refused once another process holds it.
+ */
 import type { Db } from './db.js';
+import { fenced, type Fence } from './leases.js';
 
 export interface Release {
   service: string;
@@ -35,15 +40,6 @@ export interface Rollout {
   finishedAt: number | null;
   /** The evidence of the rollout's health and canary decisions (JSON object), for `berth history`. */
   evidence: string;
-}
-
-export interface Lock {
-  service: string;
-  environment: string;
-  rollout: number;
-  pid: number;
-  hostname: string;
-  acquiredAt: number;
 }
 
 interface ReleaseRow {
@@ -127,14 +123,19 @@ const toRollout = (r: RolloutRow): Rollout => ({
   evidence: r.evidence,
 });
 
-export function startRollout(db: Db, r: Pick<Rollout, 'service' | 'environment' | 'release' | 'previous' | 'kind' | 'forced' | 'actor' | 'plan'>, now = Date.now()): number {
-  const result = db
-    .prepare(
-      `INSERT INTO rollouts (service, environment, release, previous, kind, forced, status, actor, plan, done, started_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, 0, ?)`,
-    )
-    .run(r.service, r.environment, r.release, r.previous, r.kind, r.forced ? 1 : 0, r.actor, r.plan, now);
-  return Number(result.lastInsertRowid);
+/** Records a rollout, and names it in the lease of its service × environment (one transaction: a rollout is never left unnamed). */
+export function startRollout(db: Db, r: Pick<Rollout, 'service' | 'environment' | 'release' | 'previous' | 'kind' | 'forced' | 'actor' | 'plan'>, fence: Fence, now = Date.now()): number {
+  return fenced(db, fence, 0, () => {
+    const result = db
+      .prepare(
+        `INSERT INTO rollouts (service, environment, release, previous, kind, forced, status, actor, plan, done, started_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, 0, ?)`,
+      )
+      .run(r.service, r.environment, r.release, r.previous, r.kind, r.forced ? 1 : 0, r.actor, r.plan, now);
+    const id = Number(result.lastInsertRowid);
+    db.prepare('UPDATE leases SET rollout = ? WHERE service = ? AND environment = ? AND token = ?').run(id, fence.service, fence.environment, fence.token);
+    return id;
+  });
 }
 
 export function rolloutById(db: Db, id: number): Rollout | undefined {
@@ -143,17 +144,17 @@ export function rolloutById(db: Db, id: number): Rollout | undefined {
 }
 
 /** Journals progress: `done` steps of the plan are complete. */
-export function markDone(db: Db, id: number, done: number): void {
-  db.prepare('UPDATE rollouts SET done = ? WHERE id = ?').run(done, id);
+export function markDone(db: Db, id: number, done: number, fence: Fence): void {
+  fenced(db, fence, id, () => db.prepare('UPDATE rollouts SET done = ? WHERE id = ?').run(done, id));
 }
 
-export function replacePlan(db: Db, id: number, plan: string, done = 0): void {
-  db.prepare('UPDATE rollouts SET plan = ?, done = ? WHERE id = ?').run(plan, done, id);
+export function replacePlan(db: Db, id: number, plan: string, fence: Fence, done = 0): void {
+  fenced(db, fence, id, () => db.prepare('UPDATE rollouts SET plan = ?, done = ? WHERE id = ?').run(plan, done, id));
 }
 
-export function setRolloutStatus(db: Db, id: number, status: RolloutStatus, message = '', now = Date.now()): void {
+export function setRolloutStatus(db: Db, id: number, status: RolloutStatus, fence: Fence, message = '', now = Date.now()): void {
   const finished = status === 'running' || status === 'canary' ? null : now;
-  db.prepare('UPDATE rollouts SET status = ?, message = ?, finished_at = ? WHERE id = ?').run(status, message, finished, id);
+  fenced(db, fence, id, () => db.prepare('UPDATE rollouts SET status = ?, message = ?, finished_at = ? WHERE id = ?').run(status, message, finished, id));
 }
 
 export function rolloutsOf(db: Db, service: string, environment?: string): Rollout[] {
@@ -197,47 +198,6 @@ export function setScale(db: Db, service: string, environment: string, replicas:
   );
 }
 
-interface LockRow {
-  service: string;
-  environment: string;
-  rollout: number;
-  pid: number;
-  hostname: string;
-  acquired_at: number;
-}
-
-/** Takes the lock, or returns who holds it. */
-export function tryLock(db: Db, lock: Omit<Lock, 'acquiredAt'>, now = Date.now()): Lock | undefined {
-  return db.transaction(() => {
-    const held = db.prepare('SELECT * FROM locks WHERE service = ? AND environment = ?').get(lock.service, lock.environment) as LockRow | undefined;
-    if (held) return { service: held.service, environment: held.environment, rollout: held.rollout, pid: held.pid, hostname: held.hostname, acquiredAt: held.acquired_at };
-    db.prepare('INSERT INTO locks (service, environment, rollout, pid, hostname, acquired_at) VALUES (?, ?, ?, ?, ?, ?)').run(
-      lock.service,
-      lock.environment,
-      lock.rollout,
-      lock.pid,
-      lock.hostname,
-      now,
-    );
-    return undefined;
-  }).immediate();
-}
-
-export function takeOverLock(db: Db, lock: Omit<Lock, 'acquiredAt'>, now = Date.now()): void {
-  db.prepare('UPDATE locks SET rollout = ?, pid = ?, hostname = ?, acquired_at = ? WHERE service = ? AND environment = ?').run(
-    lock.rollout,
-    lock.pid,
-    lock.hostname,
-    now,
-    lock.service,
-    lock.environment,
-  );
-}
-
-export function unlock(db: Db, service: string, environment: string): void {
-  db.prepare('DELETE FROM locks WHERE service = ? AND environment = ?').run(service, environment);
-}
-
 export function frontDoorPort(db: Db, service: string, environment: string): { address: string; port: number } | undefined {
   return db.prepare('SELECT address, port FROM front_doors WHERE service = ? AND environment = ?').get(service, environment) as { address: string; port: number } | undefined;
 }
@@ -260,23 +220,11 @@ export function allFrontDoors(db: Db): { service: string; environment: string; a
 }
 
 /** Records the evidence of a rollout's decisions (replaces what was there). */
-export function setEvidence(db: Db, id: number, evidence: object): void {
-  db.prepare('UPDATE rollouts SET evidence = ? WHERE id = ?').run(JSON.stringify(evidence), id);
-}
-
-/** The locks one process holds (what a Ctrl-C of that process leaves behind). */
-export function locksHeldBy(db: Db, pid: number, hostname: string): Lock[] {
-  const rows = db.prepare('SELECT * FROM locks WHERE pid = ? AND hostname = ?').all(pid, hostname) as LockRow[];
-  return rows.map((r) => ({ service: r.service, environment: r.environment, rollout: r.rollout, pid: r.pid, hostname: r.hostname, acquiredAt: r.acquired_at }));
+export function setEvidence(db: Db, id: number, evidence: object, fence: Fence): void {
+  fenced(db, fence, id, () => db.prepare('UPDATE rollouts SET evidence = ? WHERE id = ?').run(JSON.stringify(evidence), id));
 }
 
 /** Every rollout still open (running or an open canary), newest first. */
 export function openRollouts(db: Db): Rollout[] {
   return (db.prepare("SELECT * FROM rollouts WHERE status IN ('running', 'canary') ORDER BY id DESC").all() as RolloutRow[]).map(toRollout);
-}
-
-/** Who holds the lock of a service in an environment, if anyone. */
-export function lockOf(db: Db, service: string, environment: string): Lock | undefined {
-  const r = db.prepare('SELECT * FROM locks WHERE service = ? AND environment = ?').get(service, environment) as LockRow | undefined;
-  return r && { service: r.service, environment: r.environment, rollout: r.rollout, pid: r.pid, hostname: r.hostname, acquiredAt: r.acquired_at };
 }

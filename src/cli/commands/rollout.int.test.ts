@@ -27,7 +27,8 @@ import { stopFrontDoor } from '../../lb/front-door.js';
 import { frontDoorDir } from '../../lb/paths.js';
 import { removeNetwork } from '../../network/docker-network.js';
 import { openStore, STORE_FILE, type Db } from '../../store/db.js';
-import { currentRelease, releaseOf, rolloutById, rolloutsOf, takeOverLock } from '../../store/releases.js';
+import { currentRelease, releaseOf, rolloutById, rolloutsOf } from '../../store/releases.js';
+import { leaseOf, takeOverLease, type Lease } from '../../store/leases.js';
 import { BERTH_BIN, berthOn, runBerth, showOutcome, type CliOutcome } from '../../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../../testing/fixture.js';
 
@@ -68,7 +69,7 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
     return servers.map((s) => [s.name, s.state]).sort();
   };
   const lastRollout = (environment: string) => rolloutsOf(db, svc, environment)[0]!;
-  const locks = () => db.prepare('SELECT * FROM locks').all();
+  const locks = () => db.prepare('SELECT * FROM leases').all();
 
   /** Runs the CLI until a line of its output matches `when`, then sends it `signal`; resolves with how it ended. */
   function interruptWhen(args: string[], when: RegExp, signal: NodeJS.Signals = 'SIGINT'): Promise<CliOutcome & { sent: boolean }> {
@@ -242,17 +243,19 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
     const during = await ps('production');
     assert.ok(during.every((i) => ['running', 'set-aside', 'created', 'exited', 'missing'].includes(i.state)), JSON.stringify(during));
 
-    // While a live process holds its lock, the rollout is not interrupted: abandon refuses.
-    const lock = db.prepare('SELECT * FROM locks WHERE rollout = ?').get(id) as { pid: number; hostname: string };
+    // While a live process holds its lease, the rollout is not interrupted: abandon refuses.
+    const lock = leaseOf(db, svc, 'production') as Lease;
+    assert.equal(lock.rollout, id);
     const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const holdAs = (pid: number, holder: string) => assert.ok(takeOverLease(db, leaseOf(db, svc, 'production')!, { service: svc, environment: 'production', rollout: id, pid, hostname: lock.hostname, holder }, 60_000));
     try {
-      takeOverLock(db, { service: svc, environment: 'production', rollout: id, pid: sleeper.pid!, hostname: lock.hostname });
+      holdAs(sleeper.pid!, `${lock.hostname}:${sleeper.pid}:test`);
       const refused = await berth(['rollout', 'abandon', String(id)]);
       assert.equal(refused.code, 4, show(refused));
       assert.match(refused.stderr, new RegExp(`rollout #${id} of ${svc} in production is not interrupted: berth process ${sleeper.pid} .* still runs it`));
       assert.equal(rolloutById(db, id)!.status, 'running');
     } finally {
-      takeOverLock(db, { service: svc, environment: 'production', rollout: id, pid: lock.pid, hostname: lock.hostname });
+      holdAs(lock.pid, lock.holder);
       sleeper.kill('SIGKILL');
     }
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeHolder } from './lock.js';
+import { describeHolder } from './lease.js';
 
-describe('the lock holder, as a conflict names it', () => {
+describe('the lease holder, as a conflict names it', () => {
   const lock = { service: 'web', environment: 'production', rollout: 0, pid: 4242, hostname: 'ci-7', acquiredAt: Date.parse('2026-12-01T20:00:00Z') };
 
   it('a holder still planning names no rollout number (never "rollout #0")', () => {

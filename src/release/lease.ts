@@ -1,0 +1,201 @@
+/**
+ * One rollout per service × environment, under a lease in the store. The
+ * holder renews it while it works; a holder that stops renewing (killed, its
+ * machine gone, stalled) loses it once it expires, and the next command takes
+ * it over with a higher fencing token and resumes the interrupted rollout.
+ * Every write of the rollout carries the token, so the old holder, should it
+ * wake up, cannot write any more.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { conflict, invalid } from '../errors.js';
+import { isAlive } from '../processes.js';
+import type { Db } from '../store/db.js';
+import { dropLease, leaseOf, lostLease, renewLease, requireFence, takeOverLease, tryLease, type Claim, type Fence, type Lease } from '../store/leases.js';
+import { rolloutById, type Rollout } from '../store/releases.js';
+
+export const DEFAULT_LEASE_TTL_MS = 30_000;
+
+export type Holder = Pick<Lease, 'holder' | 'pid' | 'hostname'>;
+
+export interface LeaseSettings {
+  ttlMs: number;
+  /** The clock leases are read and written with (a test's own). */
+  now: () => number;
+  /** Who takes the lease: this process, unless a test plays another one. */
+  as?: Holder;
+}
+
+/** The TTL from `BERTH_LEASE_TTL_MS` (default 30 s) and the wall clock. */
+export function leaseSettings(env: NodeJS.ProcessEnv): LeaseSettings {
+  const text = env.BERTH_LEASE_TTL_MS;
+  if (text === undefined || text === '') return { ttlMs: DEFAULT_LEASE_TTL_MS, now: Date.now };
+  const ttlMs = Number(text);
+  if (!Number.isInteger(ttlMs) || ttlMs < 1) throw invalid(`BERTH_LEASE_TTL_MS must be a whole number of milliseconds (1 or more), got "${text}"`, { fix: `unset it for the default (${DEFAULT_LEASE_TTL_MS}), or e.g. BERTH_LEASE_TTL_MS=${DEFAULT_LEASE_TTL_MS}` });
+  return { ttlMs, now: Date.now };
+}
+
+/** This process as a lease holder: the random part tells it from an earlier process that had the same pid. */
+export const thisProcess: Holder = { holder: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, pid: process.pid, hostname: hostname() } as const;
+
+/** The leases this process holds and renews now, by service × environment: their tokens. */
+const renewing = new Map<string, number>();
+const keyOf = (service: string, environment: string) => `${service}\u0000${environment}`;
+
+/**
+ * Whether the lease's holder still holds it: not once it expired; a holder on
+ * this machine whose process is gone, or this process not renewing it any more, at once.
+ */
+export function holderAlive(lease: Lease, now = Date.now()): boolean {
+  if (now >= lease.expiresAt) return false;
+  if (lease.holder === thisProcess.holder) return renewing.get(keyOf(lease.service, lease.environment)) === lease.token;
+  if (lease.hostname === thisProcess.hostname) return isAlive(lease.pid);
+  return true;
+}
+
+export function describeHolder(lease: Pick<Lease, 'rollout' | 'pid' | 'hostname' | 'acquiredAt'>, rollout: Rollout | undefined): string {
+  // Until its plan is recorded, the lease names no rollout (0): the holder is still checking and planning.
+  const what = rollout
+    ? `rollout #${rollout.id} (${rollout.kind} of release ${rollout.release}, by ${rollout.actor}, started ${new Date(rollout.startedAt).toISOString()})`
+    : lease.rollout === 0
+      ? `a rollout being planned since ${new Date(lease.acquiredAt).toISOString()} (not recorded yet)`
+      : `rollout #${lease.rollout}`;
+  return `${what}, berth process ${lease.pid} on ${lease.hostname}`;
+}
+
+/**
+ * A lease this process holds: renewed every TTL/3 until it is stopped or
+ * released. Its token is the fence every write of the rollout carries.
+ */
+export class HeldLease implements Fence {
+  readonly service: string;
+  readonly environment: string;
+  readonly token: number;
+  readonly holder: string;
+  /** The lease as another holder took it, once a renewal found it gone. */
+  #lost: Lease | 'released' | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #db: Db;
+  readonly #settings: LeaseSettings;
+
+  constructor(db: Db, lease: Lease, settings: LeaseSettings) {
+    this.service = lease.service;
+    this.environment = lease.environment;
+    this.token = lease.token;
+    this.holder = lease.holder;
+    this.#db = db;
+    this.#settings = settings;
+    renewing.set(keyOf(this.service, this.environment), this.token);
+    this.#timer = setInterval(() => this.renew(), Math.max(1, Math.floor(settings.ttlMs / 3)));
+    this.#timer.unref();
+  }
+
+  /** Extends the lease; false (and renewing stops) once another process holds it. */
+  renew(): boolean {
+    if (this.#lost) return false;
+    try {
+      if (renewLease(this.#db, this, this.#settings.ttlMs, this.#settings.now())) return true;
+    } catch {
+      // A busy or closed store: the next renewal tries again (or, closed, the process is ending).
+      if (!this.#db.open) this.stop();
+      return !this.#lost;
+    }
+    this.#lost = leaseOf(this.#db, this.service, this.environment) ?? 'released';
+    this.stop();
+    return false;
+  }
+
+  /** Throws the `conflict` of a lost lease once another process holds it (checked before the rollout changes any instance). */
+  ensureHeld(rollout: number): void {
+    if (this.#lost) throw lostLease(this.#db, this, rollout);
+    requireFence(this.#db, this, rollout);
+  }
+
+  /** Stops renewing and leaves the lease in the store: the rollout it names is interrupted (or an open canary). */
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    const key = keyOf(this.service, this.environment);
+    if (renewing.get(key) === this.token) renewing.delete(key);
+  }
+
+  /** Stops renewing and gives the lease up (one taken over since stays its new holder's). */
+  release(): void {
+    this.stop();
+    dropLease(this.#db, this);
+  }
+}
+
+export interface LeaseOutcome {
+  lease: HeldLease;
+  /** The rollout a holder that is gone left running: resume it first (the lease names it). */
+  interrupted?: Rollout;
+}
+
+/**
+ * Takes the lease of the service × environment for `claim`: at once when free;
+ * when held, `refuse` throws if it must stay with its holder, else returns the
+ * rollout the taken-over lease names, and it is taken over with a new token.
+ */
+function claimLease(db: Db, claim: Claim, settings: LeaseSettings, refuse: (held: Lease, now: number) => number): HeldLease {
+  for (let attempt = 0; ; attempt++) {
+    const now = settings.now();
+    const tried = tryLease(db, claim, settings.ttlMs, now);
+    if ('taken' in tried) return new HeldLease(db, tried.taken, settings);
+    const rollout = refuse(tried.held, now);
+    const taken = takeOverLease(db, tried.held, { ...claim, rollout }, settings.ttlMs, now);
+    if (taken) return new HeldLease(db, taken, settings);
+    // Another process took it over (or released it) between the read and the update: look again.
+    if (attempt >= 2) throw conflict(`the lease of ${claim.service} in ${claim.environment} keeps changing holder`, { fix: 'run the command again' });
+  }
+}
+
+/**
+ * Takes the lease for `rollout`. A live holder is a conflict naming it; a gone
+ * holder's rollout is handed back to be resumed first (the lease is taken over).
+ */
+export function acquire(db: Db, service: string, environment: string, rollout: number, settings: LeaseSettings = leaseSettings(process.env)): LeaseOutcome {
+  let interrupted: Rollout | undefined;
+  const lease = claimLease(db, { service, environment, rollout, ...(settings.as ?? thisProcess) }, settings, (held, now) => {
+    const holder = held.rollout > 0 ? rolloutById(db, held.rollout) : undefined;
+    if (holder?.status === 'canary') {
+      throw conflict(`a canary of ${service} (release ${holder.release}) is open in ${environment}`, {
+        fix: `decide it first: berth canary promote ${service} --env ${environment}, or berth canary abort ${service} --env ${environment}`,
+      });
+    }
+    if (holderAlive(held, now)) {
+      throw conflict(`a rollout of ${service} in ${environment} is in progress: ${describeHolder(held, holder)}`, {
+        fix: `wait for it to finish (berth rollout ls shows it); if that process is stuck, stop it and run the command again: the rollout resumes${holder ? ` (or end it: berth rollout abandon ${holder.id})` : ''}`,
+      });
+    }
+    interrupted = holder && holder.status === 'running' ? holder : undefined;
+    // The lease keeps naming the interrupted rollout: if this process dies too before resuming it, the next one still finds it.
+    return interrupted ? interrupted.id : rollout;
+  });
+  return interrupted ? { lease, interrupted } : { lease };
+}
+
+/**
+ * The lease of an open canary for its decision (promote or abort): the canary's
+ * status is what holds the service, so whoever decides takes the lease over.
+ */
+export function acquireForDecision(db: Db, canary: Rollout, settings: LeaseSettings = leaseSettings(process.env)): HeldLease {
+  return claimLease(db, { service: canary.service, environment: canary.environment, rollout: canary.id, ...(settings.as ?? thisProcess) }, settings, () => canary.id);
+}
+
+/** The lease of an interrupted rollout, to abandon it: refused while its holder is alive, or when the lease names another rollout. */
+export function acquireToAbandon(db: Db, record: Rollout, settings: LeaseSettings = leaseSettings(process.env)): HeldLease {
+  return claimLease(db, { service: record.service, environment: record.environment, rollout: record.id, ...(settings.as ?? thisProcess) }, settings, (held, now) => {
+    if (holderAlive(held, now)) {
+      throw conflict(`rollout #${record.id} of ${record.service} in ${record.environment} is not interrupted: berth process ${held.pid} on ${held.hostname} still runs it`, {
+        fix: `let it finish; if it is stuck, stop that process (kill ${held.pid}${held.hostname === thisProcess.hostname ? '' : ` on ${held.hostname}`}) and abandon the rollout then`,
+      });
+    }
+    if (held.rollout !== 0 && held.rollout !== record.id) {
+      throw conflict(`the lease of ${record.service} in ${record.environment} belongs to rollout #${held.rollout}, not #${record.id}`, {
+        fix: `abandon or resume that one first: berth rollout abandon ${held.rollout}`,
+      });
+    }
+    return record.id;
+  });
+}

@@ -1,0 +1,35 @@
+/** Migration 010: a lock an older Berth left becomes an expired lease, so the next command takes it over. */
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { openStore, STORE_FILE } from './db.js';
+import { lastToken, leaseOf } from './leases.js';
+import { migrations } from './migrations.js';
+
+describe('locks of an older store', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-leases-migrate-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('become expired leases with token 1, and the locks table goes', () => {
+    const old = new Database(join(dir, STORE_FILE));
+    const before = migrations.findIndex((sql) => sql.includes('CREATE TABLE leases'));
+    migrations.slice(0, before).forEach((sql, index) => {
+      old.exec(sql);
+      old.pragma(`user_version = ${index + 1}`);
+    });
+    old.prepare('INSERT INTO locks (service, environment, rollout, pid, hostname, acquired_at) VALUES (?, ?, ?, ?, ?, ?)').run('web', 'production', 7, 4242, 'ci-7', 1_000);
+    old.close();
+
+    const db = openStore(dir);
+    try {
+      assert.deepEqual(leaseOf(db, 'web', 'production'), { service: 'web', environment: 'production', rollout: 7, holder: 'ci-7:4242:lock', pid: 4242, hostname: 'ci-7', token: 1, acquiredAt: 1_000, expiresAt: 1_000 });
+      assert.equal(lastToken(db, 'web', 'production'), 1);
+      assert.equal(db.prepare("SELECT name FROM sqlite_master WHERE name = 'locks'").get(), undefined);
+    } finally {
+      db.close();
+    }
+  });
+});
