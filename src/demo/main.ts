@@ -92,13 +92,6 @@ async function bringUp(local: RunContext, output: Output): Promise<number> {
   }
   output.out(`built ${summary.built.length}, up to date ${summary.upToDate.length}`);
 
-  // Instances an older demo ran from this folder's own state: the server owns them from now on.
-  const leftovers = (await listInstances(local, {})).filter((i) => (SERVICES as readonly string[]).includes(i.service) && i.state !== 'missing');
-  if (leftovers.length > 0) {
-    output.out(`\n== an earlier demo ran ${leftovers.length} instance(s) from ${project.stateDir} itself: removed, the server runs them from now on`);
-    await tearDown(local, output);
-  }
-
   output.out(`\n== server: one control plane for the team (berth server, SQLite under ${join(project.stateDir, 'server')})`);
   const server = await ensureDemoServer(project.stateDir, (line) => output.out(line));
   const say = (line: string) => output.out(line);

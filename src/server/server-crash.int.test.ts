@@ -4,6 +4,7 @@
  * - the server killed -9 in the middle of a rollout, started again, resumes
  *   and completes it, with no failed request through the front door; the CLI
  *   that followed it reconnects (Last-Event-ID) and exits 0;
+ * - a second rollout of the same service and environment is refused (409) naming the first;
  * - `berth rollout cancel` stops a rollout before its next step and it rolls back (exit 7);
  * - the server's reconciler recreates a container removed by hand on its slot,
  *   with its IP and MAC, and brings back a front door killed with SIGKILL,
@@ -135,10 +136,13 @@ describe('a berth server that dies, a rollout cancelled, and its reconciler', ()
     assert.deepEqual(await running(), SLOTS.map((s) => [s, 'running', 'B']));
   });
 
-  it('berth rollout cancel stops a rollout before its next step; it rolls back and the follower exits 7', async () => {
+  it('a second rollout of web in dev while one runs is refused naming it; berth rollout cancel stops the first before its next step, it rolls back and its follower exits 7', async () => {
     needs(KILLED);
     const follower = follow(['release', 'web', '--env', 'dev', '--image', images.C]);
     const open = await runningAt(1);
+    const second = await berth(['scale', 'web=2', '--env', 'dev']);
+    assert.equal(second.code, 4, showOutcome(second));
+    assert.match(second.stderr, new RegExp(`a rollout of web in dev is in progress: rollout #${open.id}`));
     const cancel = await berth(['rollout', 'cancel', String(open.id)]);
     assert.equal(cancel.code, 0, showOutcome(cancel));
     const o = await follower.done;

@@ -26,8 +26,9 @@ export const applyCommand: Command = {
         printJson(output, { ...outcome, digest: bundleDigests(bundle).digest });
         return 0;
       }
+      // A changed YAML file as a unified diff (what a review reads); a new or removed file, and any other, by name.
       for (const change of outcome.diff.changes) {
-        output.out(change.patch && change.path.endsWith('.yaml') ? change.patch.trimEnd() : `${change.change} ${change.path}`);
+        output.out(change.change === 'changed' && change.patch && /\.ya?ml$/.test(change.path) ? change.patch.replace(/^=+\n/, '').trimEnd() : `${change.change} ${change.path}`);
       }
       if (kept.length > 0) output.out(`not uploaded (secret files stay here; set them on the server with berth secret set): ${kept.map((f) => relative(project.dir, f)).join(', ')}`);
       if (outcome.diff.unchanged) output.out(`configuration of ${outcome.project} unchanged: version ${outcome.version}`);
