@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isBerthError } from '../errors.js';
 import { parseShare } from '../release/pipeline.js';
-import { attachDashedValues, positiveFlag } from './flags.js';
+import { attachDashedValues, positiveFlag, timeoutFlag } from './flags.js';
 
 describe('flag values', () => {
   it('a value that starts with a dash stays the value of its flag, so its own check can say what it expects', () => {
@@ -24,5 +24,15 @@ describe('flag values', () => {
     for (const text of ['10', '10.5%', '0%', '100%', '-5%', 'ten', '0.1', '']) {
       assert.throws(() => parseShare(text), (e: unknown) => isBerthError(e) && e.kind === 'invalid' && e.message.includes(`got "${text}"`) && e.fix === 'e.g. --canary 10%', text);
     }
+  });
+});
+
+describe('timeoutFlag', () => {
+  it('takes a duration from 1s to 24h, refuses what is beyond (as the API does), and is absent when not given', () => {
+    assert.equal(timeoutFlag('90s'), 90_000);
+    assert.equal(timeoutFlag('24h'), 86_400_000);
+    assert.equal(timeoutFlag(undefined), undefined);
+    assert.throws(() => timeoutFlag('99999h'), /--timeout must be between 1s and 24h, got "99999h"/);
+    assert.throws(() => timeoutFlag('10ms'), /between 1s and 24h/);
   });
 });

@@ -11,6 +11,16 @@ export function durationFlag(value: unknown, flag: string): number | undefined {
   return Math.round(Number(match[1]) * UNITS[match[2]!]!);
 }
 
+/** The longest an instance may take to become healthy (the API's limit too): beyond it a typo, not a wish. */
+export const MAX_TIMEOUT_MS = 86_400_000;
+
+/** --timeout of a rollout: a duration up to 24h. */
+export function timeoutFlag(value: unknown): number | undefined {
+  const ms = durationFlag(value, '--timeout');
+  if (ms !== undefined && (ms < 1000 || ms > MAX_TIMEOUT_MS)) throw invalid(`--timeout must be between 1s and 24h, got "${String(value)}"`, { fix: 'e.g. --timeout 120s (per instance, until it is healthy)' });
+  return ms;
+}
+
 export function positiveFlag(value: unknown, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);

@@ -1,7 +1,7 @@
 import { deployService, type DeployEvent, type DeployResult } from '../../deploy/deploy.js';
 import { invalid } from '../../errors.js';
 import type { Command } from '../command.js';
-import { durationFlag, positiveFlag, requiredFlag } from '../flags.js';
+import { positiveFlag, requiredFlag, timeoutFlag } from '../flags.js';
 import { formatDuration, printJson, type Output } from '../output.js';
 import { withRun } from '../run-workspace.js';
 
@@ -24,7 +24,7 @@ export const deployCommand: Command = {
     const [service, ...extra] = context.positionals;
     if (service === undefined || extra.length > 0) throw invalid('name exactly one service to deploy', { fix: `usage: ${USAGE}` });
     const environment = requiredFlag(flags.env, '--env', USAGE);
-    const timeoutMs = durationFlag(flags.timeout, '--timeout');
+    const timeoutMs = timeoutFlag(flags.timeout);
     const concurrency = positiveFlag(flags.concurrency, '--concurrency');
     return withRun(context, async (run) => {
       const result = await deployService(run, service, environment, {

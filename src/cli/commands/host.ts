@@ -2,7 +2,7 @@
 import { drainHost, undrainHost } from '../../fleet/move.js';
 import { invalid } from '../../errors.js';
 import type { Command } from '../command.js';
-import { durationFlag } from '../flags.js';
+import { timeoutFlag } from '../flags.js';
 import { printJson } from '../output.js';
 import { withRun } from '../run-workspace.js';
 import { progress } from './release.js';
@@ -18,7 +18,7 @@ export const hostCommand: Command = {
   run: (context) => {
     const [action, host, ...extra] = context.positionals;
     if ((action !== 'drain' && action !== 'undrain') || host === undefined || extra.length > 0) throw invalid('name drain or undrain, and one host', { fix: `usage: ${USAGE}` });
-    const timeoutMs = durationFlag(context.flags.timeout, '--timeout');
+    const timeoutMs = timeoutFlag(context.flags.timeout);
     const project = typeof context.flags.project === 'string' ? ` -p ${context.flags.project}` : '';
     return withRun(context, async (run) => {
       if (action === 'undrain') {

@@ -2,7 +2,7 @@
 import { moveInstance } from '../../fleet/move.js';
 import { invalid } from '../../errors.js';
 import type { Command } from '../command.js';
-import { durationFlag, requiredFlag } from '../flags.js';
+import { requiredFlag, timeoutFlag } from '../flags.js';
 import { withRun } from '../run-workspace.js';
 import { progress } from './release.js';
 import { finishMove } from './moves.js';
@@ -19,7 +19,7 @@ export const moveCommand: Command = {
     if (slot === undefined || extra.length > 0) throw invalid('name exactly one instance (e.g. hello-production-4, as berth ps shows it)', { fix: `usage: ${USAGE}` });
     const env = requiredFlag(context.flags.env, '--env', USAGE);
     const to = requiredFlag(context.flags.to, '--to', USAGE);
-    const timeoutMs = durationFlag(context.flags.timeout, '--timeout');
+    const timeoutMs = timeoutFlag(context.flags.timeout);
     const project = typeof context.flags.project === 'string' ? ` -p ${context.flags.project}` : '';
     return withRun(context, async (run) => {
       const result = await moveInstance(run, slot, env, to, { ...(timeoutMs ? { timeoutMs } : {}), ...(context.flags.json ? {} : { emit: progress(context.output) }) });

@@ -5,7 +5,7 @@ import type { RolloutEvent } from '../../release/rollout-context.js';
 import type { RolloutResult } from '../../release/rollout.js';
 import { invalid, rolloutExitCodes } from '../../errors.js';
 import type { Command, CommandContext } from '../command.js';
-import { durationFlag, positiveFlag, requiredFlag } from '../flags.js';
+import { durationFlag, positiveFlag, requiredFlag, timeoutFlag } from '../flags.js';
 import { printJson, type Output } from '../output.js';
 import { withRun } from '../run-workspace.js';
 import { remoteOr, serverRollout, type RolloutAnswer } from '../remote.js';
@@ -45,7 +45,7 @@ const common = { json: { type: 'boolean' }, timeout: { type: 'string' }, detach:
 /** Through the server: start the rollout there and follow it (or not, with --detach), rendering it as in-process. */
 function viaServer(context: CommandContext, path: string, body: object, abortAsked = false) {
   return async (client: ServerClient) => {
-    const timeoutMs = durationFlag(context.flags.timeout, '--timeout');
+    const timeoutMs = timeoutFlag(context.flags.timeout);
     const answer = await client.post<RolloutAnswer>(path, { ...body, ...(timeoutMs ? { timeoutMs } : {}) });
     return serverRollout(context, client, answer, (result) => finish(context, result, abortAsked), progress(context.output), approvalLines);
   };
@@ -61,7 +61,7 @@ async function releaseImage(context: CommandContext, service: string): Promise<o
 }
 
 function rolloutOptions(context: CommandContext) {
-  const timeoutMs = durationFlag(context.flags.timeout, '--timeout');
+  const timeoutMs = timeoutFlag(context.flags.timeout);
   return { ...(timeoutMs ? { timeoutMs } : {}), ...(context.flags.json ? {} : { emit: progress(context.output) }) };
 }
 
