@@ -64,6 +64,8 @@ export interface LaunchInput {
   beforeStart?: (container: LaunchedContainer) => Promise<void>;
   /** Once started with its address verified, before the health gate (a move's announcement of the address). */
   afterStart?: (container: LaunchedContainer) => Promise<void>;
+  /** Aborted (the rollout cancelled): the health gate stops waiting and the launch fails as an unhealthy one does. */
+  signal?: AbortSignal;
 }
 
 /** What the hooks around start know of the new container. */
@@ -77,7 +79,7 @@ export interface LaunchedContainer {
 const LOG_LINES = 20;
 
 /** On failure, removes what it created and releases a newly requested address (the slot gets its own back next time). */
-export async function launchSlot({ context, ipam, input, files, rollout, timeoutMs, onAddress, ensureImage, beforeStart, afterStart }: LaunchInput): Promise<Launched> {
+export async function launchSlot({ context, ipam, input, files, rollout, timeoutMs, onAddress, ensureImage, beforeStart, afterStart, signal }: LaunchInput): Promise<Launched> {
   const { slot, host } = input;
   const engine = context.hosts.engine(host);
   const flat = input.network.mode === 'flat';
@@ -101,7 +103,7 @@ export async function launchSlot({ context, ipam, input, files, rollout, timeout
     if (!state) throw new LaunchError(slot, 'the container vanished right after it started', [], failed('the container vanished right after it started'));
     if (allocation) verifyAddress(slot, state, input.network.dockerName, allocation);
     await afterStart?.(container);
-    const gate = await waitHealthy(engine, id, input.service.health, probeTarget(context, host, input.network.mode, input.network.dockerName, state), timeoutMs);
+    const gate = await waitHealthy(engine, id, input.service.health, probeTarget(context, host, input.network.mode, input.network.dockerName, state), timeoutMs, 0, signal);
     if (!gate.healthy) throw new LaunchError(slot, gate.reason, await lastLines(engine, id));
     checkpoint('healthy');
     const final = (await engine.containers.inspect(id)) ?? state;

@@ -24,8 +24,11 @@ const STATE_CHECK_MS = 250;
 /** Without a health check, an instance that stays up this long (or min_healthy, if longer) counts as started. */
 const SETTLE_MS = 1000;
 
-/** `restartsBefore`: the engine's restart count when the wait begins; any restart after it means the instance crashed. */
-export async function waitHealthy(engine: Engine, id: string, health: HealthCheck | undefined, target: ProbeTarget, timeoutMs: number, restartsBefore = 0): Promise<GateResult> {
+/**
+ * `restartsBefore`: the engine's restart count when the wait begins; any restart after it means the instance crashed.
+ * `signal` aborted (a rollout cancelled): the wait ends at once as not healthy, with the abort's reason.
+ */
+export async function waitHealthy(engine: Engine, id: string, health: HealthCheck | undefined, target: ProbeTarget, timeoutMs: number, restartsBefore = 0, signal?: AbortSignal): Promise<GateResult> {
   const started = Date.now();
   const deadline = started + timeoutMs;
   const first = await engine.containers.inspect(id);
@@ -35,6 +38,7 @@ export async function waitHealthy(engine: Engine, id: string, health: HealthChec
   let lastStateCheck = started;
   let crash = crashOf(first, restartsBefore);
   while (crash === undefined && Date.now() < deadline) {
+    if (signal?.aborted) return { healthy: false, reason: signal.reason instanceof Error ? signal.reason.message : 'cancelled' };
     if (!timing) {
       if (Date.now() - started >= SETTLE_MS) return { healthy: true, ms: Date.now() - started };
     } else {

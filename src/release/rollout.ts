@@ -285,7 +285,9 @@ export async function recoverInterrupted(run: RunContext, service: string, envir
  * (the next command resumes the rollout).
  */
 async function execute(context: LeasedContext, id: number, plan: RolloutPlan, from: number, endsOpen: boolean, ending?: Continuation['ending']): Promise<RolloutResult> {
-  const ctx = { ...context, rollout: id };
+  // A cancel stops only a forward plan: a rollback runs to its end.
+  const { signal, ...rest } = context;
+  const ctx: LeasedContext = { ...rest, rollout: id, ...(signal && plan.phase === 'forward' ? { signal } : {}) };
   const { db } = ctx.run;
   const { lease } = ctx;
   const record = rolloutById(db, id)!;

@@ -5,7 +5,7 @@
  *   and completes it, with no failed request through the front door; the CLI
  *   that followed it reconnects (Last-Event-ID) and exits 0;
  * - a second rollout of the same service and environment is refused (409) naming the first;
- * - `berth rollout cancel` stops a rollout before its next step and it rolls back (exit 7);
+ * - `berth rollout cancel` stops a rollout (an instance waiting in its health gate fails at once) and it rolls back (exit 7);
  * - the server's reconciler recreates a container removed by hand on its slot,
  *   with its IP and MAC, and brings back a front door killed with SIGKILL,
  *   each an audit-worthy action of actor "reconciler" visible on the event stream.
@@ -30,6 +30,8 @@ import { stepsWithNeeds } from '../testing/steps.js';
 import { until } from '../testing/until.js';
 
 const page = (v: string) => `#!/bin/sh\nmkdir -p /www\necho "hello ${v}" > /www/index.html\necho ok > /www/health.html\n`;
+/** A build whose health page never exists: its first instance waits in the health gate until the rollout is cancelled. */
+const neverHealthy = '#!/bin/sh\nmkdir -p /www\necho "hello C" > /www/index.html\n';
 const HEALTH = { http: '/health.html', interval: '2s', timeout: '1s', unhealthy_after: 3 };
 const SLOTS = ['web-dev-1', 'web-dev-2', 'web-dev-3'];
 type Version = 'A' | 'B' | 'C';
@@ -63,7 +65,7 @@ describe('a berth server that dies, a rollout cancelled, and its reconciler', ()
     const db = openStore(loadProject(fixture.dir, fixture.env).stateDir);
     try {
       for (const v of ['A', 'B', 'C'] as const) {
-        fixture.write('images/web/static.sh', page(v), 0o755);
+        fixture.write('images/web/static.sh', v === 'C' ? neverHealthy : page(v), 0o755);
         const summary = await buildProject(loadProject(fixture.dir, fixture.env), fixture.engine, db, { env: fixture.env, only: ['web'] });
         assert.deepEqual(summary.failed, []);
         images[v] = [...summary.built, ...summary.upToDate].find((b) => b.name === 'web')!.imageId;
@@ -136,9 +138,10 @@ describe('a berth server that dies, a rollout cancelled, and its reconciler', ()
     assert.deepEqual(await running(), SLOTS.map((s) => [s, 'running', 'B']));
   });
 
-  it('a second rollout of web in dev while one runs is refused naming it; berth rollout cancel stops the first before its next step, it rolls back and its follower exits 7', async () => {
+  it('a second rollout of web in dev while one runs is refused naming it; berth rollout cancel stops the first (its instance waiting to be healthy fails at once), it rolls back and its follower exits 7', async () => {
     needs(KILLED);
-    const follower = follow(['release', 'web', '--env', 'dev', '--image', images.C]);
+    // C never becomes healthy: the rollout waits in its second step (a generous timeout) whatever the machine's speed.
+    const follower = follow(['release', 'web', '--env', 'dev', '--image', images.C, '--timeout', '600s']);
     const open = await runningAt(1);
     const second = await berth(['scale', 'web=2', '--env', 'dev']);
     assert.equal(second.code, 4, showOutcome(second));
