@@ -7,9 +7,11 @@ export class Hosts {
   readonly #specs: Map<string, HostSpec>;
   readonly #engines = new Map<string, Engine>();
 
+  /** `connect`: how a host's engine is reached; only a benchmark passes another (bench/fake-fleet-engine.ts). */
   constructor(
     project: Project,
     private readonly defaultEngine: Engine,
+    private readonly connect: (spec: HostSpec) => Engine = connectHost,
   ) {
     this.#specs = new Map(project.hosts.map((h) => [h.name, h]));
   }
@@ -24,7 +26,7 @@ export class Hosts {
     const known = this.#engines.get(name);
     if (known) return known;
     const spec = this.spec(name);
-    const engine = spec.engine === this.defaultEngine.endpoint ? this.defaultEngine : connectHost(spec);
+    const engine = spec.engine === this.defaultEngine.endpoint ? this.defaultEngine : this.connect(spec);
     this.#engines.set(name, engine);
     return engine;
   }

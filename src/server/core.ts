@@ -5,29 +5,36 @@
  * as the CLI with a RunContext from here, whose actor is the token's name.
  */
 import { versionDir as configDir } from '../apply/versions.js';
-import type { Project } from '../config/model.js';
+import type { HostSpec, Project } from '../config/model.js';
 import { loadProject } from '../config/project.js';
 import type { RunContext } from '../deploy/context.js';
 import { Hosts } from '../deploy/hosts.js';
-import { connectEngine, type Engine } from '../engine/client.js';
+import { connectEngine, connectHost, type Engine } from '../engine/client.js';
 import { notFound } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { latestConfig } from '../store/configs.js';
 import { EventBus } from './events.js';
 import { RolloutJobs } from './jobs.js';
 
+export interface ServerCoreOptions {
+  /** How a host's engine is reached: connectHost, but for a benchmark's stand-in engines (bench/fake-fleet-engine.ts). */
+  connect?: (spec: HostSpec) => Engine;
+}
 
 export class ServerCore {
   readonly events: EventBus;
   readonly jobs: RolloutJobs;
   readonly engine: Engine;
+  readonly #connect: (spec: HostSpec) => Engine;
   #loaded: { version: number; project: Project } | undefined;
 
   constructor(
     readonly stateDir: string,
     readonly db: Db,
     readonly env: NodeJS.ProcessEnv,
+    options: ServerCoreOptions = {},
   ) {
+    this.#connect = options.connect ?? connectHost;
     this.events = new EventBus(db);
     this.jobs = new RolloutJobs(this.events);
     this.engine = connectEngine(env);
@@ -55,6 +62,6 @@ export class ServerCore {
 
   run(actor: string): RunContext {
     const project = this.project();
-    return { project, db: this.db, hosts: new Hosts(project, this.engine), env: this.envFor(actor) };
+    return { project, db: this.db, hosts: new Hosts(project, this.engine, this.#connect), env: this.envFor(actor) };
   }
 }
