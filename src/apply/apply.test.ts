@@ -66,6 +66,25 @@ describe('berth apply on the server side', () => {
     db.close();
   });
 
+  it("a configuration may not read the server's own variables or state files into an instance", () => {
+    const state = tmp();
+    const db = openStore(state);
+    const withSecret = (ref: string) => YAML(1).replace('    ports: [8080]', `    ports: [8080]\n    secrets: { KEY: ${ref} }`);
+    assert.throws(() => applyBundle(db, state, {}, bundleOf(withSecret('{ env: BERTH_SECRET_KEY }')), { actor: 'admin', dryRun: false }), (e: unknown) => e instanceof BerthError && e.kind === 'forbidden' && /server's variable BERTH_SECRET_KEY/.test(e.message));
+    assert.throws(() => applyBundle(db, state, {}, bundleOf(withSecret(`{ file: ${state}/secret.key }`)), { actor: 'admin', dryRun: false }), (e: unknown) => e instanceof BerthError && e.kind === 'forbidden' && /server's state directory/.test(e.message));
+    assert.deepEqual(listConfigs(db), []);
+    db.close();
+  });
+
+  it('a bundle naming one path as a file and as a folder is invalid input, not an internal error', () => {
+    const state = tmp();
+    const db = openStore(state);
+    const bundle = bundleOf(YAML(1));
+    bundle.set('images/base/static.sh/x', file('y'));
+    assert.throws(() => applyBundle(db, state, {}, bundle, { actor: 'admin', dryRun: false }), (e: unknown) => e instanceof BerthError && e.kind === 'invalid' && /both as a file and as a folder/.test(e.message));
+    db.close();
+  });
+
   it('another project on the same server is a conflict naming both', () => {
     const state = tmp();
     const db = openStore(state);

@@ -79,19 +79,26 @@ export function decodeBundle(wire: WireBundle): Bundle {
   return bundle;
 }
 
-/** Files a secret reference names (`file:`): they stay on this machine; a server gets secrets with `berth secret set`. */
-export function secretFiles(project: unknown): Set<string> {
-  const found = new Set<string>();
+/** Every secret reference ({ env } or { file }) anywhere in a loaded project. */
+export function secretRefs(project: unknown): { env?: string; file?: string }[] {
+  const found: { env?: string; file?: string }[] = [];
   const seen = new Set<unknown>();
   const walk = (value: unknown) => {
     if (value === null || typeof value !== 'object' || seen.has(value)) return;
     seen.add(value);
     if (value instanceof Map) return value.forEach(walk);
     const keys = Object.keys(value);
-    const file = (value as { file?: unknown }).file;
-    if (typeof file === 'string' && keys.every((k) => k === 'file' || k === 'env')) found.add(resolve(file));
+    const ref = value as { env?: unknown; file?: unknown };
+    if (keys.length > 0 && keys.every((k) => k === 'file' || k === 'env') && (typeof ref.file === 'string' || typeof ref.env === 'string')) {
+      found.push({ ...(typeof ref.env === 'string' ? { env: ref.env } : {}), ...(typeof ref.file === 'string' ? { file: ref.file } : {}) });
+    }
     for (const v of Object.values(value)) walk(v);
   };
   walk(project);
   return found;
+}
+
+/** Files a secret reference names (`file:`): they stay on this machine; a server gets secrets with `berth secret set`. */
+export function secretFiles(project: unknown): Set<string> {
+  return new Set(secretRefs(project).flatMap((r) => (r.file !== undefined ? [resolve(r.file)] : [])));
 }

@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Project } from '../config/model.js';
 import { loadProject } from '../config/project.js';
-import { conflict } from '../errors.js';
+import { conflict, forbidden, invalid } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { insertConfig, latestConfig, type ConfigVersion } from '../store/configs.js';
-import { bundleDigests, type Bundle } from './bundle.js';
+import { bundleDigests, secretRefs, type Bundle } from './bundle.js';
 import { diffBundles, type ConfigDiff } from './diff.js';
 
 export const configRoot = (stateDir: string) => join(stateDir, 'config');
@@ -43,8 +43,14 @@ export function readBundle(dir: string): Bundle {
 function writeBundle(dir: string, bundle: Bundle): void {
   for (const [path, f] of bundle) {
     const file = join(dir, ...path.split('/'));
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, f.content, { mode: f.executable ? 0o700 : 0o600 });
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, f.content, { mode: f.executable ? 0o700 : 0o600 });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') throw invalid(`the bundle names "${path}" both as a file and as a folder`, { fix: 'apply with the berth CLI, which sends the project folder as it is' });
+      throw error;
+    }
   }
 }
 
@@ -54,6 +60,7 @@ export function applyBundle(db: Db, stateDir: string, env: NodeJS.ProcessEnv, bu
   try {
     writeBundle(staging, bundle);
     const project = loadProject(staging, { ...env, BERTH_STATE_DIR: stateDir }, staging);
+    refuseServerSecrets(project, stateDir);
     const latest = latestConfig(db);
     if (latest && latest.project !== project.name) {
       throw conflict(`this server runs project "${latest.project}"; the configuration applied is project "${project.name}"`, { fix: `apply it to a server of its own (berth server --state <another folder>), or rename "project:" in berth.yaml to ${latest.project}` });
@@ -69,5 +76,19 @@ export function applyBundle(db: Db, stateDir: string, env: NodeJS.ProcessEnv, bu
     return { version: recorded.version, project: project.name, applied: true, dryRun: false, diff };
   } finally {
     rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A configuration may not read the server's own secrets into an instance: its
+ * variables of Berth (BERTH_SECRET_KEY, …) or a file of its state directory
+ * (the keys, the store). An admin of the API is not root on the server.
+ */
+function refuseServerSecrets(project: Project, stateDir: string): void {
+  const state = `${stateDir.replace(/\/$/, '')}/`;
+  const own = `${project.dir.replace(/\/$/, '')}/`;
+  for (const ref of secretRefs(project)) {
+    if (ref.env?.startsWith('BERTH_')) throw forbidden(`a secret of this configuration reads the server's variable ${ref.env}`, { fix: 'store the value with berth secret set (secrets: { NAME: stored }), or read it from a variable that is not Berth\'s own' });
+    if (ref.file !== undefined && `${ref.file}/`.startsWith(state) && !ref.file.startsWith(own)) throw forbidden(`a secret of this configuration reads ${ref.file}, a file of the server's state directory`, { fix: 'store the value with berth secret set (secrets: { NAME: stored })' });
   }
 }

@@ -99,11 +99,12 @@ export async function main(argv: string[], output: Output = processOutput(), env
       output.out(`usage: ${command.usage}\n\n${command.summary}`);
       return 0;
     }
-    if (LOCAL_ONLY.has(command.name)) {
+    // gc protects what this store knows runs; with a server, the server's releases are what runs.
+    if (LOCAL_ONLY.has(command.name) || (command.name === 'registry' && parsed.positionals[0] === 'gc')) {
       const client = remoteOf({ positionals: parsed.positionals, flags: parsed.values, output, env, cwd });
       if (client) {
         client.close();
-        throw invalid(`berth ${command.name} does not go through a Berth server yet, and one is configured (${client.target.url.origin})`, {
+        throw invalid(`berth ${command.name}${command.name === 'registry' ? ' gc' : ''} does not go through a Berth server yet, and one is configured (${client.target.url.origin})`, {
           fix: `run it on the server's machine without BERTH_SERVER (against the server's state: BERTH_STATE_DIR=<its --state>), or use the commands that do: release, promote, rollback, scale, canary, ps, history, rollout, hosts`,
         });
       }

@@ -49,6 +49,8 @@ const keyOf = (service: string, environment: string) => `${service}\u0000${envir
 export function holderAlive(lease: Lease, now = Date.now()): boolean {
   if (now >= lease.expiresAt) return false;
   if (lease.holder === thisProcess.holder) return renewing.get(keyOf(lease.service, lease.environment)) === lease.token;
+  // Same machine and pid but another holder: an earlier process that had this pid (PID 1 of a restarted container) is gone.
+  if (lease.hostname === thisProcess.hostname && lease.pid === thisProcess.pid) return false;
   if (lease.hostname === thisProcess.hostname) return isAlive(lease.pid);
   return true;
 }

@@ -11,11 +11,14 @@ import { BerthError, BerthErrors, unavailable, type ErrorKind } from '../errors.
 import type { ServerTarget } from './target.js';
 
 const CALL_TIMEOUT_MS = 60_000;
+/** A request that starts a rollout is answered once it is journaled, after images are pulled to every host: it may take long. */
+export const ROLLOUT_START_TIMEOUT_MS = 30 * 60_000;
+const STREAM_IDLE_MS = 45_000;
 
 export interface ServerClient {
   readonly target: ServerTarget;
   get<T>(path: string, query?: Record<string, string | number | undefined>): Promise<T>;
-  post<T>(path: string, body?: unknown): Promise<T>;
+  post<T>(path: string, body?: unknown, options?: { timeoutMs?: number }): Promise<T>;
   put<T>(path: string, body: unknown): Promise<T>;
   delete<T>(path: string): Promise<T>;
   /** A streaming GET (the event stream): the response once its headers arrived. */
@@ -53,8 +56,8 @@ export function connectServer(target: ServerTarget): ServerClient {
       req.end(body);
     });
 
-  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const res = await open(method, path, body === undefined ? undefined : JSON.stringify(body), {});
+  const call = async <T>(method: string, path: string, body?: unknown, timeoutMs = CALL_TIMEOUT_MS): Promise<T> => {
+    const res = await open(method, path, body === undefined ? undefined : JSON.stringify(body), {}, undefined, timeoutMs);
     const chunks: Buffer[] = [];
     for await (const chunk of res) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
@@ -76,12 +79,13 @@ export function connectServer(target: ServerTarget): ServerClient {
   return {
     target,
     get: (path, query) => call('GET', withQuery(path, query)),
-    post: (path, body) => call('POST', path, body ?? {}),
+    post: (path, body, options) => call('POST', path, body ?? {}, options?.timeoutMs),
     put: (path, body) => call('PUT', path, body),
     delete: (path) => call('DELETE', path),
     stream: async (path, extra = {}, signal) => {
-      // No deadline once streaming: the server sends a keep-alive comment every 15 s.
+      // No deadline for the whole stream; but the server sends a keep-alive comment every 15 s, so a silent one is gone (a partition, a machine down): the follower reconnects.
       const res = await open('GET', path, undefined, { accept: 'text/event-stream', ...extra }, signal, 0);
+      res.socket.setTimeout(STREAM_IDLE_MS, () => res.destroy(new Error(`the event stream was silent for ${STREAM_IDLE_MS / 1000} s`)));
       if ((res.statusCode ?? 500) >= 400) {
         const chunks: Buffer[] = [];
         for await (const chunk of res) chunks.push(chunk as Buffer);

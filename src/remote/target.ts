@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { invalid } from '../errors.js';
@@ -39,7 +40,7 @@ function userConfig(env: NodeJS.ProcessEnv): { server?: string; token?: string }
 }
 
 export function serverTarget(flag: string | undefined, env: NodeJS.ProcessEnv): ServerTarget | undefined {
-  const file = flag === undefined && !env.BERTH_SERVER ? userConfig(env) : {};
+  const file = userConfig(env);
   const address = flag ?? env.BERTH_SERVER ?? file.server;
   if (address === undefined || address === '') return undefined;
   let url: URL;
@@ -52,10 +53,21 @@ export function serverTarget(flag: string | undefined, env: NodeJS.ProcessEnv): 
   if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
     throw invalid(`the server ${address} is not on this machine, and plain http would send the token in clear`, { fix: `use https://${url.host} (berth server --tls-cert/--tls-key)` });
   }
-  const token = env.BERTH_TOKEN ?? (flag === undefined && !env.BERTH_SERVER ? file.token : userConfig(env).token);
+  // The file's token goes only to the server the file names (or to any, when it names none): never to another one.
+  const fileToken = file.token !== undefined && (file.server === undefined || sameServer(file.server, url)) ? file.token : undefined;
+  const token = env.BERTH_TOKEN ?? fileToken;
   return { url, token: token || undefined, ...(env.BERTH_SERVER_CA ? { ca: env.BERTH_SERVER_CA } : {}) };
 }
 
+/** A loopback address or localhost; a name that merely starts with "127." (127.evil.example) is not. */
+function sameServer(address: string, url: URL): boolean {
+  try {
+    return new URL(address).origin === url.origin;
+  } catch {
+    return false;
+  }
+}
+
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '[::1]' || host === '::1' || /^127\./.test(host);
+  return host === 'localhost' || host === '[::1]' || host === '::1' || (isIPv4(host) && host.startsWith('127.'));
 }

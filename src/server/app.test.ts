@@ -84,6 +84,16 @@ describe('the API', () => {
     client.close();
   });
 
+  it('a stopping server ends the event streams it serves (their clients resume with Last-Event-ID)', async () => {
+    const client = connectServer({ url: new URL(url), token: admin });
+    const res = await client.stream('/v1/events', {});
+    const ended = new Promise<void>((resolve) => res.once('end', () => resolve()).once('close', () => resolve()));
+    res.resume();
+    core.events.closeStreams();
+    await ended;
+    client.close();
+  });
+
   it('the event stream resumes from Last-Event-ID without losing or repeating an event', async () => {
     const first = [1, 2, 3, 4, 5].map((n) => core.events.publish('test', { n }).seq);
     const client = connectServer({ url: new URL(url), token: admin });

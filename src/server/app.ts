@@ -68,8 +68,12 @@ export async function buildApp(core: ServerCore, options: { logger?: boolean; ht
     const missing = lacks(request.token, { level: access.level, ...(environment !== undefined ? { environment } : {}) });
     if (missing) throw forbidden(`token ${request.token.name} may not ${request.method} ${request.routeOptions.url}${environment ? ` in ${environment}` : ''}: it lacks ${missing}`, { fix: 'ask an admin for a token with those rights: berth token create --name NAME --role ROLE [--envs a,b]' });
   });
-  app.addHook('onSend', captureAnswer);
-  app.addHook('onResponse', async (request, reply) => recordRequest(core, request, reply));
+  // In onSend, not onResponse: a client gone before the answer (Ctrl-C while a rollout is being journaled) gets no onResponse, and its request must be in the log all the same.
+  app.addHook('onSend', async (request, reply, payload) => {
+    const sent = await captureAnswer(request, reply, payload);
+    await recordRequest(core, request, reply);
+    return sent;
+  });
 
   app.setErrorHandler((error, request, reply) => sendError(reply, toBerthError(error, request)));
   app.setNotFoundHandler((request, reply) => sendError(reply, new BerthError('not-found', `no route ${request.method} ${request.url.split('?')[0]}`, { fix: 'the API is described at /v1/openapi.json' })));

@@ -83,7 +83,7 @@ export async function captureAnswer(request: FastifyRequest, _reply: FastifyRepl
   return payload;
 }
 
-/** onResponse: appends the request to the audit log (and its event). */
+/** Once the answer is known (onSend): appends the request to the audit log (and its event). */
 export async function recordRequest(core: ServerCore, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   if (!MUTATING.has(request.method)) return;
   const route = request.routeOptions.url ?? request.url.split('?')[0]!;

@@ -9,6 +9,7 @@ import { appendEvent, eventsAfter, type EventRecord } from '../store/events.js';
 
 export class EventBus {
   readonly #live = new EventEmitter();
+  readonly #streams = new Set<() => void>();
 
   constructor(private readonly db: Db) {
     this.#live.setMaxListeners(0);
@@ -27,5 +28,15 @@ export class EventBus {
   subscribe(listener: (event: EventRecord) => void): () => void {
     this.#live.on('event', listener);
     return () => this.#live.off('event', listener);
+  }
+
+  /** An open stream's way to end it (the server stopping); returns its removal. */
+  trackStream(end: () => void): () => void {
+    this.#streams.add(end);
+    return () => this.#streams.delete(end);
+  }
+
+  closeStreams(): void {
+    for (const end of [...this.#streams]) end();
   }
 }

@@ -29,19 +29,39 @@ export class RolloutJobs {
   start(actor: string, work: RolloutWork): Promise<Started> {
     const controller = new AbortController();
     let id: number | undefined;
+    const aliases: number[] = [];
     const early: RolloutEvent[] = [];
     const emit = (event: RolloutEvent) => {
       if (id === undefined) early.push(event);
-      else this.events.publish('rollout-progress', event, id);
+      else {
+        try {
+          this.events.publish('rollout-progress', event, id);
+        } catch {
+          // as above: progress is lost, never the rollout
+        }
+      }
     };
     return new Promise<Started>((resolve, reject) => {
       const onJournaled = (rollout: number) => {
-        if (id !== undefined) return;
+        if (id !== undefined) {
+          // The request first finished an interrupted rollout, then journaled its own: both ids run here (cancel takes either), the events stay under the first.
+          if (rollout !== id) {
+            this.#running.set(rollout, { controller, done });
+            this.events.publish('rollout-progress', { type: 'note', text: `rollout #${rollout} started after #${id}` }, id);
+            aliases.push(rollout);
+          }
+          return;
+        }
         id = rollout;
-        for (const event of early.splice(0)) this.events.publish('rollout-progress', event, id);
-        this.events.publish('rollout-started', { rollout, actor }, id);
         this.#running.set(rollout, { controller, done });
         resolve({ kind: 'started', rollout });
+        // Called inside the executor, between journaling and the first step: a failure to publish must not stop the rollout.
+        try {
+          for (const event of early.splice(0)) this.events.publish('rollout-progress', event, id);
+          this.events.publish('rollout-started', { rollout, actor }, id);
+        } catch {
+          // The store refused the event (full disk, say): the rollout goes on; the journal has its steps.
+        }
       };
       const done: Promise<void> = work({ emit, onJournaled, signal: controller.signal })
         .then((result) => {
@@ -54,6 +74,7 @@ export class RolloutJobs {
         })
         .finally(() => {
           if (id !== undefined) this.#running.delete(id);
+          for (const alias of aliases) this.#running.delete(alias);
           this.#pending.delete(done);
         });
       this.#pending.add(done);

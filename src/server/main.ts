@@ -16,6 +16,7 @@ import { leaseOf } from '../store/leases.js';
 import { holderAlive } from '../release/lease.js';
 import { buildApp } from './app.js';
 import { ServerCore } from './core.js';
+import { errorData } from './jobs.js';
 import { auditAction } from '../access/audit.js';
 import { startReconciler, type Reconciler } from '../reconcile/loop.js';
 
@@ -56,8 +57,17 @@ function resumeInterrupted(core: ServerCore, say: (line: string) => void): void 
     const lease = leaseOf(core.db, r.service, r.environment);
     if (lease && lease.pid !== process.pid && holderAlive(lease)) continue;
     say(`resuming rollout #${r.id} (${r.kind} of ${r.service} in ${r.environment}), interrupted at step ${r.done}`);
-    const run = core.run('server');
-    core.jobs.start('server', (options) => recoverInterrupted(run, r.service, r.environment, options).then((result) => result ?? Promise.reject(new Error(`rollout #${r.id} had nothing to resume`)))).catch((error: unknown) => say(`rollout #${r.id} could not be resumed: ${(error as Error).message}`));
+    const refused = (error: unknown) => {
+      say(`rollout #${r.id} could not be resumed: ${(error as Error).message}`);
+      // Whoever follows it learns it now, not never.
+      core.events.publish('rollout-failed', { error: { ...errorData(error), message: `rollout #${r.id} could not be resumed: ${errorData(error).message}` } }, r.id);
+    };
+    try {
+      const run = core.run('server');
+      core.jobs.start('server', (options) => recoverInterrupted(run, r.service, r.environment, options).then((result) => result ?? Promise.reject(new Error(`rollout #${r.id} had nothing to resume`)))).catch(refused);
+    } catch (error) {
+      refused(error);
+    }
   }
 }
 
@@ -81,6 +91,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url,
     close: async () => {
       await reconciler?.stop();
+      // Event streams never end by themselves: closed here, or the close would wait for their clients (who resume with Last-Event-ID).
+      core.events.closeStreams();
       await app.close();
       db.close();
     },

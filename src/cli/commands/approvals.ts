@@ -1,4 +1,5 @@
 /** berth approvals | approve <id> | reject <id>: promotions to protected environments waiting for a second token. */
+import { ROLLOUT_START_TIMEOUT_MS } from '../../remote/client.js';
 import type { ApprovalView } from '../../access/approvals.js';
 import { invalid } from '../../errors.js';
 import type { RolloutResult } from '../../release/rollout.js';
@@ -76,7 +77,7 @@ export const approveCommand: Command = {
   run: (context) => {
     const id = idArg(context, APPROVE_USAGE);
     return withServer(context, 'approve', async (client) => {
-      const answer = await client.post<RolloutAnswer & { approval: ApprovalView }>(`/v1/approvals/${id}/approve`, {});
+      const answer = await client.post<RolloutAnswer & { approval: ApprovalView }>(`/v1/approvals/${id}/approve`, {}, { timeoutMs: ROLLOUT_START_TIMEOUT_MS });
       if (!context.flags.json) context.output.out(`approval #${id} approved by ${answer.approval.decidedBy}: promoting ${answer.approval.service} to ${answer.approval.environment}${answer.rollout !== undefined ? ` (rollout #${answer.rollout})` : ''}`);
       const { approval: _decided, ...rollout } = answer;
       return serverRollout(context, client, rollout, (result) => finish(context, result), progress(context.output));

@@ -9,7 +9,7 @@ import { durationFlag, positiveFlag, requiredFlag, timeoutFlag } from '../flags.
 import { printJson, type Output } from '../output.js';
 import { withRun } from '../run-workspace.js';
 import { remoteOr, serverRollout, type RolloutAnswer } from '../remote.js';
-import type { ServerClient } from '../../remote/client.js';
+import { ROLLOUT_START_TIMEOUT_MS, type ServerClient } from '../../remote/client.js';
 import { withWorkspace } from '../command.js';
 import { serviceOf } from '../../deploy/context.js';
 import { resolveImage } from '../../deploy/image.js';
@@ -46,7 +46,7 @@ const common = { json: { type: 'boolean' }, timeout: { type: 'string' }, detach:
 function viaServer(context: CommandContext, path: string, body: object, abortAsked = false) {
   return async (client: ServerClient) => {
     const timeoutMs = timeoutFlag(context.flags.timeout);
-    const answer = await client.post<RolloutAnswer>(path, { ...body, ...(timeoutMs ? { timeoutMs } : {}) });
+    const answer = await client.post<RolloutAnswer>(path, { ...body, ...(timeoutMs ? { timeoutMs } : {}) }, { timeoutMs: ROLLOUT_START_TIMEOUT_MS });
     return serverRollout(context, client, answer, (result) => finish(context, result, abortAsked), progress(context.output), approvalLines);
   };
 }

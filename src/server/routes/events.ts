@@ -36,20 +36,40 @@ export async function eventRoutes(app: FastifyInstance, core: ServerCore): Promi
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      const send = (event: EventRecord) => {
-        if (event.seq <= last || (rollout !== undefined && event.rollout !== rollout)) return;
-        last = event.seq;
-        raw.write(sseFrame(event));
-      };
-      const unsubscribe = core.events.subscribe(send);
-      for (let page = core.events.after(last, rollout); page.length > 0; page = core.events.after(last, rollout)) page.forEach(send);
-      const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      const wanted = (event: EventRecord) => event.seq > last && (rollout === undefined || event.rollout === rollout);
+      let stopped = false;
+      let stopLive = () => {};
+      const untrack = core.events.trackStream(() => raw.end());
+      const heartbeat = setInterval(() => (raw.writableNeedDrain ? undefined : live(': keep-alive\n\n')), HEARTBEAT_MS);
       const stop = () => {
+        stopped = true;
         clearInterval(heartbeat);
-        unsubscribe();
+        stopLive();
+        untrack();
       };
       raw.on('close', stop);
       raw.on('error', stop);
+      // Live: a client that does not read (paused, a half-open connection) is cut off rather than buffered without end; it resumes from its Last-Event-ID.
+      function live(text: string): void {
+        if (!raw.destroyed && !raw.write(text)) raw.destroy();
+      }
+      // The replay waits for the client to read: it may be long.
+      while (!stopped) {
+        const page = core.events.after(last, rollout);
+        if (page.length === 0) break;
+        for (const event of page) {
+          if (stopped) return;
+          last = event.seq;
+          if (!raw.write(sseFrame(event))) await new Promise((resume) => raw.once('drain', resume).once('close', resume));
+        }
+      }
+      if (stopped || raw.destroyed) return stop();
+      // Caught up: subscribing in the same turn as the last (empty) read, so no event falls between them.
+      stopLive = core.events.subscribe((event) => {
+        if (!wanted(event)) return;
+        last = event.seq;
+        live(sseFrame(event));
+      });
     },
   );
 }
