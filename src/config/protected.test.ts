@@ -1,28 +1,16 @@
 /** environments.<env>.protected and approval_timeout, as loadProject reads and checks them. */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { loadForTest, problemsOf } from './problems-for-test.js';
+import { loadForTest, problemsOf, tempProjects } from './problems-for-test.js';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+const projects = tempProjects('berth-protected-test-');
+afterEach(() => projects.cleanup());
 
 function project(environments: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-protected-test-'));
-  dirs.push(dir);
-  const write = (relative: string, content: string, mode = 0o644) => {
-    const file = join(dir, relative);
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, content);
-    chmodSync(file, mode);
-  };
-  write('berth.yaml', `project: shop\nimages:\n  base:\n    root: {}\nservices:\n  web:\n    image: base\nenvironments:\n${environments}`);
-  write('images/base/static.sh', '#!/bin/sh\n', 0o755);
-  return dir;
+  return projects.make({
+    'berth.yaml': `project: shop\nimages:\n  base:\n    root: {}\nservices:\n  web:\n    image: base\nenvironments:\n${environments}`,
+    'images/base/static.sh': ['#!/bin/sh\n', 0o755],
+  });
 }
 
 describe('protected environments', () => {

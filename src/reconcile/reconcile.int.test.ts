@@ -35,6 +35,7 @@ import { stepsWithNeeds } from '../testing/steps.js';
 import { startReconciler, type ReconcilerEvent } from './loop.js';
 import { reconcileOnce, type ReconcileEvent } from './reconcile.js';
 import { statusOf } from './status.js';
+import { until as untilWithin } from '../testing/until.js';
 
 const run = promisify(execFile);
 /** Per instance, until healthy: generous, CI is slow and busy. */
@@ -63,21 +64,7 @@ describe('the reconciler, on the real engine', () => {
   };
   const identity = (list: InstanceStatus[]) => list.map((i) => [i.slot, i.state, i.ip, i.mac]);
 
-  /** Polls `probe` until it returns a value, or fails after the deadline with what it saw last. */
-  async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + DEADLINE_MS;
-    let last: unknown;
-    for (;;) {
-      try {
-        const value = await probe();
-        if (value !== undefined) return value;
-      } catch (error) {
-        last = error;
-      }
-      if (Date.now() > deadline) throw new Error(`${what}: not within ${DEADLINE_MS} ms${last ? ` (last: ${String(last)})` : ''}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  const until = <T>(what: string, probe: () => Promise<T | undefined>) => untilWithin(what, probe, DEADLINE_MS, 100);
 
   function answer(port: number): Promise<string> {
     return new Promise((resolve, reject) => {
