@@ -72,7 +72,7 @@ const commands: Command[] = [
  * Commands that change what runs but do not go through a server yet: with one configured they are refused, so the
  * server's state and a local .berth never both claim the same instances.
  */
-const LOCAL_ONLY = new Set(['deploy', 'restart', 'stop', 'rm', 'exec', 'host', 'move', 'ipam', 'lb', 'logs']);
+const LOCAL_ONLY = new Set(['restart', 'stop', 'rm', 'exec', 'host', 'move', 'ipam', 'lb', 'logs']);
 
 function help(output: Output): void {
   output.out('berth: build, ship and run stateless services on plain Docker Engine hosts\n');
@@ -105,7 +105,7 @@ export async function main(argv: string[], output: Output = processOutput(), env
       if (client) {
         client.close();
         throw invalid(`berth ${command.name}${command.name === 'registry' ? ' gc' : ''} does not go through a Berth server yet, and one is configured (${client.target.url.origin})`, {
-          fix: `run it on the server's machine without BERTH_SERVER (against the server's state: BERTH_STATE_DIR=<its --state>), or use the commands that do: release, promote, rollback, scale, canary, ps, history, rollout, hosts`,
+          fix: `run it on the server's machine without BERTH_SERVER (against the server's state: BERTH_STATE_DIR=<its --state>), or use the commands that do: deploy, release, promote, rollback, scale, canary, ps, history, rollout, hosts, status`,
         });
       }
     }

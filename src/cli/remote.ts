@@ -9,7 +9,10 @@ import { serverTarget } from '../remote/target.js';
 import { invalid, rolloutExitCodes } from '../errors.js';
 import type { RolloutEvent } from '../release/rollout-context.js';
 import type { RolloutResult } from '../release/rollout.js';
-import type { CommandContext } from './command.js';
+import { withWorkspace, type CommandContext } from './command.js';
+import { serviceOf } from '../deploy/context.js';
+import { resolveImage } from '../deploy/image.js';
+import { lastPushOf, type PushRecord } from '../store/pushes.js';
 import type { Output } from './output.js';
 
 export function remoteOf(context: CommandContext): ServerClient | undefined {
@@ -35,9 +38,9 @@ export async function remoteOr<T>(context: CommandContext, remote: (client: Serv
   }
 }
 
-export interface RolloutAnswer {
+export interface RolloutAnswer<R = RolloutResult> {
   rollout?: number;
-  result?: RolloutResult;
+  result?: R;
   approval?: { id: number; service: string; environment: string; requestedBy: string; expiresAt: string; status: string };
 }
 
@@ -48,12 +51,12 @@ export const PENDING_APPROVAL_EXIT = 10;
  * Starts a rollout in the server and, unless --detach, follows it to its end
  * with the same progress lines as in-process; Ctrl-C stops following, never the rollout.
  */
-export async function serverRollout(
+export async function serverRollout<R = RolloutResult, E = RolloutEvent>(
   context: CommandContext,
   client: ServerClient,
-  answer: RolloutAnswer,
-  finish: (result: RolloutResult) => number,
-  progress: (event: RolloutEvent) => void,
+  answer: RolloutAnswer<R>,
+  finish: (result: R) => number,
+  progress: (event: E) => void,
   approvalLines: (approval: NonNullable<RolloutAnswer['approval']>) => string[] = (a) => [`approval #${a.id} ${a.status}: ${a.service} to ${a.environment}`],
 ): Promise<number> {
   const { output, flags } = context;
@@ -67,10 +70,10 @@ export async function serverRollout(
     output.out(`rollout #${id} runs in the server; follow it: berth rollout follow ${id}; cancel it: berth rollout cancel ${id}`);
     return 0;
   }
-  return followToEnd(output, client, id, finish, flags.json ? () => {} : progress);
+  return followToEnd<R, E>(output, client, id, finish, flags.json ? () => {} : progress);
 }
 
-export async function followToEnd(output: Output, client: ServerClient, id: number, finish: (result: RolloutResult) => number, progress: (event: RolloutEvent) => void): Promise<number> {
+export async function followToEnd<R = RolloutResult, E = RolloutEvent>(output: Output, client: ServerClient, id: number, finish: (result: R) => number, progress: (event: E) => void): Promise<number> {
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     controller.abort();
@@ -82,7 +85,7 @@ export async function followToEnd(output: Output, client: ServerClient, id: numb
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const end = await followRollout(client, id, progress, controller.signal);
+    const end = await followRollout<R, E>(client, id, progress, controller.signal);
     if (end.kind === 'failed') throw end.error;
     return finish(end.result);
   } finally {
@@ -92,3 +95,12 @@ export async function followToEnd(output: Output, client: ServerClient, id: numb
 }
 
 export const exitOf = (result: RolloutResult, abortAsked = false) => (result.status === 'aborted' && abortAsked ? 0 : rolloutExitCodes[result.status]);
+
+/** The build a release or a deploy names, from this machine's builds and pushes: the server is told its digest and its push. */
+export async function imageForServer(context: CommandContext, service: string): Promise<{ image: string; push?: PushRecord }> {
+  return withWorkspace(context, async ({ project, engine, db }) => {
+    const image = await resolveImage(project, engine, db, serviceOf(project, service), typeof context.flags.image === 'string' ? context.flags.image : undefined);
+    const push = lastPushOf(db, { imageId: image.id });
+    return push ? { image: push.digest, push } : { image: image.id };
+  });
+}

@@ -5,8 +5,8 @@
  * running, reused by the next run), applies the example to it, creates a
  * deployer token and a second one with rights on production only; deploys
  * hello-java with Run to dev (nat) and production (the flat network lan: three
- * instances each with a static IP and MAC) on the server's machine against its
- * state; releases hello-node into dev and promotes that release through test,
+ * instances each with a static IP and MAC) through the server (production,
+ * protected, with the admin's token); releases hello-node into dev and promotes that release through test,
  * staging and canary with the deployer's token, each rollout run by the server
  * through the service's front door (HAProxy); the promotion to the protected
  * production waits for an approval, which the same token may not give and the
@@ -22,12 +22,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildProject } from '../build/builder.js';
 import { buildProgress } from '../cli/build-progress.js';
-import { progress as deployProgress } from '../cli/commands/deploy.js';
 import { hostsLines } from '../cli/commands/hosts.js';
 import { formatDuration, processOutput, renderError, table, type Output } from '../cli/output.js';
 import { loadProject } from '../config/project.js';
 import { environmentOf, networkOf, replicasOf, serviceOf, type RunContext } from '../deploy/context.js';
-import { deployService, type DeployResult, type InstanceReport } from '../deploy/deploy.js';
+import type { InstanceReport } from '../deploy/deploy.js';
 import { Hosts } from '../deploy/hosts.js';
 import { resolveImage } from '../deploy/image.js';
 import { listInstances, type InstanceStatus } from '../deploy/instances.js';
@@ -108,14 +107,14 @@ async function bringUp(local: RunContext, output: Output): Promise<number> {
 async function throughServer(local: RunContext, run: RunContext, server: DemoServer, output: Output): Promise<number> {
   const { project, db } = run;
   const say = (line: string) => output.out(line);
-  // Run: hello-java, deployed all at once (no front door); berth deploy does not go through a server yet, so on its machine, against its state.
-  const deployed: DeployResult[] = [];
+  // Run: hello-java, deployed all at once (no front door), by the server: into dev with the deployer's token; production is
+  // protected, and a deploy there would bypass its approvals, so only an admin token may.
   for (const environment of DEPLOY_ENVIRONMENTS) {
-    output.out(`\n== deploy (Run): ${DEPLOYED} to ${environment} (${describe(run, DEPLOYED, environment)}; on the server's machine, against its state)`);
-    const result = await deployService(run, DEPLOYED, environment, { timeoutMs: DEPLOY_TIMEOUT_MS, onEvent: deployProgress(output) });
-    const changed = result.steps.filter((s) => s.action !== 'keep').length;
-    output.out(`deployed ${DEPLOYED} to ${environment} (deployment ${result.deployment}) in ${formatDuration(result.durationMs)}: ${result.instances.length} instance(s) healthy, ${changed === 0 ? 'all kept' : `${changed} change(s)`}`);
-    deployed.push(result);
+    const protectedEnv = environmentOf(project, environment).protected;
+    output.out(`\n== deploy (Run): ${DEPLOYED} to ${environment} (${describe(run, DEPLOYED, environment)})${protectedEnv ? ", protected: the admin's token" : ", the deployer's token"}`);
+    const token = protectedEnv ? server.tokens.admin : server.tokens.deployer;
+    const o = await berthThrough(server, token, EXAMPLES, ['deploy', DEPLOYED, '--env', environment, '--timeout', `${DEPLOY_TIMEOUT_MS / 1000}s`], say);
+    if (o.code !== 0) throw failed(`the deploy of ${DEPLOYED} to ${environment} failed (exit ${o.code})`, { fix: `see berth history ${DEPLOYED} (BERTH_SERVER=${server.url})` });
   }
 
   // Release: hello-node, one release moved along the pipeline through its front doors, by the server, with the deployer's token.
@@ -157,7 +156,7 @@ async function throughServer(local: RunContext, run: RunContext, server: DemoSer
     const network = networkOf(project, environmentOf(project, environment));
     output.out(`${environment}: ${network.mode === 'flat' ? `flat network ${network.name}, each instance at its own static IP and MAC` : `network ${network.name}, through the port published on the host`}`);
     const released = await listInstances(run, { environment, service: RELEASED });
-    const java = deployed.find((r) => r.environment === environment)!.instances;
+    const java = await listInstances(run, { environment, service: DEPLOYED });
     for (const [service, instances] of [[RELEASED, released], [DEPLOYED, java]] as const) {
       const port = serviceOf(project, service).ports[0] ?? 8080;
       for (const instance of instances) await showInstance(run, output, instance, port, network.mode === 'flat', problems);

@@ -13,6 +13,8 @@ export interface RunContext {
   hosts: Hosts;
   /** The process environment: where secrets named by "env:" are read. */
   env: NodeJS.ProcessEnv;
+  /** In a server: the applied configuration version the project came from (recorded with each release it makes). */
+  configVersion?: number;
 }
 
 export function serviceOf(project: Project, name: string): ServiceSpec {

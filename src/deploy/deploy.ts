@@ -9,7 +9,7 @@
  * started), and a killed deploy is resumed by the next command on the service
  * and environment.
  */
-import { conflict } from '../errors.js';
+import { conflict, forbidden } from '../errors.js';
 import { createRelease, currentRelease, frontDoorPort, releasesOf, type Release } from '../store/releases.js';
 import { actor, configOf, recoverInterrupted, replicasIn, rollout } from '../release/rollout.js';
 import { observe, placementOf, type InstanceEvent, type RolloutEvent } from '../release/rollout-context.js';
@@ -32,6 +32,11 @@ export interface DeployOptions {
   /** Parallel container launches. */
   concurrency?: number;
   onEvent?: (event: DeployEvent) => void;
+  /** Called once the deploy's rollout is journaled (the server answers then); aborted: it stops and rolls back. */
+  onJournaled?: (rollout: number) => void;
+  signal?: AbortSignal;
+  /** An admin of a Berth server asks: a deploy into a protected environment, which bypasses its approvals, is allowed only then. */
+  privileged?: boolean;
 }
 
 export type DeployEvent =
@@ -70,6 +75,11 @@ export async function deployService(context: RunContext, serviceName: string, en
   const { project, db, hosts } = context;
   const service = serviceOf(project, serviceName);
   const environment = environmentOf(project, environmentName);
+  if (environment.protected && options.privileged !== true) {
+    throw forbidden(`${environment.name} is protected: a deploy there would bypass the approvals its promotions wait for`, {
+      fix: `deploy there through a Berth server with an admin token, or release ${service.name} and promote it (a second token approves)`,
+    });
+  }
   refuseFrontDoor(context, service.name, environment.name);
   await requireHosts(context, service.name, environment, `the deploy of ${service.name} to ${environment.name}`);
   const network = networkOf(project, environment);
@@ -78,6 +88,8 @@ export async function deployService(context: RunContext, serviceName: string, en
   const rolloutOptions = {
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.onJournaled ? { onJournaled: options.onJournaled } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
     emit: (event: RolloutEvent) => {
       if (event.type === 'note') emit({ type: 'note', text: event.text });
     },
@@ -97,7 +109,7 @@ export async function deployService(context: RunContext, serviceName: string, en
     {
       kind: 'deploy',
       release: existing ?? { ...draft, createdAt: 0, createdBy: '' },
-      ...(existing ? {} : { create: () => (created = createRelease(db, { ...draft, createdBy: actor(context.env) })) }),
+      ...(existing ? {} : { create: () => (created = createRelease(db, { ...draft, createdBy: actor(context.env), ...(context.configVersion !== undefined ? { configVersion: context.configVersion } : {}) })) }),
       previous,
       forced: false,
       plan: async (ctx) => {

@@ -64,7 +64,7 @@ export async function releaseService(run: RunContext, serviceName: string, envir
   if (same && reached(resumed, same.number) && same.imageId === draft.imageId && same.digest === draft.digest && same.config === draft.config) return { ...finishedInterrupted(resumed!), created: same };
   const previous = currentRelease(run.db, service.name, environment.name) ?? null;
   let created: Release | undefined;
-  const create = () => (created = createRelease(run.db, { ...draft, createdBy: actor(run.env) }));
+  const create = () => (created = createRelease(run.db, { ...draft, createdBy: actor(run.env), ...(run.configVersion !== undefined ? { configVersion: run.configVersion } : {}) }));
   const result = await rollout(run, environment.name, { kind: 'release', release: { ...draft, createdAt: 0, createdBy: '' }, create, previous, forced: check.missing.length > 0, plan: rolling('forward') }, options);
   return { ...result, created: created! };
 }

@@ -12,15 +12,15 @@ import { parseSse } from './sse.js';
 /** How long the follower keeps trying to reach a server that went away. */
 const RECONNECT_FOR_MS = 120_000;
 
-export type FollowEnd = { kind: 'finished'; result: RolloutResult } | { kind: 'failed'; error: BerthError };
+export type FollowEnd<R = RolloutResult> = { kind: 'finished'; result: R } | { kind: 'failed'; error: BerthError };
 
-interface Frame {
+interface Frame<R> {
   rollout: number | null;
-  result?: RolloutResult;
+  result?: R;
   error?: { kind: ErrorKind; message: string; fix?: string; lines?: string[] };
 }
 
-export async function followRollout(client: ServerClient, rollout: number, onProgress: (event: RolloutEvent) => void, signal?: AbortSignal): Promise<FollowEnd> {
+export async function followRollout<R = RolloutResult, E = RolloutEvent>(client: ServerClient, rollout: number, onProgress: (event: E) => void, signal?: AbortSignal): Promise<FollowEnd<R>> {
   let last: string | undefined;
   let lostSince: number | undefined;
   for (;;) {
@@ -29,7 +29,7 @@ export async function followRollout(client: ServerClient, rollout: number, onPro
       lostSince = undefined;
       for await (const event of parseSse(res)) {
         if (event.id) last = event.id;
-        const frame = JSON.parse(event.data) as Frame & RolloutEvent;
+        const frame = JSON.parse(event.data) as Frame<R> & E;
         if (event.event === 'rollout-progress') onProgress(frame);
         else if (event.event === 'rollout-finished' && frame.result) return { kind: 'finished', result: frame.result };
         else if (event.event === 'rollout-failed' && frame.error) {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { bootstrapAdmin } from '../access/tokens.js';
+import { deployService } from '../deploy/deploy.js';
 import { promoteService } from '../release/operations.js';
 import { openStore, type Db } from '../store/db.js';
 import { buildApp } from './app.js';
@@ -115,6 +116,13 @@ describe('the server: tokens, roles, approvals and audit', () => {
     assert.equal(forcedRelease.body.error.message, 'production is protected: a build gets there by a promotion that a second token approves, not by a release');
     const viewerTokens = await send('POST', '/v1/tokens', 'eyes', { name: 'mine', role: 'admin' });
     assert.equal(viewerTokens.status, 403);
+  });
+
+  it("refuses a deployer's deploy into a protected environment (it would bypass the approvals) 403, and in-process", async () => {
+    const deploy = await send('POST', '/v1/services/web/deployments', 'ci-prod', { environment: 'production' });
+    assert.equal(deploy.status, 403);
+    assert.equal(deploy.body.error.message, 'production is protected: a deploy there would bypass the approvals its promotions wait for');
+    await assert.rejects(deployService(core.run('someone'), 'web', 'production'), { kind: 'forbidden', message: 'production is protected: a deploy there would bypass the approvals its promotions wait for' });
   });
 
   it('refuses a promotion to a protected environment in-process, saying it needs a server', async () => {

@@ -15,6 +15,7 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export const ACTIONS: Record<string, string> = {
   'POST /v1/config': 'apply',
   'POST /v1/services/:service/releases': 'release',
+  'POST /v1/services/:service/deployments': 'deploy',
   'POST /v1/services/:service/promotions': 'promote',
   'POST /v1/services/:service/rollbacks': 'rollback',
   'POST /v1/services/:service/scale': 'scale',

@@ -62,6 +62,6 @@ export class ServerCore {
 
   run(actor: string): RunContext {
     const project = this.project();
-    return { project, db: this.db, hosts: new Hosts(project, this.engine, this.#connect), env: this.envFor(actor) };
+    return { project, db: this.db, hosts: new Hosts(project, this.engine, this.#connect), env: this.envFor(actor), configVersion: this.#loaded!.version };
   }
 }

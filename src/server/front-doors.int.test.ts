@@ -26,7 +26,11 @@ async function project(): Promise<Fixture> {
       web: { settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] }, static: page },
     },
     {
-      services: { web: { image: 'web', ports: [8080], health: HEALTH, stop_grace: '1s', rollout: { batch_size: 1, drain: '1s' } } },
+      services: {
+        web: { image: 'web', ports: [8080], health: HEALTH, stop_grace: '1s', rollout: { batch_size: 1, drain: '1s' } },
+        // Run's path: deployed all at once, no front door.
+        api: { image: 'web', ports: [8080], health: HEALTH, stop_grace: '1s' },
+      },
       environments: { dev: { network: 'nat', lb_address: '127.0.0.1' }, test: { network: 'nat', lb_address: '127.0.0.1' } },
       pipeline: ['dev', 'test'],
     },
@@ -47,7 +51,7 @@ function normalise(value: unknown, name: string): unknown {
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      if (/^(id|rollout|at|startedAt|finishedAt|createdAt|created|uptimeSeconds|ip|mac|ports|port|address|frontDoor|digest|imageId|containerId|name|by|actor|createdBy|health|restarts|rttMs|image|repository|config)$/.test(k)) continue;
+      if (/^(id|rollout|at|startedAt|finishedAt|createdAt|created|uptimeSeconds|ip|mac|ports|port|address|frontDoor|digest|imageId|containerId|name|by|actor|createdBy|health|restarts|rttMs|configVersion|durationMs|deployment|ms|image|repository|config)$/.test(k)) continue;
       out[k] = normalise(v, name);
     }
     return out;
@@ -90,15 +94,24 @@ describe('the main commands answer the same in-process and through a server', ()
         assert.equal((await json(mode, ['promote', 'web', '--to', 'test'])).status, 'succeeded');
         assert.equal((await json(mode, ['scale', 'web=2', '--env', 'test'])).status, 'succeeded');
         const ps = (await json(mode, ['ps'])) as { instances: { slot: string; state: string }[] };
-        assert.deepEqual(ps.instances.map((i) => [i.slot, i.state]), [
+        assert.deepEqual(ps.instances.filter((i) => i.slot.startsWith('web-')).map((i) => [i.slot, i.state]), [
           ['web-dev-1', 'running'],
           ['web-test-1', 'running'],
           ['web-test-2', 'running'],
         ]);
       });
 
-      it('history, rollout ls and hosts', async () => {
-        const h = (await json(mode, ['history', 'web'])) as { rollouts: { kind: string; environment: string; status: string }[] };
+      it('deploy (Run) a second service into dev: its instance runs, and a second deploy keeps it', async () => {
+        const first = (await json(mode, ['deploy', 'api', '--env', 'dev'])) as { instances: { slot: string }[]; steps: { action: string }[] };
+        assert.deepEqual([first.instances.map((i) => i.slot), first.steps.map((s) => s.action)], [['api-dev-1'], ['create']]);
+        const again = (await json(mode, ['deploy', 'api', '--env', 'dev'])) as { steps: { action: string }[] };
+        assert.deepEqual(again.steps.map((s) => s.action), ['keep']);
+      });
+
+      it('history (with the configuration version of each release made by the server), rollout ls and hosts', async () => {
+        const h = (await json(mode, ['history', 'web'])) as { releases: { configVersion?: number }[]; rollouts: { kind: string; environment: string; status: string }[] };
+        // A release made by the server names the configuration version it was made with; in-process there is none.
+        assert.deepEqual(h.releases.map((r) => r.configVersion), h.releases.map(() => (mode === 'server' ? 1 : undefined)));
         assert.deepEqual(h.rollouts.map((r) => [r.kind, r.environment, r.status]).sort(), [['promote', 'test', 'succeeded'], ['release', 'dev', 'succeeded'], ['scale', 'test', 'succeeded']]);
         assert.deepEqual((await json(mode, ['rollout', 'ls'])).rollouts, []);
         await json(mode, ['hosts']);

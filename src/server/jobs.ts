@@ -7,12 +7,16 @@
  */
 import { BerthError, failed, isBerthError, notFound } from '../errors.js';
 import type { RolloutEvent } from '../release/rollout-context.js';
+
 import type { RolloutOptions, RolloutResult } from '../release/rollout.js';
 import type { EventBus } from './events.js';
 
-export type Started = { kind: 'started'; rollout: number } | { kind: 'finished'; result: RolloutResult };
+export type Started<R = RolloutResult> = { kind: 'started'; rollout: number } | { kind: 'finished'; result: R };
 
-export type RolloutWork = (options: RolloutOptions) => Promise<RolloutResult>;
+/** What a job gets: its progress goes to `emit` (a rollout's events, or a deploy's), `onJournaled` answers the request, `signal` is its cancel. */
+export type JobHooks = Required<Pick<RolloutOptions, 'onJournaled' | 'signal'>> & { emit: (event: object) => void };
+
+export type RolloutWork<R = RolloutResult> = (hooks: JobHooks) => Promise<R>;
 
 export function errorData(error: unknown): { kind: string; message: string; fix?: string; lines?: string[] } {
   if (isBerthError(error)) return { kind: error.kind, message: error.message, ...(error.fix ? { fix: error.fix } : {}), ...(error.lines.length ? { lines: error.lines } : {}) };
@@ -26,12 +30,12 @@ export class RolloutJobs {
   constructor(private readonly events: EventBus) {}
 
   /** Starts `work`; resolves once it is journaled or ended, rejects if it was refused before it was journaled. */
-  start(actor: string, work: RolloutWork): Promise<Started> {
+  start<R = RolloutResult>(actor: string, work: RolloutWork<R>): Promise<Started<R>> {
     const controller = new AbortController();
     let id: number | undefined;
     const aliases: number[] = [];
-    const early: RolloutEvent[] = [];
-    const emit = (event: RolloutEvent) => {
+    const early: object[] = [];
+    const emit = (event: object) => {
       if (id === undefined) early.push(event);
       else {
         try {
@@ -41,7 +45,7 @@ export class RolloutJobs {
         }
       }
     };
-    return new Promise<Started>((resolve, reject) => {
+    return new Promise<Started<R>>((resolve, reject) => {
       const onJournaled = (rollout: number) => {
         if (id !== undefined) {
           // The request first finished an interrupted rollout, then journaled its own: both ids run here (cancel takes either), the events stay under the first.

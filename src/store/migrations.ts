@@ -14,5 +14,6 @@ import server from './migrations/009-server.js';
 import leases from './migrations/010-leases.js';
 import secrets from './migrations/011-secrets.js';
 import reconcile from './migrations/012-reconcile.js';
+import releaseConfig from './migrations/013-release-config.js';
 
-export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, access, server, leases, secrets, reconcile];
+export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, access, server, leases, secrets, reconcile, releaseConfig];

@@ -17,6 +17,8 @@ export interface Release {
   config: string;
   createdAt: number;
   createdBy: string;
+  /** The configuration version (berth apply) a server made it with; absent in-process. */
+  configVersion?: number;
 }
 
 export type RolloutKind = 'release' | 'promote' | 'rollback' | 'canary' | 'scale' | 'deploy' | 'move' | 'reconcile';
@@ -52,6 +54,7 @@ interface ReleaseRow {
   config: string;
   created_at: number;
   created_by: string;
+  config_version: number | null;
 }
 
 const toRelease = (r: ReleaseRow): Release => ({
@@ -64,6 +67,7 @@ const toRelease = (r: ReleaseRow): Release => ({
   config: r.config,
   createdAt: r.created_at,
   createdBy: r.created_by,
+  ...(r.config_version !== null ? { configVersion: r.config_version } : {}),
 });
 
 /** Numbers the release (per service) and records it. */
@@ -72,8 +76,8 @@ export function createRelease(db: Db, r: Omit<Release, 'number' | 'createdAt'>, 
     const last = db.prepare('SELECT MAX(number) AS n FROM releases WHERE service = ?').get(r.service) as { n: number | null };
     const number = (last.n ?? 0) + 1;
     db.prepare(
-      'INSERT INTO releases (service, number, image, image_id, digest, repository, config, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run(r.service, number, r.image, r.imageId, r.digest, r.repository, r.config, now, r.createdBy);
+      'INSERT INTO releases (service, number, image, image_id, digest, repository, config, created_at, created_by, config_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(r.service, number, r.image, r.imageId, r.digest, r.repository, r.config, now, r.createdBy, r.configVersion ?? null);
     return { ...r, number, createdAt: now };
   }).immediate();
 }

@@ -4,8 +4,10 @@ import type { Command } from '../command.js';
 import { positiveFlag, requiredFlag, timeoutFlag } from '../flags.js';
 import { formatDuration, printJson, type Output } from '../output.js';
 import { withRun } from '../run-workspace.js';
+import { imageForServer, remoteOr, serverRollout, type RolloutAnswer } from '../remote.js';
+import { ROLLOUT_START_TIMEOUT_MS, type ServerClient } from '../../remote/client.js';
 
-const USAGE = 'berth deploy <service> --env <env> [--image <digest|tag>] [--timeout 120s] [--force] [--concurrency N] [--json]';
+const USAGE = 'berth deploy <service> --env <env> [--image <digest|tag>] [--timeout 120s] [--force] [--concurrency N] [--detach] [--json]';
 
 export const deployCommand: Command = {
   name: 'deploy',
@@ -18,6 +20,7 @@ export const deployCommand: Command = {
     force: { type: 'boolean' },
     concurrency: { type: 'string' },
     json: { type: 'boolean' },
+    detach: { type: 'boolean' },
   },
   run: (context) => {
     const { flags, output } = context;
@@ -26,7 +29,17 @@ export const deployCommand: Command = {
     const environment = requiredFlag(flags.env, '--env', USAGE);
     const timeoutMs = timeoutFlag(flags.timeout);
     const concurrency = positiveFlag(flags.concurrency, '--concurrency');
-    return withRun(context, async (run) => {
+    const show = (result: DeployResult): number => {
+      if (flags.json) printJson(output, result);
+      else printResult(output, result);
+      return 0;
+    };
+    const remote = async (client: ServerClient): Promise<number> => {
+      const body = { environment, force: flags.force === true, ...(timeoutMs ? { timeoutMs } : {}), ...(concurrency ? { concurrency } : {}), ...(await imageForServer(context, service)) };
+      const answer = await client.post<RolloutAnswer<DeployResult>>(`/v1/services/${encodeURIComponent(service)}/deployments`, body, { timeoutMs: ROLLOUT_START_TIMEOUT_MS });
+      return serverRollout<DeployResult, DeployEvent>(context, client, answer, show, progress(output));
+    };
+    return remoteOr(context, remote, () => withRun(context, async (run) => {
       const result = await deployService(run, service, environment, {
         ...(typeof flags.image === 'string' ? { image: flags.image } : {}),
         ...(timeoutMs ? { timeoutMs } : {}),
@@ -34,10 +47,8 @@ export const deployCommand: Command = {
         force: flags.force === true,
         ...(flags.json ? {} : { onEvent: progress(output) }),
       });
-      if (flags.json) printJson(output, result);
-      else printResult(output, result);
-      return 0;
-    });
+      return show(result);
+    }));
   },
 };
 

@@ -8,12 +8,8 @@ import type { Command, CommandContext } from '../command.js';
 import { durationFlag, positiveFlag, requiredFlag, timeoutFlag } from '../flags.js';
 import { printJson, type Output } from '../output.js';
 import { withRun } from '../run-workspace.js';
-import { remoteOr, serverRollout, type RolloutAnswer } from '../remote.js';
+import { imageForServer, remoteOr, serverRollout, type RolloutAnswer } from '../remote.js';
 import { ROLLOUT_START_TIMEOUT_MS, type ServerClient } from '../../remote/client.js';
-import { withWorkspace } from '../command.js';
-import { serviceOf } from '../../deploy/context.js';
-import { resolveImage } from '../../deploy/image.js';
-import { lastPushOf } from '../../store/pushes.js';
 import { approvalLines } from './approval-lines.js';
 
 export function progress(output: Output): (event: RolloutEvent) => void {
@@ -51,15 +47,6 @@ function viaServer(context: CommandContext, path: string, body: object, abortAsk
   };
 }
 
-/** The build a release names, from this machine's builds and pushes: the server is told its digest and push. */
-async function releaseImage(context: CommandContext, service: string): Promise<object> {
-  return withWorkspace(context, async ({ project, engine, db }) => {
-    const image = await resolveImage(project, engine, db, serviceOf(project, service), typeof context.flags.image === 'string' ? context.flags.image : undefined);
-    const push = lastPushOf(db, { imageId: image.id });
-    return push ? { image: push.digest, push } : { image: image.id };
-  });
-}
-
 function rolloutOptions(context: CommandContext) {
   const timeoutMs = timeoutFlag(context.flags.timeout);
   return { ...(timeoutMs ? { timeoutMs } : {}), ...(context.flags.json ? {} : { emit: progress(context.output) }) };
@@ -76,7 +63,7 @@ export const releaseCommand: Command = {
     const env = requiredFlag(context.flags.env, '--env', RELEASE_USAGE);
     return remoteOr(
       context,
-      async (client) => viaServer(context, `/v1/services/${encodeURIComponent(service)}/releases`, { environment: env, force: context.flags.force === true, ...(await releaseImage(context, service)) })(client),
+      async (client) => viaServer(context, `/v1/services/${encodeURIComponent(service)}/releases`, { environment: env, force: context.flags.force === true, ...(await imageForServer(context, service)) })(client),
       () =>
         withRun(context, async (run) =>
           finish(context, await releaseService(run, service, env, { ...rolloutOptions(context), force: context.flags.force === true, ...(typeof context.flags.image === 'string' ? { image: context.flags.image } : {}) })),

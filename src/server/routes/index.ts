@@ -4,6 +4,7 @@ import type { ServerCore } from '../core.js';
 import { approvalRoutes } from './approvals.js';
 import { auditRoutes } from './audit.js';
 import { configRoutes } from './config.js';
+import { deploymentRoutes } from './deployments.js';
 import { eventRoutes } from './events.js';
 import { readRoutes } from './read.js';
 import { releaseRoutes } from './releases.js';
@@ -13,5 +14,5 @@ import { statusRoutes } from './status.js';
 import { tokenRoutes } from './tokens.js';
 
 export async function registerRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
-  for (const routes of [configRoutes, releaseRoutes, rolloutRoutes, readRoutes, eventRoutes, tokenRoutes, secretRoutes, statusRoutes, approvalRoutes, auditRoutes]) await routes(app, core);
+  for (const routes of [configRoutes, releaseRoutes, deploymentRoutes, rolloutRoutes, readRoutes, eventRoutes, tokenRoutes, secretRoutes, statusRoutes, approvalRoutes, auditRoutes]) await routes(app, core);
 }

@@ -8,18 +8,18 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { environmentOf, serviceOf } from '../../deploy/context.js';
 import { canaryAbort, canaryPromote, promoteService, releaseService, rollbackService, scaleService } from '../../release/operations.js';
-import type { RolloutOptions } from '../../release/rollout.js';
+import type { RolloutOptions, RolloutResult } from '../../release/rollout.js';
 import { recordPush, lastPushOf, type PushRecord } from '../../store/pushes.js';
 import { actorOf } from '../app.js';
 import type { ServerCore } from '../core.js';
-import type { RolloutWork, Started } from '../jobs.js';
+import type { JobHooks, Started } from '../jobs.js';
 import { approvalSchema, askApproval } from './approval-ask.js';
 
 type Req = FastifyRequest<{ Params: { service: string }; Body: Record<string, unknown> }>;
 
 const serviceParams = { type: 'object', required: ['service'], properties: { service: { type: 'string' } } } as const;
 const timeoutMs = { type: 'integer', minimum: 1000, maximum: 86_400_000, description: 'per instance, until healthy' } as const;
-const pushSchema = {
+export const pushSchema = {
   type: 'object',
   description: 'the push of the build (from the client that pushed it): the server records it so hosts pull it by digest',
   required: ['registry', 'repository', 'tag', 'digest', 'image', 'key', 'imageId', 'size', 'pushedAt'],
@@ -33,15 +33,15 @@ const rolloutAnswer = {
 export const envFrom = (key: string) => (request: FastifyRequest) => (request.body as Record<string, unknown> | undefined)?.[key] as string | undefined;
 
 /** Starts a rollout in the server and answers for it; `more` adds to the answer (and sees how it started). */
-export async function startRollout(
+export async function startRollout<R = RolloutResult>(
   core: ServerCore,
   request: FastifyRequest,
   reply: FastifyReply,
-  work: (run: ReturnType<ServerCore['run']>, options: RolloutOptions) => ReturnType<RolloutWork>,
-  more: (started: Started) => Record<string, unknown> = () => ({}),
+  work: (run: ReturnType<ServerCore['run']>, hooks: JobHooks) => Promise<R>,
+  more: (started: Started<R>) => Record<string, unknown> = () => ({}),
 ): Promise<FastifyReply> {
   const run = core.run(actorOf(request));
-  const started = await core.jobs.start(actorOf(request), (options) => work(run, options));
+  const started = await core.jobs.start<R>(actorOf(request), (hooks) => work(run, hooks));
   if (started.kind === 'finished') return reply.status(200).send({ result: started.result, ...more(started) });
   return reply.status(202).send({ rollout: started.rollout, events: `/v1/events?rollout=${started.rollout}`, ...more(started) });
 }

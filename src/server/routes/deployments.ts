@@ -1,0 +1,57 @@
+/**
+ * POST /v1/services/:service/deployments: `berth deploy` run in the server
+ * (Run's all-at-once deploy, no front door), answered once journaled; its
+ * progress (the deploy's own events) and its result go to the event stream.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { deployService, type DeployEvent } from '../../deploy/deploy.js';
+import { lastPushOf, recordPush, type PushRecord } from '../../store/pushes.js';
+import type { ServerCore } from '../core.js';
+import { envFrom, pushSchema, startRollout } from './releases.js';
+
+type Req = FastifyRequest<{ Params: { service: string }; Body: Record<string, unknown> }>;
+
+export async function deploymentRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
+  app.post(
+    '/services/:service/deployments',
+    {
+      config: { access: { level: 'deploy', environment: envFrom('environment') } },
+      schema: {
+        summary: "create or replace a service's instances in an environment (no front door) and wait until they are healthy",
+        params: { type: 'object', required: ['service'], properties: { service: { type: 'string' } } },
+        body: {
+          type: 'object',
+          required: ['environment'],
+          additionalProperties: false,
+          properties: {
+            environment: { type: 'string' },
+            image: { type: 'string', description: 'digest, image ID or tag' },
+            push: pushSchema,
+            force: { type: 'boolean' },
+            concurrency: { type: 'integer', minimum: 1, maximum: 256 },
+            timeoutMs: { type: 'integer', minimum: 1000, maximum: 86_400_000 },
+          },
+        },
+        response: { 202: { type: 'object', properties: { rollout: { type: 'integer' }, events: { type: 'string' } } } },
+      },
+    },
+    async (request: Req, reply) => {
+      const b = request.body;
+      const push = b.push as PushRecord | undefined;
+      if (push && !lastPushOf(core.db, { digest: push.digest })) recordPush(core.db, push);
+      const image = (b.image as string | undefined) ?? push?.digest;
+      return startRollout(core, request, reply, (run, hooks) =>
+        deployService(run, request.params.service, b.environment as string, {
+          ...(image !== undefined ? { image } : {}),
+          ...(typeof b.timeoutMs === 'number' ? { timeoutMs: b.timeoutMs } : {}),
+          ...(typeof b.concurrency === 'number' ? { concurrency: b.concurrency } : {}),
+          force: b.force === true,
+          privileged: request.token?.role === 'admin',
+          onEvent: (event: DeployEvent) => hooks.emit(event),
+          onJournaled: hooks.onJournaled,
+          signal: hooks.signal,
+        }),
+      );
+    },
+  );
+}
