@@ -41,6 +41,8 @@ export async function remoteOr<T>(context: CommandContext, remote: (client: Serv
 export interface RolloutAnswer<R = RolloutResult> {
   rollout?: number;
   result?: R;
+  /** With `result`: what it did before it ended (it ended before it was journaled). */
+  progress?: unknown[];
   approval?: { id: number; service: string; environment: string; requestedBy: string; expiresAt: string; status: string };
 }
 
@@ -64,7 +66,10 @@ export async function serverRollout<R = RolloutResult, E = RolloutEvent>(
     for (const line of approvalLines(answer.approval)) output.out(line);
     return PENDING_APPROVAL_EXIT;
   }
-  if (answer.result) return finish(answer.result);
+  if (answer.result) {
+    if (!flags.json) for (const event of answer.progress ?? []) progress(event as E);
+    return finish(answer.result);
+  }
   const id = answer.rollout!;
   if (flags.detach) {
     output.out(`rollout #${id} runs in the server; follow it: berth rollout follow ${id}; cancel it: berth rollout cancel ${id}`);

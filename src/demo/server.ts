@@ -5,9 +5,9 @@
  * a second run needs none of them printed again. `--down` stops it.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BERTH_BIN, runBerth, type CliOutcome } from '../testing/cli.js';
 import { failed } from '../errors.js';
 import { isAlive } from '../processes.js';
@@ -50,6 +50,12 @@ function runningPid(stateDir: string): number | undefined {
   return Number.isInteger(n) && n > 0 && isAlive(n) ? n : undefined;
 }
 
+/** Whether the bundle the CLI runs is newer than the server's start (its pid file). */
+function rebuiltSince(stateDir: string): boolean {
+  const bundle = join(dirname(BERTH_BIN), '..', 'dist', 'berth.cjs');
+  return existsSync(bundle) && statSync(bundle).mtimeMs > statSync(files(stateDir).pid).mtimeMs;
+}
+
 async function start(stateDir: string, say: (line: string) => void): Promise<void> {
   const { pid, log } = files(stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -88,7 +94,13 @@ function adminToken(stateDir: string): string {
 export async function ensureDemoServer(projectStateDir: string, say: (line: string) => void): Promise<DemoServer> {
   const stateDir = join(projectStateDir, 'server');
   const url = `http://${DEMO_LISTEN}`;
-  if (runningPid(stateDir) !== undefined && (await answers(url))) say(`  berth server already running on ${url} (state ${stateDir})`);
+  const pid = runningPid(stateDir);
+  if (pid !== undefined && rebuiltSince(stateDir)) {
+    // A server started before Berth was rebuilt runs the old code: started again (what runs keeps running).
+    say(`  Berth was rebuilt since the demo's server started: restarting it`);
+    await stopDemoServer(projectStateDir);
+    await start(stateDir, say);
+  } else if (pid !== undefined && (await answers(url))) say(`  berth server already running on ${url} (state ${stateDir})`);
   else await start(stateDir, say);
   const admin = adminToken(stateDir);
   const { tokens: tokenFile, log } = files(stateDir);

@@ -11,7 +11,8 @@ import type { RolloutEvent } from '../release/rollout-context.js';
 import type { RolloutOptions, RolloutResult } from '../release/rollout.js';
 import type { EventBus } from './events.js';
 
-export type Started<R = RolloutResult> = { kind: 'started'; rollout: number } | { kind: 'finished'; result: R };
+/** `progress`: the events of a job that ended before it was journaled (nothing to do), for the answer itself. */
+export type Started<R = RolloutResult> = { kind: 'started'; rollout: number } | { kind: 'finished'; result: R; progress: object[] };
 
 /** What a job gets: its progress goes to `emit` (a rollout's events, or a deploy's), `onJournaled` answers the request, `signal` is its cancel. */
 export type JobHooks = Required<Pick<RolloutOptions, 'onJournaled' | 'signal'>> & { emit: (event: object) => void };
@@ -69,7 +70,7 @@ export class RolloutJobs {
       };
       const done: Promise<void> = work({ emit, onJournaled, signal: controller.signal })
         .then((result) => {
-          if (id === undefined) resolve({ kind: 'finished', result });
+          if (id === undefined) resolve({ kind: 'finished', result, progress: early });
           else this.events.publish('rollout-finished', { result }, id);
         })
         .catch((error: unknown) => {

@@ -42,7 +42,7 @@ export async function startRollout<R = RolloutResult>(
 ): Promise<FastifyReply> {
   const run = core.run(actorOf(request));
   const started = await core.jobs.start<R>(actorOf(request), (hooks) => work(run, hooks));
-  if (started.kind === 'finished') return reply.status(200).send({ result: started.result, ...more(started) });
+  if (started.kind === 'finished') return reply.status(200).send({ result: started.result, progress: started.progress, ...more(started) });
   return reply.status(202).send({ rollout: started.rollout, events: `/v1/events?rollout=${started.rollout}`, ...more(started) });
 }
 
