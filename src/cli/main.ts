@@ -80,6 +80,7 @@ function help(output: Output): void {
   for (const c of commands) output.out(`  ${c.name.padEnd(10)} ${c.summary}`);
   output.out('\ncommon options: -p, --project <path>   berth.yaml or its folder (default: the current folder)');
   output.out('                -v, --verbose          more output, and stack traces on errors');
+  output.out('                --server <url>         a Berth server to ask (or BERTH_SERVER; BERTH_TOKEN is the token); without one, in-process');
   output.out('run "berth <command> --help" for a command\'s options');
 }
 
