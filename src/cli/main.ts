@@ -26,7 +26,7 @@ import { approvalsCommand, approveCommand, rejectCommand } from './commands/appr
 import { auditCommand } from './commands/audit.js';
 import { tokenCommand } from './commands/token.js';
 import { serverCommand } from './commands/server.js';
-import { remoteOf } from './remote.js';
+import { serverTarget } from '../remote/target.js';
 import { secretCommand } from './commands/secret.js';
 import { statusCommand } from './commands/status.js';
 import { storeFailure } from '../store/db.js';
@@ -102,10 +102,9 @@ export async function main(argv: string[], output: Output = processOutput(), env
     }
     // gc protects what this store knows runs; with a server, the server's releases are what runs.
     if (LOCAL_ONLY.has(command.name) || (command.name === 'registry' && parsed.positionals[0] === 'gc')) {
-      const client = remoteOf({ positionals: parsed.positionals, flags: parsed.values, output, env, cwd });
-      if (client) {
-        client.close();
-        throw invalid(`berth ${command.name}${command.name === 'registry' ? ' gc' : ''} does not go through a Berth server yet, and one is configured (${client.target.url.origin})`, {
+      const target = serverTarget(typeof parsed.values.server === 'string' ? parsed.values.server : undefined, env);
+      if (target) {
+        throw invalid(`berth ${command.name}${command.name === 'registry' ? ' gc' : ''} does not go through a Berth server yet, and one is configured (${target.url.origin})`, {
           fix: `run it on the server's machine without BERTH_SERVER (against the server's state: BERTH_STATE_DIR=<its --state>), or use the commands that do: deploy, release, promote, rollback, scale, canary, ps, history, rollout, hosts, status`,
         });
       }

@@ -10,6 +10,7 @@ import { invalid, rolloutExitCodes } from '../errors.js';
 import type { RolloutEvent } from '../release/rollout-context.js';
 import type { RolloutResult } from '../release/rollout.js';
 import { withWorkspace, type CommandContext } from './command.js';
+import type { ApprovalView } from '../access/approvals.js';
 import { serviceOf } from '../deploy/context.js';
 import { resolveImage } from '../deploy/image.js';
 import { lastPushOf, type PushRecord } from '../store/pushes.js';
@@ -59,7 +60,6 @@ export async function serverRollout<R = RolloutResult, E = RolloutEvent>(
   answer: RolloutAnswer<R>,
   finish: (result: R) => number,
   progress: (event: E) => void,
-  approvalLines: (approval: NonNullable<RolloutAnswer['approval']>) => string[] = (a) => [`approval #${a.id} ${a.status}: ${a.service} to ${a.environment}`],
 ): Promise<number> {
   const { output, flags } = context;
   if (answer.approval) {
@@ -108,4 +108,20 @@ export async function imageForServer(context: CommandContext, service: string): 
     const push = lastPushOf(db, { imageId: image.id });
     return push ? { image: push.digest, push } : { image: image.id };
   });
+}
+
+export type ApprovalLike = Pick<ApprovalView, 'id' | 'service' | 'environment' | 'requestedBy' | 'expiresAt'> & { status: string } & Partial<Pick<ApprovalView, 'decidedBy' | 'rollout'>>;
+
+/** How an approval reads: what waits, who asked, until when, and who may decide it. */
+export function approvalLines(approval: ApprovalLike): string[] {
+  const what = `promote ${approval.service} to ${approval.environment} asked by ${approval.requestedBy}`;
+  if (approval.status !== 'pending') {
+    const by = approval.decidedBy ? ` by ${approval.decidedBy}` : '';
+    const rollout = approval.rollout ? ` (rollout #${approval.rollout})` : '';
+    return [`approval #${approval.id} ${approval.status}${by}: ${what}${rollout}`];
+  }
+  return [
+    `approval #${approval.id} pending: ${what} (expires ${approval.expiresAt})`,
+    `  another token with rights on ${approval.environment} approves it: berth approve ${approval.id} (or berth reject ${approval.id})`,
+  ];
 }

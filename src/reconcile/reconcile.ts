@@ -18,6 +18,7 @@ import { observe, ordinalOf, type RolloutContext, type RolloutEvent } from '../r
 import { replicasIn, requireRelease, rollout } from '../release/rollout.js';
 import { gatherState } from './gather.js';
 import { planReconcile, type DesiredPair, type Drift, type ReconcileAction } from './plan.js';
+import { reasonOf } from '../deploy/reach.js';
 
 export const RECONCILER_ACTOR = 'reconciler';
 
@@ -104,7 +105,7 @@ async function reconcilePair(run: RunContext, pair: DesiredPair, actions: Reconc
     );
     rolloutId = result.rollout;
   } catch (error) {
-    failure = messageOf(error);
+    failure = reasonOf(error);
   }
   return Promise.all(actions.map((a) => outcomeOf(run, pair, a, rolloutId, failure)));
 }
@@ -136,7 +137,7 @@ async function outcomeOf(run: RunContext, pair: DesiredPair, action: ReconcileAc
     if (status.running) return { ...base, outcome: 'succeeded', message: `front door back on ${status.address} with ${status.servers.length} instance(s)` };
     return { ...base, outcome: 'failed', message: failure ?? `the front door on ${action.address}:${action.port} still does not run` };
   } catch (error) {
-    return { ...base, ...(action.action === 'recreate' ? { slot: action.slot } : {}), outcome: 'failed', message: failure ?? messageOf(error) };
+    return { ...base, ...(action.action === 'recreate' ? { slot: action.slot } : {}), outcome: 'failed', message: failure ?? reasonOf(error) };
   }
 }
 
@@ -165,7 +166,3 @@ function pairKey(p: { service: string; environment: string }): string {
   return `${p.environment}\0${p.service}`;
 }
 
-/** The error's own words only: its extra lines may quote an instance's log, which is not the reconciler's to spread (events, audit). */
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

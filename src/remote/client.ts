@@ -30,9 +30,12 @@ interface WireError {
   error?: { kind?: ErrorKind; message?: string; fix?: string; lines?: string[]; problems?: { kind: ErrorKind; message: string; fix?: string; lines?: string[] }[] };
 }
 
+/** Where the address of a server that is not one came from, for the fix. */
+const NOT_A_SERVER_FIX = 'check the server address: --server, BERTH_SERVER, or server: in ~/.config/berth/config.yaml (a Berth server answers GET /v1/openapi.json)';
+
 export function errorFromBody(status: number, body: WireError, url: string): BerthError {
   const e = body.error;
-  if (!e?.kind || !e.message) return new BerthError(status >= 500 ? 'failed' : 'invalid', `the server answered ${status} to ${url} without an error body`, { fix: 'check that BERTH_SERVER names a Berth server' });
+  if (!e?.kind || !e.message) return new BerthError(status >= 500 ? 'failed' : 'invalid', `the server answered ${status} to ${url} without an error body`, { fix: NOT_A_SERVER_FIX });
   const one = (p: { kind: ErrorKind; message: string; fix?: string; lines?: string[] }) => new BerthError(p.kind, p.message, { ...(p.fix ? { fix: p.fix } : {}), ...(p.lines ? { lines: p.lines } : {}) });
   if (e.problems && e.problems.length > 1) return new BerthErrors(e.problems.map(one));
   return one({ kind: e.kind, message: e.message, ...(e.fix ? { fix: e.fix } : {}), ...(e.lines ? { lines: e.lines } : {}) });
@@ -65,7 +68,7 @@ export function connectServer(target: ServerTarget): ServerClient {
     try {
       parsed = text === '' ? {} : JSON.parse(text);
     } catch {
-      throw unavailable(`the server at ${base} answered ${res.statusCode} to ${method} ${path} with something that is not JSON`, { fix: 'check that BERTH_SERVER names a Berth server' });
+      throw unavailable(`the server at ${base} answered ${res.statusCode} to ${method} ${path} with something that is not JSON`, { fix: NOT_A_SERVER_FIX });
     }
     if ((res.statusCode ?? 500) >= 400) throw errorFromBody(res.statusCode ?? 500, parsed as WireError, `${method} ${path}`);
     return parsed as T;

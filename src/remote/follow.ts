@@ -6,7 +6,7 @@
 import { BerthError, unavailable, type ErrorKind } from '../errors.js';
 import type { RolloutEvent } from '../release/rollout-context.js';
 import type { RolloutResult } from '../release/rollout.js';
-import type { ServerClient } from './client.js';
+import { errorFromBody, type ServerClient } from './client.js';
 import { parseSse } from './sse.js';
 
 /** How long the follower keeps trying to reach a server that went away. */
@@ -33,8 +33,7 @@ export async function followRollout<R = RolloutResult, E = RolloutEvent>(client:
         if (event.event === 'rollout-progress') onProgress(frame);
         else if (event.event === 'rollout-finished' && frame.result) return { kind: 'finished', result: frame.result };
         else if (event.event === 'rollout-failed' && frame.error) {
-          const e = frame.error;
-          return { kind: 'failed', error: new BerthError(e.kind, e.message, { ...(e.fix ? { fix: e.fix } : {}), ...(e.lines ? { lines: e.lines } : {}) }) };
+          return { kind: 'failed', error: errorFromBody(500, { error: frame.error }, `rollout #${rollout}`) };
         }
       }
     } catch (error) {

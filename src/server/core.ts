@@ -26,7 +26,8 @@ export class ServerCore {
   readonly jobs: RolloutJobs;
   readonly engine: Engine;
   readonly #connect: (spec: HostSpec) => Engine;
-  #loaded: { version: number; project: Project } | undefined;
+  /** The applied configuration of one version, and its hosts' engine clients (kept: a request must not open new connections to every host). */
+  #loaded: { version: number; project: Project; hosts: Hosts } | undefined;
 
   constructor(
     readonly stateDir: string,
@@ -51,17 +52,20 @@ export class ServerCore {
     if (!latest) throw notFound('no configuration has been applied to this server yet', { fix: 'upload berth.yaml with: berth apply' });
     if (this.#loaded?.version !== latest.version) {
       const dir = configDir(this.stateDir, latest.version);
-      this.#loaded = { version: latest.version, project: loadProject(dir, this.envFor('server'), dir) };
+      const project = loadProject(dir, this.envFor('server'), dir);
+      this.#loaded = { version: latest.version, project, hosts: new Hosts(project, this.engine, this.#connect) };
     }
     return this.#loaded.project;
   }
 
-  configVersion(): number | undefined {
-    return latestConfig(this.db)?.version;
+  /** The version project() last loaded (call project() first). */
+  loadedVersion(): number {
+    return this.#loaded!.version;
   }
 
   run(actor: string): RunContext {
     const project = this.project();
-    return { project, db: this.db, hosts: new Hosts(project, this.engine, this.#connect), env: this.envFor(actor), configVersion: this.#loaded!.version };
+    const { hosts, version } = this.#loaded!;
+    return { project, db: this.db, hosts, env: this.envFor(actor), configVersion: version };
   }
 }

@@ -3,7 +3,7 @@
  * each kind maps to, and the body (the same message, lines and fix the CLI
  * prints; the CLI's client turns it back into the same error).
  */
-import { BerthErrors, isBerthError, type BerthError, type ErrorKind } from '../errors.js';
+import { BerthErrors, type BerthError, type ErrorKind } from '../errors.js';
 
 export const HTTP_STATUS: Record<ErrorKind, number> = {
   invalid: 400,
@@ -31,4 +31,3 @@ export function isValidationError(error: unknown): error is Error & { validation
   return typeof error === 'object' && error !== null && Array.isArray((error as { validation?: unknown }).validation);
 }
 
-export { isBerthError };

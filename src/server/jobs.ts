@@ -94,7 +94,7 @@ export class RolloutJobs {
   cancel(rollout: number, by: string): void {
     const job = this.#running.get(rollout);
     if (!job) throw notFound(`rollout #${rollout} is not running in this server`, { fix: 'berth rollout ls shows the rollouts and their states' });
-    job.controller.abort(new BerthError('failed', `cancelled by ${by}`));
+    job.controller.abort(failed(`cancelled by ${by}`));
   }
 
   /** Waits for every rollout this server runs (a graceful stop). */
@@ -103,4 +103,3 @@ export class RolloutJobs {
   }
 }
 
-export const cancelled = (by: string) => failed(`cancelled by ${by}`);

@@ -10,7 +10,7 @@ import { buildApp } from '../../server/app.js';
 import { ServerCore } from '../../server/core.js';
 import { openStore, type Db } from '../../store/db.js';
 import { main } from '../main.js';
-import { approvalLines } from './approvals.js';
+import { approvalLines } from '../remote.js';
 
 const BERTH_YAML = 'project: cli-access\nimages:\n  base:\n    root: {}\nservices:\n  web:\n    image: base\nenvironments:\n  dev: {}\n  production: { protected: true }\n';
 

@@ -1,5 +1,5 @@
 /** berth apply [--dry-run]: uploads the project's configuration to the server, versioned, showing the diff first. */
-import { relative, resolve } from 'node:path';
+import { relative, sep } from 'node:path';
 import { bundleDigests, collectBundle, encodeBundle, secretFiles } from '../../apply/bundle.js';
 import type { ApplyOutcome } from '../../apply/versions.js';
 import { loadProject } from '../../config/project.js';
@@ -17,8 +17,9 @@ export const applyCommand: Command = {
     // Validated here first: a bad file fails with its line before anything is sent.
     const project = loadProject(flags.project as string | undefined, env, cwd);
     const bundle = collectBundle(project.dir, project.stateDir);
-    const kept = [...secretFiles(project)].filter((f) => !relative(project.dir, f).startsWith('..'));
-    for (const file of kept) bundle.delete(relative(project.dir, resolve(file)).split('\\').join('/'));
+    // The project's files that secrets are read from (as bundle paths): they stay here.
+    const kept = [...secretFiles(project)].map((f) => relative(project.dir, f).split(sep).join('/')).filter((rel) => !rel.startsWith('..'));
+    for (const rel of kept) bundle.delete(rel);
     const client = requireServer(context, 'apply');
     try {
       const outcome = await client.post<ApplyOutcome>('/v1/config', { ...encodeBundle(bundle), dryRun: flags['dry-run'] === true });
@@ -30,7 +31,7 @@ export const applyCommand: Command = {
       for (const change of outcome.diff.changes) {
         output.out(change.change === 'changed' && change.patch && /\.ya?ml$/.test(change.path) ? change.patch.replace(/^=+\n/, '').trimEnd() : `${change.change} ${change.path}`);
       }
-      if (kept.length > 0) output.out(`not uploaded (secret files stay here; set them on the server with berth secret set): ${kept.map((f) => relative(project.dir, f)).join(', ')}`);
+      if (kept.length > 0) output.out(`not uploaded (secret files stay here; set them on the server with berth secret set): ${kept.join(', ')}`);
       if (outcome.diff.unchanged) output.out(`configuration of ${outcome.project} unchanged: version ${outcome.version}`);
       else if (outcome.dryRun) output.out(`dry run: applying would make version ${outcome.version} of ${outcome.project} (${outcome.diff.changes.length} file(s) changed); nothing was applied`);
       else output.out(`applied version ${outcome.version} of ${outcome.project} (${outcome.diff.changes.length} file(s) changed)`);

@@ -7,24 +7,9 @@ import type { ServerClient } from '../../remote/client.js';
 import type { Command, CommandContext } from '../command.js';
 import { positiveFlag } from '../flags.js';
 import { printJson, table } from '../output.js';
-import { exitOf, requireServer, serverRollout, type RolloutAnswer } from '../remote.js';
-import { progress } from './release.js';
+import { approvalLines, exitOf, requireServer, serverRollout, type RolloutAnswer } from '../remote.js';
+import { finish, progress } from './release.js';
 
-type ApprovalLike = Pick<ApprovalView, 'id' | 'service' | 'environment' | 'requestedBy' | 'expiresAt'> & { status: string } & Partial<Pick<ApprovalView, 'decidedBy' | 'rollout'>>;
-
-/** How an approval reads: what waits, who asked, until when, and who may decide it. */
-export function approvalLines(approval: ApprovalLike): string[] {
-  const what = `promote ${approval.service} to ${approval.environment} asked by ${approval.requestedBy}`;
-  if (approval.status !== 'pending') {
-    const by = approval.decidedBy ? ` by ${approval.decidedBy}` : '';
-    const rollout = approval.rollout ? ` (rollout #${approval.rollout})` : '';
-    return [`approval #${approval.id} ${approval.status}${by}: ${what}${rollout}`];
-  }
-  return [
-    `approval #${approval.id} pending: ${what} (expires ${approval.expiresAt})`,
-    `  another token with rights on ${approval.environment} approves it: berth approve ${approval.id} (or berth reject ${approval.id})`,
-  ];
-}
 
 async function withServer<T>(context: CommandContext, command: string, use: (client: ServerClient) => Promise<T>): Promise<T> {
   const client = requireServer(context, command);
@@ -62,11 +47,6 @@ export const approvalsCommand: Command = {
     }),
 };
 
-function finish(context: CommandContext, result: RolloutResult): number {
-  if (context.flags.json) printJson(context.output, result);
-  else context.output.out(`${result.service} release ${result.release} in ${result.environment}: ${result.status}${result.message ? ` (${result.message})` : ''}; front door http://${result.frontDoor.address}:${result.frontDoor.port}/`);
-  return exitOf(result);
-}
 
 const APPROVE_USAGE = 'berth approve <id> [--detach] [--json]';
 export const approveCommand: Command = {

@@ -8,9 +8,8 @@ import type { Command, CommandContext } from '../command.js';
 import { durationFlag, positiveFlag, requiredFlag, timeoutFlag } from '../flags.js';
 import { printJson, type Output } from '../output.js';
 import { withRun } from '../run-workspace.js';
-import { imageForServer, remoteOr, serverRollout, type RolloutAnswer } from '../remote.js';
+import { exitOf, imageForServer, remoteOr, serverRollout, type RolloutAnswer } from '../remote.js';
 import { ROLLOUT_START_TIMEOUT_MS, type ServerClient } from '../../remote/client.js';
-import { approvalLines } from './approval-lines.js';
 
 export function progress(output: Output): (event: RolloutEvent) => void {
   return (event) => {
@@ -21,13 +20,13 @@ export function progress(output: Output): (event: RolloutEvent) => void {
 }
 
 /** The exit code says whether the rollout reached its target (errors.ts `rolloutExitCodes`); `abortAsked`: `berth canary abort` did what was asked. */
-function finish(context: CommandContext, result: RolloutResult, abortAsked = false): number {
+export function finish(context: CommandContext, result: RolloutResult, abortAsked = false): number {
   if (context.flags.json) printJson(context.output, result);
   else {
     const door = `front door http://${result.frontDoor.address}:${result.frontDoor.port}/`;
     context.output.out(`${result.service} release ${result.release} in ${result.environment}: ${result.status}${result.message ? ` (${result.message})` : ''}; ${door}`);
   }
-  return result.status === 'aborted' && abortAsked ? 0 : rolloutExitCodes[result.status];
+  return exitOf(result, abortAsked);
 }
 
 function serviceArg(context: CommandContext, usage: string): string {
@@ -43,7 +42,7 @@ function viaServer(context: CommandContext, path: string, body: object, abortAsk
   return async (client: ServerClient) => {
     const timeoutMs = timeoutFlag(context.flags.timeout);
     const answer = await client.post<RolloutAnswer>(path, { ...body, ...(timeoutMs ? { timeoutMs } : {}) }, { timeoutMs: ROLLOUT_START_TIMEOUT_MS });
-    return serverRollout(context, client, answer, (result) => finish(context, result, abortAsked), progress(context.output), approvalLines);
+    return serverRollout(context, client, answer, (result) => finish(context, result, abortAsked), progress(context.output));
   };
 }
 

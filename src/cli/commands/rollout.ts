@@ -9,7 +9,7 @@ import type { Command, CommandContext } from '../command.js';
 import { positiveFlag } from '../flags.js';
 import { printJson, table } from '../output.js';
 import { withRun } from '../run-workspace.js';
-import { progress } from './release.js';
+import { finish, progress } from './release.js';
 
 const USAGE = 'berth rollout ls | show <id> | abandon <id> | follow <id> | cancel <id> [--json]';
 
@@ -38,7 +38,7 @@ export const rolloutCommand: Command = {
           })
           .finally(() => client.close());
       }
-      return followToEnd(output, client, id, (result) => finishFollowed(context, result), flags.json ? () => {} : progress(output)).finally(() => client.close());
+      return followToEnd(output, client, id, (result) => finish(context, result), flags.json ? () => {} : progress(output)).finally(() => client.close());
     }
     if (action === 'ls' && rest.length === 0) {
       return remoteOr(context, async (client) => (await client.get<{ rollouts: RolloutView[] }>('/v1/rollouts')).rollouts, () => withRun(context, async (run) => openRollouts(run.db).map((r) => view(run.db, r)))).then((rows) => {
@@ -84,9 +84,3 @@ export const rolloutCommand: Command = {
 
 
 
-/** The end of a followed rollout, as release/promote print it. */
-function finishFollowed(context: CommandContext, result: RolloutResult): number {
-  if (context.flags.json) printJson(context.output, result);
-  else context.output.out(`${result.service} release ${result.release} in ${result.environment}: ${result.status}${result.message ? ` (${result.message})` : ''}; front door http://${result.frontDoor.address}:${result.frontDoor.port}/`);
-  return exitOf(result);
-}

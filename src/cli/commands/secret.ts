@@ -57,15 +57,13 @@ async function set(context: CommandContext, address: SecretAddress): Promise<num
 }
 
 function reportSet(context: CommandContext, address: SecretAddress, result: { replaced: boolean; keyId: string }, readByConfig: boolean): number {
-  {
-    const { output } = context;
-    if (context.flags.json) printJson(output, { ...address, replaced: result.replaced, keyId: result.keyId });
-    else output.out(`${result.replaced ? 'replaced' : 'stored'} ${describeSecret(address)} (encrypted with key ${result.keyId}); the next rollout of ${address.service} in ${address.environment} uses it`);
-    if (!readByConfig) {
-      output.err(`note: berth.yaml does not read ${address.name} from the store for ${address.service} in ${address.environment}: add "${address.name}: stored" under services.${address.service}.secrets (or environments.${address.environment}.services.${address.service}.secrets)`);
-    }
-    return 0;
+  const { output } = context;
+  if (context.flags.json) printJson(output, { ...address, replaced: result.replaced, keyId: result.keyId });
+  else output.out(`${result.replaced ? 'replaced' : 'stored'} ${describeSecret(address)} (encrypted with key ${result.keyId}); the next rollout of ${address.service} in ${address.environment} uses it`);
+  if (!readByConfig) {
+    output.err(`note: berth.yaml does not read ${address.name} from the store for ${address.service} in ${address.environment}: add "${address.name}: stored" under services.${address.service}.secrets (or environments.${address.environment}.services.${address.service}.secrets)`);
   }
+  return 0;
 }
 
 async function remove(context: CommandContext, address: SecretAddress): Promise<number> {
@@ -81,12 +79,10 @@ async function remove(context: CommandContext, address: SecretAddress): Promise<
         return readsFromStore(project, address);
       }),
   );
-  {
-    if (context.flags.json) printJson(context.output, { ...address, removed: true });
-    else context.output.out(`removed ${describeSecret(address)}`);
-    if (stillRead) context.output.err(`note: berth.yaml still reads it from the store: the next rollout of ${address.service} in ${address.environment} fails until it is set again`);
-    return 0;
-  }
+  if (context.flags.json) printJson(context.output, { ...address, removed: true });
+  else context.output.out(`removed ${describeSecret(address)}`);
+  if (stillRead) context.output.err(`note: berth.yaml still reads it from the store: the next rollout of ${address.service} in ${address.environment} fails until it is set again`);
+  return 0;
 }
 
 async function list(context: CommandContext, service: string, environment: string | undefined): Promise<number> {
@@ -101,19 +97,17 @@ async function list(context: CommandContext, service: string, environment: strin
         return found;
       }),
   );
-  {
-    if (context.flags.json) {
-      printJson(context.output, { secrets: listed });
-      return 0;
-    }
-    if (listed.length === 0) {
-      context.output.out(`no stored secrets of ${service}${environment ? ` in ${environment}` : ''}: berth secret set ${service} <NAME> --env <env> < value-file`);
-      return 0;
-    }
-    const rows = listed.map((l) => [l.name, l.environment, l.set ? l.updatedAt!.replace('T', ' ').slice(0, 19) : 'not set', l.updatedBy ?? '']);
-    context.output.out(table([['NAME', 'ENV', 'UPDATED', 'BY'], ...rows]));
+  if (context.flags.json) {
+    printJson(context.output, { secrets: listed });
     return 0;
   }
+  if (listed.length === 0) {
+    context.output.out(`no stored secrets of ${service}${environment ? ` in ${environment}` : ''}: berth secret set ${service} <NAME> --env <env> < value-file`);
+    return 0;
+  }
+  const rows = listed.map((l) => [l.name, l.environment, l.set ? l.updatedAt!.replace('T', ' ').slice(0, 19) : 'not set', l.updatedBy ?? '']);
+  context.output.out(table([['NAME', 'ENV', 'UPDATED', 'BY'], ...rows]));
+  return 0;
 }
 
 /** The value from stdin: one trailing newline (what `echo` and editors add) is not part of it. */

@@ -24,7 +24,7 @@ export async function readRoutes(app: FastifyInstance, core: ServerCore): Promis
     const project = core.project();
     return {
       name: project.name,
-      configVersion: core.configVersion(),
+      configVersion: core.loadedVersion(),
       pipeline: project.pipeline,
       environments: [...project.environments.values()].map((e) => ({ name: e.name, network: e.network, hosts: e.hosts })),
       services: [...project.services.values()].map((s) => ({ name: s.name, image: s.image })),
