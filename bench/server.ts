@@ -33,7 +33,7 @@ import { freePort, stopFrontDoor } from '../src/lb/front-door.js';
 import { frontDoorDir } from '../src/lb/paths.js';
 import { buildApp } from '../src/server/app.js';
 import { ServerCore } from '../src/server/core.js';
-import { openStore, type Db } from '../src/store/db.js';
+import { openStore, type Store, closeStore } from '../src/store/db.js';
 import { saveSlot } from '../src/store/deployments.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../src/testing/fixture.js';
 import { sleep } from '../src/time.js';
@@ -68,7 +68,7 @@ interface Made {
   server?: ChildProcess;
   serverState?: string;
   app?: FastifyInstance;
-  db?: Db;
+  db?: Store;
   work?: string;
 }
 
@@ -239,7 +239,7 @@ function writeScaleProject(dir: string, project: string): void {
 }
 
 /** Records every slot as a rollout does (saveSlot) and gives each host's fake engine the container a slot's instance would be. */
-function recordInstances(db: Db, project: string, fakes: Map<string, FakeFleetEngineForScale>): void {
+async function recordInstances(db: Store, project: string, fakes: Map<string, FakeFleetEngineForScale>): Promise<void> {
   const started = new Date(Date.now() - 3_600_000).toISOString();
   let n = 0;
   for (let s = 0; s < SERVICES; s++) {
@@ -248,7 +248,7 @@ function recordInstances(db: Db, project: string, fakes: Map<string, FakeFleetEn
       const slot = slotName(service, 'production', ordinal);
       const host = hostName(n % HOSTS);
       const hostPort = 20000 + Math.floor(n / HOSTS);
-      saveSlot(db, { environment: 'production', slot, service, ordinal, host, network: 'nat', hostPorts: { '8080/tcp': hostPort } });
+      await saveSlot(db, { environment: 'production', slot, service, ordinal, host, network: 'nat', hostPorts: { '8080/tcp': hostPort } });
       const id = n.toString(16).padStart(64, '0');
       fakes.get(host)!.add({
         id,
@@ -339,14 +339,14 @@ async function listBenchmark(made: Made): Promise<ListFigures> {
   mkdirSync(dir);
   writeScaleProject(dir, project);
   const stateDir = join(made.work, 'state');
-  const db = openStore(stateDir);
+  const db = await openStore(stateDir);
   made.db = db;
   const env = { ...process.env, BERTH_STATE_DIR: stateDir };
-  applyBundle(db, stateDir, env, collectBundle(dir, join(dir, '.berth')), { actor: 'bench', dryRun: false });
+  await applyBundle(db, stateDir, env, collectBundle(dir, join(dir, '.berth')), { actor: 'bench', dryRun: false });
   const fakes = new Map(Array.from({ length: HOSTS }, (_, i) => [hostName(i), new FakeFleetEngineForScale(`tcp://fake-${hostName(i)}`)]));
   const core = new ServerCore(stateDir, db, env, { connect: (spec) => fakes.get(spec.name)!.asEngine() });
-  recordInstances(db, project, fakes);
-  const token = createToken(db, { name: 'bench-viewer', role: 'viewer', createdBy: 'bench' }).token;
+  await recordInstances(db, project, fakes);
+  const token = (await createToken(db, { name: 'bench-viewer', role: 'viewer', createdBy: 'bench' })).token;
   const app = await buildApp(core);
   made.app = app;
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -355,7 +355,7 @@ async function listBenchmark(made: Made): Promise<ListFigures> {
   const url = new URL(`http://127.0.0.1:${address.port}/v1/instances`);
 
   // Both paths must see the same 1,000 running instances, from every host.
-  const direct = await fleetInstances(core.run('bench'), {});
+  const direct = await fleetInstances(await core.run('bench'), {});
   const body = await get(new Agent({ keepAlive: true, maxSockets: 1 }), url, token);
   const answered = JSON.parse(body) as { instances: { state: string }[]; unreachable: unknown[] };
   for (const [what, listing] of [['fleetInstances', direct], ['GET /v1/instances', answered]] as const) {
@@ -368,7 +368,7 @@ async function listBenchmark(made: Made): Promise<ListFigures> {
   for (let i = 0; i < 20; i++) JSON.stringify(direct);
   const stringifyMs = (now() - t0) / 20;
 
-  const inProcess = () => fleetInstances(core.run('bench'), {}).then(() => undefined);
+  const inProcess = async () => fleetInstances(await core.run('bench'), {}).then(() => undefined);
   // A fresh agent per block, its connections opened before it is timed: a connection idle through a long
   // in-process block could pass the server's keep-alive timeout and be reset just as it is reused.
   const httpAgent = async (concurrency: number) => {
@@ -418,7 +418,7 @@ async function cleanUp(made: Made): Promise<void> {
   if (made.app) await made.app.close().catch(report);
   if (made.db) {
     try {
-      made.db.close();
+      await closeStore(made.db);
     } catch (error) {
       report(error);
     }
@@ -490,7 +490,7 @@ async function main() {
     const list = await listBenchmark(made);
     await made.app?.close();
     made.app = undefined;
-    made.db?.close();
+    await (made.db && closeStore(made.db));
     made.db = undefined;
     interruption.check();
     const release = await releaseBenchmark(made);

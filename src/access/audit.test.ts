@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { auditRows, everyAuditRow } from '../store/audit.js';
-import { openStore } from '../store/db.js';
+import { openStore, closeStore, sqliteOf } from '../store/db.js';
 import { auditAction, entryHash, GENESIS, scrubParams, sealEntry, sinceInstant, verifyChain, type AuditEntry } from './audit.js';
 
 function chain(n: number): AuditEntry[] {
@@ -17,9 +17,9 @@ function chain(n: number): AuditEntry[] {
 }
 
 describe('verifyChain', () => {
-  it('accepts an intact log and counts it (and an empty one)', () => {
-    assert.deepEqual(verifyChain(chain(5)), { ok: true, count: 5 });
-    assert.deepEqual(verifyChain([]), { ok: true, count: 0 });
+  it('accepts an intact log and counts it (and an empty one)', async () => {
+    assert.deepEqual(await verifyChain(chain(5)), { ok: true, count: 5 });
+    assert.deepEqual(await verifyChain([]), { ok: true, count: 0 });
   });
 
   it('starts from the genesis hash and links each entry to the one before', () => {
@@ -29,48 +29,48 @@ describe('verifyChain', () => {
     assert.equal(first!.hash, entryHash(GENESIS, first!));
   });
 
-  it('names an edited row: its hash no longer matches its content', () => {
+  it('names an edited row: its hash no longer matches its content', async () => {
     for (const edit of [{ actor: 'someone-else' }, { outcome: 'refused 403' }, { params: { to: 'dev', n: 2 } }, { at: '2026-12-01T00:00:00.000Z' }, { action: 'release' }, { target: 'web in dev' }]) {
       const entries = chain(5);
       entries[2] = { ...entries[2]!, ...edit };
-      assert.deepEqual(verifyChain(entries), { ok: false, seq: 3, reason: 'its hash does not match its content (the row was edited)' }, JSON.stringify(edit));
+      assert.deepEqual(await verifyChain(entries), { ok: false, seq: 3, reason: 'its hash does not match its content (the row was edited)' }, JSON.stringify(edit));
     }
   });
 
-  it('names the entry after an edited row whose hash was recomputed to match', () => {
+  it('names the entry after an edited row whose hash was recomputed to match', async () => {
     const entries = chain(5);
     const edited = { ...entries[2]!, actor: 'someone-else' };
     entries[2] = { ...edited, hash: entryHash(edited.prevHash, edited) };
-    const verdict = verifyChain(entries);
+    const verdict = await verifyChain(entries);
     assert.equal(verdict.ok, false);
     assert.equal(!verdict.ok && verdict.seq, 4);
     assert.match(!verdict.ok ? verdict.reason : '', /prev_hash is not the hash of entry 3/);
   });
 
-  it('names the entry after a deleted row (a gap), or after deleted first rows', () => {
+  it('names the entry after a deleted row (a gap), or after deleted first rows', async () => {
     const entries = chain(6);
-    assert.deepEqual(verifyChain([...entries.slice(0, 2), ...entries.slice(3)]), { ok: false, seq: 4, reason: 'it follows entry 2: entry 3 is missing (deleted)' });
-    assert.deepEqual(verifyChain([...entries.slice(0, 1), ...entries.slice(4)]), { ok: false, seq: 5, reason: 'it follows entry 1: entries 2 to 4 are missing (deleted)' });
-    assert.deepEqual(verifyChain(entries.slice(1)), { ok: false, seq: 2, reason: 'it follows the start of the log: entry 1 is missing (deleted)' });
+    assert.deepEqual(await verifyChain([...entries.slice(0, 2), ...entries.slice(3)]), { ok: false, seq: 4, reason: 'it follows entry 2: entry 3 is missing (deleted)' });
+    assert.deepEqual(await verifyChain([...entries.slice(0, 1), ...entries.slice(4)]), { ok: false, seq: 5, reason: 'it follows entry 1: entries 2 to 4 are missing (deleted)' });
+    assert.deepEqual(await verifyChain(entries.slice(1)), { ok: false, seq: 2, reason: 'it follows the start of the log: entry 1 is missing (deleted)' });
   });
 
-  it('names a deleted row whose successors were renumbered to close the gap', () => {
+  it('names a deleted row whose successors were renumbered to close the gap', async () => {
     const entries = chain(5);
     const renumbered = [...entries.slice(0, 2), ...entries.slice(3).map((e) => ({ ...e, seq: e.seq - 1 }))];
-    const verdict = verifyChain(renumbered);
+    const verdict = await verifyChain(renumbered);
     assert.equal(!verdict.ok && verdict.seq, 3);
   });
 
-  it('names a reordered row', () => {
+  it('names a reordered row', async () => {
     const entries = chain(5);
     const swapped = [entries[0]!, entries[2]!, entries[1]!, entries[3]!, entries[4]!];
-    assert.deepEqual(verifyChain(swapped), { ok: false, seq: 3, reason: 'it follows entry 1: entry 2 is missing (deleted)' });
+    assert.deepEqual(await verifyChain(swapped), { ok: false, seq: 3, reason: 'it follows entry 1: entry 2 is missing (deleted)' });
     // Swapping the contents of two rows but keeping their seqs: the first of them no longer matches.
     const contents = chain(5);
     const moved = [contents[0]!, { ...contents[2]!, seq: 2 }, { ...contents[1]!, seq: 3 }, contents[3]!, contents[4]!];
-    assert.equal((verifyChain(moved) as { seq: number }).seq, 2);
+    assert.equal(((await verifyChain(moved)) as { seq: number }).seq, 2);
     // The same seq twice (a row copied over another's place).
-    assert.deepEqual(verifyChain([entries[0]!, entries[1]!, entries[1]!]), { ok: false, seq: 2, reason: 'it comes after entry 2: the log is out of order (reordered)' });
+    assert.deepEqual(await verifyChain([entries[0]!, entries[1]!, entries[1]!]), { ok: false, seq: 2, reason: 'it comes after entry 2: the log is out of order (reordered)' });
   });
 });
 
@@ -105,30 +105,30 @@ describe('sinceInstant', () => {
   });
 });
 
-describe('auditAction (store)', () => {
+describe('auditAction (store)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-audit-test-'));
-  const db = openStore(dir);
-  after(() => {
-    db.close();
+  const db = await openStore(dir);
+  after(async () => {
+    await closeStore(db);
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('appends a chain the verifier accepts, publishes each entry, and filters by actor and time', () => {
+  it('appends a chain the verifier accepts, publishes each entry, and filters by actor and time', async () => {
     const published: unknown[] = [];
     const events = { publish: (type: string, data: unknown) => published.push({ type, data }) };
-    auditAction(db, events, { actor: 'reconciler', action: 'recreate', target: 'web in dev', params: { slot: 'web-1', dropped: undefined }, outcome: 'ok' }, new Date('2026-12-01T10:00:00Z'));
-    auditAction(db, events, { actor: 'ci', action: 'release', target: 'web in dev', params: {}, outcome: 'ok 202 rollout #1' }, new Date('2026-12-01T11:00:00Z'));
-    const third = auditAction(db, undefined, { actor: 'ci', action: 'promote', target: 'web in test', params: { to: 'test' }, outcome: 'refused 403 no' }, new Date('2026-12-01T12:00:00Z'));
+    await auditAction(db, events, { actor: 'reconciler', action: 'recreate', target: 'web in dev', params: { slot: 'web-1', dropped: undefined }, outcome: 'ok' }, new Date('2026-12-01T10:00:00Z'));
+    await auditAction(db, events, { actor: 'ci', action: 'release', target: 'web in dev', params: {}, outcome: 'ok 202 rollout #1' }, new Date('2026-12-01T11:00:00Z'));
+    const third = await auditAction(db, undefined, { actor: 'ci', action: 'promote', target: 'web in test', params: { to: 'test' }, outcome: 'refused 403 no' }, new Date('2026-12-01T12:00:00Z'));
     assert.equal(third.seq, 3);
-    assert.deepEqual(verifyChain(everyAuditRow(db)), { ok: true, count: 3 });
+    assert.deepEqual(await verifyChain(everyAuditRow(db)), { ok: true, count: 3 });
     assert.deepEqual(published.map((p) => (p as { type: string }).type), ['audit', 'audit']);
-    assert.deepEqual(auditRows(db, { actor: 'ci' }).map((e) => e.seq), [2, 3]);
-    assert.deepEqual(auditRows(db, { since: '2026-12-01T11:00:00.000Z' }).map((e) => e.seq), [2, 3]);
-    assert.deepEqual(auditRows(db, { limit: 1 }).map((e) => e.seq), [3]);
+    assert.deepEqual((await auditRows(db, { actor: 'ci' })).map((e) => e.seq), [2, 3]);
+    assert.deepEqual((await auditRows(db, { since: '2026-12-01T11:00:00.000Z' })).map((e) => e.seq), [2, 3]);
+    assert.deepEqual((await auditRows(db, { limit: 1 })).map((e) => e.seq), [3]);
 
-    db.prepare("UPDATE audit SET outcome = 'ok 202' WHERE seq = 3").run();
-    assert.deepEqual(verifyChain(everyAuditRow(db)), { ok: false, seq: 3, reason: 'its hash does not match its content (the row was edited)' });
-    db.prepare("UPDATE audit SET params = '{\"slot\":\"web-2\"}' WHERE seq = 1").run();
-    assert.equal((verifyChain(everyAuditRow(db)) as { seq: number }).seq, 1);
+    sqliteOf(db).prepare("UPDATE audit SET outcome = 'ok 202' WHERE seq = 3").run();
+    assert.deepEqual(await verifyChain(everyAuditRow(db)), { ok: false, seq: 3, reason: 'its hash does not match its content (the row was edited)' });
+    sqliteOf(db).prepare("UPDATE audit SET params = '{\"slot\":\"web-2\"}' WHERE seq = 1").run();
+    assert.equal(((await verifyChain(everyAuditRow(db))) as { seq: number }).seq, 1);
   });
 });

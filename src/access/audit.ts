@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../build/plan.js';
 import { invalid } from '../errors.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { appendAuditRow, type AuditRow } from '../store/audit.js';
 
 export type AuditEntry = AuditRow;
@@ -41,10 +41,10 @@ export function sealEntry(last: Pick<AuditEntry, 'seq' | 'hash'> | undefined, in
 export type ChainVerdict = { ok: true; count: number } | { ok: false; seq: number; reason: string };
 
 /** Checks entries in stored order; the first that does not match its chain is named. */
-export function verifyChain(entries: Iterable<AuditEntry>): ChainVerdict {
+export async function verifyChain(entries: Iterable<AuditEntry> | AsyncIterable<AuditEntry>): Promise<ChainVerdict> {
   let previous: AuditEntry | undefined;
   let count = 0;
-  for (const entry of entries) {
+  for await (const entry of entries) {
     const expected = (previous?.seq ?? 0) + 1;
     const after = previous ? `entry ${previous.seq}` : 'the start of the log';
     if (entry.seq > expected) return { ok: false, seq: entry.seq, reason: `it follows ${after}: ${expected === entry.seq - 1 ? `entry ${expected} is` : `entries ${expected} to ${entry.seq - 1} are`} missing (deleted)` };
@@ -62,10 +62,10 @@ export interface EventSink {
 }
 
 /** Appends an entry to the log (serialised: one transaction reads the last hash and inserts), and publishes it as an `audit` event. */
-export function auditAction(db: Db, events: EventSink | undefined, input: AuditInput, now = new Date()): AuditEntry {
+export async function auditAction(db: Store, events: EventSink | undefined, input: AuditInput, now = new Date()): Promise<AuditEntry> {
   // Hashed as stored: what JSON keeps of the params.
   const stored = { ...input, params: JSON.parse(JSON.stringify(input.params)) as Record<string, unknown> };
-  const entry = appendAuditRow(db, (last) => sealEntry(last, stored, now.toISOString()));
+  const entry = await appendAuditRow(db, (last) => sealEntry(last, stored, now.toISOString()));
   events?.publish('audit', auditView(entry));
   return entry;
 }

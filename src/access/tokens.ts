@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { conflict, invalid, notFound, unauthenticated } from '../errors.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { countTokens, insertToken, listTokens, revokeToken, tokenByHash, tokenByName, type Role, type TokenRecord } from '../store/tokens.js';
 import { ROLES } from './roles.js';
 
@@ -22,37 +22,37 @@ export interface CreatedToken {
   record: TokenRecord;
 }
 
-export function createToken(db: Db, request: { name: string; role: string; envs?: string[]; createdBy: string }): CreatedToken {
+export async function createToken(db: Store, request: { name: string; role: string; envs?: string[]; createdBy: string }): Promise<CreatedToken> {
   if (!NAME.test(request.name)) throw invalid(`"${request.name}" is not a token name`, { fix: 'use lowercase letters, digits, ".", "_" and "-" (up to 63), e.g. --name ci-dev' });
   if (!(ROLES as readonly string[]).includes(request.role)) throw invalid(`"${request.role}" is not a role`, { fix: `use one of: ${ROLES.join(', ')}` });
   const envs = request.envs ?? [];
   if (envs.length > 0 && request.role !== 'deployer') throw invalid(`--envs limits a deployer; a ${request.role} token is not limited to environments`, { fix: 'drop --envs, or use --role deployer' });
-  if (tokenByName(db, request.name)) throw conflict(`a token named ${request.name} exists already`, { fix: `choose another name, or revoke it first: berth token revoke ${request.name}` });
+  if (await tokenByName(db, request.name)) throw conflict(`a token named ${request.name} exists already`, { fix: `choose another name, or revoke it first: berth token revoke ${request.name}` });
   const token = newTokenSecret();
-  const record = insertToken(db, { name: request.name, role: request.role as Role, envs, hash: hashToken(token), createdBy: request.createdBy });
+  const record = await insertToken(db, { name: request.name, role: request.role as Role, envs, hash: hashToken(token), createdBy: request.createdBy });
   return { token, record };
 }
 
 /** The first start of a server: an admin token when the store has none, else undefined. */
-export function bootstrapAdmin(db: Db): CreatedToken | undefined {
-  if (countTokens(db) > 0) return undefined;
-  return createToken(db, { name: 'admin', role: 'admin', createdBy: 'server' });
+export async function bootstrapAdmin(db: Store): Promise<CreatedToken | undefined> {
+  if (await countTokens(db) > 0) return undefined;
+  return await createToken(db, { name: 'admin', role: 'admin', createdBy: 'server' });
 }
 
 /** The token an `Authorization: Bearer …` header carries, or unauthenticated saying why. */
-export function authenticate(db: Db, header: string | undefined): TokenRecord {
+export async function authenticate(db: Store, header: string | undefined): Promise<TokenRecord> {
   if (header === undefined || header === '') throw unauthenticated('this request needs a token, and none was sent', { fix: 'set BERTH_TOKEN (or send "Authorization: Bearer <token>"); an admin creates one with: berth token create --name NAME --role ROLE' });
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (!match) throw unauthenticated('the Authorization header is not "Bearer <token>"', { fix: 'send "Authorization: Bearer <token>"' });
-  const record = tokenByHash(db, hashToken(match[1]!));
+  const record = await tokenByHash(db, hashToken(match[1]!));
   if (!record) throw unauthenticated('the token is not valid (unknown or revoked)', { fix: 'check BERTH_TOKEN; berth token ls (as an admin) lists the live tokens' });
   return record;
 }
 
-export function tokens(db: Db): TokenRecord[] {
-  return listTokens(db);
+export async function tokens(db: Store): Promise<TokenRecord[]> {
+  return await listTokens(db);
 }
 
-export function revoke(db: Db, name: string): void {
-  if (!revokeToken(db, name)) throw notFound(`no live token named ${name}`, { fix: 'berth token ls lists them' });
+export async function revoke(db: Store, name: string): Promise<void> {
+  if (!await revokeToken(db, name)) throw notFound(`no live token named ${name}`, { fix: 'berth token ls lists them' });
 }

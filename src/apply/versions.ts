@@ -10,7 +10,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import type { Project } from '../config/model.js';
 import { loadProject } from '../config/project.js';
 import { conflict, forbidden, invalid } from '../errors.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { insertConfig, latestConfig, type ConfigVersion } from '../store/configs.js';
 import { bundleDigests, secretRefs, type Bundle } from './bundle.js';
 import { diffBundles, type ConfigDiff } from './diff.js';
@@ -54,14 +54,14 @@ function writeBundle(dir: string, bundle: Bundle): void {
   }
 }
 
-export function applyBundle(db: Db, stateDir: string, env: NodeJS.ProcessEnv, bundle: Bundle, options: { actor: string; dryRun: boolean }): ApplyOutcome & { loaded?: Project } {
+export async function applyBundle(db: Store, stateDir: string, env: NodeJS.ProcessEnv, bundle: Bundle, options: { actor: string; dryRun: boolean }): Promise<ApplyOutcome & { loaded?: Project }> {
   const staging = join(configRoot(stateDir), `.staging-${randomBytes(6).toString('hex')}`);
   mkdirSync(staging, { recursive: true, mode: 0o700 });
   try {
     writeBundle(staging, bundle);
     const project = loadProject(staging, { ...env, BERTH_STATE_DIR: stateDir }, staging);
     refuseServerSecrets(project, stateDir);
-    const latest = latestConfig(db);
+    const latest = await latestConfig(db);
     if (latest && latest.project !== project.name) {
       throw conflict(`this server runs project "${latest.project}"; the configuration applied is project "${project.name}"`, { fix: `apply it to a server of its own (berth server --state <another folder>), or rename "project:" in berth.yaml to ${latest.project}` });
     }
@@ -72,7 +72,7 @@ export function applyBundle(db: Db, stateDir: string, env: NodeJS.ProcessEnv, bu
     }
     const next = (latest?.version ?? 0) + 1;
     renameSync(staging, versionDir(stateDir, next));
-    const recorded: ConfigVersion = insertConfig(db, { project: project.name, digest, files, actor: options.actor });
+    const recorded: ConfigVersion = await insertConfig(db, { project: project.name, digest, files, actor: options.actor });
     return { version: recorded.version, project: project.name, applied: true, dryRun: false, diff };
   } finally {
     rmSync(staging, { recursive: true, force: true });

@@ -2,18 +2,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadProject } from '../config/project.js';
-import { openStore } from '../store/db.js';
+import { openStore, closeStore } from '../store/db.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { buildProject, planProject, type BuildSummary } from './builder.js';
 import { steps } from '../testing/steps.js';
 
 async function build(fixture: Fixture, only: string[] = []): Promise<BuildSummary> {
   const project = loadProject(fixture.dir, fixture.env);
-  const db = openStore(project.stateDir);
+  const db = await openStore(project.stateDir);
   try {
     return await buildProject(project, fixture.engine, db, { only, env: fixture.env });
   } finally {
-    db.close();
+    await closeStore(db);
   }
 }
 
@@ -62,8 +62,8 @@ describe('berth build on the real engine', () => {
   step('rebuilds exactly the changed image and its descendants, and says why', async () => {
     fixture.write('images/jdk/static.sh', '#!/bin/sh\necho jdk v2 > /jdk.txt\n', 0o755);
     const project = loadProject(fixture.dir, fixture.env);
-    const db = openStore(project.stateDir);
-    const plan = await planProject(project, fixture.engine, db).finally(() => db.close());
+    const db = await openStore(project.stateDir);
+    const plan = await planProject(project, fixture.engine, db).finally(() => closeStore(db));
     const byName = new Map(plan.map((e) => [e.name, e]));
     assert.equal(byName.get('jdk')!.action, 'build');
     assert.equal(byName.get('jdk')!.reason, 'static.sh changed');
@@ -85,8 +85,8 @@ describe('berth build on the real engine', () => {
     fixture.write('images/jdk/static.sh', '#!/bin/sh\necho starting\necho about to fail\nexit 7\necho never\n', 0o755);
     fixture.write('images/node/static.sh', '#!/bin/sh\necho node v2\n', 0o755);
     const project = loadProject(fixture.dir, fixture.env);
-    const db = openStore(project.stateDir);
-    const plan = await planProject(project, fixture.engine, db).finally(() => db.close());
+    const db = await openStore(project.stateDir);
+    const plan = await planProject(project, fixture.engine, db).finally(() => closeStore(db));
     const jdkKey = plan.find((e) => e.name === 'jdk')!.key!;
 
     const summary = await build(fixture);

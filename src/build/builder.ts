@@ -10,7 +10,7 @@ import type { Project } from '../config/model.js';
 import type { Engine } from '../engine/client.js';
 import { isBerthError } from '../errors.js';
 import { recordBuild } from '../store/builds.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { packContext } from './context.js';
 import { ImageBuildError, OutputTracker, type BuildFailure } from './failure.js';
 import { decide, inputsOf, planBuild, type PlanEntry } from './plan.js';
@@ -53,12 +53,12 @@ export interface BuildSummary {
 type Outcome = { ok: true; imageId: string; ref: string } | { ok: false; failedImage: string };
 
 /** What `berth build --plan` shows: nothing is built. */
-export async function planProject(project: Project, engine: Engine, db: Db, only: readonly string[] = []): Promise<PlanEntry[]> {
+export async function planProject(project: Project, engine: Engine, db: Store, only: readonly string[] = []): Promise<PlanEntry[]> {
   const prepared = await prepare(project, engine, db, only);
   return planBuild(prepared.images, prepared.state);
 }
 
-export async function buildProject(project: Project, engine: Engine, db: Db, options: BuildOptions = {}): Promise<BuildSummary> {
+export async function buildProject(project: Project, engine: Engine, db: Store, options: BuildOptions = {}): Promise<BuildSummary> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
   const prepared = await prepare(project, engine, db, options.only);
@@ -126,7 +126,7 @@ export async function buildProject(project: Project, engine: Engine, db: Db, opt
         if (shown !== undefined && line.kind === 'output') onLine(shown);
       });
       const durationMs = Date.now() - t0;
-      recordBuild(db, { image: image.name, key, imageId, parentId: base.id, inputs: inputsOf(image, base.id), builtAt: Date.now(), durationMs });
+      await recordBuild(db, { image: image.name, key, imageId, parentId: base.id, inputs: inputsOf(image, base.id), builtAt: Date.now(), durationMs });
       return { imageId, durationMs };
     } catch (error) {
       const message = isBerthError(error) && error.kind === 'failed' ? error.message : undefined;

@@ -10,7 +10,7 @@ import type { ImageSpec, Project } from '../config/model.js';
 import type { Engine } from '../engine/client.js';
 import type { EngineImage } from '../engine/images.js';
 import { latestBuilds } from '../store/builds.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { ancestryOf, depthOf, topologicalOrder, type GraphNode } from './graph.js';
 import { canonicalSettings, fileFingerprints, scanImageFiles, type SourceFile } from './inputs.js';
 import { buildKey, inputsOf, type PlanImage, type PlanState } from './plan.js';
@@ -42,10 +42,10 @@ export function orderedSpecs(project: Project, only: readonly string[] = []): Im
     .map((name) => project.images.get(name)!);
 }
 
-export async function prepare(project: Project, engine: Engine, db: Db, only: readonly string[] = []): Promise<Prepared> {
+export async function prepare(project: Project, engine: Engine, db: Store, only: readonly string[] = []): Promise<Prepared> {
   const specs = orderedSpecs(project, only);
   const nodes = specs.map((s) => ({ name: s.name, parent: s.from }));
-  const images = specs.map((spec): PreparedImage => {
+  const images = await Promise.all(specs.map(async (spec): Promise<PreparedImage> => {
     const sources = scanImageFiles(spec);
     const image: PreparedImage = {
       name: spec.name,
@@ -57,11 +57,11 @@ export async function prepare(project: Project, engine: Engine, db: Db, only: re
       depth: depthOf(nodes, spec.name),
     };
     if (spec.root) {
-      image.rootKey = rootKey(spec.root, project.build.sourceDateEpoch, db);
+      image.rootKey = await rootKey(spec.root, project.build.sourceDateEpoch, db);
       image.rootLabel = describeRoot(spec.root);
     }
     return image;
-  });
+  }));
   await Promise.all(
     images.filter((i) => i.spec.root).map(async (image) => {
       const root = await engine.images.inspect(rootRef(image.spec.root!, image.rootKey!));
@@ -70,7 +70,7 @@ export async function prepare(project: Project, engine: Engine, db: Db, only: re
   );
   const current = await lookUpBuilt(images, engine);
   const built = new Map([...current.values()].map((i) => [i.labels[KEY_LABEL]!, i.id]));
-  return { images, state: { built, last: latestBuilds(db) }, current };
+  return { images, state: { built, last: await latestBuilds(db) }, current };
 }
 
 async function lookUpBuilt(images: readonly PreparedImage[], engine: Engine): Promise<Map<string, EngineImage>> {

@@ -12,7 +12,7 @@ import type { RootSpec } from '../config/model.js';
 import type { Engine } from '../engine/client.js';
 import { failed, unavailable } from '../errors.js';
 import { cachedFileHash, rememberFileHash } from '../store/builds.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { canonicalJson } from './plan.js';
 
 export const ROOTFS_LABEL = 'berth.rootfs';
@@ -27,11 +27,11 @@ export function describeRoot(root: RootSpec): string {
 }
 
 /** Debian roots are keyed by suite, variant, packages and SOURCE_DATE_EPOCH; tarballs by their bytes. */
-export function rootKey(root: RootSpec, sourceDateEpoch: number | undefined, db: Db): string {
+export async function rootKey(root: RootSpec, sourceDateEpoch: number | undefined, db: Store): Promise<string> {
   const basis =
     root.kind === 'debian'
       ? { kind: 'debian', suite: root.suite, variant: root.variant, packages: root.packages, sourceDateEpoch: sourceDateEpoch ?? null }
-      : { kind: 'tarball', sha256: hashLargeFile(root.path, db) };
+      : { kind: 'tarball', sha256: await hashLargeFile(root.path, db) };
   return createHash('sha256').update(canonicalJson(basis)).digest('hex');
 }
 
@@ -121,9 +121,9 @@ function onPath(command: string): boolean {
 }
 
 /** SHA-256 of a big file, remembered while its size and mtime stay the same (the mtime never enters a key). */
-function hashLargeFile(path: string, db: Db): string {
+async function hashLargeFile(path: string, db: Store): Promise<string> {
   const stat = statSync(path);
-  const cached = cachedFileHash(db, path, stat.size, stat.mtimeMs);
+  const cached = await cachedFileHash(db, path, stat.size, stat.mtimeMs);
   if (cached) return cached;
   const hash = createHash('sha256');
   const handle = openSync(path, 'r');
@@ -135,6 +135,6 @@ function hashLargeFile(path: string, db: Db): string {
     closeSync(handle);
   }
   const sha = hash.digest('hex');
-  rememberFileHash(db, path, stat.size, stat.mtimeMs, sha);
+  await rememberFileHash(db, path, stat.size, stat.mtimeMs, sha);
   return sha;
 }

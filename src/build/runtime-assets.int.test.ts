@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadProject } from '../config/project.js';
 import { copyInstanceFiles } from '../deploy/instance-files.js';
-import { openStore } from '../store/db.js';
+import { openStore, closeStore } from '../store/db.js';
 import { startTestContainer, type TestContainer } from '../testing/container.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { sleep } from '../time.js';
@@ -46,8 +46,8 @@ describe('runtime assets: secrets, user switching and the health probe', () => {
       web: { settings: { from: 'base', command: ['httpd', '-f', '-p', '8080', '-h', '/var/www'] } },
     });
     const project = loadProject(fixture.dir, fixture.env);
-    const db = openStore(project.stateDir);
-    const summary = await buildProject(project, fixture.engine, db, { env: fixture.env }).finally(() => db.close());
+    const db = await openStore(project.stateDir);
+    const summary = await buildProject(project, fixture.engine, db, { env: fixture.env }).finally(() => closeStore(db));
     assert.deepEqual(summary.failed, []);
     for (const image of summary.built) tags.set(image.name, image.tag);
   });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadProject } from '../config/project.js';
-import { openStore } from '../store/db.js';
+import { openStore, closeStore } from '../store/db.js';
 import { startTestContainer } from '../testing/container.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { sleep } from '../time.js';
@@ -27,8 +27,8 @@ describe('runtime scripts and the init process', () => {
       broken: { settings: { from: 'mid', command: ['sh', '-c', 'echo service must not start'] }, runtime: '#!/bin/sh\necho "runtime broken"\nexit 3\n' },
     });
     const project = loadProject(fixture.dir, fixture.env);
-    const db = openStore(project.stateDir);
-    const summary = await buildProject(project, fixture.engine, db, { env: fixture.env }).finally(() => db.close());
+    const db = await openStore(project.stateDir);
+    const summary = await buildProject(project, fixture.engine, db, { env: fixture.env }).finally(() => closeStore(db));
     assert.deepEqual(summary.failed, []);
     for (const image of summary.built) tags.set(image.name, image.tag);
   });

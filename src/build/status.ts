@@ -4,7 +4,7 @@
  */
 import type { Project } from '../config/model.js';
 import type { Engine } from '../engine/client.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { planBuild } from './plan.js';
 import { KEY_LABEL, prepare } from './prepare.js';
 
@@ -23,7 +23,7 @@ export interface ImageStatus {
   buildMs: number | null;
 }
 
-export async function imageStatuses(project: Project, engine: Engine, db: Db): Promise<ImageStatus[]> {
+export async function imageStatuses(project: Project, engine: Engine, db: Store): Promise<ImageStatus[]> {
   const prepared = await prepare(project, engine, db);
   const plan = planBuild(prepared.images, prepared.state);
   const last = prepared.state.last;

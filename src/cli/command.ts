@@ -2,7 +2,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { loadProject } from '../config/project.js';
 import type { Project } from '../config/model.js';
 import { connectEngine, type Engine } from '../engine/client.js';
-import { openStore, type Db } from '../store/db.js';
+import { closeStore, openStore, type Store } from '../store/db.js';
 import type { Output } from './output.js';
 
 export type Flags = Record<string, string | boolean | string[] | undefined>;
@@ -36,23 +36,23 @@ export const commonOptions = {
 export interface Workspace {
   project: Project;
   engine: Engine;
-  db: Db;
-  close(): void;
+  db: Store;
+  close(): Promise<void>;
 }
 
 /** The project, the engine and the store, opened in that order so bad input fails before anything connects. */
-export function openWorkspace(context: CommandContext): Workspace {
+export async function openWorkspace(context: CommandContext): Promise<Workspace> {
   const project = loadProject(context.flags.project as string | undefined, context.env, context.cwd);
   const engine = connectEngine(context.env);
-  const db = openStore(project.stateDir);
-  return { project, engine, db, close: () => db.close() };
+  const db = await openStore(project.stateDir);
+  return { project, engine, db, close: () => closeStore(db) };
 }
 
 export async function withWorkspace<T>(context: CommandContext, use: (workspace: Workspace) => Promise<T>): Promise<T> {
-  const workspace = openWorkspace(context);
+  const workspace = await openWorkspace(context);
   try {
     return await use(workspace);
   } finally {
-    workspace.close();
+    await workspace.close();
   }
 }

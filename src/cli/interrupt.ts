@@ -5,7 +5,7 @@
  */
 import { thisProcess } from '../release/lease.js';
 import type { RolloutPlan } from '../release/rollout-plan.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { leasesHeldBy } from '../store/leases.js';
 import { rolloutById, type Rollout } from '../store/releases.js';
 import type { Output } from './output.js';
@@ -39,11 +39,11 @@ export function interruptedLines(signal: string, rollout: Rollout, projectFlag: 
 }
 
 /** While `use` runs, a signal prints where this process's rollouts stopped and exits with 128 + the signal. */
-export async function withInterruptNotice<T>(db: Db, output: Output, projectFlag: string, use: () => Promise<T>): Promise<T> {
-  const onSignal = (signal: NodeJS.Signals) => {
+export async function withInterruptNotice<T>(db: Store, output: Output, projectFlag: string, use: () => Promise<T>): Promise<T> {
+  const onSignal = async (signal: NodeJS.Signals) => {
     try {
-      const held = leasesHeldBy(db, thisProcess.holder);
-      const rollouts = held.map((l) => (l.rollout > 0 ? rolloutById(db, l.rollout) : undefined));
+      const held = await leasesHeldBy(db, thisProcess.holder);
+      const rollouts = await Promise.all(held.map((l) => (l.rollout > 0 ? rolloutById(db, l.rollout) : undefined)));
       for (const r of rollouts) if (r && (r.status === 'running' || r.status === 'canary')) for (const line of interruptedLines(signal, r, projectFlag)) output.err(line);
       if (held.length > 0 && rollouts.every((r) => r === undefined)) output.err(`berth: ${signal}: stopped before a rollout was recorded; no instance was changed`);
     } finally {
@@ -51,8 +51,8 @@ export async function withInterruptNotice<T>(db: Db, output: Output, projectFlag
     }
   };
   // The terminal went away (SSH dropped, window closed): a rollout in progress goes on to its end, only its output is lost.
-  const onHangup = () => {
-    if (leasesHeldBy(db, thisProcess.holder).length === 0) process.exit(129);
+  const onHangup = async () => {
+    if ((await leasesHeldBy(db, thisProcess.holder)).length === 0) process.exit(129);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -105,7 +105,7 @@ export const exitOf = (result: RolloutResult, abortAsked = false) => (result.sta
 export async function imageForServer(context: CommandContext, service: string): Promise<{ image: string; push?: PushRecord }> {
   return withWorkspace(context, async ({ project, engine, db }) => {
     const image = await resolveImage(project, engine, db, serviceOf(project, service), typeof context.flags.image === 'string' ? context.flags.image : undefined);
-    const push = lastPushOf(db, { imageId: image.id });
+    const push = await lastPushOf(db, { imageId: image.id });
     return push ? { image: push.digest, push } : { image: image.id };
   });
 }

@@ -41,7 +41,7 @@ import { history } from '../release/operations.js';
 import { PENDING_APPROVAL_EXIT } from '../cli/remote.js';
 import { berthThrough, ensureDemoServer, stopDemoServer, type DemoServer } from './server.js';
 import { replicasIn, serviceOfRelease } from '../release/rollout.js';
-import { openStore } from '../store/db.js';
+import { openStore, closeStore } from '../store/db.js';
 import { currentRelease, frontDoorPort, releaseOf, type Release } from '../store/releases.js';
 
 const EXAMPLES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples');
@@ -61,22 +61,22 @@ async function demo(down: boolean): Promise<number> {
   const output = processOutput();
   const project = loadProject(EXAMPLES);
   const engine = connectEngine();
-  const db = openStore(project.stateDir);
+  const db = await openStore(project.stateDir);
   const local: RunContext = { project, db, hosts: new Hosts(project, engine), env: process.env };
   try {
     return down ? await downAll(local, output) : await bringUp(local, output);
   } finally {
-    db.close();
+    await closeStore(db);
   }
 }
 
 /** The server's own state, read (and, for what does not go through a server yet, written) on its machine. */
-function serverRunOf(server: DemoServer): RunContext & { close(): void } {
+async function serverRunOf(server: DemoServer): Promise<RunContext & { close(): void }> {
   const env: NodeJS.ProcessEnv = { ...process.env, BERTH_STATE_DIR: server.stateDir, BERTH_ACTOR: 'demo' };
   delete env.BERTH_SERVER;
   const project = loadProject(EXAMPLES, env);
-  const db = openStore(project.stateDir);
-  return { project, db, hosts: new Hosts(project, connectEngine()), env, close: () => db.close() };
+  const db = await openStore(project.stateDir);
+  return { project, db, hosts: new Hosts(project, connectEngine()), env, close: () => closeStore(db) };
 }
 
 async function bringUp(local: RunContext, output: Output): Promise<number> {
@@ -96,7 +96,7 @@ async function bringUp(local: RunContext, output: Output): Promise<number> {
   const say = (line: string) => output.out(line);
   const applied = await berthThrough(server, server.tokens.admin, EXAMPLES, ['apply'], say);
   if (applied.code !== 0) throw failed('berth apply of the example failed', { lines: [applied.stderr.trim()] });
-  const run = serverRunOf(server);
+  const run = await serverRunOf(server);
   try {
     return await throughServer(local, run, server, output);
   } finally {
@@ -120,7 +120,7 @@ async function throughServer(local: RunContext, run: RunContext, server: DemoSer
   // Release: hello-node, one release moved along the pipeline through its front doors, by the server, with the deployer's token.
   const number = await releaseIntoDev(local, run, server, output);
   for (const environment of STAGES.slice(1)) {
-    if (currentRelease(db, RELEASED, environment) === number && (await isLive(run, releaseOf(db, RELEASED, number)!, environment))) {
+    if (await currentRelease(db, RELEASED, environment) === number && (await isLive(run, (await releaseOf(db, RELEASED, number))!, environment))) {
       output.out(`\n== promote: ${RELEASED} release ${number} to ${environment}: already runs it, nothing to do`);
       output.out(`${RELEASED} release ${number} in ${environment}: kept; front door ${await doorUrl(run, RELEASED, environment)}`);
       continue;
@@ -165,7 +165,7 @@ async function throughServer(local: RunContext, run: RunContext, server: DemoSer
   if (problems.length === 0) output.out('every instance answered; in production each reports the static IP and MAC Berth gave it (BERTH_IP, BERTH_MAC)');
 
   await throughFrontDoor(run, output, problems);
-  showHistory(run, output);
+  await showHistory(run, output);
   await showCounters(run, output);
 
   output.out('\n== hosts: what each engine is, has and runs (berth hosts)');
@@ -209,13 +209,13 @@ async function releaseIntoDev(local: RunContext, run: RunContext, server: DemoSe
   const dev = STAGES[0];
   // The build is this machine's (its store records it); the releases are the server's.
   const image = await resolveImage(local.project, local.hosts.buildEngine(), local.db, service);
-  const current = currentRelease(db, RELEASED, dev);
-  const release = current === undefined ? undefined : releaseOf(db, RELEASED, current);
+  const current = await currentRelease(db, RELEASED, dev);
+  const release = current === undefined ? undefined : await releaseOf(db, RELEASED, current);
   let reason = 'no release of it runs in dev yet';
   if (release && release.imageId === image.id) {
     const stale: string[] = [];
     for (const environment of STAGES) {
-      if (currentRelease(db, RELEASED, environment) === release.number && !(await isLive(run, release, environment))) stale.push(environment);
+      if (await currentRelease(db, RELEASED, environment) === release.number && !(await isLive(run, release, environment))) stale.push(environment);
     }
     if (stale.length === 0) {
       output.out(`\n== release: ${RELEASED} to dev: release ${release.number} is the current build (image ${short(image.id)}) and runs there, nothing to do`);
@@ -234,7 +234,7 @@ async function releaseIntoDev(local: RunContext, run: RunContext, server: DemoSe
 /** Whether the environment runs the release: its front door up, and every main slot running that release's digest (the engine's health status decides nothing; the rollouts' gates probed them). */
 async function isLive(run: RunContext, release: Release, environmentName: string): Promise<boolean> {
   const environment = environmentOf(run.project, environmentName);
-  const replicas = replicasIn(run, serviceOfRelease(release), environment);
+  const replicas = await replicasIn(run, serviceOfRelease(release), environment);
   const instances = await listInstances(run, { environment: environmentName, service: release.service });
   for (let ordinal = 1; ordinal <= replicas; ordinal++) {
     const instance = instances.find((i) => i.slot === `${release.service}-${environmentName}-${ordinal}`);
@@ -266,8 +266,8 @@ async function throughFrontDoor(run: RunContext, output: Output, problems: strin
   if (missed.length > 0) problems.push(`no request through ${url} reached ${missed.join(', ')}`);
 }
 
-function showHistory(run: RunContext, output: Output): void {
-  const { releases, rollouts } = history(run, RELEASED);
+async function showHistory(run: RunContext, output: Output): Promise<void> {
+  const { releases, rollouts } = await history(run, RELEASED);
   const shown = rollouts.slice(0, 10);
   output.out(`\n== history: ${releases.length} release(s) of ${RELEASED}, the last ${shown.length} of ${rollouts.length} rollout(s), newest first`);
   const rows = shown.map((r) => [String(r.rollout), r.environment, String(r.release), r.digest.replace('sha256:', '').slice(0, 12), r.kind + (r.forced ? ' (forced)' : ''), r.status, r.startedAt.replace('T', ' ').slice(0, 19)]);
@@ -287,14 +287,14 @@ async function showCounters(run: RunContext, output: Output): Promise<void> {
 
 /** The front door Berth recorded for the service in the environment, as `berth lb` reads it; undefined if it never had one. */
 async function doorStatus(run: RunContext, service: string, environment: string): Promise<FrontDoorStatus | undefined> {
-  const bind = frontDoorPort(run.db, service, environment);
+  const bind = await frontDoorPort(run.db, service, environment);
   if (!bind) return undefined;
   return frontDoorStatus({ id: `${environment}-${service}`, bind, dir: frontDoorDir(run.project.stateDir, service, environment) });
 }
 
 /** The front door's URL; `reachable` names the loopback address for one that listens on every address. */
 async function doorUrl(run: RunContext, service: string, environment: string, reachable = false): Promise<string> {
-  const bind = frontDoorPort(run.db, service, environment);
+  const bind = await frontDoorPort(run.db, service, environment);
   if (!bind) throw failed(`${service} has no front door in ${environment}`);
   const address = reachable && bind.address === '0.0.0.0' ? '127.0.0.1' : reachable && bind.address === '::' ? '[::1]' : bind.address.includes(':') ? `[${bind.address}]` : bind.address;
   return `http://${address}:${bind.port}/`;
@@ -305,7 +305,7 @@ async function downAll(local: RunContext, output: Output): Promise<number> {
   if (await stopDemoServer(local.project.stateDir)) output.out('stopped the demo\'s berth server');
   const stateDir = join(local.project.stateDir, 'server');
   if (existsSync(stateDir)) {
-    const run = serverRunOf({ url: '', stateDir, tokens: { admin: '', deployer: '', approver: '' }, env: () => ({}) });
+    const run = await serverRunOf({ url: '', stateDir, tokens: { admin: '', deployer: '', approver: '' }, env: () => ({}) });
     try {
       output.out('the server\'s instances:');
       await tearDown(run, output);

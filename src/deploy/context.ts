@@ -4,12 +4,12 @@ import { didYouMean } from '../config/suggest.js';
 import { notFound } from '../errors.js';
 import { Ipam } from '../network/ipam.js';
 import { projectPools } from '../network/pool.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import type { Hosts } from './hosts.js';
 
 export interface RunContext {
   project: Project;
-  db: Db;
+  db: Store;
   hosts: Hosts;
   /** The process environment: where secrets named by "env:" are read. */
   env: NodeJS.ProcessEnv;

@@ -17,7 +17,7 @@ import { loadProject } from '../config/project.js';
 import { runningFrontDoor, stopFrontDoor } from '../lb/front-door.js';
 import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
 import { currentRelease, frontDoorPort, openRollout, releaseOf, rolloutsOf } from '../store/releases.js';
 import { berthOn, runBerth, showOutcome, type CliOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
@@ -38,7 +38,7 @@ const HEALTH = { http: '/', interval: '2s' };
 
 describe('berth deploy on the rollout executor', () => {
   let fixture: Fixture;
-  let db: Db;
+  let db: Store;
   let bridge: string;
   const images: Record<'A' | 'B' | 'broken', string> = { A: '', B: '', broken: '' };
   const page = (v: string) => `#!/bin/sh\nmkdir -p /www\necho "hello ${v}" > /www/index.html\n`;
@@ -72,7 +72,7 @@ describe('berth deploy on the rollout executor', () => {
         environments: { dev: { network: 'lan', lb_address: '127.0.0.1' } },
       },
     );
-    db = openStore(stateDir());
+    db = await openStore(stateDir());
     // Two good builds of web, and one whose "/" answers 404 (its health check never passes).
     for (const [version, script] of [['A', page('A')], ['B', page('B')], ['broken', '#!/bin/sh\nmkdir -p /www\n']] as const) {
       fixture.write('images/web/static.sh', script, 0o755);
@@ -90,17 +90,17 @@ describe('berth deploy on the rollout executor', () => {
     for (const service of ['web', 'gate', 'site']) await stopFrontDoor(frontDoorDir(stateDir(), service, 'dev')).catch(() => {});
     await removeNetwork(fixture.engine, `berth-${fixture.name}-lan`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
-    db?.close();
+    await (db && closeStore(db));
     await fixture.cleanup();
   });
 
   /** Exactly web's 2 slots running `image` under their project-qualified names, IPAM bound to them, nothing left open, no front door. */
   async function assertConverged(label: string, image: string, version: string): Promise<void> {
-    assert.deepEqual(db.prepare('SELECT * FROM leases WHERE service = ?').all('web'), [], `${label}: a lease row is left`);
-    assert.equal(openRollout(db, 'web', 'dev'), undefined, `${label}: a rollout is still open`);
-    const current = currentRelease(db, 'web', 'dev');
+    assert.deepEqual(sqliteOf(db).prepare('SELECT * FROM leases WHERE service = ?').all('web'), [], `${label}: a lease row is left`);
+    assert.equal(await openRollout(db, 'web', 'dev'), undefined, `${label}: a rollout is still open`);
+    const current = await currentRelease(db, 'web', 'dev');
     assert.ok(current !== undefined, `${label}: dev runs no release of web`);
-    assert.equal(releaseOf(db, 'web', current)!.imageId, image, `${label}: dev runs release ${current}, not the one deployed`);
+    assert.equal((await releaseOf(db, 'web', current))!.imageId, image, `${label}: dev runs release ${current}, not the one deployed`);
     const containers = await fixture.engine.containers.summaries([`${RUN_LABELS.project}=${fixture.name}`, `${RUN_LABELS.service}=web`]);
     assert.deepEqual(
       containers.map((c) => [c.name, c.state]).sort(),
@@ -109,13 +109,13 @@ describe('berth deploy on the rollout executor', () => {
     );
     const instances = await listInstances(context(), { environment: 'dev', service: 'web' });
     for (const i of instances) assert.equal((await fixture.engine.containers.inspect(i.id))!.image, image, `${label}: ${i.slot}'s image`);
-    const live = ipamOf(context()).allocations('lan').filter((a) => a.state !== 'quarantined' && a.slot !== null && WEB.includes(a.slot));
+    const live = (await ipamOf(context()).allocations('lan')).filter((a) => a.state !== 'quarantined' && a.slot !== null && WEB.includes(a.slot));
     assert.deepEqual(
       live.map((a) => [a.slot, a.state, a.containerId, a.ip]).sort(),
       instances.map((i) => [i.slot, 'bound', i.id, i.ip]).sort(),
       `${label}: IPAM ${JSON.stringify(live)}`,
     );
-    assert.equal(frontDoorPort(db, 'web', 'dev'), undefined, `${label}: a deploy recorded a front door`);
+    assert.equal(await frontDoorPort(db, 'web', 'dev'), undefined, `${label}: a deploy recorded a front door`);
     for (const i of instances) {
       const answer = await fetch(`http://${i.ip ?? "none"}:8080/`, { signal: AbortSignal.timeout(5000) });
       assert.equal((await answer.text()).trim(), `hello ${version}`, `${label}: ${i.slot} at ${i.ip}`);
@@ -140,7 +140,7 @@ describe('berth deploy on the rollout executor', () => {
         break;
       }
       assert.equal(killed.signal, 'SIGKILL', show(killed));
-      const journal = openRollout(db, 'web', 'dev');
+      const journal = await openRollout(db, 'web', 'dev');
       assert.ok(journal && journal.status === 'running' && journal.kind === 'deploy', `kill ${n}: no running deploy in the journal`);
 
       const recovered = await berth(['deploy', 'web', '--env', 'dev', '--image', images[next]]);
@@ -150,7 +150,7 @@ describe('berth deploy on the rollout executor', () => {
       assert.match(note, new RegExp(`rollout #${journal.id} \\(deploy`), `kill ${n}: the recovery names another rollout`);
       assert.match(note, /resumes/);
       // The resumed deploy reached what the command asked for: its own plan then had nothing to do, and journaled nothing.
-      const [resumed] = rolloutsOf(db, 'web', 'dev');
+      const [resumed] = await rolloutsOf(db, 'web', 'dev');
       assert.deepEqual([resumed!.id, resumed!.kind, resumed!.status], [journal.id, 'deploy', 'succeeded'], `kill ${n}: ${JSON.stringify(resumed)}`);
       await assertConverged(`kill ${n}`, images[next], next);
       kills.push(`kill ${n}: journal #${journal.id} at step ${journal.done}`);
@@ -163,10 +163,10 @@ describe('berth deploy on the rollout executor', () => {
   it('two deploys of one service and environment at once: the second is refused, naming the first, which then finishes', async () => {
     const firstDeploy = berth(['deploy', 'gate', '--env', 'dev', '--image', images.A]);
     // The first one holds the lock while its instance waits for /tmp/go.
-    let journal = openRollout(db, 'gate', 'dev');
+    let journal = await openRollout(db, 'gate', 'dev');
     for (let i = 0; i < 600 && !(journal && (await fixture.engine.containers.inspect(containerName(fixture.name, 'gate-dev-1')))?.running); i++) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      journal = openRollout(db, 'gate', 'dev');
+      journal = await openRollout(db, 'gate', 'dev');
     }
     assert.ok(journal, 'the first deploy never started its rollout');
     const second = await berth(['deploy', 'gate', '--env', 'dev', '--image', images.A]);
@@ -175,20 +175,20 @@ describe('berth deploy on the rollout executor', () => {
     await fixture.engine.containers.exec(containerName(fixture.name, 'gate-dev-1'), ['touch', '/tmp/go']);
     const first = await firstDeploy;
     assert.equal(first.code, 0, show(first));
-    assert.deepEqual(rolloutsOf(db, 'gate', 'dev').map((r) => [r.id, r.kind, r.status]), [[journal.id, 'deploy', 'succeeded']]);
+    assert.deepEqual((await rolloutsOf(db, 'gate', 'dev')).map((r) => [r.id, r.kind, r.status]), [[journal.id, 'deploy', 'succeeded']]);
   });
 
   it('a first release that fails leaves no front door, so berth deploy of the service works afterwards', async () => {
     const release = await berth(['release', 'site', '--env', 'dev', '--image', images.broken, '--timeout', '10s']);
     assert.equal(release.code, 1, show(release));
     assert.match(release.stderr, /instance site-dev-1 did not become healthy/);
-    assert.equal(frontDoorPort(db, 'site', 'dev'), undefined, 'the failed release left a front door row');
+    assert.equal(await frontDoorPort(db, 'site', 'dev'), undefined, 'the failed release left a front door row');
     assert.equal(runningFrontDoor(frontDoorDir(stateDir(), 'site', 'dev')), undefined, 'the failed release left its front door running');
     assert.deepEqual(await listInstances(context(), { environment: 'dev', service: 'site' }), []);
 
     const deploy = await berth(['deploy', 'site', '--env', 'dev', '--image', images.A]);
     assert.equal(deploy.code, 0, show(deploy));
     assert.match(deploy.stdout, /1 instance\(s\) healthy/);
-    assert.deepEqual(rolloutsOf(db, 'site', 'dev').map((r) => [r.kind, r.status]), [['deploy', 'succeeded'], ['release', 'failed']]);
+    assert.deepEqual((await rolloutsOf(db, 'site', 'dev')).map((r) => [r.kind, r.status]), [['deploy', 'succeeded'], ['release', 'failed']]);
   });
 });

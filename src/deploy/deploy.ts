@@ -80,7 +80,7 @@ export async function deployService(context: RunContext, serviceName: string, en
       fix: `deploy there through a Berth server with an admin token, or release ${service.name} and promote it (a second token approves)`,
     });
   }
-  refuseFrontDoor(context, service.name, environment.name);
+  await refuseFrontDoor(context, service.name, environment.name);
   await requireHosts(context, service.name, environment, `the deploy of ${service.name} to ${environment.name}`);
   const network = networkOf(project, environment);
   const dockerName = dockerNetworkName(project.name, network);
@@ -97,10 +97,10 @@ export async function deployService(context: RunContext, serviceName: string, en
   };
   await recoverInterrupted(context, service.name, environment.name, rolloutOptions);
   // A resumed rollout may have been a release through a front door.
-  refuseFrontDoor(context, service.name, environment.name);
-  const previous = currentRelease(db, service.name, environment.name) ?? null;
+  await refuseFrontDoor(context, service.name, environment.name);
+  const previous = await currentRelease(db, service.name, environment.name) ?? null;
   const draft = { service: service.name, number: 0, image: image.name, imageId: image.id, digest: image.digest, repository: image.repository, config: configOf(service) };
-  const existing = releasesOf(db, service.name).find((r) => r.imageId === draft.imageId && r.digest === draft.digest && r.config === draft.config);
+  const existing = (await releasesOf(db, service.name)).find((r) => r.imageId === draft.imageId && r.digest === draft.digest && r.config === draft.config);
   let created: Release | undefined;
   let steps: Step[] = [];
   const result = await rollout(
@@ -109,15 +109,16 @@ export async function deployService(context: RunContext, serviceName: string, en
     {
       kind: 'deploy',
       release: existing ?? { ...draft, createdAt: 0, createdBy: '' },
-      ...(existing ? {} : { create: () => (created = createRelease(db, { ...draft, createdBy: actor(context.env), ...(context.configVersion !== undefined ? { configVersion: context.configVersion } : {}) })) }),
+      ...(existing ? {} : { create: async () => (created = await createRelease(db, { ...draft, createdBy: actor(context.env), ...(context.configVersion !== undefined ? { configVersion: context.configVersion } : {}) })) }),
       previous,
       forced: false,
       plan: async (ctx) => {
-        const replicas = replicasIn(context, ctx.service, ctx.environment);
-        const desired = Array.from({ length: replicas }, (_, i) => {
+        const replicas = await replicasIn(context, ctx.service, ctx.environment);
+        const desired = [];
+        for (let i = 0; i < replicas; i++) {
           const placement = placementOf(ctx, slotName(service.name, environment.name, i + 1));
-          return { ...placement, specHash: slotBody(ctx.target.input(placement)).specHash };
-        });
+          desired.push({ ...placement, specHash: slotBody(await ctx.target.input(placement)).specHash });
+        }
         steps = planDeploy(desired, await observe(ctx), { force: options.force ?? false });
         emit({ type: 'plan', image, release: ctx.release.number, network: network.name, steps });
         return { target: ctx.release.number, phase: 'forward', steps: deploySteps(steps, replicas, { force: options.force ?? false }) };
@@ -130,8 +131,8 @@ export async function deployService(context: RunContext, serviceName: string, en
 }
 
 /** A service released through a front door is changed by Release's commands only, which keep its load balancer in step. */
-function refuseFrontDoor(context: RunContext, service: string, environment: string): void {
-  if (!frontDoorPort(context.db, service, environment)) return;
+async function refuseFrontDoor(context: RunContext, service: string, environment: string): Promise<void> {
+  if (!await frontDoorPort(context.db, service, environment)) return;
   throw conflict(`${service} in ${environment} is released through a front door; "berth deploy" would leave its load balancer out of step`, {
     fix: `use berth release / promote / rollback / scale for ${service} in ${environment}`,
   });

@@ -14,7 +14,7 @@ import { connectEngine, type Engine } from '../engine/client.js';
 import { BerthError } from '../errors.js';
 import { registryDown, registryUp } from '../registry/process.js';
 import { build, freePort, push, target } from '../registry/testing.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore } from '../store/db.js';
 import { releasesOf, rolloutsOf } from '../store/releases.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { recordMade } from '../testing/leftovers.js';
@@ -32,7 +32,7 @@ describe('a second real engine pulls by digest from the registry on the LAN', ()
   const step = steps();
   let lab: Lab;
   let fixture: Fixture;
-  let db: Db;
+  let db: Store;
   let h1: Engine;
   let address: string;
   let digest: string;
@@ -65,7 +65,7 @@ describe('a second real engine pulls by digest from the registry on the LAN', ()
     );
     fixture.env.T_REGISTRY_PASSWORD = PASSWORD;
     fixture.write('htpasswd', `berth:${bcrypt.hashSync(PASSWORD, 10)}\n`);
-    db = openStore(loadProject(fixture.dir, fixture.env).stateDir);
+    db = await openStore(loadProject(fixture.dir, fixture.env).stateDir);
     // The test's own look at h1, behind Berth's back.
     h1 = connectEngine({ DOCKER_HOST: `unix://${lab.hosts[0]!.socket}` });
     recordMade(fixture.dir, 'certs', address);
@@ -80,7 +80,7 @@ describe('a second real engine pulls by digest from the registry on the LAN', ()
       if (left.length > 0) await removeInstances(context(), left, environment).catch(() => {});
     }
     await registryDown(target(fixture)).catch(() => {});
-    db?.close();
+    await (db && closeStore(db));
     await fixture?.cleanup();
     await lab?.dispose();
   });
@@ -117,7 +117,7 @@ describe('a second real engine pulls by digest from the registry on the LAN', ()
   step('a build never pushed is refused for an environment with the other host, before anything changes', async () => {
     fixture.write('images/app/static.sh', '#!/bin/sh\necho v2 > /v.txt\n', 0o755);
     assert.deepEqual((await build(fixture)).failed, []);
-    const releases = releasesOf(db, 'app').length;
+    const releases = (await releasesOf(db, 'app')).length;
     const error = await deployService(context(), 'app', 'both', { timeoutMs: 120_000 }).then(
       () => assert.fail('the deploy should fail'),
       (e: unknown) => e,
@@ -125,8 +125,8 @@ describe('a second real engine pulls by digest from the registry on the LAN', ()
     assert.ok(error instanceof BerthError);
     assert.match(error.message, /^image app \(sha256:[0-9a-f]{64}\) was never pushed to the registry; run: berth push app$/);
     assert.deepEqual(error.lines, [`only the build engine has it, and host h1 can get it only from the registry at ${address}`]);
-    assert.deepEqual(rolloutsOf(db, 'app', 'both'), []);
-    assert.equal(releasesOf(db, 'app').length, releases);
+    assert.deepEqual(await rolloutsOf(db, 'app', 'both'), []);
+    assert.equal((await releasesOf(db, 'app')).length, releases);
     assert.equal((await listInstances(context(), { environment: 'both' })).length, 0);
   });
 });

@@ -15,7 +15,7 @@ import { loadProject } from '../config/project.js';
 import { BerthError } from '../errors.js';
 import { registryDown, registryStatus, registryUp } from '../registry/process.js';
 import { build, freePort, push, target } from '../registry/testing.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore } from '../store/db.js';
 import { releasesOf, rolloutsOf } from '../store/releases.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { steps } from '../testing/steps.js';
@@ -31,7 +31,7 @@ const PASSWORD = `pw-${Math.random().toString(36).slice(2)}`;
 describe('images pulled by digest from a TLS registry with a password', () => {
   const step = steps();
   let fixture: Fixture;
-  let db: Db;
+  let db: Store;
   let address: string;
   let digest: string;
   const context = (): RunContext => {
@@ -67,7 +67,7 @@ describe('images pulled by digest from a TLS registry with a password', () => {
     );
     fixture.env.T_REGISTRY_PASSWORD = PASSWORD;
     fixture.write('htpasswd', `berth:${bcrypt.hashSync(PASSWORD, 10)}\n`);
-    db = openStore(loadProject(fixture.dir, fixture.env).stateDir);
+    db = await openStore(loadProject(fixture.dir, fixture.env).stateDir);
   });
 
   after(async () => {
@@ -77,7 +77,7 @@ describe('images pulled by digest from a TLS registry with a password', () => {
     await removeNetwork(fixture.engine, `berth-${fixture.name}-nat`).catch(() => {});
     await registryDown(target(fixture)).catch(() => {});
     rmSync(join(target(fixture).certsDir, address), { recursive: true, force: true });
-    db.close();
+    await closeStore(db);
     await fixture.cleanup();
   });
 
@@ -143,15 +143,15 @@ describe('images pulled by digest from a TLS registry with a password', () => {
     const container = await fixture.engine.http.json<{ Config: { Image: string } }>('GET', `/containers/${dev.instances[0]!.id}/json`);
     assert.equal(container.Config.Image, dev.image.id, 'created from the image ID on the build engine');
 
-    const releases = releasesOf(db, 'web').length;
+    const releases = (await releasesOf(db, 'web')).length;
     const error = await deployService(context(), 'web', 'prod', { timeoutMs: 120_000 }).then(
       () => assert.fail('the deploy to prod should fail'),
       (e: unknown) => e,
     );
     assert.ok(error instanceof BerthError);
     assert.equal(error.message, `image web (${dev.image.id}) was never pushed to the registry; run: berth push web`);
-    assert.deepEqual(rolloutsOf(db, 'web', 'prod'), []);
-    assert.equal(releasesOf(db, 'web').length, releases);
+    assert.deepEqual(await rolloutsOf(db, 'web', 'prod'), []);
+    assert.equal((await releasesOf(db, 'web')).length, releases);
     assert.ok(!JSON.stringify(error).includes(PASSWORD) && !error.message.includes(PASSWORD));
   });
 });

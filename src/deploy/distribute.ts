@@ -121,10 +121,10 @@ export class ImageDistribution {
 }
 
 /** The rollout's distribution of a release's image: its source from the pushes to the project's registry, and that registry's credentials. */
-export function distributionFor(run: RunContext, image: ReleasedImage, onPull?: (result: Ensured) => void): ImageDistribution {
+export async function distributionFor(run: RunContext, image: ReleasedImage, onPull?: (result: Ensured) => void): Promise<ImageDistribution> {
   const registry = run.project.registry;
   const address = clientAddress(registry.listen);
-  const source = imageSource(image, lastPushTo(run.db, address, pushLookup(image)));
+  const source = imageSource(image, await lastPushTo(run.db, address, pushLookup(image)));
   const auth = (): RegistryAuth => ({ serveraddress: address, ...(registry.username !== undefined ? { username: registry.username, password: registryPassword(registry, run.env) ?? '' } : {}) });
   return new ImageDistribution(run.hosts, source, auth, onPull);
 }

@@ -3,7 +3,7 @@ import { prepare } from '../build/prepare.js';
 import type { Project, ServiceSpec } from '../config/model.js';
 import type { Engine } from '../engine/client.js';
 import { invalid, notFound } from '../errors.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { lastPushOf } from '../store/pushes.js';
 
 export interface DeployImage {
@@ -17,13 +17,13 @@ export interface DeployImage {
   repository: string;
 }
 
-export async function resolveImage(project: Project, engine: Engine, db: Db, service: ServiceSpec, ref?: string): Promise<DeployImage> {
+export async function resolveImage(project: Project, engine: Engine, db: Store, service: ServiceSpec, ref?: string): Promise<DeployImage> {
   const id = ref === undefined ? await currentBuild(project, engine, db, service) : await namedImage(engine, db, service, ref);
-  const pushed = lastPushOf(db, { imageId: id });
+  const pushed = await lastPushOf(db, { imageId: id });
   return { name: service.image, id, digest: pushed?.digest ?? id, repository: pushed?.repository ?? '' };
 }
 
-async function currentBuild(project: Project, engine: Engine, db: Db, service: ServiceSpec): Promise<string> {
+async function currentBuild(project: Project, engine: Engine, db: Store, service: ServiceSpec): Promise<string> {
   const prepared = await prepare(project, engine, db, [service.image]);
   const image = prepared.current.get(service.image);
   if (!image) {
@@ -34,9 +34,9 @@ async function currentBuild(project: Project, engine: Engine, db: Db, service: S
   return image.id;
 }
 
-async function namedImage(engine: Engine, db: Db, service: ServiceSpec, ref: string): Promise<string> {
+async function namedImage(engine: Engine, db: Store, service: ServiceSpec, ref: string): Promise<string> {
   // A registry digest names a push: the registry has it, so the build engine need not (hosts pull it by digest).
-  const pushed = ref.startsWith('sha256:') ? lastPushOf(db, { digest: ref }) : undefined;
+  const pushed = ref.startsWith('sha256:') ? await lastPushOf(db, { digest: ref }) : undefined;
   if (pushed) {
     if (pushed.image !== service.image) throw invalid(`image "${ref}" is a build of "${pushed.image}", but service "${service.name}" runs image "${service.image}"`, { fix: `name a build of "${service.image}"` });
     return pushed.imageId;

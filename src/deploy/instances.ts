@@ -55,16 +55,17 @@ export interface FleetListing {
 /** Every instance, when every host that may hold one answers; one that does not fails the call, naming it (commands that act on what they list). */
 export async function listInstances(context: RunContext, filter: InstanceFilter = {}, now = Date.now()): Promise<InstanceStatus[]> {
   const listing = await listFleet(context, filter, now);
-  const needed = listing.unreachable.filter((u) => mayHold(context, u.host, filter));
+  const needed: UnreachableHost[] = [];
+  for (const u of listing.unreachable) if (await mayHold(context, u.host, filter)) needed.push(u);
   if (needed.length > 0) throw unreachableError(needed, filter.environment ? `this command on ${filter.environment}` : 'this command');
   return listing.instances.filter((i) => i.state !== 'unknown');
 }
 
 /** Whether a host may run instances the filter asks for: it is one of the environment's hosts, or the store places a slot there. */
-function mayHold(context: RunContext, host: string, filter: InstanceFilter): boolean {
+async function mayHold(context: RunContext, host: string, filter: InstanceFilter): Promise<boolean> {
   if (filter.environment === undefined) return true;
   if (context.project.environments.get(filter.environment)?.hosts.includes(host)) return true;
-  return allSlots(context.db, filter.environment).some((s) => s.host === host && (filter.service === undefined || s.service === filter.service));
+  return (await allSlots(context.db, filter.environment)).some((s) => s.host === host && (filter.service === undefined || s.service === filter.service));
 }
 
 /** What the hosts that answer run, and which hosts did not answer and why (berth ps, berth lb). */
@@ -95,7 +96,7 @@ export async function listFleet(context: RunContext, filter: InstanceFilter = {}
   );
   const found = perHost.flat();
   const silent = new Set(unreachable.map((u) => u.host));
-  const missing = filter.withMissing ? missingSlots(context, found, filter, silent) : [];
+  const missing = filter.withMissing ? await missingSlots(context, found, filter, silent) : [];
   const instances = [...found, ...missing].sort(
     (a, b) => a.environment.localeCompare(b.environment) || a.slot.localeCompare(b.slot, 'en', { numeric: true }) || a.name.localeCompare(b.name),
   );
@@ -106,12 +107,12 @@ export async function listFleet(context: RunContext, filter: InstanceFilter = {}
  * Slots the store records whose container no engine has (removed by hand, say): the next rollout recreates them.
  * A slot on a host that did not answer is `unknown`, not missing: its container may well run.
  */
-function missingSlots(context: RunContext, found: readonly InstanceStatus[], filter: InstanceFilter, silent: ReadonlySet<string>): InstanceStatus[] {
+async function missingSlots(context: RunContext, found: readonly InstanceStatus[], filter: InstanceFilter, silent: ReadonlySet<string>): Promise<InstanceStatus[]> {
   const present = new Set(found.map((i) => `${i.environment}\0${i.slot}`));
   const wanted = (s: SlotRecord) => (filter.service === undefined || s.service === filter.service) && !present.has(`${s.environment}\0${s.slot}`);
-  const records = allSlots(context.db, filter.environment).filter(wanted);
+  const records = (await allSlots(context.db, filter.environment)).filter(wanted);
   if (records.length === 0) return [];
-  const addresses = new Map(ipamOf(context).allocations().filter((a) => a.slot !== null).map((a) => [`${a.network}\0${a.slot}`, a]));
+  const addresses = new Map((await ipamOf(context).allocations()).filter((a) => a.slot !== null).map((a) => [`${a.network}\0${a.slot}`, a]));
   return records.map((s) => {
     const environment = context.project.environments.get(s.environment);
     const own = environment && networkOf(context.project, environment)?.mode === 'flat' ? addresses.get(`${s.network}\0${s.slot}`) : undefined;

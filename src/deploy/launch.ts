@@ -83,7 +83,7 @@ export async function launchSlot({ context, ipam, input, files, rollout, timeout
   const { slot, host } = input;
   const engine = context.hosts.engine(host);
   const flat = input.network.mode === 'flat';
-  const allocation = flat ? ipam.requestAddress(input.network.name, slot) : undefined;
+  const allocation = flat ? await ipam.requestAddress(input.network.name, slot) : undefined;
   if (allocation) onAddress?.(allocation);
   const { body, specHash } = slotBody({ ...input, network: { ...input.network, ...(allocation ? { ip: allocation.ip, mac: allocation.mac } : {}) } });
   body.Labels = { ...body.Labels, [RUN_LABELS.spec]: specHash, [RUN_LABELS.deployment]: String(rollout), [RUN_LABELS.incarnation]: String(allocation?.incarnation ?? 1) };
@@ -93,7 +93,7 @@ export async function launchSlot({ context, ipam, input, files, rollout, timeout
     await ensureImage?.(host);
     id = await engine.containers.create(body);
     checkpoint('created');
-    if (allocation) ipam.bind(input.network.name, slot, id, allocation.incarnation);
+    if (allocation) await ipam.bind(input.network.name, slot, id, allocation.incarnation);
     await copyInstanceFiles(engine.containers, id, files);
     const container = { id, image: body.Image, labels: body.Labels, ...(allocation ? { ip: allocation.ip } : {}) };
     await beforeStart?.(container);
@@ -110,7 +110,7 @@ export async function launchSlot({ context, ipam, input, files, rollout, timeout
     return { slot, host, id, state: final, ms: Date.now() - started };
   } catch (error) {
     if (id !== undefined) await engine.containers.remove(id).catch(() => {});
-    if (allocation) ipam.releaseAddress(input.network.name, slot);
+    if (allocation) await ipam.releaseAddress(input.network.name, slot);
     throw LaunchError.from(slot, error);
   }
 }
@@ -140,8 +140,8 @@ export async function checkRunning(context: RunContext, host: string, id: string
 export async function restore(engine: Engine, ipam: Ipam, id: string, project: string, slot: string, network: { mode: string; name: string }): Promise<void> {
   await engine.containers.rename(id, containerName(project, slot));
   if (network.mode === 'flat') {
-    const allocation = ipam.requestAddress(network.name, slot);
-    ipam.bind(network.name, slot, id, allocation.incarnation);
+    const allocation = await ipam.requestAddress(network.name, slot);
+    await ipam.bind(network.name, slot, id, allocation.incarnation);
   }
   await engine.containers.start(id);
 }

@@ -107,8 +107,8 @@ export async function removeInstances(context: RunContext, instances: InstanceSt
     if (left.some((i) => i.service === service)) continue;
     // Nothing of the service runs here any more: its front door goes too (its port stays reserved for it).
     await stopFrontDoor(frontDoorDir(context.project.stateDir, service, environment));
-    for (const ref of allRefs(context.db)) {
-      if (ref.kind === 'deployed' && ref.service === service && ref.environment === environment) releaseDigest(context.db, ref);
+    for (const ref of await allRefs(context.db)) {
+      if (ref.kind === 'deployed' && ref.service === service && ref.environment === environment) await releaseDigest(context.db, ref);
     }
   }
   return released;

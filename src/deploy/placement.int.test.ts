@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildProject } from '../build/builder.js';
 import { loadProject } from '../config/project.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
 import { rolloutsOf } from '../store/releases.js';
 import { berthOn, showOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
@@ -20,7 +20,7 @@ import { removeInstances } from './operate.js';
 
 describe('placement in a rollout, on the local engine', () => {
   let fixture: Fixture;
-  let db: Db;
+  let db: Store;
   const context = (): RunContext => {
     const project = loadProject(fixture.dir, fixture.env);
     return { project, db, hosts: new Hosts(project, fixture.engine), env: fixture.env };
@@ -40,7 +40,7 @@ describe('placement in a rollout, on the local engine', () => {
         environments: { dev: {} },
       },
     );
-    db = openStore(context().project.stateDir);
+    db = await openStore(context().project.stateDir);
     const summary = await buildProject(context().project, fixture.engine, db, { env: fixture.env });
     assert.deepEqual(summary.failed, []);
   });
@@ -49,7 +49,7 @@ describe('placement in a rollout, on the local engine', () => {
     if (!fixture) return;
     const left = await listInstances(context(), { environment: 'dev' }).catch(() => []);
     if (left.length > 0) await removeInstances(context(), left, 'dev').catch(() => {});
-    db?.close();
+    await (db && closeStore(db));
     await fixture.cleanup();
   });
 
@@ -58,8 +58,8 @@ describe('placement in a rollout, on the local engine', () => {
     assert.equal(refused.code, 4, showOutcome(refused));
     assert.match(refused.stderr, /error \(conflict\): service huge in dev needs room for 1 more instance\(s\) with 100000 GiB free; hosts of dev: local \([\d.]+ (GiB|MiB) free\)/);
     assert.match(refused.stderr, /fix: add hosts to environments\.dev\.hosts/);
-    assert.deepEqual(rolloutsOf(db, 'huge', 'dev'), []);
-    assert.deepEqual(db.prepare('SELECT * FROM leases WHERE service = ?').all('huge'), []);
+    assert.deepEqual(await rolloutsOf(db, 'huge', 'dev'), []);
+    assert.deepEqual(sqliteOf(db).prepare('SELECT * FROM leases WHERE service = ?').all('huge'), []);
     assert.deepEqual(await fixture.engine.containers.summaries([`${RUN_LABELS.project}=${fixture.name}`, `${RUN_LABELS.service}=huge`]), []);
   });
 

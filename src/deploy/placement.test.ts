@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { EnvironmentSpec, HostSpec, Project, ServiceSpec } from '../config/model.js';
 import { exitCodes, isBerthError, unavailable } from '../errors.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store } from '../store/db.js';
 import { saveSlot } from '../store/deployments.js';
 import { markDraining } from '../store/hosts.js';
 import type { RunContext } from './context.js';
@@ -29,10 +29,10 @@ describe('rollout placement', () => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  function contextWith(answers: Record<string, Answer>, services: ServiceSpec[], labels: Record<string, Record<string, string>> = {}): { context: RunContext; db: Db; asked: string[] } {
+  async function contextWith(answers: Record<string, Answer>, services: ServiceSpec[], labels: Record<string, Record<string, string>> = {}): Promise<{ context: RunContext; db: Store; asked: string[] }> {
     const dir = mkdtempSync(join(tmpdir(), 'berth-placement-'));
     dirs.push(dir);
-    const db = openStore(dir);
+    const db = await openStore(dir);
     const asked: string[] = [];
     const engineOf = (name: string) => ({
       apiVersion: async () => {
@@ -51,12 +51,12 @@ describe('rollout placement', () => {
     return { context: { project, db, hosts, env: {} }, db, asked };
   }
 
-  const slot = (db: Db, svc: string, n: number, host: string) => saveSlot(db, { environment: 'prod', slot: `${svc}-prod-${n}`, service: svc, ordinal: n, host, network: 'nat', hostPorts: {} });
+  const slot = async (db: Store, svc: string, n: number, host: string) => await saveSlot(db, { environment: 'prod', slot: `${svc}-prod-${n}`, service: svc, ordinal: n, host, network: 'nat', hostPorts: {} });
   const hostsOf = (placer: SlotPlacer, slots: string[]) => slots.map((s) => placer.placement(s).host);
 
   it('asks no engine for its capacity when nothing reserves CPU or memory, and spreads over the environment in order', async () => {
     const api = service('api');
-    const { context, asked } = contextWith({ a: { cpus: 2, memoryBytes: GIB }, b: { cpus: 2, memoryBytes: GIB } }, [api]);
+    const { context, asked } = await contextWith({ a: { cpus: 2, memoryBytes: GIB }, b: { cpus: 2, memoryBytes: GIB } }, [api]);
     const env = environment(['a', 'b']);
     const inventory = await gatherInventory(context, api, env);
     assert.deepEqual(asked, []);
@@ -67,9 +67,9 @@ describe('rollout placement', () => {
   it('counts what other services\' slots reserve, with their resources from berth.yaml, and gives a draining host nothing new', async () => {
     const api = service('api', { cpus: 1 });
     const db1 = service('db', { cpus: 3 });
-    const { context, db, asked } = contextWith({ a: { cpus: 4, memoryBytes: 8 * GIB }, b: { cpus: 4, memoryBytes: 8 * GIB }, c: { cpus: 4, memoryBytes: 8 * GIB } }, [api, db1]);
-    slot(db, 'db', 1, 'a');
-    markDraining(db, 'c', 'test');
+    const { context, db, asked } = await contextWith({ a: { cpus: 4, memoryBytes: 8 * GIB }, b: { cpus: 4, memoryBytes: 8 * GIB }, c: { cpus: 4, memoryBytes: 8 * GIB } }, [api, db1]);
+    await slot(db, 'db', 1, 'a');
+    await markDraining(db, 'c', 'test');
     const env = environment(['a', 'b', 'c']);
     const inventory = await gatherInventory(context, api, env);
     assert.deepEqual(asked.sort(), ['a', 'b', 'c']);
@@ -80,12 +80,12 @@ describe('rollout placement', () => {
 
   it('marks a host whose engine is down unreachable and places around it; when every host is down, throws the engine\'s error', async () => {
     const api = service('api', { memoryBytes: GIB });
-    const some = contextWith({ a: 'down', b: { cpus: 2, memoryBytes: 4 * GIB } }, [api]);
+    const some = await contextWith({ a: 'down', b: { cpus: 2, memoryBytes: 4 * GIB } }, [api]);
     const inventory = await gatherInventory(some.context, api, environment(['a', 'b']));
     assert.equal(inventory.hosts[0]!.state, 'unreachable');
     assert.match(inventory.hosts[0]!.reason!, /tcp:\/\/a:2376/);
     assert.deepEqual(hostsOf(new SlotPlacer(inventory, api, environment(['a', 'b']), new Map(), { replicas: 2 }), ['api-prod-1', 'api-prod-2']), ['b', 'b']);
-    const all = contextWith({ a: 'down' }, [api]);
+    const all = await contextWith({ a: 'down' }, [api]);
     await assert.rejects(gatherInventory(all.context, api, environment(['a'])), (e: unknown) => isBerthError(e) && e.kind === 'unavailable' && /read the engine version/.test(e.message));
   });
 

@@ -37,9 +37,9 @@ export interface Inventory {
  */
 export async function gatherInventory(context: RunContext, service: ServiceSpec, environment: EnvironmentSpec): Promise<Inventory> {
   const { db, hosts } = context;
-  const reserved = reservationsOf(context, service, environment);
+  const reserved = await reservationsOf(context, service, environment);
   const needsCapacity = reservesAny(service) || reserved.some((r) => r.cpus > 0 || r.memoryBytes > 0);
-  const states = hostStates(db);
+  const states = await hostStates(db);
   const asked = await Promise.all(
     environment.hosts.map(async (name) => {
       const engine = hosts.engine(name);
@@ -79,9 +79,9 @@ function reservesAny(service: ServiceSpec): boolean {
 }
 
 /** What the project's other slots hold, by their services' resources as berth.yaml sets them now. */
-function reservationsOf(context: RunContext, service: ServiceSpec, environment: EnvironmentSpec): Reservation[] {
+async function reservationsOf(context: RunContext, service: ServiceSpec, environment: EnvironmentSpec): Promise<Reservation[]> {
   const here = new Set(environment.hosts);
-  return allSlots(context.db)
+  return (await allSlots(context.db))
     .filter((r) => here.has(r.host) && !(r.service === service.name && r.environment === environment.name))
     .map((r) => {
       const resources = context.project.services.get(r.service)?.resources ?? {};

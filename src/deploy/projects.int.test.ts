@@ -11,7 +11,7 @@ import { loadProject } from '../config/project.js';
 import { stopFrontDoor } from '../lb/front-door.js';
 import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
-import { openStore } from '../store/db.js';
+import { openStore, closeStore } from '../store/db.js';
 import { frontDoorPort } from '../store/releases.js';
 import { berthOn, runBerth, showOutcome, type CliOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
@@ -22,13 +22,13 @@ describe('two projects with the same service and environment names on one engine
   const fixtures: Fixture[] = [];
   const berth = (fixture: Fixture, args: string[]): Promise<CliOutcome> => berthOn(fixture, args);
   const show = showOutcome;
-  const doorOf = (fixture: Fixture) => {
+  const doorOf = async (fixture: Fixture) => {
     const project = loadProject(fixture.dir, fixture.env);
-    const db = openStore(project.stateDir);
+    const db = await openStore(project.stateDir);
     try {
-      return frontDoorPort(db, 'web', 'dev');
+      return await frontDoorPort(db, 'web', 'dev');
     } finally {
-      db.close();
+      await closeStore(db);
     }
   };
 
@@ -46,8 +46,8 @@ describe('two projects with the same service and environment names on one engine
       );
       fixtures.push(fixture);
       const project = loadProject(fixture.dir, fixture.env);
-      const db = openStore(project.stateDir);
-      const summary = await buildProject(project, fixture.engine, db, { env: fixture.env }).finally(() => db.close());
+      const db = await openStore(project.stateDir);
+      const summary = await buildProject(project, fixture.engine, db, { env: fixture.env }).finally(() => closeStore(db));
       assert.deepEqual(summary.failed, []);
     }
   });
@@ -72,7 +72,7 @@ describe('two projects with the same service and environment names on one engine
         containers.map((c) => [c.name, c.state]).sort(),
         ['web-dev-1', 'web-dev-2'].map((slot) => [containerName(fixture.name, slot), 'running']),
       );
-      const door = doorOf(fixture);
+      const door = await doorOf(fixture);
       assert.ok(door, `${fixture.name}: no front door`);
       const answer = await fetch(`http://${door.address}:${door.port}/`, { signal: AbortSignal.timeout(5000) });
       assert.equal((await answer.text()).trim(), `project ${index === 0 ? 'one' : 'two'}`);

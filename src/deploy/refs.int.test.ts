@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadProject } from '../config/project.js';
 import { registryDown, registryUp } from '../registry/process.js';
 import { build, freePort, push, target } from '../registry/testing.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore } from '../store/db.js';
 import { pushesTo } from '../store/pushes.js';
 import { allRefs } from '../store/refs.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
@@ -19,7 +19,7 @@ import { steps } from '../testing/steps.js';
 describe('deployed digests in the reference database', () => {
   const step = steps();
   let fixture: Fixture;
-  let db: Db;
+  let db: Store;
   const context = (): RunContext => {
     const project = loadProject(fixture.dir, fixture.env);
     return { project, db, hosts: new Hosts(project, fixture.engine), env: fixture.env };
@@ -39,7 +39,7 @@ describe('deployed digests in the reference database', () => {
         environments: { dev: { network: 'nat' } },
       },
     );
-    db = openStore(loadProject(fixture.dir, fixture.env).stateDir);
+    db = await openStore(loadProject(fixture.dir, fixture.env).stateDir);
     await registryUp(target(fixture));
   });
 
@@ -48,18 +48,18 @@ describe('deployed digests in the reference database', () => {
     if (left.length > 0) await removeInstances(context(), left, 'dev').catch(() => {});
     await removeNetwork(fixture.engine, `berth-${fixture.name}-nat`).catch(() => {});
     await registryDown(target(fixture)).catch(() => {});
-    db.close();
+    await closeStore(db);
     await fixture.cleanup();
   });
 
-  const deployedRefs = () => allRefs(db).filter((r) => r.kind === 'deployed').map((r) => [r.repository, r.digest, r.environment, r.service]);
+  const deployedRefs = async () => (await allRefs(db)).filter((r) => r.kind === 'deployed').map((r) => [r.repository, r.digest, r.environment, r.service]);
 
   step('protects the registry digest of what an environment runs, moves the protection on redeploy, and ends it on rm', async () => {
     assert.deepEqual((await build(fixture)).failed, []);
     const first = (await push(fixture)).pushed.find((p) => p.name === 'web')!;
     const one = await deployService(context(), 'web', 'dev', { timeoutMs: 120_000 });
     assert.equal(one.image.digest, first.digest);
-    assert.deepEqual(deployedRefs(), [['berth/web', first.digest, 'dev', 'web']]);
+    assert.deepEqual(await deployedRefs(), [['berth/web', first.digest, 'dev', 'web']]);
     assert.equal((await listInstances(context(), { environment: 'dev' }))[0]!.digest, first.digest);
 
     fixture.write('images/web/static.sh', page('v2'), 0o755);
@@ -67,16 +67,16 @@ describe('deployed digests in the reference database', () => {
     const second = (await push(fixture)).pushed.find((p) => p.name === 'web')!;
     assert.notEqual(second.digest, first.digest);
     await deployService(context(), 'web', 'dev', { timeoutMs: 120_000 });
-    assert.deepEqual(deployedRefs(), [['berth/web', second.digest, 'dev', 'web']]);
+    assert.deepEqual(await deployedRefs(), [['berth/web', second.digest, 'dev', 'web']]);
 
     await removeInstances(context(), await listInstances(context(), { environment: 'dev' }), 'dev');
-    assert.deepEqual(deployedRefs(), []);
+    assert.deepEqual(await deployedRefs(), []);
   });
 
   step('--image takes a registry digest Berth pushed and runs that build', async () => {
-    const pushes = allRefs(db);
+    const pushes = await allRefs(db);
     assert.deepEqual(pushes.filter((r) => r.kind === 'deployed'), []);
-    const oldest = pushesTo(db, target(fixture).address).filter((p) => p.image === 'web').at(-1)!;
+    const oldest = (await pushesTo(db, target(fixture).address)).filter((p) => p.image === 'web').at(-1)!;
     const result = await deployService(context(), 'web', 'dev', { image: oldest.digest, timeoutMs: 120_000 });
     assert.equal(result.image.digest, oldest.digest);
     assert.equal(result.image.id, oldest.imageId);

@@ -15,16 +15,16 @@ export interface InstanceRef {
 }
 
 /** `record` runs the store's part (address and slot record) as one write: a rollout's goes through its lease. */
-export async function removeInstance(context: RunContext, ipam: Ipam, instance: InstanceRef, record: <T>(write: () => T) => T = (write) => write()): Promise<string | undefined> {
+export async function removeInstance(context: RunContext, ipam: Ipam, instance: InstanceRef, record: <T>(write: () => Promise<T>) => Promise<T> = (write) => write()): Promise<string | undefined> {
   // A slot whose container is already gone (id '') has only its address and records left.
   if (instance.id !== '') {
     const engine = context.hosts.engine(instance.host);
     await engine.containers.stop(instance.id, instance.graceSeconds).catch(() => {});
     await engine.containers.remove(instance.id);
   }
-  const released = record(() => {
-    const address = instance.network.mode === 'flat' ? ipam.releaseAddress(instance.network.name, instance.slot) : undefined;
-    forgetSlot(context.db, instance.environment, instance.slot);
+  const released = await record(async () => {
+    const address = instance.network.mode === 'flat' ? await ipam.releaseAddress(instance.network.name, instance.slot) : undefined;
+    await forgetSlot(context.db, instance.environment, instance.slot);
     return address;
   });
   removeLegacySecrets(context.project.stateDir, instance.environment, instance.slot);

@@ -15,7 +15,7 @@ import { loadProject } from '../config/project.js';
 import { isBerthError } from '../errors.js';
 import { macFor } from '../network/addresses.js';
 import { removeNetwork } from '../network/docker-network.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore } from '../store/db.js';
 import { allRefs } from '../store/refs.js';
 import { restartDockerd } from '../testing/dockerd.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
@@ -34,7 +34,7 @@ describe('berth deploy on the real engine', () => {
   const step = steps();
   let fixture: Fixture;
   let lan: LanHost;
-  let db: Db;
+  let db: Store;
   let prefix: string;
   /** The next /24, for a pool of one address. */
   let next: string;
@@ -91,7 +91,7 @@ describe('berth deploy on the real engine', () => {
     yamlBase = parse(readFileSync(`${fixture.dir}/berth.yaml`, 'utf8')) as Record<string, unknown>;
     project = loadProject(fixture.dir, fixture.env);
     reload();
-    db = openStore(project.stateDir);
+    db = await openStore(project.stateDir);
     await build();
   });
 
@@ -102,7 +102,7 @@ describe('berth deploy on the real engine', () => {
       if (left.length > 0) await removeInstances(context(), left, env).catch(() => {});
     }
     for (const network of ['lan', 'tiny', 'nat']) await removeNetwork(fixture.engine, `berth-${fixture.name}-${network}`).catch(() => {});
-    db?.close();
+    await (db && closeStore(db));
     await fixture.cleanup();
   });
 
@@ -173,7 +173,7 @@ describe('berth deploy on the real engine', () => {
     const now = await listInstances(context(), { environment: 'production' });
     assert.deepEqual(now.map((i) => [i.slot, i.id, i.ip, i.state]), second.instances.map((i) => [i.slot, i.id, i.ip, 'running']));
     for (const instance of second.instances) assert.equal((await lan.fetch(`http://${instance.ip}:8080/`)).body.trim(), 'hello v2');
-    const allocations = ipamOf(context()).allocations('lan');
+    const allocations = (await ipamOf(context()).allocations('lan'));
     assert.deepEqual(allocations.map((a) => [a.slot, a.state, a.containerId]), second.instances.map((i) => [i.slot, 'bound', i.id]));
   });
 
@@ -204,7 +204,7 @@ describe('berth deploy on the real engine', () => {
   step('records no deployed reference for builds that were never pushed (refs.int.test.ts covers pushed ones)', async () => {
     // Instances run, but only a pushed digest lives in a registry where retention could delete it.
     assert.ok((await listInstances(context(), { environment: 'production' })).length > 0, 'production runs instances (an earlier step deployed them)');
-    assert.deepEqual(allRefs(db).filter((r) => r.kind === 'deployed'), []);
+    assert.deepEqual((await allRefs(db)).filter((r) => r.kind === 'deployed'), []);
   });
 
   step('rm removes the instances and puts their addresses into quarantine', async () => {
@@ -212,7 +212,7 @@ describe('berth deploy on the real engine', () => {
     const released = await removeInstances(context(), instances, 'production');
     assert.deepEqual(released, instances.map((i) => i.ip));
     assert.deepEqual(await listInstances(context(), { environment: 'production' }), []);
-    assert.deepEqual(ipamOf(context()).allocations('lan').map((a) => a.state), ['quarantined', 'quarantined', 'quarantined']);
+    assert.deepEqual((await ipamOf(context()).allocations('lan')).map((a) => a.state), ['quarantined', 'quarantined', 'quarantined']);
   });
 
   step('an exhausted pool fails, names the pool, and leaves nothing half-deployed', async () => {
@@ -222,7 +222,7 @@ describe('berth deploy on the real engine', () => {
       return true;
     });
     assert.deepEqual(await listInstances(context(), { environment: 'crowded' }), []);
-    assert.deepEqual(ipamOf(context()).allocations('tiny').filter((a) => a.state !== 'quarantined'), []);
+    assert.deepEqual((await ipamOf(context()).allocations('tiny')).filter((a) => a.state !== 'quarantined'), []);
   });
 
   it('bad input: unknown service or environment (with a suggestion), an image that was never built', async () => {

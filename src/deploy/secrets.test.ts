@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
 import type { BerthError } from '../errors.js';
 import { setStoredSecret } from '../secrets/stored.js';
-import { openStore } from '../store/db.js';
+import { openStore, closeStore } from '../store/db.js';
 import { readServiceSecrets, secretRefsOf, secretsMac, slotContents, specMacKey } from './secrets.js';
 
 const service = { name: 'web', secrets: { DB_PASSWORD: { env: 'DEV_DB' }, API_TOKEN: { env: 'TOKEN' } } } as unknown as ServiceSpec;
@@ -28,11 +28,11 @@ describe('per-environment secrets', () => {
     ]);
   });
 
-  it('production never reads dev\'s value: with the dev variable unset, production still deploys; dev fails naming its key', () => {
+  it('production never reads dev\'s value: with the dev variable unset, production still deploys; dev fails naming its key', async () => {
     const env = { PROD_DB: 'prod-value', TOKEN: 't' };
     const production = environment('production', { DB_PASSWORD: { env: 'PROD_DB' } });
-    assert.deepEqual([...readServiceSecrets(service, production, env)], [['DB_PASSWORD', 'prod-value'], ['API_TOKEN', 't']]);
-    assert.throws(() => readServiceSecrets(service, environment('dev'), env), /services\.web\.secrets\.DB_PASSWORD: the environment variable DEV_DB is not set/);
+    assert.deepEqual([...await readServiceSecrets(service, production, env)], [['DB_PASSWORD', 'prod-value'], ['API_TOKEN', 't']]);
+    await assert.rejects(() => readServiceSecrets(service, environment('dev'), env), /services\.web\.secrets\.DB_PASSWORD: the environment variable DEV_DB is not set/);
   });
 });
 
@@ -40,28 +40,28 @@ describe('stored secrets at deploy', () => {
   const stored = { name: 'web', secrets: { DB_PASSWORD: { stored: true }, API_TOKEN: { env: 'TOKEN' } } } as unknown as ServiceSpec;
   const env = { TOKEN: 't', BERTH_SECRET_KEY: 'ab'.repeat(32) };
 
-  it('reads the value stored for the environment being deployed; a missing one fails naming the command that sets it', () => {
+  it('reads the value stored for the environment being deployed; a missing one fails naming the command that sets it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-stored-deploy-'));
-    const db = openStore(dir);
+    const db = await openStore(dir);
     try {
-      setStoredSecret(db, dir, env, { service: 'web', environment: 'production', name: 'DB_PASSWORD', value: 'prod-db', actor: 'a' });
+      await setStoredSecret(db, dir, env, { service: 'web', environment: 'production', name: 'DB_PASSWORD', value: 'prod-db', actor: 'a' });
       const store = { db, stateDir: dir };
-      assert.deepEqual([...readServiceSecrets(stored, environment('production'), env, store)], [['DB_PASSWORD', 'prod-db'], ['API_TOKEN', 't']]);
-      assert.throws(() => readServiceSecrets(stored, environment('dev'), env, store), (e: BerthError) => {
+      assert.deepEqual([...await readServiceSecrets(stored, environment('production'), env, store)], [['DB_PASSWORD', 'prod-db'], ['API_TOKEN', 't']]);
+      await assert.rejects(() => readServiceSecrets(stored, environment('dev'), env, store), (e: BerthError) => {
         assert.equal(e.kind, 'not-found');
         assert.equal(e.message, 'secret DB_PASSWORD of web in dev is not set (services.web.secrets.DB_PASSWORD is "stored")');
         assert.equal(e.fix, 'run: berth secret set web DB_PASSWORD --env dev < value-file');
         return true;
       });
       // An environment's own source overrides the stored one.
-      assert.deepEqual([...readServiceSecrets(stored, environment('dev', { DB_PASSWORD: { env: 'TOKEN' } }), env, store)], [['DB_PASSWORD', 't'], ['API_TOKEN', 't']]);
+      assert.deepEqual([...await readServiceSecrets(stored, environment('dev', { DB_PASSWORD: { env: 'TOKEN' } }), env, store)], [['DB_PASSWORD', 't'], ['API_TOKEN', 't']]);
       // A changed stored value changes the MAC the spec hash covers, so the instances roll.
       const key = specMacKey(dir);
-      const before = secretsMac(key, readServiceSecrets(stored, environment('production'), env, store));
-      setStoredSecret(db, dir, env, { service: 'web', environment: 'production', name: 'DB_PASSWORD', value: 'prod-db-2', actor: 'a' });
-      assert.notEqual(secretsMac(key, readServiceSecrets(stored, environment('production'), env, store)), before);
+      const before = secretsMac(key, await readServiceSecrets(stored, environment('production'), env, store));
+      await setStoredSecret(db, dir, env, { service: 'web', environment: 'production', name: 'DB_PASSWORD', value: 'prod-db-2', actor: 'a' });
+      assert.notEqual(secretsMac(key, await readServiceSecrets(stored, environment('production'), env, store)), before);
     } finally {
-      db.close();
+      await closeStore(db);
       rmSync(dir, { recursive: true, force: true });
     }
   });

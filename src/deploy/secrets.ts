@@ -35,7 +35,7 @@ import { notFound } from '../errors.js';
 import { readSecret } from '../registry/secrets.js';
 import { isStored, secretRefsOf } from '../secrets/refs.js';
 import { storedSecretReader } from '../secrets/stored.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import type { ConfigContent } from './instance-files.js';
 import type { SlotContents } from './instance-spec.js';
 
@@ -43,26 +43,29 @@ export { secretRefsOf };
 
 /** Where `stored` secrets are read: the project's store and state directory (the key file, when BERTH_SECRET_KEY is not set). */
 export interface SecretStore {
-  db: Db;
+  db: Store;
   stateDir: string;
 }
 
 /** Reads every secret of the service in the environment now, so a missing one fails the deploy before anything changes. */
-export function readServiceSecrets(service: ServiceSpec, environment: EnvironmentSpec, env: NodeJS.ProcessEnv, store?: SecretStore): Map<string, string> {
+export async function readServiceSecrets(service: ServiceSpec, environment: EnvironmentSpec, env: NodeJS.ProcessEnv, store?: SecretStore): Promise<Map<string, string>> {
   const stored = store ? storedSecretReader(store.db, store.stateDir, env) : undefined;
-  return new Map(
-    [...secretRefsOf(service, environment)].map(([name, { ref, key }]) => {
-      if (!isStored(ref)) return [name, readSecret(ref, key, env)];
-      if (!stored) throw new Error(`${key} is a stored secret, and no store was given to read it from`);
-      const value = stored({ service: service.name, environment: environment.name, name });
-      if (value === undefined) {
-        throw notFound(`secret ${name} of ${service.name} in ${environment.name} is not set (${key} is "stored")`, {
-          fix: `run: berth secret set ${service.name} ${name} --env ${environment.name} < value-file`,
-        });
-      }
-      return [name, value];
-    }),
-  );
+  const values = new Map<string, string>();
+  for (const [name, { ref, key }] of secretRefsOf(service, environment)) {
+    if (!isStored(ref)) {
+      values.set(name, readSecret(ref, key, env));
+      continue;
+    }
+    if (!stored) throw new Error(`${key} is a stored secret, and no store was given to read it from`);
+    const value = await stored({ service: service.name, environment: environment.name, name });
+    if (value === undefined) {
+      throw notFound(`secret ${name} of ${service.name} in ${environment.name} is not set (${key} is "stored")`, {
+        fix: `run: berth secret set ${service.name} ${name} --env ${environment.name} < value-file`,
+      });
+    }
+    values.set(name, value);
+  }
+  return values;
 }
 
 /** The project's key for secretsMac, made on first use. */

@@ -3,7 +3,7 @@
  * of settings) in one environment, read without changing anything: the
  * engines' API versions, the slots' saved placement and every slot's host
  * (planned once, placement.ts), the secrets. Shared by every rollout.
- * `input()` is pure; the secrets and config files read here are copied into a
+ * `input()` changes nothing; the secrets and config files read here are copied into a
  * container where an instance is launched (launch.ts), and only their digests
  * go into its spec hash. The executor ensures the networks and reconciles IPAM once per
  * rollout (`ensureNetworks`, `reconcileAddresses`).
@@ -41,20 +41,20 @@ export interface ServiceTarget {
   files: InstanceFiles;
   /** Every slot's host: slots 1..replicas planned when the target was prepared, others on demand. */
   placer: SlotPlacer;
-  input(placement: Placement): SlotInput;
+  input(placement: Placement): Promise<SlotInput>;
 }
 
 /** Throws a conflict naming what is short on which hosts when the fleet cannot hold the slots, before anything changes. */
 export async function prepareTarget(context: RunContext, service: ServiceSpec, environment: EnvironmentSpec, image: { id: string; digest: string; ref?: string }, options: PlacementOptions): Promise<ServiceTarget> {
   const { project, db, hosts } = context;
   const network = networkOf(project, environment);
-  const files: InstanceFiles = { secrets: readServiceSecrets(service, environment, context.env, { db, stateDir: project.stateDir }), configs: readConfigFiles(service) };
+  const files: InstanceFiles = { secrets: await readServiceSecrets(service, environment, context.env, { db, stateDir: project.stateDir }), configs: readConfigFiles(service) };
   const contents = files.secrets.size > 0 || files.configs.length > 0 ? slotContents(specMacKey(project.stateDir), files.secrets, files.configs) : undefined;
   const ipam = ipamOf(context);
   const dockerName = dockerNetworkName(project.name, network);
   const inventory = await gatherInventory(context, service, environment);
   const apiVersions = inventory.apiVersions;
-  const saved = new Map(slotsOf(db, service.name, environment.name).map((s) => [s.slot, s]));
+  const saved = new Map((await slotsOf(db, service.name, environment.name)).map((s) => [s.slot, s]));
   const placer = new SlotPlacer(inventory, service, environment, saved, options);
   const hostNames = new Set([...environment.hosts, ...[...saved.values()].map((s) => s.host)]);
   const env = serviceEnv(service, environment);
@@ -70,8 +70,8 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
     hostNames,
     files,
     placer,
-    input(p) {
-      const own = network.mode === 'flat' ? ipam.allocations(network.name).find((a) => a.slot === p.slot) : undefined;
+    async input(p) {
+      const own = network.mode === 'flat' ? (await ipam.allocations(network.name)).find((a) => a.slot === p.slot) : undefined;
       return {
         project: project.name,
         service,
@@ -110,5 +110,5 @@ export async function reconcileAddresses(target: ServiceTarget): Promise<string[
   const { network, context, ipam } = target;
   if (network.mode !== 'flat') return [];
   const live = await observeNetwork(context.hosts, target.hostNames, context.project.name, network.name);
-  return ipam.reconcile(network.name, new Set(live.map((o) => o.slot)), { graceMs: RECONCILE_GRACE_MS }).released;
+  return (await ipam.reconcile(network.name, new Set(live.map((o) => o.slot)), { graceMs: RECONCILE_GRACE_MS })).released;
 }

@@ -29,7 +29,7 @@ import { build, freePort, push, target } from '../registry/testing.js';
 import { releaseService, scaleService } from '../release/operations.js';
 import { allSlots } from '../store/deployments.js';
 import { hostStates } from '../store/hosts.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
 import { rolloutsOf } from '../store/releases.js';
 import { berthOn, runBerth } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
@@ -53,7 +53,7 @@ const FULL = 'a drain with no room anywhere fails before anything moves, naming 
 describe('drain and move place through the placement planner', () => {
   let fixture: Fixture;
   let lab: Lab;
-  let db: Db;
+  let db: Store;
   let image: string;
 
   const context = (): RunContext => {
@@ -61,7 +61,7 @@ describe('drain and move place through the placement planner', () => {
     return { project, db, hosts: new Hosts(project, fixture.engine), env: fixture.env };
   };
   const berth = (...args: string[]) => runBerth([...args, '-p', fixture.dir], { env: fixture.env, timeoutMs: 180_000 });
-  const where = () => Object.fromEntries(allSlots(db, ENV).filter((s) => s.service === SVC).map((s) => [s.slot, s.host]));
+  const where = async () => Object.fromEntries((await allSlots(db, ENV)).filter((s) => s.service === SVC).map((s) => [s.slot, s.host]));
   const slot = (n: number) => `${SVC}-${ENV}-${n}`;
 
   before(async () => {
@@ -96,7 +96,7 @@ describe('drain and move place through the placement planner', () => {
     );
     fixture.env.T_REGISTRY_PASSWORD = PASSWORD;
     fixture.write('htpasswd', `berth:${bcrypt.hashSync(PASSWORD, 10)}\n`);
-    db = openStore(context().project.stateDir);
+    db = await openStore(context().project.stateDir);
     await registryUp(target(fixture));
     lab.trustRegistry(address, readFileSync(context().project.registry.tls!.ca!, 'utf8'));
     const built = await build(fixture);
@@ -110,7 +110,7 @@ describe('drain and move place through the placement planner', () => {
     if (!fixture) return;
     await stopFrontDoor(frontDoorDir(context().project.stateDir, SVC, ENV), 2000).catch(() => {});
     await registryDown(target(fixture)).catch(() => {});
-    db?.close();
+    await (db && closeStore(db));
     // The engines go with the lab, and their containers and networks with them.
     await lab?.dispose();
     await fixture.cleanup();
@@ -119,24 +119,24 @@ describe('drain and move place through the placement planner', () => {
   step(RELEASE, async () => {
     const result = await releaseService(context(), SVC, ENV, { image, timeoutMs: TIMEOUT_MS });
     assert.equal(result.status, 'succeeded');
-    assert.deepEqual(where(), { [slot(1)]: 'h1' });
+    assert.deepEqual(await where(), { [slot(1)]: 'h1' });
   });
 
   step(LABELS, async () => {
     needs(RELEASE);
-    const rollouts = db.prepare('SELECT count(*) AS n FROM rollouts').get() as { n: number };
+    const rollouts = sqliteOf(db).prepare('SELECT count(*) AS n FROM rollouts').get() as { n: number };
     const refused = await berth('move', slot(1), '--env', ENV, '--to', 'h3');
     assert.equal(refused.code, 4, refused.stderr);
     assert.match(refused.stderr, new RegExp(`cannot move ${slot(1)} to h3: h3 does not carry zone=a \\(zone=b\\)`));
-    assert.deepEqual(where(), { [slot(1)]: 'h1' });
-    assert.deepEqual(db.prepare('SELECT count(*) AS n FROM rollouts').get(), rollouts, 'a refused move journaled a rollout');
+    assert.deepEqual(await where(), { [slot(1)]: 'h1' });
+    assert.deepEqual(sqliteOf(db).prepare('SELECT count(*) AS n FROM rollouts').get(), rollouts, 'a refused move journaled a rollout');
   });
 
   step(DRAIN, async () => {
     needs(RELEASE);
     const drained = await berth('host', 'drain', 'h1');
     assert.equal(drained.code, 0, drained.stderr);
-    assert.deepEqual(where(), { [slot(1)]: 'h2' });
+    assert.deepEqual(await where(), { [slot(1)]: 'h2' });
     const undrained = await berth('host', 'undrain', 'h1');
     assert.equal(undrained.code, 0, undrained.stderr);
   });
@@ -145,30 +145,30 @@ describe('drain and move place through the placement planner', () => {
     needs(DRAIN);
     const scaled = await scaleService(context(), SVC, ENV, 2, { timeoutMs: TIMEOUT_MS });
     assert.equal(scaled.status, 'succeeded');
-    assert.deepEqual(where(), { [slot(1)]: 'h2', [slot(2)]: 'h1' });
+    assert.deepEqual(await where(), { [slot(1)]: 'h2', [slot(2)]: 'h1' });
     const refused = await berth('host', 'drain', 'h2');
     assert.equal(refused.code, 4, refused.stderr);
     assert.match(refused.stderr, /cannot drain h2: service \S+ in production needs room for 1 more instance\(s\) with 1\.5 CPU free on hosts with zone=a; zone=a hosts: h1 \(0\.5 CPU free\), h2 \(draining\)/);
     assert.match(refused.stderr, /nothing moved; h2 stays draining/);
     assert.match(refused.stderr, /berth host undrain h2/);
-    assert.deepEqual(where(), { [slot(1)]: 'h2', [slot(2)]: 'h1' });
-    assert.ok(hostStates(db).has('h2'), 'h2 is no longer draining');
+    assert.deepEqual(await where(), { [slot(1)]: 'h2', [slot(2)]: 'h1' });
+    assert.ok((await hostStates(db)).has('h2'), 'h2 is no longer draining');
   });
 
   step(KILLED, async () => {
     needs(FULL);
     assert.equal((await berth('host', 'undrain', 'h2')).code, 0);
     assert.equal((await scaleService(context(), SVC, ENV, 1, { timeoutMs: TIMEOUT_MS })).status, 'succeeded');
-    assert.deepEqual(where(), { [slot(1)]: 'h2' });
+    assert.deepEqual(await where(), { [slot(1)]: 'h2' });
     // Checkpoints of the first batch: steps front-door, drain, replace; then renamed aside, replace, launch (old one stopped, new one not created).
     const killed = await berthOn(fixture, ['host', 'drain', 'h2'], { killAt: 6 });
     assert.equal(killed.signal, 'SIGKILL', `not killed: ${killed.stdout}${killed.stderr}`);
-    const interrupted = rolloutsOf(db, SVC, ENV)[0]!;
+    const interrupted = (await rolloutsOf(db, SVC, ENV))[0]!;
     assert.deepEqual([interrupted.kind, interrupted.status], ['move', 'running']);
     const resumed = await berth('host', 'drain', 'h2');
     assert.equal(resumed.code, 0, `${resumed.stdout}${resumed.stderr}`);
     assert.match(resumed.stdout, new RegExp(`rollout #${interrupted.id} \\(move`));
-    assert.equal(rolloutsOf(db, SVC, ENV).find((r) => r.id === interrupted.id)!.status, 'succeeded');
-    assert.deepEqual(where(), { [slot(1)]: 'h1' });
+    assert.equal((await rolloutsOf(db, SVC, ENV)).find((r) => r.id === interrupted.id)!.status, 'succeeded');
+    assert.deepEqual(await where(), { [slot(1)]: 'h1' });
   });
 });

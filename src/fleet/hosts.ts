@@ -28,5 +28,5 @@ export async function fleetHosts(run: RunContext): Promise<HostView[]> {
     ).then((pairs) => pairs.flat()),
   );
   const resources = new Map([...project.services.values()].map((s) => [s.name, s.resources]));
-  return hostsView({ hosts: project.hosts, reach, capacity, draining: hostStates(db), slots: allSlots(db), resources });
+  return hostsView({ hosts: project.hosts, reach, capacity, draining: await hostStates(db), slots: await allSlots(db), resources });
 }

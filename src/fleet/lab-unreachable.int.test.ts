@@ -16,7 +16,7 @@ import { loadProject } from '../config/project.js';
 import { connectEngine } from '../engine/client.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { push } from '../registry/testing.js';
-import { openStore } from '../store/db.js';
+import { openStore, closeStore } from '../store/db.js';
 import { runBerth } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { startLab, type Lab } from '../testing/lab.js';
@@ -47,8 +47,8 @@ describe('the lab with one host stopped', () => {
     fixture.write('berth.yaml', stringify(yaml));
     await upLabRegistry(fixture, registry);
     const project = loadProject(fixture.dir, fixture.env);
-    const db = openStore(project.stateDir);
-    const summary = await buildProject(project, fixture.engine, db, { env: fixture.env }).finally(() => db.close());
+    const db = await openStore(project.stateDir);
+    const summary = await buildProject(project, fixture.engine, db, { env: fixture.env }).finally(() => closeStore(db));
     assert.deepEqual(summary.failed, []);
     // Pushed, so the one reason the deploy to wide cannot run is the stopped host.
     assert.deepEqual((await push(fixture)).failed, []);

@@ -34,20 +34,20 @@ export async function checkMove(run: RunContext, pair: Pair, slot: string, to: s
 async function planAcross(run: RunContext, pairs: readonly Pair[], asked: (pair: Pair) => Omit<PlacementOptions, 'replicas'>, leaving?: string) {
   const groups: { requests: SlotRequest[]; hosts: PlacementHost[] }[] = [];
   for (const pair of pairs) {
-    const current = currentRelease(run.db, pair.service, pair.environment);
+    const current = await currentRelease(run.db, pair.service, pair.environment);
     // Without a release there is nothing to move it with; its move says so.
     if (current === undefined) continue;
-    const service = serviceOfRelease(requireRelease(run, pair.service, current));
+    const service = serviceOfRelease(await requireRelease(run, pair.service, current));
     const environment = environmentOf(run.project, pair.environment);
-    const saved = new Map(slotsOf(run.db, pair.service, pair.environment).map((s) => [s.slot, s]));
-    const { request, planned } = slotRequests(service, environment, saved, { replicas: replicasIn(run, service, environment), ...asked(pair) });
+    const saved = new Map((await slotsOf(run.db, pair.service, pair.environment)).map((s) => [s.slot, s]));
+    const { request, planned } = slotRequests(service, environment, saved, { replicas: await replicasIn(run, service, environment), ...asked(pair) });
     // Slots above the replica count on the drained host are placed on demand by the rollout: asked for here too.
     const extra = [...saved.values()].filter((s) => s.host === leaving && !planned.includes(s.slot)).map((s) => s.slot);
     const slots = [...planned, ...extra.sort((a, b) => ordinalOf(a) - ordinalOf(b))];
     const inventory = await gatherInventory(run, service, environment);
     groups.push({ requests: slots.map(request), hosts: inventory.hosts });
   }
-  return planMovesAcross(mergeHosts(groups.flatMap((g) => g.hosts)), othersOf(run, pairs), groups.map((g) => g.requests));
+  return planMovesAcross(mergeHosts(groups.flatMap((g) => g.hosts)), await othersOf(run, pairs), groups.map((g) => g.requests));
 }
 
 /** One entry per host seen by several environments' inventories: unreachable if any says so, capacity where one knows it. */
@@ -62,9 +62,9 @@ function mergeHosts(hosts: readonly PlacementHost[]): PlacementHost[] {
 }
 
 /** What the slots of the services not moving hold, by their resources as berth.yaml sets them now (as a rollout reserves them). */
-function othersOf(run: RunContext, pairs: readonly Pair[]): Reservation[] {
+async function othersOf(run: RunContext, pairs: readonly Pair[]): Promise<Reservation[]> {
   const moving = new Set(pairs.map((p) => `${p.service}\u0000${p.environment}`));
-  return allSlots(run.db)
+  return (await allSlots(run.db))
     .filter((s) => !moving.has(`${s.service}\u0000${s.environment}`))
     .map((s) => {
       const resources = run.project.services.get(s.service)?.resources ?? {};

@@ -50,10 +50,10 @@ export interface MoveResult {
  */
 export async function drainHost(run: RunContext, host: string, options: RolloutOptions = {}): Promise<MoveResult> {
   run.hosts.spec(host);
-  markDraining(run.db, host, actor(run.env), 'berth host drain');
-  const before = allSlots(run.db).filter((s) => s.host === host);
+  await markDraining(run.db, host, actor(run.env), 'berth host drain');
+  const before = (await allSlots(run.db)).filter((s) => s.host === host);
   // An interrupted move whose slots all left already still has its journal to finish.
-  const interrupted = openRollouts(run.db).filter((r) => r.kind === 'move' && r.status === 'running');
+  const interrupted = (await openRollouts(run.db)).filter((r) => r.kind === 'move' && r.status === 'running');
   const pairs = uniquePairs([...before, ...interrupted]);
   // Where everything goes is checked before the first instance moves: an impossible drain moves nothing.
   await checkDrain(run, host, pairs);
@@ -68,25 +68,25 @@ export async function drainHost(run: RunContext, host: string, options: RolloutO
       reasons.set(pairKey(service, environment), reasonOf(error));
     }
   }
-  return outcome(run, host, before, (s) => s.host === host, reasons, rollouts);
+  return await outcome(run, host, before, (s) => s.host === host, reasons, rollouts);
 }
 
 /** Clears the draining state; instances are not moved back. Returns whether the host was draining. */
-export function undrainHost(run: RunContext, host: string): boolean {
+export async function undrainHost(run: RunContext, host: string): Promise<boolean> {
   run.hosts.spec(host);
-  return clearHostState(run.db, host);
+  return await clearHostState(run.db, host);
 }
 
 /** Moves one instance (`slot`, e.g. hello-production-4) of `environment` to `to`, keeping its address. */
 export async function moveInstance(run: RunContext, slot: string, environmentName: string, to: string, options: RolloutOptions = {}): Promise<MoveResult> {
   const environment = environmentOf(run.project, environmentName);
   run.hosts.spec(to);
-  const record = allSlots(run.db, environment.name).find((s) => s.slot === slot);
+  const record = (await allSlots(run.db, environment.name)).find((s) => s.slot === slot);
   if (!record) throw notFound(`no instance ${slot} in ${environment.name}`, { fix: `list the instances with: berth ps --env ${environment.name}` });
   if (!environment.hosts.includes(to)) {
     throw invalid(`${to} is not a host of environment ${environment.name} (its hosts: ${environment.hosts.join(', ')})`, { fix: `add it to environments.${environment.name}.hosts in berth.yaml, or move to one of those` });
   }
-  if (hostStates(run.db).has(to)) throw conflict(`${to} is draining: it gets no new instances`, { fix: `undrain it first: berth host undrain ${to}` });
+  if ((await hostStates(run.db)).has(to)) throw conflict(`${to} is draining: it gets no new instances`, { fix: `undrain it first: berth host undrain ${to}` });
   if (record.host !== to) await checkMove(run, { service: record.service, environment: environment.name }, slot, to);
   const reasons = new Map<string, string>();
   const rollouts: number[] = [];
@@ -97,7 +97,7 @@ export async function moveInstance(run: RunContext, slot: string, environmentNam
   } catch (error) {
     reasons.set(pairKey(record.service, environment.name), reasonOf(error));
   }
-  return outcome(run, to, [record], (s) => s.slot === slot && s.host !== to, reasons, rollouts);
+  return await outcome(run, to, [record], (s) => s.slot === slot && s.host !== to, reasons, rollouts);
 }
 
 /** Where the rollout's placement (planned with its `leave` or pin) puts a slot. */
@@ -112,21 +112,21 @@ function savedSlot(ctx: RolloutContext, slot: string): SlotOnHost[] {
 
 /** One rollout of kind 'move' of the release the environment runs; undefined when there was nothing to move. */
 async function moveWith(run: RunContext, service: string, environment: string, choose: (ctx: RolloutContext) => Map<string, string>, options: RolloutOptions): Promise<number | undefined> {
-  const current = currentRelease(run.db, service, environment);
+  const current = await currentRelease(run.db, service, environment);
   if (current === undefined) throw failed(`no release of ${service} ran to success in ${environment}, so there is nothing to move it with`, { fix: `roll one out first: berth release ${service} --env ${environment}` });
-  const release = requireRelease(run, service, current);
+  const release = await requireRelease(run, service, current);
   const plan = async (ctx: RolloutContext): Promise<RolloutPlan> => ({
     target: ctx.release.number,
     phase: 'forward',
-    steps: planMoves(choose(ctx), replicasIn(run, ctx.service, ctx.environment), ctx.service.rollout, ordinalOf),
+    steps: planMoves(choose(ctx), await replicasIn(run, ctx.service, ctx.environment), ctx.service.rollout, ordinalOf),
   });
   const result = await rollout(run, environment, { kind: 'move', release, previous: current, forced: false, plan }, options);
   return result.message.startsWith('nothing to do') ? undefined : result.rollout;
 }
 
 /** What moved and what stayed, read back from the store: the truth of where each slot runs now. */
-function outcome(run: RunContext, host: string, before: readonly SlotRecord[], stillThere: (s: SlotRecord) => boolean, reasons: ReadonlyMap<string, string>, rollouts: number[]): MoveResult {
-  const now = new Map(allSlots(run.db).map((s) => [`${s.environment}/${s.slot}`, s]));
+async function outcome(run: RunContext, host: string, before: readonly SlotRecord[], stillThere: (s: SlotRecord) => boolean, reasons: ReadonlyMap<string, string>, rollouts: number[]): Promise<MoveResult> {
+  const now = new Map((await allSlots(run.db)).map((s) => [`${s.environment}/${s.slot}`, s]));
   const moved: MovedInstance[] = [];
   const stayed: StayedInstance[] = [];
   for (const s of before) {

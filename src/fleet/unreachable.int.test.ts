@@ -16,7 +16,7 @@ import { parse, stringify } from 'yaml';
 import { buildProject } from '../build/builder.js';
 import { loadProject } from '../config/project.js';
 import { removeNetwork } from '../network/docker-network.js';
-import { openStore } from '../store/db.js';
+import { openStore, closeStore } from '../store/db.js';
 import { runBerth } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { steps } from '../testing/steps.js';
@@ -50,8 +50,8 @@ describe('a fleet with hosts that do not answer', () => {
     hung = createServer((socket) => held.push(socket)); // accepts, reads, never answers
     await new Promise<void>((resolve) => hung.listen(hungSocket(), resolve));
     const project = loadProject(fixture.dir, fixture.env);
-    const db = openStore(project.stateDir);
-    const summary = await buildProject(project, fixture.engine, db, { env: fixture.env }).finally(() => db.close());
+    const db = await openStore(project.stateDir);
+    const summary = await buildProject(project, fixture.engine, db, { env: fixture.env }).finally(() => closeStore(db));
     assert.deepEqual(summary.failed, []);
   });
 

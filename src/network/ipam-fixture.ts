@@ -3,21 +3,34 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NetworkSpec } from '../config/model.js';
-import { openStore, type Db } from '../store/db.js';
+import { closeStore, openStore, type Store } from '../store/db.js';
 
 export function flat(overrides: Partial<NetworkSpec> = {}): NetworkSpec {
   return { name: 'lan', mode: 'flat', bridge: 'br0', subnet: '10.77.0.0/24', gateway: '10.77.0.1', reserved: [], macPrefix: '02:42', createBridge: false, quarantineMs: 60_000, ...overrides };
 }
 
-/** A state folder with a migrated store; `open` adds connections to the same file, `dispose` closes them all and removes the folder. */
-export function tempStore(): { dir: string; db: Db; open(): Db; dispose(): void } {
+export interface TempStore {
+  dir: string;
+  db: Store;
+  /** Another connection to the same file. */
+  open(): Promise<Store>;
+  /** Closes every connection and removes the folder. */
+  dispose(): Promise<void>;
+}
+
+/** A state folder with a migrated store. */
+export async function tempStore(): Promise<TempStore> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-ipam-test-'));
-  const connections: Db[] = [];
-  const open = () => {
-    const db = openStore(dir);
+  const connections: Store[] = [];
+  const open = async () => {
+    const db = await openStore(dir);
     connections.push(db);
     return db;
   };
-  const db = open();
-  return { dir, db, open, dispose: () => { for (const c of connections) c.close(); rmSync(dir, { recursive: true, force: true }); } };
+  const db = await open();
+  const dispose = async () => {
+    await Promise.all(connections.map(closeStore));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { dir, db, open, dispose };
 }

@@ -56,22 +56,22 @@ export class Driver {
     for (const [slot, state] of this.#slots) if (state !== 'live') this.#slots.set(slot, 'none');
   }
 
-  step(): void {
+  async step(): Promise<void> {
     const slots = [...this.#slots.keys()];
     const slot = slots[Math.floor(this.random() * slots.length)]!;
     const state = this.#slots.get(slot)!;
     const roll = this.random();
     if (state === 'live' && roll < 0.12) this.#slots.set(slot, 'vanished');
-    else if (roll < (state === 'none' ? 0.08 : 0.4)) this.#release(slot);
-    else this.#deploy(slot, this.random() < 0.15 ? this.#someAddress() : undefined);
+    else if (roll < (state === 'none' ? 0.08 : 0.4)) await this.#release(slot);
+    else await this.#deploy(slot, this.random() < 0.15 ? this.#someAddress() : undefined);
   }
 
-  #deploy(slot: string, preferred?: string): void {
+  async #deploy(slot: string, preferred?: string): Promise<void> {
     this.lastTick.value = -1;
     let a;
     try {
       this.calls++;
-      a = this.ipam.requestAddress(this.pool.network, slot, preferred);
+      a = await this.ipam.requestAddress(this.pool.network, slot, preferred);
       this.events.push({ kind: 'acquire', tick: this.lastTick.value, slot, ...(preferred ? { preferred } : {}), ip: a.ip, mac: a.mac, incarnation: a.incarnation });
     } catch (error) {
       if (!(error instanceof BerthError)) throw error;
@@ -81,14 +81,14 @@ export class Driver {
     // A crash here leaves the allocation without a container until a retry or a reconcile.
     if (this.random() < 0.15) return void this.#slots.set(slot, 'crashed');
     this.calls++;
-    this.ipam.bind(this.pool.network, slot, `${this.name}-c${++this.#containers}`, a.incarnation);
+    await this.ipam.bind(this.pool.network, slot, `${this.name}-c${++this.#containers}`, a.incarnation);
     this.#slots.set(slot, 'live');
   }
 
-  #release(slot: string): void {
+  async #release(slot: string): Promise<void> {
     this.lastTick.value = -1;
     this.calls++;
-    const released = this.ipam.releaseAddress(this.pool.network, slot);
+    const released = await this.ipam.releaseAddress(this.pool.network, slot);
     if (released) this.events.push({ kind: 'release', tick: this.lastTick.value, slot, ip: released.ip });
     this.#slots.set(slot, 'none');
   }

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { compareIps } from './addresses.js';
 import { Driver, Model, prng, sharedClock, type FuzzEvent } from './ipam-fuzz.js';
 import type { WorkerReply, WorkerSetup } from './ipam-fuzz-worker.js';
-import { flat, tempStore } from './ipam-fixture.js';
+import { flat, tempStore, type TempStore } from './ipam-fixture.js';
 import { Ipam, poolFromNetwork } from './ipam.js';
 
 const SEED = Number(process.env.IPAM_SEED ?? 0x1badcafe);
@@ -27,7 +27,7 @@ interface Round {
 }
 
 /** Runs `rounds` rounds, reconciling after each and checking the store against the model. */
-async function fuzz(t: TestContext, rounds: number, play: () => Promise<Round>, reconciled: () => void, store: ReturnType<typeof tempStore>, tick: () => number) {
+async function fuzz(t: TestContext, rounds: number, play: () => Promise<Round>, reconciled: () => void, store: TempStore, tick: () => number) {
   const model = new Model(pool);
   const lastTick = { value: -1 };
   const reconciler = new Ipam(store.db, [pool], () => (lastTick.value = tick()));
@@ -36,16 +36,16 @@ async function fuzz(t: TestContext, rounds: number, play: () => Promise<Round>, 
   for (let round = 0; round < rounds; round++) {
     const { events, live, calls: made } = await play();
     calls += made + 1;
-    const { released, dropped } = reconciler.reconcile(pool.network, new Set(live));
+    const { released, dropped } = await reconciler.reconcile(pool.network, new Set(live));
     [crashes, vanished] = [crashes + released.length - dropped.length, vanished + dropped.length];
     model.replay([...events, { kind: 'reconcile', tick: lastTick.value, released }]);
     reconciled();
     assert.deepEqual(model.violations.slice(0, 5), [], `seed ${SEED}, round ${round}`);
-    checkStore(reconciler, model, live, `seed ${SEED}, round ${round}`);
+    await checkStore(reconciler, model, live, `seed ${SEED}, round ${round}`);
   }
   for (let i = 0; i < pool.quarantineMs; i++) tick();
-  const usage = reconciler.usage(pool.network);
-  const live = reconciler.allocations().filter((a) => a.state === 'bound').length;
+  const usage = await reconciler.usage(pool.network);
+  const live = (await reconciler.allocations()).filter((a) => a.state === 'bound').length;
   assert.deepEqual(usage, { size: 24, allocated: 0, bound: live, quarantined: 0, free: 24 - live }, 'nothing leaks once quarantine is over');
   // Whether an exhausted pool is a conflict or unavailable depends on timing, so either will do here; the unit tests cover both.
   const exhausted = (model.counts['reject conflict (exhausted)'] ?? 0) + (model.counts['reject unavailable (exhausted)'] ?? 0);
@@ -58,8 +58,8 @@ async function fuzz(t: TestContext, rounds: number, play: () => Promise<Round>, 
 }
 
 /** After a reconcile, exactly the live slots hold an address (bound), and the store says what the model says. */
-function checkStore(ipam: Ipam, model: Model, live: string[], context: string): void {
-  const allocations = ipam.allocations(pool.network);
+async function checkStore(ipam: Ipam, model: Model, live: string[], context: string): Promise<void> {
+  const allocations = await ipam.allocations(pool.network);
   const inUse = allocations.filter((a) => a.state !== 'quarantined');
   assert.deepEqual(inUse.map((a) => a.slot).sort(), [...live].sort(), `${context}: only live slots hold addresses`);
   assert.ok(inUse.every((a) => a.state === 'bound' && a.containerId !== null), `${context}: every live slot is bound`);
@@ -70,7 +70,7 @@ function checkStore(ipam: Ipam, model: Model, live: string[], context: string): 
 
 describe('IPAM under concurrent request and release', () => {
   it('4 worker threads × 500 steps × 10 rounds, each thread its own connection: single ownership, exact model, no leak', { timeout: 600_000 }, async (t) => {
-    const store = tempStore();
+    const store = await tempStore();
     const clock = new SharedArrayBuffer(4);
     const workers = Array.from({ length: 4 }, (_, i) => {
       const setup: WorkerSetup = { name: `p${i}`, dir: store.dir, pool, seed: SEED + i, slots: slotsOf(`p${i}`), clock };
@@ -87,28 +87,29 @@ describe('IPAM under concurrent request and release', () => {
       await fuzz(t, 10, play, () => workers.forEach((w) => w.postMessage('reconciled')), store, sharedClock(clock));
     } finally {
       await Promise.all(workers.map((w) => w.terminate()));
-      store.dispose();
+      await store.dispose();
     }
   });
 
   it('4 connections interleaved in one thread × 1000 steps × 10 rounds, reproducible from the seed', async (t) => {
-    const store = tempStore();
+    const store = await tempStore();
     const tick = sharedClock(new SharedArrayBuffer(4));
     const random = prng(SEED);
     const lastTick = { value: -1 };
-    const drivers = Array.from({ length: 4 }, (_, i) => {
-      const ipam = new Ipam(i === 0 ? store.db : store.open(), [pool], () => (lastTick.value = tick()));
+    const connections = [store.db, await store.open(), await store.open(), await store.open()];
+    const drivers = connections.map((db, i) => {
+      const ipam = new Ipam(db, [pool], () => (lastTick.value = tick()));
       return new Driver(`c${i}`, ipam, pool, random, slotsOf(`c${i}`), lastTick);
     });
     try {
       const play = async () => {
         for (const d of drivers) [d.events.length, d.calls] = [0, 0];
-        for (let i = 0; i < 1000; i++) drivers[Math.floor(random() * drivers.length)]!.step();
+        for (let i = 0; i < 1000; i++) await drivers[Math.floor(random() * drivers.length)]!.step();
         return { events: drivers.flatMap((d) => d.events), live: drivers.flatMap((d) => d.live()), calls: drivers.reduce((n, d) => n + d.calls, 0) };
       };
       await fuzz(t, 10, play, () => drivers.forEach((d) => d.reconciled()), store, tick);
     } finally {
-      store.dispose();
+      await store.dispose();
     }
   });
 });

@@ -80,22 +80,23 @@ async function seeInstances(run: RunContext): Promise<{ instances: SeenInstance[
 }
 
 async function desiredPair(run: RunContext, service: string, environment: EnvironmentSpec, silent: ReadonlySet<string>): Promise<DesiredPair | undefined> {
-  const number = currentRelease(run.db, service, environment.name);
-  const release = number === undefined ? undefined : releaseOf(run.db, service, number);
+  const number = await currentRelease(run.db, service, environment.name);
+  const release = number === undefined ? undefined : await releaseOf(run.db, service, number);
   if (!release) return undefined;
   const spec = serviceOfRelease(release);
-  const replicas = replicasIn(run, spec, environment);
-  const hosts = hostsTouched(run, service, environment);
-  const slotHosts = Object.fromEntries(slotsOf(run.db, service, environment.name).map((s) => [s.slot, s.host]));
-  const door = frontDoorPort(run.db, service, environment.name);
+  const replicas = await replicasIn(run, spec, environment);
+  const hosts = await hostsTouched(run, service, environment);
+  const slotHosts = Object.fromEntries((await slotsOf(run.db, service, environment.name)).map((s) => [s.slot, s.host]));
+  const door = await frontDoorPort(run.db, service, environment.name);
   const base: DesiredPair = { service, environment: environment.name, release: release.number, replicas, hosts, slotHosts, ...(door ? { frontDoor: door } : {}) };
-  const busy = busyWith(run, service, environment.name);
+  const busy = await busyWith(run, service, environment.name);
   if (busy !== undefined) return { ...base, busy };
   // The target's spec needs every host's engine (placement asks them): with one silent, the pair waits anyway.
   if (hosts.some((h) => silent.has(h))) return base;
   try {
     const ctx = await contextFor(run, release, environment, {}, false);
-    const specHashes = Object.fromEntries(Array.from({ length: replicas }, (_, i) => slotName(service, environment.name, i + 1)).map((slot) => [slot, targetHash(ctx, slot)]));
+    const slots = Array.from({ length: replicas }, (_, i) => slotName(service, environment.name, i + 1));
+    const specHashes = Object.fromEntries(await Promise.all(slots.map(async (slot) => [slot, await targetHash(ctx, slot)] as const)));
     return { ...base, specHashes };
   } catch (error) {
     return { ...base, specProblem: reasonOf(error) };
@@ -103,10 +104,10 @@ async function desiredPair(run: RunContext, service: string, environment: Enviro
 }
 
 /** The words for a rollout that holds the pair (its lock, or an open canary), if any. */
-function busyWith(run: RunContext, service: string, environment: string): string | undefined {
-  const lock = leaseOf(run.db, service, environment);
-  if (lock) return `a rollout holds it: ${describeHolder(lock, rolloutById(run.db, lock.rollout))}`;
-  const open = openRollout(run.db, service, environment);
+async function busyWith(run: RunContext, service: string, environment: string): Promise<string | undefined> {
+  const lock = await leaseOf(run.db, service, environment);
+  if (lock) return `a rollout holds it: ${describeHolder(lock, await rolloutById(run.db, lock.rollout))}`;
+  const open = await openRollout(run.db, service, environment);
   if (open?.status === 'canary') return `a canary of release ${open.release} is open (rollout #${open.id}); promote or abort it`;
   if (open) return `rollout #${open.id} (${open.kind} of release ${open.release}) is still open`;
   return undefined;

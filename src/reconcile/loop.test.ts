@@ -15,7 +15,7 @@ async function until(what: string, check: () => boolean): Promise<void> {
 describe('startReconciler (without a project: getRun answers undefined or throws)', () => {
   it('runs a pass at once, and without a run reports nothing to do', async () => {
     let asked = 0;
-    const reconciler = startReconciler(() => (asked++, undefined), { intervalMs: 600_000 });
+    const reconciler = startReconciler(async () => (asked++, undefined), { intervalMs: 600_000 });
     try {
       await until('the first pass', () => asked === 1);
       const report = await reconciler.runNow();
@@ -27,7 +27,7 @@ describe('startReconciler (without a project: getRun answers undefined or throws
 
   it('never runs two passes at once: asks during a pass make one more pass after it', async () => {
     let asked = 0;
-    const reconciler = startReconciler(() => (asked++, undefined), { intervalMs: 600_000 });
+    const reconciler = startReconciler(async () => (asked++, undefined), { intervalMs: 600_000 });
     try {
       await reconciler.runNow();
       const before = asked;
@@ -45,7 +45,7 @@ describe('startReconciler (without a project: getRun answers undefined or throws
     let calls = 0;
     const events: ReconcilerEvent[] = [];
     const reconciler = startReconciler(
-      () => {
+      async () => {
         calls++;
         if (calls <= 2) throw new Error(`store gone ${calls}`);
         return undefined;
@@ -66,7 +66,7 @@ describe('startReconciler (without a project: getRun answers undefined or throws
   });
 
   it('runNow rejects with the failure of the pass it asked for', async () => {
-    const reconciler = startReconciler((): RunContext => {
+    const reconciler = startReconciler(async (): Promise<RunContext> => {
       throw new Error('broken');
     }, { intervalMs: 600_000, emit: () => {} });
     try {
@@ -78,7 +78,7 @@ describe('startReconciler (without a project: getRun answers undefined or throws
 
   it('stop waits for the pass that runs; afterwards nothing runs and runNow is refused', async () => {
     let asked = 0;
-    const reconciler = startReconciler(() => (asked++, undefined), { intervalMs: 5 });
+    const reconciler = startReconciler(async () => (asked++, undefined), { intervalMs: 5 });
     await until('a few passes', () => asked >= 3);
     await reconciler.stop();
     const stoppedAt = asked;

@@ -29,7 +29,7 @@ export interface ReconcilerOptions {
   /** How often the front doors' processes are looked at (a pid file and /proc; default 1 s): one that stops starts a pass. */
   frontDoorCheckMs?: number;
   emit?: (event: ReconcilerEvent) => void;
-  audit?: (entry: ReconcileAuditEntry) => void;
+  audit?: (entry: ReconcileAuditEntry) => void | Promise<void>;
   /** Per recreated instance, until healthy. */
   timeoutMs?: number;
 }
@@ -45,7 +45,7 @@ const DEFAULT_INTERVAL_MS = 10_000;
 const DEFAULT_DEBOUNCE_MS = 500;
 const DEFAULT_FRONT_DOOR_CHECK_MS = 1000;
 
-export function startReconciler(getRun: () => RunContext | undefined, options: ReconcilerOptions = {}): Reconciler {
+export function startReconciler(getRun: () => Promise<RunContext | undefined>, options: ReconcilerOptions = {}): Reconciler {
   const intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
   const debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
   const emit = options.emit ?? (() => {});
@@ -60,7 +60,7 @@ export function startReconciler(getRun: () => RunContext | undefined, options: R
   const doorsUp = new Map<string, boolean>();
 
   const pass = async (): Promise<ReconcileReport> => {
-    const run = getRun();
+    const run = await getRun();
     if (!run) {
       const now = new Date().toISOString();
       return { startedAt: now, finishedAt: now, actions: [], drift: [] };
@@ -140,7 +140,7 @@ export function startReconciler(getRun: () => RunContext | undefined, options: R
     while (!signal.aborted) {
       try {
         // The engine of the run as it is now: a new configuration may have new clients.
-        const engine = getRun()?.hosts.engine(host);
+        const engine = (await getRun())?.hosts.engine(host);
         if (engine) {
           for await (const _event of engine.events({ type: ['container'], event: ['die', 'destroy'], label: [`${RUN_LABELS.project}=${project}`] }, signal)) poke();
         }
@@ -152,11 +152,11 @@ export function startReconciler(getRun: () => RunContext | undefined, options: R
   }
 
   /** No engine reports a front door's death (HAProxy is Berth's own process): a look at each one's process, cheap, every second. */
-  function watchDoors(): void {
+  async function watchDoors(): Promise<void> {
     try {
-      const run = getRun();
+      const run = await getRun();
       if (!run) return;
-      for (const door of allFrontDoors(run.db)) {
+      for (const door of await allFrontDoors(run.db)) {
         const dir = frontDoorDir(run.project.stateDir, door.service, door.environment);
         const up = runningFrontDoor(dir) !== undefined;
         const was = doorsUp.get(dir);

@@ -28,7 +28,7 @@ import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { isAlive } from '../processes.js';
 import { releaseService } from '../release/operations.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore } from '../store/db.js';
 import { frontDoorPort, rolloutsOf } from '../store/releases.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { stepsWithNeeds } from '../testing/steps.js';
@@ -45,7 +45,7 @@ const DEADLINE_MS = 90_000;
 
 describe('the reconciler, on the real engine', () => {
   let fixture: Fixture;
-  let db: Db;
+  let db: Store;
   let bridge: string;
   const svc = `rc${randomBytes(3).toString('hex')}`;
   const { step, needs } = stepsWithNeeds();
@@ -57,8 +57,8 @@ describe('the reconciler, on the real engine', () => {
     return { project, db, hosts: new Hosts(project, fixture.engine), env: fixture.env };
   };
   const instances = (): Promise<InstanceStatus[]> => listInstances(context(), { environment: 'dev', service: svc });
-  const door = (): Promise<FrontDoorStatus> => {
-    const bind = frontDoorPort(db, svc, 'dev');
+  const door = async (): Promise<FrontDoorStatus> => {
+    const bind = await frontDoorPort(db, svc, 'dev');
     assert.ok(bind, 'no front door recorded');
     return frontDoorStatus({ id: `dev-${svc}`, dir: frontDoorDir(context().project.stateDir, svc, 'dev'), bind });
   };
@@ -97,7 +97,7 @@ describe('the reconciler, on the real engine', () => {
         pipeline: ['dev'],
       },
     );
-    db = openStore(loadProject(fixture.dir, fixture.env).stateDir);
+    db = await openStore(loadProject(fixture.dir, fixture.env).stateDir);
     const summary = await buildProject(context().project, fixture.engine, db, { env: fixture.env, only: ['web'] });
     assert.deepEqual(summary.failed, []);
   });
@@ -110,7 +110,7 @@ describe('the reconciler, on the real engine', () => {
     await stopFrontDoor(frontDoorDir(ctx.project.stateDir, svc, 'dev'), 2000).catch(() => {});
     await removeNetwork(fixture.engine, `berth-${fixture.name}-lan`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
-    db?.close();
+    await (db && closeStore(db));
     await fixture.cleanup();
   });
 
@@ -122,11 +122,11 @@ describe('the reconciler, on the real engine', () => {
       [[svc, 'dev', 2, 2, []]],
     );
     assert.deepEqual(status.drift, []);
-    const rollouts = rolloutsOf(db, svc, 'dev').length;
+    const rollouts = (await rolloutsOf(db, svc, 'dev')).length;
     const report = await reconcileOnce(context());
     assert.deepEqual(report.actions, []);
     assert.deepEqual(report.drift, []);
-    assert.equal(rolloutsOf(db, svc, 'dev').length, rollouts, 'a pass with nothing to fix journals nothing');
+    assert.equal((await rolloutsOf(db, svc, 'dev')).length, rollouts, 'a pass with nothing to fix journals nothing');
   });
 
   step(RECREATED, async () => {
@@ -143,7 +143,7 @@ describe('the reconciler, on the real engine', () => {
 
     const events: ReconcileEvent[] = [];
     const audit: unknown[] = [];
-    const report = await reconcileOnce(context(), { emit: (e) => events.push(e), audit: (a) => audit.push(a), timeoutMs: TIMEOUT_MS });
+    const report = await reconcileOnce(context(), { emit: (e) => events.push(e), audit: (a) => void audit.push(a), timeoutMs: TIMEOUT_MS });
     assert.deepEqual(
       report.actions.map((a) => [a.type, a.action, a.service, a.environment, a.slot, a.outcome]),
       [['reconcile', 'recreate', svc, 'dev', gone!.slot, 'succeeded']],
@@ -157,7 +157,7 @@ describe('the reconciler, on the real engine', () => {
     assert.deepEqual(identity(after), identity(before), 'the same slots, states, IPs and MACs');
     assert.notEqual(after[0]!.id, gone!.id);
     assert.equal(after[1]!.id, kept!.id, 'the instance that ran was left alone');
-    const last = rolloutsOf(db, svc, 'dev')[0]!;
+    const last = (await rolloutsOf(db, svc, 'dev'))[0]!;
     assert.deepEqual([last.kind, last.actor, last.status], ['reconcile', 'reconciler', 'succeeded']);
     const served = await door();
     assert.deepEqual(served.servers.map((s) => [s.name, s.address, s.state]).sort(), after.map((i) => [i.slot, `${i.ip}:8080`, 'ready']).sort());
@@ -184,7 +184,7 @@ describe('the reconciler, on the real engine', () => {
     needs(RECREATED);
     const was = await door();
     assert.ok(was.running && was.pid !== undefined);
-    const port = frontDoorPort(db, svc, 'dev')!.port;
+    const port = (await frontDoorPort(db, svc, 'dev'))!.port;
     assert.equal(await answer(port), '200 hello');
     process.kill(was.pid, 'SIGKILL');
     await until('the killed HAProxy is gone', async () => (isAlive(was.pid!) ? undefined : true));
@@ -201,7 +201,7 @@ describe('the reconciler, on the real engine', () => {
     const now = await door();
     assert.ok(now.running);
     assert.notEqual(now.pid, was.pid);
-    assert.equal(frontDoorPort(db, svc, 'dev')!.port, port, 'the same port');
+    assert.equal((await frontDoorPort(db, svc, 'dev'))!.port, port, 'the same port');
     assert.deepEqual(now.servers.map((s) => [s.name, s.address]).sort(), was.servers.map((s) => [s.name, s.address]).sort());
     assert.equal(await until('the front door answers', async () => answer(port)), '200 hello');
     assert.deepEqual((await statusOf(context())).drift, []);
@@ -212,7 +212,7 @@ describe('the reconciler, on the real engine', () => {
     const before = await instances();
     const events: ReconcilerEvent[] = [];
     // A long interval: what starts the pass is the engine's destroy event (or the first pass at start).
-    const reconciler = startReconciler(context, { intervalMs: 600_000, debounceMs: 200, emit: (e) => events.push(e), timeoutMs: TIMEOUT_MS });
+    const reconciler = startReconciler(async () => context(), { intervalMs: 600_000, debounceMs: 200, emit: (e) => events.push(e), timeoutMs: TIMEOUT_MS });
     try {
       // The first pass at start finds nothing to do; then the removal.
       await reconciler.runNow();
@@ -226,7 +226,7 @@ describe('the reconciler, on the real engine', () => {
       process.kill(was.pid!, 'SIGKILL');
       const back = await until('the loop restarts the front door', async () => events.find((e) => e.type === 'reconcile' && e.action === 'restart-front-door' && e.outcome === 'succeeded'));
       assert.equal(back.type === 'reconcile' && back.service, svc);
-      const port = frontDoorPort(db, svc, 'dev')!.port;
+      const port = (await frontDoorPort(db, svc, 'dev'))!.port;
       assert.equal(await until('the front door answers', async () => answer(port)), '200 hello');
       assert.deepEqual(events.filter((e) => e.type === 'reconcile-failed'), []);
     } finally {

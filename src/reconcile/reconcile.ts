@@ -49,7 +49,7 @@ export interface ReconcileOptions {
   /** Each action's outcome, as it is known. */
   emit?: (event: ReconcileEvent) => void;
   /** Each action taken, for the audit log. */
-  audit?: (entry: ReconcileAuditEntry) => void;
+  audit?: (entry: ReconcileAuditEntry) => void | Promise<void>;
   /** The rollouts' own progress (steps, instances). */
   progress?: (event: RolloutEvent) => void;
   /** Per recreated instance, until healthy (default: the rollout executor's, 120 s). */
@@ -81,7 +81,7 @@ export async function reconcileOnce(run: RunContext, options: ReconcileOptions =
     for (const event of await reconcilePair(acting, pair, actions, options)) {
       done.push(event);
       options.emit?.(event);
-      options.audit?.(auditEntry(pair, actions, event));
+      await options.audit?.(auditEntry(pair, actions, event));
     }
   }
   const failedActions: Drift[] = done
@@ -96,7 +96,7 @@ async function reconcilePair(run: RunContext, pair: DesiredPair, actions: Reconc
   let rolloutId = 0;
   let failure: string | undefined;
   try {
-    const release = requireRelease(run, pair.service, pair.release);
+    const release = await requireRelease(run, pair.service, pair.release);
     const result = await rollout(
       run,
       pair.environment,
@@ -119,7 +119,7 @@ async function recreatePlan(ctx: RolloutContext, slots: readonly string[]): Prom
   const here = (await observe(ctx)).filter((o) => o.role === 'main');
   const still = slots.filter((slot) => !here.some((o) => o.slot === slot && (o.running || o.restarting)));
   if (still.length === 0) return { target: ctx.release.number, phase: 'forward', steps: [] };
-  const replicas = Math.max(replicasIn(ctx.run, ctx.service, ctx.environment), ...here.map((o) => ordinalOf(o.slot)));
+  const replicas = Math.max(await replicasIn(ctx.run, ctx.service, ctx.environment), ...here.map((o) => ordinalOf(o.slot)));
   return { target: ctx.release.number, phase: 'forward', steps: [{ op: 'front-door' }, { op: 'create', slots: still }, { op: 'converge', replicas }] };
 }
 

@@ -171,7 +171,7 @@ describe('push and GC failures: retried, then clear; nothing half-recorded; the 
     assert.match(summary.failed[0]!.fix!, /berth registry status/);
     assert.deepEqual(summary.blocked, [{ image: 'app', because: 'base' }]);
     assert.ok(waits.length >= 2 && waits[1]! > waits[0]!, `backoff grows: ${waits.join(', ')}`);
-    await withStore(fixture, async (_, db) => assert.deepEqual(pushesTo(db, target(fixture).address), []));
+    await withStore(fixture, async (_, db) => assert.deepEqual(await pushesTo(db, target(fixture).address), []));
   });
 
   it('GC interrupted after any step leaves the registry writable, and deletes nothing protected', async () => {

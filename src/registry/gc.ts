@@ -16,7 +16,7 @@ import { KEY_LABEL, prepare } from '../build/prepare.js';
 import type { Engine } from '../engine/client.js';
 import { BerthError, failed, isBerthError, unavailable } from '../errors.js';
 import { buildsOf } from '../store/builds.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { forgetPushes, pushesTo } from '../store/pushes.js';
 import { allRefs } from '../store/refs.js';
 import { gcViolations, manifestId, parseRegistryGc, planGc, type GcPlan, type ManifestRef, type RegistryGcOutput } from './gc-plan.js';
@@ -50,7 +50,7 @@ export interface GcReport {
   durationMs: number;
 }
 
-export async function collectGarbage(project: Project, engine: Engine, db: Db, env: NodeJS.ProcessEnv, options: GcOptions = {}): Promise<GcReport> {
+export async function collectGarbage(project: Project, engine: Engine, db: Store, env: NodeJS.ProcessEnv, options: GcOptions = {}): Promise<GcReport> {
   const started = Date.now();
   const say = options.onStep ?? (() => {});
   const target = registryTarget(project, env);
@@ -103,10 +103,10 @@ export async function collectGarbage(project: Project, engine: Engine, db: Db, e
     await step('delete', `deleting ${report.plan.delete.length} expired manifests by digest`, async () => {
       for (const m of report.plan.delete) {
         await target.client.deleteManifest(m.repository, m.digest);
-        forgetPushes(db, target.address, m.repository, m.digest);
+        await forgetPushes(db, target.address, m.repository, m.digest);
         report.deleted.push({ repository: m.repository, digest: m.digest });
       }
-      for (const m of report.plan.gone) forgetPushes(db, target.address, m.repository, m.digest);
+      for (const m of report.plan.gone) await forgetPushes(db, target.address, m.repository, m.digest);
     });
     await step('read-only', 'restarting the registry read-only', () => registryUp(target, { readOnly: true }));
     const dry = await step('gc-dry-run', "running the registry's garbage collection as a dry run", () => runRegistryGc(target, true));
@@ -132,11 +132,11 @@ export async function collectGarbage(project: Project, engine: Engine, db: Db, e
 }
 
 /** Gathers the reference database and what the registry holds, and plans. */
-async function computePlan(project: Project, engine: Engine, db: Db, target: RegistryTarget, now: number): Promise<GcPlan> {
-  const pushes = pushesTo(db, target.address);
-  const refs = allRefs(db);
+async function computePlan(project: Project, engine: Engine, db: Store, target: RegistryTarget, now: number): Promise<GcPlan> {
+  const pushes = await pushesTo(db, target.address);
+  const refs = await allRefs(db);
   const images = [...new Set(pushes.map((p) => p.image))];
-  const builds: BuildInfo[] = images.flatMap((image) => buildsOf(db, image).map((b) => ({ image: b.image, key: b.key, builtAt: b.builtAt })));
+  const builds: BuildInfo[] = (await Promise.all(images.map((image) => buildsOf(db, image)))).flat().map((b) => ({ image: b.image, key: b.key, builtAt: b.builtAt }));
   const prepared = await prepare(project, engine, db);
   const current = new Map([...prepared.current.entries()].map(([name, image]) => [name, image.labels[KEY_LABEL]!]));
   // A current build made with another store has no record here: the engine's creation time stands in.

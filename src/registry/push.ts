@@ -15,7 +15,7 @@ import { Semaphore } from '../build/semaphore.js';
 import type { Engine } from '../engine/client.js';
 import type { EngineImage, RegistryAuth } from '../engine/images.js';
 import { isBerthError, notFound, unavailable, type BerthError } from '../errors.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { lastPush, recordPush } from '../store/pushes.js';
 import { sleep } from '../time.js';
 import { readMaintenance } from './maintenance.js';
@@ -70,7 +70,7 @@ export const DEFAULT_RETRY_MS = 300_000;
 
 export const repositoryOf = (image: string) => `berth/${image}`;
 
-export async function pushProject(project: Project, engine: Engine, db: Db, env: NodeJS.ProcessEnv, options: PushOptions = {}): Promise<PushSummary> {
+export async function pushProject(project: Project, engine: Engine, db: Store, env: NodeJS.ProcessEnv, options: PushOptions = {}): Promise<PushSummary> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
   const target = registryTarget(project, env);
@@ -149,18 +149,18 @@ async function checkReachable(target: RegistryTarget): Promise<void> {
 }
 
 /** The recorded push, when the registry still serves that digest under the tag for this very image. */
-async function alreadyPushed(target: RegistryTarget, db: Db, name: string, image: EngineImage): Promise<PushedImage | undefined> {
+async function alreadyPushed(target: RegistryTarget, db: Store, name: string, image: EngineImage): Promise<PushedImage | undefined> {
   const key = image.labels[KEY_LABEL]!;
   const repository = repositoryOf(name);
   const tag = key.slice(0, 12);
-  const last = lastPush(db, target.address, repository, tag);
+  const last = await lastPush(db, target.address, repository, tag);
   if (!last || last.imageId !== image.id) return undefined;
   const now = await target.client.manifestDigest(repository, tag);
   if (now?.digest !== last.digest) return undefined;
   return { name, ref: `${target.address}/${repository}:${tag}`, repository, tag, digest: last.digest, imageId: image.id, key, uploaded: 0, existing: 0, uploadedBytes: 0, durationMs: 0 };
 }
 
-async function pushImage(target: RegistryTarget, engine: Engine, db: Db, auth: RegistryAuth, name: string, image: EngineImage, emit: (e: PushEvent) => void): Promise<PushedImage> {
+async function pushImage(target: RegistryTarget, engine: Engine, db: Store, auth: RegistryAuth, name: string, image: EngineImage, emit: (e: PushEvent) => void): Promise<PushedImage> {
   const t0 = Date.now();
   const key = image.labels[KEY_LABEL]!;
   const repository = repositoryOf(name);
@@ -176,7 +176,7 @@ async function pushImage(target: RegistryTarget, engine: Engine, db: Db, auth: R
     // Recorded only once the registry answers for the digest.
     const there = await target.client.manifestDigest(repository, result.digest);
     if (there?.digest !== result.digest) throw unavailable(`the registry at ${target.address} does not have ${repository}@${result.digest} right after the engine pushed it`);
-    recordPush(db, { registry: target.address, repository, tag, digest: result.digest, image: name, key, imageId: image.id, size: result.size, pushedAt: Date.now() });
+    await recordPush(db, { registry: target.address, repository, tag, digest: result.digest, image: name, key, imageId: image.id, size: result.size, pushedAt: Date.now() });
     return {
       name,
       ref: `${remote}:${tag}`,

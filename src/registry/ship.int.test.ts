@@ -3,6 +3,7 @@
  * root → app, web) pushed, re-pushed, expired, collected, and collected again
  * while a bounded loop of builds and pushes goes on.
  */
+import { sqliteOf } from '../store/db.js';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -69,7 +70,7 @@ describe('berth push and berth registry gc on a real registry', () => {
     assert.equal(byName.get('app')!.uploaded, appLayers - baseLayers, 'only its own layers are uploaded');
 
     await withStore(fixture, async (project, db) => {
-      const records = pushesTo(db, target(fixture).address);
+      const records = await pushesTo(db, target(fixture).address);
       assert.equal(records.length, 3);
       for (const r of records) assert.equal((await client.manifestDigest(r.repository, r.tag))?.digest, r.digest);
       assert.equal(project.registry.listen, target(fixture).address);
@@ -87,7 +88,7 @@ describe('berth push and berth registry gc on a real registry', () => {
 
   step('retention deletes only unprotected builds; GC frees space and every protected image still pulls by digest', async () => {
     // app v1 is deployed somewhere; v2 is neither current nor recent nor young nor referenced; v3 is current.
-    await withStore(fixture, async (_, db) => protectDigest(db, { repository: 'berth/app', digest: digests.get('app:1')!, kind: 'deployed', environment: 'test', service: 'app' }));
+    await withStore(fixture, async (_, db) => await protectDigest(db, { repository: 'berth/app', digest: digests.get('app:1')!, kind: 'deployed', environment: 'test', service: 'app' }));
     for (const n of [2, 3]) {
       fixture.write('images/app/static.sh', appScript(n), 0o755);
       assert.deepEqual((await build(fixture)).failed, []);
@@ -118,7 +119,7 @@ describe('berth push and berth registry gc on a real registry', () => {
     assert.equal(status.healthy, true);
     assert.equal(status.maintenance, null);
     assert.equal(status.repositories, 3);
-    await withStore(fixture, async (_, db) => assert.ok(!pushesTo(db, target(fixture).address).some((r) => r.digest === digests.get('app:2'))));
+    await withStore(fixture, async (_, db) => assert.ok(!(await pushesTo(db, target(fixture).address)).some((r) => r.digest === digests.get('app:2'))));
   });
 
   step('a push that meets a read-only registry waits and goes through once it is writable', async () => {
@@ -152,7 +153,7 @@ describe('berth push and berth registry gc on a real registry', () => {
       const summary = await push(fixture);
       digests.set(`app:${n}`, summary.pushed[0]!.digest);
     }
-    await withStore(fixture, async (_, db) => void db.prepare('UPDATE builds SET built_at = built_at - ?').run(2 * DAY));
+    await withStore(fixture, async (_, db) => void sqliteOf(db).prepare('UPDATE builds SET built_at = built_at - ?').run(2 * DAY));
 
     const succeeded: { repository: string; digest: string }[] = [];
     let loopDone = false;
@@ -185,7 +186,7 @@ describe('berth push and berth registry gc on a real registry', () => {
     for (const p of final.plan.protected) await pullAndVerify(client, p.repository, p.digest);
     assert.ok(final.plan.protected.some((p) => p.digest === digests.get('app:1')), 'the deployed v1 is still protected');
     await withStore(fixture, async (_, db) => {
-      for (const r of pushesTo(db, target(fixture).address)) assert.ok(await client.manifestDigest(r.repository, r.digest), `recorded ${r.repository}@${r.digest} is in the registry`);
+      for (const r of await pushesTo(db, target(fixture).address)) assert.ok(await client.manifestDigest(r.repository, r.digest), `recorded ${r.repository}@${r.digest} is in the registry`);
     });
     assert.equal((await registryStatus(target(fixture))).mode, 'writable');
   });

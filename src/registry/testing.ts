@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { buildProject, type BuildSummary } from '../build/builder.js';
 import type { Project } from '../config/model.js';
 import { loadProject } from '../config/project.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore } from '../store/db.js';
 import type { Fixture } from '../testing/fixture.js';
 import { sha256, type RegistryClient } from './client.js';
 import { collectGarbage, type GcOptions, type GcReport } from './gc.js';
@@ -36,13 +36,13 @@ function canBind(port: number): Promise<boolean> {
   });
 }
 
-export async function withStore<T>(fixture: Fixture, use: (project: Project, db: Db) => Promise<T>): Promise<T> {
+export async function withStore<T>(fixture: Fixture, use: (project: Project, db: Store) => Promise<T>): Promise<T> {
   const project = loadProject(fixture.dir, fixture.env);
-  const db = openStore(project.stateDir);
+  const db = await openStore(project.stateDir);
   try {
     return await use(project, db);
   } finally {
-    db.close();
+    await closeStore(db);
   }
 }
 

@@ -33,11 +33,11 @@ export interface AbandonResult {
 const isSetAside = (o: { role: string }) => o.role === 'aside';
 
 export async function abandonRollout(run: RunContext, id: number, options: RolloutOptions = {}): Promise<AbandonResult> {
-  const record = rolloutById(run.db, id);
+  const record = await rolloutById(run.db, id);
   if (!record) throw notFound(`rollout #${id} does not exist`, { fix: 'list the open ones with: berth rollout ls' });
   refuseUnlessInterrupted(record);
   environmentOf(run.project, record.environment);
-  const lease = acquireToAbandon(run.db, record, leaseSettings(run.env));
+  const lease = await acquireToAbandon(run.db, record, leaseSettings(run.env));
   try {
     return await abandonUnder(run, record, lease, options);
   } finally {
@@ -50,7 +50,7 @@ async function abandonUnder(run: RunContext, record: Rollout, lease: HeldLease, 
   const environment = environmentOf(run.project, record.environment);
   const plan = JSON.parse(record.plan) as RolloutPlan;
   const emit = options.emit ?? (() => {});
-  const ctx = { ...(await contextFor(run, requireRelease(run, record.service, plan.target), environment, options, usesFrontDoor(run, record.kind, record.service, record.environment))), lease };
+  const ctx = { ...(await contextFor(run, await requireRelease(run, record.service, plan.target), environment, options, await usesFrontDoor(run, record.kind, record.service, record.environment))), lease };
   const restored: string[] = [];
   const removed: string[] = [];
   const here = await observe(ctx);
@@ -70,19 +70,19 @@ async function abandonUnder(run: RunContext, record: Rollout, lease: HeldLease, 
   // A main container of the rollout's release that never ran, with nothing set aside, is a new slot half-launched (create,
   // surge, canary): it goes with its address and record. A stopped one of another release is the operator's.
   for (const o of here.filter((x) => !isSetAside(x) && !x.running && !restored.includes(x.slot))) {
-    if (o.specHash !== targetHash(ctx, o.slot)) continue;
-    await removeInstance(ctx.run, ctx.target.ipam, { host: o.host, id: o.id, slot: o.slot, environment: environment.name, network: ctx.target.network, graceSeconds: 0 }, <T>(forget: () => T) => journaled(ctx, forget));
+    if (o.specHash !== await targetHash(ctx, o.slot)) continue;
+    await removeInstance(ctx.run, ctx.target.ipam, { host: o.host, id: o.id, slot: o.slot, environment: environment.name, network: ctx.target.network, graceSeconds: 0 }, <T>(forget: () => Promise<T>) => journaled(ctx, forget));
     removed.push(o.slot);
     emit({ type: 'instance', slot: o.slot, text: 'removed, half-launched by the rollout' });
   }
   await converge(ctx, []);
   const running = (await observe(ctx)).filter((o) => !isSetAside(o) && o.running).map((o) => o.slot).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   // An interrupted scale asked for more (or fewer) than runs now: what runs is the scale from here on.
-  if (record.kind === 'scale') setScale(run.db, record.service, record.environment, running.length);
+  if (record.kind === 'scale') await setScale(run.db, record.service, record.environment, running.length);
   const steps = `stopped after step ${record.done} of ${plan.steps.length}`;
   const message = `abandoned by ${actor(run.env)}: ${steps}; converged on what runs (${running.length} instance(s)${restored.length > 0 ? `, ${restored.join(', ')} put back` : ''})`;
-  setRolloutStatus(run.db, id, 'abandoned', lease, message);
-  lease.release();
+  await setRolloutStatus(run.db, id, 'abandoned', lease, message);
+  await lease.release();
   return { rollout: id, service: record.service, environment: record.environment, restored, removed, running, message };
 }
 

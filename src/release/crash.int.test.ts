@@ -26,7 +26,7 @@ import { removeInstances } from '../deploy/operate.js';
 import { frontDoorStatus, stopFrontDoor } from '../lb/front-door.js';
 import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
 import { currentRelease, frontDoorPort, openRollout, releaseOf, releasesOf, rolloutsOf } from '../store/releases.js';
 import { berthOn, runBerth, showOutcome, type CliOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
@@ -40,7 +40,7 @@ const MAX_KILL_POINTS = 60;
 
 describe('a rollout killed at each of its checkpoints in turn', () => {
   let fixture: Fixture;
-  let db: Db;
+  let db: Store;
   let bridge: string;
   let prefix: string;
   const images: Record<'A' | 'B', string> = { A: '', B: '' };
@@ -73,7 +73,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
         environments: { dev: { network: 'lan', lb_address: '127.0.0.1', services: { web: { replicas: 3 } } } },
       },
     );
-    db = openStore(stateDir());
+    db = await openStore(stateDir());
     // Two builds of web up front: every rollout below alternates between them.
     for (const version of ['A', 'B'] as const) {
       fixture.write('images/web/static.sh', page(version), 0o755);
@@ -91,7 +91,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
     await stopFrontDoor(frontDoorDir(stateDir(), 'web', 'dev')).catch(() => {});
     for (const network of ['lan', 'nat']) await removeNetwork(fixture.engine, `berth-${fixture.name}-${network}`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
-    db?.close();
+    await (db && closeStore(db));
     await fixture.cleanup();
   });
 
@@ -99,13 +99,13 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
   async function assertConverged(label: string, expectedImage: string): Promise<void> {
     const ctx = context();
     // The store: no lock, nothing running, and the release dev runs is the one we asked for.
-    const leases = db.prepare('SELECT * FROM leases WHERE service = ? AND environment = ?').all('web', 'dev');
+    const leases = sqliteOf(db).prepare('SELECT * FROM leases WHERE service = ? AND environment = ?').all('web', 'dev');
     assert.deepEqual(leases, [], `${label}: a lease row is left`);
-    assert.equal(openRollout(db, 'web', 'dev'), undefined, `${label}: a rollout is still open`);
-    assert.deepEqual(rolloutsOf(db, 'web', 'dev').filter((r) => r.status === 'running'), [], `${label}: a rollout is still running`);
-    const current = currentRelease(db, 'web', 'dev');
+    assert.equal(await openRollout(db, 'web', 'dev'), undefined, `${label}: a rollout is still open`);
+    assert.deepEqual((await rolloutsOf(db, 'web', 'dev')).filter((r) => r.status === 'running'), [], `${label}: a rollout is still running`);
+    const current = await currentRelease(db, 'web', 'dev');
     assert.ok(current !== undefined, `${label}: dev runs no release`);
-    const release = releaseOf(db, 'web', current)!;
+    const release = (await releaseOf(db, 'web', current))!;
     assert.equal(release.imageId, expectedImage, `${label}: dev runs release ${current}, not the one rolled out`);
 
     // The engine: exactly the 3 slots, running, under their own names, all on that release's image.
@@ -120,7 +120,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
     }
 
     // IPAM: exactly their 3 addresses, bound to them; nothing allocated and unbound.
-    const live = ipamOf(ctx).allocations('lan').filter((a) => a.state !== 'quarantined');
+    const live = (await ipamOf(ctx).allocations('lan')).filter((a) => a.state !== 'quarantined');
     assert.deepEqual(
       live.map((a) => [a.slot, a.state, a.containerId, a.ip, a.mac]).sort(),
       instances.map((i) => [i.slot, 'bound', i.id, i.ip, i.mac!.toLowerCase()]).sort(),
@@ -135,7 +135,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
     );
 
     // The front door: exactly the 3 slots at their current addresses, ready.
-    const port = frontDoorPort(db, 'web', 'dev');
+    const port = await frontDoorPort(db, 'web', 'dev');
     assert.ok(port, `${label}: no front door port recorded`);
     const door = await frontDoorStatus({ id: 'dev-web', dir: frontDoorDir(ctx.project.stateDir, 'web', 'dev'), bind: port });
     assert.ok(door.running, `${label}: the front door does not run`);
@@ -167,7 +167,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
     for (let n = 1; ; n++) {
       assert.ok(n <= MAX_KILL_POINTS, `still killed at checkpoint ${MAX_KILL_POINTS}: the fault hook never stops`);
       const next: 'A' | 'B' = running === 'A' ? 'B' : 'A';
-      const releasesBefore = releasesOf(db, 'web').length;
+      const releasesBefore = (await releasesOf(db, 'web')).length;
       const killed = await berth(['release', 'web', '--env', 'dev', '--image', images[next]], n);
       if (killed.signal === null) {
         // Past the last checkpoint: the rollout ran to its end.
@@ -177,16 +177,16 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
         break;
       }
       assert.equal(killed.signal, 'SIGKILL', show(killed));
-      assert.equal(releasesOf(db, 'web').length, releasesBefore + 1, `kill ${n}: the release was not recorded`);
+      assert.equal((await releasesOf(db, 'web')).length, releasesBefore + 1, `kill ${n}: the release was not recorded`);
       // Where it died: the last step it announced and the last instance line after it.
       const lines = killed.stdout.trim().split('\n');
       let stepIndex = lines.length - 1;
       while (stepIndex >= 0 && !/^\[\d+\/\d+\]/.test(lines[stepIndex]!)) stepIndex--;
       const at = stepIndex < 0 ? '(before any step)' : lines.slice(stepIndex).join(' | ');
       // What the kill left: the journal of a rollout still running, under a lock whose holder is gone.
-      const journal = openRollout(db, 'web', 'dev');
+      const journal = await openRollout(db, 'web', 'dev');
       assert.ok(journal && journal.status === 'running', `kill ${n}: no running rollout in the journal`);
-      const lock = db.prepare('SELECT pid FROM leases WHERE service = ? AND environment = ?').get('web', 'dev') as { pid: number } | undefined;
+      const lock = sqliteOf(db).prepare('SELECT pid FROM leases WHERE service = ? AND environment = ?').get('web', 'dev') as { pid: number } | undefined;
       assert.ok(lock, `kill ${n}: no lock row`);
       assert.throws(() => process.kill(lock.pid, 0), `kill ${n}: the lock's holder ${lock.pid} still runs`);
       const containers = await fixture.engine.containers.summaries([`${RUN_LABELS.project}=${fixture.name}`]);
@@ -202,7 +202,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
       assert.match(note, new RegExp(`rollout #${journal.id} `), `kill ${n}: the recovery names another rollout`);
       assert.match(note, /resumes/, `kill ${n}: the recovery did not say it resumes`);
       // Resumed forward: the killed rollout itself succeeded, then the scale.
-      const [scale, resumed] = rolloutsOf(db, 'web', 'dev');
+      const [scale, resumed] = await rolloutsOf(db, 'web', 'dev');
       assert.equal(scale!.kind, 'scale');
       assert.equal(scale!.status, 'succeeded', `kill ${n}: ${JSON.stringify(scale)}`);
       assert.equal(resumed!.id, journal.id);

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import type { EnvironmentSpec, Project } from '../config/model.js';
 import type { RunContext } from '../deploy/context.js';
 import type { Hosts } from '../deploy/hosts.js';
-import { openStore } from '../store/db.js';
+import { openStore, closeStore } from '../store/db.js';
 import { allFrontDoors, saveFrontDoorPort } from '../store/releases.js';
 import { frontDoorFor, frontDoorSpecOf } from './front-door.js';
 
@@ -16,11 +16,11 @@ const environment: EnvironmentSpec = { name: 'dev', hosts: ['local'], network: '
 function withRun(test: (run: RunContext) => Promise<void>): () => Promise<void> {
   return async () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-front-door-test-'));
-    const db = openStore(dir);
+    const db = await openStore(dir);
     try {
       await test({ project: { name: 'shop', stateDir: dir } as Project, db, hosts: {} as Hosts, env: {} });
     } finally {
-      db.close();
+      await closeStore(db);
       rmSync(dir, { recursive: true, force: true });
     }
   };
@@ -32,14 +32,14 @@ describe("a front door's spec", () => {
     assert.equal(spec.bind.address, '127.0.0.1');
     assert.ok(spec.bind.port > 0);
     await frontDoorFor(run, { name: 'web' } as never, environment);
-    assert.deepEqual(allFrontDoors(run.db), []);
+    assert.deepEqual(await allFrontDoors(run.db), []);
   }));
 
   it('keeps the recorded port, and lb_port wins over it', withRun(async (run) => {
-    saveFrontDoorPort(run.db, 'web', 'dev', '127.0.0.1', 40123);
+    await saveFrontDoorPort(run.db, 'web', 'dev', '127.0.0.1', 40123);
     assert.equal((await frontDoorSpecOf(run, 'web', environment)).bind.port, 40123);
     const configured = { ...environment, services: { web: { lbPort: 40200 } } };
     assert.equal((await frontDoorSpecOf(run, 'web', configured)).bind.port, 40200);
-    assert.deepEqual(allFrontDoors(run.db), [{ service: 'web', environment: 'dev', address: '127.0.0.1', port: 40123 }]);
+    assert.deepEqual(await allFrontDoors(run.db), [{ service: 'web', environment: 'dev', address: '127.0.0.1', port: 40123 }]);
   }));
 });

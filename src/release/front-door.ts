@@ -16,7 +16,7 @@ import type { Door, DoorServer } from './door.js';
 /** The front door's spec: its port is berth.yaml's lb_port, else the one kept in the store, else a free one. Reads only. */
 export async function frontDoorSpecOf(run: RunContext, service: string, environment: EnvironmentSpec): Promise<Omit<FrontDoorSpec, 'servers'>> {
   const configured = environment.services[service]?.lbPort;
-  const kept = frontDoorPort(run.db, service, environment.name);
+  const kept = await frontDoorPort(run.db, service, environment.name);
   const address = environment.lbAddress;
   const port = configured ?? (kept?.address === address ? kept.port : await freePort(address));
   return { id: `${environment.name}-${service}`, bind: { address, port }, dir: frontDoorDir(run.project.stateDir, service, environment.name) };
@@ -25,9 +25,9 @@ export async function frontDoorSpecOf(run: RunContext, service: string, environm
 export async function frontDoorFor(run: RunContext, service: ServiceSpec, environment: EnvironmentSpec): Promise<Door> {
   const base = await frontDoorSpecOf(run, service.name, environment);
   // The port is recorded once the front door runs on it (the front-door step), never by computing the spec.
-  const record = () => {
-    const kept = frontDoorPort(run.db, service.name, environment.name);
-    if (kept?.port !== base.bind.port || kept.address !== base.bind.address) saveFrontDoorPort(run.db, service.name, environment.name, base.bind.address, base.bind.port);
+  const record = async () => {
+    const kept = await frontDoorPort(run.db, service.name, environment.name);
+    if (kept?.port !== base.bind.port || kept.address !== base.bind.address) await saveFrontDoorPort(run.db, service.name, environment.name, base.bind.address, base.bind.port);
   };
   const runtime = new HaproxyRuntime(frontDoorFiles(base.dir).socket);
   const ready = (s: DoorServer): LbServer => ({ ...s, state: 'ready' });
@@ -52,7 +52,7 @@ export async function frontDoorFor(run: RunContext, service: ServiceSpec, enviro
     sync: (servers) => serial(() => ensureFrontDoor({ ...base, servers: servers.map(ready) }).then(record)),
     async close() {
       await serial(() => stopFrontDoor(base.dir));
-      forgetFrontDoorPort(run.db, service.name, environment.name);
+      await forgetFrontDoorPort(run.db, service.name, environment.name);
     },
     upsert: (server) =>
       serial(async () => {

@@ -21,7 +21,7 @@ import { removeInstances } from '../deploy/operate.js';
 import { stopFrontDoor } from '../lb/front-door.js';
 import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore } from '../store/db.js';
 import { isLostLease, leaseOf } from '../store/leases.js';
 import { currentRelease, rolloutById } from '../store/releases.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
@@ -36,12 +36,12 @@ const TIMEOUT_MS = 30_000;
 describe('a rollout whose lease another process took over', () => {
   let fixture: Fixture;
   /** Two connections to one store: the stale holder's and the new holder's. */
-  let dbA: Db;
-  let dbB: Db;
+  let dbA: Store;
+  let dbB: Store;
   let bridge: string;
   const images: Record<'A' | 'B', string> = { A: '', B: '' };
   const page = (v: string) => `#!/bin/sh\nmkdir -p /www\necho "hello ${v}" > /www/index.html\n`;
-  const context = (db: Db): RunContext => {
+  const context = (db: Store): RunContext => {
     const project = loadProject(fixture.dir, fixture.env);
     return { project, db, hosts: new Hosts(project, fixture.engine), env: fixture.env };
   };
@@ -63,8 +63,8 @@ describe('a rollout whose lease another process took over', () => {
         environments: { dev: { network: 'lan', lb_address: '127.0.0.1' } },
       },
     );
-    dbA = openStore(stateDir());
-    dbB = openStore(stateDir());
+    dbA = await openStore(stateDir());
+    dbB = await openStore(stateDir());
     for (const version of ['A', 'B'] as const) {
       fixture.write('images/web/static.sh', page(version), 0o755);
       const summary = await buildProject(context(dbA).project, fixture.engine, dbA, { env: fixture.env, only: ['web'] });
@@ -81,8 +81,8 @@ describe('a rollout whose lease another process took over', () => {
     await stopFrontDoor(frontDoorDir(stateDir(), 'web', 'dev')).catch(() => {});
     await removeNetwork(fixture.engine, `berth-${fixture.name}-lan`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
-    dbA?.close();
-    dbB?.close();
+    await (dbA && closeStore(dbA));
+    await (dbB && closeStore(dbB));
     await fixture.cleanup();
   });
 
@@ -95,11 +95,11 @@ describe('a rollout whose lease another process took over', () => {
       image: images.B,
       force: true,
       timeoutMs: TIMEOUT_MS,
-      emit: (event) => {
+      emit: async (event) => {
         if (event.type !== 'step' || event.index !== 2 || taken) return;
         // The holder stalled past its lease: on the new holder's clock it expired. It takes the lease over, synchronously,
         // before the stale holder runs this step, so the step's journal writes are the first to meet the new token.
-        taken = acquire(dbB, 'web', 'dev', 0, { ttlMs: 30_000, now: () => Date.now() + 60_000 });
+        taken = await acquire(dbB, 'web', 'dev', 0, { ttlMs: 30_000, now: () => Date.now() + 60_000 });
       },
     });
     const refused = await stale.then(
@@ -113,15 +113,15 @@ describe('a rollout whose lease another process took over', () => {
     assert.ok(refused.fence.token < taken.lease.token);
 
     // Nothing undone, nothing journaled past the takeover: the rollout is still running at step 1 done, under the new lease.
-    const journal = rolloutById(dbB, id)!;
+    const journal = (await rolloutById(dbB, id))!;
     assert.deepEqual([journal.status, journal.done, journal.message], ['running', 1, '']);
-    assert.equal(leaseOf(dbB, 'web', 'dev')!.token, taken.lease.token);
+    assert.equal((await leaseOf(dbB, 'web', 'dev'))!.token, taken.lease.token);
 
     const resumed = await continueRollout(context(dbB), id, JSON.parse(journal.plan) as RolloutPlan, { timeoutMs: TIMEOUT_MS }, { lease: taken.lease, from: journal.done });
     assert.deepEqual([resumed.rollout, resumed.status], [id, 'succeeded']);
-    assert.equal(rolloutById(dbB, id)!.status, 'succeeded');
-    assert.equal(currentRelease(dbB, 'web', 'dev'), resumed.release);
-    assert.equal(leaseOf(dbB, 'web', 'dev'), undefined);
+    assert.equal((await rolloutById(dbB, id))!.status, 'succeeded');
+    assert.equal(await currentRelease(dbB, 'web', 'dev'), resumed.release);
+    assert.equal(await leaseOf(dbB, 'web', 'dev'), undefined);
     const running = await listInstances(context(dbB), { environment: 'dev', service: 'web' });
     // Both slots run what this rollout launched.
     assert.deepEqual(running.map((i) => [i.slot, i.state, i.deployment]).sort(), [

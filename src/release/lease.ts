@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { conflict, invalid } from '../errors.js';
 import { isAlive } from '../processes.js';
-import type { Db } from '../store/db.js';
+import { isStoreClosed, type Store } from '../store/db.js';
 import { dropLease, leaseOf, lostLease, renewLease, requireFence, takeOverLease, tryLease, type Claim, type Fence, type Lease } from '../store/leases.js';
 import { rolloutById, type Rollout } from '../store/releases.js';
 
@@ -77,10 +77,10 @@ export class HeldLease implements Fence {
   /** The lease as another holder took it, once a renewal found it gone. */
   #lost: Lease | 'released' | undefined;
   #timer: NodeJS.Timeout | undefined;
-  readonly #db: Db;
+  readonly #db: Store;
   readonly #settings: LeaseSettings;
 
-  constructor(db: Db, lease: Lease, settings: LeaseSettings) {
+  constructor(db: Store, lease: Lease, settings: LeaseSettings) {
     this.service = lease.service;
     this.environment = lease.environment;
     this.token = lease.token;
@@ -88,29 +88,29 @@ export class HeldLease implements Fence {
     this.#db = db;
     this.#settings = settings;
     renewing.set(keyOf(this.service, this.environment), this.token);
-    this.#timer = setInterval(() => this.renew(), Math.max(1, Math.floor(settings.ttlMs / 3)));
+    this.#timer = setInterval(async () => await this.renew(), Math.max(1, Math.floor(settings.ttlMs / 3)));
     this.#timer.unref();
   }
 
   /** Extends the lease; false (and renewing stops) once another process holds it. */
-  renew(): boolean {
+  async renew(): Promise<boolean> {
     if (this.#lost) return false;
     try {
-      if (renewLease(this.#db, this, this.#settings.ttlMs, this.#settings.now())) return true;
+      if (await renewLease(this.#db, this, this.#settings.ttlMs, this.#settings.now())) return true;
     } catch {
       // A busy or closed store: the next renewal tries again (or, closed, the process is ending).
-      if (!this.#db.open) this.stop();
+      if (isStoreClosed(this.#db)) this.stop();
       return !this.#lost;
     }
-    this.#lost = leaseOf(this.#db, this.service, this.environment) ?? 'released';
+    this.#lost = await leaseOf(this.#db, this.service, this.environment) ?? 'released';
     this.stop();
     return false;
   }
 
   /** Throws the `conflict` of a lost lease once another process holds it (checked before the rollout changes any instance). */
-  ensureHeld(rollout: number): void {
-    if (this.#lost) throw lostLease(this.#db, this, rollout);
-    requireFence(this.#db, this, rollout);
+  async ensureHeld(rollout: number): Promise<void> {
+    if (this.#lost) throw await lostLease(this.#db, this, rollout);
+    await requireFence(this.#db, this, rollout);
   }
 
   /** Stops renewing and leaves the lease in the store: the rollout it names is interrupted (or an open canary). */
@@ -122,9 +122,9 @@ export class HeldLease implements Fence {
   }
 
   /** Stops renewing and gives the lease up (one taken over since stays its new holder's). */
-  release(): void {
+  async release(): Promise<void> {
     this.stop();
-    dropLease(this.#db, this);
+    await dropLease(this.#db, this);
   }
 }
 
@@ -139,13 +139,13 @@ export interface LeaseOutcome {
  * when held, `refuse` throws if it must stay with its holder, else returns the
  * rollout the taken-over lease names, and it is taken over with a new token.
  */
-function claimLease(db: Db, claim: Claim, settings: LeaseSettings, refuse: (held: Lease, now: number) => number): HeldLease {
+async function claimLease(db: Store, claim: Claim, settings: LeaseSettings, refuse: (held: Lease, now: number) => Promise<number>): Promise<HeldLease> {
   for (let attempt = 0; ; attempt++) {
     const now = settings.now();
-    const tried = tryLease(db, claim, settings.ttlMs, now);
+    const tried = await tryLease(db, claim, settings.ttlMs, now);
     if ('taken' in tried) return new HeldLease(db, tried.taken, settings);
-    const rollout = refuse(tried.held, now);
-    const taken = takeOverLease(db, tried.held, { ...claim, rollout }, settings.ttlMs, now);
+    const rollout = await refuse(tried.held, now);
+    const taken = await takeOverLease(db, tried.held, { ...claim, rollout }, settings.ttlMs, now);
     if (taken) return new HeldLease(db, taken, settings);
     // Another process took it over (or released it) between the read and the update: look again.
     if (attempt >= 2) throw conflict(`the lease of ${claim.service} in ${claim.environment} keeps changing holder`, { fix: 'run the command again' });
@@ -156,10 +156,10 @@ function claimLease(db: Db, claim: Claim, settings: LeaseSettings, refuse: (held
  * Takes the lease for `rollout`. A live holder is a conflict naming it; a gone
  * holder's rollout is handed back to be resumed first (the lease is taken over).
  */
-export function acquire(db: Db, service: string, environment: string, rollout: number, settings: LeaseSettings = leaseSettings(process.env)): LeaseOutcome {
+export async function acquire(db: Store, service: string, environment: string, rollout: number, settings: LeaseSettings = leaseSettings(process.env)): Promise<LeaseOutcome> {
   let interrupted: Rollout | undefined;
-  const lease = claimLease(db, { service, environment, rollout, ...(settings.as ?? thisProcess) }, settings, (held, now) => {
-    const holder = held.rollout > 0 ? rolloutById(db, held.rollout) : undefined;
+  const lease = await claimLease(db, { service, environment, rollout, ...(settings.as ?? thisProcess) }, settings, async (held, now) => {
+    const holder = held.rollout > 0 ? await rolloutById(db, held.rollout) : undefined;
     if (holder?.status === 'canary') {
       throw conflict(`a canary of ${service} (release ${holder.release}) is open in ${environment}`, {
         fix: `decide it first: berth canary promote ${service} --env ${environment}, or berth canary abort ${service} --env ${environment}`,
@@ -181,13 +181,13 @@ export function acquire(db: Db, service: string, environment: string, rollout: n
  * The lease of an open canary for its decision (promote or abort): the canary's
  * status is what holds the service, so whoever decides takes the lease over.
  */
-export function acquireForDecision(db: Db, canary: Rollout, settings: LeaseSettings = leaseSettings(process.env)): HeldLease {
-  return claimLease(db, { service: canary.service, environment: canary.environment, rollout: canary.id, ...(settings.as ?? thisProcess) }, settings, () => canary.id);
+export async function acquireForDecision(db: Store, canary: Rollout, settings: LeaseSettings = leaseSettings(process.env)): Promise<HeldLease> {
+  return await claimLease(db, { service: canary.service, environment: canary.environment, rollout: canary.id, ...(settings.as ?? thisProcess) }, settings, async () => canary.id);
 }
 
 /** The lease of an interrupted rollout, to abandon it: refused while its holder is alive, or when the lease names another rollout. */
-export function acquireToAbandon(db: Db, record: Rollout, settings: LeaseSettings = leaseSettings(process.env)): HeldLease {
-  return claimLease(db, { service: record.service, environment: record.environment, rollout: record.id, ...(settings.as ?? thisProcess) }, settings, (held, now) => {
+export async function acquireToAbandon(db: Store, record: Rollout, settings: LeaseSettings = leaseSettings(process.env)): Promise<HeldLease> {
+  return await claimLease(db, { service: record.service, environment: record.environment, rollout: record.id, ...(settings.as ?? thisProcess) }, settings, async (held, now) => {
     if (holderAlive(held, now)) {
       throw conflict(`rollout #${record.id} of ${record.service} in ${record.environment} is not interrupted: berth process ${held.pid} on ${held.hostname} still runs it`, {
         fix: `let it finish; if it is stuck, stop that process (kill ${held.pid}${held.hostname === thisProcess.hostname ? '' : ` on ${held.hostname}`}) and abandon the rollout then`,

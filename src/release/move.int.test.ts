@@ -35,7 +35,7 @@ import { frontDoorDir } from '../lb/paths.js';
 import { push } from '../registry/testing.js';
 import { allSlots } from '../store/deployments.js';
 import { hostStates } from '../store/hosts.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore } from '../store/db.js';
 import { rolloutsOf } from '../store/releases.js';
 import { berthOn, runBerth } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
@@ -69,7 +69,7 @@ describe('moving instances between lab hosts, keeping their IP and MAC', () => {
   let fixture: Fixture;
   let lab: Lab;
   let lan: LanHost;
-  let db: Db;
+  let db: Store;
   let image: string;
   let url: string;
   /** The lab hosts' engines, as the test's own look behind Berth's back. */
@@ -85,7 +85,7 @@ describe('moving instances between lab hosts, keeping their IP and MAC', () => {
   const opts = { timeoutMs: TIMEOUT_MS, emit: trace };
   const berth = (...args: string[]) => runBerth([...args, '-p', fixture.dir], { env: fixture.env, timeoutMs: 180_000 });
   const show = (r: LoadResult) => `${r.ok} ok, ${r.failed} failed in ${r.ms} ms; failures ${JSON.stringify(r.failures)}`;
-  const slotsOnHost = (host: string) => allSlots(db, ENV).filter((s) => s.service === SVC && s.host === host).map((s) => s.slot);
+  const slotsOnHost = async (host: string) => (await allSlots(db, ENV)).filter((s) => s.service === SVC && s.host === host).map((s) => s.slot);
 
   /** Where each instance of the service runs, with its IP and MAC, as the engines report them (running main containers only). */
   async function seen(): Promise<Map<string, Seen>> {
@@ -142,7 +142,7 @@ describe('moving instances between lab hosts, keeping their IP and MAC', () => {
     );
     await upLabRegistry(fixture, registry);
     for (const h of lab.hosts) engines.set(h.name, connectEngine({ DOCKER_HOST: `unix://${h.socket}` }));
-    db = openStore(context().project.stateDir);
+    db = await openStore(context().project.stateDir);
     const summary = await buildProject(context().project, fixture.engine, db, { env: fixture.env, only: ['web'] });
     assert.deepEqual(summary.failed, []);
     image = [...summary.built, ...summary.upToDate].find((b) => b.name === 'web')!.imageId;
@@ -153,7 +153,7 @@ describe('moving instances between lab hosts, keeping their IP and MAC', () => {
   after(async () => {
     if (!fixture) return;
     await stopFrontDoor(frontDoorDir(context().project.stateDir, SVC, ENV), 2000).catch(() => {});
-    db?.close();
+    await (db && closeStore(db));
     // The engines go with the lab, and their containers and networks with them.
     await lab?.dispose();
     await fixture.cleanup();
@@ -178,8 +178,8 @@ describe('moving instances between lab hosts, keeping their IP and MAC', () => {
     assert.ok(load.ok > 0, show(load));
     assert.deepEqual(value.stayed, []);
     assert.deepEqual(value.moved.map((m) => m.slot).sort(), [...leaving].sort());
-    assert.ok(hostStates(db).has('h2'));
-    assert.deepEqual(slotsOnHost('h2'), []);
+    assert.ok((await hostStates(db)).has('h2'));
+    assert.deepEqual(await slotsOnHost('h2'), []);
 
     const after = await seen();
     assert.equal(after.size, REPLICAS);
@@ -193,7 +193,7 @@ describe('moving instances between lab hosts, keeping their IP and MAC', () => {
       assert.ok(answer.ok, `the LAN cannot reach ${slot} at ${now.ip}: ${answer.body}`);
       assert.equal(await lan.neighbourMac(now.ip), now.mac);
     }
-    assert.equal(rolloutsOf(db, SVC, ENV)[0]!.kind, 'move');
+    assert.equal((await rolloutsOf(db, SVC, ENV))[0]!.kind, 'move');
 
     const ipam = await berth('ipam', '--json');
     assert.equal(ipam.code, 0, ipam.stderr);
@@ -219,8 +219,8 @@ describe('moving instances between lab hosts, keeping their IP and MAC', () => {
 
     const undrained = await berth('host', 'undrain', 'h2');
     assert.equal(undrained.code, 0, undrained.stderr);
-    assert.ok(!hostStates(db).has('h2'));
-    assert.deepEqual(slotsOnHost('h2'), [], 'undrain moved instances back');
+    assert.ok(!(await hostStates(db)).has('h2'));
+    assert.deepEqual(await slotsOnHost('h2'), [], 'undrain moved instances back');
 
     const before = (await seen()).get(slot)!;
     const { value: moved, load } = await underLoad(() => berth('move', slot, '--env', ENV, '--to', 'h2'));
@@ -249,7 +249,7 @@ describe('moving instances between lab hosts, keeping their IP and MAC', () => {
     assert.match(refused.stderr, new RegExp(`${was.ip.replaceAll('.', '\\.')} is already answered on the LAN by ${lanMac}`));
     const now = (await seen()).get(slot)!;
     assert.deepEqual(now, was, `${slot} does not run where it was`);
-    assert.deepEqual(allSlots(db, ENV).find((s) => s.slot === slot)!.host, was.host);
+    assert.deepEqual((await allSlots(db, ENV)).find((s) => s.slot === slot)!.host, was.host);
     // No helper is left on h3.
     const helpers = await engines.get('h3')!.containers.summaries(['berth.helper=arp']);
     assert.deepEqual(helpers, []);
@@ -263,14 +263,14 @@ describe('moving instances between lab hosts, keeping their IP and MAC', () => {
     // Checkpoints of the first batch: steps front-door, drain, replace; then renamed aside, replace, launch (old one stopped, new one not created).
     const killed = await berthOn(fixture, ['host', 'drain', 'h1'], { killAt: 6 });
     assert.equal(killed.signal, 'SIGKILL', `not killed: ${killed.stdout}${killed.stderr}`);
-    const interrupted = rolloutsOf(db, SVC, ENV)[0]!;
+    const interrupted = (await rolloutsOf(db, SVC, ENV))[0]!;
     assert.deepEqual([interrupted.kind, interrupted.status], ['move', 'running']);
 
     const resumed = await berth('host', 'drain', 'h1');
     assert.equal(resumed.code, 0, `${resumed.stdout}${resumed.stderr}`);
     assert.match(resumed.stdout, new RegExp(`rollout #${interrupted.id} \\(move`));
-    assert.equal(rolloutsOf(db, SVC, ENV).find((r) => r.id === interrupted.id)!.status, 'succeeded');
-    assert.deepEqual(slotsOnHost('h1'), []);
+    assert.equal((await rolloutsOf(db, SVC, ENV)).find((r) => r.id === interrupted.id)!.status, 'succeeded');
+    assert.deepEqual(await slotsOnHost('h1'), []);
     const after = await seen();
     assert.equal(after.size, REPLICAS);
     for (const slot of leaving) {

@@ -22,7 +22,7 @@ import { contextFor } from './rollout.js';
 /** A rolling update to the context's release. */
 function rolling(kind: 'forward' | 'rollback') {
   return async (ctx: RolloutContext): Promise<RolloutPlan> => {
-    const replicas = replicasIn(ctx.run, ctx.service, ctx.environment);
+    const replicas = await replicasIn(ctx.run, ctx.service, ctx.environment);
     return { target: ctx.release.number, phase: kind, steps: planRolling(ctx.service.name, ctx.environment.name, replicas, await slotStates(ctx), ctx.service.rollout) };
   };
 }
@@ -56,15 +56,15 @@ export async function releaseService(run: RunContext, serviceName: string, envir
   await requireHosts(run, service.name, environment, `the release of ${service.name} to ${environment.name}`);
   const image = await resolveImage(run.project, run.hosts.buildEngine(), run.db, service, options.image);
   const draft = { service: service.name, number: 0, image: image.name, imageId: image.id, digest: image.digest, repository: image.repository, config: configOf(service) };
-  const check = checkPromotion(run.project.pipeline, service.name, releasesOf(run.db, service.name).length + 1, environment.name, () => false, options.force ?? false);
+  const check = checkPromotion(run.project.pipeline, service.name, (await releasesOf(run.db, service.name)).length + 1, environment.name, () => false, options.force ?? false);
   // What the environment runs (the rollback target) is read once an interrupted rollout is finished.
   const resumed = await recoverInterrupted(run, service.name, environment.name, options);
   // An interrupted release of this very build and settings, now finished, is the release asked for: not a reason for another number.
-  const same = resumed && rolloutById(run.db, resumed.rollout)?.kind === 'release' ? releaseOf(run.db, service.name, resumed.release) : undefined;
+  const same = resumed && (await rolloutById(run.db, resumed.rollout))?.kind === 'release' ? await releaseOf(run.db, service.name, resumed.release) : undefined;
   if (same && reached(resumed, same.number) && same.imageId === draft.imageId && same.digest === draft.digest && same.config === draft.config) return { ...finishedInterrupted(resumed!), created: same };
-  const previous = currentRelease(run.db, service.name, environment.name) ?? null;
+  const previous = await currentRelease(run.db, service.name, environment.name) ?? null;
   let created: Release | undefined;
-  const create = () => (created = createRelease(run.db, { ...draft, createdBy: actor(run.env), ...(run.configVersion !== undefined ? { configVersion: run.configVersion } : {}) }));
+  const create = async () => (created = await createRelease(run.db, { ...draft, createdBy: actor(run.env), ...(run.configVersion !== undefined ? { configVersion: run.configVersion } : {}) }));
   const result = await rollout(run, environment.name, { kind: 'release', release: { ...draft, createdAt: 0, createdBy: '' }, create, previous, forced: check.missing.length > 0, plan: rolling('forward') }, options);
   return { ...result, created: created! };
 }
@@ -91,15 +91,19 @@ export async function promoteService(run: RunContext, serviceName: string, to: s
   const earlier = pipeline.slice(0, Math.max(0, pipeline.indexOf(target.name)));
   if (options.from === undefined && earlier.length === 0) throw invalid(`${to} is the first stage of the pipeline (${pipeline.join(' → ')}): nothing to promote from`, { fix: `release a new build there: berth release ${serviceName} --env ${to}` });
   // By default, the nearest earlier stage that runs a release: the pipeline check then names any stage it skipped.
-  const from = options.from ?? [...earlier].reverse().find((e) => currentRelease(run.db, serviceName, e) !== undefined) ?? earlier.at(-1)!;
+  let from = options.from;
+  for (const e of [...earlier].reverse()) if (from === undefined && (await currentRelease(run.db, serviceName, e)) !== undefined) from = e;
+  from ??= earlier.at(-1)!;
   environmentOf(run.project, from);
-  const number = currentRelease(run.db, serviceName, from);
+  const number = await currentRelease(run.db, serviceName, from);
   if (number === undefined) throw notFound(`no release of ${serviceName} runs in ${from}`, { fix: `release one first: berth release ${serviceName} --env ${pipeline[0]}` });
-  const release = requireRelease(run, serviceName, number);
-  const check = checkPromotion(pipeline, serviceName, number, target.name, (e) => hasRun(run.db, serviceName, e, number), options.force ?? false);
+  const release = await requireRelease(run, serviceName, number);
+  const ranIn = new Set<string>();
+  for (const e of pipeline) if (await hasRun(run.db, serviceName, e, number)) ranIn.add(e);
+  const check = checkPromotion(pipeline, serviceName, number, target.name, (e) => ranIn.has(e), options.force ?? false);
   const resumed = await recoverInterrupted(run, serviceName, target.name, options);
   if (options.canary === undefined && reached(resumed, number)) return finishedInterrupted(resumed!);
-  const previous = currentRelease(run.db, serviceName, target.name) ?? null;
+  const previous = await currentRelease(run.db, serviceName, target.name) ?? null;
   if (options.canary === undefined) {
     // "Nothing to do" only when every slot runs the release: a container removed by hand is recreated.
     const plan = previous === number ? unlessEverySlotRuns(rolling('forward'), `${to} already runs release ${number} of ${serviceName} in every slot`) : rolling('forward');
@@ -116,7 +120,7 @@ export async function promoteService(run: RunContext, serviceName: string, to: s
       previous,
       forced: check.missing.length > 0,
       endsOpen: true,
-      plan: async (ctx) => ({ target: number, phase: 'forward', steps: planCanary(serviceName, to, replicasIn(run, ctx.service, ctx.environment), await slotStates(ctx), share) }),
+      plan: async (ctx) => ({ target: number, phase: 'forward', steps: planCanary(serviceName, to, await replicasIn(run, ctx.service, ctx.environment), await slotStates(ctx), share) }),
     },
     options,
   );
@@ -134,34 +138,34 @@ function needsApproval(environment: string) {
 async function decideByGates(run: RunContext, service: string, environment: string, release: Release, options: PromoteOptions): Promise<RolloutResult> {
   const ctx = await contextFor(run, release, environmentOf(run.project, environment), options);
   const verdict = await watchCanary(ctx, await canarySlots(run, service, environment), options.watchMs);
-  options.onCanary?.(`canary ${verdict.decision}: ${verdict.reason}`);
+  await options.onCanary?.(`canary ${verdict.decision}: ${verdict.reason}`);
   return verdict.decision === 'promote' ? canaryPromote(run, service, environment, options, verdict.evidence) : canaryAbort(run, service, environment, options, verdict.reason, verdict.evidence);
 }
 
-function openCanary(run: RunContext, service: string, environment: string): Rollout {
+async function openCanary(run: RunContext, service: string, environment: string): Promise<Rollout> {
   environmentOf(run.project, environment);
-  const open = openRollout(run.db, service, environment);
+  const open = await openRollout(run.db, service, environment);
   if (!open || open.status !== 'canary') throw notFound(`no canary of ${service} is open in ${environment}`, { fix: `start one: berth promote ${service} --to ${environment} --canary 10%` });
   return open;
 }
 
 async function canarySlots(run: RunContext, service: string, environment: string): Promise<string[]> {
-  const open = openCanary(run, service, environment);
+  const open = await openCanary(run, service, environment);
   const plan = JSON.parse(open.plan) as RolloutPlan;
   return plan.steps.flatMap((s) => (s.op === 'canary' ? s.slots : []));
 }
 
 /** The canary's release rolls to 100%: every instance replaced in batches, the canary instances removed. */
 export async function canaryPromote(run: RunContext, service: string, environment: string, options: RolloutOptions = {}, evidence: object = byHand('promote', run)): Promise<RolloutResult> {
-  const open = openCanary(run, service, environment);
-  const lease = acquireForDecision(run.db, open, leaseSettings(run.env));
+  const open = await openCanary(run, service, environment);
+  const lease = await acquireForDecision(run.db, open, leaseSettings(run.env));
   const plan = await underLease(lease, async () => {
-    setEvidence(run.db, open.id, evidence, lease);
-    const release = requireRelease(run, service, open.release);
+    await setEvidence(run.db, open.id, evidence, lease);
+    const release = await requireRelease(run, service, open.release);
     const ctx = await contextFor(run, release, environmentOf(run.project, environment), options);
     const planned = await rolling('forward')({ ...ctx, lease });
-    replacePlan(run.db, open.id, JSON.stringify(planned), lease);
-    setRolloutStatus(run.db, open.id, 'running', lease);
+    await replacePlan(run.db, open.id, JSON.stringify(planned), lease);
+    await setRolloutStatus(run.db, open.id, 'running', lease);
     return planned;
   });
   return continueRollout(run, open.id, plan, options, { lease });
@@ -179,17 +183,17 @@ async function underLease<T>(lease: HeldLease, work: () => Promise<T>): Promise<
 
 /** The canary instances are drained and removed; the front door's weights go back to normal. */
 export async function canaryAbort(run: RunContext, service: string, environment: string, options: RolloutOptions = {}, reason = 'aborted by hand', evidence: object = byHand('abort', run)): Promise<RolloutResult> {
-  const open = openCanary(run, service, environment);
-  const lease = acquireForDecision(run.db, open, leaseSettings(run.env));
+  const open = await openCanary(run, service, environment);
+  const lease = await acquireForDecision(run.db, open, leaseSettings(run.env));
   const plan = await underLease(lease, async () => {
-    setEvidence(run.db, open.id, evidence, lease);
+    await setEvidence(run.db, open.id, evidence, lease);
     const slots = await canarySlots(run, service, environment);
     const previous = open.previous!;
-    const prevRelease = requireRelease(run, service, previous);
-    const replicas = replicasIn(run, serviceOfRelease(prevRelease), environmentOf(run.project, environment));
+    const prevRelease = await requireRelease(run, service, previous);
+    const replicas = await replicasIn(run, serviceOfRelease(prevRelease), environmentOf(run.project, environment));
     const planned: RolloutPlan = { target: previous, phase: 'rollback', reason: `canary aborted: ${reason}`, steps: [{ op: 'remove', slots }, { op: 'converge', replicas }] };
-    replacePlan(run.db, open.id, JSON.stringify(planned), lease);
-    setRolloutStatus(run.db, open.id, 'running', lease);
+    await replacePlan(run.db, open.id, JSON.stringify(planned), lease);
+    await setRolloutStatus(run.db, open.id, 'running', lease);
     return planned;
   });
   const message = `canary aborted: ${reason}`;
@@ -210,29 +214,29 @@ function byHand(decision: 'promote' | 'abort', run: RunContext): object {
 export async function rollbackService(run: RunContext, serviceName: string, environmentName: string, options: RolloutOptions & { to?: number; force?: boolean } = {}): Promise<RolloutResult> {
   serviceOf(run.project, serviceName);
   const environment = environmentOf(run.project, environmentName);
-  const forced = options.to !== undefined && !hasRun(run.db, serviceName, environment.name, options.to);
+  const forced = options.to !== undefined && !await hasRun(run.db, serviceName, environment.name, options.to);
   if (options.to !== undefined) {
-    requireRelease(run, serviceName, options.to);
-    if (forced && !options.force) throw neverRanHere(run, serviceName, environment.name, options.to);
+    await requireRelease(run, serviceName, options.to);
+    if (forced && !options.force) throw await neverRanHere(run, serviceName, environment.name, options.to);
   }
   const resumed = await recoverInterrupted(run, serviceName, environment.name, options);
   // Without --to, an interrupted rollback that now finished is the rollback asked for (not a reason to go back once more).
-  const wanted = options.to ?? (resumed && rolloutById(run.db, resumed.rollout)?.kind === 'rollback' ? resumed.release : undefined);
+  const wanted = options.to ?? (resumed && (await rolloutById(run.db, resumed.rollout))?.kind === 'rollback' ? resumed.release : undefined);
   if (wanted !== undefined && reached(resumed, wanted)) return finishedInterrupted(resumed!);
-  const current = currentRelease(run.db, serviceName, environment.name);
+  const current = await currentRelease(run.db, serviceName, environment.name);
   if (current === undefined) throw notFound(`no release of ${serviceName} runs in ${environment.name}`, { fix: `release one first: berth release ${serviceName} --env ${run.project.pipeline[0]}` });
   let target = options.to;
   if (target === undefined) {
-    target = rolloutsOf(run.db, serviceName, environment.name).find((r) => r.status === 'succeeded' && r.release !== current)?.release;
+    target = (await rolloutsOf(run.db, serviceName, environment.name)).find((r) => r.status === 'succeeded' && r.release !== current)?.release;
     if (target === undefined) throw notFound(`${environment.name} has run no release of ${serviceName} before release ${current}: nothing to roll back to`, { fix: `see berth history ${serviceName} --env ${environment.name}` });
   }
   if (target === current) throw conflict(`${environment.name} already runs release ${target} of ${serviceName}`, { fix: 'name another release with --to' });
-  const release = requireRelease(run, serviceName, target);
+  const release = await requireRelease(run, serviceName, target);
   return rollout(run, environment.name, { kind: 'rollback', release, previous: current, forced, plan: rolling('forward') }, options);
 }
 
-function neverRanHere(run: RunContext, service: string, environment: string, release: number) {
-  const ranIn = [...new Set(rolloutsOf(run.db, service).filter((r) => r.status === 'succeeded' && r.release === release).map((r) => r.environment))];
+async function neverRanHere(run: RunContext, service: string, environment: string, release: number) {
+  const ranIn = [...new Set((await rolloutsOf(run.db, service)).filter((r) => r.status === 'succeeded' && r.release === release).map((r) => r.environment))];
   const from = ranIn.find((e) => e !== environment);
   return conflict(
     `release ${release} of ${service} has never run in ${environment}${ranIn.length > 0 ? ` (it ran in ${ranIn.join(', ')})` : ''}: a rollback goes only to a release the environment ran before`,
@@ -254,34 +258,34 @@ export async function scaleService(run: RunContext, serviceName: string, environ
   if (replicas === 0 && !options.force) {
     throw invalid(`scaling ${serviceName} to 0 in ${environment.name} removes every instance of it there`, { fix: `if that is what you want, pass --force: berth scale ${serviceName}=0 --env ${environment.name} --force` });
   }
-  const problem = capacityProblem(capacityOf(run, serviceName, environment, replicas));
+  const problem = capacityProblem(await capacityOf(run, serviceName, environment, replicas));
   if (problem) throw problem;
   const resumed = await recoverInterrupted(run, serviceName, environment.name, options);
-  if (resumed && rolloutById(run.db, resumed.rollout)?.kind === 'scale' && reached(resumed, resumed.release) && scaleOf(run.db, serviceName, environment.name) === replicas) return finishedInterrupted(resumed);
-  const current = currentRelease(run.db, serviceName, environment.name);
+  if (resumed && (await rolloutById(run.db, resumed.rollout))?.kind === 'scale' && reached(resumed, resumed.release) && await scaleOf(run.db, serviceName, environment.name) === replicas) return finishedInterrupted(resumed);
+  const current = await currentRelease(run.db, serviceName, environment.name);
   if (current === undefined) throw notFound(`no release of ${serviceName} runs in ${environment.name}, so there is nothing to scale`, { fix: `release one first: berth release ${serviceName} --env ${run.project.pipeline[0]}` });
-  const release = requireRelease(run, serviceName, current);
-  const before = replicasIn(run, serviceOfRelease(release), environment);
-  setScale(run.db, serviceName, environment.name, replicas);
+  const release = await requireRelease(run, serviceName, current);
+  const before = await replicasIn(run, serviceOfRelease(release), environment);
+  await setScale(run.db, serviceName, environment.name, replicas);
   try {
     return await rollout(run, environment.name, { kind: 'scale', release, previous: current, forced: false, plan: rolling('forward') }, options);
   } catch (error) {
-    setScale(run.db, serviceName, environment.name, before);
+    await setScale(run.db, serviceName, environment.name, before);
     throw error;
   }
 }
 
 /** What `capacityProblem` needs: the network, the hosts and, on a flat network, the addresses free and those the service's slots hold. */
-function capacityOf(run: RunContext, service: string, environment: EnvironmentSpec, replicas: number): CapacityInput {
+async function capacityOf(run: RunContext, service: string, environment: EnvironmentSpec, replicas: number): Promise<CapacityInput> {
   const network = networkOf(run.project, environment);
   const base = { service, environment: environment.name, replicas, network: { name: network.name, mode: network.mode }, hosts: environment.hosts.length };
   if (network.mode !== 'flat') return base;
   const ipam = ipamOf(run);
-  const usage = ipam.usage(network.name);
-  const slots = new Set(slotsOf(run.db, service, environment.name).map((s) => s.slot));
+  const usage = await ipam.usage(network.name);
+  const slots = new Set((await slotsOf(run.db, service, environment.name)).map((s) => s.slot));
   const now = Date.now();
   // A slot's own address is its again, quarantined or not; one whose quarantine is over already counts as free.
-  const held = ipam.allocations(network.name).filter((a) => a.slot !== null && slots.has(a.slot) && (a.state !== 'quarantined' || (ipam.quarantineEndsAt(a) ?? 0) > now)).length;
+  const held = (await ipam.allocations(network.name)).filter((a) => a.slot !== null && slots.has(a.slot) && (a.state !== 'quarantined' || (ipam.quarantineEndsAt(a) ?? 0) > now)).length;
   return { ...base, pool: { free: usage.free, held } };
 }
 
@@ -294,9 +298,9 @@ export async function recreateMissing(run: RunContext, serviceName: string, envi
   serviceOf(run.project, serviceName);
   const environment = environmentOf(run.project, environmentName);
   await recoverInterrupted(run, serviceName, environment.name, options);
-  const current = currentRelease(run.db, serviceName, environment.name);
+  const current = await currentRelease(run.db, serviceName, environment.name);
   if (current === undefined) throw notFound(`no release of ${serviceName} runs in ${environment.name}`, { fix: `recreate its instances with: berth deploy ${serviceName} --env ${environment.name}` });
-  const release = requireRelease(run, serviceName, current);
+  const release = await requireRelease(run, serviceName, current);
   return rollout(run, environment.name, { kind: 'scale', release, previous: current, forced: false, plan: rolling('forward') }, options);
 }
 
@@ -316,12 +320,12 @@ export interface HistoryEntry {
   evidence: Record<string, unknown>;
 }
 
-export function history(run: RunContext, serviceName: string, environment?: string): { releases: Release[]; rollouts: HistoryEntry[] } {
+export async function history(run: RunContext, serviceName: string, environment?: string): Promise<{ releases: Release[]; rollouts: HistoryEntry[] }> {
   serviceOf(run.project, serviceName);
   if (environment !== undefined) environmentOf(run.project, environment);
-  const releases = releasesOf(run.db, serviceName);
+  const releases = await releasesOf(run.db, serviceName);
   const digests = new Map(releases.map((r) => [r.number, r.digest]));
-  const rollouts = rolloutsOf(run.db, serviceName, environment).map((r) => ({
+  const rollouts = (await rolloutsOf(run.db, serviceName, environment)).map((r) => ({
     rollout: r.id,
     environment: r.environment,
     release: r.release,

@@ -45,7 +45,7 @@ import { frontDoorStatus, stopFrontDoor } from '../lb/front-door.js';
 import type { FrontDoorStatus } from '../lb/model.js';
 import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
 import { currentRelease, frontDoorPort, releaseOf, releasesOf, rolloutById, rolloutsOf } from '../store/releases.js';
 import { tryLease } from '../store/leases.js';
 import { runBerth, type CliOutcome } from '../testing/cli.js';
@@ -82,7 +82,7 @@ const BAD = 'a release that fails its health check in production rolls back by i
 
 describe('release, promote, canary and rollback through the front door, on the real engine', () => {
   let fixture: Fixture;
-  let db: Db;
+  let db: Store;
   /** A port this test listens on, configured as the front door port of the service in `test`. */
   let held: Server;
   let heldPort: number;
@@ -130,7 +130,7 @@ describe('release, promote, canary and rollback through the front door, on the r
   const stateDir = () => context().project.stateDir;
   const instances = (environment: string): Promise<InstanceStatus[]> => listInstances(context(), { environment, service: SVC });
   const door = async (environment: string): Promise<FrontDoorStatus> => {
-    const bind = frontDoorPort(db, SVC, environment);
+    const bind = await frontDoorPort(db, SVC, environment);
     assert.ok(bind, `no front door port recorded for ${environment}`);
     return frontDoorStatus({ id: `${environment}-${SVC}`, dir: frontDoorDir(stateDir(), SVC, environment), bind });
   };
@@ -239,7 +239,7 @@ describe('release, promote, canary and rollback through the front door, on the r
         },
       },
     );
-    db = openStore(stateDir());
+    db = await openStore(stateDir());
     // Every build up front: releases name them by image ID and nothing is built later.
     const builds: [Version, string, string][] = [
       ['A', page('A'), runtime],
@@ -271,7 +271,7 @@ describe('release, promote, canary and rollback through the front door, on the r
     }
     for (const network of ['lan', 'nat']) await removeNetwork(fixture.engine, `berth-${fixture.name}-${network}`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
-    db?.close();
+    await (db && closeStore(db));
     await fixture.cleanup();
   });
 
@@ -282,9 +282,9 @@ describe('release, promote, canary and rollback through the front door, on the r
     const answer = await sendRequests(`http://${dev.frontDoor.address}:${dev.frontDoor.port}/`, 4);
     assert.deepEqual([...answer.answers], [['hello A', 4]], show(answer));
 
-    const rollouts = rolloutsOf(db, SVC).length;
+    const rollouts = (await rolloutsOf(db, SVC)).length;
     await rejectsWith(promoteService(context(), SVC, 'staging', { ...opts }), 'conflict', /has not run in test,/);
-    assert.equal(rolloutsOf(db, SVC).length, rollouts, 'a refused promotion recorded a rollout');
+    assert.equal((await rolloutsOf(db, SVC)).length, rollouts, 'a refused promotion recorded a rollout');
     assert.deepEqual(await instances('staging'), []);
 
     const staged = await must(promoteService(context(), SVC, 'staging', { force: true, ...opts }));
@@ -295,7 +295,7 @@ describe('release, promote, canary and rollback through the front door, on the r
     assert.deepEqual((await door('staging')).servers.map((s) => [s.name, s.address, s.state]), [[onNat!.slot, `127.0.0.1:${onNat!.ports['8080/tcp']}`, 'ready']]);
     const viaNat = await sendRequests(`http://${staged.frontDoor.address}:${staged.frontDoor.port}/`, 4);
     assert.deepEqual([...viaNat.answers], [['hello A', 4]], show(viaNat));
-    const entries = history(context(), SVC).rollouts;
+    const entries = (await history(context(), SVC)).rollouts;
     assert.deepEqual(
       entries.map((e) => [e.environment, e.kind, e.forced, e.status, e.release]),
       [
@@ -322,7 +322,7 @@ describe('release, promote, canary and rollback through the front door, on the r
     const status = await door('production');
     assert.equal(status.frontend.responses['5xx'], 0);
     // Every step of the update: front door, drain/replace per instance, converge.
-    const plan = JSON.parse(rolloutById(db, promoted.rollout)!.plan) as { steps: { op: string; slots?: string[] }[] };
+    const plan = JSON.parse((await rolloutById(db, promoted.rollout))!.plan) as { steps: { op: string; slots?: string[] }[] };
     assert.deepEqual(
       plan.steps.map((s) => [s.op, ...(s.slots ?? [])].join(' ')),
       ['front-door', ...PRODUCTION.flatMap((slot) => [`drain ${slot}`, `replace ${slot}`]), 'converge'],
@@ -362,9 +362,9 @@ describe('release, promote, canary and rollback through the front door, on the r
     console.log(`# canary 10%: ${toCanary}/400 requests; weights ${JSON.stringify(weights)}`);
 
     // While it is open, another rollout of the service in production is refused.
-    const rollouts = rolloutsOf(db, SVC).length;
+    const rollouts = (await rolloutsOf(db, SVC)).length;
     await rejectsWith(rollbackService(context(), SVC, 'production', { ...opts }), 'conflict', new RegExp(`a canary of ${SVC} \\(release \\d+\\) is open in production`));
-    assert.equal(rolloutsOf(db, SVC).length, rollouts);
+    assert.equal((await rolloutsOf(db, SVC)).length, rollouts);
 
     // Canary promote, under load.
     const { value: done, load: promoteLoad } = await underLoad(() => canaryPromote(context(), SVC, 'production', { ...opts }));
@@ -372,7 +372,7 @@ describe('release, promote, canary and rollback through the front door, on the r
     assert.equal(promoteLoad.failed, 0, show(promoteLoad));
     await assertProduction('C');
     assert.deepEqual(
-      history(context(), SVC, 'production').rollouts.slice(0, 1).map((e) => [e.kind, e.status, e.release]),
+      (await history(context(), SVC, 'production')).rollouts.slice(0, 1).map((e) => [e.kind, e.status, e.release]),
       [['canary', 'succeeded', releases.C]],
     );
 
@@ -387,11 +387,11 @@ describe('release, promote, canary and rollback through the front door, on the r
     assert.ok((abortLoad.answers.get('hello A') ?? 0) > 0, `the canary never answered before the abort: ${show(abortLoad)}`);
     const afterAbort = await assertProduction('C');
     assert.deepEqual(afterAbort.map((i) => i.id), onC.map((i) => i.id), 'the abort replaced running instances');
-    assert.equal(currentRelease(db, SVC, 'production'), releases.C);
-    const abortedEntry = history(context(), SVC, 'production').rollouts[0]!;
+    assert.equal(await currentRelease(db, SVC, 'production'), releases.C);
+    const abortedEntry = (await history(context(), SVC, 'production')).rollouts[0]!;
     assert.deepEqual([abortedEntry.rollout, abortedEntry.kind, abortedEntry.status, abortedEntry.release], [second.rollout, 'canary', 'aborted', releases.A]);
     assert.match(abortedEntry.message, /canary aborted: aborted by hand/);
-    assert.deepEqual(history(context(), SVC, 'production').rollouts[0]!.evidence, { gate: 'manual', decision: 'abort', reason: 'aborted by hand', by: abortedEntry.by });
+    assert.deepEqual((await history(context(), SVC, 'production')).rollouts[0]!.evidence, { gate: 'manual', decision: 'abort', reason: 'aborted by hand', by: abortedEntry.by });
   });
 
   /** Every rollout event of a promotion, the steps' texts and the canary notes. */
@@ -420,7 +420,7 @@ describe('release, promote, canary and rollback through the front door, on the r
     assert.equal(result.failed, 0, show(result));
     assert.deepEqual([...result.answers.keys()].sort(), ['hello C', 'hello D'], show(result));
     await assertProduction('D');
-    const entry = history(context(), SVC, 'production').rollouts[0]!;
+    const entry = (await history(context(), SVC, 'production')).rollouts[0]!;
     assert.deepEqual([entry.kind, entry.status, entry.release], ['canary', 'succeeded', releases.D]);
     const evidence = entry.evidence as unknown as CanaryEvidence;
     assert.deepEqual([evidence.gate, evidence.decision, `canary promote: ${evidence.reason}`], ['canary', 'promote', notes[0]]);
@@ -450,7 +450,7 @@ describe('release, promote, canary and rollback through the front door, on the r
     assert.equal(rolloutExitCodes.aborted, 8);
     assert.match(cli.stdout, /canary abort: error rate: canary (\d+\.\d)% errors \(\d+ of \d+ requests\) vs baseline (\d+\.\d)% errors \(\d+ of \d+ requests\)/, output);
     assert.match(cli.stdout, new RegExp(`${SVC} release ${releases.FLAKY} in production: aborted \\(canary aborted: error rate: `), output);
-    const entry = history(context(), SVC, 'production').rollouts[0]!;
+    const entry = (await history(context(), SVC, 'production')).rollouts[0]!;
     assert.deepEqual([entry.kind, entry.status, entry.release], ['canary', 'aborted', releases.FLAKY]);
     const evidence = entry.evidence as unknown as CanaryEvidence;
     assert.equal(evidence.decision, 'abort');
@@ -495,18 +495,18 @@ describe('release, promote, canary and rollback through the front door, on the r
     const running = await assertProduction('D');
     // Only the first slot was tried: the others kept their containers; slot 1 got its old one back.
     assert.deepEqual(running.map((i) => i.id), onD.map((i) => i.id));
-    assert.equal(currentRelease(db, SVC, 'production'), releases.D);
-    const entry = history(context(), SVC, 'production').rollouts[0]!;
+    assert.equal(await currentRelease(db, SVC, 'production'), releases.D);
+    const entry = (await history(context(), SVC, 'production')).rollouts[0]!;
     assert.deepEqual([entry.kind, entry.release, entry.status], ['promote', releases.BAD, 'rolled-back']);
     assert.match(entry.message, new RegExp(`rolled back to release ${releases.D}: instance ${SVC}-production-1: .*404`));
-    assert.deepEqual(db.prepare('SELECT * FROM leases').all(), []);
+    assert.deepEqual(sqliteOf(db).prepare('SELECT * FROM leases').all(), []);
     console.log(`# failed promotion and rollback: ${took} ms; load ${show(result)}`);
   });
 
   /** What a refused command must leave as it was: releases, rollouts, instances. */
   const snapshot = async () => ({
-    releases: releasesOf(db, SVC).map((r) => r.number),
-    rollouts: rolloutsOf(db, SVC).map((r) => [r.id, r.status]),
+    releases: (await releasesOf(db, SVC)).map((r) => r.number),
+    rollouts: (await rolloutsOf(db, SVC)).map((r) => [r.id, r.status]),
     instances: (await listInstances(context(), { service: SVC })).map((i) => [i.slot, i.id, i.state]),
   });
   type Snapshot = Awaited<ReturnType<typeof snapshot>>;
@@ -550,9 +550,9 @@ describe('release, promote, canary and rollback through the front door, on the r
     const sleeper: ChildProcess = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
       assert.ok(sleeper.pid);
-      const stagingRollout = rolloutsOf(db, SVC, 'staging')[0]!;
+      const stagingRollout = (await rolloutsOf(db, SVC, 'staging'))[0]!;
       const claim = { service: SVC, environment: 'staging', rollout: stagingRollout.id, holder: `${hostname()}:${sleeper.pid}:test`, pid: sleeper.pid, hostname: hostname() };
-      assert.ok('taken' in tryLease(db, claim, 60_000));
+      assert.ok('taken' in await tryLease(db, claim, 60_000));
       await rejectsWith(
         releaseService(context(), SVC, 'staging', { image: images.B, force: true, ...opts }),
         'conflict',
@@ -562,21 +562,21 @@ describe('release, promote, canary and rollback through the front door, on the r
       await unchanged('a rollout in progress', before);
     } finally {
       sleeper.kill('SIGKILL');
-      db.prepare('DELETE FROM leases WHERE service = ? AND environment = ?').run(SVC, 'staging');
+      sqliteOf(db).prepare('DELETE FROM leases WHERE service = ? AND environment = ?').run(SVC, 'staging');
     }
-    assert.deepEqual(db.prepare('SELECT * FROM leases').all(), []);
+    assert.deepEqual(sqliteOf(db).prepare('SELECT * FROM leases').all(), []);
   });
 
   it('a front door port held by another process: a conflict naming the port, and no rollout or release recorded', async (t) => {
     const before = await snapshot();
     // The front door port of the service in test (lb_port) is the one this test listens on.
     await rejectsWith(releaseService(context(), SVC, 'test', { image: images.A, force: true, ...opts }), 'conflict', new RegExp(`port ${heldPort} on 127\\.0\\.0\\.1 is taken by another process`));
-    const left = rolloutsOf(db, SVC).filter((r) => !before.rollouts.some(([id]) => id === r.id));
+    const left = (await rolloutsOf(db, SVC)).filter((r) => !before.rollouts.some(([id]) => id === r.id));
     for (const r of left) t.diagnostic(`rollout left behind: #${r.id} ${r.kind} of release ${r.release} in ${r.environment}: ${r.status}, "${r.message}"`);
-    const releasesLeft = releasesOf(db, SVC).filter((r) => !before.releases.includes(r.number));
+    const releasesLeft = (await releasesOf(db, SVC)).filter((r) => !before.releases.includes(r.number));
     for (const r of releasesLeft) t.diagnostic(`release left behind: ${r.number}`);
     assert.deepEqual(await instances('test'), []);
-    assert.deepEqual(db.prepare('SELECT * FROM leases').all(), []);
+    assert.deepEqual(sqliteOf(db).prepare('SELECT * FROM leases').all(), []);
     assert.deepEqual(left, [], 'a rollout was recorded for a front door whose port is taken');
     assert.deepEqual(releasesLeft, [], 'a release was recorded for a front door whose port is taken');
   });
@@ -588,9 +588,9 @@ describe('release, promote, canary and rollback through the front door, on the r
     assert.deepEqual([back.status, back.release], ['succeeded', releases.C]);
     assert.equal(result.failed, 0, show(result));
     await assertProduction('C');
-    const entry = history(context(), SVC, 'production').rollouts[0]!;
+    const entry = (await history(context(), SVC, 'production')).rollouts[0]!;
     assert.deepEqual([entry.kind, entry.release, entry.status, entry.forced], ['rollback', releases.C, 'succeeded', false]);
-    assert.equal(rolloutById(db, back.rollout)!.previous, releases.D);
-    assert.equal(releaseOf(db, SVC, releases.C)!.imageId, images.C);
+    assert.equal((await rolloutById(db, back.rollout))!.previous, releases.D);
+    assert.equal((await releaseOf(db, SVC, releases.C))!.imageId, images.C);
   });
 });

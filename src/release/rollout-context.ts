@@ -59,8 +59,8 @@ export interface RolloutContext {
 export type LeasedContext = RolloutContext & { lease: HeldLease };
 
 /** A write the rollout makes in the store, refused (a conflict) once its lease has another holder. */
-export function journaled<T>(ctx: RolloutContext, write: () => T): T {
-  return ctx.lease ? fenced(ctx.run.db, ctx.lease, ctx.rollout, write) : write();
+export function journaled<T>(ctx: RolloutContext, write: () => Promise<T>): Promise<T> {
+  return ctx.lease ? fenced(ctx.run.db, ctx.lease, ctx.rollout, () => write()) : write();
 }
 
 /** Where a slot runs: where a move takes it, else as the rollout's placement planned it (deploy/placement.ts; slots beyond the plan placed on demand). */
@@ -71,8 +71,8 @@ export function placementOf(ctx: RolloutContext, slot: string): Placement {
 }
 
 /** The spec hash a slot's container has when it runs the target release. */
-export function targetHash(ctx: RolloutContext, slot: string): string {
-  return slotBody(ctx.target.input(placementOf(ctx, slot))).specHash;
+export async function targetHash(ctx: RolloutContext, slot: string): Promise<string> {
+  return slotBody(await ctx.target.input(placementOf(ctx, slot))).specHash;
 }
 
 export function observe(ctx: RolloutContext): Promise<Observed[]> {

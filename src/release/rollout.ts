@@ -6,6 +6,7 @@
  * write refused because the lease went to another process stops it where it
  * is, undoing nothing (the new holder owns the rollout now).
  */
+import { inTransaction } from '../store/db.js';
 import { userInfo } from 'node:os';
 import { canonicalJson } from '../build/plan.js';
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
@@ -84,16 +85,16 @@ export function configOf(service: ServiceSpec): string {
   return canonicalJson(service);
 }
 
-export function replicasIn(run: RunContext, service: ServiceSpec, environment: EnvironmentSpec): number {
-  return scaleOf(run.db, service.name, environment.name) ?? environment.services[service.name]?.replicas ?? service.replicas;
+export async function replicasIn(run: RunContext, service: ServiceSpec, environment: EnvironmentSpec): Promise<number> {
+  return await scaleOf(run.db, service.name, environment.name) ?? environment.services[service.name]?.replicas ?? service.replicas;
 }
 
 /** The context of a rollout to `release`; a deploy (`withDoor: false`) runs its instances without a front door. */
 export async function contextFor(run: RunContext, release: Release, environment: EnvironmentSpec, options: RolloutOptions, withDoor = true): Promise<RolloutContext> {
   const service = serviceOfRelease(release);
   const emit = options.emit ?? (() => {});
-  const images = distributionFor(run, release, (p) => emit({ type: 'note', text: `${p.host}: pulled ${images.source.ref} (${p.downloaded} layer(s) downloaded)` }));
-  const placement = { replicas: replicasIn(run, service, environment), ...(options.moves ? { moves: options.moves } : {}), ...(options.leave ? { leave: options.leave } : {}) };
+  const images = await distributionFor(run, release, (p) => emit({ type: 'note', text: `${p.host}: pulled ${images.source.ref} (${p.downloaded} layer(s) downloaded)` }));
+  const placement = { replicas: await replicasIn(run, service, environment), ...(options.moves ? { moves: options.moves } : {}), ...(options.leave ? { leave: options.leave } : {}) };
   const target = await prepareTarget(run, service, environment, { id: release.imageId, digest: release.digest, ref: images.source.ref }, placement);
   const door = withDoor ? await frontDoorFor(run, service, environment) : NO_DOOR;
   return {
@@ -114,8 +115,8 @@ export async function contextFor(run: RunContext, release: Release, environment:
 }
 
 /** Before any engine is asked or anything changes: the release's image can reach every host of the environment. */
-function requireImageReach(run: RunContext, release: Release, environment: EnvironmentSpec): void {
-  requireDistributable(run, release, distributionFor(run, release), environment.hosts);
+async function requireImageReach(run: RunContext, release: Release, environment: EnvironmentSpec): Promise<void> {
+  requireDistributable(run, release, await distributionFor(run, release), environment.hosts);
 }
 
 /** Before the journal starts: the hosts that launch instances of the plan have the image (pulled in parallel). */
@@ -135,14 +136,14 @@ async function prepareOnce(ctx: RolloutContext): Promise<void> {
 /** Each main slot of the service, and whether it already runs the context's release. */
 export async function slotStates(ctx: RolloutContext): Promise<SlotState[]> {
   const main = (await observe(ctx)).filter((o) => o.role === 'main');
-  return main.map((o) => ({ slot: o.slot, ordinal: ordinalOf(o.slot), current: o.running && o.specHash === targetHash(ctx, o.slot) }));
+  return Promise.all(main.map(async (o) => ({ slot: o.slot, ordinal: ordinalOf(o.slot), current: o.running && o.specHash === (await targetHash(ctx, o.slot)) })));
 }
 
 export interface RolloutRequest {
   kind: RolloutKind;
   /** The release to roll out; a new one is recorded by `create` only once the checks before the rollout passed. */
   release: Release;
-  create?: () => Release;
+  create?: () => Promise<Release>;
   /** The release the environment ran before; a failure rolls back to it. */
   previous: number | null;
   forced: boolean;
@@ -158,17 +159,17 @@ export interface RolloutRequest {
  * missing instance) does where the service has a front door there, so a service run by
  * `berth deploy` stays without one.
  */
-export function usesFrontDoor(run: RunContext, kind: RolloutKind, service: string, environment: string): boolean {
+export async function usesFrontDoor(run: RunContext, kind: RolloutKind, service: string, environment: string): Promise<boolean> {
   if (kind === 'deploy') return false;
   // The reconciler brings back what there was: a front door only where one was recorded.
-  if (kind === 'reconcile') return frontDoorPort(run.db, service, environment) !== undefined;
-  if (kind === 'scale' || kind === 'rollback' || kind === 'move') return frontDoorPort(run.db, service, environment) !== undefined || !lastRanByDeploy(run, service, environment);
+  if (kind === 'reconcile') return await frontDoorPort(run.db, service, environment) !== undefined;
+  if (kind === 'scale' || kind === 'rollback' || kind === 'move') return await frontDoorPort(run.db, service, environment) !== undefined || !await lastRanByDeploy(run, service, environment);
   return true;
 }
 
-function lastRanByDeploy(run: RunContext, service: string, environment: string): boolean {
+async function lastRanByDeploy(run: RunContext, service: string, environment: string): Promise<boolean> {
   // A reconcile repeats what ran before it, so the rollout before it decides.
-  return rolloutsOf(run.db, service, environment).find((r) => r.status === 'succeeded' && r.kind !== 'reconcile')?.kind === 'deploy';
+  return (await rolloutsOf(run.db, service, environment)).find((r) => r.status === 'succeeded' && r.kind !== 'reconcile')?.kind === 'deploy';
 }
 
 /** Takes the service's lease (finishing an interrupted rollout first), then runs the request's plan. */
@@ -179,8 +180,8 @@ export async function rollout(run: RunContext, environmentName: string, request:
   // An interrupted rollout resumes as journaled (a move to its `replace.to`), not as this command plans.
   const { moves: _moves, leave: _leave, ...resume } = options;
   await recoverInterrupted(run, service, environment.name, resume);
-  if (options.resume === false) requireUnlocked(run, service, environment.name);
-  const { lease, interrupted } = acquire(run.db, service, environment.name, 0, leaseSettings(run.env));
+  if (options.resume === false) await requireUnlocked(run, service, environment.name);
+  const { lease, interrupted } = await acquire(run.db, service, environment.name, 0, leaseSettings(run.env));
   if (interrupted) {
     lease.stop();
     throw failed(`rollout #${interrupted.id} of ${service} in ${environment.name} was interrupted again; run the command again`);
@@ -188,35 +189,35 @@ export async function rollout(run: RunContext, environmentName: string, request:
   let ctx: LeasedContext;
   let plan: RolloutPlan;
   try {
-    const door = usesFrontDoor(run, request.kind, service, environment.name);
-    requireImageReach(run, request.release, environment);
+    const door = await usesFrontDoor(run, request.kind, service, environment.name);
+    await requireImageReach(run, request.release, environment);
     ctx = { ...(await contextFor(run, request.release, environment, options, door)), lease };
     await prepareOnce(ctx);
     // The front door first: a port taken (or any bad input) fails here, before anything is recorded or changed.
     if (door) await runStep(ctx, { op: 'front-door' });
-    if (request.create) ctx = { ...ctx, release: request.create() };
+    if (request.create) ctx = { ...ctx, release: await request.create() };
     plan = await request.plan(ctx);
     await distribute(ctx, plan);
   } catch (error) {
-    lease.release();
+    await lease.release();
     throw error;
   }
   if (plan.steps.length === 0) {
     // Nothing to change (a deploy whose every slot is up to date): nothing is journaled.
-    lease.release();
-    const last = rolloutsOf(run.db, service, environment.name).find((r) => r.status === 'succeeded');
+    await lease.release();
+    const last = (await rolloutsOf(run.db, service, environment.name)).find((r) => r.status === 'succeeded');
     return result(ctx, last?.id ?? 0, 'succeeded', 'nothing to do: every instance is up to date');
   }
   let id: number;
   try {
-    id = startRollout(
+    id = await startRollout(
       run.db,
       { service, environment: environment.name, release: ctx.release.number, previous: request.previous, kind: request.kind, forced: request.forced, actor: actor(run.env), plan: JSON.stringify(plan) },
       lease,
     );
   } catch (error) {
     // Nothing journaled: the lease goes (one another process took over stays its).
-    lease.release();
+    await lease.release();
     throw error;
   }
   options.onJournaled?.(id);
@@ -238,12 +239,12 @@ export async function continueRollout(run: RunContext, rolloutId: number, plan: 
   let ctx: LeasedContext;
   let record: Rollout;
   try {
-    record = rolloutById(run.db, rolloutId)!;
+    record = (await rolloutById(run.db, rolloutId))!;
     const environment = environmentOf(run.project, record.environment);
     await requireHosts(run, record.service, environment, `rollout #${rolloutId} (${record.kind} of ${record.service} to ${record.environment})`);
-    const target = releaseOf(run.db, record.service, plan.target)!;
-    requireImageReach(run, target, environment);
-    ctx = { ...(await contextFor(run, target, environment, options, usesFrontDoor(run, record.kind, record.service, record.environment))), lease };
+    const target = (await releaseOf(run.db, record.service, plan.target))!;
+    await requireImageReach(run, target, environment);
+    ctx = { ...(await contextFor(run, target, environment, options, await usesFrontDoor(run, record.kind, record.service, record.environment))), lease };
     await prepareOnce(ctx);
     options.onJournaled?.(rolloutId);
   } catch (error) {
@@ -260,10 +261,10 @@ export async function recoverInterrupted(run: RunContext, service: string, envir
   // Every operation that rolls out starts here: a host it needs that does not answer stops it before anything changes.
   await requireHosts(run, service, environmentOf(run.project, environment), `a rollout of ${service} to ${environment}`);
   // Checked and taken with no await between: nothing in this process takes the lease in between.
-  if (options.resume === false) requireUnlocked(run, service, environment);
-  const { lease, interrupted } = acquire(run.db, service, environment, 0, leaseSettings(run.env));
+  if (options.resume === false) await requireUnlocked(run, service, environment);
+  const { lease, interrupted } = await acquire(run.db, service, environment, 0, leaseSettings(run.env));
   if (!interrupted) {
-    lease.release();
+    await lease.release();
     return undefined;
   }
   const plan = JSON.parse(interrupted.plan) as RolloutPlan;
@@ -290,30 +291,30 @@ async function execute(context: LeasedContext, id: number, plan: RolloutPlan, fr
   const ctx: LeasedContext = { ...rest, rollout: id, ...(signal && plan.phase === 'forward' ? { signal } : {}) };
   const { db } = ctx.run;
   const { lease } = ctx;
-  const record = rolloutById(db, id)!;
+  const record = (await rolloutById(db, id))!;
   try {
     try {
       await runSteps(ctx, id, plan, from);
     } catch (error) {
       if (isLostLease(error)) throw error;
       if (plan.phase === 'rollback') {
-        setRolloutStatus(db, id, 'failed', lease, `rollback to release ${plan.target} failed: ${(error as Error).message}`);
-        lease.release();
+        await setRolloutStatus(db, id, 'failed', lease, `rollback to release ${plan.target} failed: ${(error as Error).message}`);
+        await lease.release();
         throw rollbackFailed(record, plan, error);
       }
       if (record.kind === 'move' || record.kind === 'reconcile') return await stopMove(ctx, record, error);
       return await rollBack(ctx, record, error);
     }
     if (endsOpen) {
-      setRolloutStatus(db, id, 'canary', lease);
+      await setRolloutStatus(db, id, 'canary', lease);
       return result(ctx, id, 'canary', 'canary running; promote or abort it');
     }
     const status = ending?.status ?? (plan.phase === 'forward' ? 'succeeded' : record.previous === null ? 'failed' : 'rolled-back');
     const message = ending?.message ?? (plan.phase === 'rollback' ? `rolled back to release ${plan.target}: ${plan.reason ?? ''}` : '');
-    lease.ensureHeld(id);
-    if (plan.phase === 'forward') recordProtected(ctx, record);
-    setRolloutStatus(db, id, status, lease, message);
-    lease.release();
+    await lease.ensureHeld(id);
+    if (plan.phase === 'forward') await recordProtected(ctx, record);
+    await setRolloutStatus(db, id, status, lease, message);
+    await lease.release();
     return result(ctx, id, status, message);
   } finally {
     lease.stop();
@@ -326,11 +327,11 @@ async function runSteps(ctx: LeasedContext, id: number, plan: RolloutPlan, from:
     // A cancel stops a forward rollout between steps (it then rolls back); a rollback always runs to its end.
     if (plan.phase === 'forward' && ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : failed('cancelled');
     // A renewal that found the lease taken stops the rollout before it changes another instance.
-    ctx.lease.ensureHeld(id);
+    await ctx.lease.ensureHeld(id);
     ctx.emit({ type: 'step', index: index + 1, total: plan.steps.length, text: describeStep(step) });
     checkpoint('step');
     await runStep(ctx, step);
-    markDone(ctx.run.db, id, index + 1, ctx.lease);
+    await markDone(ctx.run.db, id, index + 1, ctx.lease);
   }
 }
 
@@ -351,11 +352,11 @@ function rollbackFailed(record: Rollout, plan: RolloutPlan, error: unknown): Ber
 async function stopMove(ctx: LeasedContext, record: Rollout, error: unknown): Promise<never> {
   const { db } = ctx.run;
   const reason = error instanceof LaunchError ? `instance ${error.slot}: ${error.reason}` : (error as Error).message;
-  ctx.lease.ensureHeld(record.id);
+  await ctx.lease.ensureHeld(record.id);
   // Slots drained before the failure serve again.
   await runStep(ctx, { op: 'front-door' }).catch(() => {});
-  setRolloutStatus(db, record.id, 'failed', ctx.lease, `${record.kind} stopped: ${reason}`);
-  ctx.lease.release();
+  await setRolloutStatus(db, record.id, 'failed', ctx.lease, `${record.kind} stopped: ${reason}`);
+  await ctx.lease.release();
   const what = `${record.kind} of ${record.service} in ${record.environment}`;
   if (error instanceof LaunchError) throw failure(what, error);
   throw isBerthError(error) ? error : failed(`${what} failed: ${reason}`);
@@ -364,25 +365,25 @@ async function stopMove(ctx: LeasedContext, record: Rollout, error: unknown): Pr
 /** A failed forward rollout goes back to the release the environment ran before (or removes what it started, if none). */
 async function rollBack(ctx: LeasedContext, record: Rollout, error: unknown): Promise<never> {
   const { db } = ctx.run;
-  ctx.lease.ensureHeld(record.id);
+  await ctx.lease.ensureHeld(record.id);
   const reason = error instanceof LaunchError ? `instance ${error.slot}: ${error.reason}` : (error as Error).message;
   const what = record.kind === 'deploy' ? `deploy of ${record.service} to ${record.environment}` : `${record.kind} of ${record.service} release ${record.release} to ${record.environment}`;
   const cause = error instanceof LaunchError ? failure(what, error) : error;
-  const previous = record.previous === null ? undefined : releaseOf(db, record.service, record.previous);
+  const previous = record.previous === null ? undefined : await releaseOf(db, record.service, record.previous);
   ctx.emit({ type: 'note', text: previous ? `rolling back to release ${previous.number}: ${reason}` : `removing what the rollout started: ${reason}` });
   let plan: RolloutPlan;
   let back = ctx;
   if (previous) {
     back = { ...(await contextFor(ctx.run, previous, ctx.environment, { timeoutMs: ctx.timeoutMs, emit: ctx.emit, report: ctx.report, concurrency: ctx.concurrency }, false)), door: ctx.door, lease: ctx.lease };
-    const replicas = replicasIn(ctx.run, serviceOfRelease(previous), ctx.environment);
+    const replicas = await replicasIn(ctx.run, serviceOfRelease(previous), ctx.environment);
     plan = { target: previous.number, phase: 'rollback', reason, steps: planRolling(record.service, record.environment, replicas, await slotStates(back), { batchSize: replicas, maxUnavailable: replicas, maxSurge: 0 }) };
   } else {
     plan = { target: record.release, phase: 'rollback', reason, steps: [{ op: 'converge', replicas: 0 }] };
   }
-  replacePlan(db, record.id, JSON.stringify(plan), ctx.lease);
+  await replacePlan(db, record.id, JSON.stringify(plan), ctx.lease);
   await execute(back, record.id, plan, 0, false);
   // A front door that never served a release (a first release failed) goes with the instances, so nothing claims the service.
-  if (!previous && currentRelease(db, record.service, record.environment) === undefined) await ctx.door.close();
+  if (!previous && await currentRelease(db, record.service, record.environment) === undefined) await ctx.door.close();
   const detail = isBerthError(cause) ? cause : failed(cause instanceof Error ? cause.message : String(cause));
   // A deploy's error keeps its category (an exhausted pool stays "unavailable") and reads as before the executors were one;
   // an instance that was not healthy and was rolled back is "rolled-back", like any rollout.
@@ -402,22 +403,22 @@ async function rollBack(ctx: LeasedContext, record: Rollout, error: unknown): Pr
 }
 
 /** The digest the environment runs, and the releases it ran before (the last N) for rollback, are protected from registry GC. */
-function recordProtected(ctx: RolloutContext, record: Rollout): void {
+async function recordProtected(ctx: RolloutContext, record: Rollout): Promise<void> {
   const { db } = ctx.run;
   const keep = ctx.run.project.retention.keepReleases;
-  const ran = [...new Set(rolloutsOf(db, record.service, record.environment).filter((r) => r.status === 'succeeded' || r.id === record.id).map((r) => r.release))];
+  const ran = [...new Set((await rolloutsOf(db, record.service, record.environment)).filter((r) => r.status === 'succeeded' || r.id === record.id).map((r) => r.release))];
   const rollbackKept = ran.filter((n) => n !== record.release).slice(0, keep);
-  db.transaction(() => {
-    for (const ref of allRefs(db)) {
-      if (ref.service === record.service && ref.environment === record.environment && (ref.kind === 'deployed' || ref.kind === 'rollback')) releaseDigest(db, ref);
+  await inTransaction(db, async () => {
+    for (const ref of await allRefs(db)) {
+      if (ref.service === record.service && ref.environment === record.environment && (ref.kind === 'deployed' || ref.kind === 'rollback')) await releaseDigest(db, ref);
     }
-    const current = releaseOf(db, record.service, record.release)!;
-    if (current.repository) protectDigest(db, { repository: current.repository, digest: current.digest, kind: 'deployed', environment: record.environment, service: record.service, note: `release ${current.number}` });
+    const current = (await releaseOf(db, record.service, record.release))!;
+    if (current.repository) await protectDigest(db, { repository: current.repository, digest: current.digest, kind: 'deployed', environment: record.environment, service: record.service, note: `release ${current.number}` });
     for (const n of rollbackKept) {
-      const r = releaseOf(db, record.service, n);
-      if (r?.repository) protectDigest(db, { repository: r.repository, digest: r.digest, kind: 'rollback', environment: record.environment, service: record.service, note: `release ${n}, kept for rollback` });
+      const r = await releaseOf(db, record.service, n);
+      if (r?.repository) await protectDigest(db, { repository: r.repository, digest: r.digest, kind: 'rollback', environment: record.environment, service: record.service, note: `release ${n}, kept for rollback` });
     }
-  })();
+  });
 }
 
 function result(ctx: RolloutContext, id: number, status: Rollout['status'], message: string): RolloutResult {
@@ -438,10 +439,10 @@ function describeStep(step: RolloutPlan['steps'][number]): string {
 }
 
 /** A lock held by anyone (alive, gone, or this process) refuses a rollout that must not resume or join another. */
-function requireUnlocked(run: RunContext, service: string, environment: string): void {
-  const held = leaseOf(run.db, service, environment);
+async function requireUnlocked(run: RunContext, service: string, environment: string): Promise<void> {
+  const held = await leaseOf(run.db, service, environment);
   if (!held) return;
-  throw conflict(`a rollout of ${service} in ${environment} is in progress: ${describeHolder(held, rolloutById(run.db, held.rollout))}`, {
+  throw conflict(`a rollout of ${service} in ${environment} is in progress: ${describeHolder(held, await rolloutById(run.db, held.rollout))}`, {
     fix: 'wait for it to finish (berth rollout ls shows it)',
   });
 }
@@ -450,8 +451,8 @@ export function actor(env: NodeJS.ProcessEnv): string {
   return env.BERTH_ACTOR ?? env.SUDO_USER ?? env.USER ?? userInfo().username;
 }
 
-export function requireRelease(run: RunContext, service: string, number: number): Release {
-  const release = releaseOf(run.db, service, number);
+export async function requireRelease(run: RunContext, service: string, number: number): Promise<Release> {
+  const release = await releaseOf(run.db, service, number);
   if (!release) throw notFound(`release ${number} of ${service} does not exist`, { fix: `list releases with: berth history ${service}` });
   return release;
 }

@@ -46,7 +46,7 @@ export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<v
  * a launch of the same step is still under way.
  */
 async function eachSlot(ctx: RolloutContext, slots: readonly string[], act: (slot: string) => Promise<void>): Promise<void> {
-  claimAddressesInOrder(ctx, slots);
+  await claimAddressesInOrder(ctx, slots);
   const semaphore = new Semaphore(ctx.concurrency);
   const outcomes = await Promise.allSettled(slots.map((slot) => semaphore.run(() => act(slot))));
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
@@ -57,19 +57,19 @@ async function eachSlot(ctx: RolloutContext, slots: readonly string[], act: (slo
  * New slots of a flat network get their addresses in slot order before they launch in parallel,
  * so slot 1 has the lowest free address whatever order the launches reach the store in.
  */
-function claimAddressesInOrder(ctx: RolloutContext, slots: readonly string[]): void {
+async function claimAddressesInOrder(ctx: RolloutContext, slots: readonly string[]): Promise<void> {
   const { network, ipam } = ctx.target;
   if (network.mode !== 'flat') return;
-  const owned = new Set(ipam.allocations(network.name).map((a) => a.slot));
+  const owned = new Set((await ipam.allocations(network.name)).map((a) => a.slot));
   const claimed: string[] = [];
   try {
     for (const slot of slots.filter((s) => !owned.has(s))) {
-      ipam.requestAddress(network.name, slot);
+      await ipam.requestAddress(network.name, slot);
       claimed.push(slot);
     }
   } catch (error) {
     // An exhausted pool: none of the step's slots launches, so none keeps an address.
-    for (const slot of claimed) ipam.releaseAddress(network.name, slot);
+    for (const slot of claimed) await ipam.releaseAddress(network.name, slot);
     throw error;
   }
 }
@@ -118,7 +118,7 @@ async function runningServers(ctx: RolloutContext, weightOf: (slot: string) => n
 
 /** A running container of the target release in the slot, in the front door; launched if missing or outdated. */
 async function ensureInstance(ctx: RolloutContext, slot: string, weight: number): Promise<void> {
-  const want = targetHash(ctx, slot);
+  const want = await targetHash(ctx, slot);
   const current = (await observe(ctx)).filter((o) => o.slot === slot);
   const host = placementOf(ctx, slot).host;
   const candidate = current.find((o) => o.role === 'main' && o.host === host && o.specHash === want && o.running);
@@ -139,13 +139,13 @@ async function launchInto(ctx: RolloutContext, slot: string, weight: number, act
   checkpoint('launch');
   let launched;
   try {
-    launched = await launchSlot({ context: ctx.run, ipam: ctx.target.ipam, input: ctx.target.input(placement), files: ctx.target.files, rollout: ctx.rollout, timeoutMs: ctx.timeoutMs, ensureImage: (h) => ctx.images.ensure(h), ...arpAroundMove(ctx, slot, placement.host), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    launched = await launchSlot({ context: ctx.run, ipam: ctx.target.ipam, input: await ctx.target.input(placement), files: ctx.target.files, rollout: ctx.rollout, timeoutMs: ctx.timeoutMs, ensureImage: (h) => ctx.images.ensure(h), ...arpAroundMove(ctx, slot, placement.host), ...(ctx.signal ? { signal: ctx.signal } : {}) });
   } catch (error) {
     const e = LaunchError.from(slot, error);
     ctx.report({ type: 'failed', slot, reason: e.reason });
     throw e;
   }
-  rememberSlot(ctx, slot, placement.host, launched.state.ports);
+  await rememberSlot(ctx, slot, placement.host, launched.state.ports);
   await upsertServer(ctx, placement.host, slot, launched.state, weight);
   ctx.emit({ type: 'instance', slot, text: `healthy in ${launched.ms} ms, in the front door` });
   ctx.report({ type: 'ready', slot, host: placement.host, id: launched.id, state: launched.state, ms: launched.ms });
@@ -176,13 +176,13 @@ function arpAroundMove(ctx: RolloutContext, slot: string, host: string): Pick<La
 }
 
 /** The slot's placement and kept host ports, in the store. */
-function rememberSlot(ctx: RolloutContext, slot: string, host: string, hostPorts: Record<string, number>): void {
-  journaled(ctx, () => saveSlot(ctx.run.db, { environment: ctx.environment.name, slot, service: ctx.service.name, ordinal: ordinalOf(slot), host, network: ctx.target.network.name, hostPorts }));
+async function rememberSlot(ctx: RolloutContext, slot: string, host: string, hostPorts: Record<string, number>): Promise<void> {
+  await journaled(ctx, async () => await saveSlot(ctx.run.db, { environment: ctx.environment.name, slot, service: ctx.service.name, ordinal: ordinalOf(slot), host, network: ctx.target.network.name, hostPorts }));
 }
 
 /** Old instance aside, new one on the same slot and address; on failure the old one is put back and serves again. */
 async function replace(ctx: RolloutContext, slot: string, force: boolean): Promise<void> {
-  const want = targetHash(ctx, slot);
+  const want = await targetHash(ctx, slot);
   const host = placementOf(ctx, slot).host;
   const here = (await observe(ctx)).filter((o) => o.slot === slot);
   const main = here.find((o) => o.role === 'main');
@@ -195,7 +195,7 @@ async function replace(ctx: RolloutContext, slot: string, force: boolean): Promi
     // Already replaced before a crash: finish the step (a moved slot's record may still name its old host).
     const state = await ctx.run.hosts.engine(main.host).containers.inspect(main.id);
     if (state) {
-      rememberSlot(ctx, slot, main.host, state.ports);
+      await rememberSlot(ctx, slot, main.host, state.ports);
       await upsertServer(ctx, main.host, slot, state, NORMAL_WEIGHT);
     }
     if (aside) await ctx.run.hosts.engine(aside.host).containers.remove(aside.id);
@@ -247,7 +247,7 @@ async function removeSlot(ctx: RolloutContext, slot: string, reason: string): Pr
       environment: ctx.environment.name,
       network: ctx.target.network,
       graceSeconds: ctx.service.stopGraceSeconds,
-    }, <T>(forget: () => T) => journaled(ctx, forget));
+    }, <T>(forget: () => Promise<T>) => journaled(ctx, forget));
   }
   ctx.emit({ type: 'instance', slot, text: 'drained and removed' });
   ctx.report({ type: 'removed', slot, reason });

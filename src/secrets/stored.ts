@@ -7,7 +7,7 @@
 import type { Project } from '../config/model.js';
 import { isReservedEnvName, RESERVED_ENV_PREFIX } from '../config/schema.js';
 import { invalid } from '../errors.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { deleteSecret, putSecret, sealedSecret, secretEntries, type SecretAddress, type SecretEntry } from '../store/secrets.js';
 import { storedRefsOf } from './refs.js';
 import { secretKey, seal, unseal, type SecretKey } from './vault.js';
@@ -32,22 +32,22 @@ export interface SetSecretResult {
 }
 
 /** Encrypts and stores a value (a missing key file is made); the value is never echoed. */
-export function setStoredSecret(db: Db, stateDir: string, env: NodeJS.ProcessEnv, input: SetSecretInput, now = Date.now()): SetSecretResult {
+export async function setStoredSecret(db: Store, stateDir: string, env: NodeJS.ProcessEnv, input: SetSecretInput, now = Date.now()): Promise<SetSecretResult> {
   checkName(input.name);
   const bytes = Buffer.byteLength(input.value, 'utf8');
   if (bytes === 0) throw invalid(`the value of ${input.name} is empty`, { fix: 'pipe the value in: berth secret set <service> <NAME> --env <env> < value-file' });
   if (bytes > MAX_SECRET_BYTES) throw invalid(`the value of ${input.name} is ${bytes} bytes, more than ${MAX_SECRET_BYTES}`, { fix: 'store a smaller value (a secret is copied into each instance and exported as a variable); put large files in the image or a config file' });
   const key = secretKey(stateDir, env, { create: true })!;
   const address = addressOf(input);
-  const replaced = putSecret(db, address, seal(key, address, input.value), input.actor, now);
+  const replaced = await putSecret(db, address, seal(key, address, input.value), input.actor, now);
   return { replaced, keyId: key.id };
 }
 
 /** Reads stored values with one key look-up for many secrets (a deploy reads all of a service's at once). */
-export function storedSecretReader(db: Db, stateDir: string, env: NodeJS.ProcessEnv): (address: SecretAddress) => string | undefined {
+export function storedSecretReader(db: Store, stateDir: string, env: NodeJS.ProcessEnv): (address: SecretAddress) => Promise<string | undefined> {
   let key: SecretKey | undefined | null = null;
-  return (address) => {
-    const sealed = sealedSecret(db, address);
+  return async (address) => {
+    const sealed = await sealedSecret(db, address);
     if (sealed === undefined) return undefined;
     if (key === null) key = secretKey(stateDir, env, { create: false });
     return unseal(key, address, sealed, stateDir);
@@ -55,13 +55,13 @@ export function storedSecretReader(db: Db, stateDir: string, env: NodeJS.Process
 }
 
 /** One stored value, or undefined when none is set. */
-export function readStoredSecret(db: Db, stateDir: string, env: NodeJS.ProcessEnv, address: SecretAddress): string | undefined {
+export function readStoredSecret(db: Store, stateDir: string, env: NodeJS.ProcessEnv, address: SecretAddress): Promise<string | undefined> {
   return storedSecretReader(db, stateDir, env)(address);
 }
 
 /** Names, environments, and who set them when: never a value. */
-export function listStoredSecrets(db: Db, service: string, environment?: string): SecretEntry[] {
-  return secretEntries(db, service, environment);
+export async function listStoredSecrets(db: Store, service: string, environment?: string): Promise<SecretEntry[]> {
+  return await secretEntries(db, service, environment);
 }
 
 /** A stored secret as `berth secret ls --json` (and a server's route) shows it: never its value. */
@@ -74,8 +74,8 @@ export interface SecretStatus extends SecretAddress {
 }
 
 /** A service's stored secrets (in one environment, or all), and those berth.yaml reads from the store that are not set; by environment, then name. */
-export function secretStatuses(db: Db, project: Project, service: string, environment?: string): SecretStatus[] {
-  const entries = secretEntries(db, service, environment);
+export async function secretStatuses(db: Store, project: Project, service: string, environment?: string): Promise<SecretStatus[]> {
+  const entries = await secretEntries(db, service, environment);
   const statuses: SecretStatus[] = entries.map((e) => ({ service: e.service, environment: e.environment, name: e.name, set: true, updatedAt: new Date(e.updatedAt).toISOString(), updatedBy: e.updatedBy }));
   for (const wanted of storedRefsOf(project, service, environment)) {
     if (!entries.some((e) => e.environment === wanted.environment && e.name === wanted.name)) statuses.push({ ...wanted, set: false });
@@ -84,9 +84,9 @@ export function secretStatuses(db: Db, project: Project, service: string, enviro
 }
 
 /** Returns whether a value was stored. */
-export function removeStoredSecret(db: Db, address: SecretAddress): boolean {
+export async function removeStoredSecret(db: Store, address: SecretAddress): Promise<boolean> {
   checkName(address.name);
-  return deleteSecret(db, addressOf(address));
+  return await deleteSecret(db, addressOf(address));
 }
 
 function checkName(name: string): void {

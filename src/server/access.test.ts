@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { bootstrapAdmin } from '../access/tokens.js';
 import { deployService } from '../deploy/deploy.js';
 import { promoteService } from '../release/operations.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
 import { buildApp } from './app.js';
 import { ServerCore } from './core.js';
 
@@ -40,7 +40,7 @@ interface Answer {
 
 describe('the server: tokens, roles, approvals and audit', () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'berth-access-test-'));
-  let db: Db;
+  let db: Store;
   let core: ServerCore;
   let app: FastifyInstance;
   const secrets: Record<string, string> = {};
@@ -55,17 +55,17 @@ describe('the server: tokens, roles, approvals and audit', () => {
   /** The audit entry of a request is appended once its response is sent: wait for as many as were sent. */
   async function auditSettled(): Promise<void> {
     const deadline = Date.now() + 10_000;
-    while ((db.prepare('SELECT COUNT(*) AS n FROM audit').get() as { n: number }).n < mutations) {
+    while ((sqliteOf(db).prepare('SELECT COUNT(*) AS n FROM audit').get() as { n: number }).n < mutations) {
       if (Date.now() > deadline) assert.fail(`the audit log holds fewer entries than the ${mutations} mutating requests sent`);
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
   before(async () => {
-    db = openStore(stateDir);
+    db = await openStore(stateDir);
     core = new ServerCore(stateDir, db, { PATH: process.env.PATH });
     app = await buildApp(core);
-    secrets.admin = bootstrapAdmin(db)!.token;
+    secrets.admin = (await bootstrapAdmin(db))!.token;
     for (const [name, role, envs] of [['eyes', 'viewer', []], ['ci-dev', 'deployer', ['dev']], ['ci-prod', 'deployer', ['production']], ['alice', 'deployer', ['production']]] as const) {
       const created = await send('POST', '/v1/tokens', 'admin', { name, role, envs });
       assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -78,7 +78,7 @@ describe('the server: tokens, roles, approvals and audit', () => {
 
   after(async () => {
     await app.close();
-    db.close();
+    await closeStore(db);
     rmSync(stateDir, { recursive: true, force: true });
   });
 
@@ -122,11 +122,11 @@ describe('the server: tokens, roles, approvals and audit', () => {
     const deploy = await send('POST', '/v1/services/web/deployments', 'ci-prod', { environment: 'production' });
     assert.equal(deploy.status, 403);
     assert.equal(deploy.body.error.message, 'production is protected: a deploy there would bypass the approvals its promotions wait for');
-    await assert.rejects(deployService(core.run('someone'), 'web', 'production'), { kind: 'forbidden', message: 'production is protected: a deploy there would bypass the approvals its promotions wait for' });
+    await assert.rejects(deployService(await core.run('someone'), 'web', 'production'), { kind: 'forbidden', message: 'production is protected: a deploy there would bypass the approvals its promotions wait for' });
   });
 
   it('refuses a promotion to a protected environment in-process, saying it needs a server', async () => {
-    await assert.rejects(promoteService(core.run('someone'), 'web', 'production'), {
+    await assert.rejects(promoteService(await core.run('someone'), 'web', 'production'), {
       kind: 'forbidden',
       message: 'production is protected: a promotion there needs an approval, which only a Berth server can ask for',
       fix: 'promote through the server (BERTH_SERVER, BERTH_TOKEN), or remove environments.production.protected',
@@ -170,7 +170,7 @@ describe('the server: tokens, roles, approvals and audit', () => {
   it('refuses an expired approval 409 and marks it expired', async () => {
     const asked = await send('POST', '/v1/services/web/promotions', 'ci-prod', { to: 'production' });
     const id = asked.body.approval.id as number;
-    db.prepare('UPDATE approvals SET expires_at = ? WHERE id = ?').run(Date.now() - 1, id);
+    sqliteOf(db).prepare('UPDATE approvals SET expires_at = ? WHERE id = ?').run(Date.now() - 1, id);
     const late = await send('POST', `/v1/approvals/${id}/approve`, 'alice');
     assert.equal(late.status, 409);
     assert.match(late.body.error.message, new RegExp(`^approval #${id} \\(promote web to production\\) expired at `));
@@ -203,11 +203,11 @@ describe('the server: tokens, roles, approvals and audit', () => {
     const text = JSON.stringify(entries);
     for (const [name, secret] of Object.entries(secrets)) assert.ok(!text.includes(secret), `the secret of token ${name} is in the audit log`);
     assert.deepEqual((await send('GET', '/v1/audit?actor=alice', 'eyes')).body.entries.map((e: { actor: string }) => e.actor), ['alice', 'alice', 'alice', 'alice']);
-    assert.ok(core.events.after(0).filter((e) => e.type === 'audit').length >= mutations);
+    assert.ok((await core.events.after(0)).filter((e) => e.type === 'audit').length >= mutations);
 
     assert.deepEqual((await send('GET', '/v1/audit/verify', 'eyes')).body, { ok: true, count: mutations });
     const edited = entries.find((e) => e.actor === 'eyes')!.seq;
-    db.prepare("UPDATE audit SET outcome = 'ok 202' WHERE seq = ?").run(edited);
+    sqliteOf(db).prepare("UPDATE audit SET outcome = 'ok 202' WHERE seq = ?").run(edited);
     assert.deepEqual((await send('GET', '/v1/audit/verify', 'eyes')).body, { ok: false, seq: edited, reason: 'its hash does not match its content (the row was edited)' });
   });
 });

@@ -8,13 +8,13 @@ import type { FastifyInstance } from 'fastify';
 import { bootstrapAdmin, createToken } from '../access/tokens.js';
 import { connectServer } from '../remote/client.js';
 import { parseSse } from '../remote/sse.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore } from '../store/db.js';
 import { buildApp } from './app.js';
 import { ServerCore } from './core.js';
 
 describe('the API', () => {
   let dir: string;
-  let db: Db;
+  let db: Store;
   let core: ServerCore;
   let app: FastifyInstance;
   let admin: string;
@@ -22,8 +22,8 @@ describe('the API', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'berth-app-test-'));
-    db = openStore(dir);
-    admin = bootstrapAdmin(db)!.token;
+    db = await openStore(dir);
+    admin = (await bootstrapAdmin(db))!.token;
     core = new ServerCore(dir, db, {});
     app = await buildApp(core);
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -31,14 +31,14 @@ describe('the API', () => {
   });
   after(async () => {
     await app.close();
-    db.close();
+    await closeStore(db);
     rmSync(dir, { recursive: true, force: true });
   });
 
   const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
-  it('the first start makes one admin token, and only one', () => {
-    assert.equal(bootstrapAdmin(db), undefined);
+  it('the first start makes one admin token, and only one', async () => {
+    assert.equal(await bootstrapAdmin(db), undefined);
     assert.match(admin, /^berth_[A-Za-z0-9_-]{43}$/);
   });
 
@@ -78,7 +78,7 @@ describe('the API', () => {
   });
 
   it('the answers of the server become the same Berth errors in the CLI\'s client', async () => {
-    const viewer = createToken(db, { name: 'look', role: 'viewer', createdBy: 'test' }).token;
+    const viewer = (await createToken(db, { name: 'look', role: 'viewer', createdBy: 'test' })).token;
     const client = connectServer({ url: new URL(url), token: viewer });
     await assert.rejects(client.post('/v1/tokens', { name: 'x', role: 'admin' }), (e: Error & { kind?: string }) => e.kind === 'forbidden' && /lacks the role admin \(this token is a viewer\)/.test(e.message));
     client.close();
@@ -95,7 +95,8 @@ describe('the API', () => {
   });
 
   it('the event stream resumes from Last-Event-ID without losing or repeating an event', async () => {
-    const first = [1, 2, 3, 4, 5].map((n) => core.events.publish('test', { n }).seq);
+    const first: number[] = [];
+    for (const n of [1, 2, 3, 4, 5]) first.push((await core.events.publish('test', { n })).seq);
     const client = connectServer({ url: new URL(url), token: admin });
     const read = async (count: number, headers: Record<string, string>, during?: () => void) => {
       const controller = new AbortController();
@@ -115,8 +116,8 @@ describe('the API', () => {
       return got;
     };
     // Three read, the connection dropped; two more published live while the first stream runs, two while nobody listens.
-    const one = await read(3, {}, () => [6, 7].forEach((n) => core.events.publish('test', { n })));
-    [8, 9].forEach((n) => core.events.publish('test', { n }));
+    const one = await read(3, {}, () => [6, 7].forEach(async (n) => await core.events.publish('test', { n })));
+    [8, 9].forEach(async (n) => await core.events.publish('test', { n }));
     const two = await read(6, { 'last-event-id': one.at(-1)!.id });
     assert.deepEqual(one.map((e) => e.n), [1, 2, 3]);
     assert.deepEqual(two.map((e) => e.n), [4, 5, 6, 7, 8, 9]);

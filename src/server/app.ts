@@ -19,7 +19,7 @@ export interface RouteAccess {
   /** 'public': no token (the OpenAPI document, liveness). */
   level: AccessLevel | 'public';
   /** The environment a deploy-level request changes, from its params, query or body. */
-  environment?: (request: FastifyRequest) => string | undefined;
+  environment?: (request: FastifyRequest) => string | undefined | Promise<string | undefined>;
 }
 
 declare module 'fastify' {
@@ -59,12 +59,12 @@ export async function buildApp(core: ServerCore, options: { logger?: boolean; ht
       throw forbidden(`${request.method} ${request.routeOptions.url} declares no access rule, so nobody may call it`, { fix: 'this is a bug in Berth: report it' });
     }
     if (access.level === 'public') return;
-    request.token = authenticate(core.db, request.headers.authorization);
+    request.token = await authenticate(core.db, request.headers.authorization);
   });
   app.addHook('preHandler', async (request) => {
     const access = accessOf(request);
     if (!access || access.level === 'public' || !request.token) return;
-    const environment = access.environment?.(request);
+    const environment = await access.environment?.(request);
     const missing = lacks(request.token, { level: access.level, ...(environment !== undefined ? { environment } : {}) });
     if (missing) throw forbidden(`token ${request.token.name} may not ${request.method} ${request.routeOptions.url}${environment ? ` in ${environment}` : ''}: it lacks ${missing}`, { fix: 'ask an admin for a token with those rights: berth token create --name NAME --role ROLE [--envs a,b]' });
   });

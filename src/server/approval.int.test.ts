@@ -19,7 +19,7 @@ import { stopFrontDoor } from '../lb/front-door.js';
 import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { approvalById } from '../store/approvals.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore } from '../store/db.js';
 import { currentRelease, rolloutById } from '../store/releases.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { buildApp } from './app.js';
@@ -31,7 +31,7 @@ const ENVIRONMENTS = ['dev', 'production'];
 describe('an approved promotion to a protected environment, on the real engine', () => {
   let fixture: Fixture;
   let serverState: string;
-  let db: Db;
+  let db: Store;
   let core: ServerCore;
   let app: FastifyInstance;
   let imageId: string;
@@ -54,19 +54,19 @@ describe('an approved promotion to a protected environment, on the real engine',
         pipeline: ENVIRONMENTS,
       },
     );
-    const local = openStore(join(fixture.dir, '.berth'));
+    const local = await openStore(join(fixture.dir, '.berth'));
     try {
       const summary = await buildProject(loadProject(fixture.dir, fixture.env), fixture.engine, local, { env: fixture.env, only: ['web'] });
       assert.deepEqual(summary.failed, []);
       imageId = [...summary.built, ...summary.upToDate].find((b) => b.name === 'web')!.imageId;
     } finally {
-      local.close();
+      await closeStore(local);
     }
     serverState = join(fixture.dir, '.berth', 'server');
-    db = openStore(serverState);
+    db = await openStore(serverState);
     core = new ServerCore(serverState, db, fixture.env);
     app = await buildApp(core);
-    tokens.admin = bootstrapAdmin(db)!.token;
+    tokens.admin = (await bootstrapAdmin(db))!.token;
     for (const name of ['ci-prod', 'alice']) {
       const created = await send('POST', '/v1/tokens', 'admin', { name, role: 'deployer', envs: name === 'alice' ? ['production'] : ['dev', 'production'] });
       tokens[name] = created.body.token as string;
@@ -81,14 +81,14 @@ describe('an approved promotion to a protected environment, on the real engine',
     await core?.jobs.drain();
     if (core) {
       for (const environment of ENVIRONMENTS) {
-        const run = core.run('test');
+        const run = await core.run('test');
         const left = await listInstances(run, { environment }).catch(() => []);
         if (left.length > 0) await removeInstances(run, left, environment).catch(() => {});
         await stopFrontDoor(frontDoorDir(serverState, SVC, environment), 2000).catch(() => {});
       }
     }
     await removeNetwork(fixture.engine, `berth-${fixture.name}-nat`).catch(() => {});
-    db?.close();
+    await (db && closeStore(db));
     await fixture.cleanup();
   });
 
@@ -96,13 +96,13 @@ describe('an approved promotion to a protected environment, on the real engine',
     const released = await send('POST', `/v1/services/${SVC}/releases`, 'ci-prod', { environment: 'dev', image: imageId, timeoutMs: 60_000 });
     assert.equal(released.status, 202, JSON.stringify(released.body));
     await core.jobs.drain();
-    assert.equal(rolloutById(db, released.body.rollout as number)?.status, 'succeeded', rolloutById(db, released.body.rollout as number)?.message);
-    const release = currentRelease(db, SVC, 'dev')!;
+    assert.equal((await rolloutById(db, released.body.rollout as number))?.status, 'succeeded', (await rolloutById(db, released.body.rollout as number))?.message);
+    const release = (await currentRelease(db, SVC, 'dev'))!;
 
     const asked = await send('POST', `/v1/services/${SVC}/promotions`, 'ci-prod', { to: 'production', timeoutMs: 60_000 });
     assert.equal(asked.status, 202, JSON.stringify(asked.body));
     const id = asked.body.approval.id as number;
-    assert.equal(currentRelease(db, SVC, 'production'), undefined, 'the promotion started before its approval');
+    assert.equal(await currentRelease(db, SVC, 'production'), undefined, 'the promotion started before its approval');
     assert.equal((await send('POST', `/v1/approvals/${id}/approve`, 'ci-prod')).status, 403);
 
     const approved = await send('POST', `/v1/approvals/${id}/approve`, 'alice');
@@ -110,11 +110,11 @@ describe('an approved promotion to a protected environment, on the real engine',
     const rollout = approved.body.rollout as number;
     assert.deepEqual([approved.body.approval.status, approved.body.approval.decidedBy, approved.body.approval.rollout], ['approved', 'alice', rollout]);
     await core.jobs.drain();
-    const ran = rolloutById(db, rollout)!;
+    const ran = (await rolloutById(db, rollout))!;
     assert.deepEqual([ran.kind, ran.status, ran.actor, ran.release], ['promote', 'succeeded', 'alice', release], ran.message);
-    assert.equal(currentRelease(db, SVC, 'production'), release);
-    assert.equal(approvalById(db, id)?.rollout, rollout);
-    const running = await listInstances(core.run('test'), { environment: 'production', service: SVC });
+    assert.equal(await currentRelease(db, SVC, 'production'), release);
+    assert.equal((await approvalById(db, id))?.rollout, rollout);
+    const running = await listInstances(await core.run('test'), { environment: 'production', service: SVC });
     assert.deepEqual(running.map((i) => i.state), ['running']);
 
     const { entries } = (await send('GET', '/v1/audit', 'alice')).body as { entries: { actor: string; action: string; outcome: string }[] };

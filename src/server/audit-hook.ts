@@ -100,7 +100,7 @@ export async function recordRequest(core: ServerCore, request: FastifyRequest, r
     outcome: outcomeOf(reply.statusCode, request.auditAnswer),
   };
   try {
-    auditAction(core.db, core.events, entry);
+    await auditAction(core.db, core.events, entry);
   } catch (error) {
     request.log.error({ err: error, audit: entry }, 'the audit log could not be appended');
   }

@@ -11,7 +11,7 @@ import type { RunContext } from '../deploy/context.js';
 import { Hosts } from '../deploy/hosts.js';
 import { connectEngine, connectHost, type Engine } from '../engine/client.js';
 import { notFound } from '../errors.js';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { latestConfig } from '../store/configs.js';
 import { EventBus } from './events.js';
 import { RolloutJobs } from './jobs.js';
@@ -31,7 +31,7 @@ export class ServerCore {
 
   constructor(
     readonly stateDir: string,
-    readonly db: Db,
+    readonly db: Store,
     readonly env: NodeJS.ProcessEnv,
     options: ServerCoreOptions = {},
   ) {
@@ -47,8 +47,8 @@ export class ServerCore {
   }
 
   /** The applied configuration, loaded once per version. */
-  project(): Project {
-    const latest = latestConfig(this.db);
+  async project(): Promise<Project> {
+    const latest = await latestConfig(this.db);
     if (!latest) throw notFound('no configuration has been applied to this server yet', { fix: 'upload berth.yaml with: berth apply' });
     if (this.#loaded?.version !== latest.version) {
       const dir = configDir(this.stateDir, latest.version);
@@ -63,8 +63,8 @@ export class ServerCore {
     return this.#loaded!.version;
   }
 
-  run(actor: string): RunContext {
-    const project = this.project();
+  async run(actor: string): Promise<RunContext> {
+    const project = await this.project();
     const { hosts, version } = this.#loaded!;
     return { project, db: this.db, hosts, env: this.envFor(actor), configVersion: version };
   }

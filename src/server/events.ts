@@ -4,25 +4,32 @@
  * with Last-Event-ID reads what it missed from the store and nothing twice.
  */
 import { EventEmitter } from 'node:events';
-import type { Db } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { appendEvent, eventsAfter, type EventRecord } from '../store/events.js';
 
 export class EventBus {
   readonly #live = new EventEmitter();
   readonly #streams = new Set<() => void>();
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: Store) {
     this.#live.setMaxListeners(0);
   }
 
-  publish(type: string, data: unknown, rollout?: number): EventRecord {
-    const event = appendEvent(this.db, { type, data, ...(rollout !== undefined ? { rollout } : {}) });
-    this.#live.emit('event', event);
-    return event;
+  /** The last publish: each waits for the one before, so events are stored (numbered) and delivered in the order they were published. */
+  #tail: Promise<unknown> = Promise.resolve();
+
+  publish(type: string, data: unknown, rollout?: number): Promise<EventRecord> {
+    const published = this.#tail.then(async () => {
+      const event = await appendEvent(this.db, { type, data, ...(rollout !== undefined ? { rollout } : {}) });
+      this.#live.emit('event', event);
+      return event;
+    });
+    this.#tail = published.catch(() => {});
+    return published;
   }
 
-  after(seq: number, rollout?: number): EventRecord[] {
-    return eventsAfter(this.db, seq, rollout === undefined ? {} : { rollout });
+  async after(seq: number, rollout?: number): Promise<EventRecord[]> {
+    return await eventsAfter(this.db, seq, rollout === undefined ? {} : { rollout });
   }
 
   subscribe(listener: (event: EventRecord) => void): () => void {

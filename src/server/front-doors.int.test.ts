@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildProject } from '../build/builder.js';
 import { loadProject } from '../config/project.js';
-import { openStore } from '../store/db.js';
+import { openStore, closeStore } from '../store/db.js';
 import { berthOn, showOutcome, type CliOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { startTestServer, type TestServer } from '../testing/server.js';
@@ -35,12 +35,12 @@ async function project(): Promise<Fixture> {
       pipeline: ['dev', 'test'],
     },
   );
-  const db = openStore(loadProject(fixture.dir, fixture.env).stateDir);
+  const db = await openStore(loadProject(fixture.dir, fixture.env).stateDir);
   try {
     const summary = await buildProject(loadProject(fixture.dir, fixture.env), fixture.engine, db, { env: fixture.env });
     assert.deepEqual(summary.failed, []);
   } finally {
-    db.close();
+    await closeStore(db);
   }
   return fixture;
 }

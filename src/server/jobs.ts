@@ -36,15 +36,11 @@ export class RolloutJobs {
     let id: number | undefined;
     const aliases: number[] = [];
     const early: object[] = [];
+    // Not awaited: the bus keeps the order; a failure to store progress loses the progress, never the rollout.
+    const publish = (type: string, data: object, rollout: number) => void this.events.publish(type, data, rollout).catch(() => {});
     const emit = (event: object) => {
       if (id === undefined) early.push(event);
-      else {
-        try {
-          this.events.publish('rollout-progress', event, id);
-        } catch {
-          // as above: progress is lost, never the rollout
-        }
-      }
+      else publish('rollout-progress', event, id);
     };
     return new Promise<Started<R>>((resolve, reject) => {
       const onJournaled = (rollout: number) => {
@@ -52,7 +48,7 @@ export class RolloutJobs {
           // The request first finished an interrupted rollout, then journaled its own: both ids run here (cancel takes either), the events stay under the first.
           if (rollout !== id) {
             this.#running.set(rollout, { controller, done });
-            this.events.publish('rollout-progress', { type: 'note', text: `rollout #${rollout} started after #${id}` }, id);
+            publish('rollout-progress', { type: 'note', text: `rollout #${rollout} started after #${id}` }, id);
             aliases.push(rollout);
           }
           return;
@@ -61,21 +57,17 @@ export class RolloutJobs {
         this.#running.set(rollout, { controller, done });
         resolve({ kind: 'started', rollout });
         // Called inside the executor, between journaling and the first step: a failure to publish must not stop the rollout.
-        try {
-          for (const event of early.splice(0)) this.events.publish('rollout-progress', event, id);
-          this.events.publish('rollout-started', { rollout, actor }, id);
-        } catch {
-          // The store refused the event (full disk, say): the rollout goes on; the journal has its steps.
-        }
+        for (const event of early.splice(0)) publish('rollout-progress', event, rollout);
+        publish('rollout-started', { rollout, actor }, rollout);
       };
       const done: Promise<void> = work({ emit, onJournaled, signal: controller.signal })
-        .then((result) => {
+        .then(async (result) => {
           if (id === undefined) resolve({ kind: 'finished', result, progress: early });
-          else this.events.publish('rollout-finished', { result }, id);
+          else await this.events.publish('rollout-finished', { result }, id);
         })
-        .catch((error: unknown) => {
+        .catch(async (error: unknown) => {
           if (id === undefined) reject(error);
-          else this.events.publish('rollout-failed', { error: errorData(error) }, id);
+          else await this.events.publish('rollout-failed', { error: errorData(error) }, id);
         })
         .finally(() => {
           if (id !== undefined) this.#running.delete(id);

@@ -9,7 +9,7 @@ import { bootstrapAdmin } from '../access/tokens.js';
 import { invalid } from '../errors.js';
 import { recoverInterrupted } from '../release/rollout.js';
 import { isLoopback } from '../remote/target.js';
-import { openStore, type Db } from '../store/db.js';
+import { openStore, type Store, closeStore } from '../store/db.js';
 import { latestConfig } from '../store/configs.js';
 import { openRollouts } from '../store/releases.js';
 import { leaseOf } from '../store/leases.js';
@@ -49,24 +49,24 @@ export function parseListen(listen: string, tls: boolean): { host: string; port:
 }
 
 /** Rollouts left running by a server that is gone (killed): resumed in the background, as any command would. */
-function resumeInterrupted(core: ServerCore, say: (line: string) => void): void {
-  if (!latestConfig(core.db)) return;
-  for (const r of openRollouts(core.db)) {
+async function resumeInterrupted(core: ServerCore, say: (line: string) => void): Promise<void> {
+  if (!await latestConfig(core.db)) return;
+  for (const r of await openRollouts(core.db)) {
     if (r.status !== 'running') continue;
     // A holder that still renews its lease (another process on the server's state) goes on by itself.
-    const lease = leaseOf(core.db, r.service, r.environment);
+    const lease = await leaseOf(core.db, r.service, r.environment);
     if (lease && lease.pid !== process.pid && holderAlive(lease)) continue;
     say(`resuming rollout #${r.id} (${r.kind} of ${r.service} in ${r.environment}), interrupted at step ${r.done}`);
-    const refused = (error: unknown) => {
+    const refused = async (error: unknown) => {
       say(`rollout #${r.id} could not be resumed: ${(error as Error).message}`);
       // Whoever follows it learns it now, not never.
-      core.events.publish('rollout-failed', { error: { ...errorData(error), message: `rollout #${r.id} could not be resumed: ${errorData(error).message}` } }, r.id);
+      await core.events.publish('rollout-failed', { error: { ...errorData(error), message: `rollout #${r.id} could not be resumed: ${errorData(error).message}` } }, r.id);
     };
     try {
-      const run = core.run('server');
+      const run = await core.run('server');
       core.jobs.start('server', (options) => recoverInterrupted(run, r.service, r.environment, options).then((result) => result ?? Promise.reject(new Error(`rollout #${r.id} had nothing to resume`)))).catch(refused);
     } catch (error) {
-      refused(error);
+      await refused(error);
     }
   }
 }
@@ -74,8 +74,8 @@ function resumeInterrupted(core: ServerCore, say: (line: string) => void): void 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(options.listen, options.tls !== undefined);
   const https = options.tls ? { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) } : undefined;
-  const db: Db = openStore(options.stateDir);
-  const admin = bootstrapAdmin(db);
+  const db: Store = await openStore(options.stateDir);
+  const admin = await bootstrapAdmin(db);
   if (admin) options.say(`admin token: ${admin.token}`);
   const core = new ServerCore(options.stateDir, db, options.env);
   const app = await buildApp(core, https ? { https } : {});
@@ -83,7 +83,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-  resumeInterrupted(core, options.say);
+  await resumeInterrupted(core, options.say);
   const reconciler = options.reconcileIntervalMs === 0 ? undefined : startServerReconciler(core, options.reconcileIntervalMs);
   return {
     app,
@@ -94,7 +94,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Event streams never end by themselves: closed here, or the close would wait for their clients (who resume with Last-Event-ID).
       core.events.closeStreams();
       await app.close();
-      db.close();
+      await closeStore(db);
     },
   };
 }
@@ -102,17 +102,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 /** The reconciler on the applied configuration, its actions and drift on the event stream (as actor "reconciler"). */
 function startServerReconciler(core: ServerCore, intervalMs?: number): Reconciler {
   return startReconciler(
-    () => {
+    async () => {
       try {
-        return core.run('reconciler');
+        return await core.run('reconciler');
       } catch {
         return undefined; // nothing applied yet: nothing should run
       }
     },
     {
       ...(intervalMs !== undefined ? { intervalMs } : {}),
-      emit: (event) => core.events.publish(event.type, event),
-      audit: (entry) => auditAction(core.db, core.events, { actor: 'reconciler', action: entry.action, target: entry.target, params: entry.params, outcome: entry.outcome }),
+      emit: (event) => void core.events.publish(event.type, event).catch(() => {}),
+      audit: async (entry) => void (await auditAction(core.db, core.events, { actor: 'reconciler', action: entry.action, target: entry.target, params: entry.params, outcome: entry.outcome })),
     },
   );
 }

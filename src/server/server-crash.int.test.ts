@@ -21,7 +21,7 @@ import { runningFrontDoor } from '../lb/front-door.js';
 import { frontDoorDir } from '../lb/paths.js';
 import { isAlive } from '../processes.js';
 import { connectServer, type ServerClient } from '../remote/client.js';
-import { openStore } from '../store/db.js';
+import { openStore, closeStore } from '../store/db.js';
 import { BERTH_BIN, berthOn, showOutcome, type CliOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { sendRequests, startLoad } from '../testing/load.js';
@@ -62,7 +62,7 @@ describe('a berth server that dies, a rollout cancelled, and its reconciler', ()
         pipeline: ['dev'],
       },
     );
-    const db = openStore(loadProject(fixture.dir, fixture.env).stateDir);
+    const db = await openStore(loadProject(fixture.dir, fixture.env).stateDir);
     try {
       for (const v of ['A', 'B', 'C'] as const) {
         fixture.write('images/web/static.sh', v === 'C' ? neverHealthy : page(v), 0o755);
@@ -71,7 +71,7 @@ describe('a berth server that dies, a rollout cancelled, and its reconciler', ()
         images[v] = [...summary.built, ...summary.upToDate].find((b) => b.name === 'web')!.imageId;
       }
     } finally {
-      db.close();
+      await closeStore(db);
     }
     server = await startTestServer(fixture.dir, fixture.env);
     client = connectServer({ url: new URL(server.url), token: server.adminToken });

@@ -1,5 +1,7 @@
 /** Approvals: a promotion to a protected environment waiting for a second token, and how it was decided. */
-import type { Db } from './db.js';
+import type { Selectable } from 'kysely';
+import type { Store } from './db.js';
+import type { ApprovalsTable } from './schema.js';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired';
 
@@ -18,19 +20,7 @@ export interface ApprovalRecord {
   rollout: number | null;
 }
 
-interface Row {
-  id: number;
-  service: string;
-  environment: string;
-  request: string;
-  requested_by: string;
-  status: ApprovalStatus;
-  created_at: number;
-  expires_at: number;
-  decided_by: string | null;
-  decided_at: number | null;
-  rollout: number | null;
-}
+type Row = Selectable<ApprovalsTable>;
 
 const toRecord = (r: Row): ApprovalRecord => ({
   id: r.id,
@@ -38,7 +28,7 @@ const toRecord = (r: Row): ApprovalRecord => ({
   environment: r.environment,
   request: JSON.parse(r.request) as Record<string, unknown>,
   requestedBy: r.requested_by,
-  status: r.status,
+  status: r.status as ApprovalStatus,
   createdAt: r.created_at,
   expiresAt: r.expires_at,
   decidedBy: r.decided_by,
@@ -46,38 +36,66 @@ const toRecord = (r: Row): ApprovalRecord => ({
   rollout: r.rollout,
 });
 
-export function insertApproval(db: Db, a: { service: string; environment: string; request: Record<string, unknown>; requestedBy: string; createdAt: number; expiresAt: number }): ApprovalRecord {
-  const info = db
-    .prepare("INSERT INTO approvals (service, environment, request, requested_by, status, created_at, expires_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)")
-    .run(a.service, a.environment, JSON.stringify(a.request), a.requestedBy, a.createdAt, a.expiresAt);
-  return approvalById(db, Number(info.lastInsertRowid))!;
+export async function insertApproval(db: Store, a: { service: string; environment: string; request: Record<string, unknown>; requestedBy: string; createdAt: number; expiresAt: number }): Promise<ApprovalRecord> {
+  const row = await db
+    .insertInto('approvals')
+    .values({ service: a.service, environment: a.environment, request: JSON.stringify(a.request), requested_by: a.requestedBy, status: 'pending', created_at: a.createdAt, expires_at: a.expiresAt })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toRecord(row);
 }
 
-export function approvalById(db: Db, id: number): ApprovalRecord | undefined {
-  const row = db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as Row | undefined;
+export async function approvalById(db: Store, id: number): Promise<ApprovalRecord | undefined> {
+  const row = await db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst();
   return row && toRecord(row);
 }
 
 /** Pending first (oldest first), then the decided ones, newest first. */
-export function listApprovals(db: Db, limit = 200): ApprovalRecord[] {
-  return (db.prepare("SELECT * FROM approvals ORDER BY status = 'pending' DESC, CASE WHEN status = 'pending' THEN id ELSE -id END LIMIT ?").all(limit) as Row[]).map(toRecord);
+export async function listApprovals(db: Store, limit = 200): Promise<ApprovalRecord[]> {
+  const rows = await db
+    .selectFrom('approvals')
+    .selectAll()
+    .orderBy((eb) => eb.case().when('status', '=', 'pending').then(0).else(1).end())
+    .orderBy((eb) => eb.case().when('status', '=', 'pending').then(eb.ref('id')).else(eb.neg(eb.ref('id'))).end())
+    .limit(limit)
+    .execute();
+  return rows.map(toRecord);
 }
 
 /** Marks every pending approval whose time is up as expired; returns them. */
-export function expireApprovals(db: Db, now: number): ApprovalRecord[] {
-  return (db.prepare("UPDATE approvals SET status = 'expired', decided_at = expires_at WHERE status = 'pending' AND expires_at <= ? RETURNING *").all(now) as Row[]).map(toRecord);
+export async function expireApprovals(db: Store, now: number): Promise<ApprovalRecord[]> {
+  const rows = await db
+    .updateTable('approvals')
+    .set((eb) => ({ status: 'expired', decided_at: eb.ref('expires_at') }))
+    .where('status', '=', 'pending')
+    .where('expires_at', '<=', now)
+    .returningAll()
+    .execute();
+  return rows.map(toRecord);
 }
 
 /** pending → approved|rejected, only if still pending (two deciders at once: one wins). Returns whether it changed. */
-export function decideApproval(db: Db, id: number, decision: { status: 'approved' | 'rejected'; by: string; at: number }): boolean {
-  return db.prepare("UPDATE approvals SET status = ?, decided_by = ?, decided_at = ? WHERE id = ? AND status = 'pending'").run(decision.status, decision.by, decision.at, id).changes > 0;
+export async function decideApproval(db: Store, id: number, decision: { status: 'approved' | 'rejected'; by: string; at: number }): Promise<boolean> {
+  const result = await db
+    .updateTable('approvals')
+    .set({ status: decision.status, decided_by: decision.by, decided_at: decision.at })
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }
 
 /** An approval whose promotion was refused before it started goes back to pending, so it can be approved again. */
-export function reopenApproval(db: Db, id: number): void {
-  db.prepare("UPDATE approvals SET status = 'pending', decided_by = NULL, decided_at = NULL WHERE id = ? AND status = 'approved' AND rollout IS NULL").run(id);
+export async function reopenApproval(db: Store, id: number): Promise<void> {
+  await db
+    .updateTable('approvals')
+    .set({ status: 'pending', decided_by: null, decided_at: null })
+    .where('id', '=', id)
+    .where('status', '=', 'approved')
+    .where('rollout', 'is', null)
+    .execute();
 }
 
-export function setApprovalRollout(db: Db, id: number, rollout: number): void {
-  db.prepare('UPDATE approvals SET rollout = ? WHERE id = ?').run(rollout, id);
+export async function setApprovalRollout(db: Store, id: number, rollout: number): Promise<void> {
+  await db.updateTable('approvals').set({ rollout }).where('id', '=', id).execute();
 }

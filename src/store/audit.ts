@@ -1,5 +1,7 @@
-/** The audit log's rows: appended in one immediate transaction (read the last hash, insert), never updated. */
-import type { Db } from './db.js';
+/** The audit log's rows: appended in one transaction (read the last hash, insert), never updated. */
+import type { Selectable } from 'kysely';
+import { inTransaction, type Store } from './db.js';
+import type { AuditTable } from './schema.js';
 
 export interface AuditRow {
   seq: number;
@@ -14,17 +16,7 @@ export interface AuditRow {
   hash: string;
 }
 
-interface Row {
-  seq: number;
-  at: string;
-  actor: string;
-  action: string;
-  target: string;
-  params: string;
-  outcome: string;
-  prev_hash: string;
-  hash: string;
-}
+type Row = Selectable<AuditTable>;
 
 /** A row whose params are not JSON any more is shown (and verified) as its raw text. */
 function parseParams(text: string): Record<string, unknown> {
@@ -40,28 +32,19 @@ const toRow = (r: Row): AuditRow => ({ seq: r.seq, at: r.at, actor: r.actor, act
 
 /**
  * Appends one entry: `seal` gets the last entry (undefined for the first) and
- * returns the new row, hash included. Immediate, so that two processes on one
- * store cannot both read the same last hash.
+ * returns the new row, hash included. One transaction that takes the write
+ * lock first, so that two processes on one store cannot both read the same last hash.
  */
-export function appendAuditRow(db: Db, seal: (last: AuditRow | undefined) => AuditRow): AuditRow {
-  return db
-    .transaction(() => {
-      const last = db.prepare('SELECT * FROM audit ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
-      const row = seal(last && toRow(last));
-      db.prepare('INSERT INTO audit (seq, at, actor, action, target, params, outcome, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
-        row.seq,
-        row.at,
-        row.actor,
-        row.action,
-        row.target,
-        JSON.stringify(row.params),
-        row.outcome,
-        row.prevHash,
-        row.hash,
-      );
-      return row;
-    })
-    .immediate();
+export async function appendAuditRow(db: Store, seal: (last: AuditRow | undefined) => AuditRow): Promise<AuditRow> {
+  return inTransaction(db, async (tx) => {
+    const last = await tx.selectFrom('audit').selectAll().orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    const row = seal(last && toRow(last));
+    await tx
+      .insertInto('audit')
+      .values({ seq: row.seq, at: row.at, actor: row.actor, action: row.action, target: row.target, params: JSON.stringify(row.params), outcome: row.outcome, prev_hash: row.prevHash, hash: row.hash })
+      .execute();
+    return row;
+  });
 }
 
 export interface AuditQuery {
@@ -72,24 +55,27 @@ export interface AuditQuery {
   limit?: number;
 }
 
-export function auditRows(db: Db, query: AuditQuery = {}): AuditRow[] {
-  const where: string[] = [];
-  const args: (string | number)[] = [];
-  if (query.since !== undefined) {
-    where.push('at >= ?');
-    args.push(query.since);
-  }
-  if (query.actor !== undefined) {
-    where.push('actor = ?');
-    args.push(query.actor);
-  }
-  const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-  const sql = query.limit === undefined ? `SELECT * FROM audit ${filter} ORDER BY seq` : `SELECT * FROM (SELECT * FROM audit ${filter} ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
-  if (query.limit !== undefined) args.push(query.limit);
-  return (db.prepare(sql).all(...args) as Row[]).map(toRow);
+export async function auditRows(db: Store, query: AuditQuery = {}): Promise<AuditRow[]> {
+  let select = db.selectFrom('audit').selectAll();
+  if (query.since !== undefined) select = select.where('at', '>=', query.since);
+  if (query.actor !== undefined) select = select.where('actor', '=', query.actor);
+  if (query.limit === undefined) return (await select.orderBy('seq').execute()).map(toRow);
+  const newest = await select.orderBy('seq', 'desc').limit(query.limit).execute();
+  return newest.reverse().map(toRow);
 }
 
-/** Every entry in stored order (seq), as the chain is verified. */
-export function* everyAuditRow(db: Db): Generator<AuditRow> {
-  for (const row of db.prepare('SELECT * FROM audit ORDER BY seq').iterate() as IterableIterator<Row>) yield toRow(row);
+/** How many entries `everyAuditRow` reads per query: a long log is verified without holding all of it. */
+const AUDIT_PAGE = 500;
+
+/** Every entry in stored order (seq), as the chain is verified; read a page at a time. */
+export async function* everyAuditRow(db: Store): AsyncGenerator<AuditRow> {
+  let after: number | undefined;
+  for (;;) {
+    let page = db.selectFrom('audit').selectAll();
+    if (after !== undefined) page = page.where('seq', '>', after);
+    const rows = await page.orderBy('seq').limit(AUDIT_PAGE).execute();
+    for (const row of rows) yield toRow(row);
+    if (rows.length < AUDIT_PAGE) return;
+    after = rows[rows.length - 1]!.seq;
+  }
 }

@@ -1,4 +1,6 @@
-import type { Db } from './db.js';
+import type { Selectable } from 'kysely';
+import type { Store } from './db.js';
+import type { BuildsTable } from './schema.js';
 
 /** What went into a build, kept so the next plan can say *why* an image is stale. */
 export interface BuildInputs {
@@ -21,15 +23,7 @@ export interface BuildRecord {
   durationMs: number;
 }
 
-interface Row {
-  image: string;
-  key: string;
-  image_id: string;
-  parent_id: string;
-  inputs: string;
-  built_at: number;
-  duration_ms: number;
-}
+type Row = Selectable<BuildsTable>;
 
 const fromRow = (row: Row): BuildRecord => ({
   image: row.image,
@@ -41,39 +35,47 @@ const fromRow = (row: Row): BuildRecord => ({
   durationMs: row.duration_ms,
 });
 
-export function recordBuild(db: Db, record: BuildRecord): void {
-  db.prepare(
-    `INSERT INTO builds (image, key, image_id, parent_id, inputs, built_at, duration_ms)
-     VALUES (?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (image, key) DO UPDATE SET image_id = excluded.image_id, parent_id = excluded.parent_id,
-       inputs = excluded.inputs, built_at = excluded.built_at, duration_ms = excluded.duration_ms`,
-  ).run(record.image, record.key, record.imageId, record.parentId, JSON.stringify(record.inputs), record.builtAt, record.durationMs);
+export async function recordBuild(db: Store, record: BuildRecord): Promise<void> {
+  await db
+    .insertInto('builds')
+    .values({ image: record.image, key: record.key, image_id: record.imageId, parent_id: record.parentId, inputs: JSON.stringify(record.inputs), built_at: record.builtAt, duration_ms: record.durationMs })
+    .onConflict((oc) =>
+      oc.columns(['image', 'key']).doUpdateSet((eb) => ({
+        image_id: eb.ref('excluded.image_id'),
+        parent_id: eb.ref('excluded.parent_id'),
+        inputs: eb.ref('excluded.inputs'),
+        built_at: eb.ref('excluded.built_at'),
+        duration_ms: eb.ref('excluded.duration_ms'),
+      })),
+    )
+    .execute();
 }
 
 /** The most recent build of each image. */
-export function latestBuilds(db: Db): Map<string, BuildRecord> {
-  const rows = db
-    .prepare(
-      `SELECT b.* FROM builds b
-       WHERE b.built_at = (SELECT MAX(built_at) FROM builds WHERE image = b.image)`,
-    )
-    .all() as Row[];
+export async function latestBuilds(db: Store): Promise<Map<string, BuildRecord>> {
+  const rows = await db
+    .selectFrom('builds as b')
+    .selectAll('b')
+    .where('b.built_at', '=', (eb) => eb.selectFrom('builds as newest').select((e) => e.fn.max('newest.built_at').as('built_at')).whereRef('newest.image', '=', 'b.image'))
+    .execute();
   return new Map(rows.map((row) => [row.image, fromRow(row)]));
 }
 
 /** Every build of one image, newest first. */
-export function buildsOf(db: Db, image: string): BuildRecord[] {
-  return (db.prepare('SELECT * FROM builds WHERE image = ? ORDER BY built_at DESC').all(image) as Row[]).map(fromRow);
+export async function buildsOf(db: Store, image: string): Promise<BuildRecord[]> {
+  return (await db.selectFrom('builds').selectAll().where('image', '=', image).orderBy('built_at', 'desc').execute()).map(fromRow);
 }
 
 /** A cached content hash of a large file, valid while its size and mtime are unchanged. */
-export function cachedFileHash(db: Db, path: string, size: number, mtimeMs: number): string | undefined {
-  const row = db.prepare('SELECT sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ms = ?').get(path, size, mtimeMs) as
-    | { sha256: string }
-    | undefined;
+export async function cachedFileHash(db: Store, path: string, size: number, mtimeMs: number): Promise<string | undefined> {
+  const row = await db.selectFrom('file_hashes').select('sha256').where('path', '=', path).where('size', '=', size).where('mtime_ms', '=', mtimeMs).executeTakeFirst();
   return row?.sha256;
 }
 
-export function rememberFileHash(db: Db, path: string, size: number, mtimeMs: number, sha256: string): void {
-  db.prepare('INSERT OR REPLACE INTO file_hashes (path, size, mtime_ms, sha256) VALUES (?, ?, ?, ?)').run(path, size, mtimeMs, sha256);
+export async function rememberFileHash(db: Store, path: string, size: number, mtimeMs: number, sha256: string): Promise<void> {
+  await db
+    .insertInto('file_hashes')
+    .values({ path, size, mtime_ms: mtimeMs, sha256 })
+    .onConflict((oc) => oc.column('path').doUpdateSet((eb) => ({ size: eb.ref('excluded.size'), mtime_ms: eb.ref('excluded.mtime_ms'), sha256: eb.ref('excluded.sha256') })))
+    .execute();
 }

@@ -1,5 +1,7 @@
 /** The versions of the configuration `berth apply` uploaded: each a set of files with its digest. */
-import type { Db } from './db.js';
+import type { Selectable } from 'kysely';
+import { inTransaction, type Store } from './db.js';
+import type { ConfigVersionsTable } from './schema.js';
 
 export interface ConfigVersion {
   version: number;
@@ -11,33 +13,33 @@ export interface ConfigVersion {
   appliedAt: number;
 }
 
-interface Row {
-  version: number;
-  project: string;
-  digest: string;
-  files: string;
-  actor: string;
-  applied_at: number;
-}
+type Row = Selectable<ConfigVersionsTable>;
 
 const toVersion = (r: Row): ConfigVersion => ({ version: r.version, project: r.project, digest: r.digest, files: JSON.parse(r.files) as Record<string, string>, actor: r.actor, appliedAt: r.applied_at });
 
-export function latestConfig(db: Db): ConfigVersion | undefined {
-  const row = db.prepare('SELECT * FROM config_versions ORDER BY version DESC LIMIT 1').get() as Row | undefined;
+export async function latestConfig(db: Store): Promise<ConfigVersion | undefined> {
+  const row = await db.selectFrom('config_versions').selectAll().orderBy('version', 'desc').limit(1).executeTakeFirst();
   return row && toVersion(row);
 }
 
-export function configVersion(db: Db, version: number): ConfigVersion | undefined {
-  const row = db.prepare('SELECT * FROM config_versions WHERE version = ?').get(version) as Row | undefined;
+export async function configVersion(db: Store, version: number): Promise<ConfigVersion | undefined> {
+  const row = await db.selectFrom('config_versions').selectAll().where('version', '=', version).executeTakeFirst();
   return row && toVersion(row);
 }
 
-export function listConfigs(db: Db): ConfigVersion[] {
-  return (db.prepare('SELECT * FROM config_versions ORDER BY version DESC').all() as Row[]).map(toVersion);
+export async function listConfigs(db: Store): Promise<ConfigVersion[]> {
+  return (await db.selectFrom('config_versions').selectAll().orderBy('version', 'desc').execute()).map(toVersion);
 }
 
-export function insertConfig(db: Db, config: Omit<ConfigVersion, 'version' | 'appliedAt'>, now = Date.now()): ConfigVersion {
-  const next = ((db.prepare('SELECT MAX(version) AS v FROM config_versions').get() as { v: number | null }).v ?? 0) + 1;
-  db.prepare('INSERT INTO config_versions (version, project, digest, files, actor, applied_at) VALUES (?, ?, ?, ?, ?, ?)').run(next, config.project, config.digest, JSON.stringify(config.files), config.actor, now);
-  return configVersion(db, next)!;
+/** Numbers the version (one more than the last) and records it, in one transaction. */
+export async function insertConfig(db: Store, config: Omit<ConfigVersion, 'version' | 'appliedAt'>, now = Date.now()): Promise<ConfigVersion> {
+  return inTransaction(db, async (tx) => {
+    const last = await tx.selectFrom('config_versions').select('version').orderBy('version', 'desc').limit(1).executeTakeFirst();
+    const row = await tx
+      .insertInto('config_versions')
+      .values({ version: (last?.version ?? 0) + 1, project: config.project, digest: config.digest, files: JSON.stringify(config.files), actor: config.actor, applied_at: now })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toVersion(row);
+  });
 }

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isBerthError } from '../errors.js';
-import { openStore, storeFailure, STORE_FILE } from './db.js';
+import { sql } from 'kysely';
+import { closeStore, openStore, storeFailure, STORE_FILE } from './db.js';
 
 describe('a store that cannot be written or is damaged', () => {
   const dirs: string[] = [];
@@ -18,11 +19,11 @@ describe('a store that cannot be written or is damaged', () => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a file that is not a database is unavailable, naming the file and how to restore it', () => {
+  it('a file that is not a database is unavailable, naming the file and how to restore it', async () => {
     const dir = stateDir();
     writeFileSync(join(dir, STORE_FILE), 'this is not SQLite, it is a text file long enough to be read as a header '.repeat(20));
-    assert.throws(
-      () => openStore(dir),
+    await assert.rejects(
+      openStore(dir),
       (error: unknown) =>
         isBerthError(error) &&
         error.kind === 'unavailable' &&
@@ -32,20 +33,20 @@ describe('a store that cannot be written or is damaged', () => {
     );
   });
 
-  it('a write to a file that cannot be written (immutable, so even root cannot) is unavailable, naming the file and the fix', () => {
+  it('a write to a file that cannot be written (immutable, so even root cannot) is unavailable, naming the file and the fix', async () => {
     const dir = stateDir();
     const file = join(dir, STORE_FILE);
-    openStore(dir).close();
+    await closeStore(await openStore(dir));
     execFileSync('chattr', ['+i', file]);
     try {
-      const db = openStore(dir);
+      const db = await openStore(dir);
       let caught: unknown;
       try {
-        db.prepare("INSERT INTO scales (service, environment, replicas) VALUES ('web', 'dev', 1)").run();
+        await sql`INSERT INTO scales (service, environment, replicas) VALUES ('web', 'dev', 1)`.execute(db);
       } catch (error) {
         caught = error;
       } finally {
-        db.close();
+        await closeStore(db);
       }
       assert.equal((caught as { code?: string }).code, 'SQLITE_READONLY');
       const mapped = storeFailure(caught);

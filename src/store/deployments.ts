@@ -3,7 +3,9 @@
  * table of migration 004 is no longer written: a deploy is a rollout, recorded
  * in `rollouts` with its release.)
  */
-import type { Db } from './db.js';
+import type { Selectable } from 'kysely';
+import type { Store } from './db.js';
+import type { SlotsTable } from './schema.js';
 
 export interface SlotRecord {
   environment: string;
@@ -16,15 +18,7 @@ export interface SlotRecord {
   hostPorts: Record<string, number>;
 }
 
-interface SlotRow {
-  environment: string;
-  slot: string;
-  service: string;
-  ordinal: number;
-  host: string;
-  network: string;
-  host_ports: string;
-}
+type SlotRow = Selectable<SlotsTable>;
 
 const toSlot = (r: SlotRow): SlotRecord => ({
   environment: r.environment,
@@ -36,24 +30,36 @@ const toSlot = (r: SlotRow): SlotRecord => ({
   hostPorts: JSON.parse(r.host_ports) as Record<string, number>,
 });
 
-export function slotsOf(db: Db, service: string, environment: string): SlotRecord[] {
-  return (db.prepare('SELECT * FROM slots WHERE service = ? AND environment = ? ORDER BY ordinal').all(service, environment) as SlotRow[]).map(toSlot);
+export async function slotsOf(db: Store, service: string, environment: string): Promise<SlotRecord[]> {
+  return (await db.selectFrom('slots').selectAll().where('service', '=', service).where('environment', '=', environment).orderBy('ordinal').execute()).map(toSlot);
 }
 
-export function saveSlot(db: Db, s: SlotRecord, now = Date.now()): void {
-  db.prepare(
-    `INSERT INTO slots (environment, slot, service, ordinal, host, network, host_ports, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (environment, slot) DO UPDATE SET service = excluded.service, ordinal = excluded.ordinal, host = excluded.host,
-       network = excluded.network, host_ports = excluded.host_ports, updated_at = excluded.updated_at`,
-  ).run(s.environment, s.slot, s.service, s.ordinal, s.host, s.network, JSON.stringify(s.hostPorts), now);
+export async function saveSlot(db: Store, s: SlotRecord, now = Date.now()): Promise<void> {
+  await db
+    .insertInto('slots')
+    .values({ environment: s.environment, slot: s.slot, service: s.service, ordinal: s.ordinal, host: s.host, network: s.network, host_ports: JSON.stringify(s.hostPorts), updated_at: now })
+    .onConflict((oc) =>
+      oc.columns(['environment', 'slot']).doUpdateSet((eb) => ({
+        service: eb.ref('excluded.service'),
+        ordinal: eb.ref('excluded.ordinal'),
+        host: eb.ref('excluded.host'),
+        network: eb.ref('excluded.network'),
+        host_ports: eb.ref('excluded.host_ports'),
+        updated_at: eb.ref('excluded.updated_at'),
+      })),
+    )
+    .execute();
 }
 
-export function forgetSlot(db: Db, environment: string, slot: string): void {
-  db.prepare('DELETE FROM slots WHERE environment = ? AND slot = ?').run(environment, slot);
+export async function forgetSlot(db: Store, environment: string, slot: string): Promise<void> {
+  await db.deleteFrom('slots').where('environment', '=', environment).where('slot', '=', slot).execute();
 }
 
 /** Every slot recorded, optionally of one environment (what should have a container). */
-export function allSlots(db: Db, environment?: string): SlotRecord[] {
-  const rows = environment === undefined ? db.prepare('SELECT * FROM slots ORDER BY environment, ordinal').all() : db.prepare('SELECT * FROM slots WHERE environment = ? ORDER BY ordinal').all(environment);
-  return (rows as SlotRow[]).map(toSlot);
+export async function allSlots(db: Store, environment?: string): Promise<SlotRecord[]> {
+  const rows =
+    environment === undefined
+      ? await db.selectFrom('slots').selectAll().orderBy('environment').orderBy('ordinal').execute()
+      : await db.selectFrom('slots').selectAll().where('environment', '=', environment).orderBy('ordinal').execute();
+  return rows.map(toSlot);
 }

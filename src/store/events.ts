@@ -1,5 +1,7 @@
 /** The server's event log: what `GET /v1/events` streams, resumable from any seq. */
-import type { Db } from './db.js';
+import type { Selectable } from 'kysely';
+import type { Store } from './db.js';
+import type { EventsTable } from './schema.js';
 
 export interface EventRecord {
   seq: number;
@@ -9,28 +11,23 @@ export interface EventRecord {
   data: unknown;
 }
 
-interface Row {
-  seq: number;
-  at: number;
-  type: string;
-  rollout: number | null;
-  data: string;
-}
+type Row = Selectable<EventsTable>;
 
 const toEvent = (r: Row): EventRecord => ({ seq: r.seq, at: r.at, type: r.type, rollout: r.rollout, data: JSON.parse(r.data) as unknown });
 
-export function appendEvent(db: Db, event: { type: string; rollout?: number | null; data: unknown }, now = Date.now()): EventRecord {
-  const info = db.prepare('INSERT INTO events (at, type, rollout, data) VALUES (?, ?, ?, ?)').run(now, event.type, event.rollout ?? null, JSON.stringify(event.data));
-  return { seq: Number(info.lastInsertRowid), at: now, type: event.type, rollout: event.rollout ?? null, data: event.data };
+export async function appendEvent(db: Store, event: { type: string; rollout?: number | null; data: unknown }, now = Date.now()): Promise<EventRecord> {
+  const { seq } = await db
+    .insertInto('events')
+    .values({ at: now, type: event.type, rollout: event.rollout ?? null, data: JSON.stringify(event.data) })
+    .returning('seq')
+    .executeTakeFirstOrThrow();
+  return { seq, at: now, type: event.type, rollout: event.rollout ?? null, data: event.data };
 }
 
 /** Events after `seq`, oldest first; only one rollout's when `rollout` is given. */
-export function eventsAfter(db: Db, seq: number, options: { rollout?: number; limit?: number } = {}): EventRecord[] {
-  const limit = options.limit ?? 1000;
-  const rows = (
-    options.rollout === undefined
-      ? db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit)
-      : db.prepare('SELECT * FROM events WHERE seq > ? AND rollout = ? ORDER BY seq LIMIT ?').all(seq, options.rollout, limit)
-  ) as Row[];
+export async function eventsAfter(db: Store, seq: number, options: { rollout?: number; limit?: number } = {}): Promise<EventRecord[]> {
+  let select = db.selectFrom('events').selectAll().where('seq', '>', seq);
+  if (options.rollout !== undefined) select = select.where('rollout', '=', options.rollout);
+  const rows = await select.orderBy('seq').limit(options.limit ?? 1000).execute();
   return rows.map(toEvent);
 }

@@ -2,7 +2,7 @@
  * A host's operator state: a drained host stays `draining` (gets nothing new)
  * until undrained. Reachability is never stored: it is asked of the engine.
  */
-import type { Db } from './db.js';
+import type { Store } from './db.js';
 
 export interface HostStateRecord {
   name: string;
@@ -12,19 +12,21 @@ export interface HostStateRecord {
   since: number;
 }
 
-export function hostStates(db: Db): Map<string, HostStateRecord> {
-  const rows = db.prepare('SELECT name, state, reason, actor, since FROM host_states ORDER BY name').all() as HostStateRecord[];
-  return new Map(rows.map((r) => [r.name, r]));
+export async function hostStates(db: Store): Promise<Map<string, HostStateRecord>> {
+  const rows = await db.selectFrom('host_states').select(['name', 'state', 'reason', 'actor', 'since']).orderBy('name').execute();
+  return new Map(rows.map((r) => [r.name, { ...r, state: r.state as HostStateRecord['state'] }]));
 }
 
-export function markDraining(db: Db, name: string, actor: string, reason = '', now = Date.now()): void {
-  db.prepare(
-    `INSERT INTO host_states (name, state, reason, actor, since) VALUES (?, 'draining', ?, ?, ?)
-     ON CONFLICT (name) DO NOTHING`,
-  ).run(name, reason, actor, now);
+export async function markDraining(db: Store, name: string, actor: string, reason = '', now = Date.now()): Promise<void> {
+  await db
+    .insertInto('host_states')
+    .values({ name, state: 'draining', reason, actor, since: now })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .execute();
 }
 
 /** Returns whether the host was draining. */
-export function clearHostState(db: Db, name: string): boolean {
-  return db.prepare('DELETE FROM host_states WHERE name = ?').run(name).changes > 0;
+export async function clearHostState(db: Store, name: string): Promise<boolean> {
+  const result = await db.deleteFrom('host_states').where('name', '=', name).executeTakeFirst();
+  return result.numDeletedRows > 0n;
 }

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { openStore, STORE_FILE } from './db.js';
+import { sql } from 'kysely';
+import { closeStore, openStore, STORE_FILE } from './db.js';
 import { lastToken, leaseOf } from './leases.js';
 import { migrations } from './migrations.js';
 
@@ -13,7 +14,7 @@ describe('locks of an older store', () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-leases-migrate-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('become expired leases with token 1, and the locks table goes', () => {
+  it('become expired leases with token 1, and the locks table goes', async () => {
     const old = new Database(join(dir, STORE_FILE));
     const before = migrations.findIndex((sql) => sql.includes('CREATE TABLE leases'));
     migrations.slice(0, before).forEach((sql, index) => {
@@ -23,13 +24,13 @@ describe('locks of an older store', () => {
     old.prepare('INSERT INTO locks (service, environment, rollout, pid, hostname, acquired_at) VALUES (?, ?, ?, ?, ?, ?)').run('web', 'production', 7, 4242, 'ci-7', 1_000);
     old.close();
 
-    const db = openStore(dir);
+    const db = await openStore(dir);
     try {
-      assert.deepEqual(leaseOf(db, 'web', 'production'), { service: 'web', environment: 'production', rollout: 7, holder: 'ci-7:4242:lock', pid: 4242, hostname: 'ci-7', token: 1, acquiredAt: 1_000, expiresAt: 1_000 });
-      assert.equal(lastToken(db, 'web', 'production'), 1);
-      assert.equal(db.prepare("SELECT name FROM sqlite_master WHERE name = 'locks'").get(), undefined);
+      assert.deepEqual(await leaseOf(db, 'web', 'production'), { service: 'web', environment: 'production', rollout: 7, holder: 'ci-7:4242:lock', pid: 4242, hostname: 'ci-7', token: 1, acquiredAt: 1_000, expiresAt: 1_000 });
+      assert.equal(await lastToken(db, 'web', 'production'), 1);
+      assert.deepEqual((await sql`SELECT name FROM sqlite_master WHERE name = 'locks'`.execute(db)).rows, []);
     } finally {
-      db.close();
+      await closeStore(db);
     }
   });
 });

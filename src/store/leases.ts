@@ -5,8 +5,10 @@
  * through `fenced`, which refuses it in the same transaction once the lease
  * has another token (a holder that stalled past its lease cannot write).
  */
+import type { Selectable } from 'kysely';
 import { BerthError } from '../errors.js';
-import type { Db } from './db.js';
+import { inTransaction, type Store } from './db.js';
+import type { LeasesTable } from './schema.js';
 
 export interface Lease {
   service: string;
@@ -32,17 +34,7 @@ export interface Fence {
   token: number;
 }
 
-interface LeaseRow {
-  service: string;
-  environment: string;
-  rollout: number;
-  holder: string;
-  pid: number;
-  hostname: string;
-  token: number;
-  acquired_at: number;
-  expires_at: number;
-}
+type LeaseRow = Selectable<LeasesTable>;
 
 const toLease = (r: LeaseRow): Lease => ({
   service: r.service,
@@ -56,86 +48,93 @@ const toLease = (r: LeaseRow): Lease => ({
   expiresAt: r.expires_at,
 });
 
-export function leaseOf(db: Db, service: string, environment: string): Lease | undefined {
-  const row = db.prepare('SELECT * FROM leases WHERE service = ? AND environment = ?').get(service, environment) as LeaseRow | undefined;
+export async function leaseOf(db: Store, service: string, environment: string): Promise<Lease | undefined> {
+  const row = await db.selectFrom('leases').selectAll().where('service', '=', service).where('environment', '=', environment).executeTakeFirst();
   return row && toLease(row);
 }
 
 /** The leases one process holds (what a Ctrl-C of that process leaves behind). */
-export function leasesHeldBy(db: Db, holder: string): Lease[] {
-  return (db.prepare('SELECT * FROM leases WHERE holder = ? ORDER BY service, environment').all(holder) as LeaseRow[]).map(toLease);
+export async function leasesHeldBy(db: Store, holder: string): Promise<Lease[]> {
+  return (await db.selectFrom('leases').selectAll().where('holder', '=', holder).orderBy('service').orderBy('environment').execute()).map(toLease);
 }
 
 /** The last fencing token handed out for a service × environment (0: never leased). */
-export function lastToken(db: Db, service: string, environment: string): number {
-  const row = db.prepare('SELECT last FROM lease_tokens WHERE service = ? AND environment = ?').get(service, environment) as { last: number } | undefined;
+export async function lastToken(db: Store, service: string, environment: string): Promise<number> {
+  const row = await db.selectFrom('lease_tokens').select('last').where('service', '=', service).where('environment', '=', environment).executeTakeFirst();
   return row?.last ?? 0;
 }
 
-function nextToken(db: Db, service: string, environment: string): number {
-  const row = db
-    .prepare('INSERT INTO lease_tokens (service, environment, last) VALUES (?, ?, 1) ON CONFLICT (service, environment) DO UPDATE SET last = lease_tokens.last + 1 RETURNING last')
-    .get(service, environment) as { last: number };
+async function nextToken(tx: Store, service: string, environment: string): Promise<number> {
+  const row = await tx
+    .insertInto('lease_tokens')
+    .values({ service, environment, last: 1 })
+    .onConflict((oc) => oc.columns(['service', 'environment']).doUpdateSet((eb) => ({ last: eb('lease_tokens.last', '+', 1) })))
+    .returning('last')
+    .executeTakeFirstOrThrow();
   return row.last;
 }
 
 /** Takes the lease when nobody holds it; otherwise returns who does (expired or not: the caller decides). */
-export function tryLease(db: Db, claim: Claim, ttlMs: number, now = Date.now()): { taken: Lease } | { held: Lease } {
-  return db.transaction((): { taken: Lease } | { held: Lease } => {
-    const held = leaseOf(db, claim.service, claim.environment);
+export async function tryLease(db: Store, claim: Claim, ttlMs: number, now = Date.now()): Promise<{ taken: Lease } | { held: Lease }> {
+  return inTransaction(db, async (tx): Promise<{ taken: Lease } | { held: Lease }> => {
+    const held = await leaseOf(tx, claim.service, claim.environment);
     if (held) return { held };
-    const lease: Lease = { ...claim, token: nextToken(db, claim.service, claim.environment), acquiredAt: now, expiresAt: now + ttlMs };
-    db.prepare('INSERT INTO leases (service, environment, rollout, holder, pid, hostname, token, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
-      lease.service,
-      lease.environment,
-      lease.rollout,
-      lease.holder,
-      lease.pid,
-      lease.hostname,
-      lease.token,
-      lease.acquiredAt,
-      lease.expiresAt,
-    );
+    const lease: Lease = { ...claim, token: await nextToken(tx, claim.service, claim.environment), acquiredAt: now, expiresAt: now + ttlMs };
+    await tx
+      .insertInto('leases')
+      .values({
+        service: lease.service,
+        environment: lease.environment,
+        rollout: lease.rollout,
+        holder: lease.holder,
+        pid: lease.pid,
+        hostname: lease.hostname,
+        token: lease.token,
+        acquired_at: lease.acquiredAt,
+        expires_at: lease.expiresAt,
+      })
+      .execute();
     return { taken: lease };
-  }).immediate();
+  });
 }
 
 /**
  * Takes over the lease `held` (read before) with a new token; undefined when it
  * changed meanwhile (another process took it over or released it first).
  */
-export function takeOverLease(db: Db, held: Lease, claim: Claim, ttlMs: number, now = Date.now()): Lease | undefined {
-  return db.transaction(() => {
-    const current = leaseOf(db, held.service, held.environment);
+export async function takeOverLease(db: Store, held: Lease, claim: Claim, ttlMs: number, now = Date.now()): Promise<Lease | undefined> {
+  return inTransaction(db, async (tx) => {
+    const current = await leaseOf(tx, held.service, held.environment);
     if (!current || current.token !== held.token) return undefined;
-    const lease: Lease = { ...claim, service: held.service, environment: held.environment, token: nextToken(db, held.service, held.environment), acquiredAt: now, expiresAt: now + ttlMs };
-    db.prepare('UPDATE leases SET rollout = ?, holder = ?, pid = ?, hostname = ?, token = ?, acquired_at = ?, expires_at = ? WHERE service = ? AND environment = ? AND token = ?').run(
-      lease.rollout,
-      lease.holder,
-      lease.pid,
-      lease.hostname,
-      lease.token,
-      lease.acquiredAt,
-      lease.expiresAt,
-      held.service,
-      held.environment,
-      held.token,
-    );
+    const lease: Lease = { ...claim, service: held.service, environment: held.environment, token: await nextToken(tx, held.service, held.environment), acquiredAt: now, expiresAt: now + ttlMs };
+    await tx
+      .updateTable('leases')
+      .set({ rollout: lease.rollout, holder: lease.holder, pid: lease.pid, hostname: lease.hostname, token: lease.token, acquired_at: lease.acquiredAt, expires_at: lease.expiresAt })
+      .where('service', '=', held.service)
+      .where('environment', '=', held.environment)
+      .where('token', '=', held.token)
+      .execute();
     return lease;
-  }).immediate();
+  });
 }
 
 /** Extends the lease by `ttlMs` from now; false when it is no longer this holder's (taken over, or released). */
-export function renewLease(db: Db, lease: Fence & { holder: string }, ttlMs: number, now = Date.now()): boolean {
-  const changed = db
-    .prepare('UPDATE leases SET expires_at = ? WHERE service = ? AND environment = ? AND holder = ? AND token = ?')
-    .run(now + ttlMs, lease.service, lease.environment, lease.holder, lease.token).changes;
-  return changed === 1;
+export async function renewLease(db: Store, lease: Fence & { holder: string }, ttlMs: number, now = Date.now()): Promise<boolean> {
+  const result = await db
+    .updateTable('leases')
+    .set({ expires_at: now + ttlMs })
+    .where('service', '=', lease.service)
+    .where('environment', '=', lease.environment)
+    .where('holder', '=', lease.holder)
+    .where('token', '=', lease.token)
+    .executeTakeFirst();
+  return result.numUpdatedRows === 1n;
 }
 
 /** Gives the lease up; a lease taken over since stays with its new holder (false). */
-export function dropLease(db: Db, fence: Fence): boolean {
-  return db.prepare('DELETE FROM leases WHERE service = ? AND environment = ? AND token = ?').run(fence.service, fence.environment, fence.token).changes === 1;
+export async function dropLease(db: Store, fence: Fence): Promise<boolean> {
+  const result = await db.deleteFrom('leases').where('service', '=', fence.service).where('environment', '=', fence.environment).where('token', '=', fence.token).executeTakeFirst();
+  return result.numDeletedRows === 1n;
 }
 
 /** A write refused because the rollout's lease has another holder now. */
@@ -154,11 +153,11 @@ export function isLostLease(error: unknown): error is LostLease {
   return error instanceof LostLease;
 }
 
-export function lostLease(db: Db, fence: Fence, rollout: number): LostLease {
-  const current = leaseOf(db, fence.service, fence.environment);
+export async function lostLease(db: Store, fence: Fence, rollout: number): Promise<LostLease> {
+  const current = await leaseOf(db, fence.service, fence.environment);
   const who = rollout > 0 ? `rollout #${rollout}` : `the rollout being planned`;
   const to = current ? `berth process ${current.pid} on ${current.hostname}` : 'another berth process, which has released it since';
-  const newer = current?.token ?? lastToken(db, fence.service, fence.environment);
+  const newer = current?.token ?? (await lastToken(db, fence.service, fence.environment));
   return new LostLease(
     `${who} lost its lease of ${fence.service} in ${fence.environment} to ${to} (fencing token ${fence.token} < ${newer}); it stops here and the holder resumes it`,
     fence,
@@ -170,17 +169,18 @@ export function lostLease(db: Db, fence: Fence, rollout: number): LostLease {
 /**
  * Runs `write` in one transaction with the check that the lease of the fence's
  * service × environment still has its token; otherwise nothing is written and
- * it throws a `LostLease` naming `rollout` (0: one not recorded yet).
+ * it throws a `LostLease` naming `rollout` (0: one not recorded yet). `write`
+ * must use only the `tx` it is given (see `inTransaction`).
  */
-export function fenced<T>(db: Db, fence: Fence, rollout: number, write: () => T): T {
-  return db.transaction(() => {
-    requireFence(db, fence, rollout);
-    return write();
-  }).immediate();
+export function fenced<T>(db: Store, fence: Fence, rollout: number, write: (tx: Store) => Promise<T>): Promise<T> {
+  return inTransaction(db, async (tx) => {
+    await requireFence(tx, fence, rollout);
+    return write(tx);
+  });
 }
 
 /** Throws a `LostLease` unless the lease of the fence's service × environment still has its token. */
-export function requireFence(db: Db, fence: Fence, rollout: number): void {
-  const held = db.prepare('SELECT 1 FROM leases WHERE service = ? AND environment = ? AND token = ?').get(fence.service, fence.environment, fence.token);
-  if (held === undefined) throw lostLease(db, fence, rollout);
+export async function requireFence(db: Store, fence: Fence, rollout: number): Promise<void> {
+  const held = await db.selectFrom('leases').select('token').where('service', '=', fence.service).where('environment', '=', fence.environment).where('token', '=', fence.token).executeTakeFirst();
+  if (held === undefined) throw await lostLease(db, fence, rollout);
 }

@@ -1,5 +1,7 @@
 /** Ship's records: what Berth pushed where, with the digest the registry holds. */
-import type { Db } from './db.js';
+import type { Selectable } from 'kysely';
+import type { Store } from './db.js';
+import type { PushesTable } from './schema.js';
 
 export interface PushRecord {
   /** host:port of the registry. */
@@ -15,17 +17,7 @@ export interface PushRecord {
   pushedAt: number;
 }
 
-interface Row {
-  registry: string;
-  repository: string;
-  tag: string;
-  digest: string;
-  image: string;
-  key: string;
-  image_id: string;
-  size: number;
-  pushed_at: number;
-}
+type Row = Selectable<PushesTable>;
 
 const fromRow = (r: Row): PushRecord => ({
   registry: r.registry,
@@ -39,42 +31,50 @@ const fromRow = (r: Row): PushRecord => ({
   pushedAt: r.pushed_at,
 });
 
-export function recordPush(db: Db, p: PushRecord): void {
-  db.prepare(
-    `INSERT INTO pushes (registry, repository, tag, digest, image, key, image_id, size, pushed_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (registry, repository, tag, digest) DO UPDATE SET image_id = excluded.image_id, size = excluded.size, pushed_at = excluded.pushed_at`,
-  ).run(p.registry, p.repository, p.tag, p.digest, p.image, p.key, p.imageId, p.size, p.pushedAt);
+export async function recordPush(db: Store, p: PushRecord): Promise<void> {
+  await db
+    .insertInto('pushes')
+    .values({ registry: p.registry, repository: p.repository, tag: p.tag, digest: p.digest, image: p.image, key: p.key, image_id: p.imageId, size: p.size, pushed_at: p.pushedAt })
+    .onConflict((oc) =>
+      oc.columns(['registry', 'repository', 'tag', 'digest']).doUpdateSet((eb) => ({ image_id: eb.ref('excluded.image_id'), size: eb.ref('excluded.size'), pushed_at: eb.ref('excluded.pushed_at') })),
+    )
+    .execute();
 }
 
 /** Every push to one registry, newest first. */
-export function pushesTo(db: Db, registry: string): PushRecord[] {
-  return (db.prepare('SELECT * FROM pushes WHERE registry = ? ORDER BY pushed_at DESC').all(registry) as Row[]).map(fromRow);
+export async function pushesTo(db: Store, registry: string): Promise<PushRecord[]> {
+  return (await db.selectFrom('pushes').selectAll().where('registry', '=', registry).orderBy('pushed_at', 'desc').execute()).map(fromRow);
 }
 
 /** The last push of one tag to one registry. */
-export function lastPush(db: Db, registry: string, repository: string, tag: string): PushRecord | undefined {
-  const row = db.prepare('SELECT * FROM pushes WHERE registry = ? AND repository = ? AND tag = ? ORDER BY pushed_at DESC LIMIT 1').get(registry, repository, tag) as Row | undefined;
+export async function lastPush(db: Store, registry: string, repository: string, tag: string): Promise<PushRecord | undefined> {
+  const row = await db
+    .selectFrom('pushes')
+    .selectAll()
+    .where('registry', '=', registry)
+    .where('repository', '=', repository)
+    .where('tag', '=', tag)
+    .orderBy('pushed_at', 'desc')
+    .limit(1)
+    .executeTakeFirst();
   return row && fromRow(row);
 }
 
 /** Forgets the pushes of a manifest that garbage collection deleted. */
-export function forgetPushes(db: Db, registry: string, repository: string, digest: string): void {
-  db.prepare('DELETE FROM pushes WHERE registry = ? AND repository = ? AND digest = ?').run(registry, repository, digest);
+export async function forgetPushes(db: Store, registry: string, repository: string, digest: string): Promise<void> {
+  await db.deleteFrom('pushes').where('registry', '=', registry).where('repository', '=', repository).where('digest', '=', digest).execute();
 }
 
 /** The last push of an engine image (by image ID) or of a manifest (by digest), to any registry. */
-export function lastPushOf(db: Db, by: { imageId: string } | { digest: string }): PushRecord | undefined {
-  const row = ('imageId' in by
-    ? db.prepare('SELECT * FROM pushes WHERE image_id = ? ORDER BY pushed_at DESC LIMIT 1').get(by.imageId)
-    : db.prepare('SELECT * FROM pushes WHERE digest = ? ORDER BY pushed_at DESC LIMIT 1').get(by.digest)) as Row | undefined;
+export async function lastPushOf(db: Store, by: { imageId: string } | { digest: string }): Promise<PushRecord | undefined> {
+  const select = db.selectFrom('pushes').selectAll();
+  const row = await ('imageId' in by ? select.where('image_id', '=', by.imageId) : select.where('digest', '=', by.digest)).orderBy('pushed_at', 'desc').limit(1).executeTakeFirst();
   return row && fromRow(row);
 }
 
 /** The last push of a manifest (by digest) or of an engine image (by image ID) to one registry. */
-export function lastPushTo(db: Db, registry: string, by: { imageId: string } | { digest: string }): PushRecord | undefined {
-  const row = ('imageId' in by
-    ? db.prepare('SELECT * FROM pushes WHERE registry = ? AND image_id = ? ORDER BY pushed_at DESC LIMIT 1').get(registry, by.imageId)
-    : db.prepare('SELECT * FROM pushes WHERE registry = ? AND digest = ? ORDER BY pushed_at DESC LIMIT 1').get(registry, by.digest)) as Row | undefined;
+export async function lastPushTo(db: Store, registry: string, by: { imageId: string } | { digest: string }): Promise<PushRecord | undefined> {
+  const select = db.selectFrom('pushes').selectAll().where('registry', '=', registry);
+  const row = await ('imageId' in by ? select.where('image_id', '=', by.imageId) : select.where('digest', '=', by.digest)).orderBy('pushed_at', 'desc').limit(1).executeTakeFirst();
   return row && fromRow(row);
 }

@@ -4,7 +4,7 @@
  * Release when it keeps a previous version for rollback (kind 'rollback'),
  * and releaseDigest when a reference ends.
  */
-import type { Db } from './db.js';
+import type { Store } from './db.js';
 
 export type RefKind = 'deployed' | 'rollback' | 'pinned';
 
@@ -28,38 +28,35 @@ export interface RefKey {
   service?: string;
 }
 
-interface Row {
-  repository: string;
-  digest: string;
-  kind: RefKind;
-  environment: string;
-  service: string;
-  note: string;
-  created_at: number;
-}
-
 /** Protects a digest; protecting it again under the same key only updates the note. */
-export function protectDigest(db: Db, ref: RefKey & { note?: string }, now = Date.now()): void {
-  db.prepare(
-    `INSERT INTO refs (repository, digest, kind, environment, service, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (repository, digest, kind, environment, service) DO UPDATE SET note = excluded.note`,
-  ).run(ref.repository, ref.digest, ref.kind, ref.environment ?? '', ref.service ?? '', ref.note ?? '', now);
+export async function protectDigest(db: Store, ref: RefKey & { note?: string }, now = Date.now()): Promise<void> {
+  await db
+    .insertInto('refs')
+    .values({ repository: ref.repository, digest: ref.digest, kind: ref.kind, environment: ref.environment ?? '', service: ref.service ?? '', note: ref.note ?? '', created_at: now })
+    .onConflict((oc) => oc.columns(['repository', 'digest', 'kind', 'environment', 'service']).doUpdateSet((eb) => ({ note: eb.ref('excluded.note') })))
+    .execute();
 }
 
 /** Ends one reference; returns whether it existed. The digest stays protected while any other reference holds it. */
-export function releaseDigest(db: Db, ref: RefKey): boolean {
-  const result = db
-    .prepare('DELETE FROM refs WHERE repository = ? AND digest = ? AND kind = ? AND environment = ? AND service = ?')
-    .run(ref.repository, ref.digest, ref.kind, ref.environment ?? '', ref.service ?? '');
-  return result.changes > 0;
+export async function releaseDigest(db: Store, ref: RefKey): Promise<boolean> {
+  const result = await db
+    .deleteFrom('refs')
+    .where('repository', '=', ref.repository)
+    .where('digest', '=', ref.digest)
+    .where('kind', '=', ref.kind)
+    .where('environment', '=', ref.environment ?? '')
+    .where('service', '=', ref.service ?? '')
+    .executeTakeFirst();
+  return result.numDeletedRows > 0n;
 }
 
 /** Every reference, oldest first. */
-export function allRefs(db: Db): Ref[] {
-  return (db.prepare('SELECT * FROM refs ORDER BY created_at, repository, digest').all() as Row[]).map((r) => ({
+export async function allRefs(db: Store): Promise<Ref[]> {
+  const rows = await db.selectFrom('refs').selectAll().orderBy('created_at').orderBy('repository').orderBy('digest').execute();
+  return rows.map((r) => ({
     repository: r.repository,
     digest: r.digest,
-    kind: r.kind,
+    kind: r.kind as RefKind,
     environment: r.environment,
     service: r.service,
     note: r.note,

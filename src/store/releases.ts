@@ -3,8 +3,10 @@
  * front door ports. Every write of a rollout's journal carries the fence of the
  * lease it runs under (leases.ts) and is refused once another process holds it.
  */
-import type { Db } from './db.js';
+import type { Selectable } from 'kysely';
+import { inTransaction, type Store } from './db.js';
 import { fenced, type Fence } from './leases.js';
+import type { ReleasesTable, RolloutsTable } from './schema.js';
 
 export interface Release {
   service: string;
@@ -44,18 +46,7 @@ export interface Rollout {
   evidence: string;
 }
 
-interface ReleaseRow {
-  service: string;
-  number: number;
-  image: string;
-  image_id: string;
-  digest: string;
-  repository: string;
-  config: string;
-  created_at: number;
-  created_by: string;
-  config_version: number | null;
-}
+type ReleaseRow = Selectable<ReleasesTable>;
 
 const toRelease = (r: ReleaseRow): Release => ({
   service: r.service,
@@ -71,43 +62,39 @@ const toRelease = (r: ReleaseRow): Release => ({
 });
 
 /** Numbers the release (per service) and records it. */
-export function createRelease(db: Db, r: Omit<Release, 'number' | 'createdAt'>, now = Date.now()): Release {
-  return db.transaction(() => {
-    const last = db.prepare('SELECT MAX(number) AS n FROM releases WHERE service = ?').get(r.service) as { n: number | null };
-    const number = (last.n ?? 0) + 1;
-    db.prepare(
-      'INSERT INTO releases (service, number, image, image_id, digest, repository, config, created_at, created_by, config_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ).run(r.service, number, r.image, r.imageId, r.digest, r.repository, r.config, now, r.createdBy, r.configVersion ?? null);
+export async function createRelease(db: Store, r: Omit<Release, 'number' | 'createdAt'>, now = Date.now()): Promise<Release> {
+  return inTransaction(db, async (tx) => {
+    const last = await tx.selectFrom('releases').select('number').where('service', '=', r.service).orderBy('number', 'desc').limit(1).executeTakeFirst();
+    const number = (last?.number ?? 0) + 1;
+    await tx
+      .insertInto('releases')
+      .values({
+        service: r.service,
+        number,
+        image: r.image,
+        image_id: r.imageId,
+        digest: r.digest,
+        repository: r.repository,
+        config: r.config,
+        created_at: now,
+        created_by: r.createdBy,
+        config_version: r.configVersion ?? null,
+      })
+      .execute();
     return { ...r, number, createdAt: now };
-  }).immediate();
+  });
 }
 
-export function releaseOf(db: Db, service: string, number: number): Release | undefined {
-  const row = db.prepare('SELECT * FROM releases WHERE service = ? AND number = ?').get(service, number) as ReleaseRow | undefined;
+export async function releaseOf(db: Store, service: string, number: number): Promise<Release | undefined> {
+  const row = await db.selectFrom('releases').selectAll().where('service', '=', service).where('number', '=', number).executeTakeFirst();
   return row && toRelease(row);
 }
 
-export function releasesOf(db: Db, service: string): Release[] {
-  return (db.prepare('SELECT * FROM releases WHERE service = ? ORDER BY number DESC').all(service) as ReleaseRow[]).map(toRelease);
+export async function releasesOf(db: Store, service: string): Promise<Release[]> {
+  return (await db.selectFrom('releases').selectAll().where('service', '=', service).orderBy('number', 'desc').execute()).map(toRelease);
 }
 
-interface RolloutRow {
-  id: number;
-  service: string;
-  environment: string;
-  release: number;
-  previous: number | null;
-  kind: RolloutKind;
-  forced: number;
-  status: RolloutStatus;
-  message: string;
-  actor: string;
-  plan: string;
-  done: number;
-  started_at: number;
-  finished_at: number | null;
-  evidence: string;
-}
+type RolloutRow = Selectable<RolloutsTable>;
 
 const toRollout = (r: RolloutRow): Rollout => ({
   id: r.id,
@@ -115,9 +102,9 @@ const toRollout = (r: RolloutRow): Rollout => ({
   environment: r.environment,
   release: r.release,
   previous: r.previous,
-  kind: r.kind,
+  kind: r.kind as RolloutKind,
   forced: r.forced === 1,
-  status: r.status,
+  status: r.status as RolloutStatus,
   message: r.message,
   actor: r.actor,
   plan: r.plan,
@@ -128,107 +115,136 @@ const toRollout = (r: RolloutRow): Rollout => ({
 });
 
 /** Records a rollout, and names it in the lease of its service × environment (one transaction: a rollout is never left unnamed). */
-export function startRollout(db: Db, r: Pick<Rollout, 'service' | 'environment' | 'release' | 'previous' | 'kind' | 'forced' | 'actor' | 'plan'>, fence: Fence, now = Date.now()): number {
-  return fenced(db, fence, 0, () => {
-    const result = db
-      .prepare(
-        `INSERT INTO rollouts (service, environment, release, previous, kind, forced, status, actor, plan, done, started_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, 0, ?)`,
-      )
-      .run(r.service, r.environment, r.release, r.previous, r.kind, r.forced ? 1 : 0, r.actor, r.plan, now);
-    const id = Number(result.lastInsertRowid);
-    db.prepare('UPDATE leases SET rollout = ? WHERE service = ? AND environment = ? AND token = ?').run(id, fence.service, fence.environment, fence.token);
+export async function startRollout(db: Store, r: Pick<Rollout, 'service' | 'environment' | 'release' | 'previous' | 'kind' | 'forced' | 'actor' | 'plan'>, fence: Fence, now = Date.now()): Promise<number> {
+  return fenced(db, fence, 0, async (tx) => {
+    const { id } = await tx
+      .insertInto('rollouts')
+      .values({
+        service: r.service,
+        environment: r.environment,
+        release: r.release,
+        previous: r.previous,
+        kind: r.kind,
+        forced: r.forced ? 1 : 0,
+        status: 'running',
+        actor: r.actor,
+        plan: r.plan,
+        done: 0,
+        started_at: now,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await tx.updateTable('leases').set({ rollout: id }).where('service', '=', fence.service).where('environment', '=', fence.environment).where('token', '=', fence.token).execute();
     return id;
   });
 }
 
-export function rolloutById(db: Db, id: number): Rollout | undefined {
-  const row = db.prepare('SELECT * FROM rollouts WHERE id = ?').get(id) as RolloutRow | undefined;
+export async function rolloutById(db: Store, id: number): Promise<Rollout | undefined> {
+  const row = await db.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
   return row && toRollout(row);
 }
 
 /** Journals progress: `done` steps of the plan are complete. */
-export function markDone(db: Db, id: number, done: number, fence: Fence): void {
-  fenced(db, fence, id, () => db.prepare('UPDATE rollouts SET done = ? WHERE id = ?').run(done, id));
+export async function markDone(db: Store, id: number, done: number, fence: Fence): Promise<void> {
+  await fenced(db, fence, id, (tx) => tx.updateTable('rollouts').set({ done }).where('id', '=', id).execute());
 }
 
-export function replacePlan(db: Db, id: number, plan: string, fence: Fence, done = 0): void {
-  fenced(db, fence, id, () => db.prepare('UPDATE rollouts SET plan = ?, done = ? WHERE id = ?').run(plan, done, id));
+export async function replacePlan(db: Store, id: number, plan: string, fence: Fence, done = 0): Promise<void> {
+  await fenced(db, fence, id, (tx) => tx.updateTable('rollouts').set({ plan, done }).where('id', '=', id).execute());
 }
 
-export function setRolloutStatus(db: Db, id: number, status: RolloutStatus, fence: Fence, message = '', now = Date.now()): void {
+export async function setRolloutStatus(db: Store, id: number, status: RolloutStatus, fence: Fence, message = '', now = Date.now()): Promise<void> {
   const finished = status === 'running' || status === 'canary' ? null : now;
-  fenced(db, fence, id, () => db.prepare('UPDATE rollouts SET status = ?, message = ?, finished_at = ? WHERE id = ?').run(status, message, finished, id));
+  await fenced(db, fence, id, (tx) => tx.updateTable('rollouts').set({ status, message, finished_at: finished }).where('id', '=', id).execute());
 }
 
-export function rolloutsOf(db: Db, service: string, environment?: string): Rollout[] {
-  const rows =
-    environment === undefined
-      ? db.prepare('SELECT * FROM rollouts WHERE service = ? ORDER BY id DESC').all(service)
-      : db.prepare('SELECT * FROM rollouts WHERE service = ? AND environment = ? ORDER BY id DESC').all(service, environment);
-  return (rows as RolloutRow[]).map(toRollout);
+export async function rolloutsOf(db: Store, service: string, environment?: string): Promise<Rollout[]> {
+  let select = db.selectFrom('rollouts').selectAll().where('service', '=', service);
+  if (environment !== undefined) select = select.where('environment', '=', environment);
+  return (await select.orderBy('id', 'desc').execute()).map(toRollout);
 }
 
 /** The release an environment runs: that of its last rollout that succeeded. */
-export function currentRelease(db: Db, service: string, environment: string): number | undefined {
-  const row = db
-    .prepare("SELECT release FROM rollouts WHERE service = ? AND environment = ? AND status = 'succeeded' ORDER BY id DESC LIMIT 1")
-    .get(service, environment) as { release: number } | undefined;
+export async function currentRelease(db: Store, service: string, environment: string): Promise<number | undefined> {
+  const row = await db
+    .selectFrom('rollouts')
+    .select('release')
+    .where('service', '=', service)
+    .where('environment', '=', environment)
+    .where('status', '=', 'succeeded')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
   return row?.release;
 }
 
 /** Whether an environment ever ran the release to success. */
-export function hasRun(db: Db, service: string, environment: string, release: number): boolean {
-  return db.prepare("SELECT 1 FROM rollouts WHERE service = ? AND environment = ? AND release = ? AND status = 'succeeded'").get(service, environment, release) !== undefined;
+export async function hasRun(db: Store, service: string, environment: string, release: number): Promise<boolean> {
+  const row = await db
+    .selectFrom('rollouts')
+    .select('id')
+    .where('service', '=', service)
+    .where('environment', '=', environment)
+    .where('release', '=', release)
+    .where('status', '=', 'succeeded')
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /** A rollout still open: running, or a canary waiting for its decision. */
-export function openRollout(db: Db, service: string, environment: string): Rollout | undefined {
-  const row = db
-    .prepare("SELECT * FROM rollouts WHERE service = ? AND environment = ? AND status IN ('running', 'canary') ORDER BY id DESC LIMIT 1")
-    .get(service, environment) as RolloutRow | undefined;
+export async function openRollout(db: Store, service: string, environment: string): Promise<Rollout | undefined> {
+  const row = await db
+    .selectFrom('rollouts')
+    .selectAll()
+    .where('service', '=', service)
+    .where('environment', '=', environment)
+    .where('status', 'in', ['running', 'canary'])
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
   return row && toRollout(row);
 }
 
-export function scaleOf(db: Db, service: string, environment: string): number | undefined {
-  return (db.prepare('SELECT replicas FROM scales WHERE service = ? AND environment = ?').get(service, environment) as { replicas: number } | undefined)?.replicas;
+export async function scaleOf(db: Store, service: string, environment: string): Promise<number | undefined> {
+  const row = await db.selectFrom('scales').select('replicas').where('service', '=', service).where('environment', '=', environment).executeTakeFirst();
+  return row?.replicas;
 }
 
-export function setScale(db: Db, service: string, environment: string, replicas: number): void {
-  db.prepare('INSERT INTO scales (service, environment, replicas) VALUES (?, ?, ?) ON CONFLICT (service, environment) DO UPDATE SET replicas = excluded.replicas').run(
-    service,
-    environment,
-    replicas,
-  );
+export async function setScale(db: Store, service: string, environment: string, replicas: number): Promise<void> {
+  await db
+    .insertInto('scales')
+    .values({ service, environment, replicas })
+    .onConflict((oc) => oc.columns(['service', 'environment']).doUpdateSet((eb) => ({ replicas: eb.ref('excluded.replicas') })))
+    .execute();
 }
 
-export function frontDoorPort(db: Db, service: string, environment: string): { address: string; port: number } | undefined {
-  return db.prepare('SELECT address, port FROM front_doors WHERE service = ? AND environment = ?').get(service, environment) as { address: string; port: number } | undefined;
+export async function frontDoorPort(db: Store, service: string, environment: string): Promise<{ address: string; port: number } | undefined> {
+  return db.selectFrom('front_doors').select(['address', 'port']).where('service', '=', service).where('environment', '=', environment).executeTakeFirst();
 }
 
-export function saveFrontDoorPort(db: Db, service: string, environment: string, address: string, port: number): void {
-  db.prepare('INSERT INTO front_doors (service, environment, address, port) VALUES (?, ?, ?, ?) ON CONFLICT (service, environment) DO UPDATE SET address = excluded.address, port = excluded.port').run(
-    service,
-    environment,
-    address,
-    port,
-  );
+export async function saveFrontDoorPort(db: Store, service: string, environment: string, address: string, port: number): Promise<void> {
+  await db
+    .insertInto('front_doors')
+    .values({ service, environment, address, port })
+    .onConflict((oc) => oc.columns(['service', 'environment']).doUpdateSet((eb) => ({ address: eb.ref('excluded.address'), port: eb.ref('excluded.port') })))
+    .execute();
 }
 
-export function forgetFrontDoorPort(db: Db, service: string, environment: string): void {
-  db.prepare('DELETE FROM front_doors WHERE service = ? AND environment = ?').run(service, environment);
+export async function forgetFrontDoorPort(db: Store, service: string, environment: string): Promise<void> {
+  await db.deleteFrom('front_doors').where('service', '=', service).where('environment', '=', environment).execute();
 }
 
-export function allFrontDoors(db: Db): { service: string; environment: string; address: string; port: number }[] {
-  return db.prepare('SELECT service, environment, address, port FROM front_doors ORDER BY environment, service').all() as { service: string; environment: string; address: string; port: number }[];
+export async function allFrontDoors(db: Store): Promise<{ service: string; environment: string; address: string; port: number }[]> {
+  return db.selectFrom('front_doors').select(['service', 'environment', 'address', 'port']).orderBy('environment').orderBy('service').execute();
 }
 
 /** Records the evidence of a rollout's decisions (replaces what was there). */
-export function setEvidence(db: Db, id: number, evidence: object, fence: Fence): void {
-  fenced(db, fence, id, () => db.prepare('UPDATE rollouts SET evidence = ? WHERE id = ?').run(JSON.stringify(evidence), id));
+export async function setEvidence(db: Store, id: number, evidence: object, fence: Fence): Promise<void> {
+  await fenced(db, fence, id, (tx) => tx.updateTable('rollouts').set({ evidence: JSON.stringify(evidence) }).where('id', '=', id).execute());
 }
 
 /** Every rollout still open (running or an open canary), newest first. */
-export function openRollouts(db: Db): Rollout[] {
-  return (db.prepare("SELECT * FROM rollouts WHERE status IN ('running', 'canary') ORDER BY id DESC").all() as RolloutRow[]).map(toRollout);
+export async function openRollouts(db: Store): Promise<Rollout[]> {
+  return (await db.selectFrom('rollouts').selectAll().where('status', 'in', ['running', 'canary']).orderBy('id', 'desc').execute()).map(toRollout);
 }

@@ -1,5 +1,7 @@
 /** API tokens: a name, a role, the environments a deployer may change, and the SHA-256 of the secret (never the secret). */
-import type { Db } from './db.js';
+import type { Selectable } from 'kysely';
+import type { Store } from './db.js';
+import type { TokensTable } from './schema.js';
 
 export type Role = 'viewer' | 'deployer' | 'admin';
 
@@ -14,51 +16,48 @@ export interface TokenRecord {
   revokedAt: number | null;
 }
 
-interface Row {
-  id: number;
-  name: string;
-  role: Role;
-  envs: string;
-  created_by: string;
-  created_at: number;
-  revoked_at: number | null;
+/** Every column but the hash: a token's record never carries it. */
+const COLUMNS = ['id', 'name', 'role', 'envs', 'created_by', 'created_at', 'revoked_at'] as const;
+type Row = Pick<Selectable<TokensTable>, (typeof COLUMNS)[number]>;
+
+const toRecord = (r: Row): TokenRecord => ({ id: r.id, name: r.name, role: r.role as Role, envs: JSON.parse(r.envs) as string[], createdBy: r.created_by, createdAt: r.created_at, revokedAt: r.revoked_at });
+
+export async function insertToken(db: Store, token: { name: string; role: Role; envs: string[]; hash: string; createdBy: string }, now = Date.now()): Promise<TokenRecord> {
+  const row = await db
+    .insertInto('tokens')
+    .values({ name: token.name, role: token.role, envs: JSON.stringify(token.envs), hash: token.hash, created_by: token.createdBy, created_at: now })
+    .returning(COLUMNS)
+    .executeTakeFirstOrThrow();
+  return toRecord(row);
 }
 
-const toRecord = (r: Row): TokenRecord => ({ id: r.id, name: r.name, role: r.role, envs: JSON.parse(r.envs) as string[], createdBy: r.created_by, createdAt: r.created_at, revokedAt: r.revoked_at });
-const COLUMNS = 'id, name, role, envs, created_by, created_at, revoked_at';
-
-export function insertToken(db: Db, token: { name: string; role: Role; envs: string[]; hash: string; createdBy: string }, now = Date.now()): TokenRecord {
-  const info = db
-    .prepare('INSERT INTO tokens (name, role, envs, hash, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-    .run(token.name, token.role, JSON.stringify(token.envs), token.hash, token.createdBy, now);
-  return tokenById(db, Number(info.lastInsertRowid))!;
-}
-
-export function tokenById(db: Db, id: number): TokenRecord | undefined {
-  const row = db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE id = ?`).get(id) as Row | undefined;
+export async function tokenById(db: Store, id: number): Promise<TokenRecord | undefined> {
+  const row = await db.selectFrom('tokens').select(COLUMNS).where('id', '=', id).executeTakeFirst();
   return row && toRecord(row);
 }
 
-export function tokenByName(db: Db, name: string): TokenRecord | undefined {
-  const row = db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE name = ?`).get(name) as Row | undefined;
+export async function tokenByName(db: Store, name: string): Promise<TokenRecord | undefined> {
+  const row = await db.selectFrom('tokens').select(COLUMNS).where('name', '=', name).executeTakeFirst();
   return row && toRecord(row);
 }
 
 /** The live (unrevoked) token with this hash. */
-export function tokenByHash(db: Db, hash: string): TokenRecord | undefined {
-  const row = db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE hash = ? AND revoked_at IS NULL`).get(hash) as Row | undefined;
+export async function tokenByHash(db: Store, hash: string): Promise<TokenRecord | undefined> {
+  const row = await db.selectFrom('tokens').select(COLUMNS).where('hash', '=', hash).where('revoked_at', 'is', null).executeTakeFirst();
   return row && toRecord(row);
 }
 
-export function listTokens(db: Db): TokenRecord[] {
-  return (db.prepare(`SELECT ${COLUMNS} FROM tokens ORDER BY id`).all() as Row[]).map(toRecord);
+export async function listTokens(db: Store): Promise<TokenRecord[]> {
+  return (await db.selectFrom('tokens').select(COLUMNS).orderBy('id').execute()).map(toRecord);
 }
 
-export function countTokens(db: Db): number {
-  return (db.prepare('SELECT COUNT(*) AS n FROM tokens').get() as { n: number }).n;
+export async function countTokens(db: Store): Promise<number> {
+  const row = await db.selectFrom('tokens').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 /** Returns whether a live token of that name was revoked. */
-export function revokeToken(db: Db, name: string, now = Date.now()): boolean {
-  return db.prepare('UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(now, name).changes > 0;
+export async function revokeToken(db: Store, name: string, now = Date.now()): Promise<boolean> {
+  const result = await db.updateTable('tokens').set({ revoked_at: now }).where('name', '=', name).where('revoked_at', 'is', null).executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { bootstrapAdmin } from '../../access/tokens.js';
 import { buildApp } from '../../server/app.js';
 import { ServerCore } from '../../server/core.js';
-import { openStore, type Db } from '../../store/db.js';
+import { openStore, type Store, closeStore, sqliteOf } from '../../store/db.js';
 import { main } from '../main.js';
 import { approvalLines } from '../remote.js';
 
@@ -16,7 +16,7 @@ const BERTH_YAML = 'project: cli-access\nimages:\n  base:\n    root: {}\nservice
 
 describe('berth token, approvals and audit through a server', () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-access-cli-test-'));
-  let db: Db;
+  let db: Store;
   let app: FastifyInstance;
   let server: string;
   const tokens: Record<string, string> = {};
@@ -30,8 +30,8 @@ describe('berth token, approvals and audit through a server', () => {
   }
 
   before(async () => {
-    db = openStore(join(dir, 'state'));
-    tokens.admin = bootstrapAdmin(db)!.token;
+    db = await openStore(join(dir, 'state'));
+    tokens.admin = (await bootstrapAdmin(db))!.token;
     app = await buildApp(new ServerCore(join(dir, 'state'), db, {}));
     await app.listen({ host: '127.0.0.1', port: 0 });
     server = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -42,7 +42,7 @@ describe('berth token, approvals and audit through a server', () => {
 
   after(async () => {
     await app.close();
-    db.close();
+    await closeStore(db);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -92,7 +92,7 @@ describe('berth token, approvals and audit through a server', () => {
   it('shows the audit log and verifies its chain, naming an edited entry', async () => {
     const deadline = Date.now() + 10_000;
     // The entry of the last request is appended once its answer is sent.
-    while (!(db.prepare("SELECT 1 FROM audit WHERE action = 'approve' AND actor = 'alice'").get() as unknown) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    while (!(sqliteOf(db).prepare("SELECT 1 FROM audit WHERE action = 'approve' AND actor = 'alice'").get() as unknown) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
     const shown = await berth('alice', 'audit', '--actor', 'ci-prod');
     assert.match(shown.out[0]!, /^SEQ\s+AT\s+ACTOR\s+ACTION\s+TARGET\s+OUTCOME$/);
     assert.ok(shown.out.some((l) => /\sci-prod\s+promote\s+web in production\s+ok 202 approval #1$/.test(l)), shown.out.join('\n'));
@@ -103,7 +103,7 @@ describe('berth token, approvals and audit through a server', () => {
     assert.equal(intact.code, 0);
     assert.match(intact.out[0]!, /^audit log intact: \d+ entries$/);
     const seq = entries.find((e) => e.action === 'reject')!.seq;
-    db.prepare("UPDATE audit SET actor = 'someone' WHERE seq = ?").run(seq);
+    sqliteOf(db).prepare("UPDATE audit SET actor = 'someone' WHERE seq = ?").run(seq);
     const broken = await berth('alice', 'audit', 'verify');
     assert.equal(broken.code, 1);
     assert.match(broken.err, new RegExp(`^error \\(failed\\): audit entry ${seq} does not match its chain: its hash does not match its content \\(the row was edited\\)`));

@@ -10,7 +10,7 @@ import { versionDir } from '../../apply/versions.js';
 import { buildApp } from '../../server/app.js';
 import { ServerCore } from '../../server/core.js';
 import { listConfigs } from '../../store/configs.js';
-import { openStore, type Db } from '../../store/db.js';
+import { openStore, type Store, closeStore } from '../../store/db.js';
 import { main } from '../main.js';
 
 const yaml = (replicas: number, image = 'base') =>
@@ -20,7 +20,7 @@ describe('berth apply through a server', () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-apply-cli-test-'));
   const project = join(dir, 'project');
   const state = join(dir, 'server');
-  let db: Db;
+  let db: Store;
   let app: FastifyInstance;
   let server: string;
   let admin: string;
@@ -42,15 +42,15 @@ describe('berth apply through a server', () => {
     write('berth.yaml', yaml(1));
     write('images/base/static.sh', '#!/bin/sh\n', 0o755);
     write('secrets/db', 'hunter2-not-for-the-server\n', 0o600);
-    db = openStore(state);
-    admin = bootstrapAdmin(db)!.token;
+    db = await openStore(state);
+    admin = (await bootstrapAdmin(db))!.token;
     app = await buildApp(new ServerCore(state, db, {}));
     await app.listen({ host: '127.0.0.1', port: 0 });
     server = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   });
   after(async () => {
     await app.close();
-    db.close();
+    await closeStore(db);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -59,7 +59,7 @@ describe('berth apply through a server', () => {
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^added berth\.yaml$/m);
     assert.match(r.out, /dry run: applying would make version 1 of cli-apply .*nothing was applied/);
-    assert.deepEqual(listConfigs(db), []);
+    assert.deepEqual(await listConfigs(db), []);
   });
 
   it('applies version 1; the files secrets are read from stay here, and are said to', async () => {
@@ -87,7 +87,7 @@ describe('berth apply through a server', () => {
     const r = await berth(admin, 'apply');
     assert.equal(r.code, 2);
     assert.match(r.err, /berth\.yaml:7: services\.web\.image: unknown image "nope"/);
-    assert.deepEqual(listConfigs(db).map((v) => v.version), [2, 1]);
+    assert.deepEqual((await listConfigs(db)).map((v) => v.version), [2, 1]);
     write('berth.yaml', yaml(3));
   });
 

@@ -6,7 +6,7 @@ import { printJson, table } from '../output.js';
 import { withRun } from '../run-workspace.js';
 import { remoteOr } from '../remote.js';
 
-type History = ReturnType<typeof history>;
+type History = Awaited<ReturnType<typeof history>>;
 
 export const historyCommand: Command = {
   name: 'history',
@@ -23,7 +23,7 @@ export const historyCommand: Command = {
         const [result, config] = await Promise.all([client.get<History>(`/v1/services/${encodeURIComponent(service)}/history`, { env }), client.get<{ pipeline: string[] }>('/v1/project')]);
         return show(result, config.pipeline[0] ?? 'dev');
       },
-      () => withRun(context, async (run) => show(history(run, service, env), run.project.pipeline[0]!)),
+      () => withRun(context, async (run) => show(await history(run, service, env), run.project.pipeline[0]!)),
     );
 
     function show(result: History, first: string): number {

@@ -22,7 +22,7 @@ export const hostCommand: Command = {
     const project = typeof context.flags.project === 'string' ? ` -p ${context.flags.project}` : '';
     return withRun(context, async (run) => {
       if (action === 'undrain') {
-        const was = undrainHost(run, host);
+        const was = await undrainHost(run, host);
         if (context.flags.json) printJson(context.output, { host, state: 'ready', wasDraining: was });
         else context.output.out(was ? `${host} is ready: it takes new instances again (the ones that moved away stay where they are)` : `${host} was not draining; it is ready`);
         return 0;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Ipam, poolFromNetwork } from '../../network/ipam.js';
 import { loadProject } from '../../config/project.js';
-import { openStore } from '../../store/db.js';
+import { closeStore, openStore } from '../../store/db.js';
 import { saveSlot } from '../../store/deployments.js';
 import { main } from '../main.js';
 import type { Output } from '../output.js';
@@ -47,25 +47,25 @@ async function berth(dir: string, ...args: string[]) {
 }
 
 /** Allocates through the module, as the deploy executor would. */
-function allocate(dir: string) {
+async function allocate(dir: string): Promise<void> {
   const p = loadProject(dir, {}, dir);
-  const db = openStore(p.stateDir);
+  const db = await openStore(p.stateDir);
   const ipam = new Ipam(db, [poolFromNetwork(p.networks.get('lan')!, p.hosts)]);
-  ipam.requestAddress('lan', 'production/web/1');
-  ipam.bind('lan', 'production/web/1', 'f3a9c0d2e1b4a5968778');
-  ipam.requestAddress('lan', 'production/api/1');
-  ipam.requestAddress('lan', 'production/api/2');
-  ipam.releaseAddress('lan', 'production/api/2');
+  await ipam.requestAddress('lan', 'production/web/1');
+  await ipam.bind('lan', 'production/web/1', 'f3a9c0d2e1b4a5968778');
+  await ipam.requestAddress('lan', 'production/api/1');
+  await ipam.requestAddress('lan', 'production/api/2');
+  await ipam.releaseAddress('lan', 'production/api/2');
   // Where the slots run (a move changes it; the address stays the slot's).
-  saveSlot(db, { environment: 'production', slot: 'production/web/1', service: 'web', ordinal: 1, host: 'h1', network: 'lan', hostPorts: {} });
-  saveSlot(db, { environment: 'production', slot: 'production/api/2', service: 'api', ordinal: 2, host: 'h1', network: 'lan', hostPorts: {} });
-  db.close();
+  await saveSlot(db, { environment: 'production', slot: 'production/web/1', service: 'web', ordinal: 1, host: 'h1', network: 'lan', hostPorts: {} });
+  await saveSlot(db, { environment: 'production', slot: 'production/api/2', service: 'api', ordinal: 2, host: 'h1', network: 'lan', hostPorts: {} });
+  await closeStore(db);
 }
 
 describe('berth ipam', () => {
   it('shows the pool, its usage, every allocation with its owner and the quarantined ones', async () => {
     const dir = project(LAN);
-    allocate(dir);
+    await allocate(dir);
     const { code, stdout } = await berth(dir);
     assert.equal(code, 0);
     const lines = stdout.split('\n');
@@ -82,7 +82,7 @@ describe('berth ipam', () => {
 
   it('prints the same as JSON with --json', async () => {
     const dir = project(LAN);
-    allocate(dir);
+    await allocate(dir);
     const { code, stdout } = await berth(dir, '--json');
     assert.equal(code, 0);
     const json = JSON.parse(stdout) as { pools: { network: string; usage: unknown }[]; allocations: { slot: string; state: string; host: string | null; quarantineEndsAt: number | null; releasedAt: number | null }[] };

@@ -13,10 +13,10 @@ export const ipamCommand: Command = {
     withWorkspace(context, async ({ project, db }) => {
       const now = Date.now();
       const ipam = new Ipam(db, projectPools(project));
-      const pools = ipam.pools.map((pool) => ({ ...pool, usage: ipam.usage(pool.network) }));
+      const pools = await Promise.all(ipam.pools.map(async (pool) => ({ ...pool, usage: await ipam.usage(pool.network) })));
       // Where the address lives now: the host of the slot's container (a moved slot keeps its address on its new host).
-      const hostOf = new Map(allSlots(db).map((s) => [s.slot, s.host]));
-      const allocations = ipam.allocations().map((a) => ({ ...a, host: a.state === 'quarantined' || a.slot === null ? null : (hostOf.get(a.slot) ?? null), quarantineEndsAt: ipam.quarantineEndsAt(a) }));
+      const hostOf = new Map((await allSlots(db)).map((s) => [s.slot, s.host]));
+      const allocations = (await ipam.allocations()).map((a) => ({ ...a, host: a.state === 'quarantined' || a.slot === null ? null : (hostOf.get(a.slot) ?? null), quarantineEndsAt: ipam.quarantineEndsAt(a) }));
       if (context.flags.json) {
         printJson(context.output, { pools, allocations });
         return 0;

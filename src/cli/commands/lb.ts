@@ -31,10 +31,10 @@ export const lbCommand: Command = {
   run: (context) =>
     withRun(context, async (run) => {
       const only = typeof context.flags.env === 'string' ? environmentOf(run.project, context.flags.env).name : undefined;
-      const rows = allFrontDoors(run.db);
+      const rows = await allFrontDoors(run.db);
       const doors: Door[] = [];
       const unreachable = new Map<string, UnreachableHost>();
-      const slots = allSlots(run.db);
+      const slots = await allSlots(run.db);
       for (const row of rows.filter((r) => only === undefined || r.environment === only)) {
         const status = await frontDoorStatus({ id: `${row.environment}-${row.service}`, bind: { address: row.address, port: row.port }, dir: frontDoorDir(run.project.stateDir, row.service, row.environment) });
         const listing = await listFleet(run, { environment: row.environment, service: row.service, withMissing: true });

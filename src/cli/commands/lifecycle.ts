@@ -48,7 +48,7 @@ export const restartCommand: Command = {
       const missing = all.filter((i) => i.state === 'missing' && (isService ? i.service === target : i.slot === target));
       let ok = true;
       for (const service of new Set(missing.map((i) => i.service))) {
-        if (currentRelease(run.db, service, environment) === undefined) {
+        if (await currentRelease(run.db, service, environment) === undefined) {
           for (const i of missing.filter((m) => m.service === service)) output.err(`✘ ${i.slot}: missing (no container); recreate it with: berth deploy ${service} --env ${environment}`);
           ok = false;
           continue;

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildProject } from '../../build/builder.js';
 import { loadProject } from '../../config/project.js';
 import { removeNetwork } from '../../network/docker-network.js';
-import { openStore } from '../../store/db.js';
+import { openStore, closeStore } from '../../store/db.js';
 import { runBerth } from '../../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../../testing/fixture.js';
 import { steps } from '../../testing/steps.js';
@@ -42,8 +42,8 @@ describe('berth deploy, ps, logs, exec, restart, stop and rm', () => {
       },
     );
     const project = loadProject(fixture.dir, fixture.env);
-    const db = openStore(project.stateDir);
-    const summary = await buildProject(project, fixture.engine, db, { env: fixture.env }).finally(() => db.close());
+    const db = await openStore(project.stateDir);
+    const summary = await buildProject(project, fixture.engine, db, { env: fixture.env }).finally(() => closeStore(db));
     assert.deepEqual(summary.failed, []);
   });
 

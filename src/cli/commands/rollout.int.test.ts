@@ -26,7 +26,7 @@ import { removeInstances } from '../../deploy/operate.js';
 import { stopFrontDoor } from '../../lb/front-door.js';
 import { frontDoorDir } from '../../lb/paths.js';
 import { removeNetwork } from '../../network/docker-network.js';
-import { openStore, STORE_FILE, type Db } from '../../store/db.js';
+import { openStore, STORE_FILE, type Store, closeStore, sqliteOf } from '../../store/db.js';
 import { currentRelease, releaseOf, rolloutById, rolloutsOf } from '../../store/releases.js';
 import { leaseOf, takeOverLease, type Lease } from '../../store/leases.js';
 import { BERTH_BIN, berthOn, runBerth, showOutcome, type CliOutcome } from '../../testing/cli.js';
@@ -45,7 +45,7 @@ interface Ps {
 
 describe('rollouts that lied or got stuck, through the berth command', () => {
   let fixture: Fixture;
-  let db: Db;
+  let db: Store;
   let bridge: string;
   const svc = `op${randomBytes(3).toString('hex')}`;
   const images = { A: '', B: '' };
@@ -68,8 +68,8 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
     assert.deepEqual([...new Set(servers.map((s) => s.host))], servers.length > 0 ? ['local'] : []);
     return servers.map((s) => [s.name, s.state]).sort();
   };
-  const lastRollout = (environment: string) => rolloutsOf(db, svc, environment)[0]!;
-  const locks = () => db.prepare('SELECT * FROM leases').all();
+  const lastRollout = async (environment: string) => (await rolloutsOf(db, svc, environment))[0]!;
+  const locks = () => sqliteOf(db).prepare('SELECT * FROM leases').all();
 
   /** Runs the CLI until a line of its output matches `when`, then sends it `signal`; resolves with how it ended. */
   function interruptWhen(args: string[], when: RegExp, signal: NodeJS.Signals = 'SIGINT'): Promise<CliOutcome & { sent: boolean }> {
@@ -109,7 +109,7 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
       },
     );
     const project = loadProject(fixture.dir, fixture.env);
-    db = openStore(project.stateDir);
+    db = await openStore(project.stateDir);
     for (const version of ['A', 'B'] as const) {
       fixture.write('images/web/static.sh', page(version), 0o755);
       const summary = await buildProject(loadProject(fixture.dir, fixture.env), fixture.engine, db, { env: fixture.env, only: ['web'] });
@@ -129,30 +129,30 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
     }
     await removeNetwork(fixture.engine, `berth-${fixture.name}-lan`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
-    db?.close();
+    await (db && closeStore(db));
     await fixture.cleanup();
   });
 
   it('a rollback goes only to a release production ran before; --force passes and is recorded as forced', async () => {
     await ok(['release', svc, '--env', 'dev', '--image', images.A]);
-    rel.A = currentRelease(db, svc, 'dev')!;
+    rel.A = (await currentRelease(db, svc, 'dev'))!;
     await ok(['promote', svc, '--to', 'production']);
     await ok(['release', svc, '--env', 'dev', '--image', images.B]);
-    rel.B = currentRelease(db, svc, 'dev')!;
-    assert.equal(currentRelease(db, svc, 'production'), rel.A);
+    rel.B = (await currentRelease(db, svc, 'dev'))!;
+    assert.equal(await currentRelease(db, svc, 'production'), rel.A);
 
-    const before = rolloutsOf(db, svc).length;
+    const before = (await rolloutsOf(db, svc)).length;
     const refused = await berth(['rollback', svc, '--env', 'production', '--to', String(rel.B)]);
     assert.equal(refused.code, 4, show(refused));
     assert.match(refused.stderr, new RegExp(`release ${rel.B} of ${svc} has never run in production \\(it ran in dev\\)`));
     assert.match(refused.stderr, new RegExp(`fix: promote it instead \\(berth promote ${svc} --to production --from dev\\), or pass --force`));
-    assert.equal(rolloutsOf(db, svc).length, before, 'a refused rollback recorded a rollout');
+    assert.equal((await rolloutsOf(db, svc)).length, before, 'a refused rollback recorded a rollout');
 
     await ok(['rollback', svc, '--env', 'production', '--to', String(rel.B), '--force']);
-    assert.deepEqual([lastRollout('production').kind, lastRollout('production').release, lastRollout('production').forced], ['rollback', rel.B, true]);
+    assert.deepEqual([(await lastRollout('production')).kind, (await lastRollout('production')).release, (await lastRollout('production')).forced], ['rollback', rel.B, true]);
     // Back to A, which production ran: an ordinary rollback.
     await ok(['rollback', svc, '--env', 'production']);
-    assert.deepEqual([lastRollout('production').release, lastRollout('production').status, lastRollout('production').forced], [rel.A, 'succeeded', false]);
+    assert.deepEqual([(await lastRollout('production')).release, (await lastRollout('production')).status, (await lastRollout('production')).forced], [rel.A, 'succeeded', false]);
   });
 
   it('a promote whose stdout is closed after its first line still finishes, and its exit code says so (needs: production runs A, dev B)', async () => {
@@ -168,10 +168,10 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
     const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
     assert.match(first, /\[1\/\d+\]/);
     assert.equal(code, 0, stderr);
-    const promoted = lastRollout('production');
+    const promoted = await lastRollout('production');
     assert.deepEqual([promoted.kind, promoted.release, promoted.status], ['promote', rel.B, 'succeeded']);
     const instances = await ps('production');
-    const digest = releaseOf(db, svc, rel.B)!.digest;
+    const digest = (await releaseOf(db, svc, rel.B))!.digest;
     assert.deepEqual(instances.map((i) => [i.state, i.digest]), [['running', digest], ['running', digest]]);
     assert.deepEqual(locks(), []);
   });
@@ -203,7 +203,7 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
   });
 
   it('scale: refused beyond the ceiling and the pool, and to 0 without --force; nothing recorded (needs: production runs 2)', async () => {
-    const before = rolloutsOf(db, svc).length;
+    const before = (await rolloutsOf(db, svc)).length;
     const huge = await berth(['scale', `${svc}=1000000`, '--env', 'production']);
     assert.equal(huge.code, 2, show(huge));
     assert.match(huge.stderr, /1000000 instances .* is more than Berth runs per service and environment \(1000\)/);
@@ -214,7 +214,7 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
     const zero = await berth(['scale', `${svc}=0`, '--env', 'production']);
     assert.equal(zero.code, 2, show(zero));
     assert.match(zero.stderr, new RegExp(`scaling ${svc} to 0 in production removes every instance[\\s\\S]*fix: .*--force`));
-    assert.equal(rolloutsOf(db, svc).length, before);
+    assert.equal((await rolloutsOf(db, svc)).length, before);
     assert.equal((await ps('production')).length, 2);
   });
 
@@ -231,7 +231,7 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
 
     const resumed = await ok(['rollback', svc, '--env', 'production', '--to', String(rel.A)]);
     assert.match(resumed.stdout, new RegExp(`finished the interrupted rollout #${id}`));
-    assert.deepEqual([rolloutById(db, id)!.status, currentRelease(db, svc, 'production')], ['succeeded', rel.A]);
+    assert.deepEqual([(await rolloutById(db, id))!.status, await currentRelease(db, svc, 'production')], ['succeeded', rel.A]);
     assert.deepEqual(locks(), []);
   });
 
@@ -244,25 +244,25 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
     assert.ok(during.every((i) => ['running', 'set-aside', 'created', 'exited', 'missing'].includes(i.state)), JSON.stringify(during));
 
     // While a live process holds its lease, the rollout is not interrupted: abandon refuses.
-    const lock = leaseOf(db, svc, 'production') as Lease;
+    const lock = await leaseOf(db, svc, 'production') as Lease;
     assert.equal(lock.rollout, id);
     const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
-    const holdAs = (pid: number, holder: string) => assert.ok(takeOverLease(db, leaseOf(db, svc, 'production')!, { service: svc, environment: 'production', rollout: id, pid, hostname: lock.hostname, holder }, 60_000));
+    const holdAs = async (pid: number, holder: string) => assert.ok(await takeOverLease(db, (await leaseOf(db, svc, 'production'))!, { service: svc, environment: 'production', rollout: id, pid, hostname: lock.hostname, holder }, 60_000));
     try {
-      holdAs(sleeper.pid!, `${lock.hostname}:${sleeper.pid}:test`);
+      await holdAs(sleeper.pid!, `${lock.hostname}:${sleeper.pid}:test`);
       const refused = await berth(['rollout', 'abandon', String(id)]);
       assert.equal(refused.code, 4, show(refused));
       assert.match(refused.stderr, new RegExp(`rollout #${id} of ${svc} in production is not interrupted: berth process ${sleeper.pid} .* still runs it`));
-      assert.equal(rolloutById(db, id)!.status, 'running');
+      assert.equal((await rolloutById(db, id))!.status, 'running');
     } finally {
-      holdAs(lock.pid, lock.holder);
+      await holdAs(lock.pid, lock.holder);
       sleeper.kill('SIGKILL');
     }
 
     const abandoned = await ok(['rollout', 'abandon', String(id), '--json']);
     const result = JSON.parse(abandoned.stdout) as { running: string[]; message: string };
     assert.match(result.message, /^abandoned by .*: stopped after step \d+ of \d+; converged on what runs/);
-    const record = rolloutById(db, id)!;
+    const record = (await rolloutById(db, id))!;
     assert.equal(record.status, 'abandoned');
     assert.deepEqual(locks(), []);
     const after = await ps('production');
@@ -276,7 +276,7 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
     // Nothing left to resume: the promote does what it was asked.
     const promote = await ok(['promote', svc, '--to', 'production']);
     assert.doesNotMatch(promote.stdout, /interrupted/);
-    assert.deepEqual([lastRollout('production').kind, lastRollout('production').release, lastRollout('production').status], ['promote', rel.B, 'succeeded']);
+    assert.deepEqual([(await lastRollout('production')).kind, (await lastRollout('production')).release, (await lastRollout('production')).status], ['promote', rel.B, 'succeeded']);
   });
 
   it('abandon puts a set-aside container back under its slot and address when no main container runs (needs: production runs B)', async () => {
@@ -288,7 +288,7 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
         assert.equal(killed.code, 0, `not killed at checkpoint ${n}, and not finished either: ${show(killed)}`);
         break;
       }
-      const id = lastRollout('production').id;
+      const id = (await lastRollout('production')).id;
       const now = await ps('production');
       const aside = now.find((i) => i.state === 'set-aside' && !now.some((m) => m.slot === i.slot && m.state === 'running'));
       if (aside) found = { id, aside };
@@ -310,7 +310,7 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
     assert.ok(hungUp.sent, show(hungUp));
     assert.equal(hungUp.code, 0, show(hungUp));
     assert.match(hungUp.stdout, new RegExp(`release ${rel.A} in production: succeeded`));
-    assert.deepEqual([lastRollout('production').release, lastRollout('production').status], [rel.A, 'succeeded']);
+    assert.deepEqual([(await lastRollout('production')).release, (await lastRollout('production')).status], [rel.A, 'succeeded']);
     assert.deepEqual(locks(), []);
   });
 
@@ -319,7 +319,7 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
     const damaged = mkdtempSync(join(tmpdir(), 'berth-bad-'));
     const file = join(copy, STORE_FILE);
     try {
-      db.exec(`VACUUM INTO '${file}'`);
+      sqliteOf(db).exec(`VACUUM INTO '${file}'`);
       await run('chattr', ['+i', file]);
       const readOnly = await berth(['scale', `${svc}=2`, '--env', 'production'], { ...fixture.env, BERTH_STATE_DIR: copy });
       assert.equal(readOnly.code, 5, show(readOnly));

@@ -41,7 +41,7 @@ export const rolloutCommand: Command = {
       return followToEnd(output, client, id, (result) => finish(context, result), flags.json ? () => {} : progress(output)).finally(() => client.close());
     }
     if (action === 'ls' && rest.length === 0) {
-      return remoteOr(context, async (client) => (await client.get<{ rollouts: RolloutView[] }>('/v1/rollouts')).rollouts, () => withRun(context, async (run) => openRollouts(run.db).map((r) => view(run.db, r)))).then((rows) => {
+      return remoteOr(context, async (client) => (await client.get<{ rollouts: RolloutView[] }>('/v1/rollouts')).rollouts, () => withRun(context, async (run) => Promise.all((await openRollouts(run.db)).map((r) => view(run.db, r))))).then((rows) => {
         if (flags.json) printJson(output, { rollouts: rows });
         else if (rows.length === 0) output.out('no open rollouts');
         else output.out(table([['#', 'SERVICE', 'ENV', 'KIND', 'RELEASE', 'STATE', 'STEP', 'BY'], ...rows.map((r) => [String(r.id), r.service, r.environment, r.kind, String(r.release), r.state, `${r.done}/${r.steps.length}`, r.actor])]));
@@ -55,9 +55,9 @@ export const rolloutCommand: Command = {
         (client) => client.get<RolloutView>(`/v1/rollouts/${id}`),
         () =>
           withRun(context, async (run) => {
-            const r = rolloutById(run.db, id);
+            const r = await rolloutById(run.db, id);
             if (!r) throw notFound(`rollout #${id} does not exist`, { fix: 'list the open ones with: berth rollout ls' });
-            return view(run.db, r);
+            return await view(run.db, r);
           }),
       ).then((v) => {
         if (flags.json) {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { readStoredSecret } from '../../secrets/stored.js';
-import { openStore } from '../../store/db.js';
+import { openStore, closeStore } from '../../store/db.js';
 import { main } from '../main.js';
 import type { Output } from '../output.js';
 
@@ -50,12 +50,12 @@ async function berth(args: string[], stdin?: string | { tty: true }) {
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-function stored(environment: string, name: string): string | undefined {
-  const db = openStore(state);
+async function stored(environment: string, name: string): Promise<string | undefined> {
+  const db = await openStore(state);
   try {
-    return readStoredSecret(db, state, env, { service: 'web', environment, name });
+    return await readStoredSecret(db, state, env, { service: 'web', environment, name });
   } finally {
-    db.close();
+    await closeStore(db);
   }
 }
 
@@ -66,10 +66,10 @@ describe('berth secret (CLI)', () => {
     assert.equal(set.code, 0, set.err);
     assert.match(set.out, /^stored secret DB_PASSWORD of web in production \(encrypted with key [0-9a-f]{12}\); the next rollout of web in production uses it$/);
     assert.equal(set.err, '');
-    assert.equal(stored('production', 'DB_PASSWORD'), `${value}\n`);
+    assert.equal(await stored('production', 'DB_PASSWORD'), `${value}\n`);
     const again = await berth(['secret', 'set', 'web', 'DB_PASSWORD', '--env', 'production'], `${value}-2\r\n`);
     assert.match(again.out, /^replaced secret DB_PASSWORD/);
-    assert.equal(stored('production', 'DB_PASSWORD'), `${value}-2`);
+    assert.equal(await stored('production', 'DB_PASSWORD'), `${value}-2`);
     for (const text of [set.out, set.err, again.out, again.err]) assert.equal(text.includes(value), false);
   });
 
@@ -91,7 +91,7 @@ describe('berth secret (CLI)', () => {
     const environment = await berth(['secret', 'set', 'web', 'DB_PASSWORD', '--env', 'prod'], 'x');
     assert.equal(environment.code, 3);
     assert.match(environment.err, /unknown environment "prod"/);
-    assert.equal(stored('dev', 'DB_PASSWORD'), undefined);
+    assert.equal(await stored('dev', 'DB_PASSWORD'), undefined);
   });
 
   it('notes a value berth.yaml does not read from the store', async () => {
@@ -124,7 +124,7 @@ describe('berth secret (CLI)', () => {
     assert.equal(removed.code, 0, removed.err);
     assert.equal(removed.out, 'removed secret DB_PASSWORD of web in production');
     assert.match(removed.err, /the next rollout of web in production fails until it is set again/);
-    assert.equal(stored('production', 'DB_PASSWORD'), undefined);
+    assert.equal(await stored('production', 'DB_PASSWORD'), undefined);
     const again = await berth(['secret', 'rm', 'web', 'DB_PASSWORD', '--env', 'production']);
     assert.equal(again.code, 3);
     assert.match(again.err, /secret DB_PASSWORD of web in production is not set\n  fix: list what is stored with: berth secret ls web/);

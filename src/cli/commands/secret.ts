@@ -51,7 +51,7 @@ async function set(context: CommandContext, address: SecretAddress): Promise<num
   return withWorkspace(context, async ({ project, db }) => {
     checkTarget(project, address);
     const value = await readValue(input, fix);
-    const result = setStoredSecret(db, project.stateDir, context.env, { ...address, value, actor: actor(context.env) });
+    const result = await setStoredSecret(db, project.stateDir, context.env, { ...address, value, actor: actor(context.env) });
     return reportSet(context, address, result, readsFromStore(project, address));
   });
 }
@@ -72,7 +72,7 @@ async function remove(context: CommandContext, address: SecretAddress): Promise<
     async (client) => (await client.delete<{ readByConfig: boolean }>(`/v1/services/${encodeURIComponent(address.service)}/secrets/${encodeURIComponent(address.name)}?env=${encodeURIComponent(address.environment)}`)).readByConfig,
     () =>
       withWorkspace(context, async ({ project, db }) => {
-        if (!removeStoredSecret(db, address)) {
+        if (!await removeStoredSecret(db, address)) {
           checkTarget(project, address);
           throw notFound(`${describeSecret(address)} is not set`, { fix: `list what is stored with: berth secret ls ${address.service}` });
         }
@@ -91,7 +91,7 @@ async function list(context: CommandContext, service: string, environment: strin
     async (client) => (await client.get<{ secrets: SecretStatus[] }>(`/v1/services/${encodeURIComponent(service)}/secrets`, { env: environment })).secrets,
     () =>
       withWorkspace(context, async ({ project, db }) => {
-        const found = secretStatuses(db, project, service, environment);
+        const found = await secretStatuses(db, project, service, environment);
         // A service gone from berth.yaml may still have values to remove: only an empty listing checks the names.
         if (found.length === 0) checkTarget(project, { service, environment: environment ?? '', name: '' }, environment !== undefined);
         return found;

@@ -24,9 +24,9 @@ export const approvalSchema = {
 } as const;
 
 /** Records a pending approval for the promotion `request` asks for. */
-export function askApproval(core: ServerCore, request: FastifyRequest<{ Params: { service: string }; Body: Record<string, unknown> }>, environment: EnvironmentSpec, now = Date.now()) {
-  const approval = insertApproval(core.db, { service: request.params.service, environment: environment.name, request: request.body, requestedBy: actorOf(request), createdAt: now, expiresAt: now + environment.approvalTimeoutMs });
+export async function askApproval(core: ServerCore, request: FastifyRequest<{ Params: { service: string }; Body: Record<string, unknown> }>, environment: EnvironmentSpec, now = Date.now()) {
+  const approval = await insertApproval(core.db, { service: request.params.service, environment: environment.name, request: request.body, requestedBy: actorOf(request), createdAt: now, expiresAt: now + environment.approvalTimeoutMs });
   const view = approvalView(approval);
-  core.events.publish('approval-requested', view);
+  await core.events.publish('approval-requested', view);
   return view;
 }

@@ -16,44 +16,44 @@ import { promotion, startRollout } from './releases.js';
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1 } } } as const;
 type IdReq = FastifyRequest<{ Params: { id: number } }>;
 
-function expire(core: ServerCore, now: number): void {
-  for (const a of expireApprovals(core.db, now)) core.events.publish('approval-expired', approvalView(a));
+async function expire(core: ServerCore, now: number): Promise<void> {
+  for (const a of await expireApprovals(core.db, now)) await core.events.publish('approval-expired', approvalView(a));
 }
 
 export async function approvalRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
-  const environmentOfApproval = (request: FastifyRequest) => approvalById(core.db, (request.params as { id: number }).id)?.environment;
+  const environmentOfApproval = async (request: FastifyRequest) => (await approvalById(core.db, (request.params as { id: number }).id))?.environment;
 
   app.get('/approvals', { config: { access: { level: 'read' } }, schema: { summary: 'the approvals: pending first, then the decided ones, newest first' } }, async () => {
-    expire(core, Date.now());
-    return { approvals: listApprovals(core.db).map(approvalView) };
+    await expire(core, Date.now());
+    return { approvals: (await listApprovals(core.db)).map(approvalView) };
   });
 
   const decide = (decision: Decision) => async (request: IdReq, reply: FastifyReply) => {
     const now = Date.now();
-    expire(core, now);
-    const approval = approvalById(core.db, request.params.id);
+    await expire(core, now);
+    const approval = await approvalById(core.db, request.params.id);
     if (!approval) throw notFound(`approval #${request.params.id} does not exist`, { fix: 'berth approvals lists them' });
     const refusal = decisionRefusal(approval, request.token!, decision, now);
     if (refusal) throw refusal;
     const by = actorOf(request);
-    if (!decideApproval(core.db, approval.id, { status: decision === 'approve' ? 'approved' : 'rejected', by, at: now })) {
-      throw decisionRefusal(approvalById(core.db, approval.id)!, request.token!, decision, now)!;
+    if (!await decideApproval(core.db, approval.id, { status: decision === 'approve' ? 'approved' : 'rejected', by, at: now })) {
+      throw decisionRefusal((await approvalById(core.db, approval.id))!, request.token!, decision, now)!;
     }
     if (decision === 'reject') {
-      const view = approvalView(approvalById(core.db, approval.id)!);
-      core.events.publish('approval-rejected', view);
+      const view = approvalView((await approvalById(core.db, approval.id))!);
+      await core.events.publish('approval-rejected', view);
       return reply.status(200).send({ approval: view });
     }
     try {
-      return await startRollout(core, request, reply, promotion(approval.service, approval.request, true), (started) => {
-        setApprovalRollout(core.db, approval.id, started.kind === 'started' ? started.rollout : started.result.rollout);
-        const view = approvalView(approvalById(core.db, approval.id)!);
-        core.events.publish('approval-approved', view);
+      return await startRollout(core, request, reply, promotion(approval.service, approval.request, true), async (started) => {
+        await setApprovalRollout(core.db, approval.id, started.kind === 'started' ? started.rollout : started.result.rollout);
+        const view = approvalView((await approvalById(core.db, approval.id))!);
+        await core.events.publish('approval-approved', view);
         return { approval: view };
       });
     } catch (error) {
       // Refused before it started (e.g. nothing runs in the stage before): the request still waits, to be approved once that is fixed.
-      reopenApproval(core.db, approval.id);
+      await reopenApproval(core.db, approval.id);
       throw error;
     }
   };

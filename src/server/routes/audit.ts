@@ -24,7 +24,7 @@ export async function auditRoutes(app: FastifyInstance, core: ServerCore): Promi
     },
     async (request: FastifyRequest<{ Querystring: { since?: string; actor?: string; limit?: number } }>) => {
       const { since, actor, limit } = request.query;
-      const rows = auditRows(core.db, { ...(since !== undefined ? { since: sinceInstant(since) } : {}), ...(actor !== undefined ? { actor } : {}), limit: limit ?? 1000 });
+      const rows = await auditRows(core.db, { ...(since !== undefined ? { since: sinceInstant(since) } : {}), ...(actor !== undefined ? { actor } : {}), limit: limit ?? 1000 });
       return { entries: rows.map(auditView) };
     },
   );
@@ -37,6 +37,6 @@ export async function auditRoutes(app: FastifyInstance, core: ServerCore): Promi
         response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, count: { type: 'integer' }, seq: { type: 'integer' }, reason: { type: 'string' } } } },
       },
     },
-    async () => verifyChain(everyAuditRow(core.db)),
+    async () => await verifyChain(everyAuditRow(core.db)),
   );
 }

@@ -17,12 +17,12 @@ export async function configRoutes(app: FastifyInstance, core: ServerCore): Prom
       },
     },
     async (request: FastifyRequest<{ Body: { files: Record<string, string>; executable?: string[]; dryRun?: boolean } }>, reply) => {
-      const outcome = applyBundle(core.db, core.stateDir, core.env, decodeBundle({ files: request.body.files, executable: request.body.executable ?? [] }), { actor: actorOf(request), dryRun: request.body.dryRun === true });
-      if (outcome.applied) core.events.publish('config-applied', { version: outcome.version, project: outcome.project, actor: actorOf(request), changes: outcome.diff.changes.map((c) => ({ path: c.path, change: c.change })) });
+      const outcome = await applyBundle(core.db, core.stateDir, core.env, decodeBundle({ files: request.body.files, executable: request.body.executable ?? [] }), { actor: actorOf(request), dryRun: request.body.dryRun === true });
+      if (outcome.applied) await core.events.publish('config-applied', { version: outcome.version, project: outcome.project, actor: actorOf(request), changes: outcome.diff.changes.map((c) => ({ path: c.path, change: c.change })) });
       return reply.status(outcome.applied ? 201 : 200).send(outcome);
     },
   );
   app.get('/config', { config: { access: { level: 'read' } }, schema: { summary: 'the configuration versions applied, newest first' } }, async () => ({
-    versions: listConfigs(core.db).map((v) => ({ version: v.version, project: v.project, digest: v.digest, actor: v.actor, appliedAt: new Date(v.appliedAt).toISOString(), files: Object.keys(v.files).length })),
+    versions: (await listConfigs(core.db)).map((v) => ({ version: v.version, project: v.project, digest: v.digest, actor: v.actor, appliedAt: new Date(v.appliedAt).toISOString(), files: Object.keys(v.files).length })),
   }));
 }

@@ -38,7 +38,7 @@ export async function deploymentRoutes(app: FastifyInstance, core: ServerCore): 
     async (request: Req, reply) => {
       const b = request.body;
       const push = b.push as PushRecord | undefined;
-      if (push && !lastPushOf(core.db, { digest: push.digest })) recordPush(core.db, push);
+      if (push && !await lastPushOf(core.db, { digest: push.digest })) await recordPush(core.db, push);
       const image = (b.image as string | undefined) ?? push?.digest;
       return startRollout(core, request, reply, (run, hooks) =>
         deployService(run, request.params.service, b.environment as string, {

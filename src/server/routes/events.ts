@@ -53,9 +53,22 @@ export async function eventRoutes(app: FastifyInstance, core: ServerCore): Promi
       function live(text: string): void {
         if (!raw.destroyed && !raw.write(text)) raw.destroy();
       }
+      // Subscribed before the replay, buffering: an event stored while the replay reads (the store is asynchronous) is neither lost nor sent twice.
+      let replaying = true;
+      const buffered: EventRecord[] = [];
+      const send = (event: EventRecord) => {
+        if (event.seq <= last) return;
+        last = event.seq;
+        live(sseFrame(event));
+      };
+      stopLive = core.events.subscribe((event) => {
+        if (!wanted(event)) return;
+        if (replaying) buffered.push(event);
+        else send(event);
+      });
       // The replay waits for the client to read: it may be long.
       while (!stopped) {
-        const page = core.events.after(last, rollout);
+        const page = await core.events.after(last, rollout);
         if (page.length === 0) break;
         for (const event of page) {
           if (stopped) return;
@@ -64,12 +77,9 @@ export async function eventRoutes(app: FastifyInstance, core: ServerCore): Promi
         }
       }
       if (stopped || raw.destroyed) return stop();
-      // Caught up: subscribing in the same turn as the last (empty) read, so no event falls between them.
-      stopLive = core.events.subscribe((event) => {
-        if (!wanted(event)) return;
-        last = event.seq;
-        live(sseFrame(event));
-      });
+      // Caught up: what arrived meanwhile, then live, in one turn.
+      replaying = false;
+      for (const event of buffered.splice(0)) send(event);
     },
   );
 }

@@ -13,15 +13,15 @@ export async function readRoutes(app: FastifyInstance, core: ServerCore): Promis
     '/instances',
     { config: read, schema: { summary: 'every instance: host, network, IP, MAC, ports, digest, state, health (berth ps)', querystring: { type: 'object', additionalProperties: false, properties: { env: { type: 'string' }, service: { type: 'string' } } } } },
     async (request: FastifyRequest<{ Querystring: { env?: string; service?: string } }>) =>
-      fleetInstances(core.run(actorOf(request)), { ...(request.query.env !== undefined ? { environment: request.query.env } : {}), ...(request.query.service !== undefined ? { service: request.query.service } : {}) }),
+      fleetInstances(await core.run(actorOf(request)), { ...(request.query.env !== undefined ? { environment: request.query.env } : {}), ...(request.query.service !== undefined ? { service: request.query.service } : {}) }),
   );
   app.get(
     '/services/:service/history',
     { config: read, schema: { summary: "a service's releases and rollouts (berth history)", params: { type: 'object', properties: { service: { type: 'string' } } }, querystring: { type: 'object', additionalProperties: false, properties: { env: { type: 'string' } } } } },
-    async (request: FastifyRequest<{ Params: { service: string }; Querystring: { env?: string } }>) => history(core.run(actorOf(request)), request.params.service, request.query.env),
+    async (request: FastifyRequest<{ Params: { service: string }; Querystring: { env?: string } }>) => await history(await core.run(actorOf(request)), request.params.service, request.query.env),
   );
   app.get('/project', { config: read, schema: { summary: 'the applied project: its name, configuration version, pipeline, environments and services' } }, async () => {
-    const project = core.project();
+    const project = await core.project();
     return {
       name: project.name,
       configVersion: core.loadedVersion(),
@@ -30,5 +30,5 @@ export async function readRoutes(app: FastifyInstance, core: ServerCore): Promis
       services: [...project.services.values()].map((s) => ({ name: s.name, image: s.image })),
     };
   });
-  app.get('/hosts', { config: read, schema: { summary: 'the hosts: state, reachability, capacity, reservations (berth hosts)' } }, async (request) => ({ hosts: await fleetHosts(core.run(actorOf(request))) }));
+  app.get('/hosts', { config: read, schema: { summary: 'the hosts: state, reachability, capacity, reservations (berth hosts)' } }, async (request) => ({ hosts: await fleetHosts(await core.run(actorOf(request))) }));
 }

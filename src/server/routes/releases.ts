@@ -5,6 +5,7 @@
  * once it is journaled (follow it on /v1/events?rollout=ID), or 200 with the
  * result when it ended before that (nothing to do).
  */
+import type { RunContext } from '../../deploy/context.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { environmentOf, serviceOf } from '../../deploy/context.js';
 import { canaryAbort, canaryPromote, promoteService, releaseService, rollbackService, scaleService } from '../../release/operations.js';
@@ -37,20 +38,20 @@ export async function startRollout<R = RolloutResult>(
   core: ServerCore,
   request: FastifyRequest,
   reply: FastifyReply,
-  work: (run: ReturnType<ServerCore['run']>, hooks: JobHooks) => Promise<R>,
-  more: (started: Started<R>) => Record<string, unknown> = () => ({}),
+  work: (run: RunContext, hooks: JobHooks) => Promise<R>,
+  more: (started: Started<R>) => Record<string, unknown> | Promise<Record<string, unknown>> = () => ({}),
 ): Promise<FastifyReply> {
-  const run = core.run(actorOf(request));
+  const run = await core.run(actorOf(request));
   const started = await core.jobs.start<R>(actorOf(request), (hooks) => work(run, hooks));
-  if (started.kind === 'finished') return reply.status(200).send({ result: started.result, progress: started.progress, ...more(started) });
-  return reply.status(202).send({ rollout: started.rollout, events: `/v1/events?rollout=${started.rollout}`, ...more(started) });
+  if (started.kind === 'finished') return reply.status(200).send({ result: started.result, progress: started.progress, ...(await more(started)) });
+  return reply.status(202).send({ rollout: started.rollout, events: `/v1/events?rollout=${started.rollout}`, ...(await more(started)) });
 }
 
 const common = (body: Record<string, unknown>): RolloutOptions => (typeof body.timeoutMs === 'number' ? { timeoutMs: body.timeoutMs } : {});
 
 /** The promotion a request body asks for (also run once an approval is given, with `approved`). */
 export function promotion(service: string, b: Record<string, unknown>, approved = false) {
-  return (run: ReturnType<ServerCore['run']>, options: RolloutOptions) =>
+  return (run: RunContext, options: RolloutOptions) =>
     promoteService(run, service, b.to as string, {
       ...common(b),
       ...options,
@@ -60,7 +61,7 @@ export function promotion(service: string, b: Record<string, unknown>, approved 
       manual: b.manual === true,
       force: b.force === true,
       approved,
-      onCanary: (text) => options.emit?.({ type: 'note', text }),
+      onCanary: async (text) => await options.emit?.({ type: 'note', text }),
     });
 }
 
@@ -79,7 +80,7 @@ export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Pro
     async (request: Req, reply) => {
       const body = request.body;
       const push = body.push as PushRecord | undefined;
-      if (push && !lastPushOf(core.db, { digest: push.digest })) recordPush(core.db, push);
+      if (push && !await lastPushOf(core.db, { digest: push.digest })) await recordPush(core.db, push);
       const image = (body.image as string | undefined) ?? push?.digest;
       return startRollout(core, request, reply, (run, options) =>
         releaseService(run, request.params.service, body.environment as string, { ...common(body), ...options, force: body.force === true, ...(image !== undefined ? { image } : {}) }),
@@ -104,9 +105,9 @@ export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Pro
       },
     },
     async (request: Req, reply) => {
-      serviceOf(core.project(), request.params.service);
-      const target = environmentOf(core.project(), request.body.to as string);
-      if (target.protected) return reply.status(202).send({ approval: askApproval(core, request, target) });
+      serviceOf(await core.project(), request.params.service);
+      const target = environmentOf(await core.project(), request.body.to as string);
+      if (target.protected) return reply.status(202).send({ approval: await askApproval(core, request, target) });
       return startRollout(core, request, reply, promotion(request.params.service, request.body));
     },
   );

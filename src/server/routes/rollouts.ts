@@ -11,22 +11,22 @@ const idParams = { type: 'object', required: ['id'], properties: { id: { type: '
 type IdReq = FastifyRequest<{ Params: { id: number } }>;
 
 export async function rolloutRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
-  const environmentOfRollout = (request: FastifyRequest) => rolloutById(core.db, (request.params as { id: number }).id)?.environment;
-  const find = (id: number) => {
-    const r = rolloutById(core.db, id);
+  const environmentOfRollout = async (request: FastifyRequest) => (await rolloutById(core.db, (request.params as { id: number }).id))?.environment;
+  const find = async (id: number) => {
+    const r = await rolloutById(core.db, id);
     if (!r) throw notFound(`rollout #${id} does not exist`, { fix: 'list the open ones with: berth rollout ls' });
     return r;
   };
 
   app.get('/rollouts', { config: { access: { level: 'read' } }, schema: { summary: 'the rollouts still open (running, interrupted, canary)' } }, async () => ({
-    rollouts: openRollouts(core.db).map((r) => rolloutView(core.db, r)),
+    rollouts: await Promise.all((await openRollouts(core.db)).map((r) => rolloutView(core.db, r))),
   }));
-  app.get('/rollouts/:id', { config: { access: { level: 'read' } }, schema: { summary: 'one rollout and its steps', params: idParams } }, async (request: IdReq) => rolloutView(core.db, find(request.params.id)));
+  app.get('/rollouts/:id', { config: { access: { level: 'read' } }, schema: { summary: 'one rollout and its steps', params: idParams } }, async (request: IdReq) => await rolloutView(core.db, await find(request.params.id)));
   app.post(
     '/rollouts/:id/cancel',
     { config: { access: { level: 'deploy', environment: environmentOfRollout } }, schema: { summary: 'stop a running rollout before its next step; it rolls back to what ran before', params: idParams } },
     async (request: IdReq, reply) => {
-      const r = find(request.params.id);
+      const r = await find(request.params.id);
       core.jobs.cancel(r.id, actorOf(request));
       return reply.status(202).send({ rollout: r.id, cancelling: true, events: `/v1/events?rollout=${r.id}` });
     },
@@ -35,8 +35,8 @@ export async function rolloutRoutes(app: FastifyInstance, core: ServerCore): Pro
     '/rollouts/:id/abandon',
     { config: { access: { level: 'deploy', environment: environmentOfRollout } }, schema: { summary: 'end an interrupted rollout, putting back what ran', params: idParams } },
     async (request: IdReq) => {
-      const r = find(request.params.id);
-      return abandonRollout(core.run(actorOf(request)), r.id, {});
+      const r = await find(request.params.id);
+      return abandonRollout(await core.run(actorOf(request)), r.id, {});
     },
   );
 }

@@ -23,11 +23,11 @@ export async function secretRoutes(app: FastifyInstance, core: ServerCore): Prom
     },
     async (request: One) => {
       const { service, name } = request.params;
-      const project = core.project();
+      const project = await core.project();
       serviceOf(project, service);
       environmentOf(project, request.body.environment);
       const address = { service, environment: request.body.environment, name };
-      const result = setStoredSecret(core.db, core.stateDir, core.env, { ...address, value: request.body.value, actor: actorOf(request) });
+      const result = await setStoredSecret(core.db, core.stateDir, core.env, { ...address, value: request.body.value, actor: actorOf(request) });
       return { ...address, replaced: result.replaced, keyId: result.keyId, readByConfig: readsFromStore(project, address) };
     },
   );
@@ -35,8 +35,8 @@ export async function secretRoutes(app: FastifyInstance, core: ServerCore): Prom
     '/services/:service/secrets',
     { config: { access: { level: 'read' } }, schema: { summary: 'the names of the stored secrets of a service (never values)', params: { type: 'object', properties: { service: { type: 'string' } } }, querystring: { type: 'object', additionalProperties: false, properties: { env: { type: 'string' } } } } },
     async (request: FastifyRequest<{ Params: { service: string }; Querystring: { env?: string } }>) => {
-      const project = core.project();
-      const listed = secretStatuses(core.db, project, request.params.service, request.query.env);
+      const project = await core.project();
+      const listed = await secretStatuses(core.db, project, request.params.service, request.query.env);
       if (listed.length === 0) {
         serviceOf(project, request.params.service);
         if (request.query.env !== undefined) environmentOf(project, request.query.env);
@@ -49,8 +49,8 @@ export async function secretRoutes(app: FastifyInstance, core: ServerCore): Prom
     { config: { access: { level: 'deploy', environment: (r) => (r.query as { env?: string }).env } }, schema: { summary: 'remove a stored secret', params, querystring: { type: 'object', required: ['env'], additionalProperties: false, properties: { env: { type: 'string' } } } } },
     async (request: One) => {
       const address = { service: request.params.service, environment: request.query.env, name: request.params.name };
-      if (!removeStoredSecret(core.db, address)) throw notFound(`${describeSecret(address)} is not set`, { fix: `list what is stored with: berth secret ls ${address.service}` });
-      return { ...address, removed: true, readByConfig: readsFromStore(core.project(), address) };
+      if (!await removeStoredSecret(core.db, address)) throw notFound(`${describeSecret(address)} is not set`, { fix: `list what is stored with: berth secret ls ${address.service}` });
+      return { ...address, removed: true, readByConfig: readsFromStore(await core.project(), address) };
     },
   );
 }

@@ -5,5 +5,5 @@ import { actorOf } from '../app.js';
 import type { ServerCore } from '../core.js';
 
 export async function statusRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
-  app.get('/status', { config: { access: { level: 'read' } }, schema: { summary: 'each service × environment: release, replicas, running, healthy, drift' } }, async (request) => statusOf(core.run(actorOf(request))));
+  app.get('/status', { config: { access: { level: 'read' } }, schema: { summary: 'each service × environment: release, replicas, running, healthy, drift' } }, async (request) => statusOf(await core.run(actorOf(request))));
 }

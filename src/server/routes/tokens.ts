@@ -20,13 +20,13 @@ export async function tokenRoutes(app: FastifyInstance, core: ServerCore): Promi
       },
     },
     async (request, reply) => {
-      const { token, record } = createToken(core.db, { ...request.body, createdBy: actorOf(request) });
+      const { token, record } = await createToken(core.db, { ...request.body, createdBy: actorOf(request) });
       return reply.status(201).send({ token, ...tokenView(record) });
     },
   );
-  app.get('/tokens', { config: admin, schema: { summary: 'every token (never their secrets)' } }, async () => ({ tokens: tokens(core.db).map(tokenView) }));
+  app.get('/tokens', { config: admin, schema: { summary: 'every token (never their secrets)' } }, async () => ({ tokens: (await tokens(core.db)).map(tokenView) }));
   app.delete<{ Params: { name: string } }>('/tokens/:name', { config: admin, schema: { summary: 'revoke a token', params: { type: 'object', properties: { name: { type: 'string' } } } } }, async (request) => {
-    revoke(core.db, request.params.name);
+    await revoke(core.db, request.params.name);
     return { revoked: request.params.name };
   });
 }
