@@ -71,10 +71,16 @@ export async function drainHost(run: RunContext, host: string, options: RolloutO
   return outcome(run, host, before, (s) => s.host === host, reasons, rollouts);
 }
 
-/** Clears the draining state; instances are not moved back. Returns whether the host was draining. */
-export function undrainHost(run: RunContext, host: string): boolean {
+export interface UndrainResult {
+  host: string;
+  state: 'ready';
+  wasDraining: boolean;
+}
+
+/** Clears the draining state; instances are not moved back. */
+export function undrainHost(run: RunContext, host: string): UndrainResult {
   run.hosts.spec(host);
-  return clearHostState(run.db, host);
+  return { host, state: 'ready', wasDraining: clearHostState(run.db, host) };
 }
 
 /** Moves one instance (`slot`, e.g. hello-production-4) of `environment` to `to`, keeping its address. */
