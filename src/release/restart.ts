@@ -8,11 +8,12 @@
 import { environmentOf, serviceOf, type RunContext } from '../deploy/context.js';
 import { listInstances } from '../deploy/instances.js';
 import { restartInstances, selectInstances } from '../deploy/operate.js';
-import { invalid } from '../errors.js';
+import { conflict, invalid } from '../errors.js';
 import { currentRelease } from '../store/releases.js';
+import { acquire, leaseSettings } from './lease.js';
 import { recreateMissing } from './operations.js';
 import type { RolloutEvent } from './rollout-context.js';
-import type { RolloutOptions } from './rollout.js';
+import { recoverInterrupted, type RolloutOptions } from './rollout.js';
 
 export type RestartEvent =
   | RolloutEvent
@@ -61,6 +62,14 @@ export async function restartService(run: RunContext, serviceName: string, envir
   const result: RestartResult = { service, environment, ...(options.instance !== undefined ? { instance: options.instance } : {}), recreated: [], restarted: [], failed: [] };
   const fail = (slot: string, reason: string) => result.failed.push({ slot, reason });
 
+  const rolloutOptions: RolloutOptions = {
+    ...(options.emit ? { emit: options.emit } : {}),
+    ...(options.onJournaled ? { onJournaled: options.onJournaled } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+  };
+  // A rollout a killed berth left half done is finished first, as before any rollout (and a host that does not answer stops it here).
+  await recoverInterrupted(run, service, environment, rolloutOptions);
   const all = await listInstances(run, { environment, withMissing: true });
   const missing = all.filter((i) => i.state === 'missing' && i.service === service && chosen(i.slot));
   if (missing.length > 0) {
@@ -71,12 +80,7 @@ export async function restartService(run: RunContext, serviceName: string, envir
         fail(i.slot, reason);
       }
     } else {
-      const rollout = await recreateMissing(run, service, environment, {
-        ...(options.emit ? { emit: options.emit } : {}),
-        ...(options.onJournaled ? { onJournaled: options.onJournaled } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
-      });
+      const rollout = await recreateMissing(run, service, environment, rolloutOptions);
       for (const i of missing) {
         if (rollout.status === 'succeeded') {
           emit({ type: 'recreated', slot: i.slot, ...(i.ip ? { ip: i.ip } : {}) });
@@ -95,15 +99,25 @@ export async function restartService(run: RunContext, serviceName: string, envir
   const present = now.filter((i) => i.state !== 'missing' && i.state !== 'set-aside' && !handled.has(i.slot) && i.service === service && chosen(i.slot));
   // Nothing at all: selectInstances says what is wrong (no such instance, nothing deployed, a host that does not answer).
   const instances = present.length === 0 && missing.length === 0 ? await selectInstances(run, options.instance ?? service, environment) : present;
-  await restartInstances(
-    run,
-    instances,
-    (slot, healthy, reason) => {
-      emit({ type: 'restarted', slot, healthy, ...(reason !== undefined ? { reason } : {}) });
-      if (healthy) result.restarted.push(slot);
-      else fail(slot, reason ?? 'not healthy');
-    },
-    options.timeoutMs,
-  );
+  // The restarts hold the service's lease: no rollout runs beside them, and the reconciler leaves a container that is restarting alone.
+  const { lease, interrupted } = acquire(run.db, service, environment, 0, leaseSettings(run.env));
+  if (interrupted) {
+    lease.stop();
+    throw conflict(`rollout #${interrupted.id} of ${service} in ${environment} was interrupted just now`, { fix: `run the same command again: it finishes that rollout first (or end it: berth rollout abandon ${interrupted.id})` });
+  }
+  try {
+    await restartInstances(
+      run,
+      instances,
+      (slot, healthy, reason) => {
+        emit({ type: 'restarted', slot, healthy, ...(reason !== undefined ? { reason } : {}) });
+        if (healthy) result.restarted.push(slot);
+        else fail(slot, reason ?? 'not healthy');
+      },
+      options.timeoutMs,
+    );
+  } finally {
+    lease.release();
+  }
   return result;
 }
