@@ -137,6 +137,10 @@ describe('the server: tokens, roles, approvals and audit', () => {
     const admin = await send('POST', '/v1/hosts/nowhere/undrain', 'admin', {});
     assert.equal(admin.status, 404, JSON.stringify(admin.body));
     assert.match(admin.body.error.message, /^unknown host "nowhere"/);
+    const gc = await send('POST', '/v1/registry/gc', 'admin', { dryRun: true });
+    assert.equal(gc.status, 503, JSON.stringify(gc.body));
+    assert.equal(gc.body.error.message, `the registry of access-test is not running on the server's machine (state ${stateDir}); garbage collection needs it`);
+    assert.equal(gc.body.error.fix, `start it there against the server's state: BERTH_STATE_DIR=${stateDir} berth registry up`);
   });
 
   it("refuses a deployer's deploy into a protected environment (it would bypass the approvals) 403, and in-process", async () => {
@@ -224,6 +228,7 @@ describe('the server: tokens, roles, approvals and audit', () => {
     has('ci-prod', 'host drain', /^refused 403 .*lacks the role admin/, 'host local');
     has('ci-prod', 'registry gc', /^refused 403 /, 'registry (dry run)');
     has('admin', 'host undrain', /^refused 404 unknown host/, 'host nowhere');
+    has('admin', 'registry gc', /^failed 503 the registry of access-test is not running/, 'registry (dry run)');
     const apply = entries.find((e) => e.action === 'apply')!;
     assert.deepEqual(apply.params.files, ['berth.yaml', 'images/base/static.sh']);
     const text = JSON.stringify(entries);
