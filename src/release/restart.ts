@@ -51,9 +51,13 @@ export function restartTarget(name: string, environment: string): { service: str
   return { service: name };
 }
 
-export async function restartService(run: RunContext, serviceName: string, environmentName: string, options: RestartOptions = {}): Promise<RestartResult> {
+export async function restartService(run: RunContext, serviceName: string, environmentName: string, asked: RestartOptions = {}): Promise<RestartResult> {
   const environment = environmentOf(run.project, environmentName).name;
-  const service = serviceOf(run.project, serviceName).name;
+  // restartTarget read a service named like a slot (web-dev-1, and no service web) as a slot: it is that service.
+  const named = asked.instance !== undefined && !run.project.services.has(serviceName) && run.project.services.has(asked.instance);
+  const { instance: _slot, ...whole } = asked;
+  const options: RestartOptions = named ? whole : asked;
+  const service = serviceOf(run.project, named ? asked.instance! : serviceName).name;
   if (options.instance !== undefined && restartTarget(options.instance, environment).service !== service) {
     throw invalid(`${options.instance} is not an instance of ${service} in ${environment}`, { fix: `name one of its instances (${service}-${environment}-<n>, as berth ps shows them), or none to restart them all` });
   }
