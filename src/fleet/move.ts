@@ -1,5 +1,5 @@
 /**
- * Moving instances between hosts, called by the CLI (and later the HTTP API):
+ * Moving instances between hosts, called by the CLI and the HTTP API (server/routes/operations.ts):
  * drain a host (every instance on it moves, the host gets nothing new until
  * undrained) and move one instance. Each service × environment moves in its
  * own journaled, locked rollout of kind 'move' (release/rollout.ts), so an
