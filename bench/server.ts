@@ -490,7 +490,7 @@ async function main() {
     const list = await listBenchmark(made);
     await made.app?.close();
     made.app = undefined;
-    await (made.db && closeStore(made.db));
+    await (made.db && await closeStore(made.db));
     made.db = undefined;
     interruption.check();
     const release = await releaseBenchmark(made);

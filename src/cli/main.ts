@@ -72,7 +72,7 @@ const commands: Command[] = [
  * Commands that change what runs but do not go through a server yet: with one configured they are refused, so the
  * server's state and a local .berth never both claim the same instances.
  */
-const LOCAL_ONLY = new Set(['restart', 'stop', 'rm', 'exec', 'host', 'move', 'ipam', 'lb', 'logs']);
+const LOCAL_ONLY = new Set(['stop', 'rm', 'exec', 'ipam', 'lb', 'logs']);
 
 function help(output: Output): void {
   output.out('berth: build, ship and run stateless services on plain Docker Engine hosts\n');
@@ -100,12 +100,11 @@ export async function main(argv: string[], output: Output = processOutput(), env
       output.out(`usage: ${command.usage}\n\n${command.summary}`);
       return 0;
     }
-    // gc protects what this store knows runs; with a server, the server's releases are what runs.
-    if (LOCAL_ONLY.has(command.name) || (command.name === 'registry' && parsed.positionals[0] === 'gc')) {
+    if (LOCAL_ONLY.has(command.name)) {
       const target = serverTarget(typeof parsed.values.server === 'string' ? parsed.values.server : undefined, env);
       if (target) {
-        throw invalid(`berth ${command.name}${command.name === 'registry' ? ' gc' : ''} does not go through a Berth server yet, and one is configured (${target.url.origin})`, {
-          fix: `run it on the server's machine without BERTH_SERVER (against the server's state: BERTH_STATE_DIR=<its --state>), or use the commands that do: deploy, release, promote, rollback, scale, canary, ps, history, rollout, hosts, status`,
+        throw invalid(`berth ${command.name} does not go through a Berth server yet, and one is configured (${target.url.origin})`, {
+          fix: `run it on the server's machine without BERTH_SERVER (against the server's state: BERTH_STATE_DIR=<its --state>), or use the commands that do: deploy, release, promote, rollback, scale, canary, restart, move, host drain|undrain, registry gc, ps, history, rollout, hosts, status`,
         });
       }
     }

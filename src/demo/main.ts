@@ -71,7 +71,7 @@ async function demo(down: boolean): Promise<number> {
 }
 
 /** The server's own state, read (and, for what does not go through a server yet, written) on its machine. */
-async function serverRunOf(server: DemoServer): Promise<RunContext & { close(): void }> {
+async function serverRunOf(server: DemoServer): Promise<RunContext & { close(): Promise<void> }> {
   const env: NodeJS.ProcessEnv = { ...process.env, BERTH_STATE_DIR: server.stateDir, BERTH_ACTOR: 'demo' };
   delete env.BERTH_SERVER;
   const project = loadProject(EXAMPLES, env);

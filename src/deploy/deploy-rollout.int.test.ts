@@ -90,7 +90,7 @@ describe('berth deploy on the rollout executor', () => {
     for (const service of ['web', 'gate', 'site']) await stopFrontDoor(frontDoorDir(stateDir(), service, 'dev')).catch(() => {});
     await removeNetwork(fixture.engine, `berth-${fixture.name}-lan`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
-    await (db && closeStore(db));
+    await (db && await closeStore(db));
     await fixture.cleanup();
   });
 

@@ -80,7 +80,7 @@ describe('a second real engine pulls by digest from the registry on the LAN', ()
       if (left.length > 0) await removeInstances(context(), left, environment).catch(() => {});
     }
     await registryDown(target(fixture)).catch(() => {});
-    await (db && closeStore(db));
+    await (db && await closeStore(db));
     await fixture?.cleanup();
     await lab?.dispose();
   });

@@ -49,7 +49,7 @@ describe('placement in a rollout, on the local engine', () => {
     if (!fixture) return;
     const left = await listInstances(context(), { environment: 'dev' }).catch(() => []);
     if (left.length > 0) await removeInstances(context(), left, 'dev').catch(() => {});
-    await (db && closeStore(db));
+    await (db && await closeStore(db));
     await fixture.cleanup();
   });
 

@@ -102,7 +102,7 @@ describe('berth deploy on the real engine', () => {
       if (left.length > 0) await removeInstances(context(), left, env).catch(() => {});
     }
     for (const network of ['lan', 'tiny', 'nat']) await removeNetwork(fixture.engine, `berth-${fixture.name}-${network}`).catch(() => {});
-    await (db && closeStore(db));
+    await (db && await closeStore(db));
     await fixture.cleanup();
   });
 

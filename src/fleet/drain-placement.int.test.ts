@@ -110,7 +110,7 @@ describe('drain and move place through the placement planner', () => {
     if (!fixture) return;
     await stopFrontDoor(frontDoorDir(context().project.stateDir, SVC, ENV), 2000).catch(() => {});
     await registryDown(target(fixture)).catch(() => {});
-    await (db && closeStore(db));
+    await (db && await closeStore(db));
     // The engines go with the lab, and their containers and networks with them.
     await lab?.dispose();
     await fixture.cleanup();

@@ -1,5 +1,5 @@
 /**
- * Moving instances between hosts, called by the CLI (and later the HTTP API):
+ * Moving instances between hosts, called by the CLI and the HTTP API (server/routes/operations.ts):
  * drain a host (every instance on it moves, the host gets nothing new until
  * undrained) and move one instance. Each service × environment moves in its
  * own journaled, locked rollout of kind 'move' (release/rollout.ts), so an
@@ -71,10 +71,16 @@ export async function drainHost(run: RunContext, host: string, options: RolloutO
   return await outcome(run, host, before, (s) => s.host === host, reasons, rollouts);
 }
 
-/** Clears the draining state; instances are not moved back. Returns whether the host was draining. */
-export async function undrainHost(run: RunContext, host: string): Promise<boolean> {
+export interface UndrainResult {
+  host: string;
+  state: 'ready';
+  wasDraining: boolean;
+}
+
+/** Clears the draining state; instances are not moved back. */
+export async function undrainHost(run: RunContext, host: string): Promise<UndrainResult> {
   run.hosts.spec(host);
-  return await clearHostState(run.db, host);
+  return { host, state: 'ready', wasDraining: await clearHostState(run.db, host) };
 }
 
 /** Moves one instance (`slot`, e.g. hello-production-4) of `environment` to `to`, keeping its address. */

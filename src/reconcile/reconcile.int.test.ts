@@ -110,7 +110,7 @@ describe('the reconciler, on the real engine', () => {
     await stopFrontDoor(frontDoorDir(ctx.project.stateDir, svc, 'dev'), 2000).catch(() => {});
     await removeNetwork(fixture.engine, `berth-${fixture.name}-lan`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
-    await (db && closeStore(db));
+    await (db && await closeStore(db));
     await fixture.cleanup();
   });
 

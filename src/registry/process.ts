@@ -376,3 +376,14 @@ export function diskUsage(dir: string): number {
 }
 
 
+
+/**
+ * Whether the registry running for this state directory was started from these settings: a garbage collection
+ * restarts it (read-only, then writable) from them, and other settings would serve another storage.
+ */
+export function runsWithSettingsOf(target: RegistryTarget): boolean {
+  const running = runningRegistry(target.paths);
+  if (!running) return false;
+  const secrets = registrySecrets(target.project.registry, target.paths.secret, target.env);
+  return readOrUndefined(target.paths.config) === registryConfig(target.project.registry, secrets, { readOnly: running.readOnly });
+}

@@ -91,7 +91,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
     await stopFrontDoor(frontDoorDir(stateDir(), 'web', 'dev')).catch(() => {});
     for (const network of ['lan', 'nat']) await removeNetwork(fixture.engine, `berth-${fixture.name}-${network}`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
-    await (db && closeStore(db));
+    await (db && await closeStore(db));
     await fixture.cleanup();
   });
 

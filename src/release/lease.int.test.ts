@@ -81,8 +81,8 @@ describe('a rollout whose lease another process took over', () => {
     await stopFrontDoor(frontDoorDir(stateDir(), 'web', 'dev')).catch(() => {});
     await removeNetwork(fixture.engine, `berth-${fixture.name}-lan`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
-    await (dbA && closeStore(dbA));
-    await (dbB && closeStore(dbB));
+    await (dbA && await closeStore(dbA));
+    await (dbB && await closeStore(dbB));
     await fixture.cleanup();
   });
 
@@ -97,8 +97,8 @@ describe('a rollout whose lease another process took over', () => {
       timeoutMs: TIMEOUT_MS,
       emit: async (event) => {
         if (event.type !== 'step' || event.index !== 2 || taken) return;
-        // The holder stalled past its lease: on the new holder's clock it expired. It takes the lease over, synchronously,
-        // before the stale holder runs this step, so the step's journal writes are the first to meet the new token.
+        // The holder stalled past its lease: on the new holder's clock it expired. It takes the lease over while the stale
+        // holder waits at this step's boundary (the sink holds it), so the step's journal writes are the first to meet the new token.
         taken = await acquire(dbB, 'web', 'dev', 0, { ttlMs: 30_000, now: () => Date.now() + 60_000 });
       },
     });

@@ -88,7 +88,7 @@ export class HeldLease implements Fence {
     this.#db = db;
     this.#settings = settings;
     renewing.set(keyOf(this.service, this.environment), this.token);
-    this.#timer = setInterval(async () => await this.renew(), Math.max(1, Math.floor(settings.ttlMs / 3)));
+    this.#timer = setInterval(() => void this.renew().catch(() => {}), Math.max(1, Math.floor(settings.ttlMs / 3)));
     this.#timer.unref();
   }
 
@@ -102,8 +102,8 @@ export class HeldLease implements Fence {
       if (isStoreClosed(this.#db)) this.stop();
       return !this.#lost;
     }
-    this.#lost = await leaseOf(this.#db, this.service, this.environment) ?? 'released';
     this.stop();
+    this.#lost = (await leaseOf(this.#db, this.service, this.environment).catch(() => undefined)) ?? 'released';
     return false;
   }
 

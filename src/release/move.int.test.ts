@@ -153,7 +153,7 @@ describe('moving instances between lab hosts, keeping their IP and MAC', () => {
   after(async () => {
     if (!fixture) return;
     await stopFrontDoor(frontDoorDir(context().project.stateDir, SVC, ENV), 2000).catch(() => {});
-    await (db && closeStore(db));
+    await (db && await closeStore(db));
     // The engines go with the lab, and their containers and networks with them.
     await lab?.dispose();
     await fixture.cleanup();

@@ -271,7 +271,7 @@ describe('release, promote, canary and rollback through the front door, on the r
     }
     for (const network of ['lan', 'nat']) await removeNetwork(fixture.engine, `berth-${fixture.name}-${network}`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
-    await (db && closeStore(db));
+    await (db && await closeStore(db));
     await fixture.cleanup();
   });
 

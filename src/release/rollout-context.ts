@@ -42,7 +42,7 @@ export interface RolloutContext {
   timeoutMs: number;
   /** Slots of one step launched at once. */
   concurrency: number;
-  emit: (event: RolloutEvent) => void;
+  emit: (event: RolloutEvent) => void | Promise<void>;
   report: (event: InstanceEvent) => void;
   /**
    * Slot → the host it moves to, from the journaled step (`replace.to`): it wins over the placement, so a resumed

@@ -46,7 +46,8 @@ export interface RolloutOptions {
   timeoutMs?: number;
   /** Slots of one step launched at once (default 16). */
   concurrency?: number;
-  emit?: (event: RolloutEvent) => void;
+  /** Progress. A sink that returns a promise holds the rollout at a step boundary until it settles (a test acts between two steps). */
+  emit?: (event: RolloutEvent) => void | Promise<void>;
   report?: (event: InstanceEvent) => void;
   /** Slot → host it is asked to move to (`berth move --to`). */
   moves?: ReadonlyMap<string, string>;
@@ -328,7 +329,7 @@ async function runSteps(ctx: LeasedContext, id: number, plan: RolloutPlan, from:
     if (plan.phase === 'forward' && ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : failed('cancelled');
     // A renewal that found the lease taken stops the rollout before it changes another instance.
     await ctx.lease.ensureHeld(id);
-    ctx.emit({ type: 'step', index: index + 1, total: plan.steps.length, text: describeStep(step) });
+    await ctx.emit({ type: 'step', index: index + 1, total: plan.steps.length, text: describeStep(step) });
     checkpoint('step');
     await runStep(ctx, step);
     await markDone(ctx.run.db, id, index + 1, ctx.lease);

@@ -118,6 +118,31 @@ describe('the server: tokens, roles, approvals and audit', () => {
     assert.equal(viewerTokens.status, 403);
   });
 
+  it('refuses restart, move, host drain|undrain and registry gc to a token without the role or the environment, 403', async () => {
+    const viewer = await send('POST', '/v1/services/web/restarts', 'eyes', { environment: 'dev' });
+    assert.equal(viewer.status, 403);
+    assert.equal(viewer.body.error.message, 'token eyes may not POST /v1/services/:service/restarts in dev: it lacks the role deployer (this token is a viewer)');
+    const devDeployer = await send('POST', '/v1/services/web/restarts', 'ci-dev', { environment: 'production', instance: 'web-production-1' });
+    assert.equal(devDeployer.status, 403);
+    assert.match(devDeployer.body.error.message, /restarts in production: it lacks rights on production \(this token may deploy to dev\)$/);
+    const move = await send('POST', '/v1/instances/web-production-1/moves', 'ci-dev', { environment: 'production', to: 'local' });
+    assert.equal(move.status, 403);
+    assert.match(move.body.error.message, /lacks rights on production/);
+    for (const [path, body] of [['/v1/hosts/local/drain', {}], ['/v1/hosts/local/undrain', {}], ['/v1/registry/gc', { dryRun: true }]] as const) {
+      const deployer = await send('POST', path, 'ci-prod', body);
+      assert.equal(deployer.status, 403, `${path}: ${JSON.stringify(deployer.body)}`);
+      assert.match(deployer.body.error.message, /: it lacks the role admin \(this token is a deployer\)$/);
+    }
+    // An admin passes the check: the host is then looked up (this project declares none by that name).
+    const admin = await send('POST', '/v1/hosts/nowhere/undrain', 'admin', {});
+    assert.equal(admin.status, 404, JSON.stringify(admin.body));
+    assert.match(admin.body.error.message, /^unknown host "nowhere"/);
+    const gc = await send('POST', '/v1/registry/gc', 'admin', { dryRun: true });
+    assert.equal(gc.status, 503, JSON.stringify(gc.body));
+    assert.equal(gc.body.error.message, `the registry of access-test is not running on the server's machine (state ${stateDir}); garbage collection needs it`);
+    assert.equal(gc.body.error.fix, `start it there against the server's state: BERTH_STATE_DIR=${stateDir} berth registry up`);
+  });
+
   it("refuses a deployer's deploy into a protected environment (it would bypass the approvals) 403, and in-process", async () => {
     const deploy = await send('POST', '/v1/services/web/deployments', 'ci-prod', { environment: 'production' });
     assert.equal(deploy.status, 403);
@@ -198,6 +223,12 @@ describe('the server: tokens, roles, approvals and audit', () => {
     has('alice', 'reject', /^ok 200 approval #1$/, 'approval #1');
     has('alice', 'approve', /^refused 409 .*expired at/);
     has('ci-dev', 'secret set DB_PASSWORD', /./, 'web in dev');
+    has('eyes', 'restart', /^refused 403 /, 'web in dev');
+    has('ci-dev', 'restart', /^refused 403 .*lacks rights on production/, 'web-production-1 in production');
+    has('ci-prod', 'host drain', /^refused 403 .*lacks the role admin/, 'host local');
+    has('ci-prod', 'registry gc', /^refused 403 /, 'registry (dry run)');
+    has('admin', 'host undrain', /^refused 404 unknown host/, 'host nowhere');
+    has('admin', 'registry gc', /^failed 503 the registry of access-test is not running/, 'registry (dry run)');
     const apply = entries.find((e) => e.action === 'apply')!;
     assert.deepEqual(apply.params.files, ['berth.yaml', 'images/base/static.sh']);
     const text = JSON.stringify(entries);

@@ -88,7 +88,7 @@ describe('an approved promotion to a protected environment, on the real engine',
       }
     }
     await removeNetwork(fixture.engine, `berth-${fixture.name}-nat`).catch(() => {});
-    await (db && closeStore(db));
+    await (db && await closeStore(db));
     await fixture.cleanup();
   });
 

@@ -10,6 +10,8 @@ describe('the audit entry of a request', () => {
     assert.equal(actionOf('DELETE', '/v1/tokens/:name', { name: 'ci' }), 'token revoke');
     assert.equal(actionOf('PUT', '/v1/services/:service/secrets/:name', { service: 'web', name: 'DB' }), 'secret set DB');
     assert.equal(actionOf('PATCH', '/v1/hosts/:host', { host: 'h1' }), 'PATCH /v1/hosts/:host');
+    assert.equal(actionOf('POST', '/v1/services/:service/restarts', { service: 'web' }), 'restart');
+    assert.equal(actionOf('POST', '/v1/hosts/:host/drain', { host: 'h1' }), 'host drain');
   });
 
   it('names the target from the route parameters and the body', () => {
@@ -21,6 +23,9 @@ describe('the audit entry of a request', () => {
     assert.equal(targetOf('/v1/tokens', {}, { name: 'ci-dev', role: 'deployer' }), 'token ci-dev');
     assert.equal(targetOf('/v1/tokens/:name', { name: 'ci-dev' }, {}), 'token ci-dev');
     assert.equal(targetOf('/v1/config', {}, { files: {} }), 'config');
+    assert.equal(targetOf('/v1/services/:service/restarts', { service: 'web' }, { environment: 'dev', instance: 'web-dev-2' }), 'web-dev-2 in dev');
+    assert.equal(targetOf('/v1/instances/:instance/moves', { instance: 'web-dev-2' }, { environment: 'dev', to: 'h2' }), 'web-dev-2 in dev');
+    assert.equal(targetOf('/v1/hosts/:host/drain', { host: 'h1' }, {}), 'host h1');
     assert.equal(targetOf('/v1/services/:service/secrets/:name', { service: 'web', name: 'DB' }, {}, { env: 'dev' }), 'web in dev');
   });
 

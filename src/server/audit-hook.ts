@@ -20,6 +20,11 @@ export const ACTIONS: Record<string, string> = {
   'POST /v1/services/:service/rollbacks': 'rollback',
   'POST /v1/services/:service/scale': 'scale',
   'POST /v1/services/:service/canary/:decision': 'canary :decision',
+  'POST /v1/services/:service/restarts': 'restart',
+  'POST /v1/instances/:instance/moves': 'move',
+  'POST /v1/hosts/:host/drain': 'host drain',
+  'POST /v1/hosts/:host/undrain': 'host undrain',
+  'POST /v1/registry/gc': 'registry gc',
   'POST /v1/rollouts/:id/cancel': 'rollout cancel',
   'POST /v1/rollouts/:id/abandon': 'rollout abandon',
   'POST /v1/tokens': 'token create',
@@ -45,9 +50,13 @@ export function targetOf(route: string, params: Bag, body: Bag, query: Bag = {})
   if (route.startsWith('/v1/approvals/') && params.id !== undefined) return `approval #${text(params.id)}`;
   if (route.startsWith('/v1/tokens')) return `token ${text(params.name) ?? text(body.name) ?? '?'}`;
   if (route === '/v1/config') return 'config';
+  if (route === '/v1/registry/gc') return body.dryRun === true ? 'registry (dry run)' : 'registry';
+  if (route.startsWith('/v1/hosts/') && params.host !== undefined) return `host ${text(params.host)}`;
+  const instance = text(params.instance) ?? text(body.instance);
   const service = text(params.service);
   const environment = text(body.environment) ?? text(body.to) ?? text(query.env);
-  if (service !== undefined) return environment !== undefined ? `${service} in ${environment}` : service;
+  const what = instance ?? service;
+  if (what !== undefined) return environment !== undefined ? `${what} in ${environment}` : what;
   return environment ?? '';
 }
 

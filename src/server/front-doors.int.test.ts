@@ -136,6 +136,46 @@ describe('the main commands answer the same in-process and through a server', ()
         const back = await json(mode, ['rollback', 'web', '--env', 'test']);
         assert.deepEqual([back.status, back.release], ['succeeded', 1]);
       });
+
+      it('restart test (two instances, one at a time), then one instance of it, then one that does not exist: the same lines and exit codes', async () => {
+        const all = await berth(mode, ['restart', 'web', '--env', 'test']);
+        assert.equal(all.code, 0, showOutcome(all));
+        assert.deepEqual(all.stdout.trim().split('\n'), ['✓ web-test-1: restarted, healthy', '✓ web-test-2: restarted, healthy']);
+        const one = await berth(mode, ['restart', 'web-test-2', '--env', 'test']);
+        assert.equal(one.code, 0, showOutcome(one));
+        assert.deepEqual(one.stdout.trim().split('\n'), ['✓ web-test-2: restarted, healthy']);
+        const none = await berth(mode, ['restart', 'web-test-9', '--env', 'test']);
+        assert.equal(none.code, 3, showOutcome(none));
+        assert.match(none.stderr, /no instances of web-test-9 in test/);
+        const ps = (await json(mode, ['ps', '--env', 'test'])) as { instances: { slot: string; state: string }[] };
+        assert.deepEqual(ps.instances.filter((i) => i.slot.startsWith('web-')).map((i) => [i.slot, i.state]), [['web-test-1', 'running'], ['web-test-2', 'running']]);
+        answers[mode].push(all.stdout, one.stdout, none.stderr.split(fixtures[mode].name).join('<project>'));
+      });
+
+      it('move an instance to the host it runs on: nothing to move', async () => {
+        const host = ((await json(mode, ['hosts'])).hosts as { name: string }[])[0]!.name;
+        const moved = await json(mode, ['move', 'web-test-1', '--env', 'test', '--to', host]);
+        assert.deepEqual([moved.moved, moved.stayed], [[], []]);
+        const text = await berth(mode, ['move', 'web-test-1', '--env', 'test', '--to', host]);
+        assert.equal(text.code, 0, showOutcome(text));
+        assert.equal(text.stdout.trim(), `web-test-1 already runs on ${host}: nothing to move`);
+      });
+
+      it('host drain of the only host is refused before anything moves (it stays draining); undrain makes it ready', async () => {
+        const host = ((await json(mode, ['hosts'])).hosts as { name: string }[])[0]!.name;
+        const drain = await berth(mode, ['host', 'drain', host]);
+        assert.notEqual(drain.code, 0, showOutcome(drain));
+        assert.match(drain.stderr, new RegExp(`drain ${host}`));
+        const draining = (await json(mode, ['hosts'])).hosts as { name: string; draining: boolean }[];
+        assert.deepEqual(draining.map((h) => [h.name, h.draining]), [[host, true]]);
+        const undrain = await berth(mode, ['host', 'undrain', host]);
+        assert.equal(undrain.code, 0, showOutcome(undrain));
+        assert.equal(undrain.stdout.trim(), `${host} is ready: it takes new instances again (the ones that moved away stay where they are)`);
+        assert.deepEqual(await json(mode, ['host', 'undrain', host]), { host, state: 'ready', wasDraining: false });
+        const ps = (await json(mode, ['ps', '--env', 'test'])) as { instances: { slot: string; state: string }[] };
+        assert.deepEqual(ps.instances.filter((i) => i.slot.startsWith('web-')).map((i) => [i.slot, i.state]), [['web-test-1', 'running'], ['web-test-2', 'running']]);
+        answers[mode].push(drain.code, drain.stderr.split(fixtures[mode].name).join('<project>'), undrain.stdout);
+      });
     });
   }
 

@@ -25,7 +25,8 @@ export interface TestServer {
 
 const READY_MS = 60_000;
 
-export async function startTestServer(dir: string, env: NodeJS.ProcessEnv): Promise<TestServer> {
+/** `args`: more options of `berth server` (e.g. `--reconcile-interval 0s`). */
+export async function startTestServer(dir: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<TestServer> {
   const stateDir = join(dir, 'server-state');
   let child: ChildProcess | undefined;
   let printed = '';
@@ -38,7 +39,7 @@ export async function startTestServer(dir: string, env: NodeJS.ProcessEnv): Prom
       delete serverEnv.BERTH_SERVER;
       delete serverEnv.BERTH_TOKEN;
       delete serverEnv.BERTH_STATE_DIR;
-      const proc = spawn(process.execPath, [BERTH_BIN, 'server', '--state', stateDir, '--listen', `127.0.0.1:${port}`], { env: serverEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      const proc = spawn(process.execPath, [BERTH_BIN, 'server', '--state', stateDir, '--listen', `127.0.0.1:${port}`, ...args], { env: serverEnv, stdio: ['ignore', 'pipe', 'pipe'] });
       child = proc;
       const timer = setTimeout(() => reject(new Error(`berth server did not start within ${READY_MS / 1000} s:\n${printed}`)), READY_MS);
       const onData = (text: string) => {

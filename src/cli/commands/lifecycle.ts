@@ -1,14 +1,15 @@
 /** berth restart | stop | rm: act on a service's instances (or one instance) in an environment. */
-import { removeInstances, restartInstances, selectInstances, stopInstances } from '../../deploy/operate.js';
+import { removeInstances, selectInstances, stopInstances } from '../../deploy/operate.js';
 import { invalid } from '../../errors.js';
 import type { Command, CommandContext } from '../command.js';
-import { requiredFlag } from '../flags.js';
+import { requiredFlag, timeoutFlag } from '../flags.js';
 import { withRun } from '../run-workspace.js';
 import type { RunContext } from '../../deploy/context.js';
-import { listInstances, type InstanceStatus } from '../../deploy/instances.js';
-import { environmentOf } from '../../deploy/context.js';
-import { recreateMissing } from '../../release/operations.js';
-import { currentRelease } from '../../store/releases.js';
+import type { InstanceStatus } from '../../deploy/instances.js';
+import { restartService, restartTarget, type RestartEvent, type RestartResult } from '../../release/restart.js';
+import { ROLLOUT_START_TIMEOUT_MS } from '../../remote/client.js';
+import type { Output } from '../output.js';
+import { remoteOr, serverRollout, type RolloutAnswer } from '../remote.js';
 import { progress } from './release.js';
 
 type Act = (run: RunContext, instances: InstanceStatus[], environment: string, context: CommandContext) => Promise<number>;
@@ -29,43 +30,46 @@ function lifecycle(name: string, summary: string, act: Act, select: { withMissin
   };
 }
 
-const RESTART_USAGE = 'berth restart <service|instance> --env <env>';
+const RESTART_USAGE = 'berth restart <service|instance> --env <env> [--timeout 120s] [--detach]';
 /** Restart also brings back slots whose container is gone: a released service's through a rollout of what the environment runs. */
 export const restartCommand: Command = {
   name: 'restart',
   summary: 'restart instances one at a time, each healthy again before the next; a missing instance is recreated on its slot and address',
   usage: RESTART_USAGE,
-  options: { env: { type: 'string', short: 'e' } },
+  options: { env: { type: 'string', short: 'e' }, timeout: { type: 'string' }, detach: { type: 'boolean' } },
   run: (context) => {
-    const [target, ...extra] = context.positionals;
-    if (target === undefined || extra.length > 0) throw invalid('name one service or instance', { fix: `usage: ${RESTART_USAGE}` });
+    const [name, ...extra] = context.positionals;
+    if (name === undefined || extra.length > 0) throw invalid('name one service or instance', { fix: `usage: ${RESTART_USAGE}` });
     const environment = requiredFlag(context.flags.env, '--env', RESTART_USAGE);
+    const { service, instance } = restartTarget(name, environment);
+    const timeoutMs = timeoutFlag(context.flags.timeout);
+    const options = { ...(instance !== undefined ? { instance } : {}), ...(timeoutMs ? { timeoutMs } : {}) };
     const { output } = context;
-    return withRun(context, async (run) => {
-      environmentOf(run.project, environment);
-      const all = await listInstances(run, { environment, withMissing: true });
-      const isService = run.project.services.has(target);
-      const missing = all.filter((i) => i.state === 'missing' && (isService ? i.service === target : i.slot === target));
-      let ok = true;
-      for (const service of new Set(missing.map((i) => i.service))) {
-        if (await currentRelease(run.db, service, environment) === undefined) {
-          for (const i of missing.filter((m) => m.service === service)) output.err(`✘ ${i.slot}: missing (no container); recreate it with: berth deploy ${service} --env ${environment}`);
-          ok = false;
-          continue;
-        }
-        await recreateMissing(run, service, environment, { emit: progress(output) });
-        for (const i of missing.filter((m) => m.service === service)) output.out(`✓ ${i.slot}: recreated on its slot${i.ip ? ` (${i.ip})` : ''}, healthy`);
-      }
-      const recreated = new Set(missing.map((i) => i.slot));
-      // Read again after a recreation: its rollout may have replaced instances that drifted from the release.
-      const now = missing.length > 0 ? await listInstances(run, { environment }) : all;
-      const present = now.filter((i) => i.state !== 'missing' && i.state !== 'set-aside' && !recreated.has(i.slot) && (isService ? i.service === target : i.slot === target));
-      const instances = present.length === 0 && missing.length === 0 ? await selectInstances(run, target, environment) : present;
-      const restarted = await restartInstances(run, instances, (slot, healthy, reason) => (healthy ? output.out(`✓ ${slot}: restarted, healthy`) : output.err(`✘ ${slot}: ${reason}`)));
-      return ok && restarted ? 0 : 1;
-    });
+    return remoteOr(
+      context,
+      async (client) => {
+        const answer = await client.post<RolloutAnswer<RestartResult>>(`/v1/services/${encodeURIComponent(service)}/restarts`, { environment, ...options }, { timeoutMs: ROLLOUT_START_TIMEOUT_MS });
+        return serverRollout<RestartResult, RestartEvent>(context, client, answer, restartExit, restartProgress(output));
+      },
+      () => withRun(context, async (run) => restartExit(await restartService(run, service, environment, { ...options, emit: restartProgress(output) }))),
+    );
   },
 };
+
+/** The lines of a restart, as it goes: the recreation's rollout, then each instance. */
+export function restartProgress(output: Output): (event: RestartEvent) => void {
+  const rollout = progress(output);
+  return (event) => {
+    if (event.type === 'recreated') output.out(`✓ ${event.slot}: recreated on its slot${event.ip ? ` (${event.ip})` : ''}, healthy`);
+    else if (event.type === 'not-recreated') output.err(`✘ ${event.slot}: ${event.reason}`);
+    else if (event.type === 'restarted') {
+      if (event.healthy) output.out(`✓ ${event.slot}: restarted, healthy`);
+      else output.err(`✘ ${event.slot}: ${event.reason ?? 'not healthy'}`);
+    } else rollout(event);
+  };
+}
+
+const restartExit = (result: RestartResult) => (result.failed.length === 0 ? 0 : 1);
 
 export const stopCommand = lifecycle('stop', 'stop instances (they keep their slots and addresses; deploy or restart starts them)', async (run, instances, _env, { output }) => {
   await stopInstances(run, instances);

@@ -4,6 +4,8 @@ import { describeStorage } from '../../registry/config.js';
 import { collectGarbage, type GcReport } from '../../registry/gc.js';
 import { registryDown, registryStatus, registryTarget, registryUp, type RegistryStatus } from '../../registry/process.js';
 import { loadProject } from '../../config/project.js';
+import { ROLLOUT_START_TIMEOUT_MS } from '../../remote/client.js';
+import { remoteOr, serverRollout, type RolloutAnswer } from '../remote.js';
 import { withWorkspace, type Command, type CommandContext } from '../command.js';
 import { formatBytes, formatDuration, printJson, table, type Output } from '../output.js';
 
@@ -83,29 +85,36 @@ function printStatus(output: Output, s: RegistryStatus): void {
 }
 
 function gc(context: CommandContext): Promise<number> {
-  return withWorkspace(context, async ({ project, engine, db }) => {
-    const { output, flags } = context;
-    const abort = new AbortController();
-    const onSignal = () => {
-      output.err('interrupted: stopping after the current step; the registry will be made writable again');
-      abort.abort();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    try {
-      const report = await collectGarbage(project, engine, db, context.env, {
-        dryRun: Boolean(flags['dry-run']),
-        signal: abort.signal,
-        ...(flags.json ? {} : { onStep: (text: string) => output.out(`→ ${text}`) }),
-      });
-      if (flags.json) printJson(output, report);
-      else printReport(output, report);
-      return 0;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
-  });
+  const { output, flags } = context;
+  const dryRun = Boolean(flags['dry-run']);
+  const done = (report: GcReport) => {
+    if (flags.json) printJson(output, report);
+    else printReport(output, report);
+    return 0;
+  };
+  const say = (text: string) => output.out(`→ ${text}`);
+  return remoteOr(
+    context,
+    async (client) => {
+      const answer = await client.post<RolloutAnswer<GcReport>>('/v1/registry/gc', { dryRun }, { timeoutMs: ROLLOUT_START_TIMEOUT_MS });
+      return serverRollout<GcReport, { text: string }>(context, client, answer, done, (event) => say(event.text));
+    },
+    () => withWorkspace(context, async ({ project, engine, db }) => {
+      const abort = new AbortController();
+      const onSignal = () => {
+        output.err('interrupted: stopping after the current step; the registry will be made writable again');
+        abort.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        return done(await collectGarbage(project, engine, db, context.env, { dryRun, signal: abort.signal, ...(flags.json ? {} : { onStep: say }) }));
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    }),
+  );
 }
 
 function printReport(output: Output, r: GcReport): void {

@@ -61,7 +61,7 @@ export function promotion(service: string, b: Record<string, unknown>, approved 
       manual: b.manual === true,
       force: b.force === true,
       approved,
-      onCanary: async (text) => await options.emit?.({ type: 'note', text }),
+      onCanary: (text) => options.emit?.({ type: 'note', text }),
     });
 }
 
