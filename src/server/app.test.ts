@@ -9,6 +9,7 @@ import { bootstrapAdmin, createToken } from '../access/tokens.js';
 import { connectServer } from '../remote/client.js';
 import { parseSse } from '../remote/sse.js';
 import { openStore, type Store, closeStore } from '../store/db.js';
+import { until } from '../testing/until.js';
 import { buildApp } from './app.js';
 import { ServerCore } from './core.js';
 
@@ -92,6 +93,28 @@ describe('the API', () => {
     core.events.closeStreams();
     await ended;
     client.close();
+  });
+
+  it('revoking a token ends the event streams it opened, and only those', async () => {
+    const reader = (await createToken(db, { name: 'reader', role: 'viewer', createdBy: 'test' })).token;
+    const open = async (token: string) => {
+      const client = connectServer({ url: new URL(url), token });
+      const res = await client.stream('/v1/events', {});
+      let ended = false;
+      res.once('end', () => (ended = true)).once('close', () => (ended = true));
+      res.resume();
+      return { client, res, ended: () => ended };
+    };
+    const revoked = await open(reader);
+    const kept = await open(admin);
+    const answer = await app.inject({ method: 'DELETE', url: '/v1/tokens/reader', headers: auth(admin) });
+    assert.equal(answer.statusCode, 200);
+    await until("the revoked token's stream to end", async () => revoked.ended() || undefined, 30_000, 20);
+    assert.equal(kept.ended(), false, "another token's stream was ended");
+    for (const s of [revoked, kept]) {
+      s.res.destroy();
+      s.client.close();
+    }
   });
 
   it('the event stream resumes from Last-Event-ID without losing or repeating an event', async () => {

@@ -9,7 +9,8 @@ import { appendEvent, eventsAfter, type EventRecord } from '../store/events.js';
 
 export class EventBus {
   readonly #live = new EventEmitter();
-  readonly #streams = new Set<() => void>();
+  /** Each open stream's end, with the name of the token that opened it. */
+  readonly #streams = new Map<() => void, string>();
 
   constructor(private readonly db: Store) {
     this.#live.setMaxListeners(0);
@@ -37,13 +38,14 @@ export class EventBus {
     return () => this.#live.off('event', listener);
   }
 
-  /** An open stream's way to end it (the server stopping); returns its removal. */
-  trackStream(end: () => void): () => void {
-    this.#streams.add(end);
+  /** An open stream's way to end it (the server stopping, its token revoked); returns its removal. */
+  trackStream(end: () => void, token: string): () => void {
+    this.#streams.set(end, token);
     return () => this.#streams.delete(end);
   }
 
-  closeStreams(): void {
-    for (const end of [...this.#streams]) end();
+  /** Ends every open stream, or those a token opened (revoked: it reads nothing more, not even on a connection opened before). */
+  closeStreams(token?: string): void {
+    for (const [end, by] of [...this.#streams]) if (token === undefined || by === token) end();
   }
 }

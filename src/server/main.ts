@@ -11,6 +11,7 @@ import { recoverInterrupted } from '../release/rollout.js';
 import { isLoopback } from '../remote/target.js';
 import { openStore, type Store, closeStore } from '../store/db.js';
 import { latestConfig } from '../store/configs.js';
+import { pruneEvents } from '../store/events.js';
 import { openRollouts } from '../store/releases.js';
 import { leaseOf } from '../store/leases.js';
 import { holderAlive } from '../release/lease.js';
@@ -85,18 +86,34 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   await resumeInterrupted(core, options.say);
   const reconciler = options.reconcileIntervalMs === 0 ? undefined : startServerReconciler(core, options.reconcileIntervalMs);
+  const pruning = keepEventsFor(core, EVENTS_KEPT_MS);
   return {
     app,
     core,
     url,
     close: async () => {
       await reconciler?.stop();
+      clearInterval(pruning);
       // Event streams never end by themselves: closed here, or the close would wait for their clients (who resume with Last-Event-ID).
       core.events.closeStreams();
       await app.close();
       await closeStore(db);
     },
   };
+}
+
+/** A week of events for a client to resume from; older ones go (the rollouts' journal and the audit log keep what they record). */
+const EVENTS_KEPT_MS = 7 * 24 * 3600_000;
+
+/** Prunes the event log now and every hour. */
+function keepEventsFor(core: ServerCore, keptMs: number): NodeJS.Timeout {
+  const prune = () => void pruneEvents(core.db, Date.now() - keptMs).catch(() => {
+    // A busy or full store: the next hour tries again.
+  });
+  prune();
+  const timer = setInterval(prune, 3600_000);
+  timer.unref();
+  return timer;
 }
 
 /** The reconciler on the applied configuration, its actions and drift on the event stream (as actor "reconciler"). */

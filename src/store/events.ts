@@ -31,3 +31,9 @@ export async function eventsAfter(db: Store, seq: number, options: { rollout?: n
   const rows = await select.orderBy('seq').limit(options.limit ?? 1000).execute();
   return rows.map(toEvent);
 }
+
+/** Forgets the events stored before `before` (ms); returns how many. The journal and the audit log keep what they record. */
+export async function pruneEvents(db: Store, before: number): Promise<number> {
+  const result = await db.deleteFrom('events').where('at', '<', before).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

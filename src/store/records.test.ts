@@ -9,7 +9,7 @@ import { buildsOf, cachedFileHash, latestBuilds, recordBuild, rememberFileHash, 
 import { configVersion, insertConfig, latestConfig, listConfigs } from './configs.js';
 import { closeStore, openStore, type Store } from './db.js';
 import { allSlots, forgetSlot, saveSlot, slotsOf } from './deployments.js';
-import { appendEvent, eventsAfter } from './events.js';
+import { appendEvent, eventsAfter, pruneEvents } from './events.js';
 import { clearHostState, hostStates, markDraining } from './hosts.js';
 import { lastPushOf, lastPushTo, recordPush } from './pushes.js';
 import { allFrontDoors, createRelease, currentRelease, forgetFrontDoorPort, frontDoorPort, releaseOf, releasesOf, saveFrontDoorPort, scaleOf, setScale } from './releases.js';
@@ -87,6 +87,8 @@ describe('store records', () => {
     assert.deepEqual(await eventsAfter(db, 0), [one, two]);
     assert.deepEqual(await eventsAfter(db, 0, { rollout: 4 }), [one]);
     assert.deepEqual(await eventsAfter(db, one.seq, { limit: 1 }), [two]);
+    assert.equal(await pruneEvents(db, 101), 1);
+    assert.deepEqual(await eventsAfter(db, 0), [two]);
 
     await markDraining(db, 'h1', 'ana', 'disk', 5);
     await markDraining(db, 'h1', 'bo', 'again', 6);

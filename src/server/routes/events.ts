@@ -39,7 +39,7 @@ export async function eventRoutes(app: FastifyInstance, core: ServerCore): Promi
       const wanted = (event: EventRecord) => event.seq > last && (rollout === undefined || event.rollout === rollout);
       let stopped = false;
       let stopLive = () => {};
-      const untrack = core.events.trackStream(() => raw.end());
+      const untrack = core.events.trackStream(() => raw.end(), request.token!.name);
       const heartbeat = setInterval(() => (raw.writableNeedDrain ? undefined : live(': keep-alive\n\n')), HEARTBEAT_MS);
       const stop = () => {
         stopped = true;

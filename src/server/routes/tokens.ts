@@ -27,6 +27,7 @@ export async function tokenRoutes(app: FastifyInstance, core: ServerCore): Promi
   app.get('/tokens', { config: admin, schema: { summary: 'every token (never their secrets)' } }, async () => ({ tokens: (await tokens(core.db)).map(tokenView) }));
   app.delete<{ Params: { name: string } }>('/tokens/:name', { config: admin, schema: { summary: 'revoke a token', params: { type: 'object', properties: { name: { type: 'string' } } } } }, async (request) => {
     await revoke(core.db, request.params.name);
+    core.events.closeStreams(request.params.name);
     return { revoked: request.params.name };
   });
 }
