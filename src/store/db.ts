@@ -1,7 +1,7 @@
 /**
  * Berth's store: one SQLite file under the state directory, behind one
  * asynchronous interface, the typed query layer Kysely (`Store`). This module
- * is the only one that opens it; its schema is versioned by the migrations below.
+ * is the only one that opens it; on open, migrate.ts brings its schema to this Berth's version.
  * Callers see only `Store` and the functions of src/store/, so another SQL
  * database can stand behind the same interface without touching them.
  */
@@ -11,7 +11,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isBerthError, unavailable, type BerthError } from '../errors.js';
-import { migrations } from './migrations.js';
+import { migrate } from './migrate.js';
 import type { Schema } from './schema.js';
 
 /** The store, or one of its transactions (see `inTransaction`). */
@@ -126,12 +126,17 @@ export async function openStore(stateDir: string): Promise<Store> {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    migrate(sqlite);
   } catch (error) {
     sqlite.close();
     throw storeFailure(error, file) ?? error;
   }
   const store = new Kysely<Schema>({ dialect: sqliteDialect(sqlite) });
+  try {
+    await migrate(store, 'sqlite');
+  } catch (error) {
+    await store.destroy();
+    throw storeFailure(error, file) ?? error;
+  }
   sqliteHandles.set(store, sqlite);
   return store;
 }
@@ -195,22 +200,4 @@ export function storeFailure(error: unknown, file = opened.at(-1)): BerthError |
   if (!known) return unavailable(`Berth's store ${where} failed: ${error.message} (${code})`, { fix: 'run the command again; if it fails the same way, restore the store from a backup', cause: error });
   const [, what, fix] = known;
   return unavailable(`Berth's store ${where} ${what}: ${error.message} (${code})`, { fix: fix(where), cause: error });
-}
-
-/** Applies every migration newer than the file's user_version, each in its own transaction. */
-export function migrate(db: Database.Database): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > migrations.length) {
-    throw unavailable(`Berth's store is at schema version ${current}, newer than this Berth knows (${migrations.length})`, {
-      fix: 'run the Berth version that created this state directory, or point BERTH_STATE_DIR at a fresh folder',
-    });
-  }
-  migrations.forEach((sql, index) => {
-    const version = index + 1;
-    if (version <= current) return;
-    db.transaction(() => {
-      db.exec(sql);
-      db.pragma(`user_version = ${version}`);
-    })();
-  });
 }

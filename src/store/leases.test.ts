@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { closeStore, openStore, STORE_FILE } from './db.js';
 import { lastToken, leaseOf } from './leases.js';
-import { migrations } from './migrations.js';
+import { legacySqliteMigrations } from './migrations/legacy-sqlite.fixture.js';
 
 describe('locks of an older store', () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-leases-migrate-'));
@@ -16,8 +16,8 @@ describe('locks of an older store', () => {
 
   it('become expired leases with token 1, and the locks table goes', async () => {
     const old = new Database(join(dir, STORE_FILE));
-    const before = migrations.findIndex((sql) => sql.includes('CREATE TABLE leases'));
-    migrations.slice(0, before).forEach((sql, index) => {
+    const before = legacySqliteMigrations.findIndex((sql) => sql.includes('CREATE TABLE leases'));
+    legacySqliteMigrations.slice(0, before).forEach((sql, index) => {
       old.exec(sql);
       old.pragma(`user_version = ${index + 1}`);
     });

@@ -1,7 +1,9 @@
 /**
- * Schema migrations, applied in order, one file per capability. Never edit one
- * that has shipped; add a new file at the end.
+ * Schema migrations, applied in order, one file per capability, each a function that runs on
+ * SQLite and on PostgreSQL alike (migrations/columns.ts has the types that differ). Never edit
+ * one that has shipped; add a new file at the end. `migrate.ts` applies them.
  */
+import type { Migration } from './migrations/columns.js';
 import build from './migrations/001-build.js';
 import ship from './migrations/002-ship.js';
 import ipam from './migrations/003-ipam.js';
@@ -16,4 +18,4 @@ import secrets from './migrations/011-secrets.js';
 import reconcile from './migrations/012-reconcile.js';
 import releaseConfig from './migrations/013-release-config.js';
 
-export const migrations: readonly string[] = [build, ship, ipam, run, release, trust, fleet, access, server, leases, secrets, reconcile, releaseConfig];
+export const migrations: readonly Migration[] = [build, ship, ipam, run, release, trust, fleet, access, server, leases, secrets, reconcile, releaseConfig];

@@ -1,21 +1,26 @@
 /** Build: one row per image build, and a cache of large files' hashes. */
-export default `
-  CREATE TABLE builds (
-    image       TEXT NOT NULL,
-    key         TEXT NOT NULL,
-    image_id    TEXT NOT NULL,
-    parent_id   TEXT NOT NULL,
-    inputs      TEXT NOT NULL,
-    built_at    INTEGER NOT NULL,
-    duration_ms INTEGER NOT NULL,
-    PRIMARY KEY (image, key)
-  );
-  CREATE INDEX builds_by_time ON builds (image, built_at DESC);
+import { epochMs, float64, int64, type Migration } from './columns.js';
 
-  CREATE TABLE file_hashes (
-    path     TEXT PRIMARY KEY,
-    size     INTEGER NOT NULL,
-    mtime_ms REAL NOT NULL,
-    sha256   TEXT NOT NULL
-  );
-  `;
+const build: Migration = async (db, dialect) => {
+  await db.schema
+    .createTable('builds')
+    .addColumn('image', 'text', (c) => c.notNull())
+    .addColumn('key', 'text', (c) => c.notNull())
+    .addColumn('image_id', 'text', (c) => c.notNull())
+    .addColumn('parent_id', 'text', (c) => c.notNull())
+    .addColumn('inputs', 'text', (c) => c.notNull())
+    .addColumn('built_at', epochMs(dialect), (c) => c.notNull())
+    .addColumn('duration_ms', int64(dialect), (c) => c.notNull())
+    .addPrimaryKeyConstraint('builds_pkey', ['image', 'key'])
+    .execute();
+  await db.schema.createIndex('builds_by_time').on('builds').columns(['image', 'built_at desc']).execute();
+
+  await db.schema
+    .createTable('file_hashes')
+    .addColumn('path', 'text', (c) => c.primaryKey())
+    .addColumn('size', int64(dialect), (c) => c.notNull())
+    .addColumn('mtime_ms', float64(dialect), (c) => c.notNull())
+    .addColumn('sha256', 'text', (c) => c.notNull())
+    .execute();
+};
+export default build;

@@ -7,30 +7,35 @@
  * deployed, Release what is kept for rollback, an operator may pin one.
  * Empty `environment`/`service` mean "not tied to one" (NULL would defeat UNIQUE).
  */
-export default `
-  CREATE TABLE pushes (
-    registry   TEXT NOT NULL,
-    repository TEXT NOT NULL,
-    tag        TEXT NOT NULL,
-    digest     TEXT NOT NULL,
-    image      TEXT NOT NULL,
-    key        TEXT NOT NULL,
-    image_id   TEXT NOT NULL,
-    size       INTEGER NOT NULL,
-    pushed_at  INTEGER NOT NULL,
-    PRIMARY KEY (registry, repository, tag, digest)
-  );
-  CREATE INDEX pushes_by_build ON pushes (image, key);
+import { epochMs, int64, oneOf, type Migration } from './columns.js';
 
-  CREATE TABLE refs (
-    repository  TEXT NOT NULL,
-    digest      TEXT NOT NULL,
-    kind        TEXT NOT NULL CHECK (kind IN ('deployed', 'rollback', 'pinned')),
-    environment TEXT NOT NULL DEFAULT '',
-    service     TEXT NOT NULL DEFAULT '',
-    note        TEXT NOT NULL DEFAULT '',
-    created_at  INTEGER NOT NULL,
-    PRIMARY KEY (repository, digest, kind, environment, service)
-  );
-  CREATE INDEX refs_by_owner ON refs (kind, environment, service);
-`;
+const ship: Migration = async (db, dialect) => {
+  await db.schema
+    .createTable('pushes')
+    .addColumn('registry', 'text', (c) => c.notNull())
+    .addColumn('repository', 'text', (c) => c.notNull())
+    .addColumn('tag', 'text', (c) => c.notNull())
+    .addColumn('digest', 'text', (c) => c.notNull())
+    .addColumn('image', 'text', (c) => c.notNull())
+    .addColumn('key', 'text', (c) => c.notNull())
+    .addColumn('image_id', 'text', (c) => c.notNull())
+    .addColumn('size', int64(dialect), (c) => c.notNull())
+    .addColumn('pushed_at', epochMs(dialect), (c) => c.notNull())
+    .addPrimaryKeyConstraint('pushes_pkey', ['registry', 'repository', 'tag', 'digest'])
+    .execute();
+  await db.schema.createIndex('pushes_by_build').on('pushes').columns(['image', 'key']).execute();
+
+  await db.schema
+    .createTable('refs')
+    .addColumn('repository', 'text', (c) => c.notNull())
+    .addColumn('digest', 'text', (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull().check(oneOf('kind', ['deployed', 'rollback', 'pinned'])))
+    .addColumn('environment', 'text', (c) => c.notNull().defaultTo(''))
+    .addColumn('service', 'text', (c) => c.notNull().defaultTo(''))
+    .addColumn('note', 'text', (c) => c.notNull().defaultTo(''))
+    .addColumn('created_at', epochMs(dialect), (c) => c.notNull())
+    .addPrimaryKeyConstraint('refs_pkey', ['repository', 'digest', 'kind', 'environment', 'service'])
+    .execute();
+  await db.schema.createIndex('refs_by_owner').on('refs').columns(['kind', 'environment', 'service']).execute();
+};
+export default ship;

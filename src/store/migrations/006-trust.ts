@@ -1,30 +1,45 @@
 /**
  * Rollouts you can trust: a deploy is a rollout too (kind 'deploy'), an
  * interrupted rollout can be abandoned (status 'abandoned'), and a rollout keeps
- * the evidence of its health and canary decisions (JSON). SQLite cannot alter a
- * CHECK constraint, so the table is rebuilt with its rows.
+ * the evidence of its health and canary decisions (JSON).
  */
-export default `
-  CREATE TABLE rollouts_new (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    service     TEXT NOT NULL,
-    environment TEXT NOT NULL,
-    release     INTEGER NOT NULL,
-    previous    INTEGER,
-    kind        TEXT NOT NULL CHECK (kind IN ('release', 'promote', 'rollback', 'canary', 'scale', 'deploy')),
-    forced      INTEGER NOT NULL DEFAULT 0,
-    status      TEXT NOT NULL CHECK (status IN ('running', 'canary', 'succeeded', 'failed', 'rolled-back', 'aborted', 'abandoned')),
-    message     TEXT NOT NULL DEFAULT '',
-    actor       TEXT NOT NULL,
-    plan        TEXT NOT NULL,
-    done        INTEGER NOT NULL DEFAULT 0,
-    started_at  INTEGER NOT NULL,
-    finished_at INTEGER,
-    evidence    TEXT NOT NULL DEFAULT '{}'
-  );
-  INSERT INTO rollouts_new (id, service, environment, release, previous, kind, forced, status, message, actor, plan, done, started_at, finished_at)
-    SELECT id, service, environment, release, previous, kind, forced, status, message, actor, plan, done, started_at, finished_at FROM rollouts;
-  DROP TABLE rollouts;
-  ALTER TABLE rollouts_new RENAME TO rollouts;
-  CREATE INDEX rollouts_by_service ON rollouts (service, environment, id DESC);
-`;
+import { autoId, epochMs, oneOf, type Migration } from './columns.js';
+import { rebuildSqliteTable } from './sqlite-rebuild.js';
+
+const KINDS = ['release', 'promote', 'rollback', 'canary', 'scale', 'deploy'];
+const STATUSES = ['running', 'canary', 'succeeded', 'failed', 'rolled-back', 'aborted', 'abandoned'];
+
+const trust: Migration = async (db, dialect) => {
+  // The two databases differ here: PostgreSQL replaces a CHECK constraint in place, SQLite cannot.
+  if (dialect === 'postgres') {
+    await db.schema.alterTable('rollouts').dropConstraint('rollouts_kind_check').execute();
+    await db.schema.alterTable('rollouts').addCheckConstraint('rollouts_kind_check', oneOf('kind', KINDS)).execute();
+    await db.schema.alterTable('rollouts').dropConstraint('rollouts_status_check').execute();
+    await db.schema.alterTable('rollouts').addCheckConstraint('rollouts_status_check', oneOf('status', STATUSES)).execute();
+    await db.schema.alterTable('rollouts').addColumn('evidence', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+    return;
+  }
+  const create = (name: string) =>
+    db.schema
+      .createTable(name)
+      .$call(autoId('id', dialect))
+      .addColumn('service', 'text', (c) => c.notNull())
+      .addColumn('environment', 'text', (c) => c.notNull())
+      .addColumn('release', 'integer', (c) => c.notNull())
+      .addColumn('previous', 'integer')
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('forced', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('message', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('plan', 'text', (c) => c.notNull())
+      .addColumn('done', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('started_at', epochMs(dialect), (c) => c.notNull())
+      .addColumn('finished_at', epochMs(dialect))
+      .addColumn('evidence', 'text', (c) => c.notNull().defaultTo('{}'))
+      .addCheckConstraint('rollouts_kind_check', oneOf('kind', KINDS))
+      .addCheckConstraint('rollouts_status_check', oneOf('status', STATUSES));
+  await rebuildSqliteTable(db, 'rollouts', create, ['id', 'service', 'environment', 'release', 'previous', 'kind', 'forced', 'status', 'message', 'actor', 'plan', 'done', 'started_at', 'finished_at']);
+  await db.schema.createIndex('rollouts_by_service').on('rollouts').columns(['service', 'environment', 'id desc']).execute();
+};
+export default trust;

@@ -6,30 +6,37 @@
  * lease was released. A lock left by an older Berth becomes an expired lease:
  * the next command takes it over (and resumes its rollout, if it was running).
  */
-export default `
-  CREATE TABLE leases (
-    service     TEXT NOT NULL,
-    environment TEXT NOT NULL,
-    rollout     INTEGER NOT NULL,
-    holder      TEXT NOT NULL,
-    pid         INTEGER NOT NULL,
-    hostname    TEXT NOT NULL,
-    token       INTEGER NOT NULL CHECK (token >= 1),
-    acquired_at INTEGER NOT NULL,
-    expires_at  INTEGER NOT NULL,
-    PRIMARY KEY (service, environment)
-  );
-  CREATE INDEX leases_by_holder ON leases (holder);
+import { sql } from 'kysely';
+import { epochMs, int64, type Migration } from './columns.js';
 
-  CREATE TABLE lease_tokens (
-    service     TEXT NOT NULL,
-    environment TEXT NOT NULL,
-    last        INTEGER NOT NULL CHECK (last >= 1),
-    PRIMARY KEY (service, environment)
-  );
+const leases: Migration = async (db, dialect) => {
+  await db.schema
+    .createTable('leases')
+    .addColumn('service', 'text', (c) => c.notNull())
+    .addColumn('environment', 'text', (c) => c.notNull())
+    .addColumn('rollout', int64(dialect), (c) => c.notNull())
+    .addColumn('holder', 'text', (c) => c.notNull())
+    .addColumn('pid', 'integer', (c) => c.notNull())
+    .addColumn('hostname', 'text', (c) => c.notNull())
+    .addColumn('token', int64(dialect), (c) => c.notNull().check(sql`token >= 1`))
+    .addColumn('acquired_at', epochMs(dialect), (c) => c.notNull())
+    .addColumn('expires_at', epochMs(dialect), (c) => c.notNull())
+    .addPrimaryKeyConstraint('leases_pkey', ['service', 'environment'])
+    .execute();
+  await db.schema.createIndex('leases_by_holder').on('leases').column('holder').execute();
 
-  INSERT INTO lease_tokens (service, environment, last) SELECT service, environment, 1 FROM locks;
-  INSERT INTO leases (service, environment, rollout, holder, pid, hostname, token, acquired_at, expires_at)
-    SELECT service, environment, rollout, hostname || ':' || pid || ':lock', pid, hostname, 1, acquired_at, acquired_at FROM locks;
-  DROP TABLE locks;
-`;
+  await db.schema
+    .createTable('lease_tokens')
+    .addColumn('service', 'text', (c) => c.notNull())
+    .addColumn('environment', 'text', (c) => c.notNull())
+    .addColumn('last', int64(dialect), (c) => c.notNull().check(sql`last >= 1`))
+    .addPrimaryKeyConstraint('lease_tokens_pkey', ['service', 'environment'])
+    .execute();
+
+  await sql`insert into lease_tokens (service, environment, last) select service, environment, 1 from locks`.execute(db);
+  // PostgreSQL's || wants text on one side at least: the pid is cast, which SQLite reads alike.
+  await sql`insert into leases (service, environment, rollout, holder, pid, hostname, token, acquired_at, expires_at)
+    select service, environment, rollout, hostname || ':' || cast(pid as text) || ':lock', pid, hostname, 1, acquired_at, acquired_at from locks`.execute(db);
+  await db.schema.dropTable('locks').execute();
+};
+export default leases;

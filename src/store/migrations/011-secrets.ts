@@ -4,17 +4,21 @@
  * holds the nonce, the ciphertext, the tag and the id of the key (a short
  * hash, never the key), so a value read with another key is named, not garbled.
  */
-export default `
-  CREATE TABLE secrets (
-    service     TEXT NOT NULL,
-    environment TEXT NOT NULL,
-    name        TEXT NOT NULL,
-    key_id      TEXT NOT NULL,
-    nonce       BLOB NOT NULL,
-    ciphertext  BLOB NOT NULL,
-    tag         BLOB NOT NULL,
-    updated_at  INTEGER NOT NULL,
-    updated_by  TEXT NOT NULL,
-    PRIMARY KEY (service, environment, name)
-  );
-`;
+import { bytes, epochMs, type Migration } from './columns.js';
+
+const secrets: Migration = async (db, dialect) => {
+  await db.schema
+    .createTable('secrets')
+    .addColumn('service', 'text', (c) => c.notNull())
+    .addColumn('environment', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('key_id', 'text', (c) => c.notNull())
+    .addColumn('nonce', bytes(dialect), (c) => c.notNull())
+    .addColumn('ciphertext', bytes(dialect), (c) => c.notNull())
+    .addColumn('tag', bytes(dialect), (c) => c.notNull())
+    .addColumn('updated_at', epochMs(dialect), (c) => c.notNull())
+    .addColumn('updated_by', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('secrets_pkey', ['service', 'environment', 'name'])
+    .execute();
+};
+export default secrets;
