@@ -73,7 +73,7 @@ export async function restartService(run: RunContext, serviceName: string, envir
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
   };
   // A rollout a killed berth left half done is finished first, as before any rollout (and a host that does not answer stops it here).
-  await recoverInterrupted(run, service, environment, rolloutOptions);
+  await recoverInterrupted(run, service, environment, rolloutOptions, `the restart of ${service} in ${environment}`);
   const all = await listInstances(run, { environment, withMissing: true });
   const missing = all.filter((i) => i.state === 'missing' && i.service === service && chosen(i.slot));
   if (missing.length > 0) {

@@ -258,10 +258,10 @@ export async function continueRollout(run: RunContext, rolloutId: number, plan: 
 }
 
 /** If a killed berth left a rollout of this service running, finish it first, and say what happens and why. */
-export async function recoverInterrupted(run: RunContext, service: string, environment: string, options: RolloutOptions): Promise<RolloutResult | undefined> {
+export async function recoverInterrupted(run: RunContext, service: string, environment: string, options: RolloutOptions, what = `a rollout of ${service} to ${environment}`): Promise<RolloutResult | undefined> {
   // Every operation that rolls out starts here: a host it needs that does not answer stops it before anything changes.
-  await requireHosts(run, service, environmentOf(run.project, environment), `a rollout of ${service} to ${environment}`);
-  // Checked and taken with no await between: nothing in this process takes the lease in between.
+  await requireHosts(run, service, environmentOf(run.project, environment), what);
+  // A lease taken by another rollout between the check and the take is refused by the take (its holder is alive).
   if (options.resume === false) await requireUnlocked(run, service, environment);
   const { lease, interrupted } = await acquire(run.db, service, environment, 0, leaseSettings(run.env));
   if (!interrupted) {
