@@ -32,7 +32,7 @@ interface Case {
   sync: (db: Database.Database, round: number) => void;
 }
 
-const slot = (i: number, round: number): SlotRecord => ({ environment: 'production', slot: `svc${i % 50}-production-${i}`, service: `svc${i % 50}`, ordinal: i, host: `host-${(i + round) % 50}`, network: 'lan', hostPorts: { '8080': 30000 + i } });
+const slot = (i: number, round: number): SlotRecord => ({ environment: 'production', slot: `svc${i % 50}-production-${i + 1}`, service: `svc${i % 50}`, ordinal: i + 1, host: `host-${(i + round) % 50}`, network: 'lan', hostPorts: { '8080': 30000 + i } });
 
 const cases: Case[] = [
   {

@@ -61,6 +61,26 @@ describe('verifyChain', () => {
     assert.equal(!verdict.ok && verdict.seq, 3);
   });
 
+  it('with the head recorded outside the log: names entries cut off its end, and a chain rewritten with fresh hashes', async () => {
+    const entries = chain(6);
+    const head = { seq: 6, hash: entries[5]!.hash };
+    assert.deepEqual(await verifyChain(entries, head), { ok: true, count: 6 });
+    assert.deepEqual(await verifyChain(entries.slice(0, 4), head), { ok: false, seq: 5, reason: 'the log ends at entry 4, but entries 5 to 6 are recorded as written: cut off the end (deleted)' });
+    assert.deepEqual(await verifyChain(entries.slice(0, 5), head), { ok: false, seq: 6, reason: 'the log ends at entry 5, but entry 6 is recorded as written: cut off the end (deleted)' });
+    assert.deepEqual(await verifyChain([], head), { ok: false, seq: 1, reason: 'the log ends at its start, but entries 1 to 6 are recorded as written: cut off the end (deleted)' });
+    // Entry 3 edited and every hash after it recomputed: the chain holds, the head does not.
+    const rewritten = chain(6).map((e) => ({ ...e }));
+    rewritten[2] = { ...rewritten[2]!, actor: 'someone-else' };
+    for (let i = 2; i < rewritten.length; i++) {
+      const prevHash = rewritten[i - 1]!.hash;
+      rewritten[i] = { ...rewritten[i]!, prevHash, hash: entryHash(prevHash, rewritten[i]!) };
+    }
+    assert.deepEqual(await verifyChain(rewritten), { ok: true, count: 6 });
+    assert.deepEqual(await verifyChain(rewritten, head), { ok: false, seq: 6, reason: 'its hash is not the one recorded when it was written (the log was rewritten up to here)' });
+    // A head behind the log (the newest request had not recorded it yet) is no finding.
+    assert.deepEqual(await verifyChain(entries, { seq: 4, hash: entries[3]!.hash }), { ok: true, count: 6 });
+  });
+
   it('names a reordered row', async () => {
     const entries = chain(5);
     const swapped = [entries[0]!, entries[2]!, entries[1]!, entries[3]!, entries[4]!];

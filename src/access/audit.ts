@@ -9,6 +9,7 @@ import { canonicalJson } from '../build/plan.js';
 import { invalid } from '../errors.js';
 import type { Store } from '../store/db.js';
 import { appendAuditRow, type AuditRow } from '../store/audit.js';
+import type { AuditHead } from './audit-head.js';
 
 export type AuditEntry = AuditRow;
 
@@ -40,11 +41,16 @@ export function sealEntry(last: Pick<AuditEntry, 'seq' | 'hash'> | undefined, in
 
 export type ChainVerdict = { ok: true; count: number } | { ok: false; seq: number; reason: string };
 
-/** Checks entries in stored order; the first that does not match its chain is named. */
-export async function verifyChain(entries: Iterable<AuditEntry> | AsyncIterable<AuditEntry>): Promise<ChainVerdict> {
+/**
+ * Checks entries in stored order; the first that does not match its chain is
+ * named. With the head recorded outside the log (audit-head.ts), also entries
+ * cut off the end and a chain rewritten from some entry on.
+ */
+export async function verifyChain(entries: Iterable<AuditEntry> | AsyncIterable<AuditEntry>, head?: AuditHead): Promise<ChainVerdict> {
   let previous: AuditEntry | undefined;
   let count = 0;
   for await (const entry of entries) {
+    if (head && entry.seq === head.seq && entry.hash !== head.hash) return { ok: false, seq: entry.seq, reason: 'its hash is not the one recorded when it was written (the log was rewritten up to here)' };
     const expected = (previous?.seq ?? 0) + 1;
     const after = previous ? `entry ${previous.seq}` : 'the start of the log';
     if (entry.seq > expected) return { ok: false, seq: entry.seq, reason: `it follows ${after}: ${expected === entry.seq - 1 ? `entry ${expected} is` : `entries ${expected} to ${entry.seq - 1} are`} missing (deleted)` };
@@ -53,6 +59,11 @@ export async function verifyChain(entries: Iterable<AuditEntry> | AsyncIterable<
     if (entry.hash !== entryHash(entry.prevHash, entry)) return { ok: false, seq: entry.seq, reason: 'its hash does not match its content (the row was edited)' };
     previous = entry;
     count++;
+  }
+  const last = previous?.seq ?? 0;
+  if (head && head.seq > last) {
+    const missing = head.seq === last + 1 ? `entry ${head.seq} is` : `entries ${last + 1} to ${head.seq} are`;
+    return { ok: false, seq: last + 1, reason: `the log ends at ${previous ? `entry ${last}` : 'its start'}, but ${missing} recorded as written: cut off the end (deleted)` };
   }
   return { ok: true, count };
 }

@@ -240,5 +240,10 @@ describe('the server: tokens, roles, approvals and audit', () => {
     const edited = entries.find((e) => e.actor === 'eyes')!.seq;
     sqliteOf(db).prepare("UPDATE audit SET outcome = 'ok 202' WHERE seq = ?").run(edited);
     assert.deepEqual((await send('GET', '/v1/audit/verify', 'eyes')).body, { ok: false, seq: edited, reason: 'its hash does not match its content (the row was edited)' });
+    sqliteOf(db).prepare("UPDATE audit SET outcome = ? WHERE seq = ?").run(entries.find((e) => e.seq === edited)!.outcome, edited);
+    assert.deepEqual((await send('GET', '/v1/audit/verify', 'eyes')).body, { ok: true, count: mutations });
+    // The newest entries deleted: the chain that is left holds, the head recorded beside the store does not.
+    sqliteOf(db).prepare('DELETE FROM audit WHERE seq > ?').run(mutations - 2);
+    assert.deepEqual((await send('GET', '/v1/audit/verify', 'eyes')).body, { ok: false, seq: mutations - 1, reason: `the log ends at entry ${mutations - 2}, but entries ${mutations - 1} to ${mutations} are recorded as written: cut off the end (deleted)` });
   });
 });

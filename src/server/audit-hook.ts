@@ -5,7 +5,7 @@
  * with which parameters (secrets removed) and how it ended (status and reason).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { auditAction, scrubParams } from '../access/audit.js';
+import { scrubParams } from '../access/audit.js';
 import { actorOf } from './app.js';
 import type { ServerCore } from './core.js';
 
@@ -109,7 +109,7 @@ export async function recordRequest(core: ServerCore, request: FastifyRequest, r
     outcome: outcomeOf(reply.statusCode, request.auditAnswer),
   };
   try {
-    await auditAction(core.db, core.events, entry);
+    await core.audit(entry);
   } catch (error) {
     request.log.error({ err: error, audit: entry }, 'the audit log could not be appended');
   }

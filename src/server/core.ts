@@ -4,6 +4,8 @@
  * the event bus and the rollouts it runs. Routes call the same core functions
  * as the CLI with a RunContext from here, whose actor is the token's name.
  */
+import { auditAction, type AuditEntry, type AuditInput } from '../access/audit.js';
+import { writeAuditHead } from '../access/audit-head.js';
 import { versionDir as configDir } from '../apply/versions.js';
 import type { HostSpec, Project } from '../config/model.js';
 import { loadProject } from '../config/project.js';
@@ -39,6 +41,13 @@ export class ServerCore {
     this.events = new EventBus(db);
     this.jobs = new RolloutJobs(this.events);
     this.engine = connectEngine(env);
+  }
+
+  /** Appends to the audit log (and publishes it), then records the log's new head beside the store. */
+  async audit(input: AuditInput): Promise<AuditEntry> {
+    const entry = await auditAction(this.db, this.events, input);
+    writeAuditHead(this.stateDir, entry);
+    return entry;
   }
 
   /** The process environment the loader and the core functions see: the server's state directory, the given actor. */

@@ -18,7 +18,6 @@ import { holderAlive } from '../release/lease.js';
 import { buildApp } from './app.js';
 import { ServerCore } from './core.js';
 import { errorData } from './jobs.js';
-import { auditAction } from '../access/audit.js';
 import { startReconciler, type Reconciler } from '../reconcile/loop.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7878';
@@ -129,7 +128,7 @@ function startServerReconciler(core: ServerCore, intervalMs?: number): Reconcile
     {
       ...(intervalMs !== undefined ? { intervalMs } : {}),
       emit: (event) => void core.events.publish(event.type, event).catch(() => {}),
-      audit: async (entry) => void (await auditAction(core.db, core.events, { actor: 'reconciler', action: entry.action, target: entry.target, params: entry.params, outcome: entry.outcome })),
+      audit: async (entry) => void (await core.audit({ actor: 'reconciler', action: entry.action, target: entry.target, params: entry.params, outcome: entry.outcome })),
     },
   );
 }

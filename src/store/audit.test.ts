@@ -1,21 +1,12 @@
 /** The audit log's rows on a real store: appended on the last one, read back filtered, and walked a page at a time. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { appendAuditRow, auditRows, everyAuditRow, type AuditRow } from './audit.js';
-import { closeStore, openStore, type Store } from './db.js';
+import type { Store } from './db.js';
+import { tempStoreForFile } from '../testing/temp-store.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'berth-audit-rows-'));
 let db: Store;
-before(async () => {
-  db = await openStore(dir);
-});
-after(async () => {
-  await closeStore(db);
-  rmSync(dir, { recursive: true, force: true });
-});
+tempStoreForFile('berth-audit-rows-', (opened) => (db = opened));
 
 /** A row that follows `last`, with a hash that names its seq (the hashing itself is access/audit.ts's). */
 const next = (actor: string, at: string) => (last: AuditRow | undefined): AuditRow => {

@@ -1,23 +1,14 @@
 /** Leases and fenced writes on a real store: one transaction each, refused and rolled back once the lease has another token. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { closeStore, inTransaction, openStore, type Store } from './db.js';
+import { after, describe, it } from 'node:test';
+import { inTransaction, type Store } from './db.js';
+import { tempStoreForFile } from '../testing/temp-store.js';
 import { slotsOf, saveSlot } from './deployments.js';
 import { dropLease, fenced, isLostLease, lastToken, leaseOf, renewLease, takeOverLease, tryLease, type Claim, type Lease } from './leases.js';
 import { markDone, rolloutById, setRolloutStatus, startRollout } from './releases.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'berth-fence-'));
 let db: Store;
-before(async () => {
-  db = await openStore(dir);
-});
-after(async () => {
-  await closeStore(db);
-  rmSync(dir, { recursive: true, force: true });
-});
+tempStoreForFile('berth-fence-', (opened) => (db = opened));
 
 const claim = (holder: string, service = 'web'): Claim => ({ service, environment: 'production', rollout: 0, holder, pid: 1, hostname: holder });
 const slot = { environment: 'production', slot: 'web-production-1', service: 'web', ordinal: 1, host: 'a', network: 'n', hostPorts: {} };

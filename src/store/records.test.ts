@@ -1,13 +1,11 @@
 /** The store's records on a real SQLite file, through the typed queries: what each function reads back after it wrote. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { approvalById, decideApproval, expireApprovals, insertApproval, listApprovals, reopenApproval, setApprovalRollout } from './approvals.js';
 import { buildsOf, cachedFileHash, latestBuilds, recordBuild, rememberFileHash, type BuildRecord } from './builds.js';
 import { configVersion, insertConfig, latestConfig, listConfigs } from './configs.js';
-import { closeStore, openStore, type Store } from './db.js';
+import type { Store } from './db.js';
+import { tempStoreForFile } from '../testing/temp-store.js';
 import { allSlots, forgetSlot, saveSlot, slotsOf } from './deployments.js';
 import { appendEvent, eventsAfter, pruneEvents } from './events.js';
 import { clearHostState, hostStates, markDraining } from './hosts.js';
@@ -16,15 +14,8 @@ import { allFrontDoors, createRelease, currentRelease, forgetFrontDoorPort, fron
 import { deleteSecret, putSecret, sealedSecret, secretEntries } from './secrets.js';
 import { countTokens, insertToken, listTokens, revokeToken, tokenByHash, tokenById, tokenByName } from './tokens.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'berth-records-'));
 let db: Store;
-before(async () => {
-  db = await openStore(dir);
-});
-after(async () => {
-  await closeStore(db);
-  rmSync(dir, { recursive: true, force: true });
-});
+tempStoreForFile('berth-records-', (opened) => (db = opened));
 
 describe('store records', () => {
   it('approvals: pending first (oldest first), then decided (newest first); one decider wins; expired ones are returned', async () => {

@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { closeStore, openStore, type Store } from './db.js';
+import { describe, it } from 'node:test';
+import type { Store } from './db.js';
+import { tempStoreForFile } from '../testing/temp-store.js';
 import { forgetPushes, lastPush, pushesTo, recordPush } from './pushes.js';
 import { allRefs, protectDigest, releaseDigest } from './refs.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'berth-refs-'));
 let db: Store;
-before(async () => {
-  db = await openStore(dir);
-});
-after(async () => {
-  await closeStore(db);
-  rmSync(dir, { recursive: true, force: true });
-});
+tempStoreForFile('berth-refs-', (opened) => (db = opened));
 
 describe('the reference database', () => {
   it('protects a digest once per owner and releases it per owner', async () => {

@@ -38,7 +38,7 @@ export const auditCommand: Command = {
       if (action === 'verify') {
         const verdict = await client.get<ChainVerdict>('/v1/audit/verify');
         if (flags.json) printJson(output, verdict);
-        if (!verdict.ok) throw failed(`audit entry ${verdict.seq} does not match its chain: ${verdict.reason}`, { fix: `the log was changed outside Berth at or before entry ${verdict.seq}: compare the store with a backup; berth audit --json shows the entries and their hashes` });
+        if (!verdict.ok) throw failed(`audit entry ${verdict.seq} does not match its chain: ${verdict.reason}`, { fix: `the log was changed outside Berth near entry ${verdict.seq}: compare the store with a backup; berth audit --json shows the entries and their hashes` });
         if (!flags.json) output.out(`audit log intact: ${verdict.count} entries`);
         return 0;
       }

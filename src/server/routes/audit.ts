@@ -1,4 +1,5 @@
 /** The audit log: its entries (filtered by time and actor) and the verification of its chain. */
+import { readAuditHead } from '../../access/audit-head.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { auditView, sinceInstant, verifyChain } from '../../access/audit.js';
 import { auditRows, everyAuditRow } from '../../store/audit.js';
@@ -37,6 +38,6 @@ export async function auditRoutes(app: FastifyInstance, core: ServerCore): Promi
         response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, count: { type: 'integer' }, seq: { type: 'integer' }, reason: { type: 'string' } } } },
       },
     },
-    async () => await verifyChain(everyAuditRow(core.db)),
+    async () => await verifyChain(everyAuditRow(core.db), readAuditHead(core.stateDir)),
   );
 }
