@@ -24,9 +24,8 @@ export function readAuditHead(stateDir: string): AuditHead | undefined {
   }
 }
 
-/** Records `entry` as the head unless a newer one is recorded (two requests may finish out of order). */
+/** Records `entry` as the head (the caller keeps it from going back: two requests may finish out of order). */
 export function writeAuditHead(stateDir: string, entry: Pick<AuditEntry, 'seq' | 'hash'>): void {
-  if ((readAuditHead(stateDir)?.seq ?? 0) >= entry.seq) return;
   const file = join(stateDir, AUDIT_HEAD_FILE);
   // Written whole, then renamed over the old one: a crash leaves the old head or the new, never half of one.
   writeFileSync(`${file}.tmp`, `${JSON.stringify({ seq: entry.seq, hash: entry.hash })}\n`, { mode: 0o600 });

@@ -5,7 +5,7 @@
  * as the CLI with a RunContext from here, whose actor is the token's name.
  */
 import { auditAction, type AuditEntry, type AuditInput } from '../access/audit.js';
-import { writeAuditHead } from '../access/audit-head.js';
+import { readAuditHead, writeAuditHead } from '../access/audit-head.js';
 import { versionDir as configDir } from '../apply/versions.js';
 import type { HostSpec, Project } from '../config/model.js';
 import { loadProject } from '../config/project.js';
@@ -30,6 +30,8 @@ export class ServerCore {
   readonly #connect: (spec: HostSpec) => Engine;
   /** The applied configuration of one version, and its hosts' engine clients (kept: a request must not open new connections to every host). */
   #loaded: { version: number; project: Project; hosts: Hosts } | undefined;
+  /** The seq of the audit head this process last recorded. */
+  #headSeq: number | undefined;
 
   constructor(
     readonly stateDir: string,
@@ -46,7 +48,12 @@ export class ServerCore {
   /** Appends to the audit log (and publishes it), then records the log's new head beside the store. */
   async audit(input: AuditInput): Promise<AuditEntry> {
     const entry = await auditAction(this.db, this.events, input);
-    writeAuditHead(this.stateDir, entry);
+    // Read from the file once per process; after that this process is the only writer.
+    this.#headSeq ??= readAuditHead(this.stateDir)?.seq ?? 0;
+    if (entry.seq > this.#headSeq) {
+      writeAuditHead(this.stateDir, entry);
+      this.#headSeq = entry.seq;
+    }
     return entry;
   }
 

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { deployService, type DeployEvent } from '../../deploy/deploy.js';
 import { lastPushOf, recordPush, type PushRecord } from '../../store/pushes.js';
 import type { ServerCore } from '../core.js';
-import { envFrom, pushSchema, startRollout } from './releases.js';
+import { envFrom, pushSchema, startRollout, timeoutMs, timeoutOf } from './releases.js';
 
 type Req = FastifyRequest<{ Params: { service: string }; Body: Record<string, unknown> }>;
 
@@ -29,7 +29,7 @@ export async function deploymentRoutes(app: FastifyInstance, core: ServerCore): 
             push: pushSchema,
             force: { type: 'boolean' },
             concurrency: { type: 'integer', minimum: 1, maximum: 256 },
-            timeoutMs: { type: 'integer', minimum: 1000, maximum: 86_400_000 },
+            timeoutMs,
           },
         },
         response: { 202: { type: 'object', properties: { rollout: { type: 'integer' }, events: { type: 'string' } } } },
@@ -43,7 +43,7 @@ export async function deploymentRoutes(app: FastifyInstance, core: ServerCore): 
       return startRollout(core, request, reply, (run, hooks) =>
         deployService(run, request.params.service, b.environment as string, {
           ...(image !== undefined ? { image } : {}),
-          ...(typeof b.timeoutMs === 'number' ? { timeoutMs: b.timeoutMs } : {}),
+          ...timeoutOf(b),
           ...(typeof b.concurrency === 'number' ? { concurrency: b.concurrency } : {}),
           force: b.force === true,
           privileged: request.token?.role === 'admin',

@@ -10,15 +10,13 @@ import { drainHost, moveInstance, undrainHost } from '../../fleet/move.js';
 import { restartService } from '../../release/restart.js';
 import { actorOf } from '../app.js';
 import type { ServerCore } from '../core.js';
-import { envFrom, startRollout } from './releases.js';
+import { envFrom, startRollout, timeoutMs, timeoutOf } from './releases.js';
 
 type Body = Record<string, unknown>;
-const timeoutMs = { type: 'integer', minimum: 1000, maximum: 86_400_000, description: 'per instance, until healthy' } as const;
 // 200 (ended before any rollout was journaled: {result, progress}) is left undeclared, as for the other rollouts: its result is the command's --json.
 const started = {
   202: { type: 'object', description: 'journaled and running in the server', properties: { rollout: { type: 'integer' }, events: { type: 'string' } } },
 } as const;
-const timeoutOf = (b: Body) => (typeof b.timeoutMs === 'number' ? { timeoutMs: b.timeoutMs } : {});
 
 export async function operationRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
   app.post<{ Params: { service: string }; Body: Body }>(

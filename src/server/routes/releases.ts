@@ -19,7 +19,8 @@ import { approvalSchema, askApproval } from './approval-ask.js';
 type Req = FastifyRequest<{ Params: { service: string }; Body: Record<string, unknown> }>;
 
 const serviceParams = { type: 'object', required: ['service'], properties: { service: { type: 'string' } } } as const;
-const timeoutMs = { type: 'integer', minimum: 1000, maximum: 86_400_000, description: 'per instance, until healthy' } as const;
+/** The body field every rollout route takes, and how it becomes the rollout's option. */
+export const timeoutMs = { type: 'integer', minimum: 1000, maximum: 86_400_000, description: 'per instance, until healthy' } as const;
 export const pushSchema = {
   type: 'object',
   description: 'the push of the build (from the client that pushed it): the server records it so hosts pull it by digest',
@@ -47,13 +48,13 @@ export async function startRollout<R = RolloutResult>(
   return reply.status(202).send({ rollout: started.rollout, events: `/v1/events?rollout=${started.rollout}`, ...(await more(started)) });
 }
 
-const common = (body: Record<string, unknown>): RolloutOptions => (typeof body.timeoutMs === 'number' ? { timeoutMs: body.timeoutMs } : {});
+export const timeoutOf = (body: Record<string, unknown>): Pick<RolloutOptions, 'timeoutMs'> => (typeof body.timeoutMs === 'number' ? { timeoutMs: body.timeoutMs } : {});
 
 /** The promotion a request body asks for (also run once an approval is given, with `approved`). */
 export function promotion(service: string, b: Record<string, unknown>, approved = false) {
   return (run: RunContext, options: RolloutOptions) =>
     promoteService(run, service, b.to as string, {
-      ...common(b),
+      ...timeoutOf(b),
       ...options,
       ...(typeof b.from === 'string' ? { from: b.from } : {}),
       ...(typeof b.canary === 'number' ? { canary: b.canary } : {}),
@@ -83,7 +84,7 @@ export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Pro
       if (push && !await lastPushOf(core.db, { digest: push.digest })) await recordPush(core.db, push);
       const image = (body.image as string | undefined) ?? push?.digest;
       return startRollout(core, request, reply, (run, options) =>
-        releaseService(run, request.params.service, body.environment as string, { ...common(body), ...options, force: body.force === true, ...(image !== undefined ? { image } : {}) }),
+        releaseService(run, request.params.service, body.environment as string, { ...timeoutOf(body), ...options, force: body.force === true, ...(image !== undefined ? { image } : {}) }),
       );
     },
   );
@@ -125,7 +126,7 @@ export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Pro
     },
     async (request: Req, reply) => {
       const b = request.body;
-      return startRollout(core, request, reply, (run, options) => rollbackService(run, request.params.service, b.environment as string, { ...common(b), ...options, force: b.force === true, ...(typeof b.to === 'number' ? { to: b.to } : {}) }));
+      return startRollout(core, request, reply, (run, options) => rollbackService(run, request.params.service, b.environment as string, { ...timeoutOf(b), ...options, force: b.force === true, ...(typeof b.to === 'number' ? { to: b.to } : {}) }));
     },
   );
 
@@ -142,7 +143,7 @@ export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Pro
     },
     async (request: Req, reply) => {
       const b = request.body;
-      return startRollout(core, request, reply, (run, options) => scaleService(run, request.params.service, b.environment as string, b.replicas as number, { ...common(b), ...options, force: b.force === true }));
+      return startRollout(core, request, reply, (run, options) => scaleService(run, request.params.service, b.environment as string, b.replicas as number, { ...timeoutOf(b), ...options, force: b.force === true }));
     },
   );
 
@@ -160,7 +161,7 @@ export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Pro
     async (request, reply) => {
       const b = request.body;
       const { service, decision } = request.params;
-      return startRollout(core, request, reply, (run, options) => (decision === 'promote' ? canaryPromote(run, service, b.environment as string, { ...common(b), ...options }) : canaryAbort(run, service, b.environment as string, { ...common(b), ...options })));
+      return startRollout(core, request, reply, (run, options) => (decision === 'promote' ? canaryPromote(run, service, b.environment as string, { ...timeoutOf(b), ...options }) : canaryAbort(run, service, b.environment as string, { ...timeoutOf(b), ...options })));
     },
   );
 }
