@@ -66,6 +66,8 @@ export interface LaunchInput {
   afterStart?: (container: LaunchedContainer) => Promise<void>;
   /** Aborted (the rollout cancelled): the health gate stops waiting and the launch fails as an unhealthy one does. */
   signal?: AbortSignal;
+  /** Told what the launch did differently from what was asked (a kept port taken: a new one). */
+  onNote?: (text: string) => void;
 }
 
 /** What the hooks around start know of the new container. */
@@ -79,7 +81,7 @@ export interface LaunchedContainer {
 const LOG_LINES = 20;
 
 /** On failure, removes what it created and releases a newly requested address (the slot gets its own back next time). */
-export async function launchSlot({ context, ipam, input, files, rollout, timeoutMs, onAddress, ensureImage, beforeStart, afterStart, signal }: LaunchInput): Promise<Launched> {
+export async function launchSlot({ context, ipam, input, files, rollout, timeoutMs, onAddress, ensureImage, beforeStart, afterStart, signal, onNote }: LaunchInput): Promise<Launched> {
   const { slot, host } = input;
   const engine = context.hosts.engine(host);
   const flat = input.network.mode === 'flat';
@@ -87,17 +89,34 @@ export async function launchSlot({ context, ipam, input, files, rollout, timeout
   if (allocation) onAddress?.(allocation);
   const { body, specHash } = slotBody({ ...input, network: { ...input.network, ...(allocation ? { ip: allocation.ip, mac: allocation.mac } : {}) } });
   body.Labels = { ...body.Labels, [RUN_LABELS.spec]: specHash, [RUN_LABELS.deployment]: String(rollout), [RUN_LABELS.incarnation]: String(allocation?.incarnation ?? 1) };
-  let id: string | undefined;
+  // The container being launched: removed again if the launch fails at any point.
+  const made: { id?: string } = {};
   const started = Date.now();
-  try {
-    await ensureImage?.(host);
-    id = await engine.containers.create(body);
+  const createAndStart = async (created: typeof body): Promise<LaunchedContainer> => {
+    const id = (made.id = await engine.containers.create(created));
     checkpoint('created');
     if (allocation) await ipam.bind(input.network.name, slot, id, allocation.incarnation);
     await copyInstanceFiles(engine.containers, id, files);
-    const container = { id, image: body.Image, labels: body.Labels, ...(allocation ? { ip: allocation.ip } : {}) };
+    const container = { id, image: created.Image, labels: created.Labels ?? {}, ...(allocation ? { ip: allocation.ip } : {}) };
     await beforeStart?.(container);
     await engine.containers.start(id);
+    return container;
+  };
+  try {
+    await ensureImage?.(host);
+    let container: LaunchedContainer;
+    try {
+      container = await createAndStart(body);
+    } catch (error) {
+      const fresh = withoutKeptPorts(body);
+      if (!fresh || !portTaken(error)) throw error;
+      // An engine that restarted hands its containers new ephemeral ports, so the port this slot kept may be another's now.
+      onNote?.(`${slot}: its port ${keptPorts(body).join(', ')} is taken on ${host}; the engine picks another`);
+      await engine.containers.remove(made.id!).catch(() => {});
+      delete made.id;
+      container = await createAndStart(fresh);
+    }
+    const { id } = container;
     checkpoint('started');
     const state = await engine.containers.inspect(id);
     if (!state) throw new LaunchError(slot, 'the container vanished right after it started', [], failed('the container vanished right after it started'));
@@ -109,7 +128,7 @@ export async function launchSlot({ context, ipam, input, files, rollout, timeout
     const final = (await engine.containers.inspect(id)) ?? state;
     return { slot, host, id, state: final, ms: Date.now() - started };
   } catch (error) {
-    if (id !== undefined) await engine.containers.remove(id).catch(() => {});
+    if (made.id !== undefined) await engine.containers.remove(made.id).catch(() => {});
     if (allocation) await ipam.releaseAddress(input.network.name, slot);
     throw LaunchError.from(slot, error);
   }
@@ -144,6 +163,27 @@ export async function restore(engine: Engine, ipam: Ipam, id: string, project: s
     await ipam.bind(network.name, slot, id, allocation.incarnation);
   }
   await engine.containers.start(id);
+}
+
+type CreateBody = ReturnType<typeof slotBody>['body'];
+type PortBindings = Record<string, { HostIp?: string; HostPort?: string }[] | null>;
+
+const bindingsOf = (body: CreateBody): PortBindings => ((body.HostConfig as { PortBindings?: PortBindings } | undefined)?.PortBindings ?? {});
+
+function keptPorts(body: CreateBody): string[] {
+  return Object.values(bindingsOf(body)).flatMap((list) => (list ?? []).map((b) => b.HostPort ?? '').filter((p) => p !== ''));
+}
+
+/** The same body with every published port left to the engine; undefined when it kept none. */
+function withoutKeptPorts(body: CreateBody): CreateBody | undefined {
+  if (keptPorts(body).length === 0) return undefined;
+  const fresh = Object.fromEntries(Object.entries(bindingsOf(body)).map(([k, list]) => [k, (list ?? []).map((b) => ({ ...b, HostPort: '' }))]));
+  return { ...body, HostConfig: { ...body.HostConfig, PortBindings: fresh } };
+}
+
+function portTaken(error: unknown): boolean {
+  const text = (error as Error)?.message ?? '';
+  return /port is already allocated|address already in use/.test(text);
 }
 
 function verifyAddress(slot: string, state: ContainerState, dockerNetwork: string, allocation: Allocation): void {

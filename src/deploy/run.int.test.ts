@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { buildProject } from '../build/builder.js';
@@ -199,6 +200,28 @@ describe('berth deploy on the real engine', () => {
     assert.match(await answer.text(), /hello v/);
     const again = await deployService(context(), 'web', 'dev', { timeoutMs: 120_000, force: true });
     assert.equal(again.instances[0]!.ports['8080/tcp'], port);
+  });
+
+  step("nat: a slot's kept port held by another process: the instance comes back on a port the engine picks, and says so", async () => {
+    const [gone] = await listInstances(context(), { environment: 'dev' });
+    const kept = gone!.ports['8080/tcp']!;
+    await fixture.engine.containers.remove(gone!.id);
+    // What an engine restart does: another container (here a process) got the port while the slot had no container.
+    const holder = createServer();
+    await new Promise<void>((resolve, reject) => holder.once('error', reject).listen(kept, '0.0.0.0', resolve));
+    try {
+      const notes: string[] = [];
+      const back = await deployService(context(), 'web', 'dev', { timeoutMs: 120_000, onEvent: (e) => void (e.type === 'note' && notes.push(e.text)) });
+      const port = back.instances[0]!.ports['8080/tcp']!;
+      assert.notEqual(port, kept);
+      assert.ok(notes.some((n) => n.includes(`its port ${kept} is taken`)), notes.join('\n'));
+      assert.match(await (await fetch(`http://127.0.0.1:${port}/`)).text(), /hello v/);
+      // The slot keeps its new port from now on.
+      const again = await deployService(context(), 'web', 'dev', { timeoutMs: 120_000, force: true });
+      assert.equal(again.instances[0]!.ports['8080/tcp'], port);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
   });
 
   step('records no deployed reference for builds that were never pushed (refs.int.test.ts covers pushed ones)', async () => {

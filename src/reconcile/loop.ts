@@ -11,6 +11,7 @@ import { isBerthError } from '../errors.js';
 import { runningFrontDoor } from '../lb/front-door.js';
 import { frontDoorDir } from '../lb/paths.js';
 import { allFrontDoors } from '../store/releases.js';
+import { RepairBackoff } from './backoff.js';
 import type { Drift } from './plan.js';
 import { reconcileOnce, type ReconcileAuditEntry, type ReconcileEvent, type ReconcileReport } from './reconcile.js';
 
@@ -58,6 +59,9 @@ export function startReconciler(getRun: () => Promise<RunContext | undefined>, o
   const followers = new Map<string, AbortController>();
   /** Front door folder → whether its HAProxy ran at the last look. */
   const doorsUp = new Map<string, boolean>();
+  const backoff = new RepairBackoff(Math.max(intervalMs, 1000));
+  /** A pass asked for by name (runNow) tries every repair again, held back or not. */
+  let forceNext = false;
 
   const pass = async (): Promise<ReconcileReport> => {
     const run = await getRun();
@@ -66,8 +70,11 @@ export function startReconciler(getRun: () => Promise<RunContext | undefined>, o
       return { startedAt: now, finishedAt: now, actions: [], drift: [] };
     }
     follow(run);
+    const forced = forceNext;
+    forceNext = false;
     const report = await reconcileOnce(run, {
       emit,
+      backoff: forced ? backoff.forgetting() : backoff,
       ...(options.audit ? { audit: options.audit } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     });
@@ -176,7 +183,11 @@ export function startReconciler(getRun: () => Promise<RunContext | undefined>, o
   background();
 
   return {
-    runNow: () => (stopped ? Promise.reject(new Error('the reconciler is stopped')) : runNow()),
+    runNow: () => {
+      if (stopped) return Promise.reject(new Error('the reconciler is stopped'));
+      forceNext = true;
+      return runNow();
+    },
     async stop() {
       stopped = true;
       clearInterval(doorWatch);

@@ -19,6 +19,7 @@ import { replicasIn, requireRelease, rollout } from '../release/rollout.js';
 import { gatherState } from './gather.js';
 import { planReconcile, type DesiredPair, type Drift, type ReconcileAction } from './plan.js';
 import { reasonOf } from '../deploy/reach.js';
+import type { Held, RepairBackoff } from './backoff.js';
 
 export const RECONCILER_ACTOR = 'reconciler';
 
@@ -54,6 +55,9 @@ export interface ReconcileOptions {
   progress?: (event: RolloutEvent) => void;
   /** Per recreated instance, until healthy (default: the rollout executor's, 120 s). */
   timeoutMs?: number;
+  /** Failed repairs kept across passes: a pair whose repair failed waits before the next attempt. */
+  backoff?: RepairBackoff;
+  now?: () => number;
 }
 
 export interface ReconcileReport {
@@ -76,9 +80,19 @@ export async function reconcileOnce(run: RunContext, options: ReconcileOptions =
   const { desired, observed } = await gatherState(acting);
   const plan = planReconcile(desired, observed);
   const done: ReconcileEvent[] = [];
+  const now = options.now ?? Date.now;
+  const waiting: Drift[] = [];
   for (const [key, actions] of byPair(plan.actions)) {
     const pair = desired.find((p) => pairKey(p) === key)!;
-    for (const event of await reconcilePair(acting, pair, actions, options)) {
+    const held = options.backoff?.heldBack(key, now());
+    if (held) {
+      waiting.push(...actions.map((a) => heldBackDrift(pair, a, held)));
+      continue;
+    }
+    const events = await reconcilePair(acting, pair, actions, options);
+    const failure = events.find((e) => e.outcome === 'failed');
+    options.backoff?.record(key, failure ? { ok: false, message: failure.message } : { ok: true }, now());
+    for (const event of events) {
       done.push(event);
       options.emit?.(event);
       await options.audit?.(auditEntry(pair, actions, event));
@@ -87,7 +101,7 @@ export async function reconcileOnce(run: RunContext, options: ReconcileOptions =
   const failedActions: Drift[] = done
     .filter((e) => e.outcome === 'failed')
     .map((e) => ({ kind: 'action-failed', service: e.service, environment: e.environment, ...(e.slot ? { slot: e.slot } : {}), message: `the reconciler could not ${e.action === 'recreate' ? `recreate slot ${e.slot}` : 'restart the front door'}: ${e.message}` }));
-  return { startedAt, finishedAt: new Date().toISOString(), actions: done, drift: [...plan.drift, ...failedActions] };
+  return { startedAt, finishedAt: new Date().toISOString(), actions: done, drift: [...plan.drift, ...failedActions, ...waiting] };
 }
 
 /** One rollout of the release the pair runs, then each action's outcome as the engines and the front door show it. */
@@ -153,6 +167,17 @@ function auditEntry(pair: DesiredPair, actions: ReconcileAction[], event: Reconc
     target: event.slot ? `${pair.service}/${pair.environment}/${event.slot}` : `${pair.service}/${pair.environment}`,
     outcome: event.outcome,
     params: { release: pair.release, ...(action?.action === 'recreate' ? { reason: action.reason } : {}), ...(event.rollout ? { rollout: event.rollout } : {}), message: event.message },
+  };
+}
+
+function heldBackDrift(pair: DesiredPair, action: ReconcileAction, held: Held): Drift {
+  const what = action.action === 'recreate' ? `recreate slot ${action.slot}` : 'restart the front door';
+  return {
+    kind: 'action-failed',
+    service: pair.service,
+    environment: pair.environment,
+    ...(action.action === 'recreate' ? { slot: action.slot } : {}),
+    message: `the reconciler could not ${what} (${held.failures} attempt(s)): ${held.message}; it tries again after ${new Date(held.next).toISOString()}`,
   };
 }
 

@@ -220,6 +220,55 @@ describe('leases of a service × environment', () => {
     assert.equal(await leaseOf(db, 'web', 'production'), undefined);
   });
 
+  it("a command told to wait for repairs waits for the reconciler's rollout to end, says so once, then takes the lease", async () => {
+    const db = await store();
+    const time = clock();
+    const a = keep(await acquire(db, 'web', 'production', 0, as(A, time, 60_000))).lease;
+    const id = await startRollout(db, { ...rolloutOf, kind: 'reconcile', release: 2, actor: 'reconciler' }, a, time.now());
+    const said: string[] = [];
+    let finished: Promise<void> | undefined;
+    const b = keep(
+      await acquire(db, 'web', 'production', 0, as(B, time, 60_000), {
+        untilMs: time.now() + 120_000,
+        pollMs: 2,
+        onWait: (text) => {
+          said.push(text);
+          // The repair ends while B waits.
+          finished ??= setRolloutStatus(db, id, 'succeeded', a, 'repaired').then(async () => await a.release());
+        },
+      }),
+    );
+    await finished;
+    assert.deepEqual(said, [`waiting for the reconciler's repair of web in production (rollout #${id}) to finish`]);
+    assert.equal((await leaseOf(db, 'web', 'production'))!.holder, B.holder);
+    assert.equal(b.lease.token, 2);
+    assert.equal(b.interrupted, undefined);
+  });
+
+  it("a repair that outlasts the command's deadline is the usual conflict; another command's rollout is one at once", async () => {
+    const db = await store();
+    const time = clock();
+    const a = keep(await acquire(db, 'web', 'production', 0, as(A, time, 60_000))).lease;
+    const id = await startRollout(db, { ...rolloutOf, kind: 'reconcile', actor: 'reconciler' }, a, time.now());
+    const waiting = acquire(db, 'web', 'production', 0, as(B, time, 60_000), { untilMs: time.now() + 5_000, pollMs: 2, onWait: () => time.advance(5_000) });
+    await assert.rejects(waiting, new RegExp(`in progress: rollout #${id} \\(reconcile of release 3, by reconciler`));
+    await setRolloutStatus(db, id, 'succeeded', a, 'repaired');
+    const deploy = await startRollout(db, { ...rolloutOf, kind: 'deploy' }, a, time.now());
+    const said: string[] = [];
+    await assert.rejects(acquire(db, 'web', 'production', 0, as(B, time, 60_000), { untilMs: time.now() + 60_000, pollMs: 2, onWait: (text) => said.push(text) }), new RegExp(`in progress: rollout #${deploy} \\(deploy of release 3`));
+    assert.deepEqual(said, []);
+    assert.equal((await leaseOf(db, 'web', 'production'))!.holder, A.holder);
+  });
+
+  it('a holder still planning is waited for until it names its rollout: a command\'s rollout is then refused by name', async () => {
+    const db = await store();
+    const time = clock();
+    const a = keep(await acquire(db, 'web', 'production', 0, as(A, time, 60_000))).lease;
+    const waiting = acquire(db, 'web', 'production', 0, as(B, time, 60_000), { untilMs: time.now() + 60_000, pollMs: 2 });
+    const id = await startRollout(db, { ...rolloutOf, kind: 'deploy' }, a, time.now());
+    await assert.rejects(waiting, (error: unknown) => isBerthError(error) && error.message.includes(`rollout #${id} (deploy of release 3`));
+  });
+
   it('BERTH_LEASE_TTL_MS must be a whole number of milliseconds', async () => {
     assert.equal(leaseSettings({}).ttlMs, 30_000);
     assert.equal(leaseSettings({ BERTH_LEASE_TTL_MS: '250' }).ttlMs, 250);

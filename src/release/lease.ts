@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { conflict, invalid } from '../errors.js';
 import { isAlive } from '../processes.js';
+import { sleep } from '../time.js';
 import { isStoreClosed, type Store } from '../store/db.js';
 import { dropLease, leaseOf, lostLease, renewLease, requireFence, takeOverLease, tryLease, type Claim, type Fence, type Lease } from '../store/leases.js';
 import { rolloutById, type Rollout } from '../store/releases.js';
@@ -156,7 +157,53 @@ async function claimLease(db: Store, claim: Claim, settings: LeaseSettings, refu
  * Takes the lease for `rollout`. A live holder is a conflict naming it; a gone
  * holder's rollout is handed back to be resumed first (the lease is taken over).
  */
-export async function acquire(db: Store, service: string, environment: string, rollout: number, settings: LeaseSettings = leaseSettings(process.env)): Promise<LeaseOutcome> {
+export async function acquire(db: Store, service: string, environment: string, rollout: number, settings: LeaseSettings = leaseSettings(process.env), wait?: RepairWait): Promise<LeaseOutcome> {
+  if (!wait) return await acquireOnce(db, service, environment, rollout, settings);
+  const started = settings.now();
+  let said = false;
+  for (;;) {
+    try {
+      return await acquireOnce(db, service, environment, rollout, settings, (held, holder, now) => {
+        const until = waitsUntil(held, holder, started, wait.untilMs);
+        if (now >= until || wait.signal?.aborted) return false;
+        if (!said && holder) wait.onWait?.(`waiting for the reconciler's repair of ${service} in ${environment} (rollout #${holder.id}) to finish`);
+        said ||= holder !== undefined;
+        return true;
+      });
+    } catch (error) {
+      if (error !== BUSY) throw error;
+      await sleep(wait.pollMs ?? 250);
+    }
+  }
+}
+
+/** How long a command waits for the lease's holder instead of refusing at once. */
+export interface RepairWait {
+  /** The latest time (of the lease clock) to wait until. */
+  untilMs: number;
+  /** Told once what it waits for. */
+  onWait?: (text: string) => void;
+  signal?: AbortSignal;
+  pollMs?: number;
+}
+
+/** A holder still planning names its rollout within seconds (or lets go); one that does not is refused like any other. */
+const PLANNING_WAIT_MS = 10_000;
+const BUSY = Symbol('busy');
+
+/**
+ * A repair by the reconciler is not somebody else's command: it only brings back
+ * what the release says runs, so a command waits for it (until its own deadline)
+ * rather than fail because an engine restarted a moment earlier. A holder that
+ * names no rollout yet is waited for briefly, so that it turns into one of the two.
+ */
+function waitsUntil(held: Lease, holder: Rollout | undefined, started: number, untilMs: number): number {
+  if (holder?.kind === 'reconcile' && holder.status === 'running') return untilMs;
+  if (held.rollout === 0) return Math.min(untilMs, started + PLANNING_WAIT_MS);
+  return 0;
+}
+
+async function acquireOnce(db: Store, service: string, environment: string, rollout: number, settings: LeaseSettings, waitFor?: (held: Lease, holder: Rollout | undefined, now: number) => boolean): Promise<LeaseOutcome> {
   let interrupted: Rollout | undefined;
   const lease = await claimLease(db, { service, environment, rollout, ...(settings.as ?? thisProcess) }, settings, async (held, now) => {
     const holder = held.rollout > 0 ? await rolloutById(db, held.rollout) : undefined;
@@ -166,6 +213,7 @@ export async function acquire(db: Store, service: string, environment: string, r
       });
     }
     if (holderAlive(held, now)) {
+      if (waitFor?.(held, holder, now)) throw BUSY;
       throw conflict(`a rollout of ${service} in ${environment} is in progress: ${describeHolder(held, holder)}`, {
         fix: `wait for it to finish (berth rollout ls shows it); if that process is stuck, stop it and run the command again: the rollout resumes${holder ? ` (or end it: berth rollout abandon ${holder.id})` : ''}`,
       });

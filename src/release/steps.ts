@@ -139,7 +139,7 @@ async function launchInto(ctx: RolloutContext, slot: string, weight: number, act
   checkpoint('launch');
   let launched;
   try {
-    launched = await launchSlot({ context: ctx.run, ipam: ctx.target.ipam, input: await ctx.target.input(placement), files: ctx.target.files, rollout: ctx.rollout, timeoutMs: ctx.timeoutMs, ensureImage: (h) => ctx.images.ensure(h), ...arpAroundMove(ctx, slot, placement.host), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    launched = await launchSlot({ context: ctx.run, ipam: ctx.target.ipam, input: await ctx.target.input(placement), files: ctx.target.files, rollout: ctx.rollout, timeoutMs: ctx.timeoutMs, ensureImage: (h) => ctx.images.ensure(h), onNote: (text) => ctx.emit({ type: 'note', text }), ...arpAroundMove(ctx, slot, placement.host), ...(ctx.signal ? { signal: ctx.signal } : {}) });
   } catch (error) {
     const e = LaunchError.from(slot, error);
     ctx.report({ type: 'failed', slot, reason: e.reason });
