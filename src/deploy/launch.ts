@@ -87,12 +87,15 @@ export async function launchSlot({ context, ipam, input, files, rollout, timeout
   const flat = input.network.mode === 'flat';
   const allocation = flat ? await ipam.requestAddress(input.network.name, slot) : undefined;
   if (allocation) onAddress?.(allocation);
-  const { body, specHash } = slotBody({ ...input, network: { ...input.network, ...(allocation ? { ip: allocation.ip, mac: allocation.mac } : {}) } });
-  body.Labels = { ...body.Labels, [RUN_LABELS.spec]: specHash, [RUN_LABELS.deployment]: String(rollout), [RUN_LABELS.incarnation]: String(allocation?.incarnation ?? 1) };
+  const bodyWith = (hostPorts: SlotInput['hostPorts']) => {
+    const { body, specHash } = slotBody({ ...input, hostPorts, network: { ...input.network, ...(allocation ? { ip: allocation.ip, mac: allocation.mac } : {}) } });
+    body.Labels = { ...body.Labels, [RUN_LABELS.spec]: specHash, [RUN_LABELS.deployment]: String(rollout), [RUN_LABELS.incarnation]: String(allocation?.incarnation ?? 1) };
+    return body;
+  };
   // The container being launched: removed again if the launch fails at any point.
   const made: { id?: string } = {};
   const started = Date.now();
-  const createAndStart = async (created: typeof body): Promise<LaunchedContainer> => {
+  const createAndStart = async (created: CreateBody): Promise<LaunchedContainer> => {
     const id = (made.id = await engine.containers.create(created));
     checkpoint('created');
     if (allocation) await ipam.bind(input.network.name, slot, id, allocation.incarnation);
@@ -106,15 +109,15 @@ export async function launchSlot({ context, ipam, input, files, rollout, timeout
     await ensureImage?.(host);
     let container: LaunchedContainer;
     try {
-      container = await createAndStart(body);
+      container = await createAndStart(bodyWith(input.hostPorts));
     } catch (error) {
-      const fresh = withoutKeptPorts(body);
-      if (!fresh || !portTaken(error)) throw error;
+      const kept = Object.values(input.hostPorts);
+      if (kept.length === 0 || !portTaken(error)) throw error;
       // An engine that restarted hands its containers new ephemeral ports, so the port this slot kept may be another's now.
-      onNote?.(`${slot}: its port ${keptPorts(body).join(', ')} is taken on ${host}; the engine picks another`);
-      await engine.containers.remove(made.id!).catch(() => {});
+      onNote?.(`${slot}: its port ${kept.join(', ')} is taken on ${host}; the engine picks another`);
+      if (made.id !== undefined) await engine.containers.remove(made.id).catch(() => {});
       delete made.id;
-      container = await createAndStart(fresh);
+      container = await createAndStart(bodyWith({}));
     }
     const { id } = container;
     checkpoint('started');
@@ -166,21 +169,8 @@ export async function restore(engine: Engine, ipam: Ipam, id: string, project: s
 }
 
 type CreateBody = ReturnType<typeof slotBody>['body'];
-type PortBindings = Record<string, { HostIp?: string; HostPort?: string }[] | null>;
 
-const bindingsOf = (body: CreateBody): PortBindings => ((body.HostConfig as { PortBindings?: PortBindings } | undefined)?.PortBindings ?? {});
-
-function keptPorts(body: CreateBody): string[] {
-  return Object.values(bindingsOf(body)).flatMap((list) => (list ?? []).map((b) => b.HostPort ?? '').filter((p) => p !== ''));
-}
-
-/** The same body with every published port left to the engine; undefined when it kept none. */
-function withoutKeptPorts(body: CreateBody): CreateBody | undefined {
-  if (keptPorts(body).length === 0) return undefined;
-  const fresh = Object.fromEntries(Object.entries(bindingsOf(body)).map(([k, list]) => [k, (list ?? []).map((b) => ({ ...b, HostPort: '' }))]));
-  return { ...body, HostConfig: { ...body.HostConfig, PortBindings: fresh } };
-}
-
+/** Docker's words for a host port another container ("already allocated") or process ("in use") holds. */
 function portTaken(error: unknown): boolean {
   const text = (error as Error)?.message ?? '';
   return /port is already allocated|address already in use/.test(text);

@@ -25,10 +25,9 @@ export class RepairBackoff {
     return held && now < held.next ? held : undefined;
   }
 
-  /** The same record with nothing held back now (an explicit pass): failures still count up. */
-  forgetting(): RepairBackoff {
+  /** Nothing is held back until it fails again (a pass asked for by name); the failures still count up. */
+  retryAllNow(): void {
     for (const held of this.#failures.values()) held.next = 0;
-    return this;
   }
 
   record(key: string, outcome: { ok: true } | { ok: false; message: string }, now: number): void {

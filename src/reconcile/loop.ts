@@ -70,11 +70,11 @@ export function startReconciler(getRun: () => Promise<RunContext | undefined>, o
       return { startedAt: now, finishedAt: now, actions: [], drift: [] };
     }
     follow(run);
-    const forced = forceNext;
+    if (forceNext) backoff.retryAllNow();
     forceNext = false;
     const report = await reconcileOnce(run, {
       emit,
-      backoff: forced ? backoff.forgetting() : backoff,
+      backoff,
       ...(options.audit ? { audit: options.audit } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     });

@@ -57,7 +57,6 @@ export interface ReconcileOptions {
   timeoutMs?: number;
   /** Failed repairs kept across passes: a pair whose repair failed waits before the next attempt. */
   backoff?: RepairBackoff;
-  now?: () => number;
 }
 
 export interface ReconcileReport {
@@ -80,18 +79,17 @@ export async function reconcileOnce(run: RunContext, options: ReconcileOptions =
   const { desired, observed } = await gatherState(acting);
   const plan = planReconcile(desired, observed);
   const done: ReconcileEvent[] = [];
-  const now = options.now ?? Date.now;
   const waiting: Drift[] = [];
   for (const [key, actions] of byPair(plan.actions)) {
     const pair = desired.find((p) => pairKey(p) === key)!;
-    const held = options.backoff?.heldBack(key, now());
+    const held = options.backoff?.heldBack(key, Date.now());
     if (held) {
       waiting.push(...actions.map((a) => heldBackDrift(pair, a, held)));
       continue;
     }
     const events = await reconcilePair(acting, pair, actions, options);
     const failure = events.find((e) => e.outcome === 'failed');
-    options.backoff?.record(key, failure ? { ok: false, message: failure.message } : { ok: true }, now());
+    options.backoff?.record(key, failure ? { ok: false, message: failure.message } : { ok: true }, Date.now());
     for (const event of events) {
       done.push(event);
       options.emit?.(event);
@@ -100,7 +98,7 @@ export async function reconcileOnce(run: RunContext, options: ReconcileOptions =
   }
   const failedActions: Drift[] = done
     .filter((e) => e.outcome === 'failed')
-    .map((e) => ({ kind: 'action-failed', service: e.service, environment: e.environment, ...(e.slot ? { slot: e.slot } : {}), message: `the reconciler could not ${e.action === 'recreate' ? `recreate slot ${e.slot}` : 'restart the front door'}: ${e.message}` }));
+    .map((e) => ({ kind: 'action-failed', service: e.service, environment: e.environment, ...(e.slot ? { slot: e.slot } : {}), message: `the reconciler could not ${couldNot(e)}: ${e.message}` }));
   return { startedAt, finishedAt: new Date().toISOString(), actions: done, drift: [...plan.drift, ...failedActions, ...waiting] };
 }
 
@@ -171,14 +169,17 @@ function auditEntry(pair: DesiredPair, actions: ReconcileAction[], event: Reconc
 }
 
 function heldBackDrift(pair: DesiredPair, action: ReconcileAction, held: Held): Drift {
-  const what = action.action === 'recreate' ? `recreate slot ${action.slot}` : 'restart the front door';
   return {
     kind: 'action-failed',
     service: pair.service,
     environment: pair.environment,
     ...(action.action === 'recreate' ? { slot: action.slot } : {}),
-    message: `the reconciler could not ${what} (${held.failures} attempt(s)): ${held.message}; it tries again after ${new Date(held.next).toISOString()}`,
+    message: `the reconciler could not ${couldNot(action)} (${held.failures} attempt(s)): ${held.message}; it tries again after ${new Date(held.next).toISOString()}`,
   };
+}
+
+function couldNot(action: { action: ReconcileAction['action']; slot?: string }): string {
+  return action.action === 'recreate' ? `recreate slot ${action.slot}` : 'restart the front door';
 }
 
 function byPair(actions: readonly ReconcileAction[]): Map<string, ReconcileAction[]> {

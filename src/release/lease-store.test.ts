@@ -229,7 +229,7 @@ describe('leases of a service × environment', () => {
     let finished: Promise<void> | undefined;
     const b = keep(
       await acquire(db, 'web', 'production', 0, as(B, time, 60_000), {
-        untilMs: time.now() + 120_000,
+        forMs: 120_000,
         pollMs: 2,
         onWait: (text) => {
           said.push(text);
@@ -250,12 +250,12 @@ describe('leases of a service × environment', () => {
     const time = clock();
     const a = keep(await acquire(db, 'web', 'production', 0, as(A, time, 60_000))).lease;
     const id = await startRollout(db, { ...rolloutOf, kind: 'reconcile', actor: 'reconciler' }, a, time.now());
-    const waiting = acquire(db, 'web', 'production', 0, as(B, time, 60_000), { untilMs: time.now() + 5_000, pollMs: 2, onWait: () => time.advance(5_000) });
+    const waiting = acquire(db, 'web', 'production', 0, as(B, time, 60_000), { forMs: 5_000, pollMs: 2, onWait: () => time.advance(5_000) });
     await assert.rejects(waiting, new RegExp(`in progress: rollout #${id} \\(reconcile of release 3, by reconciler`));
     await setRolloutStatus(db, id, 'succeeded', a, 'repaired');
     const deploy = await startRollout(db, { ...rolloutOf, kind: 'deploy' }, a, time.now());
     const said: string[] = [];
-    await assert.rejects(acquire(db, 'web', 'production', 0, as(B, time, 60_000), { untilMs: time.now() + 60_000, pollMs: 2, onWait: (text) => said.push(text) }), new RegExp(`in progress: rollout #${deploy} \\(deploy of release 3`));
+    await assert.rejects(acquire(db, 'web', 'production', 0, as(B, time, 60_000), { forMs: 60_000, pollMs: 2, onWait: (text) => said.push(text) }), new RegExp(`in progress: rollout #${deploy} \\(deploy of release 3`));
     assert.deepEqual(said, []);
     assert.equal((await leaseOf(db, 'web', 'production'))!.holder, A.holder);
   });
@@ -264,7 +264,7 @@ describe('leases of a service × environment', () => {
     const db = await store();
     const time = clock();
     const a = keep(await acquire(db, 'web', 'production', 0, as(A, time, 60_000))).lease;
-    const waiting = acquire(db, 'web', 'production', 0, as(B, time, 60_000), { untilMs: time.now() + 60_000, pollMs: 2 });
+    const waiting = acquire(db, 'web', 'production', 0, as(B, time, 60_000), { forMs: 60_000, pollMs: 2 });
     const id = await startRollout(db, { ...rolloutOf, kind: 'deploy' }, a, time.now());
     await assert.rejects(waiting, (error: unknown) => isBerthError(error) && error.message.includes(`rollout #${id} (deploy of release 3`));
   });

@@ -164,10 +164,11 @@ export async function acquire(db: Store, service: string, environment: string, r
   for (;;) {
     try {
       return await acquireOnce(db, service, environment, rollout, settings, (held, holder, now) => {
-        const until = waitsUntil(held, holder, started, wait.untilMs);
-        if (now >= until || wait.signal?.aborted) return false;
-        if (!said && holder) wait.onWait?.(`waiting for the reconciler's repair of ${service} in ${environment} (rollout #${holder.id}) to finish`);
-        said ||= holder !== undefined;
+        if (now >= started + waitMs(held, holder, wait.forMs) || wait.signal?.aborted) return false;
+        if (holder && !said) {
+          said = true;
+          wait.onWait?.(`waiting for the reconciler's repair of ${service} in ${environment} (rollout #${holder.id}) to finish`);
+        }
         return true;
       });
     } catch (error) {
@@ -179,8 +180,8 @@ export async function acquire(db: Store, service: string, environment: string, r
 
 /** How long a command waits for the lease's holder instead of refusing at once. */
 export interface RepairWait {
-  /** The latest time (of the lease clock) to wait until. */
-  untilMs: number;
+  /** How long, from the first look, to wait at most (by the lease clock). */
+  forMs: number;
   /** Told once what it waits for. */
   onWait?: (text: string) => void;
   signal?: AbortSignal;
@@ -197,11 +198,13 @@ const BUSY = Symbol('busy');
  * rather than fail because an engine restarted a moment earlier. A holder that
  * names no rollout yet is waited for briefly, so that it turns into one of the two.
  */
-function waitsUntil(held: Lease, holder: Rollout | undefined, started: number, untilMs: number): number {
-  if (holder?.kind === 'reconcile' && holder.status === 'running') return untilMs;
-  if (held.rollout === 0) return Math.min(untilMs, started + PLANNING_WAIT_MS);
+function waitMs(held: Lease, holder: Rollout | undefined, forMs: number): number {
+  if (isRepair(holder)) return forMs;
+  if (held.rollout === 0) return Math.min(forMs, PLANNING_WAIT_MS);
   return 0;
 }
+
+const isRepair = (rollout: Rollout | undefined): boolean => rollout?.kind === 'reconcile' && rollout.status === 'running';
 
 async function acquireOnce(db: Store, service: string, environment: string, rollout: number, settings: LeaseSettings, waitFor?: (held: Lease, holder: Rollout | undefined, now: number) => boolean): Promise<LeaseOutcome> {
   let interrupted: Rollout | undefined;
@@ -215,7 +218,10 @@ async function acquireOnce(db: Store, service: string, environment: string, roll
     if (holderAlive(held, now)) {
       if (waitFor?.(held, holder, now)) throw BUSY;
       throw conflict(`a rollout of ${service} in ${environment} is in progress: ${describeHolder(held, holder)}`, {
-        fix: `wait for it to finish (berth rollout ls shows it); if that process is stuck, stop it and run the command again: the rollout resumes${holder ? ` (or end it: berth rollout abandon ${holder.id})` : ''}`,
+        // The reconciler runs in the server: stopping "that process" would stop the server.
+        fix: isRepair(holder)
+          ? `the reconciler is repairing it (berth status shows what it fixes): run the command again once it ends, or give it longer with --timeout`
+          : `wait for it to finish (berth rollout ls shows it); if that process is stuck, stop it and run the command again: the rollout resumes${holder ? ` (or end it: berth rollout abandon ${holder.id})` : ''}`,
       });
     }
     interrupted = holder && holder.status === 'running' ? holder : undefined;

@@ -104,7 +104,7 @@ export async function restartService(run: RunContext, serviceName: string, envir
   // Nothing at all: selectInstances says what is wrong (no such instance, nothing deployed, a host that does not answer).
   const instances = present.length === 0 && missing.length === 0 ? await selectInstances(run, options.instance ?? service, environment) : present;
   // The restarts hold the service's lease: no rollout runs beside them, and the reconciler leaves a container that is restarting alone.
-  const { lease, interrupted } = await acquire(run.db, service, environment, 0, leaseSettings(run.env), repairWait(run, { ...options, note: (text) => emit({ type: 'note', text }) }));
+  const { lease, interrupted } = await acquire(run.db, service, environment, 0, leaseSettings(run.env), repairWait({ ...options, note: (text) => emit({ type: 'note', text }) }));
   if (interrupted) {
     lease.stop();
     throw conflict(`rollout #${interrupted.id} of ${service} in ${environment} was interrupted just now`, { fix: `run the same command again: it finishes that rollout first (or end it: berth rollout abandon ${interrupted.id})` });

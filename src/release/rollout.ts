@@ -182,7 +182,7 @@ export async function rollout(run: RunContext, environmentName: string, request:
   const { moves: _moves, leave: _leave, ...resume } = options;
   await recoverInterrupted(run, service, environment.name, resume);
   if (options.resume === false) await requireUnlocked(run, service, environment.name);
-  const { lease, interrupted } = await acquire(run.db, service, environment.name, 0, leaseSettings(run.env), repairWait(run, options));
+  const { lease, interrupted } = await acquire(run.db, service, environment.name, 0, leaseSettings(run.env), repairWait(options));
   if (interrupted) {
     lease.stop();
     throw failed(`rollout #${interrupted.id} of ${service} in ${environment.name} was interrupted again; run the command again`);
@@ -263,7 +263,7 @@ export async function recoverInterrupted(run: RunContext, service: string, envir
   await requireHosts(run, service, environmentOf(run.project, environment), what);
   // A lease taken by another rollout between the check and the take is refused by the take (its holder is alive).
   if (options.resume === false) await requireUnlocked(run, service, environment);
-  const { lease, interrupted } = await acquire(run.db, service, environment, 0, leaseSettings(run.env), repairWait(run, options));
+  const { lease, interrupted } = await acquire(run.db, service, environment, 0, leaseSettings(run.env), repairWait(options));
   if (!interrupted) {
     await lease.release();
     return undefined;
@@ -443,10 +443,10 @@ function describeStep(step: RolloutPlan['steps'][number]): string {
  * A command waits for a repair by the reconciler (up to its timeout) instead of
  * failing at once; the reconciler itself (resume false) never waits for anyone.
  */
-export function repairWait(run: RunContext, options: Pick<RolloutOptions, 'resume' | 'timeoutMs' | 'signal'> & { note?: (text: string) => void; emit?: RolloutOptions['emit'] }): RepairWait | undefined {
+export function repairWait(options: Pick<RolloutOptions, 'resume' | 'timeoutMs' | 'signal'> & { note?: (text: string) => void; emit?: RolloutOptions['emit'] }): RepairWait | undefined {
   if (options.resume === false) return undefined;
   const note = options.note ?? ((text: string) => void options.emit?.({ type: 'note', text }));
-  return { untilMs: leaseSettings(run.env).now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS), onWait: note, ...(options.signal ? { signal: options.signal } : {}) };
+  return { forMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, onWait: note, ...(options.signal ? { signal: options.signal } : {}) };
 }
 
 /** A lock held by anyone (alive, gone, or this process) refuses a rollout that must not resume or join another. */
