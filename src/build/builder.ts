@@ -122,7 +122,7 @@ export async function buildProject(project: Project, engine: Engine, db: Store, 
     const redact = redactor(project);
     try {
       const imageId = await engine.images.build(packContext(recipe), recipe, (line) => {
-        const shown = tracker.take(redact(line.text));
+        const shown = tracker.take({ ...line, text: redact(line.text) });
         if (shown !== undefined && line.kind === 'output') onLine(shown);
       });
       const durationMs = Date.now() - t0;

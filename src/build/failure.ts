@@ -1,7 +1,8 @@
 /**
  * Follows a build's output to name the failing static.sh line and keep the
- * last lines worth showing. The line trace is read here and never displayed.
+ * last lines worth showing. The line trace (on stderr) is read here and never displayed.
  */
+import type { BuildLine } from '../engine/images.js';
 import { TRACE_LINE, TRACE_SETUP } from './assets.js';
 
 export interface BuildFailure {
@@ -22,14 +23,20 @@ export class OutputTracker {
   private lastTraced: number | undefined;
   private readonly tail: string[] = [];
 
-  /** Takes one output line; returns it when it should be shown, undefined for trace lines. */
-  take(text: string): string | undefined {
-    const trace = TRACE_LINE.exec(text);
-    if (trace) {
-      this.lastTraced = Number(trace[1]);
-      return undefined;
+  /**
+   * Takes one line; returns its text when it should be shown, undefined for trace lines.
+   * Only stderr carries the trace: a script's stdout may print anything.
+   */
+  take(line: BuildLine): string | undefined {
+    const { text } = line;
+    if (line.kind === 'output' && line.stream === 'stderr') {
+      const trace = TRACE_LINE.exec(text);
+      if (trace) {
+        this.lastTraced = Number(trace[1]);
+        return undefined;
+      }
+      if (TRACE_SETUP.test(text)) return undefined;
     }
-    if (TRACE_SETUP.test(text)) return undefined;
     if (!NOISE.test(text)) {
       this.tail.push(text);
       if (this.tail.length > TAIL) this.tail.shift();

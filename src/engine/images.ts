@@ -1,8 +1,10 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { BerthError, failed } from '../errors.js';
+import { readBuildStream, type BuildLine } from './build-output.js';
 import { guard, isNotFound } from './errors.js';
 import type { EngineHttp } from './http.js';
+import { readJsonStream } from './json-stream.js';
 
 export interface EngineImage {
   id: string;
@@ -43,8 +45,7 @@ export interface PushResult {
   existing: string[];
 }
 
-/** One line of build output, or the engine's final error. */
-export type BuildLine = { kind: 'output'; text: string } | { kind: 'error'; text: string };
+export type { BuildLine } from './build-output.js';
 
 export class ImageClient {
   constructor(
@@ -161,32 +162,12 @@ export class ImageClient {
         stream: context,
       }),
     );
-    let imageId: string | undefined;
-    let error: string | undefined;
-    // stderr arrives colored and in fragments; lines are reassembled across messages.
-    let partial = '';
-    const flush = (text: string) => {
-      const lines = (partial + text.replace(ANSI, '')).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) if (line.trim() !== '') onLine({ kind: 'output', text: line });
-    };
-    await readJsonStream(stream, (m) => {
-      if (typeof m.stream === 'string') flush(m.stream);
-      const aux = m.aux as { ID?: string } | undefined;
-      if (aux?.ID) imageId = aux.ID;
-      if (m.error) {
-        error = String(m.error);
-        onLine({ kind: 'error', text: error });
-      }
-    });
-    flush('\n');
+    const { imageId, error } = await readBuildStream(stream, onLine);
     if (error !== undefined) throw failed(error);
-    if (!imageId) {
-      const built = await this.inspect(request.tag);
-      if (!built) throw failed(`the engine finished building ${request.tag} without an image`);
-      imageId = built.id;
-    }
-    return imageId;
+    if (imageId) return imageId;
+    const built = await this.inspect(request.tag);
+    if (!built) throw failed(`the engine finished building ${request.tag} without an image`);
+    return built.id;
   }
 }
 
@@ -203,33 +184,4 @@ function hidden(error: unknown, hide: (text: string) => string): unknown {
     return new BerthError(error.kind, hide(error.message), { lines: error.lines.map(hide), ...fix });
   }
   return error;
-}
-
-type JsonMessage = Record<string, unknown>;
-
-const ANSI = /\x1b\[[0-9;]*m/g;
-
-/** Reads a stream of JSON objects (newline-separated, possibly split across chunks). */
-async function readJsonStream(stream: Readable, onMessage?: (m: JsonMessage) => void): Promise<JsonMessage[]> {
-  const all: JsonMessage[] = [];
-  let buffer = '';
-  const take = (text: string) => {
-    const trimmed = text.trim();
-    if (trimmed === '') return;
-    try {
-      const message = JSON.parse(trimmed) as JsonMessage;
-      all.push(message);
-      onMessage?.(message);
-    } catch {
-      // Lines are whole JSON objects (newlines inside are escaped); anything else is not a message.
-    }
-  };
-  for await (const chunk of stream) {
-    buffer += chunk.toString();
-    const lines = buffer.split('\n');
-    buffer = lines.pop() ?? '';
-    for (const line of lines) take(line);
-  }
-  take(buffer);
-  return all;
 }
