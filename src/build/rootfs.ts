@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { RootSpec } from '../config/model.js';
 import type { Engine } from '../engine/client.js';
 import { failed, unavailable } from '../errors.js';
@@ -76,11 +77,11 @@ async function bootstrap(root: Extract<RootSpec, { kind: 'debian' }>, key: strin
   context.onLine(`bootstrapping root filesystem ${describeRoot(root)} from ${root.mirror}`);
   try {
     if (onPath('mmdebstrap')) {
-      await run('mmdebstrap', [`--variant=${root.variant}`, ...include, '--format=tar', root.suite, partial, root.mirror], env, context.onLine);
+      await runTool('mmdebstrap', [`--variant=${root.variant}`, ...include, '--format=tar', root.suite, partial, root.mirror], env, context.onLine);
     } else if (onPath('debootstrap')) {
       const tree = `${partial}.d`;
-      await run('debootstrap', [`--variant=${root.variant === 'minbase' ? 'minbase' : 'buildd'}`, ...include, root.suite, tree, root.mirror], env, context.onLine);
-      await run('tar', ['-C', tree, '-cf', partial, '.'], env, context.onLine);
+      await runTool('debootstrap', [`--variant=${root.variant === 'minbase' ? 'minbase' : 'buildd'}`, ...include, root.suite, tree, root.mirror], env, context.onLine);
+      await runTool('tar', ['-C', tree, '-cf', partial, '.'], env, context.onLine);
       rmSync(tree, { recursive: true, force: true });
     } else {
       throw unavailable('neither mmdebstrap nor debootstrap is installed, so Berth cannot bootstrap a Debian root', {
@@ -94,19 +95,22 @@ async function bootstrap(root: Extract<RootSpec, { kind: 'debian' }>, key: strin
   return out;
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv, onLine: (text: string) => void): Promise<void> {
+/**
+ * Runs a bootstrap tool, passing on each line of its stdout and stderr as it
+ * completes (a pipe's chunks end anywhere, also inside a line or a character).
+ */
+export function runTool(command: string, args: string[], env: NodeJS.ProcessEnv, onLine: (text: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const tail: string[] = [];
-    const take = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) {
-        tail.push(line);
-        if (tail.length > 20) tail.shift();
-        onLine(line);
-      }
+    const take = (line: string) => {
+      if (line === '') return;
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+      onLine(line);
     };
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
+    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', take);
+    createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', take);
     child.on('error', (error) => reject(failed(`could not run ${command}: ${error.message}`)));
     child.on('close', (code) =>
       code === 0
