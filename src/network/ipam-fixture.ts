@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NetworkSpec } from '../config/model.js';
-import { closeStore, openStore, type Store } from '../store/db.js';
+import { closeStore, openStore, type Store, type StoreOptions } from '../store/db.js';
 
 export function flat(overrides: Partial<NetworkSpec> = {}): NetworkSpec {
   return { name: 'lan', mode: 'flat', bridge: 'br0', subnet: '10.77.0.0/24', gateway: '10.77.0.1', reserved: [], macPrefix: '02:42', createBridge: false, quarantineMs: 60_000, ...overrides };
@@ -19,11 +19,12 @@ export interface TempStore {
 }
 
 /** A state folder with a migrated store. */
-export async function tempStore(): Promise<TempStore> {
+/** `options` reach every connection (a fuzz test of contention waits longer for the lock than a command would). */
+export async function tempStore(options: StoreOptions = {}): Promise<TempStore> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-ipam-test-'));
   const connections: Store[] = [];
   const open = async () => {
-    const db = await openStore(dir);
+    const db = await openStore(dir, options);
     connections.push(db);
     return db;
   };

@@ -11,6 +11,7 @@ export interface WorkerSetup {
   seed: number;
   slots: string[];
   clock: SharedArrayBuffer;
+  busyTimeoutMs: number;
 }
 
 export type WorkerReply = { events: Driver['events']; live: string[]; calls: number } | { fatal: string };
@@ -18,7 +19,7 @@ export type WorkerReply = { events: Driver['events']; live: string[]; calls: num
 const setup = workerData as WorkerSetup;
 const tick = sharedClock(setup.clock);
 const lastTick = { value: -1 };
-const db = await openStore(setup.dir);
+const db = await openStore(setup.dir, { busyTimeoutMs: setup.busyTimeoutMs });
 const ipam = new Ipam(db, [setup.pool], () => (lastTick.value = tick()));
 const driver = new Driver(setup.name, ipam, setup.pool, prng(setup.seed), setup.slots, lastTick);
 

@@ -14,6 +14,9 @@ import type { WorkerReply, WorkerSetup } from './ipam-fuzz-worker.js';
 import { flat, tempStore, type TempStore } from './ipam-fixture.js';
 import { Ipam, poolFromNetwork } from './ipam.js';
 
+// Four connections contend for one write lock on a machine that may be busy: this tests who owns an address, not how fast the lock passes.
+const CONTENDED = { busyTimeoutMs: 120_000 };
+
 const SEED = Number(process.env.IPAM_SEED ?? 0x1badcafe);
 // 24 allocatable addresses for 32 slots, so the pool runs dry; quarantine lasts 60 ticks of the shared clock.
 const pool = poolFromNetwork(flat({ range: { first: '10.77.0.10', last: '10.77.0.35' }, reserved: ['10.77.0.20', '10.77.0.21'], quarantineMs: 60 }), []);
@@ -70,10 +73,10 @@ async function checkStore(ipam: Ipam, model: Model, live: string[], context: str
 
 describe('IPAM under concurrent request and release', () => {
   it('4 worker threads × 500 steps × 10 rounds, each thread its own connection: single ownership, exact model, no leak', { timeout: 600_000 }, async (t) => {
-    const store = await tempStore();
+    const store = await tempStore(CONTENDED);
     const clock = new SharedArrayBuffer(4);
     const workers = Array.from({ length: 4 }, (_, i) => {
-      const setup: WorkerSetup = { name: `p${i}`, dir: store.dir, pool, seed: SEED + i, slots: slotsOf(`p${i}`), clock };
+      const setup: WorkerSetup = { name: `p${i}`, dir: store.dir, pool, seed: SEED + i, slots: slotsOf(`p${i}`), clock, busyTimeoutMs: CONTENDED.busyTimeoutMs };
       return new Worker(new URL('./ipam-fuzz-worker.js', import.meta.url), { workerData: setup });
     });
     try {
@@ -92,7 +95,7 @@ describe('IPAM under concurrent request and release', () => {
   });
 
   it('4 connections interleaved in one thread × 1000 steps × 10 rounds, reproducible from the seed', async (t) => {
-    const store = await tempStore();
+    const store = await tempStore(CONTENDED);
     const tick = sharedClock(new SharedArrayBuffer(4));
     const random = prng(SEED);
     const lastTick = { value: -1 };

@@ -109,7 +109,12 @@ function sqliteDialect(database: Database.Database): Dialect {
   };
 }
 
-export async function openStore(stateDir: string): Promise<Store> {
+export interface StoreOptions {
+  /** How long a write waits for another connection's write lock before the store is "busy" (5 s). */
+  busyTimeoutMs?: number;
+}
+
+export async function openStore(stateDir: string, options: StoreOptions = {}): Promise<Store> {
   const file = join(stateDir, STORE_FILE);
   let sqlite: Database.Database;
   try {
@@ -124,7 +129,7 @@ export async function openStore(stateDir: string): Promise<Store> {
   opened.push(file);
   try {
     sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
     sqlite.pragma('foreign_keys = ON');
   } catch (error) {
     sqlite.close();
