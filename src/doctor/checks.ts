@@ -6,7 +6,6 @@ import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine/client.js';
 import { isBerthError } from '../errors.js';
-import { testKnobsSet } from '../test-knobs.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -73,7 +72,6 @@ export async function runChecks(input: DoctorInput): Promise<Check[]> {
   checks.push(toolCheck('registry', ['docker-registry'], 'warn', 'the embedded registry (berth registry up) is Debian\'s docker-registry', 'apt-get install docker-registry'));
   checks.push(toolCheck('git', ['git'], 'warn', 'image labels record the project\'s git revision', 'apt-get install git'));
 
-  checks.push(testKnobCheck(input.env));
   for (const folder of new Set([...input.folders, ...(dockerRoot ? [dockerRoot] : [])])) checks.push(diskCheck(folder));
   return checks;
 }
@@ -89,18 +87,6 @@ function cgroupCheck(): Check {
   return existsSync('/sys/fs/cgroup/memory')
     ? { name: 'cgroup controllers', status: 'ok', detail: 'cgroup v1 with memory' }
     : { name: 'cgroup controllers', status: 'warn', detail: 'no cgroup memory controller found', fix: 'boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1)' };
-}
-
-/** Variables only Berth's tests should set: one left in a shell changes what Berth does. */
-export function testKnobCheck(env: NodeJS.ProcessEnv): Check {
-  const set = testKnobsSet(env);
-  if (set.length === 0) return { name: 'test knobs', status: 'ok', detail: 'no BERTH_TEST_ variable is set' };
-  return {
-    name: 'test knobs',
-    status: 'warn',
-    detail: `set for Berth's own tests only: ${set.map((k) => `${k.name}=${k.value}${k.effect ? ` (${k.effect})` : ''}`).join('; ')}`,
-    fix: `unset ${set.map((k) => k.name).join(' ')}`,
-  };
 }
 
 function toolCheck(name: string, commands: string[], severity: CheckStatus, why: string, fix: string): Check {
