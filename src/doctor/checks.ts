@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine/client.js';
 import { isBerthError } from '../errors.js';
+import { locateProgram } from '../supervisor/program.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -90,7 +91,7 @@ function cgroupCheck(): Check {
 }
 
 function toolCheck(name: string, commands: string[], severity: CheckStatus, why: string, fix: string): Check {
-  const found = commands.find(onPath);
+  const found = commands.find((command) => locateProgram(command) !== undefined);
   return found
     ? { name, status: 'ok', detail: `${found} found` }
     : { name, status: severity, detail: `${commands.join(' or ')} not found: ${why}`, fix };
@@ -105,10 +106,6 @@ function diskCheck(folder: string): Check {
   if (free < 1 * GB) return { name: 'disk', status: 'fail', detail, fix: `free space on the file system of ${folder} (docker image prune, or remove old caches)` };
   if (free < 5 * GB) return { name: 'disk', status: 'warn', detail, fix: 'a Debian root with a JDK needs about 1 GB per build; free some space' };
   return { name: 'disk', status: 'ok', detail };
-}
-
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin']).some((dir) => dir && existsSync(join(dir, command)));
 }
 
 export function compareVersions(a: string, b: string): number {

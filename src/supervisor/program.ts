@@ -22,9 +22,15 @@ export function installFix(program: Program): string {
 
 /** The program's executable file: on `path` (a PATH value), else in the known sbin and bin folders. */
 export function findProgram(program: Program, path: string = process.env.PATH ?? ''): string {
-  const dirs = [...path.split(delimiter).filter((d) => d !== ''), ...KNOWN_DIRS];
-  for (const dir of dirs) {
-    const file = join(dir, program.name);
+  const file = locateProgram(program.name, path);
+  if (file === undefined) throw notFound(`${program.what} ${program.name} is not installed`, { fix: installFix(program) });
+  return file;
+}
+
+/** An executable file named `name` on `path` or in the known sbin and bin folders; undefined when there is none. */
+export function locateProgram(name: string, path: string = process.env.PATH ?? ''): string | undefined {
+  for (const dir of [...path.split(delimiter).filter((d) => d !== ''), ...KNOWN_DIRS]) {
+    const file = join(dir, name);
     try {
       accessSync(file, constants.X_OK);
       return file;
@@ -32,5 +38,5 @@ export function findProgram(program: Program, path: string = process.env.PATH ??
       // Not here.
     }
   }
-  throw notFound(`${program.what} ${program.name} is not installed`, { fix: installFix(program) });
+  return undefined;
 }
