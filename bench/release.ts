@@ -31,7 +31,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadProject } from '../src/config/project.js';
 import { connectEngine, type Engine } from '../src/engine/client.js';
-import { freePort, haproxyBinary, stopFrontDoor } from '../src/lb/front-door.js';
+import { freePort, haproxyProgram, stopFrontDoor } from '../src/lb/front-door.js';
 import { haproxyConfig } from '../src/lb/haproxy-config.js';
 import { frontDoorDir } from '../src/lb/paths.js';
 import { removeNetwork } from '../src/network/docker-network.js';
@@ -234,7 +234,7 @@ function meshAvailable(): boolean {
 function buildHaproxyImage(work: string, tag: string, runId: string, service: string): void {
   const context = join(work, 'haproxy-image');
   const rootfs = join(context, 'rootfs');
-  const binary = haproxyBinary();
+  const binary = haproxyProgram();
   const libraries = librariesOf(binary);
   for (const file of [binary, ...libraries]) {
     mkdirSync(join(rootfs, dirname(file)), { recursive: true });

@@ -1,16 +1,19 @@
-import { TEST_KNOBS } from './test-knobs.js';
-
 /**
- * Fault injection for the crash-safety tests: with BERTH_TEST_FAULT_KILL_AT=<n>,
- * the process kills itself (SIGKILL, no cleanup) at the n-th checkpoint a
- * rollout passes, counting from 1. Checkpoints sit between the engine changes
- * of a step and between steps, where a crash is hardest to recover from.
+ * Checkpoints of a rollout: the places between the engine changes of a step,
+ * and between steps, where a crash is hardest to recover from. Berth itself
+ * does nothing at them. The crash-safety tests install a fault here (through
+ * src/testing/berth-killed-at.ts, a test-only entry to the CLI) that kills the
+ * process at the n-th checkpoint; the shipped CLI never installs one.
  */
-let passed = 0;
+export type CheckpointFault = (where: string) => void;
 
-export function checkpoint(_where: string): void {
-  const at = Number(process.env[TEST_KNOBS.faultKillAt] ?? 0);
-  if (at <= 0) return;
-  passed += 1;
-  if (passed === at) process.kill(process.pid, 'SIGKILL');
+let fault: CheckpointFault | undefined;
+
+export function checkpoint(where: string): void {
+  fault?.(where);
+}
+
+/** Runs `injected` at every checkpoint this process passes from now on (undefined: none again). */
+export function injectCheckpointFault(injected: CheckpointFault | undefined): void {
+  fault = injected;
 }

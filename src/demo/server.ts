@@ -4,13 +4,14 @@
  * and the demo's two deployer tokens kept in a 0600 file beside its state, so
  * a second run needs none of them printed again. `--down` stops it.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { dirname, join } from 'node:path';
 import { BERTH_BIN, runBerth, type CliOutcome } from '../testing/cli.js';
 import { failed } from '../errors.js';
-import { isAlive } from '../processes.js';
+import { startDetached, waitReady } from '../supervisor/detached.js';
+import { runningFromPidFile, type ProcessIdentity } from '../supervisor/pid.js';
+import { stopProcess, termThenKill } from '../supervisor/stop.js';
 
 export const DEMO_LISTEN = '127.0.0.1:7878';
 
@@ -43,11 +44,9 @@ function answers(url: string): Promise<boolean> {
   });
 }
 
-function runningPid(stateDir: string): number | undefined {
-  const { pid } = files(stateDir);
-  if (!existsSync(pid)) return undefined;
-  const n = Number(readFileSync(pid, 'utf8').trim());
-  return Number.isInteger(n) && n > 0 && isAlive(n) ? n : undefined;
+/** The demo's server, when it runs (its command line names this state folder). */
+function runningServer(stateDir: string): ProcessIdentity | undefined {
+  return runningFromPidFile(files(stateDir).pid, stateDir);
 }
 
 /** Whether the bundle the CLI runs is newer than the server's start (its pid file). */
@@ -59,28 +58,18 @@ function rebuiltSince(stateDir: string): boolean {
 async function start(stateDir: string, say: (line: string) => void): Promise<void> {
   const { pid, log } = files(stateDir);
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const from = existsSync(log) ? readFileSync(log, 'utf8').length : 0;
-  const out = openSync(log, 'a', 0o600);
   const env = { ...process.env };
   delete env.BERTH_SERVER;
   delete env.BERTH_TOKEN;
   delete env.BERTH_STATE_DIR;
   // Detached: the server, its front doors and its instances keep running after the demo.
-  const child = spawn(process.execPath, [BERTH_BIN, 'server', '--state', stateDir, '--listen', DEMO_LISTEN], { detached: true, stdio: ['ignore', out, out], env });
-  closeSync(out);
-  child.unref();
-  writeFileSync(pid, `${child.pid}\n`);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const text = readFileSync(log, 'utf8').slice(from);
-    if (/listening on/.test(text)) {
-      for (const line of text.split('\n')) if (line.trim() !== '' && !line.startsWith('admin token:')) say(`  ${line}`);
-      return;
-    }
-    if (!isAlive(child.pid!) || Date.now() > deadline) throw failed(`the demo's berth server did not start: ${text.trim() || 'no output'}`, { fix: `is ${DEMO_LISTEN} taken? see ${log}` });
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const started = startDetached({ program: NODE, file: process.execPath, args: [BERTH_BIN, 'server', '--state', stateDir, '--listen', DEMO_LISTEN], env, log, logMode: 0o600, pidFile: pid });
+  const notStarted = () => failed(`the demo's berth server did not start: ${started.logged().trim() || 'no output'}`, { fix: `is ${DEMO_LISTEN} taken? see ${log}` });
+  await waitReady(started, { probe: async () => /listening on/.test(started.logged()), timeoutMs: 60_000, intervalMs: 200, exited: notStarted, timedOut: notStarted, stop: termThenKill(30_000) });
+  for (const line of started.logged().split('\n')) if (line.trim() !== '' && !line.startsWith('admin token:')) say(`  ${line}`);
 }
+
+const NODE = { name: 'node', what: 'Node.js', debianPackage: 'nodejs' };
 
 /** The admin token the first start printed (read from the server's log once, then kept in the tokens file). */
 function adminToken(stateDir: string): string {
@@ -94,13 +83,13 @@ function adminToken(stateDir: string): string {
 export async function ensureDemoServer(projectStateDir: string, say: (line: string) => void): Promise<DemoServer> {
   const stateDir = join(projectStateDir, 'server');
   const url = `http://${DEMO_LISTEN}`;
-  const pid = runningPid(stateDir);
-  if (pid !== undefined && rebuiltSince(stateDir)) {
+  const running = runningServer(stateDir);
+  if (running !== undefined && rebuiltSince(stateDir)) {
     // A server started before Berth was rebuilt runs the old code: started again (what runs keeps running).
     say(`  Berth was rebuilt since the demo's server started: restarting it`);
     await stopDemoServer(projectStateDir);
     await start(stateDir, say);
-  } else if (pid !== undefined && (await answers(url))) say(`  berth server already running on ${url} (state ${stateDir})`);
+  } else if (running !== undefined && (await answers(url))) say(`  berth server already running on ${url} (state ${stateDir})`);
   else await start(stateDir, say);
   const admin = adminToken(stateDir);
   const { tokens: tokenFile, log } = files(stateDir);
@@ -123,14 +112,11 @@ export async function ensureDemoServer(projectStateDir: string, say: (line: stri
   return { url, stateDir, tokens, env };
 }
 
-/** Stops the demo's server (SIGTERM); true if one ran. */
+/** Stops the demo's server (SIGTERM, SIGKILL after 30 s); true if one ran. */
 export async function stopDemoServer(projectStateDir: string): Promise<boolean> {
-  const stateDir = join(projectStateDir, 'server');
-  const pid = runningPid(stateDir);
-  if (pid === undefined) return false;
-  process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + 30_000;
-  while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const running = runningServer(join(projectStateDir, 'server'));
+  if (running === undefined) return false;
+  await stopProcess(running, termThenKill(30_000));
   return true;
 }
 

@@ -1,6 +1,6 @@
 /**
  * Integration, through the real `berth` command: a deploy is a rollout on the
- * journaled, locked executor. Killed (SIGKILL, BERTH_TEST_FAULT_KILL_AT=n) at each
+ * journaled, locked executor. Killed (SIGKILL, src/testing/berth-killed-at.ts) at each
  * of its checkpoints in turn, the next `berth deploy` says it found the
  * interrupted deploy, resumes it and leaves everything converged; two deploys
  * of one service and environment at once are serialised (the second is
@@ -47,7 +47,7 @@ describe('berth deploy on the rollout executor', () => {
     return { project, db, hosts: new Hosts(project, fixture.engine), env: fixture.env };
   };
   const stateDir = () => context().project.stateDir;
-  /** The CLI on the fixture's project; without `killAt`, no fault is injected whatever this process's environment says. */
+  /** The CLI on the fixture's project; with `killAt`, it kills itself at that checkpoint. */
   const berth = (args: string[], killAt?: number): Promise<CliOutcome> => berthOn(fixture, args, killAt === undefined ? {} : { killAt });
   const show = showOutcome;
 
@@ -136,7 +136,7 @@ describe('berth deploy on the rollout executor', () => {
       const killed = await berth(['deploy', 'web', '--env', 'dev', '--image', images[next]], n);
       if (killed.signal === null) {
         assert.equal(killed.code, 0, show(killed));
-        await assertConverged(`BERTH_TEST_FAULT_KILL_AT=${n} (not killed)`, images[next], next);
+        await assertConverged(`killAt ${n} (not killed)`, images[next], next);
         break;
       }
       assert.equal(killed.signal, 'SIGKILL', show(killed));

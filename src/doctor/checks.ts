@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine/client.js';
 import { isBerthError } from '../errors.js';
-import { testKnobsSet } from '../test-knobs.js';
+import { locateProgram } from '../supervisor/program.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -73,7 +73,6 @@ export async function runChecks(input: DoctorInput): Promise<Check[]> {
   checks.push(toolCheck('registry', ['docker-registry'], 'warn', 'the embedded registry (berth registry up) is Debian\'s docker-registry', 'apt-get install docker-registry'));
   checks.push(toolCheck('git', ['git'], 'warn', 'image labels record the project\'s git revision', 'apt-get install git'));
 
-  checks.push(testKnobCheck(input.env));
   for (const folder of new Set([...input.folders, ...(dockerRoot ? [dockerRoot] : [])])) checks.push(diskCheck(folder));
   return checks;
 }
@@ -91,20 +90,8 @@ function cgroupCheck(): Check {
     : { name: 'cgroup controllers', status: 'warn', detail: 'no cgroup memory controller found', fix: 'boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1)' };
 }
 
-/** Variables only Berth's tests should set: one left in a shell changes what Berth does. */
-export function testKnobCheck(env: NodeJS.ProcessEnv): Check {
-  const set = testKnobsSet(env);
-  if (set.length === 0) return { name: 'test knobs', status: 'ok', detail: 'no BERTH_TEST_ variable is set' };
-  return {
-    name: 'test knobs',
-    status: 'warn',
-    detail: `set for Berth's own tests only: ${set.map((k) => `${k.name}=${k.value}${k.effect ? ` (${k.effect})` : ''}`).join('; ')}`,
-    fix: `unset ${set.map((k) => k.name).join(' ')}`,
-  };
-}
-
 function toolCheck(name: string, commands: string[], severity: CheckStatus, why: string, fix: string): Check {
-  const found = commands.find(onPath);
+  const found = commands.find((command) => locateProgram(command) !== undefined);
   return found
     ? { name, status: 'ok', detail: `${found} found` }
     : { name, status: severity, detail: `${commands.join(' or ')} not found: ${why}`, fix };
@@ -119,10 +106,6 @@ function diskCheck(folder: string): Check {
   if (free < 1 * GB) return { name: 'disk', status: 'fail', detail, fix: `free space on the file system of ${folder} (docker image prune, or remove old caches)` };
   if (free < 5 * GB) return { name: 'disk', status: 'warn', detail, fix: 'a Debian root with a JDK needs about 1 GB per build; free some space' };
   return { name: 'disk', status: 'ok', detail };
-}
-
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin']).some((dir) => dir && existsSync(join(dir, command)));
 }
 
 export function compareVersions(a: string, b: string): number {

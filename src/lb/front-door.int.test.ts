@@ -223,7 +223,7 @@ describe('front door (HAProxy)', () => {
     const fake = join(root, 'fake-haproxy');
     writeFileSync(fake, '#!/bin/sh\necho "[NOTICE]   (1) : haproxy version is 2.6.12"\necho "[ALERT]    (1) : config : parsing [$2:12] : unknown keyword \'bogus\'." >&2\nexit 1\n', { mode: 0o755 });
     const broken: FrontDoorSpec = { id: 'test-broken', bind: { address: '127.0.0.1', port: await freePort() }, dir: join(root, 'other'), servers: [] };
-    await assert.rejects(ensureFrontDoor(broken, { env: { BERTH_TEST_HAPROXY_BIN: fake } }), (e: unknown) => {
+    await assert.rejects(ensureFrontDoor(broken, { program: fake }), (e: unknown) => {
       assert.ok(isBerthError(e));
       assert.equal(e.kind, 'failed');
       assert.equal(e.message, 'front door test-broken: HAProxy exited right after it started');

@@ -11,14 +11,15 @@
  * logs would need a syslog server. One process, whose pid Berth writes to
  * haproxy.pid itself (HAProxy writes a pid file only in those two modes).
  */
-import { accepts } from '../ports.js';
-import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { delimiter, join } from 'node:path';
-import { conflict, failed, forbidden, invalid, isBerthError, notFound, unavailable, type BerthError } from '../errors.js';
-import { isAlive } from '../processes.js';
-import { TEST_KNOBS } from '../test-knobs.js';
+import { conflict, failed, forbidden, invalid, isBerthError, unavailable, type BerthError } from '../errors.js';
+import { isAlive, readOrUndefined } from '../processes.js';
+import { logTail, startDetached, waitReady } from '../supervisor/detached.js';
+import { readPidFile, runningFromPidFile, type ProcessIdentity } from '../supervisor/pid.js';
+import { portState } from '../supervisor/port.js';
+import { findProgram, type Program } from '../supervisor/program.js';
+import { stopProcess, type StopSequence } from '../supervisor/stop.js';
 import { sleep } from '../time.js';
 import { configBind, frontDoorFiles, haproxyConfig, hostPort, type FrontDoorFiles } from './haproxy-config.js';
 import type { FrontDoorSpec, FrontDoorStatus } from './model.js';
@@ -26,8 +27,8 @@ import { emptyProxyStats, HaproxyRuntime } from './runtime-api.js';
 import { planServerChanges, type ServerChange } from './sync-plan.js';
 
 export interface FrontDoorOptions {
-  /** BERTH_TEST_HAPROXY_BIN (a test knob) names the haproxy program (default: haproxy on the PATH, or /usr/sbin/haproxy). */
-  env?: NodeJS.ProcessEnv;
+  /** The program run as HAProxy (default: haproxy on the PATH, or in /usr/sbin; tests pass a stand-in). */
+  program?: string;
   /** How long a removed server's requests in flight may take before they are cut (default 10 s). */
   removeTimeoutMs?: number;
 }
@@ -52,7 +53,7 @@ export async function ensureFrontDoor(spec: FrontDoorSpec, options: FrontDoorOpt
   const files = frontDoorFiles(spec.dir);
   mkdirSync(spec.dir, { recursive: true });
   let running = runningFrontDoor(spec.dir);
-  if (running && configBind(safeRead(files.config) ?? '') !== hostPort(spec.bind.address, spec.bind.port)) {
+  if (running && configBind(readOrUndefined(files.config) ?? '') !== hostPort(spec.bind.address, spec.bind.port)) {
     await stopFrontDoor(spec.dir);
     running = undefined;
   }
@@ -64,7 +65,7 @@ export async function ensureFrontDoor(spec: FrontDoorSpec, options: FrontDoorOpt
   await waitExiting(files.pid);
   await checkPortFree(spec);
   writeAtomically(files.config, config);
-  await startHaproxy(spec, files, options.env ?? process.env);
+  await startHaproxy(spec, files, options.program ?? haproxyProgram());
   // The drain state exists only at run time (the config has weight 0 for it).
   await applyServers(spec, options);
   return frontDoorStatus(spec);
@@ -144,20 +145,15 @@ export async function stopFrontDoor(dir: string, graceMs = 10_000): Promise<bool
   const files = frontDoorFiles(dir);
   const running = runningFrontDoor(dir);
   rmSync(files.pid, { force: true });
-  if (running) await stopPid(running.pid, graceMs);
+  if (running) await stopProcess(running, softStop(graceMs));
   rmSync(files.socket, { force: true });
   return running !== undefined;
 }
 
 /** Berth's HAProxy for this folder, when it runs (pid file, a live process, and its command line names this folder's config). */
-export function runningFrontDoor(dir: string): { pid: number } | undefined {
+export function runningFrontDoor(dir: string): ProcessIdentity | undefined {
   const files = frontDoorFiles(dir);
-  const pid = Number((safeRead(files.pid) ?? '').trim());
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
-  // A reused pid belongs to another program; an empty command line is a process exiting.
-  const cmdline = safeRead(`/proc/${pid}/cmdline`);
-  if (cmdline !== undefined && !cmdline.split('\0').includes(files.config)) return undefined;
-  return { pid };
+  return runningFromPidFile(files.pid, files.config);
 }
 
 /**
@@ -166,10 +162,10 @@ export function runningFrontDoor(dir: string): { pid: number } | undefined {
  * its last thread is gone.
  */
 async function waitExiting(pidFile: string): Promise<void> {
-  const pid = Number((safeRead(pidFile) ?? '').trim());
-  if (!Number.isInteger(pid) || pid <= 0) return;
+  const pid = readPidFile(pidFile);
+  if (pid === undefined) return;
   const deadline = Date.now() + 5000;
-  while (isAlive(pid) && safeRead(`/proc/${pid}/cmdline`) === '' && Date.now() < deadline) await sleep(10);
+  while (isAlive(pid) && readOrUndefined(`/proc/${pid}/cmdline`) === '' && Date.now() < deadline) await sleep(10);
 }
 
 /** A port nothing listens on at `address` now, for a front door without a configured port. */
@@ -184,20 +180,23 @@ export function freePort(address = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** The haproxy program: BERTH_TEST_HAPROXY_BIN (tests only), else haproxy on the PATH or in /usr/sbin. */
-export function haproxyBinary(env: NodeJS.ProcessEnv = process.env): string {
-  const override = env[TEST_KNOBS.haproxyBin];
-  if (override) return override;
-  for (const dir of [...(env.PATH ?? '').split(delimiter).filter((d) => d !== ''), '/usr/sbin', '/usr/local/sbin']) {
-    const file = join(dir, 'haproxy');
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // Not here.
-    }
-  }
-  throw notFound('the load balancer program haproxy is not installed', { fix: 'install it: apt-get install haproxy (npm run setup does it)' });
+export const HAPROXY_PROGRAM: Program = { name: 'haproxy', what: 'the load balancer program', debianPackage: 'haproxy' };
+
+/** The haproxy program: on the PATH, or in /usr/sbin. */
+export function haproxyProgram(path?: string): string {
+  return findProgram(HAPROXY_PROGRAM, path);
+}
+
+/**
+ * HAProxy's soft stop (SIGUSR1: it stops listening and lets requests in
+ * flight finish), then TERM after `graceMs` and KILL 2 s later.
+ */
+function softStop(graceMs: number): StopSequence {
+  return [
+    { signal: 'SIGUSR1', graceMs },
+    { signal: 'SIGTERM', graceMs: 2000 },
+    { signal: 'SIGKILL', graceMs: 0 },
+  ];
 }
 
 function portTaken(spec: FrontDoorSpec, lines: string[] = []): BerthError {
@@ -208,24 +207,11 @@ function portTaken(spec: FrontDoorSpec, lines: string[] = []): BerthError {
   });
 }
 
-/**
- * Binds the address briefly. A failed bind is confirmed by connecting:
- * sockets a stopped HAProxy left closing also fail a test bind, but accept no
- * connection, and HAProxy's own listener (SO_REUSEADDR) binds fine then.
- */
 async function checkPortFree(spec: FrontDoorSpec): Promise<void> {
   const { address, port } = spec.bind;
-  const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
-    const server = createServer();
-    server.once('error', resolve);
-    server.listen({ host: address, port }, () => server.close(() => resolve(undefined)));
-  });
-  if (!error) return;
-  if (error.code === 'EADDRINUSE') {
-    if (await accepts(loopbackFor(address), port)) throw portTaken(spec);
-    return;
-  }
-  throw bindError(`front door ${spec.id} cannot listen on ${hostPort(address, port)}`, address, port, error);
+  const check = await portState(address, port);
+  if (check.state === 'taken') throw portTaken(spec);
+  if (check.state === 'refused') throw bindError(`front door ${spec.id} cannot listen on ${hostPort(address, port)}`, address, port, check.error);
 }
 
 function bindError(message: string, address: string, port: number, error: NodeJS.ErrnoException): BerthError {
@@ -234,55 +220,28 @@ function bindError(message: string, address: string, port: number, error: NodeJS
   return unavailable(`${message}: ${error.code ?? error.message}`, { cause: error });
 }
 
-function loopbackFor(address: string): string {
-  if (address === '0.0.0.0') return '127.0.0.1';
-  if (address === '::') return '::1';
-  return address;
-}
-
-async function startHaproxy(spec: FrontDoorSpec, files: FrontDoorFiles, env: NodeJS.ProcessEnv): Promise<void> {
-  const binary = haproxyBinary(env);
-  const logStart = existsSync(files.log) ? statSync(files.log).size : 0;
-  const log = openSync(files.log, 'a');
-  let exited = false;
-  let pid: number;
-  try {
-    const child = spawn(binary, ['-f', files.config], { detached: true, stdio: ['ignore', log, log] });
-    child.on('exit', () => (exited = true));
-    child.on('error', () => (exited = true));
-    child.unref();
-    if (child.pid === undefined) throw unavailable(`cannot start ${binary}`, { fix: 'install it: apt-get install haproxy (npm run setup does it)' });
-    pid = child.pid;
-  } finally {
-    closeSync(log);
-  }
-  writeFileSync(files.pid, `${pid}\n`);
-
+async function startHaproxy(spec: FrontDoorSpec, files: FrontDoorFiles, file: string): Promise<void> {
+  const started = startDetached({ program: HAPROXY_PROGRAM, file, args: ['-f', files.config], log: files.log, pidFile: files.pid });
   const runtime = new HaproxyRuntime(files.socket);
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (exited || !isAlive(pid)) {
-      rmSync(files.pid, { force: true });
-      throw startFailure(spec, files, logStart);
-    }
-    try {
-      if ((await runtime.command('show info')).includes('Pid:')) return;
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() >= deadline) {
-      await stopPid(pid, 1000);
-      rmSync(files.pid, { force: true });
-      throw unavailable(`front door ${spec.id}: HAProxy did not answer on ${files.socket} within ${START_TIMEOUT_MS / 1000} s of starting`, { fix: `see its log ${files.log}` });
-    }
-    await sleep(20);
-  }
+  await waitReady(started, {
+    probe: async () => {
+      try {
+        return (await runtime.command('show info')).includes('Pid:');
+      } catch {
+        return false; // Not listening yet.
+      }
+    },
+    timeoutMs: START_TIMEOUT_MS,
+    intervalMs: 20,
+    exited: (logged) => startFailure(spec, files, logged),
+    timedOut: () => unavailable(`front door ${spec.id}: HAProxy did not answer on ${files.socket} within ${START_TIMEOUT_MS / 1000} s of starting`, { fix: `see its log ${files.log}` }),
+    stop: softStop(1000),
+  });
 }
 
 /** Why HAProxy exited right after it started, from what it logged. */
-function startFailure(spec: FrontDoorSpec, files: FrontDoorFiles, logStart: number): BerthError {
-  const text = (safeRead(files.log) ?? '').slice(logStart);
-  const all = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+function startFailure(spec: FrontDoorSpec, files: FrontDoorFiles, logged: string): BerthError {
+  const all = logTail(logged, Infinity);
   const alerts = all.filter((l) => l.includes('[ALERT]'));
   const lines = (alerts.length > 0 ? alerts : all).slice(-6);
   if (/cannot bind socket|Address already in use/i.test(lines.join('\n'))) {
@@ -291,40 +250,8 @@ function startFailure(spec: FrontDoorSpec, files: FrontDoorFiles, logStart: numb
   return failed(`front door ${spec.id}: HAProxy exited right after it started`, { lines, fix: `see its config ${files.config} and log ${files.log}` });
 }
 
-async function stopPid(pid: number, graceMs: number): Promise<void> {
-  const signal = (name: NodeJS.Signals): boolean => {
-    try {
-      process.kill(pid, name);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!signal('SIGUSR1')) return;
-  const steps: [number, NodeJS.Signals][] = [
-    [Date.now() + graceMs, 'SIGTERM'],
-    [Date.now() + graceMs + 2000, 'SIGKILL'],
-  ];
-  while (isAlive(pid)) {
-    const step = steps[0];
-    if (step && Date.now() > step[0]) {
-      signal(step[1]);
-      steps.shift();
-    }
-    await sleep(20);
-  }
-}
-
 function writeAtomically(file: string, text: string): void {
   const temporary = `${file}.tmp-${process.pid}`;
   writeFileSync(temporary, text, { mode: 0o644 });
   renameSync(temporary, file);
-}
-
-function safeRead(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
 }

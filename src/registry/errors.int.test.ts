@@ -188,14 +188,9 @@ describe('push and GC failures: retried, then clear; nothing half-recorded; the 
 
   it("the registry's own collection failing: writable again, nothing protected deleted", async () => {
     fixture.write('fake-registry.sh', `#!/bin/sh\nif [ "$1" = garbage-collect ] && [ "$2" != --dry-run ]; then echo "simulated failure" >&2; exit 3; fi\nexec /usr/bin/docker-registry "$@"\n`, 0o755);
-    fixture.env.BERTH_TEST_REGISTRY_BIN = join(fixture.dir, 'fake-registry.sh');
-    try {
-      const e = await rejection(() => gc(fixture));
-      assert.equal(e.message, "the registry's garbage collection failed (exit 3)");
-      assert.deepEqual(e.lines, ['simulated failure']);
-    } finally {
-      delete fixture.env.BERTH_TEST_REGISTRY_BIN;
-    }
+    const e = await rejection(() => gc(fixture, { registryProgram: join(fixture.dir, 'fake-registry.sh') }));
+    assert.equal(e.message, "the registry's garbage collection failed (exit 3)");
+    assert.deepEqual(e.lines, ['simulated failure']);
     await expectWritableAndIntact();
   });
 
@@ -203,14 +198,9 @@ describe('push and GC failures: retried, then clear; nothing half-recorded; the 
     const manifest = await target(fixture).client.manifest('berth/app', digest);
     const layer = manifest!.blobs.at(-1)!.digest;
     fixture.write('fake-registry.sh', `#!/bin/sh\nif [ "$1" = garbage-collect ]; then /usr/bin/docker-registry "$@"; s=$?; echo "blob eligible for deletion: ${layer}"; [ "$2" = --dry-run ] || echo REAL-GC-RAN >&2; exit $s; fi\nexec /usr/bin/docker-registry "$@"\n`, 0o755);
-    fixture.env.BERTH_TEST_REGISTRY_BIN = join(fixture.dir, 'fake-registry.sh');
-    try {
-      const e = await rejection(() => gc(fixture));
-      assert.equal(e.message, "garbage collection aborted: the registry's collection would delete what Berth protects; nothing was collected");
-      assert.deepEqual(e.lines, [`blob ${layer} of protected manifest berth/app@${digest} would be deleted`]);
-    } finally {
-      delete fixture.env.BERTH_TEST_REGISTRY_BIN;
-    }
+    const e = await rejection(() => gc(fixture, { registryProgram: join(fixture.dir, 'fake-registry.sh') }));
+    assert.equal(e.message, "garbage collection aborted: the registry's collection would delete what Berth protects; nothing was collected");
+    assert.deepEqual(e.lines, [`blob ${layer} of protected manifest berth/app@${digest} would be deleted`]);
     await expectWritableAndIntact();
   });
 

@@ -21,7 +21,7 @@ import { forgetPushes, pushesTo } from '../store/pushes.js';
 import { allRefs } from '../store/refs.js';
 import { gcViolations, manifestId, parseRegistryGc, planGc, type GcPlan, type ManifestRef, type RegistryGcOutput } from './gc-plan.js';
 import { clearMaintenance, readMaintenance, writeMaintenance } from './maintenance.js';
-import { diskUsage, registryBinary, registryEnv, registryTarget, registryUp, runningRegistry, type RegistryTarget } from './process.js';
+import { diskUsage, registryEnv, registryProgram, registryTarget, registryUp, runningRegistry, type RegistryTarget } from './process.js';
 import { applyRetention, type BuildInfo } from './retention.js';
 import { redactor, registrySecrets } from './secrets.js';
 
@@ -32,6 +32,8 @@ export interface GcOptions {
   onStep?: (text: string) => void;
   /** Stops after the current step; the registry is made writable again. */
   signal?: AbortSignal;
+  /** Runs this program instead of docker-registry, to serve and to collect (tests pass a stand-in). */
+  registryProgram?: string;
 }
 
 export interface GcReport {
@@ -53,7 +55,7 @@ export interface GcReport {
 export async function collectGarbage(project: Project, engine: Engine, db: Store, env: NodeJS.ProcessEnv, options: GcOptions = {}): Promise<GcReport> {
   const started = Date.now();
   const say = options.onStep ?? (() => {});
-  const target = registryTarget(project, env);
+  const target = registryTarget(project, env, { program: options.registryProgram });
   const fs = project.registry.storage.kind === 'filesystem' ? project.registry.storage.path : undefined;
   const report: GcReport = {
     registry: target.address,
@@ -178,7 +180,7 @@ async function runRegistryGc(target: RegistryTarget, dryRun: boolean): Promise<R
   const redact = redactor(registrySecrets(target.project.registry, target.paths.secret, target.env));
   const args = ['garbage-collect', ...(dryRun ? ['--dry-run'] : []), target.paths.config];
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(registryBinary(target.env), args, { stdio: ['ignore', 'pipe', 'pipe'], env: registryEnv(target.env) });
+    const child = spawn(registryProgram(target), args, { stdio: ['ignore', 'pipe', 'pipe'], env: registryEnv(target.env) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

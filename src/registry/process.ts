@@ -4,17 +4,17 @@
  * <state dir>/registry/, a health check after every start, and a clear error
  * for a taken port, unwritable storage, unreachable S3 or a bad config.
  */
-import { accepts } from '../ports.js';
-import { spawn } from 'node:child_process';
-import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { Project } from '../config/model.js';
 import { BerthError, conflict, failed, forbidden, invalid, isBerthError, notFound, unavailable } from '../errors.js';
-import { isAlive, readOrUndefined } from '../processes.js';
-import { TEST_KNOBS } from '../test-knobs.js';
-import { sleep } from '../time.js';
+import { readOrUndefined } from '../processes.js';
+import { startDetached, waitReady } from '../supervisor/detached.js';
+import { runningFromPidFile, type ProcessIdentity } from '../supervisor/pid.js';
+import { portState } from '../supervisor/port.js';
+import { findProgram, type Program } from '../supervisor/program.js';
+import { stopProcess, termThenKill } from '../supervisor/stop.js';
 import { clientFor, splitAddress, type RegistryClient } from './client.js';
 import { describeStorage, registryConfig } from './config.js';
 import { readMaintenance } from './maintenance.js';
@@ -32,27 +32,39 @@ export interface RegistryTarget {
   client: RegistryClient;
   /** Where this machine's engines read a registry's CA (Docker's certs.d). */
   certsDir: string;
+  /** The registry program's file, when not docker-registry found on the PATH (tests pass a stand-in). */
+  program?: string;
 }
 
-export function registryTarget(project: Project, env: NodeJS.ProcessEnv, certsDir = DOCKER_CERTS_DIR): RegistryTarget {
+export interface RegistryTargetOptions {
+  certsDir?: string;
+  /** Runs this program instead of docker-registry (it gets the same arguments). */
+  program?: string;
+}
+
+export function registryTarget(project: Project, env: NodeJS.ProcessEnv, options: RegistryTargetOptions = {}): RegistryTarget {
   const address = clientAddress(project.registry.listen);
-  return { project, env, paths: registryPaths(project.stateDir), address, client: clientFor(project.registry, address, registryPassword(project.registry, env)), certsDir };
+  return {
+    project,
+    env,
+    paths: registryPaths(project.stateDir),
+    address,
+    client: clientFor(project.registry, address, registryPassword(project.registry, env)),
+    certsDir: options.certsDir ?? DOCKER_CERTS_DIR,
+    program: options.program,
+  };
 }
 
-export interface Running {
-  pid: number;
+export const REGISTRY_PROGRAM: Program = { name: 'docker-registry', what: 'the registry program', debianPackage: 'docker-registry' };
+
+export interface Running extends ProcessIdentity {
   readOnly: boolean;
 }
 
-/** Berth's registry process for this state dir, when it runs. */
+/** Berth's registry process for this state dir, when it runs (its command line names this state dir's config). */
 export function runningRegistry(paths: RegistryPaths): Running | undefined {
-  if (!existsSync(paths.pid)) return undefined;
-  const pid = Number(readFileSync(paths.pid, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
-  // A reused pid belongs to another program: the registry's command line names our config.
-  const cmdline = readOrUndefined(`/proc/${pid}/cmdline`);
-  if (cmdline !== undefined && !cmdline.includes(paths.config)) return undefined;
-  return { pid, readOnly: configIsReadOnly(paths.config) };
+  const running = runningFromPidFile(paths.pid, paths.config);
+  return running && { ...running, readOnly: configIsReadOnly(paths.config) };
 }
 
 export interface UpResult {
@@ -79,7 +91,7 @@ export async function registryUp(target: RegistryTarget, options: { readOnly?: b
   // listener (SO_REUSEADDR) binds fine.
   if (running) await registryDown(target);
 
-  const binary = registryBinary(target.env);
+  const file = registryProgram(target);
   mkdirSync(paths.dir, { recursive: true });
   checkFiles(project);
   checkStorage(project);
@@ -88,38 +100,37 @@ export async function registryUp(target: RegistryTarget, options: { readOnly?: b
 
   writeFileSync(paths.config, registryConfig(project.registry, secrets, { readOnly }), { mode: 0o600 });
   chmodSync(paths.config, 0o600);
-  const logStart = existsSync(paths.log) ? statSync(paths.log).size : 0;
-  const log = openSync(paths.log, 'a');
-  let exited: number | null | undefined;
-  let pid: number;
-  try {
-    const child = spawn(binary, ['serve', paths.config], { detached: true, stdio: ['ignore', log, log], env: registryEnv(target.env) });
-    child.on('exit', (code) => (exited = code));
-    child.on('error', () => (exited = -1));
-    child.unref();
-    if (child.pid === undefined) throw unavailable(`cannot start ${binary}`, { fix: 'install it: apt-get install docker-registry (npm run setup does it)' });
-    pid = child.pid;
-  } finally {
-    closeSync(log);
-  }
-  writeFileSync(paths.pid, `${pid}\n`);
-
-  try {
-    await waitHealthy(target, () => exited !== undefined || !isAlive(pid), () => startFailure(target, secrets, logStart), () => loggedErrors(target, secrets, logStart));
-  } catch (error) {
-    await stopPid(pid);
-    rmSync(paths.pid, { force: true });
-    throw error;
-  }
-  return { pid, address, readOnly, started: true, ...trust() };
+  const started = startDetached({ program: REGISTRY_PROGRAM, file, args: ['serve', paths.config], env: registryEnv(target.env), log: paths.log, pidFile: paths.pid });
+  let last: unknown;
+  await waitReady(started, {
+    probe: async () => {
+      try {
+        await target.client.ping();
+      } catch (error) {
+        if (isBerthError(error) && error.kind === 'forbidden') throw error;
+        last = error;
+        return false;
+      }
+      await checkStorageServes(target, () => loggedErrors(secrets, started.logged()));
+      return true;
+    },
+    timeoutMs: START_TIMEOUT_MS,
+    intervalMs: 100,
+    exited: (logged) => startFailure(target, secrets, logged),
+    timedOut: () => unavailable(`the registry did not answer on ${target.client.url} within ${START_TIMEOUT_MS / 1000} s of starting`, { fix: `see its log ${target.paths.log}`, cause: last }),
+    stop: termThenKill(10_000),
+  });
+  return { pid: started.pid, address, readOnly, started: true, ...trust() };
 }
+
+const START_TIMEOUT_MS = 15_000;
 
 /** Stops the registry; false when it was not running. */
 export async function registryDown(target: RegistryTarget): Promise<boolean> {
   const running = runningRegistry(target.paths);
   rmSync(target.paths.pid, { force: true });
   if (!running) return false;
-  await stopPid(running.pid);
+  await stopProcess(running, termThenKill(10_000));
   return true;
 }
 
@@ -191,20 +202,9 @@ export function registryEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return rest;
 }
 
-/** The registry program: BERTH_TEST_REGISTRY_BIN (tests only), else docker-registry on the PATH. */
-export function registryBinary(env: NodeJS.ProcessEnv): string {
-  const override = env[TEST_KNOBS.registryBin];
-  if (override) return override;
-  for (const dir of [...(env.PATH ?? '').split(delimiter), '/usr/bin']) {
-    const file = join(dir, 'docker-registry');
-    try {
-      accessSync(file, constants.X_OK);
-      return file;
-    } catch {
-      // Not here.
-    }
-  }
-  throw notFound('the registry program docker-registry is not installed', { fix: 'install it: apt-get install docker-registry (npm run setup does it)' });
+/** The registry program: the target's, else docker-registry on the PATH (or in /usr/bin, /usr/sbin). */
+export function registryProgram(target: Pick<RegistryTarget, 'program' | 'env'>): string {
+  return target.program ?? findProgram(REGISTRY_PROGRAM, target.env.PATH ?? '');
 }
 
 function checkFiles(project: Project): void {
@@ -232,51 +232,24 @@ function checkStorage(project: Project): void {
   }
 }
 
-/**
- * Binds the address briefly: the clearest way to learn that the address is
- * not this machine's or that another program holds the port. A failed bind is
- * confirmed by connecting: sockets a stopped registry left closing (FIN-WAIT)
- * also fail a test bind, but accept no connection.
- */
+/** The clearest way to learn that the address is not this machine's or that another program holds the port. */
 export async function checkPortFree(listen: string): Promise<void> {
   const [host, port] = splitAddress(listen);
-  const taken = () =>
-    conflict(`port ${port} on ${host} is taken by another program, so the registry cannot listen on ${listen}`, {
+  const check = await portState(host, port);
+  if (check.state === 'free') return;
+  if (check.state === 'taken') {
+    throw conflict(`port ${port} on ${host} is taken by another program, so the registry cannot listen on ${listen}`, {
       fix: `stop that program (see "ss -ltnp 'sport = :${port}'"), or set registry.listen in berth.yaml to a free port`,
     });
-  const code = await new Promise<string | undefined>((resolve) => {
-    const server = createServer();
-    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? String(error)));
-    server.listen({ host, port }, () => server.close(() => resolve(undefined)));
-  });
-  if (code === undefined) return;
-  if (code === 'EADDRINUSE') {
-    if (await accepts(host === '0.0.0.0' ? '127.0.0.1' : host, port)) throw taken();
-    return;
   }
+  const code = check.error.code ?? String(check.error);
   if (code === 'EADDRNOTAVAIL') throw invalid(`registry.listen: ${host} is not an address of this machine`, { fix: 'use 127.0.0.1, 0.0.0.0, or an address of one of its interfaces' });
   if (code === 'EACCES') throw forbidden(`not allowed to listen on port ${port}`, { fix: 'use a port above 1023, or run berth as root' });
   throw unavailable(`cannot check ${listen}: ${code}`);
 }
 
-async function waitHealthy(target: RegistryTarget, gone: () => boolean, whyGone: () => BerthError, logged: () => string[]): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  let last: unknown;
-  for (;;) {
-    if (gone()) throw whyGone();
-    try {
-      await target.client.ping();
-      break;
-    } catch (error) {
-      last = error;
-      if (isBerthError(error) && error.kind === 'forbidden') throw error;
-    }
-    if (Date.now() >= deadline) {
-      throw unavailable(`the registry did not answer on ${target.client.url} within 15 s of starting`, { fix: `see its log ${target.paths.log}`, cause: last });
-    }
-    await sleep(100);
-  }
-  // The API answering does not prove the storage works: listing repositories reads it.
+/** The API answering does not prove the storage works: listing repositories reads it. */
+async function checkStorageServes(target: RegistryTarget, logged: () => string[]): Promise<void> {
   try {
     await target.client.catalog();
   } catch (error) {
@@ -294,9 +267,8 @@ async function waitHealthy(target: RegistryTarget, gone: () => boolean, whyGone:
 }
 
 /** The details of the errors the registry logged since it was started (its API says only "unknown error"). */
-function loggedErrors(target: RegistryTarget, secrets: RegistrySecrets, logStart: number): string[] {
+function loggedErrors(secrets: RegistrySecrets, text: string): string[] {
   const redact = redactor(secrets);
-  const text = readOrUndefined(target.paths.log)?.slice(logStart) ?? '';
   const details = text
     .split('\n')
     .filter((l) => l.includes('level=error'))
@@ -307,9 +279,8 @@ function loggedErrors(target: RegistryTarget, secrets: RegistrySecrets, logStart
 }
 
 /** Reads what the registry logged since it was started and explains its exit. */
-function startFailure(target: RegistryTarget, secrets: RegistrySecrets, logStart: number): BerthError {
+function startFailure(target: RegistryTarget, secrets: RegistrySecrets, text: string): BerthError {
   const redact = redactor(secrets);
-  const text = readOrUndefined(target.paths.log)?.slice(logStart) ?? '';
   const all = text.split('\n').map((l) => redact(l.trim())).filter((l) => l !== '');
   // A Go panic ends in a stack trace: its first lines say what went wrong.
   const panicAt = all.findIndex((l) => l.startsWith('panic:'));
@@ -325,25 +296,6 @@ function startFailure(target: RegistryTarget, secrets: RegistrySecrets, logStart
     lines,
     fix: `correct the registry: settings in ${target.project.file} (the generated config is ${target.paths.config}); the whole log is ${target.paths.log}`,
   });
-}
-
-async function stopPid(pid: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + 10_000;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        return;
-      }
-    }
-    await sleep(50);
-  }
 }
 
 function configIsReadOnly(file: string): boolean {

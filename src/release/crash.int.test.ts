@@ -1,7 +1,7 @@
 /**
  * Integration: crash safety of rollouts. The real `berth` CLI rolls a release
  * out to 3 instances on a flat network behind their front door, and kills
- * itself (SIGKILL, BERTH_TEST_FAULT_KILL_AT=n) at the n-th checkpoint, for every n
+ * itself (SIGKILL; src/testing/berth-killed-at.ts) at the n-th checkpoint, for every n
  * in turn until a rollout passes its last checkpoint. After each kill, the next
  * command on the service and environment (`berth scale web=3`) must say that it
  * found the interrupted rollout and resumes it, and leave everything converged:
@@ -51,7 +51,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
   };
   const stateDir = () => context().project.stateDir;
 
-  /** The CLI on the fixture's project; without `killAt`, no fault is injected whatever this process's environment says. */
+  /** The CLI on the fixture's project; with `killAt`, it kills itself at that checkpoint. */
   const berth = (args: string[], killAt?: number): Promise<CliOutcome> => berthOn(fixture, args, killAt === undefined ? {} : { killAt });
   const show = showOutcome;
 
@@ -172,8 +172,8 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
       if (killed.signal === null) {
         // Past the last checkpoint: the rollout ran to its end.
         assert.equal(killed.code, 0, show(killed));
-        await assertConverged(`BERTH_TEST_FAULT_KILL_AT=${n} (not killed)`, images[next]);
-        t.diagnostic(`BERTH_TEST_FAULT_KILL_AT=${n}: not killed, the rollout finished`);
+        await assertConverged(`killAt ${n} (not killed)`, images[next]);
+        t.diagnostic(`killAt ${n}: not killed, the rollout finished`);
         break;
       }
       assert.equal(killed.signal, 'SIGKILL', show(killed));

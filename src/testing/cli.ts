@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 /** bin/berth.js of this checkout (it runs the bundle dist/berth.cjs: `npm run build` first). */
 export const BERTH_BIN = fileURLToPath(new URL('../../../bin/berth.js', import.meta.url));
 
+/** The CLI with a fault injected: `<this> <n> <berth arguments…>` kills itself at the n-th rollout checkpoint. */
+const BERTH_KILLED_AT = fileURLToPath(new URL('./berth-killed-at.js', import.meta.url));
+
 export interface CliOutcome {
   /** The exit code, or null when a signal ended the process. */
   code: number | null;
@@ -20,12 +23,14 @@ export interface CliOutcome {
 
 /**
  * Runs `node bin/berth.js <args>` to its end (never rejects for a failure or a signal; `timeoutMs` kills it with SIGTERM).
- * `input` is written to its standard input (else it reads nothing).
+ * `input` is written to its standard input (else it reads nothing). With `killAt`, the CLI kills itself at that
+ * rollout checkpoint (it then runs unbundled, from dist/src, with the fault injected).
  */
-export function runBerth(args: readonly string[], options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: string }): Promise<CliOutcome> {
+export function runBerth(args: readonly string[], options: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: string; killAt?: number }): Promise<CliOutcome> {
   const started = Date.now();
+  const entry = options.killAt === undefined ? [BERTH_BIN] : [BERTH_KILLED_AT, String(options.killAt)];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BERTH_BIN, ...args], { env: options.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) });
+    const child = spawn(process.execPath, [...entry, ...args], { env: options.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) });
     if (options.input !== undefined) child.stdin!.end(options.input);
     let stdout = '';
     let stderr = '';
@@ -49,13 +54,12 @@ export function showOutcome(o: CliOutcome): string {
   return `exit ${o.code ?? o.signal}\n--- stdout\n${o.stdout}--- stderr\n${o.stderr}`;
 }
 
-/**
- * `berth <args> -p <dir>` with the fixture's environment; without `killAt`, no fault is
- * injected whatever this process's environment says, with it the CLI kills itself at that checkpoint.
- */
+/** `berth <args> -p <dir>` with the fixture's environment; with `killAt`, the CLI kills itself at that checkpoint. */
 export function berthOn(fixture: { dir: string; env: NodeJS.ProcessEnv }, args: readonly string[], options: { killAt?: number; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliOutcome> {
-  const env = { ...(options.env ?? fixture.env) };
-  delete env.BERTH_TEST_FAULT_KILL_AT;
-  if (options.killAt !== undefined) env.BERTH_TEST_FAULT_KILL_AT = String(options.killAt);
-  return runBerth([...args, '-p', fixture.dir], { env, timeoutMs: 180_000, ...(options.input === undefined ? {} : { input: options.input }) });
+  return runBerth([...args, '-p', fixture.dir], {
+    env: options.env ?? fixture.env,
+    timeoutMs: 180_000,
+    ...(options.input === undefined ? {} : { input: options.input }),
+    ...(options.killAt === undefined ? {} : { killAt: options.killAt }),
+  });
 }

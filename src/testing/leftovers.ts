@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Engine } from '../engine/client.js';
 import { isAlive } from '../processes.js';
+import { processStart } from '../supervisor/pid.js';
 import { sleep } from '../time.js';
 import { removeCertsDir, removeCgroup, removeExecRoot, removeForwardRule, unmountUnder } from './host-objects.js';
 import { isMadeName, parseMade, parseOwner, processesNaming, type Made, type MadeKind, type Owner } from './sweep-plan.js';
@@ -19,17 +20,6 @@ const run = promisify(execFile);
 export const OWNER_FILE = '.owner';
 export const MADE_FILE = '.made';
 const STOP_GRACE_MS = 5000;
-
-/** The kernel's start time of a process (field 22 of /proc/<pid>/stat), undefined when it does not run. */
-export function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may hold spaces and parentheses; the fields after the last ")" do not.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
 
 export function ownerAlive(owner: Owner): boolean {
   return isAlive(owner.pid) && processStart(owner.pid) === owner.start;
