@@ -25,13 +25,11 @@ const running: ContainerState = {
 function fakeEngine(answers: (ExecResult | Error)[], state: (inspections: number) => ContainerState = () => running) {
   const calls = { exec: 0, inspect: 0 };
   const engine = {
-    containers: {
-      inspect: async () => state(calls.inspect++),
-      exec: async () => {
-        const answer = answers[Math.min(calls.exec++, answers.length - 1)]!;
-        if (answer instanceof Error) throw answer;
-        return answer;
-      },
+    containers: { inspect: async () => state(calls.inspect++) },
+    exec: async () => {
+      const answer = answers[Math.min(calls.exec++, answers.length - 1)]!;
+      if (answer instanceof Error) throw answer;
+      return answer;
     },
   } as unknown as Engine;
   return { engine, calls };
