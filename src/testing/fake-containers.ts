@@ -325,12 +325,14 @@ export class FakeContainers implements EngineContainers {
     const interrupted = new Promise<void>((resolve) => (stopWaiting = resolve));
     const unsubscribe = this.core.whenDown(stopWaiting);
     const c = this.#find(id);
-    c?.waiters.add(stopWaiting);
+    // Removed, or the engine gone, before the hold began: the start fails at once, as below.
+    if (!c || this.core.down) return unsubscribe();
+    c.waiters.add(stopWaiting);
     try {
       await Promise.race([Promise.all(holds.map((h) => h.released)), interrupted]);
     } finally {
       unsubscribe();
-      c?.waiters.delete(stopWaiting);
+      c.waiters.delete(stopWaiting);
     }
   }
 
