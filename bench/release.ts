@@ -30,7 +30,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadProject } from '../src/config/project.js';
-import { connectEngine, type Engine } from '../src/engine/client.js';
+import { connectEngine } from '../src/engine/client.js';
 import { freePort, haproxyBinary, stopFrontDoor } from '../src/lb/front-door.js';
 import { haproxyConfig } from '../src/lb/haproxy-config.js';
 import { frontDoorDir } from '../src/lb/paths.js';
