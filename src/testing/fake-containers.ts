@@ -150,7 +150,7 @@ export class FakeContainers implements EngineContainers {
         this.#halt(c, 137);
       }
       this.#all.delete(c.id);
-      for (const wake of c.waiters) wake();
+      wake(c);
       this.#emit(c, 'destroy');
     });
   }
@@ -306,7 +306,7 @@ export class FakeContainers implements EngineContainers {
   write(id: string, text: string): void {
     const c = this.#get(id);
     c.output.push({ at: Date.now(), text });
-    for (const wake of [...c.waiters]) wake();
+    wake(c);
   }
 
   /** Whether a running container has an endpoint on the network, or runs the image. */
@@ -320,19 +320,22 @@ export class FakeContainers implements EngineContainers {
 
   // --- inside ------------------------------------------------------------------------
 
+  /** Until every hold is released, the container is removed or the engine stops answering (the start then fails as the engine would). */
   async #held(id: string, holds: { released: Promise<void> }[]): Promise<void> {
-    let stopWaiting!: () => void;
-    const interrupted = new Promise<void>((resolve) => (stopWaiting = resolve));
-    const unsubscribe = this.core.whenDown(stopWaiting);
+    let released = false;
+    const all = Promise.all(holds.map((h) => h.released)).then(() => (released = true));
     const c = this.#find(id);
-    // Removed, or the engine gone, before the hold began: the start fails at once, as below.
-    if (!c || this.core.down) return unsubscribe();
-    c.waiters.add(stopWaiting);
-    try {
-      await Promise.race([Promise.all(holds.map((h) => h.released)), interrupted]);
-    } finally {
-      unsubscribe();
-      c.waiters.delete(stopWaiting);
+    while (!released && c && this.#all.has(c.id) && !this.core.down) {
+      let stopWaiting!: () => void;
+      const changed = new Promise<void>((resolve) => (stopWaiting = resolve));
+      const unsubscribe = this.core.whenDown(stopWaiting);
+      c.waiters.add(stopWaiting);
+      try {
+        await Promise.race([all, changed]);
+      } finally {
+        unsubscribe();
+        c.waiters.delete(stopWaiting);
+      }
     }
   }
 
@@ -370,7 +373,7 @@ export class FakeContainers implements EngineContainers {
     c.ports = {};
     for (const endpoint of c.endpoints.values()) Object.assign(endpoint, { ip: '', mac: '' });
     this.#emit(c, 'die', { exitCode: String(code) });
-    for (const wake of [...c.waiters]) wake();
+    wake(c);
   }
 
   /** Host ports for the container's PortBindings: the given one, or the next free one from 32768 when empty. */
@@ -436,6 +439,13 @@ export class FakeContainers implements EngineContainers {
     if (!c) throw refusal(404, `No such container: ${ref}`);
     return c;
   }
+}
+
+/** Tells everyone waiting on the container that something changed; each waits again if it must. */
+function wake(c: FakeContainer): void {
+  const waiting = [...c.waiters];
+  c.waiters.clear();
+  for (const resume of waiting) resume();
 }
 
 /** Docker 20.10's MAC for an address: 02:42 and the four bytes of the IPv4 address. */

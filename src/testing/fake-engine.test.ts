@@ -34,6 +34,8 @@ describe('the FakeEngine', () => {
     const [a, b, c] = await Promise.all(['slow-1', 'slow-2', 'slow-3'].map((n) => engine.containers.create(body(n))));
     const started = engine.containers.start(a!);
     assert.equal(await settled(started), 'pending');
+    engine.write(a!, 'output does not end the hold\n');
+    assert.equal(await settled(started), 'pending');
     assert.equal((await engine.containers.inspect(a!))?.running, false);
     release();
     await started;
