@@ -1,6 +1,7 @@
 /**
  * `berth release` and `berth rollback` of a nat service on the rollout executor, against the
- * FakeEngine and a FakeDoor: no Docker, no HAProxy. Each rollout is checked by its end state: the
+ * FakeEngine and a FakeDoor: no Docker, no HAProxy; a release that never gets healthy, and one
+ * whose engine stops answering mid-step. Each rollout is checked by its end state: the
  * containers the engine runs, the front door's servers (the host's address and each instance's
  * published port), and the releases the store records.
  */
@@ -11,12 +12,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { loadProject } from '../config/project.js';
+import { isUnreachable } from '../engine/errors.js';
 import type { RunContext } from '../deploy/context.js';
 import { Hosts } from '../deploy/hosts.js';
 import { closeStore, openStore, type Store } from '../store/db.js';
-import { currentRelease, releaseOf } from '../store/releases.js';
+import { currentRelease, releaseOf, rolloutsOf } from '../store/releases.js';
 import { FakeDoor } from '../testing/fake-door.js';
 import { FakeEngine } from '../testing/fake-engine.js';
+import { until } from '../testing/until.js';
 import { releaseService, rollbackService } from './operations.js';
 
 describe('berth release and rollback of a nat service on the FakeEngine', () => {
@@ -94,12 +97,32 @@ describe('berth release and rollback of a nat service on the FakeEngine', () => 
   });
 
   it('a release whose instances never become healthy rolls back, leaving v1 serving', async () => {
-    engine.scriptExec(async (c, cmd) => (cmd[0] === 'check-web' && (await engine.containers.inspect(c.id))?.image === images.v2 ? { exitCode: 1, output: 'not ready\n' } : undefined));
+    let failing = true;
+    engine.scriptExec(async (c, cmd) => (failing && cmd[0] === 'check-web' && (await engine.containers.inspect(c.id))?.image === images.v2 ? { exitCode: 1, output: 'not ready\n' } : undefined));
     const attempt = releaseService(context, 'web', 'dev', { ...options, image: 'berth/web:v2', timeoutMs: 3_000 });
     await assert.rejects(attempt, { kind: 'rolled-back' });
+    failing = false;
     const state = await endState();
     assert.deepEqual(state.running.map((r) => [r.slot, r.image]), [['web-dev-1', images.v1], ['web-dev-2', images.v1]]);
     assert.deepEqual(state.servers, state.running.map((r) => ({ slot: r.slot, address: '127.0.0.1', port: r.port, state: 'ready' })));
     assert.equal(await currentRelease(db, 'web', 'dev'), 1);
+  });
+  it('the engine stops answering mid-release: the release fails unavailable, and the next one finishes the interrupted rollout', async () => {
+    const release = engine.holdStarts();
+    const attempt = releaseService(context, 'web', 'dev', { ...options, image: 'berth/web:v2' });
+    await until('a v2 container created, its start held', async () => ((await engine.containers.summaries(['berth.service=web'])).length > 2 ? true : undefined), 10_000, 10);
+    engine.stopAnswering();
+    await assert.rejects(attempt, (error: unknown) => isUnreachable(error));
+    const interrupted = (await rolloutsOf(db, 'web', 'dev'))[0]!;
+    assert.deepEqual([interrupted.kind, interrupted.status], ['release', 'running']);
+    engine.answerAgain();
+    release();
+    const result = await releaseService(context, 'web', 'dev', { ...options, image: 'berth/web:v2' });
+    assert.deepEqual([result.status, result.message, result.rollout], ['succeeded', `finished the interrupted rollout #${interrupted.id}`, interrupted.id]);
+    assert.equal((await rolloutsOf(db, 'web', 'dev'))[0]?.status, 'succeeded');
+    const state = await endState();
+    assert.deepEqual(state.running.map((r) => [r.slot, r.image]), [['web-dev-1', images.v2], ['web-dev-2', images.v2]]);
+    assert.deepEqual(state.servers, state.running.map((r) => ({ slot: r.slot, address: '127.0.0.1', port: r.port, state: 'ready' })));
+    assert.equal(state.stopped, 0);
   });
 });
