@@ -24,6 +24,7 @@ import bcrypt from 'bcryptjs';
 import { parse, stringify } from 'yaml';
 import { loadProject } from '../src/config/project.js';
 import { connectHost, type Engine } from '../src/engine/client.js';
+import { rawHost, type RawEngine } from '../src/testing/raw-engine.js';
 import { registryDown, registryUp } from '../src/registry/process.js';
 import { build, freePort, push, target } from '../src/registry/testing.js';
 import { registerCleanup } from '../src/testing/cleanup.js';
@@ -73,7 +74,7 @@ async function berth(fixture: Fixture, args: string[]): Promise<Finished & { lin
 
 // --- set-up ---------------------------------------------------------------------
 
-async function setUp(): Promise<{ fixture: Fixture; lab: Lab; engines: Map<string, Engine> }> {
+async function setUp(): Promise<{ fixture: Fixture; lab: Lab; engines: Map<string, Engine>; raws: Map<string, RawEngine> }> {
   const fixture = await makeFixture({
     base: { settings: { root: { tarball: await tinyRootTarball() } } },
     web: {
@@ -107,7 +108,8 @@ async function setUp(): Promise<{ fixture: Fixture; lab: Lab; engines: Map<strin
   if (pushed.failed.length > 0) throw new Error(`push failed: ${JSON.stringify(pushed.failed)}`);
   const project = loadProject(fixture.dir, fixture.env);
   const engines = new Map(project.hosts.map((h) => [h.name, connectHost(h)]));
-  return { fixture, lab, engines };
+  const raws = new Map(project.hosts.map((h) => [h.name, rawHost(h)]));
+  return { fixture, lab, engines, raws };
 }
 
 // --- the two contenders ------------------------------------------------------------
@@ -129,12 +131,12 @@ async function berthSlots(fixture: Fixture, engines: Map<string, Engine>): Promi
  * The raw side's create bodies, copied from what Berth created (image reference by digest, command,
  * init, network, static IP and MAC), under other names and without Berth's labels but the project's.
  */
-async function rawBodies(fixture: Fixture, engines: Map<string, Engine>, slots: Slot[]): Promise<CreateBody[]> {
+async function rawBodies(fixture: Fixture, engines: Map<string, Engine>, raws: Map<string, RawEngine>, slots: Slot[]): Promise<CreateBody[]> {
   return Promise.all(
     slots.map(async (s, i) => {
       const engine = engines.get(s.host)!;
       const [summary] = await engine.containers.summaries([`berth.project=${fixture.name}`, `berth.instance=${s.slot}`]);
-      const raw = await engine.http.json<{ Config: Record<string, unknown>; HostConfig: Record<string, unknown> }>('GET', `/containers/${summary!.id}/json`);
+      const raw = await raws.get(s.host)!.json<{ Config: Record<string, unknown>; HostConfig: Record<string, unknown> }>('GET', `/containers/${summary!.id}/json`);
       const network = raw.HostConfig.NetworkMode as string;
       const config = raw.Config;
       return {
@@ -159,21 +161,21 @@ async function rawBodies(fixture: Fixture, engines: Map<string, Engine>, slots: 
 }
 
 /** All 60 at once: create, then start, each on its host's engine; resolves when every start returned. */
-async function rawDeploy(engines: Map<string, Engine>, bodies: CreateBody[]): Promise<{ ms: number; ids: { host: string; id: string }[] }> {
+async function rawDeploy(engines: Map<string, RawEngine>, bodies: CreateBody[]): Promise<{ ms: number; ids: { host: string; id: string }[] }> {
   const t0 = process.hrtime.bigint();
   const ids = await Promise.all(
     bodies.map(async (b) => {
       const engine = engines.get(b.host)!;
-      const { Id } = await engine.http.json<{ Id: string }>('POST', '/containers/create', { query: { name: b.name }, body: b.body, timeoutMs: 300_000 });
-      await engine.http.empty('POST', `/containers/${Id}/start`, { timeoutMs: 300_000 });
+      const { Id } = await engine.json<{ Id: string }>('POST', '/containers/create', { query: { name: b.name }, body: b.body, timeoutMs: 300_000 });
+      await engine.empty('POST', `/containers/${Id}/start`, { timeoutMs: 300_000 });
       return { host: b.host, id: Id };
     }),
   );
   return { ms: Number(process.hrtime.bigint() - t0) / 1e6, ids };
 }
 
-async function rawRemove(engines: Map<string, Engine>, ids: { host: string; id: string }[]): Promise<void> {
-  await Promise.all(ids.map((c) => engines.get(c.host)!.http.empty('DELETE', `/containers/${c.id}`, { query: { force: 'true' }, timeoutMs: 300_000 })));
+async function rawRemove(engines: Map<string, RawEngine>, ids: { host: string; id: string }[]): Promise<void> {
+  await Promise.all(ids.map((c) => engines.get(c.host)!.empty('DELETE', `/containers/${c.id}`, { query: { force: 'true' }, timeoutMs: 300_000 })));
 }
 
 /** Until no container of the project is left on the lab hosts (berth rm returns once they are removed; this is a check). */
@@ -200,7 +202,7 @@ const healthyMs = (text: string) => {
   return match ? Number(match[1]) * (match[2] === 's' ? 1000 : 1) : undefined;
 };
 
-async function deployRound(fixture: Fixture, engines: Map<string, Engine>, bodies: CreateBody[], berthFirst: boolean): Promise<DeploySample> {
+async function deployRound(fixture: Fixture, engines: Map<string, Engine>, raws: Map<string, RawEngine>, bodies: CreateBody[], berthFirst: boolean): Promise<DeploySample> {
   let berthMs = 0;
   let rawMs = 0;
   let timeline = { firstLaunch: NaN, lastHealthy: NaN, healthyIn: [] as number[] };
@@ -215,9 +217,9 @@ async function deployRound(fixture: Fixture, engines: Map<string, Engine>, bodie
     await assertEmpty(fixture, engines);
   };
   const runRaw = async () => {
-    const raw = await rawDeploy(engines, bodies);
+    const raw = await rawDeploy(raws, bodies);
     rawMs = raw.ms;
-    await rawRemove(engines, raw.ids);
+    await rawRemove(raws, raw.ids);
     await assertEmpty(fixture, engines);
   };
   for (const run of berthFirst ? [runBerth, runRaw] : [runRaw, runBerth]) await run();
@@ -281,7 +283,7 @@ async function main() {
     ({ fixture, lab } = setup);
     registry = true;
     unregister = registerCleanup('fleet benchmark', cleanup);
-    const { engines } = setup;
+    const { engines, raws } = setup;
     console.log(`lab of ${lab.hosts.length} hosts, registry, build and push: ${ms(Date.now() - t0)}`);
 
     // Warm-up: pulls the digest on every host and creates the flat network there; its instances give the raw side its bodies.
@@ -290,14 +292,14 @@ async function main() {
     const slots = await berthSlots(fixture, engines);
     if (slots.length !== REPLICAS) throw new Error(`the warm-up deploy runs ${slots.length} instances, not ${REPLICAS}`);
     const perHost = [...engines.keys()].map((h) => `${h} ${slots.filter((s) => s.host === h).length}`).join(', ');
-    const bodies = await rawBodies(fixture, engines, slots);
+    const bodies = await rawBodies(fixture, engines, raws, slots);
     console.log(`warm-up deploy ${ms(warm.ms)} (${pulls.length} pull(s): ${pulls.join('; ')}); ${perHost}`);
     await berth(fixture, ['rm', SERVICE, '--env', ENV]);
     await assertEmpty(fixture, engines);
 
     const deploys: DeploySample[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const sample = await deployRound(fixture, engines, bodies, round % 2 === 0);
+      const sample = await deployRound(fixture, engines, raws, bodies, round % 2 === 0);
       deploys.push(sample);
       console.log(`round ${round + 1} (${round % 2 === 0 ? 'Berth first' : 'raw first'}): berth deploy ${ms(sample.berth)}, raw create+start ${ms(sample.raw)}, ratio ${(sample.berth / sample.raw).toFixed(2)}×; Berth's first launch at ${ms(sample.firstLaunch)}, last healthy at ${ms(sample.lastHealthy)}, median healthy-in ${ms(median(sample.healthyIn))}`);
     }

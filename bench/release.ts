@@ -30,12 +30,13 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadProject } from '../src/config/project.js';
-import { connectEngine, type Engine } from '../src/engine/client.js';
+import { connectEngine } from '../src/engine/client.js';
 import { freePort, haproxyProgram, stopFrontDoor } from '../src/lb/front-door.js';
 import { haproxyConfig } from '../src/lb/haproxy-config.js';
 import { frontDoorDir } from '../src/lb/paths.js';
 import { removeNetwork } from '../src/network/docker-network.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../src/testing/fixture.js';
+import type { RawEngine } from '../src/testing/raw-engine.js';
 import { get, startLoad, type LoadResult } from '../src/testing/load.js';
 import { sleep } from '../src/time.js';
 import { BERTH, DOCKER, DOCKER_ENV, Interruption, machine, median, ms, pickSubnet, positiveFlag, rotated, spawnTimed, writeSection, type Finished } from './lib.js';
@@ -398,10 +399,10 @@ interface Task {
   Status: { State: string; Timestamp: string };
 }
 
-const runningTasks = async (engine: Engine, service: string) =>
-  (await engine.http.json<Task[]>('GET', '/tasks', { query: { filters: { service: [service], 'desired-state': ['running'] } } })).filter((t) => t.Status.State === 'running');
+const runningTasks = async (engine: RawEngine, service: string) =>
+  (await engine.json<Task[]>('GET', '/tasks', { query: { filters: { service: [service], 'desired-state': ['running'] } } })).filter((t) => t.Status.State === 'running');
 
-async function setOrder(engine: Engine, swarm: Swarm, order: Swarm['order']): Promise<void> {
+async function setOrder(engine: RawEngine, swarm: Swarm, order: Swarm['order']): Promise<void> {
   if (swarm.order === order) return;
   const before = (await runningTasks(engine, swarm.service)).map((t) => t.ID).sort();
   // Only the update policy changes, not the tasks' spec: nothing is redeployed.
@@ -414,21 +415,21 @@ async function setOrder(engine: Engine, swarm: Swarm, order: Swarm['order']): Pr
 
 async function swarmUpdate(setup: Setup, order: Swarm['order']): Promise<Sample> {
   const { swarm, fixture } = setup;
-  await setOrder(fixture.engine, swarm, order);
+  await setOrder(fixture.raw, swarm, order);
   await sleep(SETTLE_MS);
   interruption.check();
   const next = other(swarm.version);
   const sample = await underLoad(swarm.target, async () => {
     const startEpoch = Date.now();
     const finished = await timedAsync(DOCKER, ['service', 'update', '--detach=false', '--no-resolve-image', '--image', swarm.tags[next], swarm.service], DOCKER_ENV);
-    const inspect = await fixture.engine.http.json<{ UpdateStatus?: { State: string; Message: string } }>('GET', `/services/${swarm.service}`);
+    const inspect = await fixture.raw.json<{ UpdateStatus?: { State: string; Message: string } }>('GET', `/services/${swarm.service}`);
     if (inspect.UpdateStatus?.State !== 'completed') throw new Error(`docker service update ended "${inspect.UpdateStatus?.State}": ${inspect.UpdateStatus?.Message}\n${finished.stdout}\n${finished.stderr}`);
-    const tasks = (await runningTasks(fixture.engine, swarm.service)).filter((t) => t.Spec.ContainerSpec.Image === swarm.tags[next]);
+    const tasks = (await runningTasks(fixture.raw, swarm.service)).filter((t) => t.Spec.ContainerSpec.Image === swarm.tags[next]);
     if (tasks.length !== REPLICAS) throw new Error(`after the update, ${tasks.length} tasks run ${swarm.tags[next]}, not ${REPLICAS}`);
     // Swarm reports a task running once its container passed its health check.
     const lastUp = Math.max(...tasks.map((t) => Date.parse(t.Status.Timestamp))) - startEpoch;
     // Per slot, from Swarm's own timestamps: the old task (the latest of the old build in that slot) and the new one.
-    const history = await fixture.engine.http.json<Task[]>('GET', '/tasks', { query: { filters: { service: [swarm.service] } } });
+    const history = await fixture.raw.json<Task[]>('GET', '/tasks', { query: { filters: { service: [swarm.service] } } });
     const started: number[] = [];
     const stopped: number[] = [];
     for (const task of tasks) {

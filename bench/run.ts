@@ -107,7 +107,7 @@ async function untilAllAnswer(ips: string[]): Promise<void> {
 /** Containers on the Docker network: name → IPv4 and MAC, as the engine applied them. */
 async function members(setup: Setup): Promise<Map<string, { ip: string; mac: string }>> {
   type Network = { Containers: Record<string, { Name: string; IPv4Address: string; MacAddress: string }> | null };
-  const network = await setup.engine.http.json<Network>('GET', `/networks/${encodeURIComponent(setup.dockerNetwork)}`);
+  const network = await setup.fixture.raw.json<Network>('GET', `/networks/${encodeURIComponent(setup.dockerNetwork)}`);
   return new Map(Object.values(network.Containers ?? {}).map((c) => [c.Name, { ip: c.IPv4Address.split('/')[0]!, mac: c.MacAddress.toLowerCase() }]));
 }
 

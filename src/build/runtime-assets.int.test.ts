@@ -81,7 +81,7 @@ describe('runtime assets: secrets, user switching and the health probe', () => {
     // The trailing newline is stripped, inner ones are kept; an invalid name is skipped with a warning naming the file only.
     assert.ok(logs.includes(`ppid=1 uid=1000 gid=1000 home=/tmp secret=[${SECRET}] bad=[0]`), logs);
     assert.match(logs, /berth: warning: ignoring secret file \/run\/secrets\/bad-name: its name is not a variable name/);
-    const inspect = await fixture.engine.http.json<{ Config: { Env: string[] } }>('GET', `/containers/${id}/json`);
+    const inspect = await fixture.raw.json<{ Config: { Env: string[] } }>('GET', `/containers/${id}/json`);
     assert.ok(!inspect.Config.Env.some((e) => e.startsWith('DB_PASSWORD=')), 'no DB_PASSWORD in Config.Env');
     assert.ok(!JSON.stringify(inspect).includes('pa ss'), 'the value is nowhere in docker inspect');
   });
@@ -123,7 +123,7 @@ describe('runtime assets: secrets, user switching and the health probe', () => {
     }
     assert.equal(health, 'healthy', "the engine's HEALTHCHECK with the probe never passed within 2 minutes");
 
-    const probe = (...args: string[]) => fixture.engine.containers.exec(id, ['/opt/berth/bin/health', ...args]);
+    const probe = (...args: string[]) => fixture.engine.exec(id, ['/opt/berth/bin/health', ...args]);
     const cases: [string[], number, RegExp][] = [
       [['http', '8080', '/index.html'], 0, /^healthy: http:\/\/127\.0\.0\.1:8080\/index\.html answered 200$/],
       [['http', '8080', '/missing'], 1, /^unhealthy: http:\/\/127\.0\.0\.1:8080\/missing answered 404$/],

@@ -172,7 +172,7 @@ describe('berth deploy on the rollout executor', () => {
     const second = await berth(['deploy', 'gate', '--env', 'dev', '--image', images.A]);
     assert.equal(second.code, 4, show(second));
     assert.match(second.stderr, new RegExp(`error \\(conflict\\): a rollout of gate in dev is in progress: rollout #${journal.id} \\(deploy of release ${journal.release}`));
-    await fixture.engine.containers.exec(containerName(fixture.name, 'gate-dev-1'), ['touch', '/tmp/go']);
+    await fixture.engine.exec(containerName(fixture.name, 'gate-dev-1'), ['touch', '/tmp/go']);
     const first = await firstDeploy;
     assert.equal(first.code, 0, show(first));
     assert.deepEqual((await rolloutsOf(db, 'gate', 'dev')).map((r) => [r.id, r.kind, r.status]), [[journal.id, 'deploy', 'succeeded']]);

@@ -10,13 +10,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { loadProject } from '../config/project.js';
-import { connectEngine, type Engine } from '../engine/client.js';
 import { BerthError } from '../errors.js';
 import { registryDown, registryUp } from '../registry/process.js';
 import { build, freePort, push, target } from '../registry/testing.js';
 import { openStore, type Store, closeStore } from '../store/db.js';
 import { releasesOf, rolloutsOf } from '../store/releases.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { rawEngine, type RawEngine } from '../testing/raw-engine.js';
 import { recordMade } from '../testing/leftovers.js';
 import { startLab, type Lab } from '../testing/lab.js';
 import { steps } from '../testing/steps.js';
@@ -33,16 +33,16 @@ describe('a second real engine pulls by digest from the registry on the LAN', ()
   let lab: Lab;
   let fixture: Fixture;
   let db: Store;
-  let h1: Engine;
+  let h1: RawEngine;
   let address: string;
   let digest: string;
   const context = (): RunContext => {
     const project = loadProject(fixture.dir, fixture.env);
     return { project, db, hosts: new Hosts(project, fixture.engine), env: fixture.env };
   };
-  const pullsOn = async (engine: Engine, since: number) => {
+  const pullsOn = async (engine: RawEngine, since: number) => {
     const until = Math.ceil(Date.now() / 1000) + 1;
-    const stream = await engine.http.call('GET', '/events', { query: { since: String(since), until: String(until), filters: JSON.stringify({ type: ['image'], event: ['pull'] }) } });
+    const stream = await engine.call('GET', '/events', { query: { since: String(since), until: String(until), filters: JSON.stringify({ type: ['image'], event: ['pull'] }) } });
     const text = Buffer.concat((await stream.toArray()) as Buffer[]).toString('utf8');
     return text.split('\n').filter((l) => l.trim() !== '').map((l) => (JSON.parse(l) as { id: string }).id).filter((id) => id.startsWith(address));
   };
@@ -67,7 +67,7 @@ describe('a second real engine pulls by digest from the registry on the LAN', ()
     fixture.write('htpasswd', `berth:${bcrypt.hashSync(PASSWORD, 10)}\n`);
     db = await openStore(loadProject(fixture.dir, fixture.env).stateDir);
     // The test's own look at h1, behind Berth's back.
-    h1 = connectEngine({ DOCKER_HOST: `unix://${lab.hosts[0]!.socket}` });
+    h1 = rawEngine({ DOCKER_HOST: `unix://${lab.hosts[0]!.socket}` });
     recordMade(fixture.dir, 'certs', address);
     const up = await registryUp(target(fixture));
     // Berth's own install into certs.d, recorded above so the fixture's cleanup (or a sweep) removes it.
@@ -97,9 +97,9 @@ describe('a second real engine pulls by digest from the registry on the LAN', ()
     assert.equal(result.image.digest, digest);
     assert.deepEqual(result.instances.map((i) => i.host), ['h1']);
     const ref = `${address}/berth/app@${digest}`;
-    const pulled = await h1.http.json<{ RepoDigests: string[] }>('GET', `/images/${encodeURIComponent(ref)}/json`);
+    const pulled = await h1.json<{ RepoDigests: string[] }>('GET', `/images/${encodeURIComponent(ref)}/json`);
     assert.ok(pulled.RepoDigests.includes(ref), pulled.RepoDigests.join(' '));
-    const container = await h1.http.json<{ Config: { Image: string }; State: { Running: boolean } }>('GET', `/containers/${result.instances[0]!.id}/json`);
+    const container = await h1.json<{ Config: { Image: string }; State: { Running: boolean } }>('GET', `/containers/${result.instances[0]!.id}/json`);
     assert.equal(container.Config.Image, ref);
     assert.equal(container.State.Running, true);
     assert.deepEqual(await pullsOn(h1, since), [ref]);

@@ -18,6 +18,7 @@ import { build, freePort, push, target } from '../registry/testing.js';
 import { openStore, type Store, closeStore } from '../store/db.js';
 import { releasesOf, rolloutsOf } from '../store/releases.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { rawEngine } from '../testing/raw-engine.js';
 import { steps } from '../testing/steps.js';
 import { removeNetwork } from '../network/docker-network.js';
 import type { RunContext } from './context.js';
@@ -42,7 +43,7 @@ describe('images pulled by digest from a TLS registry with a password', () => {
   /** The engine's image pull events since `since` (seconds), as the engine reports them. */
   const pullsSince = async (since: number) => {
     const until = Math.ceil(Date.now() / 1000) + 1;
-    const text = await (await fixture.engine.http.call('GET', '/events', { query: { since: String(since), until: String(until), filters: JSON.stringify({ type: ['image'], event: ['pull'] }) } })).toArray();
+    const text = await (await rawEngine(fixture.env).call('GET', '/events', { query: { since: String(since), until: String(until), filters: JSON.stringify({ type: ['image'], event: ['pull'] }) } })).toArray();
     return Buffer.concat(text as Buffer[]).toString('utf8').split('\n').filter((l) => l.trim() !== '').map((l) => (JSON.parse(l) as { id: string }).id).filter((id) => id.startsWith(address));
   };
 
@@ -115,10 +116,10 @@ describe('images pulled by digest from a TLS registry with a password', () => {
     const notes: string[] = [];
     const result = await deployService(context(), 'web', 'dev', { image: digest, timeoutMs: 120_000, onEvent: (e: DeployEvent) => e.type === 'note' && notes.push(e.text) });
     const ref = `${address}/berth/web@${digest}`;
-    const image = (await fixture.engine.http.json<{ Id: string; RepoDigests: string[] }>('GET', `/images/${encodeURIComponent(ref)}/json`));
+    const image = (await rawEngine(fixture.env).json<{ Id: string; RepoDigests: string[] }>('GET', `/images/${encodeURIComponent(ref)}/json`));
     assert.equal(image.Id, web.imageId);
     assert.ok(image.RepoDigests.includes(ref), image.RepoDigests.join(' '));
-    const container = await fixture.engine.http.json<{ Config: { Image: string } }>('GET', `/containers/${result.instances[0]!.id}/json`);
+    const container = await rawEngine(fixture.env).json<{ Config: { Image: string } }>('GET', `/containers/${result.instances[0]!.id}/json`);
     assert.equal(container.Config.Image, ref, 'created from the digest reference');
     assert.deepEqual(await pullsSince(since), [ref]);
     assert.ok(notes.some((n) => n.startsWith(`local: pulled ${ref}`)), notes.join('\n'));
@@ -140,7 +141,7 @@ describe('images pulled by digest from a TLS registry with a password', () => {
     assert.deepEqual((await build(fixture)).failed, []);
     const dev = await deployService(context(), 'web', 'dev', { timeoutMs: 120_000 });
     assert.equal(dev.image.repository, '');
-    const container = await fixture.engine.http.json<{ Config: { Image: string } }>('GET', `/containers/${dev.instances[0]!.id}/json`);
+    const container = await rawEngine(fixture.env).json<{ Config: { Image: string } }>('GET', `/containers/${dev.instances[0]!.id}/json`);
     assert.equal(container.Config.Image, dev.image.id, 'created from the image ID on the build engine');
 
     const releases = (await releasesOf(db, 'web')).length;

@@ -8,7 +8,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { extract, pack } from 'tar-stream';
 import type { ServiceSpec } from '../config/model.js';
-import type { ContainerClient } from '../engine/containers.js';
+import type { EngineContainers } from '../engine/engine.js';
 import { failed, notFound } from '../errors.js';
 
 export const SECRETS_DIR = '/run/secrets';
@@ -82,7 +82,7 @@ export function resolveOwner(spec: string, passwd: string, group: string): Owner
 }
 
 /** Copies the files into a created container before it starts; the owner of the secrets is read from the container itself. */
-export async function copyInstanceFiles(containers: ContainerClient, id: string, files: InstanceFiles): Promise<void> {
+export async function copyInstanceFiles(containers: EngineContainers, id: string, files: InstanceFiles): Promise<void> {
   if (files.secrets.size === 0 && files.configs.length === 0) return;
   const owner = files.secrets.size > 0 ? await ownerIn(containers, id) : ROOT;
   await containers.putArchive(id, '/', await instanceArchive(files, owner));
@@ -101,7 +101,7 @@ export function readConfigFiles(service: ServiceSpec): ConfigContent[] {
   });
 }
 
-async function ownerIn(containers: ContainerClient, id: string): Promise<Owner> {
+async function ownerIn(containers: EngineContainers, id: string): Promise<Owner> {
   const spec = serviceUser(await containers.processConfig(id));
   if (spec === '' || /^\d+:\d+$/.test(spec)) return resolveOwner(spec, '', '');
   const [passwd, group] = await Promise.all([fileIn(containers, id, '/etc/passwd'), spec.includes(':') ? fileIn(containers, id, '/etc/group') : '']);
@@ -109,7 +109,7 @@ async function ownerIn(containers: ContainerClient, id: string): Promise<Owner> 
 }
 
 /** A text file of the container ('' when it has none). */
-async function fileIn(containers: ContainerClient, id: string, path: string): Promise<string> {
+async function fileIn(containers: EngineContainers, id: string, path: string): Promise<string> {
   const tar = await containers.getArchive(id, path).catch((error: unknown) => {
     if ((error as { kind?: string }).kind === 'not-found') return undefined;
     throw error;

@@ -57,7 +57,7 @@ export async function instanceLogs(context: RunContext, instances: InstanceStatu
 }
 
 export async function execIn(context: RunContext, instance: InstanceStatus, command: string[]): Promise<{ exitCode: number; output: string }> {
-  return context.hosts.engine(instance.host).containers.exec(instance.id, command);
+  return context.hosts.engine(instance.host).exec(instance.id, command);
 }
 
 /** Restarts one instance at a time and waits until each is healthy again, so the service never goes fully down. */

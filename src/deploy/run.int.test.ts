@@ -126,10 +126,10 @@ describe('berth deploy on the real engine', () => {
     const instance = first.instances[0]!;
     // The service process is busybox's httpd; exec'd processes do not get the entrypoint's exports.
     const script = 'for p in /proc/[0-9]*; do if tr "\\0" " " < $p/cmdline | grep -q "^busybox httpd"; then tr "\\0" "\\n" < $p/environ; fi; done';
-    const exec = await fixture.engine.containers.exec(instance.id, ['sh', '-c', script]);
+    const exec = await fixture.engine.exec(instance.id, ['sh', '-c', script]);
     assert.match(exec.output, new RegExp(`^API_TOKEN=${TOKEN}$`, 'm'));
     assert.match(exec.output, /^MODE=test$/m);
-    const raw = await fixture.engine.http.json<unknown>('GET', `/containers/${instance.id}/json`);
+    const raw = await fixture.raw.json<unknown>('GET', `/containers/${instance.id}/json`);
     assert.doesNotMatch(JSON.stringify(raw), new RegExp(TOKEN));
     assert.doesNotMatch(JSON.stringify(await listInstances(context())), new RegExp(TOKEN));
     assert.doesNotMatch(JSON.stringify(first), new RegExp(TOKEN));

@@ -43,9 +43,9 @@ describe('secrets and config files copied into instances', () => {
   const serviceEnv = async (id: string): Promise<string> => {
     const script = 'for p in /proc/[0-9]*; do if tr "\\0" " " < $p/cmdline | grep -q "^busybox httpd"; then tr "\\0" "\\n" < $p/environ; fi; done';
     // As the service's user: root in a container lacks CAP_SYS_PTRACE, which reading another user's environ needs.
-    return (await fixture.engine.containers.exec(id, ['busybox', 'su', '-s', '/bin/sh', 'app', '-c', script])).output;
+    return (await fixture.engine.exec(id, ['busybox', 'su', '-s', '/bin/sh', 'app', '-c', script])).output;
   };
-  const sh = async (id: string, script: string): Promise<string> => (await fixture.engine.containers.exec(id, ['sh', '-c', script])).output.trim();
+  const sh = async (id: string, script: string): Promise<string> => (await fixture.engine.exec(id, ['sh', '-c', script])).output.trim();
 
   before(async () => {
     fixture = await makeFixture(
@@ -109,13 +109,13 @@ describe('secrets and config files copied into instances', () => {
   step('on disk in the container: the secret 0400 and its folder 0500, owned by the service user (app, 1000:1000); the config file 0444, root\'s', async () => {
     assert.equal(await sh(devId, 'busybox stat -c "%a %u:%g" /run/secrets /run/secrets/API_TOKEN /etc/app/conf.d/app.conf'), '500 1000:1000\n400 1000:1000\n444 0:0');
     // The service's user can read it, another user cannot.
-    assert.equal((await fixture.engine.containers.exec(devId, ['busybox', 'su', '-s', '/bin/sh', 'app', '-c', 'cat /run/secrets/API_TOKEN'])).output.trim(), dev);
-    assert.equal((await fixture.engine.containers.exec(devId, ['busybox', 'su', '-s', '/bin/sh', 'other', '-c', 'cat /run/secrets/API_TOKEN 2>&1; ls /run/secrets 2>&1'])).output.includes(dev), false);
+    assert.equal((await fixture.engine.exec(devId, ['busybox', 'su', '-s', '/bin/sh', 'app', '-c', 'cat /run/secrets/API_TOKEN'])).output.trim(), dev);
+    assert.equal((await fixture.engine.exec(devId, ['busybox', 'su', '-s', '/bin/sh', 'other', '-c', 'cat /run/secrets/API_TOKEN 2>&1; ls /run/secrets 2>&1'])).output.includes(dev), false);
   });
 
   step('no inspect output, label, log line or berth output holds a secret value; the container mounts nothing', async () => {
     for (const id of [devId, prodId]) {
-      const raw = await fixture.engine.http.json<{ Mounts: unknown[]; HostConfig: { Binds: unknown } }>('GET', `/containers/${id}/json`);
+      const raw = await fixture.raw.json<{ Mounts: unknown[]; HostConfig: { Binds: unknown } }>('GET', `/containers/${id}/json`);
       const text = JSON.stringify(raw);
       assert.doesNotMatch(text, new RegExp(`${dev}|${production}`));
       assert.deepEqual(raw.Mounts, []);

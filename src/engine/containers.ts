@@ -211,17 +211,6 @@ export class ContainerClient {
       if (text) onText(text);
     }
   }
-
-  /** Runs a command inside a running container and collects its output. */
-  async exec(id: string, cmd: string[]): Promise<ExecResult> {
-    const created = await guard(this.endpoint, `exec in ${id}`, () =>
-      this.http.json<{ Id: string }>('POST', `/containers/${encodeURIComponent(id)}/exec`, { body: { Cmd: cmd, AttachStdout: true, AttachStderr: true } }),
-    );
-    const response = await guard(this.endpoint, `exec in ${id}`, () => this.http.call('POST', `/exec/${created.Id}/start`, { body: { Detach: false, Tty: false } }));
-    const output = demultiplex(await readBuffer(response));
-    const info = await guard(this.endpoint, `exec in ${id}`, () => this.http.json<{ ExitCode: number | null }>('GET', `/exec/${created.Id}/json`));
-    return { exitCode: info.ExitCode ?? -1, output };
-  }
 }
 
 /** A stop may take its whole grace period before the engine kills the process, and then some. */

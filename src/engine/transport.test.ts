@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BerthError } from '../errors.js';
-import { Engine } from './client.js';
+import { DockerEngine } from './client.js';
 import { guard, isUnreachable } from './errors.js';
-import { EngineCallError, readText } from './http.js';
+import { EngineCallError, EngineHttp, readText } from './http.js';
 import { makeTestCa, type TestCa } from './test-certs.js';
 
 let dir: string;
@@ -63,8 +63,10 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const engineWith = (tls: { ca: string; cert: string; key: string }, at = port) => new Engine({ host: '127.0.0.1', port: at, tls, connectTimeoutMs: 2000 }, `tcp://127.0.0.1:${at}`);
+const engineWith = (tls: { ca: string; cert: string; key: string }, at = port) => new DockerEngine({ host: '127.0.0.1', port: at, tls, connectTimeoutMs: 2000 }, `tcp://127.0.0.1:${at}`);
 const trusted = () => engineWith({ ca: good.ca, cert: good.clientCert, key: good.clientKey });
+/** The HTTP client under the engine, for what only it shows (streams, raw errors, its own deadlines). */
+const trustedHttp = () => new EngineHttp({ host: '127.0.0.1', port, tls: { ca: good.ca, cert: good.clientCert, key: good.clientKey }, connectTimeoutMs: 2000 }, `tcp://127.0.0.1:${port}`);
 
 async function rejection(promise: Promise<unknown>): Promise<BerthError> {
   try {
@@ -109,8 +111,8 @@ describe('engine client over mutual TLS', () => {
   });
 
   it('streams an answer with its status and headers', async () => {
-    const engine = trusted();
-    const response = await engine.http.call('GET', '/stream');
+    const engine = trustedHttp();
+    const response = await engine.call('GET', '/stream');
     assert.equal(response.statusCode, 200);
     assert.equal(response.headers['content-type'], 'application/json');
     assert.equal(await readText(response), '{"a":1}\n{"b":2}\n');
@@ -118,8 +120,8 @@ describe('engine client over mutual TLS', () => {
   });
 
   it("gives an engine's error answer as its status and message, not as unreachable", async () => {
-    const engine = trusted();
-    const error = await engine.http.json('GET', '/missing').catch((e: unknown) => e);
+    const engine = trustedHttp();
+    const error = await engine.json('GET', '/missing').catch((e: unknown) => e);
     assert.ok(error instanceof EngineCallError);
     assert.deepEqual([error.statusCode, error.message, isUnreachable(error)], [404, 'No such container: x', false]);
     await engine.close();
@@ -144,8 +146,8 @@ describe('engine client over mutual TLS', () => {
   });
 
   it('gives up on a call the engine does not answer within its timeout', async () => {
-    const engine = trusted();
-    const error = await rejection(guard(engine.endpoint, 'read never', () => engine.http.json('GET', '/never', { timeoutMs: 300 })));
+    const engine = trustedHttp();
+    const error = await rejection(guard(engine.endpoint, 'read never', () => engine.json('GET', '/never', { timeoutMs: 300 })));
     assert.equal(error.kind, 'unavailable');
     assert.ok(isUnreachable(error));
     assert.equal(error.message, `the engine at tcp://127.0.0.1:${port} did not answer within 0.3 s, while trying to read never`);

@@ -27,6 +27,7 @@ import { loadProject } from '../config/project.js';
 import { connectEngine, type Engine } from '../engine/client.js';
 import { runBerth, showOutcome, type CliOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { rawEngine, type RawEngine } from '../testing/raw-engine.js';
 import { startLab, type Lab, type LanHost } from '../testing/lab.js';
 import { labRegistry, upLabRegistry, type LabRegistry } from '../testing/lab-registry.js';
 import { steps } from '../testing/steps.js';
@@ -81,6 +82,8 @@ describe('a fleet of three lab hosts over mutual TLS, images from the registry',
   /** Every output of every berth command of this file, searched for the secret at the end. */
   const printed: string[] = [];
   const engines = new Map<string, Engine>();
+  /** The same engines' own API, for the whole inspect JSON. */
+  const raws = new Map<string, RawEngine>();
 
   const berth = async (command: string, ...rest: string[]): Promise<CliOutcome> => {
     // -p before the rest: after exec's `--` it would be the command's.
@@ -97,7 +100,7 @@ describe('a fleet of three lab hosts over mutual TLS, images from the registry',
     return outcome;
   };
   const ps = async (): Promise<PsInstance[]> => (JSON.parse((await ok('ps', '--env', ENV, '--json')).stdout) as { instances: PsInstance[] }).instances;
-  const inspect = (host: string, id: string) => engines.get(host)!.http.json<Inspected>('GET', `/containers/${id}/json`);
+  const inspect = (host: string, id: string) => raws.get(host)!.json<Inspected>('GET', `/containers/${id}/json`);
   const writeYaml = (edit: (yaml: Record<string, any>) => void) => {
     const yaml = parse(readFileSync(join(fixture.dir, 'berth.yaml'), 'utf8')) as Record<string, any>;
     edit(yaml);
@@ -132,7 +135,10 @@ describe('a fleet of three lab hosts over mutual TLS, images from the registry',
     fixture.write('site.conf', 'greeting=hello from the config file\n');
     await upLabRegistry(fixture, registry);
     env = { ...fixture.env, T_API_TOKEN: secret };
-    for (const h of lab.hosts) engines.set(h.name, connectEngine({ DOCKER_HOST: `unix://${h.socket}` }));
+    for (const h of lab.hosts) {
+      engines.set(h.name, connectEngine({ DOCKER_HOST: `unix://${h.socket}` }));
+      raws.set(h.name, rawEngine({ DOCKER_HOST: `unix://${h.socket}` }));
+    }
     await ok('build');
     await ok('push');
   });
@@ -179,7 +185,7 @@ describe('a fleet of three lab hosts over mutual TLS, images from the registry',
       const seen = await inspect(instance.host, instance.id);
       assert.match(seen.Config.Image, ref);
       refs.add(seen.Config.Image);
-      const image = await engines.get(instance.host)!.http.json<{ Id: string; RepoDigests: string[] }>('GET', `/images/${encodeURIComponent(seen.Config.Image)}/json`);
+      const image = await raws.get(instance.host)!.json<{ Id: string; RepoDigests: string[] }>('GET', `/images/${encodeURIComponent(seen.Config.Image)}/json`);
       assert.ok(image.RepoDigests.includes(seen.Config.Image), `${instance.host}: ${image.RepoDigests.join(' ')}`);
       assert.equal(image.Id, seen.Image);
     }
@@ -200,7 +206,7 @@ describe('a fleet of three lab hosts over mutual TLS, images from the registry',
   step("the secret's value is in no inspect output of any host, no log and nothing berth printed", async () => {
     for (const [host, engine] of engines) {
       for (const c of await engine.containers.summaries([`berth.project=${fixture.name}`])) {
-        const raw = JSON.stringify(await engine.http.json<unknown>('GET', `/containers/${c.id}/json`));
+        const raw = JSON.stringify(await raws.get(host)!.json<unknown>('GET', `/containers/${c.id}/json`));
         assert.ok(!raw.includes(secret), `inspect of ${c.name} on ${host}`);
         assert.ok(!(await engine.containers.logs(c.id)).includes(secret), `engine logs of ${c.name} on ${host}`);
       }

@@ -35,7 +35,7 @@ async function commandProbe(engine: Engine, id: string, command: string[], timeo
   let timer: NodeJS.Timeout | undefined;
   const overrun = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
   try {
-    const result = await Promise.race([engine.containers.exec(id, command), overrun]);
+    const result = await Promise.race([engine.exec(id, command), overrun]);
     if (result === 'timeout') return { ok: false, problem: `health command ${command.join(' ')}: timed out after ${timeoutMs} ms` };
     return result.exitCode === 0 ? { ok: true } : { ok: false, problem: `health command exited with ${result.exitCode}: ${result.output.trim().split('\n').pop() ?? ''}` };
   } finally {

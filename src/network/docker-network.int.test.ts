@@ -148,7 +148,7 @@ describe('flat Docker networks on a named Linux bridge', () => {
     assert.deepEqual(await ensureNetwork(engine, project, operator, { local: true, hostAddress }), { name: `berth-${project}-lan`, created: true });
     assert.deepEqual(await ipv4Of(operatorBridge), [`${hostAddress}/24`]);
     const box = await startOn(operator, 30, 'exec sleep 600');
-    const routes = await engine.containers.exec(box.id, ['/bin/busybox', 'ip', 'route']);
+    const routes = await engine.exec(box.id, ['/bin/busybox', 'ip', 'route']);
     assert.match(routes.output, new RegExp(`^default via ${operator.gateway!.replace(/\./g, '\\.')} `, 'm'));
   });
 

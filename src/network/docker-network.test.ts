@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Engine } from '../engine/client.js';
 import type { NetworkState } from '../engine/networks.js';
-import { conflict } from '../errors.js';
+import { FakeEngine } from '../testing/fake-engine.js';
 import { dockerNetworkName, ensureNetwork, networkCreateBody, networkDrift } from './docker-network.js';
 import { flat } from './ipam-fixture.js';
 
@@ -95,47 +94,47 @@ describe('networkDrift', () => {
 });
 
 describe('ensureNetwork', () => {
-  /** An engine whose network calls are scripted; records what was created. */
-  function fakeEngine(existing: NetworkState | undefined, onCreate: () => Promise<string> = async () => 'new-id') {
-    const created: unknown[] = [];
-    const networks = {
-      inspect: async () => existing,
-      create: async (body: unknown) => (created.push(body), onCreate()),
-    };
-    return { engine: { networks } as unknown as Engine, created };
-  }
+  const shopNetworks = (engine: FakeEngine) => engine.networks.list(['berth.project=shop']);
 
   it('uses the host network for host mode without asking the engine', async () => {
-    assert.deepEqual(await ensureNetwork({} as Engine, 'shop', flat({ mode: 'host' }), { local: true }), { name: 'host', created: false });
+    const engine = new FakeEngine();
+    engine.stopAnswering();
+    assert.deepEqual(await ensureNetwork(engine, 'shop', flat({ mode: 'host' }), { local: true }), { name: 'host', created: false });
   });
 
-  it('reuses a matching network and refuses a drifted one with the fix', async () => {
-    const body = networkCreateBody('shop', lan, '10.77.0.5');
-    const same = fakeEngine(stateOf(body));
-    assert.deepEqual(await ensureNetwork(same.engine, 'shop', lan, { local: false, hostAddress: '10.77.0.5' }), { name: 'berth-shop-lan', created: false });
-    const drifted = fakeEngine({ ...stateOf(body), subnet: '10.9.0.0/24' });
-    await assert.rejects(ensureNetwork(drifted.engine, 'shop', lan, { local: false, hostAddress: '10.77.0.5' }), (error: { kind: string; message: string; fix: string }) => {
+  it('creates a missing network, reuses a matching one and refuses a drifted one with the fix', async () => {
+    const engine = new FakeEngine();
+    const options = { local: false, hostAddress: '10.77.0.5' };
+    const lab = flat({ bridge: 'br9', createBridge: true, subnet: '10.77.0.0/24', gateway: '10.77.0.1' });
+    assert.deepEqual(await ensureNetwork(engine, 'shop', lab, options), { name: 'berth-shop-lan', created: true });
+    assert.deepEqual(await ensureNetwork(engine, 'shop', lab, options), { name: 'berth-shop-lan', created: false });
+    assert.deepEqual((await shopNetworks(engine)).map((n) => [n.name, n.subnet, n.gateway, n.auxAddresses]), [['berth-shop-lan', '10.77.0.0/24', '10.77.0.5', { DefaultGatewayIPv4: '10.77.0.1' }]]);
+    const moved = flat({ bridge: 'br9', createBridge: true, subnet: '10.9.0.0/24', gateway: '10.9.0.1' });
+    await assert.rejects(ensureNetwork(engine, 'shop', moved, { local: false, hostAddress: '10.9.0.5' }), (error: { kind: string; message: string; fix: string }) => {
       assert.equal(error.kind, 'conflict');
-      assert.match(error.message, /berth-shop-lan .*subnet: the network has 10\.9\.0\.0\/24, berth\.yaml wants 10\.77\.0\.0\/24/);
+      assert.match(error.message, /berth-shop-lan .*subnet: the network has 10\.77\.0\.0\/24, berth\.yaml wants 10\.9\.0\.0\/24/);
       assert.match(error.fix, /docker network rm berth-shop-lan/);
       return true;
     });
   });
 
   it("refuses an operator's bridge without the host's address, before creating anything", async () => {
-    const { engine, created } = fakeEngine(undefined);
+    const engine = new FakeEngine();
     await assert.rejects(ensureNetwork(engine, 'shop', lan, { local: false }), { kind: 'invalid', message: /own address on bridge br0/ });
-    assert.deepEqual(created, []);
+    assert.deepEqual(await shopNetworks(engine), []);
   });
 
-  it('lets the engine create a lab bridge and reuses a network another process created first', async () => {
+  it('reuses a network another process created between its look and its create', async () => {
+    const engine = new FakeEngine();
     const lab = flat({ bridge: 'br9', createBridge: true });
-    const body = networkCreateBody('shop', lab);
-    let inspected = 0;
-    const networks = {
-      inspect: async () => (inspected++ === 0 ? undefined : stateOf(body)),
-      create: async () => Promise.reject(conflict('create network berth-shop-lan: network with name berth-shop-lan already exists')),
+    const look = engine.networks.inspect.bind(engine.networks);
+    let other: string | undefined;
+    engine.networks.inspect = async (name) => {
+      const seen = await look(name);
+      other ??= await engine.networks.create(networkCreateBody('shop', lab));
+      return seen;
     };
-    assert.deepEqual(await ensureNetwork({ networks } as unknown as Engine, 'shop', lab, { local: false }), { name: 'berth-shop-lan', created: false });
+    assert.deepEqual(await ensureNetwork(engine, 'shop', lab, { local: false }), { name: 'berth-shop-lan', created: false });
+    assert.deepEqual((await shopNetworks(engine)).map((n) => n.id), [other]);
   });
 });

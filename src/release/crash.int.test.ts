@@ -127,7 +127,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
       `${label}: IPAM ${JSON.stringify(live)}`,
     );
     // Docker's side of the addresses: the network has exactly these endpoints.
-    const network = await fixture.engine.http.json<{ Containers: Record<string, { IPv4Address: string; MacAddress: string }> }>('GET', `/networks/berth-${fixture.name}-lan`);
+    const network = await fixture.raw.json<{ Containers: Record<string, { IPv4Address: string; MacAddress: string }> }>('GET', `/networks/berth-${fixture.name}-lan`);
     assert.deepEqual(
       Object.entries(network.Containers ?? {}).map(([id, e]) => [id, e.IPv4Address.split('/')[0]]).sort(),
       instances.map((i) => [i.id, i.ip]).sort(),

@@ -518,7 +518,7 @@ describe('release, promote, canary and rollback through the front door, on the r
     assert.equal(late.status, 'succeeded');
     const [instance, ...others] = await listInstances(context(), { environment: 'dev', service: LATE });
     assert.deepEqual([instance?.state, others], ['running', []]);
-    const log = await fixture.engine.containers.exec(instance!.id, ['cat', '/tmp/probes.log']);
+    const log = await fixture.engine.exec(instance!.id, ['cat', '/tmp/probes.log']);
     // Admitted after its second pass in a row, not at its first. (A probe the CGI answered in time for itself can still
     // time out for Berth on a busy machine and start the count again, so more than two 200s may come before admission.)
     const probes = log.output.trim().split('\n');

@@ -33,7 +33,7 @@ import {
   type RolloutStatus,
 } from '../store/releases.js';
 import { isLostLease, leaseOf } from '../store/leases.js';
-import { NO_DOOR } from './door.js';
+import { NO_DOOR, type Door } from './door.js';
 import { requireHosts } from './preflight.js';
 import { frontDoorFor } from './front-door.js';
 import { checkpoint } from '../fault.js';
@@ -62,6 +62,8 @@ export interface RolloutOptions {
    * reconciler, which never resumes or joins another rollout; a server runs several in one process).
    */
   resume?: false;
+  /** The service's front door: Berth's HAProxy one (front-door.ts) unless a test gives its own (testing/fake-door.ts). */
+  door?: Door;
 }
 
 export interface RolloutResult {
@@ -97,7 +99,7 @@ export async function contextFor(run: RunContext, release: Release, environment:
   const images = await distributionFor(run, release, (p) => emit({ type: 'note', text: `${p.host}: pulled ${images.source.ref} (${p.downloaded} layer(s) downloaded)` }));
   const placement = { replicas: await replicasIn(run, service, environment), ...(options.moves ? { moves: options.moves } : {}), ...(options.leave ? { leave: options.leave } : {}) };
   const target = await prepareTarget(run, service, environment, { id: release.imageId, digest: release.digest, ref: images.source.ref }, placement);
-  const door = withDoor ? await frontDoorFor(run, service, environment) : NO_DOOR;
+  const door = withDoor ? (options.door ?? (await frontDoorFor(run, service, environment))) : NO_DOOR;
   return {
     run,
     service,

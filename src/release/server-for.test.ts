@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { NetworkMode, Project } from '../config/model.js';
 import { Hosts } from '../deploy/hosts.js';
-import type { Engine } from '../engine/client.js';
 import type { ContainerState } from '../engine/containers.js';
+import { FakeEngine } from '../testing/fake-engine.js';
 import type { RolloutContext } from './rollout-context.js';
 import { serverFor } from './steps.js';
 
@@ -15,7 +15,7 @@ const project = {
     { name: 'h3', engine: 'tcp://h3.lan:2376' },
   ],
 } as Project;
-const hosts = new Hosts(project, { endpoint: 'unix:///var/run/docker.sock' } as Engine);
+const hosts = new Hosts(project, new FakeEngine({ endpoint: 'unix:///var/run/docker.sock' }));
 
 function ctx(mode: NetworkMode): RolloutContext {
   return { run: { hosts }, service: { name: 'web', ports: [8080] }, target: { network: { mode }, dockerName: 'berth-shop-net' } } as unknown as RolloutContext;

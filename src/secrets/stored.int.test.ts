@@ -55,9 +55,9 @@ describe('stored secrets deployed into instances', () => {
   /** What the service process (busybox httpd, started by the entrypoint) has in its environment. */
   const serviceEnv = async (id: string): Promise<string> => {
     const script = 'for p in /proc/[0-9]*; do if tr "\\0" " " < $p/cmdline | grep -q "^busybox httpd"; then tr "\\0" "\\n" < $p/environ; fi; done';
-    return (await fixture.engine.containers.exec(id, ['busybox', 'su', '-s', '/bin/sh', 'app', '-c', script])).output;
+    return (await fixture.engine.exec(id, ['busybox', 'su', '-s', '/bin/sh', 'app', '-c', script])).output;
   };
-  const secretFile = async (id: string): Promise<string> => (await fixture.engine.containers.exec(id, ['busybox', 'su', '-s', '/bin/sh', 'app', '-c', 'cat /run/secrets/DB_PASSWORD'])).output;
+  const secretFile = async (id: string): Promise<string> => (await fixture.engine.exec(id, ['busybox', 'su', '-s', '/bin/sh', 'app', '-c', 'cat /run/secrets/DB_PASSWORD'])).output;
 
   before(async () => {
     fixture = await makeFixture(
@@ -129,7 +129,7 @@ describe('stored secrets deployed into instances', () => {
     }
     const leaks = new RegExp(values.join('|'));
     for (const text of outputs) assert.doesNotMatch(text, leaks);
-    assert.doesNotMatch(JSON.stringify(await fixture.engine.http.json('GET', `/containers/${id}/json`)), leaks);
+    assert.doesNotMatch(JSON.stringify(await fixture.raw.json('GET', `/containers/${id}/json`)), leaks);
     assert.doesNotMatch(await fixture.engine.containers.logs(id), leaks);
     const key = readFileSync(join(stateDir, 'secret.key'), 'utf8').trim();
     const files = filesUnder(stateDir);

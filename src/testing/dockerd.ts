@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { EngineHttp } from '../engine/http.js';
+import { connectEngine } from '../engine/client.js';
 import { failed, unavailable } from '../errors.js';
 import { isAlive } from '../processes.js';
 import { sleep } from '../time.js';
@@ -22,8 +22,8 @@ export async function restartDockerd(options: { timeoutMs?: number } = {}, env: 
   }
   const deadline = Date.now() + (options.timeoutMs ?? 180_000);
   const pid = runningDockerd();
-  const http = new EngineHttp({ socketPath: SOCKET });
-  const answers = async () => (await http.empty('GET', '/_ping', { timeoutMs: 1000 }).catch(() => 0)) === 200;
+  const engine = connectEngine({ DOCKER_HOST: `unix://${SOCKET}` });
+  const answers = () => engine.ping(1000).then(() => true, () => false);
   // A test interrupted between the stop and the start must not leave the machine without its engine.
   const unregister = registerCleanup('restart of dockerd', async () => {
     await until(Date.now() + 60_000, `dockerd (pid ${pid}) to exit`, async () => !isAlive(pid));

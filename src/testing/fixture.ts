@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { connectEngine, type Engine } from '../engine/client.js';
 import { registerCleanup } from './cleanup.js';
+import { rawEngine, type RawEngine } from './raw-engine.js';
 import { recordMade, removeLeftovers, writeOwner } from './leftovers.js';
 import { sweepOnce } from './sweep.js';
 import { writeTinyRoot } from './tiny-root.js';
@@ -29,6 +30,8 @@ export interface Fixture {
   dir: string;
   env: NodeJS.ProcessEnv;
   engine: Engine;
+  /** The same engine's own HTTP API, for what Berth's Engine does not show (raw-engine.ts). */
+  raw: RawEngine;
   write(relative: string, content: string, mode?: number): void;
   cleanup(): Promise<void>;
 }
@@ -104,6 +107,7 @@ export async function makeFixture(images: Record<string, FixtureImage>, extra: R
     dir,
     env,
     engine,
+    raw: rawEngine(env),
     write,
     cleanup,
   };

@@ -6,6 +6,7 @@
 import { connectEngine, type Engine } from '../engine/client.js';
 import { tinyRootTarball } from './fixture.js';
 import type { Lab, LabHost } from './lab.js';
+import { rawEngine, type RawEngine } from './raw-engine.js';
 import { BUSYBOX } from './tiny-root.js';
 
 export const LAB_IMAGE = 'berth-test-lab';
@@ -13,6 +14,11 @@ export const LAB_NETWORK = 'berth-lab-flat';
 
 export function engineOf(host: LabHost): Engine {
   return connectEngine({ DOCKER_HOST: `unix://${host.socket}` });
+}
+
+/** The host's engine API itself, for what Berth's Engine does not show. */
+export function rawEngineOf(host: LabHost): RawEngine {
+  return rawEngine({ DOCKER_HOST: `unix://${host.socket}` });
 }
 
 /** The MAC a test gives the container at `ip`: locally administered, the address in its last four bytes. */

@@ -4,7 +4,7 @@
  * prints what it made as one JSON line, and waits to be killed.
  */
 import { readFileSync } from 'node:fs';
-import { engineOf, startFlatContainer } from './lab-containers.js';
+import { rawEngineOf, startFlatContainer } from './lab-containers.js';
 import { startLab } from './lab.js';
 
 export interface ChildMade {
@@ -18,7 +18,7 @@ export interface ChildMade {
 const lab = await startLab({ hosts: 2 });
 const host = lab.hosts[0]!;
 const { id } = await startFlatContainer(lab, host, lab.address(100), `t-lab-${lab.id}`);
-const state = await engineOf(host).http.json<{ State: { Pid: number } }>('GET', `/containers/${id}/json`);
+const state = await rawEngineOf(host).json<{ State: { Pid: number } }>('GET', `/containers/${id}/json`);
 const certs = `${lab.hostIp}:5443`;
 lab.trustRegistry(certs, readFileSync(lab.tls.ca, 'utf8'));
 const dockerdPid = Number(readFileSync(`${lab.dir}/lab-${lab.id}/${host.name}/dockerd.pid`, 'utf8').trim());

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { isAlive } from '../processes.js';
 import { pingTls } from './lab-dockerd.js';
-import { engineOf, startFlatContainer } from './lab-containers.js';
+import { engineOf, rawEngineOf, startFlatContainer } from './lab-containers.js';
 import { labLeftovers, NOTHING_LEFT, type LabTrace } from './lab-leftovers.js';
 import type { ChildMade } from './lab-interrupted-child.js';
 import { startLab, type Lab, type LanHost } from './lab.js';
@@ -57,7 +57,7 @@ describe('a lab of three engines', () => {
       assert.equal(await pingTls(host.ip, host.tls), true, `${host.name} answers GET /_ping`);
       assert.match(await pingWithoutCertificate(host.ip, host.tls.ca), /^error /, `${host.name} refuses a client without a certificate`);
     }
-    const ids = await Promise.all(lab.hosts.map(async (h) => (await engineOf(h).http.json<{ ID: string }>('GET', '/info')).ID));
+    const ids = await Promise.all(lab.hosts.map(async (h) => (await rawEngineOf(h).json<{ ID: string }>('GET', '/info')).ID));
     assert.equal(new Set(ids).size, 3, 'each engine has its own ID');
   });
 

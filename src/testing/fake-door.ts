@@ -1,0 +1,59 @@
+/**
+ * FakeDoor: a service's front door in memory, for unit tests of rollouts without HAProxy. It keeps
+ * the servers as the rollout leaves them (address, port, weight, ready or draining) and whether it
+ * was closed; it serves no traffic, so its stats count no requests.
+ */
+import type { Door, DoorServer, DoorServerStats } from '../release/door.js';
+
+export interface FakeDoorServer extends DoorServer {
+  state: 'ready' | 'drain';
+}
+
+export class FakeDoor implements Door {
+  readonly #servers = new Map<string, FakeDoorServer>();
+  closed = false;
+
+  constructor(
+    readonly address = '127.0.0.1',
+    readonly port = 18080,
+  ) {}
+
+  /** The servers by name, as HAProxy would have them now. */
+  servers(): FakeDoorServer[] {
+    return [...this.#servers.values()].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+  }
+
+  async sync(servers: DoorServer[]): Promise<void> {
+    this.closed = false;
+    this.#servers.clear();
+    for (const s of servers) this.#servers.set(s.name, { ...s, state: 'ready' });
+  }
+
+  async upsert(server: DoorServer): Promise<void> {
+    this.#servers.set(server.name, { ...server, state: 'ready' });
+  }
+
+  async drain(name: string, _timeoutMs: number): Promise<boolean> {
+    const server = this.#servers.get(name);
+    if (server) server.state = 'drain';
+    return true;
+  }
+
+  async remove(name: string): Promise<void> {
+    this.#servers.delete(name);
+  }
+
+  async setWeight(name: string, weight: number): Promise<void> {
+    const server = this.#servers.get(name);
+    if (server) server.weight = weight;
+  }
+
+  async stats(): Promise<DoorServerStats[]> {
+    return this.servers().map((s) => ({ name: s.name, weight: s.weight, state: s.state, requests: 0, errors: 0 }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.#servers.clear();
+  }
+}
