@@ -1,8 +1,10 @@
 /** berth release | promote | rollback | scale | canary: the Release capability's commands. */
-import { canaryAbort, canaryPromote, promoteService, releaseService, rollbackService, scaleService } from '../../release/operations.js';
+import { canaryAbort, canaryPromote, rollbackService, scaleService } from '../../release/operations.js';
 import { parseShare } from '../../release/pipeline.js';
 import type { RolloutEvent } from '../../release/rollout-context.js';
 import type { RolloutResult } from '../../release/rollout.js';
+import { promote, type PromoteRequest } from '../../requests/promote.js';
+import { release, type ReleaseRequest } from '../../requests/release.js';
 import { invalid, rolloutExitCodes } from '../../errors.js';
 import type { Command, CommandContext } from '../command.js';
 import { durationFlag, positiveFlag, requiredFlag, timeoutFlag } from '../flags.js';
@@ -60,12 +62,13 @@ export const releaseCommand: Command = {
   run: (context) => {
     const service = serviceArg(context, RELEASE_USAGE);
     const env = requiredFlag(context.flags.env, '--env', RELEASE_USAGE);
+    const request: ReleaseRequest = { environment: env, force: context.flags.force === true };
     return remoteOr(
       context,
-      async (client) => viaServer(context, `/v1/services/${encodeURIComponent(service)}/releases`, { environment: env, force: context.flags.force === true, ...(await imageForServer(context, service)) })(client),
+      async (client) => viaServer(context, `/v1/services/${encodeURIComponent(service)}/releases`, { ...request, ...(await imageForServer(context, service)) })(client),
       () =>
         withRun(context, async (run) =>
-          finish(context, await releaseService(run, service, env, { ...rolloutOptions(context), force: context.flags.force === true, ...(typeof context.flags.image === 'string' ? { image: context.flags.image } : {}) })),
+          finish(context, await release(run, service, { ...request, ...(typeof context.flags.image === 'string' ? { image: context.flags.image } : {}) }, rolloutOptions(context))),
         ),
     );
   },
@@ -83,7 +86,7 @@ export const promoteCommand: Command = {
     const to = requiredFlag(flags.to, '--to', PROMOTE_USAGE);
     const canary = typeof flags.canary === 'string' ? parseShare(flags.canary) : undefined;
     const watchMs = durationFlag(flags.watch, '--watch');
-    const remoteBody = {
+    const request: PromoteRequest = {
       to,
       ...(typeof flags.from === 'string' ? { from: flags.from } : {}),
       ...(canary !== undefined ? { canary } : {}),
@@ -91,20 +94,9 @@ export const promoteCommand: Command = {
       manual: flags.manual === true,
       force: flags.force === true,
     };
-    return remoteOr(context, viaServer(context, `/v1/services/${encodeURIComponent(service)}/promotions`, remoteBody), () => withRun(context, async (run) =>
-      finish(
-        context,
-        await promoteService(run, service, to, {
-          ...rolloutOptions(context),
-          ...(typeof flags.from === 'string' ? { from: flags.from } : {}),
-          ...(canary !== undefined ? { canary } : {}),
-          ...(watchMs !== undefined ? { watchMs } : {}),
-          manual: flags.manual === true,
-          force: flags.force === true,
-          onCanary: (text) => output.out(text),
-        }),
-      ),
-    ));
+    return remoteOr(context, viaServer(context, `/v1/services/${encodeURIComponent(service)}/promotions`, request), () =>
+      withRun(context, async (run) => finish(context, await promote(run, service, request, { ...rolloutOptions(context), onCanary: (text) => output.out(text) }))),
+    );
   },
 };
 
