@@ -2,6 +2,7 @@
 import type { RunContext } from '../deploy/context.js';
 import { deployService, type DeployOptions, type DeployResult } from '../deploy/deploy.js';
 import { requestedImage, type ImageRequest } from './pushed-image.js';
+import { timeoutOf } from './timeout.js';
 
 export interface DeployRequest extends ImageRequest {
   environment: string;
@@ -19,7 +20,7 @@ export async function deploy(run: RunContext, service: string, request: DeployRe
   const image = await requestedImage(run.db, request);
   return deployService(run, service, request.environment, {
     ...(image !== undefined ? { image } : {}),
-    ...(request.timeoutMs !== undefined ? { timeoutMs: request.timeoutMs } : {}),
+    ...timeoutOf(request),
     ...(request.concurrency !== undefined ? { concurrency: request.concurrency } : {}),
     force: request.force === true,
     ...hooks,

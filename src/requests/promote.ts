@@ -7,6 +7,7 @@ import type { RunContext } from '../deploy/context.js';
 import { invalid } from '../errors.js';
 import { promoteService, type PromoteOptions } from '../release/operations.js';
 import type { RolloutOptions, RolloutResult } from '../release/rollout.js';
+import { timeoutOf } from './timeout.js';
 
 export interface PromoteRequest {
   to: string;
@@ -45,7 +46,7 @@ export function promoteRequest(value: unknown): PromoteRequest {
 export async function promote(run: RunContext, service: string, request: PromoteRequest, options: RolloutOptions & Pick<PromoteOptions, 'approved' | 'onCanary'> = {}): Promise<RolloutResult> {
   const r = promoteRequest(request);
   return promoteService(run, service, r.to, {
-    ...(r.timeoutMs !== undefined ? { timeoutMs: r.timeoutMs } : {}),
+    ...timeoutOf(r),
     ...options,
     ...(r.from !== undefined ? { from: r.from } : {}),
     ...(r.canary !== undefined ? { canary: r.canary } : {}),

@@ -3,6 +3,7 @@ import type { RunContext } from '../deploy/context.js';
 import { releaseService } from '../release/operations.js';
 import type { RolloutOptions } from '../release/rollout.js';
 import { requestedImage, type ImageRequest } from './pushed-image.js';
+import { timeoutOf } from './timeout.js';
 
 export interface ReleaseRequest extends ImageRequest {
   /** The pipeline's first environment. */
@@ -15,7 +16,7 @@ export interface ReleaseRequest extends ImageRequest {
 export async function release(run: RunContext, service: string, request: ReleaseRequest, options: RolloutOptions = {}) {
   const image = await requestedImage(run.db, request);
   return releaseService(run, service, request.environment, {
-    ...(request.timeoutMs !== undefined ? { timeoutMs: request.timeoutMs } : {}),
+    ...timeoutOf(request),
     ...options,
     force: request.force === true,
     ...(image !== undefined ? { image } : {}),

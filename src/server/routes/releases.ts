@@ -8,15 +8,15 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { askApproval } from '../../access/approval-flow.js';
 import { environmentOf, serviceOf } from '../../deploy/context.js';
-import { canaryAbort, canaryPromote, rollbackService, scaleService } from '../../release/operations.js';
+import { canaryAbort, canaryPromote } from '../../release/operations.js';
 import type { PromoteRequest } from '../../requests/promote.js';
 import { release, type ReleaseRequest } from '../../requests/release.js';
+import { rollback, type RollbackRequest } from '../../requests/rollback.js';
+import { scale, type ScaleRequest } from '../../requests/scale.js';
 import type { ServerCore } from '../core.js';
 import { actorOf } from '../request.js';
 import { approvalSchema, promotion } from './promotion.js';
 import { envFrom, pushSchema, rolloutAnswer, startRollout, timeoutMs, timeoutOf } from './rollout-route.js';
-
-type Req = FastifyRequest<{ Params: { service: string }; Body: Record<string, unknown> }>;
 
 const serviceParams = { type: 'object', required: ['service'], properties: { service: { type: 'string' } } } as const;
 
@@ -72,10 +72,8 @@ export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Pro
         response: rolloutAnswer,
       },
     },
-    async (request: Req, reply) => {
-      const b = request.body;
-      return startRollout(core, request, reply, (run, options) => rollbackService(run, request.params.service, b.environment as string, { ...timeoutOf(b), ...options, force: b.force === true, ...(typeof b.to === 'number' ? { to: b.to } : {}) }));
-    },
+    async (request: FastifyRequest<{ Params: { service: string }; Body: RollbackRequest }>, reply) =>
+      startRollout(core, request, reply, (run, options) => rollback(run, request.params.service, request.body, options)),
   );
 
   app.post(
@@ -89,10 +87,8 @@ export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Pro
         response: rolloutAnswer,
       },
     },
-    async (request: Req, reply) => {
-      const b = request.body;
-      return startRollout(core, request, reply, (run, options) => scaleService(run, request.params.service, b.environment as string, b.replicas as number, { ...timeoutOf(b), ...options, force: b.force === true }));
-    },
+    async (request: FastifyRequest<{ Params: { service: string }; Body: ScaleRequest }>, reply) =>
+      startRollout(core, request, reply, (run, options) => scale(run, request.params.service, request.body, options)),
   );
 
   app.post<{ Params: { service: string; decision: 'promote' | 'abort' }; Body: Record<string, unknown> }>(
