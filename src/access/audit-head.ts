@@ -6,7 +6,6 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AuditEntry } from './audit.js';
 
 export const AUDIT_HEAD_FILE = 'audit.head';
 
@@ -25,7 +24,7 @@ export function readAuditHead(stateDir: string): AuditHead | undefined {
 }
 
 /** Records `entry` as the head (the caller keeps it from going back: two requests may finish out of order). */
-export function writeAuditHead(stateDir: string, entry: Pick<AuditEntry, 'seq' | 'hash'>): void {
+export function writeAuditHead(stateDir: string, entry: AuditHead): void {
   const file = join(stateDir, AUDIT_HEAD_FILE);
   // Written whole, then renamed over the old one: a crash leaves the old head or the new, never half of one.
   writeFileSync(`${file}.tmp`, `${JSON.stringify({ seq: entry.seq, hash: entry.hash })}\n`, { mode: 0o600 });

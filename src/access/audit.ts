@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { canonicalJson } from '../build/plan.js';
 import { invalid } from '../errors.js';
 import type { Store } from '../store/db.js';
-import { appendAuditRow, type AuditRow } from '../store/audit.js';
-import type { AuditHead } from './audit-head.js';
+import { appendAuditRow, auditRows, everyAuditRow, type AuditRow } from '../store/audit.js';
+import { readAuditHead, type AuditHead } from './audit-head.js';
 
 export type AuditEntry = AuditRow;
 
@@ -84,6 +84,18 @@ export async function auditAction(db: Store, events: EventSink | undefined, inpu
 /** An entry as the API shows it. */
 export function auditView(e: AuditEntry): { seq: number; at: string; actor: string; action: string; target: string; outcome: string; params: Record<string, unknown>; hash: string } {
   return { seq: e.seq, at: e.at, actor: e.actor, action: e.action, target: e.target, outcome: e.outcome, params: e.params, hash: e.hash };
+}
+
+/** The entries of the log as the API shows them, oldest first: `since` a duration back from now or a date, the newest `limit` (default 1000). */
+export async function auditEntries(db: Store, query: { since?: string; actor?: string; limit?: number }) {
+  const { since, actor, limit } = query;
+  const rows = await auditRows(db, { ...(since !== undefined ? { since: sinceInstant(since) } : {}), ...(actor !== undefined ? { actor } : {}), limit: limit ?? 1000 });
+  return rows.map(auditView);
+}
+
+/** Checks the whole log against its chain and the head recorded in `stateDir`. */
+export async function verifyAuditLog(db: Store, stateDir: string): Promise<ChainVerdict> {
+  return verifyChain(everyAuditRow(db), readAuditHead(stateDir));
 }
 
 /** Keys whose values are never written to the log (whatever their depth). */

@@ -56,3 +56,6 @@ export async function tokens(db: Store): Promise<TokenRecord[]> {
 export async function revoke(db: Store, name: string): Promise<void> {
   if (!await revokeToken(db, name)) throw notFound(`no live token named ${name}`, { fix: 'berth token ls lists them' });
 }
+
+/** A token as the API shows it (never its secret). */
+export const tokenView = (t: TokenRecord) => ({ name: t.name, role: t.role, envs: t.envs, createdBy: t.createdBy, createdAt: new Date(t.createdAt).toISOString(), revokedAt: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString() });

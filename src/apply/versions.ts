@@ -11,7 +11,7 @@ import type { Project } from '../config/model.js';
 import { loadProject } from '../config/project.js';
 import { conflict, forbidden, invalid } from '../errors.js';
 import type { Store } from '../store/db.js';
-import { insertConfig, latestConfig, type ConfigVersion } from '../store/configs.js';
+import { insertConfig, latestConfig, listConfigs, type ConfigVersion } from '../store/configs.js';
 import { bundleDigests, secretRefs, type Bundle } from './bundle.js';
 import { diffBundles, type ConfigDiff } from './diff.js';
 
@@ -91,4 +91,9 @@ function refuseServerSecrets(project: Project, stateDir: string): void {
     if (ref.env?.startsWith('BERTH_')) throw forbidden(`a secret of this configuration reads the server's variable ${ref.env}`, { fix: 'store the value with berth secret set (secrets: { NAME: stored }), or read it from a variable that is not Berth\'s own' });
     if (ref.file !== undefined && `${ref.file}/`.startsWith(state) && !ref.file.startsWith(own)) throw forbidden(`a secret of this configuration reads ${ref.file}, a file of the server's state directory`, { fix: 'store the value with berth secret set (secrets: { NAME: stored })' });
   }
+}
+
+/** The versions applied, newest first, as the API lists them (the files counted, not shown). */
+export async function appliedVersions(db: Store) {
+  return (await listConfigs(db)).map((v) => ({ version: v.version, project: v.project, digest: v.digest, actor: v.actor, appliedAt: new Date(v.appliedAt).toISOString(), files: Object.keys(v.files).length }));
 }

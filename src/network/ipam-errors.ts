@@ -1,7 +1,7 @@
 /** IPAM's errors: each says which pool, what holds the addresses and what the user can do. */
 import { conflict, invalid, unavailable, type BerthError } from '../errors.js';
 import { intToIp, parseIp } from './addresses.js';
-import type { Allocation } from './ipam.js';
+import type { Allocation } from '../store/ipam.js';
 import type { Pool } from './pool.js';
 
 /** A pool with its addresses as integers, for the allocator. */

@@ -6,39 +6,14 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { authenticate } from '../access/tokens.js';
-import { lacks, type AccessLevel } from '../access/roles.js';
+import { lacks } from '../access/roles.js';
 import { BerthError, forbidden, invalid, isBerthError } from '../errors.js';
 import { storeFailure } from '../store/db.js';
-import type { TokenRecord } from '../store/tokens.js';
 import type { ServerCore } from './core.js';
 import { errorBody, HTTP_STATUS, isValidationError } from './errors.js';
 import { captureAnswer, recordRequest } from './audit-hook.js';
+import { accessOf } from './request.js';
 import { registerRoutes } from './routes/index.js';
-
-export interface RouteAccess {
-  /** 'public': no token (the OpenAPI document, liveness). */
-  level: AccessLevel | 'public';
-  /** The environment a deploy-level request changes, from its params, query or body. */
-  environment?: (request: FastifyRequest) => string | undefined | Promise<string | undefined>;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    token?: TokenRecord;
-  }
-  interface FastifyContextConfig {
-    access?: RouteAccess;
-  }
-}
-
-export function accessOf(request: FastifyRequest): RouteAccess | undefined {
-  return request.routeOptions.config.access;
-}
-
-/** The token's name: the actor of what the request does. */
-export function actorOf(request: FastifyRequest): string {
-  return request.token?.name ?? 'anonymous';
-}
 
 export async function buildApp(core: ServerCore, options: { logger?: boolean; https?: { cert: Buffer; key: Buffer } } = {}): Promise<FastifyInstance> {
   const app = Fastify({ ...(options.https ? { https: options.https } : {}), logger: options.logger ?? false, bodyLimit: 64 * 1024 * 1024, ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } } });

@@ -6,7 +6,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { scrubParams } from '../access/audit.js';
-import { actorOf } from './app.js';
+import { actorOf } from './request.js';
 import type { ServerCore } from './core.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

@@ -7,6 +7,8 @@ import { EventEmitter } from 'node:events';
 import type { Store } from '../store/db.js';
 import { appendEvent, eventsAfter, type EventRecord } from '../store/events.js';
 
+export type { EventRecord };
+
 export class EventBus {
   readonly #live = new EventEmitter();
   /** Each open stream's end, with the name of the token that opened it. */

@@ -1,4 +1,5 @@
-import { deployService, type DeployEvent, type DeployResult } from '../../deploy/deploy.js';
+import type { DeployEvent, DeployResult } from '../../deploy/deploy.js';
+import { deploy, type DeployRequest } from '../../requests/deploy.js';
 import { invalid } from '../../errors.js';
 import type { Command } from '../command.js';
 import { positiveFlag, requiredFlag, timeoutFlag } from '../flags.js';
@@ -34,21 +35,14 @@ export const deployCommand: Command = {
       else printResult(output, result);
       return 0;
     };
+    const request: DeployRequest = { environment, force: flags.force === true, ...(timeoutMs ? { timeoutMs } : {}), ...(concurrency ? { concurrency } : {}) };
     const remote = async (client: ServerClient): Promise<number> => {
-      const body = { environment, force: flags.force === true, ...(timeoutMs ? { timeoutMs } : {}), ...(concurrency ? { concurrency } : {}), ...(await imageForServer(context, service)) };
-      const answer = await client.post<RolloutAnswer<DeployResult>>(`/v1/services/${encodeURIComponent(service)}/deployments`, body, { timeoutMs: ROLLOUT_START_TIMEOUT_MS });
+      const answer = await client.post<RolloutAnswer<DeployResult>>(`/v1/services/${encodeURIComponent(service)}/deployments`, { ...request, ...(await imageForServer(context, service)) }, { timeoutMs: ROLLOUT_START_TIMEOUT_MS });
       return serverRollout<DeployResult, DeployEvent>(context, client, answer, show, progress(output));
     };
-    return remoteOr(context, remote, () => withRun(context, async (run) => {
-      const result = await deployService(run, service, environment, {
-        ...(typeof flags.image === 'string' ? { image: flags.image } : {}),
-        ...(timeoutMs ? { timeoutMs } : {}),
-        ...(concurrency ? { concurrency } : {}),
-        force: flags.force === true,
-        ...(flags.json ? {} : { onEvent: progress(output) }),
-      });
-      return show(result);
-    }));
+    return remoteOr(context, remote, () => withRun(context, async (run) =>
+      show(await deploy(run, service, { ...request, ...(typeof flags.image === 'string' ? { image: flags.image } : {}) }, flags.json ? {} : { onEvent: progress(output) })),
+    ));
   },
 };
 

@@ -1,8 +1,12 @@
 /** berth release | promote | rollback | scale | canary: the Release capability's commands. */
-import { canaryAbort, canaryPromote, promoteService, releaseService, rollbackService, scaleService } from '../../release/operations.js';
+import { canaryAbort, canaryPromote } from '../../release/operations.js';
 import { parseShare } from '../../release/pipeline.js';
 import type { RolloutEvent } from '../../release/rollout-context.js';
 import type { RolloutResult } from '../../release/rollout.js';
+import { promote, type PromoteRequest } from '../../requests/promote.js';
+import { release, type ReleaseRequest } from '../../requests/release.js';
+import { rollback, type RollbackRequest } from '../../requests/rollback.js';
+import { scale, type ScaleRequest } from '../../requests/scale.js';
 import { invalid, rolloutExitCodes } from '../../errors.js';
 import type { Command, CommandContext } from '../command.js';
 import { durationFlag, positiveFlag, requiredFlag, timeoutFlag } from '../flags.js';
@@ -60,12 +64,13 @@ export const releaseCommand: Command = {
   run: (context) => {
     const service = serviceArg(context, RELEASE_USAGE);
     const env = requiredFlag(context.flags.env, '--env', RELEASE_USAGE);
+    const request: ReleaseRequest = { environment: env, force: context.flags.force === true };
     return remoteOr(
       context,
-      async (client) => viaServer(context, `/v1/services/${encodeURIComponent(service)}/releases`, { environment: env, force: context.flags.force === true, ...(await imageForServer(context, service)) })(client),
+      async (client) => viaServer(context, `/v1/services/${encodeURIComponent(service)}/releases`, { ...request, ...(await imageForServer(context, service)) })(client),
       () =>
         withRun(context, async (run) =>
-          finish(context, await releaseService(run, service, env, { ...rolloutOptions(context), force: context.flags.force === true, ...(typeof context.flags.image === 'string' ? { image: context.flags.image } : {}) })),
+          finish(context, await release(run, service, { ...request, ...(typeof context.flags.image === 'string' ? { image: context.flags.image } : {}) }, rolloutOptions(context))),
         ),
     );
   },
@@ -83,7 +88,7 @@ export const promoteCommand: Command = {
     const to = requiredFlag(flags.to, '--to', PROMOTE_USAGE);
     const canary = typeof flags.canary === 'string' ? parseShare(flags.canary) : undefined;
     const watchMs = durationFlag(flags.watch, '--watch');
-    const remoteBody = {
+    const request: PromoteRequest = {
       to,
       ...(typeof flags.from === 'string' ? { from: flags.from } : {}),
       ...(canary !== undefined ? { canary } : {}),
@@ -91,20 +96,9 @@ export const promoteCommand: Command = {
       manual: flags.manual === true,
       force: flags.force === true,
     };
-    return remoteOr(context, viaServer(context, `/v1/services/${encodeURIComponent(service)}/promotions`, remoteBody), () => withRun(context, async (run) =>
-      finish(
-        context,
-        await promoteService(run, service, to, {
-          ...rolloutOptions(context),
-          ...(typeof flags.from === 'string' ? { from: flags.from } : {}),
-          ...(canary !== undefined ? { canary } : {}),
-          ...(watchMs !== undefined ? { watchMs } : {}),
-          manual: flags.manual === true,
-          force: flags.force === true,
-          onCanary: (text) => output.out(text),
-        }),
-      ),
-    ));
+    return remoteOr(context, viaServer(context, `/v1/services/${encodeURIComponent(service)}/promotions`, request), () =>
+      withRun(context, async (run) => finish(context, await promote(run, service, request, { ...rolloutOptions(context), onCanary: (text) => output.out(text) }))),
+    );
   },
 };
 
@@ -118,10 +112,9 @@ export const rollbackCommand: Command = {
     const service = serviceArg(context, ROLLBACK_USAGE);
     const env = requiredFlag(context.flags.env, '--env', ROLLBACK_USAGE);
     const to = positiveFlag(context.flags.to, '--to');
-    return remoteOr(
-      context,
-      viaServer(context, `/v1/services/${encodeURIComponent(service)}/rollbacks`, { environment: env, force: context.flags.force === true, ...(to !== undefined ? { to } : {}) }),
-      () => withRun(context, async (run) => finish(context, await rollbackService(run, service, env, { ...rolloutOptions(context), force: context.flags.force === true, ...(to !== undefined ? { to } : {}) }))),
+    const request: RollbackRequest = { environment: env, force: context.flags.force === true, ...(to !== undefined ? { to } : {}) };
+    return remoteOr(context, viaServer(context, `/v1/services/${encodeURIComponent(service)}/rollbacks`, request), () =>
+      withRun(context, async (run) => finish(context, await rollback(run, service, request, rolloutOptions(context)))),
     );
   },
 };
@@ -137,10 +130,10 @@ export const scaleCommand: Command = {
     const match = arg === undefined || extra.length > 0 ? null : /^([a-z0-9][a-z0-9-]*)=(\d+)$/.exec(arg);
     if (!match) throw invalid(`expected <service>=<N>, got "${context.positionals.join(' ')}"`, { fix: `usage: ${SCALE_USAGE}` });
     const env = requiredFlag(context.flags.env, '--env', SCALE_USAGE);
-    return remoteOr(
-      context,
-      viaServer(context, `/v1/services/${encodeURIComponent(match[1]!)}/scale`, { environment: env, replicas: Number(match[2]), force: context.flags.force === true }),
-      () => withRun(context, async (run) => finish(context, await scaleService(run, match[1]!, env, Number(match[2]), { ...rolloutOptions(context), force: context.flags.force === true }))),
+    const service = match[1]!;
+    const request: ScaleRequest = { environment: env, replicas: Number(match[2]), force: context.flags.force === true };
+    return remoteOr(context, viaServer(context, `/v1/services/${encodeURIComponent(service)}/scale`, request), () =>
+      withRun(context, async (run) => finish(context, await scale(run, service, request, rolloutOptions(context)))),
     );
   },
 };

@@ -3,8 +3,8 @@ import { abandonRollout, type AbandonResult } from '../../release/abandon.js';
 import type { RolloutResult } from '../../release/rollout.js';
 import { followToEnd, remoteOr, requireServer, exitOf } from '../remote.js';
 import { rolloutView as view, type RolloutView } from '../../release/rollout-view.js';
-import { invalid, notFound } from '../../errors.js';
-import { openRollouts, rolloutById } from '../../store/releases.js';
+import { invalid } from '../../errors.js';
+import { findRollout, openRolloutViews } from '../../release/rollout-lookup.js';
 import type { Command, CommandContext } from '../command.js';
 import { positiveFlag } from '../flags.js';
 import { printJson, table } from '../output.js';
@@ -41,7 +41,7 @@ export const rolloutCommand: Command = {
       return followToEnd(output, client, id, (result) => finish(context, result), flags.json ? () => {} : progress(output)).finally(() => client.close());
     }
     if (action === 'ls' && rest.length === 0) {
-      return remoteOr(context, async (client) => (await client.get<{ rollouts: RolloutView[] }>('/v1/rollouts')).rollouts, () => withRun(context, async (run) => Promise.all((await openRollouts(run.db)).map((r) => view(run.db, r))))).then((rows) => {
+      return remoteOr(context, async (client) => (await client.get<{ rollouts: RolloutView[] }>('/v1/rollouts')).rollouts, () => withRun(context, (run) => openRolloutViews(run.db))).then((rows) => {
         if (flags.json) printJson(output, { rollouts: rows });
         else if (rows.length === 0) output.out('no open rollouts');
         else output.out(table([['#', 'SERVICE', 'ENV', 'KIND', 'RELEASE', 'STATE', 'STEP', 'BY'], ...rows.map((r) => [String(r.id), r.service, r.environment, r.kind, String(r.release), r.state, `${r.done}/${r.steps.length}`, r.actor])]));
@@ -54,11 +54,7 @@ export const rolloutCommand: Command = {
         context,
         (client) => client.get<RolloutView>(`/v1/rollouts/${id}`),
         () =>
-          withRun(context, async (run) => {
-            const r = await rolloutById(run.db, id);
-            if (!r) throw notFound(`rollout #${id} does not exist`, { fix: 'list the open ones with: berth rollout ls' });
-            return await view(run.db, r);
-          }),
+          withRun(context, async (run) => await view(run.db, await findRollout(run.db, id))),
       ).then((v) => {
         if (flags.json) {
           printJson(output, v);

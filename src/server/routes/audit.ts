@@ -1,8 +1,6 @@
 /** The audit log: its entries (filtered by time and actor) and the verification of its chain. */
-import { readAuditHead } from '../../access/audit-head.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { auditView, sinceInstant, verifyChain } from '../../access/audit.js';
-import { auditRows, everyAuditRow } from '../../store/audit.js';
+import { auditEntries, verifyAuditLog } from '../../access/audit.js';
 import type { ServerCore } from '../core.js';
 
 const read = { access: { level: 'read' as const } };
@@ -23,11 +21,7 @@ export async function auditRoutes(app: FastifyInstance, core: ServerCore): Promi
         response: { 200: { type: 'object', properties: { entries: { type: 'array', items: entrySchema } } } },
       },
     },
-    async (request: FastifyRequest<{ Querystring: { since?: string; actor?: string; limit?: number } }>) => {
-      const { since, actor, limit } = request.query;
-      const rows = await auditRows(core.db, { ...(since !== undefined ? { since: sinceInstant(since) } : {}), ...(actor !== undefined ? { actor } : {}), limit: limit ?? 1000 });
-      return { entries: rows.map(auditView) };
-    },
+    async (request: FastifyRequest<{ Querystring: { since?: string; actor?: string; limit?: number } }>) => ({ entries: await auditEntries(core.db, request.query) }),
   );
   app.get(
     '/audit/verify',
@@ -38,6 +32,6 @@ export async function auditRoutes(app: FastifyInstance, core: ServerCore): Promi
         response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, count: { type: 'integer' }, seq: { type: 'integer' }, reason: { type: 'string' } } } },
       },
     },
-    async () => await verifyChain(everyAuditRow(core.db), readAuditHead(core.stateDir)),
+    async () => await verifyAuditLog(core.db, core.stateDir),
   );
 }

@@ -1,9 +1,8 @@
 /** The configuration: apply a bundle (versioned, with its diff; ?dryRun shows the diff only), and the versions applied. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { decodeBundle } from '../../apply/bundle.js';
-import { applyBundle } from '../../apply/versions.js';
-import { listConfigs } from '../../store/configs.js';
-import { actorOf } from '../app.js';
+import { applyBundle, appliedVersions } from '../../apply/versions.js';
+import { actorOf } from '../request.js';
 import type { ServerCore } from '../core.js';
 
 export async function configRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
@@ -22,7 +21,5 @@ export async function configRoutes(app: FastifyInstance, core: ServerCore): Prom
       return reply.status(outcome.applied ? 201 : 200).send(outcome);
     },
   );
-  app.get('/config', { config: { access: { level: 'read' } }, schema: { summary: 'the configuration versions applied, newest first' } }, async () => ({
-    versions: (await listConfigs(core.db)).map((v) => ({ version: v.version, project: v.project, digest: v.digest, actor: v.actor, appliedAt: new Date(v.appliedAt).toISOString(), files: Object.keys(v.files).length })),
-  }));
+  app.get('/config', { config: { access: { level: 'read' } }, schema: { summary: 'the configuration versions applied, newest first' } }, async () => ({ versions: await appliedVersions(core.db) }));
 }

@@ -4,12 +4,10 @@
  * progress (the deploy's own events) and its result go to the event stream.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { deployService, type DeployEvent } from '../../deploy/deploy.js';
-import { lastPushOf, recordPush, type PushRecord } from '../../store/pushes.js';
+import type { DeployEvent } from '../../deploy/deploy.js';
+import { deploy, type DeployRequest } from '../../requests/deploy.js';
 import type { ServerCore } from '../core.js';
-import { envFrom, pushSchema, startRollout, timeoutMs, timeoutOf } from './releases.js';
-
-type Req = FastifyRequest<{ Params: { service: string }; Body: Record<string, unknown> }>;
+import { envFrom, pushSchema, startRollout, timeoutMs } from './rollout-route.js';
 
 export async function deploymentRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
   app.post(
@@ -35,23 +33,14 @@ export async function deploymentRoutes(app: FastifyInstance, core: ServerCore): 
         response: { 202: { type: 'object', properties: { rollout: { type: 'integer' }, events: { type: 'string' } } } },
       },
     },
-    async (request: Req, reply) => {
-      const b = request.body;
-      const push = b.push as PushRecord | undefined;
-      if (push && !await lastPushOf(core.db, { digest: push.digest })) await recordPush(core.db, push);
-      const image = (b.image as string | undefined) ?? push?.digest;
-      return startRollout(core, request, reply, (run, hooks) =>
-        deployService(run, request.params.service, b.environment as string, {
-          ...(image !== undefined ? { image } : {}),
-          ...timeoutOf(b),
-          ...(typeof b.concurrency === 'number' ? { concurrency: b.concurrency } : {}),
-          force: b.force === true,
+    async (request: FastifyRequest<{ Params: { service: string }; Body: DeployRequest }>, reply) =>
+      startRollout(core, request, reply, (run, hooks) =>
+        deploy(run, request.params.service, request.body, {
           privileged: request.token?.role === 'admin',
           onEvent: (event: DeployEvent) => hooks.emit(event),
           onJournaled: hooks.onJournaled,
           signal: hooks.signal,
         }),
-      );
-    },
+      ),
   );
 }

@@ -8,8 +8,8 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalid } from '../../errors.js';
-import type { EventRecord } from '../../store/events.js';
 import type { ServerCore } from '../core.js';
+import type { EventRecord } from '../events.js';
 
 const HEARTBEAT_MS = 15_000;
 

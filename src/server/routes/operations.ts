@@ -8,9 +8,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { drainHost, moveInstance, undrainHost } from '../../fleet/move.js';
 import { restartService } from '../../release/restart.js';
-import { actorOf } from '../app.js';
+import { actorOf } from '../request.js';
 import type { ServerCore } from '../core.js';
-import { envFrom, startRollout, timeoutMs, timeoutOf } from './releases.js';
+import { envFrom, startRollout, timeoutMs, timeoutOf } from './rollout-route.js';
 
 type Body = Record<string, unknown>;
 // 200 (ended before any rollout was journaled: {result, progress}) is left undeclared, as for the other rollouts: its result is the command's --json.

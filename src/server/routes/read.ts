@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fleetInstances } from '../../deploy/fleet-instances.js';
 import { fleetHosts } from '../../fleet/hosts.js';
 import { history } from '../../release/operations.js';
-import { actorOf } from '../app.js';
+import { actorOf } from '../request.js';
 import type { ServerCore } from '../core.js';
 
 const read = { access: { level: 'read' as const } };

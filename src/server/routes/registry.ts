@@ -7,9 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import { conflict, unavailable } from '../../errors.js';
 import { collectGarbage } from '../../registry/gc.js';
 import { registryTarget, runningRegistry, runsWithSettingsOf } from '../../registry/process.js';
-import { actorOf } from '../app.js';
+import { actorOf } from '../request.js';
 import type { ServerCore } from '../core.js';
-import { startRollout } from './releases.js';
+import { startRollout } from './rollout-route.js';
 
 export async function registryRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
   // One process runs every request: the maintenance marker (a pid) cannot tell two of them apart.

@@ -5,66 +5,20 @@
  * once it is journaled (follow it on /v1/events?rollout=ID), or 200 with the
  * result when it ended before that (nothing to do).
  */
-import type { RunContext } from '../../deploy/context.js';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { askApproval } from '../../access/approval-flow.js';
 import { environmentOf, serviceOf } from '../../deploy/context.js';
-import { canaryAbort, canaryPromote, promoteService, releaseService, rollbackService, scaleService } from '../../release/operations.js';
-import type { RolloutOptions, RolloutResult } from '../../release/rollout.js';
-import { recordPush, lastPushOf, type PushRecord } from '../../store/pushes.js';
-import { actorOf } from '../app.js';
+import { canaryAbort, canaryPromote } from '../../release/operations.js';
+import type { PromoteRequest } from '../../requests/promote.js';
+import { release, type ReleaseRequest } from '../../requests/release.js';
+import { rollback, type RollbackRequest } from '../../requests/rollback.js';
+import { scale, type ScaleRequest } from '../../requests/scale.js';
 import type { ServerCore } from '../core.js';
-import type { JobHooks, Started } from '../jobs.js';
-import { approvalSchema, askApproval } from './approval-ask.js';
-
-type Req = FastifyRequest<{ Params: { service: string }; Body: Record<string, unknown> }>;
+import { actorOf } from '../request.js';
+import { approvalSchema, promotion } from './promotion.js';
+import { envFrom, pushSchema, rolloutAnswer, startRollout, timeoutMs, timeoutOf } from './rollout-route.js';
 
 const serviceParams = { type: 'object', required: ['service'], properties: { service: { type: 'string' } } } as const;
-/** The body field every rollout route takes, and how it becomes the rollout's option. */
-export const timeoutMs = { type: 'integer', minimum: 1000, maximum: 86_400_000, description: 'per instance, until healthy' } as const;
-export const pushSchema = {
-  type: 'object',
-  description: 'the push of the build (from the client that pushed it): the server records it so hosts pull it by digest',
-  required: ['registry', 'repository', 'tag', 'digest', 'image', 'key', 'imageId', 'size', 'pushedAt'],
-  properties: { registry: { type: 'string' }, repository: { type: 'string' }, tag: { type: 'string' }, digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$' }, image: { type: 'string' }, key: { type: 'string' }, imageId: { type: 'string' }, size: { type: 'integer' }, pushedAt: { type: 'integer' } },
-} as const;
-
-const rolloutAnswer = {
-  202: { type: 'object', description: 'journaled and running in the server', properties: { rollout: { type: 'integer' }, events: { type: 'string' } } },
-} as const;
-
-export const envFrom = (key: string) => (request: FastifyRequest) => (request.body as Record<string, unknown> | undefined)?.[key] as string | undefined;
-
-/** Starts a rollout in the server and answers for it; `more` adds to the answer (and sees how it started). */
-export async function startRollout<R = RolloutResult>(
-  core: ServerCore,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  work: (run: RunContext, hooks: JobHooks) => Promise<R>,
-  more: (started: Started<R>) => Record<string, unknown> | Promise<Record<string, unknown>> = () => ({}),
-): Promise<FastifyReply> {
-  const run = await core.run(actorOf(request));
-  const started = await core.jobs.start<R>(actorOf(request), (hooks) => work(run, hooks));
-  if (started.kind === 'finished') return reply.status(200).send({ result: started.result, progress: started.progress, ...(await more(started)) });
-  return reply.status(202).send({ rollout: started.rollout, events: `/v1/events?rollout=${started.rollout}`, ...(await more(started)) });
-}
-
-export const timeoutOf = (body: Record<string, unknown>): Pick<RolloutOptions, 'timeoutMs'> => (typeof body.timeoutMs === 'number' ? { timeoutMs: body.timeoutMs } : {});
-
-/** The promotion a request body asks for (also run once an approval is given, with `approved`). */
-export function promotion(service: string, b: Record<string, unknown>, approved = false) {
-  return (run: RunContext, options: RolloutOptions) =>
-    promoteService(run, service, b.to as string, {
-      ...timeoutOf(b),
-      ...options,
-      ...(typeof b.from === 'string' ? { from: b.from } : {}),
-      ...(typeof b.canary === 'number' ? { canary: b.canary } : {}),
-      ...(typeof b.watchMs === 'number' ? { watchMs: b.watchMs } : {}),
-      manual: b.manual === true,
-      force: b.force === true,
-      approved,
-      onCanary: (text) => options.emit?.({ type: 'note', text }),
-    });
-}
 
 export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
   app.post(
@@ -78,15 +32,8 @@ export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Pro
         response: rolloutAnswer,
       },
     },
-    async (request: Req, reply) => {
-      const body = request.body;
-      const push = body.push as PushRecord | undefined;
-      if (push && !await lastPushOf(core.db, { digest: push.digest })) await recordPush(core.db, push);
-      const image = (body.image as string | undefined) ?? push?.digest;
-      return startRollout(core, request, reply, (run, options) =>
-        releaseService(run, request.params.service, body.environment as string, { ...timeoutOf(body), ...options, force: body.force === true, ...(image !== undefined ? { image } : {}) }),
-      );
-    },
+    async (request: FastifyRequest<{ Params: { service: string }; Body: ReleaseRequest }>, reply) =>
+      startRollout(core, request, reply, (run, options) => release(run, request.params.service, request.body, options)),
   );
 
   app.post(
@@ -105,11 +52,12 @@ export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Pro
         response: { 202: { ...rolloutAnswer[202], description: 'journaled and running in the server; or, to a protected environment, the approval it waits for', properties: { ...rolloutAnswer[202].properties, approval: approvalSchema } } },
       },
     },
-    async (request: Req, reply) => {
-      serviceOf(await core.project(), request.params.service);
-      const target = environmentOf(await core.project(), request.body.to as string);
-      if (target.protected) return reply.status(202).send({ approval: await askApproval(core, request, target) });
-      return startRollout(core, request, reply, promotion(request.params.service, request.body));
+    async (request: FastifyRequest<{ Params: { service: string }; Body: PromoteRequest }>, reply) => {
+      const { service } = request.params;
+      serviceOf(await core.project(), service);
+      const target = environmentOf(await core.project(), request.body.to);
+      if (target.protected) return reply.status(202).send({ approval: await askApproval(core.db, core.events, { service, environment: target, request: request.body, requestedBy: actorOf(request) }) });
+      return startRollout(core, request, reply, promotion(service, request.body));
     },
   );
 
@@ -124,10 +72,8 @@ export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Pro
         response: rolloutAnswer,
       },
     },
-    async (request: Req, reply) => {
-      const b = request.body;
-      return startRollout(core, request, reply, (run, options) => rollbackService(run, request.params.service, b.environment as string, { ...timeoutOf(b), ...options, force: b.force === true, ...(typeof b.to === 'number' ? { to: b.to } : {}) }));
-    },
+    async (request: FastifyRequest<{ Params: { service: string }; Body: RollbackRequest }>, reply) =>
+      startRollout(core, request, reply, (run, options) => rollback(run, request.params.service, request.body, options)),
   );
 
   app.post(
@@ -141,10 +87,8 @@ export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Pro
         response: rolloutAnswer,
       },
     },
-    async (request: Req, reply) => {
-      const b = request.body;
-      return startRollout(core, request, reply, (run, options) => scaleService(run, request.params.service, b.environment as string, b.replicas as number, { ...timeoutOf(b), ...options, force: b.force === true }));
-    },
+    async (request: FastifyRequest<{ Params: { service: string }; Body: ScaleRequest }>, reply) =>
+      startRollout(core, request, reply, (run, options) => scale(run, request.params.service, request.body, options)),
   );
 
   app.post<{ Params: { service: string; decision: 'promote' | 'abort' }; Body: Record<string, unknown> }>(

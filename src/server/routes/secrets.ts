@@ -8,7 +8,7 @@ import { notFound } from '../../errors.js';
 import { readsFromStore } from '../../secrets/refs.js';
 import { removeStoredSecret, secretStatuses, setStoredSecret } from '../../secrets/stored.js';
 import { describeSecret } from '../../secrets/vault.js';
-import { actorOf } from '../app.js';
+import { actorOf } from '../request.js';
 import type { ServerCore } from '../core.js';
 
 const params = { type: 'object', required: ['service', 'name'], properties: { service: { type: 'string' }, name: { type: 'string' } } } as const;

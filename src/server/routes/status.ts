@@ -1,7 +1,7 @@
 /** GET /v1/status: what runs against what should (berth status), with the drift the reconciler fixes or only reports. */
 import type { FastifyInstance } from 'fastify';
 import { statusOf } from '../../reconcile/status.js';
-import { actorOf } from '../app.js';
+import { actorOf } from '../request.js';
 import type { ServerCore } from '../core.js';
 
 export async function statusRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {

@@ -1,13 +1,10 @@
 /** Tokens: create (the secret is in this answer only), list, revoke. Admin only. */
 import type { FastifyInstance } from 'fastify';
-import { createToken, revoke, tokens } from '../../access/tokens.js';
-import type { TokenRecord } from '../../store/tokens.js';
-import { actorOf } from '../app.js';
+import { createToken, revoke, tokens, tokenView } from '../../access/tokens.js';
+import { actorOf } from '../request.js';
 import type { ServerCore } from '../core.js';
 
 const admin = { access: { level: 'admin' as const } };
-
-export const tokenView = (t: TokenRecord) => ({ name: t.name, role: t.role, envs: t.envs, createdBy: t.createdBy, createdAt: new Date(t.createdAt).toISOString(), revokedAt: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString() });
 
 export async function tokenRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
   app.post<{ Body: { name: string; role: string; envs?: string[] } }>(

@@ -1,0 +1,147 @@
+/**
+ * Berth's import rules, checked by src/architecture.test.ts (and by
+ * `npm run check:imports`, which prints the same violations).
+ *
+ * LAYERS is the one table to edit: a row per folder of src/ (a nested folder
+ * such as server/routes may have its own row, the most specific row wins),
+ * and what that folder may import besides its own files and the root modules
+ * (src/*.ts: errors, time, ports, processes...). An entry is a folder
+ * ('store') or one file ('config/model.ts'). An entry that goes against the
+ * layers of docs/architecture.md is marked EXCEPTION with why.
+ *
+ * The other rules: no import cycle anywhere (type-only imports count: they tie
+ * the files as much as any other), every import resolves, planners stay pure,
+ * and test code (TEST_CODE) is imported only by tests, bench and demo.
+ */
+
+const ANY = ['*'];
+
+const LAYERS = {
+  // the outside world
+  store: [],
+  engine: ['config/model.ts'], // the type of a host spec
+  // pure bases
+  placement: [],
+  lb: [],
+  config: [
+    'build/graph.ts', // EXCEPTION (pure): unknown parents and cycles are reported at load, with file and line
+    'network/pool.ts', // EXCEPTION (pure): a bad address pool fails at load, with file and line
+  ],
+  // capabilities
+  health: ['config', 'engine'],
+  doctor: ['engine'],
+  secrets: ['config', 'store'],
+  apply: ['config', 'store'],
+  access: ['config', 'store', 'build/plan.ts'], // canonicalJson for the audit chain
+  build: ['config', 'engine', 'store'],
+  network: ['config', 'engine', 'store'],
+  registry: ['build', 'config', 'engine', 'store'],
+  deploy: [
+    'build', 'config', 'engine', 'health', 'lb', 'network', 'placement', 'registry', 'secrets', 'store',
+    'release', // EXCEPTION: the deploy <-> release knot (issue 19 item 2 unties it)
+  ],
+  release: ['build', 'config', 'deploy', 'engine', 'health', 'lb', 'network', 'placement', 'store'],
+  fleet: ['config', 'deploy', 'placement', 'release', 'store'],
+  reconcile: ['config', 'deploy', 'engine', 'lb', 'release', 'store'],
+  remote: ['release/rollout-context.ts', 'release/rollout.ts'], // the types of a rollout's events and result
+  // one request type per operation, built by the CLI and the routes, checked and run here
+  requests: ['config', 'deploy', 'release', 'store'],
+  // front doors: nothing below imports them
+  server: ['access', 'apply', 'config', 'deploy', 'engine', 'fleet', 'reconcile', 'registry', 'release', 'remote', 'requests', 'secrets', 'store'],
+  // routes: parse, authorise, call the core the CLI calls, answer; they read no store and never import app.ts
+  'server/routes': [
+    'server/core.ts', 'server/jobs.ts', 'server/events.ts', 'server/request.ts',
+    'access', 'apply', 'config', 'deploy', 'fleet', 'reconcile', 'registry', 'release', 'requests', 'secrets',
+  ],
+  cli: [
+    'access', 'apply', 'build', 'config', 'deploy', 'doctor', 'engine', 'fleet', 'lb', 'network', 'reconcile', 'registry', 'release', 'remote', 'requests', 'secrets', 'store',
+    'server/main.ts', // `berth server` loads the server when it runs (a dynamic import)
+  ],
+  // the top row: dev tools
+  demo: ['build', 'cli', 'config', 'deploy', 'engine', 'fleet', 'lb', 'release', 'store', 'testing/cli.ts'], // the CLI runner
+  testing: ANY, // test support: whatever a test needs
+};
+
+/** Test code: the tests and the modules only tests use. Product code never imports them. */
+const TEST_CODE = [
+  '\\.test\\.ts$',
+  '^src/testing/',
+  '^src/registry/testing\\.ts$', // the registry's test helpers, kept beside what they drive
+  '^src/network/ipam-fuzz(-worker)?\\.ts$', // the IPAM property test's driver and worker
+];
+
+/** Planners: pure functions over plain data; they read no engine and no store. */
+const PLANNERS = ['^src/[^/]+/plan\\.ts$', '-plan\\.ts$', '^src/placement/'];
+const PLANNER_EXCEPTIONS = [
+  '^src/build/plan\\.ts$', // EXCEPTION: types only (BuildRecord, BuildInputs from store/builds.ts): the last build it compares with
+];
+
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const target = (entry) => (entry.endsWith('.ts') ? `^src/${escape(entry)}$` : `^src/${escape(entry)}/`);
+const ROOT_MODULES = '^src/[^/]+\\.ts$';
+
+function layerRule(folder, allowed) {
+  const nested = Object.keys(LAYERS).filter((other) => other.startsWith(`${folder}/`));
+  return {
+    name: `layer:${folder}`,
+    severity: 'error',
+    comment: `${folder}/ may import only ${allowed.length ? allowed.join(', ') : 'its own files'} and the root modules (the LAYERS table in .dependency-cruiser.cjs)`,
+    from: { path: `^src/${escape(folder)}/`, pathNot: [...TEST_CODE, ...nested.map((inner) => `^src/${escape(inner)}/`)] },
+    to: { path: '^src/', pathNot: [`^src/${escape(folder)}/`, ROOT_MODULES, ...allowed.map(target)] },
+  };
+}
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycle',
+      severity: 'error',
+      comment: 'an import cycle: move what both sides need into a module of its own',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'resolvable',
+      severity: 'error',
+      comment: 'an import that resolves to no file (the checks below would miss it)',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+    ...Object.entries(LAYERS)
+      .filter(([, allowed]) => allowed !== ANY)
+      .map(([folder, allowed]) => layerRule(folder, allowed)),
+    {
+      name: 'layer:root',
+      severity: 'error',
+      comment: 'the root modules (src/*.ts) are the base every folder may import: they import no folder',
+      from: { path: ROOT_MODULES },
+      to: { path: '^src/[^/]+/' },
+    },
+    {
+      name: 'layer:unknown-folder',
+      severity: 'error',
+      comment: 'a folder with no row in the LAYERS table of .dependency-cruiser.cjs: add one',
+      from: { path: '^src/[^/]+/', pathNot: Object.keys(LAYERS).map((folder) => `^src/${escape(folder)}/`) },
+      to: {},
+    },
+    {
+      name: 'test-code-only-from-tests',
+      severity: 'error',
+      comment: 'product code imports test code; only tests, bench and demo may',
+      from: { pathNot: [...TEST_CODE, '^bench/', '^src/demo/'] },
+      to: { path: TEST_CODE },
+    },
+    {
+      name: 'planner-pure',
+      severity: 'error',
+      comment: 'a planner reads no engine and no store: its caller gathers the inputs',
+      from: { path: PLANNERS, pathNot: [...TEST_CODE, ...PLANNER_EXCEPTIONS] },
+      to: { path: ['^src/engine/', '^src/store/'] },
+    },
+  ],
+  options: {
+    // TypeScript 7 has no JavaScript compiler API, so swc parses the sources.
+    parser: 'swc',
+    doNotFollow: { path: 'node_modules' },
+  },
+};
