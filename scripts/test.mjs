@@ -118,6 +118,7 @@ const longestFirst = (files) => [...files].sort((a, b) => expected(b) - expected
 
 const started = Date.now();
 const results = [];
+const engineBefore = machineDockerd();
 let stopping = false;
 const running = new Set();
 
@@ -272,10 +273,23 @@ function seconds(ms) {
   return ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s` : `${(ms / 1000).toFixed(1)}s`;
 }
 
+/** The pid of this machine's own dockerd, which no test may stop or restart; undefined when there is none here. */
+function machineDockerd() {
+  try {
+    return Number(readFileSync('/var/run/docker.pid', 'utf8').trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function report() {
   const total = Date.now() - started;
+  const engineAfter = machineDockerd();
+  if (integration.length > 0 && engineBefore !== engineAfter) {
+    results.push({ name: '(the machine\'s dockerd)', ms: 0, pass: 0, fail: 1, failures: [`its pid changed during the run (${engineBefore ?? 'none'} → ${engineAfter ?? 'none'}): a test stopped or restarted the machine's engine; a test may restart only a lab engine it started`] });
+  }
   try {
-    writeFileSync(TIMES, JSON.stringify({ ...lastTimes, ...Object.fromEntries(results.map((r) => [r.name, r.ms])) }, null, 1));
+    writeFileSync(TIMES, JSON.stringify({ ...lastTimes, ...Object.fromEntries(results.filter((r) => r.ms > 0).map((r) => [r.name, r.ms])) }, null, 1));
   } catch {
     // Only an ordering hint.
   }
@@ -296,7 +310,7 @@ function report() {
     }
     console.log('');
   }
-  if (stopping) console.log(`Interrupted: ${chosen.length - results.length} file(s) did not run or finish.`);
+  if (stopping) console.log(`Interrupted: ${unit.length + integration.length - results.filter((r) => r.ms > 0).length} file(s) did not run or finish.`);
   console.log(`Total time: ${seconds(total)} for ${results.length} files`);
   console.log('Slowest files:');
   for (const r of slowest.slice(0, 10)) console.log(`  ${seconds(r.ms).padStart(7)}  ${r.name}`);
