@@ -41,7 +41,6 @@ const ALONE = {
   'src/cli/commands/rollout.int.test.ts': 'kills the CLI mid-rollout',
   'src/deploy/deploy-rollout.int.test.ts': 'kills a deploy mid-rollout',
   'src/release/crash.int.test.ts': 'kills a release at each checkpoint',
-  'src/release/lease.int.test.ts': 'kills the lease holder',
   'src/reconcile/reconcile.int.test.ts': 'kills the server and its front door',
   'src/registry/errors.int.test.ts': 'kills a registry mid-push',
   'src/server/server-crash.int.test.ts': 'kills the server under load',
@@ -221,7 +220,9 @@ function runFile(file) {
   prefix(child.stderr, process.stderr);
   const done = new Promise((resolve) => {
     child.on('error', (error) => console.error(`[${tag}] could not start: ${error.message}`));
-    child.on('close', (code, signal) => {
+    child.on('close', async (code, signal) => {
+      // On Ctrl-C `node --test` exits at once; the file's own process goes on with its cleanup (testing/cleanup.ts).
+      if (stopping) await groupGone(child.pid, tag);
       const ms = Date.now() - begin;
       let counts = { pass: 0, fail: 0, failures: [] };
       try {
@@ -259,6 +260,23 @@ function stop(signal) {
   stopping = true;
   console.error(`test: ${signal}: no new file; waiting for ${running.size} running file(s) to clean up (${signal} again kills them)`);
   for (const r of running) kill(r.child, signal);
+}
+
+/** Resolves once no process of the group is left, or after the cleanup's bound (60 s) and a margin. */
+async function groupGone(pgid, tag) {
+  const deadline = Date.now() + 75_000;
+  let said = false;
+  for (;;) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    if (Date.now() > deadline) return console.error(`[${tag}] still cleaning up after 75 s; left to the next sweep`);
+    if (!said) console.error(`[${tag}] waiting for its cleanup`);
+    said = true;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 function kill(child, signal) {
@@ -310,7 +328,7 @@ function report() {
     }
     console.log('');
   }
-  if (stopping) console.log(`Interrupted: ${unit.length + integration.length - results.filter((r) => r.ms > 0).length} file(s) did not run or finish.`);
+  if (stopping) console.log(`Interrupted: ${unit.length + integration.length - results.filter((r) => r.ms > 0).length} file(s) not run; the running ones were stopped.`);
   console.log(`Total time: ${seconds(total)} for ${results.length} files`);
   console.log('Slowest files:');
   for (const r of slowest.slice(0, 10)) console.log(`  ${seconds(r.ms).padStart(7)}  ${r.name}`);
