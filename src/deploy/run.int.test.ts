@@ -178,6 +178,8 @@ describe('berth deploy on the real engine', () => {
   });
 
   step('nat: publishes each port on a host port, reports it, and keeps it across a redeploy', async () => {
+    // Back to the health check that passes: the step before set one that never does.
+    reload();
     const nat = await deployService(context(), 'web', 'dev', { timeoutMs: 120_000 });
     const port = nat.instances[0]!.ports['8080/tcp'];
     assert.ok(port && port > 0);
