@@ -2,7 +2,8 @@
  * Integration: services on the real engine. A flat network on a Linux bridge
  * the test owns, a "LAN host" (a network namespace with a veth on that bridge)
  * that reaches every instance at its static IP and learns its MAC; redeploys,
- * a failing health check, an engine restart, nat, removal and bad input.
+ * a failing health check, nat, removal and bad input. What survives an engine
+ * restart is engine-restart.int.test.ts's, on a lab engine the test restarts.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -18,10 +19,8 @@ import { macFor } from '../network/addresses.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { openStore, type Store, closeStore } from '../store/db.js';
 import { allRefs } from '../store/refs.js';
-import { restartDockerd } from '../testing/dockerd.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { createLanHost, type LanHost } from '../testing/lan.js';
-import { sleep } from '../time.js';
 import { ipamOf, type RunContext } from './context.js';
 import { deployService, type DeployResult } from './deploy.js';
 import { Hosts } from './hosts.js';
@@ -178,21 +177,9 @@ describe('berth deploy on the real engine', () => {
     assert.deepEqual(allocations.map((a) => [a.slot, a.state, a.containerId]), second.instances.map((i) => [i.slot, 'bound', i.id]));
   });
 
-  step('after dockerd restarts, the instances come back with the same IPs and MACs and berth ps shows them healthy', async () => {
-    reload();
-    await restartDockerd();
-    // The engine's health check (interval 2 s) decides what ps shows: a deadline only a broken restart reaches.
-    const deadline = Date.now() + 180_000;
-    let instances = await listInstances(context(), { environment: 'production' });
-    while (Date.now() < deadline && !instances.every((i) => i.health === 'healthy')) {
-      await sleep(500);
-      instances = await listInstances(context(), { environment: 'production' });
-    }
-    assert.deepEqual(instances.map((i) => [i.slot, i.ip, i.mac, i.health]), second.instances.map((i) => [i.slot, i.ip, i.mac, 'healthy']), 'not all healthy within 3 minutes of the restart');
-    for (const instance of second.instances) assert.equal((await lan.fetch(`http://${instance.ip}:8080/`)).body.trim(), 'hello v2');
-  });
-
   step('nat: publishes each port on a host port, reports it, and keeps it across a redeploy', async () => {
+    // Back to the health check that passes: the step before set one that never does.
+    reload();
     const nat = await deployService(context(), 'web', 'dev', { timeoutMs: 120_000 });
     const port = nat.instances[0]!.ports['8080/tcp'];
     assert.ok(port && port > 0);
