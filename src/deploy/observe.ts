@@ -2,8 +2,23 @@
 import type { ContainerSummary } from '../engine/containers.js';
 import type { Hosts } from './hosts.js';
 import { RUN_LABELS } from './labels.js';
-import type { ObservedInstance } from './plan.js';
 import { roleOf } from './slots.js';
+
+/** One of Berth's containers as an engine reports it: what the deploy planner compares with what should run. */
+export interface ObservedInstance {
+  id: string;
+  /** The container's name. */
+  name: string;
+  /** Its slot's own container, one set aside by a replace, or a stray (see slots.ts roleOf). */
+  role: 'main' | 'aside' | 'stray';
+  /** Its slot label. */
+  slot: string;
+  host: string;
+  running: boolean;
+  restarting: boolean;
+  exitCode: number;
+  specHash: string;
+}
 
 export interface Observed extends ObservedInstance {
   labels: Record<string, string>;

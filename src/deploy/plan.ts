@@ -3,25 +3,11 @@
  * engines report. Pure, so every reconciliation rule is unit-tested without Docker.
  */
 import type { RolloutStep } from '../release/rollout-plan.js';
+import type { ObservedInstance } from './observe.js';
 import type { Placement } from './slots.js';
 
 export interface DesiredInstance extends Placement {
   /** Hash of everything the container is created from; equal hashes mean an equal container. */
-  specHash: string;
-}
-
-export interface ObservedInstance {
-  id: string;
-  /** The container's name. */
-  name: string;
-  /** Its slot's own container, one set aside by a replace, or a stray (see slots.ts roleOf). */
-  role: 'main' | 'aside' | 'stray';
-  /** Its slot label. */
-  slot: string;
-  host: string;
-  running: boolean;
-  restarting: boolean;
-  exitCode: number;
   specHash: string;
 }
 
