@@ -1,4 +1,4 @@
-import { deployService, type DeployEvent, type DeployResult } from '../../deploy/deploy.js';
+import { deployService, type DeployEvent, type DeployResult } from '../../release/deploy.js';
 import { invalid } from '../../errors.js';
 import type { Command } from '../command.js';
 import { positiveFlag, requiredFlag, timeoutFlag } from '../flags.js';

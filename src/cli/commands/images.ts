@@ -1,4 +1,4 @@
-import { imageStatuses } from '../../build/status.js';
+import { imageStatuses } from '../../imaging/status.js';
 import { withWorkspace, type Command } from '../command.js';
 import { formatBytes, formatDuration, printJson, table } from '../output.js';
 

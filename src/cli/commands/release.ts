@@ -1,8 +1,8 @@
 /** berth release | promote | rollback | scale | canary: the Release capability's commands. */
 import { canaryAbort, canaryPromote, promoteService, releaseService, rollbackService, scaleService } from '../../release/operations.js';
 import { parseShare } from '../../release/pipeline.js';
-import type { RolloutEvent } from '../../release/rollout-context.js';
-import type { RolloutResult } from '../../release/rollout.js';
+import type { RolloutEvent } from '../../rollout/rollout-context.js';
+import type { RolloutResult } from '../../rollout/executor.js';
 import { invalid, rolloutExitCodes } from '../../errors.js';
 import type { Command, CommandContext } from '../command.js';
 import { durationFlag, positiveFlag, requiredFlag, timeoutFlag } from '../flags.js';

@@ -4,7 +4,7 @@
  * progress (the deploy's own events) and its result go to the event stream.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { deployService, type DeployEvent } from '../../deploy/deploy.js';
+import { deployService, type DeployEvent } from '../../release/deploy.js';
 import { lastPushOf, recordPush, type PushRecord } from '../../store/pushes.js';
 import type { ServerCore } from '../core.js';
 import { envFrom, pushSchema, startRollout, timeoutMs, timeoutOf } from './releases.js';

@@ -5,11 +5,11 @@
  * once it is journaled (follow it on /v1/events?rollout=ID), or 200 with the
  * result when it ended before that (nothing to do).
  */
-import type { RunContext } from '../../deploy/context.js';
+import type { RunContext } from '../../runtime/context.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { environmentOf, serviceOf } from '../../deploy/context.js';
+import { environmentOf, serviceOf } from '../../runtime/context.js';
 import { canaryAbort, canaryPromote, promoteService, releaseService, rollbackService, scaleService } from '../../release/operations.js';
-import type { RolloutOptions, RolloutResult } from '../../release/rollout.js';
+import type { RolloutOptions, RolloutResult } from '../../rollout/executor.js';
 import { recordPush, lastPushOf, type PushRecord } from '../../store/pushes.js';
 import { actorOf } from '../app.js';
 import type { ServerCore } from '../core.js';

@@ -1,7 +1,7 @@
 /** The rollouts: the open ones, one with its journal, cancelling a running one, abandoning an interrupted one. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { abandonRollout } from '../../release/abandon.js';
-import { rolloutView } from '../../release/rollout-view.js';
+import { abandonRollout } from '../../rollout/abandon.js';
+import { rolloutView } from '../../rollout/rollout-view.js';
 import { notFound } from '../../errors.js';
 import { openRollouts, rolloutById } from '../../store/releases.js';
 import { actorOf } from '../app.js';

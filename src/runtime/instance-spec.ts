@@ -3,7 +3,7 @@
  * data, with a hash of it: a running container whose hash matches is up to date.
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../build/plan.js';
+import { canonicalJson } from '../imaging/plan.js';
 import type { HealthCheck, NetworkMode, ServiceSpec } from '../config/model.js';
 import type { CreateBody } from '../engine/containers.js';
 import { timingOf } from '../health/judge.js';

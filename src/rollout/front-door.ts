@@ -5,7 +5,7 @@
  */
 import { frontDoorDir } from '../lb/paths.js';
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
-import type { RunContext } from '../deploy/context.js';
+import type { RunContext } from '../runtime/context.js';
 import { ensureFrontDoor, freePort, frontDoorStatus, stopFrontDoor, syncServers } from '../lb/front-door.js';
 import type { FrontDoorSpec, LbServer } from '../lb/model.js';
 import { HaproxyRuntime, lbServerOf } from '../lb/runtime-api.js';

@@ -3,11 +3,11 @@ import { notFound } from '../errors.js';
 import { stopFrontDoor } from '../lb/front-door.js';
 import { frontDoorDir } from '../lb/paths.js';
 import { allRefs, releaseDigest } from '../store/refs.js';
-import { environmentOf, ipamOf, networkOf, serviceOf, type RunContext } from './context.js';
+import { environmentOf, ipamOf, networkOf, serviceOf, type RunContext } from '../runtime/context.js';
 import { waitHealthy } from '../health/gate.js';
-import { listFleet, listInstances, type InstanceStatus } from './instances.js';
-import { unreachableError } from './reach.js';
-import { removeInstance } from './remove.js';
+import { listFleet, listInstances, type InstanceStatus } from '../runtime/instances.js';
+import { unreachableError } from '../runtime/reach.js';
+import { removeInstance } from '../rollout/remove.js';
 
 /** A service's instances in an environment, or one instance when `name` is a slot. */
 export async function selectInstances(context: RunContext, name: string, environment: string, options: { withMissing?: boolean } = {}): Promise<InstanceStatus[]> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ObservedInstance } from './observe.js';
-import { deploySteps, describeSteps, planDeploy, type DesiredInstance } from './plan.js';
+import type { ObservedInstance } from '../runtime/observe.js';
+import { deploySteps, describeSteps, planDeploy, type DesiredInstance } from './deploy-plan.js';
 
 const want = (n: number, hash = 'h1', host = 'local'): DesiredInstance => ({ slot: `api-dev-${n}`, ordinal: n, host, specHash: hash });
 const seen = (n: number, extra: Partial<ObservedInstance> = {}): ObservedInstance => ({

@@ -1,5 +1,5 @@
 /** Which image a deploy runs: the current build of the service's image, or the one `--image` names. */
-import { prepare } from '../build/prepare.js';
+import { prepare } from '../imaging/prepare.js';
 import type { Project, ServiceSpec } from '../config/model.js';
 import type { Engine } from '../engine/client.js';
 import { invalid, notFound } from '../errors.js';

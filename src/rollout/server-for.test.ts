@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { NetworkMode, Project } from '../config/model.js';
-import { Hosts } from '../deploy/hosts.js';
+import { Hosts } from '../runtime/hosts.js';
 import type { Engine } from '../engine/client.js';
 import type { ContainerState } from '../engine/containers.js';
 import type { RolloutContext } from './rollout-context.js';

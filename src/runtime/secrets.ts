@@ -29,7 +29,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { canonicalJson } from '../build/plan.js';
+import { canonicalJson } from '../imaging/plan.js';
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
 import { notFound } from '../errors.js';
 import { readSecret } from '../registry/secrets.js';

@@ -8,12 +8,12 @@
  */
 import { inTransaction } from '../store/db.js';
 import { userInfo } from 'node:os';
-import { canonicalJson } from '../build/plan.js';
+import { canonicalJson } from '../imaging/plan.js';
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
-import { environmentOf, type RunContext } from '../deploy/context.js';
-import { LaunchError, failure } from '../deploy/launch.js';
-import { ensureNetworks, prepareTarget, reconcileAddresses } from '../deploy/target.js';
-import { distributionFor, requireDistributable } from '../deploy/distribute.js';
+import { environmentOf, type RunContext } from '../runtime/context.js';
+import { LaunchError, failure } from './launch.js';
+import { ensureNetworks, prepareTarget, reconcileAddresses } from '../runtime/target.js';
+import { distributionFor, requireDistributable } from '../runtime/distribute.js';
 import { BerthError, conflict, isBerthError, failed, notFound, rolledBack } from '../errors.js';
 import { allRefs, protectDigest, releaseDigest } from '../store/refs.js';
 import {

@@ -5,15 +5,15 @@
  * half-launched container of the rollout is removed; leftovers go; the front
  * door holds exactly the running instances; the lease is released.
  */
-import { environmentOf, type RunContext } from '../deploy/context.js';
-import { restore } from '../deploy/launch.js';
-import { removeInstance } from '../deploy/remove.js';
+import { environmentOf, type RunContext } from '../runtime/context.js';
+import { restore } from './launch.js';
+import { removeInstance } from './remove.js';
 import { conflict, notFound } from '../errors.js';
 import { rolloutById, setRolloutStatus, setScale, type Rollout } from '../store/releases.js';
 import { acquireToAbandon, leaseSettings, type HeldLease } from './lease.js';
 import { journaled, observe, targetHash } from './rollout-context.js';
 import type { RolloutPlan } from './rollout-plan.js';
-import { actor, contextFor, requireRelease, usesFrontDoor, type RolloutOptions } from './rollout.js';
+import { actor, contextFor, requireRelease, usesFrontDoor, type RolloutOptions } from './executor.js';
 import { converge } from './steps.js';
 
 export interface AbandonResult {

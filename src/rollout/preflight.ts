@@ -4,9 +4,9 @@
  * rollout here, naming it, instead of halfway through with some hosts changed.
  */
 import type { EnvironmentSpec } from '../config/model.js';
-import type { RunContext } from '../deploy/context.js';
-import type { Hosts } from '../deploy/hosts.js';
-import { reachHosts, unreachableError } from '../deploy/reach.js';
+import type { RunContext } from '../runtime/context.js';
+import type { Hosts } from '../runtime/hosts.js';
+import { reachHosts, unreachableError } from '../runtime/reach.js';
 import { slotsOf } from '../store/deployments.js';
 
 // Each host is asked once per Hosts (one command's): a deploy resuming an interrupted rollout reaches the preflight more than once.

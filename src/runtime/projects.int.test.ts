@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { buildProject } from '../build/builder.js';
+import { buildProject } from '../imaging/builder.js';
 import { loadProject } from '../config/project.js';
 import { stopFrontDoor } from '../lb/front-door.js';
 import { frontDoorDir } from '../lb/paths.js';

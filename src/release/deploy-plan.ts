@@ -2,9 +2,9 @@
  * What a deploy does to each slot, computed from what should run and what the
  * engines report. Pure, so every reconciliation rule is unit-tested without Docker.
  */
-import type { RolloutStep } from '../release/rollout-plan.js';
-import type { ObservedInstance } from './observe.js';
-import type { Placement } from './slots.js';
+import type { RolloutStep } from '../rollout/rollout-plan.js';
+import type { ObservedInstance } from '../runtime/observe.js';
+import type { Placement } from '../runtime/slots.js';
 
 export interface DesiredInstance extends Placement {
   /** Hash of everything the container is created from; equal hashes mean an equal container. */

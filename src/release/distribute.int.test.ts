@@ -20,10 +20,10 @@ import { releasesOf, rolloutsOf } from '../store/releases.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { steps } from '../testing/steps.js';
 import { removeNetwork } from '../network/docker-network.js';
-import type { RunContext } from './context.js';
+import type { RunContext } from '../runtime/context.js';
 import { deployService, type DeployEvent } from './deploy.js';
-import { Hosts } from './hosts.js';
-import { listInstances } from './instances.js';
+import { Hosts } from '../runtime/hosts.js';
+import { listInstances } from '../runtime/instances.js';
 import { removeInstances } from './operate.js';
 
 const PASSWORD = `pw-${Math.random().toString(36).slice(2)}`;

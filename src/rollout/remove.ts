@@ -3,7 +3,7 @@ import { readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Ipam } from '../network/ipam.js';
 import { forgetSlot } from '../store/deployments.js';
-import type { RunContext } from './context.js';
+import type { RunContext } from '../runtime/context.js';
 
 export interface InstanceRef {
   host: string;

@@ -3,12 +3,12 @@
  * what runs first, so running it again after a crash finishes what is left.
  */
 import type { ContainerState } from '../engine/containers.js';
-import { checkRunning, launchSlot, LaunchError, restore, setAside, type LaunchedContainer, type LaunchInput } from '../deploy/launch.js';
+import { checkRunning, launchSlot, LaunchError, restore, setAside, type LaunchedContainer, type LaunchInput } from './launch.js';
 import { announceAddress, checkNobodyAnswers } from '../network/arp-helper.js';
-import { RUN_LABELS } from '../deploy/labels.js';
-import { removeInstance } from '../deploy/remove.js';
-import { asideName, containerName, PREVIOUS_SUFFIX } from '../deploy/slots.js';
-import { Semaphore } from '../build/semaphore.js';
+import { RUN_LABELS } from '../runtime/labels.js';
+import { removeInstance } from './remove.js';
+import { asideName, containerName, PREVIOUS_SUFFIX } from '../runtime/slots.js';
+import { Semaphore } from '../imaging/semaphore.js';
 import { invalid } from '../errors.js';
 import { saveSlot } from '../store/deployments.js';
 import { isLostLease } from '../store/leases.js';

@@ -7,14 +7,14 @@ import type { Allocation, Ipam } from '../network/ipam.js';
 import type { ContainerState } from '../engine/containers.js';
 import type { Engine } from '../engine/client.js';
 import { BerthError, failed, isBerthError } from '../errors.js';
-import type { RunContext } from './context.js';
+import type { RunContext } from '../runtime/context.js';
 import { waitHealthy, type GateResult, type ProbeTarget } from '../health/gate.js';
 import type { ServiceSpec } from '../config/model.js';
 import { checkpoint } from '../fault.js';
-import { slotBody, type SlotInput } from './instance-spec.js';
-import { RUN_LABELS } from './labels.js';
-import { copyInstanceFiles, type InstanceFiles } from './instance-files.js';
-import { asideName, containerName } from './slots.js';
+import { slotBody, type SlotInput } from '../runtime/instance-spec.js';
+import { RUN_LABELS } from '../runtime/labels.js';
+import { copyInstanceFiles, type InstanceFiles } from '../runtime/instance-files.js';
+import { asideName, containerName } from '../runtime/slots.js';
 
 export interface Launched {
   slot: string;

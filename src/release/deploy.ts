@@ -11,16 +11,16 @@
  */
 import { conflict, forbidden } from '../errors.js';
 import { createRelease, currentRelease, frontDoorPort, releasesOf, type Release } from '../store/releases.js';
-import { actor, configOf, recoverInterrupted, replicasIn, rollout } from '../release/rollout.js';
-import { observe, placementOf, type InstanceEvent, type RolloutEvent } from '../release/rollout-context.js';
-import { environmentOf, networkOf, serviceOf, type RunContext } from './context.js';
-import { resolveImage, type DeployImage } from './image.js';
-import { slotBody } from './instance-spec.js';
-import { deploySteps, planDeploy, type Step } from './plan.js';
+import { actor, configOf, recoverInterrupted, replicasIn, rollout } from '../rollout/executor.js';
+import { observe, placementOf, type InstanceEvent, type RolloutEvent } from '../rollout/rollout-context.js';
+import { environmentOf, networkOf, serviceOf, type RunContext } from '../runtime/context.js';
+import { resolveImage, type DeployImage } from '../runtime/image.js';
+import { slotBody } from '../runtime/instance-spec.js';
+import { deploySteps, planDeploy, type Step } from './deploy-plan.js';
 import { dockerNetworkName } from '../network/docker-network.js';
-import { observeService } from './observe.js';
-import { slotName } from './slots.js';
-import { requireHosts } from '../release/preflight.js';
+import { observeService } from '../runtime/observe.js';
+import { slotName } from '../runtime/slots.js';
+import { requireHosts } from '../rollout/preflight.js';
 
 export interface DeployOptions {
   /** An image ID, a registry digest Berth pushed, or a tag; default: the current build. */

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loadProject } from '../config/project.js';
-import { copyInstanceFiles } from '../deploy/instance-files.js';
+import { copyInstanceFiles } from '../runtime/instance-files.js';
 import { openStore, closeStore } from '../store/db.js';
 import { startTestContainer, type TestContainer } from '../testing/container.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';

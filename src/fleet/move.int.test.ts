@@ -24,12 +24,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { buildProject } from '../build/builder.js';
+import { buildProject } from '../imaging/builder.js';
 import { loadProject } from '../config/project.js';
-import type { RunContext } from '../deploy/context.js';
-import { Hosts } from '../deploy/hosts.js';
+import type { RunContext } from '../runtime/context.js';
+import { Hosts } from '../runtime/hosts.js';
 import { connectEngine, type Engine } from '../engine/client.js';
-import { drainHost } from '../fleet/move.js';
+import { drainHost } from './move.js';
 import { stopFrontDoor } from '../lb/front-door.js';
 import { frontDoorDir } from '../lb/paths.js';
 import { push } from '../registry/testing.js';
@@ -42,8 +42,8 @@ import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.j
 import { startLab, type Lab, type LanHost } from '../testing/lab.js';
 import { labRegistry, upLabRegistry } from '../testing/lab-registry.js';
 import { startLoad, type LoadResult } from '../testing/load.js';
-import { releaseService } from './operations.js';
-import type { RolloutEvent } from './rollout-context.js';
+import { releaseService } from '../release/operations.js';
+import type { RolloutEvent } from '../rollout/rollout-context.js';
 import { stepsWithNeeds } from '../testing/steps.js';
 
 const SVC = `mv${randomBytes(3).toString('hex')}`;

@@ -6,16 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { buildProject } from '../build/builder.js';
+import { buildProject } from '../imaging/builder.js';
 import { loadProject } from '../config/project.js';
 import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
 import { rolloutsOf } from '../store/releases.js';
 import { berthOn, showOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
-import type { RunContext } from './context.js';
-import { Hosts } from './hosts.js';
-import { listInstances } from './instances.js';
-import { RUN_LABELS } from './labels.js';
+import type { RunContext } from '../runtime/context.js';
+import { Hosts } from '../runtime/hosts.js';
+import { listInstances } from '../runtime/instances.js';
+import { RUN_LABELS } from '../runtime/labels.js';
 import { removeInstances } from './operate.js';
 
 describe('placement in a rollout, on the local engine', () => {

@@ -1,12 +1,12 @@
 /** What every step of a rollout works with: the target release's service settings and image, its environment, and the front door. */
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
 import type { ContainerState } from '../engine/containers.js';
-import type { RunContext } from '../deploy/context.js';
-import { slotBody } from '../deploy/instance-spec.js';
-import { observeService, type Observed } from '../deploy/observe.js';
-import { ordinalOf, type Placement } from '../deploy/slots.js';
-import type { ServiceTarget } from '../deploy/target.js';
-import type { ImageDistribution } from '../deploy/distribute.js';
+import type { RunContext } from '../runtime/context.js';
+import { slotBody } from '../runtime/instance-spec.js';
+import { observeService, type Observed } from '../runtime/observe.js';
+import { ordinalOf, type Placement } from '../runtime/slots.js';
+import type { ServiceTarget } from '../runtime/target.js';
+import type { ImageDistribution } from '../runtime/distribute.js';
 import { fenced } from '../store/leases.js';
 import type { Release } from '../store/releases.js';
 import type { Door } from './door.js';
