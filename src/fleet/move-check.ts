@@ -1,7 +1,7 @@
 /**
  * Before a drain or a move changes anything: the placement planner is asked
  * where every slot that must move goes, with the same requests each move
- * rollout will make (deploy/placement.ts slotRequests) against one inventory of
+ * rollout will make (runtime/placement.ts slotRequests) against one inventory of
  * the hosts involved. A fleet that cannot take them refuses the command here,
  * naming what is short where, so it does not stop half way.
  */

@@ -2,7 +2,7 @@
  * Moving instances between hosts, called by the CLI and the HTTP API (server/routes/operations.ts):
  * drain a host (every instance on it moves, the host gets nothing new until
  * undrained) and move one instance. Each service × environment moves in its
- * own journaled, locked rollout of kind 'move' (release/rollout.ts), so an
+ * own journaled, locked rollout of kind 'move' (rollout/executor.ts), so an
  * interrupted drain resumes when it is run again.
  */
 import type { RunContext } from '../runtime/context.js';

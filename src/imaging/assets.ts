@@ -128,7 +128,7 @@ exit 67
 `;
 
 /**
- * The health probe that service containers' HEALTHCHECK runs (see deploy/slots.ts):
+ * The health probe that service containers' HEALTHCHECK runs (see runtime/slots.ts):
  * `health http <port> <path>` or `health tcp <port>`, against 127.0.0.1.
  * Debian roots have bash but no curl or wget, so it uses bash's /dev/tcp;
  * busybox images have no bash and use nc, else wget.
@@ -255,6 +255,6 @@ export const BIN_FILES: readonly { name: string; mode: number; content: string }
 
 /**
  * The first 12 hex digits of the SHA-256 of BIN_FILES. It is part of the recipe
- * version (build/plan.ts), so changing a helper rebuilds every image once.
+ * version (imaging/plan.ts), so changing a helper rebuilds every image once.
  */
 export const ASSETS_DIGEST = createHash('sha256').update(JSON.stringify(BIN_FILES)).digest('hex').slice(0, 12);

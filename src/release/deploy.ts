@@ -1,7 +1,7 @@
 /**
  * `berth deploy`: create or replace a service's instances in an environment
  * and wait until they are healthy — as a rollout of kind 'deploy' on Release's
- * journaled, locked executor (release/rollout.ts). The image is recorded as a
+ * journaled, locked executor (rollout/executor.ts). The image is recorded as a
  * release of the service (an existing one when image and settings match), so
  * `berth history` shows the deploy and `berth promote` can move it on. A
  * deploy has no front door: new slots first, the first replacement alone, the

@@ -1,4 +1,4 @@
-/** What a rollout needs of a service's front door; release/front-door.ts implements it on Berth's HAProxy module. */
+/** What a rollout needs of a service's front door; rollout/front-door.ts implements it on Berth's HAProxy module. */
 export interface DoorServer {
   /** The instance's slot. */
   name: string;

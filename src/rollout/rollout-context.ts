@@ -63,7 +63,7 @@ export function journaled<T>(ctx: RolloutContext, write: () => Promise<T>): Prom
   return ctx.lease ? fenced(ctx.run.db, ctx.lease, ctx.rollout, () => write()) : write();
 }
 
-/** Where a slot runs: where a move takes it, else as the rollout's placement planned it (deploy/placement.ts; slots beyond the plan placed on demand). */
+/** Where a slot runs: where a move takes it, else as the rollout's placement planned it (runtime/placement.ts; slots beyond the plan placed on demand). */
 export function placementOf(ctx: RolloutContext, slot: string): Placement {
   const moved = ctx.moves?.get(slot);
   if (moved !== undefined) return { slot, ordinal: ordinalOf(slot), host: moved };
