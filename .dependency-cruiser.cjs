@@ -17,48 +17,51 @@
 const ANY = ['*'];
 
 const LAYERS = {
-  // the outside world
+  // the leaves' neighbours: the outside world and the programs Berth runs
   store: [],
   engine: ['config/model.ts'], // the type of a host spec
+  supervisor: [],
   // pure bases
   placement: [],
-  lb: [],
+  lb: ['supervisor'],
   config: [
-    'build/graph.ts', // EXCEPTION (pure): unknown parents and cycles are reported at load, with file and line
+    'imaging/graph.ts', // EXCEPTION (pure): unknown parents and cycles are reported at load, with file and line
     'network/pool.ts', // EXCEPTION (pure): a bad address pool fails at load, with file and line
   ],
-  // capabilities
+  // capabilities others build on
   health: ['config', 'engine'],
-  doctor: ['engine'],
+  imaging: ['config', 'engine', 'store'],
+  network: ['config', 'engine', 'store'],
+  // capabilities
+  doctor: ['engine', 'supervisor'],
   secrets: ['config', 'store'],
   apply: ['config', 'store'],
-  access: ['config', 'store', 'build/plan.ts'], // canonicalJson for the audit chain
-  build: ['config', 'engine', 'store'],
-  network: ['config', 'engine', 'store'],
-  registry: ['build', 'config', 'engine', 'store'],
-  deploy: [
-    'build', 'config', 'engine', 'health', 'lb', 'network', 'placement', 'registry', 'secrets', 'store',
-    'release', // EXCEPTION: the deploy <-> release knot (issue 19 item 2 unties it)
-  ],
-  release: ['build', 'config', 'deploy', 'engine', 'health', 'lb', 'network', 'placement', 'store'],
-  fleet: ['config', 'deploy', 'placement', 'release', 'store'],
-  reconcile: ['config', 'deploy', 'engine', 'lb', 'release', 'store'],
-  remote: ['release/rollout-context.ts', 'release/rollout.ts'], // the types of a rollout's events and result
+  access: ['config', 'store', 'imaging/plan.ts'], // canonicalJson for the audit chain
+  registry: ['imaging', 'config', 'engine', 'store', 'supervisor'],
+  // the shared runtime base: never the executor or the workflows
+  runtime: ['imaging', 'config', 'engine', 'health', 'lb', 'network', 'placement', 'registry', 'secrets', 'store'],
+  // the one rollout executor
+  rollout: ['runtime', 'imaging', 'config', 'engine', 'health', 'lb', 'network', 'placement', 'registry', 'secrets', 'store'],
+  // the workflows on the executor
+  release: ['rollout', 'runtime', 'imaging', 'config', 'engine', 'health', 'lb', 'network', 'placement', 'registry', 'secrets', 'store'],
+  fleet: ['config', 'placement', 'release', 'rollout', 'runtime', 'store'],
+  reconcile: ['config', 'engine', 'lb', 'release', 'rollout', 'runtime', 'store'],
+  remote: ['rollout/rollout-context.ts', 'rollout/executor.ts'], // the types of a rollout's events and result
   // one request type per operation, built by the CLI and the routes, checked and run here
-  requests: ['config', 'deploy', 'release', 'store'],
+  requests: ['config', 'release', 'rollout', 'runtime', 'store'],
   // front doors: nothing below imports them
-  server: ['access', 'apply', 'config', 'deploy', 'engine', 'fleet', 'reconcile', 'registry', 'release', 'remote', 'requests', 'secrets', 'store'],
+  server: ['access', 'apply', 'config', 'engine', 'fleet', 'reconcile', 'registry', 'release', 'remote', 'requests', 'rollout', 'runtime', 'secrets', 'store'],
   // routes: parse, authorise, call the core the CLI calls, answer; they read no store and never import app.ts
   'server/routes': [
     'server/core.ts', 'server/jobs.ts', 'server/events.ts', 'server/request.ts',
-    'access', 'apply', 'config', 'deploy', 'fleet', 'reconcile', 'registry', 'release', 'requests', 'secrets',
+    'access', 'apply', 'config', 'fleet', 'reconcile', 'registry', 'release', 'requests', 'rollout', 'runtime', 'secrets',
   ],
   cli: [
-    'access', 'apply', 'build', 'config', 'deploy', 'doctor', 'engine', 'fleet', 'lb', 'network', 'reconcile', 'registry', 'release', 'remote', 'requests', 'secrets', 'store',
+    'access', 'apply', 'config', 'doctor', 'engine', 'fleet', 'imaging', 'lb', 'network', 'reconcile', 'registry', 'release', 'remote', 'requests', 'rollout', 'runtime', 'secrets', 'store', 'supervisor',
     'server/main.ts', // `berth server` loads the server when it runs (a dynamic import)
   ],
   // the top row: dev tools
-  demo: ['build', 'cli', 'config', 'deploy', 'engine', 'fleet', 'lb', 'release', 'store', 'testing/cli.ts'], // the CLI runner
+  demo: ['cli', 'config', 'engine', 'fleet', 'imaging', 'lb', 'release', 'rollout', 'runtime', 'store', 'supervisor', 'testing/cli.ts'], // the CLI runner
   testing: ANY, // test support: whatever a test needs
 };
 
@@ -73,7 +76,7 @@ const TEST_CODE = [
 /** Planners: pure functions over plain data; they read no engine and no store. */
 const PLANNERS = ['^src/[^/]+/plan\\.ts$', '-plan\\.ts$', '^src/placement/'];
 const PLANNER_EXCEPTIONS = [
-  '^src/build/plan\\.ts$', // EXCEPTION: types only (BuildRecord, BuildInputs from store/builds.ts): the last build it compares with
+  '^src/imaging/plan\\.ts$', // EXCEPTION: types only (BuildRecord, BuildInputs from store/builds.ts): the last build it compares with
 ];
 
 const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

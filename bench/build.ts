@@ -10,7 +10,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { ROOTFS_LABEL } from '../src/build/rootfs.js';
+import { ROOTFS_LABEL } from '../src/imaging/rootfs.js';
 import { connectEngine } from '../src/engine/client.js';
 import { writeTinyRoot } from '../src/testing/tiny-root.js';
 import { BERTH, DOCKER, DOCKER_ENV, machine, median, ms, REPO, timed, writeSection } from './lib.js';

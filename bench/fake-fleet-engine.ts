@@ -2,7 +2,7 @@
  * FakeFleetEngineForScale: a stand-in for one host's Docker Engine, FOR SCALE
  * ONLY, so the server benchmark can show 1,000 recorded instances over many
  * hosts without running a container. It answers the three calls `listFleet`
- * (deploy/instances.ts) makes, with the shapes engine/client.ts returns:
+ * (runtime/instances.ts) makes, with the shapes engine/client.ts returns:
  * `version()` (the reach check), `containers.list(labels)` (the label filter
  * matched as the engine does: every `key=value` must be on the container) and
  * `containers.inspect(id)`. Anything else is absent, so a code path that needs

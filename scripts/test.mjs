@@ -31,15 +31,15 @@ import { fileURLToPath } from 'node:url';
 const ALONE = {
   // The lab: several dockerds in namespaces, a bridge, a FORWARD rule; subnets picked from what is free now.
   'src/testing/lab.int.test.ts': 'the lab; kills its own dockerds',
-  'src/deploy/distribute-lab.int.test.ts': 'the lab',
-  'src/deploy/engine-restart.int.test.ts': 'the lab; restarts a lab engine',
+  'src/release/distribute-lab.int.test.ts': 'the lab',
+  'src/release/engine-restart.int.test.ts': 'the lab; restarts a lab engine',
   'src/fleet/drain-placement.int.test.ts': 'the lab; kills a CLI mid-drain',
   'src/fleet/fleet.int.test.ts': 'the lab',
   'src/fleet/lab-unreachable.int.test.ts': 'the lab; stops a lab engine',
-  'src/release/move.int.test.ts': 'the lab; measures failed requests under load during a move',
+  'src/fleet/move.int.test.ts': 'the lab; measures failed requests under load during a move',
   // Crash, signal and kill tests: a process killed at a checkpoint, then resumed or undone.
   'src/cli/commands/rollout.int.test.ts': 'kills the CLI mid-rollout',
-  'src/deploy/deploy-rollout.int.test.ts': 'kills a deploy mid-rollout',
+  'src/release/deploy-rollout.int.test.ts': 'kills a deploy mid-rollout',
   'src/release/crash.int.test.ts': 'kills a release at each checkpoint',
   'src/reconcile/reconcile.int.test.ts': 'kills the server and its front door',
   'src/registry/errors.int.test.ts': 'kills a registry mid-push',

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { cruise, type ICruiseOptions, type IViolation } from 'dependency-cruiser';
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
+const repo = fileURLToPath(new URL('../..', import.meta.url));
 const rules = createRequire(import.meta.url)(join(repo, '.dependency-cruiser.cjs')) as { forbidden: NonNullable<ICruiseOptions['ruleSet']>['forbidden']; options: ICruiseOptions };
 
 async function violations(baseDir: string, folders: string[]): Promise<{ lines: string[]; cruised: number }> {
@@ -38,8 +38,8 @@ test('the rules catch a cycle, an import against the layers, an impure planner a
       'src/errors.ts': 'export const e = 1;\n',
       'src/store/records.ts': "import { client } from '../engine/client.js';\nexport const records = client;\n",
       'src/engine/client.ts': "import { records } from '../store/records.js';\nexport const client = records;\n",
-      'src/deploy/plan.ts': "import { client } from '../engine/client.js';\nexport const plan = client;\n",
-      'src/deploy/run.ts': "import { lab } from '../testing/lab.js';\nimport { e } from '../errors.js';\nexport const run = lab + e;\n",
+      'src/release/deploy-plan.ts': "import { client } from '../engine/client.js';\nexport const plan = client;\n",
+      'src/release/run.ts': "import { lab } from '../testing/lab.js';\nimport { e } from '../errors.js';\nexport const run = lab + e;\n",
       'src/testing/lab.ts': 'export const lab = 1;\n',
     };
     for (const [path, text] of Object.entries(files)) {
@@ -48,12 +48,12 @@ test('the rules catch a cycle, an import against the layers, an impure planner a
     }
     const { lines } = await violations(root, ['src']);
     assert.deepEqual(lines.sort(), [
-      'layer:deploy: src/deploy/run.ts → src/testing/lab.ts',
       'layer:engine: src/engine/client.ts → src/store/records.ts',
+      'layer:release: src/release/run.ts → src/testing/lab.ts',
       'layer:store: src/store/records.ts → src/engine/client.ts',
       'no-cycle: src/engine/client.ts → src/store/records.ts → src/engine/client.ts',
-      'planner-pure: src/deploy/plan.ts → src/engine/client.ts',
-      'test-code-only-from-tests: src/deploy/run.ts → src/testing/lab.ts',
+      'planner-pure: src/release/deploy-plan.ts → src/engine/client.ts',
+      'test-code-only-from-tests: src/release/run.ts → src/testing/lab.ts',
     ]);
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -5,7 +5,7 @@
  * moved in the table no longer matches: `verifyChain` names the first one.
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson } from '../build/plan.js';
+import { canonicalJson } from '../imaging/plan.js';
 import { invalid } from '../errors.js';
 import type { Store } from '../store/db.js';
 import { appendAuditRow, auditRows, everyAuditRow, type AuditRow } from '../store/audit.js';

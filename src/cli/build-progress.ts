@@ -2,8 +2,8 @@
  * Shows a build as it happens: a live tree on a terminal, one line per event
  * otherwise (CI logs, pipes).
  */
-import type { BuildEvent } from '../build/builder.js';
-import type { PlanEntry } from '../build/plan.js';
+import type { BuildEvent } from '../imaging/builder.js';
+import type { PlanEntry } from '../imaging/plan.js';
 import { formatDuration, type Output } from './output.js';
 
 type Status = { state: 'waiting' | 'building' | 'built' | 'up to date' | 'failed' | 'blocked'; note: string; started?: number };

@@ -3,8 +3,8 @@
  * ran stays in the journal, so the way out says where it stopped and which
  * command resumes or abandons it. A hang-up (SIGHUP) never stops a rollout.
  */
-import { thisProcess } from '../release/lease.js';
-import type { RolloutPlan } from '../release/rollout-plan.js';
+import { thisProcess } from '../rollout/lease.js';
+import type { RolloutPlan } from '../rollout/rollout-plan.js';
 import type { Store } from '../store/db.js';
 import { leasesHeldBy } from '../store/leases.js';
 import { rolloutById, type Rollout } from '../store/releases.js';

@@ -7,12 +7,12 @@ import { connectServer, type ServerClient } from '../remote/client.js';
 import { followRollout } from '../remote/follow.js';
 import { serverTarget } from '../remote/target.js';
 import { invalid, rolloutExitCodes } from '../errors.js';
-import type { RolloutEvent } from '../release/rollout-context.js';
-import type { RolloutResult } from '../release/rollout.js';
+import type { RolloutEvent } from '../rollout/rollout-context.js';
+import type { RolloutResult } from '../rollout/executor.js';
 import { withWorkspace, type CommandContext } from './command.js';
 import type { ApprovalView } from '../access/approvals.js';
-import { serviceOf } from '../deploy/context.js';
-import { resolveImage } from '../deploy/image.js';
+import { serviceOf } from '../runtime/context.js';
+import { resolveImage } from '../runtime/image.js';
 import { lastPushOf, type PushRecord } from '../store/pushes.js';
 import type { Output } from './output.js';
 

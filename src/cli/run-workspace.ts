@@ -1,6 +1,6 @@
 /** The workspace of Run's commands: the project, the store and an engine per host. */
-import { Hosts } from '../deploy/hosts.js';
-import type { RunContext } from '../deploy/context.js';
+import { Hosts } from '../runtime/hosts.js';
+import type { RunContext } from '../runtime/context.js';
 import { withWorkspace, type CommandContext } from './command.js';
 import { withInterruptNotice } from './interrupt.js';
 

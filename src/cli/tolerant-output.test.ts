@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { tolerantWriter } from './output.js';
 import { backendState } from './commands/lb.js';
-import type { InstanceStatus } from '../deploy/instances.js';
+import type { InstanceStatus } from '../runtime/instances.js';
 
 describe('output to a terminal or pipe that went away', () => {
   it('after a failed write (EPIPE) nothing more is written, and nothing throws', async () => {

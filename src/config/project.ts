@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { notFound } from '../errors.js';
-import { graphProblems } from '../build/graph.js';
+import { graphProblems } from '../imaging/graph.js';
 import { buildShape, IMAGE_NAME, IMAGE_NAME_HINT, imageShape } from './image-schema.js';
 import { DEFAULT_MIRROR, type ImageSpec, type Project, type RootSpec } from './model.js';
 import { ProblemList } from './problems.js';

@@ -4,7 +4,7 @@
  * slots Berth has placed with their services' reservations.
  */
 import type { HostSpec } from '../config/model.js';
-import type { Reach } from '../deploy/reach.js';
+import type { Reach } from '../runtime/reach.js';
 
 export type HostState = 'ready' | 'draining' | 'unreachable';
 

@@ -3,8 +3,8 @@
  * (version, then capacity), the store read for states and placed slots. The
  * one core an HTTP API calls too.
  */
-import type { RunContext } from '../deploy/context.js';
-import { reachHosts } from '../deploy/reach.js';
+import type { RunContext } from '../runtime/context.js';
+import { reachHosts } from '../runtime/reach.js';
 import { allSlots } from '../store/deployments.js';
 import { hostStates } from '../store/hosts.js';
 import { hostsView, type HostView } from './hosts-view.js';

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { buildProject } from '../build/builder.js';
+import { buildProject } from '../imaging/builder.js';
 import { loadProject } from '../config/project.js';
 import { connectEngine } from '../engine/client.js';
 import { removeNetwork } from '../network/docker-network.js';

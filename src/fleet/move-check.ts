@@ -1,16 +1,16 @@
 /**
  * Before a drain or a move changes anything: the placement planner is asked
  * where every slot that must move goes, with the same requests each move
- * rollout will make (deploy/placement.ts slotRequests) against one inventory of
+ * rollout will make (runtime/placement.ts slotRequests) against one inventory of
  * the hosts involved. A fleet that cannot take them refuses the command here,
  * naming what is short where, so it does not stop half way.
  */
-import { environmentOf, type RunContext } from '../deploy/context.js';
-import { gatherInventory, slotRequests, type PlacementOptions } from '../deploy/placement.js';
+import { environmentOf, type RunContext } from '../runtime/context.js';
+import { gatherInventory, slotRequests, type PlacementOptions } from '../runtime/placement.js';
 import type { PlacementHost, Reservation, SlotRequest } from '../placement/plan.js';
 import { drainRefused, moveRefused, planMovesAcross } from '../release/move-plan.js';
-import { ordinalOf } from '../release/rollout-context.js';
-import { replicasIn, requireRelease, serviceOfRelease } from '../release/rollout.js';
+import { ordinalOf } from '../rollout/rollout-context.js';
+import { replicasIn, requireRelease, serviceOfRelease } from '../rollout/executor.js';
 import { allSlots, slotsOf } from '../store/deployments.js';
 import { currentRelease } from '../store/releases.js';
 

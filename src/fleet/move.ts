@@ -2,20 +2,20 @@
  * Moving instances between hosts, called by the CLI and the HTTP API (server/routes/operations.ts):
  * drain a host (every instance on it moves, the host gets nothing new until
  * undrained) and move one instance. Each service × environment moves in its
- * own journaled, locked rollout of kind 'move' (release/rollout.ts), so an
+ * own journaled, locked rollout of kind 'move' (rollout/executor.ts), so an
  * interrupted drain resumes when it is run again.
  */
-import type { RunContext } from '../deploy/context.js';
-import { environmentOf } from '../deploy/context.js';
+import type { RunContext } from '../runtime/context.js';
+import { environmentOf } from '../runtime/context.js';
 import { conflict, invalid, isBerthError, notFound, failed, type BerthError } from '../errors.js';
 import { checkDrain, checkMove } from './move-check.js';
 import { allSlots, type SlotRecord } from '../store/deployments.js';
 import { clearHostState, hostStates, markDraining } from '../store/hosts.js';
 import { currentRelease, openRollouts } from '../store/releases.js';
 import { movesOff, planMoves, type SlotOnHost } from '../release/move-plan.js';
-import { ordinalOf, type RolloutContext } from '../release/rollout-context.js';
-import { actor, replicasIn, requireRelease, rollout, type RolloutOptions } from '../release/rollout.js';
-import type { RolloutPlan } from '../release/rollout-plan.js';
+import { ordinalOf, type RolloutContext } from '../rollout/rollout-context.js';
+import { actor, replicasIn, requireRelease, rollout, type RolloutOptions } from '../rollout/executor.js';
+import type { RolloutPlan } from '../rollout/rollout-plan.js';
 
 export interface MovedInstance {
   service: string;

@@ -13,7 +13,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { buildProject } from '../build/builder.js';
+import { buildProject } from '../imaging/builder.js';
 import { loadProject } from '../config/project.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { openStore, closeStore } from '../store/db.js';

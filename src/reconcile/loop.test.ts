@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { RunContext } from '../deploy/context.js';
+import type { RunContext } from '../runtime/context.js';
 import { startReconciler, type ReconcilerEvent } from './loop.js';
 
 /** Resolves once `check` holds, or fails after the deadline. */

@@ -5,8 +5,8 @@
  * runs follows it (several such asks make one). A pass that throws is
  * reported and the loop goes on; stop() waits for the pass that runs.
  */
-import type { RunContext } from '../deploy/context.js';
-import { RUN_LABELS } from '../deploy/labels.js';
+import type { RunContext } from '../runtime/context.js';
+import { RUN_LABELS } from '../runtime/labels.js';
 import { isBerthError } from '../errors.js';
 import { runningFrontDoor } from '../lb/front-door.js';
 import { frontDoorDir } from '../lb/paths.js';

@@ -6,7 +6,7 @@
  * container is gone or exited, a front door whose process is gone. Everything
  * else is drift: reported, never touched.
  */
-import { ordinalOf, slotName } from '../deploy/slots.js';
+import { ordinalOf, slotName } from '../runtime/slots.js';
 
 export interface DesiredPair {
   service: string;

@@ -8,17 +8,17 @@
  * comes back in that rollout's first step (on its recorded port, with the
  * running instances), also when no slot needs anything.
  */
-import type { RunContext } from '../deploy/context.js';
-import { environmentOf } from '../deploy/context.js';
-import { observeService, type Observed } from '../deploy/observe.js';
+import type { RunContext } from '../runtime/context.js';
+import { environmentOf } from '../runtime/context.js';
+import { observeService, type Observed } from '../runtime/observe.js';
 import { frontDoorStatus } from '../lb/front-door.js';
-import { frontDoorSpecOf } from '../release/front-door.js';
-import type { RolloutPlan } from '../release/rollout-plan.js';
-import { observe, ordinalOf, type RolloutContext, type RolloutEvent } from '../release/rollout-context.js';
-import { replicasIn, requireRelease, rollout } from '../release/rollout.js';
+import { frontDoorSpecOf } from '../rollout/front-door.js';
+import type { RolloutPlan } from '../rollout/rollout-plan.js';
+import { observe, ordinalOf, type RolloutContext, type RolloutEvent } from '../rollout/rollout-context.js';
+import { replicasIn, requireRelease, rollout } from '../rollout/executor.js';
 import { gatherState } from './gather.js';
 import { planReconcile, type DesiredPair, type Drift, type ReconcileAction } from './plan.js';
-import { reasonOf } from '../deploy/reach.js';
+import { reasonOf } from '../runtime/reach.js';
 import type { Held, RepairBackoff } from './backoff.js';
 
 export const RECONCILER_ACTOR = 'reconciler';

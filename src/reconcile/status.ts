@@ -4,7 +4,7 @@
  * what a pass would fix shows as drift too ("the reconciler recreates it").
  * Reads only.
  */
-import type { RunContext } from '../deploy/context.js';
+import type { RunContext } from '../runtime/context.js';
 import { gatherState } from './gather.js';
 import { actionAsDrift, planReconcile, type Drift } from './plan.js';
 

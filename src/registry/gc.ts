@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Project } from '../config/model.js';
-import { KEY_LABEL, prepare } from '../build/prepare.js';
+import { KEY_LABEL, prepare } from '../imaging/prepare.js';
 import type { Engine } from '../engine/client.js';
 import { BerthError, failed, isBerthError, unavailable } from '../errors.js';
 import { buildsOf } from '../store/builds.js';

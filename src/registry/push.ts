@@ -9,9 +9,9 @@
  * is recorded only after the registry answers for its digest.
  */
 import type { Project } from '../config/model.js';
-import { planBuild } from '../build/plan.js';
-import { KEY_LABEL, prepare } from '../build/prepare.js';
-import { Semaphore } from '../build/semaphore.js';
+import { planBuild } from '../imaging/plan.js';
+import { KEY_LABEL, prepare } from '../imaging/prepare.js';
+import { Semaphore } from '../imaging/semaphore.js';
 import type { Engine } from '../engine/client.js';
 import type { EngineImage, RegistryAuth } from '../engine/images.js';
 import { isBerthError, notFound, unavailable, type BerthError } from '../errors.js';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { buildProject, type BuildSummary } from '../build/builder.js';
+import { buildProject, type BuildSummary } from '../imaging/builder.js';
 import type { Project } from '../config/model.js';
 import { loadProject } from '../config/project.js';
 import { openStore, type Store, closeStore } from '../store/db.js';

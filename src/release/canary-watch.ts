@@ -4,11 +4,11 @@
  * canary and baseline servers, and lets canary-gate.ts decide.
  */
 import { CANARY_DEFAULTS } from '../config/model.js';
-import { probeTarget } from '../deploy/launch.js';
+import { probeTarget } from '../rollout/launch.js';
 import { timingOf } from '../health/judge.js';
 import { probe } from '../health/probe.js';
 import { decideCanary, observeCanary, openCanaryGate, type CanaryDecision, type CanaryReading, type InstanceReading } from './canary-gate.js';
-import { observe, type RolloutContext } from './rollout-context.js';
+import { observe, type RolloutContext } from '../rollout/rollout-context.js';
 import { sleep } from '../time.js';
 
 /** Without a health check, the counters and the containers' state are read this often. */

@@ -5,7 +5,7 @@
  */
 import { conflict, type BerthError } from '../errors.js';
 import { planPlacement, type PlacementHost, type PlacementProblem, type Reservation, type SlotRequest } from '../placement/plan.js';
-import type { RolloutStep } from './rollout-plan.js';
+import type { RolloutStep } from '../rollout/rollout-plan.js';
 
 export interface SlotOnHost {
   slot: string;

@@ -3,21 +3,21 @@
  * promote (optionally as a canary), rollback, scale, canary promote/abort, history.
  */
 import type { EnvironmentSpec } from '../config/model.js';
-import type { RunContext } from '../deploy/context.js';
-import { environmentOf, ipamOf, networkOf, serviceOf } from '../deploy/context.js';
-import { resolveImage } from '../deploy/image.js';
+import type { RunContext } from '../runtime/context.js';
+import { environmentOf, ipamOf, networkOf, serviceOf } from '../runtime/context.js';
+import { resolveImage } from '../runtime/image.js';
 import { conflict, forbidden, invalid, notFound } from '../errors.js';
 import { createRelease, currentRelease, hasRun, openRollout, releaseOf, releasesOf, replacePlan, rolloutById, rolloutsOf, scaleOf, setEvidence, setRolloutStatus, setScale, type Release, type Rollout } from '../store/releases.js';
 import { slotsOf } from '../store/deployments.js';
-import { acquireForDecision, leaseSettings, type HeldLease } from './lease.js';
+import { acquireForDecision, leaseSettings, type HeldLease } from '../rollout/lease.js';
 import { capacityProblem, type CapacityInput } from './capacity.js';
 import { checkPromotion } from './pipeline.js';
-import { planCanary, planRolling, type RolloutPlan } from './rollout-plan.js';
+import { planCanary, planRolling, type RolloutPlan } from '../rollout/rollout-plan.js';
 import { watchCanary } from './canary-watch.js';
-import { requireHosts } from './preflight.js';
-import { actor, configOf, continueRollout, recoverInterrupted, replicasIn, requireRelease, rollout, serviceOfRelease, slotStates, type RolloutOptions, type RolloutResult } from './rollout.js';
-import type { RolloutContext } from './rollout-context.js';
-import { contextFor } from './rollout.js';
+import { requireHosts } from '../rollout/preflight.js';
+import { actor, configOf, continueRollout, recoverInterrupted, replicasIn, requireRelease, rollout, serviceOfRelease, slotStates, type RolloutOptions, type RolloutResult } from '../rollout/executor.js';
+import type { RolloutContext } from '../rollout/rollout-context.js';
+import { contextFor } from '../rollout/executor.js';
 
 /** A rolling update to the context's release. */
 function rolling(kind: 'forward' | 'rollback') {

@@ -5,15 +5,15 @@
  * at a time, each healthy again before the next. Progress is events, so the CLI
  * prints the same lines whether it runs this itself or follows the server.
  */
-import { environmentOf, serviceOf, type RunContext } from '../deploy/context.js';
-import { listInstances } from '../deploy/instances.js';
-import { restartInstances, selectInstances } from '../deploy/operate.js';
+import { environmentOf, serviceOf, type RunContext } from '../runtime/context.js';
+import { listInstances } from '../runtime/instances.js';
+import { restartInstances, selectInstances } from './operate.js';
 import { conflict, invalid } from '../errors.js';
 import { currentRelease } from '../store/releases.js';
-import { acquire, leaseSettings } from './lease.js';
+import { acquire, leaseSettings } from '../rollout/lease.js';
 import { recreateMissing } from './operations.js';
-import type { RolloutEvent } from './rollout-context.js';
-import { recoverInterrupted, repairWait, type RolloutOptions } from './rollout.js';
+import type { RolloutEvent } from '../rollout/rollout-context.js';
+import { recoverInterrupted, repairWait, type RolloutOptions } from '../rollout/executor.js';
 
 export type RestartEvent =
   | RolloutEvent

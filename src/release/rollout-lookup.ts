@@ -2,7 +2,7 @@
 import { notFound } from '../errors.js';
 import type { Store } from '../store/db.js';
 import { openRollouts, rolloutById, type Rollout } from '../store/releases.js';
-import { rolloutView, type RolloutView } from './rollout-view.js';
+import { rolloutView, type RolloutView } from '../rollout/rollout-view.js';
 
 /** Rollout `id`, or a not-found error that says how to list them. */
 export async function findRollout(db: Store, id: number): Promise<Rollout> {

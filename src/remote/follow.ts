@@ -4,8 +4,8 @@
  * resumes the rollout and its stream), until the rollout's end.
  */
 import { BerthError, unavailable, type ErrorKind } from '../errors.js';
-import type { RolloutEvent } from '../release/rollout-context.js';
-import type { RolloutResult } from '../release/rollout.js';
+import type { RolloutEvent } from '../rollout/rollout-context.js';
+import type { RolloutResult } from '../rollout/executor.js';
 import { errorFromBody, type ServerClient } from './client.js';
 import { parseSse } from './sse.js';
 

@@ -1,6 +1,6 @@
 /** `berth deploy` and POST /v1/services/:service/deployments: one request, built by both, run here. */
-import type { RunContext } from '../deploy/context.js';
-import { deployService, type DeployOptions, type DeployResult } from '../deploy/deploy.js';
+import type { RunContext } from '../runtime/context.js';
+import { deployService, type DeployOptions, type DeployResult } from '../release/deploy.js';
 import { requestedImage, type ImageRequest } from './pushed-image.js';
 import { timeoutOf } from './timeout.js';
 

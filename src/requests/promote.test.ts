@@ -1,7 +1,7 @@
 /** The promote request: what the CLI builds and the route receives is checked once, here, before anything runs. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { RunContext } from '../deploy/context.js';
+import type { RunContext } from '../runtime/context.js';
 import { promote, promoteRequest } from './promote.js';
 
 describe('promoteRequest', () => {

@@ -3,10 +3,10 @@
  * promotion to a protected environment: one request, built by the CLI and the
  * route, kept in the approval until it is given, checked and run here.
  */
-import type { RunContext } from '../deploy/context.js';
+import type { RunContext } from '../runtime/context.js';
 import { invalid } from '../errors.js';
 import { promoteService, type PromoteOptions } from '../release/operations.js';
-import type { RolloutOptions, RolloutResult } from '../release/rollout.js';
+import type { RolloutOptions, RolloutResult } from '../rollout/executor.js';
 import { timeoutOf } from './timeout.js';
 
 export interface PromoteRequest {

@@ -1,7 +1,7 @@
 /** `berth release` and POST /v1/services/:service/releases: one request, built by both, run here. */
-import type { RunContext } from '../deploy/context.js';
+import type { RunContext } from '../runtime/context.js';
 import { releaseService } from '../release/operations.js';
-import type { RolloutOptions } from '../release/rollout.js';
+import type { RolloutOptions } from '../rollout/executor.js';
 import { requestedImage, type ImageRequest } from './pushed-image.js';
 import { timeoutOf } from './timeout.js';
 

@@ -1,7 +1,7 @@
 /** `berth rollback` and POST /v1/services/:service/rollbacks: one request, built by both, run here. */
-import type { RunContext } from '../deploy/context.js';
+import type { RunContext } from '../runtime/context.js';
 import { rollbackService } from '../release/operations.js';
-import type { RolloutOptions, RolloutResult } from '../release/rollout.js';
+import type { RolloutOptions, RolloutResult } from '../rollout/executor.js';
 import { timeoutOf } from './timeout.js';
 
 export interface RollbackRequest {

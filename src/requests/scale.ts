@@ -1,7 +1,7 @@
 /** `berth scale` and POST /v1/services/:service/scale: one request, built by both, run here. */
-import type { RunContext } from '../deploy/context.js';
+import type { RunContext } from '../runtime/context.js';
 import { scaleService } from '../release/operations.js';
-import type { RolloutOptions, RolloutResult } from '../release/rollout.js';
+import type { RolloutOptions, RolloutResult } from '../rollout/executor.js';
 import { timeoutOf } from './timeout.js';
 
 export interface ScaleRequest {

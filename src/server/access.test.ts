@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { bootstrapAdmin } from '../access/tokens.js';
-import { deployService } from '../deploy/deploy.js';
+import { deployService } from '../release/deploy.js';
 import { promoteService } from '../release/operations.js';
 import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
 import { buildApp } from './app.js';

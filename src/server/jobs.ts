@@ -6,9 +6,9 @@
  * executor then rolls back as on any failure.
  */
 import { BerthError, failed, isBerthError, notFound } from '../errors.js';
-import type { RolloutEvent } from '../release/rollout-context.js';
+import type { RolloutEvent } from '../rollout/rollout-context.js';
 
-import type { RolloutOptions, RolloutResult } from '../release/rollout.js';
+import type { RolloutOptions, RolloutResult } from '../rollout/executor.js';
 import type { EventBus } from './events.js';
 
 /** `progress`: the events of a job that ended before it was journaled (nothing to do), for the answer itself. */

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { buildProject } from '../build/builder.js';
+import { buildProject } from '../imaging/builder.js';
 import { loadProject } from '../config/project.js';
 import { closeStore, openStore } from '../store/db.js';
 import { berthOn, showOutcome, type CliOutcome } from '../testing/cli.js';

@@ -3,7 +3,7 @@
  * entrypoint, runtime scripts, the health probe) without a deploy. Labelled
  * with the fixture's project, so its cleanup removes it.
  */
-import { RUN_LABELS } from '../deploy/labels.js';
+import { RUN_LABELS } from '../runtime/labels.js';
 import type { Engine } from '../engine/client.js';
 import type { ContainerState, CreateBody } from '../engine/containers.js';
 

@@ -3,7 +3,7 @@
  * the servers as the rollout leaves them (address, port, weight, ready or draining) and whether it
  * was closed; it serves no traffic, so its stats count no requests.
  */
-import type { Door, DoorServer, DoorServerStats } from '../release/door.js';
+import type { Door, DoorServer, DoorServerStats } from '../rollout/door.js';
 
 export interface FakeDoorServer extends DoorServer {
   state: 'ready' | 'drain';

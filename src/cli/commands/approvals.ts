@@ -2,7 +2,7 @@
 import { ROLLOUT_START_TIMEOUT_MS } from '../../remote/client.js';
 import type { ApprovalView } from '../../access/approvals.js';
 import { invalid } from '../../errors.js';
-import type { RolloutResult } from '../../release/rollout.js';
+import type { RolloutResult } from '../../rollout/executor.js';
 import type { ServerClient } from '../../remote/client.js';
 import type { Command, CommandContext } from '../command.js';
 import { positiveFlag } from '../flags.js';

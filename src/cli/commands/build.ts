@@ -1,5 +1,5 @@
-import { buildProject, planProject, type BuildSummary } from '../../build/builder.js';
-import type { PlanEntry } from '../../build/plan.js';
+import { buildProject, planProject, type BuildSummary } from '../../imaging/builder.js';
+import type { PlanEntry } from '../../imaging/plan.js';
 import { invalid } from '../../errors.js';
 import { buildProgress } from '../build-progress.js';
 import { withWorkspace, type Command } from '../command.js';

@@ -1,4 +1,4 @@
-import type { DeployEvent, DeployResult } from '../../deploy/deploy.js';
+import type { DeployEvent, DeployResult } from '../../release/deploy.js';
 import { deploy, type DeployRequest } from '../../requests/deploy.js';
 import { invalid } from '../../errors.js';
 import type { Command } from '../command.js';

@@ -1,8 +1,8 @@
-import { cacheDir } from '../../build/rootfs.js';
+import { cacheDir } from '../../imaging/rootfs.js';
 import { findProjectFile, loadProject } from '../../config/project.js';
 import { runChecks, type Check } from '../../doctor/checks.js';
 import { bridgeCheck, hostChecks } from '../../doctor/hosts.js';
-import { Hosts } from '../../deploy/hosts.js';
+import { Hosts } from '../../runtime/hosts.js';
 import type { Project } from '../../config/model.js';
 import { connectEngine } from '../../engine/client.js';
 import type { Command } from '../command.js';

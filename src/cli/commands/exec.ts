@@ -1,4 +1,4 @@
-import { execIn, selectInstances } from '../../deploy/operate.js';
+import { execIn, selectInstances } from '../../release/operate.js';
 import { invalid } from '../../errors.js';
 import type { Command } from '../command.js';
 import { requiredFlag } from '../flags.js';

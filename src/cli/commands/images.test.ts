@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { depthFirst } from '../../build/status.js';
+import { depthFirst } from '../../imaging/status.js';
 import { treeLabels } from './images.js';
 
 const node = (name: string, parent: string | null = null) => ({ name, parent });

@@ -1,4 +1,4 @@
-import { imageStatuses } from '../../build/status.js';
+import { imageStatuses } from '../../imaging/status.js';
 import { withWorkspace, type Command } from '../command.js';
 import { formatBytes, formatDuration, printJson, table } from '../output.js';
 
@@ -30,7 +30,7 @@ export const imagesCommand: Command = {
 
 /**
  * The IMAGE column: each name under its parent with tree lines. The items come
- * in depth-first order (build/status.ts `depthFirst`).
+ * in depth-first order (imaging/status.ts `depthFirst`).
  * @example treeLabels([{ name: 'base', parent: null }, { name: 'jdk17', parent: 'base' }, { name: 'tomcat', parent: 'jdk17' }, { name: 'nodejs', parent: 'base' }])
  * // → ['base', '├─ jdk17', '│  └─ tomcat', '└─ nodejs']
  */

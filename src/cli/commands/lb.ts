@@ -1,9 +1,9 @@
 import { frontDoorStatus } from '../../lb/front-door.js';
 import type { FrontDoorStatus } from '../../lb/model.js';
-import { frontDoorDir } from '../../release/front-door.js';
-import { environmentOf } from '../../deploy/context.js';
-import { listFleet, type InstanceStatus } from '../../deploy/instances.js';
-import type { UnreachableHost } from '../../deploy/reach.js';
+import { frontDoorDir } from '../../rollout/front-door.js';
+import { environmentOf } from '../../runtime/context.js';
+import { listFleet, type InstanceStatus } from '../../runtime/instances.js';
+import type { UnreachableHost } from '../../runtime/reach.js';
 import { allFrontDoors } from '../../store/releases.js';
 import { allSlots } from '../../store/deployments.js';
 import type { Command } from '../command.js';

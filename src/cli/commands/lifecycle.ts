@@ -1,11 +1,11 @@
 /** berth restart | stop | rm: act on a service's instances (or one instance) in an environment. */
-import { removeInstances, selectInstances, stopInstances } from '../../deploy/operate.js';
+import { removeInstances, selectInstances, stopInstances } from '../../release/operate.js';
 import { invalid } from '../../errors.js';
 import type { Command, CommandContext } from '../command.js';
 import { requiredFlag, timeoutFlag } from '../flags.js';
 import { withRun } from '../run-workspace.js';
-import type { RunContext } from '../../deploy/context.js';
-import type { InstanceStatus } from '../../deploy/instances.js';
+import type { RunContext } from '../../runtime/context.js';
+import type { InstanceStatus } from '../../runtime/instances.js';
 import { restartService, restartTarget, type RestartEvent, type RestartResult } from '../../release/restart.js';
 import { ROLLOUT_START_TIMEOUT_MS } from '../../remote/client.js';
 import type { Output } from '../output.js';

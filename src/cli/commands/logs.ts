@@ -1,4 +1,4 @@
-import { instanceLogs, selectInstances } from '../../deploy/operate.js';
+import { instanceLogs, selectInstances } from '../../release/operate.js';
 import { invalid } from '../../errors.js';
 import type { Command } from '../command.js';
 import { durationFlag, positiveFlag, requiredFlag } from '../flags.js';

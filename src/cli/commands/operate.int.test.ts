@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { buildProject } from '../../build/builder.js';
+import { buildProject } from '../../imaging/builder.js';
 import { loadProject } from '../../config/project.js';
 import { removeNetwork } from '../../network/docker-network.js';
 import { openStore, closeStore } from '../../store/db.js';

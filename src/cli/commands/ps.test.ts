@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { InstanceStatus } from '../../deploy/instances.js';
+import type { InstanceStatus } from '../../runtime/instances.js';
 import { psLines } from './ps.js';
 
 function instance(overrides: Partial<InstanceStatus>): InstanceStatus {

@@ -1,7 +1,7 @@
-import { fleetInstances, type FleetInstances } from '../../deploy/fleet-instances.js';
+import { fleetInstances, type FleetInstances } from '../../runtime/fleet-instances.js';
 import { remoteOr } from '../remote.js';
-import type { InstanceStatus } from '../../deploy/instances.js';
-import type { UnreachableHost } from '../../deploy/reach.js';
+import type { InstanceStatus } from '../../runtime/instances.js';
+import type { UnreachableHost } from '../../runtime/reach.js';
 import type { Command } from '../command.js';
 import { formatDuration, printJson, table } from '../output.js';
 import { withRun } from '../run-workspace.js';

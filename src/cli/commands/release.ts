@@ -1,8 +1,8 @@
 /** berth release | promote | rollback | scale | canary: the Release capability's commands. */
 import { canaryAbort, canaryPromote } from '../../release/operations.js';
 import { parseShare } from '../../release/pipeline.js';
-import type { RolloutEvent } from '../../release/rollout-context.js';
-import type { RolloutResult } from '../../release/rollout.js';
+import type { RolloutEvent } from '../../rollout/rollout-context.js';
+import type { RolloutResult } from '../../rollout/executor.js';
 import { promote, type PromoteRequest } from '../../requests/promote.js';
 import { release, type ReleaseRequest } from '../../requests/release.js';
 import { rollback, type RollbackRequest } from '../../requests/rollback.js';

@@ -1,8 +1,8 @@
 /** berth secret set|ls|rm: values stored encrypted for a service in an environment; names are listed, values never shown. */
 import type { Project } from '../../config/model.js';
-import { environmentOf, serviceOf } from '../../deploy/context.js';
+import { environmentOf, serviceOf } from '../../runtime/context.js';
 import { invalid, notFound } from '../../errors.js';
-import { actor } from '../../release/rollout.js';
+import { actor } from '../../rollout/executor.js';
 import { readsFromStore } from '../../secrets/refs.js';
 import { MAX_SECRET_BYTES, removeStoredSecret, secretStatuses, setStoredSecret, type SecretAddress, type SecretStatus } from '../../secrets/stored.js';
 import { remoteOf, remoteOr } from '../remote.js';

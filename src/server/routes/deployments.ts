@@ -4,7 +4,7 @@
  * progress (the deploy's own events) and its result go to the event stream.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { DeployEvent } from '../../deploy/deploy.js';
+import type { DeployEvent } from '../../release/deploy.js';
 import { deploy, type DeployRequest } from '../../requests/deploy.js';
 import type { ServerCore } from '../core.js';
 import { envFrom, pushSchema, startRollout, timeoutMs } from './rollout-route.js';

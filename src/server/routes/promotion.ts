@@ -1,6 +1,6 @@
 /** What the promote and approve routes share: the promotion a request asks for, run with the server's hooks, and an approval's shape in answers. */
-import type { RunContext } from '../../deploy/context.js';
-import type { RolloutOptions } from '../../release/rollout.js';
+import type { RunContext } from '../../runtime/context.js';
+import type { RolloutOptions } from '../../rollout/executor.js';
 import { promote, type PromoteRequest } from '../../requests/promote.js';
 
 export const approvalSchema = {

@@ -1,6 +1,6 @@
 /** Read-only views: instances (berth ps), a service's history, the hosts. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { fleetInstances } from '../../deploy/fleet-instances.js';
+import { fleetInstances } from '../../runtime/fleet-instances.js';
 import { fleetHosts } from '../../fleet/hosts.js';
 import { history } from '../../release/operations.js';
 import { actorOf } from '../request.js';

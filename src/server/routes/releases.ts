@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { askApproval } from '../../access/approval-flow.js';
-import { environmentOf, serviceOf } from '../../deploy/context.js';
+import { environmentOf, serviceOf } from '../../runtime/context.js';
 import { canaryAbort, canaryPromote } from '../../release/operations.js';
 import type { PromoteRequest } from '../../requests/promote.js';
 import { release, type ReleaseRequest } from '../../requests/release.js';

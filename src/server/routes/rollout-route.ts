@@ -5,8 +5,8 @@
  * before that).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RunContext } from '../../deploy/context.js';
-import type { RolloutOptions, RolloutResult } from '../../release/rollout.js';
+import type { RunContext } from '../../runtime/context.js';
+import type { RolloutOptions, RolloutResult } from '../../rollout/executor.js';
 import type { ServerCore } from '../core.js';
 import type { JobHooks, Started } from '../jobs.js';
 import { actorOf } from '../request.js';

@@ -1,8 +1,8 @@
 /** The rollouts: the open ones, one with its journal, cancelling a running one, abandoning an interrupted one. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { abandonRollout } from '../../release/abandon.js';
+import { abandonRollout } from '../../rollout/abandon.js';
 import { environmentOfRollout, findRollout, openRolloutViews } from '../../release/rollout-lookup.js';
-import { rolloutView } from '../../release/rollout-view.js';
+import { rolloutView } from '../../rollout/rollout-view.js';
 import { actorOf } from '../request.js';
 import type { ServerCore } from '../core.js';
 

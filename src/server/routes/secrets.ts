@@ -3,7 +3,7 @@
  * (read), remove. No route ever returns a value; the audit log keeps no value.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { environmentOf, serviceOf } from '../../deploy/context.js';
+import { environmentOf, serviceOf } from '../../runtime/context.js';
 import { notFound } from '../../errors.js';
 import { readsFromStore } from '../../secrets/refs.js';
 import { removeStoredSecret, secretStatuses, setStoredSecret } from '../../secrets/stored.js';

@@ -1,0 +1,194 @@
+/**
+ * Integration, through the real `berth` command: a deploy is a rollout on the
+ * journaled, locked executor. Killed (SIGKILL, src/testing/berth-killed-at.ts) at each
+ * of its checkpoints in turn, the next `berth deploy` says it found the
+ * interrupted deploy, resumes it and leaves everything converged; two deploys
+ * of one service and environment at once are serialised (the second is
+ * refused, naming the first); a first release that fails leaves no front door
+ * behind, so `berth deploy` of that service works afterwards.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { buildProject } from '../imaging/builder.js';
+import { loadProject } from '../config/project.js';
+import { runningFrontDoor, stopFrontDoor } from '../lb/front-door.js';
+import { frontDoorDir } from '../lb/paths.js';
+import { removeNetwork } from '../network/docker-network.js';
+import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
+import { currentRelease, frontDoorPort, openRollout, releaseOf, rolloutsOf } from '../store/releases.js';
+import { berthOn, runBerth, showOutcome, type CliOutcome } from '../testing/cli.js';
+import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { ipamOf, type RunContext } from '../runtime/context.js';
+import { Hosts } from '../runtime/hosts.js';
+import { listInstances } from '../runtime/instances.js';
+import { RUN_LABELS } from '../runtime/labels.js';
+import { removeInstances } from './operate.js';
+import { containerName } from '../runtime/slots.js';
+
+const run = promisify(execFile);
+const WEB = ['web-dev-1', 'web-dev-2'];
+/** A deploy that replaces 2 instances passes more checkpoints than this. */
+const MIN_KILL_POINTS = 6;
+/** A safety net: a fault hook that never stops killing would loop forever. */
+const MAX_KILL_POINTS = 40;
+const HEALTH = { http: '/', interval: '2s' };
+
+describe('berth deploy on the rollout executor', () => {
+  let fixture: Fixture;
+  let db: Store;
+  let bridge: string;
+  const images: Record<'A' | 'B' | 'broken', string> = { A: '', B: '', broken: '' };
+  const page = (v: string) => `#!/bin/sh\nmkdir -p /www\necho "hello ${v}" > /www/index.html\n`;
+  const context = (): RunContext => {
+    const project = loadProject(fixture.dir, fixture.env);
+    return { project, db, hosts: new Hosts(project, fixture.engine), env: fixture.env };
+  };
+  const stateDir = () => context().project.stateDir;
+  /** The CLI on the fixture's project; with `killAt`, it kills itself at that checkpoint. */
+  const berth = (args: string[], killAt?: number): Promise<CliOutcome> => berthOn(fixture, args, killAt === undefined ? {} : { killAt });
+  const show = showOutcome;
+
+  before(async () => {
+    const prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;
+    bridge = `bd${randomBytes(3).toString('hex')}`;
+    fixture = await makeFixture(
+      {
+        base: { settings: { root: { tarball: await tinyRootTarball() } } },
+        web: { settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] }, static: page('A') },
+      },
+      {
+        networks: {
+          lan: { mode: 'flat', bridge, subnet: `${prefix}.0/24`, gateway: `${prefix}.1`, range: `${prefix}.10-${prefix}.20`, create_bridge: true, quarantine: '0s' },
+        },
+        services: {
+          web: { image: 'web', ports: [8080], replicas: 2, health: HEALTH },
+          // Serves only once /tmp/go exists: the test decides when its deploy can finish.
+          gate: { image: 'web', ports: [8080], command: ['sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.2; done; exec busybox httpd -f -p 8080 -h /www'], health: HEALTH },
+          site: { image: 'web', ports: [8080], health: HEALTH },
+        },
+        environments: { dev: { network: 'lan', lb_address: '127.0.0.1' } },
+      },
+    );
+    db = await openStore(stateDir());
+    // Two good builds of web, and one whose "/" answers 404 (its health check never passes).
+    for (const [version, script] of [['A', page('A')], ['B', page('B')], ['broken', '#!/bin/sh\nmkdir -p /www\n']] as const) {
+      fixture.write('images/web/static.sh', script, 0o755);
+      const summary = await buildProject(context().project, fixture.engine, db, { env: fixture.env, only: ['web'] });
+      assert.deepEqual(summary.failed, []);
+      images[version] = [...summary.built, ...summary.upToDate].find((b) => b.name === 'web')!.imageId;
+    }
+    assert.equal(new Set(Object.values(images)).size, 3);
+  });
+
+  after(async () => {
+    if (!fixture) return;
+    const left = await listInstances(context(), { environment: 'dev' }).catch(() => []);
+    if (left.length > 0) await removeInstances(context(), left, 'dev').catch(() => {});
+    for (const service of ['web', 'gate', 'site']) await stopFrontDoor(frontDoorDir(stateDir(), service, 'dev')).catch(() => {});
+    await removeNetwork(fixture.engine, `berth-${fixture.name}-lan`).catch(() => {});
+    await run('ip', ['link', 'delete', bridge]).catch(() => {});
+    await (db && await closeStore(db));
+    await fixture.cleanup();
+  });
+
+  /** Exactly web's 2 slots running `image` under their project-qualified names, IPAM bound to them, nothing left open, no front door. */
+  async function assertConverged(label: string, image: string, version: string): Promise<void> {
+    assert.deepEqual(sqliteOf(db).prepare('SELECT * FROM leases WHERE service = ?').all('web'), [], `${label}: a lease row is left`);
+    assert.equal(await openRollout(db, 'web', 'dev'), undefined, `${label}: a rollout is still open`);
+    const current = await currentRelease(db, 'web', 'dev');
+    assert.ok(current !== undefined, `${label}: dev runs no release of web`);
+    assert.equal((await releaseOf(db, 'web', current))!.imageId, image, `${label}: dev runs release ${current}, not the one deployed`);
+    const containers = await fixture.engine.containers.summaries([`${RUN_LABELS.project}=${fixture.name}`, `${RUN_LABELS.service}=web`]);
+    assert.deepEqual(
+      containers.map((c) => [c.name, c.state]).sort(),
+      WEB.map((slot) => [containerName(fixture.name, slot), 'running']),
+      `${label}: containers ${containers.map((c) => `${c.name} (${c.state})`).join(', ')}`,
+    );
+    const instances = await listInstances(context(), { environment: 'dev', service: 'web' });
+    for (const i of instances) assert.equal((await fixture.engine.containers.inspect(i.id))!.image, image, `${label}: ${i.slot}'s image`);
+    const live = (await ipamOf(context()).allocations('lan')).filter((a) => a.state !== 'quarantined' && a.slot !== null && WEB.includes(a.slot));
+    assert.deepEqual(
+      live.map((a) => [a.slot, a.state, a.containerId, a.ip]).sort(),
+      instances.map((i) => [i.slot, 'bound', i.id, i.ip]).sort(),
+      `${label}: IPAM ${JSON.stringify(live)}`,
+    );
+    assert.equal(await frontDoorPort(db, 'web', 'dev'), undefined, `${label}: a deploy recorded a front door`);
+    for (const i of instances) {
+      const answer = await fetch(`http://${i.ip ?? "none"}:8080/`, { signal: AbortSignal.timeout(5000) });
+      assert.equal((await answer.text()).trim(), `hello ${version}`, `${label}: ${i.slot} at ${i.ip}`);
+    }
+  }
+
+  it('a deploy killed at any checkpoint is resumed by the next berth deploy, and everything converges', async (t) => {
+    const first = await berth(['deploy', 'web', '--env', 'dev', '--image', images.A]);
+    assert.equal(first.code, 0, show(first));
+    assert.match(first.stdout, /deployed web release \d+ to dev .*: 2 instance\(s\) healthy/);
+    await assertConverged('first deploy', images.A, 'A');
+
+    let running: 'A' | 'B' = 'A';
+    const kills: string[] = [];
+    for (let n = 1; ; n++) {
+      assert.ok(n <= MAX_KILL_POINTS, `still killed at checkpoint ${MAX_KILL_POINTS}: the fault hook never stops`);
+      const next: 'A' | 'B' = running === 'A' ? 'B' : 'A';
+      const killed = await berth(['deploy', 'web', '--env', 'dev', '--image', images[next]], n);
+      if (killed.signal === null) {
+        assert.equal(killed.code, 0, show(killed));
+        await assertConverged(`killAt ${n} (not killed)`, images[next], next);
+        break;
+      }
+      assert.equal(killed.signal, 'SIGKILL', show(killed));
+      const journal = await openRollout(db, 'web', 'dev');
+      assert.ok(journal && journal.status === 'running' && journal.kind === 'deploy', `kill ${n}: no running deploy in the journal`);
+
+      const recovered = await berth(['deploy', 'web', '--env', 'dev', '--image', images[next]]);
+      assert.equal(recovered.code, 0, `kill ${n}: recovery failed\n${show(recovered)}`);
+      const note = recovered.stdout.split('\n').find((l) => /interrupted/.test(l));
+      assert.ok(note, `kill ${n}: the recovery did not say it found the interrupted deploy\n${show(recovered)}`);
+      assert.match(note, new RegExp(`rollout #${journal.id} \\(deploy`), `kill ${n}: the recovery names another rollout`);
+      assert.match(note, /resumes/);
+      // The resumed deploy reached what the command asked for: its own plan then had nothing to do, and journaled nothing.
+      const [resumed] = await rolloutsOf(db, 'web', 'dev');
+      assert.deepEqual([resumed!.id, resumed!.kind, resumed!.status], [journal.id, 'deploy', 'succeeded'], `kill ${n}: ${JSON.stringify(resumed)}`);
+      await assertConverged(`kill ${n}`, images[next], next);
+      kills.push(`kill ${n}: journal #${journal.id} at step ${journal.done}`);
+      running = next;
+    }
+    for (const k of kills) t.diagnostic(k);
+    assert.ok(kills.length >= MIN_KILL_POINTS, `only ${kills.length} kill points`);
+  });
+
+  it('two deploys of one service and environment at once: the second is refused, naming the first, which then finishes', async () => {
+    const firstDeploy = berth(['deploy', 'gate', '--env', 'dev', '--image', images.A]);
+    // The first one holds the lock while its instance waits for /tmp/go.
+    let journal = await openRollout(db, 'gate', 'dev');
+    for (let i = 0; i < 600 && !(journal && (await fixture.engine.containers.inspect(containerName(fixture.name, 'gate-dev-1')))?.running); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      journal = await openRollout(db, 'gate', 'dev');
+    }
+    assert.ok(journal, 'the first deploy never started its rollout');
+    const second = await berth(['deploy', 'gate', '--env', 'dev', '--image', images.A]);
+    assert.equal(second.code, 4, show(second));
+    assert.match(second.stderr, new RegExp(`error \\(conflict\\): a rollout of gate in dev is in progress: rollout #${journal.id} \\(deploy of release ${journal.release}`));
+    await fixture.engine.exec(containerName(fixture.name, 'gate-dev-1'), ['touch', '/tmp/go']);
+    const first = await firstDeploy;
+    assert.equal(first.code, 0, show(first));
+    assert.deepEqual((await rolloutsOf(db, 'gate', 'dev')).map((r) => [r.id, r.kind, r.status]), [[journal.id, 'deploy', 'succeeded']]);
+  });
+
+  it('a first release that fails leaves no front door, so berth deploy of the service works afterwards', async () => {
+    const release = await berth(['release', 'site', '--env', 'dev', '--image', images.broken, '--timeout', '10s']);
+    assert.equal(release.code, 1, show(release));
+    assert.match(release.stderr, /instance site-dev-1 did not become healthy/);
+    assert.equal(await frontDoorPort(db, 'site', 'dev'), undefined, 'the failed release left a front door row');
+    assert.equal(runningFrontDoor(frontDoorDir(stateDir(), 'site', 'dev')), undefined, 'the failed release left its front door running');
+    assert.deepEqual(await listInstances(context(), { environment: 'dev', service: 'site' }), []);
+
+    const deploy = await berth(['deploy', 'site', '--env', 'dev', '--image', images.A]);
+    assert.equal(deploy.code, 0, show(deploy));
+    assert.match(deploy.stdout, /1 instance\(s\) healthy/);
+    assert.deepEqual((await rolloutsOf(db, 'site', 'dev')).map((r) => [r.kind, r.status]), [['deploy', 'succeeded'], ['release', 'failed']]);
+  });
+});

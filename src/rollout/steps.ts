@@ -1,0 +1,293 @@
+/**
+ * The rollout steps against the engines and the front door. Each one looks at
+ * what runs first, so running it again after a crash finishes what is left.
+ */
+import type { ContainerState } from '../engine/containers.js';
+import { checkRunning, launchSlot, LaunchError, restore, setAside, type LaunchedContainer, type LaunchInput } from './launch.js';
+import { announceAddress, checkNobodyAnswers } from '../network/arp-helper.js';
+import { RUN_LABELS } from '../runtime/labels.js';
+import { removeInstance } from './remove.js';
+import { asideName, containerName, PREVIOUS_SUFFIX } from '../runtime/slots.js';
+import { Semaphore } from '../imaging/semaphore.js';
+import { invalid } from '../errors.js';
+import { saveSlot } from '../store/deployments.js';
+import { isLostLease } from '../store/leases.js';
+import { NO_DOOR, NORMAL_WEIGHT, type DoorServer } from './door.js';
+import { checkpoint } from '../fault.js';
+import { canaryWeights, type RolloutStep } from './rollout-plan.js';
+import { journaled, observe, ordinalOf, placementOf, targetHash, type RolloutContext } from './rollout-context.js';
+
+export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<void> {
+  switch (step.op) {
+    case 'front-door':
+      return frontDoor(ctx);
+    case 'create':
+    case 'surge':
+      return eachSlot(ctx, step.slots, (slot) => ensureInstance(ctx, slot, NORMAL_WEIGHT));
+    case 'canary':
+      return canary(ctx, step.slots, step.share);
+    case 'drain':
+      await Promise.all(step.slots.map((slot) => ctx.door.drain(slot, ctx.service.rollout.drainMs)));
+      return;
+    case 'replace': {
+      const moving = step.to ? { ...ctx, moves: new Map([...(ctx.moves ?? []), ...Object.entries(step.to)]) } : ctx;
+      return eachSlot(moving, step.slots, (slot) => replace(moving, slot, step.force ?? false));
+    }
+    case 'remove':
+      return eachSlot(ctx, step.slots, (slot) => removeSlot(ctx, slot, 'not desired (above the replica count)'));
+    case 'converge':
+      return converge(ctx, [], step.replicas);
+  }
+}
+
+/**
+ * Runs `act` for each slot, at most ctx.concurrency at once, and waits for all
+ * of them before it reports the first failure: a rollback never starts while
+ * a launch of the same step is still under way.
+ */
+async function eachSlot(ctx: RolloutContext, slots: readonly string[], act: (slot: string) => Promise<void>): Promise<void> {
+  await claimAddressesInOrder(ctx, slots);
+  const semaphore = new Semaphore(ctx.concurrency);
+  const outcomes = await Promise.allSettled(slots.map((slot) => semaphore.run(() => act(slot))));
+  const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failure) throw failure.reason;
+}
+
+/**
+ * New slots of a flat network get their addresses in slot order before they launch in parallel,
+ * so slot 1 has the lowest free address whatever order the launches reach the store in.
+ */
+async function claimAddressesInOrder(ctx: RolloutContext, slots: readonly string[]): Promise<void> {
+  const { network, ipam } = ctx.target;
+  if (network.mode !== 'flat') return;
+  const owned = new Set((await ipam.allocations(network.name)).map((a) => a.slot));
+  const claimed: string[] = [];
+  try {
+    for (const slot of slots.filter((s) => !owned.has(s))) {
+      await ipam.requestAddress(network.name, slot);
+      claimed.push(slot);
+    }
+  } catch (error) {
+    // An exhausted pool: none of the step's slots launches, so none keeps an address.
+    for (const slot of claimed) await ipam.releaseAddress(network.name, slot);
+    throw error;
+  }
+}
+
+/** The instance into the front door; without one (a deploy), nothing to do: a service without ports needs no door. */
+async function upsertServer(ctx: RolloutContext, host: string, slot: string, state: ContainerState, weight: number): Promise<void> {
+  if (ctx.door !== NO_DOOR) await ctx.door.upsert(serverFor(ctx, host, slot, state, weight));
+}
+
+/** The service's port the front door sends requests to. */
+export function servicePort(ctx: RolloutContext): number {
+  const port = ctx.service.ports[0];
+  if (port === undefined) throw invalid(`service ${ctx.service.name} has no ports, so a front door cannot reach it`, { fix: `set services.${ctx.service.name}.ports in berth.yaml` });
+  return port;
+}
+
+/** Where the front door reaches an instance: its own address on flat networks, the published port on nat, the host on host. */
+export function serverFor(ctx: RolloutContext, host: string, slot: string, state: ContainerState, weight: number): DoorServer {
+  const port = servicePort(ctx);
+  const endpoint = state.networks[ctx.target.dockerName];
+  if (ctx.target.network.mode === 'flat' && endpoint?.ip) return { name: slot, address: endpoint.ip, port, weight };
+  if (ctx.target.network.mode === 'nat') {
+    const published = state.ports[`${port}/tcp`];
+    if (published) return { name: slot, address: ctx.run.hosts.address(host), port: published, weight };
+  }
+  return { name: slot, address: ctx.run.hosts.address(host), port, weight };
+}
+
+async function frontDoor(ctx: RolloutContext): Promise<void> {
+  const servers = await runningServers(ctx, () => NORMAL_WEIGHT);
+  await ctx.door.sync(servers);
+}
+
+/** Every running instance of the service (not set-aside ones), as front door servers. */
+async function runningServers(ctx: RolloutContext, weightOf: (slot: string) => number): Promise<DoorServer[]> {
+  if (ctx.door === NO_DOOR) return [];
+  const observed = (await observe(ctx)).filter((o) => o.running && o.role === 'main');
+  const servers = await Promise.all(
+    observed.map(async (o) => {
+      const state = await ctx.run.hosts.engine(o.host).containers.inspect(o.id);
+      return state ? serverFor(ctx, o.host, o.slot, state, weightOf(o.slot)) : undefined;
+    }),
+  );
+  return servers.filter((s): s is DoorServer => s !== undefined);
+}
+
+/** A running container of the target release in the slot, in the front door; launched if missing or outdated. */
+async function ensureInstance(ctx: RolloutContext, slot: string, weight: number): Promise<void> {
+  const want = await targetHash(ctx, slot);
+  const current = (await observe(ctx)).filter((o) => o.slot === slot);
+  const host = placementOf(ctx, slot).host;
+  const candidate = current.find((o) => o.role === 'main' && o.host === host && o.specHash === want && o.running);
+  const ok = candidate && (await passes(ctx, candidate)) ? candidate : undefined;
+  for (const o of current) if (o !== ok) await ctx.run.hosts.engine(o.host).containers.remove(o.id);
+  if (ok) {
+    const state = await ctx.run.hosts.engine(ok.host).containers.inspect(ok.id);
+    if (state) await upsertServer(ctx, ok.host, slot, state, weight);
+    return;
+  }
+  await launchInto(ctx, slot, weight, 'create');
+}
+
+async function launchInto(ctx: RolloutContext, slot: string, weight: number, action: 'create' | 'replace'): Promise<void> {
+  const placement = placementOf(ctx, slot);
+  ctx.emit({ type: 'instance', slot, text: 'starting' });
+  ctx.report({ type: 'launch', slot, action });
+  checkpoint('launch');
+  let launched;
+  try {
+    launched = await launchSlot({ context: ctx.run, ipam: ctx.target.ipam, input: await ctx.target.input(placement), files: ctx.target.files, rollout: ctx.rollout, timeoutMs: ctx.timeoutMs, ensureImage: (h) => ctx.images.ensure(h), onNote: (text) => ctx.emit({ type: 'note', text }), ...arpAroundMove(ctx, slot, placement.host), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+  } catch (error) {
+    const e = LaunchError.from(slot, error);
+    ctx.report({ type: 'failed', slot, reason: e.reason });
+    throw e;
+  }
+  await rememberSlot(ctx, slot, placement.host, launched.state.ports);
+  await upsertServer(ctx, placement.host, slot, launched.state, weight);
+  ctx.emit({ type: 'instance', slot, text: `healthy in ${launched.ms} ms, in the front door` });
+  ctx.report({ type: 'ready', slot, host: placement.host, id: launched.id, state: launched.state, ms: launched.ms });
+}
+
+/**
+ * A slot moving to another host on a flat network keeps its IP and MAC: before it starts there, nobody may
+ * answer for the IP (the old host may be unreachable while its container still runs); once it runs, it
+ * announces the address so switches and neighbours learn its new port at once. Only for moves: a fresh
+ * launch relies on the IPAM ledger, and the check costs seconds (arping waits for answers).
+ */
+function arpAroundMove(ctx: RolloutContext, slot: string, host: string): Pick<LaunchInput, 'beforeStart' | 'afterStart'> {
+  if (!ctx.moves?.has(slot) || ctx.target.network.mode !== 'flat') return {};
+  const engine = ctx.run.hosts.engine(host);
+  const helper = (c: LaunchedContainer, what: string) => ({ slot, host, ip: c.ip!, image: c.image, labels: c.labels, name: `${containerName(ctx.run.project.name, slot)}-${what}` });
+  return {
+    beforeStart: async (c) => {
+      const started = Date.now();
+      await checkNobodyAnswers(engine, { ...helper(c, 'arp-check'), dockerNetwork: ctx.target.dockerName });
+      ctx.emit({ type: 'instance', slot, text: `nobody answers for ${c.ip} on the LAN (checked from ${host} in ${Date.now() - started} ms)` });
+    },
+    afterStart: async (c) => {
+      const started = Date.now();
+      const problem = await announceAddress(engine, { ...helper(c, 'arp-announce'), container: c.id });
+      ctx.emit({ type: 'instance', slot, text: problem ? `could not announce ${c.ip} on the LAN (neighbours learn it at their next ARP): ${problem}` : `announced ${c.ip} on the LAN from ${host} in ${Date.now() - started} ms` });
+    },
+  };
+}
+
+/** The slot's placement and kept host ports, in the store. */
+async function rememberSlot(ctx: RolloutContext, slot: string, host: string, hostPorts: Record<string, number>): Promise<void> {
+  await journaled(ctx, async () => await saveSlot(ctx.run.db, { environment: ctx.environment.name, slot, service: ctx.service.name, ordinal: ordinalOf(slot), host, network: ctx.target.network.name, hostPorts }));
+}
+
+/** Old instance aside, new one on the same slot and address; on failure the old one is put back and serves again. */
+async function replace(ctx: RolloutContext, slot: string, force: boolean): Promise<void> {
+  const want = await targetHash(ctx, slot);
+  const host = placementOf(ctx, slot).host;
+  const here = (await observe(ctx)).filter((o) => o.slot === slot);
+  const main = here.find((o) => o.role === 'main');
+  let aside = here.find((o) => o.role === 'aside');
+  // A container of the slot under another name (an older naming, a copy) holds its address or name: it goes first.
+  for (const o of here.filter((x) => x.role === 'stray')) await ctx.run.hosts.engine(o.host).containers.remove(o.id);
+  // Forced, only an instance this rollout launched counts as replaced.
+  const launchedHere = !force || main?.labels[RUN_LABELS.deployment] === String(ctx.rollout);
+  if (main && main.host === host && main.specHash === want && main.running && launchedHere && (await passes(ctx, main))) {
+    // Already replaced before a crash: finish the step (a moved slot's record may still name its old host).
+    const state = await ctx.run.hosts.engine(main.host).containers.inspect(main.id);
+    if (state) {
+      await rememberSlot(ctx, slot, main.host, state.ports);
+      await upsertServer(ctx, main.host, slot, state, NORMAL_WEIGHT);
+    }
+    if (aside) await ctx.run.hosts.engine(aside.host).containers.remove(aside.id);
+    return;
+  }
+  if (main && aside) {
+    // A half-launched new container from before a crash: the set-aside one is the old release.
+    await ctx.run.hosts.engine(main.host).containers.remove(main.id);
+  } else if (main) {
+    await setAside(ctx.run.hosts.engine(main.host), main.id, ctx.run.project.name, slot, ctx.service.stopGraceSeconds);
+    aside = { ...main, role: 'aside', running: false };
+  }
+  // Renamed aside before a crash but not stopped: it still holds the slot's address.
+  if (aside?.running) await ctx.run.hosts.engine(aside.host).containers.stop(aside.id, ctx.service.stopGraceSeconds);
+  checkpoint('replace');
+  try {
+    await launchInto(ctx, slot, NORMAL_WEIGHT, 'replace');
+  } catch (error) {
+    // The lease went to another process: the slot is its to finish, as it stands.
+    if (isLostLease(error)) throw error;
+    if (aside) {
+      await restore(ctx.run.hosts.engine(aside.host), ctx.target.ipam, aside.id, ctx.run.project.name, slot, ctx.target.network);
+      const state = await ctx.run.hosts.engine(aside.host).containers.inspect(aside.id);
+      if (state) await upsertServer(ctx, aside.host, slot, state, NORMAL_WEIGHT);
+      ctx.emit({ type: 'instance', slot, text: 'restarted the previous instance' });
+      ctx.report({ type: 'undo', slot, what: 'restarted the previous instance' });
+    }
+    throw LaunchError.from(slot, error);
+  }
+  if (aside) await ctx.run.hosts.engine(aside.host).containers.remove(aside.id);
+}
+
+/** An instance found running after a crash counts only if it passes its health check now. */
+async function passes(ctx: RolloutContext, o: { host: string; id: string; slot: string }): Promise<boolean> {
+  const gate = await checkRunning(ctx.run, o.host, o.id, ctx.service.health, ctx.target.network.mode === 'host' ? { mode: 'host', dockerName: 'host' } : { mode: ctx.target.network.mode, dockerName: ctx.target.dockerName }, ctx.timeoutMs);
+  if (!gate.healthy) ctx.emit({ type: 'instance', slot: o.slot, text: `found running but not healthy (${gate.reason}); replacing it` });
+  return gate.healthy;
+}
+
+async function removeSlot(ctx: RolloutContext, slot: string, reason: string): Promise<void> {
+  await ctx.door.drain(slot, ctx.service.rollout.drainMs);
+  checkpoint('remove');
+  await ctx.door.remove(slot);
+  for (const o of (await observe(ctx)).filter((x) => x.slot === slot)) {
+    await removeInstance(ctx.run, ctx.target.ipam, {
+      host: o.host,
+      id: o.id,
+      slot,
+      environment: ctx.environment.name,
+      network: ctx.target.network,
+      graceSeconds: ctx.service.stopGraceSeconds,
+    }, <T>(forget: () => Promise<T>) => journaled(ctx, forget));
+  }
+  ctx.emit({ type: 'instance', slot, text: 'drained and removed' });
+  ctx.report({ type: 'removed', slot, reason });
+}
+
+async function canary(ctx: RolloutContext, slots: string[], share: number): Promise<void> {
+  const main = (await observe(ctx)).filter((o) => o.running && o.role === 'main' && !slots.includes(o.slot)).length;
+  const weights = canaryWeights(main, slots.length, share);
+  await Promise.all(slots.map((slot) => ensureInstance(ctx, slot, weights.canary)));
+  await converge(ctx, slots, undefined, weights);
+}
+
+/**
+ * Leftovers removed (set-aside containers; with `replicas`, slots above it that
+ * are not canaries), the front door holding exactly the running instances.
+ */
+export async function converge(ctx: RolloutContext, canaries: string[], replicas?: number, weights = { main: NORMAL_WEIGHT, canary: NORMAL_WEIGHT }): Promise<void> {
+  for (const o of await observe(ctx)) {
+    if (o.role !== 'main') {
+      await ctx.run.hosts.engine(o.host).containers.remove(o.id);
+      ctx.emit({ type: 'note', text: `removed ${o.name}, left over from an interrupted rollout` });
+    } else if (replicas !== undefined && ordinalOf(o.slot) > replicas && !canaries.includes(o.slot)) {
+      await removeSlot(ctx, o.slot, replicas === 0 ? 'removed what the rollout started' : 'not desired (above the replica count)');
+    }
+  }
+  const servers = await runningServers(ctx, (slot) => (canaries.includes(slot) ? weights.canary : weights.main));
+  await ctx.door.sync(servers);
+}
+
+/**
+ * Containers made before names carried the project are called `<slot>` (and `<slot>-prev`):
+ * renamed to today's names once, so a rollout after an upgrade replaces them in batches
+ * through the front door like any outdated instance instead of treating them as strays.
+ */
+export async function adoptOldNames(ctx: RolloutContext): Promise<void> {
+  const here = await observe(ctx);
+  for (const o of here.filter((x) => x.role === 'stray')) {
+    const wanted = o.name === o.slot ? containerName(ctx.run.project.name, o.slot) : o.name === `${o.slot}${PREVIOUS_SUFFIX}` ? asideName(ctx.run.project.name, o.slot) : undefined;
+    if (wanted === undefined || here.some((x) => x.name === wanted)) continue;
+    await ctx.run.hosts.engine(o.host).containers.rename(o.id, wanted);
+    ctx.emit({ type: 'note', text: `renamed ${o.name} to ${wanted} (container names now carry the project)` });
+  }
+}
