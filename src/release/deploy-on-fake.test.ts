@@ -5,49 +5,34 @@
  * a create the engine refuses rolls the replacement back, leaving what ran before.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { stringify } from 'yaml';
-import { loadProject } from '../config/project.js';
 import type { BerthError } from '../errors.js';
-import { closeStore, openStore, type Store } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { currentRelease, releaseOf, releasesOf } from '../store/releases.js';
-import { FakeEngine } from '../testing/fake-engine.js';
+import type { FakeEngine } from '../testing/fake-engine.js';
+import { fakeProject, type FakeProject } from '../testing/fake-project.js';
 import type { RunContext } from '../runtime/context.js';
 import { deployService, type DeployEvent } from './deploy.js';
-import { Hosts } from '../runtime/hosts.js';
 
 describe('berth deploy of a nat service on the FakeEngine', () => {
-  let dir: string;
+  let project: FakeProject;
   let db: Store;
   let engine: FakeEngine;
   let context: RunContext;
-  const images: Record<'v1' | 'v2', string> = { v1: '', v2: '' };
+  let images: Record<string, string>;
   const probes: string[] = [];
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'berth-deploy-on-fake-'));
-    mkdirSync(join(dir, 'images/web'), { recursive: true });
-    writeFileSync(join(dir, 'images/web/static.sh'), '#!/bin/sh\n', { mode: 0o755 });
-    writeFileSync(
-      join(dir, 'berth.yaml'),
-      stringify({
+    // The engine of the project's only host ("local", the default socket) is also the build engine.
+    project = await fakeProject('deploy-on-fake', {
+      config: {
         project: 'shop',
         images: { web: { root: {} } },
         services: { web: { image: 'web', ports: [8080], replicas: 2, health: { command: ['check-web'], interval: '1s' }, stop_grace: '1s' } },
         environments: { dev: { network: 'nat' } },
-      }),
-    );
-    const env = { BERTH_STATE_DIR: join(dir, '.berth') };
-    const project = loadProject(dir, env, dir);
-    db = await openStore(project.stateDir);
-    // The engine of the project's only host ("local", the default socket), and the build engine.
-    engine = new FakeEngine({ endpoint: project.hosts[0]!.engine });
-    const hosts = new Hosts(project, engine, (spec) => assert.fail(`the test connected to a real engine for host ${spec.name}`));
-    context = { project, db, hosts, env };
-    for (const version of ['v1', 'v2'] as const) images[version] = engine.addImage({ tags: [`berth/web:${version}`], labels: { 'berth.image': 'web', 'berth.project': 'shop' } });
+      },
+    });
+    ({ db, engine, context, images } = project);
     engine.scriptExec((c, cmd) => {
       if (cmd[0] !== 'check-web') return undefined;
       probes.push(c.name);
@@ -55,10 +40,7 @@ describe('berth deploy of a nat service on the FakeEngine', () => {
     });
   });
 
-  after(async () => {
-    await closeStore(db);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(async () => project.close());
 
   const runningRelease = async () => releaseOf(db, 'web', (await currentRelease(db, 'web', 'dev'))!);
   const running = async () => {

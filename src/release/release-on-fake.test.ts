@@ -6,57 +6,39 @@
  * published port), and the releases the store records.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { stringify } from 'yaml';
-import { loadProject } from '../config/project.js';
 import { isUnreachable } from '../engine/errors.js';
 import type { RunContext } from '../runtime/context.js';
-import { Hosts } from '../runtime/hosts.js';
-import { closeStore, openStore, type Store } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import { currentRelease, releaseOf, rolloutsOf } from '../store/releases.js';
-import { FakeDoor } from '../testing/fake-door.js';
-import { FakeEngine } from '../testing/fake-engine.js';
+import type { FakeDoor } from '../testing/fake-door.js';
+import type { FakeEngine } from '../testing/fake-engine.js';
+import { fakeProject, type FakeProject } from '../testing/fake-project.js';
 import { until } from '../testing/until.js';
 import { releaseService, rollbackService } from './operations.js';
 
 describe('berth release and rollback of a nat service on the FakeEngine', () => {
-  let dir: string;
+  let project: FakeProject;
   let db: Store;
   let engine: FakeEngine;
   let context: RunContext;
-  const door = new FakeDoor();
-  const images: Record<'v1' | 'v2', string> = { v1: '', v2: '' };
-  const options = { door, timeoutMs: 10_000 };
+  let door: FakeDoor;
+  let images: Record<string, string>;
+  const options = () => ({ door, timeoutMs: 10_000 });
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'berth-release-on-fake-'));
-    mkdirSync(join(dir, 'images/web'), { recursive: true });
-    writeFileSync(join(dir, 'images/web/static.sh'), '#!/bin/sh\n', { mode: 0o755 });
-    writeFileSync(
-      join(dir, 'berth.yaml'),
-      stringify({
+    project = await fakeProject('release-on-fake', {
+      config: {
         project: 'shop',
         images: { web: { root: {} } },
         services: { web: { image: 'web', ports: [8080], replicas: 2, health: { command: ['check-web'], interval: '1s' }, stop_grace: '1s', rollout: { batch_size: 1, drain: '0s' } } },
         environments: { dev: { network: 'nat', lb_address: '127.0.0.1' } },
-      }),
-    );
-    const env = { BERTH_STATE_DIR: join(dir, '.berth'), BERTH_ACTOR: 'test' };
-    const project = loadProject(dir, env, dir);
-    db = await openStore(project.stateDir);
-    engine = new FakeEngine({ endpoint: project.hosts[0]!.engine });
-    context = { project, db, hosts: new Hosts(project, engine, (spec) => assert.fail(`the test connected to a real engine for host ${spec.name}`)), env };
-    for (const version of ['v1', 'v2'] as const) images[version] = engine.addImage({ tags: [`berth/web:${version}`], labels: { 'berth.image': 'web', 'berth.project': 'shop' } });
-    engine.scriptExec((_c, cmd) => (cmd[0] === 'check-web' ? { exitCode: 0, output: '' } : undefined));
+      },
+    });
+    ({ db, engine, context, door, images } = project);
   });
 
-  after(async () => {
-    await closeStore(db);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(async () => project.close());
 
   /** The running instances and the front door's servers: each at 127.0.0.1 on its published port. */
   const endState = async () => {
@@ -68,7 +50,7 @@ describe('berth release and rollback of a nat service on the FakeEngine', () => 
   const runningRelease = async () => releaseOf(db, 'web', (await currentRelease(db, 'web', 'dev'))!);
 
   it('releases v1: two instances behind the front door, release 1 recorded', async () => {
-    const result = await releaseService(context, 'web', 'dev', { ...options, image: 'berth/web:v1' });
+    const result = await releaseService(context, 'web', 'dev', { ...options(), image: 'berth/web:v1' });
     assert.deepEqual([result.status, result.release, result.created.number], ['succeeded', 1, 1]);
     const state = await endState();
     assert.deepEqual(state.running.map((r) => [r.slot, r.image]), [['web-dev-1', images.v1], ['web-dev-2', images.v1]]);
@@ -78,7 +60,7 @@ describe('berth release and rollback of a nat service on the FakeEngine', () => 
   });
 
   it('releases v2: replaces the instances one by one, the front door follows, release 2 recorded', async () => {
-    const result = await releaseService(context, 'web', 'dev', { ...options, image: 'berth/web:v2' });
+    const result = await releaseService(context, 'web', 'dev', { ...options(), image: 'berth/web:v2' });
     assert.deepEqual([result.status, result.release], ['succeeded', 2]);
     const state = await endState();
     assert.deepEqual(state.running.map((r) => [r.slot, r.image]), [['web-dev-1', images.v2], ['web-dev-2', images.v2]]);
@@ -88,7 +70,7 @@ describe('berth release and rollback of a nat service on the FakeEngine', () => 
   });
 
   it('rolls back to release 1: v1 runs again behind the front door', async () => {
-    const result = await rollbackService(context, 'web', 'dev', options);
+    const result = await rollbackService(context, 'web', 'dev', options());
     assert.deepEqual([result.status, result.release], ['succeeded', 1]);
     const state = await endState();
     assert.deepEqual(state.running.map((r) => [r.slot, r.image]), [['web-dev-1', images.v1], ['web-dev-2', images.v1]]);
@@ -99,7 +81,7 @@ describe('berth release and rollback of a nat service on the FakeEngine', () => 
   it('a release whose instances never become healthy rolls back, leaving v1 serving', async () => {
     let failing = true;
     engine.scriptExec(async (c, cmd) => (failing && cmd[0] === 'check-web' && (await engine.containers.inspect(c.id))?.image === images.v2 ? { exitCode: 1, output: 'not ready\n' } : undefined));
-    const attempt = releaseService(context, 'web', 'dev', { ...options, image: 'berth/web:v2', timeoutMs: 3_000 });
+    const attempt = releaseService(context, 'web', 'dev', { ...options(), image: 'berth/web:v2', timeoutMs: 3_000 });
     await assert.rejects(attempt, { kind: 'rolled-back' });
     failing = false;
     const state = await endState();
@@ -109,7 +91,7 @@ describe('berth release and rollback of a nat service on the FakeEngine', () => 
   });
   it('the engine stops answering mid-release: the release fails unavailable, and the next one finishes the interrupted rollout', async () => {
     const release = engine.holdStarts();
-    const attempt = releaseService(context, 'web', 'dev', { ...options, image: 'berth/web:v2' });
+    const attempt = releaseService(context, 'web', 'dev', { ...options(), image: 'berth/web:v2' });
     await until('a v2 container created, its start held', async () => ((await engine.containers.summaries(['berth.service=web'])).length > 2 ? true : undefined), 10_000, 10);
     engine.stopAnswering();
     await assert.rejects(attempt, (error: unknown) => isUnreachable(error));
@@ -117,7 +99,7 @@ describe('berth release and rollback of a nat service on the FakeEngine', () => 
     assert.deepEqual([interrupted.kind, interrupted.status], ['release', 'running']);
     engine.answerAgain();
     release();
-    const result = await releaseService(context, 'web', 'dev', { ...options, image: 'berth/web:v2' });
+    const result = await releaseService(context, 'web', 'dev', { ...options(), image: 'berth/web:v2' });
     assert.deepEqual([result.status, result.message, result.rollout], ['succeeded', `finished the interrupted rollout #${interrupted.id}`, interrupted.id]);
     assert.equal((await rolloutsOf(db, 'web', 'dev'))[0]?.status, 'succeeded');
     const state = await endState();
