@@ -1,6 +1,7 @@
 /**
  * promote, scale and canary (promoted, aborted by hand, aborted by its gates) of a nat service on
  * the rollout executor, against the FakeEngine and a FakeDoor per environment: no Docker. Each
+ * canary's gates read the FakeDoor's counters, which the test fills as traffic would. Each
  * operation is checked by its journaled plan (the rollout view), the containers the engine runs,
  * the front door's servers and weights, and the releases and scale the store records.
  */
@@ -170,5 +171,41 @@ describe('promote, scale and canary of a nat service on the FakeEngine', () => {
     assert.deepEqual(prod.instances, [['web-prod-1', p.images.v2, 'running'], ['web-prod-2', p.images.v2, 'running']]);
     assert.deepEqual(prod.servers.map((s) => [s[0], s[3]]), [['web-prod-1', 100], ['web-prod-2', 100]]);
     assert.equal(await currentRelease(p.db, 'web', 'prod'), 2);
+  });
+
+  /** Until the returned function is called: every 50 ms, each server of prod's front door answers 5 requests, a canary server `canaryErrors` of them failed. */
+  const traffic = (canary: string, canaryErrors: number) => {
+    const timer = setInterval(() => {
+      for (const s of doors.prod.servers()) doors.prod.serve(s.name, 5, s.name === canary ? canaryErrors : 0);
+    }, 50);
+    return () => clearInterval(timer);
+  };
+
+  it('a canary whose gates see clean traffic through the front door is promoted by them', async () => {
+    const stop = traffic('web-prod-3', 0);
+    const result = await promoteService(p.context, 'web', 'prod', on('prod', { canary: 0.5, watchMs: 1_000, force: true })).finally(stop);
+    assert.deepEqual([result.status, result.release], ['succeeded', 3]);
+    const record = (await rolloutById(p.db, result.rollout))!;
+    const evidence = JSON.parse(record.evidence!) as { decision: string; canary: { servers: string[]; requests: number; errors: number }; baseline: { servers: string[]; errors: number } };
+    assert.deepEqual([evidence.decision, evidence.canary.servers, evidence.canary.errors, evidence.baseline.servers, evidence.baseline.errors], ['promote', ['web-prod-3'], 0, ['web-prod-1', 'web-prod-2'], 0]);
+    assert.ok(evidence.canary.requests >= 10, JSON.stringify(evidence));
+    const journal = await rolloutView(p.db, record);
+    assert.deepEqual([journal.kind, journal.status, journal.steps.map((s) => s.op)], ['canary', 'succeeded', ['front-door', 'drain', 'replace', 'drain', 'replace', 'remove', 'converge']]);
+    const prod = await endState('prod');
+    assert.deepEqual(prod.instances, [['web-prod-1', p.images.v1, 'running'], ['web-prod-2', p.images.v1, 'running']]);
+    assert.deepEqual(prod.servers.map((s) => [s[0], s[3], s[4]]), [['web-prod-1', 100, 'ready'], ['web-prod-2', 100, 'ready']]);
+    assert.equal(await currentRelease(p.db, 'web', 'prod'), 3);
+  });
+
+  it('a canary that fails half its requests while the baseline fails none is aborted by its gates', async () => {
+    await releaseService(p.context, 'web', 'dev', on('dev', { image: 'berth/web:v2', force: true }));
+    const stop = traffic('web-prod-3', 3);
+    const result = await promoteService(p.context, 'web', 'prod', on('prod', { canary: 0.5, watchMs: 1_000 })).finally(stop);
+    assert.deepEqual([result.status, result.release], ['aborted', 4]);
+    assert.match(result.message, /^canary aborted: error rate: canary 60\.0% errors \(\d+ of \d+ requests\) vs baseline 0\.0% errors/);
+    const prod = await endState('prod');
+    assert.deepEqual(prod.instances, [['web-prod-1', p.images.v1, 'running'], ['web-prod-2', p.images.v1, 'running']], 'the canary instance is gone');
+    assert.deepEqual(prod.servers.map((s) => [s[0], s[3]]), [['web-prod-1', 100], ['web-prod-2', 100]]);
+    assert.equal(await currentRelease(p.db, 'web', 'prod'), 3);
   });
 });

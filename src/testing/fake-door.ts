@@ -1,7 +1,8 @@
 /**
  * FakeDoor: a service's front door in memory, for unit tests of rollouts without HAProxy. It keeps
  * the servers as the rollout leaves them (address, port, weight, ready or draining) and whether it
- * was closed; it serves no traffic, so its stats count no requests.
+ * was closed. It serves no traffic: its stats count the requests and errors a test says each
+ * server answered (`serve`), as HAProxy's cumulative counters would.
  */
 import type { Door, DoorServer, DoorServerStats } from '../rollout/door.js';
 
@@ -11,6 +12,7 @@ export interface FakeDoorServer extends DoorServer {
 
 export class FakeDoor implements Door {
   readonly #servers = new Map<string, FakeDoorServer>();
+  readonly #counters = new Map<string, { requests: number; errors: number }>();
   closed = false;
 
   constructor(
@@ -48,8 +50,14 @@ export class FakeDoor implements Door {
     if (server) server.weight = weight;
   }
 
+  /** Counts `requests` answered by the server `name`, `errors` of them failed (a 5xx or a broken connection). */
+  serve(name: string, requests: number, errors = 0): void {
+    const now = this.#counters.get(name) ?? { requests: 0, errors: 0 };
+    this.#counters.set(name, { requests: now.requests + requests, errors: now.errors + errors });
+  }
+
   async stats(): Promise<DoorServerStats[]> {
-    return this.servers().map((s) => ({ name: s.name, weight: s.weight, state: s.state, requests: 0, errors: 0 }));
+    return this.servers().map((s) => ({ name: s.name, weight: s.weight, state: s.state, requests: 0, errors: 0, ...this.#counters.get(s.name) }));
   }
 
   async close(): Promise<void> {
