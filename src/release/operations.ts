@@ -267,8 +267,9 @@ export async function scaleService(run: RunContext, serviceName: string, environ
   const release = await requireRelease(run, serviceName, current);
   const before = await replicasIn(run, serviceOfRelease(release), environment);
   await setScale(run.db, serviceName, environment.name, replicas);
+  const plan = async (ctx: RolloutContext): Promise<RolloutPlan> => ({ ...(await rolling('forward')(ctx)), replicasBefore: before });
   try {
-    return await rollout(run, environment.name, { kind: 'scale', release, previous: current, forced: false, plan: rolling('forward') }, options);
+    return await rollout(run, environment.name, { kind: 'scale', release, previous: current, forced: false, plan }, options);
   } catch (error) {
     await setScale(run.db, serviceName, environment.name, before);
     throw error;

@@ -3,7 +3,7 @@
  * Docker. Beside release-on-fake.test.ts (a release never healthy, an engine that stops answering)
  * and deploy-on-fake.test.ts (the first create refused): a create refused on the second instance,
  * once the first was replaced; a first release never healthy, with nothing to roll back to; and a
- * scale whose new instance never gets healthy. Each is checked by its journal (status and plan) and
+ * scale whose new instance never gets healthy (rolled back to its count). Each is checked by its journal (status and plan) and
  * by what the engine runs, the front door's servers and the store's release and scale.
  */
 import assert from 'node:assert/strict';
@@ -82,16 +82,17 @@ describe('the rollout executor under injected faults on the FakeEngine', () => {
     assert.equal(await currentRelease(p.db, 'web', 'dev'), 2);
   });
 
-  it('a scale up whose new instance never becomes healthy fails, leaving the two instances and the scale as they were', async () => {
+  it('a scale up whose new instance never becomes healthy rolls back to the two instances and the scale it started from', async () => {
     sick.add(p.images.v1!);
     const before = await endState();
     // The running instances are not probed again by a scale: only the new web-dev-3 fails its gate.
     const error = await scaleService(p.context, 'web', 'dev', 3, { ...options(), timeoutMs: 1_000 }).then(() => assert.fail('the scale succeeded'), (e: unknown) => e as BerthError);
     sick.delete(p.images.v1!);
-    // Not asserted: the journal. Its rollback plans with the scale asked for (3), so it launches web-dev-3
-    // again and ends 'failed' ("and so did its rollback") instead of going back to 2 replicas.
-    assert.match(error.message, /^scale of web release 2 to dev failed/);
+    assert.deepEqual([error.kind, error.message], ['rolled-back', 'scale of web release 2 to dev failed and was rolled back to release 2']);
     assert.match(error.lines.join('\n'), /instance web-dev-3 did not become healthy/);
+    const journal = await lastRollout();
+    assert.deepEqual([journal.kind, journal.release, journal.previous, journal.status, journal.phase], ['scale', 2, 2, 'rolled-back', 'rollback']);
+    assert.deepEqual(journal.steps.at(-1), { op: 'converge', replicas: 2 }, 'the rollback converges on the two replicas the scale started from');
     const state = await endState();
     assert.deepEqual(state.instances, before.instances);
     assert.deepEqual(state.servers, before.servers);

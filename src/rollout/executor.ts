@@ -26,6 +26,7 @@ import {
   rolloutsOf,
   scaleOf,
   setRolloutStatus,
+  setScale,
   startRollout,
   type Release,
   type Rollout,
@@ -306,7 +307,7 @@ async function execute(context: LeasedContext, id: number, plan: RolloutPlan, fr
         throw rollbackFailed(record, plan, error);
       }
       if (record.kind === 'move' || record.kind === 'reconcile') return await stopMove(ctx, record, error);
-      return await rollBack(ctx, record, error);
+      return await rollBack(ctx, record, plan, error);
     }
     if (endsOpen) {
       await setRolloutStatus(db, id, 'canary', lease);
@@ -366,7 +367,7 @@ async function stopMove(ctx: LeasedContext, record: Rollout, error: unknown): Pr
 }
 
 /** A failed forward rollout goes back to the release the environment ran before (or removes what it started, if none). */
-async function rollBack(ctx: LeasedContext, record: Rollout, error: unknown): Promise<never> {
+async function rollBack(ctx: LeasedContext, record: Rollout, forward: RolloutPlan, error: unknown): Promise<never> {
   const { db } = ctx.run;
   await ctx.lease.ensureHeld(record.id);
   const reason = error instanceof LaunchError ? `instance ${error.slot}: ${error.reason}` : (error as Error).message;
@@ -378,7 +379,9 @@ async function rollBack(ctx: LeasedContext, record: Rollout, error: unknown): Pr
   let back = ctx;
   if (previous) {
     back = { ...(await contextFor(ctx.run, previous, ctx.environment, { timeoutMs: ctx.timeoutMs, emit: ctx.emit, report: ctx.report, concurrency: ctx.concurrency }, false)), door: ctx.door, lease: ctx.lease };
-    const replicas = await replicasIn(ctx.run, serviceOfRelease(previous), ctx.environment);
+    // A scale goes back to the count it started from, kept in its journaled plan (so also after a crash).
+    if (forward.replicasBefore !== undefined) await setScale(db, record.service, record.environment, forward.replicasBefore);
+    const replicas = forward.replicasBefore ?? await replicasIn(ctx.run, serviceOfRelease(previous), ctx.environment);
     plan = { target: previous.number, phase: 'rollback', reason, steps: planRolling(record.service, record.environment, replicas, await slotStates(back), { batchSize: replicas, maxUnavailable: replicas, maxSurge: 0 }) };
   } else {
     plan = { target: record.release, phase: 'rollback', reason, steps: [{ op: 'converge', replicas: 0 }] };

@@ -32,6 +32,8 @@ export interface RolloutPlan {
   phase: 'forward' | 'rollback';
   /** Why a rollback started. */
   reason?: string;
+  /** A scale's replica count before it: what its rollback goes back to. */
+  replicasBefore?: number;
   steps: RolloutStep[];
 }
 
