@@ -41,7 +41,7 @@ const ALONE = {
   // (crash.int and deploy-rollout.int are not here: their CLI kills itself at a numbered checkpoint
   // (BERTH_TEST_FAULT_KILL_AT), the same step however busy the machine, and they assert the end state only.)
   'src/cli/commands/rollout.int.test.ts': 'Ctrl-C and a hang-up sent to the CLI mid-rollout',
-  'src/reconcile/reconcile.int.test.ts': 'kills the server and its front door',
+  'src/reconcile/reconcile.int.test.ts': 'SIGKILLs its front door; the reconciler loop must react to engine events within its wait',
   'src/registry/errors.int.test.ts': 'kills a registry mid-push',
   'src/server/server-crash.int.test.ts': 'kills the server under load',
   'src/testing/sweep.int.test.ts': 'kills a test process, then sweeps what it left',
