@@ -15,6 +15,10 @@
  * their addresses, the front door holding exactly them, ready; no lease, no rollout running.
  * The same as release/crash.int.test.ts asserts for a real engine and a real SIGKILL, which
  * keeps only a few representative kill points.
+ *
+ * Undone: a release whose instance dies in slot 2 (slot 1 already replaced) fails and rolls
+ * back; killed at each checkpoint of its rollback, the next command finishes the rollback
+ * and the environment runs the release before, converged the same way.
  */
 import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -91,7 +95,7 @@ describe('a release killed at each of its checkpoints in turn, on the FakeEngine
   let db: Store;
   let engine: FakeEngine;
   const door = new FakeDoor();
-  const images: Record<'A' | 'B', string> = { A: '', B: '' };
+  const images: Record<'A' | 'B' | 'C', string> = { A: '', B: '', C: '' };
   const noRealEngine = (spec: { name: string }): Engine => assert.fail(`the test connected to a real engine for host ${spec.name}`);
   const context = (store: Store, reach: Engine = engine): RunContext => ({ project, db: store, hosts: new Hosts(project, reach, noRealEngine), env });
 
@@ -113,8 +117,15 @@ describe('a release killed at each of its checkpoints in turn, on the FakeEngine
     project = loadProject(dir, env, dir);
     db = await openStore(project.stateDir);
     engine = new FakeEngine({ endpoint: project.hosts[0]!.engine });
-    for (const version of ['A', 'B'] as const) images[version] = engine.addImage({ tags: [`berth/web:${version}`], labels: { 'berth.image': 'web', 'berth.project': 'shop' } });
-    engine.scriptExec((_c, cmd) => (cmd[0] === 'check-web' ? { exitCode: 0, output: '' } : undefined));
+    for (const version of ['A', 'B', 'C'] as const) images[version] = engine.addImage({ tags: [`berth/web:${version}`], labels: { 'berth.image': 'web', 'berth.project': 'shop' } });
+    // C runs in slot 1, but its process in slot 2 dies at its first health check: a release of C fails there and rolls slot 1 back.
+    engine.scriptExec(async (c, cmd) => {
+      if (cmd[0] !== 'check-web') return undefined;
+      const state = await engine.containers.inspect(c.id);
+      if (state?.image !== images.C || state.labels['berth.instance'] !== 'web-dev-2') return { exitCode: 0, output: '' };
+      engine.exit(c.id, 1);
+      return { exitCode: 1, output: 'dying\n' };
+    });
     injectCheckpointFault((where) => runs.getStore()?.reach(where));
   });
 
@@ -128,14 +139,17 @@ describe('a release killed at each of its checkpoints in turn, on the FakeEngine
    * A release of `image` by a run that dies at its `at`-th checkpoint: as another process on
    * another host, with its own store handle, its clock stopped at its start.
    */
-  async function doomedRelease(image: string, at: number) {
+  async function doomedRelease(image: string, at: number, timeoutMs = 10_000) {
     const doomed = new Doomed(at);
+    /** The notes it emitted, each with how many checkpoints it had passed then. */
+    const notes: { text: string; passed: number }[] = [];
     const store = await openStore(project.stateDir);
     const bornAt = Date.now();
     const options: RolloutOptions & { image: string } = {
       image,
       door: severed(door, () => doomed.dead),
-      timeoutMs: 10_000,
+      timeoutMs,
+      emit: (event) => void (event.type === 'note' && notes.push({ text: event.text, passed: doomed.passed.length })),
       lease: { ttlMs: TTL_MS, now: () => bornAt, as: { holder: `killed-run-${at}`, pid: 4_000_000 + at, hostname: 'a-host-that-died' } },
     };
     let settled: 'pending' | 'succeeded' | 'failed' = 'pending';
@@ -148,7 +162,7 @@ describe('a release killed at each of its checkpoints in turn, on the FakeEngine
     const where = await Promise.race([doomed.death, outcome.then(() => undefined)]);
     // Its store handle goes with it (a lease renewal it still had scheduled then fails and stops).
     await closeStore(store);
-    return { doomed, where, outcome, settled: () => settled, failure: () => failure };
+    return { doomed, where, outcome, notes, settled: () => settled, failure: () => failure };
   }
 
   /** This process, after the doomed one: its clock past the dead holder's lease. */
@@ -264,5 +278,40 @@ describe('a release killed at each of its checkpoints in turn, on the FakeEngine
     }
     for (const k of kills) t.diagnostic(k);
     assert.equal(kills.length, checkpoints.length);
+  });
+  it('a release that fails and is killed while rolling back: the next command finishes the rollback, back on the release before', async (t) => {
+    const before = (await releaseOf(db, 'web', (await currentRelease(db, 'web', 'dev'))!))!;
+    // A release of C (never healthy), counted by a run that never dies: it fails and rolls back.
+    const counted = await doomedRelease('berth/web:C', 0);
+    assert.equal(counted.where, undefined);
+    await counted.outcome;
+    assert.equal((counted.failure() as { kind?: string } | undefined)?.kind, 'rolled-back', String(counted.failure()));
+    await assertConverged('the counted failed release', before.imageId);
+    const back = counted.notes.find((note) => note.text.startsWith(`rolling back to release ${before.number}`));
+    assert.ok(back, `no note of the rollback: ${counted.notes.map((note) => note.text).join(' | ')}`);
+    const checkpoints = counted.doomed.passed;
+    // Slot 1 runs C when slot 2 fails: rolling back replaces it again.
+    for (const where of ['renamed', 'created', 'started', 'healthy']) assert.ok(checkpoints.slice(back.passed).includes(where), `the rollback passes no "${where}" checkpoint: ${checkpoints.slice(back.passed).join(' ')}`);
+
+    for (let n = back.passed + 1; n <= checkpoints.length; n++) {
+      const killed = await doomedRelease('berth/web:C', n);
+      const label = `kill ${n} at "${killed.where}" while rolling back`;
+      assert.equal(killed.where, checkpoints[n - 1], `${label}: the checkpoints are not those counted`);
+      const journal = await openRollout(db, 'web', 'dev');
+      assert.ok(journal && journal.status === 'running', `${label}: no running rollout in the journal`);
+      assert.equal((JSON.parse(journal.plan) as { phase: string }).phase, 'rollback', `${label}: the journal is not rolling back`);
+
+      const notes: string[] = [];
+      const resumed = await recoverInterrupted(context(db), 'web', 'dev', nextOptions(notes));
+      assert.deepEqual([resumed?.rollout, resumed?.status, resumed?.release], [journal.id, 'rolled-back', before.number], `${label}: ${JSON.stringify(resumed)}`);
+      const note = notes.find((text) => /interrupted/.test(text));
+      assert.ok(note, `${label}: the next command did not say it found the interrupted rollout: ${notes.join(' | ')}`);
+      assert.match(note, new RegExp(`^rollout #${journal.id} .*the rollback resumes`), `${label}: ${note}`);
+      await assertConverged(label, before.imageId);
+      assert.equal(await currentRelease(db, 'web', 'dev'), before.number, `${label}: dev does not run release ${before.number} again`);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(killed.settled(), 'pending', `${label}: the killed run went on and ${killed.settled()} (${String(killed.failure())})`);
+      t.diagnostic(`${label}: the rollback resumed`);
+    }
   });
 });
