@@ -139,7 +139,7 @@ describe('a release killed at each of its checkpoints in turn, on the FakeEngine
    * A release of `image` by a run that dies at its `at`-th checkpoint: as another process on
    * another host, with its own store handle, its clock stopped at its start.
    */
-  async function doomedRelease(image: string, at: number, timeoutMs = 10_000) {
+  async function doomedRelease(image: string, at: number) {
     const doomed = new Doomed(at);
     /** The notes it emitted, each with how many checkpoints it had passed then. */
     const notes: { text: string; passed: number }[] = [];
@@ -148,7 +148,7 @@ describe('a release killed at each of its checkpoints in turn, on the FakeEngine
     const options: RolloutOptions & { image: string } = {
       image,
       door: severed(door, () => doomed.dead),
-      timeoutMs,
+      timeoutMs: 10_000,
       emit: (event) => void (event.type === 'note' && notes.push({ text: event.text, passed: doomed.passed.length })),
       lease: { ttlMs: TTL_MS, now: () => bornAt, as: { holder: `killed-run-${at}`, pid: 4_000_000 + at, hostname: 'a-host-that-died' } },
     };
