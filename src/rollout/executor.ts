@@ -38,7 +38,7 @@ import { NO_DOOR, type Door } from './door.js';
 import { requireHosts } from './preflight.js';
 import { frontDoorFor } from './front-door.js';
 import { checkpoint } from '../fault.js';
-import { acquire, describeHolder, leaseSettings, type HeldLease, type RepairWait } from './lease.js';
+import { acquire, describeHolder, leaseSettings, type HeldLease, type LeaseSettings, type RepairWait } from './lease.js';
 import { planRolling, type RolloutPlan, type SlotState } from './rollout-plan.js';
 import { observe, ordinalOf, placementOf, targetHash, type InstanceEvent, type LeasedContext, type RolloutContext, type RolloutEvent } from './rollout-context.js';
 import { adoptOldNames, runStep } from './steps.js';
@@ -65,6 +65,8 @@ export interface RolloutOptions {
   resume?: false;
   /** The service's front door: Berth's HAProxy one (front-door.ts) unless a test gives its own (testing/fake-door.ts). */
   door?: Door;
+  /** The lease's TTL, clock and holder: from the environment, the wall clock and this process unless a test plays another process. */
+  lease?: LeaseSettings;
 }
 
 export interface RolloutResult {
@@ -185,7 +187,7 @@ export async function rollout(run: RunContext, environmentName: string, request:
   const { moves: _moves, leave: _leave, ...resume } = options;
   await recoverInterrupted(run, service, environment.name, resume);
   if (options.resume === false) await requireUnlocked(run, service, environment.name);
-  const { lease, interrupted } = await acquire(run.db, service, environment.name, 0, leaseSettings(run.env), repairWait(options));
+  const { lease, interrupted } = await acquire(run.db, service, environment.name, 0, options.lease ?? leaseSettings(run.env), repairWait(options));
   if (interrupted) {
     lease.stop();
     throw failed(`rollout #${interrupted.id} of ${service} in ${environment.name} was interrupted again; run the command again`);
@@ -266,7 +268,7 @@ export async function recoverInterrupted(run: RunContext, service: string, envir
   await requireHosts(run, service, environmentOf(run.project, environment), what);
   // A lease taken by another rollout between the check and the take is refused by the take (its holder is alive).
   if (options.resume === false) await requireUnlocked(run, service, environment);
-  const { lease, interrupted } = await acquire(run.db, service, environment, 0, leaseSettings(run.env), repairWait(options));
+  const { lease, interrupted } = await acquire(run.db, service, environment, 0, options.lease ?? leaseSettings(run.env), repairWait(options));
   if (!interrupted) {
     await lease.release();
     return undefined;
@@ -333,7 +335,7 @@ async function runSteps(ctx: LeasedContext, id: number, plan: RolloutPlan, from:
     // A renewal that found the lease taken stops the rollout before it changes another instance.
     await ctx.lease.ensureHeld(id);
     await ctx.emit({ type: 'step', index: index + 1, total: plan.steps.length, text: describeStep(step) });
-    checkpoint('step');
+    await checkpoint('step');
     await runStep(ctx, step);
     await markDone(ctx.run.db, id, index + 1, ctx.lease);
   }

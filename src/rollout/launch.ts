@@ -97,7 +97,7 @@ export async function launchSlot({ context, ipam, input, files, rollout, timeout
   const started = Date.now();
   const createAndStart = async (created: CreateBody): Promise<LaunchedContainer> => {
     const id = (made.id = await engine.containers.create(created));
-    checkpoint('created');
+    await checkpoint('created');
     if (allocation) await ipam.bind(input.network.name, slot, id, allocation.incarnation);
     await copyInstanceFiles(engine.containers, id, files);
     const container = { id, image: created.Image, labels: created.Labels ?? {}, ...(allocation ? { ip: allocation.ip } : {}) };
@@ -120,14 +120,14 @@ export async function launchSlot({ context, ipam, input, files, rollout, timeout
       container = await createAndStart(bodyWith({}));
     }
     const { id } = container;
-    checkpoint('started');
+    await checkpoint('started');
     const state = await engine.containers.inspect(id);
     if (!state) throw new LaunchError(slot, 'the container vanished right after it started', [], failed('the container vanished right after it started'));
     if (allocation) verifyAddress(slot, state, input.network.dockerName, allocation);
     await afterStart?.(container);
     const gate = await waitHealthy(engine, id, input.service.health, probeTarget(context, host, input.network.mode, input.network.dockerName, state), timeoutMs, 0, signal);
     if (!gate.healthy) throw new LaunchError(slot, gate.reason, await lastLines(engine, id));
-    checkpoint('healthy');
+    await checkpoint('healthy');
     const final = (await engine.containers.inspect(id)) ?? state;
     return { slot, host, id, state: final, ms: Date.now() - started };
   } catch (error) {
@@ -143,7 +143,7 @@ export async function setAside(engine: Engine, id: string, project: string, slot
   const previous = await engine.containers.inspect(asideName(project, slot));
   if (previous) await engine.containers.remove(previous.id);
   await engine.containers.rename(id, asideName(project, slot));
-  checkpoint('renamed');
+  await checkpoint('renamed');
   await engine.containers.stop(id, graceSeconds);
 }
 

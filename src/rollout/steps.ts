@@ -136,7 +136,7 @@ async function launchInto(ctx: RolloutContext, slot: string, weight: number, act
   const placement = placementOf(ctx, slot);
   ctx.emit({ type: 'instance', slot, text: 'starting' });
   ctx.report({ type: 'launch', slot, action });
-  checkpoint('launch');
+  await checkpoint('launch');
   let launched;
   try {
     launched = await launchSlot({ context: ctx.run, ipam: ctx.target.ipam, input: await ctx.target.input(placement), files: ctx.target.files, rollout: ctx.rollout, timeoutMs: ctx.timeoutMs, ensureImage: (h) => ctx.images.ensure(h), onNote: (text) => ctx.emit({ type: 'note', text }), ...arpAroundMove(ctx, slot, placement.host), ...(ctx.signal ? { signal: ctx.signal } : {}) });
@@ -210,7 +210,7 @@ async function replace(ctx: RolloutContext, slot: string, force: boolean): Promi
   }
   // Renamed aside before a crash but not stopped: it still holds the slot's address.
   if (aside?.running) await ctx.run.hosts.engine(aside.host).containers.stop(aside.id, ctx.service.stopGraceSeconds);
-  checkpoint('replace');
+  await checkpoint('replace');
   try {
     await launchInto(ctx, slot, NORMAL_WEIGHT, 'replace');
   } catch (error) {
@@ -237,7 +237,7 @@ async function passes(ctx: RolloutContext, o: { host: string; id: string; slot: 
 
 async function removeSlot(ctx: RolloutContext, slot: string, reason: string): Promise<void> {
   await ctx.door.drain(slot, ctx.service.rollout.drainMs);
-  checkpoint('remove');
+  await checkpoint('remove');
   await ctx.door.remove(slot);
   for (const o of (await observe(ctx)).filter((x) => x.slot === slot)) {
     await removeInstance(ctx.run, ctx.target.ipam, {
