@@ -23,7 +23,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { buildProject } from '../imaging/builder.js';
 import { loadProject } from '../config/project.js';
-import { ipamOf, type RunContext } from '../runtime/context.js';
+import type { RunContext } from '../runtime/context.js';
 import { Hosts } from '../runtime/hosts.js';
 import { listInstances } from '../runtime/instances.js';
 import { RUN_LABELS } from '../runtime/labels.js';
@@ -35,6 +35,7 @@ import { removeNetwork } from '../network/docker-network.js';
 import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
 import { currentRelease, frontDoorPort, openRollout, releaseOf, releasesOf, rolloutsOf } from '../store/releases.js';
 import { berthOn, runBerth, showOutcome, type CliOutcome } from '../testing/cli.js';
+import { assertSlotsHoldTheirAddresses } from '../testing/crash-assertions.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 
 const run = promisify(execFile);
@@ -124,21 +125,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
     // The engine: exactly the 3 slots, running, under their own names, all on that release's image.
     const all = await fixture.engine.containers.summaries([`${RUN_LABELS.project}=${fixture.name}`]);
     assert.deepEqual(all.map((c) => c.name).sort(), SLOTS.map((slot) => containerName(fixture.name, slot)), `${label}: containers ${all.map((c) => `${c.name} (${c.state})`).join(', ')}`);
-    const instances = await listInstances(ctx, { environment: 'dev', service: 'web' });
-    assert.deepEqual(instances.map((i) => [i.slot, i.state]), SLOTS.map((s) => [s, 'running']), `${label}: instances`);
-    for (const i of instances) {
-      const state = (await fixture.engine.containers.inspect(i.id))!;
-      assert.equal(state.image, release.imageId, `${label}: ${i.slot} runs image ${state.image}`);
-      assert.ok(i.ip && i.mac, `${label}: ${i.slot} has no address`);
-    }
-
-    // IPAM: exactly their 3 addresses, bound to them; nothing allocated and unbound.
-    const live = (await ipamOf(ctx).allocations('lan')).filter((a) => a.state !== 'quarantined');
-    assert.deepEqual(
-      live.map((a) => [a.slot, a.state, a.containerId, a.ip, a.mac]).sort(),
-      instances.map((i) => [i.slot, 'bound', i.id, i.ip, i.mac!.toLowerCase()]).sort(),
-      `${label}: IPAM ${JSON.stringify(live)}`,
-    );
+    const instances = await assertSlotsHoldTheirAddresses(ctx, fixture.engine, SLOTS, release.imageId, label);
     // Docker's side of the addresses: the network has exactly these endpoints.
     const network = await fixture.raw.json<{ Containers: Record<string, { IPv4Address: string; MacAddress: string }> }>('GET', `/networks/berth-${fixture.name}-lan`);
     assert.deepEqual(

@@ -32,13 +32,13 @@ import { loadProject } from '../config/project.js';
 import { injectCheckpointFault } from '../fault.js';
 import type { Engine } from '../engine/engine.js';
 import { releaseService } from '../release/operations.js';
-import { ipamOf, type RunContext } from '../runtime/context.js';
+import type { RunContext } from '../runtime/context.js';
 import { Hosts } from '../runtime/hosts.js';
-import { listInstances } from '../runtime/instances.js';
 import { RUN_LABELS } from '../runtime/labels.js';
 import { containerName } from '../runtime/slots.js';
 import { closeStore, openStore, type Store } from '../store/db.js';
 import { leaseOf } from '../store/leases.js';
+import { assertSlotsHoldTheirAddresses } from '../testing/crash-assertions.js';
 import { currentRelease, openRollout, releaseOf, releasesOf, rolloutsOf } from '../store/releases.js';
 import { FakeDoor } from '../testing/fake-door.js';
 import { FakeEngine } from '../testing/fake-engine.js';
@@ -187,21 +187,7 @@ describe('a release killed at each of its checkpoints in turn, on the FakeEngine
     // The engine: exactly the 3 slots, running, under their own names, all on that release's image.
     const all = await engine.containers.summaries([`${RUN_LABELS.project}=shop`]);
     assert.deepEqual(all.map((c) => [c.name, c.state]).sort(), SLOTS.map((slot) => [containerName('shop', slot), 'running']), `${label}: containers ${all.map((c) => `${c.name} (${c.state})`).join(', ')}`);
-    const instances = await listInstances(ctx, { environment: 'dev', service: 'web' });
-    assert.deepEqual(instances.map((i) => [i.slot, i.state]), SLOTS.map((s) => [s, 'running']), `${label}: instances`);
-    for (const i of instances) {
-      const state = (await engine.containers.inspect(i.id))!;
-      assert.equal(state.image, release.imageId, `${label}: ${i.slot} runs image ${state.image}`);
-      assert.ok(i.ip && i.mac, `${label}: ${i.slot} has no address`);
-    }
-
-    // IPAM: exactly their 3 addresses, bound to them; nothing allocated and unbound.
-    const live = (await ipamOf(ctx).allocations('lan')).filter((a) => a.state !== 'quarantined');
-    assert.deepEqual(
-      live.map((a) => [a.slot, a.state, a.containerId, a.ip, a.mac]).sort(),
-      instances.map((i) => [i.slot, 'bound', i.id, i.ip, i.mac!.toLowerCase()]).sort(),
-      `${label}: IPAM ${JSON.stringify(live)}`,
-    );
+    const instances = await assertSlotsHoldTheirAddresses(ctx, engine, SLOTS, release.imageId, label);
 
     // The front door: exactly the 3 slots at their current addresses, ready, with weight.
     assert.equal(door.closed, false, `${label}: the front door was closed`);
