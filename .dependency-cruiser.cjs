@@ -48,7 +48,7 @@ const LAYERS = {
   reconcile: ['config', 'engine', 'lb', 'release', 'rollout', 'runtime', 'store'],
   remote: ['rollout/rollout-context.ts', 'rollout/executor.ts'], // the types of a rollout's events and result
   // one request type per operation, built by the CLI and the routes, checked and run here
-  requests: ['config', 'release', 'rollout', 'runtime', 'store'],
+  requests: ['config', 'fleet', 'release', 'rollout', 'runtime', 'store'],
   // front doors: nothing below imports them
   server: ['access', 'apply', 'config', 'engine', 'fleet', 'reconcile', 'registry', 'release', 'remote', 'requests', 'rollout', 'runtime', 'secrets', 'store'],
   // routes: parse, authorise, call the core the CLI calls, answer; they read no store and never import app.ts

@@ -1,5 +1,6 @@
 /** berth host drain|undrain <host>: move everything off a host and keep it empty, or let it take instances again. */
-import { drainHost, undrainHost, type MoveResult, type UndrainResult } from '../../fleet/move.js';
+import { undrainHost, type MoveResult, type UndrainResult } from '../../fleet/move.js';
+import { drain, type DrainRequest } from '../../requests/drain.js';
 import { ROLLOUT_START_TIMEOUT_MS } from '../../remote/client.js';
 import { remoteOr, serverRollout, type RolloutAnswer } from '../remote.js';
 import { invalid } from '../../errors.js';
@@ -28,19 +29,20 @@ export const hostCommand: Command = {
       else context.output.out(state.wasDraining ? `${host} is ready: it takes new instances again (the ones that moved away stay where they are)` : `${host} was not draining; it is ready`);
       return 0;
     };
+    const request: DrainRequest = timeoutMs ? { timeoutMs } : {};
     const drained = (result: MoveResult) => finishMove(context, result, `berth host drain ${host}${project}`, `${host} is draining and runs no instance: nothing to move`);
     return remoteOr(
       context,
       async (client) => {
         const path = `/v1/hosts/${encodeURIComponent(host)}/${action}`;
         if (action === 'undrain') return undrained(await client.post<UndrainResult>(path, {}));
-        const answer = await client.post<RolloutAnswer<MoveResult>>(path, timeoutMs ? { timeoutMs } : {}, { timeoutMs: ROLLOUT_START_TIMEOUT_MS });
+        const answer = await client.post<RolloutAnswer<MoveResult>>(path, request, { timeoutMs: ROLLOUT_START_TIMEOUT_MS });
         return serverRollout<MoveResult>(context, client, answer, drained, progress(context.output));
       },
       () =>
         withRun(context, async (run) => {
           if (action === 'undrain') return undrained(await undrainHost(run, host));
-          return drained(await drainHost(run, host, { ...(timeoutMs ? { timeoutMs } : {}), ...(json ? {} : { emit: progress(context.output) }) }));
+          return drained(await drain(run, host, request, json ? {} : { emit: progress(context.output) }));
         }),
     );
   },

@@ -6,7 +6,8 @@ import { requiredFlag, timeoutFlag } from '../flags.js';
 import { withRun } from '../run-workspace.js';
 import type { RunContext } from '../../runtime/context.js';
 import type { InstanceStatus } from '../../runtime/instances.js';
-import { restartService, restartTarget, type RestartEvent, type RestartResult } from '../../release/restart.js';
+import { restartTarget, type RestartEvent, type RestartResult } from '../../release/restart.js';
+import { restart, type RestartRequest } from '../../requests/restart.js';
 import { ROLLOUT_START_TIMEOUT_MS } from '../../remote/client.js';
 import type { Output } from '../output.js';
 import { remoteOr, serverRollout, type RolloutAnswer } from '../remote.js';
@@ -43,15 +44,15 @@ export const restartCommand: Command = {
     const environment = requiredFlag(context.flags.env, '--env', RESTART_USAGE);
     const { service, instance } = restartTarget(name, environment);
     const timeoutMs = timeoutFlag(context.flags.timeout);
-    const options = { ...(instance !== undefined ? { instance } : {}), ...(timeoutMs ? { timeoutMs } : {}) };
+    const request: RestartRequest = { environment, ...(instance !== undefined ? { instance } : {}), ...(timeoutMs ? { timeoutMs } : {}) };
     const { output } = context;
     return remoteOr(
       context,
       async (client) => {
-        const answer = await client.post<RolloutAnswer<RestartResult>>(`/v1/services/${encodeURIComponent(service)}/restarts`, { environment, ...options }, { timeoutMs: ROLLOUT_START_TIMEOUT_MS });
+        const answer = await client.post<RolloutAnswer<RestartResult>>(`/v1/services/${encodeURIComponent(service)}/restarts`, request, { timeoutMs: ROLLOUT_START_TIMEOUT_MS });
         return serverRollout<RestartResult, RestartEvent>(context, client, answer, restartExit, restartProgress(output));
       },
-      () => withRun(context, async (run) => restartExit(await restartService(run, service, environment, { ...options, emit: restartProgress(output) }))),
+      () => withRun(context, async (run) => restartExit(await restart(run, service, request, { emit: restartProgress(output) }))),
     );
   },
 };

@@ -1,5 +1,6 @@
 /** berth move <instance> --env <env> --to <host>: one instance to another host, keeping its address. */
-import { moveInstance, type MoveResult } from '../../fleet/move.js';
+import type { MoveResult } from '../../fleet/move.js';
+import { move, type MoveRequest } from '../../requests/move.js';
 import { ROLLOUT_START_TIMEOUT_MS } from '../../remote/client.js';
 import { remoteOr, serverRollout, type RolloutAnswer } from '../remote.js';
 import { invalid } from '../../errors.js';
@@ -23,14 +24,15 @@ export const moveCommand: Command = {
     const to = requiredFlag(context.flags.to, '--to', USAGE);
     const timeoutMs = timeoutFlag(context.flags.timeout);
     const project = typeof context.flags.project === 'string' ? ` -p ${context.flags.project}` : '';
+    const request: MoveRequest = { environment: env, to, ...(timeoutMs ? { timeoutMs } : {}) };
     const finished = (result: MoveResult) => finishMove(context, result, `berth move ${slot} --env ${env} --to ${to}${project}`, `${slot} already runs on ${to}: nothing to move`);
     return remoteOr(
       context,
       async (client) => {
-        const answer = await client.post<RolloutAnswer<MoveResult>>(`/v1/instances/${encodeURIComponent(slot)}/moves`, { environment: env, to, ...(timeoutMs ? { timeoutMs } : {}) }, { timeoutMs: ROLLOUT_START_TIMEOUT_MS });
+        const answer = await client.post<RolloutAnswer<MoveResult>>(`/v1/instances/${encodeURIComponent(slot)}/moves`, request, { timeoutMs: ROLLOUT_START_TIMEOUT_MS });
         return serverRollout<MoveResult>(context, client, answer, finished, progress(context.output));
       },
-      () => withRun(context, async (run) => finished(await moveInstance(run, slot, env, to, { ...(timeoutMs ? { timeoutMs } : {}), ...(context.flags.json ? {} : { emit: progress(context.output) }) }))),
+      () => withRun(context, async (run) => finished(await move(run, slot, request, context.flags.json ? {} : { emit: progress(context.output) }))),
     );
   },
 };

@@ -1,5 +1,5 @@
 /** berth release | promote | rollback | scale | canary: the Release capability's commands. */
-import { canaryAbort, canaryPromote } from '../../release/operations.js';
+import { decideCanary, type CanaryRequest } from '../../requests/canary.js';
 import { parseShare } from '../../release/pipeline.js';
 import type { RolloutEvent } from '../../rollout/rollout-context.js';
 import type { RolloutResult } from '../../rollout/executor.js';
@@ -148,10 +148,9 @@ export const canaryCommand: Command = {
     const [action, service, ...extra] = context.positionals;
     if ((action !== 'promote' && action !== 'abort') || service === undefined || extra.length > 0) throw invalid('name promote or abort, and one service', { fix: `usage: ${CANARY_USAGE}` });
     const env = requiredFlag(context.flags.env, '--env', CANARY_USAGE);
-    return remoteOr(context, viaServer(context, `/v1/services/${encodeURIComponent(service)}/canary/${action}`, { environment: env }, action === 'abort'), () =>
-      withRun(context, async (run) =>
-        action === 'promote' ? finish(context, await canaryPromote(run, service, env, rolloutOptions(context))) : finish(context, await canaryAbort(run, service, env, rolloutOptions(context)), true),
-      ),
+    const request: CanaryRequest = { environment: env };
+    return remoteOr(context, viaServer(context, `/v1/services/${encodeURIComponent(service)}/canary/${action}`, request, action === 'abort'), () =>
+      withRun(context, async (run) => finish(context, await decideCanary(run, service, action, request, rolloutOptions(context)), action === 'abort')),
     );
   },
 };

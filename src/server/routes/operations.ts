@@ -6,20 +6,21 @@
  * result and progress when it ended without one.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { drainHost, moveInstance, undrainHost } from '../../fleet/move.js';
-import { restartService } from '../../release/restart.js';
+import { undrainHost } from '../../fleet/move.js';
+import { restart, type RestartRequest } from '../../requests/restart.js';
+import { move, type MoveRequest } from '../../requests/move.js';
+import { drain, type DrainRequest } from '../../requests/drain.js';
 import { actorOf } from '../request.js';
 import type { ServerCore } from '../core.js';
-import { envFrom, startRollout, timeoutMs, timeoutOf } from './rollout-route.js';
+import { envFrom, startRollout, timeoutMs } from './rollout-route.js';
 
-type Body = Record<string, unknown>;
 // 200 (ended before any rollout was journaled: {result, progress}) is left undeclared, as for the other rollouts: its result is the command's --json.
 const started = {
   202: { type: 'object', description: 'journaled and running in the server', properties: { rollout: { type: 'integer' }, events: { type: 'string' } } },
 } as const;
 
 export async function operationRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
-  app.post<{ Params: { service: string }; Body: Body }>(
+  app.post<{ Params: { service: string }; Body: RestartRequest }>(
     '/services/:service/restarts',
     {
       config: { access: { level: 'deploy', environment: envFrom('environment') } },
@@ -30,15 +31,10 @@ export async function operationRoutes(app: FastifyInstance, core: ServerCore): P
         response: started,
       },
     },
-    async (request, reply) => {
-      const b = request.body;
-      return startRollout(core, request, reply, (run, hooks) =>
-        restartService(run, request.params.service, b.environment as string, { ...timeoutOf(b), ...(typeof b.instance === 'string' ? { instance: b.instance } : {}), ...hooks }),
-      );
-    },
+    async (request, reply) => startRollout(core, request, reply, (run, hooks) => restart(run, request.params.service, request.body, hooks)),
   );
 
-  app.post<{ Params: { instance: string }; Body: Body }>(
+  app.post<{ Params: { instance: string }; Body: MoveRequest }>(
     '/instances/:instance/moves',
     {
       config: { access: { level: 'deploy', environment: envFrom('environment') } },
@@ -49,14 +45,11 @@ export async function operationRoutes(app: FastifyInstance, core: ServerCore): P
         response: started,
       },
     },
-    async (request, reply) => {
-      const b = request.body;
-      return startRollout(core, request, reply, (run, hooks) => moveInstance(run, request.params.instance, b.environment as string, b.to as string, { ...timeoutOf(b), ...hooks }));
-    },
+    async (request, reply) => startRollout(core, request, reply, (run, hooks) => move(run, request.params.instance, request.body, hooks)),
   );
 
   const hostParams = { type: 'object', required: ['host'], properties: { host: { type: 'string' } } } as const;
-  app.post<{ Params: { host: string }; Body: Body }>(
+  app.post<{ Params: { host: string }; Body: DrainRequest | undefined }>(
     '/hosts/:host/drain',
     {
       config: { access: { level: 'admin' } },
@@ -67,7 +60,7 @@ export async function operationRoutes(app: FastifyInstance, core: ServerCore): P
         response: started,
       },
     },
-    async (request, reply) => startRollout(core, request, reply, (run, hooks) => drainHost(run, request.params.host, { ...timeoutOf(request.body ?? {}), ...hooks })),
+    async (request, reply) => startRollout(core, request, reply, (run, hooks) => drain(run, request.params.host, request.body ?? {}, hooks)),
   );
 
   app.post<{ Params: { host: string } }>(

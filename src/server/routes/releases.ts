@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { askApproval } from '../../access/approval-flow.js';
 import { environmentOf, serviceOf } from '../../runtime/context.js';
-import { canaryAbort, canaryPromote } from '../../release/operations.js';
+import { decideCanary, type CanaryRequest } from '../../requests/canary.js';
 import type { PromoteRequest } from '../../requests/promote.js';
 import { release, type ReleaseRequest } from '../../requests/release.js';
 import { rollback, type RollbackRequest } from '../../requests/rollback.js';
@@ -16,7 +16,7 @@ import { scale, type ScaleRequest } from '../../requests/scale.js';
 import type { ServerCore } from '../core.js';
 import { actorOf } from '../request.js';
 import { approvalSchema, promotion } from './promotion.js';
-import { envFrom, pushSchema, rolloutAnswer, startRollout, timeoutMs, timeoutOf } from './rollout-route.js';
+import { envFrom, pushSchema, rolloutAnswer, startRollout, timeoutMs } from './rollout-route.js';
 
 const serviceParams = { type: 'object', required: ['service'], properties: { service: { type: 'string' } } } as const;
 
@@ -91,7 +91,7 @@ export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Pro
       startRollout(core, request, reply, (run, options) => scale(run, request.params.service, request.body, options)),
   );
 
-  app.post<{ Params: { service: string; decision: 'promote' | 'abort' }; Body: Record<string, unknown> }>(
+  app.post<{ Params: { service: string; decision: 'promote' | 'abort' }; Body: CanaryRequest }>(
     '/services/:service/canary/:decision',
     {
       config: { access: { level: 'deploy', environment: envFrom('environment') } },
@@ -102,10 +102,6 @@ export async function releaseRoutes(app: FastifyInstance, core: ServerCore): Pro
         response: rolloutAnswer,
       },
     },
-    async (request, reply) => {
-      const b = request.body;
-      const { service, decision } = request.params;
-      return startRollout(core, request, reply, (run, options) => (decision === 'promote' ? canaryPromote(run, service, b.environment as string, { ...timeoutOf(b), ...options }) : canaryAbort(run, service, b.environment as string, { ...timeoutOf(b), ...options })));
-    },
+    async (request, reply) => startRollout(core, request, reply, (run, options) => decideCanary(run, request.params.service, request.params.decision, request.body, options)),
   );
 }

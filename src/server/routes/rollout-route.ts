@@ -6,15 +6,13 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RunContext } from '../../runtime/context.js';
-import type { RolloutOptions, RolloutResult } from '../../rollout/executor.js';
+import type { RolloutResult } from '../../rollout/executor.js';
 import type { ServerCore } from '../core.js';
 import type { JobHooks, Started } from '../jobs.js';
 import { actorOf } from '../request.js';
 
-/** The body field every rollout route takes, and how it becomes the rollout's option. */
+/** The body field every rollout route takes (requests/timeout.ts makes it the rollout's option). */
 export const timeoutMs = { type: 'integer', minimum: 1000, maximum: 86_400_000, description: 'per instance, until healthy' } as const;
-
-export const timeoutOf = (body: Record<string, unknown>): Pick<RolloutOptions, 'timeoutMs'> => (typeof body.timeoutMs === 'number' ? { timeoutMs: body.timeoutMs } : {});
 
 export const pushSchema = {
   type: 'object',
