@@ -1,4 +1,5 @@
 import { cacheDir } from '../../imaging/rootfs.js';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { findProjectFile, loadProject } from '../../config/project.js';
 import { runChecks, type Check } from '../../doctor/checks.js';
@@ -52,7 +53,8 @@ export const doctorCommand: Command = {
 /** Whether only the user running Berth may read its state (a warning otherwise: Berth does not change an existing state's modes). */
 function stateCheck(stateDir: string): Check {
   const wide = stateModeWarning(stateDir);
-  return wide ? { name: 'state permissions', status: 'warn', ...wide } : { name: 'state permissions', status: 'ok', detail: `${stateDir}: only its owner may read it` };
+  if (wide) return { name: 'state permissions', status: 'warn', ...wide };
+  return { name: 'state permissions', status: 'ok', detail: existsSync(stateDir) ? `${stateDir}: only its owner may read it` : `${stateDir}: not made yet (it will be made 0700)` };
 }
 
 /** Every host of the project, and each flat network's bridge where Berth can see it. */
