@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Project } from '../config/model.js';
 import { loadProject } from '../config/project.js';
-import { conflict, forbidden, invalid } from '../errors.js';
+import { conflict, forbidden, invalid, unavailable, type BerthError } from '../errors.js';
 import type { Store } from '../store/db.js';
 import { insertConfig, latestConfig, listConfigs, type ConfigVersion } from '../store/configs.js';
 import { bundleDigests, secretRefs, type Bundle } from './bundle.js';
@@ -49,7 +49,7 @@ function writeBundle(dir: string, bundle: Bundle): void {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') throw invalid(`the bundle names "${path}" both as a file and as a folder`, { fix: 'apply with the berth CLI, which sends the project folder as it is' });
-      throw error;
+      throw cannotWrite(dir, error);
     }
   }
 }
@@ -63,7 +63,11 @@ export interface ApplyOptions {
 
 export async function applyBundle(db: Store, stateDir: string, env: NodeJS.ProcessEnv, bundle: Bundle, options: ApplyOptions): Promise<ApplyOutcome & { loaded?: Project }> {
   const staging = join(configRoot(stateDir), `.staging-${randomBytes(6).toString('hex')}`);
-  mkdirSync(staging, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(staging, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw cannotWrite(staging, error);
+  }
   try {
     writeBundle(staging, bundle);
     const project = loadProject(staging, { ...env, BERTH_STATE_DIR: stateDir }, staging, { readable: { allowed: options.allowRead ?? [], stateDir } });
@@ -84,6 +88,11 @@ export async function applyBundle(db: Store, stateDir: string, env: NodeJS.Proce
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/** The server's disk refused a write (full, read-only, no rights): not the sender's mistake, nor a bug. */
+function cannotWrite(dir: string, error: unknown): BerthError {
+  return unavailable(`cannot write the configuration into ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { fix: "make the server's state folder writable by its user, with space left", cause: error });
 }
 
 /**
