@@ -12,7 +12,16 @@ export interface ErrorDetails {
   cause?: unknown;
 }
 
+/**
+ * Marks an error as Berth's across bundles: `berth server` runs from a second
+ * bundle (dist/berth-server.cjs) with its own copy of this class, so an error
+ * it throws is no `instanceof` the CLI's BerthError. Symbol.for is one symbol
+ * per process.
+ */
+const BRAND: unique symbol = Symbol.for('berth.error');
+
 export class BerthError extends Error {
+  readonly [BRAND] = true;
   readonly kind: ErrorKind;
   readonly fix: string | undefined;
   readonly lines: string[];
@@ -68,6 +77,13 @@ export const exitCodes: Record<ErrorKind, number> = {
  */
 export const rolloutExitCodes = { succeeded: 0, canary: 0, 'rolled-back': 7, aborted: 8, failed: 1, running: 1, abandoned: 1 } as const;
 
+/** Whether an error is one of Berth's categories, whichever bundle made it (see BRAND). */
 export function isBerthError(error: unknown): error is BerthError {
-  return error instanceof BerthError;
+  return error instanceof BerthError || (typeof error === 'object' && error !== null && (error as { [BRAND]?: unknown })[BRAND] === true);
+}
+
+/** Several problems at once, whichever bundle made them. */
+export function problemsOf(error: BerthError): BerthError[] {
+  const problems = (error as { problems?: unknown }).problems;
+  return Array.isArray(problems) && problems.every(isBerthError) ? problems : [error];
 }

@@ -22,11 +22,18 @@ export interface CreatedToken {
   record: TokenRecord;
 }
 
-export async function createToken(db: Store, request: { name: string; role: string; envs?: string[]; createdBy: string }): Promise<CreatedToken> {
+/** `environments`: those of the applied configuration, which a deployer's `envs` must name ([] when none is applied). */
+export async function createToken(db: Store, request: { name: string; role: string; envs?: string[]; createdBy: string }, environments: readonly string[] = []): Promise<CreatedToken> {
   if (!NAME.test(request.name)) throw invalid(`"${request.name}" is not a token name`, { fix: 'use lowercase letters, digits, ".", "_" and "-" (up to 63), e.g. --name ci-dev' });
   if (!(ROLES as readonly string[]).includes(request.role)) throw invalid(`"${request.role}" is not a role`, { fix: `use one of: ${ROLES.join(', ')}` });
   const envs = request.envs ?? [];
   if (envs.length > 0 && request.role !== 'deployer') throw invalid(`--envs limits a deployer; a ${request.role} token is not limited to environments`, { fix: 'drop --envs, or use --role deployer' });
+  const unknown = envs.find((env) => !environments.includes(env));
+  if (unknown !== undefined) {
+    throw invalid(`--envs names "${unknown}", which is not an environment of the applied configuration (${environments.length > 0 ? `its environments: ${environments.join(', ')}` : 'none is applied yet'})`, {
+      fix: environments.length > 0 ? `name environments of berth.yaml: --envs ${environments.join(',')}` : 'apply the configuration first (berth apply), then create the token',
+    });
+  }
   if (await tokenByName(db, request.name)) throw conflict(`a token named ${request.name} exists already`, { fix: `choose another name, or revoke it first: berth token revoke ${request.name}` });
   const token = newTokenSecret();
   const record = await insertToken(db, { name: request.name, role: request.role as Role, envs, hash: hashToken(token), createdBy: request.createdBy });

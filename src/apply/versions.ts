@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Project } from '../config/model.js';
 import { loadProject } from '../config/project.js';
-import { conflict, forbidden, invalid } from '../errors.js';
+import { conflict, forbidden, invalid, unavailable, type BerthError } from '../errors.js';
 import type { Store } from '../store/db.js';
 import { insertConfig, latestConfig, listConfigs, type ConfigVersion } from '../store/configs.js';
 import { bundleDigests, secretRefs, type Bundle } from './bundle.js';
@@ -49,18 +49,29 @@ function writeBundle(dir: string, bundle: Bundle): void {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'EISDIR') throw invalid(`the bundle names "${path}" both as a file and as a folder`, { fix: 'apply with the berth CLI, which sends the project folder as it is' });
-      throw error;
+      throw cannotWrite(dir, error);
     }
   }
 }
 
-export async function applyBundle(db: Store, stateDir: string, env: NodeJS.ProcessEnv, bundle: Bundle, options: { actor: string; dryRun: boolean }): Promise<ApplyOutcome & { loaded?: Project }> {
+export interface ApplyOptions {
+  actor: string;
+  dryRun: boolean;
+  /** Folders the server's operator allowed the configuration to read (`berth server --allow-read`), besides its own files. */
+  allowRead?: readonly string[];
+}
+
+export async function applyBundle(db: Store, stateDir: string, env: NodeJS.ProcessEnv, bundle: Bundle, options: ApplyOptions): Promise<ApplyOutcome & { loaded?: Project }> {
   const staging = join(configRoot(stateDir), `.staging-${randomBytes(6).toString('hex')}`);
-  mkdirSync(staging, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(staging, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw cannotWrite(staging, error);
+  }
   try {
     writeBundle(staging, bundle);
-    const project = loadProject(staging, { ...env, BERTH_STATE_DIR: stateDir }, staging);
-    refuseServerSecrets(project, stateDir);
+    const project = loadProject(staging, { ...env, BERTH_STATE_DIR: stateDir }, staging, { readable: { allowed: options.allowRead ?? [], stateDir } });
+    refuseServerVariables(project);
     const latest = await latestConfig(db);
     if (latest && latest.project !== project.name) {
       throw conflict(`this server runs project "${latest.project}"; the configuration applied is project "${project.name}"`, { fix: `apply it to a server of its own (berth server --state <another folder>), or rename "project:" in berth.yaml to ${latest.project}` });
@@ -79,17 +90,20 @@ export async function applyBundle(db: Store, stateDir: string, env: NodeJS.Proce
   }
 }
 
+/** The server's disk refused a write (full, read-only, no rights): not the sender's mistake, nor a bug. */
+function cannotWrite(dir: string, error: unknown): BerthError {
+  return unavailable(`cannot write the configuration into ${dir}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { fix: "make the server's state folder writable by its user, with space left", cause: error });
+}
+
 /**
- * A configuration may not read the server's own secrets into an instance: its
- * variables of Berth (BERTH_SECRET_KEY, …) or a file of its state directory
- * (the keys, the store). An admin of the API is not root on the server.
+ * A configuration may not read the server's own variables of Berth
+ * (BERTH_SECRET_KEY, …) into an instance; what it may read of the server's
+ * files is decided at load (config/readable-files.ts). An admin of the API is
+ * not root on the server.
  */
-function refuseServerSecrets(project: Project, stateDir: string): void {
-  const state = `${stateDir.replace(/\/$/, '')}/`;
-  const own = `${project.dir.replace(/\/$/, '')}/`;
+function refuseServerVariables(project: Project): void {
   for (const ref of secretRefs(project)) {
     if (ref.env?.startsWith('BERTH_')) throw forbidden(`a secret of this configuration reads the server's variable ${ref.env}`, { fix: 'store the value with berth secret set (secrets: { NAME: stored }), or read it from a variable that is not Berth\'s own' });
-    if (ref.file !== undefined && `${ref.file}/`.startsWith(state) && !ref.file.startsWith(own)) throw forbidden(`a secret of this configuration reads ${ref.file}, a file of the server's state directory`, { fix: 'store the value with berth secret set (secrets: { NAME: stored })' });
   }
 }
 

@@ -1,5 +1,5 @@
 /** Where the CLI writes: the one place that renders errors, JSON and tables. */
-import { BerthErrors, exitCodes, isBerthError, type BerthError } from '../errors.js';
+import { exitCodes, isBerthError, problemsOf, type BerthError } from '../errors.js';
 
 export interface Output {
   isTTY: boolean;
@@ -65,7 +65,7 @@ export function renderError(output: Output, error: unknown, verbose = false): nu
     else output.err('  this is a bug in Berth; run again with --verbose for the stack trace');
     return 70;
   }
-  const problems = error instanceof BerthErrors ? error.problems : [error];
+  const problems = problemsOf(error);
   if (problems.length > 1) output.err(`error (${KIND_TITLE[error.kind]}): ${problems.length} problems`);
   for (const problem of problems) {
     output.err(`${problems.length > 1 ? '- ' : `error (${KIND_TITLE[problem.kind]}): `}${problem.message}`);

@@ -72,6 +72,16 @@ export interface Project {
   environments: Map<string, EnvironmentSpec>;
   /** The promotion order of environments (dev → … → production by default). */
   pipeline: string[];
+  /** Set when a server loaded it: what it may read on the server's machine (readable-files.ts). Unset: the CLI reads what its user can. */
+  readable?: ReadableFiles;
+}
+
+/** What a configuration loaded by a server may read on its machine, besides its own folder (the bundle berth apply uploaded). */
+export interface ReadableFiles {
+  /** Folders the server's operator allowed: `berth server --allow-read DIR`. */
+  allowed: readonly string[];
+  /** The server's state directory: never read (its keys, its store), but for the configuration's own folder in it. */
+  stateDir: string;
 }
 
 export const DEFAULT_MIRROR = 'http://deb.debian.org/debian';

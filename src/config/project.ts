@@ -7,7 +7,8 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { notFound } from '../errors.js';
 import { graphProblems } from '../imaging/graph.js';
 import { buildShape, IMAGE_NAME, IMAGE_NAME_HINT, imageShape } from './image-schema.js';
-import { DEFAULT_MIRROR, type ImageSpec, type Project, type RootSpec } from './model.js';
+import { DEFAULT_MIRROR, type ImageSpec, type Project, type ReadableFiles, type RootSpec } from './model.js';
+import { refuseUnreadable } from './readable-files.js';
 import { ProblemList } from './problems.js';
 import { Checker, mapOf, object, optional, required, str } from './schema.js';
 import { didYouMean } from './suggest.js';
@@ -53,7 +54,12 @@ export function findProjectFile(path: string | undefined, cwd = process.cwd()): 
   return file;
 }
 
-export function loadProject(path?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Project {
+export interface LoadOptions {
+  /** A server's load: what the configuration may read on its machine (readable-files.ts); a file it names outside that is refused. */
+  readable?: ReadableFiles;
+}
+
+export function loadProject(path?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), options: LoadOptions = {}): Project {
   const file = findProjectFile(path, cwd);
   const dir = dirname(file);
   const problems = new ProblemList();
@@ -78,10 +84,15 @@ export function loadProject(path?: string, env: NodeJS.ProcessEnv = process.env,
   const stateDir = env.BERTH_STATE_DIR ? resolve(cwd, env.BERTH_STATE_DIR) : join(dir, '.berth');
   const ship = shipConfig(top, source, problems, dir, stateDir);
   const run = runConfig(top, source, problems, dir, images, env);
+  if (options.readable) {
+    // Before the other problems: a file outside is refused whether it exists or not, so the answer tells nothing of the server's files.
+    refuseUnreadable({ dir, ...ship, ...run, readable: options.readable }, top.hosts === undefined || (Array.isArray(top.hosts) && top.hosts.length === 0));
+  }
   problems.throwIfAny();
 
   const proxy = build.proxy ?? {};
   return {
+    ...(options.readable ? { readable: options.readable } : {}),
     name: top.project!,
     dir,
     file,

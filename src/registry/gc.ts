@@ -177,7 +177,7 @@ async function protectedBlobs(target: RegistryTarget, plan: GcPlan): Promise<Map
 }
 
 async function runRegistryGc(target: RegistryTarget, dryRun: boolean): Promise<RegistryGcOutput> {
-  const redact = redactor(registrySecrets(target.project.registry, target.paths.secret, target.env));
+  const redact = redactor(registrySecrets(target.project.registry, target.paths.secret, target.env, target.project));
   const args = ['garbage-collect', ...(dryRun ? ['--dry-run'] : []), target.paths.config];
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(registryProgram(target), args, { stdio: ['ignore', 'pipe', 'pipe'], env: registryEnv(target.env) });

@@ -49,7 +49,7 @@ export function registryTarget(project: Project, env: NodeJS.ProcessEnv, options
     env,
     paths: registryPaths(project.stateDir),
     address,
-    client: clientFor(project.registry, address, registryPassword(project.registry, env)),
+    client: clientFor(project.registry, address, registryPassword(project.registry, env, project)),
     certsDir: options.certsDir ?? DOCKER_CERTS_DIR,
     program: options.program,
   };
@@ -95,7 +95,7 @@ export async function registryUp(target: RegistryTarget, options: { readOnly?: b
   mkdirSync(paths.dir, { recursive: true });
   checkFiles(project);
   checkStorage(project);
-  const secrets = registrySecrets(project.registry, paths.secret, target.env);
+  const secrets = registrySecrets(project.registry, paths.secret, target.env, project);
   if (!running) await checkPortFree(project.registry.listen);
 
   writeFileSync(paths.config, registryConfig(project.registry, secrets, { readOnly }), { mode: 0o600 });
@@ -336,6 +336,6 @@ export function diskUsage(dir: string): number {
 export function runsWithSettingsOf(target: RegistryTarget): boolean {
   const running = runningRegistry(target.paths);
   if (!running) return false;
-  const secrets = registrySecrets(target.project.registry, target.paths.secret, target.env);
+  const secrets = registrySecrets(target.project.registry, target.paths.secret, target.env, target.project);
   return readOrUndefined(target.paths.config) === registryConfig(target.project.registry, secrets, { readOnly: running.readOnly });
 }

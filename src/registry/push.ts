@@ -78,7 +78,7 @@ export async function pushProject(project: Project, engine: Engine, db: Store, e
   requireBuilt(prepared);
   await checkReachable(target);
 
-  const auth: RegistryAuth = { serveraddress: target.address, ...(project.registry.username !== undefined ? { username: project.registry.username, password: registryPassword(project.registry, env) ?? '' } : {}) };
+  const auth: RegistryAuth = { serveraddress: target.address, ...(project.registry.username !== undefined ? { username: project.registry.username, password: registryPassword(project.registry, env, project) ?? '' } : {}) };
   const retryForMs = options.retryForMs ?? DEFAULT_RETRY_MS;
   const summary: PushSummary = { registry: target.address, pushed: [], upToDate: [], failed: [], blocked: [], durationMs: 0 };
   const refOf = (name: string) => `${target.address}/${repositoryOf(name)}:${prepared.current.get(name)!.labels[KEY_LABEL]!.slice(0, 12)}`;

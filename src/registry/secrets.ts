@@ -6,11 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { RegistrySettings, SecretRef } from '../config/model.js';
+import type { Project, RegistrySettings, SecretRef } from '../config/model.js';
+import { readablePath } from '../config/readable-files.js';
 import { invalid, notFound, unavailable } from '../errors.js';
 
+/** Whose files a secret is read from: the project's (on a server, only what its configuration may read: readable-files.ts). */
+export type SecretFiles = Pick<Project, 'dir' | 'readable'>;
+
 /** The value of a secret; `key` is its berth.yaml key, for messages. */
-export function readSecret(ref: SecretRef, key: string, env: NodeJS.ProcessEnv): string {
+export function readSecret(ref: SecretRef, key: string, env: NodeJS.ProcessEnv, files?: SecretFiles): string {
   if (ref.env !== undefined) {
     const value = env[ref.env];
     if (value === undefined || value === '') {
@@ -18,7 +22,7 @@ export function readSecret(ref: SecretRef, key: string, env: NodeJS.ProcessEnv):
     }
     return value;
   }
-  const file = ref.file!;
+  const file = files ? readablePath(files, ref.file!, key) : ref.file!;
   if (!existsSync(file)) throw notFound(`${key}: no such file ${file}`, { fix: `write the secret into ${file} (mode 0600), or name an environment variable with "env:"` });
   try {
     return readFileSync(file, 'utf8').trim();
@@ -34,20 +38,20 @@ export interface RegistrySecrets {
 }
 
 /** Every secret the registry's config or calls need. The http.secret is generated once into `secretFile` when not configured. */
-export function registrySecrets(settings: RegistrySettings, secretFile: string, env: NodeJS.ProcessEnv): RegistrySecrets {
+export function registrySecrets(settings: RegistrySettings, secretFile: string, env: NodeJS.ProcessEnv, files?: SecretFiles): RegistrySecrets {
   const storage = settings.storage;
   return {
-    httpSecret: settings.secret ? readSecret(settings.secret, 'registry.secret', env) : generatedSecret(secretFile),
+    httpSecret: settings.secret ? readSecret(settings.secret, 'registry.secret', env, files) : generatedSecret(secretFile),
     ...(storage.kind === 's3'
-      ? { s3: { accessKey: readSecret(storage.accessKey, 'registry.storage.s3.access_key', env), secretKey: readSecret(storage.secretKey, 'registry.storage.s3.secret_key', env) } }
+      ? { s3: { accessKey: readSecret(storage.accessKey, 'registry.storage.s3.access_key', env, files), secretKey: readSecret(storage.secretKey, 'registry.storage.s3.secret_key', env, files) } }
       : {}),
-    ...(settings.password ? { password: readSecret(settings.password, 'registry.password', env) } : {}),
+    ...(settings.password ? { password: readSecret(settings.password, 'registry.password', env, files) } : {}),
   };
 }
 
 /** Only the password, for calls (no http.secret needed). */
-export function registryPassword(settings: RegistrySettings, env: NodeJS.ProcessEnv): string | undefined {
-  return settings.password ? readSecret(settings.password, 'registry.password', env) : undefined;
+export function registryPassword(settings: RegistrySettings, env: NodeJS.ProcessEnv, files?: SecretFiles): string | undefined {
+  return settings.password ? readSecret(settings.password, 'registry.password', env, files) : undefined;
 }
 
 function generatedSecret(file: string): string {

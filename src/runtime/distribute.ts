@@ -125,7 +125,7 @@ export async function distributionFor(run: RunContext, image: ReleasedImage, onP
   const registry = run.project.registry;
   const address = clientAddress(registry.listen);
   const source = imageSource(image, await lastPushTo(run.db, address, pushLookup(image)));
-  const auth = (): RegistryAuth => ({ serveraddress: address, ...(registry.username !== undefined ? { username: registry.username, password: registryPassword(registry, run.env) ?? '' } : {}) });
+  const auth = (): RegistryAuth => ({ serveraddress: address, ...(registry.username !== undefined ? { username: registry.username, password: registryPassword(registry, run.env, run.project) ?? '' } : {}) });
   return new ImageDistribution(run.hosts, source, auth, onPull);
 }
 

@@ -7,7 +7,8 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { extract, pack } from 'tar-stream';
-import type { ServiceSpec } from '../config/model.js';
+import type { Project, ServiceSpec } from '../config/model.js';
+import { readablePath } from '../config/readable-files.js';
 import type { EngineContainers } from '../engine/engine.js';
 import { failed, notFound } from '../errors.js';
 
@@ -88,11 +89,12 @@ export async function copyInstanceFiles(containers: EngineContainers, id: string
   await containers.putArchive(id, '/', await instanceArchive(files, owner));
 }
 
-/** The content of every config file of a service, read once per rollout (what is hashed is what is copied). */
-export function readConfigFiles(service: ServiceSpec): ConfigContent[] {
+/** The content of every config file of a service, read once per rollout (what is hashed is what is copied); on a server, only what its configuration may read. */
+export function readConfigFiles(service: ServiceSpec, project: Pick<Project, 'dir' | 'readable'>): ConfigContent[] {
   return service.configFiles.map((file) => {
+    const path = readablePath(project, file.source, `services.${service.name}.config.${file.target}`);
     try {
-      return { target: file.target, content: readFileSync(file.source), mode: configMode(statSync(file.source).mode) };
+      return { target: file.target, content: readFileSync(path), mode: configMode(statSync(path).mode) };
     } catch (error) {
       throw notFound(`services.${service.name}.config.${file.target}: cannot read ${file.source}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
         fix: 'config paths are relative to the folder of berth.yaml; make the file readable by the user running berth',

@@ -30,7 +30,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '../imaging/plan.js';
-import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
+import type { EnvironmentSpec, Project, ServiceSpec } from '../config/model.js';
 import { notFound } from '../errors.js';
 import { readSecret } from '../registry/secrets.js';
 import { isStored, secretRefsOf } from '../secrets/refs.js';
@@ -48,12 +48,12 @@ export interface SecretStore {
 }
 
 /** Reads every secret of the service in the environment now, so a missing one fails the deploy before anything changes. */
-export async function readServiceSecrets(service: ServiceSpec, environment: EnvironmentSpec, env: NodeJS.ProcessEnv, store?: SecretStore): Promise<Map<string, string>> {
+export async function readServiceSecrets(service: ServiceSpec, environment: EnvironmentSpec, env: NodeJS.ProcessEnv, store?: SecretStore, project?: Pick<Project, 'dir' | 'readable'>): Promise<Map<string, string>> {
   const stored = store ? storedSecretReader(store.db, store.stateDir, env) : undefined;
   const values = new Map<string, string>();
   for (const [name, { ref, key }] of secretRefsOf(service, environment)) {
     if (!isStored(ref)) {
-      values.set(name, readSecret(ref, key, env));
+      values.set(name, readSecret(ref, key, env, project));
       continue;
     }
     if (!stored) throw new Error(`${key} is a stored secret, and no store was given to read it from`);

@@ -48,7 +48,7 @@ export interface ServiceTarget {
 export async function prepareTarget(context: RunContext, service: ServiceSpec, environment: EnvironmentSpec, image: { id: string; digest: string; ref?: string }, options: PlacementOptions): Promise<ServiceTarget> {
   const { project, db, hosts } = context;
   const network = networkOf(project, environment);
-  const files: InstanceFiles = { secrets: await readServiceSecrets(service, environment, context.env, { db, stateDir: project.stateDir }), configs: readConfigFiles(service) };
+  const files: InstanceFiles = { secrets: await readServiceSecrets(service, environment, context.env, { db, stateDir: project.stateDir }, project), configs: readConfigFiles(service, project) };
   const contents = files.secrets.size > 0 || files.configs.length > 0 ? slotContents(specMacKey(project.stateDir), files.secrets, files.configs) : undefined;
   const ipam = ipamOf(context);
   const dockerName = dockerNetworkName(project.name, network);

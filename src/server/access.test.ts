@@ -66,14 +66,15 @@ describe('the server: tokens, roles, approvals and audit', () => {
     core = new ServerCore(stateDir, db, { PATH: process.env.PATH });
     app = await buildApp(core);
     secrets.admin = (await bootstrapAdmin(db))!.token;
+    // Applied first: a deployer's envs must name environments of the applied configuration.
+    const files = { 'berth.yaml': Buffer.from(BERTH_YAML).toString('base64'), 'images/base/static.sh': Buffer.from('#!/bin/sh\n').toString('base64') };
+    const applied = await send('POST', '/v1/config', 'admin', { files, executable: ['images/base/static.sh'] });
+    assert.equal(applied.status, 201, JSON.stringify(applied.body));
     for (const [name, role, envs] of [['eyes', 'viewer', []], ['ci-dev', 'deployer', ['dev']], ['ci-prod', 'deployer', ['production']], ['alice', 'deployer', ['production']]] as const) {
       const created = await send('POST', '/v1/tokens', 'admin', { name, role, envs });
       assert.equal(created.status, 201, JSON.stringify(created.body));
       secrets[name] = created.body.token as string;
     }
-    const files = { 'berth.yaml': Buffer.from(BERTH_YAML).toString('base64'), 'images/base/static.sh': Buffer.from('#!/bin/sh\n').toString('base64') };
-    const applied = await send('POST', '/v1/config', 'admin', { files, executable: ['images/base/static.sh'] });
-    assert.equal(applied.status, 201, JSON.stringify(applied.body));
   });
 
   after(async () => {

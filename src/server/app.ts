@@ -3,7 +3,9 @@
  * (`config.access`), its schemas validate the requests and make the OpenAPI
  * document at /v1/openapi.json, and every error is rendered by errors.ts.
  */
+import { randomBytes } from 'node:crypto';
 import swagger from '@fastify/swagger';
+import { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { authenticate } from '../access/tokens.js';
 import { lacks } from '../access/roles.js';
@@ -15,8 +17,21 @@ import { captureAnswer, recordRequest } from './audit-hook.js';
 import { accessOf } from './request.js';
 import { registerRoutes } from './routes/index.js';
 
-export async function buildApp(core: ServerCore, options: { logger?: boolean; https?: { cert: Buffer; key: Buffer } } = {}): Promise<FastifyInstance> {
-  const app = Fastify({ ...(options.https ? { https: options.https } : {}), logger: options.logger ?? false, bodyLimit: 64 * 1024 * 1024, ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } } });
+export interface AppOptions {
+  https?: { cert: Buffer; key: Buffer };
+  /** Where the server's log goes: one JSON line per entry (errors only: an internal error with its stack and request id). Default: stderr. */
+  log?: { write(line: string): void };
+}
+
+export async function buildApp(core: ServerCore, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.https ? { https: options.https } : {}),
+    // The log has what a bug needs (the stack, under the request id the client was shown); each request is in the audit log already.
+    logger: { level: 'error', stream: options.log ?? process.stderr },
+    genReqId: () => randomBytes(6).toString('hex'),
+    bodyLimit: 64 * 1024 * 1024,
+  });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? STRICT : URL_PARTS).compile(schema));
   await app.register(swagger, {
     openapi: {
       info: { title: 'Berth API', version: '1', description: 'The control plane of Berth: configuration, releases, rollouts, instances, tokens, approvals and audit.' },
@@ -26,6 +41,8 @@ export async function buildApp(core: ServerCore, options: { logger?: boolean; ht
   });
 
   app.decorateRequest('token', undefined);
+  // Every answer names its request: the id under which the server's log has an internal error's stack.
+  app.addHook('onRequest', async (request, reply) => void reply.header('x-request-id', request.id));
   // Authentication first, before the body is validated: an anonymous caller learns nothing about the schemas.
   app.addHook('onRequest', async (request) => {
     const access = accessOf(request);
@@ -58,6 +75,15 @@ export async function buildApp(core: ServerCore, options: { logger?: boolean; ht
   return app;
 }
 
+/**
+ * A body is JSON, so its types are checked as sent: no coercion (`role: ["admin"]`
+ * is not read as "admin", nor "dev" as ["dev"], nor "3" as 3). A URL's parts are
+ * text, so only their scalars are read as the number or boolean the schema
+ * says; never an array. allErrors off: one error, no work for a hostile body.
+ */
+const STRICT = new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: false, allErrors: false });
+const URL_PARTS = new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: true, allErrors: false });
+
 function toBerthError(error: unknown, request: FastifyRequest): BerthError {
   if (isBerthError(error)) return error;
   const store = storeFailure(error);
@@ -65,8 +91,8 @@ function toBerthError(error: unknown, request: FastifyRequest): BerthError {
   if (isValidationError(error)) return invalid(`${request.method} ${request.routeOptions.url ?? request.url}: ${(error as Error).message}`, { fix: 'the request schemas are in /v1/openapi.json' });
   const status = (error as { statusCode?: number }).statusCode;
   if (status !== undefined && status >= 400 && status < 500) return invalid(`${request.method} ${request.url.split('?')[0]}: ${(error as Error).message}`, { fix: 'the API is described at /v1/openapi.json' });
-  request.log.error(error);
-  return new BerthError('failed', `internal error: ${(error as Error).message}`, { fix: 'this is a bug in Berth; the server log has the stack trace' });
+  request.log.error({ err: error, method: request.method, route: request.routeOptions.url ?? request.url.split('?')[0] }, 'internal error');
+  return new BerthError('failed', `internal error (request ${request.id}): ${(error as Error).message}`, { fix: `this is a bug in Berth: report it; the server's log has the stack trace under request ${request.id}` });
 }
 
 function sendError(reply: FastifyReply, error: BerthError): FastifyReply {

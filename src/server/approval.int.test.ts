@@ -67,12 +67,13 @@ describe('an approved promotion to a protected environment, on the real engine',
     core = new ServerCore(serverState, db, fixture.env);
     app = await buildApp(core);
     tokens.admin = (await bootstrapAdmin(db))!.token;
+    // Applied first: a deployer's envs must name environments of the applied configuration.
+    const applied = await send('POST', '/v1/config', 'admin', encodeBundle(collectBundle(fixture.dir, join(fixture.dir, '.berth'))));
+    assert.equal(applied.status, 201, JSON.stringify(applied.body));
     for (const name of ['ci-prod', 'alice']) {
       const created = await send('POST', '/v1/tokens', 'admin', { name, role: 'deployer', envs: name === 'alice' ? ['production'] : ['dev', 'production'] });
       tokens[name] = created.body.token as string;
     }
-    const applied = await send('POST', '/v1/config', 'admin', encodeBundle(collectBundle(fixture.dir, join(fixture.dir, '.berth'))));
-    assert.equal(applied.status, 201, JSON.stringify(applied.body));
   });
 
   after(async () => {

@@ -12,7 +12,7 @@ import { loadProject } from '../config/project.js';
 import type { RunContext } from '../runtime/context.js';
 import { Hosts } from '../runtime/hosts.js';
 import { connectEngine, connectHost, type Engine } from '../engine/client.js';
-import { notFound } from '../errors.js';
+import { isBerthError, notFound } from '../errors.js';
 import type { Store } from '../store/db.js';
 import { latestConfig } from '../store/configs.js';
 import { EventBus } from './events.js';
@@ -21,6 +21,8 @@ import { RolloutJobs } from './jobs.js';
 export interface ServerCoreOptions {
   /** How a host's engine is reached: connectHost, but for a benchmark's stand-in engines (bench/fake-fleet-engine.ts). */
   connect?: (spec: HostSpec) => Engine;
+  /** Folders the operator allowed configurations to read besides their own files (`berth server --allow-read`). */
+  allowRead?: readonly string[];
 }
 
 export class ServerCore {
@@ -28,6 +30,8 @@ export class ServerCore {
   readonly jobs: RolloutJobs;
   readonly engine: Engine;
   readonly #connect: (spec: HostSpec) => Engine;
+  /** What an applied configuration may read on this machine besides its own files (config/readable-files.ts). */
+  readonly allowRead: readonly string[];
   /** The applied configuration of one version, and its hosts' engine clients (kept: a request must not open new connections to every host). */
   #loaded: { version: number; project: Project; hosts: Hosts } | undefined;
   /** The seq of the audit head this process last recorded. */
@@ -40,6 +44,7 @@ export class ServerCore {
     options: ServerCoreOptions = {},
   ) {
     this.#connect = options.connect ?? connectHost;
+    this.allowRead = options.allowRead ?? [];
     this.events = new EventBus(db);
     this.jobs = new RolloutJobs(this.events);
     this.engine = connectEngine(env);
@@ -68,10 +73,20 @@ export class ServerCore {
     if (!latest) throw notFound('no configuration has been applied to this server yet', { fix: 'upload berth.yaml with: berth apply' });
     if (this.#loaded?.version !== latest.version) {
       const dir = configDir(this.stateDir, latest.version);
-      const project = loadProject(dir, this.envFor('server'), dir);
+      const project = loadProject(dir, this.envFor('server'), dir, { readable: { allowed: this.allowRead, stateDir: this.stateDir } });
       this.#loaded = { version: latest.version, project, hosts: new Hosts(project, this.engine, this.#connect) };
     }
     return this.#loaded.project;
+  }
+
+  /** The environments of the applied configuration; [] when none is applied. */
+  async environmentNames(): Promise<string[]> {
+    try {
+      return [...(await this.project()).environments.keys()];
+    } catch (error) {
+      if (isBerthError(error) && error.kind === 'not-found') return [];
+      throw error;
+    }
   }
 
   /** The version project() last loaded (call project() first). */

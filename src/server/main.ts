@@ -12,6 +12,7 @@ import { isLoopback } from '../remote/target.js';
 import { openStore, type Store, closeStore } from '../store/db.js';
 import { latestConfig } from '../store/configs.js';
 import { pruneEvents } from '../store/events.js';
+import { stateModeWarning } from '../store/state-modes.js';
 import { openRollouts } from '../store/releases.js';
 import { leaseOf } from '../store/leases.js';
 import { holderAlive } from '../rollout/lease.js';
@@ -29,7 +30,11 @@ export interface ServerOptions {
   stateDir: string;
   env: NodeJS.ProcessEnv;
   tls?: { cert: string; key: string };
+  /** Folders applied configurations may read besides their own files (`--allow-read`; config/readable-files.ts). */
+  allowRead?: readonly string[];
   say: (line: string) => void;
+  /** The server's log (JSON lines: internal errors with their stack and request id); default stderr. */
+  log?: (line: string) => void;
 }
 
 export interface RunningServer {
@@ -46,6 +51,14 @@ export function parseListen(listen: string, tls: boolean): { host: string; port:
   const host = match[1]!.replace(/^\[|\]$/g, '');
   if (!tls && !isLoopback(host)) throw invalid(`--listen ${listen} is reachable from other machines, and without TLS tokens would cross the network in clear`, { fix: 'give the server a certificate: --tls-cert cert.pem --tls-key key.pem, or listen on 127.0.0.1' });
   return { host, port };
+}
+
+function tlsFile(file: string, flag: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw invalid(`${flag} ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { fix: `name a PEM file the server's user can read: ${flag} <file>` });
+  }
 }
 
 /** Rollouts left running by a server that is gone (killed): resumed in the background, as any command would. */
@@ -73,12 +86,16 @@ async function resumeInterrupted(core: ServerCore, say: (line: string) => void):
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(options.listen, options.tls !== undefined);
-  const https = options.tls ? { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) } : undefined;
+  const https = options.tls ? { cert: tlsFile(options.tls.cert, '--tls-cert'), key: tlsFile(options.tls.key, '--tls-key') } : undefined;
+  // Before the store is opened: a new state is made private, an existing one is only reported.
+  const wide = stateModeWarning(options.stateDir);
+  if (wide) options.say(`warning: ${wide.detail}; fix: ${wide.fix}`);
   const db: Store = await openStore(options.stateDir);
   const admin = await bootstrapAdmin(db);
   if (admin) options.say(`admin token: ${admin.token}`);
-  const core = new ServerCore(options.stateDir, db, options.env);
-  const app = await buildApp(core, https ? { https } : {});
+  const core = new ServerCore(options.stateDir, db, options.env, { allowRead: options.allowRead ?? [] });
+  const log = options.log;
+  const app = await buildApp(core, { ...(https ? { https } : {}), ...(log ? { log: { write: (line: string) => log(line.trimEnd()) } } : {}) });
   await app.listen({ host, port });
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;

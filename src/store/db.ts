@@ -8,8 +8,8 @@
 import Database from 'better-sqlite3';
 import { CompiledQuery, Kysely, SqliteAdapter, SqliteDriver, SqliteIntrospector, SqliteQueryCompiler, type DatabaseConnection, type Dialect } from 'kysely';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { makePrivateFile, makeStateDir } from './state-modes.js';
 import { isBerthError, unavailable, type BerthError } from '../errors.js';
 import { migrate } from './migrate.js';
 import type { Schema } from './schema.js';
@@ -118,7 +118,8 @@ export async function openStore(stateDir: string, options: StoreOptions = {}): P
   const file = join(stateDir, STORE_FILE);
   let sqlite: Database.Database;
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeStateDir(dirname(file));
+    makePrivateFile(file);
     sqlite = new Database(file);
   } catch (error) {
     throw storeFailure(error, file) ?? unavailable(`cannot open Berth's store ${file}: ${(error as Error).message}`, {

@@ -1,6 +1,6 @@
 /** berth apply against a real server on loopback (a real store, no engine needed): dry run, versions, the diff, bad input, secret files. */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -89,6 +89,40 @@ describe('berth apply through a server', () => {
     assert.match(r.err, /berth\.yaml:7: services\.web\.image: unknown image "nope"/);
     assert.deepEqual((await listConfigs(db)).map((v) => v.version), [2, 1]);
     write('berth.yaml', yaml(3));
+  });
+
+  it('refuses a symbolic link that leaves the project folder, naming it, its target and the fix; nothing is uploaded', async () => {
+    const outside = join(dir, 'outside.txt');
+    writeFileSync(outside, 'not-for-the-server\n');
+    const link = join(project, 'images', 'base', 'leak.txt');
+    symlinkSync(outside, link);
+    try {
+      const r = await berth(admin, 'apply');
+      assert.equal(r.code, 2, r.err);
+      assert.equal(r.err.split('\n')[0], `error (invalid input): ${link} is a symbolic link to ${outside}, outside the project folder ${project}: berth apply uploads only the project folder`);
+      assert.match(r.err, /fix: copy the file into the project folder instead of linking to it/);
+      assert.deepEqual((await listConfigs(db)).map((v) => v.version), [2, 1], 'nothing was applied');
+      assert.doesNotMatch(r.out + r.err, /not-for-the-server/);
+    } finally {
+      unlinkSync(link);
+    }
+  });
+
+  it('uploads a link inside the project folder as the content it points to; a secret file linked from outside is neither read nor refused', async () => {
+    write('notes/shared.conf', 'shared\n');
+    symlinkSync('../../notes/shared.conf', join(project, 'images', 'base', 'shared.conf'));
+    const secret = join(dir, 'db-password');
+    writeFileSync(secret, 'hunter3-not-for-the-server\n');
+    unlinkSync(join(project, 'secrets', 'db'));
+    symlinkSync(secret, join(project, 'secrets', 'db'));
+    const r = await berth(admin, 'apply');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /applied version 3 of cli-apply/);
+    const copy = join(versionDir(state, 3), 'images', 'base', 'shared.conf');
+    assert.equal(lstatSync(copy).isFile(), true, 'a regular file on the server');
+    assert.equal(readFileSync(copy, 'utf8'), 'shared\n');
+    assert.equal(existsSync(join(versionDir(state, 3), 'secrets', 'db')), false);
+    assert.doesNotMatch(r.out + r.err, /hunter3/);
   });
 
   it('without a token it is refused as unauthenticated (exit 9); a viewer is forbidden (exit 6)', async () => {

@@ -16,10 +16,9 @@ export const applyCommand: Command = {
     const { flags, output, env, cwd } = context;
     // Validated here first: a bad file fails with its line before anything is sent.
     const project = loadProject(flags.project as string | undefined, env, cwd);
-    const bundle = collectBundle(project.dir, project.stateDir);
-    // The project's files that secrets are read from (as bundle paths): they stay here.
+    // The project's files that secrets are read from (as bundle paths): they stay here, not even read.
     const kept = [...secretFiles(project)].map((f) => relative(project.dir, f).split(sep).join('/')).filter((rel) => !rel.startsWith('..'));
-    for (const rel of kept) bundle.delete(rel);
+    const bundle = collectBundle(project.dir, project.stateDir, new Set(kept));
     const client = requireServer(context, 'apply');
     try {
       const outcome = await client.post<ApplyOutcome>('/v1/config', { ...encodeBundle(bundle), dryRun: flags['dry-run'] === true });

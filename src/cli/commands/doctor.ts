@@ -1,10 +1,13 @@
 import { cacheDir } from '../../imaging/rootfs.js';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { findProjectFile, loadProject } from '../../config/project.js';
 import { runChecks, type Check } from '../../doctor/checks.js';
 import { bridgeCheck, hostChecks } from '../../doctor/hosts.js';
 import { Hosts } from '../../runtime/hosts.js';
 import type { Project } from '../../config/model.js';
 import { connectEngine } from '../../engine/client.js';
+import { stateModeWarning } from '../../store/state-modes.js';
 import type { Command } from '../command.js';
 import { printJson, table } from '../output.js';
 
@@ -26,12 +29,15 @@ export const doctorCommand: Command = {
     } catch {
       // No project (or an invalid one): doctor checks the machine, "berth build" reports the project.
     }
+    // A server's state (BERTH_STATE_DIR=<its --state>) is checked outside a project too.
+    stateDir ??= env.BERTH_STATE_DIR ? resolve(cwd, env.BERTH_STATE_DIR) : undefined;
     const engine = connectEngine(env);
     const [checks, fleet] = await Promise.all([
       runChecks({ engine, env, folders: [cacheDir(env), ...(stateDir ? [stateDir] : [])], needsBootstrap }),
       project ? fleetChecks(project, engine) : Promise.resolve([]),
     ]);
     checks.push(...fleet);
+    if (stateDir) checks.push(stateCheck(stateDir));
     const ok = checks.every((c) => c.status !== 'fail');
     if (flags.json) {
       printJson(output, { ok, checks });
@@ -43,6 +49,13 @@ export const doctorCommand: Command = {
     return ok ? 0 : 1;
   },
 };
+
+/** Whether only the user running Berth may read its state (a warning otherwise: Berth does not change an existing state's modes). */
+function stateCheck(stateDir: string): Check {
+  const wide = stateModeWarning(stateDir);
+  if (wide) return { name: 'state permissions', status: 'warn', ...wide };
+  return { name: 'state permissions', status: 'ok', detail: existsSync(stateDir) ? `${stateDir}: only its owner may read it` : `${stateDir}: not made yet (it will be made 0700)` };
+}
 
 /** Every host of the project, and each flat network's bridge where Berth can see it. */
 async function fleetChecks(project: Project, engine: ReturnType<typeof connectEngine>): Promise<Check[]> {

@@ -1,4 +1,5 @@
 /** berth server [--listen ADDR:PORT] [--state DIR] [--tls-cert F --tls-key F]: the control plane (server/main.ts). */
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { invalid } from '../../errors.js';
 import type { Command } from '../command.js';
@@ -6,13 +7,22 @@ import { durationFlag } from '../flags.js';
 
 const reconcileInterval = (value: unknown): number => (String(value).trim() === '0' ? 0 : durationFlag(value, '--reconcile-interval')!);
 
-const USAGE = 'berth server [--listen 127.0.0.1:7878] [--state DIR] [--tls-cert cert.pem --tls-key key.pem] [--reconcile-interval 10s (0s: off)]';
+const USAGE = 'berth server [--listen 127.0.0.1:7878] [--state DIR] [--tls-cert cert.pem --tls-key key.pem] [--allow-read DIR]... [--reconcile-interval 10s (0s: off)]';
+
+/** --allow-read DIR (repeatable): folders that exist, absolute. */
+function allowedFolders(value: unknown, cwd: string): string[] {
+  const dirs = (Array.isArray(value) ? value : value === undefined ? [] : [value]).map((d) => resolve(cwd, String(d)));
+  for (const dir of dirs) {
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw invalid(`--allow-read ${dir}: no such folder`, { fix: 'name a folder that exists (configurations may then read the files under it)' });
+  }
+  return dirs;
+}
 
 export const serverCommand: Command = {
   name: 'server',
   summary: 'runs the Berth server: one store, API under /v1, rollouts run in it; the first start prints an admin token',
   usage: USAGE,
-  options: { listen: { type: 'string' }, state: { type: 'string' }, 'reconcile-interval': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } },
+  options: { listen: { type: 'string' }, state: { type: 'string' }, 'reconcile-interval': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'allow-read': { type: 'string', multiple: true } },
   run: async (context) => {
     const { flags, output, env, cwd } = context;
     const cert = flags['tls-cert'];
@@ -27,7 +37,9 @@ export const serverCommand: Command = {
       stateDir,
       env,
       ...(typeof cert === 'string' && typeof key === 'string' ? { tls: { cert: resolve(cwd, cert), key: resolve(cwd, key) } } : {}),
+      allowRead: allowedFolders(flags['allow-read'], cwd),
       say: (line) => output.out(line),
+      log: (line) => output.err(line),
     });
     output.out(`berth server listening on ${server.url} (state ${stateDir})`);
     await new Promise<void>((done) => {

@@ -16,7 +16,7 @@ export async function configRoutes(app: FastifyInstance, core: ServerCore): Prom
       },
     },
     async (request: FastifyRequest<{ Body: { files: Record<string, string>; executable?: string[]; dryRun?: boolean } }>, reply) => {
-      const outcome = await applyBundle(core.db, core.stateDir, core.env, decodeBundle({ files: request.body.files, executable: request.body.executable ?? [] }), { actor: actorOf(request), dryRun: request.body.dryRun === true });
+      const outcome = await applyBundle(core.db, core.stateDir, core.env, decodeBundle({ files: request.body.files, executable: request.body.executable ?? [] }), { actor: actorOf(request), dryRun: request.body.dryRun === true, allowRead: core.allowRead });
       if (outcome.applied) await core.events.publish('config-applied', { version: outcome.version, project: outcome.project, actor: actorOf(request), changes: outcome.diff.changes.map((c) => ({ path: c.path, change: c.change })) });
       return reply.status(outcome.applied ? 201 : 200).send(outcome);
     },

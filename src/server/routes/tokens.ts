@@ -17,7 +17,7 @@ export async function tokenRoutes(app: FastifyInstance, core: ServerCore): Promi
       },
     },
     async (request, reply) => {
-      const { token, record } = await createToken(core.db, { ...request.body, createdBy: actorOf(request) });
+      const { token, record } = await createToken(core.db, { ...request.body, createdBy: actorOf(request) }, request.body.envs?.length ? await core.environmentNames() : []);
       return reply.status(201).send({ token, ...tokenView(record) });
     },
   );
