@@ -1,5 +1,6 @@
 /**
- * `berth server`: opens the server's store (SQLite under its state directory),
+ * `berth server`: opens the server's store (SQLite under its state directory, or
+ * the PostgreSQL database of --store),
  * prints an admin token on the first start, resumes the rollouts a killed
  * server left, and serves the API. Anything but loopback needs TLS.
  */
@@ -9,7 +10,7 @@ import { bootstrapAdmin } from '../access/tokens.js';
 import { invalid } from '../errors.js';
 import { recoverInterrupted } from '../rollout/executor.js';
 import { isLoopback } from '../remote/target.js';
-import { openStore, type Store, closeStore } from '../store/db.js';
+import { openStore, openStoreAt, type Store, type StoreLocation, closeStore } from '../store/db.js';
 import { latestConfig } from '../store/configs.js';
 import { pruneEvents } from '../store/events.js';
 import { openRollouts } from '../store/releases.js';
@@ -27,6 +28,8 @@ export interface ServerOptions {
   /** Between the reconciler's periodic passes (it also acts on engine events); 0: no reconciler. */
   reconcileIntervalMs?: number;
   stateDir: string;
+  /** Where the store is when not the SQLite file under stateDir (a PostgreSQL database). */
+  store?: StoreLocation;
   env: NodeJS.ProcessEnv;
   tls?: { cert: string; key: string };
   say: (line: string) => void;
@@ -74,7 +77,7 @@ async function resumeInterrupted(core: ServerCore, say: (line: string) => void):
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(options.listen, options.tls !== undefined);
   const https = options.tls ? { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) } : undefined;
-  const db: Store = await openStore(options.stateDir);
+  const db: Store = options.store ? await openStoreAt(options.store) : await openStore(options.stateDir);
   const admin = await bootstrapAdmin(db);
   if (admin) options.say(`admin token: ${admin.token}`);
   const core = new ServerCore(options.stateDir, db, options.env);

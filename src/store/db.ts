@@ -234,7 +234,7 @@ function postgresFailure(error: Error, where: string): BerthError | undefined {
     /connection terminated|timeout exceeded when trying to connect|connection timeout|server closed the connection/i.test(error.message);
   if (!unreachable) return undefined;
   return unavailable(`Berth's store ${where} does not answer: ${error.message}${code ? ` (${code})` : ''}`, {
-    fix: `check that PostgreSQL runs at ${server} and that this machine reaches it; Berth tries again on the next request`,
+    fix: `check that PostgreSQL runs at ${server} and that this machine reaches it (its listen_addresses, a firewall); then run the command again`,
     cause: error,
   });
 }
