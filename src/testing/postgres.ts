@@ -4,7 +4,8 @@
  * (PostgreSQL refuses to run as root), its own free port on 127.0.0.1 only, its unix socket in
  * that folder, a superuser `berth` with a random password (scram-sha-256). Started once per test
  * file (it takes seconds), a fresh database per test where needed; stopped and removed after the
- * file and on a signal (cleanup.ts).
+ * file and on a signal (cleanup.ts). A cluster whose test process was killed outright (SIGKILL
+ * leaves no time for cleanup) is stopped and removed by the next start (`sweepClusters`).
  */
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -64,10 +65,54 @@ async function freePort(): Promise<number> {
   });
 }
 
+const PREFIX = 'berth-pg-';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Stops and removes the clusters of test processes that are gone; returns their folders. */
+export function sweepClusters(root = tmpdir()): string[] {
+  const swept: string[] = [];
+  for (const name of readdirSync(root).filter((n) => n.startsWith(PREFIX))) {
+    const dir = join(root, name);
+    const owner = Number(readText(join(dir, 'owner')));
+    // No owner file yet: a start in progress, or not ours to judge.
+    if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue;
+    const postmaster = Number(readText(join(dir, 'data', 'postmaster.pid')).split('\n')[0]);
+    if (Number.isInteger(postmaster) && postmaster > 0 && alive(postmaster)) {
+      try {
+        // Immediate shutdown: nobody is left to wait for.
+        process.kill(postmaster, 'SIGQUIT');
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    swept.push(dir);
+  }
+  return swept;
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 export async function startPostgres(): Promise<PostgresCluster> {
+  sweepClusters();
   const bin = binDir();
   const owner = runAs();
-  const dir = mkdtempSync(join(tmpdir(), 'berth-pg-'));
+  const dir = mkdtempSync(join(tmpdir(), PREFIX));
+  writeFileSync(join(dir, 'owner'), String(process.pid));
   const data = join(dir, 'data');
   const passwordFile = join(dir, 'password');
   const password = randomBytes(18).toString('base64url');
