@@ -8,7 +8,7 @@
 import Database from 'better-sqlite3';
 import { Kysely, SqliteAdapter, SqliteDriver, SqliteIntrospector, SqliteQueryCompiler, type Dialect } from 'kysely';
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { conflict, invalid, isBerthError, unavailable, type BerthError } from '../errors.js';
 import { JoiningDriver } from './joined-transactions.js';
@@ -44,16 +44,18 @@ export interface StoreOptions extends LocationOptions {
   connectTimeoutMs?: number;
 }
 
-/** Opens the store at a state folder (SQLite) or a postgres:// URL, and brings its schema up to date. */
-export async function openStore(location: string, options: StoreOptions = {}): Promise<Store> {
-  return openStoreAt(storeLocation(location, options), options);
+/** Opens the SQLite store of a state folder, and brings its schema up to date. */
+export async function openStore(stateDir: string, options: StoreOptions = {}): Promise<Store> {
+  return openSqlite(stateDir, join(stateDir, STORE_FILE), options);
 }
 
-export async function openStoreAt(location: StoreLocation, options: StoreOptions = {}): Promise<Store> {
-  if (location.kind === 'sqlite') return openSqlite(location.dir, location.file, options);
+/** Opens the store at a location (a state folder, or a postgres:// URL: see location.ts), and brings its schema up to date. */
+export async function openStoreAt(location: StoreLocation | string, options: StoreOptions = {}): Promise<Store> {
+  const at = typeof location === 'string' ? storeLocation(location, options) : location;
+  if (at.kind === 'sqlite') return openSqlite(at.dir, at.file, options);
   const { openPostgres } = await import('./postgres.js');
-  const where = describeLocation(location);
-  const { store, driver } = openPostgres(location, options);
+  const where = describeLocation(at);
+  const { store, driver } = openPostgres(at, options);
   opened.push(where);
   stores.set(store, { dialect: 'postgres', driver, where });
   try {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isBerthError, type ErrorKind } from '../errors.js';
-import { openStore } from './db.js';
+import { openStoreAt } from './db.js';
 import { describeLocation, storeLocation } from './location.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-location-'));
@@ -61,7 +61,7 @@ describe('a store location', () => {
     });
     const file = join(dir, 'pw');
     writeFileSync(file, 's3cret\n');
-    await assert.rejects(openStore(`postgres://berth@127.0.0.1:${port}/prod`, { passwordFile: file }), (error: unknown) => {
+    await assert.rejects(openStoreAt(`postgres://berth@127.0.0.1:${port}/prod`, { passwordFile: file }), (error: unknown) => {
       assert.ok(refused('unavailable', new RegExp(`^Berth's store PostgreSQL berth@127\\.0\\.0\\.1:${port}/prod does not answer: .*ECONNREFUSED`))(error), String(error));
       assert.match((error as { fix: string }).fix, new RegExp(`PostgreSQL runs at 127\\.0\\.0\\.1:${port}`));
       return true;

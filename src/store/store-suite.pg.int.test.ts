@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isBerthError } from '../errors.js';
-import { closeStore, inTransaction, openStore, type Store } from './db.js';
+import { closeStore, inTransaction, openStoreAt, type Store } from './db.js';
 import { scaleOf, setScale } from './releases.js';
 import { storeSuite } from './store-suite.js';
 import { postgresForFile } from '../testing/postgres.js';
@@ -17,7 +17,7 @@ import { postgresForFile } from '../testing/postgres.js';
 const cluster = postgresForFile();
 const opened: Store[] = [];
 const open = async (url: string) => {
-  const db = await openStore(url, { passwordFile: cluster().passwordFile });
+  const db = await openStoreAt(url, { passwordFile: cluster().passwordFile });
   opened.push(db);
   return db;
 };
@@ -38,7 +38,7 @@ describe('the store on PostgreSQL', () => {
     const url = await cluster().createDatabase();
     const file = join(cluster().passwordFile, '..', 'wrong');
     writeFileSync(file, 'not-the-s3cret\n');
-    await assert.rejects(openStore(url, { passwordFile: file }), (error: unknown) => {
+    await assert.rejects(openStoreAt(url, { passwordFile: file }), (error: unknown) => {
       assert.ok(isBerthError(error) && error.kind === 'invalid', String(error));
       assert.match(error.message, new RegExp(`^Berth's store PostgreSQL berth@127\\.0\\.0\\.1:${cluster().port}/\\S+ refused the login: password authentication failed`));
       assert.doesNotMatch(`${error.message} ${error.fix}`, /s3cret/);
