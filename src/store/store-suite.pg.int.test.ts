@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isBerthError } from '../errors.js';
-import { closeStore, inTransaction, openStoreAt, type Store } from './db.js';
+import { closeStore, inTransaction, openStoreAt, storeFailure, type Store } from './db.js';
 import { scaleOf, setScale } from './releases.js';
 import { storeSuite } from './store-suite.js';
 import { postgresForFile } from '../testing/postgres.js';
@@ -83,5 +83,23 @@ describe('the store on PostgreSQL', () => {
     );
     assert.equal(attempts, 8);
     assert.equal(await scaleOf(db, 'web', 'x'), undefined);
+  });
+
+  // Last: it stops the file's cluster.
+  it('a database that goes away: each query fails as unavailable, naming user@host:port/db, until it is back', async () => {
+    const url = await cluster().createDatabase('gone');
+    const db = await open(url);
+    await setScale(db, 'web', 'x', 1);
+    await cluster().stop();
+    for (const attempt of [() => scaleOf(db, 'web', 'x'), () => inTransaction(db, (tx) => setScale(tx, 'web', 'x', 2))]) {
+      const error = await attempt().then(
+        () => assert.fail('the query answered without a database'),
+        (failure: unknown) => failure,
+      );
+      const mapped = storeFailure(error);
+      assert.equal(mapped?.kind, 'unavailable', String(error));
+      assert.match(mapped!.message, new RegExp(`^Berth's store PostgreSQL berth@127\\.0\\.0\\.1:${cluster().port}/gone does not answer`));
+      assert.match(mapped!.fix!, new RegExp(`PostgreSQL runs at 127\\.0\\.0\\.1:${cluster().port}`));
+    }
   });
 });
