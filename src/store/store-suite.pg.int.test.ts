@@ -25,13 +25,21 @@ after(async () => {
   for (const db of opened.splice(0)) await closeStore(db);
 });
 
-storeSuite('PostgreSQL', async () => ({
-  async fresh() {
-    const url = await cluster().createDatabase();
-    return { db: await open(url), twin: () => open(url) };
-  },
-  async cleanup() {},
-}));
+storeSuite('PostgreSQL', async () => {
+  // Migrated once; each group gets a copy of it (CREATE DATABASE … TEMPLATE, which wants no one connected to the template).
+  const template = await openStoreAt(await cluster().createDatabase('suite_template'), { passwordFile: cluster().passwordFile });
+  await closeStore(template);
+  let groups = 0;
+  return {
+    async fresh() {
+      const name = `suite_${++groups}`;
+      await cluster().query('postgres', `CREATE DATABASE ${name} TEMPLATE suite_template`);
+      const url = cluster().url(name);
+      return { db: await open(url), twin: () => open(url) };
+    },
+    async cleanup() {},
+  };
+});
 
 describe('the store on PostgreSQL', () => {
   it('a wrong password is invalid, naming the store, never the password', async () => {
