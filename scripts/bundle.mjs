@@ -3,7 +3,7 @@
 // modules flat and drops what no command uses (of Kysely, every dialect but SQLite's).
 import { build } from 'esbuild';
 
-const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['better-sqlite3'], supported: { 'dynamic-import': false }, logLevel: 'warning' };
+const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['better-sqlite3', 'pg'], supported: { 'dynamic-import': false }, logLevel: 'warning' };
 
 const serverApart = {
   name: 'server-apart',

@@ -16,6 +16,9 @@ command -v git >/dev/null || packages+=(git)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || packages+=(haproxy)
 # The integration tests' tiny root filesystem is Debian's static busybox.
 [ -x /bin/busybox ] || packages+=(busybox-static)
+# The store's tests on PostgreSQL start clusters of their own (initdb under /usr/lib/postgresql/*/bin).
+postgres_missing=false
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || { postgres_missing=true; packages+=(postgresql); }
 
 if [ "${#packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
@@ -25,6 +28,12 @@ if [ "${#packages[@]}" -gt 0 ]; then
   log "installing ${packages[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  if [ "$postgres_missing" = true ]; then
+    # Debian's postgresql makes and starts a cluster "main" (port 5432) when installed: the tests
+    # start clusters of their own, so none is made.
+    apt-get install -y -qq --no-install-recommends postgresql-common >/dev/null
+    sed -i 's/^#* *create_main_cluster *=.*/create_main_cluster = false/' /etc/postgresql-common/createcluster.conf
+  fi
   apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 

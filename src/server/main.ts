@@ -1,5 +1,6 @@
 /**
- * `berth server`: opens the server's store (SQLite under its state directory),
+ * `berth server`: opens the server's store (SQLite under its state directory, or
+ * the PostgreSQL database of --store),
  * prints an admin token on the first start, resumes the rollouts a killed
  * server left, and serves the API. Anything but loopback needs TLS.
  */
@@ -9,7 +10,7 @@ import { bootstrapAdmin } from '../access/tokens.js';
 import { invalid } from '../errors.js';
 import { recoverInterrupted } from '../rollout/executor.js';
 import { isLoopback } from '../remote/target.js';
-import { openStore, type Store, closeStore } from '../store/db.js';
+import { openStore, openStoreAt, type Store, type StoreLocation, closeStore } from '../store/db.js';
 import { latestConfig } from '../store/configs.js';
 import { pruneEvents } from '../store/events.js';
 import { stateModeWarning } from '../store/state-modes.js';
@@ -28,6 +29,8 @@ export interface ServerOptions {
   /** Between the reconciler's periodic passes (it also acts on engine events); 0: no reconciler. */
   reconcileIntervalMs?: number;
   stateDir: string;
+  /** Where the store is when not the SQLite file under stateDir (a PostgreSQL database). */
+  store?: StoreLocation;
   env: NodeJS.ProcessEnv;
   tls?: { cert: string; key: string };
   /** Folders applied configurations may read besides their own files (`--allow-read`; config/readable-files.ts). */
@@ -90,7 +93,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Before the store is opened: a new state is made private, an existing one is only reported.
   const wide = stateModeWarning(options.stateDir);
   if (wide) options.say(`warning: ${wide.detail}; fix: ${wide.fix}`);
-  const db: Store = await openStore(options.stateDir);
+  const db: Store = options.store ? await openStoreAt(options.store) : await openStore(options.stateDir);
   const admin = await bootstrapAdmin(db);
   if (admin) options.say(`admin token: ${admin.token}`);
   const core = new ServerCore(options.stateDir, db, options.env, { allowRead: options.allowRead ?? [] });

@@ -1,121 +1,73 @@
 /**
- * Berth's store: one SQLite file under the state directory, behind one
- * asynchronous interface, the typed query layer Kysely (`Store`). This module
- * is the only one that opens it; on open, migrate.ts brings its schema to this Berth's version.
- * Callers see only `Store` and the functions of src/store/, so another SQL
- * database can stand behind the same interface without touching them.
+ * Berth's store: one SQLite file under the state directory (the default), or a PostgreSQL
+ * database named by a postgres:// URL, behind one asynchronous interface, the typed query layer
+ * Kysely (`Store`). This module is the only one that opens it; on open, migrate.ts brings its
+ * schema to this Berth's version. Callers see only `Store` and the functions of src/store/,
+ * which are written once for both databases.
  */
 import Database from 'better-sqlite3';
-import { CompiledQuery, Kysely, SqliteAdapter, SqliteDriver, SqliteIntrospector, SqliteQueryCompiler, type DatabaseConnection, type Dialect } from 'kysely';
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { Kysely, SqliteAdapter, SqliteDriver, SqliteIntrospector, SqliteQueryCompiler, type Dialect } from 'kysely';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { conflict, invalid, isBerthError, unavailable, type BerthError } from '../errors.js';
+import { JoiningDriver } from './joined-transactions.js';
 import { makePrivateFile, makeStateDir } from './state-modes.js';
-import { isBerthError, unavailable, type BerthError } from '../errors.js';
+import { describeLocation, storeErrorOrigin, storeLocation, STORE_FILE, type LocationOptions, type StoreLocation } from './location.js';
 import { migrate } from './migrate.js';
+import type { SqlDialect } from './migrations/columns.js';
 import type { Schema } from './schema.js';
+
+export { STORE_FILE, type StoreLocation } from './location.js';
 
 /** The store, or one of its transactions (see `inTransaction`). */
 export type Store = Kysely<Schema>;
 
-export const STORE_FILE = 'berth.db';
+/** What the store functions need to know of an open store beyond its queries. */
+interface Opened {
+  readonly dialect: SqlDialect;
+  readonly driver: JoiningDriver;
+  /** How messages name it: the SQLite file, or PostgreSQL user@host:port/db (never a password). */
+  readonly where: string;
+  readonly sqlite?: Database.Database;
+}
 
-/** The store files this process opened: a failure of a later write names its file. */
+/** The stores this process opened: a failure of a later write names its store. */
 const opened: string[] = [];
-const sqliteHandles = new WeakMap<Store, Database.Database>();
+const stores = new WeakMap<Store, Opened>();
 
-/**
- * The transaction an async call chain is inside, per store file. A store
- * function called with the store itself (not the transaction) from inside
- * `inTransaction` runs on the transaction's connection instead of waiting for
- * it: with one connection per store that wait would never end, and a fenced
- * write (leases.ts) can call any store function as it is.
- */
-interface Held {
-  readonly sqlite: Database.Database;
-  connection?: DatabaseConnection;
-  /** Queries borrowing the transaction's connection and not yet released. */
-  borrowed: number;
-}
-const inside = new AsyncLocalStorage<Held>();
-
-/**
- * SQLite's deferred BEGIN takes its write lock only at the first write, and a
- * transaction that read before another process wrote then fails at once with
- * SQLITE_BUSY instead of waiting: every transaction here writes, so each takes
- * the lock up front (BEGIN IMMEDIATE) and waits for it under busy_timeout.
- */
-class BerthSqliteDriver extends SqliteDriver {
-  constructor(private readonly sqlite: Database.Database) {
-    super({ database: sqlite });
-  }
-
-  #held(): Held | undefined {
-    const held = inside.getStore();
-    return held?.sqlite === this.sqlite ? held : undefined;
-  }
-
-  override async acquireConnection(): Promise<DatabaseConnection> {
-    const held = this.#held();
-    if (held?.connection) {
-      held.borrowed++;
-      return held.connection;
-    }
-    return super.acquireConnection();
-  }
-
-  override async releaseConnection(): Promise<void> {
-    const held = this.#held();
-    if (held && held.borrowed > 0) {
-      held.borrowed--;
-      return;
-    }
-    return super.releaseConnection();
-  }
-
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
-    const held = this.#held();
-    if (held) held.connection = connection;
-  }
-
-  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    try {
-      await super.commitTransaction(connection);
-    } finally {
-      this.#ended();
-    }
-  }
-
-  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    try {
-      await super.rollbackTransaction(connection);
-    } finally {
-      this.#ended();
-    }
-  }
-
-  #ended(): void {
-    const held = this.#held();
-    if (held) delete held.connection;
-  }
-}
-
-function sqliteDialect(database: Database.Database): Dialect {
-  return {
-    createAdapter: () => new SqliteAdapter(),
-    createDriver: () => new BerthSqliteDriver(database),
-    createIntrospector: (db) => new SqliteIntrospector(db),
-    createQueryCompiler: () => new SqliteQueryCompiler(),
-  };
-}
-
-export interface StoreOptions {
-  /** How long a write waits for another connection's write lock before the store is "busy" (5 s). */
+export interface StoreOptions extends LocationOptions {
+  /** SQLite: how long a write waits for another connection's write lock before the store is "busy" (5 s). */
   busyTimeoutMs?: number;
+  /** PostgreSQL: the most connections this process opens (10). */
+  poolSize?: number;
+  /** PostgreSQL: how long a connection may take before the database is "unavailable" (10 s). */
+  connectTimeoutMs?: number;
 }
 
+/** Opens the SQLite store of a state folder, and brings its schema up to date. */
 export async function openStore(stateDir: string, options: StoreOptions = {}): Promise<Store> {
-  const file = join(stateDir, STORE_FILE);
+  return openSqlite(stateDir, join(stateDir, STORE_FILE), options);
+}
+
+/** Opens the store at a location (a state folder, or a postgres:// URL: see location.ts), and brings its schema up to date. */
+export async function openStoreAt(location: StoreLocation | string, options: StoreOptions = {}): Promise<Store> {
+  const at = typeof location === 'string' ? storeLocation(location, options) : location;
+  if (at.kind === 'sqlite') return openSqlite(at.dir, at.file, options);
+  const { openPostgres } = await import('./postgres.js');
+  const where = describeLocation(at);
+  const { store, driver } = openPostgres(at, options);
+  opened.push(where);
+  stores.set(store, { dialect: 'postgres', driver, where });
+  try {
+    await migrate(store, 'postgres');
+  } catch (error) {
+    await store.destroy();
+    throw storeFailure(error, where) ?? error;
+  }
+  return store;
+}
+
+async function openSqlite(stateDir: string, file: string, options: StoreOptions): Promise<Store> {
   let sqlite: Database.Database;
   try {
     makeStateDir(dirname(file));
@@ -136,15 +88,35 @@ export async function openStore(stateDir: string, options: StoreOptions = {}): P
     sqlite.close();
     throw storeFailure(error, file) ?? error;
   }
-  const store = new Kysely<Schema>({ dialect: sqliteDialect(sqlite) });
+  /*
+   * SQLite's deferred BEGIN takes its write lock only at the first write, and a transaction that
+   * read before another process wrote then fails at once with SQLITE_BUSY instead of waiting:
+   * every transaction here writes, so each takes the lock up front (BEGIN IMMEDIATE) and waits
+   * for it under busy_timeout.
+   */
+  const driver = new JoiningDriver(new SqliteDriver({ database: sqlite }), () => 'begin immediate');
+  const dialect: Dialect = {
+    createAdapter: () => new SqliteAdapter(),
+    createDriver: () => driver,
+    createIntrospector: (db) => new SqliteIntrospector(db),
+    createQueryCompiler: () => new SqliteQueryCompiler(),
+  };
+  const store = new Kysely<Schema>({ dialect });
   try {
     await migrate(store, 'sqlite');
   } catch (error) {
     await store.destroy();
     throw storeFailure(error, file) ?? error;
   }
-  sqliteHandles.set(store, sqlite);
+  stores.set(store, { dialect: 'sqlite', driver, where: file, sqlite });
   return store;
+}
+
+/** Which database stands behind a store opened by openStore. */
+export function storeDialect(db: Store): SqlDialect {
+  const known = stores.get(db);
+  if (!known) throw new Error('this store was not opened by openStore (or is a transaction)');
+  return known.dialect;
 }
 
 /** Closes the store; queries still waiting for it finish first. */
@@ -160,17 +132,52 @@ export function isStoreClosed(db: Store): boolean {
   return closed.has(db);
 }
 
+/** How often a PostgreSQL transaction that lost a race (serialization failure, deadlock) runs again. */
+const ATTEMPTS = 8;
+
 /**
- * Runs `work` in one transaction: all its writes or none. Inside another
- * transaction (its `tx`, or the store from within its call chain) it joins that one.
+ * Runs `work` in one transaction: all its writes or none. Inside another transaction (its `tx`,
+ * or the store from within its call chain) it joins that one.
+ *
+ * On SQLite a transaction holds the file's write lock from its start, so transactions never
+ * overlap. On PostgreSQL each is SERIALIZABLE: the database lets them overlap and refuses one that
+ * could not have run one after the other (SQLSTATE 40001) or that deadlocked (40P01); such a
+ * transaction is run again from its start, so `work` must only read and write the store (what it
+ * decides is decided again on what it then reads). One that keeps losing is a `conflict`.
  */
-export function inTransaction<T>(db: Store, work: (tx: Store) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(db: Store, work: (tx: Store) => Promise<T>): Promise<T> {
   if (db.isTransaction) return work(db);
-  const sqlite = sqliteHandles.get(db);
-  const held = inside.getStore();
-  if (sqlite && held?.sqlite === sqlite && held.connection) return work(db);
-  if (!sqlite) return db.transaction().execute(work);
-  return inside.run({ sqlite, borrowed: 0 }, () => db.transaction().execute(work));
+  const known = stores.get(db);
+  if (!known) return db.transaction().execute(work);
+  if (known.driver.joined()) return work(db);
+  if (known.dialect === 'sqlite') return known.driver.run(() => db.transaction().execute(work));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await known.driver.run(() => db.transaction().execute(work));
+    } catch (error) {
+      if (!isRetryable(error)) throw error;
+      if (attempt >= ATTEMPTS) {
+        throw conflict(`Berth's store ${known.where}: a transaction lost ${ATTEMPTS} times in a row to concurrent writes of the same rows`, {
+          fix: 'run the command again; if it keeps failing, see what else writes to this store (berth server status)',
+          cause: error,
+        });
+      }
+      // Spread apart those that collided, more with each attempt.
+      await sleep(Math.random() * 5 * 2 ** attempt);
+    }
+  }
+}
+
+/** PostgreSQL's "could not serialize access" and "deadlock detected": running again is correct. */
+function isRetryable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === '40001' || code === '40P01';
+}
+
+/** A write refused because a row with its key (primary or UNIQUE) exists, on either database. */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
 }
 
 /**
@@ -178,7 +185,7 @@ export function inTransaction<T>(db: Store, work: (tx: Store) => Promise<T>): Pr
  * a test, a direct write that simulates tampering). Nothing else uses it.
  */
 export function sqliteOf(db: Store): Database.Database {
-  const sqlite = sqliteHandles.get(db);
+  const sqlite = stores.get(db)?.sqlite;
   if (!sqlite) throw new Error('this store is not a SQLite file opened by openStore (or is a transaction)');
   return sqlite;
 }
@@ -192,13 +199,18 @@ const STORE_FAILURES: [RegExp, string, (file: string) => string][] = [
   [/^SQLITE_IOERR/, 'could not be read or written (an I/O error)', (f) => `check the disk and the file system of ${f} (dmesg), free space, then run the command again`],
 ];
 
+/** Node's words for a database that does not answer. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+
 /**
- * A SQLite failure of the store's file as an `unavailable` error naming the
- * file and what to do; undefined for anything else. Without `file`, the last
- * store this process opened.
+ * A failure of the store as an error naming the store and what to do: the SQLite file unusable,
+ * or the PostgreSQL database not answering (`unavailable`) or refusing the login (`invalid`);
+ * undefined for anything else. Without `file`, the last store this process opened.
  */
 export function storeFailure(error: unknown, file = opened.at(-1)): BerthError | undefined {
   if (isBerthError(error) || !(error instanceof Error)) return undefined;
+  const postgres = storeErrorOrigin(error);
+  if (postgres !== undefined) return postgresFailure(error, postgres);
   const code = (error as { code?: unknown }).code;
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return undefined;
   const known = STORE_FAILURES.find(([pattern]) => pattern.test(code));
@@ -206,4 +218,26 @@ export function storeFailure(error: unknown, file = opened.at(-1)): BerthError |
   if (!known) return unavailable(`Berth's store ${where} failed: ${error.message} (${code})`, { fix: 'run the command again; if it fails the same way, restore the store from a backup', cause: error });
   const [, what, fix] = known;
   return unavailable(`Berth's store ${where} ${what}: ${error.message} (${code})`, { fix: fix(where), cause: error });
+}
+
+/** PostgreSQL's SQLSTATE classes and Node's network errors, as what the operator can do. */
+function postgresFailure(error: Error, where: string): BerthError | undefined {
+  const code = String((error as { code?: unknown }).code ?? '');
+  const server = where.replace(/^PostgreSQL [^@]*@([^/]*)\/.*$/, '$1');
+  if (code === '28P01' || code === '28000') {
+    return invalid(`Berth's store ${where} refused the login: ${error.message}`, { fix: 'check the user in the URL and the password in PGPASSWORD or --store-password-file (and pg_hba.conf on the database server)', cause: error });
+  }
+  if (code === '3D000') return invalid(`Berth's store ${where} does not exist: ${error.message}`, { fix: 'create the database first (createdb -O USER DATABASE), or name an existing one in the URL', cause: error });
+  if (code === '42501') return invalid(`Berth's store ${where} refused a statement for lack of privileges: ${error.message}`, { fix: 'make the user of the URL the owner of the database (ALTER DATABASE … OWNER TO …)', cause: error });
+  const unreachable =
+    UNREACHABLE.has(code) ||
+    code.startsWith('08') ||
+    code.startsWith('53') ||
+    code.startsWith('57P') ||
+    /connection terminated|timeout exceeded when trying to connect|connection timeout|server closed the connection/i.test(error.message);
+  if (!unreachable) return undefined;
+  return unavailable(`Berth's store ${where} does not answer: ${error.message}${code ? ` (${code})` : ''}`, {
+    fix: `check that PostgreSQL runs at ${server} and that this machine reaches it (its listen_addresses, a firewall); then run the command again`,
+    cause: error,
+  });
 }

@@ -4,7 +4,8 @@
  * src/network/ipam.ts, which runs each change in one transaction and passes its `tx`.
  */
 import type { Selectable } from 'kysely';
-import type { Store } from './db.js';
+import { conflict } from '../errors.js';
+import { isUniqueViolation, type Store } from './db.js';
 import type { IpamAllocationsTable } from './schema.js';
 
 export type AllocationState = 'allocated' | 'bound' | 'quarantined';
@@ -72,27 +73,37 @@ export async function ipamAllocationAt(db: Store, network: string, ip: string): 
  * other: the WHERE refuses it, whatever the caller believed.
  */
 export async function claimIpamAddress(db: Store, claim: IpamClaim, releasedBy: number): Promise<Allocation | undefined> {
-  const row = await db
-    .insertInto('ipam_allocations')
-    .values({ network: claim.network, ip: claim.ip, mac: claim.mac, slot: claim.slot, incarnation: claim.incarnation, state: 'allocated', container_id: null, allocated_at: claim.now, released_at: null })
-    .onConflict((oc) =>
-      oc
-        .columns(['network', 'ip'])
-        .doUpdateSet((eb) => ({
-          mac: eb.ref('excluded.mac'),
-          slot: eb.ref('excluded.slot'),
-          incarnation: eb.ref('excluded.incarnation'),
-          state: 'allocated',
-          container_id: null,
-          allocated_at: eb.ref('excluded.allocated_at'),
-          released_at: null,
-        }))
-        .where('ipam_allocations.state', '=', 'quarantined')
-        .where('ipam_allocations.released_at', '<=', releasedBy),
-    )
-    .returningAll()
-    .executeTakeFirst();
-  return row && toAllocation(row);
+  try {
+    const row = await db
+      .insertInto('ipam_allocations')
+      .values({ network: claim.network, ip: claim.ip, mac: claim.mac, slot: claim.slot, incarnation: claim.incarnation, state: 'allocated', container_id: null, allocated_at: claim.now, released_at: null })
+      .onConflict((oc) =>
+        oc
+          .columns(['network', 'ip'])
+          .doUpdateSet((eb) => ({
+            mac: eb.ref('excluded.mac'),
+            slot: eb.ref('excluded.slot'),
+            incarnation: eb.ref('excluded.incarnation'),
+            state: 'allocated',
+            container_id: null,
+            allocated_at: eb.ref('excluded.allocated_at'),
+            released_at: null,
+          }))
+          .where('ipam_allocations.state', '=', 'quarantined')
+          .where('ipam_allocations.released_at', '<=', releasedBy),
+      )
+      .returningAll()
+      .executeTakeFirst();
+    return row && toAllocation(row);
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    // The address is decided by the ON CONFLICT above; what is left is the slot's key or the MAC's.
+    const bySlot = /slot/.test(`${(error as { constraint?: string }).constraint ?? ''} ${(error as Error).message}`);
+    throw conflict(bySlot ? `slot ${claim.slot} holds an address in network ${claim.network} already (another claim for it won)` : `MAC ${claim.mac} belongs to another address in network ${claim.network}`, {
+      fix: 'try again: the next request sees the address the slot holds',
+      cause: error,
+    });
+  }
 }
 
 /** The holder's next incarnation of its own address, allocated again for a new container. */

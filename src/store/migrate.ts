@@ -36,7 +36,8 @@ const sqliteVersion: VersionRecord = {
 /**
  * PostgreSQL has no such header: a `schema_version` table, one row per version applied, and a
  * transaction-scoped advisory lock so that several servers starting at once migrate one after
- * the other. Not used yet (openStore opens SQLite only); it is here for the PostgreSQL store.
+ * the other. A migration runs READ COMMITTED (not the store's usual SERIALIZABLE): the version is
+ * read again after the lock is granted, and must see what the process before it committed.
  */
 const MIGRATION_LOCK = 0x62657274; // "bert"
 const postgresVersion: VersionRecord = {
@@ -73,7 +74,7 @@ export async function migrate(db: Kysely<any>, dialect: SqlDialect): Promise<voi
   for (const [index, migration] of migrations.entries()) {
     const version = index + 1;
     if (version <= current) continue;
-    await db.transaction().execute(async (tx) => {
+    await db.transaction().setIsolationLevel('read committed').execute(async (tx) => {
       await record.lock(tx);
       // Another process opening the same store may have applied it while this one waited.
       if ((await record.read(tx)) >= version) return;

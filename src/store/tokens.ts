@@ -1,6 +1,7 @@
 /** API tokens: a name, a role, the environments a deployer may change, and the SHA-256 of the secret (never the secret). */
 import type { Selectable } from 'kysely';
-import type { Store } from './db.js';
+import { conflict } from '../errors.js';
+import { isUniqueViolation, type Store } from './db.js';
 import type { TokensTable } from './schema.js';
 
 export type Role = 'viewer' | 'deployer' | 'admin';
@@ -22,13 +23,19 @@ type Row = Pick<Selectable<TokensTable>, (typeof COLUMNS)[number]>;
 
 const toRecord = (r: Row): TokenRecord => ({ id: r.id, name: r.name, role: r.role as Role, envs: JSON.parse(r.envs) as string[], createdBy: r.created_by, createdAt: r.created_at, revokedAt: r.revoked_at });
 
+/** Records a token; a `conflict` when one of that name exists (also when two are created at once). */
 export async function insertToken(db: Store, token: { name: string; role: Role; envs: string[]; hash: string; createdBy: string }, now = Date.now()): Promise<TokenRecord> {
-  const row = await db
-    .insertInto('tokens')
-    .values({ name: token.name, role: token.role, envs: JSON.stringify(token.envs), hash: token.hash, created_by: token.createdBy, created_at: now })
-    .returning(COLUMNS)
-    .executeTakeFirstOrThrow();
-  return toRecord(row);
+  try {
+    const row = await db
+      .insertInto('tokens')
+      .values({ name: token.name, role: token.role, envs: JSON.stringify(token.envs), hash: token.hash, created_by: token.createdBy, created_at: now })
+      .returning(COLUMNS)
+      .executeTakeFirstOrThrow();
+    return toRecord(row);
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    throw conflict(`a token named ${token.name} exists already`, { fix: `choose another name, or revoke it first: berth token revoke ${token.name}`, cause: error });
+  }
 }
 
 export async function tokenById(db: Store, id: number): Promise<TokenRecord | undefined> {

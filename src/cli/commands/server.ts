@@ -1,13 +1,14 @@
-/** berth server [--listen ADDR:PORT] [--state DIR] [--tls-cert F --tls-key F]: the control plane (server/main.ts). */
+/** berth server [--listen ADDR:PORT] [--state DIR] [--store postgres://…] [--tls-cert F --tls-key F] [--allow-read DIR]: the control plane (server/main.ts). */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { invalid } from '../../errors.js';
+import { describeLocation, storeLocation } from '../../store/location.js';
 import type { Command } from '../command.js';
 import { durationFlag } from '../flags.js';
 
 const reconcileInterval = (value: unknown): number => (String(value).trim() === '0' ? 0 : durationFlag(value, '--reconcile-interval')!);
 
-const USAGE = 'berth server [--listen 127.0.0.1:7878] [--state DIR] [--tls-cert cert.pem --tls-key key.pem] [--allow-read DIR]... [--reconcile-interval 10s (0s: off)]';
+const USAGE = 'berth server [--listen 127.0.0.1:7878] [--state DIR] [--store postgres://USER@HOST:PORT/DB [--store-password-file FILE]] [--tls-cert cert.pem --tls-key key.pem] [--allow-read DIR]... [--reconcile-interval 10s (0s: off)]';
 
 /** --allow-read DIR (repeatable): folders that exist, absolute. */
 function allowedFolders(value: unknown, cwd: string): string[] {
@@ -22,12 +23,26 @@ export const serverCommand: Command = {
   name: 'server',
   summary: 'runs the Berth server: one store, API under /v1, rollouts run in it; the first start prints an admin token',
   usage: USAGE,
-  options: { listen: { type: 'string' }, state: { type: 'string' }, 'reconcile-interval': { type: 'string' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'allow-read': { type: 'string', multiple: true } },
+  options: {
+    listen: { type: 'string' },
+    state: { type: 'string' },
+    store: { type: 'string' },
+    'store-password-file': { type: 'string' },
+    'reconcile-interval': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'allow-read': { type: 'string', multiple: true },
+  },
   run: async (context) => {
     const { flags, output, env, cwd } = context;
     const cert = flags['tls-cert'];
     const key = flags['tls-key'];
     if ((typeof cert === 'string') !== (typeof key === 'string')) throw invalid('--tls-cert and --tls-key go together', { fix: `usage: ${USAGE}` });
+    const passwordFile = typeof flags['store-password-file'] === 'string' ? resolve(cwd, flags['store-password-file']) : undefined;
+    if (passwordFile !== undefined && typeof flags.store !== 'string') throw invalid('--store-password-file is the password of a PostgreSQL store: give --store postgres://… with it', { fix: `usage: ${USAGE}` });
+    // Checked before the server loads: a mistyped URL is named at once, without its password.
+    const store = typeof flags.store === 'string' ? storeLocation(flags.store, passwordFile !== undefined ? { passwordFile } : {}) : undefined;
+    if (store && store.kind !== 'postgres') throw invalid(`--store "${flags.store}" is not a postgres:// URL`, { fix: 'leave --store out for the embedded store (SQLite under --state), or give postgres://USER@HOST:PORT/DATABASE' });
     // Loaded only here: the other commands never pay for the HTTP framework.
     const { startServer, DEFAULT_LISTEN } = await import('../../server/main.js');
     const stateDir = resolve(cwd, typeof flags.state === 'string' ? flags.state : (env.BERTH_STATE_DIR ?? '/var/lib/berth'));
@@ -35,13 +50,14 @@ export const serverCommand: Command = {
       listen: typeof flags.listen === 'string' ? flags.listen : DEFAULT_LISTEN,
       ...(flags['reconcile-interval'] !== undefined ? { reconcileIntervalMs: reconcileInterval(flags['reconcile-interval']) } : {}),
       stateDir,
+      ...(store ? { store } : {}),
       env,
       ...(typeof cert === 'string' && typeof key === 'string' ? { tls: { cert: resolve(cwd, cert), key: resolve(cwd, key) } } : {}),
       allowRead: allowedFolders(flags['allow-read'], cwd),
       say: (line) => output.out(line),
       log: (line) => output.err(line),
     });
-    output.out(`berth server listening on ${server.url} (state ${stateDir})`);
+    output.out(`berth server listening on ${server.url} (state ${stateDir}${store ? `, store ${describeLocation(store)}` : ''})`);
     await new Promise<void>((done) => {
       const stop = (signal: NodeJS.Signals) => {
         output.out(`berth server: ${signal}: stopping; rollouts in progress resume when it starts again`);

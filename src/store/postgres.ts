@@ -1,0 +1,68 @@
+/**
+ * The store on PostgreSQL: a pool of `pg` connections behind Kysely's PostgreSQL dialect, with the
+ * same joined transactions as SQLite (joined-transactions.ts). db.ts loads this module only for a
+ * postgres:// location, so the CLI, which always runs on SQLite, never loads `pg`.
+ */
+import { Kysely, PostgresAdapter, PostgresDriver, PostgresIntrospector, PostgresQueryCompiler, type TransactionSettings } from 'kysely';
+import pg from 'pg';
+import { JoiningDriver } from './joined-transactions.js';
+import { describeLocation, tagStoreError, type StoreLocation } from './location.js';
+import type { Schema } from './schema.js';
+
+const INT8 = 20;
+
+/**
+ * `pg` returns 64-bit integers as strings (they may exceed 2^53). Berth's are epoch milliseconds,
+ * ids, sizes and tokens, all far below, and the store's types say number (as SQLite returns them).
+ */
+function typeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
+  if (oid === INT8 && format !== 'binary') return (value: string) => Number(value);
+  return pg.types.getTypeParser(oid, format as 'text') as (value: string) => unknown;
+}
+
+export interface PostgresOptions {
+  poolSize?: number;
+  connectTimeoutMs?: number;
+}
+
+export function openPostgres(location: Extract<StoreLocation, { kind: 'postgres' }>, options: PostgresOptions): { store: Kysely<Schema>; driver: JoiningDriver } {
+  const where = describeLocation(location);
+  /** Every failure of a query or of a connection carries the store it came from (storeFailure names it). */
+  class StoreClient extends pg.Client {
+    override query(...args: unknown[]): any {
+      const result = (super.query as (...a: unknown[]) => unknown)(...args);
+      return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(tagStoreError(error, where))) : result;
+    }
+  }
+  class StorePool extends pg.Pool {
+    override connect(...args: unknown[]): any {
+      if (args.length > 0) return (super.connect as (...a: unknown[]) => unknown)(...args);
+      return super.connect().catch((error: unknown) => Promise.reject(tagStoreError(error, where)));
+    }
+  }
+  const pool = new StorePool({
+    Client: StoreClient,
+    host: location.host,
+    port: location.port,
+    user: location.user,
+    database: location.database,
+    ...(location.password !== undefined ? { password: location.password } : {}),
+    ...(location.ssl !== undefined ? { ssl: location.ssl as pg.PoolConfig['ssl'] } : {}),
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    application_name: 'berth',
+    types: { getTypeParser: typeParser as pg.CustomTypesConfig['getTypeParser'] },
+  });
+  // An idle connection the server closed (a restart, a failover) is dropped from the pool; the next query opens another.
+  pool.on('error', () => {});
+  const driver = new JoiningDriver(new PostgresDriver({ pool }), (settings: TransactionSettings) => `begin isolation level ${settings.isolationLevel ?? 'serializable'}`);
+  const store = new Kysely<Schema>({
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => driver,
+      createIntrospector: (db) => new PostgresIntrospector(db),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
+  });
+  return { store, driver };
+}
