@@ -35,7 +35,7 @@ export async function abandonRollout(run: RunContext, id: number, options: Rollo
   if (!record) throw notFound(`rollout #${id} does not exist`, { fix: 'list the open ones with: berth rollout ls' });
   refuseUnlessInterrupted(record);
   environmentOf(run.project, record.environment);
-  const lease = await acquireToAbandon(run.db, record, leaseSettings(run.env));
+  const lease = await acquireToAbandon(run.db, record, options.lease ?? leaseSettings(run.env));
   try {
     return await abandonUnder(run, record, lease, options);
   } finally {

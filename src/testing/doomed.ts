@@ -7,21 +7,21 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
-/** A run that dies at its `at`-th checkpoint (counting from 1); `at` 0: it never dies, it only counts. */
+/** A run that dies at its `at`-th checkpoint (counting from 1), or at the first one named `at`; `at` 0: it never dies, it only counts. */
 export class Doomed {
   readonly passed: string[] = [];
   dead = false;
   readonly death: Promise<string>;
   #die: (where: string) => void = () => {};
 
-  constructor(readonly at: number) {
+  constructor(readonly at: number | string) {
     this.death = new Promise((resolve) => (this.#die = resolve));
   }
 
   /** The fault at a checkpoint of this run. */
   reach(where: string): void | Promise<void> {
     if (!this.dead) this.passed.push(where);
-    if (this.dead || this.passed.length === this.at) {
+    if (this.dead || this.passed.length === this.at || where === this.at) {
       this.dead = true;
       this.#die(where);
       return new Promise<void>(() => {});
