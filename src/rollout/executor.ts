@@ -213,7 +213,7 @@ export async function rollout(run: RunContext, environmentName: string, request:
   if (plan.steps.length === 0) {
     // Nothing to change (a deploy whose every slot is up to date): nothing is journaled.
     await lease.release();
-    const last = (await rolloutsOf(run.db, service, environment.name)).find((r) => r.status === 'succeeded');
+    const last = (await rolloutsOf(run.db, service, environment.name)).find((r) => r.status === 'succeeded' && !isOperation(r.kind));
     return result(ctx, last?.id ?? 0, 'succeeded', 'nothing to do: every instance is up to date');
   }
   let id: number;
