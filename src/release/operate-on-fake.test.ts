@@ -177,4 +177,22 @@ describe('berth restart killed at each of its checkpoints in turn, on the FakeEn
       assert.equal(await currentRelease(p.db, 'web', 'dev'), 1, label);
     }
   });
+
+  it('an instance not healthy after its restart: the next one still restarts, nothing is rolled back, the restart is recorded failed naming it', async () => {
+    const ids = (await p.containers('web')).map((c) => c.id);
+    let sick = true;
+    p.engine.scriptExec((c, cmd) => (sick && cmd[0] === 'check-web' && c.name === 'shop.web-dev-1' ? { exitCode: 1, output: 'not ready\n' } : undefined));
+    try {
+      const result = await restartService(p.context, 'web', 'dev', { timeoutMs: 2_000 });
+      assert.deepEqual(result.restarted, ['web-dev-2']);
+      assert.deepEqual(result.failed.map((f) => f.slot), ['web-dev-1']);
+      const [restart] = await rolloutsOf(p.db, 'web', 'dev');
+      assert.deepEqual([restart!.kind, restart!.status, restart!.done], ['restart', 'failed', 2]);
+      assert.match(restart!.message, /^web-dev-1 not healthy after its restart: /);
+      assert.deepEqual((await p.containers('web')).map((c) => c.id), ids, 'the same containers: nothing removed or replaced');
+      assert.equal(await leaseOf(p.db, 'web', 'dev'), undefined);
+    } finally {
+      sick = false;
+    }
+  });
 });
