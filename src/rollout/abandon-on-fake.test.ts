@@ -69,8 +69,10 @@ describe('berth rollout abandon as a rollout, on the FakeEngine', () => {
 
     // The abandon, by a process that takes over the dead one's lease and dies before it puts slot 1 back.
     await killedAt('restore', 2 * TTL_MS, 'killed-abandon', (run, options) => abandonRollout(run, release!.id, options));
-    const [abandon] = await running();
+    const [abandon, ...others] = await running();
     assert.equal(abandon?.kind, 'abandon');
+    assert.deepEqual(others, [], 'the abandoned release is not running any more');
+    assert.match((await rolloutById(p.db, release!.id))!.message, new RegExp(`^abandoned: stopped after step \\d+ of \\d+; rollout #${abandon!.id} converges on what runs$`));
     assert.deepEqual(JSON.parse(abandon!.plan), { target: 2, phase: 'forward', abandons: release!.id, steps: [{ op: 'restore', slots: ['web-dev-1'] }, { op: 'tidy' }] });
     assert.equal((await leaseOf(p.db, 'web', 'dev'))?.rollout, abandon!.id, 'the lease names the abandon');
 

@@ -13,7 +13,7 @@ import { acquireToAbandon, leaseSettings, type HeldLease } from './lease.js';
 import { observe, targetHash, type LeasedContext } from './rollout-context.js';
 import type { RolloutPlan, RolloutStep } from './rollout-plan.js';
 import { actor, contextFor, requireRelease, usesFrontDoor, type RolloutOptions } from './executor.js';
-import { runOperation } from './operation.js';
+import { markAbandoned, runOperation } from './operation.js';
 import type { SlotOutcome } from './ops-steps.js';
 import { runStep } from './steps.js';
 
@@ -75,7 +75,7 @@ async function abandonUnder(run: RunContext, record: Rollout, lease: HeldLease, 
       emit({ type: 'instance', slot: o.slot, text: 'removed, half-launched by the rollout' });
     }
   };
-  await runOperation({ ...ctx, outcome }, { kind: 'abandon', release: abandoned.target, actor: actor(run.env), plan }, runStep);
+  await runOperation({ ...ctx, outcome }, { kind: 'abandon', release: abandoned.target, actor: actor(run.env), plan, journaled: (c) => markAbandoned(c, record.id) }, runStep);
   const running = (await observe(ctx)).filter((o) => o.role !== 'aside' && o.running).map((o) => o.slot).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
   const message = (await rolloutById(run.db, record.id))?.message ?? '';
   return { rollout: record.id, service: record.service, environment: record.environment, restored, removed, running, message };

@@ -28,6 +28,8 @@ export interface OperationRequest {
   plan: RolloutPlan;
   /** Called once the plan is journaled, with its id. */
   onJournaled?: (rollout: number) => void;
+  /** A write under the lease once the plan is journaled, before the first step (an abandon ends the rollout it abandons). */
+  journaled?: (ctx: LeasedOperation) => Promise<void>;
 }
 
 export interface OperationResult {
@@ -79,7 +81,18 @@ export async function runOperation<C extends LeasedOperation>(ctx: C, request: O
     throw error;
   }
   request.onJournaled?.(id);
-  return continueOperation(ctx, (await rolloutById(ctx.run.db, id))!, request.plan, 0, apply);
+  const record = (await rolloutById(ctx.run.db, id))!;
+  if (request.journaled) {
+    try {
+      await request.journaled({ ...ctx, rollout: id });
+    } catch (error) {
+      // Nothing changed yet: the operation ends failed, and the lease goes (one another process took over stays its).
+      await setRolloutStatus(ctx.run.db, id, 'failed', ctx.lease, (error as Error).message).catch(() => {});
+      await ctx.lease.release().catch(() => {});
+      throw error;
+    }
+  }
+  return continueOperation(ctx, record, request.plan, 0, apply);
 }
 
 /**
@@ -142,6 +155,16 @@ async function ending(ctx: LeasedOperation, record: Rollout, plan: RolloutPlan, 
   return { status: 'succeeded', message: '' };
 }
 
+/**
+ * Once an abandon is journaled, the rollout it abandons is abandoned (no two rollouts of the service running,
+ * also if the abandon is killed); the abandon's end says what runs then.
+ */
+export async function markAbandoned(ctx: LeasedOperation, abandonedId: number): Promise<void> {
+  const abandoned = (await rolloutById(ctx.run.db, abandonedId))!;
+  const stopped = `stopped after step ${abandoned.done} of ${(JSON.parse(abandoned.plan) as RolloutPlan).steps.length}`;
+  await setRolloutStatus(ctx.run.db, abandonedId, 'abandoned', ctx.lease, `abandoned: ${stopped}; rollout #${ctx.rollout} converges on what runs`);
+}
+
 /** The abandoned rollout ends as abandoned, saying where it stopped and what runs now. */
 async function endAbandoned(ctx: LeasedOperation, record: Rollout, abandonedId: number, outcomes: SlotOutcome[]): Promise<{ status: RolloutStatus; message: string }> {
   const { db } = ctx.run;
@@ -153,6 +176,6 @@ async function endAbandoned(ctx: LeasedOperation, record: Rollout, abandonedId: 
   if (abandoned.kind === 'scale') await setScale(db, abandoned.service, abandoned.environment, running.length);
   const stopped = `stopped after step ${abandoned.done} of ${(JSON.parse(abandoned.plan) as RolloutPlan).steps.length}`;
   const message = `abandoned by ${record.actor}: ${stopped}; converged on what runs (${running.length} instance(s)${restored.length > 0 ? `, ${restored.join(', ')} put back` : ''})`;
-  if (abandoned.status === 'running') await setRolloutStatus(db, abandoned.id, 'abandoned', ctx.lease, message);
+  await setRolloutStatus(db, abandoned.id, 'abandoned', ctx.lease, message);
   return { status: 'succeeded', message: `ended rollout #${abandoned.id}` };
 }
