@@ -34,7 +34,7 @@ import {
   type RolloutKind,
   type RolloutStatus,
 } from '../store/releases.js';
-import { applyOperation, continueOperation, operationContext, type OperationResult } from './operation.js';
+import { applyOperation, continueOperation, operationContext, type LeasedOperation, type OperationResult } from './operation.js';
 import { isLostLease, leaseOf } from '../store/leases.js';
 import { NO_DOOR, type Door } from './door.js';
 import { requireHosts } from './preflight.js';
@@ -309,7 +309,14 @@ async function resumeOperation(run: RunContext, record: Rollout, plan: RolloutPl
     options.onJournaled?.(record.id);
     ended = await continueOperation(ctx, record, plan, record.done, runStep);
   } else {
-    const ctx = await operationContext(run, record.service, record.environment, lease, settings);
+    let ctx: LeasedOperation;
+    try {
+      ctx = await operationContext(run, record.service, record.environment, lease, settings);
+    } catch (error) {
+      // The operation stays open under the lease, for the next command to resume.
+      lease.stop();
+      throw error;
+    }
     options.onJournaled?.(record.id);
     ended = await continueOperation(ctx, record, plan, record.done, applyOperation);
   }
