@@ -1,13 +1,19 @@
-/** Day-to-day operations on a deployed service: logs, exec, restart, stop, rm. */
+/** Day-to-day operations on a deployed service: logs, exec, stop, rm (restart.ts: restart). */
 import { notFound } from '../errors.js';
 import { stopFrontDoor } from '../lb/front-door.js';
 import { frontDoorDir } from '../lb/paths.js';
 import { allRefs, releaseDigest } from '../store/refs.js';
 import { environmentOf, ipamOf, networkOf, serviceOf, type RunContext } from '../runtime/context.js';
-import { waitHealthy } from '../health/gate.js';
 import { listFleet, listInstances, type InstanceStatus } from '../runtime/instances.js';
 import { unreachableError } from '../runtime/reach.js';
 import { removeInstance } from '../rollout/remove.js';
+import { conflict } from '../errors.js';
+import { currentRelease, type OperationKind } from '../store/releases.js';
+import { acquire, leaseSettings, type HeldLease, type LeaseSettings } from '../rollout/lease.js';
+import { actor, recoverInterrupted, repairWait, type RolloutOptions } from '../rollout/executor.js';
+import { applyOperation, operationContext, runOperation, type OperationResult } from '../rollout/operation.js';
+import type { SlotOutcome } from '../rollout/ops-steps.js';
+import type { OperationStep } from '../rollout/rollout-plan.js';
 
 /** A service's instances in an environment, or one instance when `name` is a slot. */
 export async function selectInstances(context: RunContext, name: string, environment: string, options: { withMissing?: boolean } = {}): Promise<InstanceStatus[]> {
@@ -60,37 +66,93 @@ export async function execIn(context: RunContext, instance: InstanceStatus, comm
   return context.hosts.engine(instance.host).exec(instance.id, command);
 }
 
-/** Restarts one instance at a time and waits until each is healthy again, so the service never goes fully down. */
-export async function restartInstances(context: RunContext, instances: InstanceStatus[], onDone: (slot: string, healthy: boolean, reason?: string) => void, timeoutMs = 120_000): Promise<boolean> {
-  let allHealthy = true;
-  for (const instance of instances) {
-    const service = serviceOf(context.project, instance.service);
-    const engine = context.hosts.engine(instance.host);
-    await engine.containers.restart(instance.id, service.stopGraceSeconds);
-    const state = await engine.containers.inspect(instance.id);
-    const restartsBefore = state?.restartCount ?? 0;
-    const gate = await waitHealthy(
-      engine,
-      instance.id,
-      service.health,
-      {
-        address: (port) =>
-          instance.ip ? { host: instance.ip, port } : instance.ports[`${port}/tcp`] ? { host: context.hosts.address(instance.host), port: instance.ports[`${port}/tcp`]! } : { host: context.hosts.address(instance.host), port },
-      },
-      timeoutMs,
-      restartsBefore,
-    );
-    onDone(instance.slot, gate.healthy, gate.healthy ? undefined : gate.reason);
-    if (!gate.healthy) allHealthy = false;
+/** `berth stop`: the instances' containers stopped, as a rollout of kind 'stop' under the service's lease; they keep their slots and addresses. */
+export async function stopInstances(run: RunContext, instances: InstanceStatus[], environment: string, options: OperationOptions = {}): Promise<void> {
+  for (const [service, of] of byService(instances)) {
+    const at = hostsOf(of);
+    await operate(run, service, environment, 'stop', [{ op: 'stop', slots: Object.keys(at), at }], options);
   }
-  return allHealthy;
 }
 
-export async function stopInstances(context: RunContext, instances: InstanceStatus[]): Promise<void> {
-  await Promise.all(instances.map((i) => context.hosts.engine(i.host).containers.stop(i.id, serviceOf(context.project, i.service).stopGraceSeconds)));
+/**
+ * `berth rm`: the instances removed, their addresses into quarantine, as a rollout of kind 'rm' under the
+ * service's lease; once nothing of the service is left, its front door and deployed-digest references end too.
+ * Returns the addresses released, in the order of the instances.
+ */
+export async function rmInstances(run: RunContext, instances: InstanceStatus[], environment: string, options: OperationOptions = {}): Promise<string[]> {
+  const released = new Map<string, string>();
+  for (const [service, of] of byService(instances)) {
+    const at = hostsOf(of);
+    const all = (await listInstances(run, { environment, withMissing: true })).filter((i) => i.service === service);
+    const everything = all.every((i) => i.slot in at);
+    const steps: OperationStep[] = [{ op: 'rm', slots: Object.keys(at), at }, ...(everything ? [{ op: 'retire' } as const] : [])];
+    await operate(run, service, environment, 'rm', steps, { ...options, outcome: (o) => (o.op === 'rm' && o.ip ? released.set(o.slot, o.ip) : undefined) });
+  }
+  return [...new Set(instances.map((i) => released.get(i.slot)).filter((ip): ip is string => ip !== undefined))];
 }
 
-/** Removes the instances, releases their addresses into quarantine and ends the deployed-digest references of what is gone. */
+export interface OperationOptions {
+  /** Told what the operation waits for (a repair by the reconciler) and, resuming an interrupted rollout first, its progress. */
+  emit?: RolloutOptions['emit'];
+  outcome?: (outcome: SlotOutcome) => void;
+  onJournaled?: (rollout: number) => void;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** The lease's TTL, clock and holder (a test plays another process). */
+  lease?: LeaseSettings;
+}
+
+function byService(instances: InstanceStatus[]): Map<string, InstanceStatus[]> {
+  const services = new Map<string, InstanceStatus[]>();
+  for (const i of instances) services.set(i.service, [...(services.get(i.service) ?? []), i]);
+  return services;
+}
+
+/** Slot → its host, in the instances' order (a slot's set-aside container is on the same host as its own). */
+function hostsOf(instances: InstanceStatus[]): Record<string, string> {
+  const at: Record<string, string> = {};
+  for (const i of instances) at[i.slot] ??= i.host;
+  return at;
+}
+
+/** Journals and runs the steps as a rollout of `kind` under the service's lease; returns how it ended. */
+export async function operate(run: RunContext, service: string, environment: string, kind: OperationKind, steps: OperationStep[], options: OperationOptions): Promise<OperationResult> {
+  const lease = await operationLease(run, service, environment, kind, options);
+  const emit = options.emit ?? (() => {});
+  let ctx;
+  try {
+    ctx = await operationContext(run, service, environment, lease, { emit, timeoutMs: options.timeoutMs ?? 120_000, ...(options.outcome ? { outcome: options.outcome } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  } catch (error) {
+    await lease.release();
+    throw error;
+  }
+  const release = (await currentRelease(run.db, service, environment)) ?? 0;
+  return await runOperation(ctx, { kind, release, actor: actor(run.env), plan: { target: release, phase: 'forward', steps }, ...(options.onJournaled ? { onJournaled: options.onJournaled } : {}) }, applyOperation);
+}
+
+/**
+ * The service's lease for an operation: a rollout a killed berth left is finished first (as before any
+ * rollout), a repair by the reconciler waited for, and any other holder a conflict that names it.
+ */
+async function operationLease(run: RunContext, service: string, environment: string, kind: OperationKind, options: OperationOptions): Promise<HeldLease> {
+  const wait = () => repairWait({ ...options, ...(options.emit ? { emit: options.emit } : {}) });
+  const first = await acquire(run.db, service, environment, 0, options.lease ?? leaseSettings(run.env), wait());
+  if (!first.interrupted) return first.lease;
+  // Not asked of every host up front: a stop on one host works while another does not answer, unless there is a rollout to finish.
+  first.lease.stop();
+  await recoverInterrupted(run, service, environment, options, `the ${kind} of ${service} in ${environment}`);
+  const { lease, interrupted } = await acquire(run.db, service, environment, 0, options.lease ?? leaseSettings(run.env), wait());
+  if (interrupted) {
+    lease.stop();
+    throw conflict(`rollout #${interrupted.id} of ${service} in ${environment} was interrupted just now`, { fix: `run the same command again: it finishes that rollout first (or end it: berth rollout abandon ${interrupted.id})` });
+  }
+  return lease;
+}
+
+/**
+ * Removes the instances at once, without the service's lease or a journal (`berth rm` is rmInstances): what a
+ * test's cleanup uses to leave nothing behind whatever state it left the service in.
+ */
 export async function removeInstances(context: RunContext, instances: InstanceStatus[], environment: string): Promise<string[]> {
   const ipam = ipamOf(context);
   const network = networkOf(context.project, environmentOf(context.project, environment));

@@ -47,8 +47,15 @@ describe('berth restart of a deployed service on the FakeEngine', () => {
     const after = await instances();
     assert.deepEqual(after.map((i) => [i.slot, i.id, i.image, i.running]), before.map((i) => [i.slot, i.id, p.images.v1, true]), 'the same containers, running again');
     assert.deepEqual([...new Set(probes)].sort(), ['shop.web-dev-1', 'shop.web-dev-2'], 'each was probed after its restart');
-    const rollouts = await rolloutsOf(p.db, 'web', 'dev');
-    assert.deepEqual(rollouts.map((r) => r.kind), ['deploy'], 'a restart in place journals no rollout');
+    const [restart, deploy] = await rolloutsOf(p.db, 'web', 'dev');
+    assert.equal(deploy!.kind, 'deploy');
+    const view = await rolloutView(p.db, restart!);
+    assert.deepEqual(
+      [view.kind, view.status, view.release, view.done, view.steps],
+      ['restart', 'succeeded', 1, 2, [{ op: 'restart', slots: ['web-dev-1'], at: { 'web-dev-1': 'local' } }, { op: 'restart', slots: ['web-dev-2'], at: { 'web-dev-2': 'local' } }]],
+      'a restart in place is a rollout of its own, one slot per step',
+    );
+    assert.equal(await currentRelease(p.db, 'web', 'dev'), 1, 'it runs the same release');
   });
 
   it('an instance removed behind Berth\'s back is recreated on its slot by a journaled rollout; the other is restarted', async () => {
@@ -56,9 +63,11 @@ describe('berth restart of a deployed service on the FakeEngine', () => {
     await p.engine.containers.remove(two!.id);
     const result = await restartService(p.context, 'web', 'dev', { timeoutMs: 10_000 });
     assert.deepEqual(result, { service: 'web', environment: 'dev', recreated: ['web-dev-2'], restarted: ['web-dev-1'], failed: [] });
-    const [recreation] = await rolloutsOf(p.db, 'web', 'dev');
+    const [restart, recreation] = await rolloutsOf(p.db, 'web', 'dev');
     const view = await rolloutView(p.db, recreation!);
     assert.deepEqual([view.kind, view.status, view.release, view.steps], ['scale', 'succeeded', 1, [{ op: 'front-door' }, { op: 'create', slots: ['web-dev-2'] }, { op: 'converge', replicas: 2 }]]);
+    const restarts = await rolloutView(p.db, restart!);
+    assert.deepEqual([restarts.kind, restarts.status, restarts.steps], ['restart', 'succeeded', [{ op: 'restart', slots: ['web-dev-1'], at: { 'web-dev-1': 'local' } }]], 'then the restart of the other, journaled');
     const after = await instances();
     assert.deepEqual(after.map((i) => [i.slot, i.image, i.running]), [['web-dev-1', p.images.v1, true], ['web-dev-2', p.images.v1, true]]);
     assert.equal(after[0]!.id, one!.id, 'web-dev-1 kept its container');

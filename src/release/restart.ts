@@ -7,13 +7,12 @@
  */
 import { environmentOf, serviceOf, type RunContext } from '../runtime/context.js';
 import { listInstances } from '../runtime/instances.js';
-import { restartInstances, selectInstances } from './operate.js';
-import { conflict, invalid } from '../errors.js';
+import { operate, selectInstances } from './operate.js';
+import { invalid } from '../errors.js';
 import { currentRelease } from '../store/releases.js';
-import { acquire, leaseSettings } from '../rollout/lease.js';
 import { recreateMissing } from './operations.js';
 import type { RolloutEvent } from '../rollout/rollout-context.js';
-import { recoverInterrupted, repairWait, type RolloutOptions } from '../rollout/executor.js';
+import { recoverInterrupted, type RolloutOptions } from '../rollout/executor.js';
 
 export type RestartEvent =
   | RolloutEvent
@@ -34,7 +33,7 @@ export interface RestartResult {
   failed: { slot: string; reason: string }[];
 }
 
-export interface RestartOptions extends Pick<RolloutOptions, 'onJournaled' | 'signal' | 'timeoutMs'> {
+export interface RestartOptions extends Pick<RolloutOptions, 'onJournaled' | 'signal' | 'timeoutMs' | 'lease'> {
   /** One instance (a slot of the service, e.g. web-production-2) instead of all. */
   instance?: string;
   emit?: (event: RestartEvent) => void;
@@ -66,11 +65,18 @@ export async function restartService(run: RunContext, serviceName: string, envir
   const result: RestartResult = { service, environment, ...(options.instance !== undefined ? { instance: options.instance } : {}), recreated: [], restarted: [], failed: [] };
   const fail = (slot: string, reason: string) => result.failed.push({ slot, reason });
 
+  // The server answers once the first rollout is journaled: a resumed one, the recreation's or the restarts'.
+  let journaled = false;
+  const onJournaled = (id: number) => {
+    if (!journaled) options.onJournaled?.(id);
+    journaled = true;
+  };
   const rolloutOptions: RolloutOptions = {
     ...(options.emit ? { emit: options.emit } : {}),
-    ...(options.onJournaled ? { onJournaled: options.onJournaled } : {}),
+    ...(options.onJournaled ? { onJournaled } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.lease ? { lease: options.lease } : {}),
   };
   // A rollout a killed berth left half done is finished first, as before any rollout (and a host that does not answer stops it here).
   await recoverInterrupted(run, service, environment, rolloutOptions, `the restart of ${service} in ${environment}`);
@@ -103,25 +109,16 @@ export async function restartService(run: RunContext, serviceName: string, envir
   const present = now.filter((i) => i.state !== 'missing' && i.state !== 'set-aside' && !handled.has(i.slot) && i.service === service && chosen(i.slot));
   // Nothing at all: selectInstances says what is wrong (no such instance, nothing deployed, a host that does not answer).
   const instances = present.length === 0 && missing.length === 0 ? await selectInstances(run, options.instance ?? service, environment) : present;
-  // The restarts hold the service's lease: no rollout runs beside them, and the reconciler leaves a container that is restarting alone.
-  const { lease, interrupted } = await acquire(run.db, service, environment, 0, leaseSettings(run.env), repairWait({ ...options, note: (text) => emit({ type: 'note', text }) }));
-  if (interrupted) {
-    lease.stop();
-    throw conflict(`rollout #${interrupted.id} of ${service} in ${environment} was interrupted just now`, { fix: `run the same command again: it finishes that rollout first (or end it: berth rollout abandon ${interrupted.id})` });
-  }
-  try {
-    await restartInstances(
-      run,
-      instances,
-      (slot, healthy, reason) => {
-        emit({ type: 'restarted', slot, healthy, ...(reason !== undefined ? { reason } : {}) });
-        if (healthy) result.restarted.push(slot);
-        else fail(slot, reason ?? 'not healthy');
-      },
-      options.timeoutMs,
-    );
-  } finally {
-    await lease.release();
-  }
+  // The restarts are a rollout of their own, one slot per step, under the service's lease: no rollout runs beside them,
+  // and the reconciler leaves a container that is restarting alone. The server answers once the first rollout is journaled.
+  await operate(run, service, environment, 'restart', instances.map((i) => ({ op: 'restart', slots: [i.slot], at: { [i.slot]: i.host } })), {
+    ...rolloutOptions,
+    outcome: (o) => {
+      if (o.op !== 'restart') return;
+      emit({ type: 'restarted', slot: o.slot, healthy: o.healthy, ...(o.reason !== undefined ? { reason: o.reason } : {}) });
+      if (o.healthy) result.restarted.push(o.slot);
+      else fail(o.slot, o.reason ?? 'not healthy');
+    },
+  });
   return result;
 }

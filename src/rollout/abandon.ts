@@ -1,20 +1,21 @@
 /**
  * `berth rollout abandon <id>`: ends an interrupted rollout without going on
- * with its plan, and converges on what runs. A slot whose old container was set
+ * with its plan, and converges on what runs, through a rollout of kind 'abandon'. A slot whose old container was set
  * aside (`<project>.<slot>-prev`) and has no running main container gets it back; a
  * half-launched container of the rollout is removed; leftovers go; the front
  * door holds exactly the running instances; the lease is released.
  */
 import { environmentOf, type RunContext } from '../runtime/context.js';
-import { restore } from './launch.js';
-import { removeInstance } from './remove.js';
 import { conflict, notFound } from '../errors.js';
-import { rolloutById, setRolloutStatus, setScale, type Rollout } from '../store/releases.js';
+import type { Observed } from '../runtime/observe.js';
+import { rolloutById, type Rollout } from '../store/releases.js';
 import { acquireToAbandon, leaseSettings, type HeldLease } from './lease.js';
-import { journaled, observe, targetHash } from './rollout-context.js';
-import type { RolloutPlan } from './rollout-plan.js';
+import { observe, targetHash, type LeasedContext } from './rollout-context.js';
+import type { RolloutPlan, RolloutStep } from './rollout-plan.js';
 import { actor, contextFor, requireRelease, usesFrontDoor, type RolloutOptions } from './executor.js';
-import { converge } from './steps.js';
+import { markAbandoned, runOperation } from './operation.js';
+import type { SlotOutcome } from './ops-steps.js';
+import { runStep } from './steps.js';
 
 export interface AbandonResult {
   rollout: number;
@@ -29,15 +30,12 @@ export interface AbandonResult {
   message: string;
 }
 
-/** A container an interrupted rollout renamed aside. */
-const isSetAside = (o: { role: string }) => o.role === 'aside';
-
 export async function abandonRollout(run: RunContext, id: number, options: RolloutOptions = {}): Promise<AbandonResult> {
   const record = await rolloutById(run.db, id);
   if (!record) throw notFound(`rollout #${id} does not exist`, { fix: 'list the open ones with: berth rollout ls' });
   refuseUnlessInterrupted(record);
   environmentOf(run.project, record.environment);
-  const lease = await acquireToAbandon(run.db, record, leaseSettings(run.env));
+  const lease = await acquireToAbandon(run.db, record, options.lease ?? leaseSettings(run.env));
   try {
     return await abandonUnder(run, record, lease, options);
   } finally {
@@ -45,45 +43,60 @@ export async function abandonRollout(run: RunContext, id: number, options: Rollo
   }
 }
 
+/**
+ * The abandon is a rollout of its own (kind 'abandon'), journaled before it changes anything: killed, the next
+ * command on the service finishes it. At its end the abandoned rollout is recorded as abandoned.
+ */
 async function abandonUnder(run: RunContext, record: Rollout, lease: HeldLease, options: RolloutOptions): Promise<AbandonResult> {
-  const { id } = record;
   const environment = environmentOf(run.project, record.environment);
-  const plan = JSON.parse(record.plan) as RolloutPlan;
+  const abandoned = JSON.parse(record.plan) as RolloutPlan;
   const emit = options.emit ?? (() => {});
-  const ctx = { ...(await contextFor(run, await requireRelease(run, record.service, plan.target), environment, options, await usesFrontDoor(run, record.kind, record.service, record.environment))), lease };
+  let ctx: LeasedContext;
+  let plan: RolloutPlan;
+  try {
+    ctx = { ...(await contextFor(run, await requireRelease(run, record.service, abandoned.target), environment, options, await usesFrontDoor(run, record.kind, record.service, record.environment))), lease };
+    const here = await observe(ctx);
+    const ofTarget = new Set<string>();
+    for (const o of here) if (o.specHash === (await targetHash(ctx, o.slot))) ofTarget.add(o.id);
+    plan = { target: abandoned.target, phase: 'forward', abandons: record.id, steps: planAbandon(here, ofTarget) };
+  } catch (error) {
+    // Nothing journaled: the abandoned rollout keeps the lease, still interrupted.
+    lease.stop();
+    throw error;
+  }
   const restored: string[] = [];
   const removed: string[] = [];
-  const here = await observe(ctx);
-  for (const aside of here.filter(isSetAside)) {
-    const main = here.find((o) => o.role === 'main' && o.slot === aside.slot);
-    if (main?.running) continue;
-    const engine = ctx.run.hosts.engine(aside.host);
-    if (main) {
-      // A move launches the new container on another host than the set-aside one.
-      await ctx.run.hosts.engine(main.host).containers.remove(main.id);
-      removed.push(main.slot);
+  const outcome = (o: SlotOutcome) => {
+    if (o.op === 'restore') {
+      restored.push(o.slot);
+      emit({ type: 'instance', slot: o.slot, text: 'put the set-aside container back' });
+    } else if (o.op === 'rm') {
+      removed.push(o.slot);
+      emit({ type: 'instance', slot: o.slot, text: 'removed, half-launched by the rollout' });
     }
-    await restore(engine, ctx.target.ipam, aside.id, run.project.name, aside.slot, ctx.target.network);
-    restored.push(aside.slot);
-    emit({ type: 'instance', slot: aside.slot, text: 'put the set-aside container back' });
-  }
-  // A main container of the rollout's release that never ran, with nothing set aside, is a new slot half-launched (create,
-  // surge, canary): it goes with its address and record. A stopped one of another release is the operator's.
-  for (const o of here.filter((x) => !isSetAside(x) && !x.running && !restored.includes(x.slot))) {
-    if (o.specHash !== await targetHash(ctx, o.slot)) continue;
-    await removeInstance(ctx.run, ctx.target.ipam, { host: o.host, id: o.id, slot: o.slot, environment: environment.name, network: ctx.target.network, graceSeconds: 0 }, <T>(forget: () => Promise<T>) => journaled(ctx, forget));
-    removed.push(o.slot);
-    emit({ type: 'instance', slot: o.slot, text: 'removed, half-launched by the rollout' });
-  }
-  await converge(ctx, []);
-  const running = (await observe(ctx)).filter((o) => !isSetAside(o) && o.running).map((o) => o.slot).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-  // An interrupted scale asked for more (or fewer) than runs now: what runs is the scale from here on.
-  if (record.kind === 'scale') await setScale(run.db, record.service, record.environment, running.length);
-  const steps = `stopped after step ${record.done} of ${plan.steps.length}`;
-  const message = `abandoned by ${actor(run.env)}: ${steps}; converged on what runs (${running.length} instance(s)${restored.length > 0 ? `, ${restored.join(', ')} put back` : ''})`;
-  await setRolloutStatus(run.db, id, 'abandoned', lease, message);
-  await lease.release();
-  return { rollout: id, service: record.service, environment: record.environment, restored, removed, running, message };
+  };
+  await runOperation({ ...ctx, outcome }, { kind: 'abandon', release: abandoned.target, actor: actor(run.env), plan, journaled: (c) => markAbandoned(c, record.id) }, runStep);
+  const running = (await observe(ctx)).filter((o) => o.role !== 'aside' && o.running).map((o) => o.slot).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const message = (await rolloutById(run.db, record.id))?.message ?? '';
+  return { rollout: record.id, service: record.service, environment: record.environment, restored, removed, running, message };
+}
+
+/**
+ * What an abandon does, from what runs: a slot whose old container was set aside and has no running main one gets
+ * it back; a main container of the rollout's release that never ran, with nothing set aside, is a new slot
+ * half-launched (create, surge, canary) and goes with its address and record (a stopped one of another release is
+ * the operator's); then leftovers go and the front door holds exactly the running instances.
+ */
+export function planAbandon(here: readonly Observed[], ofTarget: ReadonlySet<string>): RolloutStep[] {
+  const mainRuns = (slot: string) => here.some((o) => o.role === 'main' && o.slot === slot && o.running);
+  const restore = [...new Set(here.filter((o) => o.role === 'aside' && !mainRuns(o.slot)).map((o) => o.slot))];
+  const at: Record<string, string> = {};
+  for (const o of here) if (o.role !== 'aside' && !o.running && !restore.includes(o.slot) && ofTarget.has(o.id)) at[o.slot] ??= o.host;
+  const steps: RolloutStep[] = [];
+  if (restore.length > 0) steps.push({ op: 'restore', slots: restore });
+  if (Object.keys(at).length > 0) steps.push({ op: 'rm', slots: Object.keys(at), at });
+  steps.push({ op: 'tidy' });
+  return steps;
 }
 
 function refuseUnlessInterrupted(record: Rollout): void {

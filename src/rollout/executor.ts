@@ -30,9 +30,11 @@ import {
   startRollout,
   type Release,
   type Rollout,
+  isOperation,
   type RolloutKind,
   type RolloutStatus,
 } from '../store/releases.js';
+import { applyOperation, continueOperation, operationContext, type LeasedOperation, type OperationResult } from './operation.js';
 import { isLostLease, leaseOf } from '../store/leases.js';
 import { NO_DOOR, type Door } from './door.js';
 import { requireHosts } from './preflight.js';
@@ -175,7 +177,7 @@ export async function usesFrontDoor(run: RunContext, kind: RolloutKind, service:
 
 async function lastRanByDeploy(run: RunContext, service: string, environment: string): Promise<boolean> {
   // A reconcile repeats what ran before it, so the rollout before it decides.
-  return (await rolloutsOf(run.db, service, environment)).find((r) => r.status === 'succeeded' && r.kind !== 'reconcile')?.kind === 'deploy';
+  return (await rolloutsOf(run.db, service, environment)).find((r) => r.status === 'succeeded' && r.kind !== 'reconcile' && !isOperation(r.kind))?.kind === 'deploy';
 }
 
 /** Takes the service's lease (finishing an interrupted rollout first), then runs the request's plan. */
@@ -211,7 +213,7 @@ export async function rollout(run: RunContext, environmentName: string, request:
   if (plan.steps.length === 0) {
     // Nothing to change (a deploy whose every slot is up to date): nothing is journaled.
     await lease.release();
-    const last = (await rolloutsOf(run.db, service, environment.name)).find((r) => r.status === 'succeeded');
+    const last = (await rolloutsOf(run.db, service, environment.name)).find((r) => r.status === 'succeeded' && !isOperation(r.kind));
     return result(ctx, last?.id ?? 0, 'succeeded', 'nothing to do: every instance is up to date');
   }
   let id: number;
@@ -275,6 +277,7 @@ export async function recoverInterrupted(run: RunContext, service: string, envir
   }
   const plan = JSON.parse(interrupted.plan) as RolloutPlan;
   const emit = options.emit ?? (() => {});
+  if (isOperation(interrupted.kind)) return await resumeOperation(run, interrupted, plan, lease, options);
   emit({
     type: 'note',
     text:
@@ -284,6 +287,40 @@ export async function recoverInterrupted(run: RunContext, service: string, envir
         : 'Every step is safe to repeat, and an instance found running counts only once it passes its health check again, so it resumes forward; a failure from here rolls back.'),
   });
   return continueRollout(run, interrupted.id, plan, options, { lease, from: interrupted.done });
+}
+
+/** An interrupted restart, stop, rm or abandon goes on from its journal: its steps are safe to repeat, and none rolls back. */
+async function resumeOperation(run: RunContext, record: Rollout, plan: RolloutPlan, lease: HeldLease, options: RolloutOptions): Promise<RolloutResult> {
+  const emit = options.emit ?? (() => {});
+  emit({ type: 'note', text: `rollout #${record.id} (${record.kind}) was interrupted after step ${record.done} of ${plan.steps.length}: the berth process running it is gone. Its steps are safe to repeat; it goes on.` });
+  const settings = { emit, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS };
+  let ended: OperationResult;
+  if (record.kind === 'abandon') {
+    // An abandon converges on what runs through the front door of the rollout it abandons.
+    let ctx: LeasedContext;
+    try {
+      const abandoned = await rolloutById(run.db, plan.abandons ?? 0);
+      const door = await usesFrontDoor(run, abandoned?.kind ?? 'release', record.service, record.environment);
+      ctx = { ...(await contextFor(run, await requireRelease(run, record.service, plan.target), environmentOf(run.project, record.environment), options, door)), lease };
+    } catch (error) {
+      lease.stop();
+      throw error;
+    }
+    options.onJournaled?.(record.id);
+    ended = await continueOperation(ctx, record, plan, record.done, runStep);
+  } else {
+    let ctx: LeasedOperation;
+    try {
+      ctx = await operationContext(run, record.service, record.environment, lease, settings);
+    } catch (error) {
+      // The operation stays open under the lease, for the next command to resume.
+      lease.stop();
+      throw error;
+    }
+    options.onJournaled?.(record.id);
+    ended = await continueOperation(ctx, record, plan, record.done, applyOperation);
+  }
+  return { rollout: record.id, service: record.service, environment: record.environment, release: record.release, status: ended.status, message: ended.message, frontDoor: { address: '', port: 0 } };
 }
 
 /**
@@ -441,6 +478,10 @@ function describeStep(step: RolloutPlan['steps'][number]): string {
       return `converge on ${step.replicas} instance(s)`;
     case 'canary':
       return `canary ${step.slots.join(', ')} with ${Math.round(step.share * 100)}% of the traffic`;
+    case 'retire':
+      return 'front door and digest references of the service ended';
+    case 'tidy':
+      return 'leftovers removed, the front door holding the running instances';
     default:
       return `${step.op} ${step.slots.join(', ')}`;
   }

@@ -24,7 +24,26 @@ export type RolloutStep =
   /** Canary instances of the target release beside the others, with `share` of the traffic. */
   | { op: 'canary'; slots: string[]; share: number }
   /** Leftovers and slots above `replicas` removed; the load balancer holds exactly the running instances at normal weights. */
-  | { op: 'converge'; replicas: number };
+  | { op: 'converge'; replicas: number }
+  | OperationStep;
+
+/**
+ * Steps of the rollouts that act on what runs (ops-steps.ts): `at` is slot → the host it runs on, so
+ * a step asks only the engines of its slots (a stop on one host works while another does not answer).
+ */
+export type OperationStep =
+  /** Each slot's container restarted in place, then health-gated (one slot per step: the service never goes fully down). */
+  | { op: 'restart'; slots: string[]; at: Record<string, string> }
+  /** The slots' containers stopped; they keep their slots and addresses. */
+  | { op: 'stop'; slots: string[]; at: Record<string, string> }
+  /** The slots' containers removed (not drained: `berth rm`), addresses into quarantine, slot records forgotten. */
+  | { op: 'rm'; slots: string[]; at: Record<string, string> }
+  /** Nothing of the service runs any more: its front door stops (its port stays reserved) and its deployed-digest references end. */
+  | { op: 'retire' }
+  /** A slot with a set-aside container and no running main one gets it back (`berth rollout abandon`). */
+  | { op: 'restore'; slots: string[] }
+  /** Leftovers removed and the front door holding exactly the running instances, whatever their count (an abandon's end). */
+  | { op: 'tidy' };
 
 export interface RolloutPlan {
   /** The release the rollout moves to. */
@@ -34,6 +53,8 @@ export interface RolloutPlan {
   reason?: string;
   /** A scale's replica count before it: what its rollback goes back to. */
   replicasBefore?: number;
+  /** An abandon's: the interrupted rollout it ends. */
+  abandons?: number;
   steps: RolloutStep[];
 }
 

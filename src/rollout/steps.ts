@@ -7,6 +7,7 @@ import { checkRunning, launchSlot, LaunchError, restore, setAside, type Launched
 import { announceAddress, checkNobodyAnswers } from '../network/arp-helper.js';
 import { RUN_LABELS } from '../runtime/labels.js';
 import { removeInstance } from './remove.js';
+import { runOperationStep } from './ops-steps.js';
 import { asideName, containerName, PREVIOUS_SUFFIX } from '../runtime/slots.js';
 import { Semaphore } from '../imaging/semaphore.js';
 import { invalid } from '../errors.js';
@@ -37,6 +38,10 @@ export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<v
       return eachSlot(ctx, step.slots, (slot) => removeSlot(ctx, slot, 'not desired (above the replica count)'));
     case 'converge':
       return converge(ctx, [], step.replicas);
+    case 'tidy':
+      return converge(ctx, []);
+    default:
+      return runOperationStep(ctx, step);
   }
 }
 

@@ -63,11 +63,11 @@ describe('the portable migrations compiled for PostgreSQL', () => {
     }
   });
 
-  it('change the rollouts CHECKs in place (006, 007, 012) where SQLite rebuilds the table', () => {
+  it('change the rollouts CHECKs in place (006, 007, 012, 014) where SQLite rebuilds the table', () => {
     const kindChecks = statements.filter((s) => /^alter table "rollouts" add constraint "rollouts_kind_check"/.test(s.sql));
-    assert.equal(kindChecks.length, 3);
-    assert.match(kindChecks.at(-1)!.sql, /check \("kind" in \('release', 'promote', 'rollback', 'canary', 'scale', 'deploy', 'move', 'reconcile'\)\)$/);
-    assert.equal(statements.filter((s) => s.sql === 'alter table "rollouts" drop constraint "rollouts_kind_check"').length, 3);
+    assert.equal(kindChecks.length, 4);
+    assert.match(kindChecks.at(-1)!.sql, /check \("kind" in \('release', 'promote', 'rollback', 'canary', 'scale', 'deploy', 'move', 'reconcile', 'restart', 'stop', 'rm', 'abandon'\)\)$/);
+    assert.equal(statements.filter((s) => s.sql === 'alter table "rollouts" drop constraint "rollouts_kind_check"').length, 4);
     assert.ok(statements.some((s) => s.sql === `alter table "rollouts" add column "evidence" text default '{}' not null`));
   });
 

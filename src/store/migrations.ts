@@ -17,5 +17,6 @@ import leases from './migrations/010-leases.js';
 import secrets from './migrations/011-secrets.js';
 import reconcile from './migrations/012-reconcile.js';
 import releaseConfig from './migrations/013-release-config.js';
+import operations from './migrations/014-operations.js';
 
-export const migrations: readonly Migration[] = [build, ship, ipam, run, release, trust, fleet, access, server, leases, secrets, reconcile, releaseConfig];
+export const migrations: readonly Migration[] = [build, ship, ipam, run, release, trust, fleet, access, server, leases, secrets, reconcile, releaseConfig, operations];

@@ -23,7 +23,18 @@ export interface Release {
   configVersion?: number;
 }
 
-export type RolloutKind = 'release' | 'promote' | 'rollback' | 'canary' | 'scale' | 'deploy' | 'move' | 'reconcile';
+export type RolloutKind = 'release' | 'promote' | 'rollback' | 'canary' | 'scale' | 'deploy' | 'move' | 'reconcile' | OperationKind;
+
+/**
+ * Rollouts that act on the instances that run (`berth restart`, `stop`, `rm`, `rollout abandon`) without
+ * moving the environment to a release: they record the release it runs, and never count as running one.
+ */
+export type OperationKind = 'restart' | 'stop' | 'rm' | 'abandon';
+export const OPERATION_KINDS: readonly OperationKind[] = ['restart', 'stop', 'rm', 'abandon'];
+
+export function isOperation(kind: RolloutKind): kind is OperationKind {
+  return (OPERATION_KINDS as readonly string[]).includes(kind);
+}
 export type RolloutStatus = 'running' | 'canary' | 'succeeded' | 'failed' | 'rolled-back' | 'aborted' | 'abandoned';
 
 export interface Rollout {
@@ -172,6 +183,7 @@ export async function currentRelease(db: Store, service: string, environment: st
     .where('service', '=', service)
     .where('environment', '=', environment)
     .where('status', '=', 'succeeded')
+    .where('kind', 'not in', OPERATION_KINDS)
     .orderBy('id', 'desc')
     .limit(1)
     .executeTakeFirst();
@@ -187,6 +199,7 @@ export async function hasRun(db: Store, service: string, environment: string, re
     .where('environment', '=', environment)
     .where('release', '=', release)
     .where('status', '=', 'succeeded')
+    .where('kind', 'not in', OPERATION_KINDS)
     .limit(1)
     .executeTakeFirst();
   return row !== undefined;

@@ -1,5 +1,5 @@
 /** berth restart | stop | rm: act on a service's instances (or one instance) in an environment. */
-import { removeInstances, selectInstances, stopInstances } from '../../release/operate.js';
+import { rmInstances, selectInstances, stopInstances } from '../../release/operate.js';
 import { invalid } from '../../errors.js';
 import type { Command, CommandContext } from '../command.js';
 import { requiredFlag, timeoutFlag } from '../flags.js';
@@ -72,14 +72,14 @@ export function restartProgress(output: Output): (event: RestartEvent) => void {
 
 const restartExit = (result: RestartResult) => (result.failed.length === 0 ? 0 : 1);
 
-export const stopCommand = lifecycle('stop', 'stop instances (they keep their slots and addresses; deploy or restart starts them)', async (run, instances, _env, { output }) => {
-  await stopInstances(run, instances);
+export const stopCommand = lifecycle('stop', 'stop instances (they keep their slots and addresses; deploy or restart starts them)', async (run, instances, environment, { output }) => {
+  await stopInstances(run, instances, environment, { emit: progress(output) });
   for (const i of instances) output.out(`stopped ${i.slot}`);
   return 0;
 });
 
 export const rmCommand = lifecycle('rm', 'remove instances; their addresses go into quarantine', async (run, instances, environment, { output }) => {
-  const released = await removeInstances(run, instances, environment);
+  const released = await rmInstances(run, instances, environment, { emit: progress(output) });
   for (const i of instances) output.out(`removed ${i.slot}`);
   if (released.length > 0) output.out(`released into quarantine: ${released.join(', ')}`);
   return 0;
