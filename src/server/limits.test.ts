@@ -15,6 +15,7 @@ import type { FastifyInstance } from 'fastify';
 import { verifyAuditLog } from '../access/audit.js';
 import { AUDIT_HEAD_FILE } from '../access/audit-head.js';
 import { bootstrapAdmin, createToken } from '../access/tokens.js';
+import { main } from '../cli/main.js';
 import { auditRows, type AuditRow } from '../store/audit.js';
 import { closeStore, openStore, STORE_FILE, type Store } from '../store/db.js';
 import { buildApp } from './app.js';
@@ -204,6 +205,11 @@ describe('the server under hostile input', () => {
     const summary = entries.find((e) => e.action === 'refused requests')!;
     assert.match(summary.outcome, /^refused ×\d+ more from 127\.0\.0\.1 within a minute of the entry before \(\d{3} ×\d+(, \d{3} ×\d+)*\)$/);
     assert.deepEqual(await verifyAuditLog(db, dir), { ok: true, count: (await newest())!.seq });
+    // berth audit shows the count.
+    const out: string[] = [];
+    const code = await main(['audit'], { isTTY: false, color: false, out: (t) => out.push(t), err: (t) => out.push(t) }, { HOME: dir, BERTH_SERVER: `http://127.0.0.1:${port}`, BERTH_TOKEN: viewer }, dir);
+    assert.equal(code, 0, out.join('\n'));
+    assert.match(out.join('\n'), new RegExp(`anonymous +refused requests +from 127\\.0\\.0\\.1 +refused ×${summary.params.count as number} more from 127\\.0\\.0\\.1`));
   });
 
   it('refuses a mutation 503, naming the file, while the audit head cannot be written, and accepts it again once it can', async () => {
