@@ -13,11 +13,11 @@ import { storeFailure } from '../store/db.js';
 import type { ServerCore } from './core.js';
 import { errorBody, HTTP_STATUS, isValidationError } from './errors.js';
 import { captureAnswer, isMutating, recordRequest } from './audit-hook.js';
-import { bodyTooLarge, isLimitRefusal, JSON_BODY_LIMIT, limitStatus, limitUnauthenticated, type LimitOptions } from './limits.js';
+import { bodyTooLarge, isLimitRefusal, JSON_BODY_LIMIT, limitStatus, limitUnauthenticated } from './limits.js';
 import { accessOf } from './request.js';
 import { registerRoutes } from './routes/index.js';
 
-export async function buildApp(core: ServerCore, options: { logger?: boolean; https?: { cert: Buffer; key: Buffer }; limits?: LimitOptions } = {}): Promise<FastifyInstance> {
+export async function buildApp(core: ServerCore, options: { logger?: boolean; https?: { cert: Buffer; key: Buffer } } = {}): Promise<FastifyInstance> {
   // Every route takes a small JSON body unless it says otherwise (limits.ts): over it, 413 before the body is read.
   const app = Fastify({ ...(options.https ? { https: options.https } : {}), logger: options.logger ?? false, bodyLimit: JSON_BODY_LIMIT, ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } } });
   await app.register(swagger, {
@@ -29,7 +29,7 @@ export async function buildApp(core: ServerCore, options: { logger?: boolean; ht
   });
 
   // Requests without a valid token: counted per source address (429 past the limit), and their audit entries coalesced per source and minute.
-  const countUnauthenticated = await limitUnauthenticated(app, options.limits);
+  const countUnauthenticated = await limitUnauthenticated(app);
   const refusals = new CoalescedRefusals((entry) => core.audit(entry), { onError: (error) => app.log.error({ err: error }, 'the audit log could not be appended') });
   app.addHook('onClose', async () => await refusals.flush());
   const authenticated = async (request: FastifyRequest, reply: FastifyReply) => {

@@ -19,11 +19,6 @@ export const SECRET_BODY_LIMIT = 6 * MAX_SECRET_BYTES + JSON_BODY_LIMIT;
 /** Requests without a valid token one source address may make in a minute (each refused 401), before 429. */
 export const UNAUTHENTICATED_PER_MINUTE = 60;
 
-export interface LimitOptions {
-  /** UNAUTHENTICATED_PER_MINUTE unless a test says otherwise. */
-  unauthenticatedPerMinute?: number;
-}
-
 /** The refusals these limits answer with a status of their own (413, 429) rather than their kind's. */
 const STATUS = new WeakMap<BerthError, number>();
 
@@ -58,10 +53,10 @@ export function bodyTooLarge(error: unknown, request: FastifyRequest): BerthErro
  * (the limiter sets Retry-After), else it returns and the request is refused
  * 401 as before. Requests with a valid token are never counted.
  */
-export async function limitUnauthenticated(app: FastifyInstance, options: LimitOptions = {}): Promise<(request: FastifyRequest, reply: FastifyReply) => Promise<void>> {
+export async function limitUnauthenticated(app: FastifyInstance): Promise<(request: FastifyRequest, reply: FastifyReply) => Promise<void>> {
   await app.register(rateLimit, {
     global: false,
-    max: options.unauthenticatedPerMinute ?? UNAUTHENTICATED_PER_MINUTE,
+    max: UNAUTHENTICATED_PER_MINUTE,
     timeWindow: 60_000,
     errorResponseBuilder: (request, context) =>
       withStatus(
@@ -75,7 +70,7 @@ export async function limitUnauthenticated(app: FastifyInstance, options: LimitO
   };
 }
 
-/** A BerthError the limiter threw, or undefined. */
+/** A refusal of these limits (413, 429). */
 export function isLimitRefusal(error: unknown): error is BerthError {
   return isBerthError(error) && STATUS.has(error);
 }
