@@ -4,7 +4,7 @@
  * nor a chain rewritten with fresh hashes from some entry on; against the head
  * both show (unless the head file is rewritten too).
  */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { failed, unavailable } from '../errors.js';
 
@@ -64,7 +64,8 @@ export function writeAuditHead(stateDir: string, entry: AuditHead): void {
 /**
  * Before a change is made: can the head still be recorded? Rewrites `current`
  * (the newest head this process wrote, so it never goes back) the way an entry
- * writes it; with no head yet, writes and removes the temporary file.
+ * writes it; with no head yet, writes and removes the temporary file, and
+ * checks that nothing but a file stands where the head goes.
  */
 export function checkAuditHeadWritable(stateDir: string, current: AuditHead | undefined): void {
   try {
@@ -72,6 +73,8 @@ export function checkAuditHeadWritable(stateDir: string, current: AuditHead | un
     const tmp = join(stateDir, `${AUDIT_HEAD_FILE}.tmp`);
     writeFileSync(tmp, '', { mode: 0o600 });
     unlinkSync(tmp);
+    const there = lstatSync(join(stateDir, AUDIT_HEAD_FILE), { throwIfNoEntry: false });
+    if (there && !there.isFile()) throw Object.assign(new Error('not a file'), { code: there.isDirectory() ? 'EISDIR' : 'EEXIST' });
   } catch (error) {
     throw unwritable(stateDir, error);
   }

@@ -18,8 +18,10 @@ import { bootstrapAdmin, createToken } from '../access/tokens.js';
 import { main } from '../cli/main.js';
 import { auditRows, type AuditRow } from '../store/audit.js';
 import { closeStore, openStore, STORE_FILE, type Store } from '../store/db.js';
+import { until } from '../testing/until.js';
 import { buildApp } from './app.js';
 import { ServerCore } from './core.js';
+import { startServer } from './main.js';
 import { JSON_BODY_LIMIT, UNAUTHENTICATED_PER_MINUTE } from './limits.js';
 
 interface Answer {
@@ -232,5 +234,18 @@ describe('the server under hostile input', () => {
     assert.equal(last.action, 'token create');
     assert.equal(last.outcome, 'ok 201');
     assert.deepEqual(await verifyAuditLog(db, dir), { ok: true, count: last.seq });
+  });
+
+  it("fails the reconciler's passes, naming the file, while the audit head cannot be written", async () => {
+    const state = mkdtempSync(join(tmpdir(), 'berth-limits-reconciler-'));
+    const server = await startServer({ listen: '127.0.0.1:0', stateDir: state, env: {}, say: () => {}, reconcileIntervalMs: 50 });
+    try {
+      mkdirSync(join(state, AUDIT_HEAD_FILE));
+      const failure = await until('a reconcile-failed event', async () => (await server.core.events.after(0)).find((e) => e.type === 'reconcile-failed'));
+      assert.match((failure.data as { message: string }).message, new RegExp(`^the audit head ${join(state, AUDIT_HEAD_FILE).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cannot be (read|written)`));
+    } finally {
+      await server.close();
+      rmSync(state, { recursive: true, force: true });
+    }
   });
 });
