@@ -174,6 +174,7 @@ describe('the server under hostile input', () => {
     const paths = ['/v1/services/web/releases', '/v1/tokens', '/v1/nothing-here'];
     let limited: Answer | undefined;
     const total = 2000;
+    const started = Date.now();
     let sent = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
@@ -200,7 +201,9 @@ describe('the server under hostile input', () => {
     await app.close();
     await start();
     const entries = (await auditRows(db)).filter((e) => e.seq > before);
-    assert.ok(entries.length <= 4, `${entries.length} entries for ${total} refusals`);
+    // Two a minute at most (the first, then the count): on a machine so slow that the requests took several minutes, two for each.
+    const minutes = Math.ceil((Date.now() - started) / 60_000);
+    assert.ok(entries.length <= 2 * minutes, `${entries.length} entries for ${total} refusals in ${minutes} minute(s)`);
     assert.ok(entries.every((e) => e.actor === 'anonymous' && e.params.source === '127.0.0.1'));
     const counted = entries.reduce((sum, e) => sum + (typeof e.params.count === 'number' ? e.params.count : 1), 0);
     assert.equal(counted, total);
