@@ -53,7 +53,7 @@ const LAYERS = {
   server: ['access', 'apply', 'config', 'engine', 'fleet', 'reconcile', 'registry', 'release', 'remote', 'requests', 'rollout', 'runtime', 'secrets', 'store'],
   // routes: parse, authorise, call the core the CLI calls, answer; they read no store and never import app.ts
   'server/routes': [
-    'server/core.ts', 'server/jobs.ts', 'server/events.ts', 'server/request.ts',
+    'server/core.ts', 'server/jobs.ts', 'server/events.ts', 'server/request.ts', 'server/limits.ts',
     'access', 'apply', 'config', 'fleet', 'reconcile', 'registry', 'release', 'requests', 'rollout', 'runtime', 'secrets',
   ],
   cli: [

@@ -10,6 +10,7 @@ import { invalid } from '../errors.js';
 import type { Store } from '../store/db.js';
 import { appendAuditRow, auditRows, everyAuditRow, type AuditRow } from '../store/audit.js';
 import { readAuditHead, type AuditHead } from './audit-head.js';
+import { boundedEntry } from './audit-bounds.js';
 
 export type AuditEntry = AuditRow;
 
@@ -72,10 +73,15 @@ export interface EventSink {
   publish(type: string, data: unknown, rollout?: number): unknown;
 }
 
-/** Appends an entry to the log (serialised: one transaction reads the last hash and inserts), and publishes it as an `audit` event. */
+/**
+ * Appends an entry to the log (serialised: one transaction reads the last
+ * hash and inserts), and publishes it as an `audit` event; both bounded
+ * (audit-bounds.ts), whatever the request was.
+ */
 export async function auditAction(db: Store, events: EventSink | undefined, input: AuditInput, now = new Date()): Promise<AuditEntry> {
+  const bounded = boundedEntry(input);
   // Hashed as stored: what JSON keeps of the params.
-  const stored = { ...input, params: JSON.parse(JSON.stringify(input.params)) as Record<string, unknown> };
+  const stored = { ...bounded, params: JSON.parse(JSON.stringify(bounded.params)) as Record<string, unknown> };
   const entry = await appendAuditRow(db, (last) => sealEntry(last, stored, now.toISOString()));
   events?.publish('audit', auditView(entry));
   return entry;

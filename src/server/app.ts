@@ -9,11 +9,13 @@ import { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { authenticate } from '../access/tokens.js';
 import { lacks } from '../access/roles.js';
+import { CoalescedRefusals } from '../access/audit-coalesce.js';
 import { BerthError, forbidden, invalid, isBerthError } from '../errors.js';
 import { storeFailure } from '../store/db.js';
 import type { ServerCore } from './core.js';
 import { errorBody, HTTP_STATUS, isValidationError } from './errors.js';
-import { captureAnswer, recordRequest } from './audit-hook.js';
+import { captureAnswer, isMutating, recordRequest } from './audit-hook.js';
+import { bodyTooLarge, isLimitRefusal, JSON_BODY_LIMIT, limitStatus, limitUnauthenticated } from './limits.js';
 import { accessOf } from './request.js';
 import { registerRoutes } from './routes/index.js';
 
@@ -29,7 +31,8 @@ export async function buildApp(core: ServerCore, options: AppOptions = {}): Prom
     // The log has what a bug needs (the stack, under the request id the client was shown); each request is in the audit log already.
     logger: { level: 'error', stream: options.log ?? process.stderr },
     genReqId: () => randomBytes(6).toString('hex'),
-    bodyLimit: 64 * 1024 * 1024,
+    // Every route takes a small JSON body unless it says otherwise (limits.ts): over it, 413 before the body is read.
+    bodyLimit: JSON_BODY_LIMIT,
   });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? STRICT : URL_PARTS).compile(schema));
   await app.register(swagger, {
@@ -40,18 +43,38 @@ export async function buildApp(core: ServerCore, options: AppOptions = {}): Prom
     },
   });
 
+  // Requests without a valid token: counted per source address (429 past the limit), and their audit entries coalesced per source and minute.
+  const countUnauthenticated = await limitUnauthenticated(app);
+  const refusals = new CoalescedRefusals((entry) => core.audit(entry), { onError: (error) => app.log.error({ err: error }, 'the audit log could not be appended') });
+  app.addHook('onClose', async () => await refusals.flush());
+  const authenticated = async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      return await authenticate(core.db, request.headers.authorization);
+    } catch (error) {
+      if (isBerthError(error) && error.kind === 'unauthenticated') await countUnauthenticated(request, reply);
+      throw error;
+    }
+  };
+
   app.decorateRequest('token', undefined);
   // Every answer names its request: the id under which the server's log has an internal error's stack.
   app.addHook('onRequest', async (request, reply) => void reply.header('x-request-id', request.id));
   // Authentication first, before the body is validated: an anonymous caller learns nothing about the schemas.
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const access = accessOf(request);
     if (!access) {
-      if (request.routeOptions.url === undefined) return; // 404: fastify answers it
+      // 404: fastify answers it; one without a valid token is counted all the same (probing for routes).
+      if (request.routeOptions.url === undefined) {
+        request.token = await authenticated(request, reply).catch((error: unknown) => {
+          if (isLimitRefusal(error)) throw error;
+          return undefined;
+        });
+        return;
+      }
       throw forbidden(`${request.method} ${request.routeOptions.url} declares no access rule, so nobody may call it`, { fix: 'this is a bug in Berth: report it' });
     }
     if (access.level === 'public') return;
-    request.token = await authenticate(core.db, request.headers.authorization);
+    request.token = await authenticated(request, reply);
   });
   app.addHook('preHandler', async (request) => {
     const access = accessOf(request);
@@ -59,15 +82,17 @@ export async function buildApp(core: ServerCore, options: AppOptions = {}): Prom
     const environment = await access.environment?.(request);
     const missing = lacks(request.token, { level: access.level, ...(environment !== undefined ? { environment } : {}) });
     if (missing) throw forbidden(`token ${request.token.name} may not ${request.method} ${request.routeOptions.url}${environment ? ` in ${environment}` : ''}: it lacks ${missing}`, { fix: 'ask an admin for a token with those rights: berth token create --name NAME --role ROLE [--envs a,b]' });
+    // A change whose audit head could not be recorded is refused (503) rather than made unrecorded.
+    if (isMutating(request.method)) core.checkAuditHead();
   });
   // In onSend, not onResponse: a client gone before the answer (Ctrl-C while a rollout is being journaled) gets no onResponse, and its request must be in the log all the same.
   app.addHook('onSend', async (request, reply, payload) => {
     const sent = await captureAnswer(request, reply, payload);
-    await recordRequest(core, request, reply);
+    await recordRequest(core, refusals, request, reply);
     return sent;
   });
 
-  app.setErrorHandler((error, request, reply) => sendError(reply, toBerthError(error, request)));
+  app.setErrorHandler((error, request, reply) => sendError(reply, bodyTooLarge(error, request) ?? toBerthError(error, request)));
   app.setNotFoundHandler((request, reply) => sendError(reply, new BerthError('not-found', `no route ${request.method} ${request.url.split('?')[0]}`, { fix: 'the API is described at /v1/openapi.json' })));
 
   await app.register(async (v1) => registerRoutes(v1, core), { prefix: '/v1' });
@@ -96,5 +121,5 @@ function toBerthError(error: unknown, request: FastifyRequest): BerthError {
 }
 
 function sendError(reply: FastifyReply, error: BerthError): FastifyReply {
-  return reply.status(HTTP_STATUS[error.kind]).send(errorBody(error));
+  return reply.status(limitStatus(error) ?? HTTP_STATUS[error.kind]).send(errorBody(error));
 }

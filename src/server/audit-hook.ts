@@ -2,14 +2,21 @@
  * Every mutating request (POST, PUT, PATCH, DELETE), allowed or refused, is an
  * audit entry: who (the token's name, or anonymous), what (a readable action
  * from the route), on what (service and environment, token, rollout, approval),
- * with which parameters (secrets removed) and how it ended (status and reason).
+ * with which parameters (secrets removed, every value bounded: audit-bounds.ts;
+ * a body not read is only its size) and how it ended (status and reason).
+ * Those without a valid token are coalesced per source (audit-coalesce.ts).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { scrubParams } from '../access/audit.js';
+import type { CoalescedRefusals } from '../access/audit-coalesce.js';
+import { unreadBody } from '../access/audit-bounds.js';
+import { sourceOf } from './limits.js';
 import { actorOf } from './request.js';
 import type { ServerCore } from './core.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export const isMutating = (method: string): boolean => MUTATING.has(method);
 
 /** Route → action; `:param` is replaced by the request's value. Unlisted routes are "METHOD /url/:pattern". */
 export const ACTIONS: Record<string, string> = {
@@ -93,14 +100,21 @@ export async function captureAnswer(request: FastifyRequest, _reply: FastifyRepl
   return payload;
 }
 
-/** Once the answer is known (onSend): appends the request to the audit log (and its event). */
-export async function recordRequest(core: ServerCore, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+/** A body the server did not read (refused before it, or over its route's limit): its size, no content. */
+function bodyNotRead(request: FastifyRequest, reply: FastifyReply): Bag {
+  const sent = request.headers['content-length'] !== undefined || request.headers['transfer-encoding'] !== undefined;
+  if (request.body !== undefined || !sent || request.headers['content-length'] === '0') return {};
+  return { body: unreadBody(request.headers['content-length'], request.routeOptions.bodyLimit, reply.statusCode === 413) };
+}
+
+/** Once the answer is known (onSend): appends the request to the audit log (and its event); one without a valid token goes through `refusals`. */
+export async function recordRequest(core: ServerCore, refusals: CoalescedRefusals, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   if (!MUTATING.has(request.method)) return;
   const route = request.routeOptions.url ?? request.url.split('?')[0]!;
   const params = (request.params ?? {}) as Bag;
   const body = request.body && typeof request.body === 'object' && !Array.isArray(request.body) ? (request.body as Bag) : {};
   const query = (request.query ?? {}) as Bag;
-  const scrubbed = scrubParams(request.body, route);
+  const scrubbed = { ...scrubParams(request.body, route), ...bodyNotRead(request, reply) };
   const entry = {
     actor: actorOf(request),
     action: actionOf(request.method, route, params),
@@ -109,7 +123,8 @@ export async function recordRequest(core: ServerCore, request: FastifyRequest, r
     outcome: outcomeOf(reply.statusCode, request.auditAnswer),
   };
   try {
-    await core.audit(entry);
+    if (request.token) await core.audit(entry);
+    else await refusals.record(sourceOf(request), entry, reply.statusCode);
   } catch (error) {
     request.log.error({ err: error, audit: entry }, 'the audit log could not be appended');
   }

@@ -5,7 +5,7 @@
  * as the CLI with a RunContext from here, whose actor is the token's name.
  */
 import { auditAction, type AuditEntry, type AuditInput } from '../access/audit.js';
-import { readAuditHead, writeAuditHead } from '../access/audit-head.js';
+import { checkAuditHeadWritable, readAuditHead, writeAuditHead, type AuditHead } from '../access/audit-head.js';
 import { versionDir as configDir } from '../apply/versions.js';
 import type { HostSpec, Project } from '../config/model.js';
 import { loadProject } from '../config/project.js';
@@ -34,8 +34,8 @@ export class ServerCore {
   readonly allowRead: readonly string[];
   /** The applied configuration of one version, and its hosts' engine clients (kept: a request must not open new connections to every host). */
   #loaded: { version: number; project: Project; hosts: Hosts } | undefined;
-  /** The seq of the audit head this process last recorded. */
-  #headSeq: number | undefined;
+  /** The audit head this process last recorded (read from the file once: after that this process is the only writer). */
+  #head: { read: false } | { read: true; head: AuditHead | undefined } = { read: false };
 
   constructor(
     readonly stateDir: string,
@@ -50,16 +50,25 @@ export class ServerCore {
     this.engine = connectEngine(env);
   }
 
-  /** Appends to the audit log (and publishes it), then records the log's new head beside the store. */
+  /** Appends to the audit log (and publishes it), then records the log's new head beside the store (unavailable when it cannot). */
   async audit(input: AuditInput): Promise<AuditEntry> {
     const entry = await auditAction(this.db, this.events, input);
-    // Read from the file once per process; after that this process is the only writer.
-    this.#headSeq ??= readAuditHead(this.stateDir)?.seq ?? 0;
-    if (entry.seq > this.#headSeq) {
+    const head = this.#currentHead();
+    if (entry.seq > (head?.seq ?? 0)) {
       writeAuditHead(this.stateDir, entry);
-      this.#headSeq = entry.seq;
+      this.#head = { read: true, head: { seq: entry.seq, hash: entry.hash } };
     }
     return entry;
+  }
+
+  /** Before a mutation: unavailable, naming the file, when the audit head could not be recorded (the mutation is refused rather than made unrecorded). */
+  checkAuditHead(): void {
+    checkAuditHeadWritable(this.stateDir, this.#currentHead());
+  }
+
+  #currentHead(): AuditHead | undefined {
+    if (!this.#head.read) this.#head = { read: true, head: readAuditHead(this.stateDir) };
+    return this.#head.head;
   }
 
   /** The process environment the loader and the core functions see: the server's state directory, the given actor. */

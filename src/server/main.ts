@@ -139,6 +139,8 @@ function keepEventsFor(core: ServerCore, keptMs: number): NodeJS.Timeout {
 function startServerReconciler(core: ServerCore, intervalMs?: number): Reconciler {
   return startReconciler(
     async () => {
+      // A repair the audit log could not record is not made: the pass fails naming the file (reconcile-failed on the event stream).
+      core.checkAuditHead();
       try {
         return await core.run('reconciler');
       } catch {

@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { decodeBundle } from '../../apply/bundle.js';
 import { applyBundle, appliedVersions } from '../../apply/versions.js';
+import { BUNDLE_BODY_LIMIT } from '../limits.js';
 import { actorOf } from '../request.js';
 import type { ServerCore } from '../core.js';
 
@@ -10,6 +11,7 @@ export async function configRoutes(app: FastifyInstance, core: ServerCore): Prom
     '/config',
     {
       config: { access: { level: 'admin' } },
+      bodyLimit: BUNDLE_BODY_LIMIT,
       schema: {
         summary: 'apply a configuration: the project folder as path → base64 content; answers with its version and the diff against the version before',
         body: { type: 'object', required: ['files'], additionalProperties: false, properties: { files: { type: 'object', additionalProperties: { type: 'string' } }, executable: { type: 'array', items: { type: 'string' } }, dryRun: { type: 'boolean' } } },

@@ -8,6 +8,7 @@ import { notFound } from '../../errors.js';
 import { readsFromStore } from '../../secrets/refs.js';
 import { removeStoredSecret, secretStatuses, setStoredSecret } from '../../secrets/stored.js';
 import { describeSecret } from '../../secrets/vault.js';
+import { SECRET_BODY_LIMIT } from '../limits.js';
 import { actorOf } from '../request.js';
 import type { ServerCore } from '../core.js';
 
@@ -19,6 +20,7 @@ export async function secretRoutes(app: FastifyInstance, core: ServerCore): Prom
     '/services/:service/secrets/:name',
     {
       config: { access: { level: 'deploy', environment: (r) => (r.body as { environment?: string } | undefined)?.environment } },
+      bodyLimit: SECRET_BODY_LIMIT,
       schema: { summary: 'store a secret value (encrypted at rest) for a service in an environment', params, body: { type: 'object', required: ['environment', 'value'], additionalProperties: false, properties: { environment: { type: 'string' }, value: { type: 'string' } } } },
     },
     async (request: One) => {
