@@ -83,8 +83,15 @@ const interruption = new Interruption();
 /** Commands this run started and that may still run: stopped before the clean-up. */
 const live = new Set<ChildProcess>();
 
+/**
+ * A set-up command that has not finished in this time fails the run instead of hanging it: at load 30,
+ * `docker service create --detach=false` never returned, every Swarm task failing its health check.
+ */
+const SETUP_TIMEOUT_MS = 600_000;
+
 function runSync(command: string, args: string[], env: NodeJS.ProcessEnv): string {
-  const result = spawnSync(command, args, { env, encoding: 'utf8' });
+  const result = spawnSync(command, args, { env, encoding: 'utf8', timeout: SETUP_TIMEOUT_MS });
+  if (result.error) throw new Error(`${command} ${args.join(' ')}: ${result.error.message}${result.signal ? ` (stopped with ${result.signal} after ${SETUP_TIMEOUT_MS / 1000} s)` : ''}:\n${result.stdout}\n${result.stderr}`);
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
   return result.stdout;
 }
