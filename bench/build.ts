@@ -13,7 +13,7 @@ import { parse, stringify } from 'yaml';
 import { ROOTFS_LABEL } from '../src/imaging/rootfs.js';
 import { connectEngine } from '../src/engine/client.js';
 import { writeTinyRoot } from '../src/testing/tiny-root.js';
-import { BERTH, DOCKER, DOCKER_ENV, machine, median, ms, REPO, timed, writeSection } from './lib.js';
+import { BERTH, DOCKER, DOCKER_ENV, invocation, loadNote, machine, median, ms, REPO, timed, writeSection } from './lib.js';
 
 const RUNS_BERTH = 11;
 const RUNS_DOCKER = 5;
@@ -99,7 +99,7 @@ async function main() {
     const lines = [
       '## Build (issue 2)',
       '',
-      `Reproduce: \`npm run bench\` (\`node dist/bench/build.js\`). Machine: ${machine()}.`,
+      `Reproduce: \`npm run bench\` (\`${invocation('build')}\`). Machine: ${machine()}; ${loadNote()}.`,
       '',
       '| what | Berth | plain Docker | ratio |',
       '|---|---|---|---|',

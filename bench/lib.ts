@@ -1,6 +1,7 @@
 /** Shared helpers for benchmarks: timing, medians, and BENCHMARKS.md sections. */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions, type SpawnSyncOptions } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Engine } from '../src/engine/client.js';
@@ -48,7 +49,21 @@ export function writeSection(name: string, markdown: string): void {
 export function machine(): string {
   const cpus = spawnSync('nproc', { encoding: 'utf8' }).stdout.trim();
   const docker = spawnSync(DOCKER, ['version', '--format', '{{.Server.Version}} (API {{.Server.APIVersion}})'], { encoding: 'utf8', env: DOCKER_ENV }).stdout.trim();
-  return `${cpus} cores, Node ${process.version}, Docker Engine ${docker}, ${new Date().toISOString().slice(0, 10)}`;
+  return `${cpus} cores, Node ${process.version}, Docker Engine ${docker || '(not answering)'}, ${new Date().toISOString().slice(0, 10)}`;
+}
+
+/** The machine's load average when this benchmark's process started (this module is among its first imports). */
+const LOAD_AT_START = loadavg();
+
+/** The load average at the start and now: figures of a run on a busy machine compare only as ratios, and this says how busy. */
+export function loadNote(): string {
+  const format = (values: number[]) => values.map((v) => v.toFixed(1)).join(' / ');
+  return `load average (1 / 5 / 15 min) ${format(LOAD_AT_START)} at the start, ${format(loadavg())} at the end`;
+}
+
+/** How this run was started, flags included: what the section's "Reproduce" names. */
+export function invocation(name: string): string {
+  return ['node', `dist/bench/${name}.js`, ...process.argv.slice(2)].join(' ');
 }
 
 export interface Finished {

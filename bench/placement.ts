@@ -7,15 +7,15 @@
  * instances over 20 and 2,000 hosts, to show how the time grows. A second
  * case re-plans with every instance already placed (what each rollout does).
  *
- * The hosts' capacity comes from FakeEngineForScale (bench/fake-engine.ts), a
- * fake engine for scale only: it answers info() with NCPU and MemTotal, nothing
- * else. Times are of the planning alone (plain data in, plain data out), median
+ * The hosts' capacity comes from FakeEngines (src/testing/fake-engine.ts, the
+ * engine in memory that the contract suite keeps honest), each answering info()
+ * with its CPUs and memory. Times are of the planning alone (plain data in, plain data out), median
  * of repeated runs after warm-ups, rounds alternating which contender goes first.
  * Writes its figures to BENCHMARKS.md. Run: npm run bench:placement -- [--runs N]
  */
 import { loadavg } from 'node:os';
 import { planPlacement, type PlacementHost, type PlacementInput, type SlotPlacement, type SlotRequest } from '../src/placement/plan.js';
-import { FakeEngineForScale } from './fake-engine.js';
+import { FakeEngine } from '../src/testing/fake-engine.js';
 import { machine, median, positiveFlag, rotated, writeSection } from './lib.js';
 
 const RUNS = positiveFlag('--runs') ?? 51;
@@ -28,9 +28,9 @@ const MIB = 1024 ** 2;
 
 /** The same fleet for the same size: capacities and racks by position. */
 async function fleet(size: number): Promise<PlacementHost[]> {
-  const engines = Array.from({ length: size }, (_, i) => new FakeEngineForScale([16, 32, 48][i % 3]!, [64, 128][i % 2]! * GIB));
+  const engines = Array.from({ length: size }, (_, i) => new FakeEngine({ endpoint: `fake://host-${i}`, cpus: [16, 32, 48][i % 3]!, memoryBytes: [64, 128][i % 2]! * GIB }));
   const infos = await Promise.all(engines.map((e) => e.info()));
-  return infos.map((info, i) => ({ name: `host-${i}`, ...info, labels: { rack: `r${i % 4}` }, state: i % 50 === 49 ? 'draining' : 'ready' }));
+  return infos.map(({ cpus, memoryBytes }, i) => ({ name: `host-${i}`, cpus, memoryBytes, labels: { rack: `r${i % 4}` }, state: i % 50 === 49 ? 'draining' : 'ready' }));
 }
 
 function workload(hosts: readonly PlacementHost[]): SlotRequest[] {
@@ -98,6 +98,7 @@ const fine = (value: number) => (value < 10 ? `${value.toFixed(2)} ms` : `${valu
 const both = (t: Timing) => `${fine(t.median)} (${fine(t.min)})`;
 
 async function main() {
+  const loadAtStart = loadavg();
   const rows: string[] = [];
   const growth: { hosts: number; berth: number; firstFit: number; replan: number }[] = [];
   for (const size of HOST_COUNTS) {
@@ -112,22 +113,22 @@ async function main() {
     const a = spread(plan.placements);
     const b = spread(naive);
     rows.push(
-      `| ${size.toLocaleString('en')} | ${both(t.berth!)} | ${both(t.replan!)} | ${both(t.firstFit!)} | ${(t.berth!.median / t.firstFit!.median).toFixed(1)}× | ${plan.placements.length} placed, ${plan.problems.length} problem(s); ≤ ${a.worst} of a service per host; ${a.hosts} hosts used | ${naive.length} placed; ≤ ${b.worst} of a service per host; ${b.hosts} hosts used |`,
+      `| ${size.toLocaleString('en')} | ${both(t.berth!)} | ${both(t.replan!)} | ${both(t.firstFit!)} | ${(t.berth!.median / t.firstFit!.median).toFixed(1)}× (${(t.berth!.min / t.firstFit!.min).toFixed(1)}×) | ${plan.placements.length} placed, ${plan.problems.length} problem(s); ≤ ${a.worst} of a service per host; ${a.hosts} hosts used | ${naive.length} placed; ≤ ${b.worst} of a service per host; ${b.hosts} hosts used |`,
     );
   }
   const at200 = growth.find((g) => g.hosts === 200)!;
-  const load = loadavg().map((l) => l.toFixed(1)).join(', ');
+  const load = (values: number[]) => values.map((l) => l.toFixed(1)).join(' / ');
   const lines = [
     '## Placement (issue 11)',
     '',
     `Reproduce: \`npm run bench:placement\` (\`node dist/bench/placement.js\`). Machine: ${machine()}.`,
     '',
     `${SERVICES * PER_SERVICE} instances of ${SERVICES} services (${PER_SERVICE} each; 0.1, 0.25 or 0.5 CPU and 128, 256 or 512 MiB reserved; every fifth service constrained to one of 4 racks) planned over simulated hosts of 16, 32 or 48 CPUs and 64 or 128 GiB (one in 50 draining). ` +
-      `The hosts' capacity comes from \`FakeEngineForScale\` (bench/fake-engine.ts), a fake engine for scale only that answers \`info()\` with NCPU and MemTotal. ` +
-      `Times are of the planning alone (plain data in, plain data out; the real inventory is gathered from the engines in parallel before it), median (and fastest) of ${RUNS} runs after ${WARMUPS} warm-ups, the contenders alternating which goes first; the machine's load average at the end was ${load}, shared with other work, so single runs vary by several times. ` +
+      `The hosts' capacity comes from \`FakeEngine\`s (src/testing/fake-engine.ts, the engine in memory that the engine contract suite keeps honest), each answering \`info()\` with its CPUs and memory. ` +
+      `Times are of the planning alone (plain data in, plain data out; the real inventory is gathered from the engines in parallel before it), median (and fastest) of ${RUNS} runs after ${WARMUPS} warm-ups, the contenders alternating which goes first; the machine's load average (1 / 5 / 15 min) was ${load(loadAtStart)} at the start and ${load(loadavg())} at the end, shared with other work, so single runs vary by several times: a median can move by 2–3× from one run to the next while the fastest stays put, so the ratio of the fastest runs is the one to compare across days. ` +
       '"Re-plan" is the same 1,000 with every instance already on a host (what each rollout plans: all kept). First-fit puts each instance on the first host in order that is ready, carries its labels and has room, with no spread.',
     '',
-    '| hosts | Berth: plan from nothing | Berth: re-plan, all placed | naive first-fit | Berth ÷ first-fit | Berth\'s plan | first-fit\'s plan |',
+    '| hosts | Berth: plan from nothing | Berth: re-plan, all placed | naive first-fit | Berth ÷ first-fit, medians (fastest) | Berth\'s plan | first-fit\'s plan |',
     '|---|---|---|---|---|---|---|',
     ...rows,
     '',

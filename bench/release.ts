@@ -39,7 +39,7 @@ import { makeFixture, tinyRootTarball, type Fixture } from '../src/testing/fixtu
 import type { RawEngine } from '../src/testing/raw-engine.js';
 import { get, startLoad, type LoadResult } from '../src/testing/load.js';
 import { sleep } from '../src/time.js';
-import { BERTH, DOCKER, DOCKER_ENV, Interruption, machine, median, ms, pickSubnet, positiveFlag, rotated, spawnTimed, writeSection, type Finished } from './lib.js';
+import { BERTH, DOCKER, DOCKER_ENV, Interruption, invocation, loadNote, machine, median, ms, pickSubnet, positiveFlag, rotated, spawnTimed, writeSection, type Finished } from './lib.js';
 
 const REPLICAS = 10;
 const ROUNDS = positiveFlag('--rounds') ?? 5;
@@ -83,8 +83,15 @@ const interruption = new Interruption();
 /** Commands this run started and that may still run: stopped before the clean-up. */
 const live = new Set<ChildProcess>();
 
+/**
+ * A set-up command that has not finished in this time fails the run instead of hanging it: at load 30,
+ * `docker service create --detach=false` never returned, every Swarm task failing its health check.
+ */
+const SETUP_TIMEOUT_MS = 600_000;
+
 function runSync(command: string, args: string[], env: NodeJS.ProcessEnv): string {
-  const result = spawnSync(command, args, { env, encoding: 'utf8' });
+  const result = spawnSync(command, args, { env, encoding: 'utf8', timeout: SETUP_TIMEOUT_MS });
+  if (result.error) throw new Error(`${command} ${args.join(' ')}: ${result.error.message}${result.signal ? ` (stopped with ${result.signal} after ${SETUP_TIMEOUT_MS / 1000} s)` : ''}:\n${result.stdout}\n${result.stderr}`);
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
   return result.stdout;
 }
@@ -647,7 +654,7 @@ function report(samples: Map<Contender, Sample[]>, setup: Setup, made: Made): vo
   const lines = [
     '## Release (issue 5)',
     '',
-    `Reproduce: \`npm run bench:release\` (\`node dist/bench/release.js\`). Machine: ${machine()}, docker CLI ${docker}, single-node Swarm${made.swarmInitialised ? ' (initialised for the run, left afterwards)' : ''}.`,
+    `Reproduce: \`npm run bench:release\` (\`${invocation('release')}\`). Machine: ${machine()}, docker CLI ${docker}, single-node Swarm${made.swarmInitialised ? ' (initialised for the run, left afterwards)' : ''}; ${loadNote()}.`,
     '',
     `A health-gated rolling update of ${REPLICAS} instances of one service (busybox \`httpd\`, a one-image hierarchy on the tiny busybox root), one instance at a time, from one build to another (A and B, built up front; each round every contender rolls from the build it runs to the other). Health check for both: \`GET /\` every ${HEALTH.interval}, timeout ${HEALTH.timeout}, ${HEALTH.retries} retry (\`/opt/berth/bin/health\` in the image). Median of ${ROUNDS} rounds; each round runs the three in a rotating order, ${SETTLE_MS / 1000} s apart. **Load** during each update, the same for all: ${CLIENTS} clients, each a \`GET /\` on a new connection at most every ${PACE_MS} ms (≤ ${(CLIENTS * 1000) / PACE_MS} requests/s), against the service's front door; a request **fails** on a network error, no answer in ${REQUEST_TIMEOUT_MS / 1000} s, a non-2xx status or a body that is not the page. After each update, ${2 * REPLICAS} requests in a row must get the new build.`,
     '',

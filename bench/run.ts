@@ -26,7 +26,7 @@ import { macFor } from '../src/network/addresses.js';
 import { dockerNetworkName, ensureNetwork, removeNetwork } from '../src/network/docker-network.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../src/testing/fixture.js';
 import { sleep } from '../src/time.js';
-import { BERTH, DOCKER, DOCKER_ENV, Interruption, machine, median, ms, pickSubnet, positiveFlag, rotated, timed, writeSection } from './lib.js';
+import { BERTH, DOCKER, DOCKER_ENV, Interruption, invocation, loadNote, machine, median, ms, pickSubnet, positiveFlag, rotated, timed, writeSection } from './lib.js';
 
 const REPLICAS = 30;
 const ROUNDS = positiveFlag('--rounds') ?? 5;
@@ -382,7 +382,7 @@ async function main() {
     const lines = [
       '## Run (issue 4)',
       '',
-      `Reproduce: \`npm run bench:run\` (\`node dist/bench/run.js\`). Machine: ${machine()}, docker-compose ${compose}.`,
+      `Reproduce: \`npm run bench:run\` (\`${invocation('run')}\`). Machine: ${machine()}, docker-compose ${compose}; ${loadNote()}.`,
       '',
       `${REPLICAS} instances of one service (busybox \`httpd\`, a one-image hierarchy on the tiny busybox root) on a flat network (a Docker bridge network on its own Linux bridge, no NAT), each with a static IP and MAC, all with the same settings (init, restart policy, the engine's health check). Median of ${ROUNDS} rounds; each round runs all five in a rotating order, removes every container between them and waits ${SETTLE_MS / 1000} s; one untimed warm-up first. "All answer" is the time from the same start until every instance answered \`GET /\` from the host (probed every 100 ms, as Berth's gate does).`,
       '',

@@ -9,8 +9,9 @@
  *     per path), so the two stores never manage the same containers.
  *  2. GET /v1/instances with 1,000 instances recorded (50 services × 20 over
  *     HOSTS hosts): the slots saved with the deploy's store functions, the hosts'
- *     engines FakeFleetEngineForScale (FOR SCALE ONLY: no container runs) through
- *     ServerCore's `connect` seam; the app built in this process and asked over
+ *     engines FakeEngines (src/testing/fake-engine.ts, kept honest by the engine
+ *     contract suite; no container runs) holding the containers the slots would
+ *     have, through ServerCore's `connect` seam; the app built in this process and asked over
  *     real HTTP (node:http keep-alive), sequentially and 8 at a time, against
  *     `fleetInstances(run, {})` called directly, in alternating blocks.
  * Removes everything it made, on failure and on Ctrl-C too. Writes its section of BENCHMARKS.md.
@@ -35,10 +36,10 @@ import { buildApp } from '../src/server/app.js';
 import { ServerCore } from '../src/server/core.js';
 import { openStore, type Store, closeStore } from '../src/store/db.js';
 import { saveSlot } from '../src/store/deployments.js';
+import { FakeEngine } from '../src/testing/fake-engine.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../src/testing/fixture.js';
 import { sleep } from '../src/time.js';
-import { FakeFleetEngineForScale } from './fake-fleet-engine.js';
-import { BERTH, Interruption, machine, median, ms, positiveFlag, rotated, spawnTimed, writeSection, type Finished } from './lib.js';
+import { BERTH, Interruption, invocation, machine, median, ms, positiveFlag, rotated, spawnTimed, writeSection, type Finished } from './lib.js';
 
 const ROUNDS = positiveFlag('--rounds') ?? 15;
 const REQUESTS = positiveFlag('--requests') ?? 2000;
@@ -54,7 +55,8 @@ const REPLICAS = 2;
 const ENVIRONMENT = 'dev';
 const SETTLE_MS = 500;
 const COMMAND_TIMEOUT_MS = 300_000;
-const SERVER_START_MS = 60_000;
+/** Generous: on a machine at load 60 a `berth server` took over a minute to listen. */
+const SERVER_START_MS = 300_000;
 
 const PATHS = ['in-process', 'server'] as const;
 type Path = (typeof PATHS)[number];
@@ -238,9 +240,12 @@ function writeScaleProject(dir: string, project: string): void {
   writeFileSync(join(dir, 'berth.yaml'), stringify(yaml));
 }
 
-/** Records every slot as a rollout does (saveSlot) and gives each host's fake engine the container a slot's instance would be. */
-async function recordInstances(db: Store, project: string, fakes: Map<string, FakeFleetEngineForScale>): Promise<void> {
-  const started = new Date(Date.now() - 3_600_000).toISOString();
+/**
+ * Records every slot as a rollout does (saveSlot) and has each host's FakeEngine run the container a
+ * slot's instance would be: created with Berth's labels and the slot's published port, started, healthy.
+ */
+async function recordInstances(db: Store, project: string, fakes: Map<string, FakeEngine>): Promise<void> {
+  const images = new Map([...fakes].map(([host, engine]) => [host, engine.images.add({ tags: [`${project}/web:bench`] })]));
   let n = 0;
   for (let s = 0; s < SERVICES; s++) {
     for (let ordinal = 1; ordinal <= PER_SERVICE; ordinal++, n++) {
@@ -249,12 +254,11 @@ async function recordInstances(db: Store, project: string, fakes: Map<string, Fa
       const host = hostName(n % HOSTS);
       const hostPort = 20000 + Math.floor(n / HOSTS);
       await saveSlot(db, { environment: 'production', slot, service, ordinal, host, network: 'nat', hostPorts: { '8080/tcp': hostPort } });
-      const id = n.toString(16).padStart(64, '0');
-      fakes.get(host)!.add({
-        id,
+      const engine = fakes.get(host)!;
+      const id = await engine.containers.create({
         name: containerName(project, slot),
-        image: `sha256:${'ab'.repeat(32)}`,
-        labels: {
+        Image: images.get(host)!,
+        Labels: {
           [RUN_LABELS.project]: project,
           [RUN_LABELS.service]: service,
           [RUN_LABELS.environment]: 'production',
@@ -266,16 +270,12 @@ async function recordInstances(db: Store, project: string, fakes: Map<string, Fa
           [RUN_LABELS.deployment]: '1',
           [RUN_LABELS.incarnation]: '1',
         },
-        running: true,
-        status: 'running',
-        exitCode: 0,
-        startedAt: started,
-        finishedAt: '0001-01-01T00:00:00Z',
-        restartCount: 0,
-        health: 'healthy',
-        networks: { bridge: { ip: `172.17.${Math.floor(n / 250)}.${(n % 250) + 2}`, mac: '' } },
-        ports: { '8080/tcp': hostPort },
+        ExposedPorts: { '8080/tcp': {} },
+        Healthcheck: { Test: ['CMD', '/opt/berth/bin/health'] },
+        HostConfig: { NetworkMode: 'bridge', PortBindings: { '8080/tcp': [{ HostPort: String(hostPort) }] } },
       });
+      await engine.containers.start(id);
+      engine.setHealth(id, 'healthy');
     }
   }
 }
@@ -343,8 +343,8 @@ async function listBenchmark(made: Made): Promise<ListFigures> {
   made.db = db;
   const env = { ...process.env, BERTH_STATE_DIR: stateDir };
   await applyBundle(db, stateDir, env, collectBundle(dir, join(dir, '.berth')), { actor: 'bench', dryRun: false });
-  const fakes = new Map(Array.from({ length: HOSTS }, (_, i) => [hostName(i), new FakeFleetEngineForScale(`tcp://fake-${hostName(i)}`)]));
-  const core = new ServerCore(stateDir, db, env, { connect: (spec) => fakes.get(spec.name)!.asEngine() });
+  const fakes = new Map(Array.from({ length: HOSTS }, (_, i) => [hostName(i), new FakeEngine({ endpoint: `tcp://fake-${hostName(i)}` })]));
+  const core = new ServerCore(stateDir, db, env, { connect: (spec) => fakes.get(spec.name)! });
   await recordInstances(db, project, fakes);
   const token = (await createToken(db, { name: 'bench-viewer', role: 'viewer', createdBy: 'bench' })).token;
   const app = await buildApp(core);
@@ -452,7 +452,7 @@ function report(release: ReleaseFigures, list: ListFigures, loadAtStart: number[
   const lines = [
     '## Server (issue 12)',
     '',
-    `Reproduce: \`npm run bench:server\` (\`node dist/bench/server.js\`). Machine: ${machine()}; load average (1 / 5 / 15 min) at the start ${load(loadAtStart)}, at the end ${load(loadavg())}: shared with other engineers' builds and tests while it ran, so the figures are noisy.`,
+    `Reproduce: \`npm run bench:server\` (\`${invocation('server')}\`). Machine: ${machine()}; load average (1 / 5 / 15 min) at the start ${load(loadAtStart)}, at the end ${load(loadavg())}: shared with other engineers' builds and tests while it ran, so the figures are noisy.`,
     '',
     `**The API's overhead on a no-op release.** \`berth release web --env ${ENVIRONMENT}\` of the build the environment already runs (${REPLICAS} instances of busybox \`httpd\` on the tiny busybox root, nat network, health-checked), whole CLI process (\`node bin/berth.js\`): in-process (no \`BERTH_SERVER\`) and through a \`berth server\` started by the benchmark as a child process on a loopback port with its own \`--state\`, the project uploaded with \`berth apply\`, \`BERTH_SERVER\` and \`BERTH_TOKEN\` (the admin token) set. Two projects with the same berth.yaml, one per path, so the two stores never manage the same containers. Median of ${ROUNDS} rounds, each running both in a rotating order; one warm-up each before. Such a release still numbers a new release and journals a rollout whose steps change no instance: ${steps}.`,
     '',
@@ -463,7 +463,7 @@ function report(release: ReleaseFigures, list: ListFigures, loadAtStart: number[
     '',
     `**Result**: through the server ÷ in-process = **${(remote / local).toFixed(2)}×** (medians), **${signed(remote - local, ms)}** absolute; same-round ratios ${sameRound.map((r) => `${r.toFixed(2)}×`).join(', ')} (median ${median(sameRound).toFixed(2)}×, median difference ${signed(median(deltas), ms)}).`,
     '',
-    `**\`GET /v1/instances\` with ${INSTANCES.toLocaleString('en')} instances recorded** (${SERVICES} services × ${PER_SERVICE} in one environment over ${HOSTS} hosts). The slots are saved with the deploy's own store function (\`saveSlot\`); the hosts' engines are \`FakeFleetEngineForScale\` (bench/fake-fleet-engine.ts, **for scale only**: no container runs), which answer the version, container-list and inspect calls \`listFleet\` makes with the containers the slots would have (Berth's labels), injected through \`ServerCore\`'s \`connect\` option. The app is built in the benchmark's process (\`buildApp(core)\`, \`listen({ port: 0 })\`) and asked over real HTTP on loopback (node:http, keep-alive, a viewer token): ${REQUESTS.toLocaleString('en')} requests in a row, then ${REQUESTS.toLocaleString('en')} ${CONCURRENCY} at a time; each against \`fleetInstances(run, {})\` called directly the same number of times, in ${BLOCKS} alternating blocks, after a warm-up of ${WARMUP} each. Every answer is read to its end (${(list.bodyBytes / 1024).toFixed(0)} KiB of JSON).`,
+    `**\`GET /v1/instances\` with ${INSTANCES.toLocaleString('en')} instances recorded** (${SERVICES} services × ${PER_SERVICE} in one environment over ${HOSTS} hosts). The slots are saved with the deploy's own store function (\`saveSlot\`); the hosts' engines are \`FakeEngine\`s (src/testing/fake-engine.ts: a Docker Engine in memory that the engine contract suite runs against as it runs against Docker; no container runs), each running the containers its slots would have (created with Berth's labels and the slot's published port, started, healthy), injected through \`ServerCore\`'s \`connect\` option. The app is built in the benchmark's process (\`buildApp(core)\`, \`listen({ port: 0 })\`) and asked over real HTTP on loopback (node:http, keep-alive, a viewer token): ${REQUESTS.toLocaleString('en')} requests in a row, then ${REQUESTS.toLocaleString('en')} ${CONCURRENCY} at a time; each against \`fleetInstances(run, {})\` called directly the same number of times, in ${BLOCKS} alternating blocks, after a warm-up of ${WARMUP} each. Every answer is read to its end (${(list.bodyBytes / 1024).toFixed(0)} KiB of JSON).`,
     '',
     '| what | p50 | p99 | requests/s | HTTP adds |',
     '|---|---|---|---|---|',

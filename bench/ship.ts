@@ -18,7 +18,7 @@ import { parse, stringify } from 'yaml';
 import { connectEngine } from '../src/engine/client.js';
 import { freePort } from '../src/registry/testing.js';
 import { writeTinyRoot } from '../src/testing/tiny-root.js';
-import { BERTH, DOCKER, DOCKER_ENV, machine, median, ms, REPO, timed, writeSection } from './lib.js';
+import { BERTH, DOCKER, DOCKER_ENV, invocation, loadNote, machine, median, ms, REPO, timed, writeSection } from './lib.js';
 
 const ROUNDS = 3;
 const REPUSH_RUNS = 11;
@@ -156,7 +156,7 @@ async function main() {
     const lines = [
       '## Ship (issue 3)',
       '',
-      `Reproduce: \`npm run bench:ship\` (\`node dist/bench/ship.js\`). Machine: ${machine()}. Registries: Berth's embedded CNCF Distribution 2.8.2 on loopback, filesystem storage, each push to a new empty one.`,
+      `Reproduce: \`npm run bench:ship\` (\`${invocation('ship')}\`). Machine: ${machine()}; ${loadNote()}. Registries: Berth's embedded CNCF Distribution 2.8.2 on loopback, filesystem storage, each push to a new empty one.`,
       '',
       '| what | Berth | plain Docker | ratio |',
       '|---|---|---|---|',
