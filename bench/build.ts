@@ -76,12 +76,15 @@ function exampleBuild(dir: string, run: string): number {
   return timed('node', [BERTH, 'build', '-p', example], { env: { ...process.env, BERTH_STATE_DIR: join(dir, 'example-state'), BERTH_CACHE_DIR: join(dir, 'example-cache') } });
 }
 
-async function cleanup(run: string, dockerTags: string[], rootsBefore: ReadonlySet<string>) {
+async function cleanup(run: string, dir: string, dockerTags: string[], rootsBefore: ReadonlySet<string>) {
   const engine = connectEngine();
   for (const label of [`berth.project=bench-${run}`, `berth.project=bench-example-${run}`]) {
     for (const image of (await engine.images.list(label)).sort((a, b) => b.created - a.created)) await engine.images.remove(image.id).catch(() => {});
   }
-  for (const root of await engine.images.list(ROOTFS_LABEL)) if (!rootsBefore.has(root.id)) await engine.images.remove(root.id).catch(() => {});
+  // Only its own roots: the tiny root is a tarball in the bench's folder, the example's a Debian root keyed by the bench's own
+  // SOURCE_DATE_EPOCH. A tarball root of another folder was made by someone else on this shared engine meanwhile, and stays.
+  const own = (source: string | undefined) => source !== undefined && (source.startsWith(`${dir}/`) || !source.startsWith('/'));
+  for (const root of await engine.images.list(ROOTFS_LABEL)) if (!rootsBefore.has(root.id) && own(root.labels['berth.rootfs.source'])) await engine.images.remove(root.id).catch(() => {});
   for (const tag of dockerTags) await engine.images.remove(tag).catch(() => {});
 }
 
@@ -112,7 +115,7 @@ async function main() {
     writeSection('build', lines.join('\n'));
     console.log(lines.join('\n'));
   } finally {
-    await cleanup(run, tags, rootsBefore);
+    await cleanup(run, dir, tags, rootsBefore);
     rmSync(dir, { recursive: true, force: true });
   }
 }

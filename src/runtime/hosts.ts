@@ -7,7 +7,7 @@ export class Hosts {
   readonly #specs: Map<string, HostSpec>;
   readonly #engines = new Map<string, Engine>();
 
-  /** `connect`: how a host's engine is reached; only a benchmark passes another (bench/fake-fleet-engine.ts). */
+  /** `connect`: how a host's engine is reached; a benchmark or a test passes another (testing/fake-engine.ts). */
   constructor(
     project: Project,
     private readonly defaultEngine: Engine,

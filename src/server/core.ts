@@ -19,7 +19,7 @@ import { EventBus } from './events.js';
 import { RolloutJobs } from './jobs.js';
 
 export interface ServerCoreOptions {
-  /** How a host's engine is reached: connectHost, but for a benchmark's stand-in engines (bench/fake-fleet-engine.ts). */
+  /** How a host's engine is reached: connectHost, but for a benchmark's stand-in engines (src/testing/fake-engine.ts's FakeEngine). */
   connect?: (spec: HostSpec) => Engine;
   /** Folders the operator allowed configurations to read besides their own files (`berth server --allow-read`). */
   allowRead?: readonly string[];
