@@ -46,7 +46,8 @@ engine_up() {
 
 if [ -z "${DOCKER_HOST:-}" ] && ! engine_up; then
   log "starting dockerd (log: /var/log/berth-dockerd.log)"
-  nohup dockerd >/var/log/berth-dockerd.log 2>&1 &
+  # A session of its own: a Ctrl-C (or the end of the job) that stops the command which started it must not stop the engine with it.
+  setsid nohup dockerd >/var/log/berth-dockerd.log 2>&1 </dev/null &
   for _ in $(seq 1 60); do
     engine_up && break
     sleep 0.5
