@@ -78,8 +78,10 @@ describe('berth deploy on the rollout executor', () => {
         },
         services: {
           web: { image: 'web', ports: [8080], replicas: 2, health: HEALTH },
-          // Serves only once /tmp/go exists: the test decides when its deploy can finish.
-          gate: { image: 'web', ports: [8080], command: ['sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.2; done; exec busybox httpd -f -p 8080 -h /www'], health: HEALTH },
+          // Serves only once /tmp/go exists: the test decides when its deploy can finish. Its failed probes
+          // until then fall in its start period (as long as the rollout's timeout), so however long the
+          // test takes to touch /tmp/go on a busy machine, the deploy waits for it instead of failing.
+          gate: { image: 'web', ports: [8080], command: ['sh', '-c', 'while [ ! -e /tmp/go ]; do sleep 0.2; done; exec busybox httpd -f -p 8080 -h /www'], health: { ...HEALTH, start_period: '120s' } },
           site: { image: 'web', ports: [8080], health: HEALTH },
         },
         environments: { dev: { network: 'lan', lb_address: '127.0.0.1' } },
