@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * Runs the test suite: every test file of dist/src as its own `node --test`
- * child, the unit files (no Docker) a few at a time, then the integration
+ * Runs the test suite: every test file of dist/src as its own node process
+ * (the file itself, not under `node --test`, which would start a second
+ * process per file: a quarter of the unit suite's time), the unit files (no Docker) a few at a time, then the integration
  * files, two at a time unless a file must run alone (see ALONE below). Each
  * line of a child's output is printed with the file's name in front; at the
  * end it prints the total time, the ten slowest files, and `N passed, N failed`.
@@ -200,7 +201,7 @@ function runFile(file) {
   const begin = Date.now();
   console.log(`test: ▶ ${tag}`);
   // Its own process group, so a signal reaches the file's test process too (as a terminal's Ctrl-C would).
-  const child = spawn(process.execPath, ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, file], {
+  const child = spawn(process.execPath, ['--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, file], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -221,7 +222,7 @@ function runFile(file) {
   const done = new Promise((resolve) => {
     child.on('error', (error) => console.error(`[${tag}] could not start: ${error.message}`));
     child.on('close', async (code, signal) => {
-      // On Ctrl-C `node --test` exits at once; the file's own process goes on with its cleanup (testing/cleanup.ts).
+      // On Ctrl-C the file's process may have children still cleaning up (testing/cleanup.ts).
       if (stopping) await groupGone(child.pid, tag);
       const ms = Date.now() - begin;
       let counts = { pass: 0, fail: 0, failures: [] };

@@ -24,6 +24,12 @@ export type FuzzEvent =
   | { kind: 'release'; tick: number; slot: string; ip: string }
   | { kind: 'reconcile'; tick: number; released: string[] };
 
+/**
+ * The share of deploys that ask for a given address. Most such requests are refused (the address is
+ * held or quarantined); this share makes even a short run grant some of them ("acquire (preferred)").
+ */
+const PREFERRING = 0.25;
+
 /** What the driver believes about a slot's container. */
 type SlotState = 'none' | 'crashed' | 'live' | 'vanished';
 
@@ -63,7 +69,7 @@ export class Driver {
     const roll = this.random();
     if (state === 'live' && roll < 0.12) this.#slots.set(slot, 'vanished');
     else if (roll < (state === 'none' ? 0.08 : 0.4)) await this.#release(slot);
-    else await this.#deploy(slot, this.random() < 0.15 ? this.#someAddress() : undefined);
+    else await this.#deploy(slot, this.random() < PREFERRING ? this.#someAddress() : undefined);
   }
 
   async #deploy(slot: string, preferred?: string): Promise<void> {

@@ -11,7 +11,7 @@
  */
 import { conflict, forbidden } from '../errors.js';
 import { createRelease, currentRelease, frontDoorPort, releasesOf, type Release } from '../store/releases.js';
-import { actor, configOf, recoverInterrupted, replicasIn, rollout } from '../rollout/executor.js';
+import { actor, configOf, recoverInterrupted, replicasIn, rollout, type RolloutOptions } from '../rollout/executor.js';
 import { observe, placementOf, type InstanceEvent, type RolloutEvent } from '../rollout/rollout-context.js';
 import { environmentOf, networkOf, serviceOf, type RunContext } from '../runtime/context.js';
 import { resolveImage, type DeployImage } from '../runtime/image.js';
@@ -37,6 +37,8 @@ export interface DeployOptions {
   signal?: AbortSignal;
   /** An admin of a Berth server asks: a deploy into a protected environment, which bypasses its approvals, is allowed only then. */
   privileged?: boolean;
+  /** The lease's TTL, clock and holder (RolloutOptions.lease): a test plays another process with it. */
+  lease?: RolloutOptions['lease'];
 }
 
 export type DeployEvent =
@@ -90,6 +92,7 @@ export async function deployService(context: RunContext, serviceName: string, en
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     ...(options.onJournaled ? { onJournaled: options.onJournaled } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.lease ? { lease: options.lease } : {}),
     emit: (event: RolloutEvent) => {
       if (event.type === 'note') emit({ type: 'note', text: event.text });
     },

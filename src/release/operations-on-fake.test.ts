@@ -7,10 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { RolloutEvent } from '../rollout/rollout-context.js';
 import { rolloutView } from '../rollout/rollout-view.js';
 import { currentRelease, releaseOf, rolloutById, scaleOf } from '../store/releases.js';
 import { FakeDoor } from '../testing/fake-door.js';
 import { fakeProject, type FakeProject } from '../testing/fake-project.js';
+import type { CanaryEvidence } from './canary-gate.js';
 import { canaryAbort, canaryPromote, promoteService, releaseService, scaleService } from './operations.js';
 
 describe('promote, scale and canary of a nat service on the FakeEngine', () => {
@@ -183,12 +185,21 @@ describe('promote, scale and canary of a nat service on the FakeEngine', () => {
 
   it('a canary whose gates see clean traffic through the front door is promoted by them', async () => {
     const stop = traffic('web-prod-3', 0);
-    const result = await promoteService(p.context, 'web', 'prod', on('prod', { canary: 0.5, watchMs: 1_000, force: true })).finally(stop);
+    const [notes, steps] = [[] as string[], [] as string[]];
+    const watched = { canary: 0.5, watchMs: 1_000, force: true, onCanary: (text: string) => notes.push(text), emit: (e: RolloutEvent) => void (e.type === 'step' && steps.push(e.text)) };
+    const result = await promoteService(p.context, 'web', 'prod', on('prod', watched)).finally(stop);
     assert.deepEqual([result.status, result.release], ['succeeded', 3]);
+    assert.ok(steps.includes('canary web-prod-3 with 50% of the traffic'), JSON.stringify(steps));
+    assert.equal(notes.length, 1);
+    assert.match(notes[0]!, /^canary promote: canary 0\.0% errors \(0 of \d+ requests\) vs baseline 0\.0% errors \(0 of \d+ requests\) over [\d.]+ s \(tolerance 5 points\)/);
     const record = (await rolloutById(p.db, result.rollout))!;
-    const evidence = JSON.parse(record.evidence!) as { decision: string; canary: { servers: string[]; requests: number; errors: number }; baseline: { servers: string[]; errors: number } };
+    const evidence = JSON.parse(record.evidence!) as CanaryEvidence;
     assert.deepEqual([evidence.decision, evidence.canary.servers, evidence.canary.errors, evidence.baseline.servers, evidence.baseline.errors], ['promote', ['web-prod-3'], 0, ['web-prod-1', 'web-prod-2'], 0]);
+    assert.equal(`canary promote: ${evidence.reason}`, notes[0], 'the note is the recorded reason');
     assert.ok(evidence.canary.requests >= 10, JSON.stringify(evidence));
+    // The canary's health probes kept passing through the watch: the evidence names each canary instance's verdict.
+    assert.deepEqual(evidence.instances.map((i) => [i.slot, i.verdict]), [['web-prod-3', 'healthy']]);
+    assert.ok(evidence.instances.every((i) => i.passed > 0), JSON.stringify(evidence.instances));
     const journal = await rolloutView(p.db, record);
     assert.deepEqual([journal.kind, journal.status, journal.steps.map((s) => s.op)], ['canary', 'succeeded', ['front-door', 'drain', 'replace', 'drain', 'replace', 'remove', 'converge']]);
     const prod = await endState('prod');

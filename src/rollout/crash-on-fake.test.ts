@@ -21,7 +21,6 @@
  * and the environment runs the release before, converged the same way.
  */
 import assert from 'node:assert/strict';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +38,7 @@ import { containerName } from '../runtime/slots.js';
 import { closeStore, openStore, type Store } from '../store/db.js';
 import { leaseOf } from '../store/leases.js';
 import { assertSlotsHoldTheirAddresses } from '../testing/crash-assertions.js';
+import { Doomed, runs, severed } from '../testing/doomed-run.js';
 import { currentRelease, openRollout, releaseOf, releasesOf, rolloutsOf } from '../store/releases.js';
 import { FakeDoor } from '../testing/fake-door.js';
 import { FakeEngine } from '../testing/fake-engine.js';
@@ -50,43 +50,6 @@ const TTL_MS = 30_000;
 const MIN_KILL_POINTS = 8;
 /** A safety net: a fault that never stops killing would loop forever. */
 const MAX_KILL_POINTS = 60;
-
-/** A run that dies at its `at`-th checkpoint (counting from 1); `at` 0: it never dies, it only counts. */
-class Doomed {
-  readonly passed: string[] = [];
-  dead = false;
-  readonly death: Promise<string>;
-  #die: (where: string) => void = () => {};
-
-  constructor(readonly at: number) {
-    this.death = new Promise((resolve) => (this.#die = resolve));
-  }
-
-  /** The fault at a checkpoint of this run. */
-  reach(where: string): void | Promise<void> {
-    if (!this.dead) this.passed.push(where);
-    if (this.dead || this.passed.length === this.at) {
-      this.dead = true;
-      this.#die(where);
-      return new Promise<void>(() => {});
-    }
-  }
-}
-
-/** Which run a checkpoint belongs to: the fault kills only the doomed run, never the one that recovers. */
-const runs = new AsyncLocalStorage<Doomed>();
-
-/** `target` as a killed process would reach it: once `dead()`, no call it makes returns (nor does anything). */
-function severed<T extends object>(target: T, dead: () => boolean): T {
-  return new Proxy(target, {
-    get(t, key) {
-      const value: unknown = Reflect.get(t, key, t);
-      if (typeof value === 'function') return (...args: unknown[]) => (dead() ? new Promise(() => {}) : (value as (...a: unknown[]) => unknown).apply(t, args));
-      if (value !== null && typeof value === 'object') return severed(value, dead);
-      return value;
-    },
-  });
-}
 
 describe('a release killed at each of its checkpoints in turn, on the FakeEngine', () => {
   let dir: string;
