@@ -89,13 +89,14 @@ if (build && isStale()) {
 }
 
 const dist = join(root, 'dist', 'src');
+const sourceOf = (file) => relative(root, file).replace(/^dist\//, '').replace(/\.js$/, '.ts');
 let all;
 try {
-  all = findTests(dist).sort();
+  // A test whose source is gone (deleted or moved) leaves its compiled file in dist/: it is not run.
+  all = findTests(dist).filter((f) => existsInSrc(sourceOf(f))).sort();
 } catch {
   die(`no ${relative(root, dist)}: build first (npm run build)`);
 }
-const sourceOf = (file) => relative(root, file).replace(/^dist\//, '').replace(/\.js$/, '.ts');
 for (const path of Object.keys(ALONE)) {
   if (!all.some((f) => sourceOf(f) === path) && existsInSrc(path) === false) console.warn(`test: ALONE names ${path}, which has no test file`);
 }

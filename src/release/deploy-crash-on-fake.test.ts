@@ -1,7 +1,7 @@
 /**
  * Crash safety of `berth deploy` (Run's path: no front door) on the FakeEngine: a deploy that
  * replaces 2 instances on a flat network is "killed" at each checkpoint it passes, in turn
- * (testing/doomed-run.ts: in-process, the run stops there for good, as another process on
+ * (testing/doomed.ts: in-process, the run stops there for good, as another process on
  * another host whose lease clock stopped when it died), and the next `berth deploy` of the same
  * image must say it found the interrupted deploy, resume it, and leave everything converged:
  * exactly the 2 slots running the deployed release, IPAM holding exactly their addresses, no
@@ -20,7 +20,7 @@ import { closeStore, openStore, type Store } from '../store/db.js';
 import { leaseOf } from '../store/leases.js';
 import { currentRelease, frontDoorPort, openRollout, releaseOf, rolloutsOf } from '../store/releases.js';
 import { assertSlotsHoldTheirAddresses } from '../testing/crash-assertions.js';
-import { Doomed, runs, severed } from '../testing/doomed-run.js';
+import { Doomed, doomedRuns as runs, severed } from '../testing/doomed.js';
 import { fakeProject, type FakeProject } from '../testing/fake-project.js';
 import { deployService, type DeployOptions } from './deploy.js';
 

@@ -38,7 +38,7 @@ import { containerName } from '../runtime/slots.js';
 import { closeStore, openStore, type Store } from '../store/db.js';
 import { leaseOf } from '../store/leases.js';
 import { assertSlotsHoldTheirAddresses } from '../testing/crash-assertions.js';
-import { Doomed, runs, severed } from '../testing/doomed-run.js';
+import { Doomed, doomedRuns as runs, severed } from '../testing/doomed.js';
 import { currentRelease, openRollout, releaseOf, releasesOf, rolloutsOf } from '../store/releases.js';
 import { FakeDoor } from '../testing/fake-door.js';
 import { FakeEngine } from '../testing/fake-engine.js';
