@@ -7,7 +7,7 @@ import type { RunContext } from '../runtime/context.js';
 import { environmentOf, ipamOf, networkOf, serviceOf } from '../runtime/context.js';
 import { resolveImage } from '../runtime/image.js';
 import { conflict, forbidden, invalid, notFound } from '../errors.js';
-import { createRelease, currentRelease, hasRun, openRollout, releaseOf, releasesOf, replacePlan, rolloutById, rolloutsOf, scaleOf, setEvidence, setRolloutStatus, setScale, type Release, type Rollout } from '../store/releases.js';
+import { currentRelease, hasRun, openRollout, releaseOf, releasesOf, replacePlan, rolloutById, rolloutsOf, scaleOf, setEvidence, setRolloutStatus, setScale, type Release, type Rollout } from '../store/releases.js';
 import { slotsOf } from '../store/deployments.js';
 import { acquireForDecision, leaseSettings, type HeldLease } from '../rollout/lease.js';
 import { capacityProblem, type CapacityInput } from './capacity.js';
@@ -63,10 +63,9 @@ export async function releaseService(run: RunContext, serviceName: string, envir
   const same = resumed && (await rolloutById(run.db, resumed.rollout))?.kind === 'release' ? await releaseOf(run.db, service.name, resumed.release) : undefined;
   if (same && reached(resumed, same.number) && same.imageId === draft.imageId && same.digest === draft.digest && same.config === draft.config) return { ...finishedInterrupted(resumed!), created: same };
   const previous = await currentRelease(run.db, service.name, environment.name) ?? null;
-  let created: Release | undefined;
-  const create = async () => (created = await createRelease(run.db, { ...draft, createdBy: actor(run.env), ...(run.configVersion !== undefined ? { configVersion: run.configVersion } : {}) }));
-  const result = await rollout(run, environment.name, { kind: 'release', release: { ...draft, createdAt: 0, createdBy: '' }, create, previous, forced: check.missing.length > 0, plan: rolling('forward') }, options);
-  return { ...result, created: created! };
+  const release = { ...draft, createdAt: 0, createdBy: actor(run.env), ...(run.configVersion !== undefined ? { configVersion: run.configVersion } : {}) };
+  const result = await rollout(run, environment.name, { kind: 'release', release, recordNew: true, previous, forced: check.missing.length > 0, plan: rolling('forward') }, options);
+  return { ...result, created: await requireRelease(run, service.name, result.release) };
 }
 
 export interface PromoteOptions extends RolloutOptions {

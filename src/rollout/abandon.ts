@@ -13,7 +13,7 @@ import { rolloutById, setRolloutStatus, setScale, type Rollout } from '../store/
 import { acquireToAbandon, leaseSettings, type HeldLease } from './lease.js';
 import { journaled, observe, targetHash } from './rollout-context.js';
 import type { RolloutPlan } from './rollout-plan.js';
-import { actor, contextFor, requireRelease, usesFrontDoor, type RolloutOptions } from './executor.js';
+import { actor, contextFor, targetOf, usesFrontDoor, type RolloutOptions } from './executor.js';
 import { converge } from './steps.js';
 
 export interface AbandonResult {
@@ -50,7 +50,7 @@ async function abandonUnder(run: RunContext, record: Rollout, lease: HeldLease, 
   const environment = environmentOf(run.project, record.environment);
   const plan = JSON.parse(record.plan) as RolloutPlan;
   const emit = options.emit ?? (() => {});
-  const ctx = { ...(await contextFor(run, await requireRelease(run, record.service, plan.target), environment, options, await usesFrontDoor(run, record.kind, record.service, record.environment))), lease };
+  const ctx = { ...(await contextFor(run, await targetOf(run, record.service, plan), environment, options, await usesFrontDoor(run, record.kind, record.service, record.environment))), lease };
   const restored: string[] = [];
   const removed: string[] = [];
   const here = await observe(ctx);

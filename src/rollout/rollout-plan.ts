@@ -4,6 +4,7 @@
  * be resumed. Every step is idempotent against what the engines report.
  */
 import { invalid } from '../errors.js';
+import type { PrepareStep } from './prepare-step.js';
 
 export type RolloutStep =
   /** The front door runs, with the healthy instances that are there. */
@@ -24,7 +25,9 @@ export type RolloutStep =
   /** Canary instances of the target release beside the others, with `share` of the traffic. */
   | { op: 'canary'; slots: string[]; share: number }
   /** Leftovers and slots above `replicas` removed; the load balancer holds exactly the running instances at normal weights. */
-  | { op: 'converge'; replicas: number };
+  | { op: 'converge'; replicas: number }
+  /** Before any instance changes: networks, old names, addresses, the release row, pulls (prepare-step.ts). */
+  | PrepareStep;
 
 export interface RolloutPlan {
   /** The release the rollout moves to. */
