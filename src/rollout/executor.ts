@@ -27,7 +27,6 @@ import {
   rolloutsOf,
   scaleOf,
   setRolloutStatus,
-  setScale,
   startRollout,
   type Release,
   type Rollout,
@@ -99,12 +98,12 @@ export async function replicasIn(run: RunContext, service: ServiceSpec, environm
   return await scaleOf(run.db, service.name, environment.name) ?? environment.services[service.name]?.replicas ?? service.replicas;
 }
 
-/** The context of a rollout to `release`; a deploy (`withDoor: false`) runs its instances without a front door. */
-export async function contextFor(run: RunContext, release: Release, environment: EnvironmentSpec, options: RolloutOptions, withDoor = true): Promise<RolloutContext> {
+/** The context of a rollout to `release`; a deploy (`withDoor: false`) runs its instances without a front door. `replicas`: a scale's new count, placed as one. */
+export async function contextFor(run: RunContext, release: Release, environment: EnvironmentSpec, options: RolloutOptions, withDoor = true, replicas?: number): Promise<RolloutContext> {
   const service = serviceOfRelease(release);
   const emit = options.emit ?? (() => {});
   const images = await distributionFor(run, release, (p) => emit({ type: 'note', text: `${p.host}: pulled ${images.source.ref} (${p.downloaded} layer(s) downloaded)` }));
-  const placement = { replicas: await replicasIn(run, service, environment), ...(options.moves ? { moves: options.moves } : {}), ...(options.leave ? { leave: options.leave } : {}) };
+  const placement = { replicas: replicas ?? (await replicasIn(run, service, environment)), ...(options.moves ? { moves: options.moves } : {}), ...(options.leave ? { leave: options.leave } : {}) };
   const target = await prepareTarget(run, service, environment, { id: release.imageId, digest: release.digest, ref: images.source.ref }, placement);
   const door = withDoor ? (options.door ?? (await frontDoorFor(run, service, environment))) : NO_DOOR;
   return {
@@ -143,6 +142,8 @@ export interface RolloutRequest {
    */
   release: Release;
   recordNew?: boolean;
+  /** A scale: the replica count its `scale` step records (the last before any instance changes); its plan is made for that count. */
+  replicas?: number;
   /** The release the environment ran before; a failure rolls back to it. */
   previous: number | null;
   forced: boolean;
@@ -194,8 +195,8 @@ export async function rollout(run: RunContext, environmentName: string, request:
     await requireImageReach(run, request.release, environment);
     const release = request.recordNew ? { ...request.release, number: await nextReleaseNumber(run.db, service) } : request.release;
     record = request.recordNew ? plannedRelease(release) : undefined;
-    ctx = { ...(await contextFor(run, release, environment, options, door)), lease };
-    plan = planRollout(await gatherRollout(ctx, { plan: request.plan, door, ...(record ? { record } : {}) }));
+    ctx = { ...(await contextFor(run, release, environment, options, door, request.replicas)), lease };
+    plan = planRollout(await gatherRollout(ctx, { plan: request.plan, door, ...(record ? { record } : {}), ...(request.replicas !== undefined ? { scale: request.replicas } : {}) }));
   } catch (error) {
     await lease.release();
     throw error;
@@ -398,10 +399,10 @@ async function rollBack(ctx: LeasedContext, record: Rollout, forward: RolloutPla
   let back = ctx;
   if (previous) {
     back = { ...(await contextFor(ctx.run, previous, ctx.environment, { timeoutMs: ctx.timeoutMs, emit: ctx.emit, report: ctx.report, concurrency: ctx.concurrency }, false)), door: ctx.door, lease: ctx.lease };
-    // A scale goes back to the count it started from, kept in its journaled plan (so also after a crash).
-    if (forward.replicasBefore !== undefined) await setScale(db, record.service, record.environment, forward.replicasBefore);
+    // A scale goes back to the count it started from, kept in its journaled plan (so also after a crash): its rollback's first step records it.
     const replicas = forward.replicasBefore ?? await replicasIn(ctx.run, serviceOfRelease(previous), ctx.environment);
-    plan = { target: previous.number, phase: 'rollback', reason, steps: planRolling(record.service, record.environment, replicas, await slotStates(back), { batchSize: replicas, maxUnavailable: replicas, maxSurge: 0 }) };
+    const steps = planRolling(record.service, record.environment, replicas, await slotStates(back), { batchSize: replicas, maxUnavailable: replicas, maxSurge: 0 });
+    plan = { target: previous.number, phase: 'rollback', reason, steps: forward.replicasBefore !== undefined ? [{ op: 'scale', replicas: forward.replicasBefore }, ...steps] : steps };
   } else {
     plan = { target: record.release, phase: 'rollback', reason, steps: [{ op: 'converge', replicas: 0 }] };
   }
@@ -464,6 +465,8 @@ function describeStep(step: RolloutPlan['steps'][number]): string {
       return `record release ${step.release.number}`;
     case 'pull':
       return `pull the image on ${step.hosts.join(', ')}`;
+    case 'scale':
+      return `scale to ${step.replicas} instance(s)`;
     case 'converge':
       return `converge on ${step.replicas} instance(s)`;
     case 'canary':

@@ -17,6 +17,8 @@ export interface GatherInput {
   /** The new release the rollout records, its number reserved. */
   record?: PlannedRelease;
   door: boolean;
+  /** A scale's new replica count. */
+  scale?: number;
 }
 
 export async function gatherRollout(ctx: RolloutContext, input: GatherInput): Promise<RolloutSnapshot> {
@@ -34,6 +36,7 @@ export async function gatherRollout(ctx: RolloutContext, input: GatherInput): Pr
     staleAddresses: stale,
     door: input.door,
     ...(input.record ? { record: input.record } : {}),
+    ...(input.scale !== undefined ? { scale: input.scale } : {}),
     instances,
     slotHosts,
     ...(imageOn ? { imageOn } : {}),

@@ -11,12 +11,12 @@ import { after, before, describe, it } from 'node:test';
 import { conflict, type BerthError } from '../errors.js';
 import { EngineCallError } from '../engine/http.js';
 import { deployService } from '../release/deploy.js';
-import { releaseService } from '../release/operations.js';
+import { releaseService, scaleService } from '../release/operations.js';
 import { environmentOf, ipamOf } from '../runtime/context.js';
 import { Ipam } from '../network/ipam.js';
 import { sqliteOf } from '../store/db.js';
 import { leaseOf } from '../store/leases.js';
-import { currentRelease, releaseOf, releasesOf, rolloutById, rolloutsOf } from '../store/releases.js';
+import { currentRelease, releaseOf, releasesOf, rolloutById, rolloutsOf, scaleOf } from '../store/releases.js';
 import { FakeDoor } from '../testing/fake-door.js';
 import type { FakeEngine } from '../testing/fake-engine.js';
 import { fakeProject, type FakeProject } from '../testing/fake-project.js';
@@ -218,12 +218,14 @@ function ipamOfAt(p: FakeProject, at: number): Ipam {
   return new Ipam(p.db, ipamOf(p.context).pools, () => at);
 }
 
+const TAKEN = 'front door: port 18080 on 127.0.0.1 is taken by another process';
+
 /** A front door whose port another process holds: starting it fails as HAProxy's does. */
 class TakenDoor extends FakeDoor {
   syncs = 0;
   override async sync(_servers: DoorServer[]): Promise<void> {
     this.syncs++;
-    throw conflict('front door dev-api: port 18080 on 127.0.0.1 is taken by another process', { fix: 'free the port, or set lb_port in berth.yaml' });
+    throw conflict(TAKEN, { fix: 'free the port, or set lb_port in berth.yaml' });
   }
 }
 
@@ -270,15 +272,25 @@ describe('a rollout whose preparing step fails: journaled, ended failed, with th
     assert.deepEqual((await releasesOf(p.db, 'web')).map((r) => r.number), [2]);
   });
 
+  it('a scale whose front door cannot start: the count it asked for is never recorded (its step comes last of those that prepare)', async () => {
+    const door = new TakenDoor();
+    await assert.rejects(scaleService(p.context, 'web', 'dev', 3, { door, timeoutMs: 10_000 }), { kind: 'conflict', message: TAKEN });
+    const [failedScale] = await rolloutsOf(p.db, 'web', 'dev');
+    assert.deepEqual([failedScale?.kind, failedScale?.status, failedScale?.done], ['scale', 'failed', 0]);
+    assert.deepEqual((await journal(p, failedScale!.id)).steps.map((s) => s.op), ['front-door', 'scale', 'create', 'converge']);
+    assert.equal(await scaleOf(p.db, 'web', 'dev'), undefined, 'the scale was recorded');
+    assert.deepEqual((await p.containers('web')).map((c) => c.labels['berth.instance']), ['web-dev-1', 'web-dev-2']);
+  });
+
   it('a front door port taken: the conflict as before, no release recorded, no instance', async () => {
     const door = new TakenDoor();
     await assert.rejects(releaseService(p.context, 'api', 'dev', { door, timeoutMs: 10_000, image: 'berth/web:v2' }), {
       kind: 'conflict',
-      message: 'front door dev-api: port 18080 on 127.0.0.1 is taken by another process',
+      message: TAKEN,
     });
     assert.equal(door.syncs, 1);
     const [failedRollout] = await rolloutsOf(p.db, 'api', 'dev');
-    assert.deepEqual([failedRollout?.status, failedRollout?.done, failedRollout?.message], ['failed', 0, 'failed before changing any instance: front door dev-api: port 18080 on 127.0.0.1 is taken by another process']);
+    assert.deepEqual([failedRollout?.status, failedRollout?.done, failedRollout?.message], ['failed', 0, `failed before changing any instance: ${TAKEN}`]);
     assert.deepEqual(await releasesOf(p.db, 'api'), []);
     assert.deepEqual(await p.containers('api'), []);
     assert.equal(await leaseOf(p.db, 'api', 'dev'), undefined);

@@ -1,7 +1,8 @@
 /**
  * The whole plan of a rollout, from the snapshot `gather.ts` read (pure): what prepares it
  * (the network on hosts that lack it, containers under old names, stale addresses, the front
- * door, the new release's row, pulls on the hosts that launch and lack the image), then the
+ * door, the new release's row, pulls on the hosts that launch and lack the image, a new replica
+ * count), then the
  * request's instance steps. Nothing of it runs before the plan is journaled.
  */
 import { asideName, containerName, PREVIOUS_SUFFIX, roleOf } from '../runtime/slots.js';
@@ -29,6 +30,8 @@ export interface RolloutSnapshot {
   door: boolean;
   /** A new release to record, its number reserved; absent when the release exists. */
   record?: PlannedRelease;
+  /** A scale: the replica count it records, once nothing else can fail before the instances change. */
+  scale?: number;
   /** The request's plan of instance steps, made from the snapshot. */
   instances: RolloutPlan;
   /** Each slot the instance steps launch → its host. */
@@ -50,6 +53,7 @@ export function planRollout(s: RolloutSnapshot): RolloutPlan {
   if (s.record) prepare.push({ op: 'record-release', release: s.record });
   const pulls = s.imageOn ? launchingHosts(instances.steps, s.slotHosts).filter((h) => s.imageOn![h] !== true) : [];
   if (pulls.length > 0) prepare.push({ op: 'pull', hosts: pulls });
+  if (s.scale !== undefined) prepare.push({ op: 'scale', replicas: s.scale });
   // The front door comes up once, before the release is recorded: a port taken stops the rollout before anything else changes.
   const rest = s.door && instances.steps[0]?.op === 'front-door' ? instances.steps.slice(1) : instances.steps;
   return { ...instances, steps: [...prepare, ...rest] };

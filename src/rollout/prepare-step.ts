@@ -34,6 +34,8 @@ export type PrepareStep =
   /** The new release recorded under its reserved number (once: a resumed step finds it recorded). */
   | { op: 'record-release'; release: PlannedRelease }
   /** The release's image pulled by digest on the hosts that launch instances and lack it. */
-  | { op: 'pull'; hosts: string[] };
+  | { op: 'pull'; hosts: string[] }
+  /** The replica count recorded (`berth scale`; a scale's rollback sets back the count it started from). */
+  | { op: 'scale'; replicas: number };
 
-export const PREPARE_OPS: ReadonlySet<string> = new Set<PrepareStep['op']>(['networks', 'adopt-names', 'addresses', 'record-release', 'pull']);
+export const PREPARE_OPS: ReadonlySet<string> = new Set<PrepareStep['op']>(['networks', 'adopt-names', 'addresses', 'record-release', 'pull', 'scale']);

@@ -5,9 +5,9 @@
  */
 import { ensureNetworks, reconcileAddresses } from '../runtime/target.js';
 import { failed } from '../errors.js';
-import { recordRelease } from '../store/releases.js';
+import { recordRelease, setScale } from '../store/releases.js';
 import type { PrepareStep, Rename } from './prepare-step.js';
-import { observe, type RolloutContext } from './rollout-context.js';
+import { journaled, observe, type RolloutContext } from './rollout-context.js';
 
 export async function runPrepareStep(ctx: RolloutContext, step: PrepareStep): Promise<void> {
   switch (step.op) {
@@ -27,6 +27,9 @@ export async function runPrepareStep(ctx: RolloutContext, step: PrepareStep): Pr
       return;
     case 'pull':
       await Promise.all(step.hosts.map((host) => ctx.images.ensure(host)));
+      return;
+    case 'scale':
+      await journaled(ctx, () => setScale(ctx.run.db, ctx.service.name, ctx.environment.name, step.replicas));
       return;
   }
 }

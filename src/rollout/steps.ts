@@ -43,6 +43,7 @@ export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<v
     case 'addresses':
     case 'record-release':
     case 'pull':
+    case 'scale':
       return runPrepareStep(ctx, step);
   }
 }
