@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { conflict, type BerthError } from '../errors.js';
+import { guard } from '../engine/errors.js';
 import { EngineCallError } from '../engine/http.js';
 import { deployService } from '../release/deploy.js';
 import { releaseService, scaleService } from '../release/operations.js';
@@ -238,15 +239,21 @@ describe('a rollout whose preparing step fails: journaled, ended failed, with th
   after(async () => p.close());
 
   it('a network the engine refuses: nothing else is written, the rollout ends failed, the release only reserved', async () => {
-    const refusal = new EngineCallError(500, 'failed to create the network (a fault the test injected)');
+    // The engine of h2 refuses the create as Docker does (a 500, mapped to Berth's category as every engine call is).
     const h2 = p.engines.get('h2')!;
     const create = h2.networks.create.bind(h2.networks);
-    h2.networks.create = () => Promise.reject(refusal);
+    h2.networks.create = (body) => guard(h2.endpoint, `create network ${body.Name}`, () => Promise.reject(new EngineCallError(500, 'failed to create the network (a fault the test injected)')));
+    let refusal: BerthError | undefined;
     const door = new FakeDoor();
     let synced = false;
     const watched: Door = Object.assign(Object.create(door) as FakeDoor, { sync: async (s: DoorServer[]) => ((synced = true), door.sync(s)) });
     try {
-      await assert.rejects(releaseService(p.context, 'web', 'dev', { door: watched, timeoutMs: 10_000, image: 'berth/web:v1' }), (e) => e === refusal || (e as Error).message === refusal.message);
+      await assert.rejects(releaseService(p.context, 'web', 'dev', { door: watched, timeoutMs: 10_000, image: 'berth/web:v1' }), (e: BerthError) => {
+        assert.equal(e.kind, 'failed');
+        assert.match(e.message, /failed to create the network \(a fault the test injected\)/);
+        refusal = e;
+        return true;
+      });
     } finally {
       h2.networks.create = create;
     }
@@ -259,7 +266,7 @@ describe('a rollout whose preparing step fails: journaled, ended failed, with th
       done: 0,
       steps: [{ op: 'networks', hosts: ['h1', 'h2'] }, { op: 'front-door' }, planned(p, 'web', 1, 'v1'), { op: 'pull', hosts: ['h2'] }, { op: 'create', slots: ['web-dev-1', 'web-dev-2'] }, { op: 'converge', replicas: 2 }],
     });
-    assert.match(failedRollout.message, /^failed before changing any instance: /);
+    assert.equal(failedRollout.message, `failed before changing any instance: ${refusal!.message}`);
     assert.equal(synced, false, 'the front door was started');
     assert.deepEqual(await releasesOf(p.db, 'web'), [], 'a release was recorded');
     assert.deepEqual(await ipamOf(p.context).allocations('lan'), []);
