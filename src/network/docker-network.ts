@@ -78,6 +78,23 @@ export async function ensureNetwork(engine: Engine, project: string, spec: Netwo
   }
 }
 
+/**
+ * Whether the engine has the network (`present`) or lacks it (`missing`), reading only: one that
+ * differs from berth.yaml is a conflict, and a flat one that could not be created is refused, as
+ * `ensureNetwork` would refuse them, so a rollout stops before it journals anything.
+ */
+export async function networkReadiness(engine: Engine, project: string, spec: NetworkSpec, options: EnsureOptions): Promise<'present' | 'missing'> {
+  if (spec.mode === 'host') return 'present';
+  const body = networkCreateBody(project, spec, options.hostAddress);
+  const existing = await engine.networks.inspect(body.Name);
+  if (existing) {
+    reuse(body, existing);
+    return 'present';
+  }
+  if (spec.mode === 'flat') checkFlatPrerequisites(spec, body.Name, options);
+  return 'missing';
+}
+
 /** Removes a Docker network (its containers must be gone); an absent one is fine. */
 export async function removeNetwork(engine: Engine, name: string): Promise<void> {
   if (name !== 'host') await engine.networks.remove(name);

@@ -129,9 +129,7 @@ export class Ipam {
     this.#pool(network);
     return this.#change(async (tx) => {
       const now = this.#now();
-      const stale = (await ipamAllocations(tx, network)).filter(
-        (a) => a.state !== 'quarantined' && !liveSlots.has(a.slot!) && (a.state === 'bound' || a.allocatedAt <= now - (options.graceMs ?? 0)),
-      );
+      const stale = (await ipamAllocations(tx, network)).filter((a) => isStale(a, liveSlots, now, options.graceMs ?? 0));
       for (const a of stale) await quarantineIpamAllocation(tx, network, a.ip, now);
       return { released: stale.map((a) => a.ip), dropped: stale.filter((a) => a.state === 'bound').map((a) => a.ip) };
     });
@@ -215,4 +213,9 @@ function isAllocatable(pool: CompiledPool, ip: string): boolean {
 
 function isFree(pool: CompiledPool, a: Allocation, now: number): boolean {
   return a.state === 'quarantined' && a.releasedAt! + pool.pool.quarantineMs <= now;
+}
+
+/** An allocation `reconcile` quarantines: not quarantined, its slot has no container, and bound or older than the grace (pure). */
+export function isStale(a: Pick<Allocation, 'state' | 'slot' | 'allocatedAt'>, liveSlots: ReadonlySet<string>, now: number, graceMs: number): boolean {
+  return a.state !== 'quarantined' && !liveSlots.has(a.slot!) && (a.state === 'bound' || a.allocatedAt <= now - graceMs);
 }

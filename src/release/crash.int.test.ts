@@ -42,14 +42,15 @@ const run = promisify(execFile);
 const SLOTS = ['web-dev-1', 'web-dev-2', 'web-dev-3'];
 /**
  * Where a release of 3 instances, one at a time, is killed: the n-th checkpoint it passes
- * (the order rollout/crash-on-fake.test.ts lists: step, step, step, renamed, replace,
- * launch, created, started, healthy, …), and the containers the kill must leave there
- * (so a change in the order fails here instead of killing somewhere else unnoticed).
+ * (the order rollout/crash-on-fake.test.ts lists: step (front-door), step (record-release),
+ * step (drain), step (replace), renamed, replace, launch, created, started, healthy, …), and
+ * the containers the kill must leave there (so a change in the order fails here instead of
+ * killing somewhere else unnoticed).
  */
 const KILL_POINTS: { n: number; at: string; left: (slot1: string, aside1: string) => string[] }[] = [
-  { n: 4, at: 'mid-replace: the old instance renamed aside, still running', left: (_s, aside) => [`${aside}:running`] },
-  { n: 7, at: 'mid-create: the new container created, not started', left: (slot, aside) => [`${aside}:exited`, `${slot}:created`] },
-  { n: 8, at: 'started, not yet healthy', left: (slot, aside) => [`${aside}:exited`, `${slot}:running`] },
+  { n: 5, at: 'mid-replace: the old instance renamed aside, still running', left: (_s, aside) => [`${aside}:running`] },
+  { n: 8, at: 'mid-create: the new container created, not started', left: (slot, aside) => [`${aside}:exited`, `${slot}:created`] },
+  { n: 9, at: 'started, not yet healthy', left: (slot, aside) => [`${aside}:exited`, `${slot}:running`] },
 ];
 
 describe('a rollout killed at each of its checkpoints in turn', () => {

@@ -104,17 +104,22 @@ describe('a deploy killed at each of its checkpoints in turn, on the FakeEngine'
     assert.deepEqual(first.instances.map((i) => i.slot), WEB);
     await assertConverged('first deploy', p.images.A!);
 
-    // The checkpoints a deploy from A to B passes, counted by a run that never dies.
-    const counted = await doomedDeploy('berth/web:B', 0);
+    // B's release is recorded by this deploy (a record-release step); every deploy after it goes back and forth between releases that exist.
+    const toB = await deployService(p.context, 'web', 'dev', { image: 'berth/web:B', timeoutMs: 10_000 });
+    assert.deepEqual(toB.instances.map((i) => i.slot), WEB);
+    await assertConverged('deploy of B', p.images.B!);
+
+    // The checkpoints a deploy from B back to A passes, counted by a run that never dies.
+    const counted = await doomedDeploy('berth/web:A', 0);
     assert.equal(counted.where, undefined);
     await counted.outcome;
     assert.equal(counted.settled(), 'succeeded', String(counted.failure()));
-    await assertConverged('counting deploy', p.images.B!);
+    await assertConverged('counting deploy', p.images.A!);
     const checkpoints = counted.doomed.passed;
     assert.ok(checkpoints.length >= MIN_KILL_POINTS, `only ${checkpoints.length} checkpoints: ${checkpoints.join(' ')}`);
     for (const where of ['step', 'created', 'started', 'healthy', 'renamed', 'replace']) assert.ok(checkpoints.includes(where), `a deploy passes no "${where}" checkpoint: ${checkpoints.join(' ')}`);
 
-    let running: 'A' | 'B' = 'B';
+    let running: 'A' | 'B' = 'A';
     const kills: string[] = [];
     for (let n = 1; ; n++) {
       assert.ok(n <= MAX_KILL_POINTS, `still killed at checkpoint ${MAX_KILL_POINTS}: the fault never stops`);

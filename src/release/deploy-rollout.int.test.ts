@@ -38,8 +38,8 @@ import { asideName, containerName } from '../runtime/slots.js';
 const run = promisify(execFile);
 const WEB = ['web-dev-1', 'web-dev-2'];
 /**
- * Where the deploy is killed (the n-th checkpoint of a deploy that replaces web-dev-1 then
- * web-dev-2, as deploy-crash-on-fake.test.ts counts them), and the containers of web-dev-1
+ * Where the deploy is killed (the n-th checkpoint of a deploy to a release that exists, which replaces
+ * web-dev-1 then web-dev-2, as deploy-crash-on-fake.test.ts counts them), and the containers of web-dev-1
  * the kill leaves (web-dev-2 runs the old release throughout).
  */
 const KILL_POINTS: { n: number; at: string; left: (slot1: string, aside1: string) => string[] }[] = [
@@ -142,8 +142,12 @@ describe('berth deploy on the rollout executor', () => {
     assert.equal(first.code, 0, show(first));
     assert.match(first.stdout, /deployed web release \d+ to dev .*: 2 instance\(s\) healthy/);
     await assertConverged('first deploy', images.A, 'A');
+    // B's release is recorded now (its own record-release step, one checkpoint more): the kills go back and forth between releases that exist.
+    const second = await berth(['deploy', 'web', '--env', 'dev', '--image', images.B]);
+    assert.equal(second.code, 0, show(second));
+    await assertConverged('second deploy', images.B, 'B');
 
-    let running: 'A' | 'B' = 'A';
+    let running: 'A' | 'B' = 'B';
     for (const { n, at, left } of KILL_POINTS) {
       const next: 'A' | 'B' = running === 'A' ? 'B' : 'A';
       const killed = await berth(['deploy', 'web', '--env', 'dev', '--image', images[next]], n);

@@ -10,7 +10,7 @@
  * and environment.
  */
 import { conflict, forbidden } from '../errors.js';
-import { createRelease, currentRelease, frontDoorPort, releasesOf, type Release } from '../store/releases.js';
+import { currentRelease, frontDoorPort, releasesOf } from '../store/releases.js';
 import { actor, configOf, recoverInterrupted, replicasIn, rollout, type RolloutOptions } from '../rollout/executor.js';
 import { observe, placementOf, type InstanceEvent, type RolloutEvent } from '../rollout/rollout-context.js';
 import { environmentOf, networkOf, serviceOf, type RunContext } from '../runtime/context.js';
@@ -104,15 +104,14 @@ export async function deployService(context: RunContext, serviceName: string, en
   const previous = await currentRelease(db, service.name, environment.name) ?? null;
   const draft = { service: service.name, number: 0, image: image.name, imageId: image.id, digest: image.digest, repository: image.repository, config: configOf(service) };
   const existing = (await releasesOf(db, service.name)).find((r) => r.imageId === draft.imageId && r.digest === draft.digest && r.config === draft.config);
-  let created: Release | undefined;
   let steps: Step[] = [];
   const result = await rollout(
     context,
     environment.name,
     {
       kind: 'deploy',
-      release: existing ?? { ...draft, createdAt: 0, createdBy: '' },
-      ...(existing ? {} : { create: async () => (created = await createRelease(db, { ...draft, createdBy: actor(context.env), ...(context.configVersion !== undefined ? { configVersion: context.configVersion } : {}) })) }),
+      release: existing ?? { ...draft, createdAt: 0, createdBy: actor(context.env), ...(context.configVersion !== undefined ? { configVersion: context.configVersion } : {}) },
+      ...(existing ? {} : { recordNew: true }),
       previous,
       forced: false,
       plan: async (ctx) => {
@@ -130,7 +129,7 @@ export async function deployService(context: RunContext, serviceName: string, en
     rolloutOptions,
   );
   const instances = await currentInstances(context, service.name, environment.name, network.name, dockerName);
-  return { deployment: result.rollout, release: created?.number ?? result.release, service: service.name, environment: environment.name, image, steps, instances, durationMs: Date.now() - started };
+  return { deployment: result.rollout, release: result.release, service: service.name, environment: environment.name, image, steps, instances, durationMs: Date.now() - started };
 }
 
 /** A service released through a front door is changed by Release's commands only, which keep its load balancer in step. */

@@ -80,8 +80,9 @@ describe('promote, scale and canary of a nat service on the FakeEngine', () => {
       release: 1,
       previous: 1,
       status: 'succeeded',
-      done: 3,
-      steps: [{ op: 'front-door' }, { op: 'create', slots: ['web-prod-3'] }, { op: 'converge', replicas: 3 }],
+      done: 4,
+      // The new count is recorded by the plan's scale step, after the front door and before any instance changes.
+      steps: [{ op: 'front-door' }, { op: 'scale', replicas: 3 }, { op: 'create', slots: ['web-prod-3'] }, { op: 'converge', replicas: 3 }],
     });
     let prod = await endState('prod');
     assert.deepEqual(prod.instances.map((i) => i[0]), ['web-prod-1', 'web-prod-2', 'web-prod-3']);
@@ -94,8 +95,8 @@ describe('promote, scale and canary of a nat service on the FakeEngine', () => {
       release: 1,
       previous: 1,
       status: 'succeeded',
-      done: 3,
-      steps: [{ op: 'front-door' }, { op: 'remove', slots: ['web-prod-2', 'web-prod-3'] }, { op: 'converge', replicas: 1 }],
+      done: 4,
+      steps: [{ op: 'front-door' }, { op: 'scale', replicas: 1 }, { op: 'remove', slots: ['web-prod-2', 'web-prod-3'] }, { op: 'converge', replicas: 1 }],
     });
     prod = await endState('prod');
     assert.deepEqual(prod.instances, [['web-prod-1', p.images.v1, 'running']], 'the removed containers are gone, not stopped');

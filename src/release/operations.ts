@@ -7,7 +7,7 @@ import type { RunContext } from '../runtime/context.js';
 import { environmentOf, ipamOf, networkOf, serviceOf } from '../runtime/context.js';
 import { resolveImage } from '../runtime/image.js';
 import { conflict, forbidden, invalid, notFound } from '../errors.js';
-import { createRelease, currentRelease, hasRun, openRollout, releaseOf, releasesOf, replacePlan, rolloutById, rolloutsOf, scaleOf, setEvidence, setRolloutStatus, setScale, type Release, type Rollout } from '../store/releases.js';
+import { currentRelease, hasRun, openRollout, releaseOf, releasesOf, replacePlan, rolloutById, rolloutsOf, scaleOf, setEvidence, setRolloutStatus, type Release, type Rollout } from '../store/releases.js';
 import { slotsOf } from '../store/deployments.js';
 import { acquireForDecision, leaseSettings, type HeldLease } from '../rollout/lease.js';
 import { capacityProblem, type CapacityInput } from './capacity.js';
@@ -19,10 +19,10 @@ import { actor, configOf, continueRollout, recoverInterrupted, replicasIn, requi
 import type { RolloutContext } from '../rollout/rollout-context.js';
 import { contextFor } from '../rollout/executor.js';
 
-/** A rolling update to the context's release. */
-function rolling(kind: 'forward' | 'rollback') {
+/** A rolling update to the context's release, to `count` instances (default: the environment's replica count). */
+function rolling(kind: 'forward' | 'rollback', count?: number) {
   return async (ctx: RolloutContext): Promise<RolloutPlan> => {
-    const replicas = await replicasIn(ctx.run, ctx.service, ctx.environment);
+    const replicas = count ?? (await replicasIn(ctx.run, ctx.service, ctx.environment));
     return { target: ctx.release.number, phase: kind, steps: planRolling(ctx.service.name, ctx.environment.name, replicas, await slotStates(ctx), ctx.service.rollout) };
   };
 }
@@ -63,10 +63,9 @@ export async function releaseService(run: RunContext, serviceName: string, envir
   const same = resumed && (await rolloutById(run.db, resumed.rollout))?.kind === 'release' ? await releaseOf(run.db, service.name, resumed.release) : undefined;
   if (same && reached(resumed, same.number) && same.imageId === draft.imageId && same.digest === draft.digest && same.config === draft.config) return { ...finishedInterrupted(resumed!), created: same };
   const previous = await currentRelease(run.db, service.name, environment.name) ?? null;
-  let created: Release | undefined;
-  const create = async () => (created = await createRelease(run.db, { ...draft, createdBy: actor(run.env), ...(run.configVersion !== undefined ? { configVersion: run.configVersion } : {}) }));
-  const result = await rollout(run, environment.name, { kind: 'release', release: { ...draft, createdAt: 0, createdBy: '' }, create, previous, forced: check.missing.length > 0, plan: rolling('forward') }, options);
-  return { ...result, created: created! };
+  const release = { ...draft, createdAt: 0, createdBy: actor(run.env), ...(run.configVersion !== undefined ? { configVersion: run.configVersion } : {}) };
+  const result = await rollout(run, environment.name, { kind: 'release', release, recordNew: true, previous, forced: check.missing.length > 0, plan: rolling('forward') }, options);
+  return { ...result, created: await requireRelease(run, service.name, result.release) };
 }
 
 export interface PromoteOptions extends RolloutOptions {
@@ -266,14 +265,9 @@ export async function scaleService(run: RunContext, serviceName: string, environ
   if (current === undefined) throw notFound(`no release of ${serviceName} runs in ${environment.name}, so there is nothing to scale`, { fix: `release one first: berth release ${serviceName} --env ${run.project.pipeline[0]}` });
   const release = await requireRelease(run, serviceName, current);
   const before = await replicasIn(run, serviceOfRelease(release), environment);
-  await setScale(run.db, serviceName, environment.name, replicas);
-  const plan = async (ctx: RolloutContext): Promise<RolloutPlan> => ({ ...(await rolling('forward')(ctx)), replicasBefore: before });
-  try {
-    return await rollout(run, environment.name, { kind: 'scale', release, previous: current, forced: false, plan }, options);
-  } catch (error) {
-    await setScale(run.db, serviceName, environment.name, before);
-    throw error;
-  }
+  // The new count is recorded by the rollout's `scale` step, once nothing before the instances failed; a failure after it rolls it back.
+  const plan = async (ctx: RolloutContext): Promise<RolloutPlan> => ({ ...(await rolling('forward', replicas)(ctx)), replicasBefore: before });
+  return rollout(run, environment.name, { kind: 'scale', release, previous: current, forced: false, replicas, plan }, options);
 }
 
 /** What `capacityProblem` needs: the network, the hosts and, on a flat network, the addresses free and those the service's slots hold. */

@@ -532,17 +532,20 @@ describe('release, promote, canary and rollback through the front door, on the r
     assert.deepEqual(sqliteOf(db).prepare('SELECT * FROM leases').all(), []);
   });
 
-  it('a front door port held by another process: a conflict naming the port, and no rollout or release recorded', async (t) => {
+  it('a front door port held by another process: a conflict naming the port; the rollout is journaled and ends failed at its front-door step, no release recorded', async () => {
     const before = await snapshot();
     // The front door port of the service in test (lb_port) is the one this test listens on.
     await rejectsWith(releaseService(context(), SVC, 'test', { image: images.A, force: true, ...opts }), 'conflict', new RegExp(`port ${heldPort} on 127\\.0\\.0\\.1 is taken by another process`));
     const left = (await rolloutsOf(db, SVC)).filter((r) => !before.rollouts.some(([id]) => id === r.id));
-    for (const r of left) t.diagnostic(`rollout left behind: #${r.id} ${r.kind} of release ${r.release} in ${r.environment}: ${r.status}, "${r.message}"`);
-    const releasesLeft = (await releasesOf(db, SVC)).filter((r) => !before.releases.includes(r.number));
-    for (const r of releasesLeft) t.diagnostic(`release left behind: ${r.number}`);
+    // The plan is journaled before the front door is started: the attempt is in the history, failed where it stopped, before any instance changed.
+    assert.deepEqual(left.map((r) => [r.kind, r.environment, r.status]), [['release', 'test', 'failed']]);
+    const [attempt] = left;
+    assert.match(attempt!.message, new RegExp(`^failed before changing any instance: .*port ${heldPort} on 127\\.0\\.0\\.1 is taken by another process`));
+    const steps = (JSON.parse(attempt!.plan) as { steps: { op: string }[] }).steps;
+    assert.equal(steps[attempt!.done]?.op, 'front-door', `it failed at step ${attempt!.done + 1} of ${steps.map((s) => s.op).join(', ')}`);
+    const releasesLeft = (await releasesOf(db, SVC)).filter((r) => !before.releases.includes(r.number)).map((r) => r.number);
     assert.deepEqual(await instances('test'), []);
     assert.deepEqual(sqliteOf(db).prepare('SELECT * FROM leases').all(), []);
-    assert.deepEqual(left, [], 'a rollout was recorded for a front door whose port is taken');
     assert.deepEqual(releasesLeft, [], 'a release was recorded for a front door whose port is taken');
   });
 

@@ -12,7 +12,7 @@ import { rolloutById, type Rollout } from '../store/releases.js';
 import { acquireToAbandon, leaseSettings, type HeldLease } from './lease.js';
 import { observe, targetHash, type LeasedContext } from './rollout-context.js';
 import type { RolloutPlan, RolloutStep } from './rollout-plan.js';
-import { actor, contextFor, requireRelease, usesFrontDoor, type RolloutOptions } from './executor.js';
+import { actor, contextFor, targetOf, usesFrontDoor, type RolloutOptions } from './executor.js';
 import { markAbandoned, runOperation } from './operation.js';
 import type { SlotOutcome } from './ops-steps.js';
 import { runStep } from './steps.js';
@@ -54,7 +54,7 @@ async function abandonUnder(run: RunContext, record: Rollout, lease: HeldLease, 
   let ctx: LeasedContext;
   let plan: RolloutPlan;
   try {
-    ctx = { ...(await contextFor(run, await requireRelease(run, record.service, abandoned.target), environment, options, await usesFrontDoor(run, record.kind, record.service, record.environment))), lease };
+    ctx = { ...(await contextFor(run, await targetOf(run, record.service, abandoned), environment, options, await usesFrontDoor(run, record.kind, record.service, record.environment))), lease };
     const here = await observe(ctx);
     const ofTarget = new Set<string>();
     for (const o of here) if (o.specHash === (await targetHash(ctx, o.slot))) ofTarget.add(o.id);

@@ -175,6 +175,10 @@ describe('a release killed at each of its checkpoints in turn, on the FakeEngine
     const checkpoints = counted.doomed.passed;
     assert.ok(checkpoints.length >= MIN_KILL_POINTS, `only ${checkpoints.length} checkpoints: ${checkpoints.join(' ')}`);
     for (const where of ['step', 'launch', 'created', 'started', 'healthy', 'renamed', 'replace']) assert.ok(checkpoints.includes(where), `a release passes no "${where}" checkpoint: ${checkpoints.join(' ')}`);
+    // One "step" checkpoint per step of the journaled plan, those that prepare the rollout (the release row) included: each is a kill point below.
+    const countedPlan = JSON.parse((await rolloutsOf(db, 'web', 'dev'))[0]!.plan) as { steps: { op: string }[] };
+    assert.deepEqual(countedPlan.steps.map((s) => s.op), ['front-door', 'record-release', 'drain', 'replace', 'drain', 'replace', 'drain', 'replace', 'converge']);
+    assert.equal(checkpoints.filter((where) => where === 'step').length, countedPlan.steps.length, checkpoints.join(' '));
 
     let running: 'A' | 'B' = 'B';
     const kills: string[] = [];
@@ -192,10 +196,14 @@ describe('a release killed at each of its checkpoints in turn, on the FakeEngine
       }
       const label = `kill ${n} at "${killed.where}"`;
       assert.equal(killed.where, checkpoints[n - 1], `${label}: the checkpoints are not those counted`);
-      assert.equal((await releasesOf(db, 'web')).length, releasesBefore + 1, `${label}: the release was not recorded`);
       // What the kill left: the journal of a rollout still running, under the dead holder's lease.
       const journal = await openRollout(db, 'web', 'dev');
       assert.ok(journal && journal.status === 'running', `${label}: no running rollout in the journal`);
+      // The release: recorded by its step, or (killed before that step) only reserved, its number and image in the journal's plan.
+      const planned = (JSON.parse(journal.plan) as { steps: { op: string; release?: { number: number; imageId: string } }[] }).steps.find((s) => s.op === 'record-release')?.release;
+      assert.deepEqual([planned?.number, planned?.imageId], [journal.release, images[next]], `${label}: the journal plans no record of the release`);
+      const recorded = (await releasesOf(db, 'web')).length;
+      assert.ok(recorded === releasesBefore + 1 || (recorded === releasesBefore && (await releaseOf(db, 'web', journal.release)) === undefined), `${label}: ${recorded} releases, ${releasesBefore} before`);
       const lease = await leaseOf(db, 'web', 'dev');
       assert.deepEqual([lease?.hostname, lease?.rollout], ['a-host-that-died', journal.id], `${label}: the lease ${JSON.stringify(lease)}`);
       const left = (await engine.containers.summaries([`${RUN_LABELS.project}=shop`])).map((c) => `${c.name}:${c.state}`).sort().join(' ');
@@ -217,6 +225,8 @@ describe('a release killed at each of its checkpoints in turn, on the FakeEngine
       assert.match(note, /resumes/, `${label}: the note does not say it resumes`);
       const record = (await rolloutsOf(db, 'web', 'dev')).find((r) => r.id === journal.id)!;
       assert.deepEqual([record.kind, record.status], ['release', 'succeeded'], `${label}: ${JSON.stringify(record)}`);
+      assert.equal((await releasesOf(db, 'web')).length, releasesBefore + 1, `${label}: the release was not recorded once`);
+      assert.equal((await releaseOf(db, 'web', journal.release))?.imageId, images[next], `${label}: release ${journal.release} is not the one planned`);
       await assertConverged(label, images[next]);
 
       // Nothing more of the killed run ever happened: it is still stopped where it died.

@@ -92,6 +92,7 @@ describe('the rollout executor under injected faults on the FakeEngine', () => {
     assert.match(error.lines.join('\n'), /instance web-dev-3 did not become healthy/);
     const journal = await lastRollout();
     assert.deepEqual([journal.kind, journal.release, journal.previous, journal.status, journal.phase], ['scale', 2, 2, 'rolled-back', 'rollback']);
+    assert.deepEqual(journal.steps[0], { op: 'scale', replicas: 2 }, 'the rollback first records the count the scale started from');
     assert.deepEqual(journal.steps.at(-1), { op: 'converge', replicas: 2 }, 'the rollback converges on the two replicas the scale started from');
     const state = await endState();
     assert.deepEqual(state.instances, before.instances);

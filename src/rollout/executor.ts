@@ -12,7 +12,7 @@ import { canonicalJson } from '../imaging/plan.js';
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
 import { environmentOf, type RunContext } from '../runtime/context.js';
 import { LaunchError, failure } from './launch.js';
-import { ensureNetworks, prepareTarget, reconcileAddresses } from '../runtime/target.js';
+import { prepareTarget } from '../runtime/target.js';
 import { distributionFor, requireDistributable } from '../runtime/distribute.js';
 import { BerthError, conflict, isBerthError, failed, notFound, rolledBack } from '../errors.js';
 import { allRefs, protectDigest, releaseDigest } from '../store/refs.js';
@@ -20,13 +20,13 @@ import {
   currentRelease,
   frontDoorPort,
   markDone,
+  nextReleaseNumber,
   releaseOf,
   replacePlan,
   rolloutById,
   rolloutsOf,
   scaleOf,
   setRolloutStatus,
-  setScale,
   startRollout,
   type Release,
   type Rollout,
@@ -42,8 +42,11 @@ import { frontDoorFor } from './front-door.js';
 import { checkpoint } from '../fault.js';
 import { acquire, describeHolder, leaseSettings, type HeldLease, type LeaseSettings, type RepairWait } from './lease.js';
 import { planRolling, type RolloutPlan, type SlotState } from './rollout-plan.js';
-import { observe, ordinalOf, placementOf, targetHash, type InstanceEvent, type LeasedContext, type RolloutContext, type RolloutEvent } from './rollout-context.js';
-import { adoptOldNames, runStep } from './steps.js';
+import { observe, ordinalOf, targetHash, type InstanceEvent, type LeasedContext, type RolloutContext, type RolloutEvent } from './rollout-context.js';
+import { runStep } from './steps.js';
+import { gatherRollout } from './gather.js';
+import { planRollout } from './prepare-plan.js';
+import { PREPARE_OPS, type PlannedRelease } from './prepare-step.js';
 
 export interface RolloutOptions {
   timeoutMs?: number;
@@ -97,12 +100,12 @@ export async function replicasIn(run: RunContext, service: ServiceSpec, environm
   return await scaleOf(run.db, service.name, environment.name) ?? environment.services[service.name]?.replicas ?? service.replicas;
 }
 
-/** The context of a rollout to `release`; a deploy (`withDoor: false`) runs its instances without a front door. */
-export async function contextFor(run: RunContext, release: Release, environment: EnvironmentSpec, options: RolloutOptions, withDoor = true): Promise<RolloutContext> {
+/** The context of a rollout to `release`; a deploy (`withDoor: false`) runs its instances without a front door. `replicas`: a scale's new count, placed as one. */
+export async function contextFor(run: RunContext, release: Release, environment: EnvironmentSpec, options: RolloutOptions, withDoor = true, replicas?: number): Promise<RolloutContext> {
   const service = serviceOfRelease(release);
   const emit = options.emit ?? (() => {});
   const images = await distributionFor(run, release, (p) => emit({ type: 'note', text: `${p.host}: pulled ${images.source.ref} (${p.downloaded} layer(s) downloaded)` }));
-  const placement = { replicas: await replicasIn(run, service, environment), ...(options.moves ? { moves: options.moves } : {}), ...(options.leave ? { leave: options.leave } : {}) };
+  const placement = { replicas: replicas ?? (await replicasIn(run, service, environment)), ...(options.moves ? { moves: options.moves } : {}), ...(options.leave ? { leave: options.leave } : {}) };
   const target = await prepareTarget(run, service, environment, { id: release.imageId, digest: release.digest, ref: images.source.ref }, placement);
   const door = withDoor ? (options.door ?? (await frontDoorFor(run, service, environment))) : NO_DOOR;
   return {
@@ -127,20 +130,6 @@ async function requireImageReach(run: RunContext, release: Release, environment:
   requireDistributable(run, release, await distributionFor(run, release), environment.hosts);
 }
 
-/** Before the journal starts: the hosts that launch instances of the plan have the image (pulled in parallel). */
-async function distribute(ctx: RolloutContext, plan: RolloutPlan): Promise<void> {
-  const launching = plan.steps.flatMap((s) => (s.op === 'create' || s.op === 'surge' || s.op === 'replace' || s.op === 'canary' ? s.slots : []));
-  await Promise.all([...new Set(launching.map((slot) => placementOf(ctx, slot).host))].map((host) => ctx.images.ensure(host)));
-}
-
-/** Once per rollout, under its lock, before anything is planned or launched: the networks exist, IPAM matches what runs. */
-async function prepareOnce(ctx: RolloutContext): Promise<void> {
-  await ensureNetworks(ctx.target);
-  await adoptOldNames(ctx);
-  const released = await reconcileAddresses(ctx.target);
-  if (released.length > 0) ctx.emit({ type: 'note', text: `reconcile: released ${released.join(', ')} (no container holds them) into quarantine` });
-}
-
 /** Each main slot of the service, and whether it already runs the context's release. */
 export async function slotStates(ctx: RolloutContext): Promise<SlotState[]> {
   const main = (await observe(ctx)).filter((o) => o.role === 'main');
@@ -149,9 +138,14 @@ export async function slotStates(ctx: RolloutContext): Promise<SlotState[]> {
 
 export interface RolloutRequest {
   kind: RolloutKind;
-  /** The release to roll out; a new one is recorded by `create` only once the checks before the rollout passed. */
+  /**
+   * The release to roll out. With `recordNew`, a release not recorded yet (its number is not used): the plan reserves
+   * the next number for it and its `record-release` step records it, after the front door came up and before any pull.
+   */
   release: Release;
-  create?: () => Promise<Release>;
+  recordNew?: boolean;
+  /** A scale: the replica count its `scale` step records (the last before any instance changes); its plan is made for that count. */
+  replicas?: number;
   /** The release the environment ran before; a failure rolls back to it. */
   previous: number | null;
   forced: boolean;
@@ -196,25 +190,25 @@ export async function rollout(run: RunContext, environmentName: string, request:
   }
   let ctx: LeasedContext;
   let plan: RolloutPlan;
+  let record: PlannedRelease | undefined;
   try {
+    // Read once, plan purely: nothing is written (store, engines, front door) before the plan is journaled.
     const door = await usesFrontDoor(run, request.kind, service, environment.name);
     await requireImageReach(run, request.release, environment);
-    ctx = { ...(await contextFor(run, request.release, environment, options, door)), lease };
-    await prepareOnce(ctx);
-    // The front door first: a port taken (or any bad input) fails here, before anything is recorded or changed.
-    if (door) await runStep(ctx, { op: 'front-door' });
-    if (request.create) ctx = { ...ctx, release: await request.create() };
-    plan = await request.plan(ctx);
-    await distribute(ctx, plan);
+    const release = request.recordNew ? { ...request.release, number: await nextReleaseNumber(run.db, service) } : request.release;
+    record = request.recordNew ? plannedRelease(release) : undefined;
+    ctx = { ...(await contextFor(run, release, environment, options, door, request.replicas)), lease };
+    plan = planRollout(await gatherRollout(ctx, { plan: request.plan, door, ...(record ? { record } : {}), ...(request.replicas !== undefined ? { scale: request.replicas } : {}) }));
   } catch (error) {
     await lease.release();
     throw error;
   }
   if (plan.steps.length === 0) {
-    // Nothing to change (a deploy whose every slot is up to date): nothing is journaled.
+    // Nothing to change (a deploy whose every slot is up to date): nothing is journaled, and a new release is not recorded.
     await lease.release();
     const last = (await rolloutsOf(run.db, service, environment.name)).find((r) => r.status === 'succeeded' && !isOperation(r.kind));
-    return result(ctx, last?.id ?? 0, 'succeeded', 'nothing to do: every instance is up to date');
+    const done = result(ctx, last?.id ?? 0, 'succeeded', 'nothing to do: every instance is up to date');
+    return record && last ? { ...done, release: last.release } : done;
   }
   let id: number;
   try {
@@ -222,6 +216,8 @@ export async function rollout(run: RunContext, environmentName: string, request:
       run.db,
       { service, environment: environment.name, release: ctx.release.number, previous: request.previous, kind: request.kind, forced: request.forced, actor: actor(run.env), plan: JSON.stringify(plan) },
       lease,
+      Date.now(),
+      record !== undefined,
     );
   } catch (error) {
     // Nothing journaled: the lease goes (one another process took over stays its).
@@ -250,10 +246,10 @@ export async function continueRollout(run: RunContext, rolloutId: number, plan: 
     record = (await rolloutById(run.db, rolloutId))!;
     const environment = environmentOf(run.project, record.environment);
     await requireHosts(run, record.service, environment, `rollout #${rolloutId} (${record.kind} of ${record.service} to ${record.environment})`);
-    const target = (await releaseOf(run.db, record.service, plan.target))!;
+    const target = await targetOf(run, record.service, plan);
     await requireImageReach(run, target, environment);
+    // The plan prepares what it needs in its own steps (networks, addresses, the release row, pulls): a resume runs those left.
     ctx = { ...(await contextFor(run, target, environment, options, await usesFrontDoor(run, record.kind, record.service, record.environment))), lease };
-    await prepareOnce(ctx);
     options.onJournaled?.(rolloutId);
   } catch (error) {
     // The rollout stays open under the lease, for the next command to resume.
@@ -335,11 +331,13 @@ async function execute(context: LeasedContext, id: number, plan: RolloutPlan, fr
   const { db } = ctx.run;
   const { lease } = ctx;
   const record = (await rolloutById(db, id))!;
+  const at = { step: from };
   try {
     try {
-      await runSteps(ctx, id, plan, from);
+      await runSteps(ctx, id, plan, from, at);
     } catch (error) {
       if (isLostLease(error)) throw error;
+      if (plan.phase === 'forward' && beforeAnyInstance(plan, at.step)) return await stopPrepared(ctx, record, error);
       if (plan.phase === 'rollback') {
         await setRolloutStatus(db, id, 'failed', lease, `rollback to release ${plan.target} failed: ${(error as Error).message}`);
         await lease.release();
@@ -364,8 +362,10 @@ async function execute(context: LeasedContext, id: number, plan: RolloutPlan, fr
   }
 }
 
-async function runSteps(ctx: LeasedContext, id: number, plan: RolloutPlan, from: number): Promise<void> {
+/** `at.step`: the index of the step it is at, for the caller to know where a failure happened. */
+async function runSteps(ctx: LeasedContext, id: number, plan: RolloutPlan, from: number, at: { step: number }): Promise<void> {
   for (let index = from; index < plan.steps.length; index++) {
+    at.step = index;
     const step = plan.steps[index]!;
     // A cancel stops a forward rollout between steps (it then rolls back); a rollback always runs to its end.
     if (plan.phase === 'forward' && ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : failed('cancelled');
@@ -385,6 +385,24 @@ function rollbackFailed(record: Rollout, plan: RolloutPlan, error: unknown): Ber
     lines: [detail.message, ...detail.lines],
     fix: `see what runs with: berth ps --env ${record.environment} --service ${record.service}; then roll out a release that works (berth rollback ${record.service} --env ${record.environment} --to N)`,
   });
+}
+
+/** Whether the steps up to `index` only prepared the rollout (networks, names, addresses, front door, release row, pulls): no instance changed. */
+function beforeAnyInstance(plan: RolloutPlan, index: number): boolean {
+  return plan.steps.slice(0, index + 1).every((s) => s.op === 'front-door' || PREPARE_OPS.has(s.op));
+}
+
+/**
+ * A rollout that failed before it changed any instance (a front door's port taken, a pull or a network refused) ends
+ * `failed` with nothing to roll back, and its caller gets the error as it was (what a command said before those steps
+ * were journaled). What its steps did stays: a release it recorded is kept, as a front door it started.
+ */
+async function stopPrepared(ctx: LeasedContext, record: Rollout, error: unknown): Promise<never> {
+  await ctx.lease.ensureHeld(record.id);
+  const reason = error instanceof Error ? error.message : String(error);
+  await setRolloutStatus(ctx.run.db, record.id, 'failed', ctx.lease, `failed before changing any instance: ${reason}`);
+  await ctx.lease.release();
+  throw error;
 }
 
 /**
@@ -418,10 +436,10 @@ async function rollBack(ctx: LeasedContext, record: Rollout, forward: RolloutPla
   let back = ctx;
   if (previous) {
     back = { ...(await contextFor(ctx.run, previous, ctx.environment, { timeoutMs: ctx.timeoutMs, emit: ctx.emit, report: ctx.report, concurrency: ctx.concurrency }, false)), door: ctx.door, lease: ctx.lease };
-    // A scale goes back to the count it started from, kept in its journaled plan (so also after a crash).
-    if (forward.replicasBefore !== undefined) await setScale(db, record.service, record.environment, forward.replicasBefore);
+    // A scale goes back to the count it started from, kept in its journaled plan (so also after a crash): its rollback's first step records it.
     const replicas = forward.replicasBefore ?? await replicasIn(ctx.run, serviceOfRelease(previous), ctx.environment);
-    plan = { target: previous.number, phase: 'rollback', reason, steps: planRolling(record.service, record.environment, replicas, await slotStates(back), { batchSize: replicas, maxUnavailable: replicas, maxSurge: 0 }) };
+    const steps = planRolling(record.service, record.environment, replicas, await slotStates(back), { batchSize: replicas, maxUnavailable: replicas, maxSurge: 0 });
+    plan = { target: previous.number, phase: 'rollback', reason, steps: forward.replicasBefore !== undefined ? [{ op: 'scale', replicas: forward.replicasBefore }, ...steps] : steps };
   } else {
     plan = { target: record.release, phase: 'rollback', reason, steps: [{ op: 'converge', replicas: 0 }] };
   }
@@ -474,6 +492,18 @@ function describeStep(step: RolloutPlan['steps'][number]): string {
   switch (step.op) {
     case 'front-door':
       return 'front door up with the running instances';
+    case 'networks':
+      return `network on ${step.hosts.join(', ')}`;
+    case 'adopt-names':
+      return `rename ${step.renames.map((r) => r.from).join(', ')}`;
+    case 'addresses':
+      return `addresses no container holds into quarantine (${step.stale.join(', ')})`;
+    case 'record-release':
+      return `record release ${step.release.number}`;
+    case 'pull':
+      return `pull the image on ${step.hosts.join(', ')}`;
+    case 'scale':
+      return `scale to ${step.replicas} instance(s)`;
     case 'converge':
       return `converge on ${step.replicas} instance(s)`;
     case 'canary':
@@ -508,6 +538,20 @@ async function requireUnlocked(run: RunContext, service: string, environment: st
 
 export function actor(env: NodeJS.ProcessEnv): string {
   return env.BERTH_ACTOR ?? env.SUDO_USER ?? env.USER ?? userInfo().username;
+}
+
+/** A new release as its rollout's `record-release` step records it. */
+function plannedRelease(r: Release): PlannedRelease {
+  return { service: r.service, number: r.number, image: r.image, imageId: r.imageId, digest: r.digest, repository: r.repository, config: r.config, createdBy: r.createdBy, ...(r.configVersion !== undefined ? { configVersion: r.configVersion } : {}) };
+}
+
+/** The release a journaled plan rolls out to: recorded, or (killed before its `record-release` step ran) as the plan holds it. */
+export async function targetOf(run: RunContext, service: string, plan: RolloutPlan): Promise<Release> {
+  const recorded = await releaseOf(run.db, service, plan.target);
+  if (recorded) return recorded;
+  const planned = plan.steps.find((s) => s.op === 'record-release' && s.release.number === plan.target);
+  if (planned?.op === 'record-release') return { ...planned.release, createdAt: 0 };
+  return requireRelease(run, service, plan.target);
 }
 
 export async function requireRelease(run: RunContext, service: string, number: number): Promise<Release> {

@@ -53,6 +53,8 @@ export interface RolloutContext {
   signal?: AbortSignal;
   /** The lease the rollout runs under (none while only watching, e.g. a canary's gates): its token fences every write. */
   lease?: HeldLease;
+  /** What the engines ran when the rollout was gathered (gather.ts): a plan is made from it; the steps leave it unset and observe the engines. */
+  observed?: readonly Observed[];
 }
 
 /** A context that holds its service's lease: what runs and journals a rollout. */
@@ -75,6 +77,7 @@ export async function targetHash(ctx: RolloutContext, slot: string): Promise<str
   return slotBody(await ctx.target.input(placementOf(ctx, slot))).specHash;
 }
 
-export function observe(ctx: RolloutContext): Promise<Observed[]> {
+export async function observe(ctx: RolloutContext): Promise<Observed[]> {
+  if (ctx.observed) return [...ctx.observed];
   return observeService(ctx.run.hosts, ctx.target.hostNames, ctx.run.project.name, ctx.service.name, ctx.environment.name);
 }

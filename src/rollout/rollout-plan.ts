@@ -4,6 +4,7 @@
  * be resumed. Every step is idempotent against what the engines report.
  */
 import { invalid } from '../errors.js';
+import type { PrepareStep } from './prepare-step.js';
 
 export type RolloutStep =
   /** The front door runs, with the healthy instances that are there. */
@@ -25,7 +26,9 @@ export type RolloutStep =
   | { op: 'canary'; slots: string[]; share: number }
   /** Leftovers and slots above `replicas` removed; the load balancer holds exactly the running instances at normal weights. */
   | { op: 'converge'; replicas: number }
-  | OperationStep;
+  | OperationStep
+  /** Before any instance changes: networks, old names, addresses, the release row, pulls (prepare-step.ts). */
+  | PrepareStep;
 
 /**
  * Steps of the rollouts that act on what runs (ops-steps.ts): `at` is slot → the host it runs on, so

@@ -16,6 +16,7 @@ import { isLostLease } from '../store/leases.js';
 import { NO_DOOR, NORMAL_WEIGHT, type DoorServer } from './door.js';
 import { checkpoint } from '../fault.js';
 import { canaryWeights, type RolloutStep } from './rollout-plan.js';
+import { runPrepareStep } from './prepare.js';
 import { journaled, observe, ordinalOf, placementOf, targetHash, type RolloutContext } from './rollout-context.js';
 
 export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<void> {
@@ -38,6 +39,13 @@ export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<v
       return eachSlot(ctx, step.slots, (slot) => removeSlot(ctx, slot, 'not desired (above the replica count)'));
     case 'converge':
       return converge(ctx, [], step.replicas);
+    case 'networks':
+    case 'adopt-names':
+    case 'addresses':
+    case 'record-release':
+    case 'pull':
+    case 'scale':
+      return runPrepareStep(ctx, step);
     case 'tidy':
       return converge(ctx, []);
     default:
@@ -280,19 +288,4 @@ export async function converge(ctx: RolloutContext, canaries: string[], replicas
   }
   const servers = await runningServers(ctx, (slot) => (canaries.includes(slot) ? weights.canary : weights.main));
   await ctx.door.sync(servers);
-}
-
-/**
- * Containers made before names carried the project are called `<slot>` (and `<slot>-prev`):
- * renamed to today's names once, so a rollout after an upgrade replaces them in batches
- * through the front door like any outdated instance instead of treating them as strays.
- */
-export async function adoptOldNames(ctx: RolloutContext): Promise<void> {
-  const here = await observe(ctx);
-  for (const o of here.filter((x) => x.role === 'stray')) {
-    const wanted = o.name === o.slot ? containerName(ctx.run.project.name, o.slot) : o.name === `${o.slot}${PREVIOUS_SUFFIX}` ? asideName(ctx.run.project.name, o.slot) : undefined;
-    if (wanted === undefined || here.some((x) => x.name === wanted)) continue;
-    await ctx.run.hosts.engine(o.host).containers.rename(o.id, wanted);
-    ctx.emit({ type: 'note', text: `renamed ${o.name} to ${wanted} (container names now carry the project)` });
-  }
 }

@@ -101,6 +101,12 @@ export class ImageDistribution {
     return known;
   }
 
+  /** Whether the host's engine has the image already (or needs none pulled: never pushed, the build engine has it), reading only. */
+  async has(host: string): Promise<boolean> {
+    const { pull, ref } = this.source;
+    return !pull || (await this.hosts.engine(host).images.has(ref));
+  }
+
   /** Hosts whose engine pulled the image in this rollout. */
   async pulled(): Promise<string[]> {
     const results = await Promise.allSettled(this.#ensured.values());

@@ -5,12 +5,13 @@
  * (planned once, placement.ts), the secrets. Shared by every rollout.
  * `input()` changes nothing; the secrets and config files read here are copied into a
  * container where an instance is launched (launch.ts), and only their digests
- * go into its spec hash. The executor ensures the networks and reconciles IPAM once per
- * rollout (`ensureNetworks`, `reconcileAddresses`).
+ * go into its spec hash. A rollout's plan reads whether the networks exist and which
+ * addresses are stale (`hostsWithoutNetwork`, `staleAddresses`); its steps create and
+ * reconcile them (`ensureNetworks`, `reconcileAddresses`).
  */
 import type { EnvironmentSpec, NetworkSpec, ServiceSpec } from '../config/model.js';
-import type { Ipam } from '../network/ipam.js';
-import { dockerNetworkName, ensureNetwork } from '../network/docker-network.js';
+import { dockerNetworkName, ensureNetwork, networkReadiness, type EnsureOptions } from '../network/docker-network.js';
+import { isStale, type Ipam } from '../network/ipam.js';
 import { slotsOf, type SlotRecord } from '../store/deployments.js';
 import { ipamOf, networkOf, serviceEnv, type RunContext } from './context.js';
 import type { SlotInput } from './instance-spec.js';
@@ -90,25 +91,41 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
   };
 }
 
-/** The environment's Docker network on each of its hosts, created or checked: once per rollout, by the executor. */
-export async function ensureNetworks(target: ServiceTarget): Promise<void> {
+/** The environment's Docker network on each of `only` (default: all its hosts), created or checked: by the rollout's `networks` step. */
+export async function ensureNetworks(target: ServiceTarget, only: readonly string[] = target.environment.hosts): Promise<void> {
   const { hosts, project } = target.context;
-  await Promise.all(
-    target.environment.hosts.map((h) => {
-      const address = hosts.spec(h).address;
-      return ensureNetwork(hosts.engine(h), project.name, target.network, { local: hosts.isLocal(h), ...(address ? { hostAddress: address } : {}) });
-    }),
-  );
+  await Promise.all(only.map((h) => ensureNetwork(hosts.engine(h), project.name, target.network, networkOptions(target, h))));
+}
+
+/** The environment's hosts whose engine lacks its Docker network, reading only (one that differs from berth.yaml is a conflict, as ensureNetworks would say). */
+export async function hostsWithoutNetwork(target: ServiceTarget): Promise<string[]> {
+  const { hosts, project } = target.context;
+  const states = await Promise.all(target.environment.hosts.map(async (h) => [h, await networkReadiness(hosts.engine(h), project.name, target.network, networkOptions(target, h))] as const));
+  return states.filter(([, state]) => state === 'missing').map(([h]) => h);
+}
+
+function networkOptions(target: ServiceTarget, host: string): EnsureOptions {
+  const { hosts } = target.context;
+  const address = hosts.spec(host).address;
+  return { local: hosts.isLocal(host), ...(address ? { hostAddress: address } : {}) };
 }
 
 /**
  * IPAM reconciliation of a flat network: addresses whose slot has no container
- * (on the hosts that may hold one) go into quarantine. Run once per rollout,
- * under its lock, before it plans; returns the released addresses.
+ * (on the hosts that may hold one) go into quarantine. Run by the rollout's
+ * `addresses` step, under its lease; returns the released addresses.
  */
 export async function reconcileAddresses(target: ServiceTarget): Promise<string[]> {
   const { network, context, ipam } = target;
   if (network.mode !== 'flat') return [];
   const live = await observeNetwork(context.hosts, target.hostNames, context.project.name, network.name);
   return (await ipam.reconcile(network.name, new Set(live.map((o) => o.slot)), { graceMs: RECONCILE_GRACE_MS })).released;
+}
+
+/** The addresses `reconcileAddresses` would quarantine now, reading only. */
+export async function staleAddresses(target: ServiceTarget, now = Date.now()): Promise<string[]> {
+  const { network, context, ipam } = target;
+  if (network.mode !== 'flat') return [];
+  const live = new Set((await observeNetwork(context.hosts, target.hostNames, context.project.name, network.name)).map((o) => o.slot));
+  return (await ipam.allocations(network.name)).filter((a) => isStale(a, live, now, RECONCILE_GRACE_MS)).map((a) => a.ip);
 }

@@ -4,6 +4,7 @@
  * lease it runs under (leases.ts) and is refused once another process holds it.
  */
 import type { Selectable } from 'kysely';
+import { conflict } from '../errors.js';
 import { inTransaction, type Store } from './db.js';
 import { fenced, type Fence } from './leases.js';
 import type { ReleasesTable, RolloutsTable } from './schema.js';
@@ -96,6 +97,59 @@ export async function createRelease(db: Store, r: Omit<Release, 'number' | 'crea
   });
 }
 
+/**
+ * The number the next new release of the service gets: above every release and every number
+ * a rollout reserved (a rollout journals its release's number before its step records the row,
+ * and a number once journaled is never given to another release, even when that rollout failed
+ * before recording it).
+ */
+export async function nextReleaseNumber(db: Store, service: string): Promise<number> {
+  const release = await db.selectFrom('releases').select((eb) => eb.fn.max('number').as('n')).where('service', '=', service).executeTakeFirst();
+  const rollout = await db.selectFrom('rollouts').select((eb) => eb.fn.max('release').as('n')).where('service', '=', service).executeTakeFirst();
+  return Math.max(Number(release?.n ?? 0), Number(rollout?.n ?? 0)) + 1;
+}
+
+/** Why a reserved number cannot be this rollout's: another release has it, or another rollout reserved it. */
+async function reservedElsewhere(tx: Store, service: string, number: number): Promise<string | undefined> {
+  if (await tx.selectFrom('releases').select('number').where('service', '=', service).where('number', '=', number).executeTakeFirst()) return `release ${number} of ${service} was recorded meanwhile`;
+  const other = await tx.selectFrom('rollouts').select(['id', 'environment']).where('service', '=', service).where('release', '=', number).executeTakeFirst();
+  return other ? `rollout #${other.id} in ${other.environment} reserved release number ${number} of ${service} meanwhile` : undefined;
+}
+
+/**
+ * Records a release a rollout planned, under its reserved number, in the rollout's fenced
+ * transaction. Repeating it is a no-op (the row is there, the same release); a row of another
+ * release under that number is a conflict and nothing is written.
+ */
+export async function recordRelease(db: Store, r: Omit<Release, 'createdAt'>, fence: Fence, rollout: number, now = Date.now()): Promise<Release> {
+  return fenced(db, fence, rollout, async (tx) => {
+    const row = await tx.selectFrom('releases').selectAll().where('service', '=', r.service).where('number', '=', r.number).executeTakeFirst();
+    if (row) {
+      const found = toRelease(row);
+      if (found.imageId === r.imageId && found.digest === r.digest && found.config === r.config && found.image === r.image) return found;
+      throw conflict(`release number ${r.number} of ${r.service} is another release's (image ${found.image}, ${found.imageId}), not the one rollout #${rollout} planned`, {
+        fix: 'run the command again: it plans the release under a new number',
+      });
+    }
+    await tx
+      .insertInto('releases')
+      .values({
+        service: r.service,
+        number: r.number,
+        image: r.image,
+        image_id: r.imageId,
+        digest: r.digest,
+        repository: r.repository,
+        config: r.config,
+        created_at: now,
+        created_by: r.createdBy,
+        config_version: r.configVersion ?? null,
+      })
+      .execute();
+    return { ...r, createdAt: now };
+  });
+}
+
 export async function releaseOf(db: Store, service: string, number: number): Promise<Release | undefined> {
   const row = await db.selectFrom('releases').selectAll().where('service', '=', service).where('number', '=', number).executeTakeFirst();
   return row && toRelease(row);
@@ -125,9 +179,15 @@ const toRollout = (r: RolloutRow): Rollout => ({
   evidence: r.evidence,
 });
 
-/** Records a rollout, and names it in the lease of its service × environment (one transaction: a rollout is never left unnamed). */
-export async function startRollout(db: Store, r: Pick<Rollout, 'service' | 'environment' | 'release' | 'previous' | 'kind' | 'forced' | 'actor' | 'plan'>, fence: Fence, now = Date.now()): Promise<number> {
+/**
+ * Records a rollout, and names it in the lease of its service × environment (one transaction: a rollout is never left unnamed).
+ * `reserves`: its release is new, recorded by a step of its plan under this number; another release or rollout that took
+ * the number first (another environment of the service, planned at the same time) makes it a conflict, and nothing is written.
+ */
+export async function startRollout(db: Store, r: Pick<Rollout, 'service' | 'environment' | 'release' | 'previous' | 'kind' | 'forced' | 'actor' | 'plan'>, fence: Fence, now = Date.now(), reserves = false): Promise<number> {
   return fenced(db, fence, 0, async (tx) => {
+    const taken = reserves ? await reservedElsewhere(tx, r.service, r.release) : undefined;
+    if (taken) throw conflict(`the ${r.kind} of ${r.service} to ${r.environment} planned release number ${r.release}, but ${taken}`, { fix: 'run the command again: it plans the release under a new number' });
     const { id } = await tx
       .insertInto('rollouts')
       .values({
