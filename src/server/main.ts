@@ -7,13 +7,13 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { bootstrapAdmin } from '../access/tokens.js';
-import { invalid } from '../errors.js';
+import { invalid, unavailable } from '../errors.js';
 import { recoverInterrupted } from '../rollout/executor.js';
 import { isLoopback } from '../remote/target.js';
 import { openStore, openStoreAt, type Store, type StoreLocation, closeStore } from '../store/db.js';
 import { latestConfig } from '../store/configs.js';
 import { pruneEvents } from '../store/events.js';
-import { stateModeWarning } from '../store/state-modes.js';
+import { makeStateDir, stateModeWarning } from '../store/state-modes.js';
 import { openRollouts } from '../store/releases.js';
 import { leaseOf } from '../store/leases.js';
 import { holderAlive } from '../rollout/lease.js';
@@ -90,7 +90,13 @@ async function resumeInterrupted(core: ServerCore, say: (line: string) => void):
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(options.listen, options.tls !== undefined);
   const https = options.tls ? { cert: tlsFile(options.tls.cert, '--tls-cert'), key: tlsFile(options.tls.key, '--tls-key') } : undefined;
-  // Before the store is opened: a new state is made private, an existing one is only reported.
+  // Before the store is opened: a new state is made private, an existing one is only reported. The folder holds more
+  // than the SQLite store (the audit head, applied bundles, keys), so it is made also when the store is PostgreSQL.
+  try {
+    makeStateDir(options.stateDir);
+  } catch (error) {
+    throw unavailable(`cannot make the server's state folder ${options.stateDir}: ${(error as Error).message}`, { fix: 'give --state a folder the server can create and write', cause: error });
+  }
   const wide = stateModeWarning(options.stateDir);
   if (wide) options.say(`warning: ${wide.detail}; fix: ${wide.fix}`);
   const db: Store = options.store ? await openStoreAt(options.store) : await openStore(options.stateDir);
