@@ -105,6 +105,7 @@ export async function reconcileOnce(run: RunContext, options: ReconcileOptions =
 /** One rollout of the release the pair runs, then each action's outcome as the engines and the front door show it. */
 async function reconcilePair(run: RunContext, pair: DesiredPair, actions: ReconcileAction[], options: ReconcileOptions): Promise<ReconcileEvent[]> {
   const slots = actions.flatMap((a) => (a.action === 'recreate' ? [a.slot] : []));
+  const doorDown = actions.some((a) => a.action === 'restart-front-door');
   let rolloutId = 0;
   let failure: string | undefined;
   try {
@@ -112,7 +113,7 @@ async function reconcilePair(run: RunContext, pair: DesiredPair, actions: Reconc
     const result = await rollout(
       run,
       pair.environment,
-      { kind: 'reconcile', release, previous: release.number, forced: false, plan: (ctx) => recreatePlan(ctx, slots) },
+      { kind: 'reconcile', release, previous: release.number, forced: false, plan: (ctx) => recreatePlan(ctx, slots, doorDown) },
       { resume: false, ...(options.progress ? { emit: options.progress } : {}), ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) },
     );
     rolloutId = result.rollout;
@@ -125,12 +126,13 @@ async function reconcilePair(run: RunContext, pair: DesiredPair, actions: Reconc
 /**
  * Under the rollout's lock, from what runs now: the slots still without a running container get one
  * (`create` launches each on its slot, with its address from the ledger, health-gated, then into the
- * front door). Nothing above the replica count is removed: that is a rollout's to decide, not the reconciler's.
+ * front door), and a front door that does not run starts with the running instances. Nothing above the replica count is removed: that is a rollout's to decide, not the reconciler's.
  */
-async function recreatePlan(ctx: RolloutContext, slots: readonly string[]): Promise<RolloutPlan> {
+async function recreatePlan(ctx: RolloutContext, slots: readonly string[], doorDown: boolean): Promise<RolloutPlan> {
   const here = (await observe(ctx)).filter((o) => o.role === 'main');
   const still = slots.filter((slot) => !here.some((o) => o.slot === slot && (o.running || o.restarting)));
-  if (still.length === 0) return { target: ctx.release.number, phase: 'forward', steps: [] };
+  // A front door that does not run is a step of its own: a plan without steps is never journaled, so nothing would start it.
+  if (still.length === 0) return { target: ctx.release.number, phase: 'forward', steps: doorDown ? [{ op: 'front-door' }] : [] };
   const replicas = Math.max(await replicasIn(ctx.run, ctx.service, ctx.environment), ...here.map((o) => ordinalOf(o.slot)));
   return { target: ctx.release.number, phase: 'forward', steps: [{ op: 'front-door' }, { op: 'create', slots: still }, { op: 'converge', replicas }] };
 }
