@@ -57,9 +57,11 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   log "installing npm dependencies"
+  # npm ci runs the package's prepare script, which builds: no second build after it.
   npm ci --no-audit --no-fund --loglevel=error
+else
+  npm run build --silent
 fi
-npm run build --silent
 
 # `berth` on the PATH: a link to this checkout's bin/berth.js, which finds its bundle
 # through the link (Node runs the link's target). Made, or pointed at this checkout.
