@@ -78,21 +78,7 @@ export async function createRelease(db: Store, r: Omit<Release, 'number' | 'crea
   return inTransaction(db, async (tx) => {
     const last = await tx.selectFrom('releases').select('number').where('service', '=', r.service).orderBy('number', 'desc').limit(1).executeTakeFirst();
     const number = (last?.number ?? 0) + 1;
-    await tx
-      .insertInto('releases')
-      .values({
-        service: r.service,
-        number,
-        image: r.image,
-        image_id: r.imageId,
-        digest: r.digest,
-        repository: r.repository,
-        config: r.config,
-        created_at: now,
-        created_by: r.createdBy,
-        config_version: r.configVersion ?? null,
-      })
-      .execute();
+    await insertRelease(tx, { ...r, number }, now);
     return { ...r, number, createdAt: now };
   });
 }
@@ -131,21 +117,7 @@ export async function recordRelease(db: Store, r: Omit<Release, 'createdAt'>, fe
         fix: 'run the command again: it plans the release under a new number',
       });
     }
-    await tx
-      .insertInto('releases')
-      .values({
-        service: r.service,
-        number: r.number,
-        image: r.image,
-        image_id: r.imageId,
-        digest: r.digest,
-        repository: r.repository,
-        config: r.config,
-        created_at: now,
-        created_by: r.createdBy,
-        config_version: r.configVersion ?? null,
-      })
-      .execute();
+    await insertRelease(tx, r, now);
     return { ...r, createdAt: now };
   });
 }
@@ -320,4 +292,23 @@ export async function setEvidence(db: Store, id: number, evidence: object, fence
 /** Every rollout still open (running or an open canary), newest first. */
 export async function openRollouts(db: Store): Promise<Rollout[]> {
   return (await db.selectFrom('rollouts').selectAll().where('status', 'in', ['running', 'canary']).orderBy('id', 'desc').execute()).map(toRollout);
+}
+
+/** The row of a release whose number is decided. */
+async function insertRelease(tx: Store, r: Omit<Release, 'createdAt'>, now: number): Promise<void> {
+  await tx
+      .insertInto('releases')
+      .values({
+        service: r.service,
+        number: r.number,
+        image: r.image,
+        image_id: r.imageId,
+        digest: r.digest,
+        repository: r.repository,
+        config: r.config,
+        created_at: now,
+        created_by: r.createdBy,
+        config_version: r.configVersion ?? null,
+      })
+      .execute();
 }
