@@ -17,6 +17,7 @@ import type { RolloutPlan } from '../rollout/rollout-plan.js';
 import { observe, ordinalOf, type RolloutContext, type RolloutEvent } from '../rollout/rollout-context.js';
 import { replicasIn, requireRelease, rollout } from '../rollout/executor.js';
 import { gatherState } from './gather.js';
+import { currentRelease } from '../store/releases.js';
 import { planReconcile, type DesiredPair, type Drift, type ReconcileAction } from './plan.js';
 import { reasonOf } from '../runtime/reach.js';
 import type { Held, RepairBackoff } from './backoff.js';
@@ -129,6 +130,8 @@ async function reconcilePair(run: RunContext, pair: DesiredPair, actions: Reconc
  * front door), and a front door that does not run starts with the running instances. Nothing above the replica count is removed: that is a rollout's to decide, not the reconciler's.
  */
 async function recreatePlan(ctx: RolloutContext, slots: readonly string[], doorDown: boolean): Promise<RolloutPlan> {
+  // The pass planned from what it saw before this lease: a rollout that ran meanwhile (a promote) decided what runs now.
+  if ((await currentRelease(ctx.run.db, ctx.service.name, ctx.environment.name)) !== ctx.release.number) return { target: ctx.release.number, phase: 'forward', steps: [] };
   const here = (await observe(ctx)).filter((o) => o.role === 'main');
   const still = slots.filter((slot) => !here.some((o) => o.slot === slot && (o.running || o.restarting)));
   // A front door that does not run is a step of its own: a plan without steps is never journaled, so nothing would start it.
