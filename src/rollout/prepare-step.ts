@@ -2,19 +2,10 @@
  * The steps that prepare a rollout before it changes any instance: each is journaled like
  * the instance steps (rollout-plan.ts) and safe to run again after a kill.
  */
+import type { Release } from '../store/releases.js';
 
 /** A release a rollout records: its number reserved when the rollout was planned (never given to another release). */
-export interface PlannedRelease {
-  service: string;
-  number: number;
-  image: string;
-  imageId: string;
-  digest: string;
-  repository: string;
-  config: string;
-  createdBy: string;
-  configVersion?: number;
-}
+export type PlannedRelease = Omit<Release, 'createdAt'>;
 
 /** A container under a name from before names carried the project, and the name it gets. */
 export interface Rename {
