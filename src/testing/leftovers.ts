@@ -155,7 +155,8 @@ export async function removeMade(kind: MadeKind, name: string): Promise<void> {
     case 'link':
       // A veth's peer goes with its namespace a moment after the namespace is deleted.
       if (existsSync(`/sys/class/net/${name}`)) await run('ip', ['link', 'delete', name]).catch((error: { stderr?: string }) => {
-        if (!/Cannot find device/.test(error.stderr ?? '')) throw error;
+        // iproute says either, depending on whether the name vanished before or during the call.
+        if (!/Cannot find device|No such device/.test(error.stderr ?? '')) throw error;
       });
       return;
     case 'cgroup':
