@@ -23,7 +23,7 @@ const LAYERS = {
   supervisor: [],
   // pure bases
   placement: [],
-  lb: ['supervisor'],
+  lb: ['engine', 'supervisor'], // a door is a container on a host's engine
   config: [
     'imaging/graph.ts', // EXCEPTION (pure): unknown parents and cycles are reported at load, with file and line
     'network/pool.ts', // EXCEPTION (pure): a bad address pool fails at load, with file and line

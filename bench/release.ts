@@ -29,11 +29,10 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { loadProject } from '../src/config/project.js';
 import { connectEngine } from '../src/engine/client.js';
-import { freePort, haproxyProgram, stopFrontDoor } from '../src/lb/front-door.js';
+import { freePort } from '../src/lb/front-door.js';
+import { findProgram } from '../src/supervisor/program.js';
 import { haproxyConfig } from '../src/lb/haproxy-config.js';
-import { frontDoorDir } from '../src/lb/paths.js';
 import { removeNetwork } from '../src/network/docker-network.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../src/testing/fixture.js';
 import type { RawEngine } from '../src/testing/raw-engine.js';
@@ -242,14 +241,14 @@ function meshAvailable(): boolean {
 function buildHaproxyImage(work: string, tag: string, runId: string, service: string): void {
   const context = join(work, 'haproxy-image');
   const rootfs = join(context, 'rootfs');
-  const binary = haproxyProgram();
+  const binary = findProgram({ name: 'haproxy', what: 'the load balancer program', debianPackage: 'haproxy' });
   const libraries = librariesOf(binary);
   for (const file of [binary, ...libraries]) {
     mkdirSync(join(rootfs, dirname(file)), { recursive: true });
     copyFileSync(file, join(rootfs, file));
   }
   // Berth's own defaults (timeouts, retries 3, redispatch, retry-on …), so both fronts retry alike.
-  const berthConfig = haproxyConfig({ id: 'bench', bind: { address: '127.0.0.1', port: 8080 }, dir: '/tmp/bench', servers: [] });
+  const berthConfig = haproxyConfig({ id: 'bench', bind: { address: '127.0.0.1', port: 8080 }, servers: [] });
   const defaults = /^defaults\n(?: {2}.*\n)+/m.exec(berthConfig)?.[0];
   if (!defaults) throw new Error(`no defaults section in Berth's HAProxy config:\n${berthConfig}`);
   const interval = HEALTH.interval;
@@ -534,13 +533,7 @@ async function cleanUp(made: Made): Promise<void> {
   const { fixture } = made;
   if (fixture) {
     for (const id of await fixture.engine.containers.list([`berth.project=${fixture.name}`]).catch(() => [])) await fixture.engine.containers.remove(id).catch(report);
-    let stateDir = join(fixture.dir, '.berth');
-    try {
-      stateDir = loadProject(fixture.dir, fixture.env).stateDir;
-    } catch {
-      // the default above
-    }
-    await stopFrontDoor(frontDoorDir(stateDir, 'web', ENVIRONMENT)).catch(report);
+    // The front door's container went with the project's containers above.
     for (const network of ['lan', 'nat']) await removeNetwork(fixture.engine, `berth-${fixture.name}-${network}`).catch(report);
     await fixture.cleanup().catch(report);
   }

@@ -30,8 +30,7 @@ import { collectBundle } from '../src/apply/bundle.js';
 import { fleetInstances } from '../src/runtime/fleet-instances.js';
 import { RUN_LABELS } from '../src/runtime/labels.js';
 import { containerName, slotName } from '../src/runtime/slots.js';
-import { freePort, stopFrontDoor } from '../src/lb/front-door.js';
-import { frontDoorDir } from '../src/lb/paths.js';
+import { freePort } from '../src/lb/front-door.js';
 import { buildApp } from '../src/server/app.js';
 import { ServerCore } from '../src/server/core.js';
 import { openStore, type Store, closeStore } from '../src/store/db.js';
@@ -424,10 +423,8 @@ async function cleanUp(made: Made): Promise<void> {
     }
   }
   if (made.server) await stopServerProcess(made.server).catch(report);
-  if (made.serverState) await stopFrontDoor(frontDoorDir(made.serverState, 'web', ENVIRONMENT)).catch(report);
   for (const fixture of made.fixtures) {
-    await stopFrontDoor(frontDoorDir(fixture.env.BERTH_STATE_DIR!, 'web', ENVIRONMENT)).catch(report);
-    // Containers, images and networks of the project, and any process naming its folder.
+    // Containers (the front door's too), images and networks of the project, and any process naming its folder.
     await fixture.cleanup().catch(report);
   }
   if (made.work) rmSync(made.work, { recursive: true, force: true });

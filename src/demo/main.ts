@@ -36,7 +36,7 @@ import { failed } from '../errors.js';
 import { fleetHosts } from '../fleet/hosts.js';
 import { frontDoorStatus, stopFrontDoor } from '../lb/front-door.js';
 import type { FrontDoorStatus } from '../lb/model.js';
-import { frontDoorDir } from '../lb/paths.js';
+import { recordedDoorStatus, stopDoorOf } from '../rollout/front-door.js';
 import { history } from '../release/operations.js';
 import { PENDING_APPROVAL_EXIT } from '../cli/remote.js';
 import { berthThrough, ensureDemoServer, stopDemoServer, type DemoServer } from './server.js';
@@ -279,7 +279,7 @@ async function showCounters(run: RunContext, output: Output): Promise<void> {
   const status = await doorStatus(run, RELEASED, 'production');
   if (!status) return;
   const f = status.frontend;
-  output.out(`\n== berth lb: ${RELEASED} in production, http://${status.address}/ ${status.running ? `(HAProxy pid ${status.pid})` : '(not running)'}; counters since it started`);
+  output.out(`\n== berth lb: ${RELEASED} in production, http://${status.address}/ ${status.running ? `(HAProxy in container ${status.members[0]?.container ?? ''})` : '(not running)'}; counters since it started`);
   output.out(`requests ${f.requests}, 2xx ${f.responses['2xx']}, 5xx ${f.responses['5xx']}, retries ${status.backend.retries}`);
   const rows = [...status.servers].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true })).map((s) => [s.name, s.address, String(s.weight), s.state, String(s.requests), String(s.responses['2xx']), String(s.responses['5xx']), String(s.errors.connect + s.errors.response + s.errors.redispatched)]);
   if (rows.length > 0) output.out(indent(table([['BACKEND', 'ADDRESS', 'WEIGHT', 'STATE', 'REQUESTS', '2XX', '5XX', 'ERRORS'], ...rows])));
@@ -287,9 +287,7 @@ async function showCounters(run: RunContext, output: Output): Promise<void> {
 
 /** The front door Berth recorded for the service in the environment, as `berth lb` reads it; undefined if it never had one. */
 async function doorStatus(run: RunContext, service: string, environment: string): Promise<FrontDoorStatus | undefined> {
-  const bind = await frontDoorPort(run.db, service, environment);
-  if (!bind) return undefined;
-  return frontDoorStatus({ id: `${environment}-${service}`, bind, dir: frontDoorDir(run.project.stateDir, service, environment) });
+  return recordedDoorStatus(run, service, environment);
 }
 
 /** The front door's URL; `reachable` names the loopback address for one that listens on every address. */
@@ -328,7 +326,7 @@ async function tearDown(run: RunContext, output: Output): Promise<number> {
     }
     // A front door left without instances (a release that failed, an earlier experiment).
     for (const service of SERVICES) {
-      if (await stopFrontDoor(frontDoorDir(run.project.stateDir, service, environment))) output.out(`  stopped the front door of ${service} in ${environment}`);
+      if (await stopDoorOf(run, service, environment)) output.out(`  stopped the front door of ${service} in ${environment}`);
     }
   }
   // The containers the demo started before it deployed through Berth's Run.

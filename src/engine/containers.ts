@@ -14,6 +14,8 @@ export interface CreateBody {
   Labels?: Record<string, string>;
   ExposedPorts?: Record<string, Record<string, never>>;
   StopTimeout?: number;
+  /** The signal `stop` sends first (SIGTERM by default). */
+  StopSignal?: string;
   /** Container-level MAC: how Engine API < 1.44 sets it. */
   MacAddress?: string;
   Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number };

@@ -22,8 +22,6 @@ import bcrypt from 'bcryptjs';
 import { loadProject } from '../config/project.js';
 import type { RunContext } from '../runtime/context.js';
 import { Hosts } from '../runtime/hosts.js';
-import { stopFrontDoor } from '../lb/front-door.js';
-import { frontDoorDir } from '../lb/paths.js';
 import { registryDown, registryUp } from '../registry/process.js';
 import { build, freePort, push, target } from '../registry/testing.js';
 import { releaseService, scaleService } from '../release/operations.js';
@@ -108,7 +106,6 @@ describe('drain and move place through the placement planner', () => {
 
   after(async () => {
     if (!fixture) return;
-    await stopFrontDoor(frontDoorDir(context().project.stateDir, SVC, ENV), 2000).catch(() => {});
     await registryDown(target(fixture)).catch(() => {});
     await (db && await closeStore(db));
     // The engines go with the lab, and their containers and networks with them.

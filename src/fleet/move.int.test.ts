@@ -30,8 +30,6 @@ import type { RunContext } from '../runtime/context.js';
 import { Hosts } from '../runtime/hosts.js';
 import { connectEngine, type Engine } from '../engine/client.js';
 import { drainHost } from './move.js';
-import { stopFrontDoor } from '../lb/front-door.js';
-import { frontDoorDir } from '../lb/paths.js';
 import { push } from '../registry/testing.js';
 import { allSlots } from '../store/deployments.js';
 import { hostStates } from '../store/hosts.js';
@@ -152,7 +150,6 @@ describe('moving instances between lab hosts, keeping their IP and MAC', () => {
 
   after(async () => {
     if (!fixture) return;
-    await stopFrontDoor(frontDoorDir(context().project.stateDir, SVC, ENV), 2000).catch(() => {});
     await (db && await closeStore(db));
     // The engines go with the lab, and their containers and networks with them.
     await lab?.dispose();

@@ -1,19 +1,40 @@
 /**
- * A real HAProxy in front of tiny node HTTP servers on 127.0.0.1 that answer
- * their own name; every change goes through the runtime API.
+ * A real door container (HAProxy from the door image, on the host's network)
+ * in front of tiny node HTTP servers on 127.0.0.1 that answer their own name;
+ * every change goes through the runtime API, by exec in the container.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connectEngine } from '../engine/client.js';
 import { isBerthError } from '../errors.js';
+import { ensureSystemImage } from '../imaging/system-image.js';
+import { closeStore, openStore } from '../store/db.js';
 import { sleep } from '../time.js';
-import { ensureFrontDoor, freePort, frontDoorRuntime, frontDoorStatus, runningFrontDoor, stopFrontDoor, syncServers } from './front-door.js';
+import { doorContainerName } from './door-container.js';
+import { DOOR_IMAGE, DOOR_PATHS } from './door-image.js';
+import { ensureFrontDoor, freePort, frontDoorStatus, memberRuntime, stopFrontDoor, syncServers, type DoorMember, type DoorPlace } from './front-door.js';
 import type { FrontDoorSpec, LbServer } from './model.js';
 import { claimTestDir, type TestDir } from '../testing/fixture.js';
 import { steps } from '../testing/steps.js';
+
+const engine = connectEngine();
+const member: DoorMember = { host: 'local', engine, local: true };
+
+/** The door image (built once by the hierarchy builder, then found by its key) and a place on the local engine for the test's project. */
+async function localPlace(owned: TestDir): Promise<DoorPlace> {
+  const db = await openStore(owned.dir);
+  const image = await ensureSystemImage(DOOR_IMAGE, { engine, db, env: process.env }).finally(() => closeStore(db));
+  return { project: owned.name, members: [member], image: async () => image };
+}
+
+/** The config file in the door's container. */
+async function configIn(container: string): Promise<string> {
+  const result = await engine.exec(container, ['cat', DOOR_PATHS.config]);
+  assert.equal(result.exitCode, 0, result.output);
+  return result.output;
+}
 
 interface Backend {
   name: string;
@@ -78,12 +99,13 @@ function get(port: number, path = '/', agent: Agent | false = false): Promise<An
   });
 }
 
-describe('front door (HAProxy)', () => {
+describe('front door (HAProxy in a container)', () => {
   const step = steps();
-  let root: string;
-  // The test's folder names this process: a signal or a later sweep stops its HAProxy.
+  // The test's project labels its door containers: its cleanup (or a later sweep) removes them.
   let owned: TestDir | undefined;
+  let place: DoorPlace;
   let spec: FrontDoorSpec;
+  let container: string;
   const backends = new Map<string, Backend>();
   /** Answers per backend name, over every request these tests sent through the front door. */
   const served = new Map<string, number>();
@@ -110,23 +132,25 @@ describe('front door (HAProxy)', () => {
 
   before(async () => {
     owned = await claimTestDir();
-    root = owned.dir;
+    place = await localPlace(owned);
     for (const name of ['a', 'b', 'c']) backends.set(name, await startBackend(name));
-    spec = { id: 'test-hello-node', bind: { address: '127.0.0.1', port: await freePort('127.0.0.1') }, dir: join(root, 'test-hello-node'), servers: [slot(backend('a')), slot(backend('b'))] };
+    spec = { id: 'test-hello-node', bind: { address: '127.0.0.1', port: await freePort('127.0.0.1') }, servers: [slot(backend('a')), slot(backend('b'))] };
+    container = doorContainerName(owned.name, spec.id);
   });
+  const startedAt = async () => (await engine.containers.inspect(container))?.startedAt;
 
   after(async () => {
-    if (spec) await stopFrontDoor(spec.dir);
-    if (root) await stopFrontDoor(join(root, 'other'));
     await Promise.all([...backends.values()].map(stopBackend));
     await owned?.cleanup();
   });
 
-  step('starts HAProxy with two servers, and requests alternate between them', async () => {
-    const status = await ensureFrontDoor(spec);
+  step('starts a door container with two servers, and requests alternate between them', async () => {
+    const status = await ensureFrontDoor(spec, place);
     assert.equal(status.running, true);
     assert.equal(status.address, `127.0.0.1:${spec.bind.port}`);
-    assert.ok(status.pid !== undefined && status.pid > 0);
+    assert.deepEqual(status.members.map((m) => [m.host, m.container, m.state, m.role]), [['local', container, 'running', '']]);
+    const state = await engine.containers.inspect(container);
+    assert.equal(state?.labels['berth.project'], owned!.name);
     assert.deepEqual(status.servers.map((s) => [s.name, s.state, s.weight]), [['hello-node-test-a', 'ready', 1], ['hello-node-test-b', 'ready', 1]]);
     const bodies = await many(10);
     for (let i = 1; i < bodies.length; i++) assert.notEqual(bodies[i], bodies[i - 1], bodies.join(' '));
@@ -135,7 +159,7 @@ describe('front door (HAProxy)', () => {
 
   step('shares requests by weight: 9:1 sends about 10% to the second', async () => {
     spec.servers = [slot(backend('a'), { weight: 9 }), slot(backend('b'), { weight: 1 })];
-    const result = await syncServers(spec);
+    const result = await syncServers(spec, place);
     assert.deepEqual(result.changes, [{ op: 'weight', name: 'hello-node-test-a', weight: 9 }]);
     const bodies = await many(200);
     const second = count(bodies, 'b');
@@ -143,7 +167,7 @@ describe('front door (HAProxy)', () => {
   });
 
   step('counts what it served: 2xx per server and at the frontend match the requests sent', async () => {
-    const status = await frontDoorStatus(spec);
+    const status = await frontDoorStatus(spec, place);
     for (const name of ['a', 'b']) {
       const server = status.servers.find((s) => s.name === `hello-node-test-${name}`)!;
       assert.equal(server.responses['2xx'], served.get(name), `server ${name}`);
@@ -155,14 +179,15 @@ describe('front door (HAProxy)', () => {
   });
 
   step('adds a third server at run time, without a reload', async () => {
-    const before = await frontDoorStatus(spec);
+    const before = await frontDoorStatus(spec, place);
+    const started = await startedAt();
     spec.servers = [slot(backend('a')), slot(backend('b')), slot(backend('c'))];
     // ensureFrontDoor on a running front door applies the servers like syncServers.
-    const status = await ensureFrontDoor(spec);
-    assert.equal(status.pid, before.pid, 'HAProxy was not restarted');
+    const status = await ensureFrontDoor(spec, place);
+    assert.equal(await startedAt(), started, 'HAProxy was not restarted');
     assert.equal(status.frontend.requests, before.frontend.requests, 'its counters go on');
     assert.equal(status.servers.find((s) => s.name === 'hello-node-test-c')?.state, 'ready');
-    assert.match(readFileSync(status.files.config, 'utf8'), /server hello-node-test-c 127\.0\.0\.1:\d+ weight 1$/m);
+    assert.match(await configIn(container), /server hello-node-test-c 127\.0\.0\.1:\d+ weight 1$/m);
     const bodies = await many(30);
     const shares = ['a', 'b', 'c'].map((n) => count(bodies, n));
     assert.ok(shares.every((n) => n >= 7 && n <= 13), `a, b, c answered ${shares.join(', ')} of 30`);
@@ -170,11 +195,11 @@ describe('front door (HAProxy)', () => {
 
   step('drains a server: its request in flight completes, new ones go elsewhere, then it is removed', async () => {
     const held = through('/held');
-    const runtime = frontDoorRuntime(spec.dir);
+    const runtime = memberRuntime(member, container);
     const holder = await waitFor(() => [...backends.values()].find((b) => b.held() > 0), 'the held request reached a server');
     const busy = `hello-node-test-${holder.name}`;
     spec.servers = spec.servers.map((s) => (s.name === busy ? { ...s, state: 'drain' } : s));
-    await syncServers(spec);
+    await syncServers(spec, place);
     const events: string[] = [];
     const drained = runtime.waitDrained(busy, 120_000).then((d) => {
       events.push('drained');
@@ -194,10 +219,10 @@ describe('front door (HAProxy)', () => {
     assert.equal((await runtime.stats()).find((s) => s.name === busy)?.status, 'DRAIN');
 
     spec.servers = spec.servers.filter((s) => s.name !== busy);
-    const result = await syncServers(spec);
+    const result = await syncServers(spec, place);
     assert.deepEqual(result, { changes: [{ op: 'remove', name: busy }], cut: [] });
     assert.deepEqual((await runtime.stats()).map((s) => s.name), spec.servers.map((s) => s.name));
-    assert.doesNotMatch(readFileSync(join(spec.dir, 'haproxy.cfg'), 'utf8'), new RegExp(`server ${busy} `));
+    assert.doesNotMatch(await configIn(container), new RegExp(`server ${busy} `));
   });
 
   it('refuses a port another process listens on', async () => {
@@ -205,32 +230,34 @@ describe('front door (HAProxy)', () => {
     await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
     const port = (other.address() as AddressInfo).port;
     try {
-      const taken: FrontDoorSpec = { id: 'test-other', bind: { address: '127.0.0.1', port }, dir: join(root, 'other'), servers: [slot(backend('a'))] };
-      await assert.rejects(ensureFrontDoor(taken), (e: unknown) => {
+      const taken: FrontDoorSpec = { id: 'test-other', bind: { address: '127.0.0.1', port }, servers: [slot(backend('a'))] };
+      const portTaken = (e: unknown) => {
         assert.ok(isBerthError(e));
         assert.equal(e.kind, 'conflict');
         assert.equal(e.message, `front door test-other: port ${port} on 127.0.0.1 is taken by another process`);
         assert.match(e.fix ?? '', /lb_port/);
         return true;
-      });
-      assert.equal(runningFrontDoor(taken.dir), undefined);
+      };
+      // Checked before the container is made on this machine's engine; seen in HAProxy's log on another host's.
+      await assert.rejects(ensureFrontDoor(taken, place), portTaken);
+      await assert.rejects(ensureFrontDoor(taken, { ...place, members: [{ ...member, local: false }] }), portTaken);
+      assert.equal(await engine.containers.inspect(doorContainerName(owned!.name, taken.id)), undefined, 'no door container is left restarting');
     } finally {
       other.close();
     }
   });
 
-  it('explains why HAProxy exited right after it started', async () => {
-    const fake = join(root, 'fake-haproxy');
-    writeFileSync(fake, '#!/bin/sh\necho "[NOTICE]   (1) : haproxy version is 2.6.12"\necho "[ALERT]    (1) : config : parsing [$2:12] : unknown keyword \'bogus\'." >&2\nexit 1\n', { mode: 0o755 });
-    const broken: FrontDoorSpec = { id: 'test-broken', bind: { address: '127.0.0.1', port: await freePort() }, dir: join(root, 'other'), servers: [] };
-    await assert.rejects(ensureFrontDoor(broken, { program: fake }), (e: unknown) => {
+  it('explains why HAProxy ended right after it started, and leaves no container', async () => {
+    // An address of no interface here: HAProxy cannot bind it (checked by HAProxy itself on a host that is not this machine).
+    const broken: FrontDoorSpec = { id: 'test-broken', bind: { address: '192.0.2.1', port: await freePort() }, servers: [] };
+    await assert.rejects(ensureFrontDoor(broken, { ...place, members: [{ ...member, local: false }] }), (e: unknown) => {
       assert.ok(isBerthError(e));
       assert.equal(e.kind, 'failed');
-      assert.equal(e.message, 'front door test-broken: HAProxy exited right after it started');
-      assert.deepEqual(e.lines, [`[ALERT]    (1) : config : parsing [${join(root, 'other', 'haproxy.cfg')}:12] : unknown keyword 'bogus'.`]);
+      assert.equal(e.message, 'front door test-broken on local: HAProxy ended right after it started');
+      assert.ok(e.lines.some((l) => l.includes('[ALERT]') && l.includes('cannot bind socket')), e.lines.join('\n'));
       return true;
     });
-    assert.equal(runningFrontDoor(broken.dir), undefined);
+    assert.equal(await engine.containers.inspect(doorContainerName(owned!.name, broken.id)), undefined);
   });
 
   step('serves without a failed request while a server is drained, removed and stopped and a new one added', async () => {
@@ -252,16 +279,16 @@ describe('front door (HAProxy)', () => {
       while (total < 50) await sleep(5);
       const leaving = spec.servers[0]!;
       spec.servers = spec.servers.map((s) => (s === leaving ? { ...s, state: 'drain' } : s));
-      await syncServers(spec);
-      assert.equal(await frontDoorRuntime(spec.dir).waitDrained(leaving.name, 120_000), true, `${leaving.name} drained`);
+      await syncServers(spec, place);
+      assert.equal(await memberRuntime(member, container).waitDrained(leaving.name, 120_000), true, `${leaving.name} drained`);
       spec.servers = spec.servers.filter((s) => s.name !== leaving.name);
-      await syncServers(spec);
+      await syncServers(spec, place);
       const name = leaving.name.replace('hello-node-test-', '');
       await stopBackend(backend(name));
       backends.delete(name);
       const before = bodies.length;
       spec.servers = [...spec.servers, slot(backend('d'))];
-      await syncServers(spec);
+      await syncServers(spec, place);
       await waitFor(() => bodies.slice(before).includes('d') || total >= 5000, 'the new server d answered (or the load ended)').finally(() => (changesDone = true));
       return name;
     };
@@ -296,63 +323,65 @@ describe('front door (HAProxy)', () => {
       agent.destroy();
     }
     assert.deepEqual(failures, []);
-    const status = await frontDoorStatus(spec);
+    const status = await frontDoorStatus(spec, place);
     const dead = status.servers.find((s) => s.name === `hello-node-test-${dying.name}`)!;
     assert.ok(dead.errors.redispatched + dead.errors.retried > 0, JSON.stringify(dead.errors));
     assert.ok(status.backend.redispatches > 0);
     backends.delete(dying.name);
     spec.servers = spec.servers.filter((s) => s.name !== dead.name);
-    await syncServers(spec);
+    await syncServers(spec, place);
   });
 
-  step('comes back with the current servers and states after HAProxy died', async () => {
+  step('comes back by itself with the current servers and states after HAProxy died (the engine restarts it)', async () => {
     backends.set('e', await startBackend('e'));
     spec.servers = [...spec.servers, slot(backend('e'), { state: 'drain', weight: 5 })];
-    await syncServers(spec);
-    const before = await frontDoorStatus(spec);
-    process.kill(before.pid!, 'SIGKILL');
-    await waitFor(() => runningFrontDoor(spec.dir) === undefined, 'HAProxy is gone after SIGKILL');
-    const down = await frontDoorStatus(spec);
-    assert.deepEqual([down.running, down.servers], [false, []]);
-
-    const status = await ensureFrontDoor(spec);
-    assert.notEqual(status.pid, before.pid);
+    await syncServers(spec, place);
+    const before = await engine.containers.inspect(container);
+    const killed = await engine.exec(container, ['sh', '-c', 'kill -KILL $(pidof haproxy)']);
+    assert.equal(killed.exitCode, 0, killed.output);
+    await waitFor(async () => ((await engine.containers.inspect(container))?.restartCount ?? 0) > before!.restartCount, 'the engine restarted the door');
+    const status = await waitFor(async () => {
+      const now = await frontDoorStatus(spec, place);
+      return now.running && now.problem === undefined ? now : undefined;
+    }, 'the restarted door answers');
+    // The config written with the last change has the servers; the drain state comes back with weight 0.
     assert.deepEqual(
-      status.servers.map((s) => [s.name, s.state, s.weight]),
-      spec.servers.map((s) => [s.name, s.state, s.weight]),
+      status.servers.map((s) => [s.name, s.state === 'drain' ? 'drain-or-weight-0' : s.weight === 0 ? 'drain-or-weight-0' : s.state]),
+      spec.servers.map((s) => [s.name, s.state === 'drain' ? 'drain-or-weight-0' : s.state]),
     );
-    assert.equal(status.servers.find((s) => s.name === 'hello-node-test-e')?.status, 'DRAIN');
     const bodies = await many(10);
     assert.deepEqual(count(bodies, 'e'), 0);
+    // ensureFrontDoor (what a rollout's front-door step and the reconciler run) puts the drain state back.
+    const ensured = await ensureFrontDoor(spec, place);
+    assert.equal(ensured.servers.find((s) => s.name === 'hello-node-test-e')?.status, 'DRAIN');
   });
 
-  step('moves a server to a new port and stops cleanly', async () => {
+  step('moves a server to a new port, takes a new listening port with a new container, and stops cleanly', async () => {
     const moved = backend('e');
     spec.servers = [{ ...spec.servers.at(-1)!, state: 'ready', weight: 1 }];
-    await syncServers(spec);
+    await syncServers(spec, place);
     assert.deepEqual(await many(3), ['e', 'e', 'e']);
     const next = await startBackend('f');
     backends.set('f', next);
     spec.servers = [{ ...spec.servers[0]!, port: next.port }];
-    const result = await syncServers(spec);
+    const result = await syncServers(spec, place);
     assert.deepEqual(result.changes, [{ op: 'address', name: `hello-node-test-${moved.name}`, address: '127.0.0.1', port: next.port }]);
     assert.deepEqual(await many(3), ['f', 'f', 'f']);
 
-    // A new port cannot be applied at run time: HAProxy is restarted on it.
+    // A new port cannot be applied at run time: the member is made again on it.
     const oldPort = spec.bind.port;
     spec.bind = { ...spec.bind, port: await freePort('127.0.0.1') };
-    const before = runningFrontDoor(spec.dir)!.pid;
-    const status = await ensureFrontDoor(spec);
-    assert.notEqual(status.pid, before);
+    const before = (await engine.containers.inspect(container))!.id;
+    const status = await ensureFrontDoor(spec, place);
+    assert.notEqual((await engine.containers.inspect(container))!.id, before);
     assert.equal(status.address, `127.0.0.1:${spec.bind.port}`);
     assert.deepEqual(await many(2), ['f', 'f']);
     assert.equal((await get(oldPort)).status, 0, 'nothing listens on the old port');
 
-    const pid = status.pid!;
-    assert.equal(await stopFrontDoor(spec.dir), true);
-    assert.equal(runningFrontDoor(spec.dir), undefined);
-    assert.ok(!existsSync(`/proc/${pid}/cmdline`) || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(spec.dir), 'HAProxy is gone');
-    assert.equal(await stopFrontDoor(spec.dir), false);
+    assert.equal(await stopFrontDoor(spec.id, place, 2000), true);
+    assert.equal(await engine.containers.inspect(container), undefined);
+    assert.equal((await frontDoorStatus(spec, place)).running, false);
+    assert.equal(await stopFrontDoor(spec.id, place), false);
   });
 });
 
@@ -362,9 +391,7 @@ describe('front door (HAProxy)', () => {
  * it). A GET is sent again to the other server; a POST is not, since the first
  * one may have done its work.
  */
-describe('front door retries (HAProxy)', () => {
-  let root: string;
-  // The test's folder names this process: a signal or a later sweep stops its HAProxy.
+describe('front door retries (HAProxy in a container)', () => {
   let owned: TestDir | undefined;
   let spec: FrontDoorSpec;
   /** "METHOD id" of every request each server received, in order. */
@@ -396,7 +423,7 @@ describe('front door retries (HAProxy)', () => {
 
   before(async () => {
     owned = await claimTestDir();
-    root = owned.dir;
+    const place = await localPlace(owned);
     // Reads the whole request, then closes the connection without a byte of answer.
     const mute = await listen(
       createServer((req) => {
@@ -417,12 +444,11 @@ describe('front door retries (HAProxy)', () => {
       }),
     );
     const server = (name: string, port: number): LbServer => ({ name, address: '127.0.0.1', port, weight: 1, state: 'ready' });
-    spec = { id: 'test-retries', bind: { address: '127.0.0.1', port: await freePort('127.0.0.1') }, dir: join(root, 'test-retries'), servers: [server('mute', mute), server('good', good)] };
-    await ensureFrontDoor(spec);
+    spec = { id: 'test-retries', bind: { address: '127.0.0.1', port: await freePort('127.0.0.1') }, servers: [server('mute', mute), server('good', good)] };
+    await ensureFrontDoor(spec, place);
   });
 
   after(async () => {
-    if (spec) await stopFrontDoor(spec.dir);
     for (const server of servers) {
       server.closeAllConnections();
       server.close();

@@ -1,88 +1,123 @@
 /**
- * Runs a front door: one HAProxy process per service and environment, with
- * its files in the front door's folder. A running front door is changed only
- * through the runtime API (no reloads, so no request is lost to one); the
- * config file is rewritten each time so a restart brings back the same
- * servers.
- *
- * HAProxy runs in the foreground (neither -D nor -W), started detached by
- * Berth with stdout and stderr going to haproxy.log. Berth never reloads it,
- * which is what master-worker mode is for; daemon mode would close stdout, so
- * logs would need a syslog server. One process, whose pid Berth writes to
- * haproxy.pid itself (HAProxy writes a pid file only in those two modes).
+ * Runs a front door: one HAProxy container per service and environment on
+ * each of the door's hosts (its members), driven through each host's engine
+ * only. A running door is changed through HAProxy's runtime API, reached by an
+ * exec in its container (no reload, so no request is lost to one; no port of
+ * it on the network); its config file in the container is rewritten with every
+ * change, so a restarted or recreated member comes back with the current state.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { pack } from 'tar-stream';
+import type { Engine } from '../engine/engine.js';
 import { conflict, failed, forbidden, invalid, isBerthError, unavailable, type BerthError } from '../errors.js';
-import { isAlive, readOrUndefined } from '../processes.js';
-import { logTail, startDetached, waitReady } from '../supervisor/detached.js';
-import { readPidFile, runningFromPidFile, type ProcessIdentity } from '../supervisor/pid.js';
 import { portState } from '../supervisor/port.js';
-import { findProgram, type Program } from '../supervisor/program.js';
-import { stopProcess, type StopSequence } from '../supervisor/stop.js';
 import { sleep } from '../time.js';
-import { configBind, frontDoorFiles, haproxyConfig, hostPort, type FrontDoorFiles } from './haproxy-config.js';
-import type { FrontDoorSpec, FrontDoorStatus } from './model.js';
+import { DOOR_STOP_SECONDS, doorContainerName, doorCreateBody, DOOR_LABELS } from './door-container.js';
+import { DOOR_PATHS } from './door-image.js';
+import { haproxyConfig, hostPort } from './haproxy-config.js';
+import type { DoorMemberStatus, FrontDoorSpec, FrontDoorStatus, ProxyStats, ServerStats } from './model.js';
 import { emptyProxyStats, HaproxyRuntime } from './runtime-api.js';
 import { planServerChanges, type ServerChange } from './sync-plan.js';
 
+/** One host of a door, through its engine. */
+export interface DoorMember {
+  host: string;
+  engine: Engine;
+  /** Its engine runs on this machine: a port can be checked here before the door takes it. */
+  local: boolean;
+}
+
+/** Where a door runs and what it runs. */
+export interface DoorPlace {
+  project: string;
+  members: DoorMember[];
+  /** The door image on the member's engine (built, or brought there, first). */
+  image(member: DoorMember): Promise<string>;
+  /** The shared address, for a door of two or more hosts. */
+  vrrp?: DoorVrrp;
+}
+
+/** What keepalived needs beside HAProxy: the address, and each member's own configuration. */
+export interface DoorVrrp {
+  address: string;
+  /** keepalived.conf and vrrp.env of the member on `host`. */
+  files(host: string): { keepalived: string; env: string };
+}
+
 export interface FrontDoorOptions {
-  /** The program run as HAProxy (default: haproxy on the PATH, or in /usr/sbin; tests pass a stand-in). */
-  program?: string;
   /** How long a removed server's requests in flight may take before they are cut (default 10 s). */
   removeTimeoutMs?: number;
+  /** How long a new member may take to answer on its admin socket (default 60 s). */
+  startTimeoutMs?: number;
 }
 
 export interface SyncResult {
-  /** What was changed, in order. */
+  /** What was changed, in order (in the first member that ran; each member gets the changes it needs). */
   changes: ServerChange[];
   /** Removed servers whose requests were still running after the timeout and were cut. */
   cut: string[];
 }
 
-const START_TIMEOUT_MS = 10_000;
+/**
+ * Makes every member run with exactly the spec's servers: a missing or
+ * stopped member is (re)created with the current config, a running one is
+ * changed through the runtime API. A changed bind address or port needs a new
+ * container, the only case that stops a running member.
+ */
+export async function ensureFrontDoor(spec: FrontDoorSpec, place: DoorPlace, options: FrontDoorOptions = {}): Promise<FrontDoorStatus> {
+  const config = haproxyConfig(spec);
+  await Promise.all(place.members.map((member) => ensureMember(spec, config, place, member, options)));
+  return frontDoorStatus(spec, place);
+}
 
 /**
- * Makes the front door run with exactly the spec's servers: starts HAProxy
- * when it is not running (after checking that its port is free), else applies
- * the servers through the runtime API. A changed bind address or port needs a
- * restart, the only case that stops a running front door.
+ * Applies the spec's servers to every running member and writes the config
+ * into every member's container (a stopped one starts with it). A member
+ * whose host does not answer is left: it gets the whole state when it is
+ * restored. Unavailable when no member runs.
  */
-export async function ensureFrontDoor(spec: FrontDoorSpec, options: FrontDoorOptions = {}): Promise<FrontDoorStatus> {
+export async function syncServers(spec: FrontDoorSpec, place: DoorPlace, options: FrontDoorOptions = {}): Promise<SyncResult> {
   const config = haproxyConfig(spec);
-  const files = frontDoorFiles(spec.dir);
-  mkdirSync(spec.dir, { recursive: true });
-  let running = runningFrontDoor(spec.dir);
-  if (running && configBind(readOrUndefined(files.config) ?? '') !== hostPort(spec.bind.address, spec.bind.port)) {
-    await stopFrontDoor(spec.dir);
-    running = undefined;
+  const results = await Promise.all(
+    place.members.map(async (member) => {
+      const name = doorContainerName(place.project, spec.id);
+      const state = await member.engine.containers.inspect(name).catch(() => undefined);
+      if (!state) return undefined;
+      await writeConfig(member, name, config, place.vrrp);
+      return state.running ? applyServers(spec, memberRuntime(member, name), options) : undefined;
+    }),
+  );
+  const applied = results.filter((r): r is SyncResult => r !== undefined);
+  if (applied.length === 0) throw unavailable(`front door ${spec.id} does not run on ${place.members.map((m) => m.host).join(', ')}`, { fix: 'start it first (ensureFrontDoor; a release starts it)' });
+  return { changes: applied[0]!.changes, cut: [...new Set(applied.flatMap((r) => r.cut))] };
+}
+
+async function ensureMember(spec: FrontDoorSpec, config: string, place: DoorPlace, member: DoorMember, options: FrontDoorOptions): Promise<void> {
+  const name = doorContainerName(place.project, spec.id);
+  const { engine } = member;
+  const state = await engine.containers.inspect(name);
+  if (state?.running && state.labels[DOOR_LABELS.bind] === hostPort(spec.bind.address, spec.bind.port) && state.labels[DOOR_LABELS.vrrp] === String(place.vrrp !== undefined)) {
+    await writeConfig(member, name, config, place.vrrp);
+    await applyServers(spec, memberRuntime(member, name), options);
+    return;
   }
-  if (running) {
-    writeAtomically(files.config, config);
-    await applyServers(spec, options);
-    return frontDoorStatus(spec);
+  if (state) await removeMember(member, name, state.running);
+  if (member.local) await checkPortFree(spec);
+  const image = await place.image(member);
+  const id = await engine.containers.create(doorCreateBody({ project: place.project, spec, image, vrrp: place.vrrp !== undefined }));
+  try {
+    await writeConfig(member, id, config, place.vrrp);
+    await engine.containers.start(id);
+    await waitReady(spec, member, id, name, options.startTimeoutMs ?? 60_000);
+  } catch (error) {
+    await engine.containers.remove(id).catch(() => {});
+    throw error;
   }
-  await waitExiting(files.pid);
-  await checkPortFree(spec);
-  writeAtomically(files.config, config);
-  await startHaproxy(spec, files, options.program ?? haproxyProgram());
   // The drain state exists only at run time (the config has weight 0 for it).
-  await applyServers(spec, options);
-  return frontDoorStatus(spec);
+  await applyServers(spec, memberRuntime(member, id), options);
 }
 
-/** Applies the spec's servers to the running front door (add, change, remove) and rewrites its config. */
-export async function syncServers(spec: FrontDoorSpec, options: FrontDoorOptions = {}): Promise<SyncResult> {
-  const config = haproxyConfig(spec);
-  if (!runningFrontDoor(spec.dir)) {
-    throw unavailable(`front door ${spec.id} is not running`, { fix: 'start it first (ensureFrontDoor; a release starts it)' });
-  }
-  writeAtomically(frontDoorFiles(spec.dir).config, config);
-  return applyServers(spec, options);
-}
-
-async function applyServers(spec: FrontDoorSpec, options: FrontDoorOptions): Promise<SyncResult> {
-  const runtime = frontDoorRuntime(spec.dir);
+async function applyServers(spec: FrontDoorSpec, runtime: HaproxyRuntime, options: FrontDoorOptions): Promise<SyncResult> {
   const changes = planServerChanges(await runtime.stats(), spec.servers);
   const removes: string[] = [];
   for (const change of changes) {
@@ -108,64 +143,143 @@ async function applyServers(spec: FrontDoorSpec, options: FrontDoorOptions): Pro
   return { changes, cut: removes.filter((_, i) => !drained[i]) };
 }
 
-/** The runtime API of the front door whose folder this is. */
-export function frontDoorRuntime(dir: string): HaproxyRuntime {
-  return new HaproxyRuntime(frontDoorFiles(dir).socket);
+/** The runtime API of a member, through an exec of the door's CLI in its container. */
+export function memberRuntime(member: DoorMember, container: string): HaproxyRuntime {
+  return new HaproxyRuntime(async (command) => {
+    let result;
+    try {
+      result = await member.engine.exec(container, [DOOR_PATHS.cli, command]);
+    } catch (error) {
+      throw unavailable(`cannot reach the front door ${container} on ${member.host}: ${isBerthError(error) ? error.message : String(error)}`, { fix: 'see "berth lb"; the reconciler restores a door that does not run', cause: error });
+    }
+    if (result.exitCode !== 0) {
+      throw unavailable(`HAProxy in ${container} on ${member.host} did not answer "${command}"`, { lines: result.output.trim().split('\n').slice(-4), fix: 'see the container\'s log; the engine restarts a door whose HAProxy ended' });
+    }
+    return result.output;
+  });
 }
 
-/** What runs: the process, its servers and counters. Never throws for a stopped or unreachable front door. */
-export async function frontDoorStatus(target: Pick<FrontDoorSpec, 'id' | 'dir' | 'bind'>): Promise<FrontDoorStatus> {
-  const files = frontDoorFiles(target.dir);
-  const running = runningFrontDoor(target.dir);
-  const status: FrontDoorStatus = {
+/** The runtime APIs of the members that run now. */
+export async function runningRuntimes(id: string, place: DoorPlace): Promise<HaproxyRuntime[]> {
+  const name = doorContainerName(place.project, id);
+  const states = await Promise.all(place.members.map((m) => m.engine.containers.inspect(name).catch(() => undefined)));
+  return place.members.filter((_, i) => states[i]?.running).map((m) => memberRuntime(m, name));
+}
+
+/** Each member and the door as a whole (counters summed over the members). Never throws for a stopped or unreachable member. */
+export async function frontDoorStatus(target: Pick<FrontDoorSpec, 'id' | 'bind'>, place: DoorPlace): Promise<FrontDoorStatus> {
+  const name = doorContainerName(place.project, target.id);
+  const members = await Promise.all(place.members.map((m) => memberStatus(m, name, place.vrrp)));
+  const up = members.filter((m) => m.state === 'running');
+  const problem = up.find((m) => m.problem !== undefined)?.problem;
+  return {
     id: target.id,
-    address: hostPort(target.bind.address, target.bind.port),
-    running: running !== undefined,
-    ...(running ? { pid: running.pid } : {}),
-    servers: [],
-    frontend: emptyProxyStats(),
-    backend: emptyProxyStats(),
-    files,
+    address: hostPort(place.vrrp?.address ?? target.bind.address, target.bind.port),
+    running: up.length > 0,
+    servers: sumServers(up.map((m) => m.servers)),
+    frontend: sumProxies(up.map((m) => m.frontend)),
+    backend: sumProxies(up.map((m) => m.backend)),
+    members,
+    ...(problem !== undefined ? { problem } : {}),
   };
-  if (!running) return status;
+}
+
+async function memberStatus(member: DoorMember, name: string, vrrp: DoorVrrp | undefined): Promise<DoorMemberStatus> {
+  const base: DoorMemberStatus = { host: member.host, container: name, state: 'missing', role: '', frontend: emptyProxyStats(), backend: emptyProxyStats(), servers: [] };
+  let state;
   try {
-    const snapshot = await frontDoorRuntime(target.dir).snapshot();
-    return { ...status, servers: snapshot.servers, frontend: snapshot.frontend, backend: snapshot.backend };
+    state = await member.engine.containers.inspect(name);
   } catch (error) {
-    return { ...status, problem: isBerthError(error) ? error.message : String(error) };
+    return { ...base, state: 'unknown', problem: isBerthError(error) ? error.message : String(error) };
+  }
+  if (!state) return base;
+  const running = { ...base, state: state.running ? 'running' : state.status };
+  if (!state.running) return vrrp ? { ...running, role: 'BACKUP' } : running;
+  try {
+    const runtime = memberRuntime(member, name);
+    const [snapshot, role] = await Promise.all([runtime.snapshot(), vrrp ? roleOf(member, name, vrrp.address) : Promise.resolve('' as const)]);
+    return { ...running, role, ...snapshot };
+  } catch (error) {
+    return { ...running, problem: isBerthError(error) ? error.message : String(error) };
   }
 }
 
-/**
- * Stops the front door: a soft stop first (HAProxy stops listening and lets
- * requests in flight finish), then TERM and KILL after `graceMs`. False when
- * it was not running.
- */
-export async function stopFrontDoor(dir: string, graceMs = 10_000): Promise<boolean> {
-  const files = frontDoorFiles(dir);
-  const running = runningFrontDoor(dir);
-  rmSync(files.pid, { force: true });
-  if (running) await stopProcess(running, softStop(graceMs));
-  rmSync(files.socket, { force: true });
-  return running !== undefined;
-}
-
-/** Berth's HAProxy for this folder, when it runs (pid file, a live process, and its command line names this folder's config). */
-export function runningFrontDoor(dir: string): ProcessIdentity | undefined {
-  const files = frontDoorFiles(dir);
-  return runningFromPidFile(files.pid, files.config);
+/** MASTER when the shared address is on the member's host (the container sees the host's interfaces). */
+async function roleOf(member: DoorMember, container: string, address: string): Promise<'MASTER' | 'BACKUP'> {
+  const result = await member.engine.exec(container, ['ip', '-4', '-o', 'addr', 'show']);
+  return result.output.split('\n').some((line) => line.includes(` ${address}/`)) ? 'MASTER' : 'BACKUP';
 }
 
 /**
- * Waits (up to 5 s) for the front door's previous process when it is exiting:
- * a killed HAProxy loses its command line first and holds its listener until
- * its last thread is gone.
+ * Stops and removes every member: HAProxy's soft stop first (it stops
+ * listening and lets requests in flight finish), killed after `graceMs`.
+ * False when no member ran.
  */
-async function waitExiting(pidFile: string): Promise<void> {
-  const pid = readPidFile(pidFile);
-  if (pid === undefined) return;
-  const deadline = Date.now() + 5000;
-  while (isAlive(pid) && readOrUndefined(`/proc/${pid}/cmdline`) === '' && Date.now() < deadline) await sleep(10);
+export async function stopFrontDoor(id: string, place: DoorPlace, graceMs = DOOR_STOP_SECONDS * 1000): Promise<boolean> {
+  const name = doorContainerName(place.project, id);
+  const ran = await Promise.all(
+    place.members.map(async (member) => {
+      const state = await member.engine.containers.inspect(name);
+      if (!state) return false;
+      await removeMember(member, name, state.running, graceMs);
+      return state.running;
+    }),
+  );
+  return ran.some(Boolean);
+}
+
+async function removeMember(member: DoorMember, name: string, running: boolean, graceMs = DOOR_STOP_SECONDS * 1000): Promise<void> {
+  if (running) await member.engine.containers.stop(name, Math.ceil(graceMs / 1000));
+  await member.engine.containers.remove(name);
+}
+
+/** The config files, unpacked into the member's container (running or not). */
+async function writeConfig(member: DoorMember, container: string, config: string, vrrp: DoorVrrp | undefined): Promise<void> {
+  const files: [string, string][] = [['haproxy.cfg', config]];
+  if (vrrp) {
+    const own = vrrp.files(member.host);
+    files.push(['keepalived.conf', own.keepalived], ['vrrp.env', own.env]);
+  }
+  await member.engine.containers.putArchive(container, DOOR_PATHS.dir, await tarOf(files));
+}
+
+async function tarOf(files: [string, string][]): Promise<Buffer> {
+  const tar = pack();
+  const mtime = new Date();
+  // keepalived refuses a configuration others may write; HAProxy's has nothing secret but is kept alike.
+  for (const [name, text] of files) tar.entry({ name, mode: 0o644, uid: 0, gid: 0, mtime }, text);
+  tar.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of tar) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Until HAProxy answers on its admin socket; a container that ended (or restarts) has failed, with its log as the reason. */
+async function waitReady(spec: FrontDoorSpec, member: DoorMember, id: string, name: string, timeoutMs: number): Promise<void> {
+  const runtime = memberRuntime(member, id);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await member.engine.containers.inspect(id);
+    if (!state?.running || state.restartCount > 0) throw startFailure(spec, member, (await member.engine.containers.logs(id).catch(() => '')).split('\n'));
+    try {
+      if ((await runtime.command('show info')).includes('Pid:')) return;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      throw unavailable(`front door ${spec.id} on ${member.host}: HAProxy did not answer on its admin socket within ${timeoutMs / 1000} s of starting`, { fix: `see the log of its container ${name}` });
+    }
+    await sleep(50);
+  }
+}
+
+/** Why HAProxy ended right after it started, from what it logged. */
+function startFailure(spec: FrontDoorSpec, member: DoorMember, logged: string[]): BerthError {
+  const all = logged.map((l) => l.trimEnd()).filter((l) => l !== '');
+  const alerts = all.filter((l) => l.includes('[ALERT]'));
+  const lines = (alerts.length > 0 ? alerts : all).slice(-6);
+  if (/Address already in use/i.test(lines.join('\n'))) return portTaken(spec, lines);
+  return failed(`front door ${spec.id} on ${member.host}: HAProxy ended right after it started`, { lines, fix: 'see the lines above; this is a bug in Berth if the configuration came from berth.yaml' });
 }
 
 /** A port nothing listens on at `address` now, for a front door without a configured port. */
@@ -180,26 +294,7 @@ export function freePort(address = '127.0.0.1'): Promise<number> {
   });
 }
 
-export const HAPROXY_PROGRAM: Program = { name: 'haproxy', what: 'the load balancer program', debianPackage: 'haproxy' };
-
-/** The haproxy program: on the PATH, or in /usr/sbin. */
-export function haproxyProgram(path?: string): string {
-  return findProgram(HAPROXY_PROGRAM, path);
-}
-
-/**
- * HAProxy's soft stop (SIGUSR1: it stops listening and lets requests in
- * flight finish), then TERM after `graceMs` and KILL 2 s later.
- */
-function softStop(graceMs: number): StopSequence {
-  return [
-    { signal: 'SIGUSR1', graceMs },
-    { signal: 'SIGTERM', graceMs: 2000 },
-    { signal: 'SIGKILL', graceMs: 0 },
-  ];
-}
-
-function portTaken(spec: FrontDoorSpec, lines: string[] = []): BerthError {
+function portTaken(spec: Pick<FrontDoorSpec, 'id' | 'bind'>, lines: string[] = []): BerthError {
   const { address, port } = spec.bind;
   return conflict(`front door ${spec.id}: port ${port} on ${address} is taken by another process`, {
     lines,
@@ -207,7 +302,7 @@ function portTaken(spec: FrontDoorSpec, lines: string[] = []): BerthError {
   });
 }
 
-async function checkPortFree(spec: FrontDoorSpec): Promise<void> {
+async function checkPortFree(spec: Pick<FrontDoorSpec, 'id' | 'bind'>): Promise<void> {
   const { address, port } = spec.bind;
   const check = await portState(address, port);
   if (check.state === 'taken') throw portTaken(spec);
@@ -220,38 +315,37 @@ function bindError(message: string, address: string, port: number, error: NodeJS
   return unavailable(`${message}: ${error.code ?? error.message}`, { cause: error });
 }
 
-async function startHaproxy(spec: FrontDoorSpec, files: FrontDoorFiles, file: string): Promise<void> {
-  const started = startDetached({ program: HAPROXY_PROGRAM, file, args: ['-f', files.config], log: files.log, pidFile: files.pid });
-  const runtime = new HaproxyRuntime(files.socket);
-  await waitReady(started, {
-    probe: async () => {
-      try {
-        return (await runtime.command('show info')).includes('Pid:');
-      } catch {
-        return false; // Not listening yet.
+/** The servers of several members as one: counters summed by name, the rest from the first member that has it. */
+export function sumServers(members: readonly ServerStats[][]): ServerStats[] {
+  const byName = new Map<string, ServerStats>();
+  for (const servers of members) {
+    for (const s of servers) {
+      const seen = byName.get(s.name);
+      if (!seen) {
+        byName.set(s.name, structuredClone(s));
+        continue;
       }
-    },
-    timeoutMs: START_TIMEOUT_MS,
-    intervalMs: 20,
-    exited: (logged) => startFailure(spec, files, logged),
-    timedOut: () => unavailable(`front door ${spec.id}: HAProxy did not answer on ${files.socket} within ${START_TIMEOUT_MS / 1000} s of starting`, { fix: `see its log ${files.log}` }),
-    stop: softStop(1000),
-  });
-}
-
-/** Why HAProxy exited right after it started, from what it logged. */
-function startFailure(spec: FrontDoorSpec, files: FrontDoorFiles, logged: string): BerthError {
-  const all = logTail(logged, Infinity);
-  const alerts = all.filter((l) => l.includes('[ALERT]'));
-  const lines = (alerts.length > 0 ? alerts : all).slice(-6);
-  if (/cannot bind socket|Address already in use/i.test(lines.join('\n'))) {
-    return portTaken(spec, lines);
+      seen.current += s.current;
+      seen.total += s.total;
+      seen.requests += s.requests;
+      for (const k of Object.keys(seen.responses) as (keyof ServerStats['responses'])[]) seen.responses[k] += s.responses[k];
+      for (const k of Object.keys(seen.errors) as (keyof ServerStats['errors'])[]) seen.errors[k] += s.errors[k];
+    }
   }
-  return failed(`front door ${spec.id}: HAProxy exited right after it started`, { lines, fix: `see its config ${files.config} and log ${files.log}` });
+  return [...byName.values()];
 }
 
-function writeAtomically(file: string, text: string): void {
-  const temporary = `${file}.tmp-${process.pid}`;
-  writeFileSync(temporary, text, { mode: 0o644 });
-  renameSync(temporary, file);
+export function sumProxies(proxies: readonly ProxyStats[]): ProxyStats {
+  const sum = emptyProxyStats();
+  for (const p of proxies) {
+    sum.status ||= p.status;
+    sum.current += p.current;
+    sum.total += p.total;
+    sum.requests += p.requests;
+    for (const k of Object.keys(sum.responses) as (keyof ProxyStats['responses'])[]) sum.responses[k] += p.responses[k];
+    for (const k of Object.keys(sum.errors) as (keyof ProxyStats['errors'])[]) sum.errors[k] += p.errors[k];
+    sum.retries += p.retries;
+    sum.redispatches += p.redispatches;
+  }
+  return sum;
 }

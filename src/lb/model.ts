@@ -1,7 +1,7 @@
 /**
- * The front door of a service in an environment: one HAProxy process, its
- * servers (the service's instances) and the counters Berth reads from it.
- * Plain data only.
+ * The front door of a service in an environment: an HAProxy container on each
+ * of its hosts (its members), its servers (the service's instances) and the
+ * counters Berth reads from it. Plain data only.
  */
 
 export type ServerState = 'ready' | 'drain' | 'maint';
@@ -21,10 +21,8 @@ export interface LbServer {
 export interface FrontDoorSpec {
   /** e.g. "production-hello-node"; used in file names and messages. */
   id: string;
-  /** Where clients connect. */
+  /** Where HAProxy listens on each member's host. */
   bind: { address: string; port: number };
-  /** The front door's own folder: haproxy.cfg, haproxy.pid, haproxy.log, admin.sock. */
-  dir: string;
   servers: LbServer[];
 }
 
@@ -83,18 +81,35 @@ export interface StatsSnapshot {
   servers: ServerStats[];
 }
 
-export interface FrontDoorStatus {
-  id: string;
-  /** address:port clients connect to. */
-  address: string;
-  running: boolean;
-  pid?: number;
-  /** The servers HAProxy has now (empty when it is not running). */
-  servers: ServerStats[];
-  /** Counters since HAProxy started (zeros when it is not running). */
+/** One member of a door: its container on one host. */
+export interface DoorMemberStatus {
+  host: string;
+  /** The container's name on that host. */
+  container: string;
+  /** running, restarting, exited, missing (no container), unknown (the host did not answer). */
+  state: string;
+  /** MASTER: it holds the shared address; BACKUP: ready to take it; '' for a door without a shared address. */
+  role: '' | 'MASTER' | 'BACKUP';
+  /** HAProxy's counters in this member since it started. */
   frontend: ProxyStats;
   backend: ProxyStats;
-  files: { config: string; pid: string; log: string; socket: string };
-  /** Why the counters are missing although the process runs (its admin socket does not answer). */
+  servers: ServerStats[];
+  /** Why the counters are missing although the container runs. */
+  problem?: string;
+}
+
+export interface FrontDoorStatus {
+  id: string;
+  /** address:port clients connect to: the shared address where there is one. */
+  address: string;
+  /** At least one member runs. */
+  running: boolean;
+  /** The servers with their counters summed over the members (empty when none runs). */
+  servers: ServerStats[];
+  /** Counters since each HAProxy started, summed over the members (zeros when none runs). */
+  frontend: ProxyStats;
+  backend: ProxyStats;
+  members: DoorMemberStatus[];
+  /** Why the counters of a running member are missing (its admin socket does not answer). */
   problem?: string;
 }

@@ -1,38 +1,19 @@
 /**
- * HAProxy's runtime API over its admin socket: one command per connection.
- * Changes servers, weights and states of a running front door without a
- * reload, and reads its counters ("show stat").
+ * HAProxy's runtime API: one command per call, sent by a transport (an exec
+ * in the door's container, which alone reaches the admin socket). Changes
+ * servers, weights and states of a running front door without a reload, and
+ * reads its counters ("show stat").
  */
-import { connect } from 'node:net';
-import { conflict, failed, isBerthError, notFound, unavailable } from '../errors.js';
+import { conflict, failed, isBerthError, notFound } from '../errors.js';
 import { sleep } from '../time.js';
 import { BACKEND, hostPort, splitHostPort } from './haproxy-config.js';
 import type { LbServer, ProxyStats, ResponseCounts, ServerState, ServerStats, StatsSnapshot } from './model.js';
 
-const COMMAND_TIMEOUT_MS = 5000;
+/** Sends one command to HAProxy and resolves with its whole answer; unavailable when HAProxy cannot be reached. */
+export type RuntimeTransport = (command: string) => Promise<string>;
 
 export class HaproxyRuntime {
-  constructor(readonly socketPath: string) {}
-
-  /** Sends one command and returns HAProxy's whole answer. */
-  command(text: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(this.socketPath);
-      let answer = '';
-      socket.setEncoding('utf8');
-      socket.setTimeout(COMMAND_TIMEOUT_MS, () => {
-        socket.destroy();
-        reject(unavailable(`HAProxy did not answer "${text}" on ${this.socketPath} within ${COMMAND_TIMEOUT_MS / 1000} s`, { fix: 'see the front door\'s haproxy.log; restart it if it hangs' }));
-      });
-      // Written without a half-close: HAProxy answers, then closes the connection.
-      socket.on('connect', () => socket.write(`${text}\n`));
-      socket.on('data', (chunk: string) => (answer += chunk));
-      socket.on('end', () => resolve(answer));
-      socket.on('error', (error: NodeJS.ErrnoException) =>
-        reject(unavailable(`cannot reach HAProxy's admin socket ${this.socketPath} (${error.code ?? error.message})`, { fix: 'start the front door (it is not running)', cause: error })),
-      );
-    });
-  }
+  constructor(readonly command: RuntimeTransport) {}
 
   /** Runs a command that answers nothing (or `ok`) on success; any other answer is an error. */
   private async run(text: string, ok?: string): Promise<void> {

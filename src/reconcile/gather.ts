@@ -3,16 +3,14 @@
  * (each service × environment with a current release) and what runs (the
  * containers of the project on every host that answers, each front door).
  */
-import { readFileSync } from 'node:fs';
 import type { EnvironmentSpec } from '../config/model.js';
 import type { RunContext } from '../runtime/context.js';
 import { RUN_LABELS } from '../runtime/labels.js';
 import { isHostUnreachable, reachHosts, reasonOf } from '../runtime/reach.js';
 import { roleOf, slotName } from '../runtime/slots.js';
 import { frontDoorStatus } from '../lb/front-door.js';
-import { frontDoorFiles } from '../lb/haproxy-config.js';
-import { isAlive } from '../processes.js';
 import { accepts } from '../ports.js';
+import { doorPlaceOf } from '../rollout/door-place.js';
 import { frontDoorSpecOf } from '../rollout/front-door.js';
 import { describeHolder } from '../rollout/lease.js';
 import { leaseOf } from '../store/leases.js';
@@ -113,22 +111,17 @@ async function busyWith(run: RunContext, service: string, environment: string): 
   return undefined;
 }
 
+/** A door runs when every member does; one down (stopped, removed, its HAProxy gone) is restored by a front-door rollout. */
 async function seeFrontDoor(run: RunContext, service: string, environment: EnvironmentSpec): Promise<SeenFrontDoor> {
   const spec = await frontDoorSpecOf(run, service, environment);
-  const status = await frontDoorStatus(spec);
+  const place = doorPlaceOf(run, environment);
+  const status = await frontDoorStatus(spec, place);
   const at = { service, environment: environment.name };
-  if (status.running) return { ...at, running: true, portTaken: false, ...(status.problem !== undefined ? { problem: status.problem } : {}) };
-  // A killed HAProxy holds its listener until its last thread is gone: its own port, not another process's.
-  return { ...at, running: false, portTaken: !exiting(spec.dir) && (await accepts(loopbackFor(spec.bind.address), spec.bind.port)) };
-}
-
-function exiting(dir: string): boolean {
-  try {
-    const pid = Number(readFileSync(frontDoorFiles(dir).pid, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 && isAlive(pid);
-  } catch {
-    return false;
-  }
+  const running = status.members.every((m) => m.state === 'running' || m.state === 'unknown');
+  if (running) return { ...at, running: true, portTaken: false, ...(status.problem !== undefined ? { problem: status.problem } : {}) };
+  // Another process on the port is seen only where Berth can look: a door on this machine's engine.
+  const local = place.members.some((m, i) => m.local && status.members[i]?.state !== 'running');
+  return { ...at, running: false, portTaken: local && !status.running && (await accepts(loopbackFor(spec.bind.address), spec.bind.port)) };
 }
 
 function loopbackFor(address: string): string {

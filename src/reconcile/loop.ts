@@ -1,16 +1,13 @@
 /**
  * The reconciler running: a pass every `intervalMs`, and one soon after an
  * engine reports a container of the project died or was removed (its event
- * stream, debounced) or a front door's HAProxy stops. Never two passes at once: a pass asked for while one
+ * stream, debounced; front doors are containers of the project too). Never two passes at once: a pass asked for while one
  * runs follows it (several such asks make one). A pass that throws is
  * reported and the loop goes on; stop() waits for the pass that runs.
  */
 import type { RunContext } from '../runtime/context.js';
 import { RUN_LABELS } from '../runtime/labels.js';
 import { isBerthError } from '../errors.js';
-import { runningFrontDoor } from '../lb/front-door.js';
-import { frontDoorDir } from '../lb/paths.js';
-import { allFrontDoors } from '../store/releases.js';
 import { RepairBackoff } from './backoff.js';
 import type { Drift } from './plan.js';
 import { reconcileOnce, type ReconcileAuditEntry, type ReconcileEvent, type ReconcileReport } from './reconcile.js';
@@ -27,8 +24,6 @@ export interface ReconcilerOptions {
   intervalMs?: number;
   /** How long engine events are collected before they start a pass (default 500 ms). */
   debounceMs?: number;
-  /** How often the front doors' processes are looked at (a pid file and /proc; default 1 s): one that stops starts a pass. */
-  frontDoorCheckMs?: number;
   emit?: (event: ReconcilerEvent) => void;
   audit?: (entry: ReconcileAuditEntry) => void | Promise<void>;
   /** Per recreated instance, until healthy. */
@@ -44,7 +39,6 @@ export interface Reconciler {
 
 const DEFAULT_INTERVAL_MS = 10_000;
 const DEFAULT_DEBOUNCE_MS = 500;
-const DEFAULT_FRONT_DOOR_CHECK_MS = 1000;
 
 export function startReconciler(getRun: () => Promise<RunContext | undefined>, options: ReconcilerOptions = {}): Reconciler {
   const intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
@@ -57,8 +51,6 @@ export function startReconciler(getRun: () => Promise<RunContext | undefined>, o
   let debounce: NodeJS.Timeout | undefined;
   let reported = new Set<string>();
   const followers = new Map<string, AbortController>();
-  /** Front door folder → whether its HAProxy ran at the last look. */
-  const doorsUp = new Map<string, boolean>();
   const backoff = new RepairBackoff(Math.max(intervalMs, 1000));
   /** A pass asked for by name (runNow) tries every repair again, held back or not. */
   let forceNext = false;
@@ -127,9 +119,14 @@ export function startReconciler(getRun: () => Promise<RunContext | undefined>, o
     debounce.unref();
   };
 
-  /** One event stream per host of the project (containers of the project that die or are removed); hosts no longer there are let go. */
+  /**
+   * One event stream per host of the project (containers of the project that die or are removed, front doors
+   * included), and the build engine's when it is none of them (the single-machine front doors run there);
+   * hosts no longer there are let go.
+   */
   function follow(run: RunContext): void {
-    const wanted = new Map(run.project.hosts.map((h) => [`${run.project.name}\0${h.name}\0${h.engine}`, h.name]));
+    const wanted = new Map<string, string | undefined>(run.project.hosts.map((h) => [`${run.project.name}\0${h.name}\0${h.engine}`, h.name]));
+    if (!run.project.hosts.some((h) => run.hosts.isBuildEngine(h.name))) wanted.set(`${run.project.name}\0\0${run.hosts.buildEngine().endpoint}`, undefined);
     for (const [key, controller] of followers) {
       if (wanted.has(key)) continue;
       controller.abort();
@@ -143,11 +140,13 @@ export function startReconciler(getRun: () => Promise<RunContext | undefined>, o
     }
   }
 
-  async function followHost(project: string, host: string, signal: AbortSignal): Promise<void> {
+  /** `host` undefined: the build engine. */
+  async function followHost(project: string, host: string | undefined, signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
         // The engine of the run as it is now: a new configuration may have new clients.
-        const engine = (await getRun())?.hosts.engine(host);
+        const hosts = (await getRun())?.hosts;
+        const engine = host === undefined ? hosts?.buildEngine() : hosts?.engine(host);
         if (engine) {
           for await (const _event of engine.events({ type: ['container'], event: ['die', 'destroy'], label: [`${RUN_LABELS.project}=${project}`] }, signal)) poke();
         }
@@ -158,25 +157,6 @@ export function startReconciler(getRun: () => Promise<RunContext | undefined>, o
     }
   }
 
-  /** No engine reports a front door's death (HAProxy is Berth's own process): a look at each one's process, cheap, every second. */
-  async function watchDoors(): Promise<void> {
-    try {
-      const run = await getRun();
-      if (!run) return;
-      for (const door of await allFrontDoors(run.db)) {
-        const dir = frontDoorDir(run.project.stateDir, door.service, door.environment);
-        const up = runningFrontDoor(dir) !== undefined;
-        const was = doorsUp.get(dir);
-        doorsUp.set(dir, up);
-        // Only when one stops: one down for a reason the reconciler does not fix (a port taken) would start a pass every second.
-        if (was === true && !up) poke();
-      }
-    } catch {
-      // The store or the configuration is not readable now: the next pass reports it.
-    }
-  }
-  const doorWatch = setInterval(watchDoors, options.frontDoorCheckMs ?? DEFAULT_FRONT_DOOR_CHECK_MS);
-  doorWatch.unref();
 
   schedule();
   // The first pass at once: after a restart of the machine, front doors come back without waiting for the interval.
@@ -190,7 +170,6 @@ export function startReconciler(getRun: () => Promise<RunContext | undefined>, o
     },
     async stop() {
       stopped = true;
-      clearInterval(doorWatch);
       clearTimeout(timer);
       clearTimeout(debounce);
       for (const controller of followers.values()) controller.abort();

@@ -22,11 +22,10 @@ import type { RunContext } from '../runtime/context.js';
 import { Hosts } from '../runtime/hosts.js';
 import { listInstances, type InstanceStatus } from '../runtime/instances.js';
 import { removeInstances } from '../release/operate.js';
-import { frontDoorStatus, stopFrontDoor } from '../lb/front-door.js';
+import { doorContainerName } from '../lb/door-container.js';
+import { recordedDoorStatus } from '../rollout/front-door.js';
 import type { FrontDoorStatus } from '../lb/model.js';
-import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
-import { isAlive } from '../processes.js';
 import { releaseService } from '../release/operations.js';
 import { openStore, type Store, closeStore } from '../store/db.js';
 import { frontDoorPort, rolloutsOf } from '../store/releases.js';
@@ -58,9 +57,9 @@ describe('the reconciler, on the real engine', () => {
   };
   const instances = (): Promise<InstanceStatus[]> => listInstances(context(), { environment: 'dev', service: svc });
   const door = async (): Promise<FrontDoorStatus> => {
-    const bind = await frontDoorPort(db, svc, 'dev');
-    assert.ok(bind, 'no front door recorded');
-    return frontDoorStatus({ id: `dev-${svc}`, dir: frontDoorDir(context().project.stateDir, svc, 'dev'), bind });
+    const status = await recordedDoorStatus(context(), svc, 'dev');
+    assert.ok(status, 'no front door recorded');
+    return status;
   };
   const identity = (list: InstanceStatus[]) => list.map((i) => [i.slot, i.state, i.ip, i.mac]);
 
@@ -107,7 +106,6 @@ describe('the reconciler, on the real engine', () => {
     const ctx = context();
     const left = await listInstances(ctx, { environment: 'dev' }).catch(() => []);
     if (left.length > 0) await removeInstances(ctx, left, 'dev').catch(() => {});
-    await stopFrontDoor(frontDoorDir(ctx.project.stateDir, svc, 'dev'), 2000).catch(() => {});
     await removeNetwork(fixture.engine, `berth-${fixture.name}-lan`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
     await (db && await closeStore(db));
@@ -180,34 +178,33 @@ describe('the reconciler, on the real engine', () => {
     assert.notEqual(after[1]!.id, before[1]!.id);
   });
 
-  it('a front door killed with SIGKILL answers on its port again after a pass, with the same backends (needs: the removed container recreated)', async () => {
+  it('a front door container removed by hand answers on its port again after a pass, with the same backends (needs: the removed container recreated)', async () => {
     needs(RECREATED);
     const was = await door();
-    assert.ok(was.running && was.pid !== undefined);
+    assert.ok(was.running);
+    const container = doorContainerName(fixture.name, `dev-${svc}`);
     const port = (await frontDoorPort(db, svc, 'dev'))!.port;
     assert.equal(await answer(port), '200 hello');
-    process.kill(was.pid, 'SIGKILL');
-    await until('the killed HAProxy is gone', async () => (isAlive(was.pid!) ? undefined : true));
+    await fixture.engine.containers.remove(container);
     assert.equal((await door()).running, false);
     const status = await statusOf(context());
     assert.deepEqual(status.drift.map((d) => d.kind), ['front-door-down']);
 
-    // A pass that finds the dying process's listener still there reports it and the next one restarts it.
-    const restarted = await until('a pass restarts the front door', async () => {
+    const restarted = await until('a pass restores the front door', async () => {
       const report = await reconcileOnce(context(), { timeoutMs: TIMEOUT_MS });
       return report.actions.find((a) => a.action === 'restart-front-door' && a.outcome === 'succeeded');
     });
     assert.equal(restarted.service, svc);
     const now = await door();
     assert.ok(now.running);
-    assert.notEqual(now.pid, was.pid);
+    assert.deepEqual(now.members.map((m) => [m.container, m.state]), [[container, 'running']]);
     assert.equal((await frontDoorPort(db, svc, 'dev'))!.port, port, 'the same port');
     assert.deepEqual(now.servers.map((s) => [s.name, s.address]).sort(), was.servers.map((s) => [s.name, s.address]).sort());
     assert.equal(await until('the front door answers', async () => answer(port)), '200 hello');
     assert.deepEqual((await statusOf(context())).drift, []);
   });
 
-  it('the loop: a container removed by hand is recreated without anyone asking, on its slot and address; a front door killed is back (needs: the removed container recreated)', async () => {
+  it('the loop: a container removed by hand is recreated without anyone asking, on its slot and address; a front door stopped by hand is back (needs: the removed container recreated)', async () => {
     needs(RECREATED);
     const before = await instances();
     const events: ReconcilerEvent[] = [];
@@ -221,9 +218,8 @@ describe('the reconciler, on the real engine', () => {
       assert.equal(done.type === 'reconcile' && done.slot, before[0]!.slot);
       assert.deepEqual(identity(await instances()), identity(before));
 
-      // No engine reports a front door's death: the loop looks at its process.
-      const was = await door();
-      process.kill(was.pid!, 'SIGKILL');
+      // A door stopped by hand (the engine's restart policy leaves it stopped): its die event starts a pass.
+      await fixture.engine.containers.stop(doorContainerName(fixture.name, `dev-${svc}`), 1);
       const back = await until('the loop restarts the front door', async () => events.find((e) => e.type === 'reconcile' && e.action === 'restart-front-door' && e.outcome === 'succeeded'));
       assert.equal(back.type === 'reconcile' && back.service, svc);
       const port = (await frontDoorPort(db, svc, 'dev'))!.port;

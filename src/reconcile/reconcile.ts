@@ -12,6 +12,7 @@ import type { RunContext } from '../runtime/context.js';
 import { environmentOf } from '../runtime/context.js';
 import { observeService, type Observed } from '../runtime/observe.js';
 import { frontDoorStatus } from '../lb/front-door.js';
+import { doorPlaceOf } from '../rollout/door-place.js';
 import { frontDoorSpecOf } from '../rollout/front-door.js';
 import type { RolloutPlan } from '../rollout/rollout-plan.js';
 import { observe, ordinalOf, type RolloutContext, type RolloutEvent } from '../rollout/rollout-context.js';
@@ -150,7 +151,7 @@ async function outcomeOf(run: RunContext, pair: DesiredPair, action: ReconcileAc
       return { ...event, outcome: 'failed', message: failure ?? `slot ${action.slot} still has no running container` };
     }
     const environment = environmentOf(run.project, pair.environment);
-    const status = await frontDoorStatus(await frontDoorSpecOf(run, pair.service, environment));
+    const status = await frontDoorStatus(await frontDoorSpecOf(run, pair.service, environment), doorPlaceOf(run, environment));
     if (status.running) return { ...base, outcome: 'succeeded', message: `front door back on ${status.address} with ${status.servers.length} instance(s)` };
     return { ...base, outcome: 'failed', message: failure ?? `the front door on ${action.address}:${action.port} still does not run` };
   } catch (error) {

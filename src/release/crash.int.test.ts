@@ -29,8 +29,7 @@ import { listInstances } from '../runtime/instances.js';
 import { RUN_LABELS } from '../runtime/labels.js';
 import { asideName, containerName } from '../runtime/slots.js';
 import { removeInstances } from './operate.js';
-import { frontDoorStatus, stopFrontDoor } from '../lb/front-door.js';
-import { frontDoorDir } from '../lb/paths.js';
+import { recordedDoorStatus } from '../rollout/front-door.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
 import { currentRelease, frontDoorPort, openRollout, releaseOf, releasesOf, rolloutsOf } from '../store/releases.js';
@@ -103,7 +102,6 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
     if (!fixture) return;
     const left = await listInstances(context(), { environment: 'dev' }).catch(() => []);
     if (left.length > 0) await removeInstances(context(), left, 'dev').catch(() => {});
-    await stopFrontDoor(frontDoorDir(stateDir(), 'web', 'dev')).catch(() => {});
     for (const network of ['lan', 'nat']) await removeNetwork(fixture.engine, `berth-${fixture.name}-${network}`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
     await (db && await closeStore(db));
@@ -138,7 +136,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
     // The front door: exactly the 3 slots at their current addresses, ready.
     const port = await frontDoorPort(db, 'web', 'dev');
     assert.ok(port, `${label}: no front door port recorded`);
-    const door = await frontDoorStatus({ id: 'dev-web', dir: frontDoorDir(ctx.project.stateDir, 'web', 'dev'), bind: port });
+    const door = (await recordedDoorStatus(ctx, 'web', 'dev'))!;
     assert.ok(door.running, `${label}: the front door does not run`);
     assert.equal(door.problem, undefined, `${label}: ${door.problem}`);
     assert.deepEqual(

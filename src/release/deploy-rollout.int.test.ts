@@ -21,8 +21,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { buildProject } from '../imaging/builder.js';
 import { loadProject } from '../config/project.js';
-import { runningFrontDoor, stopFrontDoor } from '../lb/front-door.js';
-import { frontDoorDir } from '../lb/paths.js';
+import { doorContainerName } from '../lb/door-container.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
 import { currentRelease, frontDoorPort, openRollout, releaseOf, rolloutsOf } from '../store/releases.js';
@@ -102,7 +101,6 @@ describe('berth deploy on the rollout executor', () => {
     if (!fixture) return;
     const left = await listInstances(context(), { environment: 'dev' }).catch(() => []);
     if (left.length > 0) await removeInstances(context(), left, 'dev').catch(() => {});
-    for (const service of ['web', 'gate', 'site']) await stopFrontDoor(frontDoorDir(stateDir(), service, 'dev')).catch(() => {});
     await removeNetwork(fixture.engine, `berth-${fixture.name}-lan`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
     await (db && await closeStore(db));
@@ -196,7 +194,7 @@ describe('berth deploy on the rollout executor', () => {
     assert.equal(release.code, 1, show(release));
     assert.match(release.stderr, /instance site-dev-1 did not become healthy/);
     assert.equal(await frontDoorPort(db, 'site', 'dev'), undefined, 'the failed release left a front door row');
-    assert.equal(runningFrontDoor(frontDoorDir(stateDir(), 'site', 'dev')), undefined, 'the failed release left its front door running');
+    assert.equal(await fixture.engine.containers.inspect(doorContainerName(fixture.name, 'dev-site')), undefined, 'the failed release left its front door container');
     assert.deepEqual(await listInstances(context(), { environment: 'dev', service: 'site' }), []);
 
     const deploy = await berth(['deploy', 'site', '--env', 'dev', '--image', images.A]);

@@ -18,8 +18,6 @@ import type { RunContext } from '../runtime/context.js';
 import { Hosts } from '../runtime/hosts.js';
 import { listInstances } from '../runtime/instances.js';
 import { removeInstances } from './operate.js';
-import { stopFrontDoor } from '../lb/front-door.js';
-import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { openStore, type Store, closeStore } from '../store/db.js';
 import { isLostLease, leaseOf } from '../store/leases.js';
@@ -78,7 +76,6 @@ describe('a rollout whose lease another process took over', () => {
     if (!fixture) return;
     const left = await listInstances(context(dbA), { environment: 'dev' }).catch(() => []);
     if (left.length > 0) await removeInstances(context(dbA), left, 'dev').catch(() => {});
-    await stopFrontDoor(frontDoorDir(stateDir(), 'web', 'dev')).catch(() => {});
     await removeNetwork(fixture.engine, `berth-${fixture.name}-lan`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
     await (dbA && await closeStore(dbA));

@@ -1,7 +1,6 @@
 /** Day-to-day operations on a deployed service: logs, exec, stop, rm (restart.ts: restart). */
 import { notFound } from '../errors.js';
-import { stopFrontDoor } from '../lb/front-door.js';
-import { frontDoorDir } from '../lb/paths.js';
+import { stopDoorOf } from '../rollout/front-door.js';
 import { allRefs, releaseDigest } from '../store/refs.js';
 import { environmentOf, ipamOf, networkOf, serviceOf, type RunContext } from '../runtime/context.js';
 import { listFleet, listInstances, type InstanceStatus } from '../runtime/instances.js';
@@ -168,7 +167,7 @@ export async function removeInstances(context: RunContext, instances: InstanceSt
   for (const service of services) {
     if (left.some((i) => i.service === service)) continue;
     // Nothing of the service runs here any more: its front door goes too (its port stays reserved for it).
-    await stopFrontDoor(frontDoorDir(context.project.stateDir, service, environment));
+    await stopDoorOf(context, service, environment);
     for (const ref of await allRefs(context.db)) {
       if (ref.kind === 'deployed' && ref.service === service && ref.environment === environment) await releaseDigest(context.db, ref);
     }

@@ -42,9 +42,8 @@ import { Hosts } from '../runtime/hosts.js';
 import { listInstances, type InstanceStatus } from '../runtime/instances.js';
 import { removeInstances } from './operate.js';
 import { exitCodes, isBerthError, rolloutExitCodes, type BerthError, type ErrorKind } from '../errors.js';
-import { frontDoorStatus, stopFrontDoor } from '../lb/front-door.js';
+import { recordedDoorStatus } from '../rollout/front-door.js';
 import type { FrontDoorStatus } from '../lb/model.js';
-import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
 import { currentRelease, frontDoorPort, releaseOf, releasesOf, rolloutById, rolloutsOf } from '../store/releases.js';
@@ -132,9 +131,9 @@ describe('release, promote, canary and rollback through the front door, on the r
   const stateDir = () => context().project.stateDir;
   const instances = (environment: string): Promise<InstanceStatus[]> => listInstances(context(), { environment, service: SVC });
   const door = async (environment: string): Promise<FrontDoorStatus> => {
-    const bind = await frontDoorPort(db, SVC, environment);
-    assert.ok(bind, `no front door port recorded for ${environment}`);
-    return frontDoorStatus({ id: `${environment}-${SVC}`, dir: frontDoorDir(stateDir(), SVC, environment), bind });
+    const status = await recordedDoorStatus(context(), SVC, environment);
+    assert.ok(status, `no front door port recorded for ${environment}`);
+    return status;
   };
   const versionOf = (digest: string) => (Object.entries(images) as [Version, string][]).find(([, id]) => id === digest)?.[0] ?? digest;
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -268,7 +267,6 @@ describe('release, promote, canary and rollback through the front door, on the r
     for (const environment of ENVIRONMENTS) {
       const left = await listInstances(context(), { environment }).catch(() => []);
       if (left.length > 0) await removeInstances(context(), left, environment).catch(() => {});
-      for (const service of [SVC, LATE]) await stopFrontDoor(frontDoorDir(stateDir(), service, environment), 2000).catch(() => {});
     }
     for (const network of ['lan', 'nat']) await removeNetwork(fixture.engine, `berth-${fixture.name}-${network}`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});

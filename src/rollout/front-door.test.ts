@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { EnvironmentSpec, Project } from '../config/model.js';
 import type { RunContext } from '../runtime/context.js';
-import type { Hosts } from '../runtime/hosts.js';
+import { Hosts } from '../runtime/hosts.js';
+import { FakeEngine } from '../testing/fake-engine.js';
 import { openStore, closeStore } from '../store/db.js';
 import { allFrontDoors, saveFrontDoorPort } from '../store/releases.js';
 import { frontDoorFor, frontDoorSpecOf } from './front-door.js';
@@ -18,7 +19,8 @@ function withRun(test: (run: RunContext) => Promise<void>): () => Promise<void> 
     const dir = mkdtempSync(join(tmpdir(), 'berth-front-door-test-'));
     const db = await openStore(dir);
     try {
-      await test({ project: { name: 'shop', stateDir: dir } as Project, db, hosts: {} as Hosts, env: {} });
+      const project = { name: 'shop', stateDir: dir, hosts: [] as Project['hosts'] } as Project;
+      await test({ project, db, hosts: new Hosts(project, new FakeEngine()), env: {} });
     } finally {
       await closeStore(db);
       rmSync(dir, { recursive: true, force: true });

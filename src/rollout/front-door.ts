@@ -1,17 +1,16 @@
 /**
  * The front door of a service in an environment, on Berth's HAProxy module:
  * its port (berth.yaml's lb_port, else the one picked on first use and kept),
- * its folder under the state directory, and the Door operations rollouts use.
+ * where its members run, and the Door operations rollouts use.
  */
-import { frontDoorDir } from '../lb/paths.js';
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
-import type { RunContext } from '../runtime/context.js';
-import { ensureFrontDoor, freePort, frontDoorStatus, stopFrontDoor, syncServers } from '../lb/front-door.js';
-import type { FrontDoorSpec, LbServer } from '../lb/model.js';
-import { HaproxyRuntime, lbServerOf } from '../lb/runtime-api.js';
-import { frontDoorFiles } from '../lb/haproxy-config.js';
+import { environmentOf, type RunContext } from '../runtime/context.js';
+import { ensureFrontDoor, freePort, frontDoorStatus, runningRuntimes, stopFrontDoor, syncServers } from '../lb/front-door.js';
+import type { FrontDoorSpec, FrontDoorStatus, LbServer } from '../lb/model.js';
+import { lbServerOf } from '../lb/runtime-api.js';
 import { forgetFrontDoorPort, frontDoorPort, saveFrontDoorPort } from '../store/releases.js';
 import type { Door, DoorServer } from './door.js';
+import { doorPlaceOf } from './door-place.js';
 
 /** The front door's spec: its port is berth.yaml's lb_port, else the one kept in the store, else a free one. Reads only. */
 export async function frontDoorSpecOf(run: RunContext, service: string, environment: EnvironmentSpec): Promise<Omit<FrontDoorSpec, 'servers'>> {
@@ -19,24 +18,34 @@ export async function frontDoorSpecOf(run: RunContext, service: string, environm
   const kept = await frontDoorPort(run.db, service, environment.name);
   const address = environment.lbAddress;
   const port = configured ?? (kept?.address === address ? kept.port : await freePort(address));
-  return { id: `${environment.name}-${service}`, bind: { address, port }, dir: frontDoorDir(run.project.stateDir, service, environment.name) };
+  return { id: doorId(service, environment.name), bind: { address, port } };
+}
+
+/** environment-service: the door's name in messages and in its container's name. */
+export function doorId(service: string, environment: string): string {
+  return `${environment}-${service}`;
 }
 
 export async function frontDoorFor(run: RunContext, service: ServiceSpec, environment: EnvironmentSpec): Promise<Door> {
   const base = await frontDoorSpecOf(run, service.name, environment);
+  const place = doorPlaceOf(run, environment);
   // The port is recorded once the front door runs on it (the front-door step), never by computing the spec.
   const record = async () => {
     const kept = await frontDoorPort(run.db, service.name, environment.name);
     if (kept?.port !== base.bind.port || kept.address !== base.bind.address) await saveFrontDoorPort(run.db, service.name, environment.name, base.bind.address, base.bind.port);
   };
-  const runtime = new HaproxyRuntime(frontDoorFiles(base.dir).socket);
   const ready = (s: DoorServer): LbServer => ({ ...s, state: 'ready' });
-  const current = async (): Promise<LbServer[]> => (await frontDoorStatus(base)).servers.map(lbServerOf);
+  // The servers as the members have them (the first member that answers: every change goes to all of them).
+  const current = async (): Promise<LbServer[]> => {
+    const status = await frontDoorStatus(base, place);
+    const member = status.members.find((m) => m.state === 'running' && m.problem === undefined);
+    return (member?.servers ?? status.servers).map(lbServerOf);
+  };
   // Every change goes through the config file too, so a restarted HAProxy comes back as it was.
   const change = async (name: string, edit: (s: LbServer) => LbServer): Promise<boolean> => {
     const servers = await current();
     if (!servers.some((s) => s.name === name)) return false;
-    await syncServers({ ...base, servers: servers.map((s) => (s.name === name ? edit(s) : s)) });
+    await syncServers({ ...base, servers: servers.map((s) => (s.name === name ? edit(s) : s)) }, place);
     return true;
   };
   // Slots of a batch change in parallel; each change reads the servers and writes them all back, so they take turns.
@@ -47,32 +56,35 @@ export async function frontDoorFor(run: RunContext, service: ServiceSpec, enviro
     return next;
   };
   return {
-    address: base.bind.address,
+    address: place.vrrp?.address ?? base.bind.address,
     port: base.bind.port,
-    sync: (servers) => serial(() => ensureFrontDoor({ ...base, servers: servers.map(ready) }).then(record)),
+    sync: (servers) => serial(() => ensureFrontDoor({ ...base, servers: servers.map(ready) }, place).then(record)),
     async close() {
-      await serial(() => stopFrontDoor(base.dir));
+      await serial(() => stopFrontDoor(base.id, place));
       await forgetFrontDoorPort(run.db, service.name, environment.name);
     },
     upsert: (server) =>
       serial(async () => {
         const others = (await current()).filter((s) => s.name !== server.name);
-        await syncServers({ ...base, servers: [...others, ready(server)] });
+        await syncServers({ ...base, servers: [...others, ready(server)] }, place);
       }),
     async drain(name, timeoutMs) {
       const present = await serial(() => change(name, (s) => ({ ...s, state: 'drain' })));
-      return present ? runtime.waitDrained(name, timeoutMs) : true;
+      if (!present) return true;
+      const drained = await Promise.all((await runningRuntimes(base.id, place)).map((runtime) => runtime.waitDrained(name, timeoutMs)));
+      return drained.every(Boolean);
     },
     remove: (name) =>
       serial(async () => {
         const left = (await current()).filter((s) => s.name !== name);
-        await syncServers({ ...base, servers: left });
+        await syncServers({ ...base, servers: left }, place);
       }),
     async setWeight(name, weight) {
       await serial(() => change(name, (s) => ({ ...s, weight })));
     },
+    // The counters of every member, summed: a canary is judged on what all of them sent it.
     async stats() {
-      const status = await frontDoorStatus(base);
+      const status = await frontDoorStatus(base, place);
       return status.servers.map((s) => ({
         name: s.name,
         weight: s.weight,
@@ -85,4 +97,14 @@ export async function frontDoorFor(run: RunContext, service: ServiceSpec, enviro
   };
 }
 
-export { frontDoorDir };
+/** The front door Berth recorded for the service in the environment, as `berth lb` reads it; undefined if it never had one. */
+export async function recordedDoorStatus(run: RunContext, service: string, environment: string): Promise<FrontDoorStatus | undefined> {
+  const bind = await frontDoorPort(run.db, service, environment);
+  if (!bind) return undefined;
+  return frontDoorStatus({ id: doorId(service, environment), bind }, doorPlaceOf(run, environmentOf(run.project, environment)));
+}
+
+/** Stops and removes the service's door in the environment (its port stays recorded); false when none ran. */
+export function stopDoorOf(run: RunContext, service: string, environment: string, graceMs?: number): Promise<boolean> {
+  return stopFrontDoor(doorId(service, environment), doorPlaceOf(run, environmentOf(run.project, environment)), graceMs);
+}

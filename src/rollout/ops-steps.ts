@@ -9,7 +9,8 @@ import type { ContainerState } from '../engine/containers.js';
 import { checkpoint } from '../fault.js';
 import { waitHealthy } from '../health/gate.js';
 import { stopFrontDoor } from '../lb/front-door.js';
-import { frontDoorDir } from '../lb/paths.js';
+import { doorPlaceOf } from './door-place.js';
+import { doorId } from './front-door.js';
 import type { RunContext } from '../runtime/context.js';
 import { listInstances } from '../runtime/instances.js';
 import { observeService, type Observed } from '../runtime/observe.js';
@@ -132,7 +133,7 @@ async function retire(ctx: OperationContext): Promise<void> {
   const service = ctx.service.name;
   const environment = ctx.environment.name;
   if ((await listInstances(run, { environment })).some((i) => i.service === service)) return;
-  await stopFrontDoor(frontDoorDir(run.project.stateDir, service, environment));
+  await stopFrontDoor(doorId(service, environment), doorPlaceOf(run, ctx.environment));
   for (const ref of await allRefs(run.db)) {
     if (ref.kind === 'deployed' && ref.service === service && ref.environment === environment) await releaseDigest(run.db, ref);
   }

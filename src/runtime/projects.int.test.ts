@@ -8,8 +8,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { buildProject } from '../imaging/builder.js';
 import { loadProject } from '../config/project.js';
-import { stopFrontDoor } from '../lb/front-door.js';
-import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { openStore, closeStore } from '../store/db.js';
 import { frontDoorPort } from '../store/releases.js';
@@ -55,7 +53,6 @@ describe('two projects with the same service and environment names on one engine
   after(async () => {
     for (const fixture of fixtures) {
       await berth(fixture, ['rm', 'web', '--env', 'dev']).catch(() => undefined);
-      await stopFrontDoor(frontDoorDir(loadProject(fixture.dir, fixture.env).stateDir, 'web', 'dev')).catch(() => {});
       await removeNetwork(fixture.engine, `berth-${fixture.name}-nat`).catch(() => {});
       await fixture.cleanup();
     }

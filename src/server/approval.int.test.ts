@@ -15,8 +15,6 @@ import { buildProject } from '../imaging/builder.js';
 import { loadProject } from '../config/project.js';
 import { listInstances } from '../runtime/instances.js';
 import { removeInstances } from '../release/operate.js';
-import { stopFrontDoor } from '../lb/front-door.js';
-import { frontDoorDir } from '../lb/paths.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { approvalById } from '../store/approvals.js';
 import { openStore, type Store, closeStore } from '../store/db.js';
@@ -85,7 +83,6 @@ describe('an approved promotion to a protected environment, on the real engine',
         const run = await core.run('test');
         const left = await listInstances(run, { environment }).catch(() => []);
         if (left.length > 0) await removeInstances(run, left, environment).catch(() => {});
-        await stopFrontDoor(frontDoorDir(serverState, SVC, environment), 2000).catch(() => {});
       }
     }
     await removeNetwork(fixture.engine, `berth-${fixture.name}-nat`).catch(() => {});

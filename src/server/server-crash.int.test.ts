@@ -17,9 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildProject } from '../imaging/builder.js';
 import { loadProject } from '../config/project.js';
 import type { InstanceStatus } from '../runtime/instances.js';
-import { runningFrontDoor } from '../lb/front-door.js';
-import { frontDoorDir } from '../lb/paths.js';
-import { isAlive } from '../processes.js';
+import { doorContainerName } from '../lb/door-container.js';
 import { connectServer, type ServerClient } from '../remote/client.js';
 import { openStore, closeStore } from '../store/db.js';
 import { BERTH_BIN, berthOn, showOutcome, type CliOutcome } from '../testing/cli.js';
@@ -154,7 +152,7 @@ describe('a berth server that dies, a rollout cancelled, and its reconciler', ()
     assert.deepEqual(await running(), SLOTS.map((s) => [s, 'running', 'B']));
   });
 
-  it("the server's reconciler recreates a container removed by hand with its IP and MAC, and brings back a front door killed with SIGKILL", async () => {
+  it("the server's reconciler recreates a container removed by hand with its IP and MAC, and brings back a front door container removed by hand", async () => {
     needs(KILLED);
     const before = await instances();
     const gone = before[1]!;
@@ -165,10 +163,14 @@ describe('a berth server that dies, a rollout cancelled, and its reconciler', ()
     });
     assert.deepEqual([back.ip, back.mac], [gone.ip, gone.mac]);
 
-    const was = runningFrontDoor(frontDoorDir(server.stateDir, 'web', 'dev'));
-    assert.ok(was, 'the front door runs');
-    process.kill(was.pid, 'SIGKILL');
-    await until('the killed HAProxy is gone', async () => (isAlive(was.pid) ? undefined : true));
+    const door = doorContainerName(fixture.name, 'dev-web');
+    const was = await fixture.engine.containers.inspect(door);
+    assert.ok(was?.running, 'the front door runs');
+    await fixture.engine.containers.remove(door);
+    await until('the reconciler brings the door back', async () => {
+      const now = await fixture.engine.containers.inspect(door);
+      return now?.running && now.id !== was.id ? true : undefined;
+    });
     await until('the front door answers again', async () => ((await sendRequests(url, 3)).failed === 0 ? true : undefined));
     const status = await berth(['status', '--json']);
     assert.equal(status.code, 0, showOutcome(status));

@@ -1,10 +1,10 @@
-/** Finding a program Berth runs (docker-registry, haproxy), with the Debian package that brings it. */
+/** Finding a program Berth runs (docker-registry), with the Debian package that brings it. */
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { notFound } from '../errors.js';
 
 export interface Program {
-  /** The file name looked up, e.g. "haproxy". */
+  /** The file name looked up, e.g. "docker-registry". */
   name: string;
   /** What it is, for the error: "the load balancer program". */
   what: string;

@@ -1,10 +1,13 @@
 /**
  * A test process to interrupt, for sweep.int.test.ts: it makes a fixture with
- * an image, a running container on a network of the project and a front door,
+ * an image, a running container on a network of the project and a front door
+ * (a door container on the local engine),
  * prints what it made as one JSON line, and waits to be killed.
  */
-import { join } from 'node:path';
+import { DOOR_IMAGE } from '../lb/door-image.js';
 import { ensureFrontDoor, freePort } from '../lb/front-door.js';
+import { ensureSystemImage } from '../imaging/system-image.js';
+import { closeStore, openStore } from '../store/db.js';
 import { makeFixture, tinyRootTarball } from './fixture.js';
 import { BUSYBOX } from './tiny-root.js';
 
@@ -14,7 +17,8 @@ export interface Made {
   container: string;
   network: string;
   image: string;
-  haproxyPid: number;
+  /** The front door's container. */
+  door: string;
 }
 
 const fixture = await makeFixture({});
@@ -30,8 +34,12 @@ const container = await engine.containers.create({
   HostConfig: { Init: true, NetworkMode: network },
 });
 await engine.containers.start(container);
-const door = await ensureFrontDoor({ id: 'dev-web', bind: { address: '127.0.0.1', port: await freePort() }, dir: join(fixture.dir, '.berth', 'lb', 'dev-web'), servers: [] });
-const made: Made = { name, dir: fixture.dir, container, network, image, haproxyPid: door.pid ?? 0 };
+const db = await openStore(`${fixture.dir}/.berth`);
+const doorImage = await ensureSystemImage(DOOR_IMAGE, { engine, db, env: fixture.env });
+await closeStore(db);
+const place = { project: name, members: [{ host: 'local', engine, local: true }], image: async () => doorImage };
+const door = await ensureFrontDoor({ id: 'dev-web', bind: { address: '127.0.0.1', port: await freePort() }, servers: [] }, place);
+const made: Made = { name, dir: fixture.dir, container, network, image, door: door.members[0]!.container };
 process.stdout.write(`${JSON.stringify(made)}\n`);
 // Stays until a signal: its handler (cleanup.ts) cleans up, a SIGKILL leaves everything for the sweep.
 setInterval(() => {}, 60_000);

@@ -4,7 +4,6 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { connectEngine } from '../engine/client.js';
-import { isAlive } from '../processes.js';
 import type { Made } from './interrupted-child.js';
 import { sweepInterrupted } from './sweep.js';
 
@@ -30,12 +29,12 @@ async function leftovers(made: Made) {
     container: (await engine.containers.inspect(made.container)) !== undefined,
     network: (await engine.networks.inspect(made.network)) !== undefined,
     images: (await engine.images.list(`berth.project=${made.name}`)).length,
-    haproxy: isAlive(made.haproxyPid),
+    door: (await engine.containers.inspect(made.door)) !== undefined,
     dir: existsSync(made.dir),
   };
 }
 
-const none = { container: false, network: false, images: 0, haproxy: false, dir: false };
+const none = { container: false, network: false, images: 0, door: false, dir: false };
 const started: Made[] = [];
 
 describe('what an interrupted test made', () => {
@@ -47,7 +46,7 @@ describe('what an interrupted test made', () => {
   it('is removed by the test process itself on SIGINT, which then exits 130', async () => {
     const { child, made, exited } = await startChild();
     started.push(made);
-    assert.deepEqual(await leftovers(made), { container: true, network: true, images: 1, haproxy: true, dir: true });
+    assert.deepEqual(await leftovers(made), { container: true, network: true, images: 1, door: true, dir: true });
     child.kill('SIGINT');
     assert.deepEqual(await exited, { code: 130, signal: null });
     assert.deepEqual(await leftovers(made), none);
@@ -60,14 +59,14 @@ describe('what an interrupted test made', () => {
     started.push(live.made);
     child.kill('SIGKILL');
     assert.deepEqual(await exited, { code: null, signal: 'SIGKILL' });
-    assert.deepEqual(await leftovers(made), { container: true, network: true, images: 1, haproxy: true, dir: true }, 'a killed process runs no cleanup');
+    assert.deepEqual(await leftovers(made), { container: true, network: true, images: 1, door: true, dir: true }, 'a killed process runs no cleanup');
 
     const report = await sweepInterrupted();
     assert.ok(report.sweep.some((t) => t.dir === made.dir && t.project === made.name), JSON.stringify(report));
     assert.deepEqual(report.failures, []);
     assert.deepEqual(await leftovers(made), none);
     assert.ok(report.keep.some((k) => k.dir === live.made.dir), 'the live one is kept');
-    assert.deepEqual(await leftovers(live.made), { container: true, network: true, images: 1, haproxy: true, dir: true });
+    assert.deepEqual(await leftovers(live.made), { container: true, network: true, images: 1, door: true, dir: true });
 
     live.child.kill('SIGTERM');
     assert.deepEqual(await live.exited, { code: 143, signal: null });

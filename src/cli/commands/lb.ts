@@ -1,6 +1,7 @@
 import { frontDoorStatus } from '../../lb/front-door.js';
 import type { FrontDoorStatus } from '../../lb/model.js';
-import { frontDoorDir } from '../../rollout/front-door.js';
+import { doorPlaceOf } from '../../rollout/door-place.js';
+import { doorId } from '../../rollout/front-door.js';
 import { environmentOf } from '../../runtime/context.js';
 import { listFleet, type InstanceStatus } from '../../runtime/instances.js';
 import type { UnreachableHost } from '../../runtime/reach.js';
@@ -36,7 +37,9 @@ export const lbCommand: Command = {
       const unreachable = new Map<string, UnreachableHost>();
       const slots = await allSlots(run.db);
       for (const row of rows.filter((r) => only === undefined || r.environment === only)) {
-        const status = await frontDoorStatus({ id: `${row.environment}-${row.service}`, bind: { address: row.address, port: row.port }, dir: frontDoorDir(run.project.stateDir, row.service, row.environment) });
+        const environment = run.project.environments.get(row.environment);
+        if (!environment) continue;
+        const status = await frontDoorStatus({ id: doorId(row.service, row.environment), bind: { address: row.address, port: row.port } }, doorPlaceOf(run, environment));
         const listing = await listFleet(run, { environment: row.environment, service: row.service, withMissing: true });
         for (const u of listing.unreachable) unreachable.set(u.host, u);
         const servers = status.servers.map((s) => {
@@ -56,7 +59,8 @@ export const lbCommand: Command = {
       }
       for (const d of doors) {
         const f = d.frontend;
-        context.output.out(`${d.service} in ${d.environment}: http://${d.address}/ ${d.running ? `(HAProxy pid ${d.pid})` : '(not running)'}; requests ${f.requests}, 5xx ${f.responses['5xx']}, retries ${d.backend.retries}`);
+        context.output.out(`${d.service} in ${d.environment}: http://${d.address}/ ${d.running ? '' : '(not running) '}; requests ${f.requests}, 5xx ${f.responses['5xx']}, retries ${d.backend.retries}`.replace(' ;', ';'));
+        for (const m of d.members) context.output.out(`  door on ${m.host}: ${m.state}${m.role ? ` ${m.role}` : ''}, requests ${m.frontend.requests}${m.problem ? ` (${m.problem})` : ''}`);
         if (d.servers.length > 0) {
           const servers = d.servers.map((s) => [s.name, s.host || '-', s.address, String(s.weight), s.state, s.status, String(s.current), String(s.requests), String(s.responses['2xx']), String(s.responses['5xx']), String(s.errors.connect + s.errors.response + s.errors.redispatched)]);
           context.output.out(table([['  BACKEND', 'HOST', 'ADDRESS', 'WEIGHT', 'STATE', 'STATUS', 'NOW', 'REQUESTS', '2XX', '5XX', 'ERRORS'], ...servers.map((r) => [`  ${r[0]}`, ...r.slice(1)])]));

@@ -23,8 +23,6 @@ import { loadProject } from '../../config/project.js';
 import { Hosts } from '../../runtime/hosts.js';
 import { listInstances } from '../../runtime/instances.js';
 import { removeInstances } from '../../release/operate.js';
-import { stopFrontDoor } from '../../lb/front-door.js';
-import { frontDoorDir } from '../../lb/paths.js';
 import { removeNetwork } from '../../network/docker-network.js';
 import { openStore, STORE_FILE, type Store, closeStore, sqliteOf } from '../../store/db.js';
 import { currentRelease, releaseOf, rolloutById, rolloutsOf } from '../../store/releases.js';
@@ -125,7 +123,6 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
     for (const environment of ['dev', 'production']) {
       const left = await listInstances(context, { environment }).catch(() => []);
       if (left.length > 0) await removeInstances(context, left, environment).catch(() => {});
-      await stopFrontDoor(frontDoorDir(project.stateDir, svc, environment), 2000).catch(() => {});
     }
     await removeNetwork(fixture.engine, `berth-${fixture.name}-lan`).catch(() => {});
     await run('ip', ['link', 'delete', bridge]).catch(() => {});
