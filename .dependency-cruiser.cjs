@@ -27,6 +27,7 @@ const LAYERS = {
   config: [
     'imaging/graph.ts', // EXCEPTION (pure): unknown parents and cycles are reported at load, with file and line
     'network/pool.ts', // EXCEPTION (pure): a bad address pool fails at load, with file and line
+    'network/addresses.ts', // EXCEPTION (pure): a front door's shared address is checked against the LAN at load
   ],
   // capabilities others build on
   health: ['config', 'engine'],

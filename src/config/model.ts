@@ -242,6 +242,12 @@ export interface HostSpec {
   labels: Record<string, string>;
 }
 
+/** An environment's front_door: the fleet hosts its doors run on and, for two or more, the address they share (VRRP). */
+export interface FrontDoorSettings {
+  hosts: string[];
+  address?: string;
+}
+
 export interface EnvironmentSpec {
   name: string;
   hosts: string[];
@@ -250,6 +256,8 @@ export interface EnvironmentSpec {
   services: Record<string, { replicas?: number; env?: Record<string, string>; lbPort?: number; secrets?: Record<string, ServiceSecretRef>; placement?: PlacementSettings }>;
   /** The address front doors of this environment listen on. */
   lbAddress: string;
+  /** Where its front doors run (front_door); without it, on the engine Berth builds with. */
+  frontDoor?: FrontDoorSettings;
   /** A promotion here waits for the approval of a second token (through a Berth server). */
   protected: boolean;
   /** How long such an approval may wait before it expires. */

@@ -13,6 +13,7 @@ import { hostSpecs } from './hosts-config.js';
 import { environmentsShape, fleetShape, hostsShape, networksShape, pipelineShape, servicesShape } from './run-schema.js';
 import { Checker } from './schema.js';
 import { didYouMean } from './suggest.js';
+import { frontDoorSettings, type RawFrontDoor } from './front-door-config.js';
 import { nameCollisions } from './name-collisions.js';
 import type { KeyPath, YamlSource } from './yaml-source.js';
 
@@ -143,12 +144,18 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
     );
     if (e.approval_timeout !== undefined && e.protected !== true) problems.at(source, [...path, 'approval_timeout'], 'applies only to a protected environment', 'add "protected: true" to this environment, or remove approval_timeout');
     else if (e.approval_timeout !== undefined && e.approval_timeout < MIN_APPROVAL_TIMEOUT_MS) problems.at(source, [...path, 'approval_timeout'], 'must be at least 1m: an approval needs time for a second person', 'use a duration like 30m, 24h or 3d');
+    // A front_door whose shape is wrong was reported already; its settings are not looked at further.
+    const doorShapeOk = !check.problems.some((p) => p.path[0] === 'environments' && p.path[1] === name && p.path[2] === 'front_door');
+    const door = e.front_door && doorShapeOk ? frontDoorSettings(e.front_door, [...path, 'front_door'], hosts, networks.get(network)) : undefined;
+    for (const p of door?.problems ?? []) problems.at(source, p.path, p.message, p.fix);
     environments.set(name, {
       name,
       hosts: envHosts,
       network,
       services: overrides,
-      lbAddress: e.lb_address ?? '127.0.0.1',
+      // A door on other hosts listens on all their addresses unless lb_address says one; a shared address is bound where it is not yet held.
+      lbAddress: e.lb_address ?? (door?.settings ? (door.settings.address ?? '0.0.0.0') : '127.0.0.1'),
+      ...(door?.settings ? { frontDoor: door.settings } : {}),
       protected: e.protected === true,
       approvalTimeoutMs: e.approval_timeout ?? DEFAULT_APPROVAL_TIMEOUT_MS,
     });
@@ -213,6 +220,7 @@ interface RawEnvironment {
   network?: string;
   services?: Record<string, { replicas?: number; env?: Record<string, string>; lb_port?: number; secrets?: Record<string, RawSecretRef>; placement?: { labels?: Record<string, string> } }>;
   lb_address?: string;
+  front_door?: RawFrontDoor;
   protected?: boolean;
   approval_timeout?: number;
 }

@@ -174,6 +174,7 @@ export const environmentsShape = mapOf(
       ),
     ),
     lb_address: optional(ipv4()),
+    front_door: optional(object({ hosts: optional(list(str(NAME))), address: optional(ipv4()) })),
     protected: optional(bool()),
     approval_timeout: optional(duration()),
   }),

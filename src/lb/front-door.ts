@@ -25,6 +25,8 @@ export interface DoorMember {
   engine: Engine;
   /** Its engine runs on this machine: a port can be checked here before the door takes it. */
   local: boolean;
+  /** Where clients reach the host (its address on the LAN), when it is not this machine. */
+  address?: string;
 }
 
 /** Where a door runs and what it runs. */
@@ -166,6 +168,17 @@ export async function runningRuntimes(id: string, place: DoorPlace): Promise<Hap
   return place.members.filter((_, i) => states[i]?.running).map((m) => memberRuntime(m, name));
 }
 
+/**
+ * Where clients connect: the shared address where there is one; the door host's own address for one door on
+ * another host listening on all its addresses; else the address HAProxy listens on.
+ */
+export function doorAddress(place: Pick<DoorPlace, 'vrrp' | 'members'>, bind: string): string {
+  if (place.vrrp) return place.vrrp.address;
+  const only = place.members.length === 1 ? place.members[0]! : undefined;
+  if (bind === '0.0.0.0' && only && !only.local && only.address !== undefined) return only.address;
+  return bind;
+}
+
 /** Each member and the door as a whole (counters summed over the members). Never throws for a stopped or unreachable member. */
 export async function frontDoorStatus(target: Pick<FrontDoorSpec, 'id' | 'bind'>, place: DoorPlace): Promise<FrontDoorStatus> {
   const name = doorContainerName(place.project, target.id);
@@ -174,7 +187,7 @@ export async function frontDoorStatus(target: Pick<FrontDoorSpec, 'id' | 'bind'>
   const problem = up.find((m) => m.problem !== undefined)?.problem;
   return {
     id: target.id,
-    address: hostPort(place.vrrp?.address ?? target.bind.address, target.bind.port),
+    address: hostPort(doorAddress(place, target.bind.address), target.bind.port),
     running: up.length > 0,
     servers: sumServers(up.map((m) => m.servers)),
     frontend: sumProxies(up.map((m) => m.frontend)),

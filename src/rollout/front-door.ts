@@ -5,7 +5,7 @@
  */
 import type { EnvironmentSpec, ServiceSpec } from '../config/model.js';
 import { environmentOf, type RunContext } from '../runtime/context.js';
-import { ensureFrontDoor, freePort, frontDoorStatus, runningRuntimes, stopFrontDoor, syncServers } from '../lb/front-door.js';
+import { doorAddress, ensureFrontDoor, freePort, frontDoorStatus, runningRuntimes, stopFrontDoor, syncServers } from '../lb/front-door.js';
 import type { FrontDoorSpec, FrontDoorStatus, LbServer } from '../lb/model.js';
 import { lbServerOf } from '../lb/runtime-api.js';
 import { forgetFrontDoorPort, frontDoorPort, saveFrontDoorPort } from '../store/releases.js';
@@ -56,7 +56,7 @@ export async function frontDoorFor(run: RunContext, service: ServiceSpec, enviro
     return next;
   };
   return {
-    address: place.vrrp?.address ?? base.bind.address,
+    address: doorAddress(place, base.bind.address),
     port: base.bind.port,
     sync: (servers) => serial(() => ensureFrontDoor({ ...base, servers: servers.map(ready) }, place).then(record)),
     async close() {
