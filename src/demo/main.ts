@@ -192,6 +192,12 @@ async function throughServer(local: RunContext, run: RunContext, server: DemoSer
   output.out('    berth build -p examples');
   output.out('    berth release hello-node --env dev -p examples      release N+1 into dev');
   output.out('    berth promote hello-node --to test -p examples      (then --to staging, --to canary)');
+  // A canary's gates judge the requests that reached it: nothing else sends any through the door.
+  const production = await doorUrl(run, RELEASED, 'production', true).catch(() => undefined);
+  if (production) {
+    output.out('    in another terminal, 10 requests a second for 90 s through production\'s front door (the canary\'s evidence):');
+    output.out(`    node -e 'let n=0;const t=setInterval(()=>{fetch("${production}").then((r)=>r.text(),()=>{});if(++n>=900)clearInterval(t)},100)'`);
+  }
   output.out('    berth promote hello-node --to production --canary 34% -p examples');
   output.out('                                                            one canary beside the three, a third of the traffic; promoted or aborted by its gates after 30 s');
   output.out('  npm run demo -- --down                                    remove them all (front doors stopped, addresses to quarantine)');
