@@ -8,7 +8,7 @@ import type { ServerStats } from './model.js';
 describe("a door's container", () => {
   const spec = { id: 'production-web', bind: { address: '10.88.0.250', port: 8080 } };
 
-  it('runs on the host network with only NET_BIND_SERVICE, restarts unless stopped, and stops softly', () => {
+  it('runs on the host network with only NET_BIND_SERVICE, restarts unless stopped, weighs more than an instance on a busy CPU, and stops softly', () => {
     assert.deepEqual(doorCreateBody({ project: 'shop', spec, image: 'berth/berth-door:0123456789ab', vrrp: false }), {
       name: 'berth-door-shop-production-web',
       Image: 'berth/berth-door:0123456789ab',
@@ -21,6 +21,7 @@ describe("a door's container", () => {
         CapAdd: ['NET_BIND_SERVICE'],
         SecurityOpt: ['no-new-privileges'],
         RestartPolicy: { Name: 'unless-stopped' },
+        CpuShares: 4096,
         LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
       },
     });
