@@ -184,7 +184,8 @@ describe('release, promote, canary and rollback through the front door, on the r
 
   /** Runs `action` while the load loop runs (from 300 ms before), and stops the loop whatever happens. */
   async function underLoad<T>(action: () => Promise<T>): Promise<{ value: T; load: LoadResult; ms: number }> {
-    const load = startLoad(url, { concurrency: 4 });
+    // The load lasts as long as the action: on a busy machine a rollout through the door (each change an exec) takes minutes.
+    const load = startLoad(url, { concurrency: 4, maxMs: 30 * 60_000 });
     try {
       await sleep(300);
       const started = Date.now();
