@@ -34,7 +34,6 @@ import { instanceLogs, removeInstances, selectInstances } from '../release/opera
 import { connectEngine } from '../engine/client.js';
 import { failed } from '../errors.js';
 import { fleetHosts } from '../fleet/hosts.js';
-import { frontDoorStatus, stopFrontDoor } from '../lb/front-door.js';
 import type { FrontDoorStatus } from '../lb/model.js';
 import { recordedDoorStatus, stopDoorOf } from '../rollout/front-door.js';
 import { history } from '../release/operations.js';

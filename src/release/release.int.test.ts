@@ -46,7 +46,7 @@ import { recordedDoorStatus } from '../rollout/front-door.js';
 import type { FrontDoorStatus } from '../lb/model.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
-import { currentRelease, frontDoorPort, releaseOf, releasesOf, rolloutById, rolloutsOf } from '../store/releases.js';
+import { currentRelease, releaseOf, releasesOf, rolloutById, rolloutsOf } from '../store/releases.js';
 import { tryLease } from '../store/leases.js';
 import { runBerth, type CliOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
