@@ -21,7 +21,7 @@ describe('front_door', () => {
     const p = loadForTest(project('    front_door: { hosts: [lb1, lb2], address: 10.88.0.250 }\n'));
     const production = p.environments.get('production')!;
     assert.deepEqual(production.frontDoor, { hosts: ['lb1', 'lb2'], address: '10.88.0.250' });
-    assert.equal(production.lbAddress, '10.88.0.250');
+    assert.equal(production.lbAddress, '0.0.0.0');
   });
 
   it('one door host needs no address; without front_door the door stays on this machine', () => {

@@ -153,8 +153,8 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
       hosts: envHosts,
       network,
       services: overrides,
-      // A door on other hosts listens on all their addresses unless lb_address says one; a shared address is bound where it is not yet held.
-      lbAddress: e.lb_address ?? (door?.settings ? (door.settings.address ?? '0.0.0.0') : '127.0.0.1'),
+      // A door on other hosts listens on all their addresses unless lb_address says one: a shared address then works on whichever holds it.
+      lbAddress: e.lb_address ?? (door?.settings ? '0.0.0.0' : '127.0.0.1'),
       ...(door?.settings ? { frontDoor: door.settings } : {}),
       protected: e.protected === true,
       approvalTimeoutMs: e.approval_timeout ?? DEFAULT_APPROVAL_TIMEOUT_MS,
