@@ -2,7 +2,7 @@
  * Where a first build's time goes: builds a generated tree once (in this process, so each
  * image's start and end are seen) while following the engine's events, and prints per image
  * the engine containers it ran, the commits and the time, and the totals.
- * Run: node dist/bench/build-profile.js [--images N] (default: the 20-image tree).
+ * Run: node dist/bench/build-profile.js [--images N] [--method container|dockerfile] (default: the 20-image tree, in one container each).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { loadProject } from '../src/config/project.js';
 import { connectEngine } from '../src/engine/client.js';
 import type { EngineEvent } from '../src/engine/events.js';
-import { buildProject } from '../src/imaging/builder.js';
+import { buildProject, type BuildMethod } from '../src/imaging/builder.js';
 import { closeStore, openStore } from '../src/store/db.js';
 import { writeTinyRoot } from '../src/testing/tiny-root.js';
 import { loadNote, median, ms, positiveFlag } from './lib.js';
@@ -19,6 +19,7 @@ import { generatedTree, tree20, writeBerthProject } from './tree.js';
 
 async function main() {
   const size = positiveFlag('--images');
+  const method = (process.argv[process.argv.indexOf('--method') + 1] === 'dockerfile' ? 'dockerfile' : 'container') satisfies BuildMethod;
   const parents = size === undefined ? tree20() : generatedTree(size);
   const run = randomBytes(3).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), 'berth-profile-'));
@@ -40,6 +41,7 @@ async function main() {
     const t0 = Date.now();
     const summary = await buildProject(loaded, engine, db, {
       env,
+      method,
       onEvent: (e) => {
         if (e.type === 'start') spans.set(e.image, { start: Date.now() });
         if (e.type === 'done') spans.get(e.image)!.end = Date.now();
@@ -59,7 +61,7 @@ async function main() {
       const destroyed = events.find((e) => e.id === c.id && e.action === 'destroy');
       return destroyed ? (destroyed.timeNano - c.timeNano) / 1e6 : NaN;
     }).filter((v) => !Number.isNaN(v));
-    console.log(`${Object.keys(parents).length} images built in ${ms(total)}; ${containers.length} engine containers (${(containers.length / summary.built.length).toFixed(1)} per image), ${commits.length} commits`);
+    console.log(`${method}: ${Object.keys(parents).length} images built in ${ms(total)}; ${containers.length} engine containers (${(containers.length / summary.built.length).toFixed(1)} per image), ${commits.length} commits`);
     console.log(`per image: median ${ms(median(durations))}, min ${ms(Math.min(...durations))}, max ${ms(Math.max(...durations))}`);
     if (lifetimes.length > 0) console.log(`per engine container (create → destroy): median ${ms(median(lifetimes))}, sum ${ms(lifetimes.reduce((a, b) => a + b, 0))}`);
     console.log(loadNote());
