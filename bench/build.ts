@@ -7,7 +7,7 @@
  *  2. the no-op rebuild check of that tree (all up to date) against the same `docker build`
  *     loop with every step cached;
  *  3. the full build of the bundled example from an empty root cache, with where its time goes.
- * Writes its figures to BENCHMARKS.md. Run: npm run bench -- [--images N] [--no-example]
+ * Writes its figures to BENCHMARKS.md. Run: npm run bench -- [--images N] [--no-example] [--berth-runs N] [--docker-runs N]
  */
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,8 +23,9 @@ import { writeTinyRoot } from '../src/testing/tiny-root.js';
 import { BERTH, DOCKER, DOCKER_ENV, invocation, loadNote, machine, median, ms, positiveFlag, REPO, timed, writeSection } from './lib.js';
 import { generatedTree, ordered, tree20, writeBerthProject, writeDockerfiles } from './tree.js';
 
-const RUNS_BERTH = 11;
-const RUNS_DOCKER = 5;
+const RUNS_BERTH = positiveFlag('--berth-runs') ?? 11;
+const RUNS_DOCKER = positiveFlag('--docker-runs') ?? 5;
+const progress = (text: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
 
 async function treeComparison(dir: string, run: string, size: number) {
   const rootTar = join(dir, 'root.tar');
@@ -44,11 +45,17 @@ async function treeComparison(dir: string, run: string, size: number) {
   const dockerPass = () => names.reduce((sum, name) => sum + timed(DOCKER, ['build', '-q', '-t', tag(name), join(dockerDir, name)], { env: DOCKER_ENV }), 0);
 
   const cold = timed('node', [BERTH, 'build', '-p', berthDir], { env });
+  progress(`berth first build: ${ms(cold)}`);
   const dockerCold = dockerPass();
+  progress(`docker build loop, first build: ${ms(dockerCold)}`);
   const berth: number[] = [];
   for (let i = 0; i < RUNS_BERTH; i++) berth.push(timed('node', [BERTH, 'build', '-p', berthDir], { env }));
+  progress(`berth no-op: ${berth.map(ms).join(', ')}`);
   const docker: number[] = [];
-  for (let i = 0; i < RUNS_DOCKER; i++) docker.push(dockerPass());
+  for (let i = 0; i < RUNS_DOCKER; i++) {
+    docker.push(dockerPass());
+    progress(`docker build loop, cached: ${ms(docker.at(-1)!)}`);
+  }
   return { images: names.length, cold, berth: median(berth), dockerCold, docker: median(docker), tags: [...names.map(tag), rootTag] };
 }
 
