@@ -265,6 +265,17 @@ export function engineContract(kind: string, setUp: () => Promise<ContractSubjec
       await assert.rejects(engine.images.remove(`${repo}:extra`), { kind: 'not-found' });
     });
 
+    it('makes an image in one container: committed with the given configuration, tagged, read back; the container goes', async () => {
+      const repo = `berth-contract-${s.project}`;
+      const labels = { 'berth.project': s.project, 'contract.build': name('build') };
+      const config = { env: ['PATH=/bin', 'A=1'], labels, exposedPorts: ['80/tcp'], entrypoint: ['/bin/sleep'], cmd: ['1'], workingDir: '/', user: '' };
+      const built = await engine.images.buildInContainer({ tag: `${repo}:built`, parent: image, files: Buffer.alloc(1024), cmd: ['/bin/true'], env: ['A=1'], labels, config }, () => {});
+      assert.equal((await engine.images.inspect(`${repo}:built`))?.id, built);
+      assert.deepEqual(await engine.images.config(built), config);
+      assert.deepEqual(await engine.containers.list([`contract.build=${labels['contract.build']}`]), []);
+      assert.equal(await engine.images.config(`${repo}:absent`), undefined);
+    });
+
     it('fails every call to an engine nobody answers for as unavailable, and says so', async () => {
       const down = s.unreachable();
       const calls: [string, () => Promise<unknown>][] = [
