@@ -49,8 +49,10 @@ const LAYERS = {
   remote: ['rollout/rollout-context.ts', 'rollout/executor.ts'], // the types of a rollout's events and result
   // one request type per operation, built by the CLI and the routes, checked and run here
   requests: ['config', 'fleet', 'release', 'rollout', 'runtime', 'store'],
+  // the leader lease of servers sharing a store: its pure term, the timer, forwarding to the leader
+  leader: ['store'],
   // front doors: nothing below imports them
-  server: ['access', 'apply', 'config', 'engine', 'fleet', 'reconcile', 'registry', 'release', 'remote', 'requests', 'rollout', 'runtime', 'secrets', 'store'],
+  server: ['leader', 'access', 'apply', 'config', 'engine', 'fleet', 'reconcile', 'registry', 'release', 'remote', 'requests', 'rollout', 'runtime', 'secrets', 'store'],
   // routes: parse, authorise, call the core the CLI calls, answer; they read no store and never import app.ts
   'server/routes': [
     'server/core.ts', 'server/jobs.ts', 'server/events.ts', 'server/request.ts', 'server/limits.ts',

@@ -8,7 +8,7 @@ import { durationFlag } from '../flags.js';
 
 const reconcileInterval = (value: unknown): number => (String(value).trim() === '0' ? 0 : durationFlag(value, '--reconcile-interval')!);
 
-const USAGE = 'berth server [--listen 127.0.0.1:7878] [--state DIR] [--store postgres://USER@HOST:PORT/DB [--store-password-file FILE]] [--tls-cert cert.pem --tls-key key.pem] [--allow-read DIR]... [--reconcile-interval 10s (0s: off)]';
+const USAGE = 'berth server [--listen 127.0.0.1:7878] [--state DIR] [--store postgres://USER@HOST:PORT/DB [--store-password-file FILE]] [--tls-cert cert.pem --tls-key key.pem] [--allow-read DIR]... [--reconcile-interval 10s (0s: off)] [--advertise URL] [--leader-ttl 10s] [--leader-renew 3.3s] | berth server status [--json]';
 
 /** --allow-read DIR (repeatable): folders that exist, absolute. */
 function allowedFolders(value: unknown, cwd: string): string[] {
@@ -17,6 +17,20 @@ function allowedFolders(value: unknown, cwd: string): string[] {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw invalid(`--allow-read ${dir}: no such folder`, { fix: 'name a folder that exists (configurations may then read the files under it)' });
   }
   return dirs;
+}
+
+/** --advertise: the http(s) URL the other servers reach this one at. */
+function advertiseFlag(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || (url.pathname !== '/' && url.pathname !== '')) {
+    throw invalid(`--advertise "${text}" is not the http(s) URL of this server`, { fix: 'e.g. --advertise https://berth-1.example.net:7878 (how the other servers reach this one)' });
+  }
+  return url.origin;
 }
 
 export const serverCommand: Command = {
@@ -29,6 +43,10 @@ export const serverCommand: Command = {
     store: { type: 'string' },
     'store-password-file': { type: 'string' },
     'reconcile-interval': { type: 'string' },
+    advertise: { type: 'string' },
+    'leader-ttl': { type: 'string' },
+    'leader-renew': { type: 'string' },
+    json: { type: 'boolean' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'allow-read': { type: 'string', multiple: true },
@@ -54,6 +72,9 @@ export const serverCommand: Command = {
       env,
       ...(typeof cert === 'string' && typeof key === 'string' ? { tls: { cert: resolve(cwd, cert), key: resolve(cwd, key) } } : {}),
       allowRead: allowedFolders(flags['allow-read'], cwd),
+      ...(typeof flags.advertise === 'string' ? { advertise: advertiseFlag(flags.advertise) } : {}),
+      ...(flags['leader-ttl'] !== undefined ? { leaderTtlMs: durationFlag(flags['leader-ttl'], '--leader-ttl')! } : {}),
+      ...(flags['leader-renew'] !== undefined ? { leaderRenewMs: durationFlag(flags['leader-renew'], '--leader-renew')! } : {}),
       say: (line) => output.out(line),
       log: (line) => output.err(line),
     });
