@@ -57,8 +57,10 @@ const LAYERS = {
   'server/routes': [
     'server/core.ts', 'server/jobs.ts', 'server/events.ts', 'server/request.ts', 'server/limits.ts',
     'access', 'apply', 'config', 'fleet', 'reconcile', 'registry', 'release', 'requests', 'rollout', 'runtime', 'secrets',
+    'leader/status.ts', // berth server status: read from the store, as every server answers alike
   ],
   cli: [
+    'leader/status.ts', 'leader/copy.ts',
     'access', 'apply', 'config', 'doctor', 'engine', 'fleet', 'imaging', 'lb', 'network', 'reconcile', 'registry', 'release', 'remote', 'requests', 'rollout', 'runtime', 'secrets', 'store', 'supervisor',
     'server/main.ts', // `berth server` loads the server when it runs (a dynamic import)
   ],

@@ -30,7 +30,7 @@ export async function appendEvent(db: Store, event: { type: string; rollout?: nu
   const { seq } = !isPostgres(db)
     ? await insert(db)
     : await inTransaction(db, async (tx) => {
-        await sql`select pg_advisory_xact_lock(${EVENTS_LOCK})`.execute(tx);
+        await sql`select pg_advisory_xact_lock(${sql.lit(EVENTS_LOCK)})`.execute(tx);
         const row = await insert(tx);
         await sql`select pg_notify(${EVENTS_CHANNEL}, ${String(row.seq)})`.execute(tx);
         return row;

@@ -431,7 +431,7 @@ export function storeSuite(kind: string, setUp: () => Promise<StoreBackend>): vo
       it('race: two servers claim a free lease on two connections; exactly one leads, with epoch 1, the other sees it', async () => {
         const { db, twin } = s();
         const other = await twin();
-        const outcomes = await Promise.all([claimLeadership(db, { holder: 's1', address: 'http://s1' }, 40), claimLeadership(other, { holder: 's2', address: 'http://s2' }, 40)]);
+        const outcomes = await Promise.all([claimLeadership(db, { holder: 's1', address: 'http://s1' }, 60_000), claimLeadership(other, { holder: 's2', address: 'http://s2' }, 60_000)]);
         const leading = outcomes.filter((o) => 'leading' in o);
         assert.equal(leading.length, 1);
         first = leading[0]!;
@@ -446,14 +446,14 @@ export function storeSuite(kind: string, setUp: () => Promise<StoreBackend>): vo
         const { db } = s();
         const winner = 'leading' in first ? first.leading : assert.fail('no leader');
         const loser = winner.holder === 's1' ? 's2' : 's1';
-        assert.equal(await renewLeadership(db, { holder: loser, epoch: 1 }, 40), undefined);
-        assert.equal(await renewLeadership(db, { holder: winner.holder, epoch: 2 }, 40), undefined);
+        assert.equal(await renewLeadership(db, { holder: loser, epoch: 1 }, 1), undefined);
+        assert.equal(await renewLeadership(db, { holder: winner.holder, epoch: 2 }, 1), undefined);
         const renewed = await renewLeadership(db, { holder: winner.holder, epoch: 1 }, 60_000);
         assert.equal(renewed?.epoch, 1);
         assert.ok(renewed!.expiresAt >= winner.expiresAt);
         const { leader, now } = await leaderOf(db);
         assert.ok(leader!.expiresAt > now + 50_000);
-        const held = await claimLeadership(db, { holder: loser, address: `http://${loser}` }, 40);
+        const held = await claimLeadership(db, { holder: loser, address: `http://${loser}` }, 60_000);
         assert.ok('led' in held && held.led.holder === winner.holder);
       });
 

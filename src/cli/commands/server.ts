@@ -3,8 +3,12 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { invalid } from '../../errors.js';
 import { describeLocation, storeLocation } from '../../store/location.js';
-import type { Command } from '../command.js';
+import type { Command, CommandContext } from '../command.js';
 import { durationFlag } from '../flags.js';
+import { closeStore, openStoreAt } from '../../store/db.js';
+import { serverStatus, type ServerStatus } from '../../leader/status.js';
+import { printJson, table } from '../output.js';
+import { remoteOr } from '../remote.js';
 
 const reconcileInterval = (value: unknown): number => (String(value).trim() === '0' ? 0 : durationFlag(value, '--reconcile-interval')!);
 
@@ -53,6 +57,8 @@ export const serverCommand: Command = {
   },
   run: async (context) => {
     const { flags, output, env, cwd } = context;
+    if (context.positionals[0] === 'status') return await statusCommand(context);
+    if (context.positionals.length > 0) throw invalid(`berth server ${context.positionals[0]}: no such command`, { fix: `usage: ${USAGE}` });
     const cert = flags['tls-cert'];
     const key = flags['tls-key'];
     if ((typeof cert === 'string') !== (typeof key === 'string')) throw invalid('--tls-cert and --tls-key go together', { fix: `usage: ${USAGE}` });
@@ -90,3 +96,36 @@ export const serverCommand: Command = {
     return 0;
   },
 };
+
+/** berth server status [--json]: through the server (BERTH_SERVER), or from the store itself (--store, or --state / BERTH_STATE_DIR). */
+async function statusCommand(context: CommandContext): Promise<number> {
+  const { flags, env, cwd, output } = context;
+  const status = await remoteOr(
+    context,
+    (client) => client.get<ServerStatus>('/v1/server/status'),
+    async () => {
+      const passwordFile = typeof flags['store-password-file'] === 'string' ? resolve(cwd, flags['store-password-file']) : undefined;
+      const at = typeof flags.store === 'string' ? flags.store : resolve(cwd, typeof flags.state === 'string' ? flags.state : (env.BERTH_STATE_DIR ?? '/var/lib/berth'));
+      const db = await openStoreAt(at, passwordFile !== undefined ? { passwordFile } : {});
+      try {
+        return await serverStatus(db, 'berth server status (read from the store)');
+      } finally {
+        await closeStore(db);
+      }
+    },
+  );
+  if (flags.json) printJson(output, status);
+  else for (const line of serverStatusLines(status)) output.out(line);
+  return 0;
+}
+
+export function serverStatusLines(status: ServerStatus): string[] {
+  const lines = [`store: ${status.store.kind} ${status.store.where}, schema version ${status.store.schemaVersion}`];
+  const l = status.leader;
+  if (!l) lines.push('leader: none yet');
+  else if (l.expired) lines.push(`leader: none now (the lease of ${l.address}, epoch ${l.epoch}, ran out at ${l.expiresAt}; the next server to look takes it over)`);
+  else lines.push(`leader: ${l.address} since ${l.since}, epoch ${l.epoch}, lease until ${l.expiresAt}`);
+  if (status.servers.length === 0) lines.push('servers: none seen in the last minute');
+  else lines.push(table([['ADDRESS', 'ROLE', 'VERSION', 'STARTED', 'LAST HEARTBEAT', ''], ...status.servers.map((s) => [s.address, s.leads ? 'leader' : 'follower', s.version, s.startedAt, s.heartbeatAt, s.self ? '(answered)' : ''])]));
+  return lines;
+}
