@@ -6,7 +6,7 @@
  */
 import { auditAction, type AuditEntry, type AuditInput } from '../access/audit.js';
 import { checkAuditHeadWritable, readAuditHead, writeAuditHead, type AuditHead } from '../access/audit-head.js';
-import { versionDir as configDir } from '../apply/versions.js';
+import { ensureVersionDir, versionDir as configDir } from '../apply/versions.js';
 import type { HostSpec, Project } from '../config/model.js';
 import { loadProject } from '../config/project.js';
 import type { RunContext } from '../runtime/context.js';
@@ -90,6 +90,7 @@ export class ServerCore {
     const latest = await latestConfig(this.db);
     if (!latest) throw notFound('no configuration has been applied to this server yet', { fix: 'upload berth.yaml with: berth apply' });
     if (this.#loaded?.version !== latest.version) {
+      await ensureVersionDir(this.db, this.stateDir, latest.version);
       const dir = configDir(this.stateDir, latest.version);
       const project = loadProject(dir, this.envFor('server'), dir, { readable: { allowed: this.allowRead, stateDir: this.stateDir } });
       this.#loaded = { version: latest.version, project, hosts: new Hosts(project, this.engine, this.#connect) };
