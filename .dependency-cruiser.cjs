@@ -60,7 +60,7 @@ const LAYERS = {
     'leader/status.ts', // berth server status: read from the store, as every server answers alike
   ],
   cli: [
-    'leader/status.ts', 'leader/copy.ts',
+    'leader/status.ts', // berth server status read from the store, without a server
     'access', 'apply', 'config', 'doctor', 'engine', 'fleet', 'imaging', 'lb', 'network', 'reconcile', 'registry', 'release', 'remote', 'requests', 'rollout', 'runtime', 'secrets', 'store', 'supervisor',
     'server/main.ts', // `berth server` loads the server when it runs (a dynamic import)
   ],
