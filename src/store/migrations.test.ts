@@ -153,7 +153,7 @@ describe('the portable migrations on SQLite', () => {
     const legacy = schemaOf(legacyStore(migrations.length));
     const current = schemaOf(await currentStore());
     assert.deepEqual(current, legacy);
-    assert.deepEqual(Object.keys(current.tables).sort(), ['approvals', 'audit', 'builds', 'config_bundles', 'config_versions', 'deployments', 'events', 'file_hashes', 'front_doors', 'host_states', 'ipam_allocations', 'leader', 'lease_tokens', 'leases', 'pushes', 'refs', 'releases', 'rollouts', 'scales', 'secrets', 'servers', 'slots', 'sqlite_sequence', 'tokens']);
+    assert.deepEqual(Object.keys(current.tables).sort(), ['approvals', 'audit', 'builds', 'config_bundles', 'config_versions', 'deployments', 'events', 'file_hashes', 'front_doors', 'host_states', 'ipam_allocations', 'key_fingerprints', 'leader', 'lease_tokens', 'leases', 'pushes', 'refs', 'releases', 'rollouts', 'scales', 'secrets', 'servers', 'slots', 'sqlite_sequence', 'tokens']);
   });
 
   it('whose CHECKs accept and refuse the same rows (an invalid kind, state or status is still refused)', async () => {

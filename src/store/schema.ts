@@ -17,6 +17,7 @@ export interface Schema {
   front_doors: FrontDoorsTable;
   host_states: HostStatesTable;
   ipam_allocations: IpamAllocationsTable;
+  key_fingerprints: KeyFingerprintsTable;
   leader: LeaderTable;
   lease_tokens: LeaseTokensTable;
   leases: LeasesTable;
@@ -267,4 +268,9 @@ export interface TokensTable {
   created_by: string;
   created_at: number;
   revoked_at: number | null;
+}
+
+export interface KeyFingerprintsTable {
+  name: string;
+  fingerprint: string;
 }

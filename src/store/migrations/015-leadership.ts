@@ -5,6 +5,8 @@
  * for `berth server status` and for a follower to reach the leader. A service's lease records the
  * leader epoch it was taken under, so a new leader takes over what an old one left at once.
  * `config_bundles` keeps each applied configuration's files, so every server loads the same one.
+ * `key_fingerprints` records a fingerprint of each key that stays a file on every server (the
+ * spec-MAC key), so a server with another key is told instead of silently computing other hashes.
  */
 import { bytes, epochMs, int64, type Migration } from './columns.js';
 
@@ -31,6 +33,11 @@ const leadership: Migration = async (db, dialect) => {
     .createTable('config_bundles')
     .addColumn('version', 'integer', (c) => c.primaryKey())
     .addColumn('bundle', bytes(dialect), (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createTable('key_fingerprints')
+    .addColumn('name', 'text', (c) => c.primaryKey())
+    .addColumn('fingerprint', 'text', (c) => c.notNull())
     .execute();
 };
 export default leadership;

@@ -378,5 +378,6 @@ export const legacySqliteMigrations: readonly string[] = [
   CREATE TABLE servers (id TEXT PRIMARY KEY, address TEXT NOT NULL, version TEXT NOT NULL, started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL);
   ALTER TABLE leases ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
   CREATE TABLE config_bundles (version INTEGER PRIMARY KEY, bundle BLOB NOT NULL);
+  CREATE TABLE key_fingerprints (name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL);
 `,
 ];
