@@ -110,7 +110,7 @@ export class Leadership {
     if (action === 'step-down') return this.#stepDown(`its lease was not renewed within ${timing.actMs}ms${this.lastError ? ` (${this.lastError})` : ''}`);
     const before = this.#state;
     if (action === 'claim') {
-      const outcome = await claimLeadership(db, { holder: id, address }, timing.ttlMs, Date.now(), (held) => this.#gone(held)).then(
+      const outcome = await bounded(claimLeadership(db, { holder: id, address }, timing.ttlMs, Date.now(), (held) => this.#gone(held)), timing.actMs).then(
         (o) => ('leading' in o ? { epoch: o.leading.epoch } : ('led' as const)),
         (error: unknown) => this.#failed(error),
       );
@@ -122,7 +122,7 @@ export class Leadership {
         });
       }
     } else if (before.role === 'leader') {
-      const outcome = await renewLeadership(db, { holder: id, epoch: before.epoch }, timing.ttlMs).then(
+      const outcome = await bounded(renewLeadership(db, { holder: id, epoch: before.epoch }, timing.ttlMs), timing.actMs).then(
         (renewed) => (renewed ? ('renewed' as const) : ('lost' as const)),
         (error: unknown) => this.#failed(error),
       );
@@ -130,7 +130,7 @@ export class Leadership {
       this.#state = afterRenew(before, now, outcome);
       if (outcome === 'lost') this.#options.onStepDown(before.epoch, 'another server leads with a newer epoch');
     }
-    await heartbeatServer(db, { id, address, version }).catch(() => {
+    await bounded(heartbeatServer(db, { id, address, version }), timing.retryMs).catch(() => {
       // The store is away: the lease's own outcome above says what that means.
     });
   }
@@ -153,4 +153,17 @@ export class Leadership {
     const [hostname, pid] = held.holder.split(':');
     return hostname === local.hostname && pid !== undefined && /^\d+$/.test(pid) && Number(pid) !== process.pid && !isAlive(Number(pid));
   }
+}
+
+/**
+ * A look at the store that has not answered within `ms` counts as failed (a database that stopped
+ * answering without closing its connections): the term goes on by the clock, and steps down in time.
+ */
+function bounded<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the store did not answer within ${ms}ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }

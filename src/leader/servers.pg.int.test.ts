@@ -5,6 +5,8 @@
  * follower's event stream carries the leader's events. The leader killed with SIGKILL: the other
  * takes the lease over once it runs out (a short --leader-ttl keeps the test short), with the next
  * epoch, and a CLI given both addresses (BERTH_SERVER=A,B) goes on through the one that answers.
+ * The database stopped: the leader steps down, the API answers 503 naming the database; started
+ * again, exactly one server leads, with the next epoch.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -114,5 +116,19 @@ describe('two servers on one PostgreSQL store', () => {
     assert.equal(createdAfter.code, 0, createdAfter.stderr);
     const names = (await cluster().query<{ name: string }>('berth_ha', 'SELECT name FROM tokens ORDER BY id')).map((r) => r.name);
     assert.deepEqual(names, ['admin', 'through-follower', 'after-takeover']);
+
+    // The database goes away: the leader steps down in time, the API answers 503 naming the database; back, exactly one leads.
+    await cluster().pause();
+    await until('B to step down', async () => (/stepped down \(epoch 2\)/.test(b.output()) ? true : undefined));
+    const away = await runBerth(['server', 'status'], { env: viaB });
+    assert.equal(away.code, 5, away.stderr);
+    assert.match(away.stderr, new RegExp(`PostgreSQL berth@127\\.0\\.0\\.1:${cluster().port}/berth_ha does not answer`));
+    await cluster().resume();
+    const back = await until('a leader again', async () => {
+      const status = await statusThrough(viaB).catch(() => undefined);
+      return status?.leader && !status.leader.expired ? status : undefined;
+    });
+    assert.equal(back.leader?.epoch, 3, 'the next epoch: nobody led under epoch 2 after the step-down');
+    assert.deepEqual(back.servers.filter((s) => s.leads).map((s) => s.address), [b.url]);
   });
 });
