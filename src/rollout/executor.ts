@@ -40,7 +40,7 @@ import { NO_DOOR, type Door } from './door.js';
 import { requireHosts } from './preflight.js';
 import { frontDoorFor } from './front-door.js';
 import { checkpoint } from '../fault.js';
-import { acquire, describeHolder, leaseSettings, type HeldLease, type LeaseSettings, type RepairWait } from './lease.js';
+import { acquire, describeHolder, leaseSettingsFor, type HeldLease, type LeaseSettings, type RepairWait } from './lease.js';
 import { planRolling, type RolloutPlan, type SlotState } from './rollout-plan.js';
 import { observe, ordinalOf, targetHash, type InstanceEvent, type LeasedContext, type RolloutContext, type RolloutEvent } from './rollout-context.js';
 import { runStep } from './steps.js';
@@ -183,7 +183,7 @@ export async function rollout(run: RunContext, environmentName: string, request:
   const { moves: _moves, leave: _leave, ...resume } = options;
   await recoverInterrupted(run, service, environment.name, resume);
   if (options.resume === false) await requireUnlocked(run, service, environment.name);
-  const { lease, interrupted } = await acquire(run.db, service, environment.name, 0, options.lease ?? leaseSettings(run.env), repairWait(options));
+  const { lease, interrupted } = await acquire(run.db, service, environment.name, 0, options.lease ?? leaseSettingsFor(run), repairWait(options));
   if (interrupted) {
     lease.stop();
     throw failed(`rollout #${interrupted.id} of ${service} in ${environment.name} was interrupted again; run the command again`);
@@ -266,7 +266,7 @@ export async function recoverInterrupted(run: RunContext, service: string, envir
   await requireHosts(run, service, environmentOf(run.project, environment), what);
   // A lease taken by another rollout between the check and the take is refused by the take (its holder is alive).
   if (options.resume === false) await requireUnlocked(run, service, environment);
-  const { lease, interrupted } = await acquire(run.db, service, environment, 0, options.lease ?? leaseSettings(run.env), repairWait(options));
+  const { lease, interrupted } = await acquire(run.db, service, environment, 0, options.lease ?? leaseSettingsFor(run), repairWait(options));
   if (!interrupted) {
     await lease.release();
     return undefined;

@@ -18,7 +18,7 @@ import type { SlotInput } from './instance-spec.js';
 import { observeNetwork } from './observe.js';
 import { readConfigFiles, type InstanceFiles } from './instance-files.js';
 import { gatherInventory, SlotPlacer, type PlacementOptions } from './placement.js';
-import { readServiceSecrets, slotContents, specMacKey } from './secrets.js';
+import { readServiceSecrets, sharedSpecMacKey, slotContents } from './secrets.js';
 import type { Placement } from './slots.js';
 
 export type { PlacementOptions };
@@ -50,7 +50,7 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
   const { project, db, hosts } = context;
   const network = networkOf(project, environment);
   const files: InstanceFiles = { secrets: await readServiceSecrets(service, environment, context.env, { db, stateDir: project.stateDir }, project), configs: readConfigFiles(service, project) };
-  const contents = files.secrets.size > 0 || files.configs.length > 0 ? slotContents(specMacKey(project.stateDir), files.secrets, files.configs) : undefined;
+  const contents = files.secrets.size > 0 || files.configs.length > 0 ? slotContents(await sharedSpecMacKey(db, project.stateDir), files.secrets, files.configs) : undefined;
   const ipam = ipamOf(context);
   const dockerName = dockerNetworkName(project.name, network);
   const inventory = await gatherInventory(context, service, environment);

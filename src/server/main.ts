@@ -21,6 +21,10 @@ import { buildApp } from './app.js';
 import { ServerCore } from './core.js';
 import { errorData } from './jobs.js';
 import { startReconciler, type Reconciler } from '../reconcile/loop.js';
+import { Leadership } from '../leader/leadership.js';
+import { leaderTiming } from '../leader/term.js';
+import { berthVersion } from '../leader/version.js';
+import { thisProcess } from '../rollout/lease.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7878';
 
@@ -38,6 +42,13 @@ export interface ServerOptions {
   say: (line: string) => void;
   /** The server's log (JSON lines: internal errors with their stack and request id); default stderr. */
   log?: (line: string) => void;
+  /** The URL the other servers of the store reach this one at (`--advertise`; default: its own URL). */
+  advertise?: string;
+  /** The leader lease (`--leader-ttl`, `--leader-renew`; leader/term.ts): default 10 s, renewed every third. */
+  leaderTtlMs?: number;
+  leaderRenewMs?: number;
+  /** How often a server that shares a PostgreSQL store reads the events the others appended, besides when NOTIFY wakes it (1 s). */
+  eventPollMs?: number;
 }
 
 export interface RunningServer {
@@ -69,9 +80,10 @@ async function resumeInterrupted(core: ServerCore, say: (line: string) => void):
   if (!await latestConfig(core.db)) return;
   for (const r of await openRollouts(core.db)) {
     if (r.status !== 'running') continue;
-    // A holder that still renews its lease (another process on the server's state) goes on by itself.
+    // A holder that still renews its lease (another process on the server's state) goes on by itself; one of an older leader does not.
     const lease = await leaseOf(core.db, r.service, r.environment);
-    if (lease && lease.pid !== process.pid && holderAlive(lease)) continue;
+    if (lease && lease.holder !== thisProcess.holder && holderAlive(lease, Date.now(), core.leaderFence())) continue;
+    if (lease && lease.holder === thisProcess.holder && core.jobs.runsRollout(r.id)) continue;
     say(`resuming rollout #${r.id} (${r.kind} of ${r.service} in ${r.environment}), interrupted at step ${r.done}`);
     const refused = async (error: unknown) => {
       say(`rollout #${r.id} could not be resumed: ${(error as Error).message}`);
@@ -89,6 +101,7 @@ async function resumeInterrupted(core: ServerCore, say: (line: string) => void):
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(options.listen, options.tls !== undefined);
+  const timing = leaderTiming(options.leaderTtlMs, options.leaderRenewMs);
   const https = options.tls ? { cert: tlsFile(options.tls.cert, '--tls-cert'), key: tlsFile(options.tls.key, '--tls-key') } : undefined;
   // Before the store is opened: a new state is made private, an existing one is only reported. The folder holds more
   // than the SQLite store (the audit head, applied bundles, keys), so it is made also when the store is PostgreSQL.
@@ -109,15 +122,48 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-  await resumeInterrupted(core, options.say);
-  const reconciler = options.reconcileIntervalMs === 0 ? undefined : startServerReconciler(core, options.reconcileIntervalMs);
+  if (options.store) await core.events.follow(options.eventPollMs !== undefined ? { pollMs: options.eventPollMs } : {});
+  let reconciler: Reconciler | undefined;
+  const stopping = new Set<Promise<void>>();
+  const leadership = new Leadership({
+    db,
+    id: thisProcess.holder,
+    address: options.advertise ?? url,
+    version: berthVersion(),
+    timing,
+    // SQLite has one server: a lease left by a process of this machine that is gone is taken at once (a restart after kill -9).
+    ...(options.store ? {} : { takeOverDeadLocal: { hostname: thisProcess.hostname } }),
+    onLead: async (epoch) => {
+      if (options.store) {
+        options.say(`leading (epoch ${epoch})`);
+        void core.events.publish('leader-elected', { server: options.advertise ?? url, epoch }).catch(() => {});
+      }
+      await resumeInterrupted(core, options.say);
+      if (options.reconcileIntervalMs !== 0) reconciler = startServerReconciler(core, options.reconcileIntervalMs);
+    },
+    onStepDown: (epoch, why) => {
+      options.say(`stepped down (epoch ${epoch}): ${why}; rollouts and the reconciler stop here, the next leader resumes them`);
+      const stopped = reconciler?.stop();
+      reconciler = undefined;
+      if (stopped) {
+        stopping.add(stopped);
+        void stopped.finally(() => stopping.delete(stopped));
+      }
+    },
+  });
+  core.leadership = leadership;
+  core.leaderCa = https ? [https.cert, ...(options.env.BERTH_SERVER_CA ? [tlsFile(options.env.BERTH_SERVER_CA, 'BERTH_SERVER_CA')] : [])] : undefined;
+  await leadership.start();
   const pruning = keepEventsFor(core, EVENTS_KEPT_MS);
   return {
     app,
     core,
     url,
     close: async () => {
+      await leadership.stop();
       await reconciler?.stop();
+      await Promise.allSettled([...stopping]);
+      await core.events.stopFollowing();
       clearInterval(pruning);
       // Event streams never end by themselves: closed here, or the close would wait for their clients (who resume with Last-Event-ID).
       core.events.closeStreams();

@@ -144,20 +144,20 @@ function checkOutcomes(dir: string): Record<string, string[]> {
 describe('the portable migrations on SQLite', () => {
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  it('there are as many as Berth shipped as SQL, and the fixture still builds version 14', () => {
+  it('there are as many as Berth shipped as SQL, and the fixture still builds the latest version', () => {
     assert.equal(migrations.length, legacySqliteMigrations.length);
-    assert.equal(schemaOf(legacyStore(14)).version, 14);
+    assert.equal(schemaOf(legacyStore(migrations.length)).version, migrations.length);
   });
 
   it('build a new store equivalent to one the SQL built: tables, columns, keys, indexes', async () => {
-    const legacy = schemaOf(legacyStore(14));
+    const legacy = schemaOf(legacyStore(migrations.length));
     const current = schemaOf(await currentStore());
     assert.deepEqual(current, legacy);
-    assert.deepEqual(Object.keys(current.tables).sort(), ['approvals', 'audit', 'builds', 'config_versions', 'deployments', 'events', 'file_hashes', 'front_doors', 'host_states', 'ipam_allocations', 'lease_tokens', 'leases', 'pushes', 'refs', 'releases', 'rollouts', 'scales', 'secrets', 'slots', 'sqlite_sequence', 'tokens']);
+    assert.deepEqual(Object.keys(current.tables).sort(), ['approvals', 'audit', 'builds', 'config_bundles', 'config_versions', 'deployments', 'events', 'file_hashes', 'front_doors', 'host_states', 'ipam_allocations', 'key_fingerprints', 'leader', 'lease_tokens', 'leases', 'pushes', 'refs', 'releases', 'rollouts', 'scales', 'secrets', 'servers', 'slots', 'sqlite_sequence', 'tokens']);
   });
 
   it('whose CHECKs accept and refuse the same rows (an invalid kind, state or status is still refused)', async () => {
-    const legacy = checkOutcomes(legacyStore(14));
+    const legacy = checkOutcomes(legacyStore(migrations.length));
     const current = checkOutcomes(await currentStore());
     assert.deepEqual(current, legacy);
     for (const p of probes) {

@@ -372,4 +372,12 @@ export const legacySqliteMigrations: readonly string[] = [
   ALTER TABLE rollouts_new RENAME TO rollouts;
   CREATE INDEX rollouts_by_service ON rollouts (service, environment, id DESC);
 `,
+  // 015-leadership (never shipped as SQL: the same schema written out, so the two ways keep agreeing)
+  `
+  CREATE TABLE leader (name TEXT PRIMARY KEY, holder TEXT NOT NULL, address TEXT NOT NULL, epoch INTEGER NOT NULL, since INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+  CREATE TABLE servers (id TEXT PRIMARY KEY, address TEXT NOT NULL, version TEXT NOT NULL, started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL);
+  ALTER TABLE leases ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE config_bundles (version INTEGER PRIMARY KEY, bundle BLOB NOT NULL);
+  CREATE TABLE key_fingerprints (name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL);
+`,
 ];
