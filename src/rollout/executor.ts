@@ -51,7 +51,7 @@ import { PREPARE_OPS, type PlannedRelease } from './prepare-step.js';
 
 export interface RolloutOptions {
   timeoutMs?: number;
-  /** Slots of one step launched at once (default 16). */
+  /** Slots of one step launched at once; by default as many on each host as its engine keeps up with (latency-limit.ts). */
   concurrency?: number;
   /** Progress. A sink that returns a promise holds the rollout at a step boundary until it settles (a test acts between two steps). */
   emit?: (event: RolloutEvent) => void | Promise<void>;
@@ -86,7 +86,6 @@ export interface RolloutResult {
 }
 
 const DEFAULT_TIMEOUT_MS = 120_000;
-const DEFAULT_CONCURRENCY = 16;
 
 /** The service's settings as the release recorded them. */
 export function serviceOfRelease(release: Release): ServiceSpec {
@@ -119,7 +118,7 @@ export async function contextFor(run: RunContext, release: Release, environment:
     door,
     rollout: 0,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     emit,
     report: options.report ?? (() => {}),
     ...(options.signal ? { signal: options.signal } : {}),
@@ -485,7 +484,7 @@ async function rollBack(ctx: LeasedContext, record: Rollout, forward: RolloutPla
   let plan: RolloutPlan;
   let back = ctx;
   if (previous) {
-    back = { ...(await contextFor(ctx.run, previous, ctx.environment, { timeoutMs: ctx.timeoutMs, emit: ctx.emit, report: ctx.report, concurrency: ctx.concurrency }, false)), door: ctx.door, lease: ctx.lease };
+    back = { ...(await contextFor(ctx.run, previous, ctx.environment, { timeoutMs: ctx.timeoutMs, emit: ctx.emit, report: ctx.report, ...(ctx.concurrency !== undefined ? { concurrency: ctx.concurrency } : {}) }, false)), door: ctx.door, lease: ctx.lease };
     // A scale goes back to the count it started from, kept in its journaled plan (so also after a crash): its rollback's first step records it.
     const replicas = forward.replicasBefore ?? await replicasIn(ctx.run, serviceOfRelease(previous), ctx.environment);
     const steps = planRolling(record.service, record.environment, replicas, await slotStates(back), { batchSize: replicas, maxUnavailable: replicas, maxSurge: 0 });
