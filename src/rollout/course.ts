@@ -16,6 +16,8 @@ export interface Course<C extends Executing, R> {
   apply(ctx: C, step: RolloutStep): Promise<void>;
   /** Each step a progress line; an operation tells each instance's outcome instead. */
   announce: boolean;
+  /** A cancel (`berth rollout cancel`) stops a forward plan between steps; an operation's cancel reaches only its health gates. */
+  cancels: boolean;
   /** After the last step, the lease still held: records how the rollout ended and lets the lease go (an open canary keeps it). */
   ended(ctx: C, record: Rollout, plan: RolloutPlan): Promise<R>;
   /** Step `at` (0-based) failed and the lease is still held: records it, undoes what the kind undoes, then answers or throws. */

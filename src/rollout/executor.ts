@@ -352,7 +352,7 @@ async function runSteps<C extends Executing>(ctx: C, id: number, plan: RolloutPl
     at.step = index;
     const step = plan.steps[index]!;
     // A cancel stops a forward rollout between steps (it then rolls back); a rollback always runs to its end.
-    if (plan.phase === 'forward' && ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : failed('cancelled');
+    if (course.cancels && plan.phase === 'forward' && ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : failed('cancelled');
     // A renewal that found the lease taken stops the rollout before it changes another instance.
     await ctx.lease.ensureHeld(id);
     if (course.announce) await ctx.emit({ type: 'step', index: index + 1, total: plan.steps.length, text: describeStep(step) });
@@ -370,6 +370,7 @@ function rolloutCourse(endsOpen: boolean, ending?: Continuation['ending']): Cour
   return {
     apply: runStep,
     announce: true,
+    cancels: true,
     async ended(ctx, record, plan) {
       const { db } = ctx.run;
       const { lease } = ctx;

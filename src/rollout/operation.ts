@@ -83,6 +83,7 @@ export function operationCourse<C extends LeasedOperation>(context: C, apply: Ap
   const course: Course<C, OperationResult> = {
     apply,
     announce: false,
+    cancels: false,
     async ended(ctx, record, plan) {
       try {
         const { status, message } = await ending(ctx, record, plan, outcomes);
