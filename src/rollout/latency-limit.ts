@@ -14,8 +14,8 @@ export interface LatencyLimitOptions {
   tolerance: number;
 }
 
-/** Per engine: 8 at once to begin with (three hosts start 24), up to 64. */
-export const ENGINE_LIMIT: LatencyLimitOptions = { initial: 8, min: 2, max: 64, tolerance: 2 };
+/** Per engine: 16 at once to begin with (as many as the fixed limit it replaced), 2 to 64. */
+export const ENGINE_LIMIT: LatencyLimitOptions = { initial: 16, min: 2, max: 64, tolerance: 2 };
 
 export class LatencyLimit {
   #limit: number;
