@@ -5,7 +5,7 @@ import { LatencyLimit } from './latency-limit.js';
 const options = { initial: 4, min: 2, max: 10, tolerance: 2 };
 
 describe('LatencyLimit', () => {
-  it('grows by one per answer while the engine answers within twice its fastest, up to its max', () => {
+  it('grows by one per answer while the engine answers within twice its running average, up to its max', () => {
     const limit = new LatencyLimit(options);
     for (const ms of [100, 150, 199, 120]) limit.sample(ms);
     assert.equal(limit.limit, 8);
@@ -13,7 +13,7 @@ describe('LatencyLimit', () => {
     assert.equal(limit.limit, 10);
   });
 
-  it('shrinks in proportion when the engine answers slower than twice its fastest, down to its min', () => {
+  it('shrinks in proportion when the engine answers slower than twice its running average, down to its min', () => {
     const limit = new LatencyLimit({ ...options, initial: 10 });
     limit.sample(100);
     assert.equal(limit.limit, 10);
@@ -21,6 +21,12 @@ describe('LatencyLimit', () => {
     assert.equal(limit.limit, 5, '10 × 200 / 400');
     limit.sample(10_000);
     assert.equal(limit.limit, 2);
+  });
+
+  it('one fast answer on a busy engine does not make the usual ones count as slow', () => {
+    const limit = new LatencyLimit({ ...options, max: 64 });
+    for (const ms of [1000, 20, 1000, 1200, 900, 1100]) limit.sample(ms);
+    assert.equal(limit.limit, 10, 'grew with each answer');
   });
 
   it('never runs more tasks at once than its limit, and starts waiting ones as the limit grows', async () => {
