@@ -376,7 +376,7 @@ async function main() {
       }
     }
 
-    const ran = (c: Contender) => samples.get(c)!.length > 0;
+    const ran = (c: Contender) => (samples.get(c)?.length ?? 0) > 0;
     const med = (c: Contender, key: keyof Sample) => median(samples.get(c)!.map((s) => s[key]));
     const all = (c: Contender, key: keyof Sample) => (ran(c) ? samples.get(c)!.map((s) => ms(s[key])).join(', ') : 'not run');
     const perRound = (other: Contender) => (ran(other) ? samples.get('berth')!.map((b, i) => `${(b.wall / samples.get(other)![i]!.wall).toFixed(2)}×`).join(', ') : 'not run');
