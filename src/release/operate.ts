@@ -10,8 +10,8 @@ import { removeInstance } from '../rollout/remove.js';
 import { conflict } from '../errors.js';
 import { currentRelease, type OperationKind } from '../store/releases.js';
 import { acquire, leaseSettingsFor, type HeldLease, type LeaseSettings } from '../rollout/lease.js';
-import { actor, recoverInterrupted, repairWait, type RolloutOptions } from '../rollout/executor.js';
-import { applyOperation, operationContext, runOperation, type OperationResult } from '../rollout/operation.js';
+import { actor, recoverInterrupted, repairWait, runOperation, type RolloutOptions } from '../rollout/executor.js';
+import { applyOperation, operationContext, type OperationResult } from '../rollout/operation.js';
 import type { SlotOutcome } from '../rollout/ops-steps.js';
 import type { OperationStep } from '../rollout/rollout-plan.js';
 

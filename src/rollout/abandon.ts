@@ -12,8 +12,8 @@ import { rolloutById, type Rollout } from '../store/releases.js';
 import { acquireToAbandon, leaseSettingsFor, type HeldLease } from './lease.js';
 import { observe, targetHash, type LeasedContext } from './rollout-context.js';
 import type { RolloutPlan, RolloutStep } from './rollout-plan.js';
-import { actor, contextFor, targetOf, usesFrontDoor, type RolloutOptions } from './executor.js';
-import { markAbandoned, runOperation } from './operation.js';
+import { actor, contextFor, runOperation, targetOf, usesFrontDoor, type RolloutOptions } from './executor.js';
+import { markAbandoned } from './operation.js';
 import type { SlotOutcome } from './ops-steps.js';
 import { runStep } from './steps.js';
 
