@@ -224,7 +224,8 @@ export function engineContract(kind: string, setUp: () => Promise<ContractSubjec
       const id = await engine.containers.create(body('watched', { Labels: { 'berth.project': s.project, watched: 'yes' } }));
       await engine.containers.start(unwatched);
       await engine.containers.start(id);
-      await engine.containers.stop(id, 5);
+      // A grace no busy machine runs out of: the exit code must be SIGTERM's, not the SIGKILL after it.
+      await engine.containers.stop(id, 120);
       const actions = await eventually(async () => {
         const of = seen.filter((e) => e.id === id).map((e) => e.action);
         return of.includes('die') ? of : undefined;
