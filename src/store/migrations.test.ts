@@ -102,10 +102,11 @@ const probes: Probe[] = [
   {
     table: 'rollouts',
     row: { service: 's', environment: 'e', release: 1, kind: 'release', status: 'running', actor: 'a', plan: '[]', started_at: 1 },
-    accepted: [...['promote', 'rollback', 'canary', 'scale', 'deploy', 'move', 'reconcile', 'restart', 'stop', 'rm', 'abandon'].map((kind) => ({ kind })), ...['canary', 'succeeded', 'failed', 'rolled-back', 'aborted', 'abandoned'].map((status) => ({ status }))],
+    accepted: [...['promote', 'rollback', 'canary', 'scale', 'deploy', 'move', 'reconcile', 'restart', 'stop', 'rm', 'abandon', 'failover'].map((kind) => ({ kind })), ...['canary', 'succeeded', 'failed', 'rolled-back', 'aborted', 'abandoned'].map((status) => ({ status }))],
     refused: [{ kind: 'bogus' }, { status: 'bogus' }],
   },
   { table: 'scales', row: { service: 's', environment: 'e', replicas: 0 }, accepted: [], refused: [{ replicas: -1 }] },
+  { table: 'host_health', row: { name: 'h', state: 'up', since: 1 }, accepted: [{ state: 'suspect' }, { state: 'down' }, { state: 'returning' }], refused: [{ state: 'draining' }] },
   { table: 'host_states', row: { name: 'h', state: 'draining', actor: 'a', since: 1 }, accepted: [], refused: [{ state: 'active' }] },
   {
     table: 'approvals',
@@ -144,20 +145,20 @@ function checkOutcomes(dir: string): Record<string, string[]> {
 describe('the portable migrations on SQLite', () => {
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  it('there are as many as Berth shipped as SQL, and the fixture still builds version 14', () => {
+  it('there are as many as Berth shipped as SQL, and the fixture still builds version 15', () => {
     assert.equal(migrations.length, legacySqliteMigrations.length);
-    assert.equal(schemaOf(legacyStore(14)).version, 14);
+    assert.equal(schemaOf(legacyStore(15)).version, 15);
   });
 
   it('build a new store equivalent to one the SQL built: tables, columns, keys, indexes', async () => {
-    const legacy = schemaOf(legacyStore(14));
+    const legacy = schemaOf(legacyStore(15));
     const current = schemaOf(await currentStore());
     assert.deepEqual(current, legacy);
-    assert.deepEqual(Object.keys(current.tables).sort(), ['approvals', 'audit', 'builds', 'config_versions', 'deployments', 'events', 'file_hashes', 'front_doors', 'host_states', 'ipam_allocations', 'lease_tokens', 'leases', 'pushes', 'refs', 'releases', 'rollouts', 'scales', 'secrets', 'slots', 'sqlite_sequence', 'tokens']);
+    assert.deepEqual(Object.keys(current.tables).sort(), ['approvals', 'audit', 'builds', 'config_versions', 'deployments', 'events', 'file_hashes', 'front_doors', 'host_health', 'host_states', 'ipam_allocations', 'lease_tokens', 'leases', 'pushes', 'refs', 'releases', 'rollouts', 'scales', 'secrets', 'slots', 'sqlite_sequence', 'tokens']);
   });
 
   it('whose CHECKs accept and refuse the same rows (an invalid kind, state or status is still refused)', async () => {
-    const legacy = checkOutcomes(legacyStore(14));
+    const legacy = checkOutcomes(legacyStore(15));
     const current = checkOutcomes(await currentStore());
     assert.deepEqual(current, legacy);
     for (const p of probes) {

@@ -14,6 +14,7 @@ export interface Schema {
   events: EventsTable;
   file_hashes: FileHashesTable;
   front_doors: FrontDoorsTable;
+  host_health: HostHealthTable;
   host_states: HostStatesTable;
   ipam_allocations: IpamAllocationsTable;
   lease_tokens: LeaseTokensTable;
@@ -109,6 +110,13 @@ export interface FrontDoorsTable {
   environment: string;
   address: string;
   port: number;
+}
+
+export interface HostHealthTable {
+  name: string;
+  state: string;
+  since: number;
+  reason: Generated<string>;
 }
 
 export interface HostStatesTable {
