@@ -21,12 +21,14 @@ import { buildApp } from './app.js';
 import { ServerCore } from './core.js';
 import { errorData } from './jobs.js';
 import { startReconciler, type Reconciler } from '../reconcile/loop.js';
+import { startHostWatch, type HostWatch } from '../fleet/host-watch.js';
+import { failoverOnce, removeStale } from '../fleet/failover.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7878';
 
 export interface ServerOptions {
   listen: string;
-  /** Between the reconciler's periodic passes (it also acts on engine events); 0: no reconciler. */
+  /** Between the reconciler's periodic passes (it also acts on engine events); 0: no reconciler, and no host watch nor failover. */
   reconcileIntervalMs?: number;
   stateDir: string;
   /** Where the store is when not the SQLite file under stateDir (a PostgreSQL database). */
@@ -111,6 +113,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   await resumeInterrupted(core, options.say);
   const reconciler = options.reconcileIntervalMs === 0 ? undefined : startServerReconciler(core, options.reconcileIntervalMs);
+  const hostWatch = options.reconcileIntervalMs === 0 ? undefined : startServerHostWatch(core);
   const pruning = keepEventsFor(core, EVENTS_KEPT_MS);
   return {
     app,
@@ -118,6 +121,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url,
     close: async () => {
       await reconciler?.stop();
+      await hostWatch?.stop();
       clearInterval(pruning);
       // Event streams never end by themselves: closed here, or the close would wait for their clients (who resume with Last-Event-ID).
       core.events.closeStreams();
@@ -159,4 +163,63 @@ function startServerReconciler(core: ServerCore, intervalMs?: number): Reconcile
       audit: async (entry) => void (await core.audit({ actor: 'reconciler', action: entry.action, target: entry.target, params: entry.params, outcome: entry.outcome })),
     },
   );
+}
+
+/**
+ * The watch over every host (fleet/host-watch.ts) and the failover it drives: a host that comes back
+ * has its stale containers removed before it counts as returning; after each round of pings, a
+ * failover pass runs in the background (never two at once, and never holding up the pings: a
+ * failover waits for health gates). Like the reconciler, this is the leader's work.
+ */
+function startServerHostWatch(core: ServerCore): HostWatch & { stop(): Promise<void> } {
+  let failing: Promise<void> | undefined;
+  let again = false;
+  const publish = (type: string, data: object) => void core.events.publish(type, data).catch(() => {});
+  const audit = async (actor: string, entry: { action: string; target: string; outcome: 'succeeded' | 'failed'; params: Record<string, unknown> }) =>
+    void (await core.audit({ actor, action: entry.action, target: entry.target, params: entry.params, outcome: entry.outcome }));
+  const failover = (): void => {
+    if (failing) {
+      again = true;
+      return;
+    }
+    failing = (async () => {
+      const run = await core.run('failover');
+      await failoverOnce(run, { emit: (event) => publish(event.type, event), audit: (entry) => audit('failover', entry) });
+    })()
+      .catch((error: unknown) => publish('failover-failed', { message: (error as Error).message }))
+      .finally(() => {
+        failing = undefined;
+        if (again) {
+          again = false;
+          failover();
+        }
+      });
+  };
+  const watch = startHostWatch(
+    async () => {
+      try {
+        return await core.run('host-watch');
+      } catch {
+        return undefined; // nothing applied yet: no hosts to watch
+      }
+    },
+    {
+      emit: (event) => publish(event.type, event),
+      audit: (entry) => audit('host-watch', entry),
+      onChange: async (run, host, change) => {
+        if (change.from !== 'down' || change.to !== 'returning') return;
+        const removed = await removeStale(run, host);
+        if (removed.length > 0) publish('host-stale-removed', { host, containers: removed });
+      },
+      afterTick: async () => failover(),
+      onError: (error) => publish('host-watch-failed', { message: (error as Error).message }),
+    },
+  );
+  return {
+    tick: () => watch.tick(),
+    async stop() {
+      await watch.stop();
+      await failing;
+    },
+  };
 }
