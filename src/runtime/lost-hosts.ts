@@ -8,14 +8,16 @@
  * rollout that needs it fails naming it, so nothing starts a second copy of what may still run.
  */
 import { downHosts, hostHealth } from '../store/host-health.js';
+import { wardenLeases } from '../store/warden-leases.js';
 import type { RunContext } from './context.js';
 
 export async function lostHosts(run: RunContext, now = Date.now()): Promise<Set<string>> {
   const down = await downHosts(run.db);
   if (down.size === 0) return down;
   const health = await hostHealth(run.db);
+  const leases = await wardenLeases(run.db);
   const grace = run.project.failure.stopGraceMs;
-  return new Set([...down].filter((h) => health.get(h)!.since + grace <= now));
+  return new Set([...down].filter((h) => health.get(h)!.since + grace <= now && (leases.get(h)?.expiresAt ?? 0) + grace <= now));
 }
 
 /** Hosts back after they were down, not yet settled: they get nothing new (as if draining). */
@@ -23,3 +25,7 @@ export async function returningHosts(run: RunContext): Promise<Set<string>> {
   return new Set([...(await hostHealth(run.db)).values()].filter((h) => h.state === 'returning').map((h) => h.name));
 }
 
+/** How long a warden's lease runs from a renewal: the time the server takes to call a silent host down, so its warden has stopped its instances by then. */
+export function wardenLeaseMs(failure: RunContext['project']['failure']): number {
+  return failure.downAfter * failure.intervalMs;
+}

@@ -114,7 +114,7 @@ const probes: Probe[] = [
     accepted: [{ status: 'approved' }, { status: 'rejected' }, { status: 'expired' }],
     refused: [{ status: 'bogus' }],
   },
-  { table: 'tokens', row: { name: 'n', role: 'viewer', hash: 'h', created_by: 'a', created_at: 1 }, accepted: [{ role: 'deployer' }, { role: 'admin' }], refused: [{ role: 'root' }] },
+  { table: 'tokens', row: { name: 'n', role: 'viewer', hash: 'h', created_by: 'a', created_at: 1 }, accepted: [{ role: 'deployer' }, { role: 'admin' }, { role: 'host' }], refused: [{ role: 'root' }] },
   { table: 'leases', row: { service: 's', environment: 'e', rollout: 1, holder: 'h', pid: 1, hostname: 'h', token: 1, acquired_at: 1, expires_at: 2 }, accepted: [], refused: [{ token: 0 }] },
   { table: 'lease_tokens', row: { service: 's', environment: 'e', last: 1 }, accepted: [], refused: [{ last: 0 }] },
 ];
@@ -154,7 +154,7 @@ describe('the portable migrations on SQLite', () => {
     const legacy = schemaOf(legacyStore(15));
     const current = schemaOf(await currentStore());
     assert.deepEqual(current, legacy);
-    assert.deepEqual(Object.keys(current.tables).sort(), ['approvals', 'audit', 'builds', 'config_versions', 'deployments', 'events', 'file_hashes', 'front_doors', 'host_health', 'host_states', 'ipam_allocations', 'lease_tokens', 'leases', 'pushes', 'refs', 'releases', 'rollouts', 'scales', 'secrets', 'slots', 'sqlite_sequence', 'tokens']);
+    assert.deepEqual(Object.keys(current.tables).sort(), ['approvals', 'audit', 'builds', 'config_versions', 'deployments', 'events', 'file_hashes', 'front_doors', 'host_health', 'host_states', 'ipam_allocations', 'lease_tokens', 'leases', 'pushes', 'refs', 'releases', 'rollouts', 'scales', 'secrets', 'slots', 'sqlite_sequence', 'tokens', 'warden_leases']);
   });
 
   it('whose CHECKs accept and refuse the same rows (an invalid kind, state or status is still refused)', async () => {

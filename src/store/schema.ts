@@ -16,6 +16,7 @@ export interface Schema {
   front_doors: FrontDoorsTable;
   host_health: HostHealthTable;
   host_states: HostStatesTable;
+  warden_leases: WardenLeasesTable;
   ipam_allocations: IpamAllocationsTable;
   lease_tokens: LeaseTokensTable;
   leases: LeasesTable;
@@ -117,6 +118,12 @@ export interface HostHealthTable {
   state: string;
   since: number;
   reason: Generated<string>;
+}
+
+export interface WardenLeasesTable {
+  host: string;
+  renewed_at: number;
+  expires_at: number;
 }
 
 export interface HostStatesTable {

@@ -380,6 +380,11 @@ export const legacySqliteMigrations: readonly string[] = [
     since  INTEGER NOT NULL,
     reason TEXT NOT NULL DEFAULT ''
   );
+  CREATE TABLE warden_leases (
+    host       TEXT PRIMARY KEY,
+    renewed_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
   CREATE TABLE rollouts_new (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     service     TEXT NOT NULL,
@@ -401,5 +406,18 @@ export const legacySqliteMigrations: readonly string[] = [
   DROP TABLE rollouts;
   ALTER TABLE rollouts_new RENAME TO rollouts;
   CREATE INDEX rollouts_by_service ON rollouts (service, environment, id DESC);
+  CREATE TABLE tokens_new (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT NOT NULL UNIQUE,
+    role       TEXT NOT NULL CHECK (role IN ('viewer', 'deployer', 'admin', 'host')),
+    envs       TEXT NOT NULL DEFAULT '[]',
+    hash       TEXT NOT NULL UNIQUE,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+  INSERT INTO tokens_new SELECT id, name, role, envs, hash, created_by, created_at, revoked_at FROM tokens;
+  DROP TABLE tokens;
+  ALTER TABLE tokens_new RENAME TO tokens;
 `,
 ];
