@@ -23,6 +23,7 @@ import { errorData } from './jobs.js';
 import { startReconciler, type Reconciler } from '../reconcile/loop.js';
 import { startHostWatch, type HostWatch } from '../fleet/host-watch.js';
 import { failoverOnce, removeStale } from '../fleet/failover.js';
+import { prepullReleases } from '../fleet/prepull.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7878';
 
@@ -169,11 +170,27 @@ function startServerReconciler(core: ServerCore, intervalMs?: number): Reconcile
  * The watch over every host (fleet/host-watch.ts) and the failover it drives: a host that comes back
  * has its stale containers removed before it counts as returning; after each round of pings, a
  * failover pass runs in the background (never two at once, and never holding up the pings: a
- * failover waits for health gates). Like the reconciler, this is the leader's work.
+ * failover waits for health gates), and so does the pre-pull of the releases' images onto every
+ * host that may run them. Like the reconciler, this is the leader's work.
  */
 function startServerHostWatch(core: ServerCore): HostWatch & { stop(): Promise<void> } {
   let failing: Promise<void> | undefined;
   let again = false;
+  let pulling: Promise<void> | undefined;
+  /** Release × host pulled already (prepull.ts): only a new release or host costs a pull. */
+  const pulled = new Set<string>();
+  const prepull = (): void => {
+    pulling ??= (async () => {
+      const run = await core.run('prepull');
+      for (const r of await prepullReleases(run, pulled)) if (r.error === undefined) publish('image-prepulled', r);
+    })()
+      .catch(() => {
+        // A host that does not answer now is asked again after the next round.
+      })
+      .finally(() => {
+        pulling = undefined;
+      });
+  };
   const publish = (type: string, data: object) => void core.events.publish(type, data).catch(() => {});
   const audit = async (actor: string, entry: { action: string; target: string; outcome: 'succeeded' | 'failed'; params: Record<string, unknown> }) =>
     void (await core.audit({ actor, action: entry.action, target: entry.target, params: entry.params, outcome: entry.outcome }));
@@ -211,7 +228,10 @@ function startServerHostWatch(core: ServerCore): HostWatch & { stop(): Promise<v
         const removed = await removeStale(run, host);
         if (removed.length > 0) publish('host-stale-removed', { host, containers: removed });
       },
-      afterTick: async () => failover(),
+      afterTick: async () => {
+        failover();
+        prepull();
+      },
       onError: (error) => publish('host-watch-failed', { message: (error as Error).message }),
     },
   );
@@ -219,7 +239,7 @@ function startServerHostWatch(core: ServerCore): HostWatch & { stop(): Promise<v
     tick: () => watch.tick(),
     async stop() {
       await watch.stop();
-      await failing;
+      await Promise.allSettled([failing, pulling]);
     },
   };
 }
