@@ -4,10 +4,16 @@
  * image already on the host, its loop, token (0400) and the server's CA copied in through the
  * archive API (never in its environment, command or inspect output), then started.
  */
+import { createHash } from 'node:crypto';
 import { pack } from 'tar-stream';
 import { createHostToken } from '../access/tokens.js';
 import type { RunContext } from '../runtime/context.js';
+import type { CreateBody } from '../engine/containers.js';
+import { reasonOf } from '../runtime/reach.js';
 import { WARDEN_DIR, WARDEN_NAME, WARDEN_SCRIPT, wardenBody } from './warden-spec.js';
+
+/** The digest of what a warden runs (its container's settings and its loop), on its container: a warden that matches is left alone. */
+export const WARDEN_SPEC_LABEL = 'berth.warden-spec';
 
 export interface WardenOptions {
   /** The warden image's ID or reference on the host. */
@@ -25,13 +31,48 @@ export async function ensureWarden(run: RunContext, host: string, options: Warde
   const engine = run.hosts.engine(host);
   const { token, record } = await createHostToken(run.db, host, options.actor);
   await engine.containers.remove(WARDEN_NAME);
-  const failure = run.project.failure;
-  const id = await engine.containers.create(
-    wardenBody({ host, image: options.image, server: options.server, project: run.project.name, renewSeconds: Math.max(1, Math.round(failure.intervalMs / 1000)), stopGraceSeconds: Math.max(1, Math.round(failure.stopGraceMs / 1000)) }),
-  );
+  const body = wardenBodyFor(run, host, options);
+  const id = await engine.containers.create({ ...body, Labels: { ...body.Labels, [WARDEN_SPEC_LABEL]: wardenDigest(body, options.ca) } });
   await engine.containers.putArchive(id, '/', await wardenFiles(token, options.ca));
   await engine.containers.start(id);
   return { id, token: record.name };
+}
+
+function wardenBodyFor(run: RunContext, host: string, options: WardenOptions): CreateBody {
+  const failure = run.project.failure;
+  return wardenBody({ host, image: options.image, server: options.server, project: run.project.name, renewSeconds: Math.max(1, Math.round(failure.intervalMs / 1000)), stopGraceSeconds: Math.max(1, Math.round(failure.stopGraceMs / 1000)) });
+}
+
+function wardenDigest(body: CreateBody, ca: string): string {
+  return createHash('sha256').update(JSON.stringify(body)).update('\0').update(WARDEN_SCRIPT).update('\0').update(ca).digest('hex').slice(0, 16);
+}
+
+export interface WardenPlaced {
+  host: string;
+  /** kept: its warden already ran this image and spec; placed: created or replaced; failed: see error. */
+  outcome: 'kept' | 'placed' | 'failed';
+  error?: string;
+}
+
+/**
+ * A warden on each of the project's hosts (the server's host watch calls it after its rounds): a
+ * host whose warden runs with the same spec is left alone (no new token), any other gets one
+ * (ensureWarden). A host that fails is reported and tried again on the next call.
+ */
+export async function ensureWardens(run: RunContext, options: WardenOptions, hosts: readonly string[] = run.project.hosts.map((h) => h.name)): Promise<WardenPlaced[]> {
+  return Promise.all(
+    hosts.map(async (host): Promise<WardenPlaced> => {
+      try {
+        const engine = run.hosts.engine(host);
+        const current = await engine.containers.inspect(WARDEN_NAME);
+        if (current?.running && current.labels[WARDEN_SPEC_LABEL] === wardenDigest(wardenBodyFor(run, host, options), options.ca)) return { host, outcome: 'kept' };
+        await ensureWarden(run, host, options);
+        return { host, outcome: 'placed' };
+      } catch (error) {
+        return { host, outcome: 'failed', error: reasonOf(error) };
+      }
+    }),
+  );
 }
 
 async function wardenFiles(token: string, ca: string): Promise<Buffer> {
