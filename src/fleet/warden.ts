@@ -59,14 +59,16 @@ export interface WardenPlaced {
  * host whose warden runs with the same spec is left alone (no new token), any other gets one
  * (ensureWarden). A host that fails is reported and tried again on the next call.
  */
-export async function ensureWardens(run: RunContext, options: WardenOptions, hosts: readonly string[] = run.project.hosts.map((h) => h.name)): Promise<WardenPlaced[]> {
+export async function ensureWardens(run: RunContext, options: Omit<WardenOptions, 'image'> & { image: string | ((host: string) => Promise<string>) }, hosts: readonly string[] = run.project.hosts.map((h) => h.name)): Promise<WardenPlaced[]> {
   return Promise.all(
     hosts.map(async (host): Promise<WardenPlaced> => {
       try {
         const engine = run.hosts.engine(host);
+        const image = typeof options.image === 'string' ? options.image : await options.image(host);
+        const wanted = { ...options, image };
         const current = await engine.containers.inspect(WARDEN_NAME);
-        if (current?.running && current.labels[WARDEN_SPEC_LABEL] === wardenDigest(wardenBodyFor(run, host, options), options.ca)) return { host, outcome: 'kept' };
-        await ensureWarden(run, host, options);
+        if (current?.running && current.labels[WARDEN_SPEC_LABEL] === wardenDigest(wardenBodyFor(run, host, wanted), options.ca)) return { host, outcome: 'kept' };
+        await ensureWarden(run, host, wanted);
         return { host, outcome: 'placed' };
       } catch (error) {
         return { host, outcome: 'failed', error: reasonOf(error) };

@@ -24,6 +24,7 @@ import { startReconciler, type Reconciler } from '../reconcile/loop.js';
 import { startHostWatch, type HostWatch } from '../fleet/host-watch.js';
 import { failoverOnce, removeStale } from '../fleet/failover.js';
 import { prepullReleases } from '../fleet/prepull.js';
+import { startWardens, type WardenTarget } from './wardens.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7878';
 
@@ -39,6 +40,11 @@ export interface ServerOptions {
   /** Folders applied configurations may read besides their own files (`--allow-read`; config/readable-files.ts). */
   allowRead?: readonly string[];
   say: (line: string) => void;
+  /**
+   * Where the hosts' wardens reach this server and what they trust; by default, with TLS, the listen URL and
+   * the server's certificate. Without either, no warden is placed.
+   */
+  warden?: WardenTarget;
   /** The server's log (JSON lines: internal errors with their stack and request id); default stderr. */
   log?: (line: string) => void;
 }
@@ -114,7 +120,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   await resumeInterrupted(core, options.say);
   const reconciler = options.reconcileIntervalMs === 0 ? undefined : startServerReconciler(core, options.reconcileIntervalMs);
-  const hostWatch = options.reconcileIntervalMs === 0 ? undefined : startServerHostWatch(core);
+  const wardens = options.warden ?? (https && !isUnspecified(host) ? { server: url, ca: https.cert.toString('utf8') } : undefined);
+  const hostWatch = options.reconcileIntervalMs === 0 ? undefined : startServerHostWatch(core, wardens);
   const pruning = keepEventsFor(core, EVENTS_KEPT_MS);
   return {
     app,
@@ -130,6 +137,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await closeStore(db);
     },
   };
+}
+
+/** 0.0.0.0 or ::: a listen address no host can use as the server's URL. */
+function isUnspecified(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
 }
 
 /** A week of events for a client to resume from; older ones go (the rollouts' journal and the audit log keep what they record). */
@@ -171,9 +183,10 @@ function startServerReconciler(core: ServerCore, intervalMs?: number): Reconcile
  * has its stale containers removed before it counts as returning; after each round of pings, a
  * failover pass runs in the background (never two at once, and never holding up the pings: a
  * failover waits for health gates), and so does the pre-pull of the releases' images onto every
- * host that may run them. Like the reconciler, this is the leader's work.
+ * host that may run them, and the warden pass (server/wardens.ts) when the wardens can reach the
+ * server. Like the reconciler, this is the leader's work.
  */
-function startServerHostWatch(core: ServerCore): HostWatch & { stop(): Promise<void> } {
+function startServerHostWatch(core: ServerCore, wardenTarget: WardenTarget | undefined): HostWatch & { stop(): Promise<void> } {
   let failing: Promise<void> | undefined;
   let again = false;
   let pulling: Promise<void> | undefined;
@@ -192,6 +205,7 @@ function startServerHostWatch(core: ServerCore): HostWatch & { stop(): Promise<v
       });
   };
   const publish = (type: string, data: object) => void core.events.publish(type, data).catch(() => {});
+  const wardens = wardenTarget ? startWardens(core, wardenTarget, publish) : undefined;
   const audit = async (actor: string, entry: { action: string; target: string; outcome: 'succeeded' | 'failed'; params: Record<string, unknown> }) =>
     void (await core.audit({ actor, action: entry.action, target: entry.target, params: entry.params, outcome: entry.outcome }));
   const failover = (): void => {
@@ -231,6 +245,7 @@ function startServerHostWatch(core: ServerCore): HostWatch & { stop(): Promise<v
       afterTick: async () => {
         failover();
         prepull();
+        wardens?.kick();
       },
       onError: (error) => publish('host-watch-failed', { message: (error as Error).message }),
     },
@@ -239,7 +254,7 @@ function startServerHostWatch(core: ServerCore): HostWatch & { stop(): Promise<v
     tick: () => watch.tick(),
     async stop() {
       await watch.stop();
-      await Promise.allSettled([failing, pulling]);
+      await Promise.allSettled([failing, pulling, wardens?.stop()]);
     },
   };
 }
