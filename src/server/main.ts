@@ -41,8 +41,9 @@ export interface ServerOptions {
   allowRead?: readonly string[];
   say: (line: string) => void;
   /**
-   * Where the hosts' wardens reach this server and what they trust; by default, with TLS, the listen URL and
-   * the server's certificate. Without either, no warden is placed.
+   * Where the hosts' wardens reach this server and what they trust; by default, with TLS on an address other
+   * hosts can reach (not loopback, not 0.0.0.0 or ::), the listen URL and the server's certificate. Otherwise no
+   * warden is placed: a warden that cannot reach the server stops every instance on its host.
    */
   warden?: WardenTarget;
   /** The server's log (JSON lines: internal errors with their stack and request id); default stderr. */
@@ -120,7 +121,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   await resumeInterrupted(core, options.say);
   const reconciler = options.reconcileIntervalMs === 0 ? undefined : startServerReconciler(core, options.reconcileIntervalMs);
-  const wardens = options.warden ?? (https && !isUnspecified(host) ? { server: url, ca: https.cert.toString('utf8') } : undefined);
+  const wardens = options.warden ?? (https && !isUnspecified(host) && !isLoopback(host) ? { server: url, ca: https.cert.toString('utf8') } : undefined);
   const hostWatch = options.reconcileIntervalMs === 0 ? undefined : startServerHostWatch(core, wardens);
   const pruning = keepEventsFor(core, EVENTS_KEPT_MS);
   return {

@@ -69,8 +69,12 @@ export function startWardens(core: ServerCore, target: WardenTarget, publish: (t
         });
     },
     async stop() {
-      await running;
-      if (db) await closeStore(await db);
+      // A first build of the image may take minutes (the Debian bootstrap): the server's close does not wait for it.
+      const close = async () => {
+        if (db) await closeStore(await db);
+      };
+      if (running) void running.then(close).catch(() => {});
+      else await close();
     },
   };
 }
