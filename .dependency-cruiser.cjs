@@ -44,7 +44,7 @@ const LAYERS = {
   rollout: ['runtime', 'imaging', 'config', 'engine', 'health', 'lb', 'network', 'placement', 'registry', 'secrets', 'store'],
   // the workflows on the executor
   release: ['rollout', 'runtime', 'imaging', 'config', 'engine', 'health', 'lb', 'network', 'placement', 'registry', 'secrets', 'store'],
-  fleet: ['config', 'placement', 'release', 'rollout', 'runtime', 'store'],
+  fleet: ['access', 'config', 'engine', 'imaging', 'placement', 'registry', 'release', 'rollout', 'runtime', 'store'], // access: a warden's host token; engine: the warden's container body; imaging, registry: the warden's image built and pushed
   reconcile: ['config', 'engine', 'lb', 'release', 'rollout', 'runtime', 'store'],
   remote: ['rollout/rollout-context.ts', 'rollout/executor.ts'], // the types of a rollout's events and result
   // one request type per operation, built by the CLI and the routes, checked and run here

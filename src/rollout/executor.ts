@@ -165,7 +165,7 @@ export async function usesFrontDoor(run: RunContext, kind: RolloutKind, service:
   if (kind === 'deploy') return false;
   // The reconciler brings back what there was: a front door only where one was recorded.
   if (kind === 'reconcile') return await frontDoorPort(run.db, service, environment) !== undefined;
-  if (kind === 'scale' || kind === 'rollback' || kind === 'move') return await frontDoorPort(run.db, service, environment) !== undefined || !await lastRanByDeploy(run, service, environment);
+  if (kind === 'scale' || kind === 'rollback' || kind === 'move' || kind === 'failover') return await frontDoorPort(run.db, service, environment) !== undefined || !await lastRanByDeploy(run, service, environment);
   return true;
 }
 
@@ -393,7 +393,7 @@ function rolloutCourse(endsOpen: boolean, ending?: Continuation['ending']): Cour
         await ctx.lease.release();
         throw rollbackFailed(record, plan, error);
       }
-      if (record.kind === 'move' || record.kind === 'reconcile') return await stopMove(ctx, record, error);
+      if (record.kind === 'move' || record.kind === 'reconcile' || record.kind === 'failover') return await stopMove(ctx, record, error);
       return await rollBack(ctx, record, plan, error);
     },
   };

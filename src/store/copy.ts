@@ -14,8 +14,8 @@ import type { Schema } from './schema.js';
 
 /** Every table of the schema (schema.ts), in a fixed order. */
 export const TABLES: readonly (keyof Schema)[] = [
-  'approvals', 'audit', 'builds', 'config_bundles', 'config_versions', 'deployments', 'events', 'file_hashes', 'front_doors', 'host_states', 'ipam_allocations', 'key_fingerprints',
-  'leader', 'lease_tokens', 'leases', 'pushes', 'refs', 'releases', 'rollouts', 'scales', 'secrets', 'servers', 'slots', 'tokens',
+  'approvals', 'audit', 'builds', 'config_bundles', 'config_versions', 'deployments', 'events', 'file_hashes', 'front_doors', 'host_health', 'host_states', 'ipam_allocations', 'key_fingerprints',
+  'leader', 'lease_tokens', 'leases', 'pushes', 'refs', 'releases', 'rollouts', 'scales', 'secrets', 'servers', 'slots', 'tokens', 'warden_leases',
 ];
 
 /** The identity columns PostgreSQL counts (migrations' autoId). */

@@ -15,7 +15,9 @@ export interface Schema {
   events: EventsTable;
   file_hashes: FileHashesTable;
   front_doors: FrontDoorsTable;
+  host_health: HostHealthTable;
   host_states: HostStatesTable;
+  warden_leases: WardenLeasesTable;
   ipam_allocations: IpamAllocationsTable;
   key_fingerprints: KeyFingerprintsTable;
   leader: LeaderTable;
@@ -113,6 +115,19 @@ export interface FrontDoorsTable {
   environment: string;
   address: string;
   port: number;
+}
+
+export interface HostHealthTable {
+  name: string;
+  state: string;
+  since: number;
+  reason: Generated<string>;
+}
+
+export interface WardenLeasesTable {
+  host: string;
+  renewed_at: number;
+  expires_at: number;
 }
 
 export interface HostStatesTable {
