@@ -8,6 +8,7 @@
  * The store wins over this process's memory: a state changed elsewhere (an operator's
  * undrain) is taken up at the next round. Never two rounds at once.
  */
+import { pauseUnless } from '../time.js';
 import type { FailureSettings } from '../config/model.js';
 import type { RunContext } from '../runtime/context.js';
 import { reasonOf } from '../runtime/reach.js';
@@ -118,7 +119,7 @@ export function startHostWatch(getRun: () => Promise<RunContext | undefined>, op
       if (signal.aborted || stopped) return;
       // A stream that ended after it had answered is news; one that never opened is the pings' to count.
       if (answered || memory.get(host)?.state === 'up') void tick().catch(() => {});
-      await pause(interval, signal);
+      await pauseUnless(interval, signal);
     }
   }
 
@@ -158,18 +159,4 @@ export function startHostWatch(getRun: () => Promise<RunContext | undefined>, op
       await running;
     },
   };
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }
