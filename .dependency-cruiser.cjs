@@ -45,19 +45,23 @@ const LAYERS = {
   rollout: ['runtime', 'imaging', 'config', 'engine', 'health', 'lb', 'network', 'placement', 'registry', 'secrets', 'store'],
   // the workflows on the executor
   release: ['rollout', 'runtime', 'imaging', 'config', 'engine', 'health', 'lb', 'network', 'placement', 'registry', 'secrets', 'store'],
-  fleet: ['config', 'placement', 'release', 'rollout', 'runtime', 'store'],
+  fleet: ['access', 'config', 'engine', 'imaging', 'placement', 'registry', 'release', 'rollout', 'runtime', 'store'], // access: a warden's host token; engine: the warden's container body; imaging, registry: the warden's image built and pushed
   reconcile: ['config', 'engine', 'lb', 'release', 'rollout', 'runtime', 'store'],
   remote: ['rollout/rollout-context.ts', 'rollout/executor.ts'], // the types of a rollout's events and result
   // one request type per operation, built by the CLI and the routes, checked and run here
   requests: ['config', 'fleet', 'release', 'rollout', 'runtime', 'store'],
+  // the leader lease of servers sharing a store: its pure term, the timer, forwarding to the leader
+  leader: ['store'],
   // front doors: nothing below imports them
-  server: ['access', 'apply', 'config', 'engine', 'fleet', 'reconcile', 'registry', 'release', 'remote', 'requests', 'rollout', 'runtime', 'secrets', 'store'],
+  server: ['leader', 'access', 'apply', 'config', 'engine', 'fleet', 'reconcile', 'registry', 'release', 'remote', 'requests', 'rollout', 'runtime', 'secrets', 'store'],
   // routes: parse, authorise, call the core the CLI calls, answer; they read no store and never import app.ts
   'server/routes': [
     'server/core.ts', 'server/jobs.ts', 'server/events.ts', 'server/request.ts', 'server/limits.ts',
     'access', 'apply', 'config', 'fleet', 'reconcile', 'registry', 'release', 'requests', 'rollout', 'runtime', 'secrets',
+    'leader/status.ts', // berth server status: read from the store, as every server answers alike
   ],
   cli: [
+    'leader/status.ts', // berth server status read from the store, without a server
     'access', 'apply', 'config', 'doctor', 'engine', 'fleet', 'imaging', 'lb', 'network', 'reconcile', 'registry', 'release', 'remote', 'requests', 'rollout', 'runtime', 'secrets', 'store', 'supervisor',
     'server/main.ts', // `berth server` loads the server when it runs (a dynamic import)
   ],

@@ -114,6 +114,15 @@ export function positiveFlag(name: string): number | undefined {
 }
 
 /** The list starting at its `round`-th item, so no contender always goes first. */
+/** The value after `name` on the command line, if given. */
+export function stringFlag(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  if (at < 0) return undefined;
+  const value = process.argv[at + 1];
+  if (value === undefined || value.startsWith('--')) throw new Error(`${name} needs a value`);
+  return value;
+}
+
 export function rotated<T>(list: readonly T[], round: number): T[] {
   const at = round % list.length;
   return [...list.slice(at), ...list.slice(0, at)];

@@ -5,7 +5,7 @@ import type { Role } from '../store/tokens.js';
 import { lacks, mayChange, type AccessLevel } from './roles.js';
 
 describe('lacks (the role matrix)', () => {
-  const allowed: Record<Role, AccessLevel[]> = { viewer: ['read'], deployer: ['read', 'deploy'], admin: ['read', 'deploy', 'admin'] };
+  const allowed: Record<Role, AccessLevel[]> = { host: ['host'], viewer: ['read'], deployer: ['read', 'deploy'], admin: ['read', 'deploy', 'admin'] };
   for (const role of ['viewer', 'deployer', 'admin'] as const) {
     for (const level of ['read', 'deploy', 'admin'] as const) {
       const may = allowed[role].includes(level);
@@ -16,6 +16,14 @@ describe('lacks (the role matrix)', () => {
       });
     }
   }
+
+  it('a host token may renew its own host\'s lease and nothing else; no other token may', () => {
+    const warden = { role: 'host' as const, envs: ['h1'] };
+    assert.equal(lacks(warden, { level: 'host', environment: 'h1' }), undefined);
+    assert.equal(lacks(warden, { level: 'host', environment: 'h2' }), 'rights on host h2 (this token speaks for h1)');
+    for (const level of ['read', 'deploy', 'admin'] as const) assert.match(lacks(warden, { level }) ?? '', /^the role \w+ \(this token is a host\)$/);
+    assert.equal(lacks({ role: 'admin', envs: [] }, { level: 'host', environment: 'h1' }), 'the role host (this token is a admin; only a host\'s warden renews its lease)');
+  });
 
   it('names the role a request needs', () => {
     assert.equal(lacks({ role: 'viewer', envs: [] }, { level: 'deploy', environment: 'dev' }), 'the role deployer (this token is a viewer)');

@@ -40,6 +40,20 @@ export async function createToken(db: Store, request: { name: string; role: stri
   return { token, record };
 }
 
+/**
+ * A warden's token for `host` (role host, named warden-<host>, or with a suffix when that name was
+ * used before): it may renew that host's lease and nothing else. The host's earlier ones are revoked.
+ */
+export async function createHostToken(db: Store, host: string, createdBy: string, now = Date.now()): Promise<CreatedToken> {
+  const base = `warden-${host}`;
+  if (!NAME.test(`${base}-xxxxxxxx`)) throw invalid(`host "${host}" makes no token name`, { fix: 'name hosts with lowercase letters, digits, ".", "_" and "-" (up to 48)' });
+  for (const old of await listTokens(db)) if (old.role === 'host' && old.envs.includes(host) && old.revokedAt === null) await revokeToken(db, old.name, now);
+  const name = (await tokenByName(db, base)) ? `${base}-${now.toString(36)}` : base;
+  const token = newTokenSecret();
+  const record = await insertToken(db, { name, role: 'host', envs: [host], hash: hashToken(token), createdBy }, now);
+  return { token, record };
+}
+
 /** The first start of a server: an admin token when the store has none, else undefined. */
 export async function bootstrapAdmin(db: Store): Promise<CreatedToken | undefined> {
   if (await countTokens(db) > 0) return undefined;

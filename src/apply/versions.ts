@@ -4,15 +4,15 @@
  * file, line and key, and nothing is applied), diffed against the version
  * before, and on success renamed to config/v<N> and recorded.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Project } from '../config/model.js';
 import { loadProject } from '../config/project.js';
 import { conflict, forbidden, invalid, unavailable, type BerthError } from '../errors.js';
 import type { Store } from '../store/db.js';
-import { insertConfig, latestConfig, listConfigs, type ConfigVersion } from '../store/configs.js';
-import { bundleDigests, secretRefs, type Bundle } from './bundle.js';
+import { configBundle, insertConfig, latestConfig, listConfigs, saveConfigBundle, type ConfigVersion } from '../store/configs.js';
+import { bundleDigests, decodeBundle, encodeBundle, secretRefs, type Bundle, type WireBundle } from './bundle.js';
 import { diffBundles, type ConfigDiff } from './diff.js';
 
 export const configRoot = (stateDir: string) => join(stateDir, 'config');
@@ -76,6 +76,7 @@ export async function applyBundle(db: Store, stateDir: string, env: NodeJS.Proce
     if (latest && latest.project !== project.name) {
       throw conflict(`this server runs project "${latest.project}"; the configuration applied is project "${project.name}"`, { fix: `apply it to a server of its own (berth server --state <another folder>), or rename "project:" in berth.yaml to ${latest.project}` });
     }
+    if (latest) await ensureVersionDir(db, stateDir, latest.version);
     const diff = diffBundles(latest ? readBundle(versionDir(stateDir, latest.version)) : new Map(), bundle);
     const { files, digest } = bundleDigests(bundle);
     if (options.dryRun || (latest && latest.digest === digest)) {
@@ -84,7 +85,36 @@ export async function applyBundle(db: Store, stateDir: string, env: NodeJS.Proce
     const next = (latest?.version ?? 0) + 1;
     renameSync(staging, versionDir(stateDir, next));
     const recorded: ConfigVersion = await insertConfig(db, { project: project.name, digest, files, actor: options.actor });
+    await saveConfigBundle(db, recorded.version, Buffer.from(JSON.stringify(encodeBundle(bundle))));
     return { version: recorded.version, project: project.name, applied: true, dryRun: false, diff };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Makes config/v<N> from the store when this server's state folder lacks it: another server of the
+ * store applied it (or this one took over from it). One applied before the store kept the files
+ * (an older Berth) cannot be made: a clear error, not a server that silently runs another configuration.
+ */
+export async function ensureVersionDir(db: Store, stateDir: string, version: number): Promise<void> {
+  const dir = versionDir(stateDir, version);
+  if (existsSync(dir)) return;
+  const kept = await configBundle(db, version);
+  if (!kept) {
+    throw unavailable(`configuration version ${version} is not in ${dir}, and the store does not keep its files (it was applied by an older Berth)`, {
+      fix: `copy ${dir} from the server that applied it, or apply the configuration again (berth apply)`,
+    });
+  }
+  const staging = join(configRoot(stateDir), `.staging-${randomBytes(6).toString('hex')}`);
+  try {
+    mkdirSync(staging, { recursive: true, mode: 0o700 });
+    writeBundle(staging, decodeBundle(JSON.parse(Buffer.from(kept).toString('utf8')) as WireBundle));
+    renameSync(staging, dir);
+  } catch (error) {
+    // Another request made it meanwhile: that one is the same files.
+    if (existsSync(dir)) return;
+    throw cannotWrite(dir, error);
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }

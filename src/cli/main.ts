@@ -26,6 +26,7 @@ import { approvalsCommand, approveCommand, rejectCommand } from './commands/appr
 import { auditCommand } from './commands/audit.js';
 import { tokenCommand } from './commands/token.js';
 import { serverCommand } from './commands/server.js';
+import { storeCommand } from './commands/store.js';
 import { serverTarget } from '../remote/target.js';
 import { secretCommand } from './commands/secret.js';
 import { statusCommand } from './commands/status.js';
@@ -60,6 +61,7 @@ const commands: Command[] = [
   hostsCommand,
   doctorCommand,
   serverCommand,
+  storeCommand,
   applyCommand,
   tokenCommand,
   approvalsCommand,

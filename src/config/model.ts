@@ -67,6 +67,8 @@ export interface Project {
   registry: RegistrySettings;
   retention: RetentionSettings;
   hosts: HostSpec[];
+  /** How the server tells a failed host (`fleet.failure`). */
+  failure: FailureSettings;
   networks: Map<string, NetworkSpec>;
   services: Map<string, ServiceSpec>;
   environments: Map<string, EnvironmentSpec>;
@@ -263,3 +265,21 @@ export interface EnvironmentSpec {
   /** How long such an approval may wait before it expires. */
   approvalTimeoutMs: number;
 }
+
+/**
+ * How the server watches each host (`fleet.failure`): a ping of its engine every `intervalMs`
+ * (answered within `timeoutMs`), `suspectAfter` misses in a row make it suspect, `downAfter` down;
+ * one that answers again gets no new instances until it has answered for `settleMs`. `stopGraceMs`:
+ * after a down host's warden lease ended, the time its warden has to stop its instances before
+ * they start elsewhere.
+ */
+export interface FailureSettings {
+  intervalMs: number;
+  timeoutMs: number;
+  suspectAfter: number;
+  downAfter: number;
+  settleMs: number;
+  stopGraceMs: number;
+}
+
+export const DEFAULT_FAILURE: FailureSettings = { intervalMs: 2000, timeoutMs: 1500, suspectAfter: 2, downAfter: 4, settleMs: 60_000, stopGraceMs: 5000 };

@@ -332,3 +332,25 @@ describe('placement', () => {
     ]);
   });
 });
+
+describe('fleet.failure', () => {
+  it('has defaults that tell a dead host within about ten seconds', () => {
+    const { failure } = load(project(''));
+    assert.deepEqual(failure, { intervalMs: 2000, timeoutMs: 1500, suspectAfter: 2, downAfter: 4, settleMs: 60_000, stopGraceMs: 5000 });
+  });
+
+  it('takes every key', () => {
+    const { failure } = load(project('', 'fleet:\n  failure: { interval: 500ms, timeout: 400ms, suspect_after: 1, down_after: 6, settle: 2m, stop_grace: 1s }\n'));
+    assert.deepEqual(failure, { intervalMs: 500, timeoutMs: 400, suspectAfter: 1, downAfter: 6, settleMs: 120_000, stopGraceMs: 1000 });
+  });
+
+  it('reports a bad value, an unknown key and settings that contradict each other at their file, line and key', () => {
+    const rest = 'fleet:\n  failure:\n    interval: 1s\n    timeout: 2s\n    suspect_after: 3\n    down_after: 2\n    settle: soon\n    grace: 1s\n';
+    assert.deepEqual(problemsOf(project('', rest)).map((p) => (typeof p === 'string' ? p : p.message)), [
+      'berth.yaml:14: fleet.failure.grace: unknown key "grace"',
+      'berth.yaml:13: fleet.failure.settle: expected a duration like "500ms", "2s", "5m", "1h" or "14d", got the string "soon"',
+      'berth.yaml:10: fleet.failure.timeout: timeout (2000ms) must be above 0 and at most the interval (1000ms)',
+      'berth.yaml:12: fleet.failure.down_after: down_after (2) must be at least suspect_after (3)',
+    ]);
+  });
+});

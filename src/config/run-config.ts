@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { BerthError, BerthErrors } from '../errors.js';
 import { poolFromNetwork } from '../network/pool.js';
-import { CANARY_DEFAULTS, HEALTH_DEFAULTS, type CanarySettings, type EnvironmentSpec, type HealthCheck, type HealthTiming, type HostSpec, type ImageSpec, type NetworkSpec, type ServiceSecretRef, type ServiceSpec } from './model.js';
+import { CANARY_DEFAULTS, DEFAULT_FAILURE, HEALTH_DEFAULTS, type CanarySettings, type FailureSettings, type EnvironmentSpec, type HealthCheck, type HealthTiming, type HostSpec, type ImageSpec, type NetworkSpec, type ServiceSecretRef, type ServiceSpec } from './model.js';
 import type { ProblemList } from './problems.js';
 import { hostSpecs } from './hosts-config.js';
 import { environmentsShape, fleetShape, hostsShape, networksShape, pipelineShape, servicesShape } from './run-schema.js';
@@ -18,6 +18,8 @@ import { nameCollisions } from './name-collisions.js';
 import type { KeyPath, YamlSource } from './yaml-source.js';
 
 export const DEFAULT_PIPELINE = ['dev', 'test', 'staging', 'canary', 'production'];
+
+type RawFleet = NonNullable<ReturnType<typeof fleetShape>>;
 
 interface RawRun {
   fleet?: unknown;
@@ -30,6 +32,7 @@ interface RawRun {
 
 export interface RunConfig {
   hosts: HostSpec[];
+  failure: FailureSettings;
   networks: Map<string, NetworkSpec>;
   services: Map<string, ServiceSpec>;
   environments: Map<string, EnvironmentSpec>;
@@ -47,6 +50,7 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
   problems.addAll(source, check.problems);
 
   const hosts: HostSpec[] = hostSpecs(rawHosts, rawFleet, source, problems, dir, env);
+  const failure = failureSettings(rawFleet.failure ?? {}, source, problems);
 
   const networks = new Map<string, NetworkSpec>([
     ['nat', { name: 'nat', mode: 'nat', reserved: [], macPrefix: '02:42', createBridge: false, quarantineMs: 0 }],
@@ -172,7 +176,28 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
   for (const [index, stage] of pipeline.entries()) {
     if (!environments.has(stage)) problems.at(source, ['pipeline', index], `unknown environment "${stage}"${didYouMean(stage, environments.keys())}`, 'every stage of the pipeline must be an environment');
   }
-  return { hosts, networks, services, environments, pipeline };
+  return { hosts, failure, networks, services, environments, pipeline };
+}
+
+/** `fleet.failure` with its defaults; settings that contradict each other are problems at their keys. */
+function failureSettings(raw: NonNullable<RawFleet['failure']>, source: YamlSource, problems: ProblemList): FailureSettings {
+  const settings: FailureSettings = {
+    intervalMs: raw.interval ?? DEFAULT_FAILURE.intervalMs,
+    timeoutMs: raw.timeout ?? DEFAULT_FAILURE.timeoutMs,
+    suspectAfter: raw.suspect_after ?? DEFAULT_FAILURE.suspectAfter,
+    downAfter: raw.down_after ?? DEFAULT_FAILURE.downAfter,
+    settleMs: raw.settle ?? DEFAULT_FAILURE.settleMs,
+    stopGraceMs: raw.stop_grace ?? DEFAULT_FAILURE.stopGraceMs,
+  };
+  const path = ['fleet', 'failure'];
+  if (settings.intervalMs < 100) problems.at(source, [...path, 'interval'], `must be at least 100ms, got ${settings.intervalMs}ms`, 'a ping of every engine more often than ten times a second is load without a faster answer');
+  if (settings.timeoutMs <= 0 || settings.timeoutMs > settings.intervalMs) {
+    problems.at(source, [...path, raw.timeout !== undefined ? 'timeout' : 'interval'], `timeout (${settings.timeoutMs}ms) must be above 0 and at most the interval (${settings.intervalMs}ms)`, 'a ping must end before the next one starts');
+  }
+  if (settings.downAfter < settings.suspectAfter) {
+    problems.at(source, [...path, raw.down_after !== undefined ? 'down_after' : 'suspect_after'], `down_after (${settings.downAfter}) must be at least suspect_after (${settings.suspectAfter})`, 'a host is suspect first, then down');
+  }
+  return settings;
 }
 
 /** A `secrets:` mapping (a service's or an environment's override): exactly one source each, files relative to berth.yaml. */

@@ -56,6 +56,16 @@ export const hostsShape = list(
 /** Settings every host shares unless it has its own. */
 export const fleetShape = object({
   tls: optional(tlsShape),
+  failure: optional(
+    object({
+      interval: optional(duration()),
+      timeout: optional(duration()),
+      suspect_after: optional(int({ min: 1, max: 100 })),
+      down_after: optional(int({ min: 1, max: 100 })),
+      settle: optional(duration()),
+      stop_grace: optional(duration()),
+    }),
+  ),
 });
 
 const ipRange: Validator<{ first: string; last: string }> = (value, path, check) => {

@@ -37,6 +37,11 @@ export class BuildOutputLines {
     return this.split('stdout', message);
   }
 
+  /** Takes text of one stream (a container's log, already apart); returns the lines it completes. */
+  take(stream: Stream, text: string): OutputLine[] {
+    return this.split(stream, text);
+  }
+
   /** The lines left unfinished, when the step or the stream ends or the engine reports its error. */
   end(): OutputLine[] {
     return (['stdout', 'stderr'] as const).flatMap((stream) => {

@@ -86,8 +86,9 @@ export class ContainerClient {
     await guard(this.endpoint, `stop container ${id}`, () => this.http.empty('POST', `/containers/${id}/stop`, { query: { t: seconds }, timeoutMs: graceDeadline(seconds) }));
   }
 
+  /** A restart is a stop and a start in one call: it gets the stop's deadline and a start's. */
   async restart(id: string, seconds = 10): Promise<void> {
-    await guard(this.endpoint, `restart container ${id}`, () => this.http.empty('POST', `/containers/${id}/restart`, { query: { t: seconds }, timeoutMs: graceDeadline(seconds) }));
+    await guard(this.endpoint, `restart container ${id}`, () => this.http.empty('POST', `/containers/${id}/restart`, { query: { t: seconds }, timeoutMs: graceDeadline(seconds) + LAUNCH_CALL_MS }));
   }
 
   /** Removes (forcefully) a container by ID or name; an absent one is fine. */

@@ -224,7 +224,8 @@ export function engineContract(kind: string, setUp: () => Promise<ContractSubjec
       const id = await engine.containers.create(body('watched', { Labels: { 'berth.project': s.project, watched: 'yes' } }));
       await engine.containers.start(unwatched);
       await engine.containers.start(id);
-      await engine.containers.stop(id, 5);
+      // A grace no busy machine runs out of: the exit code must be SIGTERM's, not the SIGKILL after it.
+      await engine.containers.stop(id, 120);
       const actions = await eventually(async () => {
         const of = seen.filter((e) => e.id === id).map((e) => e.action);
         return of.includes('die') ? of : undefined;
@@ -263,6 +264,17 @@ export function engineContract(kind: string, setUp: () => Promise<ContractSubjec
       assert.equal(await engine.images.has(`${repo}:extra`), false);
       assert.equal(await engine.images.has(`${repo}:tiny`), true, 'the image stays under its other tag');
       await assert.rejects(engine.images.remove(`${repo}:extra`), { kind: 'not-found' });
+    });
+
+    it('makes an image in one container: committed with the given configuration, tagged, read back; the container goes', async () => {
+      const repo = `berth-contract-${s.project}`;
+      const labels = { 'berth.project': s.project, 'contract.build': name('build') };
+      const config = { env: ['PATH=/bin', 'A=1'], labels, exposedPorts: ['80/tcp'], entrypoint: ['/bin/sleep'], cmd: ['1'], workingDir: '/', user: '' };
+      const built = await engine.images.buildInContainer({ tag: `${repo}:built`, parent: image, files: Buffer.alloc(1024), cmd: ['/bin/true'], env: ['A=1'], labels, config }, () => {});
+      assert.equal((await engine.images.inspect(`${repo}:built`))?.id, built);
+      assert.deepEqual(await engine.images.config(built), config);
+      assert.deepEqual(await engine.containers.list([`contract.build=${labels['contract.build']}`]), []);
+      assert.equal(await engine.images.config(`${repo}:absent`), undefined);
     });
 
     it('fails every call to an engine nobody answers for as unavailable, and says so', async () => {

@@ -11,7 +11,7 @@
 import type { Readable } from 'node:stream';
 import type { ContainerState, ContainerSummary, CreateBody, ExecResult } from './containers.js';
 import type { EngineEvent, EngineEventFilters } from './events.js';
-import type { BuildLine, BuildRequest, EngineImage, PushProgress, PushResult, RegistryAuth } from './images.js';
+import type { BuildLine, BuildRequest, ContainerBuildRequest, EngineImage, ImageConfig, PushProgress, PushResult, RegistryAuth } from './images.js';
 import type { NetworkCreateBody, NetworkState } from './networks.js';
 
 export interface EngineContainers {
@@ -62,6 +62,10 @@ export interface EngineImages {
   push(repo: string, tag: string, auth: RegistryAuth, onProgress?: (p: PushProgress) => void): Promise<PushResult>;
   /** Builds a context; each output line goes to `onLine`; returns the image ID. */
   build(context: Readable, request: BuildRequest, onLine: (line: BuildLine) => void): Promise<string>;
+  /** The image's configuration (environment, labels, ports, entrypoint, command, workdir, user); undefined when absent. */
+  config(ref: string): Promise<ImageConfig | undefined>;
+  /** Makes an image in one container (ContainerBuildRequest); each output line goes to `onLine`; returns the image ID. */
+  buildInContainer(request: ContainerBuildRequest, onLine: (line: BuildLine) => void): Promise<string>;
 }
 
 export interface EngineNetworks {

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { BerthError, failed } from '../errors.js';
-import { readBuildStream, type BuildLine } from './build-output.js';
+import { BuildOutputLines, readBuildStream, type BuildLine } from './build-output.js';
 import { guard, isNotFound } from './errors.js';
 import type { EngineHttp } from './http.js';
 import { readJsonStream } from './json-stream.js';
@@ -19,6 +19,39 @@ export interface BuildRequest {
   tag: string;
   labels: Record<string, string>;
   buildArgs: Record<string, string>;
+}
+
+/** The parts of an image's configuration a Berth build sets or inherits. */
+export interface ImageConfig {
+  /** "KEY=value", in the image's order. */
+  env: string[];
+  labels: Record<string, string>;
+  /** "8080/tcp", "53/udp". */
+  exposedPorts: string[];
+  entrypoint: string[] | null;
+  cmd: string[] | null;
+  workingDir: string;
+  user: string;
+}
+
+/**
+ * An image made in one container: created from `parent` with its entrypoint cleared, `files` (a tar)
+ * unpacked at /, `cmd` run, and on success committed once as `tag` with `config`.
+ */
+export interface ContainerBuildRequest {
+  tag: string;
+  parent: string;
+  files: Buffer;
+  cmd: string[];
+  /** Set for the run on top of the parent's environment (the engine adds the parent's). */
+  env: string[];
+  /**
+   * The build container's labels. The engine's commit adds the container's labels and
+   * environment to the image's where the committed config lacks them, so both must be
+   * subsets of `config`'s; and `config.entrypoint` must not be empty, or the commit takes the run's command.
+   */
+  labels: Record<string, string>;
+  config: ImageConfig;
 }
 
 /** Credentials for a registry, sent to the engine as X-Registry-Auth (never logged). */
@@ -154,6 +187,60 @@ export class ImageClient {
     };
   }
 
+  /** The image's configuration; undefined when there is no such image. */
+  async config(ref: string): Promise<ImageConfig | undefined> {
+    try {
+      const i = await this.http.json<{ Config: RawConfig | null }>('GET', `/images/${encodeURIComponent(ref)}/json`);
+      return fromRawConfig(i.Config);
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      return guard(this.endpoint, `inspect image ${ref}`, () => Promise.reject(error));
+    }
+  }
+
+  /**
+   * One container instead of a step per instruction: create, upload, run, commit once.
+   * Its output is read through the container's log (json-file whatever the engine's default,
+   * so it can be read back) with stdout and stderr apart. A command that fails throws with
+   * "returned a non-zero code: N", as the classic builder says it; the container goes in every case.
+   */
+  async buildInContainer(request: ContainerBuildRequest, onLine: (line: BuildLine) => void): Promise<string> {
+    const what = `build ${request.tag}`;
+    const created = await guard(this.endpoint, what, () =>
+      this.http.json<{ Id: string }>('POST', '/containers/create', {
+        body: { Image: request.parent, Entrypoint: [], Cmd: request.cmd, Env: request.env, Labels: request.labels, HostConfig: { LogConfig: { Type: 'json-file', Config: {} } } },
+        timeoutMs: 120_000,
+      }),
+    );
+    const id = created.Id;
+    try {
+      const upload = await guard(this.endpoint, what, () =>
+        this.http.call('PUT', `/containers/${id}/archive`, { query: { path: '/' }, stream: Readable.from([request.files]), contentType: 'application/x-tar' }),
+      );
+      upload.resume();
+      await guard(this.endpoint, what, () => this.http.empty('POST', `/containers/${id}/start`, { timeoutMs: 120_000 }));
+      const logs = await guard(this.endpoint, what, () =>
+        this.http.call('GET', `/containers/${id}/logs`, { query: { stdout: true, stderr: true, follow: true } }),
+      );
+      const lines = new BuildOutputLines();
+      await followFrames(logs, (stream, text) => lines.take(stream, text).forEach(onLine));
+      lines.end().forEach(onLine);
+      const { StatusCode: code } = await guard(this.endpoint, what, () => this.http.json<{ StatusCode: number }>('POST', `/containers/${id}/wait`, { timeoutMs: 0 }));
+      if (code !== 0) {
+        const error = `The command ${JSON.stringify(request.cmd)} returned a non-zero code: ${code}`;
+        onLine({ kind: 'error', text: error });
+        throw failed(error);
+      }
+      const [repo, tag] = splitTag(request.tag);
+      const committed = await guard(this.endpoint, what, () =>
+        this.http.json<{ Id: string }>('POST', '/commit', { query: { container: id, repo, tag, pause: false }, body: toRawConfig(request.config), timeoutMs: 0 }),
+      );
+      return committed.Id;
+    } finally {
+      await this.http.empty('DELETE', `/containers/${id}`, { query: { force: true, v: true } }).catch(() => {});
+    }
+  }
+
   /** Builds a context; streams each output line to `onLine`; returns the image ID or throws with the engine's error. */
   async build(context: Readable, request: BuildRequest, onLine: (line: BuildLine) => void): Promise<string> {
     const stream = await guard(this.endpoint, `build ${request.tag}`, () =>
@@ -171,10 +258,66 @@ export class ImageClient {
   }
 }
 
+type RawConfig = {
+  Env?: string[] | null;
+  Labels?: Record<string, string> | null;
+  ExposedPorts?: Record<string, unknown> | null;
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  WorkingDir?: string;
+  User?: string;
+};
+
+function fromRawConfig(c: RawConfig | null | undefined): ImageConfig {
+  return {
+    env: c?.Env ?? [],
+    labels: c?.Labels ?? {},
+    exposedPorts: Object.keys(c?.ExposedPorts ?? {}),
+    entrypoint: c?.Entrypoint ?? null,
+    cmd: c?.Cmd ?? null,
+    workingDir: c?.WorkingDir ?? '',
+    user: c?.User ?? '',
+  };
+}
+
+function toRawConfig(c: ImageConfig): RawConfig {
+  return {
+    Env: c.env,
+    Labels: c.labels,
+    ExposedPorts: Object.fromEntries(c.exposedPorts.map((p) => [p, {}])),
+    Entrypoint: c.entrypoint,
+    Cmd: c.cmd,
+    WorkingDir: c.workingDir,
+    User: c.user,
+  };
+}
+
+/** The engine frames a non-TTY container's output as [stream, 0, 0, 0, size(4)] + payload; 2 is stderr. */
+async function followFrames(stream: Readable, onFrame: (stream: 'stdout' | 'stderr', text: string) => void): Promise<void> {
+  let pending: Buffer = Buffer.alloc(0);
+  for await (const chunk of stream) {
+    pending = Buffer.concat([pending, chunk as Buffer]);
+    let offset = 0;
+    while (offset + 8 <= pending.length) {
+      const size = pending.readUInt32BE(offset + 4);
+      if (offset + 8 + size > pending.length) break;
+      onFrame(pending[offset] === 2 ? 'stderr' : 'stdout', pending.subarray(offset + 8, offset + 8 + size).toString('utf8'));
+      offset += 8 + size;
+    }
+    pending = pending.subarray(offset);
+  }
+}
+
 /** X-Registry-Auth: the credentials as JSON in Go's base64.URLEncoding (the URL alphabet, with padding; Node's base64url has none). */
 export function registryAuthHeader(auth: RegistryAuth): string {
   const json = JSON.stringify({ ...(auth.username !== undefined ? { username: auth.username, password: auth.password ?? '' } : {}), serveraddress: auth.serveraddress });
   return Buffer.from(json).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+/** "repo:tag" → [repo, tag]; a registry's port is part of the repo. */
+function splitTag(ref: string): [string, string] {
+  const at = ref.lastIndexOf(':');
+  return at > ref.lastIndexOf('/') ? [ref.slice(0, at), ref.slice(at + 1)] : [ref, 'latest'];
 }
 
 /** The same error with the password hidden in its message. */

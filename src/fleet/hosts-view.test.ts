@@ -40,12 +40,14 @@ function input(overrides: Partial<HostsInput> = {}): HostsInput {
 
 describe('hosts view', () => {
   it('gives each host its engine answer, capacity, placed instances and their reservations', () => {
-    assert.deepEqual(hostsView(input()), [
+    assert.deepEqual(hostsView(input({ health: new Map([['c', { state: 'down', since: 1_700_000_000_000, reason: '4 ping(s) in a row missed' }]]) })), [
       {
         name: 'a',
         engine: 'unix:///var/run/docker.sock',
         state: 'ready',
         reachable: true,
+        health: null,
+        healthSince: null,
         draining: false,
         version: '20.10.24',
         apiVersion: '1.41',
@@ -63,6 +65,8 @@ describe('hosts view', () => {
         engine: 'tcp://10.0.0.2:2376',
         state: 'ready',
         reachable: true,
+        health: null,
+        healthSince: null,
         draining: false,
         version: '24.0.7',
         apiVersion: '1.43',
@@ -82,6 +86,9 @@ describe('hosts view', () => {
         state: 'unreachable',
         reachable: false,
         error: 'cannot reach the Docker Engine at tcp://10.0.0.3:2376 (ECONNREFUSED)',
+        health: 'down',
+        healthSince: 1_700_000_000_000,
+        healthReason: '4 ping(s) in a row missed',
         draining: false,
         version: null,
         apiVersion: null,

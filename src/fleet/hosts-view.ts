@@ -5,6 +5,7 @@
  */
 import type { HostSpec } from '../config/model.js';
 import type { Reach } from '../runtime/reach.js';
+import type { HealthState } from './host-health.js';
 
 export type HostState = 'ready' | 'draining' | 'unreachable';
 
@@ -15,6 +16,11 @@ export interface HostView {
   reachable: boolean;
   /** Why the engine did not answer (only when unreachable). */
   error?: string;
+  /** What the server's watcher decided (up, suspect, down, returning); null when no server watched it fail. */
+  health: HealthState | null;
+  /** Since when it is in that state (ms since the epoch), and why. */
+  healthSince: number | null;
+  healthReason?: string;
   /** The operator drained it (also when it is unreachable now): it gets nothing new. */
   draining: boolean;
   drainReason?: string;
@@ -39,6 +45,8 @@ export interface HostsInput {
   reach: readonly Reach[];
   capacity: ReadonlyMap<string, { cpus: number; memoryBytes: number }>;
   draining: ReadonlyMap<string, { reason: string }>;
+  /** The watcher's decisions (store/host-health.ts). */
+  health?: ReadonlyMap<string, { state: HealthState; since: number; reason: string }>;
   /** Each slot placed: its host and its service. */
   slots: readonly { host: string; service: string }[];
   /** Each service's reservations as berth.yaml has them now. */
@@ -53,6 +61,7 @@ export function hostsView(input: HostsInput): HostView[] {
     const reserve = (key: 'cpus' | 'memoryBytes') => placed.reduce((sum, s) => sum + (input.resources.get(s.service)?.[key] ?? 0), 0);
     const drain = input.draining.get(spec.name);
     const capacity = input.capacity.get(spec.name);
+    const health = input.health?.get(spec.name);
     const reachable = r?.reachable === true;
     return {
       name: spec.name,
@@ -60,6 +69,9 @@ export function hostsView(input: HostsInput): HostView[] {
       state: !reachable ? 'unreachable' : drain ? 'draining' : 'ready',
       reachable,
       ...(r && !r.reachable ? { error: r.error } : r ? {} : { error: 'not asked' }),
+      health: health?.state ?? null,
+      healthSince: health?.since ?? null,
+      ...(health?.reason ? { healthReason: health.reason } : {}),
       draining: drain !== undefined,
       ...(drain?.reason ? { drainReason: drain.reason } : {}),
       version: r?.reachable ? r.version : null,

@@ -7,6 +7,7 @@ import type { RunContext } from '../runtime/context.js';
 import { reachHosts } from '../runtime/reach.js';
 import { allSlots } from '../store/deployments.js';
 import { hostStates } from '../store/hosts.js';
+import { hostHealth } from '../store/host-health.js';
 import { hostsView, type HostView } from './hosts-view.js';
 
 export async function fleetHosts(run: RunContext): Promise<HostView[]> {
@@ -28,5 +29,5 @@ export async function fleetHosts(run: RunContext): Promise<HostView[]> {
     ).then((pairs) => pairs.flat()),
   );
   const resources = new Map([...project.services.values()].map((s) => [s.name, s.resources]));
-  return hostsView({ hosts: project.hosts, reach, capacity, draining: await hostStates(db), slots: await allSlots(db), resources });
+  return hostsView({ hosts: project.hosts, reach, capacity, draining: await hostStates(db), health: await hostHealth(db), slots: await allSlots(db), resources });
 }

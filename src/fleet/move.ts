@@ -11,6 +11,7 @@ import { conflict, invalid, isBerthError, notFound, failed, type BerthError } fr
 import { checkDrain, checkMove } from './move-check.js';
 import { allSlots, type SlotRecord } from '../store/deployments.js';
 import { clearHostState, hostStates, markDraining } from '../store/hosts.js';
+import { hostHealth, setHostHealth } from '../store/host-health.js';
 import { currentRelease, openRollouts } from '../store/releases.js';
 import { movesOff, planMoves, type SlotOnHost } from '../release/move-plan.js';
 import { ordinalOf, type RolloutContext } from '../rollout/rollout-context.js';
@@ -77,10 +78,13 @@ export interface UndrainResult {
   wasDraining: boolean;
 }
 
-/** Clears the draining state; instances are not moved back. */
+/** Clears the draining state, and lets a returning host (back after it was down) take work at once; instances are not moved back. */
 export async function undrainHost(run: RunContext, host: string): Promise<UndrainResult> {
   run.hosts.spec(host);
-  return { host, state: 'ready', wasDraining: await clearHostState(run.db, host) };
+  const health = (await hostHealth(run.db)).get(host);
+  const returning = health?.state === 'returning';
+  if (returning) await setHostHealth(run.db, { name: host, state: 'up', since: Date.now(), reason: 'undrained by an operator' });
+  return { host, state: 'ready', wasDraining: (await clearHostState(run.db, host)) || returning };
 }
 
 /** Moves one instance (`slot`, e.g. hello-production-4) of `environment` to `to`, keeping its address. */

@@ -8,14 +8,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Project } from '../config/model.js';
 import type { Engine } from '../engine/client.js';
-import { isBerthError } from '../errors.js';
+import type { BuildLine } from '../engine/images.js';
+import { failed, isBerthError } from '../errors.js';
 import { recordBuild } from '../store/builds.js';
 import type { Store } from '../store/db.js';
-import { packContext } from './context.js';
+import { packContext, packFiles } from './context.js';
 import { ImageBuildError, OutputTracker, type BuildFailure } from './failure.js';
 import { decide, inputsOf, planBuild, type PlanEntry } from './plan.js';
 import { prepare, type PreparedImage } from './prepare.js';
-import { imageTag, recipeFor } from './recipe.js';
+import { containerRecipeFor, imageTag, recipeFor, type RecipeInput } from './recipe.js';
 import { ensureRoot } from './rootfs.js';
 import { Semaphore } from './semaphore.js';
 
@@ -28,8 +29,16 @@ export type BuildEvent =
   | { type: 'fail'; image: string; failure: BuildFailure }
   | { type: 'blocked'; image: string; because: string };
 
+/**
+ * How an image is made: in one container (create from the parent, upload, run static.sh,
+ * commit once; the default), or through the engine's classic builder from a Dockerfile (a
+ * container per instruction; kept to compare the two).
+ */
+export type BuildMethod = 'container' | 'dockerfile';
+
 export interface BuildOptions {
   only?: readonly string[];
+  method?: BuildMethod;
   concurrency?: number;
   env?: NodeJS.ProcessEnv;
   onEvent?: (event: BuildEvent) => void;
@@ -105,7 +114,7 @@ export async function buildProject(project: Project, engine: Engine, db: Store, 
 
   const buildImage = async (image: PreparedImage, key: string, base: { id: string; ref: string }, onLine: (text: string) => void) => {
     const t0 = Date.now();
-    const recipe = recipeFor({
+    const input: RecipeInput = {
       spec: image.spec,
       files: image.sources,
       key,
@@ -117,14 +126,15 @@ export async function buildProject(project: Project, engine: Engine, db: Store, 
       project: project.name,
       created: new Date().toISOString(),
       ...(revision() ? { revision: revision()! } : {}),
-    });
+    };
     const tracker = new OutputTracker();
     const redact = redactor(project);
+    const take = (line: BuildLine) => {
+      const shown = tracker.take({ ...line, text: redact(line.text) });
+      if (shown !== undefined && line.kind === 'output') onLine(shown);
+    };
     try {
-      const imageId = await engine.images.build(packContext(recipe), recipe, (line) => {
-        const shown = tracker.take({ ...line, text: redact(line.text) });
-        if (shown !== undefined && line.kind === 'output') onLine(shown);
-      });
+      const imageId = await makeImage(input, base.id, take);
       const durationMs = Date.now() - t0;
       await recordBuild(db, { image: image.name, key, imageId, parentId: base.id, inputs: inputsOf(image, base.id), builtAt: Date.now(), durationMs });
       return { imageId, durationMs };
@@ -133,6 +143,17 @@ export async function buildProject(project: Project, engine: Engine, db: Store, 
       if (message === undefined) throw error;
       throw new ImageBuildError(tracker.failure(image.name, message, readFileSync(join(image.spec.dir, 'static.sh'), 'utf8')));
     }
+  };
+
+  const makeImage = async (input: RecipeInput, parentId: string, take: (line: BuildLine) => void): Promise<string> => {
+    if (options.method === 'dockerfile') {
+      const recipe = recipeFor(input);
+      return engine.images.build(packContext(recipe), recipe, take);
+    }
+    const parent = await engine.images.config(parentId);
+    if (!parent) throw failed(`${input.spec.name}: the engine no longer has the image it is built on (${input.baseName})`, { fix: 'run "berth build" again' });
+    const { entries, ...recipe } = containerRecipeFor(input, parent);
+    return engine.images.buildInContainer({ ...recipe, files: await packFiles(entries) }, take);
   };
 
   for (const image of prepared.images) {

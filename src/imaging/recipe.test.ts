@@ -4,7 +4,8 @@ import type { ImageSpec } from '../config/model.js';
 import { isBerthError } from '../errors.js';
 import { ENTRYPOINT, HEALTH, INIT, RUN_STATIC, TRACE_ENV } from './assets.js';
 import type { SourceFile } from './inputs.js';
-import { imageTag, recipeFor, type ContextEntry, type RecipeInput } from './recipe.js';
+import type { ImageConfig } from '../engine/images.js';
+import { containerRecipeFor, imageTag, recipeFor, type ContextEntry, type RecipeInput } from './recipe.js';
 
 const KEY = 'abcdef0123456789'.repeat(4);
 const DIR = '/projects/shop/images';
@@ -200,5 +201,61 @@ describe('recipeFor', () => {
     const recipe = recipeFor(input(spec('jdk17', { from: 'base', labels: { 'berth.image': 'fake', 'berth.key': 'fake' } }), []));
     assert.equal(recipe.labels['berth.image'], 'jdk17');
     assert.equal(recipe.labels['berth.key'], KEY);
+  });
+});
+
+describe('containerRecipeFor', () => {
+  const empty: ImageConfig = { env: [], labels: {}, exposedPorts: [], entrypoint: null, cmd: null, workingDir: '', user: '' };
+  const rootInput = input(spec('base', { root: { kind: 'tarball', path: '/r.tar' }, env: { A: '1', PATH: '/bin' }, ports: ['53/udp'] }), [file('static.sh', 'base', 0o755), file('static/etc/a/b.conf', 'base')], { depth: 0, proxy: { http: "http://u:p'w@proxy:3128" } });
+  const parent: ImageConfig = {
+    env: ['PATH=/bin', 'A=1', 'KEEP=yes'],
+    labels: { team: 'core', 'berth.image': 'base' },
+    exposedPorts: ['53/udp'],
+    entrypoint: ['/opt/berth/bin/init'],
+    cmd: ['old'],
+    workingDir: '/srv',
+    user: '',
+  };
+
+  it('leaves the configuration the Dockerfile\'s instructions would: ENV in place, the default PATH, EXPOSE added, ENTRYPOINT resetting CMD', () => {
+    const root = containerRecipeFor(rootInput, empty);
+    assert.deepEqual(root.config.env, ['PATH=/bin', 'A=1']);
+    assert.deepEqual(root.config.exposedPorts, ['53/udp']);
+    assert.deepEqual(root.config.entrypoint, ['/opt/berth/bin/init']);
+    assert.equal(root.config.cmd, null);
+    const bare = containerRecipeFor(input(spec('base', { root: { kind: 'tarball', path: '/r.tar' } }), [], { depth: 0 }), empty);
+    assert.deepEqual(bare.config.env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+
+    const child = containerRecipeFor(input(spec('jdk', { from: 'base', env: { A: '2', B: 'x' }, user: 'app', ports: ['8080', '53/udp'], labels: { team: 'jdk' } }), []), parent);
+    assert.deepEqual(child.config.env, ['PATH=/bin', 'A=2', 'KEEP=yes', 'B=x', 'BERTH_USER=app']);
+    assert.deepEqual(child.env, ['A=2', 'B=x'], 'static.sh runs without BERTH_USER, as it ran before the ENV after RUN');
+    assert.deepEqual(child.config.exposedPorts, ['53/udp', '8080/tcp']);
+    assert.deepEqual(child.config.cmd, ['old'], 'a child keeps its parent\'s command');
+    assert.equal(child.config.workingDir, '/srv');
+    assert.equal(child.config.labels.team, 'jdk');
+    assert.equal(child.config.labels['berth.image'], 'jdk');
+    assert.deepEqual(child.labels, child.config.labels, 'the container\'s labels add nothing to the image\'s at commit');
+    const shop = containerRecipeFor(input(spec('shop', { from: 'jdk', command: ['run'], workdir: '/app' }), []), parent);
+    assert.deepEqual(shop.config.cmd, ['run']);
+    assert.equal(shop.config.workingDir, '/app');
+    assert.deepEqual(shop.cmd.slice(-2), ['shop', '/app'], 'the run makes the workdir after static.sh');
+  });
+
+  it('packs the files at / with their folders first, and the build arguments in a file the run removes', () => {
+    const root = containerRecipeFor(rootInput, empty);
+    const folders = root.entries.filter((e) => e.folder).map((e) => e.path);
+    assert.ok(['etc', 'etc/a', 'opt', 'opt/berth', 'opt/berth/bin'].every((f) => folders.includes(f)));
+    const at = (path: string) => root.entries.findIndex((e) => e.path === path);
+    assert.ok(at('etc/a') < at('etc/a/b.conf') && at('etc/a/b.conf') >= 0);
+    const args = root.entries.find((e) => e.path === 'opt/berth/.build-args')!;
+    assert.equal(args.mode, 0o600);
+    assert.match(args.content!, /^BERTH_MIRROR='http:\/\/deb\.debian\.org\/debian'$/m);
+    assert.match(args.content!, /^HTTP_PROXY='http:\/\/u:p'\\''w@proxy:3128'$/m, 'a quote in a value stays one');
+    assert.ok(!root.env.some((e) => e.includes('proxy')), 'no build argument in the container\'s environment');
+    assert.ok(root.cmd[2]!.includes('rm -f /opt/berth/.build-args') && root.cmd[2]!.includes('/opt/berth/bin/run-static "$1"'));
+  });
+
+  it('refuses a parent without an entrypoint, whose command the commit would lose', () => {
+    assert.throws(() => containerRecipeFor(input(spec('x', { from: 'y' }), []), empty), (e: unknown) => isBerthError(e) && /no entrypoint/.test(e.message));
   });
 });

@@ -4,6 +4,7 @@
  */
 import { posix } from 'node:path';
 import type { ImageSpec } from '../config/model.js';
+import type { ContainerBuildRequest, ImageConfig } from '../engine/images.js';
 import { invalid } from '../errors.js';
 import { BIN_FILES } from './assets.js';
 import { APP_PREFIX, type SourceFile } from './inputs.js';
@@ -16,6 +17,7 @@ export interface ContextEntry {
   source?: string;
   content?: string;
   symlink?: string;
+  folder?: true;
 }
 
 export interface Recipe {
@@ -132,4 +134,95 @@ function buildArgs(input: RecipeInput): Record<string, string> {
   if (https) Object.assign(args, { HTTPS_PROXY: https, https_proxy: https });
   if (noProxy) Object.assign(args, { NO_PROXY: noProxy, no_proxy: noProxy });
   return args;
+}
+
+/** What one-container builds (the engine's buildInContainer) are asked: the files still as entries, to be packed. */
+export type ContainerRecipe = Omit<ContainerBuildRequest, 'files'> & { entries: ContextEntry[] };
+
+/**
+ * The build arguments reach static.sh through this file, read and removed by the run's
+ * shell before static.sh starts: put in the container's environment, the engine's commit would
+ * keep them in the image (proxy URLs may carry credentials). Created and removed in one
+ * container, it leaves nothing in the image's layer.
+ */
+export const BUILD_ARGS_FILE = `${BERTH_HOME}/.build-args`;
+
+/** The run: the build arguments, then run-static (traced, as the Dockerfile's RUN), then the workdir as WORKDIR makes it after. */
+const RUN_SCRIPT = `set -a; . ${BUILD_ARGS_FILE}; set +a; rm -f ${BUILD_ARGS_FILE}; ${BERTH_HOME}/bin/run-static "$1" || exit; [ -z "$2" ] || mkdir -p "$2"`;
+
+/**
+ * The same image as recipeFor's Dockerfile, made in one container: its files at / (with their
+ * folders, 0755 and root's, as COPY leaves them), run-static, and the configuration the
+ * Dockerfile's instructions would leave, from the parent's.
+ */
+export function containerRecipeFor(input: RecipeInput, parent: ImageConfig): ContainerRecipe {
+  const { spec } = input;
+  const isRoot = spec.from === undefined;
+  if (spec.workdir) workdirLine(spec.name, spec.workdir);
+  const files = contextEntries(spec, input.files, input.depth, isRoot).map((e) => ({ ...e, path: e.path.slice('rootfs/'.length) }));
+  const args = Object.entries(buildArgs(input)).map(([k, v]) => `${k}=${shellQuote(v)}\n`).join('');
+  const entries = withFolders([...files, { path: BUILD_ARGS_FILE.slice(1), mode: 0o600, content: args }]);
+  const imageLabels = { ...parent.labels, ...labels(input) };
+  const runEnv = withEnv(withDefaultPath(parent.env), Object.entries(spec.env));
+  const config: ImageConfig = {
+    env: spec.user ? withEnv(runEnv, [['BERTH_USER', spec.user]]) : runEnv,
+    labels: imageLabels,
+    exposedPorts: [...new Set([...parent.exposedPorts, ...spec.ports.map((p) => (p.includes('/') ? p : `${p}/tcp`))])],
+    // ENTRYPOINT resets the command unless a CMD follows.
+    entrypoint: isRoot ? [`${BERTH_HOME}/bin/init`] : parent.entrypoint,
+    cmd: spec.command ?? (isRoot ? null : parent.cmd),
+    workingDir: spec.workdir ?? parent.workingDir,
+    user: parent.user,
+  };
+  if (!config.entrypoint || config.entrypoint.length === 0) {
+    throw invalid(`image ${spec.name}: its parent has no entrypoint, so a one-container build cannot keep its command`, { fix: 'build it on a Berth root image' });
+  }
+  return {
+    tag: imageTag(spec.name, input.key),
+    parent: input.parentRef,
+    entries,
+    cmd: ['/bin/sh', '-c', RUN_SCRIPT, 'berth-build', spec.name, spec.workdir ?? ''],
+    env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    labels: imageLabels,
+    config,
+  };
+}
+
+/** The engine's default PATH for Linux, which its Dockerfile builds add to an image that has none. */
+const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+function withDefaultPath(env: readonly string[]): string[] {
+  return env.some((e) => e.startsWith('PATH=')) ? [...env] : [...env, DEFAULT_PATH];
+}
+
+/** ENV's way: a key already set keeps its place with the new value, a new one goes at the end. */
+function withEnv(env: readonly string[], set: readonly [string, string][]): string[] {
+  const out = [...env];
+  for (const [key, value] of set) {
+    const at = out.findIndex((e) => e.slice(0, e.indexOf('=') < 0 ? e.length : e.indexOf('=')) === key);
+    if (at >= 0) out[at] = `${key}=${value}`;
+    else out.push(`${key}=${value}`);
+  }
+  return out;
+}
+
+/** Every entry's folders, before it, once. */
+function withFolders(entries: readonly ContextEntry[]): ContextEntry[] {
+  const out: ContextEntry[] = [];
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    const parts = entry.path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const folder = parts.slice(0, i).join('/');
+      if (seen.has(folder)) continue;
+      seen.add(folder);
+      out.push({ path: folder, mode: 0o755, folder: true });
+    }
+    out.push(entry);
+  }
+  return out;
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, "'\\''")}'`;
 }

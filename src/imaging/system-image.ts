@@ -10,7 +10,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DEFAULT_MIRROR, type BuildSettings, type ImageSpec, type Project } from '../config/model.js';
+import { DEFAULT_FAILURE, DEFAULT_MIRROR, type BuildSettings, type ImageSpec, type Project } from '../config/model.js';
 import type { Engine } from '../engine/client.js';
 import { failed } from '../errors.js';
 import type { Store } from '../store/db.js';
@@ -97,6 +97,7 @@ function systemProject(dir: string, image: SystemImage, build: SystemImageContex
     registry: { listen: '127.0.0.1:5000', storage: { kind: 'filesystem', path: join(dir, 'registry') } },
     retention: { keepLast: 1, keepYoungerThanMs: 0, keepReleases: 1 },
     hosts: [],
+    failure: DEFAULT_FAILURE,
     networks: new Map(),
     services: new Map(),
     environments: new Map(),

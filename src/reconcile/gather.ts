@@ -14,6 +14,8 @@ import { doorPlaceOf } from '../rollout/door-place.js';
 import { frontDoorSpecOf } from '../rollout/front-door.js';
 import { describeHolder } from '../rollout/lease.js';
 import { leaseOf } from '../store/leases.js';
+import { hostHealth } from '../store/host-health.js';
+import { lostHosts } from '../runtime/lost-hosts.js';
 import { hostsTouched } from '../rollout/preflight.js';
 import { targetHash } from '../rollout/rollout-context.js';
 import { contextFor, replicasIn, serviceOfRelease } from '../rollout/executor.js';
@@ -39,7 +41,9 @@ export async function gatherState(run: RunContext): Promise<Gathered> {
       if (pair.frontDoor) frontDoors.push(await seeFrontDoor(run, service, environment));
     }
   }
-  return { desired, observed: { instances, unreachable, frontDoors } };
+  const health = await hostHealth(run.db);
+  const lost = [...(await lostHosts(run))].sort().map((host) => ({ host, since: health.get(host)!.since }));
+  return { desired, observed: { instances, unreachable, frontDoors, ...(lost.length > 0 ? { lost } : {}) } };
 }
 
 /** One list call per host for the whole project: enough to plan without inspecting each container. */

@@ -5,6 +5,7 @@
  * runs follows it (several such asks make one). A pass that throws is
  * reported and the loop goes on; stop() waits for the pass that runs.
  */
+import { pauseUnless } from '../time.js';
 import type { RunContext } from '../runtime/context.js';
 import { RUN_LABELS } from '../runtime/labels.js';
 import { isBerthError } from '../errors.js';
@@ -153,7 +154,7 @@ export function startReconciler(getRun: () => Promise<RunContext | undefined>, o
       } catch {
         // The host went away (or is not in the configuration any more): the periodic pass reports it; follow again later.
       }
-      await pause(intervalMs, signal);
+      await pauseUnless(intervalMs, signal);
     }
   }
 
@@ -177,20 +178,6 @@ export function startReconciler(getRun: () => Promise<RunContext | undefined>, o
       await Promise.allSettled([active, queued]);
     },
   };
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }
 
 function driftKey(d: Drift): string {

@@ -168,4 +168,13 @@ describe('planReconcile', () => {
     const door = actionAsDrift({ action: 'restart-front-door', service: 'api', environment: 'prod', address: '127.0.0.1', port: 1, message: 'down' });
     assert.equal(door.kind, 'front-door-down');
   });
+  it('leaves a slot of a lost host to the failover: failing-over, not recreated', () => {
+    const plan = planReconcile(
+      [pair({ hosts: ['a'], slotHosts: { 'api-prod-1': 'a', 'api-prod-2': 'b' } })],
+      seen({ instances: [instance('api-prod-1')], unreachable: [{ host: 'b', error: 'connection refused' }], lost: [{ host: 'b', since: Date.UTC(2026, 11, 7, 15, 0) }] }),
+    );
+    assert.deepEqual(plan.actions, []);
+    assert.deepEqual(plan.drift.map((d) => [d.kind, d.slot, d.host]), [['host-unreachable', undefined, 'b'], ['failing-over', 'api-prod-2', 'b']]);
+    assert.equal(plan.drift[1]!.message, 'slot api-prod-2 was on b, down since 2026-12-07T15:00:00.000Z; the failover recreates it on another host of prod with its address, as soon as one has room (its events: failover, failover-waiting)');
+  });
 });

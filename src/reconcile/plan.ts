@@ -57,6 +57,8 @@ export interface ObservedState {
   instances: SeenInstance[];
   unreachable: { host: string; error: string }[];
   frontDoors: SeenFrontDoor[];
+  /** Hosts lost (down past their stop grace, runtime/lost-hosts.ts): their slots are the failover's, not the reconciler's. */
+  lost?: { host: string; since: number }[];
 }
 
 export type ReconcileAction =
@@ -80,6 +82,8 @@ export type DriftKind =
   | 'missing'
   | 'exited'
   | 'front-door-down'
+  /** A slot on a lost host: the failover recreates it elsewhere (or it waits for room). */
+  | 'failing-over'
   /** An action the reconciler took failed. */
   | 'action-failed';
 
@@ -105,15 +109,16 @@ export function planReconcile(desired: readonly DesiredPair[], observed: Observe
   const actions: ReconcileAction[] = [];
   const drift: Drift[] = observed.unreachable.map((u) => ({ kind: 'host-unreachable', host: u.host, message: `host ${u.host} is unreachable: ${u.error}` }));
   const silent = new Map(observed.unreachable.map((u) => [u.host, u.error]));
+  const lost = new Map((observed.lost ?? []).map((l) => [l.host, l.since]));
   for (const pair of [...desired].sort(byPair)) {
-    const plan = planPair(pair, observed, silent);
+    const plan = planPair(pair, observed, silent, lost);
     actions.push(...plan.actions);
     drift.push(...plan.drift);
   }
   return { actions, drift };
 }
 
-function planPair(pair: DesiredPair, observed: ObservedState, silent: ReadonlyMap<string, string>): ReconcilePlan {
+function planPair(pair: DesiredPair, observed: ObservedState, silent: ReadonlyMap<string, string>, lost: ReadonlyMap<string, number>): ReconcilePlan {
   const { service, environment } = pair;
   const what = `${service} in ${environment}`;
   const at = { service, environment };
@@ -131,6 +136,11 @@ function planPair(pair: DesiredPair, observed: ObservedState, silent: ReadonlyMa
     const recorded = pair.slotHosts[slot];
     const here = mains.filter((i) => i.slot === slot);
     const slotAt = { ...at, slot };
+    if (here.length === 0 && recorded !== undefined && lost.has(recorded)) {
+      const since = new Date(lost.get(recorded)!).toISOString();
+      drift.push({ kind: 'failing-over', ...slotAt, host: recorded, message: `slot ${slot} was on ${recorded}, down since ${since}; the failover recreates it on another host of ${environment} with its address, as soon as one has room (its events: failover, failover-waiting)` });
+      continue;
+    }
     if (here.length === 0) {
       // A slot on a host that did not answer is unknown, not missing: its container may well run.
       if (recorded !== undefined && silent.has(recorded)) continue;

@@ -9,6 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import type { BerthError } from '../errors.js';
 import type { Store } from '../store/db.js';
 import { currentRelease, releaseOf, releasesOf } from '../store/releases.js';
+import { allRefs } from '../store/refs.js';
+import { ipamOf } from '../runtime/context.js';
+import { listInstances } from '../runtime/instances.js';
 import type { FakeEngine } from '../testing/fake-engine.js';
 import { fakeProject, type FakeProject } from '../testing/fake-project.js';
 import type { RunContext } from '../runtime/context.js';
@@ -77,6 +80,8 @@ describe('berth deploy of a nat service on the FakeEngine', () => {
     assert.equal(await currentRelease(db, 'web', 'dev'), result.release);
     assert.deepEqual((await releasesOf(db, 'web')).map((r) => [r.number, r.imageId]), [[1, images.v1]]);
     assert.ok(events.some((e) => e.type === 'ready'));
+    // Instances run, but only a pushed digest lives in a registry where retention could delete it (refs.int covers pushed ones).
+    assert.deepEqual((await allRefs(db)).filter((r) => r.kind === 'deployed'), [], 'no deployed reference for a build that was never pushed');
   });
 
   it('keeps instances that are up to date', async () => {
@@ -110,5 +115,32 @@ describe('berth deploy of a nat service on the FakeEngine', () => {
     ]);
     assert.deepEqual(await engine.containers.list(['berth.service=web']).then((ids) => ids.length), 2, 'the old containers are gone');
     assert.equal((await runningRelease())?.imageId, images.v2);
+  });
+});
+
+describe('berth deploy onto a flat pool too small, on the FakeEngine', () => {
+  let project: FakeProject;
+  before(async () => {
+    project = await fakeProject('deploy-pool-on-fake', {
+      config: {
+        project: 'shop',
+        images: { web: { root: {} } },
+        networks: { tiny: { mode: 'flat', bridge: 'br-fake', create_bridge: true, subnet: '10.77.0.0/24', gateway: '10.77.0.1', range: '10.77.0.10-10.77.0.10' } },
+        services: { web: { image: 'web', ports: [8080], replicas: 2, health: { command: ['check-web'], interval: '1s' }, stop_grace: '1s' } },
+        environments: { crowded: { network: 'tiny' } },
+      },
+    });
+  });
+  after(async () => project.close());
+
+  it('fails naming the pool, and leaves nothing half-deployed: no instance, no address held', async () => {
+    await assert.rejects(deployService(project.context, 'web', 'crowded', { image: 'berth/web:v1', timeoutMs: 10_000 }), (error: unknown) => {
+      const e = error as BerthError;
+      assert.match(e.lines.join('\n') + e.message, /pool "tiny"/);
+      return true;
+    });
+    assert.deepEqual(await listInstances(project.context, { environment: 'crowded' }), []);
+    assert.deepEqual(await project.containers('web'), []);
+    assert.deepEqual((await ipamOf(project.context).allocations('tiny')).filter((a) => a.state !== 'quarantined'), []);
   });
 });

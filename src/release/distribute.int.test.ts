@@ -40,11 +40,25 @@ describe('images pulled by digest from a TLS registry with a password', () => {
     return { project, db, hosts: new Hosts(project, fixture.engine), env: fixture.env };
   };
   const page = (v: string) => `#!/bin/sh\nmkdir -p /www\necho ${v} > /www/index.html\n`;
-  /** The engine's image pull events since `since` (seconds), as the engine reports them. */
-  const pullsSince = async (since: number) => {
-    const until = Math.ceil(Date.now() / 1000) + 1;
-    const text = await (await rawEngine(fixture.env).call('GET', '/events', { query: { since: String(since), until: String(until), filters: JSON.stringify({ type: ['image'], event: ['pull'] }) } })).toArray();
-    return Buffer.concat(text as Buffer[]).toString('utf8').split('\n').filter((l) => l.trim() !== '').map((l) => (JSON.parse(l) as { id: string }).id).filter((id) => id.startsWith(address));
+  /**
+   * Pull events from now until the returned function is called. A live stream, not a `since`/`until`
+   * query afterwards: the engine keeps only its last 256 events, which a busy machine overwrites in seconds.
+   */
+  const watchPulls = async (): Promise<(expected: number) => Promise<string[]>> => {
+    const since = String(Math.floor(Date.now() / 1000) - 1);
+    const response = await rawEngine(fixture.env).call('GET', '/events', { query: { since, filters: JSON.stringify({ type: ['image'], event: ['pull'] }) }, timeoutMs: 0 });
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.on('error', () => {});
+    const seen = () => Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l.trim() !== '').map((l) => (JSON.parse(l) as { id: string }).id).filter((id) => id.startsWith(address));
+    // The engine hands an event to its subscribers after the call it belongs to has returned: wait for
+    // as many as the caller expects (bounded), then a moment for any extra one.
+    return async (expected: number) => {
+      for (const until = Date.now() + 30_000; seen().length < expected && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      response.destroy();
+      return seen();
+    };
   };
 
   // h2 is this machine's engine under another socket path: a host that answers but is not the build engine.
@@ -112,7 +126,7 @@ describe('images pulled by digest from a TLS registry with a password', () => {
     await fixture.engine.images.remove(web.imageId);
     assert.equal(await fixture.engine.images.inspect(web.imageId), undefined);
 
-    const since = Math.floor(Date.now() / 1000) - 1;
+    const pulls = await watchPulls();
     const notes: string[] = [];
     const result = await deployService(context(), 'web', 'dev', { image: digest, timeoutMs: 120_000, onEvent: (e: DeployEvent) => e.type === 'note' && notes.push(e.text) });
     const ref = `${address}/berth/web@${digest}`;
@@ -121,18 +135,18 @@ describe('images pulled by digest from a TLS registry with a password', () => {
     assert.ok(image.RepoDigests.includes(ref), image.RepoDigests.join(' '));
     const container = await rawEngine(fixture.env).json<{ Config: { Image: string } }>('GET', `/containers/${result.instances[0]!.id}/json`);
     assert.equal(container.Config.Image, ref, 'created from the digest reference');
-    assert.deepEqual(await pullsSince(since), [ref]);
+    assert.deepEqual(await pulls(1), [ref]);
     assert.ok(notes.some((n) => n.startsWith(`local: pulled ${ref}`)), notes.join('\n'));
     const port = result.instances[0]!.ports['8080/tcp'];
     assert.equal((await (await fetch(`http://127.0.0.1:${port}/`)).text()).trim(), 'v1');
   });
 
   step('a second deploy on a host that has the digest pulls nothing', async () => {
-    const since = Math.floor(Date.now() / 1000) - 1;
+    const pulls = await watchPulls();
     const notes: string[] = [];
     const result = await deployService(context(), 'web', 'dev', { image: digest, force: true, timeoutMs: 120_000, onEvent: (e: DeployEvent) => e.type === 'note' && notes.push(e.text) });
     assert.deepEqual(result.steps.map((s) => s.action), ['replace']);
-    assert.deepEqual(await pullsSince(since), []);
+    assert.deepEqual(await pulls(0), []);
     assert.ok(!notes.some((n) => n.includes('pulled')), notes.join('\n'));
   });
 

@@ -8,9 +8,9 @@ import { unreachableError } from '../runtime/reach.js';
 import { removeInstance } from '../rollout/remove.js';
 import { conflict } from '../errors.js';
 import { currentRelease, type OperationKind } from '../store/releases.js';
-import { acquire, leaseSettings, type HeldLease, type LeaseSettings } from '../rollout/lease.js';
-import { actor, recoverInterrupted, repairWait, type RolloutOptions } from '../rollout/executor.js';
-import { applyOperation, operationContext, runOperation, type OperationResult } from '../rollout/operation.js';
+import { acquire, leaseSettingsFor, type HeldLease, type LeaseSettings } from '../rollout/lease.js';
+import { actor, recoverInterrupted, repairWait, runOperation, type RolloutOptions } from '../rollout/executor.js';
+import { applyOperation, operationContext, type OperationResult } from '../rollout/operation.js';
 import type { SlotOutcome } from '../rollout/ops-steps.js';
 import type { OperationStep } from '../rollout/rollout-plan.js';
 
@@ -135,12 +135,12 @@ export async function operate(run: RunContext, service: string, environment: str
  */
 async function operationLease(run: RunContext, service: string, environment: string, kind: OperationKind, options: OperationOptions): Promise<HeldLease> {
   const wait = () => repairWait({ ...options, ...(options.emit ? { emit: options.emit } : {}) });
-  const first = await acquire(run.db, service, environment, 0, options.lease ?? leaseSettings(run.env), wait());
+  const first = await acquire(run.db, service, environment, 0, options.lease ?? leaseSettingsFor(run), wait());
   if (!first.interrupted) return first.lease;
   // Not asked of every host up front: a stop on one host works while another does not answer, unless there is a rollout to finish.
   first.lease.stop();
   await recoverInterrupted(run, service, environment, options, `the ${kind} of ${service} in ${environment}`);
-  const { lease, interrupted } = await acquire(run.db, service, environment, 0, options.lease ?? leaseSettings(run.env), wait());
+  const { lease, interrupted } = await acquire(run.db, service, environment, 0, options.lease ?? leaseSettingsFor(run), wait());
   if (interrupted) {
     lease.stop();
     throw conflict(`rollout #${interrupted.id} of ${service} in ${environment} was interrupted just now`, { fix: `run the same command again: it finishes that rollout first (or end it: berth rollout abandon ${interrupted.id})` });

@@ -9,7 +9,7 @@ import { resolveImage } from '../runtime/image.js';
 import { conflict, forbidden, invalid, notFound } from '../errors.js';
 import { currentRelease, hasRun, openRollout, releaseOf, releasesOf, replacePlan, rolloutById, rolloutsOf, scaleOf, setEvidence, setRolloutStatus, type Release, type Rollout } from '../store/releases.js';
 import { slotsOf } from '../store/deployments.js';
-import { acquireForDecision, leaseSettings, type HeldLease } from '../rollout/lease.js';
+import { acquireForDecision, leaseSettingsFor, type HeldLease } from '../rollout/lease.js';
 import { capacityProblem, type CapacityInput } from './capacity.js';
 import { checkPromotion } from './pipeline.js';
 import { planCanary, planRolling, type RolloutPlan } from '../rollout/rollout-plan.js';
@@ -157,7 +157,7 @@ async function canarySlots(run: RunContext, service: string, environment: string
 /** The canary's release rolls to 100%: every instance replaced in batches, the canary instances removed. */
 export async function canaryPromote(run: RunContext, service: string, environment: string, options: RolloutOptions = {}, evidence: object = byHand('promote', run)): Promise<RolloutResult> {
   const open = await openCanary(run, service, environment);
-  const lease = await acquireForDecision(run.db, open, leaseSettings(run.env));
+  const lease = await acquireForDecision(run.db, open, leaseSettingsFor(run));
   const plan = await underLease(lease, async () => {
     await setEvidence(run.db, open.id, evidence, lease);
     const release = await requireRelease(run, service, open.release);
@@ -183,7 +183,7 @@ async function underLease<T>(lease: HeldLease, work: () => Promise<T>): Promise<
 /** The canary instances are drained and removed; the front door's weights go back to normal. */
 export async function canaryAbort(run: RunContext, service: string, environment: string, options: RolloutOptions = {}, reason = 'aborted by hand', evidence: object = byHand('abort', run)): Promise<RolloutResult> {
   const open = await openCanary(run, service, environment);
-  const lease = await acquireForDecision(run.db, open, leaseSettings(run.env));
+  const lease = await acquireForDecision(run.db, open, leaseSettingsFor(run));
   const plan = await underLease(lease, async () => {
     await setEvidence(run.db, open.id, evidence, lease);
     const slots = await canarySlots(run, service, environment);

@@ -9,6 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { rolloutView } from '../rollout/rollout-view.js';
 import { currentRelease, rolloutsOf } from '../store/releases.js';
 import { fakeProject, type FakeProject } from '../testing/fake-project.js';
+import { restartProgress } from '../cli/commands/lifecycle.js';
+import type { Output } from '../cli/output.js';
 import { deployService } from './deploy.js';
 import { restartService, type RestartEvent } from './restart.js';
 
@@ -73,6 +75,26 @@ describe('berth restart of a deployed service on the FakeEngine', () => {
     assert.equal(after[0]!.id, one!.id, 'web-dev-1 kept its container');
     assert.notEqual(after[1]!.id, two!.id, 'web-dev-2 has a new one');
     assert.equal(await currentRelease(p.db, 'web', 'dev'), 1);
+  });
+
+  it('berth restart prints the recreation\'s steps, then one line per instance (what the server\'s CLI prints too: restart-missing.int)', async () => {
+    const [one] = await instances();
+    await p.engine.containers.remove(one!.id);
+    const lines: string[] = [];
+    const output: Output = { isTTY: false, color: false, out: (text) => lines.push(text), err: (text) => lines.push(`stderr: ${text}`) };
+    await restartService(p.context, 'web', 'dev', { timeoutMs: 10_000, door: p.door, emit: restartProgress(output) });
+    assert.deepEqual(
+      lines.map((line) => line.replace(/\d+ ms/g, '<n> ms')),
+      [
+        '[1/3] front door up with the running instances',
+        '[2/3] create web-dev-1',
+        '  web-dev-1: starting',
+        '  web-dev-1: healthy in <n> ms, in the front door',
+        '[3/3] converge on 2 instance(s)',
+        '✓ web-dev-1: recreated on its slot, healthy',
+        '✓ web-dev-2: restarted, healthy',
+      ],
+    );
   });
 
   it('an instance that is not the service\'s is refused, naming how to fix it', async () => {

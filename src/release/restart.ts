@@ -33,7 +33,7 @@ export interface RestartResult {
   failed: { slot: string; reason: string }[];
 }
 
-export interface RestartOptions extends Pick<RolloutOptions, 'onJournaled' | 'signal' | 'timeoutMs' | 'lease'> {
+export interface RestartOptions extends Pick<RolloutOptions, 'onJournaled' | 'signal' | 'timeoutMs' | 'lease' | 'door'> {
   /** One instance (a slot of the service, e.g. web-production-2) instead of all. */
   instance?: string;
   emit?: (event: RestartEvent) => void;
@@ -77,6 +77,7 @@ export async function restartService(run: RunContext, serviceName: string, envir
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.lease ? { lease: options.lease } : {}),
+    ...(options.door ? { door: options.door } : {}),
   };
   // A rollout a killed berth left half done is finished first, as before any rollout (and a host that does not answer stops it here).
   await recoverInterrupted(run, service, environment, rolloutOptions, `the restart of ${service} in ${environment}`);

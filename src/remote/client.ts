@@ -41,23 +41,55 @@ export function errorFromBody(status: number, body: WireError, url: string): Ber
   return one({ kind: e.kind, message: e.message, ...(e.fix ? { fix: e.fix } : {}), ...(e.lines ? { lines: e.lines } : {}) });
 }
 
+/** Errors that say the request never reached a server: another one of the list may take it. */
+const NOT_REACHED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET_BEFORE_SEND']);
+
 export function connectServer(target: ServerTarget): ServerClient {
-  const https = target.url.protocol === 'https:';
-  const agent = https ? new HttpsAgent({ keepAlive: true, ...(target.ca ? { ca: readFileSync(target.ca) } : {}) }) : new HttpAgent({ keepAlive: true });
-  const send = https ? httpsRequest : httpRequest;
-  const base = target.url.href.replace(/\/$/, '');
+  const servers = [target.url, ...(target.others ?? [])];
+  /** The server that answered last: the next request goes there first. */
+  let current = 0;
+  let httpsAgent: HttpsAgent | undefined;
+  let httpAgent: HttpAgent | undefined;
+  const agentOf = (url: URL) =>
+    url.protocol === 'https:' ? (httpsAgent ??= new HttpsAgent({ keepAlive: true, ...(target.ca ? { ca: readFileSync(target.ca) } : {}) })) : (httpAgent ??= new HttpAgent({ keepAlive: true }));
   const headers = (extra: Record<string, string> = {}): Record<string, string> => ({ accept: 'application/json', ...(target.token ? { authorization: `Bearer ${target.token}` } : {}), ...extra });
 
-  const open = (method: string, path: string, body: string | undefined, extra: Record<string, string>, signal?: AbortSignal, timeoutMs = CALL_TIMEOUT_MS): Promise<IncomingMessage> =>
+  const openAt = (url: URL, method: string, path: string, body: string | undefined, extra: Record<string, string>, signal?: AbortSignal, timeoutMs = CALL_TIMEOUT_MS): Promise<IncomingMessage> =>
     new Promise((resolve, reject) => {
-      const req = send(`${base}${path}`, { method, agent, headers: headers({ ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...extra }), ...(signal ? { signal } : {}) }, resolve);
+      const base = url.href.replace(/\/$/, '');
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const req = send(`${base}${path}`, { method, agent: agentOf(url), headers: headers({ ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...extra }), ...(signal ? { signal } : {}) }, resolve);
       req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000} s`), { code: 'ETIMEDOUT' })));
       req.on('error', (error: NodeJS.ErrnoException) => {
         if (error.name === 'AbortError') return reject(error);
-        reject(unavailable(`cannot reach the Berth server at ${base}: ${error.code ?? error.message}`, { fix: 'start it (berth server), or check BERTH_SERVER / --server', cause: error }));
+        const code = error.code ?? error.message;
+        reject(unavailable(`cannot reach the Berth server at ${base}: ${code}`, { fix: 'start it (berth server), or check BERTH_SERVER / --server', cause: Object.assign(error, { notReached: NOT_REACHED.has(code) }) }));
       });
       req.end(body);
     });
+
+  /**
+   * Asks the server that answered last, then each other one in turn when it is not reached. A
+   * request that reached a server and lost its answer is not sent again (it may have run), except
+   * a GET, which changes nothing.
+   */
+  const open = async (method: string, path: string, body: string | undefined, extra: Record<string, string>, signal?: AbortSignal, timeoutMs = CALL_TIMEOUT_MS): Promise<IncomingMessage> => {
+    let last: unknown;
+    for (let tried = 0; tried < servers.length; tried++) {
+      const index = (current + tried) % servers.length;
+      try {
+        const res = await openAt(servers[index]!, method, path, body, extra, signal, timeoutMs);
+        current = index;
+        return res;
+      } catch (error) {
+        last = error;
+        const cause = (error as { cause?: { notReached?: boolean } }).cause;
+        if (signal?.aborted || !(error instanceof BerthError) || (!cause?.notReached && method !== 'GET')) throw error;
+      }
+    }
+    throw last;
+  };
+  const baseOf = () => servers[current]!.href.replace(/\/$/, '');
 
   const call = async <T>(method: string, path: string, body?: unknown, timeoutMs = CALL_TIMEOUT_MS): Promise<T> => {
     const res = await open(method, path, body === undefined ? undefined : JSON.stringify(body), {}, undefined, timeoutMs);
@@ -68,7 +100,7 @@ export function connectServer(target: ServerTarget): ServerClient {
     try {
       parsed = text === '' ? {} : JSON.parse(text);
     } catch {
-      throw unavailable(`the server at ${base} answered ${res.statusCode} to ${method} ${path} with something that is not JSON`, { fix: NOT_A_SERVER_FIX });
+      throw unavailable(`the server at ${baseOf()} answered ${res.statusCode} to ${method} ${path} with something that is not JSON`, { fix: NOT_A_SERVER_FIX });
     }
     if ((res.statusCode ?? 500) >= 400) throw errorFromBody(res.statusCode ?? 500, parsed as WireError, `${method} ${path}`);
     return parsed as T;
@@ -96,6 +128,9 @@ export function connectServer(target: ServerTarget): ServerClient {
       }
       return res;
     },
-    close: () => agent.destroy(),
+    close: () => {
+      httpAgent?.destroy();
+      httpsAgent?.destroy();
+    },
   };
 }

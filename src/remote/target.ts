@@ -12,7 +12,9 @@ import { parse } from 'yaml';
 import { invalid } from '../errors.js';
 
 export interface ServerTarget {
+  /** The first server; `others` are tried in turn when it does not answer (BERTH_SERVER=URL,URL,…). */
   url: URL;
+  others?: URL[];
   token: string | undefined;
   /** A CA to trust for an https server with a private CA (BERTH_SERVER_CA). */
   ca?: string;
@@ -43,20 +45,26 @@ export function serverTarget(flag: string | undefined, env: NodeJS.ProcessEnv): 
   const file = userConfig(env);
   const address = flag ?? env.BERTH_SERVER ?? file.server;
   if (address === undefined || address === '') return undefined;
+  const [url, ...others] = address.split(',').map((one) => one.trim()).filter((one) => one !== '').map(serverUrl);
+  if (!url) return undefined;
+  // The file's token goes only to the server the file names (or to any, when it names none): never to another one.
+  const fileToken = file.token !== undefined && (file.server === undefined || sameServer(file.server, url)) ? file.token : undefined;
+  const token = env.BERTH_TOKEN ?? fileToken;
+  return { url, ...(others.length > 0 ? { others } : {}), token: token || undefined, ...(env.BERTH_SERVER_CA ? { ca: env.BERTH_SERVER_CA } : {}) };
+}
+
+function serverUrl(address: string): URL {
   let url: URL;
   try {
     url = new URL(address);
   } catch {
-    throw invalid(`the server address "${address}" is not a URL`, { fix: 'use e.g. http://127.0.0.1:7878 (loopback) or https://berth.example:7878' });
+    throw invalid(`the server address "${address}" is not a URL`, { fix: 'use e.g. http://127.0.0.1:7878 (loopback) or https://berth.example:7878; several servers: a comma-separated list' });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(`the server address "${address}" is not http:// or https://`, { fix: 'use e.g. https://berth.example:7878' });
   if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
     throw invalid(`the server ${address} is not on this machine, and plain http would send the token in clear`, { fix: `use https://${url.host} (berth server --tls-cert/--tls-key)` });
   }
-  // The file's token goes only to the server the file names (or to any, when it names none): never to another one.
-  const fileToken = file.token !== undefined && (file.server === undefined || sameServer(file.server, url)) ? file.token : undefined;
-  const token = env.BERTH_TOKEN ?? fileToken;
-  return { url, token: token || undefined, ...(env.BERTH_SERVER_CA ? { ca: env.BERTH_SERVER_CA } : {}) };
+  return url;
 }
 
 /** A loopback address or localhost; a name that merely starts with "127." (127.evil.example) is not. */

@@ -9,11 +9,11 @@ import { environmentOf, type RunContext } from '../runtime/context.js';
 import { conflict, notFound } from '../errors.js';
 import type { Observed } from '../runtime/observe.js';
 import { rolloutById, type Rollout } from '../store/releases.js';
-import { acquireToAbandon, leaseSettings, type HeldLease } from './lease.js';
+import { acquireToAbandon, leaseSettingsFor, type HeldLease } from './lease.js';
 import { observe, targetHash, type LeasedContext } from './rollout-context.js';
 import type { RolloutPlan, RolloutStep } from './rollout-plan.js';
-import { actor, contextFor, targetOf, usesFrontDoor, type RolloutOptions } from './executor.js';
-import { markAbandoned, runOperation } from './operation.js';
+import { actor, contextFor, runOperation, targetOf, usesFrontDoor, type RolloutOptions } from './executor.js';
+import { markAbandoned } from './operation.js';
 import type { SlotOutcome } from './ops-steps.js';
 import { runStep } from './steps.js';
 
@@ -35,7 +35,7 @@ export async function abandonRollout(run: RunContext, id: number, options: Rollo
   if (!record) throw notFound(`rollout #${id} does not exist`, { fix: 'list the open ones with: berth rollout ls' });
   refuseUnlessInterrupted(record);
   environmentOf(run.project, record.environment);
-  const lease = await acquireToAbandon(run.db, record, options.lease ?? leaseSettings(run.env));
+  const lease = await acquireToAbandon(run.db, record, options.lease ?? leaseSettingsFor(run));
   try {
     return await abandonUnder(run, record, lease, options);
   } finally {

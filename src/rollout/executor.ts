@@ -34,13 +34,14 @@ import {
   type RolloutKind,
   type RolloutStatus,
 } from '../store/releases.js';
-import { applyOperation, continueOperation, operationContext, type LeasedOperation, type OperationResult } from './operation.js';
+import { applyOperation, operationContext, operationCourse, type ApplyStep, type LeasedOperation, type OperationRequest, type OperationResult } from './operation.js';
+import type { Course, Executing } from './course.js';
 import { isLostLease, leaseOf } from '../store/leases.js';
 import { NO_DOOR, type Door } from './door.js';
 import { requireHosts } from './preflight.js';
 import { frontDoorFor } from './front-door.js';
 import { checkpoint } from '../fault.js';
-import { acquire, describeHolder, leaseSettings, type HeldLease, type LeaseSettings, type RepairWait } from './lease.js';
+import { acquire, describeHolder, leaseSettingsFor, type HeldLease, type LeaseSettings, type RepairWait } from './lease.js';
 import { planRolling, type RolloutPlan, type SlotState } from './rollout-plan.js';
 import { observe, ordinalOf, targetHash, type InstanceEvent, type LeasedContext, type RolloutContext, type RolloutEvent } from './rollout-context.js';
 import { runStep } from './steps.js';
@@ -50,7 +51,7 @@ import { PREPARE_OPS, type PlannedRelease } from './prepare-step.js';
 
 export interface RolloutOptions {
   timeoutMs?: number;
-  /** Slots of one step launched at once (default 16). */
+  /** Slots of one step launched at once; by default as many on each host as its engine keeps up with (latency-limit.ts). */
   concurrency?: number;
   /** Progress. A sink that returns a promise holds the rollout at a step boundary until it settles (a test acts between two steps). */
   emit?: (event: RolloutEvent) => void | Promise<void>;
@@ -85,7 +86,6 @@ export interface RolloutResult {
 }
 
 const DEFAULT_TIMEOUT_MS = 120_000;
-const DEFAULT_CONCURRENCY = 16;
 
 /** The service's settings as the release recorded them. */
 export function serviceOfRelease(release: Release): ServiceSpec {
@@ -118,7 +118,7 @@ export async function contextFor(run: RunContext, release: Release, environment:
     door,
     rollout: 0,
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     emit,
     report: options.report ?? (() => {}),
     ...(options.signal ? { signal: options.signal } : {}),
@@ -165,7 +165,7 @@ export async function usesFrontDoor(run: RunContext, kind: RolloutKind, service:
   if (kind === 'deploy') return false;
   // The reconciler brings back what there was: a front door only where one was recorded.
   if (kind === 'reconcile') return await frontDoorPort(run.db, service, environment) !== undefined;
-  if (kind === 'scale' || kind === 'rollback' || kind === 'move') return await frontDoorPort(run.db, service, environment) !== undefined || !await lastRanByDeploy(run, service, environment);
+  if (kind === 'scale' || kind === 'rollback' || kind === 'move' || kind === 'failover') return await frontDoorPort(run.db, service, environment) !== undefined || !await lastRanByDeploy(run, service, environment);
   return true;
 }
 
@@ -183,7 +183,7 @@ export async function rollout(run: RunContext, environmentName: string, request:
   const { moves: _moves, leave: _leave, ...resume } = options;
   await recoverInterrupted(run, service, environment.name, resume);
   if (options.resume === false) await requireUnlocked(run, service, environment.name);
-  const { lease, interrupted } = await acquire(run.db, service, environment.name, 0, options.lease ?? leaseSettings(run.env), repairWait(options));
+  const { lease, interrupted } = await acquire(run.db, service, environment.name, 0, options.lease ?? leaseSettingsFor(run), repairWait(options));
   if (interrupted) {
     lease.stop();
     throw failed(`rollout #${interrupted.id} of ${service} in ${environment.name} was interrupted again; run the command again`);
@@ -225,7 +225,7 @@ export async function rollout(run: RunContext, environmentName: string, request:
     throw error;
   }
   options.onJournaled?.(id);
-  return execute(ctx, id, plan, 0, request.endsOpen ?? false);
+  return execute(ctx, id, plan, 0, rolloutCourse(request.endsOpen ?? false));
 }
 
 /** How an open rollout goes on: under the lease its caller holds (naming it), from a step, and how it is recorded at its end. */
@@ -257,7 +257,7 @@ export async function continueRollout(run: RunContext, rolloutId: number, plan: 
     throw error;
   }
   // A canary's plan ends open (waiting for promote or abort), also when it is resumed after a crash.
-  return execute(ctx, rolloutId, plan, continuation.from ?? 0, plan.phase === 'forward' && plan.steps.some((s) => s.op === 'canary'), continuation.ending);
+  return execute(ctx, rolloutId, plan, continuation.from ?? 0, rolloutCourse(plan.phase === 'forward' && plan.steps.some((s) => s.op === 'canary'), continuation.ending));
 }
 
 /** If a killed berth left a rollout of this service running, finish it first, and say what happens and why. */
@@ -266,7 +266,7 @@ export async function recoverInterrupted(run: RunContext, service: string, envir
   await requireHosts(run, service, environmentOf(run.project, environment), what);
   // A lease taken by another rollout between the check and the take is refused by the take (its holder is alive).
   if (options.resume === false) await requireUnlocked(run, service, environment);
-  const { lease, interrupted } = await acquire(run.db, service, environment, 0, options.lease ?? leaseSettings(run.env), repairWait(options));
+  const { lease, interrupted } = await acquire(run.db, service, environment, 0, options.lease ?? leaseSettingsFor(run), repairWait(options));
   if (!interrupted) {
     await lease.release();
     return undefined;
@@ -303,7 +303,8 @@ async function resumeOperation(run: RunContext, record: Rollout, plan: RolloutPl
       throw error;
     }
     options.onJournaled?.(record.id);
-    ended = await continueOperation(ctx, record, plan, record.done, runStep);
+    const { ctx: counted, course } = operationCourse(ctx, runStep);
+    ended = await execute(counted, record.id, plan, record.done, course);
   } else {
     let ctx: LeasedOperation;
     try {
@@ -314,68 +315,117 @@ async function resumeOperation(run: RunContext, record: Rollout, plan: RolloutPl
       throw error;
     }
     options.onJournaled?.(record.id);
-    ended = await continueOperation(ctx, record, plan, record.done, applyOperation);
+    const { ctx: counted, course } = operationCourse(ctx, applyOperation);
+    ended = await execute(counted, record.id, plan, record.done, course);
   }
   return { rollout: record.id, service: record.service, environment: record.environment, release: record.release, status: ended.status, message: ended.message, frontDoor: { address: '', port: 0 } };
 }
 
 /**
- * Runs the plan under the context's lease: released at the end, left as it is
- * for an open canary, a lost lease (the new holder's now) or an unexpected failure
- * (the next command resumes the rollout).
+ * The one loop every rollout runs in, whatever its kind: from step `from`, each step under the lease (a
+ * renewal that found it taken stops it before the next change), journaled once done, a checkpoint before
+ * each; then the kind's course records how it ended. The lease is released at the end, left as it is for an
+ * open canary, a lost lease (the new holder's now) or an unexpected failure (the next command resumes it).
  */
-async function execute(context: LeasedContext, id: number, plan: RolloutPlan, from: number, endsOpen: boolean, ending?: Continuation['ending']): Promise<RolloutResult> {
+async function execute<C extends Executing, R>(context: C, id: number, plan: RolloutPlan, from: number, course: Course<C, R>): Promise<R> {
   // A cancel stops only a forward plan: a rollback runs to its end.
   const { signal, ...rest } = context;
-  const ctx: LeasedContext = { ...rest, rollout: id, ...(signal && plan.phase === 'forward' ? { signal } : {}) };
-  const { db } = ctx.run;
-  const { lease } = ctx;
-  const record = (await rolloutById(db, id))!;
+  const ctx = { ...rest, rollout: id, ...(signal && plan.phase === 'forward' ? { signal } : {}) } as C;
+  const record = (await rolloutById(ctx.run.db, id))!;
   const at = { step: from };
   try {
     try {
-      await runSteps(ctx, id, plan, from, at);
+      await runSteps(ctx, id, plan, from, at, course);
     } catch (error) {
       if (isLostLease(error)) throw error;
-      if (plan.phase === 'forward' && beforeAnyInstance(plan, at.step)) return await stopPrepared(ctx, record, error);
-      if (plan.phase === 'rollback') {
-        await setRolloutStatus(db, id, 'failed', lease, `rollback to release ${plan.target} failed: ${(error as Error).message}`);
-        await lease.release();
-        throw rollbackFailed(record, plan, error);
-      }
-      if (record.kind === 'move' || record.kind === 'reconcile') return await stopMove(ctx, record, error);
-      return await rollBack(ctx, record, plan, error);
+      return await course.failed(ctx, record, plan, at.step, error);
     }
-    if (endsOpen) {
-      await setRolloutStatus(db, id, 'canary', lease);
-      return result(ctx, id, 'canary', 'canary running; promote or abort it');
-    }
-    const status = ending?.status ?? (plan.phase === 'forward' ? 'succeeded' : record.previous === null ? 'failed' : 'rolled-back');
-    const message = ending?.message ?? (plan.phase === 'rollback' ? `rolled back to release ${plan.target}: ${plan.reason ?? ''}` : '');
-    await lease.ensureHeld(id);
-    if (plan.phase === 'forward') await recordProtected(ctx, record);
-    await setRolloutStatus(db, id, status, lease, message);
-    await lease.release();
-    return result(ctx, id, status, message);
+    return await course.ended(ctx, record, plan);
   } finally {
-    lease.stop();
+    ctx.lease.stop();
   }
 }
 
 /** `at.step`: the index of the step it is at, for the caller to know where a failure happened. */
-async function runSteps(ctx: LeasedContext, id: number, plan: RolloutPlan, from: number, at: { step: number }): Promise<void> {
+async function runSteps<C extends Executing>(ctx: C, id: number, plan: RolloutPlan, from: number, at: { step: number }, course: Course<C, unknown>): Promise<void> {
   for (let index = from; index < plan.steps.length; index++) {
     at.step = index;
     const step = plan.steps[index]!;
     // A cancel stops a forward rollout between steps (it then rolls back); a rollback always runs to its end.
-    if (plan.phase === 'forward' && ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : failed('cancelled');
+    if (course.cancels && plan.phase === 'forward' && ctx.signal?.aborted) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : failed('cancelled');
     // A renewal that found the lease taken stops the rollout before it changes another instance.
     await ctx.lease.ensureHeld(id);
-    await ctx.emit({ type: 'step', index: index + 1, total: plan.steps.length, text: describeStep(step) });
+    if (course.announce) await ctx.emit({ type: 'step', index: index + 1, total: plan.steps.length, text: describeStep(step) });
     await checkpoint('step');
-    await runStep(ctx, step);
+    await course.apply(ctx, step);
     await markDone(ctx.run.db, id, index + 1, ctx.lease);
   }
+}
+
+/**
+ * A release's, promote's, scale's, move's… course: an open canary keeps the lease; a forward plan that
+ * succeeded protects the digests it ran; a failure rolls back (or stops a move where it is).
+ */
+function rolloutCourse(endsOpen: boolean, ending?: Continuation['ending']): Course<LeasedContext, RolloutResult> {
+  return {
+    apply: runStep,
+    announce: true,
+    cancels: true,
+    async ended(ctx, record, plan) {
+      const { db } = ctx.run;
+      const { lease } = ctx;
+      if (endsOpen) {
+        await setRolloutStatus(db, record.id, 'canary', lease);
+        return result(ctx, record.id, 'canary', 'canary running; promote or abort it');
+      }
+      const status = ending?.status ?? (plan.phase === 'forward' ? 'succeeded' : record.previous === null ? 'failed' : 'rolled-back');
+      const message = ending?.message ?? (plan.phase === 'rollback' ? `rolled back to release ${plan.target}: ${plan.reason ?? ''}` : '');
+      await lease.ensureHeld(record.id);
+      if (plan.phase === 'forward') await recordProtected(ctx, record);
+      await setRolloutStatus(db, record.id, status, lease, message);
+      await lease.release();
+      return result(ctx, record.id, status, message);
+    },
+    async failed(ctx, record, plan, at, error) {
+      if (plan.phase === 'forward' && beforeAnyInstance(plan, at)) return await stopPrepared(ctx, record, error);
+      if (plan.phase === 'rollback') {
+        await setRolloutStatus(ctx.run.db, record.id, 'failed', ctx.lease, `rollback to release ${plan.target} failed: ${(error as Error).message}`);
+        await ctx.lease.release();
+        throw rollbackFailed(record, plan, error);
+      }
+      if (record.kind === 'move' || record.kind === 'reconcile' || record.kind === 'failover') return await stopMove(ctx, record, error);
+      return await rollBack(ctx, record, plan, error);
+    },
+  };
+}
+
+/** Journals an operation's plan (restart, stop, rm, abandon) under the context's lease, then runs it. Nothing to do: nothing journaled, the lease let go. */
+export async function runOperation<C extends LeasedOperation>(ctx: C, request: OperationRequest, apply: ApplyStep<C>): Promise<OperationResult> {
+  const { lease } = ctx;
+  if (request.plan.steps.length === 0) {
+    await lease.release();
+    return { rollout: 0, status: 'succeeded', message: 'nothing to do' };
+  }
+  let id: number;
+  try {
+    id = await startRollout(ctx.run.db, { service: ctx.service.name, environment: ctx.environment.name, release: request.release, previous: request.release || null, kind: request.kind, forced: false, actor: request.actor, plan: JSON.stringify(request.plan) }, lease);
+  } catch (error) {
+    await lease.release();
+    throw error;
+  }
+  request.onJournaled?.(id);
+  if (request.journaled) {
+    try {
+      await request.journaled({ ...ctx, rollout: id });
+    } catch (error) {
+      // Nothing changed yet: the operation ends failed, and the lease goes (one another process took over stays its).
+      await setRolloutStatus(ctx.run.db, id, 'failed', ctx.lease, (error as Error).message).catch(() => {});
+      await ctx.lease.release().catch(() => {});
+      throw error;
+    }
+  }
+  const { ctx: counted, course } = operationCourse(ctx, apply);
+  return execute(counted, id, request.plan, 0, course);
 }
 
 /** The rollback itself failed: a Berth error (never a bare launch error, which would read as a bug), saying what runs is unknown. */
@@ -435,7 +485,7 @@ async function rollBack(ctx: LeasedContext, record: Rollout, forward: RolloutPla
   let plan: RolloutPlan;
   let back = ctx;
   if (previous) {
-    back = { ...(await contextFor(ctx.run, previous, ctx.environment, { timeoutMs: ctx.timeoutMs, emit: ctx.emit, report: ctx.report, concurrency: ctx.concurrency }, false)), door: ctx.door, lease: ctx.lease };
+    back = { ...(await contextFor(ctx.run, previous, ctx.environment, { timeoutMs: ctx.timeoutMs, emit: ctx.emit, report: ctx.report, ...(ctx.concurrency !== undefined ? { concurrency: ctx.concurrency } : {}) }, false)), door: ctx.door, lease: ctx.lease };
     // A scale goes back to the count it started from, kept in its journaled plan (so also after a crash): its rollback's first step records it.
     const replicas = forward.replicasBefore ?? await replicasIn(ctx.run, serviceOfRelease(previous), ctx.environment);
     const steps = planRolling(record.service, record.environment, replicas, await slotStates(back), { batchSize: replicas, maxUnavailable: replicas, maxSurge: 0 });
@@ -444,7 +494,7 @@ async function rollBack(ctx: LeasedContext, record: Rollout, forward: RolloutPla
     plan = { target: record.release, phase: 'rollback', reason, steps: [{ op: 'converge', replicas: 0 }] };
   }
   await replacePlan(db, record.id, JSON.stringify(plan), ctx.lease);
-  await execute(back, record.id, plan, 0, false);
+  await execute(back, record.id, plan, 0, rolloutCourse(false));
   // A front door that never served a release (a first release failed) goes with the instances, so nothing claims the service.
   if (!previous && await currentRelease(db, record.service, record.environment) === undefined) await ctx.door.close();
   const detail = isBerthError(cause) ? cause : failed(cause instanceof Error ? cause.message : String(cause));

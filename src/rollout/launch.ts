@@ -68,6 +68,8 @@ export interface LaunchInput {
   signal?: AbortSignal;
   /** Told what the launch did differently from what was asked (a kept port taken: a new one). */
   onNote?: (text: string) => void;
+  /** Told how long the engine took to create and start the container (the launch limit follows it). */
+  onEngineTime?: (ms: number) => void;
 }
 
 /** What the hooks around start know of the new container. */
@@ -81,7 +83,7 @@ export interface LaunchedContainer {
 const LOG_LINES = 20;
 
 /** On failure, removes what it created and releases a newly requested address (the slot gets its own back next time). */
-export async function launchSlot({ context, ipam, input, files, rollout, timeoutMs, onAddress, ensureImage, beforeStart, afterStart, signal, onNote }: LaunchInput): Promise<Launched> {
+export async function launchSlot({ context, ipam, input, files, rollout, timeoutMs, onAddress, ensureImage, beforeStart, afterStart, signal, onNote, onEngineTime }: LaunchInput): Promise<Launched> {
   const { slot, host } = input;
   const engine = context.hosts.engine(host);
   const flat = input.network.mode === 'flat';
@@ -95,14 +97,24 @@ export async function launchSlot({ context, ipam, input, files, rollout, timeout
   // The container being launched: removed again if the launch fails at any point.
   const made: { id?: string } = {};
   const started = Date.now();
+  // The engine's own time (create and start calls), without a move's address check between them.
+  const engineMs = { total: 0 };
+  const timedCall = async <T>(call: () => Promise<T>): Promise<T> => {
+    const at = Date.now();
+    try {
+      return await call();
+    } finally {
+      engineMs.total += Date.now() - at;
+    }
+  };
   const createAndStart = async (created: CreateBody): Promise<LaunchedContainer> => {
-    const id = (made.id = await engine.containers.create(created));
+    const id = (made.id = await timedCall(() => engine.containers.create(created)));
     await checkpoint('created');
     if (allocation) await ipam.bind(input.network.name, slot, id, allocation.incarnation);
     await copyInstanceFiles(engine.containers, id, files);
     const container = { id, image: created.Image, labels: created.Labels ?? {}, ...(allocation ? { ip: allocation.ip } : {}) };
     await beforeStart?.(container);
-    await engine.containers.start(id);
+    await timedCall(() => engine.containers.start(id));
     return container;
   };
   try {
@@ -120,6 +132,7 @@ export async function launchSlot({ context, ipam, input, files, rollout, timeout
       container = await createAndStart(bodyWith({}));
     }
     const { id } = container;
+    onEngineTime?.(engineMs.total);
     await checkpoint('started');
     const state = await engine.containers.inspect(id);
     if (!state) throw new LaunchError(slot, 'the container vanished right after it started', [], failed('the container vanished right after it started'));

@@ -57,7 +57,7 @@ describe('leases of a service × environment', () => {
     assert.equal(interrupted, undefined);
     assert.equal(lease.token, 1);
     const row = (await leaseOf(db, 'web', 'production'))!;
-    assert.deepEqual(row, { service: 'web', environment: 'production', rollout: 0, holder: A.holder, pid: A.pid, hostname: A.hostname, token: 1, acquiredAt: T0, expiresAt: T0 + TTL });
+    assert.deepEqual(row, { service: 'web', environment: 'production', rollout: 0, holder: A.holder, pid: A.pid, hostname: A.hostname, token: 1, acquiredAt: T0, expiresAt: T0 + TTL, epoch: 0 });
     assert.deepEqual(await leasesHeldBy(db, A.holder), [row]);
   });
 
@@ -110,7 +110,7 @@ describe('leases of a service × environment', () => {
     const b = keep(await acquire(db, 'web', 'production', 0, as(B, time)));
     assert.equal(b.interrupted?.id, id);
     assert.equal(b.lease.token, 2);
-    assert.deepEqual(await leaseOf(db, 'web', 'production'), { service: 'web', environment: 'production', rollout: id, holder: B.holder, pid: B.pid, hostname: B.hostname, token: 2, acquiredAt: T0 + TTL, expiresAt: T0 + 2 * TTL });
+    assert.deepEqual(await leaseOf(db, 'web', 'production'), { service: 'web', environment: 'production', rollout: id, holder: B.holder, pid: B.pid, hostname: B.hostname, token: 2, acquiredAt: T0 + TTL, expiresAt: T0 + 2 * TTL, epoch: 0 });
   });
 
   it("a stale holder's writes are refused: A's lease expired, B took it over, A's next journal write throws and changes no row", async () => {

@@ -12,7 +12,8 @@ import { conflict, invalid } from '../errors.js';
 import { isAlive } from '../processes.js';
 import { sleep } from '../time.js';
 import { isStoreClosed, type Store } from '../store/db.js';
-import { dropLease, leaseOf, lostLease, renewLease, requireFence, takeOverLease, tryLease, type Claim, type Fence, type Lease } from '../store/leases.js';
+import { dropLease, leaseOf, lostLease, renewLease, requireFence, takeOverLease, tryLease, type Claim, type Fence, type LeaderFence, type Lease } from '../store/leases.js';
+import type { RunContext } from '../runtime/context.js';
 import { rolloutById, type Rollout } from '../store/releases.js';
 
 export const DEFAULT_LEASE_TTL_MS = 30_000;
@@ -25,6 +26,8 @@ export interface LeaseSettings {
   now: () => number;
   /** Who takes the lease: this process, unless a test plays another one. */
   as?: Holder;
+  /** In a leading server: its leadership, which every write under the lease also carries (store/leader.ts). */
+  leader?: LeaderFence;
 }
 
 /** The TTL from `BERTH_LEASE_TTL_MS` (default 30 s) and the wall clock. */
@@ -34,6 +37,12 @@ export function leaseSettings(env: NodeJS.ProcessEnv): LeaseSettings {
   const ttlMs = Number(text);
   if (!Number.isInteger(ttlMs) || ttlMs < 1) throw invalid(`BERTH_LEASE_TTL_MS must be a whole number of milliseconds (1 or more), got "${text}"`, { fix: `unset it for the default (${DEFAULT_LEASE_TTL_MS}), or e.g. BERTH_LEASE_TTL_MS=${DEFAULT_LEASE_TTL_MS}` });
   return { ttlMs, now: Date.now };
+}
+
+/** The settings of a rollout run with `run`: from its environment, and its server's leadership if it has one. */
+export function leaseSettingsFor(run: Pick<RunContext, 'env' | 'leader'>): LeaseSettings {
+  const settings = leaseSettings(run.env);
+  return run.leader ? { ...settings, leader: run.leader } : settings;
 }
 
 /** This process as a lease holder: the random part tells it from an earlier process that had the same pid. */
@@ -47,8 +56,10 @@ const keyOf = (service: string, environment: string) => `${service}\u0000${envir
  * Whether the lease's holder still holds it: not once it expired; a holder on
  * this machine whose process is gone, or this process not renewing it any more, at once.
  */
-export function holderAlive(lease: Lease, now = Date.now()): boolean {
+export function holderAlive(lease: Lease, now = Date.now(), leader?: LeaderFence): boolean {
   if (now >= lease.expiresAt) return false;
+  // Taken under an older leader's epoch: that server no longer leads, and every write of it is refused.
+  if (leader && lease.epoch < leader.epoch) return false;
   if (lease.holder === thisProcess.holder) return renewing.get(keyOf(lease.service, lease.environment)) === lease.token;
   // Same machine and pid but another holder: an earlier process that had this pid (PID 1 of a restarted container) is gone.
   if (lease.hostname === thisProcess.hostname && lease.pid === thisProcess.pid) return false;
@@ -75,6 +86,7 @@ export class HeldLease implements Fence {
   readonly environment: string;
   readonly token: number;
   readonly holder: string;
+  readonly leader: LeaderFence | undefined;
   /** The lease as another holder took it, once a renewal found it gone. */
   #lost: Lease | 'released' | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -86,6 +98,7 @@ export class HeldLease implements Fence {
     this.environment = lease.environment;
     this.token = lease.token;
     this.holder = lease.holder;
+    this.leader = settings.leader;
     this.#db = db;
     this.#settings = settings;
     renewing.set(keyOf(this.service, this.environment), this.token);
@@ -96,6 +109,8 @@ export class HeldLease implements Fence {
   /** Extends the lease; false (and renewing stops) once another process holds it. */
   async renew(): Promise<boolean> {
     if (this.#lost) return false;
+    // A server that stopped leading lets the lease run out: the new leader takes it over at once anyway (a newer epoch).
+    if (this.leader && !this.leader.acting()) return false;
     try {
       if (await renewLease(this.#db, this, this.#settings.ttlMs, this.#settings.now())) return true;
     } catch {
@@ -208,14 +223,14 @@ const isRepair = (rollout: Rollout | undefined): boolean => rollout?.kind === 'r
 
 async function acquireOnce(db: Store, service: string, environment: string, rollout: number, settings: LeaseSettings, waitFor?: (held: Lease, holder: Rollout | undefined, now: number) => boolean): Promise<LeaseOutcome> {
   let interrupted: Rollout | undefined;
-  const lease = await claimLease(db, { service, environment, rollout, ...(settings.as ?? thisProcess) }, settings, async (held, now) => {
+  const lease = await claimLease(db, { service, environment, rollout, ...(settings.as ?? thisProcess), ...epochOf(settings) }, settings, async (held, now) => {
     const holder = held.rollout > 0 ? await rolloutById(db, held.rollout) : undefined;
     if (holder?.status === 'canary') {
       throw conflict(`a canary of ${service} (release ${holder.release}) is open in ${environment}`, {
         fix: `decide it first: berth canary promote ${service} --env ${environment}, or berth canary abort ${service} --env ${environment}`,
       });
     }
-    if (holderAlive(held, now)) {
+    if (holderAlive(held, now, settings.leader)) {
       if (waitFor?.(held, holder, now)) throw BUSY;
       throw conflict(`a rollout of ${service} in ${environment} is in progress: ${describeHolder(held, holder)}`, {
         // The reconciler runs in the server: stopping "that process" would stop the server.
@@ -236,13 +251,13 @@ async function acquireOnce(db: Store, service: string, environment: string, roll
  * status is what holds the service, so whoever decides takes the lease over.
  */
 export async function acquireForDecision(db: Store, canary: Rollout, settings: LeaseSettings = leaseSettings(process.env)): Promise<HeldLease> {
-  return await claimLease(db, { service: canary.service, environment: canary.environment, rollout: canary.id, ...(settings.as ?? thisProcess) }, settings, async () => canary.id);
+  return await claimLease(db, { service: canary.service, environment: canary.environment, rollout: canary.id, ...(settings.as ?? thisProcess), ...epochOf(settings) }, settings, async () => canary.id);
 }
 
 /** The lease of an interrupted rollout, to abandon it: refused while its holder is alive, or when the lease names another rollout. */
 export async function acquireToAbandon(db: Store, record: Rollout, settings: LeaseSettings = leaseSettings(process.env)): Promise<HeldLease> {
-  return await claimLease(db, { service: record.service, environment: record.environment, rollout: record.id, ...(settings.as ?? thisProcess) }, settings, async (held, now) => {
-    if (holderAlive(held, now)) {
+  return await claimLease(db, { service: record.service, environment: record.environment, rollout: record.id, ...(settings.as ?? thisProcess), ...epochOf(settings) }, settings, async (held, now) => {
+    if (holderAlive(held, now, settings.leader)) {
       throw conflict(`rollout #${record.id} of ${record.service} in ${record.environment} is not interrupted: berth process ${held.pid} on ${held.hostname} still runs it`, {
         fix: `let it finish; if it is stuck, stop that process (kill ${held.pid}${held.hostname === thisProcess.hostname ? '' : ` on ${held.hostname}`}) and abandon the rollout then`,
       });
@@ -255,3 +270,5 @@ export async function acquireToAbandon(db: Store, record: Rollout, settings: Lea
     return record.id;
   });
 }
+
+const epochOf = (settings: LeaseSettings): { epoch?: number } => (settings.leader ? { epoch: settings.leader.epoch } : {});

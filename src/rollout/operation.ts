@@ -1,7 +1,8 @@
 /**
- * Rollouts that act on what runs (`berth restart`, `stop`, `rm`, `rollout abandon`): their plan is
- * journaled under the service's lease before the first change, then run step by step like any
- * rollout's, and a killed one is resumed by the next command on the service (recoverInterrupted).
+ * Rollouts that act on what runs (`berth restart`, `stop`, `rm`, `rollout abandon`): the executor
+ * (executor.ts `runOperation`) journals their plan under the service's lease before the first change
+ * and runs it in its one loop, and a killed one is resumed by the next command on the service
+ * (recoverInterrupted). What is theirs is here: their context, their steps, how they end.
  *
  * None rolls back: there is no release to go back to. A step that fails stops the operation where
  * it is, recorded as failed with what it had done; running the command again continues.
@@ -9,16 +10,16 @@
 import { networkOf, ipamOf, serviceOf, environmentOf, type RunContext } from '../runtime/context.js';
 import { dockerNetworkName } from '../network/docker-network.js';
 import { failed } from '../errors.js';
-import { checkpoint } from '../fault.js';
 import { slotsOf } from '../store/deployments.js';
 import { isLostLease } from '../store/leases.js';
-import { markDone, rolloutById, setRolloutStatus, setScale, startRollout, type OperationKind, type Rollout, type RolloutStatus } from '../store/releases.js';
+import { rolloutById, setRolloutStatus, setScale, type OperationKind, type Rollout, type RolloutStatus } from '../store/releases.js';
 import { observeService } from '../runtime/observe.js';
+import type { Course, Executing } from './course.js';
 import type { HeldLease } from './lease.js';
 import { runOperationStep, type OperationContext, type SlotOutcome } from './ops-steps.js';
 import type { OperationStep, RolloutPlan, RolloutStep } from './rollout-plan.js';
 
-export type LeasedOperation = OperationContext & { lease: HeldLease };
+export type LeasedOperation = Executing;
 
 export interface OperationRequest {
   kind: OperationKind;
@@ -66,72 +67,43 @@ export async function applyOperation(ctx: LeasedOperation, step: RolloutStep): P
 const OPERATION_OPS = new Set<string>(['restart', 'stop', 'rm', 'retire', 'restore', 'tidy']);
 const isOperationStep = (step: RolloutStep): step is OperationStep => OPERATION_OPS.has(step.op);
 
-/** Journals the plan under the context's lease, then runs it. Nothing to do: nothing journaled, the lease let go. */
-export async function runOperation<C extends LeasedOperation>(ctx: C, request: OperationRequest, apply: ApplyStep<C>): Promise<OperationResult> {
-  const { lease } = ctx;
-  if (request.plan.steps.length === 0) {
-    await lease.release();
-    return { rollout: 0, status: 'succeeded', message: 'nothing to do' };
-  }
-  let id: number;
-  try {
-    id = await startRollout(ctx.run.db, { service: ctx.service.name, environment: ctx.environment.name, release: request.release, previous: request.release || null, kind: request.kind, forced: false, actor: request.actor, plan: JSON.stringify(request.plan) }, lease);
-  } catch (error) {
-    await lease.release();
-    throw error;
-  }
-  request.onJournaled?.(id);
-  const record = (await rolloutById(ctx.run.db, id))!;
-  if (request.journaled) {
-    try {
-      await request.journaled({ ...ctx, rollout: id });
-    } catch (error) {
-      // Nothing changed yet: the operation ends failed, and the lease goes (one another process took over stays its).
-      await setRolloutStatus(ctx.run.db, id, 'failed', ctx.lease, (error as Error).message).catch(() => {});
-      await ctx.lease.release().catch(() => {});
-      throw error;
-    }
-  }
-  return continueOperation(ctx, record, request.plan, 0, apply);
-}
-
 /**
- * Runs an operation's plan from step `from` under the context's lease (also to resume one a killed
- * process left), records how it ended and lets the lease go; a failed step is recorded and thrown.
+ * How an operation goes through the executor's loop: its slots' outcomes are collected (and passed on to
+ * the command that asked, or told as instance lines); at its end a restart that left an instance unhealthy
+ * is failed and an abandon ends the rollout it abandons; a failed step is recorded where it stopped and
+ * thrown, undoing nothing.
  */
-export async function continueOperation<C extends LeasedOperation>(context: C, record: Rollout, plan: RolloutPlan, from: number, apply: ApplyStep<C>): Promise<OperationResult> {
+export function operationCourse<C extends LeasedOperation>(context: C, apply: ApplyStep<C>): { ctx: C; course: Course<C, OperationResult> } {
   const outcomes: SlotOutcome[] = [];
   const outcome = (o: SlotOutcome) => {
     outcomes.push(o);
     if (context.outcome) context.outcome(o);
     else void context.emit({ type: 'instance', slot: o.slot, text: describeOutcome(o) });
   };
-  const ctx: C = { ...context, rollout: record.id, outcome };
-  const { lease } = ctx;
-  const { db } = ctx.run;
-  let index = from;
-  try {
-    for (; index < plan.steps.length; index++) {
-      await lease.ensureHeld(record.id);
-      await checkpoint('step');
-      await apply(ctx, plan.steps[index]!);
-      await markDone(db, record.id, index + 1, lease);
-    }
-    const { status, message } = await ending(ctx, record, plan, outcomes);
-    await lease.ensureHeld(record.id);
-    await setRolloutStatus(db, record.id, status, lease, message);
-    await lease.release();
-    return { rollout: record.id, status, message };
-  } catch (error) {
-    // The lease went to another process: the operation is its to finish.
-    if (isLostLease(error)) throw error;
-    const reason = error instanceof Error ? error.message : String(error);
-    await setRolloutStatus(db, record.id, 'failed', lease, `${record.kind} stopped at step ${index + 1} of ${plan.steps.length}: ${reason}`).catch(() => {});
-    await lease.release().catch(() => {});
-    throw error;
-  } finally {
-    lease.stop();
-  }
+  const course: Course<C, OperationResult> = {
+    apply,
+    announce: false,
+    cancels: false,
+    async ended(ctx, record, plan) {
+      try {
+        const { status, message } = await ending(ctx, record, plan, outcomes);
+        await ctx.lease.ensureHeld(record.id);
+        await setRolloutStatus(ctx.run.db, record.id, status, ctx.lease, message);
+        await ctx.lease.release();
+        return { rollout: record.id, status, message };
+      } catch (error) {
+        if (isLostLease(error)) throw error;
+        return await course.failed(ctx, record, plan, plan.steps.length, error);
+      }
+    },
+    async failed(ctx, record, plan, at, error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      await setRolloutStatus(ctx.run.db, record.id, 'failed', ctx.lease, `${record.kind} stopped at step ${at + 1} of ${plan.steps.length}: ${reason}`).catch(() => {});
+      await ctx.lease.release().catch(() => {});
+      throw error;
+    },
+  };
+  return { ctx: { ...context, outcome }, course };
 }
 
 export function describeOutcome(o: SlotOutcome): string {

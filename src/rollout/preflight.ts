@@ -8,12 +8,15 @@ import type { RunContext } from '../runtime/context.js';
 import type { Hosts } from '../runtime/hosts.js';
 import { reachHosts, unreachableError } from '../runtime/reach.js';
 import { slotsOf } from '../store/deployments.js';
+import { lostHosts } from '../runtime/lost-hosts.js';
 
 // Each host is asked once per Hosts (one command's): a deploy resuming an interrupted rollout reaches the preflight more than once.
 const answered = new WeakMap<Hosts, Set<string>>();
 
 export async function hostsTouched(run: RunContext, service: string, environment: EnvironmentSpec): Promise<string[]> {
-  const known = new Set(run.project.hosts.map((h) => h.name));
+  // A lost host (down past its grace) is out of the fleet: its slots fail over, nothing waits for it.
+  const lost = await lostHosts(run);
+  const known = new Set(run.project.hosts.map((h) => h.name).filter((h) => !lost.has(h)));
   // A slot on a host no longer in berth.yaml cannot be reached at all; observing the service reports it.
   return [...new Set([...environment.hosts, ...(await slotsOf(run.db, service, environment.name)).map((s) => s.host)])].filter((h) => known.has(h));
 }

@@ -40,8 +40,8 @@ export interface RolloutContext {
   rollout: number;
   /** Per instance, until healthy. */
   timeoutMs: number;
-  /** Slots of one step launched at once. */
-  concurrency: number;
+  /** Slots of one step launched at once, when the command asked for a number; without it each host's engine latency sets it (steps.ts). */
+  concurrency?: number;
   emit: (event: RolloutEvent) => void | Promise<void>;
   report: (event: InstanceEvent) => void;
   /**

@@ -10,6 +10,8 @@ import { removeInstance } from './remove.js';
 import { runOperationStep } from './ops-steps.js';
 import { asideName, containerName, PREVIOUS_SUFFIX } from '../runtime/slots.js';
 import { Semaphore } from '../imaging/semaphore.js';
+import type { Observed } from '../runtime/observe.js';
+import { LatencyLimit } from './latency-limit.js';
 import { invalid } from '../errors.js';
 import { saveSlot } from '../store/deployments.js';
 import { isLostLease } from '../store/leases.js';
@@ -19,13 +21,16 @@ import { canaryWeights, type RolloutStep } from './rollout-plan.js';
 import { runPrepareStep } from './prepare.js';
 import { journaled, observe, ordinalOf, placementOf, targetHash, type RolloutContext } from './rollout-context.js';
 
+/** Removals of one step at once when the command asked for no number (drains wait on the front door). */
+const REMOVALS_AT_ONCE = 16;
+
 export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<void> {
   switch (step.op) {
     case 'front-door':
       return frontDoor(ctx);
     case 'create':
     case 'surge':
-      return eachSlot(ctx, step.slots, (slot) => ensureInstance(ctx, slot, NORMAL_WEIGHT));
+      return eachSlot(ctx, step.slots, (slot, here, sample) => ensureInstance(ctx, slot, NORMAL_WEIGHT, here, sample));
     case 'canary':
       return canary(ctx, step.slots, step.share);
     case 'drain':
@@ -33,10 +38,15 @@ export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<v
       return;
     case 'replace': {
       const moving = step.to ? { ...ctx, moves: new Map([...(ctx.moves ?? []), ...Object.entries(step.to)]) } : ctx;
-      return eachSlot(moving, step.slots, (slot) => replace(moving, slot, step.force ?? false));
+      return eachSlot(moving, step.slots, (slot, here, sample) => replace(moving, slot, step.force ?? false, here, sample));
     }
-    case 'remove':
-      return eachSlot(ctx, step.slots, (slot) => removeSlot(ctx, slot, 'not desired (above the replica count)'));
+    case 'remove': {
+      // Drains wait on the door, not the engine: as many at once as before the limits followed the engine.
+      const semaphore = new Semaphore(ctx.concurrency ?? REMOVALS_AT_ONCE);
+      const seen = await observe(ctx);
+      await Promise.all(step.slots.map((slot) => semaphore.run(() => removeSlot(ctx, slot, 'not desired (above the replica count)', seen))));
+      return;
+    }
     case 'converge':
       return converge(ctx, [], step.replicas);
     case 'networks':
@@ -54,16 +64,35 @@ export async function runStep(ctx: RolloutContext, step: RolloutStep): Promise<v
 }
 
 /**
- * Runs `act` for each slot, at most ctx.concurrency at once, and waits for all
- * of them before it reports the first failure: a rollback never starts while
- * a launch of the same step is still under way.
+ * Runs `act` for each slot, and waits for all of them before it reports the first failure: a rollback never
+ * starts while a launch of the same step is still under way. What the engines run is observed once for the
+ * step (each host listed once, not once per slot); each slot's act gets its own containers from it (a slot's
+ * act changes only its own). Launches run as many at once on each host as its engine keeps up with
+ * (latency-limit.ts), or `ctx.concurrency` in all when the command asked for a number.
  */
-async function eachSlot(ctx: RolloutContext, slots: readonly string[], act: (slot: string) => Promise<void>): Promise<void> {
+async function eachSlot(ctx: RolloutContext, slots: readonly string[], act: (slot: string, here: Observed[], sample: (engineMs: number) => void) => Promise<void>): Promise<void> {
   await claimAddressesInOrder(ctx, slots);
-  const semaphore = new Semaphore(ctx.concurrency);
-  const outcomes = await Promise.allSettled(slots.map((slot) => semaphore.run(() => act(slot))));
+  const seen = await observe(ctx);
+  const limit = launchLimits(ctx);
+  const outcomes = await Promise.allSettled(slots.map((slot) => limit(placementOf(ctx, slot).host)((sample) => act(slot, seen.filter((o) => o.slot === slot), sample))));
   const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failure) throw failure.reason;
+}
+
+type Limit = <T>(task: (sample: (engineMs: number) => void) => Promise<T>) => Promise<T>;
+
+/** One step's limits: a latency limit per host, or one fixed semaphore for every host. */
+function launchLimits(ctx: RolloutContext): (host: string) => Limit {
+  if (ctx.concurrency !== undefined) {
+    const semaphore = new Semaphore(ctx.concurrency);
+    return () => (task) => semaphore.run(() => task(() => {}));
+  }
+  const perHost = new Map<string, LatencyLimit>();
+  return (host) => {
+    let limit = perHost.get(host);
+    if (!limit) perHost.set(host, (limit = new LatencyLimit()));
+    return (task) => limit.run(task);
+  };
 }
 
 /**
@@ -130,9 +159,8 @@ async function runningServers(ctx: RolloutContext, weightOf: (slot: string) => n
 }
 
 /** A running container of the target release in the slot, in the front door; launched if missing or outdated. */
-async function ensureInstance(ctx: RolloutContext, slot: string, weight: number): Promise<void> {
+async function ensureInstance(ctx: RolloutContext, slot: string, weight: number, current: readonly Observed[], sample?: (engineMs: number) => void): Promise<void> {
   const want = await targetHash(ctx, slot);
-  const current = (await observe(ctx)).filter((o) => o.slot === slot);
   const host = placementOf(ctx, slot).host;
   const candidate = current.find((o) => o.role === 'main' && o.host === host && o.specHash === want && o.running);
   const ok = candidate && (await passes(ctx, candidate)) ? candidate : undefined;
@@ -142,17 +170,17 @@ async function ensureInstance(ctx: RolloutContext, slot: string, weight: number)
     if (state) await upsertServer(ctx, ok.host, slot, state, weight);
     return;
   }
-  await launchInto(ctx, slot, weight, 'create');
+  await launchInto(ctx, slot, weight, 'create', sample);
 }
 
-async function launchInto(ctx: RolloutContext, slot: string, weight: number, action: 'create' | 'replace'): Promise<void> {
+async function launchInto(ctx: RolloutContext, slot: string, weight: number, action: 'create' | 'replace', sample?: (engineMs: number) => void): Promise<void> {
   const placement = placementOf(ctx, slot);
   ctx.emit({ type: 'instance', slot, text: 'starting' });
   ctx.report({ type: 'launch', slot, action });
   await checkpoint('launch');
   let launched;
   try {
-    launched = await launchSlot({ context: ctx.run, ipam: ctx.target.ipam, input: await ctx.target.input(placement), files: ctx.target.files, rollout: ctx.rollout, timeoutMs: ctx.timeoutMs, ensureImage: (h) => ctx.images.ensure(h), onNote: (text) => ctx.emit({ type: 'note', text }), ...arpAroundMove(ctx, slot, placement.host), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    launched = await launchSlot({ context: ctx.run, ipam: ctx.target.ipam, input: await ctx.target.input(placement), files: ctx.target.files, rollout: ctx.rollout, timeoutMs: ctx.timeoutMs, ensureImage: (h) => ctx.images.ensure(h), onNote: (text) => ctx.emit({ type: 'note', text }), ...arpAroundMove(ctx, slot, placement.host), ...(ctx.signal ? { signal: ctx.signal } : {}), ...(sample ? { onEngineTime: sample } : {}) });
   } catch (error) {
     const e = LaunchError.from(slot, error);
     ctx.report({ type: 'failed', slot, reason: e.reason });
@@ -194,10 +222,9 @@ async function rememberSlot(ctx: RolloutContext, slot: string, host: string, hos
 }
 
 /** Old instance aside, new one on the same slot and address; on failure the old one is put back and serves again. */
-async function replace(ctx: RolloutContext, slot: string, force: boolean): Promise<void> {
+async function replace(ctx: RolloutContext, slot: string, force: boolean, here: readonly Observed[], sample?: (engineMs: number) => void): Promise<void> {
   const want = await targetHash(ctx, slot);
   const host = placementOf(ctx, slot).host;
-  const here = (await observe(ctx)).filter((o) => o.slot === slot);
   const main = here.find((o) => o.role === 'main');
   let aside = here.find((o) => o.role === 'aside');
   // A container of the slot under another name (an older naming, a copy) holds its address or name: it goes first.
@@ -225,7 +252,7 @@ async function replace(ctx: RolloutContext, slot: string, force: boolean): Promi
   if (aside?.running) await ctx.run.hosts.engine(aside.host).containers.stop(aside.id, ctx.service.stopGraceSeconds);
   await checkpoint('replace');
   try {
-    await launchInto(ctx, slot, NORMAL_WEIGHT, 'replace');
+    await launchInto(ctx, slot, NORMAL_WEIGHT, 'replace', sample);
   } catch (error) {
     // The lease went to another process: the slot is its to finish, as it stands.
     if (isLostLease(error)) throw error;
@@ -248,11 +275,12 @@ async function passes(ctx: RolloutContext, o: { host: string; id: string; slot: 
   return gate.healthy;
 }
 
-async function removeSlot(ctx: RolloutContext, slot: string, reason: string): Promise<void> {
+/** `seen`: what the engines ran when the step began (a slot's removal changes only its own containers). */
+async function removeSlot(ctx: RolloutContext, slot: string, reason: string, seen: readonly Observed[]): Promise<void> {
   await ctx.door.drain(slot, ctx.service.rollout.drainMs);
   await checkpoint('remove');
   await ctx.door.remove(slot);
-  for (const o of (await observe(ctx)).filter((x) => x.slot === slot)) {
+  for (const o of seen.filter((x) => x.slot === slot)) {
     await removeInstance(ctx.run, ctx.target.ipam, {
       host: o.host,
       id: o.id,
@@ -267,9 +295,10 @@ async function removeSlot(ctx: RolloutContext, slot: string, reason: string): Pr
 }
 
 async function canary(ctx: RolloutContext, slots: string[], share: number): Promise<void> {
-  const main = (await observe(ctx)).filter((o) => o.running && o.role === 'main' && !slots.includes(o.slot)).length;
+  const seen = await observe(ctx);
+  const main = seen.filter((o) => o.running && o.role === 'main' && !slots.includes(o.slot)).length;
   const weights = canaryWeights(main, slots.length, share);
-  await Promise.all(slots.map((slot) => ensureInstance(ctx, slot, weights.canary)));
+  await Promise.all(slots.map((slot) => ensureInstance(ctx, slot, weights.canary, seen.filter((o) => o.slot === slot))));
   await converge(ctx, slots, undefined, weights);
 }
 
@@ -278,12 +307,14 @@ async function canary(ctx: RolloutContext, slots: string[], share: number): Prom
  * are not canaries), the front door holding exactly the running instances.
  */
 export async function converge(ctx: RolloutContext, canaries: string[], replicas?: number, weights = { main: NORMAL_WEIGHT, canary: NORMAL_WEIGHT }): Promise<void> {
-  for (const o of await observe(ctx)) {
+  const seen = await observe(ctx);
+  for (const o of seen) {
     if (o.role !== 'main') {
       await ctx.run.hosts.engine(o.host).containers.remove(o.id);
       ctx.emit({ type: 'note', text: `removed ${o.name}, left over from an interrupted rollout` });
     } else if (replicas !== undefined && ordinalOf(o.slot) > replicas && !canaries.includes(o.slot)) {
-      await removeSlot(ctx, o.slot, replicas === 0 ? 'removed what the rollout started' : 'not desired (above the replica count)');
+      // Looked at again: the leftovers removed above may have been this slot's.
+      await removeSlot(ctx, o.slot, replicas === 0 ? 'removed what the rollout started' : 'not desired (above the replica count)', await observe(ctx));
     }
   }
   const servers = await runningServers(ctx, (slot) => (canaries.includes(slot) ? weights.canary : weights.main));

@@ -5,6 +5,7 @@ import { notFound } from '../errors.js';
 import { Ipam } from '../network/ipam.js';
 import { projectPools } from '../network/pool.js';
 import type { Store } from '../store/db.js';
+import type { LeaderFence } from '../store/leases.js';
 import type { Hosts } from './hosts.js';
 
 export interface RunContext {
@@ -15,6 +16,8 @@ export interface RunContext {
   env: NodeJS.ProcessEnv;
   /** In a server: the applied configuration version the project came from (recorded with each release it makes). */
   configVersion?: number;
+  /** In a server sharing its store with others: the leadership it works under (every rollout write carries its epoch). */
+  leader?: LeaderFence;
 }
 
 export function serviceOf(project: Project, name: string): ServiceSpec {

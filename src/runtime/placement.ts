@@ -10,6 +10,7 @@ import { conflict, isBerthError, type BerthError } from '../errors.js';
 import { labelText, planPlacement, type PlacementHost, type PlacementProblem, type Reservation, type SlotPlacement, type SlotRequest } from '../placement/plan.js';
 import { allSlots, type SlotRecord } from '../store/deployments.js';
 import { hostStates } from '../store/hosts.js';
+import { lostHosts, returningHosts } from './lost-hosts.js';
 import type { RunContext } from './context.js';
 import { ordinalOf, slotName, type Placement } from './slots.js';
 
@@ -40,8 +41,10 @@ export async function gatherInventory(context: RunContext, service: ServiceSpec,
   const reserved = await reservationsOf(context, service, environment);
   const needsCapacity = reservesAny(service) || reserved.some((r) => r.cpus > 0 || r.memoryBytes > 0);
   const states = await hostStates(db);
+  const lost = await lostHosts(context);
+  const returning = await returningHosts(context);
   const asked = await Promise.all(
-    environment.hosts.map(async (name) => {
+    environment.hosts.filter((name) => !lost.has(name)).map(async (name) => {
       const engine = hosts.engine(name);
       const [version, info] = await Promise.allSettled([engine.apiVersion(), needsCapacity ? engine.info() : Promise.resolve(undefined)]);
       return { name, version, info };
@@ -63,10 +66,12 @@ export async function gatherInventory(context: RunContext, service: ServiceSpec,
       cpus: info?.cpus ?? 0,
       memoryBytes: info?.memoryBytes ?? 0,
       labels: hostLabels(spec),
-      state: down ? 'unreachable' : states.has(a.name) ? 'draining' : 'ready',
+      state: down ? 'unreachable' : states.has(a.name) || returning.has(a.name) ? 'draining' : 'ready',
       ...(down ? { reason: down.message } : {}),
     };
   });
+  // Not asked: its engine does not answer, and its slots must leave it (prepareTarget's `leave`).
+  for (const name of environment.hosts.filter((h) => lost.has(h))) inventory.push({ name, cpus: 0, memoryBytes: 0, labels: hostLabels(hosts.spec(name)), state: 'unreachable', reason: 'down (failed over)' });
   return { hosts: inventory, reserved, apiVersions };
 }
 

@@ -31,7 +31,8 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '../imaging/plan.js';
 import type { EnvironmentSpec, Project, ServiceSpec } from '../config/model.js';
-import { notFound } from '../errors.js';
+import { notFound, unavailable } from '../errors.js';
+import { keyFingerprint, sharedKeyFingerprint } from '../store/key-fingerprints.js';
 import { readSecret } from '../registry/secrets.js';
 import { isStored, secretRefsOf } from '../secrets/refs.js';
 import { storedSecretReader } from '../secrets/stored.js';
@@ -85,6 +86,24 @@ export function specMacKey(stateDir: string): Buffer {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
   return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+}
+
+/**
+ * The spec-MAC key, checked against the one the other servers of the store use: a server with
+ * another key (or none, so it just made one) would see every instance with a secret as changed and
+ * roll it. Refused instead, naming the file to copy.
+ */
+export async function sharedSpecMacKey(db: Store, stateDir: string): Promise<Buffer> {
+  const key = specMacKey(stateDir);
+  const mine = keyFingerprint(key);
+  const theirs = await sharedKeyFingerprint(db, 'spec-mac', mine);
+  if (theirs !== mine) {
+    const file = join(stateDir, 'spec-mac.key');
+    throw unavailable(`this server's ${file} (fingerprint ${mine}) is not the spec-MAC key the other servers of this store use (fingerprint ${theirs})`, {
+      fix: `copy spec-mac.key from the --state folder of a server of this store into ${stateDir} (mode 0600), then run the command again (docs/ha.md)`,
+    });
+  }
+  return key;
 }
 
 /** An HMAC-SHA256 of the secrets' names and values (never the values themselves nor a plain hash of them). */

@@ -12,13 +12,14 @@
 import type { EnvironmentSpec, NetworkSpec, ServiceSpec } from '../config/model.js';
 import { dockerNetworkName, ensureNetwork, networkReadiness, type EnsureOptions } from '../network/docker-network.js';
 import { isStale, type Ipam } from '../network/ipam.js';
-import { slotsOf, type SlotRecord } from '../store/deployments.js';
+import { allSlots, slotsOf, type SlotRecord } from '../store/deployments.js';
+import { lostHosts } from './lost-hosts.js';
 import { ipamOf, networkOf, serviceEnv, type RunContext } from './context.js';
 import type { SlotInput } from './instance-spec.js';
 import { observeNetwork } from './observe.js';
 import { readConfigFiles, type InstanceFiles } from './instance-files.js';
 import { gatherInventory, SlotPlacer, type PlacementOptions } from './placement.js';
-import { readServiceSecrets, slotContents, specMacKey } from './secrets.js';
+import { readServiceSecrets, sharedSpecMacKey, slotContents } from './secrets.js';
 import type { Placement } from './slots.js';
 
 export type { PlacementOptions };
@@ -36,8 +37,12 @@ export interface ServiceTarget {
   ipam: Ipam;
   /** Slot → its saved placement and kept host ports. */
   saved: Map<string, SlotRecord>;
-  /** Every host that may hold an instance: the environment's and those slots were on. */
+  /** Every host that may hold an instance: the environment's and those slots were on, but for lost ones (lost-hosts.ts). */
   hostNames: Set<string>;
+  /** Hosts down past their grace: never asked; the failover moves their slots. */
+  lost: ReadonlySet<string>;
+  /** Slots of the network recorded on lost hosts: their addresses are theirs still (never stale), whoever's service they are. */
+  lostSlots: ReadonlySet<string>;
   /** The service's secret values in this environment and its config files, read once; copied into a container only when it is launched. */
   files: InstanceFiles;
   /** Every slot's host: slots 1..replicas planned when the target was prepared, others on demand. */
@@ -50,14 +55,17 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
   const { project, db, hosts } = context;
   const network = networkOf(project, environment);
   const files: InstanceFiles = { secrets: await readServiceSecrets(service, environment, context.env, { db, stateDir: project.stateDir }, project), configs: readConfigFiles(service, project) };
-  const contents = files.secrets.size > 0 || files.configs.length > 0 ? slotContents(specMacKey(project.stateDir), files.secrets, files.configs) : undefined;
+  const contents = files.secrets.size > 0 || files.configs.length > 0 ? slotContents(await sharedSpecMacKey(db, project.stateDir), files.secrets, files.configs) : undefined;
   const ipam = ipamOf(context);
   const dockerName = dockerNetworkName(project.name, network);
   const inventory = await gatherInventory(context, service, environment);
   const apiVersions = inventory.apiVersions;
   const saved = new Map((await slotsOf(db, service.name, environment.name)).map((s) => [s.slot, s]));
+  // A slot on a lost host stays placed there (unreachable) until the failover pins it elsewhere (fleet/failover.ts).
+  const lost = await lostHosts(context);
   const placer = new SlotPlacer(inventory, service, environment, saved, options);
-  const hostNames = new Set([...environment.hosts, ...[...saved.values()].map((s) => s.host)]);
+  const hostNames = new Set([...environment.hosts, ...[...saved.values()].map((s) => s.host)].filter((h) => !lost.has(h)));
+  const lostSlots = new Set(lost.size === 0 ? [] : (await allSlots(db)).filter((s) => lost.has(s.host) && s.network === network.name).map((s) => s.slot));
   const env = serviceEnv(service, environment);
   return {
     context,
@@ -69,6 +77,8 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
     ipam,
     saved,
     hostNames,
+    lost,
+    lostSlots,
     files,
     placer,
     async input(p) {
@@ -92,7 +102,7 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
 }
 
 /** The environment's Docker network on each of `only` (default: all its hosts), created or checked: by the rollout's `networks` step. */
-export async function ensureNetworks(target: ServiceTarget, only: readonly string[] = target.environment.hosts): Promise<void> {
+export async function ensureNetworks(target: ServiceTarget, only: readonly string[] = target.environment.hosts.filter((h) => !target.lost.has(h))): Promise<void> {
   const { hosts, project } = target.context;
   await Promise.all(only.map((h) => ensureNetwork(hosts.engine(h), project.name, target.network, networkOptions(target, h))));
 }
@@ -100,7 +110,7 @@ export async function ensureNetworks(target: ServiceTarget, only: readonly strin
 /** The environment's hosts whose engine lacks its Docker network, reading only (one that differs from berth.yaml is a conflict, as ensureNetworks would say). */
 export async function hostsWithoutNetwork(target: ServiceTarget): Promise<string[]> {
   const { hosts, project } = target.context;
-  const states = await Promise.all(target.environment.hosts.map(async (h) => [h, await networkReadiness(hosts.engine(h), project.name, target.network, networkOptions(target, h))] as const));
+  const states = await Promise.all(target.environment.hosts.filter((h) => !target.lost.has(h)).map(async (h) => [h, await networkReadiness(hosts.engine(h), project.name, target.network, networkOptions(target, h))] as const));
   return states.filter(([, state]) => state === 'missing').map(([h]) => h);
 }
 
@@ -119,13 +129,13 @@ export async function reconcileAddresses(target: ServiceTarget): Promise<string[
   const { network, context, ipam } = target;
   if (network.mode !== 'flat') return [];
   const live = await observeNetwork(context.hosts, target.hostNames, context.project.name, network.name);
-  return (await ipam.reconcile(network.name, new Set(live.map((o) => o.slot)), { graceMs: RECONCILE_GRACE_MS })).released;
+  return (await ipam.reconcile(network.name, new Set([...live.map((o) => o.slot), ...target.lostSlots]), { graceMs: RECONCILE_GRACE_MS })).released;
 }
 
 /** The addresses `reconcileAddresses` would quarantine now, reading only. */
 export async function staleAddresses(target: ServiceTarget, now = Date.now()): Promise<string[]> {
   const { network, context, ipam } = target;
   if (network.mode !== 'flat') return [];
-  const live = new Set((await observeNetwork(context.hosts, target.hostNames, context.project.name, network.name)).map((o) => o.slot));
+  const live = new Set([...(await observeNetwork(context.hosts, target.hostNames, context.project.name, network.name)).map((o) => o.slot), ...target.lostSlots]);
   return (await ipam.allocations(network.name)).filter((a) => isStale(a, live, now, RECONCILE_GRACE_MS)).map((a) => a.ip);
 }

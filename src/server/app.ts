@@ -10,7 +10,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { authenticate } from '../access/tokens.js';
 import { lacks } from '../access/roles.js';
 import { CoalescedRefusals } from '../access/audit-coalesce.js';
-import { BerthError, forbidden, invalid, isBerthError } from '../errors.js';
+import { BerthError, forbidden, invalid, isBerthError, unavailable } from '../errors.js';
+import { forwardToLeader } from '../leader/forward.js';
 import { storeFailure } from '../store/db.js';
 import type { ServerCore } from './core.js';
 import { errorBody, HTTP_STATUS, isValidationError } from './errors.js';
@@ -18,6 +19,13 @@ import { captureAnswer, isMutating, recordRequest } from './audit-hook.js';
 import { bodyTooLarge, isLimitRefusal, JSON_BODY_LIMIT, limitStatus, limitUnauthenticated } from './limits.js';
 import { accessOf } from './request.js';
 import { registerRoutes } from './routes/index.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Answered by the leader (a follower forwarded it). */
+    forwarded?: boolean;
+  }
+}
 
 export interface AppOptions {
   https?: { cert: Buffer; key: Buffer };
@@ -85,8 +93,22 @@ export async function buildApp(core: ServerCore, options: AppOptions = {}): Prom
     // A change whose audit head could not be recorded is refused (503) rather than made unrecorded.
     if (isMutating(request.method)) core.checkAuditHead();
   });
+  // A follower hands a change to the leader and answers with the leader's answer (after checking the token and the input itself).
+  app.addHook('preHandler', async (request, reply) => {
+    if (!isMutating(request.method) || !core.leadership || core.leadership.leading()) return;
+    if (request.headers['x-berth-forwarded'] !== undefined) throw unavailable('this server received a request forwarded to the leader, and it no longer leads', { fix: 'send it again: the server that leads now takes it' });
+    const answer = await forwardToLeader(
+      { method: request.method, url: request.url, headers: request.headers, body: request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body)) },
+      { db: core.db, self: core.leadership.id, leading: () => core.leadership?.leading() ?? true, waitMs: 2 * core.leadership.timing.ttlMs, ...(core.leaderCa ? { ca: core.leaderCa } : {}) },
+    );
+    if (answer === 'self') return;
+    request.forwarded = true;
+    return reply.status(answer.status).headers(answer.headers).send(answer.body);
+  });
   // In onSend, not onResponse: a client gone before the answer (Ctrl-C while a rollout is being journaled) gets no onResponse, and its request must be in the log all the same.
   app.addHook('onSend', async (request, reply, payload) => {
+    // The leader recorded a forwarded request in the audit log: once.
+    if (request.forwarded) return payload;
     const sent = await captureAnswer(request, reply, payload);
     await recordRequest(core, refusals, request, reply);
     return sent;

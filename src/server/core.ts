@@ -6,7 +6,7 @@
  */
 import { auditAction, type AuditEntry, type AuditInput } from '../access/audit.js';
 import { checkAuditHeadWritable, readAuditHead, writeAuditHead, type AuditHead } from '../access/audit-head.js';
-import { versionDir as configDir } from '../apply/versions.js';
+import { ensureVersionDir, versionDir as configDir } from '../apply/versions.js';
 import type { HostSpec, Project } from '../config/model.js';
 import { loadProject } from '../config/project.js';
 import type { RunContext } from '../runtime/context.js';
@@ -14,6 +14,8 @@ import { Hosts } from '../runtime/hosts.js';
 import { connectEngine, connectHost, type Engine } from '../engine/client.js';
 import { isBerthError, notFound } from '../errors.js';
 import type { Store } from '../store/db.js';
+import type { LeaderFence } from '../store/leases.js';
+import type { Leadership } from '../leader/leadership.js';
 import { latestConfig } from '../store/configs.js';
 import { EventBus } from './events.js';
 import { RolloutJobs } from './jobs.js';
@@ -34,6 +36,13 @@ export class ServerCore {
   readonly allowRead: readonly string[];
   /** The applied configuration of one version, and its hosts' engine clients (kept: a request must not open new connections to every host). */
   #loaded: { version: number; project: Project; hosts: Hosts } | undefined;
+  /**
+   * Its part in the leader lease, when servers share the store: rollouts run under its current
+   * term's fence, and a follower's runs under one that never acts (refused before any write).
+   */
+  leadership: Leadership | undefined = undefined;
+  /** How a follower reaches the leader over https: the CAs it trusts (its own certificate, BERTH_SERVER_CA). */
+  leaderCa: Buffer[] | undefined = undefined;
   /** The audit head this process last recorded (read from the file once: after that this process is the only writer). */
   #head: { read: false } | { read: true; head: AuditHead | undefined } = { read: false };
 
@@ -81,6 +90,7 @@ export class ServerCore {
     const latest = await latestConfig(this.db);
     if (!latest) throw notFound('no configuration has been applied to this server yet', { fix: 'upload berth.yaml with: berth apply' });
     if (this.#loaded?.version !== latest.version) {
+      await ensureVersionDir(this.db, this.stateDir, latest.version);
       const dir = configDir(this.stateDir, latest.version);
       const project = loadProject(dir, this.envFor('server'), dir, { readable: { allowed: this.allowRead, stateDir: this.stateDir } });
       this.#loaded = { version: latest.version, project, hosts: new Hosts(project, this.engine, this.#connect) };
@@ -106,6 +116,15 @@ export class ServerCore {
   async run(actor: string): Promise<RunContext> {
     const project = await this.project();
     const { hosts, version } = this.#loaded!;
-    return { project, db: this.db, hosts, env: this.envFor(actor), configVersion: version };
+    const leader = this.leaderFence();
+    return { project, db: this.db, hosts, env: this.envFor(actor), configVersion: version, ...(leader ? { leader } : {}) };
+  }
+
+  /** The fence of this server's current term; one that never acts while it follows; none for a server without a leader lease. */
+  leaderFence(): LeaderFence | undefined {
+    if (!this.leadership) return undefined;
+    return this.leadership.fence() ?? FOLLOWING;
   }
 }
+
+const FOLLOWING: LeaderFence = { epoch: 0, acting: () => false };

@@ -78,6 +78,11 @@ export class RolloutJobs {
     });
   }
 
+  /** Whether this server runs the rollout now (a new term does not start it twice). */
+  runsRollout(rollout: number): boolean {
+    return this.#running.has(rollout);
+  }
+
   isRunning(rollout: number): boolean {
     return this.#running.has(rollout);
   }

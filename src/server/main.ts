@@ -21,12 +21,20 @@ import { buildApp } from './app.js';
 import { ServerCore } from './core.js';
 import { errorData } from './jobs.js';
 import { startReconciler, type Reconciler } from '../reconcile/loop.js';
+import { Leadership } from '../leader/leadership.js';
+import { leaderTiming } from '../leader/term.js';
+import { berthVersion } from '../leader/version.js';
+import { thisProcess } from '../rollout/lease.js';
+import { startHostWatch, type HostWatch } from '../fleet/host-watch.js';
+import { failoverOnce, removeStale } from '../fleet/failover.js';
+import { prepullReleases } from '../fleet/prepull.js';
+import { startWardens, type WardenTarget } from './wardens.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7878';
 
 export interface ServerOptions {
   listen: string;
-  /** Between the reconciler's periodic passes (it also acts on engine events); 0: no reconciler. */
+  /** Between the reconciler's periodic passes (it also acts on engine events); 0: no reconciler, and no host watch nor failover. */
   reconcileIntervalMs?: number;
   stateDir: string;
   /** Where the store is when not the SQLite file under stateDir (a PostgreSQL database). */
@@ -36,8 +44,21 @@ export interface ServerOptions {
   /** Folders applied configurations may read besides their own files (`--allow-read`; config/readable-files.ts). */
   allowRead?: readonly string[];
   say: (line: string) => void;
+  /**
+   * Where the hosts' wardens reach this server and what they trust; by default, with TLS on an address other
+   * hosts can reach (not loopback, not 0.0.0.0 or ::), the listen URL and the server's certificate. Otherwise no
+   * warden is placed: a warden that cannot reach the server stops every instance on its host.
+   */
+  warden?: WardenTarget;
   /** The server's log (JSON lines: internal errors with their stack and request id); default stderr. */
   log?: (line: string) => void;
+  /** The URL the other servers of the store reach this one at (`--advertise`; default: its own URL). */
+  advertise?: string;
+  /** The leader lease (`--leader-ttl`, `--leader-renew`; leader/term.ts): default 10 s, renewed every third. */
+  leaderTtlMs?: number;
+  leaderRenewMs?: number;
+  /** How often a server that shares a PostgreSQL store reads the events the others appended, besides when NOTIFY wakes it (1 s). */
+  eventPollMs?: number;
 }
 
 export interface RunningServer {
@@ -69,9 +90,10 @@ async function resumeInterrupted(core: ServerCore, say: (line: string) => void):
   if (!await latestConfig(core.db)) return;
   for (const r of await openRollouts(core.db)) {
     if (r.status !== 'running') continue;
-    // A holder that still renews its lease (another process on the server's state) goes on by itself.
+    // A holder that still renews its lease (another process on the server's state) goes on by itself; one of an older leader does not.
     const lease = await leaseOf(core.db, r.service, r.environment);
-    if (lease && lease.pid !== process.pid && holderAlive(lease)) continue;
+    if (lease && lease.holder !== thisProcess.holder && holderAlive(lease, Date.now(), core.leaderFence())) continue;
+    if (lease && lease.holder === thisProcess.holder && core.jobs.runsRollout(r.id)) continue;
     say(`resuming rollout #${r.id} (${r.kind} of ${r.service} in ${r.environment}), interrupted at step ${r.done}`);
     const refused = async (error: unknown) => {
       say(`rollout #${r.id} could not be resumed: ${(error as Error).message}`);
@@ -89,6 +111,7 @@ async function resumeInterrupted(core: ServerCore, say: (line: string) => void):
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { host, port } = parseListen(options.listen, options.tls !== undefined);
+  const timing = leaderTiming(options.leaderTtlMs, options.leaderRenewMs);
   const https = options.tls ? { cert: tlsFile(options.tls.cert, '--tls-cert'), key: tlsFile(options.tls.key, '--tls-key') } : undefined;
   // Before the store is opened: a new state is made private, an existing one is only reported. The folder holds more
   // than the SQLite store (the audit head, applied bundles, keys), so it is made also when the store is PostgreSQL.
@@ -109,15 +132,54 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-  await resumeInterrupted(core, options.say);
-  const reconciler = options.reconcileIntervalMs === 0 ? undefined : startServerReconciler(core, options.reconcileIntervalMs);
+  if (options.store) await core.events.follow(options.eventPollMs !== undefined ? { pollMs: options.eventPollMs } : {});
+  let reconciler: Reconciler | undefined;
+  let hostWatch: HostWatch | undefined;
+  const wardens = options.warden ?? (https && !isUnspecified(host) && !isLoopback(host) ? { server: url, ca: https.cert.toString('utf8') } : undefined);
+  const stopping = new Set<Promise<void>>();
+  const leadership = new Leadership({
+    db,
+    id: thisProcess.holder,
+    address: options.advertise ?? url,
+    version: berthVersion(),
+    timing,
+    // SQLite has one server: a lease left by a process of this machine that is gone is taken at once (a restart after kill -9).
+    ...(options.store ? {} : { takeOverDeadLocal: { hostname: thisProcess.hostname } }),
+    onLead: async (epoch) => {
+      if (options.store) {
+        options.say(`leading (epoch ${epoch})`);
+        void core.events.publish('leader-elected', { server: options.advertise ?? url, epoch }).catch(() => {});
+      }
+      await resumeInterrupted(core, options.say);
+      if (options.reconcileIntervalMs !== 0) reconciler = startServerReconciler(core, options.reconcileIntervalMs);
+      // Watching hosts and failing them over is work: the leader's only, like the reconciler's.
+      if (options.reconcileIntervalMs !== 0) hostWatch = startServerHostWatch(core, wardens);
+    },
+    onStepDown: (epoch, why) => {
+      options.say(`stepped down (epoch ${epoch}): ${why}; rollouts and the reconciler stop here, the next leader resumes them`);
+      for (const stopped of [reconciler?.stop(), hostWatch?.stop()]) {
+        if (!stopped) continue;
+        stopping.add(stopped);
+        void stopped.finally(() => stopping.delete(stopped));
+      }
+      reconciler = undefined;
+      hostWatch = undefined;
+    },
+  });
+  core.leadership = leadership;
+  core.leaderCa = https ? [https.cert, ...(options.env.BERTH_SERVER_CA ? [tlsFile(options.env.BERTH_SERVER_CA, 'BERTH_SERVER_CA')] : [])] : undefined;
+  await leadership.start();
   const pruning = keepEventsFor(core, EVENTS_KEPT_MS);
   return {
     app,
     core,
     url,
     close: async () => {
+      await leadership.stop();
       await reconciler?.stop();
+      await hostWatch?.stop();
+      await Promise.allSettled([...stopping]);
+      await core.events.stopFollowing();
       clearInterval(pruning);
       // Event streams never end by themselves: closed here, or the close would wait for their clients (who resume with Last-Event-ID).
       core.events.closeStreams();
@@ -125,6 +187,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await closeStore(db);
     },
   };
+}
+
+/** 0.0.0.0 or ::: a listen address no host can use as the server's URL. */
+function isUnspecified(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
 }
 
 /** A week of events for a client to resume from; older ones go (the rollouts' journal and the audit log keep what they record). */
@@ -159,4 +226,85 @@ function startServerReconciler(core: ServerCore, intervalMs?: number): Reconcile
       audit: async (entry) => void (await core.audit({ actor: 'reconciler', action: entry.action, target: entry.target, params: entry.params, outcome: entry.outcome })),
     },
   );
+}
+
+/**
+ * The watch over every host (fleet/host-watch.ts) and the failover it drives: a host that comes back
+ * has its stale containers removed before it counts as returning; after each round of pings, a
+ * failover pass runs in the background (never two at once, and never holding up the pings: a
+ * failover waits for health gates), and so does the pre-pull of the releases' images onto every
+ * host that may run them, and the warden pass (server/wardens.ts) when the wardens can reach the
+ * server. Like the reconciler, this is the leader's work.
+ */
+function startServerHostWatch(core: ServerCore, wardenTarget: WardenTarget | undefined): HostWatch & { stop(): Promise<void> } {
+  let failing: Promise<void> | undefined;
+  let again = false;
+  let pulling: Promise<void> | undefined;
+  /** Release × host pulled already (prepull.ts): only a new release or host costs a pull. */
+  const pulled = new Set<string>();
+  const prepull = (): void => {
+    pulling ??= (async () => {
+      const run = await core.run('prepull');
+      for (const r of await prepullReleases(run, pulled)) if (r.error === undefined) publish('image-prepulled', r);
+    })()
+      .catch(() => {
+        // A host that does not answer now is asked again after the next round.
+      })
+      .finally(() => {
+        pulling = undefined;
+      });
+  };
+  const publish = (type: string, data: object) => void core.events.publish(type, data).catch(() => {});
+  const wardens = wardenTarget ? startWardens(core, wardenTarget, publish) : undefined;
+  const audit = async (actor: string, entry: { action: string; target: string; outcome: 'succeeded' | 'failed'; params: Record<string, unknown> }) =>
+    void (await core.audit({ actor, action: entry.action, target: entry.target, params: entry.params, outcome: entry.outcome }));
+  const failover = (): void => {
+    if (failing) {
+      again = true;
+      return;
+    }
+    failing = (async () => {
+      const run = await core.run('failover');
+      await failoverOnce(run, { emit: (event) => publish(event.type, event), audit: (entry) => audit('failover', entry) });
+    })()
+      .catch((error: unknown) => publish('failover-failed', { message: (error as Error).message }))
+      .finally(() => {
+        failing = undefined;
+        if (again) {
+          again = false;
+          failover();
+        }
+      });
+  };
+  const watch = startHostWatch(
+    async () => {
+      try {
+        return await core.run('host-watch');
+      } catch {
+        return undefined; // nothing applied yet: no hosts to watch
+      }
+    },
+    {
+      emit: (event) => publish(event.type, event),
+      audit: (entry) => audit('host-watch', entry),
+      onChange: async (run, host, change) => {
+        if (change.from !== 'down' || change.to !== 'returning') return;
+        const removed = await removeStale(run, host);
+        if (removed.length > 0) publish('host-stale-removed', { host, containers: removed });
+      },
+      afterTick: async () => {
+        failover();
+        prepull();
+        wardens?.kick();
+      },
+      onError: (error) => publish('host-watch-failed', { message: (error as Error).message }),
+    },
+  );
+  return {
+    tick: () => watch.tick(),
+    async stop() {
+      await watch.stop();
+      await Promise.allSettled([failing, pulling, wardens?.stop()]);
+    },
+  };
 }

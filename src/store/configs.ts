@@ -43,3 +43,14 @@ export async function insertConfig(db: Store, config: Omit<ConfigVersion, 'versi
     return toVersion(row);
   });
 }
+
+/** Keeps an applied configuration's files (its wire bundle, JSON), so every server sharing the store loads the same. */
+export async function saveConfigBundle(db: Store, version: number, bundle: Uint8Array): Promise<void> {
+  await db.insertInto('config_bundles').values({ version, bundle }).onConflict((oc) => oc.column('version').doNothing()).execute();
+}
+
+/** The files of an applied version as saveConfigBundle kept them; undefined for one applied before they were kept. */
+export async function configBundle(db: Store, version: number): Promise<Uint8Array | undefined> {
+  const row = await db.selectFrom('config_bundles').select('bundle').where('version', '=', version).executeTakeFirst();
+  return row?.bundle;
+}

@@ -29,6 +29,7 @@ interface Opened {
   /** How messages name it: the SQLite file, or PostgreSQL user@host:port/db (never a password). */
   readonly where: string;
   readonly sqlite?: Database.Database;
+  readonly listen?: import('./postgres.js').Listen;
 }
 
 /** The stores this process opened: a failure of a later write names its store. */
@@ -55,9 +56,9 @@ export async function openStoreAt(location: StoreLocation | string, options: Sto
   if (at.kind === 'sqlite') return openSqlite(at.dir, at.file, options);
   const { openPostgres } = await import('./postgres.js');
   const where = describeLocation(at);
-  const { store, driver } = openPostgres(at, options);
+  const { store, driver, listen } = openPostgres(at, options);
   opened.push(where);
-  stores.set(store, { dialect: 'postgres', driver, where });
+  stores.set(store, { dialect: 'postgres', driver, where, listen });
   try {
     await migrate(store, 'postgres');
   } catch (error) {
@@ -117,6 +118,16 @@ export function storeDialect(db: Store): SqlDialect {
   const known = stores.get(db);
   if (!known) throw new Error('this store was not opened by openStore (or is a transaction)');
   return known.dialect;
+}
+
+/** PostgreSQL's LISTEN on a connection of its own (undefined on SQLite, where one process is the only writer). */
+export function storeListen(db: Store): import('./postgres.js').Listen | undefined {
+  return stores.get(db)?.listen;
+}
+
+/** How messages name the store: the SQLite file, or PostgreSQL user@host:port/db. */
+export function storeName(db: Store): string | undefined {
+  return stores.get(db)?.where;
 }
 
 /** Closes the store; queries still waiting for it finish first. */

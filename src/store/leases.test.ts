@@ -26,7 +26,7 @@ describe('locks of an older store', () => {
 
     const db = await openStore(dir);
     try {
-      assert.deepEqual(await leaseOf(db, 'web', 'production'), { service: 'web', environment: 'production', rollout: 7, holder: 'ci-7:4242:lock', pid: 4242, hostname: 'ci-7', token: 1, acquiredAt: 1_000, expiresAt: 1_000 });
+      assert.deepEqual(await leaseOf(db, 'web', 'production'), { service: 'web', environment: 'production', rollout: 7, holder: 'ci-7:4242:lock', pid: 4242, hostname: 'ci-7', token: 1, acquiredAt: 1_000, expiresAt: 1_000, epoch: 0 });
       assert.equal(await lastToken(db, 'web', 'production'), 1);
       assert.deepEqual((await sql`SELECT name FROM sqlite_master WHERE name = 'locks'`.execute(db)).rows, []);
     } finally {

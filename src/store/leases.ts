@@ -8,6 +8,7 @@
 import type { Selectable } from 'kysely';
 import { BerthError } from '../errors.js';
 import { inTransaction, type Store } from './db.js';
+import { isPostgres } from './leader.js';
 import type { LeasesTable } from './schema.js';
 
 export interface Lease {
@@ -22,16 +23,28 @@ export interface Lease {
   token: number;
   acquiredAt: number;
   expiresAt: number;
+  /** The leader epoch of the server that took it (0: not a leading server: a CLI, or a server alone on SQLite). */
+  epoch: number;
 }
 
-/** Who asks for a lease, and for which rollout. */
-export type Claim = Pick<Lease, 'service' | 'environment' | 'rollout' | 'holder' | 'pid' | 'hostname'>;
+/** Who asks for a lease, and for which rollout (and under which leader epoch, in a leading server). */
+export type Claim = Pick<Lease, 'service' | 'environment' | 'rollout' | 'holder' | 'pid' | 'hostname'> & { epoch?: number };
 
-/** What a write of a rollout carries: the lease it holds, by its token. */
+/**
+ * The leadership a server's write is made under (servers sharing a store): its epoch, and whether
+ * it still acts (a leader that could not renew in time stops before anyone can take over).
+ */
+export interface LeaderFence {
+  readonly epoch: number;
+  acting(): boolean;
+}
+
+/** What a write of a rollout carries: the lease it holds, by its token, and in a leading server its leadership. */
 export interface Fence {
   service: string;
   environment: string;
   token: number;
+  leader?: LeaderFence | undefined;
 }
 
 type LeaseRow = Selectable<LeasesTable>;
@@ -46,6 +59,7 @@ const toLease = (r: LeaseRow): Lease => ({
   token: r.token,
   acquiredAt: r.acquired_at,
   expiresAt: r.expires_at,
+  epoch: r.epoch,
 });
 
 export async function leaseOf(db: Store, service: string, environment: string): Promise<Lease | undefined> {
@@ -79,7 +93,7 @@ export async function tryLease(db: Store, claim: Claim, ttlMs: number, now = Dat
   return inTransaction(db, async (tx): Promise<{ taken: Lease } | { held: Lease }> => {
     const held = await leaseOf(tx, claim.service, claim.environment);
     if (held) return { held };
-    const lease: Lease = { ...claim, token: await nextToken(tx, claim.service, claim.environment), acquiredAt: now, expiresAt: now + ttlMs };
+    const lease: Lease = { ...claim, epoch: claim.epoch ?? 0, token: await nextToken(tx, claim.service, claim.environment), acquiredAt: now, expiresAt: now + ttlMs };
     await tx
       .insertInto('leases')
       .values({
@@ -92,6 +106,7 @@ export async function tryLease(db: Store, claim: Claim, ttlMs: number, now = Dat
         token: lease.token,
         acquired_at: lease.acquiredAt,
         expires_at: lease.expiresAt,
+        epoch: lease.epoch,
       })
       .execute();
     return { taken: lease };
@@ -106,10 +121,10 @@ export async function takeOverLease(db: Store, held: Lease, claim: Claim, ttlMs:
   return inTransaction(db, async (tx) => {
     const current = await leaseOf(tx, held.service, held.environment);
     if (!current || current.token !== held.token) return undefined;
-    const lease: Lease = { ...claim, service: held.service, environment: held.environment, token: await nextToken(tx, held.service, held.environment), acquiredAt: now, expiresAt: now + ttlMs };
+    const lease: Lease = { ...claim, epoch: claim.epoch ?? 0, service: held.service, environment: held.environment, token: await nextToken(tx, held.service, held.environment), acquiredAt: now, expiresAt: now + ttlMs };
     await tx
       .updateTable('leases')
-      .set({ rollout: lease.rollout, holder: lease.holder, pid: lease.pid, hostname: lease.hostname, token: lease.token, acquired_at: lease.acquiredAt, expires_at: lease.expiresAt })
+      .set({ rollout: lease.rollout, holder: lease.holder, pid: lease.pid, hostname: lease.hostname, token: lease.token, acquired_at: lease.acquiredAt, expires_at: lease.expiresAt, epoch: lease.epoch })
       .where('service', '=', held.service)
       .where('environment', '=', held.environment)
       .where('token', '=', held.token)
@@ -179,8 +194,29 @@ export function fenced<T>(db: Store, fence: Fence, rollout: number, write: (tx: 
   });
 }
 
-/** Throws a `LostLease` unless the lease of the fence's service × environment still has its token. */
+/**
+ * Throws a `LostLease` unless the lease of the fence's service × environment still has its token
+ * and, for a leading server's write, its leadership still acts and no newer leader epoch exists.
+ */
 export async function requireFence(db: Store, fence: Fence, rollout: number): Promise<void> {
+  if (fence.leader) await requireLeadership(db, fence, fence.leader, rollout);
   const held = await db.selectFrom('leases').select('token').where('service', '=', fence.service).where('environment', '=', fence.environment).where('token', '=', fence.token).executeTakeFirst();
   if (held === undefined) throw await lostLease(db, fence, rollout);
+}
+
+/** A write refused because the server making it no longer leads (it stepped down, or a newer leader epoch exists). */
+export class LostLeadership extends LostLease {}
+
+async function requireLeadership(db: Store, fence: Fence, leader: LeaderFence, rollout: number): Promise<void> {
+  const who = rollout > 0 ? `rollout #${rollout}` : 'the rollout being planned';
+  const fix = 'the server that leads now resumes it: see berth server status, and berth rollout ls';
+  if (!leader.acting()) {
+    throw new LostLeadership(`${who} of ${fence.service} in ${fence.environment} stops: this server stopped leading (leader epoch ${leader.epoch}: its lease was not renewed in time)`, fence, undefined, fix);
+  }
+  // FOR SHARE on PostgreSQL: a takeover committing at the same time waits for this write, or this write fails (40001), runs again and sees it.
+  const read = db.selectFrom('leader').select(['epoch', 'holder']).where('name', '=', 'server');
+  const row = await (isPostgres(db) ? read.forShare() : read).executeTakeFirst();
+  if (row && row.epoch > leader.epoch) {
+    throw new LostLeadership(`${who} of ${fence.service} in ${fence.environment} was refused: it was made under leader epoch ${leader.epoch}, and server ${row.holder} leads with epoch ${row.epoch} now`, fence, undefined, fix);
+  }
 }

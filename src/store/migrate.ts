@@ -83,3 +83,8 @@ export async function migrate(db: Kysely<any>, dialect: SqlDialect): Promise<voi
     });
   }
 }
+
+/** The schema version a store is at (what `berth server status` shows). */
+export async function schemaVersion(db: Kysely<any>, dialect: SqlDialect): Promise<number> {
+  return records[dialect].read(db);
+}

@@ -50,7 +50,7 @@ describe('the portable migrations compiled for PostgreSQL', () => {
     const epochColumns = [...tables]
       .flatMap(([table, columns]) => [...columns].filter(([name]) => /(^|_)at$|^since$/.test(name)).map(([name, type]) => [`${table}.${name}`, type]))
       .filter(([column]) => column !== 'audit.at');
-    assert.equal(epochColumns.length, 22, epochColumns.join(' '));
+    assert.equal(epochColumns.length, 29, epochColumns.join(' '));
     assert.deepEqual(epochColumns.filter(([, type]) => type !== 'bigint'), []);
     for (const column of ['builds.duration_ms', 'file_hashes.size', 'pushes.size', 'leases.token', 'lease_tokens.last', 'leases.rollout', 'events.rollout', 'approvals.rollout', 'audit.seq']) {
       const [table, name] = column.split('.');
@@ -63,11 +63,11 @@ describe('the portable migrations compiled for PostgreSQL', () => {
     }
   });
 
-  it('change the rollouts CHECKs in place (006, 007, 012, 014) where SQLite rebuilds the table', () => {
+  it('change the rollouts CHECKs in place (006, 007, 012, 014, 015) where SQLite rebuilds the table', () => {
     const kindChecks = statements.filter((s) => /^alter table "rollouts" add constraint "rollouts_kind_check"/.test(s.sql));
-    assert.equal(kindChecks.length, 4);
-    assert.match(kindChecks.at(-1)!.sql, /check \("kind" in \('release', 'promote', 'rollback', 'canary', 'scale', 'deploy', 'move', 'reconcile', 'restart', 'stop', 'rm', 'abandon'\)\)$/);
-    assert.equal(statements.filter((s) => s.sql === 'alter table "rollouts" drop constraint "rollouts_kind_check"').length, 4);
+    assert.equal(kindChecks.length, 5);
+    assert.match(kindChecks.at(-1)!.sql, /check \("kind" in \('release', 'promote', 'rollback', 'canary', 'scale', 'deploy', 'move', 'reconcile', 'restart', 'stop', 'rm', 'abandon', 'failover'\)\)$/);
+    assert.equal(statements.filter((s) => s.sql === 'alter table "rollouts" drop constraint "rollouts_kind_check"').length, 5);
     assert.ok(statements.some((s) => s.sql === `alter table "rollouts" add column "evidence" text default '{}' not null`));
   });
 

@@ -3,6 +3,7 @@
  * (legacy-sqlite.fixture.ts) and one built by today's migrations have the same tables, columns,
  * keys, indexes and CHECKs, whether the store is new or upgraded from any earlier version.
  */
+import { TABLES } from './copy.js';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -102,10 +103,11 @@ const probes: Probe[] = [
   {
     table: 'rollouts',
     row: { service: 's', environment: 'e', release: 1, kind: 'release', status: 'running', actor: 'a', plan: '[]', started_at: 1 },
-    accepted: [...['promote', 'rollback', 'canary', 'scale', 'deploy', 'move', 'reconcile', 'restart', 'stop', 'rm', 'abandon'].map((kind) => ({ kind })), ...['canary', 'succeeded', 'failed', 'rolled-back', 'aborted', 'abandoned'].map((status) => ({ status }))],
+    accepted: [...['promote', 'rollback', 'canary', 'scale', 'deploy', 'move', 'reconcile', 'restart', 'stop', 'rm', 'abandon', 'failover'].map((kind) => ({ kind })), ...['canary', 'succeeded', 'failed', 'rolled-back', 'aborted', 'abandoned'].map((status) => ({ status }))],
     refused: [{ kind: 'bogus' }, { status: 'bogus' }],
   },
   { table: 'scales', row: { service: 's', environment: 'e', replicas: 0 }, accepted: [], refused: [{ replicas: -1 }] },
+  { table: 'host_health', row: { name: 'h', state: 'up', since: 1 }, accepted: [{ state: 'suspect' }, { state: 'down' }, { state: 'returning' }], refused: [{ state: 'draining' }] },
   { table: 'host_states', row: { name: 'h', state: 'draining', actor: 'a', since: 1 }, accepted: [], refused: [{ state: 'active' }] },
   {
     table: 'approvals',
@@ -113,7 +115,7 @@ const probes: Probe[] = [
     accepted: [{ status: 'approved' }, { status: 'rejected' }, { status: 'expired' }],
     refused: [{ status: 'bogus' }],
   },
-  { table: 'tokens', row: { name: 'n', role: 'viewer', hash: 'h', created_by: 'a', created_at: 1 }, accepted: [{ role: 'deployer' }, { role: 'admin' }], refused: [{ role: 'root' }] },
+  { table: 'tokens', row: { name: 'n', role: 'viewer', hash: 'h', created_by: 'a', created_at: 1 }, accepted: [{ role: 'deployer' }, { role: 'admin' }, { role: 'host' }], refused: [{ role: 'root' }] },
   { table: 'leases', row: { service: 's', environment: 'e', rollout: 1, holder: 'h', pid: 1, hostname: 'h', token: 1, acquired_at: 1, expires_at: 2 }, accepted: [], refused: [{ token: 0 }] },
   { table: 'lease_tokens', row: { service: 's', environment: 'e', last: 1 }, accepted: [], refused: [{ last: 0 }] },
 ];
@@ -144,20 +146,21 @@ function checkOutcomes(dir: string): Record<string, string[]> {
 describe('the portable migrations on SQLite', () => {
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  it('there are as many as Berth shipped as SQL, and the fixture still builds version 14', () => {
+  it('there are as many as Berth shipped as SQL, and the fixture still builds the latest version', () => {
     assert.equal(migrations.length, legacySqliteMigrations.length);
-    assert.equal(schemaOf(legacyStore(14)).version, 14);
+    assert.equal(schemaOf(legacyStore(migrations.length)).version, migrations.length);
   });
 
   it('build a new store equivalent to one the SQL built: tables, columns, keys, indexes', async () => {
-    const legacy = schemaOf(legacyStore(14));
+    const legacy = schemaOf(legacyStore(migrations.length));
     const current = schemaOf(await currentStore());
     assert.deepEqual(current, legacy);
-    assert.deepEqual(Object.keys(current.tables).sort(), ['approvals', 'audit', 'builds', 'config_versions', 'deployments', 'events', 'file_hashes', 'front_doors', 'host_states', 'ipam_allocations', 'lease_tokens', 'leases', 'pushes', 'refs', 'releases', 'rollouts', 'scales', 'secrets', 'slots', 'sqlite_sequence', 'tokens']);
+    assert.deepEqual(Object.keys(current.tables).sort(), ['approvals', 'audit', 'builds', 'config_bundles', 'config_versions', 'deployments', 'events', 'file_hashes', 'front_doors', 'host_health', 'host_states', 'ipam_allocations', 'key_fingerprints', 'leader', 'lease_tokens', 'leases', 'pushes', 'refs', 'releases', 'rollouts', 'scales', 'secrets', 'servers', 'slots', 'sqlite_sequence', 'tokens', 'warden_leases']);
+    assert.deepEqual([...TABLES].sort(), Object.keys(current.tables).filter((t) => t !== 'sqlite_sequence').sort(), 'berth store copy copies every table');
   });
 
   it('whose CHECKs accept and refuse the same rows (an invalid kind, state or status is still refused)', async () => {
-    const legacy = checkOutcomes(legacyStore(14));
+    const legacy = checkOutcomes(legacyStore(migrations.length));
     const current = checkOutcomes(await currentStore());
     assert.deepEqual(current, legacy);
     for (const p of probes) {

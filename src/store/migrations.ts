@@ -18,5 +18,7 @@ import secrets from './migrations/011-secrets.js';
 import reconcile from './migrations/012-reconcile.js';
 import releaseConfig from './migrations/013-release-config.js';
 import operations from './migrations/014-operations.js';
+import leadership from './migrations/015-leadership.js';
+import failover from './migrations/016-failover.js';
 
-export const migrations: readonly Migration[] = [build, ship, ipam, run, release, trust, fleet, access, server, leases, secrets, reconcile, releaseConfig, operations];
+export const migrations: readonly Migration[] = [build, ship, ipam, run, release, trust, fleet, access, server, leases, secrets, reconcile, releaseConfig, operations, leadership, failover];

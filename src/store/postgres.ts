@@ -25,7 +25,14 @@ export interface PostgresOptions {
   connectTimeoutMs?: number;
 }
 
-export function openPostgres(location: Extract<StoreLocation, { kind: 'postgres' }>, options: PostgresOptions): { store: Kysely<Schema>; driver: JoiningDriver } {
+/** A LISTEN on its own connection (a pooled one would be handed to others): notifications, and a reconnect after a loss. */
+export interface Listener {
+  close(): Promise<void>;
+}
+
+export type Listen = (channel: string, onNotify: () => void, onReconnect: () => void) => Listener;
+
+export function openPostgres(location: Extract<StoreLocation, { kind: 'postgres' }>, options: PostgresOptions): { store: Kysely<Schema>; driver: JoiningDriver; listen: Listen } {
   const where = describeLocation(location);
   /** Every failure of a query or of a connection carries the store it came from (storeFailure names it). */
   class StoreClient extends pg.Client {
@@ -64,5 +71,51 @@ export function openPostgres(location: Extract<StoreLocation, { kind: 'postgres'
       createQueryCompiler: () => new PostgresQueryCompiler(),
     },
   });
-  return { store, driver };
+  const config: pg.ClientConfig = {
+    host: location.host,
+    port: location.port,
+    user: location.user,
+    database: location.database,
+    ...(location.password !== undefined ? { password: location.password } : {}),
+    ...(location.ssl !== undefined ? { ssl: location.ssl as pg.ClientConfig['ssl'] } : {}),
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    application_name: 'berth-listen',
+  };
+  const listen: Listen = (channel, onNotify, onReconnect) => {
+    let closed = false;
+    let client: pg.Client | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    const connect = async (again: boolean) => {
+      if (closed) return;
+      const c = new pg.Client(config);
+      client = c;
+      // Notifications sent while it was away are lost: the caller reads what it missed (onReconnect), and polls besides.
+      const lost = () => {
+        if (client !== c || closed) return;
+        client = undefined;
+        void c.end().catch(() => {});
+        retry = setTimeout(() => void connect(true), 1000);
+        retry.unref();
+      };
+      c.on('error', lost);
+      c.on('end', lost);
+      c.on('notification', () => onNotify());
+      try {
+        await c.connect();
+        await c.query(`listen ${pg.escapeIdentifier(channel)}`);
+        if (again) onReconnect();
+      } catch {
+        lost();
+      }
+    };
+    void connect(false);
+    return {
+      close: async () => {
+        closed = true;
+        clearTimeout(retry);
+        await client?.end().catch(() => {});
+      },
+    };
+  };
+  return { store, driver, listen };
 }

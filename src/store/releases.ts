@@ -24,7 +24,7 @@ export interface Release {
   configVersion?: number;
 }
 
-export type RolloutKind = 'release' | 'promote' | 'rollback' | 'canary' | 'scale' | 'deploy' | 'move' | 'reconcile' | OperationKind;
+export type RolloutKind = 'release' | 'promote' | 'rollback' | 'canary' | 'scale' | 'deploy' | 'move' | 'reconcile' | 'failover' | OperationKind;
 
 /**
  * Rollouts that act on the instances that run (`berth restart`, `stop`, `rm`, `rollout abandon`) without

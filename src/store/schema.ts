@@ -9,13 +9,18 @@ export interface Schema {
   approvals: ApprovalsTable;
   audit: AuditTable;
   builds: BuildsTable;
+  config_bundles: ConfigBundlesTable;
   config_versions: ConfigVersionsTable;
   deployments: DeploymentsTable;
   events: EventsTable;
   file_hashes: FileHashesTable;
   front_doors: FrontDoorsTable;
+  host_health: HostHealthTable;
   host_states: HostStatesTable;
+  warden_leases: WardenLeasesTable;
   ipam_allocations: IpamAllocationsTable;
+  key_fingerprints: KeyFingerprintsTable;
+  leader: LeaderTable;
   lease_tokens: LeaseTokensTable;
   leases: LeasesTable;
   pushes: PushesTable;
@@ -24,6 +29,7 @@ export interface Schema {
   rollouts: RolloutsTable;
   scales: ScalesTable;
   secrets: SecretsTable;
+  servers: ServersTable;
   slots: SlotsTable;
   tokens: TokensTable;
 }
@@ -111,6 +117,19 @@ export interface FrontDoorsTable {
   port: number;
 }
 
+export interface HostHealthTable {
+  name: string;
+  state: string;
+  since: number;
+  reason: Generated<string>;
+}
+
+export interface WardenLeasesTable {
+  host: string;
+  renewed_at: number;
+  expires_at: number;
+}
+
 export interface HostStatesTable {
   name: string;
   state: string;
@@ -147,6 +166,30 @@ export interface LeasesTable {
   token: number;
   acquired_at: number;
   expires_at: number;
+  /** The leader epoch it was taken under (0: not by a leading server). */
+  epoch: Generated<number>;
+}
+
+export interface LeaderTable {
+  name: string;
+  holder: string;
+  address: string;
+  epoch: number;
+  since: number;
+  expires_at: number;
+}
+
+export interface ServersTable {
+  id: string;
+  address: string;
+  version: string;
+  started_at: number;
+  heartbeat_at: number;
+}
+
+export interface ConfigBundlesTable {
+  version: number;
+  bundle: Uint8Array;
 }
 
 export interface PushesTable {
@@ -240,4 +283,9 @@ export interface TokensTable {
   created_by: string;
   created_at: number;
   revoked_at: number | null;
+}
+
+export interface KeyFingerprintsTable {
+  name: string;
+  fingerprint: string;
 }

@@ -21,7 +21,8 @@ import { allSlots, forgetSlot, saveSlot, slotsOf } from './deployments.js';
 import { appendEvent, eventsAfter, pruneEvents } from './events.js';
 import { clearHostState, hostStates, markDraining } from './hosts.js';
 import { bindIpamAllocation, claimIpamAddress, deleteIpamAllocation, disownIpamAllocation, ipamAllocationAt, ipamAllocationOfSlot, ipamAllocations, quarantineIpamAllocation, renewIpamAllocation } from './ipam.js';
-import { dropLease, fenced, isLostLease, lastToken, leaseOf, leasesHeldBy, renewLease, requireFence, takeOverLease, tryLease, type Claim, type Lease } from './leases.js';
+import { claimLeadership, heartbeatServer, leaderEpoch, leaderOf, renewLeadership, resignLeadership, serversSeen } from './leader.js';
+import { dropLease, fenced, isLostLease, LostLeadership, lastToken, leaseOf, leasesHeldBy, renewLease, requireFence, takeOverLease, tryLease, type Claim, type Lease } from './leases.js';
 import { forgetPushes, lastPush, lastPushOf, lastPushTo, pushesTo, recordPush } from './pushes.js';
 import { allRefs, protectDigest, releaseDigest } from './refs.js';
 import {
@@ -419,6 +420,109 @@ export function storeSuite(kind: string, setUp: () => Promise<StoreBackend>): vo
           /undo/,
         );
         assert.deepEqual(await slotsOf(db, 'joined', 'production'), []);
+      });
+    });
+
+    group('the leader lease and leader-fenced writes', b, (s) => {
+      // Compared on the database's clock (PostgreSQL's now()): the tests pass no clock, and let a short lease run out.
+      const expire = () => new Promise((resolve) => setTimeout(resolve, 120));
+      let first: Awaited<ReturnType<typeof claimLeadership>>;
+
+      it('race: two servers claim a free lease on two connections; exactly one leads, with epoch 1, the other sees it', async () => {
+        const { db, twin } = s();
+        const other = await twin();
+        const outcomes = await Promise.all([claimLeadership(db, { holder: 's1', address: 'http://s1' }, 60_000), claimLeadership(other, { holder: 's2', address: 'http://s2' }, 60_000)]);
+        const leading = outcomes.filter((o) => 'leading' in o);
+        assert.equal(leading.length, 1);
+        first = leading[0]!;
+        const winner = 'leading' in first ? first.leading : assert.fail('no leader');
+        assert.equal(winner.epoch, 1);
+        for (const o of outcomes) if ('led' in o) assert.deepEqual(o.led, winner);
+        assert.deepEqual((await leaderOf(db)).leader, winner);
+        assert.equal(await leaderEpoch(db), 1);
+      });
+
+      it('its holder renews it; a renewal by another holder or under another epoch changes nothing', async () => {
+        const { db } = s();
+        const winner = 'leading' in first ? first.leading : assert.fail('no leader');
+        const loser = winner.holder === 's1' ? 's2' : 's1';
+        assert.equal(await renewLeadership(db, { holder: loser, epoch: 1 }, 1), undefined);
+        assert.equal(await renewLeadership(db, { holder: winner.holder, epoch: 2 }, 1), undefined);
+        const renewed = await renewLeadership(db, { holder: winner.holder, epoch: 1 }, 60_000);
+        assert.equal(renewed?.epoch, 1);
+        assert.ok(renewed!.expiresAt >= winner.expiresAt);
+        const { leader, now } = await leaderOf(db);
+        assert.ok(leader!.expiresAt > now + 50_000);
+        const held = await claimLeadership(db, { holder: loser, address: `http://${loser}` }, 60_000);
+        assert.ok('led' in held && held.led.holder === winner.holder);
+      });
+
+      it('once it runs out, the next claim leads with the next epoch (its old holder too: a new term), and the old holder cannot renew', async () => {
+        const { db } = s();
+        const winner = 'leading' in first ? first.leading : assert.fail('no leader');
+        await renewLeadership(db, { holder: winner.holder, epoch: 1 }, 30);
+        await expire();
+        const taken = await claimLeadership(db, { holder: 's3', address: 'http://s3' }, 30);
+        assert.ok('leading' in taken && taken.leading.epoch === 2 && taken.leading.holder === 's3');
+        assert.equal(await renewLeadership(db, { holder: winner.holder, epoch: 1 }, 60_000), undefined);
+        await expire();
+        const again = await claimLeadership(db, { holder: 's3', address: 'http://s3' }, 60_000);
+        assert.ok('leading' in again && again.leading.epoch === 3, 'a holder that let its lease run out starts a new term');
+        await resignLeadership(db, { holder: 's3', epoch: 3 });
+        const after = await claimLeadership(db, { holder: 's4', address: 'http://s4' }, 60_000);
+        assert.ok('leading' in after && after.leading.epoch === 4, 'a resigned lease is taken at once');
+      });
+
+      it('a stale leader is fenced: its write is refused in the same transaction once a newer epoch exists, and nothing of it is written', async () => {
+        const { db } = s();
+        const epoch = await leaderEpoch(db);
+        const old = { epoch: epoch - 1, acting: () => true };
+        const current = { epoch, acting: () => true };
+        const lease = { ...(await takenLease(db, claimOf('old-leader', 'fenced-web'))), leader: old };
+        await assert.rejects(
+          fenced(db, lease, 0, (tx) => saveSlot(tx, slotOf('fenced-web', 1))),
+          (error: unknown) => error instanceof LostLeadership && isLostLease(error) && isConflict(error) && new RegExp(`leader epoch ${epoch - 1}, and server s4 leads with epoch ${epoch} now`).test(error.message),
+        );
+        await assert.rejects(startRollout(db, rolloutOf('fenced-web'), lease), (error: unknown) => error instanceof LostLeadership);
+        assert.deepEqual(await slotsOf(db, 'fenced-web', 'production'), []);
+        assert.deepEqual(await rolloutsOf(db, 'fenced-web'), []);
+        // The same lease under the current epoch writes; under a leadership that stopped acting, nothing.
+        assert.equal(await fenced(db, { ...lease, leader: current }, 0, async (tx) => (await saveSlot(tx, slotOf('fenced-web', 1)), 'saved')), 'saved');
+        await assert.rejects(fenced(db, { ...lease, leader: { epoch, acting: () => false } }, 0, (tx) => saveSlot(tx, slotOf('fenced-web', 2))), (error: unknown) => error instanceof LostLeadership && /stopped leading/.test(error.message));
+        assert.equal((await slotsOf(db, 'fenced-web', 'production')).length, 1);
+      });
+
+      it('race: a takeover commits while the old leader writes; the write is either before it or refused, never after it', async () => {
+        const { db, twin } = s();
+        const other = await twin();
+        await renewLeadership(db, { holder: 's4', epoch: await leaderEpoch(db) }, 30);
+        const epoch = await leaderEpoch(db);
+        const lease = { ...(await takenLease(db, claimOf('s4', 'raced'))), leader: { epoch, acting: () => true } };
+        await expire();
+        const [write, takeover] = await Promise.allSettled([fenced(db, lease, 0, (tx) => saveSlot(tx, slotOf('raced', 1))), claimLeadership(other, { holder: 's5', address: 'http://s5' }, 60_000)]);
+        assert.equal(takeover.status, 'fulfilled');
+        assert.equal(await leaderEpoch(db), epoch + 1);
+        const slots = await slotsOf(db, 'raced', 'production');
+        if (write.status === 'rejected') {
+          assert.ok(write.reason instanceof LostLeadership, String(write.reason));
+          assert.deepEqual(slots, []);
+        } else assert.equal(slots.length, 1);
+        // After the takeover, the old epoch writes nothing more.
+        await assert.rejects(fenced(db, lease, 0, (tx) => saveSlot(tx, slotOf('raced', 2))), (error: unknown) => error instanceof LostLeadership);
+      });
+
+      it('the servers register their heartbeat; those not seen within the window are left out', async () => {
+        const { db } = s();
+        await heartbeatServer(db, { id: 'a', address: 'http://a', version: '1.0' });
+        await heartbeatServer(db, { id: 'b', address: 'http://b', version: '1.1' });
+        const seen = await serversSeen(db, 60_000);
+        assert.deepEqual(seen.map((x) => [x.id, x.address, x.version]), [['a', 'http://a', '1.0'], ['b', 'http://b', '1.1']]);
+        const a = seen[0]!;
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await heartbeatServer(db, { id: 'a', address: 'http://a2', version: '1.0' });
+        const again = await serversSeen(db, 1000);
+        assert.deepEqual(again.map((x) => [x.id, x.address, x.startedAt]), [['a', 'http://a2', a.startedAt]]);
+        assert.ok(again[0]!.heartbeatAt > a.heartbeatAt);
       });
     });
 

@@ -4,7 +4,8 @@ import { conflict } from '../errors.js';
 import { isUniqueViolation, type Store } from './db.js';
 import type { TokensTable } from './schema.js';
 
-export type Role = 'viewer' | 'deployer' | 'admin';
+/** `host`: a warden's token, whose `envs` holds the one host it speaks for (it may renew that host's lease, nothing else). */
+export type Role = 'viewer' | 'deployer' | 'admin' | 'host';
 
 export interface TokenRecord {
   id: number;

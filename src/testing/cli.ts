@@ -58,7 +58,8 @@ export function showOutcome(o: CliOutcome): string {
 export function berthOn(fixture: { dir: string; env: NodeJS.ProcessEnv }, args: readonly string[], options: { killAt?: number; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliOutcome> {
   return runBerth([...args, '-p', fixture.dir], {
     env: options.env ?? fixture.env,
-    timeoutMs: 180_000,
+    // Only against a hang: a first build on a loaded machine took over 3 minutes.
+    timeoutMs: 600_000,
     ...(options.input === undefined ? {} : { input: options.input }),
     ...(options.killAt === undefined ? {} : { killAt: options.killAt }),
   });

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { EngineImages } from '../engine/engine.js';
-import type { BuildLine, BuildRequest, EngineImage, PushProgress, PushResult, RegistryAuth } from '../engine/images.js';
+import type { BuildLine, BuildRequest, ContainerBuildRequest, EngineImage, ImageConfig, PushProgress, PushResult, RegistryAuth } from '../engine/images.js';
 import { failed } from '../errors.js';
 import { hexId, labelsMatch, refusal, type FakeCore } from './fake-engine-core.js';
 
@@ -63,6 +63,10 @@ export class FakeImages implements EngineImages {
   readonly pulls: { repo: string; digest: string }[] = [];
   readonly pushes: { repo: string; tag: string; digest: string }[] = [];
   readonly builds: BuildRequest[] = [];
+  /** What buildInContainer was asked, in order. */
+  readonly containerBuilds: ContainerBuildRequest[] = [];
+  /** The configuration of images made by buildInContainer (others answer theirs from labels, env and user). */
+  readonly #configs = new Map<string, ImageConfig>();
 
   constructor(
     private readonly core: FakeCore,
@@ -190,6 +194,30 @@ export class FakeImages implements EngineImages {
     this.builds.push(request);
     onLine({ kind: 'output', stream: 'stdout', text: `Successfully built ${id.slice(7, 19)}` });
     onLine({ kind: 'output', stream: 'stdout', text: `Successfully tagged ${withTag(request.tag)}` });
+    return id;
+  }
+
+  config(ref: string): Promise<ImageConfig | undefined> {
+    return this.core.answer(`inspect image ${ref}`, () => {
+      const image = this.find(ref);
+      if (!image) return undefined;
+      return this.#configs.get(image.id) ?? { env: [...image.env], labels: { ...image.labels }, exposedPorts: [], entrypoint: null, cmd: null, workingDir: '', user: image.user };
+    });
+  }
+
+  /** Nothing runs: the image's ID is the hash of the parent, the files and the config. */
+  async buildInContainer(request: ContainerBuildRequest, onLine: (line: BuildLine) => void): Promise<string> {
+    const parent = await this.core.answer(`build ${request.tag}`, () => {
+      const found = this.find(request.parent);
+      if (!found) throw refusal(404, `No such image: ${request.parent}`);
+      return found;
+    });
+    const id = `sha256:${hexId(Buffer.concat([Buffer.from(parent.id), request.files, Buffer.from(JSON.stringify([request.cmd, request.env, request.config]))]))}`;
+    const image = this.#all.get(id) ?? { id, tags: [], digests: [], labels: { ...request.config.labels }, user: request.config.user, env: [...request.config.env], files: { ...parent.files }, size: parent.size + request.files.length, created: Math.floor(Date.now() / 1000) };
+    this.#configs.set(id, structuredClone(request.config));
+    this.#put(image, [request.tag]);
+    this.containerBuilds.push(request);
+    onLine({ kind: 'output', stream: 'stdout', text: `built ${id.slice(7, 19)}` });
     return id;
   }
 

@@ -31,6 +31,10 @@ export interface PostgresCluster {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(database: string, text: string, values?: unknown[]): Promise<R[]>;
   /** Stops the server (fast shutdown) and removes its folder. */
   stop(): Promise<void>;
+  /** Stops the server, keeping its data: the database goes away (connections refused) until `resume`. */
+  pause(): Promise<void>;
+  /** Starts it again on the same data and port. */
+  resume(): Promise<void>;
 }
 
 /** The newest PostgreSQL's binaries Debian installed, or those on the PATH. */
@@ -150,22 +154,26 @@ export async function startPostgres(): Promise<PostgresCluster> {
     if (owner) chownSync(log, owner.uid, owner.gid);
     // A test cluster: durability is not what is tested, speed on a busy machine is welcome.
     const settings = ['listen_addresses=127.0.0.1', `unix_socket_directories=${dir}`, 'fsync=off', 'synchronous_commit=off', 'full_page_writes=off', 'max_connections=200'];
-    child = spawn(join(bin, 'postgres'), ['-D', data, '-p', String(port), ...settings.flatMap((s) => ['-c', s])], { stdio: ['ignore', out, out], cwd: dir, ...(owner ?? {}) });
-    const exit = new Promise<never>((_, reject) => child!.once('exit', (code, signal) => reject(new Error(`PostgreSQL exited (${signal ?? code}) while starting:\n${tail()}`))));
-    exit.catch(() => {});
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const client = new pg.Client({ host: '127.0.0.1', port, user, password, database: 'postgres' });
-      try {
-        await Promise.race([client.connect(), exit]);
-        await client.end();
-        break;
-      } catch (error) {
-        await client.end().catch(() => {});
-        if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) throw error instanceof Error && error.message.includes('PostgreSQL exited') ? error : new Error(`PostgreSQL did not accept connections on 127.0.0.1:${port}: ${(error as Error).message}\n${tail()}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
+    const launch = async () => {
+      const started = spawn(join(bin, 'postgres'), ['-D', data, '-p', String(port), ...settings.flatMap((s) => ['-c', s])], { stdio: ['ignore', out, out], cwd: dir, ...(owner ?? {}) });
+      child = started;
+      const exit = new Promise<never>((_, reject) => started.once('exit', (code, signal) => reject(new Error(`PostgreSQL exited (${signal ?? code}) while starting:\n${tail()}`))));
+      exit.catch(() => {});
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const client = new pg.Client({ host: '127.0.0.1', port, user, password, database: 'postgres' });
+        try {
+          await Promise.race([client.connect(), exit]);
+          await client.end();
+          break;
+        } catch (error) {
+          await client.end().catch(() => {});
+          if (started.exitCode !== null || started.signalCode !== null || Date.now() > deadline) throw error instanceof Error && error.message.includes('PostgreSQL exited') ? error : new Error(`PostgreSQL did not accept connections on 127.0.0.1:${port}: ${(error as Error).message}\n${tail()}`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
       }
-    }
+    };
+    await launch();
     let databases = 0;
     const query = async <R extends pg.QueryResultRow>(database: string, text: string, values?: unknown[]): Promise<R[]> => {
       const client = new pg.Client({ host: '127.0.0.1', port, user, password, database });
@@ -191,6 +199,16 @@ export async function startPostgres(): Promise<PostgresCluster> {
       async stop() {
         unregister();
         await stop();
+      },
+      async pause() {
+        const running = child;
+        if (!running || running.exitCode !== null || running.signalCode !== null) return;
+        const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+        running.kill('SIGINT');
+        await exited;
+      },
+      async resume() {
+        await launch();
       },
     };
   } catch (error) {

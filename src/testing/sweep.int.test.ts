@@ -63,7 +63,8 @@ describe('what an interrupted test made', () => {
 
     const report = await sweepInterrupted();
     assert.ok(report.sweep.some((t) => t.dir === made.dir && t.project === made.name), JSON.stringify(report));
-    assert.deepEqual(report.failures, []);
+    // Only this test's own leftovers: on a shared machine the sweep also meets what others left, which may resist.
+    assert.deepEqual(report.failures.filter((f) => f.startsWith(made.dir)), []);
     assert.deepEqual(await leftovers(made), none);
     assert.ok(report.keep.some((k) => k.dir === live.made.dir), 'the live one is kept');
     assert.deepEqual(await leftovers(live.made), { container: true, network: true, images: 1, door: true, dir: true });

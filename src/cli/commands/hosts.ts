@@ -7,7 +7,7 @@ import { remoteOr } from '../remote.js';
 
 export const hostsCommand: Command = {
   name: 'hosts',
-  summary: 'every host: state (ready, draining, unreachable and why), engine and API version, round trip, CPUs and memory, instances placed and their reservations, labels',
+  summary: 'every host: state (ready, draining, unreachable and why), health as the server watches it (up, suspect, down, returning, since when), engine and API version, round trip, CPUs and memory, instances placed and their reservations, labels',
   usage: 'berth hosts [--json]',
   options: { json: { type: 'boolean' } },
   run: (context) =>
@@ -24,6 +24,7 @@ export function hostsLines(hosts: readonly HostView[]): string[] {
   const rows = hosts.map((h) => [
     h.name,
     h.state,
+    h.health === null || h.healthSince === null ? '-' : `${h.health} since ${clock(h.healthSince)}`,
     h.engine,
     h.version ?? '-',
     h.apiVersion ?? '-',
@@ -35,10 +36,16 @@ export function hostsLines(hosts: readonly HostView[]): string[] {
     `${formatBytes(h.reservedMemory)}${h.memory ? `/${formatBytes(h.memory)}` : ''}`,
     Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-',
   ]);
-  const lines = [table([['HOST', 'STATE', 'ENGINE', 'VERSION', 'API', 'RTT', 'CPUS', 'MEMORY', 'INSTANCES', 'RESERVED CPUS', 'RESERVED MEMORY', 'LABELS'], ...rows])];
+  const lines = [table([['HOST', 'STATE', 'HEALTH', 'ENGINE', 'VERSION', 'API', 'RTT', 'CPUS', 'MEMORY', 'INSTANCES', 'RESERVED CPUS', 'RESERVED MEMORY', 'LABELS'], ...rows])];
   for (const h of hosts) {
+    if ((h.health === 'down' || h.health === 'returning') && h.healthSince !== null) lines.push(`${h.name} ${h.health} since ${new Date(h.healthSince).toISOString()}: ${h.healthReason ?? ''}${h.health === 'returning' ? ` (gets nothing new until it settles, or "berth host undrain ${h.name}")` : ''}`);
     if (!h.reachable) lines.push(`${h.name} unreachable: ${h.error ?? 'no answer'}${h.draining ? ' (and draining)' : ''}`);
     else if (h.draining) lines.push(`${h.name} draining${h.drainReason ? ` (${h.drainReason})` : ''}: gets nothing new until "berth host undrain ${h.name}"`);
   }
   return lines;
+}
+
+/** HH:MM:SS in UTC: when a health state began (the JSON has the full time). */
+function clock(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 19);
 }

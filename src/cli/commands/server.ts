@@ -3,12 +3,16 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { invalid } from '../../errors.js';
 import { describeLocation, storeLocation } from '../../store/location.js';
-import type { Command } from '../command.js';
+import type { Command, CommandContext } from '../command.js';
 import { durationFlag } from '../flags.js';
+import { closeStore, openStoreAt } from '../../store/db.js';
+import { serverStatus, type ServerStatus } from '../../leader/status.js';
+import { printJson, table } from '../output.js';
+import { remoteOr } from '../remote.js';
 
 const reconcileInterval = (value: unknown): number => (String(value).trim() === '0' ? 0 : durationFlag(value, '--reconcile-interval')!);
 
-const USAGE = 'berth server [--listen 127.0.0.1:7878] [--state DIR] [--store postgres://USER@HOST:PORT/DB [--store-password-file FILE]] [--tls-cert cert.pem --tls-key key.pem] [--allow-read DIR]... [--reconcile-interval 10s (0s: off)]';
+const USAGE = 'berth server [--listen 127.0.0.1:7878] [--state DIR] [--store postgres://USER@HOST:PORT/DB [--store-password-file FILE]] [--tls-cert cert.pem --tls-key key.pem] [--allow-read DIR]... [--reconcile-interval 10s (0s: off)] [--advertise URL] [--leader-ttl 10s] [--leader-renew 3.3s] | berth server status [--json]';
 
 /** --allow-read DIR (repeatable): folders that exist, absolute. */
 function allowedFolders(value: unknown, cwd: string): string[] {
@@ -17,6 +21,20 @@ function allowedFolders(value: unknown, cwd: string): string[] {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw invalid(`--allow-read ${dir}: no such folder`, { fix: 'name a folder that exists (configurations may then read the files under it)' });
   }
   return dirs;
+}
+
+/** --advertise: the http(s) URL the other servers reach this one at. */
+function advertiseFlag(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || (url.pathname !== '/' && url.pathname !== '')) {
+    throw invalid(`--advertise "${text}" is not the http(s) URL of this server`, { fix: 'e.g. --advertise https://berth-1.example.net:7878 (how the other servers reach this one)' });
+  }
+  return url.origin;
 }
 
 export const serverCommand: Command = {
@@ -29,12 +47,18 @@ export const serverCommand: Command = {
     store: { type: 'string' },
     'store-password-file': { type: 'string' },
     'reconcile-interval': { type: 'string' },
+    advertise: { type: 'string' },
+    'leader-ttl': { type: 'string' },
+    'leader-renew': { type: 'string' },
+    json: { type: 'boolean' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'allow-read': { type: 'string', multiple: true },
   },
   run: async (context) => {
     const { flags, output, env, cwd } = context;
+    if (context.positionals[0] === 'status') return await statusCommand(context);
+    if (context.positionals.length > 0) throw invalid(`berth server ${context.positionals[0]}: no such command`, { fix: `usage: ${USAGE}` });
     const cert = flags['tls-cert'];
     const key = flags['tls-key'];
     if ((typeof cert === 'string') !== (typeof key === 'string')) throw invalid('--tls-cert and --tls-key go together', { fix: `usage: ${USAGE}` });
@@ -54,6 +78,9 @@ export const serverCommand: Command = {
       env,
       ...(typeof cert === 'string' && typeof key === 'string' ? { tls: { cert: resolve(cwd, cert), key: resolve(cwd, key) } } : {}),
       allowRead: allowedFolders(flags['allow-read'], cwd),
+      ...(typeof flags.advertise === 'string' ? { advertise: advertiseFlag(flags.advertise) } : {}),
+      ...(flags['leader-ttl'] !== undefined ? { leaderTtlMs: durationFlag(flags['leader-ttl'], '--leader-ttl')! } : {}),
+      ...(flags['leader-renew'] !== undefined ? { leaderRenewMs: durationFlag(flags['leader-renew'], '--leader-renew')! } : {}),
       say: (line) => output.out(line),
       log: (line) => output.err(line),
     });
@@ -69,3 +96,36 @@ export const serverCommand: Command = {
     return 0;
   },
 };
+
+/** berth server status [--json]: through the server (BERTH_SERVER), or from the store itself (--store, or --state / BERTH_STATE_DIR). */
+async function statusCommand(context: CommandContext): Promise<number> {
+  const { flags, env, cwd, output } = context;
+  const status = await remoteOr(
+    context,
+    (client) => client.get<ServerStatus>('/v1/server/status'),
+    async () => {
+      const passwordFile = typeof flags['store-password-file'] === 'string' ? resolve(cwd, flags['store-password-file']) : undefined;
+      const at = typeof flags.store === 'string' ? flags.store : resolve(cwd, typeof flags.state === 'string' ? flags.state : (env.BERTH_STATE_DIR ?? '/var/lib/berth'));
+      const db = await openStoreAt(at, passwordFile !== undefined ? { passwordFile } : {});
+      try {
+        return await serverStatus(db, 'berth server status (read from the store)');
+      } finally {
+        await closeStore(db);
+      }
+    },
+  );
+  if (flags.json) printJson(output, status);
+  else for (const line of serverStatusLines(status)) output.out(line);
+  return 0;
+}
+
+export function serverStatusLines(status: ServerStatus): string[] {
+  const lines = [`store: ${status.store.kind} ${status.store.where}, schema version ${status.store.schemaVersion}`];
+  const l = status.leader;
+  if (!l) lines.push('leader: none yet');
+  else if (l.expired) lines.push(`leader: none now (the lease of ${l.address}, epoch ${l.epoch}, ran out at ${l.expiresAt}; the next server to look takes it over)`);
+  else lines.push(`leader: ${l.address} since ${l.since}, epoch ${l.epoch}, lease until ${l.expiresAt}`);
+  if (status.servers.length === 0) lines.push('servers: none seen in the last minute');
+  else lines.push(table([['ADDRESS', 'ROLE', 'VERSION', 'STARTED', 'LAST HEARTBEAT', ''], ...status.servers.map((s) => [s.address, s.leads ? 'leader' : 'follower', s.version, s.startedAt, s.heartbeatAt, s.self ? '(answered)' : ''])]));
+  return lines;
+}

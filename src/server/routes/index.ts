@@ -6,6 +6,7 @@ import { auditRoutes } from './audit.js';
 import { configRoutes } from './config.js';
 import { deploymentRoutes } from './deployments.js';
 import { eventRoutes } from './events.js';
+import { hostRoutes } from './hosts.js';
 import { operationRoutes } from './operations.js';
 import { readRoutes } from './read.js';
 import { registryRoutes } from './registry.js';
@@ -16,5 +17,5 @@ import { statusRoutes } from './status.js';
 import { tokenRoutes } from './tokens.js';
 
 export async function registerRoutes(app: FastifyInstance, core: ServerCore): Promise<void> {
-  for (const routes of [configRoutes, releaseRoutes, deploymentRoutes, operationRoutes, rolloutRoutes, registryRoutes, readRoutes, eventRoutes, tokenRoutes, secretRoutes, statusRoutes, approvalRoutes, auditRoutes]) await routes(app, core);
+  for (const routes of [configRoutes, releaseRoutes, deploymentRoutes, operationRoutes, rolloutRoutes, registryRoutes, readRoutes, eventRoutes, tokenRoutes, secretRoutes, statusRoutes, approvalRoutes, auditRoutes, hostRoutes]) await routes(app, core);
 }

@@ -372,4 +372,60 @@ export const legacySqliteMigrations: readonly string[] = [
   ALTER TABLE rollouts_new RENAME TO rollouts;
   CREATE INDEX rollouts_by_service ON rollouts (service, environment, id DESC);
 `,
+  // 015-leadership (never shipped as SQL: the same schema written out, so the two ways keep agreeing)
+  `
+  CREATE TABLE leader (name TEXT PRIMARY KEY, holder TEXT NOT NULL, address TEXT NOT NULL, epoch INTEGER NOT NULL, since INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+  CREATE TABLE servers (id TEXT PRIMARY KEY, address TEXT NOT NULL, version TEXT NOT NULL, started_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL);
+  ALTER TABLE leases ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE config_bundles (version INTEGER PRIMARY KEY, bundle BLOB NOT NULL);
+  CREATE TABLE key_fingerprints (name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL);
+`,
+  // 016-failover (written after the move to portable migrations: the same schema as SQL, so the comparison covers it)
+  `
+  CREATE TABLE host_health (
+    name   TEXT PRIMARY KEY,
+    state  TEXT NOT NULL CHECK (state IN ('up', 'suspect', 'down', 'returning')),
+    since  INTEGER NOT NULL,
+    reason TEXT NOT NULL DEFAULT ''
+  );
+  CREATE TABLE warden_leases (
+    host       TEXT PRIMARY KEY,
+    renewed_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  CREATE TABLE rollouts_new (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    service     TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    release     INTEGER NOT NULL,
+    previous    INTEGER,
+    kind        TEXT NOT NULL CHECK (kind IN ('release', 'promote', 'rollback', 'canary', 'scale', 'deploy', 'move', 'reconcile', 'restart', 'stop', 'rm', 'abandon', 'failover')),
+    forced      INTEGER NOT NULL DEFAULT 0,
+    status      TEXT NOT NULL CHECK (status IN ('running', 'canary', 'succeeded', 'failed', 'rolled-back', 'aborted', 'abandoned')),
+    message     TEXT NOT NULL DEFAULT '',
+    actor       TEXT NOT NULL,
+    plan        TEXT NOT NULL,
+    done        INTEGER NOT NULL DEFAULT 0,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER,
+    evidence    TEXT NOT NULL DEFAULT '{}'
+  );
+  INSERT INTO rollouts_new SELECT id, service, environment, release, previous, kind, forced, status, message, actor, plan, done, started_at, finished_at, evidence FROM rollouts;
+  DROP TABLE rollouts;
+  ALTER TABLE rollouts_new RENAME TO rollouts;
+  CREATE INDEX rollouts_by_service ON rollouts (service, environment, id DESC);
+  CREATE TABLE tokens_new (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT NOT NULL UNIQUE,
+    role       TEXT NOT NULL CHECK (role IN ('viewer', 'deployer', 'admin', 'host')),
+    envs       TEXT NOT NULL DEFAULT '[]',
+    hash       TEXT NOT NULL UNIQUE,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+  );
+  INSERT INTO tokens_new SELECT id, name, role, envs, hash, created_by, created_at, revoked_at FROM tokens;
+  DROP TABLE tokens;
+  ALTER TABLE tokens_new RENAME TO tokens;
+`,
 ];

@@ -1,0 +1,71 @@
+/**
+ * The warden's image through Berth's own hierarchy builder, on FakeEngines: built once on the build
+ * engine from the Debian root, found by its exact key the second time (nothing rebuilt), recorded in
+ * the warden's own store (never among the project's images), and a host other than the build
+ * engine refused clearly while the image was never pushed.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadProject } from '../config/project.js';
+import { rootKey, rootRef, ROOTFS_LABEL } from '../imaging/rootfs.js';
+import { buildsOf } from '../store/builds.js';
+import { closeStore, openStore, type Store } from '../store/db.js';
+import { fakeProject, type FakeProject } from '../testing/fake-project.js';
+import { buildWardenImage, wardenImageOn, writeWardenProject } from './warden-image.js';
+
+describe('the warden\'s image, built once and reused by its key', () => {
+  let p: FakeProject;
+  let folder = '';
+  let db: Store;
+
+  before(async () => {
+    p = await fakeProject('warden-image-on-fake', {
+      config: {
+        project: 'shop',
+        images: { web: { root: {} } },
+        hosts: ['h1', 'h2'].map((name) => ({ name, engine: `unix:///run/berth-fake-${name}.sock` })),
+        services: { web: { image: 'web', ports: [8080] } },
+        environments: { dev: { hosts: ['h1', 'h2'] } },
+      },
+    });
+    folder = mkdtempSync(join(tmpdir(), 'berth-warden-image-'));
+    db = await openStore(folder);
+    // The Debian root is bootstrapped by mmdebstrap in real life; here the build engine has it already.
+    writeWardenProject(folder);
+    const root = loadProject(folder, {}, folder).images.get('warden')!.root!;
+    const key = await rootKey(root, p.context.project.build.sourceDateEpoch, db);
+    p.engines.get('h1')!.addImage({ tags: [rootRef(root, key)], labels: { [ROOTFS_LABEL]: key } });
+  });
+  after(async () => {
+    await closeStore(db);
+    await p.close();
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  it('is built on the build engine, labelled as the warden, and recorded only in the warden\'s store', async () => {
+    const image = await buildWardenImage(p.context, db, folder, { push: false });
+    const built = await p.engines.get('h1')!.images.inspect(image.imageId);
+    assert.equal(built?.labels['berth.role'], 'warden');
+    assert.equal(image.pushed, undefined);
+    assert.equal((await buildsOf(db, 'warden')).length, 1);
+    assert.deepEqual(await buildsOf(p.db, 'warden'), [], 'not among the project\'s builds');
+    assert.equal(await p.engines.get('h2')!.images.has(image.imageId), false, 'only the build engine has it');
+  });
+
+  it('a second call finds it by its key and builds nothing', async () => {
+    const first = (await buildsOf(db, 'warden'))[0]!;
+    const image = await buildWardenImage(p.context, db, folder, { push: false });
+    assert.equal(image.imageId, first.imageId);
+    assert.equal((await buildsOf(db, 'warden')).length, 1);
+  });
+
+  it('the build engine\'s host runs it by ID; another host is refused while it was never pushed', async () => {
+    const image = await buildWardenImage(p.context, db, folder, { push: false });
+    const on = wardenImageOn(p.context, image);
+    assert.equal(await on('h1'), image.imageId);
+    await assert.rejects(on('h2'), /host h2 has no warden image: it was built on the build engine and never pushed/);
+  });
+});
