@@ -21,6 +21,7 @@ import { doorContainerName } from '../src/lb/door-container.js';
 import { ensureFrontDoor, freePort, memberRuntime, stopFrontDoor, type DoorPlace } from '../src/lb/front-door.js';
 import { haproxyConfig } from '../src/lb/haproxy-config.js';
 import { HaproxyRuntime } from '../src/lb/runtime-api.js';
+import type { ServerChange } from '../src/lb/sync-plan.js';
 import type { FrontDoorSpec } from '../src/lb/model.js';
 import { closeStore, openStore } from '../src/store/db.js';
 import { findProgram } from '../src/supervisor/program.js';
@@ -71,18 +72,25 @@ async function load(port: number, seconds: number, clients: number): Promise<Loa
   return { perSecond: latencies.length / elapsed, p50: sorted[Math.floor(sorted.length * 0.5)] ?? 0, p99: sorted[Math.floor(sorted.length * 0.99)] ?? 0, failed };
 }
 
-/** One command on a unix admin socket (what the process door used). */
-function socketTransport(path: string): (command: string) => Promise<string> {
-  return (command) =>
-    new Promise((resolve, reject) => {
-      const socket = connect(path);
-      let answer = '';
-      socket.setEncoding('utf8');
-      socket.on('connect', () => socket.write(`${command}\n`));
-      socket.on('data', (chunk: string) => (answer += chunk));
-      socket.on('end', () => resolve(answer));
-      socket.on('error', reject);
-    });
+/** The admin socket directly, one connection per command (what berth-door's batch does inside the container). */
+function socketTransport(path: string): (commands: readonly string[]) => Promise<string[]> {
+  return async (commands) => {
+    const answers: string[] = [];
+    for (const command of commands) answers.push(await socketCommand(path, command));
+    return answers;
+  };
+}
+
+function socketCommand(path: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(path);
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write(`${command}\n`));
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+  });
 }
 
 function backend(): Promise<{ server: Server; port: number }> {
@@ -136,8 +144,33 @@ async function main(): Promise<void> {
       }
       return median(times);
     };
-    const changes = await timeChanges(memberRuntime(place.members[0]!, doorContainerName(project, container.id)));
+    const member = memberRuntime(place.members[0]!, doorContainerName(project, container.id));
+    const changes = await timeChanges(member);
     const socketChanges = await timeChanges(new HaproxyRuntime(socketTransport(join(work, 'admin.sock'))));
+    // A step of a rolling update changes several servers at once: one exec per command (the door before batching) against one exec for all.
+    const step = (i: number): ServerChange[] => [
+      { op: 'weight', name: 'web-1', weight: i % 2 ? 100 : 60 },
+      { op: 'weight', name: 'web-2', weight: i % 2 ? 100 : 40 },
+      { op: 'state', name: 'web-2', state: i % 2 ? 'ready' : 'drain' },
+      { op: 'state', name: 'web-2', state: 'ready' },
+    ];
+    const timeSteps = async (apply: (changes: ServerChange[]) => Promise<unknown>) => {
+      const times: number[] = [];
+      for (let i = 0; i < CHANGES; i++) {
+        interruption.check();
+        const t0 = performance.now();
+        await apply(step(i));
+        times.push(performance.now() - t0);
+      }
+      return median(times);
+    };
+    const [perCommand, batched] = [[] as number[], [] as number[]];
+    for (let round = 0; round < 2; round++) {
+      for (const which of rotated(['per-command', 'batched'] as const, round)) {
+        if (which === 'batched') batched.push(await timeSteps((c) => member.apply(c)));
+        else perCommand.push(await timeSteps(async (c) => { for (const one of c) await member.apply([one]); }));
+      }
+    }
 
     const row = (name: string, loads: Load[]) => `| ${name} | ${median(loads.map((l) => l.perSecond)).toFixed(0)} | ${median(loads.map((l) => l.p50)).toFixed(2)} ms | ${median(loads.map((l) => l.p99)).toFixed(2)} ms | ${loads.reduce((n, l) => n + l.failed, 0)} |`;
     const ratio = median(results.container.map((l) => l.perSecond)) / median(results.process.map((l) => l.perSecond));
@@ -154,6 +187,8 @@ async function main(): Promise<void> {
       row('process (haproxy -f on this machine: the old process door)', results.process),
       '',
       `Container / process requests/s: **${ratio.toFixed(2)}**. A runtime change (set weight): median of ${CHANGES}, ${changes.toFixed(0)} ms on the container door (an exec of berth-door-cli through the engine: three API calls and a socat), ${socketChanges.toFixed(1)} ms on the process's admin socket directly.`,
+      '',
+      `A step's changes to a door (two weights and two states, as one step of a rolling update sends them), median of ${CHANGES} × 2 rounds alternating: one exec per command (the door before batching) ${median(perCommand).toFixed(0)} ms, one exec for all ${median(batched).toFixed(0)} ms (${(median(perCommand) / median(batched)).toFixed(2)}× faster).`,
     ].join('\n');
     console.log(markdown);
     writeSection('door', markdown);

@@ -17,7 +17,8 @@ import { DOOR_PATHS } from './door-image.js';
 import { haproxyConfig, hostPort } from './haproxy-config.js';
 import type { DoorMemberStatus, FrontDoorSpec, FrontDoorStatus, ProxyStats, ServerStats } from './model.js';
 import { emptyProxyStats, HaproxyRuntime } from './runtime-api.js';
-import { planServerChanges, type ServerChange } from './sync-plan.js';
+import { batchScript, splitBatchOutput, type BatchAnswer } from './runtime-batch.js';
+import { planServerChanges, type ObservedServer, type ServerChange } from './sync-plan.js';
 
 /** One host of a door, through its engine. */
 export interface DoorMember {
@@ -76,17 +77,20 @@ export async function ensureFrontDoor(spec: FrontDoorSpec, place: DoorPlace, opt
  * Applies the spec's servers to every running member and writes the config
  * into every member's container (a stopped one starts with it). A member
  * whose host does not answer is left: it gets the whole state when it is
- * restored. Unavailable when no member runs.
+ * restored. Unavailable when no member runs. `seen`: a status read just
+ * before, under the same lock (its running members are not read again).
  */
-export async function syncServers(spec: FrontDoorSpec, place: DoorPlace, options: FrontDoorOptions = {}): Promise<SyncResult> {
+export async function syncServers(spec: FrontDoorSpec, place: DoorPlace, options: FrontDoorOptions = {}, seen?: FrontDoorStatus): Promise<SyncResult> {
   const config = haproxyConfig(spec);
   const results = await Promise.all(
     place.members.map(async (member) => {
       const name = doorContainerName(place.project, spec.id);
-      const state = await member.engine.containers.inspect(name).catch(() => undefined);
+      // What a status read just now says of a running member spares reading it again (each read is an exec).
+      const known = seen?.members.find((m) => m.host === member.host && m.state === 'running' && m.problem === undefined);
+      const state = known ? { running: true } : await member.engine.containers.inspect(name).catch(() => undefined);
       if (!state) return undefined;
       await writeConfig(member, name, config, place.vrrp);
-      return state.running ? applyServers(spec, memberRuntime(member, name), options) : undefined;
+      return state.running ? applyServers(spec, memberRuntime(member, name), options, known?.servers) : undefined;
     }),
   );
   const applied = results.filter((r): r is SyncResult => r !== undefined);
@@ -119,46 +123,36 @@ async function ensureMember(spec: FrontDoorSpec, config: string, place: DoorPlac
   await applyServers(spec, memberRuntime(member, id), options);
 }
 
-async function applyServers(spec: FrontDoorSpec, runtime: HaproxyRuntime, options: FrontDoorOptions): Promise<SyncResult> {
-  const changes = planServerChanges(await runtime.stats(), spec.servers);
-  const removes: string[] = [];
-  for (const change of changes) {
-    switch (change.op) {
-      case 'add':
-        await runtime.addServer(change.server);
-        break;
-      case 'address':
-        await runtime.setAddress(change.name, change.address, change.port);
-        break;
-      case 'weight':
-        await runtime.setWeight(change.name, change.weight);
-        break;
-      case 'state':
-        await runtime.setState(change.name, change.state);
-        break;
-      case 'remove':
-        removes.push(change.name);
-        break;
-    }
-  }
-  const drained = await Promise.all(removes.map((name) => runtime.removeServer(name, options.removeTimeoutMs)));
-  return { changes, cut: removes.filter((_, i) => !drained[i]) };
+async function applyServers(spec: FrontDoorSpec, runtime: HaproxyRuntime, options: FrontDoorOptions, observed?: readonly ObservedServer[]): Promise<SyncResult> {
+  const changes = planServerChanges(observed ?? (await runtime.stats()), spec.servers);
+  const cut = await runtime.apply(changes, options.removeTimeoutMs);
+  return { changes, cut };
 }
 
-/** The runtime API of a member, through an exec of the door's CLI in its container. */
+/** The runtime API of a member: each batch of commands one exec in its container (runtime-batch.ts). */
 export function memberRuntime(member: DoorMember, container: string): HaproxyRuntime {
-  return new HaproxyRuntime(async (command) => {
+  return new HaproxyRuntime(async (commands) => {
     let result;
     try {
-      result = await member.engine.exec(container, [DOOR_PATHS.cli, command]);
+      result = await member.engine.exec(container, ['sh', '-c', batchScript(DOOR_PATHS.socket), 'berth-door-batch', ...commands]);
     } catch (error) {
       throw unavailable(`cannot reach the front door ${container} on ${member.host}: ${isBerthError(error) ? error.message : String(error)}`, { fix: 'see "berth lb"; the reconciler restores a door that does not run', cause: error });
     }
-    if (result.exitCode !== 0) {
-      throw unavailable(`HAProxy in ${container} on ${member.host} did not answer "${command}"`, { lines: result.output.trim().split('\n').slice(-4), fix: 'see the container\'s log; the engine restarts a door whose HAProxy ended' });
+    const answers = result.exitCode === 0 ? answersOf(result.output, commands.length) : undefined;
+    const unanswered = answers ? answers.findIndex((a) => a.status !== 0) : 0;
+    if (!answers || unanswered >= 0) {
+      throw unavailable(`HAProxy in ${container} on ${member.host} did not answer "${commands[Math.max(unanswered, 0)]}"`, { lines: result.output.trim().split('\n').slice(-4), fix: 'see the container\'s log; the engine restarts a door whose HAProxy ended' });
     }
-    return result.output;
+    return answers.map((a) => a.text);
   });
+}
+
+function answersOf(output: string, count: number): BatchAnswer[] | undefined {
+  try {
+    return splitBatchOutput(output, count);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The runtime APIs of the members that run now. */

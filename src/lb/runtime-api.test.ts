@@ -99,13 +99,17 @@ describe('parseShowStat', () => {
 /** A stand-in HAProxy: records each command and answers from a function. */
 describe('HaproxyRuntime against a stand-in HAProxy', () => {
   const received: string[] = [];
+  /** Each round trip's commands: what costs an exec on a door. */
+  const batches: string[][] = [];
   let answer: (command: string) => string = () => '';
-  const runtime = new HaproxyRuntime(async (command) => {
-    received.push(command);
-    return answer(command) + '\n';
+  const runtime = new HaproxyRuntime(async (commands) => {
+    batches.push([...commands]);
+    received.push(...commands);
+    return commands.map((command) => answer(command) + '\n');
   });
   const reset = (fn: (command: string) => string) => {
     received.length = 0;
+    batches.length = 0;
     answer = fn;
   };
 
@@ -150,5 +154,38 @@ describe('HaproxyRuntime against a stand-in HAProxy', () => {
     reset(() => 'No such server.');
     assert.equal(await runtime.removeServer('ghost'), true);
     assert.deepEqual(received, ['set server be/ghost state maint']);
+  });
+
+  it('makes a whole plan in one round trip, removals in two more once their requests are done', async () => {
+    reset((c) => (c.startsWith('add server') ? 'New server registered.' : c === 'show stat' ? SHOW_STAT : c.startsWith('del server') ? 'Server deleted.' : ''));
+    const cut = await runtime.apply([
+      { op: 'add', server: { name: 'new', address: '10.88.0.16', port: 8080, weight: 5, state: 'ready' } },
+      { op: 'weight', name: 'hello-node-production-1', weight: 50 },
+      { op: 'state', name: 'hello-node-production-2', state: 'ready' },
+      { op: 'address', name: 'rude', address: '10.88.0.17', port: 8080 },
+      { op: 'remove', name: 'gone' },
+    ]);
+    assert.deepEqual(cut, []);
+    assert.deepEqual(batches, [
+      [
+        'add server be/new 10.88.0.16:8080 weight 5',
+        'set server be/new state ready',
+        'set weight be/hello-node-production-1 50',
+        'set server be/hello-node-production-2 state ready',
+        'set server be/rude addr 10.88.0.17 port 8080',
+        'set server be/gone state maint',
+      ],
+      ['show stat'],
+      ['del server be/gone'],
+    ]);
+  });
+
+  it('reports the first refused command of a batch, and needs no removal round trips when nothing is removed', async () => {
+    reset((c) => (c.startsWith('set weight be/b') ? 'No such server.' : ''));
+    await assert.rejects(
+      runtime.apply([{ op: 'weight', name: 'a', weight: 1 }, { op: 'weight', name: 'b', weight: 2 }, { op: 'weight', name: 'c', weight: 3 }]),
+      (e: unknown) => isBerthError(e) && e.kind === 'not-found' && /set weight be\/b 2/.test(e.message),
+    );
+    assert.deepEqual(batches, [['set weight be/a 1', 'set weight be/b 2', 'set weight be/c 3']]);
   });
 });

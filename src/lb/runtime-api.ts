@@ -1,84 +1,119 @@
 /**
- * HAProxy's runtime API: one command per call, sent by a transport (an exec
- * in the door's container, which alone reaches the admin socket). Changes
+ * HAProxy's runtime API: commands sent by a transport (an exec in the door's
+ * container, which alone reaches the admin socket), several in one exec. Changes
  * servers, weights and states of a running front door without a reload, and
  * reads its counters ("show stat").
  */
-import { conflict, failed, isBerthError, notFound } from '../errors.js';
+import { conflict, failed, notFound } from '../errors.js';
 import { sleep } from '../time.js';
-import { BACKEND, hostPort, splitHostPort } from './haproxy-config.js';
+import { BACKEND, splitHostPort } from './haproxy-config.js';
+import { changeCommands, deleteRefusedForNow, removalCommands, stateCommand, type RuntimeCommand } from './runtime-batch.js';
+import type { ServerChange } from './sync-plan.js';
 import type { LbServer, ProxyStats, ResponseCounts, ServerState, ServerStats, StatsSnapshot } from './model.js';
 
-/** Sends one command to HAProxy and resolves with its whole answer; unavailable when HAProxy cannot be reached. */
-export type RuntimeTransport = (command: string) => Promise<string>;
+/**
+ * Sends commands to HAProxy, in order, and resolves with each one's whole answer; unavailable when
+ * HAProxy cannot be reached. All of them go in one round trip (runtime-batch.ts).
+ */
+export type RuntimeTransport = (commands: readonly string[]) => Promise<string[]>;
+
+/** How often a removal or a drain looks whether requests are still in flight: each look is an exec through the engine. */
+export const DRAIN_POLL_MS = 500;
 
 export class HaproxyRuntime {
-  constructor(readonly command: RuntimeTransport) {}
+  constructor(readonly send: RuntimeTransport) {}
 
-  /** Runs a command that answers nothing (or `ok`) on success; any other answer is an error. */
-  private async run(text: string, ok?: string): Promise<void> {
-    const answer = (await this.command(text)).trim();
-    if (answer === '' || answer === ok) return;
-    throw commandError(text, answer);
+  /** One command; its answer as HAProxy gave it. */
+  async command(text: string): Promise<string> {
+    return (await this.send([text]))[0] ?? '';
   }
 
-  /**
-   * Adds a server. HAProxy 2.6 starts a dynamic server in maintenance, so it
-   * is then enabled (or set to drain) unless it should stay in maintenance.
-   */
+  /** Sends the commands in one batch; the first answer that is not a success is the error (the others have run). */
+  async run(commands: readonly RuntimeCommand[]): Promise<string[]> {
+    if (commands.length === 0) return [];
+    const answers = (await this.send(commands.map((c) => c.text))).map((a) => a.trim());
+    const refused = commands.findIndex((c, i) => !c.ok(answers[i] ?? ''));
+    if (refused >= 0) throw commandError(commands[refused]!.text, answers[refused] ?? '');
+    return answers;
+  }
+
+  /** Adds a server (and sets its state: HAProxy 2.6 starts a dynamic server in maintenance). */
   async addServer(server: LbServer): Promise<void> {
-    await this.run(`add server ${BACKEND}/${server.name} ${hostPort(server.address, server.port)} weight ${server.weight}`, 'New server registered.');
-    if (server.state !== 'maint') await this.setState(server.name, server.state);
+    await this.run(changeCommands({ op: 'add', server }));
   }
 
   async setWeight(name: string, weight: number): Promise<void> {
-    await this.run(`set weight ${BACKEND}/${name} ${weight}`);
+    await this.run(changeCommands({ op: 'weight', name, weight }));
   }
 
   async setState(name: string, state: ServerState): Promise<void> {
-    await this.run(`set server ${BACKEND}/${name} state ${state}`);
+    await this.run([stateCommand(name, state)]);
   }
 
   async setAddress(name: string, address: string, port: number): Promise<void> {
-    const answer = (await this.command(`set server ${BACKEND}/${name} addr ${address} port ${port}`)).trim();
-    // 2.6 answers with what changed ("IP changed from … to …, port changed from …"), or nothing.
-    if (answer !== '' && !/changed|no need to change/i.test(answer)) throw commandError(`set server ${BACKEND}/${name} addr`, answer);
+    await this.run(changeCommands({ op: 'address', name, address, port }));
   }
 
   /**
-   * Takes a server out for good: maintenance (no new requests), then waits up
-   * to `timeoutMs` for its requests in flight, cuts the ones still open after
-   * that, and deletes it. Returns false when requests had to be cut. A server
+   * Makes the planned changes: one batch for every add, address, weight and state, with each
+   * server to remove put in maintenance (no new requests); then waits up to `removeTimeoutMs`
+   * for the removed servers' requests in flight, cuts those still open and deletes them (a
+   * second batch). Returns the servers whose requests had to be cut.
+   */
+  async apply(changes: readonly ServerChange[], removeTimeoutMs = 10_000): Promise<string[]> {
+    const commands = changes.map(changeCommands);
+    const answers = await this.run(commands.flat());
+    // A server HAProxy no longer has counts as removed.
+    let at = 0;
+    const removes: string[] = [];
+    changes.forEach((change, i) => {
+      const first = answers[at] ?? '';
+      at += commands[i]!.length;
+      if (change.op === 'remove' && !/^No such server/i.test(first)) removes.push(change.name);
+    });
+    if (removes.length === 0) return [];
+    const busy = await this.waitAllDrained(removes, removeTimeoutMs);
+    await this.deleteServers(removes, busy);
+    return removes.filter((name) => busy.has(name));
+  }
+
+  /**
+   * Takes a server out for good: maintenance, then waits up to `timeoutMs` for its requests in
+   * flight, cuts those still open, and deletes it. False when requests had to be cut. A server
    * that is not there counts as removed.
    */
   async removeServer(name: string, timeoutMs = 10_000): Promise<boolean> {
-    try {
-      await this.setState(name, 'maint');
-    } catch (error) {
-      if (isBerthError(error) && error.kind === 'not-found') return true;
-      throw error;
-    }
-    const drained = await this.waitDrained(name, timeoutMs);
-    if (!drained) await this.run(`shutdown sessions server ${BACKEND}/${name}`);
-    // "del server" refuses while connections are still attached (also idle
-    // ones being closed), so it is tried again for a short while.
-    const deadline = Date.now() + 3000;
-    for (;;) {
-      const answer = (await this.command(`del server ${BACKEND}/${name}`)).trim();
-      if (answer === 'Server deleted.' || answer === 'No such server.') return drained;
-      if (!/still has connections|queue is not empty/i.test(answer) || Date.now() > deadline) throw commandError(`del server ${BACKEND}/${name}`, answer);
-      await sleep(50);
-    }
+    return (await this.apply([{ op: 'remove', name }], timeoutMs)).length === 0;
   }
 
   /** Waits until the server has no request in flight; false when `timeoutMs` passed first. A missing server is drained. */
   async waitDrained(name: string, timeoutMs: number): Promise<boolean> {
+    return (await this.waitAllDrained([name], timeoutMs)).size === 0;
+  }
+
+  /** Waits until none of the servers has a request in flight (one read per look for all); the ones still busy when `timeoutMs` passed. */
+  async waitAllDrained(names: readonly string[], timeoutMs: number): Promise<Set<string>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const server = (await this.stats()).find((s) => s.name === name);
-      if (!server || server.current === 0) return true;
-      if (Date.now() >= deadline) return false;
-      await sleep(Math.min(100, Math.max(1, deadline - Date.now())));
+      const stats = await this.stats();
+      const busy = new Set(names.filter((name) => (stats.find((s) => s.name === name)?.current ?? 0) > 0));
+      if (busy.size === 0 || Date.now() >= deadline) return busy;
+      await sleep(Math.min(DRAIN_POLL_MS, Math.max(1, deadline - Date.now())));
+    }
+  }
+
+  /** Cuts the busy ones' requests and deletes every one; a delete refused while connections close is tried again for 3 s. */
+  private async deleteServers(names: readonly string[], busy: ReadonlySet<string>): Promise<void> {
+    const deadline = Date.now() + 3000;
+    let commands = removalCommands(names, busy);
+    for (;;) {
+      const answers = (await this.send(commands.map((c) => c.text))).map((a) => a.trim());
+      const again = commands.filter((c, i) => !c.ok(answers[i]!) && deleteRefusedForNow(answers[i]!) && Date.now() <= deadline);
+      const refused = commands.findIndex((c, i) => !c.ok(answers[i]!) && !again.includes(c));
+      if (refused >= 0) throw commandError(commands[refused]!.text, answers[refused]!);
+      if (again.length === 0) return;
+      commands = again;
+      await sleep(50);
     }
   }
 

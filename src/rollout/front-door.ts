@@ -35,17 +35,17 @@ export async function frontDoorFor(run: RunContext, service: ServiceSpec, enviro
     if (kept?.port !== base.bind.port || kept.address !== base.bind.address) await saveFrontDoorPort(run.db, service.name, environment.name, base.bind.address, base.bind.port);
   };
   const ready = (s: DoorServer): LbServer => ({ ...s, state: 'ready' });
-  // The servers as the members have them (the first member that answers: every change goes to all of them).
-  const current = async (): Promise<LbServer[]> => {
-    const status = await frontDoorStatus(base, place);
-    const member = status.members.find((m) => m.state === 'running' && m.problem === undefined);
-    return (member?.servers ?? status.servers).map(lbServerOf);
+  // The servers as the members have them (the first member that answers: every change goes to all of them), and the read they come from.
+  const current = async (): Promise<{ servers: LbServer[]; seen: FrontDoorStatus }> => {
+    const seen = await frontDoorStatus(base, place);
+    const member = seen.members.find((m) => m.state === 'running' && m.problem === undefined);
+    return { servers: (member?.servers ?? seen.servers).map(lbServerOf), seen };
   };
   // Every change goes through the config file too, so a restarted HAProxy comes back as it was.
   const change = async (name: string, edit: (s: LbServer) => LbServer): Promise<boolean> => {
-    const servers = await current();
+    const { servers, seen } = await current();
     if (!servers.some((s) => s.name === name)) return false;
-    await syncServers({ ...base, servers: servers.map((s) => (s.name === name ? edit(s) : s)) }, place);
+    await syncServers({ ...base, servers: servers.map((s) => (s.name === name ? edit(s) : s)) }, place, {}, seen);
     return true;
   };
   // Slots of a batch change in parallel; each change reads the servers and writes them all back, so they take turns.
@@ -65,8 +65,8 @@ export async function frontDoorFor(run: RunContext, service: ServiceSpec, enviro
     },
     upsert: (server) =>
       serial(async () => {
-        const others = (await current()).filter((s) => s.name !== server.name);
-        await syncServers({ ...base, servers: [...others, ready(server)] }, place);
+        const { servers, seen } = await current();
+        await syncServers({ ...base, servers: [...servers.filter((s) => s.name !== server.name), ready(server)] }, place, {}, seen);
       }),
     async drain(name, timeoutMs) {
       const present = await serial(() => change(name, (s) => ({ ...s, state: 'drain' })));
@@ -76,8 +76,8 @@ export async function frontDoorFor(run: RunContext, service: ServiceSpec, enviro
     },
     remove: (name) =>
       serial(async () => {
-        const left = (await current()).filter((s) => s.name !== name);
-        await syncServers({ ...base, servers: left }, place);
+        const { servers, seen } = await current();
+        await syncServers({ ...base, servers: servers.filter((s) => s.name !== name) }, place, {}, seen);
       }),
     async setWeight(name, weight) {
       await serial(() => change(name, (s) => ({ ...s, weight })));
