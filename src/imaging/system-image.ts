@@ -15,6 +15,7 @@ import type { Engine } from '../engine/client.js';
 import { failed } from '../errors.js';
 import type { Store } from '../store/db.js';
 import { buildProject, type BuildEvent } from './builder.js';
+import { withMachineLock } from './machine-lock.js';
 import { cacheDir } from './rootfs.js';
 
 export interface SystemImage {
@@ -45,6 +46,13 @@ export interface SystemImageContext {
 /** The image's tag on `context.engine`, built there first when its exact key is not built yet. */
 export async function ensureSystemImage(image: SystemImage, context: SystemImageContext): Promise<string> {
   const dir = join(cacheDir(context.env), 'system-images', image.name);
+  // One build at a time on this machine (test files side by side, a server and a CLI): the others find it by its key.
+  return withMachineLock(`${dir}.lock`, () => buildSystemImage(image, dir, context), {
+    onWait: (pid) => context.onLine?.(`waiting for process ${pid}, which builds Berth's ${image.name} image`),
+  });
+}
+
+async function buildSystemImage(image: SystemImage, dir: string, context: SystemImageContext): Promise<string> {
   writeImageFolder(dir, image);
   const summary = await buildProject(systemProject(dir, image, context.build), context.engine, context.db, {
     env: context.env,
