@@ -55,7 +55,8 @@ async function seeInstances(run: RunContext): Promise<{ instances: SeenInstance[
       .filter((r) => r.reachable)
       .map(async ({ host }) => {
         try {
-          const found = await run.hosts.engine(host).containers.summaries([`${RUN_LABELS.project}=${run.project.name}`]);
+          // Instances only: the project's front doors are its containers too (seeFrontDoor looks at them).
+          const found = await run.hosts.engine(host).containers.summaries([`${RUN_LABELS.project}=${run.project.name}`, RUN_LABELS.instance]);
           return found.map((c): SeenInstance => {
             const slot = c.labels[RUN_LABELS.instance] ?? '';
             return {

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { doorCreateBody } from '../lb/door-container.js';
 import { deployService } from '../release/deploy.js';
+import { listInstances } from '../runtime/instances.js';
 import { rolloutView } from '../rollout/rollout-view.js';
 import { slotsOf } from '../store/deployments.js';
 import { currentRelease, rolloutsOf } from '../store/releases.js';
@@ -36,6 +38,18 @@ describe('one reconciler pass on the FakeEngine', () => {
     assert.deepEqual([report.actions, report.drift], [[], []]);
     assert.deepEqual(await instances(), before);
     assert.deepEqual((await rolloutsOf(p.db, 'web', 'dev')).map((r) => r.kind), ['deploy']);
+  });
+
+  it('a front door container of the project is neither an instance nor drift', async () => {
+    const door = await p.engine.containers.create(doorCreateBody({ project: 'shop', spec: { id: 'dev-web', bind: { address: '127.0.0.1', port: 8088 } }, image: p.images.v1!, vrrp: false }));
+    try {
+      await p.engine.containers.start(door);
+      assert.deepEqual((await listInstances(p.context)).map((i) => i.slot), ['web-dev-1', 'web-dev-2']);
+      const report = await reconcileOnce(p.context, { timeoutMs: 10_000 });
+      assert.deepEqual([report.actions, report.drift], [[], []]);
+    } finally {
+      await p.engine.containers.remove(door);
+    }
   });
 
   it('a container removed behind Berth\'s back comes back on its slot and IP, by a journaled reconcile rollout', async () => {

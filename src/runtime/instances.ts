@@ -72,6 +72,8 @@ async function mayHold(context: RunContext, host: string, filter: InstanceFilter
 export async function listFleet(context: RunContext, filter: InstanceFilter = {}, now = Date.now()): Promise<FleetListing> {
   const labels = [
     `${RUN_LABELS.project}=${context.project.name}`,
+    // Instances only: a project's front doors are containers of it too.
+    RUN_LABELS.instance,
     ...(filter.environment ? [`${RUN_LABELS.environment}=${filter.environment}`] : []),
     ...(filter.service ? [`${RUN_LABELS.service}=${filter.service}`] : []),
   ];
