@@ -127,8 +127,21 @@ process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
 
 await runAll(unit, () => UNIT_JOBS);
+if (integration.length > 0 && !stopping) prepareDoorImage();
 await runAll(integration, (file) => (ALONE[sourceOf(file)] ? 1 : INT_JOBS), (file) => Boolean(ALONE[sourceOf(file)]));
 report();
+
+/**
+ * The front door's image, built once before the integration files (on a clean machine a Debian
+ * bootstrap of minutes) rather than inside the first test that starts a door; two files beside
+ * each other would otherwise wait on one another's build (imaging/machine-lock.ts).
+ */
+function prepareDoorImage() {
+  const t0 = Date.now();
+  const done = spawnSync(process.execPath, [join(dist, 'testing', 'prepare-door-image.js')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const said = `${done.stdout ?? ''}${done.stderr ?? ''}`.trim();
+  console.log(`test: the door image: ${said || `exit ${done.status}`} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
 
 function findTests(dir) {
   const found = [];

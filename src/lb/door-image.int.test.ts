@@ -21,6 +21,7 @@ describe('the door image', () => {
     assert.match(image?.labels['berth.rootfs'] ?? image?.labels['org.opencontainers.image.base.name'] ?? '', /.+/);
     const lines: string[] = [];
     assert.equal(await ensureSystemImage(DOOR_IMAGE, { engine, db, env: process.env, onLine: (l) => lines.push(l) }), tag);
-    assert.deepEqual(lines, [], 'a second call builds nothing');
+    // Only a build's own lines: a file beside this one may hold the build lock for a moment ("waiting for process …").
+    assert.deepEqual(lines.filter((l) => !l.startsWith('waiting for process')), [], 'a second call builds nothing');
   });
 });
