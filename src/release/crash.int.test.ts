@@ -26,6 +26,7 @@ import { loadProject } from '../config/project.js';
 import type { RunContext } from '../runtime/context.js';
 import { Hosts } from '../runtime/hosts.js';
 import { listInstances } from '../runtime/instances.js';
+import { doorContainerName } from '../lb/door-container.js';
 import { RUN_LABELS } from '../runtime/labels.js';
 import { asideName, containerName } from '../runtime/slots.js';
 import { removeInstances } from './operate.js';
@@ -121,9 +122,13 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
     const release = (await releaseOf(db, 'web', current))!;
     assert.equal(release.imageId, expectedImage, `${label}: dev runs release ${current}, not the one rolled out`);
 
-    // The engine: exactly the 3 slots, running, under their own names, all on that release's image.
+    // The engine: exactly the 3 slots, running, under their own names, all on that release's image, and the front door.
     const all = await fixture.engine.containers.summaries([`${RUN_LABELS.project}=${fixture.name}`]);
-    assert.deepEqual(all.map((c) => c.name).sort(), SLOTS.map((slot) => containerName(fixture.name, slot)), `${label}: containers ${all.map((c) => `${c.name} (${c.state})`).join(', ')}`);
+    assert.deepEqual(
+      all.map((c) => c.name).sort(),
+      [doorContainerName(fixture.name, 'dev-web'), ...SLOTS.map((slot) => containerName(fixture.name, slot))].sort(),
+      `${label}: containers ${all.map((c) => `${c.name} (${c.state})`).join(', ')}`,
+    );
     const instances = await assertSlotsHoldTheirAddresses(ctx, fixture.engine, SLOTS, release.imageId, label);
     // Docker's side of the addresses: the network has exactly these endpoints.
     const network = await fixture.raw.json<{ Containers: Record<string, { IPv4Address: string; MacAddress: string }> }>('GET', `/networks/berth-${fixture.name}-lan`);
