@@ -80,6 +80,8 @@ describe('the reconciler, on the real engine', () => {
   before(async () => {
     const prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;
     bridge = `rc${randomBytes(3).toString('hex')}`;
+    // health: the engine's own check (an exec) gets 3 s: on a loaded machine 1 s ran out three times in a row, and the
+    // first step's status showed both instances unhealthy (the check, not the front door).
     fixture = await makeFixture(
       {
         base: { settings: { root: { tarball: await tinyRootTarball() } } },
@@ -90,7 +92,7 @@ describe('the reconciler, on the real engine', () => {
           lan: { mode: 'flat', bridge, subnet: `${prefix}.0/24`, gateway: `${prefix}.1`, range: `${prefix}.10-${prefix}.20`, create_bridge: true, quarantine: '0s' },
         },
         services: {
-          [svc]: { image: 'web', replicas: 2, ports: [8080], health: { http: '/', interval: '2s', timeout: '1s', unhealthy_after: 3 }, stop_grace: '1s', rollout: { batch_size: 1, max_unavailable: 1, drain: '1s' } },
+          [svc]: { image: 'web', replicas: 2, ports: [8080], health: { http: '/', interval: '3s', timeout: '3s', unhealthy_after: 3 }, stop_grace: '1s', rollout: { batch_size: 1, max_unavailable: 1, drain: '1s' } },
         },
         environments: { dev: { network: 'lan', lb_address: '127.0.0.1' } },
         pipeline: ['dev'],
