@@ -92,7 +92,7 @@ describe('the reconciler, on the real engine', () => {
           lan: { mode: 'flat', bridge, subnet: `${prefix}.0/24`, gateway: `${prefix}.1`, range: `${prefix}.10-${prefix}.20`, create_bridge: true, quarantine: '0s' },
         },
         services: {
-          [svc]: { image: 'web', replicas: 2, ports: [8080], health: { http: '/', interval: '3s', timeout: '3s', unhealthy_after: 3 }, stop_grace: '1s', rollout: { batch_size: 1, max_unavailable: 1, drain: '1s' } },
+          [svc]: { image: 'web', replicas: 2, ports: [8080], health: { http: '/', interval: '4s', timeout: '3s', unhealthy_after: 3 }, stop_grace: '1s', rollout: { batch_size: 1, max_unavailable: 1, drain: '1s' } },
         },
         environments: { dev: { network: 'lan', lb_address: '127.0.0.1' } },
         pipeline: ['dev'],

@@ -31,7 +31,7 @@ const page = (v: string) => `#!/bin/sh\nmkdir -p /www\necho "hello ${v}" > /www/
 /** A build whose health page never exists: its first instance waits in the health gate until the rollout is cancelled. */
 const neverHealthy = '#!/bin/sh\nmkdir -p /www\necho "hello C" > /www/index.html\n';
 // The engine's own check (an exec) gets 3 s: on a loaded machine 1 s ran out three times in a row and berth status showed the instances unhealthy.
-const HEALTH = { http: '/health.html', interval: '3s', timeout: '3s', unhealthy_after: 3 };
+const HEALTH = { http: '/health.html', interval: '4s', timeout: '3s', unhealthy_after: 3 };
 const SLOTS = ['web-dev-1', 'web-dev-2', 'web-dev-3'];
 type Version = 'A' | 'B' | 'C';
 
