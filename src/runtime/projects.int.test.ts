@@ -64,7 +64,8 @@ describe('two projects with the same service and environment names on one engine
       assert.equal(released.code, 0, show(released));
     }
     for (const [index, fixture] of fixtures.entries()) {
-      const containers = await fixture.engine.containers.summaries([`${RUN_LABELS.project}=${fixture.name}`]);
+      // The instances (the project's front door is a container of it too, asked for below).
+      const containers = await fixture.engine.containers.summaries([`${RUN_LABELS.project}=${fixture.name}`, RUN_LABELS.instance]);
       assert.deepEqual(
         containers.map((c) => [c.name, c.state]).sort(),
         ['web-dev-1', 'web-dev-2'].map((slot) => [containerName(fixture.name, slot), 'running']),
