@@ -30,7 +30,7 @@ import { Interruption, invocation, loadNote, machine, median, positiveFlag, rota
 const ROUNDS = positiveFlag('--rounds') ?? 3;
 const SECONDS = positiveFlag('--seconds') ?? 10;
 const CLIENTS = positiveFlag('--clients') ?? 8;
-const CHANGES = 11;
+const CHANGES = positiveFlag('--changes') ?? 11;
 
 interface Load {
   perSecond: number;
