@@ -186,7 +186,7 @@ async function main(): Promise<void> {
       row('container (Berth\'s door image, host network)', results.container),
       row('process (haproxy -f on this machine: the old process door)', results.process),
       '',
-      `Container / process requests/s: **${ratio.toFixed(2)}**. A runtime change (set weight): median of ${CHANGES}, ${changes.toFixed(0)} ms on the container door (an exec of berth-door-cli through the engine: three API calls and a socat), ${socketChanges.toFixed(1)} ms on the process's admin socket directly.`,
+      `Container / process requests/s: **${ratio.toFixed(2)}**. A runtime change (set weight): median of ${CHANGES}, ${changes.toFixed(0)} ms on the container door (one exec through the engine: three API calls and a socat in the container), ${socketChanges.toFixed(1)} ms on the process's admin socket directly.`,
       '',
       `A step's changes to a door (two weights and two states, as one step of a rolling update sends them), median of ${CHANGES} × 2 rounds alternating: one exec per command (the door before batching) ${median(perCommand).toFixed(0)} ms, one exec for all ${median(batched).toFixed(0)} ms (${(median(perCommand) / median(batched)).toFixed(2)}× faster).`,
     ].join('\n');
