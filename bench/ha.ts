@@ -18,14 +18,12 @@ import { stringify } from 'yaml';
 import { createToken } from '../src/access/tokens.js';
 import { collectBundle } from '../src/apply/bundle.js';
 import { applyBundle } from '../src/apply/versions.js';
-import { RUN_LABELS } from '../src/runtime/labels.js';
-import { containerName, slotName } from '../src/runtime/slots.js';
 import { buildApp } from '../src/server/app.js';
 import { ServerCore } from '../src/server/core.js';
 import { closeStore, openStore, openStoreAt, type Store } from '../src/store/db.js';
-import { saveSlot } from '../src/store/deployments.js';
 import { FakeEngine } from '../src/testing/fake-engine.js';
 import { startPostgres, type PostgresCluster } from '../src/testing/postgres.js';
+import { hostName, recordInstances, serviceName } from './fake-fleet.js';
 import { BERTH, invocation, machine, median, positiveFlag, writeSection } from './lib.js';
 
 const ROUNDS = positiveFlag('--rounds') ?? 5;
@@ -35,8 +33,6 @@ const SERVICES = 50;
 const PER_SERVICE = 20;
 const BLOCKS = 4;
 const now = () => Number(process.hrtime.bigint()) / 1e6;
-const hostName = (i: number) => `h${String(i + 1).padStart(3, '0')}`;
-const serviceName = (i: number) => `s${String(i + 1).padStart(2, '0')}`;
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -52,28 +48,6 @@ function writeProject(dir: string, project: string): void {
   writeFileSync(join(dir, 'berth.yaml'), stringify({ project, images: { web: { root: { tarball: join(dir, 'root.tar') }, command: ['httpd'] } }, hosts, services, environments: { production: { hosts: hosts.map((h) => h.name), network: 'nat' } }, pipeline: ['production'] }));
 }
 
-async function seed(db: Store, project: string, fakes: Map<string, FakeEngine>): Promise<void> {
-  const images = new Map([...fakes].map(([host, engine]) => [host, engine.images.add({ tags: [`${project}/web:bench`] })]));
-  let n = 0;
-  for (let s = 0; s < SERVICES; s++) {
-    for (let ordinal = 1; ordinal <= PER_SERVICE; ordinal++, n++) {
-      const service = serviceName(s);
-      const slot = slotName(service, 'production', ordinal);
-      const host = hostName(n % HOSTS);
-      const hostPort = 20000 + Math.floor(n / HOSTS);
-      await saveSlot(db, { environment: 'production', slot, service, ordinal, host, network: 'nat', hostPorts: { '8080/tcp': hostPort } });
-      const engine = fakes.get(host)!;
-      const id = await engine.containers.create({
-        name: containerName(project, slot),
-        Image: images.get(host)!,
-        Labels: { [RUN_LABELS.project]: project, [RUN_LABELS.service]: service, [RUN_LABELS.environment]: 'production', [RUN_LABELS.instance]: slot, [RUN_LABELS.host]: host, [RUN_LABELS.network]: 'nat', [RUN_LABELS.digest]: `sha256:${'cd'.repeat(32)}`, [RUN_LABELS.spec]: 'f'.repeat(16), [RUN_LABELS.deployment]: '1', [RUN_LABELS.incarnation]: '1' },
-        ExposedPorts: { '8080/tcp': {} },
-        HostConfig: { NetworkMode: 'bridge', PortBindings: { '8080/tcp': [{ HostPort: String(hostPort) }] } },
-      });
-      await engine.containers.start(id);
-    }
-  }
-}
 
 function get(agent: Agent, url: URL, token: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -102,7 +76,7 @@ async function serve(kind: 'sqlite' | 'postgres', work: string, cluster: Postgre
   const env = { ...process.env, BERTH_STATE_DIR: stateDir };
   await applyBundle(db, stateDir, env, collectBundle(dir, join(dir, '.berth')), { actor: 'bench', dryRun: false });
   const fakes = new Map(Array.from({ length: HOSTS }, (_, i) => [hostName(i), new FakeEngine({ endpoint: `tcp://fake-${hostName(i)}` })]));
-  await seed(db, project, fakes);
+  await recordInstances(db, project, fakes, { hosts: HOSTS, services: SERVICES, perService: PER_SERVICE, healthy: false });
   const core = new ServerCore(stateDir, db, env, { connect: (spec) => fakes.get(spec.name)! });
   const token = (await createToken(db, { name: 'bench', role: 'viewer', createdBy: 'bench' })).token;
   const app = await buildApp(core);

@@ -28,16 +28,14 @@ import { createToken } from '../src/access/tokens.js';
 import { applyBundle } from '../src/apply/versions.js';
 import { collectBundle } from '../src/apply/bundle.js';
 import { fleetInstances } from '../src/runtime/fleet-instances.js';
-import { RUN_LABELS } from '../src/runtime/labels.js';
-import { containerName, slotName } from '../src/runtime/slots.js';
 import { freePort } from '../src/lb/front-door.js';
 import { buildApp } from '../src/server/app.js';
 import { ServerCore } from '../src/server/core.js';
 import { openStore, type Store, closeStore } from '../src/store/db.js';
-import { saveSlot } from '../src/store/deployments.js';
 import { FakeEngine } from '../src/testing/fake-engine.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../src/testing/fixture.js';
 import { sleep } from '../src/time.js';
+import { hostName, recordInstances, serviceName } from './fake-fleet.js';
 import { BERTH, Interruption, invocation, machine, median, ms, positiveFlag, rotated, spawnTimed, writeSection, type Finished } from './lib.js';
 
 const ROUNDS = positiveFlag('--rounds') ?? 15;
@@ -218,8 +216,6 @@ async function releaseBenchmark(made: Made): Promise<ReleaseFigures> {
 
 // --- 2. GET /v1/instances with 1,000 instances recorded ---------------------------
 
-const hostName = (i: number) => `h${String(i + 1).padStart(3, '0')}`;
-const serviceName = (i: number) => `s${String(i + 1).padStart(2, '0')}`;
 
 /** A project of SERVICES services × PER_SERVICE on HOSTS tcp:// hosts that never get a connection: the fakes answer for them. */
 function writeScaleProject(dir: string, project: string): void {
@@ -239,45 +235,6 @@ function writeScaleProject(dir: string, project: string): void {
   writeFileSync(join(dir, 'berth.yaml'), stringify(yaml));
 }
 
-/**
- * Records every slot as a rollout does (saveSlot) and has each host's FakeEngine run the container a
- * slot's instance would be: created with Berth's labels and the slot's published port, started, healthy.
- */
-async function recordInstances(db: Store, project: string, fakes: Map<string, FakeEngine>): Promise<void> {
-  const images = new Map([...fakes].map(([host, engine]) => [host, engine.images.add({ tags: [`${project}/web:bench`] })]));
-  let n = 0;
-  for (let s = 0; s < SERVICES; s++) {
-    for (let ordinal = 1; ordinal <= PER_SERVICE; ordinal++, n++) {
-      const service = serviceName(s);
-      const slot = slotName(service, 'production', ordinal);
-      const host = hostName(n % HOSTS);
-      const hostPort = 20000 + Math.floor(n / HOSTS);
-      await saveSlot(db, { environment: 'production', slot, service, ordinal, host, network: 'nat', hostPorts: { '8080/tcp': hostPort } });
-      const engine = fakes.get(host)!;
-      const id = await engine.containers.create({
-        name: containerName(project, slot),
-        Image: images.get(host)!,
-        Labels: {
-          [RUN_LABELS.project]: project,
-          [RUN_LABELS.service]: service,
-          [RUN_LABELS.environment]: 'production',
-          [RUN_LABELS.instance]: slot,
-          [RUN_LABELS.host]: host,
-          [RUN_LABELS.network]: 'nat',
-          [RUN_LABELS.digest]: `sha256:${'cd'.repeat(32)}`,
-          [RUN_LABELS.spec]: 'f'.repeat(16),
-          [RUN_LABELS.deployment]: '1',
-          [RUN_LABELS.incarnation]: '1',
-        },
-        ExposedPorts: { '8080/tcp': {} },
-        Healthcheck: { Test: ['CMD', '/opt/berth/bin/health'] },
-        HostConfig: { NetworkMode: 'bridge', PortBindings: { '8080/tcp': [{ HostPort: String(hostPort) }] } },
-      });
-      await engine.containers.start(id);
-      engine.setHealth(id, 'healthy');
-    }
-  }
-}
 
 interface Latencies {
   each: number[];
@@ -344,7 +301,7 @@ async function listBenchmark(made: Made): Promise<ListFigures> {
   await applyBundle(db, stateDir, env, collectBundle(dir, join(dir, '.berth')), { actor: 'bench', dryRun: false });
   const fakes = new Map(Array.from({ length: HOSTS }, (_, i) => [hostName(i), new FakeEngine({ endpoint: `tcp://fake-${hostName(i)}` })]));
   const core = new ServerCore(stateDir, db, env, { connect: (spec) => fakes.get(spec.name)! });
-  await recordInstances(db, project, fakes);
+  await recordInstances(db, project, fakes, { hosts: HOSTS, services: SERVICES, perService: PER_SERVICE, healthy: true });
   const token = (await createToken(db, { name: 'bench-viewer', role: 'viewer', createdBy: 'bench' })).token;
   const app = await buildApp(core);
   made.app = app;

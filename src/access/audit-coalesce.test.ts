@@ -46,7 +46,9 @@ describe('coalesced refusals', () => {
     );
     await refusals.record('::1', refusal('release'), 401);
     await refusals.record('::1', refusal('release'), 401);
-    await summaryWritten;
+    // The window's timer is unref'd (a server's listener keeps its process alive); this test has no listener, so it holds the loop itself.
+    const holdLoop = setInterval(() => {}, 1000);
+    await summaryWritten.finally(() => clearInterval(holdLoop));
     assert.equal((written[1]!.params as { count: number }).count, 1);
   });
 

@@ -18,7 +18,7 @@ describe('lost hosts: down past the stop grace, and past the end of their warden
 
   before(async () => {
     db = await openStore(dir);
-    run = { db, project: { failure: { ...DEFAULT_FAILURE, stopGraceMs: 5000 } } as Project } as RunContext;
+    run = { db, project: { hosts: ['a', 'b', 'c', 'd'].map((name) => ({ name })), failure: { ...DEFAULT_FAILURE, stopGraceMs: 5000 } } as Project } as RunContext;
   });
   after(async () => {
     await closeStore(db);
@@ -38,6 +38,13 @@ describe('lost hosts: down past the stop grace, and past the end of their warden
     assert.deepEqual([...(await lostHosts(run, t0 + 5000))], [], 'its warden may still let its instances run until t0+7000, then stops them');
     assert.deepEqual([...(await lostHosts(run, t0 + 11_999))], []);
     assert.deepEqual([...(await lostHosts(run, t0 + 12_000))], ['a']);
+  });
+
+  it('with no host of the fleet answering, none is lost: the server is likelier cut off itself, and there is nowhere to go', async () => {
+    const alone = { ...run, project: { ...run.project, hosts: [{ name: 'a' }, { name: 'b' }] } } as RunContext;
+    assert.deepEqual([...(await lostHosts(alone, t0 + 60_000))], [], 'a down, b suspect');
+    await setHostHealth(db, { name: 'b', state: 'up', since: t0, reason: '' });
+    assert.deepEqual([...(await lostHosts(alone, t0 + 60_000))], ['a'], 'once b answers, a is lost');
   });
 
   it('a lease lasts as long as the server takes to call a silent host down', () => {

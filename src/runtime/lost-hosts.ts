@@ -15,6 +15,11 @@ export async function lostHosts(run: RunContext, now = Date.now()): Promise<Set<
   const down = await downHosts(run.db);
   if (down.size === 0) return down;
   const health = await hostHealth(run.db);
+  // With no host of the fleet answering, the server is likelier cut off itself (its link, a saturated
+  // machine, its own engine socket) than every host dead at once, and there is nowhere to move to:
+  // nothing is lost then (Kubernetes' node controller stops evicting in a full disruption likewise).
+  const answering = run.project.hosts.filter((h) => !['down', 'suspect'].includes(health.get(h.name)?.state ?? 'up'));
+  if (answering.length === 0) return new Set();
   const leases = await wardenLeases(run.db);
   const grace = run.project.failure.stopGraceMs;
   return new Set([...down].filter((h) => health.get(h)!.since + grace <= now && (leases.get(h)?.expiresAt ?? 0) + grace <= now));

@@ -13,6 +13,7 @@ const engine = connectEngine();
 /** Starts a test process that makes a fixture with a container, a network and a front door; resolves once it made them. */
 function startChild(): Promise<{ child: ChildProcess; made: Made; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
   const child = spawn(process.execPath, [CHILD], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {
     let out = '';
@@ -36,9 +37,13 @@ async function leftovers(made: Made) {
 
 const none = { container: false, network: false, images: 0, door: false, dir: false };
 const started: Made[] = [];
+/** Children still running when a test fails midway: stopped in `after`, or this file never ends. */
+const children: ChildProcess[] = [];
 
 describe('what an interrupted test made', () => {
   after(async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await Promise.all(children.map((child) => (child.exitCode === null && child.signalCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)));
     // Should the sweep fail, the next one must still find these: a dead owner's folders are its to remove.
     if (started.some((m) => existsSync(m.dir))) await sweepInterrupted();
   });
