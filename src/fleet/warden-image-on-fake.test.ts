@@ -1,5 +1,5 @@
 /**
- * The warden's image through Berth's own hierarchy builder, on FakeEngines: built once on the build
+ * The warden's image as a system image (imaging/system-image.ts), on FakeEngines: built once on the build
  * engine from the Debian root, found by its exact key the second time (nothing rebuilt), recorded in
  * the warden's own store (never among the project's images), and a host other than the build
  * engine refused clearly while the image was never pushed.
@@ -9,17 +9,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadProject } from '../config/project.js';
 import { rootKey, rootRef, ROOTFS_LABEL } from '../imaging/rootfs.js';
+import { SYSTEM_PROJECT, systemImageRoot } from '../imaging/system-image.js';
+import type { RunContext } from '../runtime/context.js';
 import { buildsOf } from '../store/builds.js';
 import { closeStore, openStore, type Store } from '../store/db.js';
 import { fakeProject, type FakeProject } from '../testing/fake-project.js';
-import { buildWardenImage, wardenImageOn, writeWardenProject } from './warden-image.js';
+import { buildWardenImage, wardenImageOn } from './warden-image.js';
+import { WARDEN_IMAGE } from './warden-spec.js';
 
 describe('the warden\'s image, built once and reused by its key', () => {
   let p: FakeProject;
   let folder = '';
   let db: Store;
+  /** The project's run, with a cache folder of the test's own (where system images are written and locked). */
+  let run: RunContext;
 
   before(async () => {
     p = await fakeProject('warden-image-on-fake', {
@@ -33,10 +37,10 @@ describe('the warden\'s image, built once and reused by its key', () => {
     });
     folder = mkdtempSync(join(tmpdir(), 'berth-warden-image-'));
     db = await openStore(folder);
+    run = { ...p.context, env: { ...p.context.env, BERTH_CACHE_DIR: join(folder, 'cache') } };
     // The Debian root is bootstrapped by mmdebstrap in real life; here the build engine has it already.
-    writeWardenProject(folder);
-    const root = loadProject(folder, {}, folder).images.get('warden')!.root!;
-    const key = await rootKey(root, p.context.project.build.sourceDateEpoch, db);
+    const root = systemImageRoot(WARDEN_IMAGE, p.context.project.build);
+    const key = await rootKey(root, undefined, db);
     p.engines.get('h1')!.addImage({ tags: [rootRef(root, key)], labels: { [ROOTFS_LABEL]: key } });
   });
   after(async () => {
@@ -46,9 +50,10 @@ describe('the warden\'s image, built once and reused by its key', () => {
   });
 
   it('is built on the build engine, labelled as the warden, and recorded only in the warden\'s store', async () => {
-    const image = await buildWardenImage(p.context, db, folder, { push: false });
+    const image = await buildWardenImage(run, db, { push: false });
     const built = await p.engines.get('h1')!.images.inspect(image.imageId);
     assert.equal(built?.labels['berth.role'], 'warden');
+    assert.equal(built?.labels['berth.project'], SYSTEM_PROJECT, 'a system image: no user project\'s clean-up takes it');
     assert.equal(image.pushed, undefined);
     assert.equal((await buildsOf(db, 'warden')).length, 1);
     assert.deepEqual(await buildsOf(p.db, 'warden'), [], 'not among the project\'s builds');
@@ -57,14 +62,14 @@ describe('the warden\'s image, built once and reused by its key', () => {
 
   it('a second call finds it by its key and builds nothing', async () => {
     const first = (await buildsOf(db, 'warden'))[0]!;
-    const image = await buildWardenImage(p.context, db, folder, { push: false });
+    const image = await buildWardenImage(run, db, { push: false });
     assert.equal(image.imageId, first.imageId);
     assert.equal((await buildsOf(db, 'warden')).length, 1);
   });
 
   it('the build engine\'s host runs it by ID; another host is refused while it was never pushed', async () => {
-    const image = await buildWardenImage(p.context, db, folder, { push: false });
-    const on = wardenImageOn(p.context, image);
+    const image = await buildWardenImage(run, db, { push: false });
+    const on = wardenImageOn(run, image);
     assert.equal(await on('h1'), image.imageId);
     await assert.rejects(on('h2'), /host h2 has no warden image: it was built on the build engine and never pushed/);
   });

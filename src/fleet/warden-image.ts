@@ -1,24 +1,21 @@
 /**
- * The warden's image on every host: built once with Berth's own hierarchy builder from the one-image
- * project warden-spec.ts describes (Debian packages through the build's mirror and proxy; no hub),
+ * The warden's image on every host: built once as a system image (imaging/system-image.ts) from what
+ * warden-spec.ts describes (Debian packages through the build's mirror and proxy; no hub),
  * reused by its exact key (a second call finds the key's tag and builds nothing), and carried to the
  * other hosts as a release's image is: pushed to the project's registry and pulled by digest. The
  * warden project's builds and pushes are recorded in a store of its own, so they never show among
  * the project's images.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { clientAddress } from '../registry/paths.js';
 import { pushProject } from '../registry/push.js';
 import { registryPassword } from '../registry/secrets.js';
 import type { RegistryAuth } from '../engine/images.js';
-import { loadProject } from '../config/project.js';
 import { failed } from '../errors.js';
-import { buildProject } from '../imaging/builder.js';
+import { buildSystemImage } from '../imaging/system-image.js';
 import type { RunContext } from '../runtime/context.js';
 import { ImageDistribution } from '../runtime/distribute.js';
 import type { Store } from '../store/db.js';
-import { wardenImageYaml } from './warden-spec.js';
+import { WARDEN_IMAGE } from './warden-spec.js';
 
 export interface WardenImage {
   /** The engine's image ID on the build engine. */
@@ -27,38 +24,18 @@ export interface WardenImage {
   pushed?: { registry: string; repo: string; digest: string };
 }
 
-/** Writes the warden's project into `folder` (berth.yaml and images/warden/static.sh), only what changed. */
-export function writeWardenProject(folder: string): void {
-  const image = join(folder, 'images', 'warden');
-  mkdirSync(image, { recursive: true, mode: 0o700 });
-  writeIfChanged(join(folder, 'berth.yaml'), wardenImageYaml());
-  writeIfChanged(join(image, 'static.sh'), '#!/bin/sh\n');
-  chmodSync(join(image, 'static.sh'), 0o755);
-}
-
-function writeIfChanged(file: string, text: string): void {
-  if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileSync(file, text);
-}
-
 /**
  * Builds (or finds by its key) the warden's image on the build engine and, when `push`, pushes it to
- * the project's registry. `folder` holds the warden's project; `db` is the warden's own store.
+ * the project's registry. `db` is the warden's own store.
  */
-export async function buildWardenImage(run: RunContext, db: Store, folder: string, options: { push: boolean }): Promise<WardenImage> {
-  writeWardenProject(folder);
-  const warden = loadProject(folder, run.env, folder);
-  // The project's build settings (mirror, proxy) and registry, the warden's one image.
-  const project = { ...run.project, images: warden.images };
+export async function buildWardenImage(run: RunContext, db: Store, options: { push: boolean }): Promise<WardenImage> {
   const engine = run.hosts.buildEngine();
-  const summary = await buildProject(project, engine, db, { env: run.env });
-  const built = [...summary.built, ...summary.upToDate].find((i) => i.name === 'warden');
-  if (!built) {
-    const failure = summary.failed[0];
-    throw failed(`the warden's image could not be built${failure ? `: ${failure.message}` : ''}`, { fix: 'check that the build engine reaches the Debian mirror (build.mirror, build.proxy in berth.yaml); the server tries again after its next round' });
-  }
+  // A failed build says what failed and names the mirror; the server tries again after its next round.
+  const built = await buildSystemImage(WARDEN_IMAGE, { engine, db, env: run.env, build: run.project.build });
   if (!options.push) return { imageId: built.imageId };
-  const pushed = await pushProject(project, engine, db, run.env, { only: ['warden'] });
-  const image = [...pushed.pushed, ...pushed.upToDate].find((i) => i.name === 'warden');
+  // The project's registry, the warden's one image.
+  const pushed = await pushProject({ ...run.project, images: built.images }, engine, db, run.env, { only: [WARDEN_IMAGE.name] });
+  const image = [...pushed.pushed, ...pushed.upToDate].find((i) => i.name === WARDEN_IMAGE.name);
   if (!image) {
     const failure = pushed.failed[0];
     throw failed(`the warden's image could not be pushed to the registry at ${pushed.registry}${failure ? `: ${failure.message}` : ''}`, { fix: failure?.fix ?? 'start the registry ("berth registry up"); the server tries again after its next round' });

@@ -15,24 +15,22 @@
  * package like the rest, built with Berth's own hierarchy builder.
  */
 import type { CreateBody } from '../engine/containers.js';
+import type { SystemImage } from '../imaging/system-image.js';
 
 export const WARDEN_NAME = 'berth-warden';
 export const WARDEN_LABEL = 'berth.warden';
 /** Where the warden's files go (copied in before it starts; the token never in its environment or command). */
 export const WARDEN_DIR = '/run/berth-warden';
 
-/** berth.yaml of the one-image project Berth builds the warden from (imaging's hierarchy builder). */
-export function wardenImageYaml(suite = 'bookworm'): string {
-  return [
-    'project: berth-warden',
-    'images:',
-    '  warden:',
-    `    root: { suite: ${suite}, variant: minbase, packages: [busybox-static, curl, ca-certificates] }`,
-    '    labels: { berth.role: warden }',
-    `    command: ["/bin/busybox", "sh", "${WARDEN_DIR}/warden.sh"]`,
-    '',
-  ].join('\n');
-}
+/** The warden's image, built like every system image of Berth (imaging/system-image.ts). */
+export const WARDEN_IMAGE: SystemImage = {
+  name: 'warden',
+  packages: ['busybox-static', 'curl', 'ca-certificates'],
+  files: [],
+  staticSh: '#!/bin/sh\n',
+  command: ['/bin/busybox', 'sh', `${WARDEN_DIR}/warden.sh`],
+  labels: { 'berth.role': 'warden' },
+};
 
 /**
  * The loop. `valid` is when the lease it holds ends by its own clock, from the moment it asked

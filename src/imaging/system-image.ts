@@ -1,16 +1,19 @@
 /**
- * A Berth system image (a front door, a warden…): Debian packages bootstrapped
- * into a root by the hierarchy builder, plus a few files of Berth's own, built
- * like any image of a project — the same exact keys, so it is built once and
- * found again by its key on every later call.
+ * The one way Berth makes an image of its own (the front door, the warden): Debian
+ * packages bootstrapped into a root by the hierarchy builder, plus a few files of
+ * Berth's own, built like any image of a project — the same exact keys, so it is
+ * built once and found again by its key on every later call. Each image is a
+ * one-image project labelled berth.project=berth-system, so no user project's
+ * clean-up takes it; the caller chooses the store its build is recorded in.
  *
  * The definition lives in the code; its files are written into a folder of
  * Berth's cache for the builder to read (their contents, never their times,
- * enter the key).
+ * enter the key). The root's key ignores the user's sourceDateEpoch, so every
+ * project on a machine shares one root for each system image.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DEFAULT_FAILURE, DEFAULT_MIRROR, type BuildSettings, type ImageSpec, type Project } from '../config/model.js';
+import { DEFAULT_FAILURE, DEFAULT_MIRROR, type BuildSettings, type ImageSpec, type Project, type RootSpec } from '../config/model.js';
 import type { Engine } from '../engine/client.js';
 import { failed } from '../errors.js';
 import type { Store } from '../store/db.js';
@@ -23,7 +26,7 @@ export interface SystemImage {
   name: string;
   /** Debian packages of its root (bookworm, minbase). */
   packages: readonly string[];
-  /** Files put into the image, by absolute path: text and mode. */
+  /** Files put into the image, by absolute path: text and mode (none for an image of packages only). */
   files: readonly { path: string; content: string; mode: number }[];
   /** Run once while the image is built (sh, traced to its failing line like any static.sh). */
   staticSh: string;
@@ -35,7 +38,9 @@ export interface SystemImage {
 export const SYSTEM_PROJECT = 'berth-system';
 
 export interface SystemImageContext {
+  /** The engine it is built on (and found on). */
   engine: Engine;
+  /** The store its build is recorded in. */
   db: Store;
   env: NodeJS.ProcessEnv;
   /** The user's build settings: the mirror and proxies to bootstrap with. */
@@ -43,18 +48,37 @@ export interface SystemImageContext {
   onLine?: (text: string) => void;
 }
 
+export interface BuiltSystemImage {
+  /** Its tag on the engine it was built on. */
+  tag: string;
+  imageId: string;
+  /** The one-image project it was built as: what a push to a registry takes (with the caller's registry settings). */
+  images: Project['images'];
+}
+
 /** The image's tag on `context.engine`, built there first when its exact key is not built yet. */
 export async function ensureSystemImage(image: SystemImage, context: SystemImageContext): Promise<string> {
+  return (await buildSystemImage(image, context)).tag;
+}
+
+/** The image on `context.engine` (built there first when its exact key is not built yet), with what a push needs. */
+export async function buildSystemImage(image: SystemImage, context: SystemImageContext): Promise<BuiltSystemImage> {
   const dir = join(cacheDir(context.env), 'system-images', image.name);
   // One build at a time on this machine (test files side by side, a server and a CLI): the others find it by its key.
-  return withMachineLock(`${dir}.lock`, () => buildSystemImage(image, dir, context), {
+  return withMachineLock(`${dir}.lock`, () => buildIn(dir, image, context), {
     onWait: (pid) => context.onLine?.(`waiting for process ${pid}, which builds Berth's ${image.name} image`),
   });
 }
 
-async function buildSystemImage(image: SystemImage, dir: string, context: SystemImageContext): Promise<string> {
+/** The root it is built on (its key: rootKey(root, undefined, db)). */
+export function systemImageRoot(image: SystemImage, build?: SystemImageContext['build']): RootSpec {
+  return { kind: 'debian', suite: 'bookworm', variant: 'minbase', packages: [...image.packages], mirror: build?.mirror ?? DEFAULT_MIRROR };
+}
+
+async function buildIn(dir: string, image: SystemImage, context: SystemImageContext): Promise<BuiltSystemImage> {
   writeImageFolder(dir, image);
-  const summary = await buildProject(systemProject(dir, image, context.build), context.engine, context.db, {
+  const project = systemProject(dir, image, context.build);
+  const summary = await buildProject(project, context.engine, context.db, {
     env: context.env,
     concurrency: 1,
     onEvent: (event: BuildEvent) => {
@@ -62,11 +86,11 @@ async function buildSystemImage(image: SystemImage, dir: string, context: System
     },
   });
   const done = [...summary.built, ...summary.upToDate].find((b) => b.name === image.name);
-  if (done) return done.tag;
+  if (done) return { tag: done.tag, imageId: done.imageId, images: project.images };
   const failure = summary.failed[0];
   throw failed(`could not build Berth's ${image.name} image${failure ? `: ${failure.message}` : ''}`, {
     lines: failure?.tail ?? [],
-    fix: 'check that the Debian mirror is reachable (berth.yaml build.mirror) and that mmdebstrap is installed',
+    fix: 'check that the build engine reaches the Debian mirror (build.mirror, build.proxy in berth.yaml) and that mmdebstrap is installed',
   });
 }
 
@@ -89,7 +113,7 @@ function systemProject(dir: string, image: SystemImage, build: SystemImageContex
     settingsFile: join(dir, 'image.yaml'),
     hasRuntime: false,
     hasStatic: true,
-    root: { kind: 'debian', suite: 'bookworm', variant: 'minbase', packages: [...image.packages], mirror: build?.mirror ?? DEFAULT_MIRROR },
+    root: systemImageRoot(image, build),
     env: {},
     labels: { ...image.labels },
     ports: [],

@@ -47,7 +47,7 @@ export function startWardens(core: ServerCore, target: WardenTarget, publish: (t
         return openStore(folder);
       })();
       try {
-        image = await buildWardenImage(run, await db, folder, { push });
+        image = await buildWardenImage(run, await db, { push });
         reported.delete('');
       } catch (error) {
         report('', { message: reasonOf(error) });
