@@ -42,8 +42,19 @@ esac
 describe('the warden\'s loop', () => {
   const dirs: string[] = [];
   const children: ChildProcess[] = [];
-  after(() => {
-    for (const c of children) c.kill('SIGKILL');
+  after(async () => {
+    // Each loop and its children (the stand-in curl, sleep) ended before its folder goes: one still writing the log while the folder is removed fails the removal (ENOTEMPTY).
+    await Promise.all(
+      children.map(async (c) => {
+        const exited = c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((resolve) => c.once('exit', resolve));
+        try {
+          process.kill(-c.pid!, 'SIGKILL');
+        } catch {
+          // the group has ended
+        }
+        await exited;
+      }),
+    );
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
@@ -59,6 +70,7 @@ describe('the warden\'s loop', () => {
     const child = spawn('busybox', ['sh', join(dir, 'warden.sh')], {
       env: { PATH: `${dir}:${process.env.PATH}`, STUB_DIR: dir, BERTH_WARDEN_DIR: dir, BERTH_HOST: 'h1', BERTH_SERVER: 'https://127.0.0.1:1', BERTH_RENEW_SECONDS: '1', BERTH_STOP_GRACE_SECONDS: '1' },
       stdio: 'ignore',
+      detached: true, // a process group of its own: the loop and its children are killed together
     });
     children.push(child);
     return {

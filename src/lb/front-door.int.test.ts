@@ -84,7 +84,8 @@ interface Answer {
   error?: string;
 }
 
-function get(port: number, path = '/', agent: Agent | false = false): Promise<Answer> {
+/** `idleMs`: how long the answer may keep silent before the request is given up. */
+function get(port: number, path = '/', agent: Agent | false = false, idleMs = 10_000): Promise<Answer> {
   return new Promise((resolve) => {
     const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
       let body = '';
@@ -93,7 +94,7 @@ function get(port: number, path = '/', agent: Agent | false = false): Promise<An
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       res.on('error', (error) => resolve({ status: 0, body: '', error: error.message }));
     });
-    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+    req.setTimeout(idleMs, () => req.destroy(new Error(`timeout: no answer within ${idleMs / 1000} s`)));
     req.on('error', (error) => resolve({ status: 0, body: '', error: error.message }));
     req.end();
   });
@@ -113,8 +114,8 @@ describe('front door (HAProxy in a container)', () => {
 
   const slot = (b: Backend, extra: Partial<LbServer> = {}): LbServer => ({ name: `hello-node-test-${b.name}`, address: '127.0.0.1', port: b.port, weight: 1, state: 'ready', ...extra });
   const backend = (name: string) => backends.get(name)!;
-  const through = async (path = '/', agent: Agent | false = false): Promise<Answer> => {
-    const answer = await get(spec.bind.port, path, agent);
+  const through = async (path = '/', agent: Agent | false = false, idleMs?: number): Promise<Answer> => {
+    const answer = await get(spec.bind.port, path, agent, idleMs);
     sent++;
     if (answer.status === 200) served.set(answer.body, (served.get(answer.body) ?? 0) + 1);
     return answer;
@@ -194,7 +195,8 @@ describe('front door (HAProxy in a container)', () => {
   });
 
   step('drains a server: its request in flight completes, new ones go elsewhere, then it is removed', async () => {
-    const held = through('/held');
+    // Held by its server until the drain has been seen: as long as the door's changes (each an exec) and 20 requests take on this machine, not a fixed 10 s.
+    const held = through('/held', false, 300_000);
     const runtime = memberRuntime(member, container);
     const holder = await waitFor(() => [...backends.values()].find((b) => b.held() > 0), 'the held request reached a server');
     const busy = `hello-node-test-${holder.name}`;
@@ -212,7 +214,7 @@ describe('front door (HAProxy in a container)', () => {
     events.push('released');
     holder.release();
     const answer = await held;
-    assert.equal(answer.status, 200);
+    assert.equal(answer.status, 200, answer.error);
     assert.equal(`hello-node-test-${answer.body}`, busy);
     assert.equal(await drained, true);
     assert.deepEqual(events, ['released', 'drained']);
