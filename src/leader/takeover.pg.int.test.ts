@@ -6,8 +6,9 @@
  * journal shows two steps done, the leader gets SIGKILL. The follower takes the lease when it runs
  * out (a short --leader-ttl keeps the test short), resumes the rollout from its journaled step and
  * finishes it: no request through the door fails, no step the dead leader completed runs again, the
- * CLI reconnects to the survivor and exits 0, the audit chain verifies, and `berth server status`
- * on the survivor names it leader with the next epoch.
+ * CLI reconnects to the survivor and exits 0, the follower's event stream carried the leader's steps
+ * and then its own, the audit chain verifies, and `berth server status` on the survivor names it
+ * leader with the next epoch.
  *
  * The front door is still an HAProxy process whose files (admin socket, pid) are in the leader's
  * `--state/lb` (until issue 22 runs doors as containers on the hosts). Both servers run on this
@@ -16,6 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { get } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,6 +41,26 @@ const SLOTS = ['web-dev-1', 'web-dev-2', 'web-dev-3'];
 type Version = 'A' | 'B';
 
 const cluster = postgresForFile();
+
+/** The `step` events of rollout `id` a server's event stream delivers, collected until `stop`. */
+function stepsOnStream(url: string, token: string): { steps: Map<number, number[]>; stop: () => void } {
+  const steps = new Map<number, number[]>();
+  const request = get(`${url}/v1/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
+    let buffer = '';
+    res.setEncoding('utf8').on('data', (chunk: string) => {
+      buffer += chunk;
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const frame = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = /^event: rollout-progress$/m.test(frame) ? /^data: (.*)$/m.exec(frame)?.[1] : undefined;
+        const event = data ? (JSON.parse(data) as { rollout?: number; type?: string; index?: number }) : undefined;
+        if (event?.type === 'step' && event.rollout !== undefined) steps.set(event.rollout, [...(steps.get(event.rollout) ?? []), event.index!]);
+      }
+    });
+  });
+  request.on('error', () => {});
+  return { steps, stop: () => request.destroy() };
+}
 
 describe('the leader killed mid-rollout under load, with two server processes and real engines', () => {
   let fixture: Fixture;
@@ -108,6 +130,8 @@ describe('the leader killed mid-rollout under load, with two server processes an
     const before = await statusOn(b);
     assert.deepEqual([before.leader?.address, before.leader?.epoch], [a.url, 1]);
 
+    // The follower's own event stream, open while the leader runs the rollout.
+    const stream = stepsOnStream(b.url, a.adminToken);
     const load = startLoad(url, { concurrency: 4, maxMs: 900_000 });
     try {
       // `berth release` to the leader, following the rollout; given both servers, it goes on through the one that answers.
@@ -153,7 +177,10 @@ describe('the leader killed mid-rollout under load, with two server processes an
         if (index <= doneAtKill) assert.equal(times, 1, `step ${index}, done before the kill, started once (started: ${starts.join(',')})`);
         else assert.ok(times >= 1, `step ${index} ran (started: ${starts.join(',')})`);
       }
+      // The follower's stream carried the leader's steps while it followed, then its own, in order: every step the store has.
+      assert.deepEqual(stream.steps.get(open.id), starts, 'the follower\'s stream: the same steps as the store, in order');
     } finally {
+      stream.stop();
       await load.stop();
     }
 
