@@ -8,6 +8,10 @@
  *     SIGKILL; the time until the other prints that it leads, median of ROUNDS, with the default TTL
  *     (10 s) and with --leader-ttl 3s.
  * Writes its section of BENCHMARKS.md. Run: npm run build && node dist/bench/ha.js [--rounds N] [--requests N]
+ *
+ * With --rollout, instead, what needs this machine's engine (bench/ha-rollout.ts): the no-op release through a
+ * server on each store, and the time from the leader's SIGKILL mid-rollout to the resumed rollout's next step.
+ * Its own section. Run: node dist/bench/ha.js --rollout [--rounds N] [--takeovers N]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,9 +28,12 @@ import { closeStore, openStore, openStoreAt, type Store } from '../src/store/db.
 import { FakeEngine } from '../src/testing/fake-engine.js';
 import { startPostgres, type PostgresCluster } from '../src/testing/postgres.js';
 import { hostName, recordInstances, serviceName } from './fake-fleet.js';
-import { BERTH, invocation, machine, median, positiveFlag, writeSection } from './lib.js';
+import { rolloutBenchmark, type RolloutFigures } from './ha-rollout.js';
+import { BERTH, invocation, loadNote, machine, median, positiveFlag, writeSection } from './lib.js';
 
 const ROUNDS = positiveFlag('--rounds') ?? 5;
+const TAKEOVERS = positiveFlag('--takeovers') ?? 3;
+const ROLLOUT = process.argv.includes('--rollout');
 const REQUESTS = positiveFlag('--requests') ?? 400;
 const HOSTS = 50;
 const SERVICES = 50;
@@ -136,6 +143,10 @@ async function main(): Promise<void> {
   const cluster = await startPostgres();
   const children: ChildProcess[] = [];
   try {
+    if (ROLLOUT) {
+      reportRollout(await rolloutBenchmark(cluster, ROUNDS, TAKEOVERS));
+      return;
+    }
     const stores = { sqlite: await serve('sqlite', work, cluster), postgres: await serve('postgres', work, cluster) };
     const figures: Record<string, number[]> = {};
     for (const kind of ['sqlite', 'postgres'] as const) await latencies(stores[kind], 8, 40); // warm-up
@@ -179,7 +190,7 @@ async function main(): Promise<void> {
         '|---|---|---|---|',
         ...Object.entries(takeovers).map(([ttl, each]) => `| ${ttl} | ${(median(each) / 1000).toFixed(1)} s | ${(Math.min(...each) / 1000).toFixed(1)} s | ${(Math.max(...each) / 1000).toFixed(1)} s |`),
         '',
-        'The lease runs out TTL after the leader\'s last renewal (up to a renewal interval before the kill) and a follower looks every second: takeover ≈ TTL − (time since the last renewal) + up to 1 s. Not measured here: the no-op release through a server on each store (it needs the real engine), and the time to a resumed rollout\'s next step (the new leader resumes at once on taking the lease: see docs/ha.md and src/leader/takeover-on-fake.test.ts).',
+        'The lease runs out TTL after the leader\'s last renewal (up to a renewal interval before the kill) and a follower looks every second: takeover ≈ TTL − (time since the last renewal) + up to 1 s. The no-op release on each store and the time from the kill to a resumed rollout\'s next step need this machine\'s engine: `node dist/bench/ha.js --rollout`, the next section.',
       ].join('\n'),
     );
     console.log('written to BENCHMARKS.md');
@@ -188,6 +199,37 @@ async function main(): Promise<void> {
     await cluster.stop();
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+function reportRollout(f: RolloutFigures): void {
+  const seconds = (values: number[]) => `${(median(values) / 1000).toFixed(1)} s (${(Math.min(...values) / 1000).toFixed(1)}–${(Math.max(...values) / 1000).toFixed(1)})`;
+  const [lite, pg] = [median(f.noOp.sqlite), median(f.noOp.postgres)];
+  writeSection(
+    'ha-rollout',
+    [
+      '## Several servers on this machine\'s engine: the no-op release on each store, and a rollout resumed after the leader\'s kill (issue 21)',
+      '',
+      `${machine()}, ${loadNote()}. Command: \`npm run build && ${invocation('ha')}\`.`,
+      '',
+      `**No-op release**: \`berth release web --env dev --image <the build it runs>\`, whole CLI process, through a \`berth server\` on SQLite and through one on PostgreSQL (a private cluster on loopback TCP, \`src/testing/postgres.ts\`), two projects with the same berth.yaml (3 busybox \`httpd\` instances on the tiny root, nat network, health-checked), ${f.noOp.sqlite.length} rounds in alternating order after one warm-up each. The rollout's steps change no instance: ${f.steps}.`,
+      '',
+      '| store | median | min | max |',
+      '|---|---|---|---|',
+      ...(['sqlite', 'postgres'] as const).map((k) => `| ${k === 'sqlite' ? 'SQLite' : 'PostgreSQL'} | ${Math.round(median(f.noOp[k]))} ms | ${Math.round(Math.min(...f.noOp[k]))} ms | ${Math.round(Math.max(...f.noOp[k]))} ms |`),
+      '',
+      `PostgreSQL / SQLite: **${(pg / lite).toFixed(2)}×** at the median.`,
+      '',
+      `**Takeover mid-rollout**: two \`berth server\` processes on the PostgreSQL store with the default lease (10 s, renewed every 3.3 s), a rolling update of the 3 instances (one at a time, 1 s drain) started through the API; once the store's journal has its first replacement done, the leader gets SIGKILL. Measured from the kill, ${f.takeovers.length} takeovers (the survivor leads the next; a new follower joins):`,
+      '',
+      '| until | median (min–max) |',
+      '|---|---|',
+      `| the survivor leads (prints \`leading (epoch N)\`) | ${seconds(f.takeovers.map((t) => t.lead))} |`,
+      `| the resumed rollout starts its next step (its \`step\` event, server clock) | **${seconds(f.takeovers.map((t) => t.nextStep))}** |`,
+      '',
+      `Killed after step ${f.takeovers.map((t) => `${t.doneAtKill} of ${t.total}`).join(', ')}; every followed \`berth release\` (given both servers) exited 0. From leading to the next step the new leader loads the applied configuration, takes over the dead leader's service lease (an older epoch's, at once), gathers the rollout's snapshot and resumes from the journal. The goal is under 12 s with the default TTL; a shorter \`--leader-ttl\` shortens the first part (the \`ha\` section).`,
+    ].join('\n'),
+  );
+  console.log('written to BENCHMARKS.md');
 }
 
 await main();

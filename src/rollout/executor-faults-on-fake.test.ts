@@ -3,12 +3,13 @@
  * Docker. Beside release-on-fake.test.ts (a release never healthy, an engine that stops answering)
  * and deploy-on-fake.test.ts (the first create refused): a create refused on the second instance,
  * once the first was replaced; a first release never healthy, with nothing to roll back to; and a
- * scale whose new instance never gets healthy (rolled back to its count). Each is checked by its journal (status and plan) and
+ * scale whose new instance never gets healthy (rolled back to its count); a front door that refuses
+ * a new instance that is healthy (it goes, and the previous one comes back under the slot's name). Each is checked by its journal (status and plan) and
  * by what the engine runs, the front door's servers and the store's release and scale.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { BerthError } from '../errors.js';
+import { unavailable, type BerthError } from '../errors.js';
 import { releaseService, scaleService } from '../release/operations.js';
 import { currentRelease, rolloutsOf, scaleOf } from '../store/releases.js';
 import { fakeProject, type FakeProject } from '../testing/fake-project.js';
@@ -98,5 +99,24 @@ describe('the rollout executor under injected faults on the FakeEngine', () => {
     assert.deepEqual(state.instances, before.instances);
     assert.deepEqual(state.servers, before.servers);
     assert.equal(await scaleOf(p.db, 'web', 'dev'), 2, 'the scale asked for was not kept');
+  });
+  it('a front door that refuses the second new instance, healthy: that instance goes, the release rolls back to v1, and the error is the door\'s', async () => {
+    const upsert = p.door.upsert.bind(p.door);
+    let refused = 0;
+    p.door.upsert = async (server) => {
+      if (server.name === 'web-dev-2' && refused++ === 0) throw unavailable('front door dev-web is not running', { fix: 'start it first' });
+      return upsert(server);
+    };
+    try {
+      const error = await releaseService(p.context, 'web', 'dev', { ...options(), image: 'berth/web:v2' }).then(() => assert.fail('the release succeeded'), (e: unknown) => e as BerthError);
+      assert.equal(error.kind, 'rolled-back', error.message);
+      assert.match(error.lines.join('\n'), /front door dev-web is not running/);
+      assert.doesNotMatch(error.lines.join('\n'), /already in use/);
+    } finally {
+      p.door.upsert = upsert;
+    }
+    const state = await endState();
+    assert.deepEqual(state.instances, [['web-dev-1', p.images.v1, true], ['web-dev-2', p.images.v1, true]], 'v1 runs again in both slots, and nothing else is left');
+    assert.deepEqual(state.servers, state.ports);
   });
 });

@@ -186,8 +186,15 @@ async function launchInto(ctx: RolloutContext, slot: string, weight: number, act
     ctx.report({ type: 'failed', slot, reason: e.reason });
     throw e;
   }
-  await rememberSlot(ctx, slot, placement.host, launched.state.ports);
-  await upsertServer(ctx, placement.host, slot, launched.state, weight);
+  try {
+    await rememberSlot(ctx, slot, placement.host, launched.state.ports);
+    await upsertServer(ctx, placement.host, slot, launched.state, weight);
+  } catch (error) {
+    // Launched but not taken in (the store or the front door refused): it goes, or it would keep the slot's name and the
+    // previous instance could not come back under it. A lost lease leaves the slot as it stands to the new holder.
+    if (!isLostLease(error)) await ctx.run.hosts.engine(placement.host).containers.remove(launched.id).catch(() => {});
+    throw error;
+  }
   ctx.emit({ type: 'instance', slot, text: `healthy in ${launched.ms} ms, in the front door` });
   ctx.report({ type: 'ready', slot, host: placement.host, id: launched.id, state: launched.state, ms: launched.ms });
 }

@@ -1,6 +1,6 @@
 /** The supervisor on real tiny processes (node -e scripts): start detached, wait until ready, stop, find by pid file. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -50,6 +50,20 @@ describe('supervisor: a detached process', () => {
     assert.deepEqual(logTail(readFileSync(s.log, 'utf8'), 5), ['ready']);
     assert.deepEqual(runningFromPidFile(s.pidFile, s.args[2]!), { pid: one.pid, start: one.start });
     assert.equal(runningFromPidFile(s.pidFile, join(root, 'another-config')), undefined, 'a process started for another argument is not ours');
+  });
+
+  it('is found through another path to the same folder (a linked folder), and not through a link to another one', async () => {
+    const real = join(root, 'real-door');
+    mkdirSync(real);
+    writeFileSync(join(real, 'config'), '');
+    const s = spec(server(), { args: ['-e', server(), join(real, 'config')], pidFile: join(real, 'pid'), log: join(real, 'log') });
+    const one = start(s);
+    await waitFor(one);
+    symlinkSync(real, join(root, 'linked-door'));
+    assert.deepEqual(runningFromPidFile(join(root, 'linked-door', 'pid'), join(root, 'linked-door', 'config')), { pid: one.pid, start: one.start });
+    mkdirSync(join(root, 'other-door'));
+    writeFileSync(join(root, 'other-door', 'config'), '');
+    assert.equal(runningFromPidFile(s.pidFile, join(root, 'other-door', 'config')), undefined, 'another folder\'s config is not this process\'s');
   });
 
   it('a pid file naming no process, or no pid, finds nothing', () => {

@@ -2,6 +2,7 @@
  * Which process a pid file names, checked to be the one Berth started: a pid
  * is reused once its process is gone, so a live pid alone proves nothing.
  */
+import { realpathSync } from 'node:fs';
 import { isAlive, readOrUndefined } from '../processes.js';
 
 /** A process, told apart from a later one given the same pid by its start time. */
@@ -36,13 +37,30 @@ export function readPidFile(file: string): number | undefined {
 
 /**
  * The process a pid file names when it runs and was started with `argument`
- * among its arguments (a config file only it uses). An empty command line is a
- * process exiting; an unreadable one (another user's /proc) is given the benefit of the doubt.
+ * among its arguments (a config file only it uses), named by this path or by
+ * another path to the same file (a folder reached through a link: servers that
+ * share a front door's folder each name it by their own --state). An empty
+ * command line is a process exiting; an unreadable one (another user's /proc)
+ * is given the benefit of the doubt.
  */
 export function runningFromPidFile(file: string, argument: string): ProcessIdentity | undefined {
   const pid = readPidFile(file);
   if (pid === undefined || !isAlive(pid)) return undefined;
   const cmdline = readOrUndefined(`/proc/${pid}/cmdline`);
-  if (cmdline !== undefined && !cmdline.split('\0').includes(argument)) return undefined;
+  if (cmdline !== undefined && !namesFile(cmdline.split('\0'), argument)) return undefined;
   return identityOf(pid);
+}
+
+function namesFile(args: readonly string[], file: string): boolean {
+  if (args.includes(file)) return true;
+  const real = realPath(file);
+  return real !== undefined && args.some((a) => a.startsWith('/') && realPath(a) === real);
+}
+
+function realPath(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,0 +1,198 @@
+/**
+ * The leader killed in the middle of a rolling update, with real engines and real processes: two
+ * `berth server` processes on one PostgreSQL database (a private cluster), this machine's engine, a
+ * service of three instances behind its front door with load through the door. A release goes to
+ * the leader through the API and a CLI follows it with both servers' addresses; once the store's
+ * journal shows two steps done, the leader gets SIGKILL. The follower takes the lease when it runs
+ * out (a short --leader-ttl keeps the test short), resumes the rollout from its journaled step and
+ * finishes it: no request through the door fails, no step the dead leader completed runs again, the
+ * CLI reconnects to the survivor and exits 0, the follower's event stream carried the leader's steps
+ * and then its own, the audit chain verifies, and `berth server status` on the survivor names it
+ * leader with the next epoch.
+ *
+ * The front door is a container on the engine, found by its name: the next leader drives the door
+ * the dead one started with nothing shared but the store. The spec-MAC key is copied from the first
+ * server if it made one, as docs/ha.md tells operators.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { get } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadProject } from '../config/project.js';
+import { buildProject } from '../imaging/builder.js';
+import { connectServer } from '../remote/client.js';
+import type { InstanceStatus } from '../runtime/instances.js';
+import { openStore, closeStore } from '../store/db.js';
+import { BERTH_BIN, berthOn, runBerth, showOutcome, type CliOutcome } from '../testing/cli.js';
+import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { startLoad } from '../testing/load.js';
+import { postgresForFile } from '../testing/postgres.js';
+import { startTestServer, type TestServer } from '../testing/server.js';
+import { until } from '../testing/until.js';
+import type { ServerStatus } from './status.js';
+
+const page = (v: string) => `#!/bin/sh\nmkdir -p /www\necho "hello ${v}" > /www/index.html\necho ok > /www/health.html\n`;
+const HEALTH = { http: '/health.html', interval: '2s', timeout: '1s', unhealthy_after: 3 };
+const SLOTS = ['web-dev-1', 'web-dev-2', 'web-dev-3'];
+type Version = 'A' | 'B';
+
+const cluster = postgresForFile();
+
+/** The `step` events of rollout `id` a server's event stream delivers, collected until `stop`. */
+function stepsOnStream(url: string, token: string): { steps: Map<number, number[]>; stop: () => void } {
+  const steps = new Map<number, number[]>();
+  const request = get(`${url}/v1/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
+    let buffer = '';
+    res.setEncoding('utf8').on('data', (chunk: string) => {
+      buffer += chunk;
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const frame = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = /^event: rollout-progress$/m.test(frame) ? /^data: (.*)$/m.exec(frame)?.[1] : undefined;
+        const event = data ? (JSON.parse(data) as { rollout?: number; type?: string; index?: number }) : undefined;
+        if (event?.type === 'step' && event.rollout !== undefined) steps.set(event.rollout, [...(steps.get(event.rollout) ?? []), event.index!]);
+      }
+    });
+  });
+  request.on('error', () => {});
+  return { steps, stop: () => request.destroy() };
+}
+
+describe('the leader killed mid-rollout under load, with two server processes and real engines', () => {
+  let fixture: Fixture;
+  const servers: TestServer[] = [];
+  const images = {} as Record<Version, string>;
+
+  before(async () => {
+    const prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;
+    const bridge = `br${randomBytes(3).toString('hex')}`;
+    fixture = await makeFixture(
+      {
+        base: { settings: { root: { tarball: await tinyRootTarball() } } },
+        web: { settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] }, static: page('A') },
+      },
+      {
+        networks: { lan: { mode: 'flat', bridge, subnet: `${prefix}.0/24`, gateway: `${prefix}.1`, range: `${prefix}.10-${prefix}.60`, create_bridge: true, quarantine: '0s' } },
+        services: { web: { image: 'web', ports: [8080], health: HEALTH, stop_grace: '1s', rollout: { batch_size: 1, max_unavailable: 1, drain: '2s' } } },
+        environments: { dev: { network: 'lan', lb_address: '127.0.0.1', services: { web: { replicas: 3 } } } },
+        pipeline: ['dev'],
+      },
+    );
+    const db = await openStore(loadProject(fixture.dir, fixture.env).stateDir);
+    try {
+      for (const v of ['A', 'B'] as const) {
+        fixture.write('images/web/static.sh', page(v), 0o755);
+        const summary = await buildProject(loadProject(fixture.dir, fixture.env), fixture.engine, db, { env: fixture.env, only: ['web'] });
+        assert.deepEqual(summary.failed, []);
+        images[v] = [...summary.built, ...summary.upToDate].find((b) => b.name === 'web')!.imageId;
+      }
+    } finally {
+      await closeStore(db);
+    }
+  });
+  after(async () => {
+    for (const s of servers) await s.stop();
+    await fixture?.cleanup();
+  });
+
+  it('the follower takes over, resumes the rollout from its step and finishes it: 0 failed requests, no completed step again, the CLI follows it to the end, the audit chain verifies', async () => {
+    const database = `berth_takeover_${randomBytes(3).toString('hex')}`;
+    const store = await cluster().createDatabase(database);
+    const env = { ...fixture.env, PGPASSWORD: '' };
+    const args = ['--store', store, '--store-password-file', cluster().passwordFile, '--reconcile-interval', '0s', '--leader-ttl', '3s'];
+    const a = await startTestServer(join(fixture.dir, '.berth', 'a'), env, args);
+    servers.push(a);
+    assert.match(a.output(), /leading \(epoch 1\)/);
+    const applied = await berthOn(fixture, ['apply'], { env: a.envFor(env) });
+    assert.equal(applied.code, 0, showOutcome(applied));
+    const first = await berthOn(fixture, ['release', 'web', '--env', 'dev', '--image', images.A, '--json'], { env: a.envFor(env) });
+    assert.equal(first.code, 0, showOutcome(first));
+    const door = (JSON.parse(first.stdout) as { frontDoor: { address: string; port: number } }).frontDoor;
+    const url = `http://${door.address}:${door.port}/`;
+
+    // The second server: the spec-MAC key copied if the first made one (docs/ha.md).
+    const bState = join(fixture.dir, '.berth', 'b', 'server-state');
+    mkdirSync(bState, { recursive: true, mode: 0o700 });
+    if (existsSync(join(a.stateDir, 'spec-mac.key'))) copyFileSync(join(a.stateDir, 'spec-mac.key'), join(bState, 'spec-mac.key'));
+    const b = await startTestServer(join(fixture.dir, '.berth', 'b'), env, args);
+    servers.push(b);
+    const viaB = connectServer({ url: new URL(b.url), token: a.adminToken });
+    const statusOn = async (server: TestServer) => {
+      const out = await runBerth(['server', 'status', '--json'], { env: server.envFor(env, a.adminToken) });
+      assert.equal(out.code, 0, showOutcome(out));
+      return JSON.parse(out.stdout) as ServerStatus;
+    };
+    const before = await statusOn(b);
+    assert.deepEqual([before.leader?.address, before.leader?.epoch], [a.url, 1]);
+
+    // The follower's own event stream, open while the leader runs the rollout.
+    const stream = stepsOnStream(b.url, a.adminToken);
+    const load = startLoad(url, { concurrency: 4, maxMs: 900_000 });
+    try {
+      // `berth release` to the leader, following the rollout; given both servers, it goes on through the one that answers.
+      const both = { ...a.envFor(env), BERTH_SERVER: `${a.url},${b.url}` };
+      const started = Date.now();
+      const child = spawn(process.execPath, [BERTH_BIN, 'release', 'web', '--env', 'dev', '--image', images.B, '-p', fixture.dir], { env: both, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
+      child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+      const followed = new Promise<CliOutcome>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started })));
+
+      // Killed at a journaled point: once the store's journal has the first replacement done, before the next one.
+      const open = await until('the rollout past its first replacement', async () => {
+        const [r] = await cluster().query<{ id: number; done: number; plan: string }>(database, `SELECT id, done, plan FROM rollouts WHERE status = 'running' AND release = 2`);
+        if (!r) return undefined;
+        const steps = (JSON.parse(r.plan) as { steps: { op: string }[] }).steps;
+        const firstReplace = steps.findIndex((step) => step.op === 'replace') + 1;
+        return Number(r.done) >= firstReplace ? { id: Number(r.id), total: steps.length } : undefined;
+      }, 300_000, 50);
+      await a.kill();
+      const [atKill] = await cluster().query<{ done: number }>(database, `SELECT done FROM rollouts WHERE id = ${open.id}`);
+      const doneAtKill = Number(atKill!.done);
+      const total = open.total;
+      assert.ok(doneAtKill < total, `killed mid-rollout: ${doneAtKill} of ${total} steps done`);
+
+      const o = await followed;
+      assert.equal(o.code, 0, `${showOutcome(o)}\n--- the survivor printed:\n${b.output()}`);
+      assert.match(o.stdout, /release 2 in dev: succeeded/);
+      assert.match(b.output(), /leading \(epoch 2\)/);
+      assert.match(b.output(), new RegExp(`resuming rollout #${open.id} \\(release of web in dev\\), interrupted at step ${doneAtKill}`));
+      const result = await load.stop();
+      assert.equal(result.failed, 0, `${result.failed} of ${result.requests} failed: ${JSON.stringify(result.failures)}`);
+      assert.ok(result.ok > 0);
+
+      // The journal: finished by the new leader; every step started, none the dead leader had completed started again.
+      const [end] = await cluster().query<{ status: string; done: number }>(database, `SELECT status, done FROM rollouts WHERE id = ${open.id}`);
+      assert.deepEqual([end!.status, Number(end!.done)], ['succeeded', total]);
+      const progress = await cluster().query<{ data: string }>(database, `SELECT data FROM events WHERE rollout = ${open.id} AND type = 'rollout-progress' ORDER BY seq`);
+      const starts = progress.map((p) => JSON.parse(p.data) as { type: string; index?: number }).filter((e) => e.type === 'step').map((e) => e.index!);
+      for (let index = 1; index <= total; index++) {
+        const times = starts.filter((i) => i === index).length;
+        if (index <= doneAtKill) assert.equal(times, 1, `step ${index}, done before the kill, started once (started: ${starts.join(',')})`);
+        else assert.ok(times >= 1, `step ${index} ran (started: ${starts.join(',')})`);
+      }
+      // The follower's stream carried the leader's steps while it followed, then its own, in order: every step the store has.
+      assert.deepEqual(stream.steps.get(open.id), starts, 'the follower\'s stream: the same steps as the store, in order');
+    } finally {
+      stream.stop();
+      await load.stop();
+    }
+
+    const versionOf = (digest: string) => (Object.entries(images) as [Version, string][]).find(([, id]) => id === digest)?.[0] ?? digest;
+    const instances = (await viaB.get<{ instances: InstanceStatus[] }>('/v1/instances')).instances;
+    assert.deepEqual(instances.map((i) => [i.slot, i.state, versionOf(i.digest)]), SLOTS.map((s) => [s, 'running', 'B']));
+    viaB.close();
+
+    const verify = await runBerth(['audit', 'verify'], { env: b.envFor(env, a.adminToken) });
+    assert.equal(verify.code, 0, showOutcome(verify));
+    assert.match(verify.stdout, /audit log intact: \d+ entries/);
+    const after = await statusOn(b);
+    assert.equal(after.leader?.address, b.url);
+    assert.equal(after.leader?.expired, false);
+    assert.ok(after.leader!.epoch > before.leader!.epoch, `epoch ${after.leader!.epoch} after ${before.leader!.epoch}`);
+  });
+});
