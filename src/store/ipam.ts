@@ -73,6 +73,11 @@ export async function ipamAllocationAt(db: Store, network: string, ip: string): 
  * other: the WHERE refuses it, whatever the caller believed.
  */
 export async function claimIpamAddress(db: Store, claim: IpamClaim, releasedBy: number): Promise<Allocation | undefined> {
+  // Read before the insert: on PostgreSQL (SERIALIZABLE) a claim racing another for the same address
+  // then fails its MAC's unique check as a serialization failure, which the transaction runs again and
+  // then sees the address taken; without the read the loser got a unique violation naming the MAC.
+  const macHolder = await db.selectFrom('ipam_allocations').select('ip').where('network', '=', claim.network).where('mac', '=', claim.mac).executeTakeFirst();
+  if (macHolder && macHolder.ip !== claim.ip) throw conflict(`MAC ${claim.mac} belongs to address ${macHolder.ip} in network ${claim.network}`, { fix: 'try again: the next request sees the address the slot holds' });
   try {
     const row = await db
       .insertInto('ipam_allocations')
