@@ -5,7 +5,8 @@
  * import read their whole input and make an image whose ID is the hash of it: nothing runs.
  */
 import { readFileSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { pack } from 'tar-stream';
 import type { EngineImages } from '../engine/engine.js';
 import type { BuildLine, BuildRequest, ContainerBuildRequest, EngineImage, ImageConfig, PushProgress, PushResult, RegistryAuth } from '../engine/images.js';
 import { failed } from '../errors.js';
@@ -182,6 +183,35 @@ export class FakeImages implements EngineImages {
     });
     if ('error' in outcome) throw failed(`the engine could not push ${repo}:${tag}: ${outcome.error}`);
     return outcome;
+  }
+
+  /** `docker save`'s layout with one layer per image: the image's files. Its config is not the one its ID hashes (a fake's IDs hash its inputs). */
+  async export(refs: readonly string[]): Promise<Readable> {
+    const images = await this.core.answer(`export ${refs.join(', ')}`, () =>
+      refs.map((ref) => {
+        const image = this.find(ref);
+        if (!image) throw refusal(404, `reference does not exist: ${ref}`);
+        return image;
+      }),
+    );
+    const out = pack();
+    const manifest: { Config: string; RepoTags: string[]; Layers: string[] }[] = [];
+    for (const image of images) {
+      const layer = pack();
+      for (const [path, content] of Object.entries(image.files)) layer.entry({ name: path.replace(/^\//, '') }, content);
+      layer.finalize();
+      const chunks: Buffer[] = [];
+      for await (const chunk of layer) chunks.push(chunk as Buffer);
+      const data = Buffer.concat(chunks);
+      const hex = image.id.slice(7);
+      out.entry({ name: `${hex}/layer.tar` }, data);
+      const config = { config: { Labels: image.labels, Env: image.env, User: image.user }, rootfs: { type: 'layers', diff_ids: [`sha256:${hexId(data)}`] } };
+      out.entry({ name: `${hex}.json` }, JSON.stringify(config));
+      manifest.push({ Config: `${hex}.json`, RepoTags: [...image.tags], Layers: [`${hex}/layer.tar`] });
+    }
+    out.entry({ name: 'manifest.json' }, JSON.stringify(manifest));
+    out.finalize();
+    return Readable.from(out);
   }
 
   async build(context: Readable, request: BuildRequest, onLine: (line: BuildLine) => void): Promise<string> {
