@@ -13,7 +13,7 @@ import { latestBuilds } from '../store/builds.js';
 import type { Store } from '../store/db.js';
 import { depthsOf, topologicalOrder, withAncestors, type GraphNode } from './graph.js';
 import { canonicalSettings, fileFingerprints, scanImageFiles, type SourceFile } from './inputs.js';
-import { buildKey, inputsOf, type PlanImage, type PlanState } from './plan.js';
+import { keyOf, type PlanImage, type PlanState } from './plan.js';
 import { imageTag } from './recipe.js';
 import { describeRoot, rootKey, rootRef, ROOTFS_LABEL } from './rootfs.js';
 
@@ -83,7 +83,7 @@ async function lookUpBuilt(images: readonly PreparedImage[], engine: Engine): Pr
         .map(async (image) => {
           const parentId = image.parent === undefined ? image.rootId : found.get(image.parent)?.id;
           if (parentId === undefined) return;
-          const key = buildKey(inputsOf(image, parentId));
+          const key = keyOf(image, parentId);
           const engineImage = await engine.images.inspect(imageTag(image.name, key));
           // The tag holds only a short key: the label proves it is this exact build.
           if (engineImage?.labels[KEY_LABEL] === key) found.set(image.name, engineImage);
