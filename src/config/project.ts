@@ -124,10 +124,11 @@ function collectImages(
   const imagesDir = join(dir, 'images');
   const folders = existsSync(imagesDir) ? readdirSync(imagesDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [];
   const raws: RawImage[] = [];
+  const hasFolder = new Set(folders);
 
   for (const [name, value] of Object.entries(declared)) {
     if (!IMAGE_NAME.test(name)) problems.at(source, ['images', name], `"${name}" is not ${IMAGE_NAME_HINT}`);
-    if (!folders.includes(name)) {
+    if (!hasFolder.has(name)) {
       problems.at(source, ['images', name], `image "${name}" has no folder ${display(join(imagesDir, name))}/${didYouMean(name, folders)}`, `create ${display(join(imagesDir, name))}/static.sh, or rename the key to match its folder`);
       continue;
     }

@@ -60,6 +60,8 @@ export interface EngineImages {
   pull(repo: string, digest: string, auth: RegistryAuth): Promise<{ downloaded: number }>;
   /** Pushes repo:tag; resolves with the manifest's digest. */
   push(repo: string, tag: string, auth: RegistryAuth, onProgress?: (p: PushProgress) => void): Promise<PushResult>;
+  /** The images as `docker save` writes them: a tar of each layer's layer.tar (uncompressed), each config as `<id>.json`, and manifest.json. */
+  export(refs: readonly string[]): Promise<Readable>;
   /** Builds a context; each output line goes to `onLine`; returns the image ID. */
   build(context: Readable, request: BuildRequest, onLine: (line: BuildLine) => void): Promise<string>;
   /** The image's configuration (environment, labels, ports, entrypoint, command, workdir, user); undefined when absent. */

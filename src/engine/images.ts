@@ -187,6 +187,10 @@ export class ImageClient {
     };
   }
 
+  async export(refs: readonly string[]): Promise<Readable> {
+    return guard(this.endpoint, `export ${refs.join(', ')}`, () => this.http.call('GET', '/images/get', { query: { names: [...refs] } }));
+  }
+
   /** The image's configuration; undefined when there is no such image. */
   async config(ref: string): Promise<ImageConfig | undefined> {
     try {

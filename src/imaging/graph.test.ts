@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ancestryOf, depthOf, descendantsOf, graphProblems, topologicalOrder, type GraphNode } from './graph.js';
+import { ancestryOf, depthOf, depthsOf, descendantsOf, graphProblems, topologicalOrder, withAncestors, type GraphNode } from './graph.js';
 
 /** base → jdk → tomcat → app, base → node → napp; a second root "alpine" → tools. */
 const tree: GraphNode[] = [
@@ -98,5 +98,25 @@ describe('ancestryOf and depthOf', () => {
     assert.equal(depthOf(tree, 'jdk'), 1);
     assert.equal(depthOf(tree, 'napp'), 2);
     assert.equal(depthOf(tree, 'app'), 3);
+  });
+});
+
+describe('depthsOf and withAncestors (one pass each)', () => {
+  it('gives every image the depth depthOf gives it', () => {
+    const depths = depthsOf(tree);
+    assert.equal(depths.size, tree.length);
+    for (const node of tree) assert.equal(depths.get(node.name), depthOf(tree, node.name), node.name);
+  });
+
+  it('fills a long chain given child first', () => {
+    const chain: GraphNode[] = Array.from({ length: 50 }, (_, i) => ({ name: `n${i}`, parent: i === 0 ? undefined : `n${i - 1}` })).reverse();
+    const depths = depthsOf(chain);
+    assert.equal(depths.get('n49'), 49);
+    assert.equal(depths.get('n0'), 0);
+  });
+
+  it('gives the named images and their ancestors, each once', () => {
+    assert.deepEqual([...withAncestors(tree, ['app', 'napp'])].sort(), [...new Set([...ancestryOf(tree, 'app'), ...ancestryOf(tree, 'napp')])].sort());
+    assert.deepEqual([...withAncestors(tree, ['nope'])], []);
   });
 });

@@ -44,8 +44,8 @@ export function topologicalOrder(nodes: readonly GraphNode[]): string[] {
   const children = childrenOf(nodes);
   const order: string[] = [];
   const queue = nodes.filter((n) => n.parent === undefined).map((n) => n.name).sort();
-  while (queue.length > 0) {
-    const name = queue.shift()!;
+  for (let next = 0; next < queue.length; next++) {
+    const name = queue[next]!;
     order.push(name);
     queue.push(...(children.get(name) ?? []));
   }
@@ -68,11 +68,10 @@ export function childrenOf(nodes: readonly GraphNode[]): Map<string, string[]> {
 export function descendantsOf(nodes: readonly GraphNode[], name: string): string[] {
   const children = childrenOf(nodes);
   const out: string[] = [];
-  const stack = [...(children.get(name) ?? [])];
-  while (stack.length > 0) {
-    const next = stack.shift()!;
-    out.push(next);
-    stack.push(...(children.get(next) ?? []));
+  const queue = [...(children.get(name) ?? [])];
+  for (let i = 0; i < queue.length; i++) {
+    out.push(queue[i]!);
+    queue.push(...(children.get(queue[i]!) ?? []));
   }
   return out;
 }
@@ -89,7 +88,48 @@ export function ancestryOf(nodes: readonly GraphNode[], name: string): string[] 
   return chain;
 }
 
-/** Depth of each image: roots are 0. */
+/** `names` and all their ancestors, in one pass over the graph. */
+export function withAncestors(nodes: readonly GraphNode[], names: readonly string[]): Set<string> {
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const out = new Set<string>();
+  for (const name of names) {
+    let current = byName.get(name);
+    while (current && !out.has(current.name)) {
+      out.add(current.name);
+      current = current.parent === undefined ? undefined : byName.get(current.parent);
+    }
+  }
+  return out;
+}
+
+/** Depth of one image: roots are 0. */
 export function depthOf(nodes: readonly GraphNode[], name: string): number {
   return ancestryOf(nodes, name).length - 1;
+}
+
+/** Depth of every image (roots are 0), each computed once: linear in the graph, where a depthOf per image was quadratic. Assumes no cycle. */
+export function depthsOf(nodes: readonly GraphNode[]): Map<string, number> {
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const depths = new Map<string, number>();
+  const depth = (name: string): number => {
+    const known = depths.get(name);
+    if (known !== undefined) return known;
+    // Iterative: walk up to a node of known depth, then fill the chain back down.
+    const chain: string[] = [];
+    let current = byName.get(name);
+    let base = -1;
+    while (current) {
+      const d = depths.get(current.name);
+      if (d !== undefined) {
+        base = d;
+        break;
+      }
+      chain.push(current.name);
+      current = current.parent === undefined ? undefined : byName.get(current.parent);
+    }
+    for (let i = chain.length - 1; i >= 0; i--) depths.set(chain[i]!, ++base);
+    return depths.get(name) ?? 0;
+  };
+  for (const node of nodes) depth(node.name);
+  return depths;
 }

@@ -49,6 +49,21 @@ export function buildKey(inputs: BuildInputs): string {
   return createHash('sha256').update(canonicalJson(inputs)).digest('hex');
 }
 
+const keys = new WeakMap<PlanImage, { parentId: string; files: unknown; settings: unknown; name: string; key: string }>();
+
+/**
+ * The image's key on this parent. A build check computes it up to three times per image
+ * (lookup, plan, executor): the last one is kept for the image while its inputs are the same objects.
+ */
+export function keyOf(image: PlanImage, parentId: string): string {
+  const known = keys.get(image);
+  // Inputs replaced on the image (a test does) make a new key: the files and settings are compared by identity.
+  if (known && known.parentId === parentId && known.files === image.files && known.settings === image.settings && known.name === image.name) return known.key;
+  const key = buildKey(inputsOf(image, parentId));
+  keys.set(image, { parentId, files: image.files, settings: image.settings, name: image.name, key });
+  return key;
+}
+
 export function inputsOf(image: PlanImage, parentId: string): BuildInputs {
   return { recipe: RECIPE_VERSION, image: image.name, settings: image.settings, files: image.files, parentId };
 }
@@ -60,7 +75,7 @@ export function decide(image: PlanImage, parentId: string | undefined, state: Pl
     const reason = image.parent === undefined ? `root filesystem${image.rootLabel ? ` (${image.rootLabel})` : ''} not bootstrapped yet` : `parent "${image.parent}" will be rebuilt`;
     return { ...base, key: null, action: 'build', reason };
   }
-  const key = buildKey(inputsOf(image, parentId));
+  const key = keyOf(image, parentId);
   const existing = state.built.get(key);
   if (existing !== undefined) return { ...base, key, action: 'skip', reason: 'up to date', imageId: existing };
   return { ...base, key, action: 'build', reason: staleReason(image, parentId, key, state.last.get(image.name)) };

@@ -11,9 +11,9 @@ import type { Engine } from '../engine/client.js';
 import type { EngineImage } from '../engine/images.js';
 import { latestBuilds } from '../store/builds.js';
 import type { Store } from '../store/db.js';
-import { ancestryOf, depthOf, topologicalOrder, type GraphNode } from './graph.js';
+import { depthsOf, topologicalOrder, withAncestors, type GraphNode } from './graph.js';
 import { canonicalSettings, fileFingerprints, scanImageFiles, type SourceFile } from './inputs.js';
-import { buildKey, inputsOf, type PlanImage, type PlanState } from './plan.js';
+import { keyOf, type PlanImage, type PlanState } from './plan.js';
 import { imageTag } from './recipe.js';
 import { describeRoot, rootKey, rootRef, ROOTFS_LABEL } from './rootfs.js';
 
@@ -36,7 +36,7 @@ export interface Prepared {
 /** Images in build order; with `only`, just those and their ancestors. */
 export function orderedSpecs(project: Project, only: readonly string[] = []): ImageSpec[] {
   const nodes: GraphNode[] = [...project.images.values()].map((s) => ({ name: s.name, parent: s.from }));
-  const wanted = only.length === 0 ? undefined : new Set(only.flatMap((name) => ancestryOf(nodes, name)));
+  const wanted = only.length === 0 ? undefined : withAncestors(nodes, only);
   return topologicalOrder(nodes)
     .filter((name) => !wanted || wanted.has(name))
     .map((name) => project.images.get(name)!);
@@ -44,7 +44,7 @@ export function orderedSpecs(project: Project, only: readonly string[] = []): Im
 
 export async function prepare(project: Project, engine: Engine, db: Store, only: readonly string[] = []): Promise<Prepared> {
   const specs = orderedSpecs(project, only);
-  const nodes = specs.map((s) => ({ name: s.name, parent: s.from }));
+  const depths = depthsOf(specs.map((s) => ({ name: s.name, parent: s.from })));
   const images = await Promise.all(specs.map(async (spec): Promise<PreparedImage> => {
     const sources = scanImageFiles(spec);
     const image: PreparedImage = {
@@ -54,7 +54,7 @@ export async function prepare(project: Project, engine: Engine, db: Store, only:
       files: fileFingerprints(sources),
       spec,
       sources,
-      depth: depthOf(nodes, spec.name),
+      depth: depths.get(spec.name)!,
     };
     if (spec.root) {
       image.rootKey = await rootKey(spec.root, project.build.sourceDateEpoch, db);
@@ -83,7 +83,7 @@ async function lookUpBuilt(images: readonly PreparedImage[], engine: Engine): Pr
         .map(async (image) => {
           const parentId = image.parent === undefined ? image.rootId : found.get(image.parent)?.id;
           if (parentId === undefined) return;
-          const key = buildKey(inputsOf(image, parentId));
+          const key = keyOf(image, parentId);
           const engineImage = await engine.images.inspect(imageTag(image.name, key));
           // The tag holds only a short key: the label proves it is this exact build.
           if (engineImage?.labels[KEY_LABEL] === key) found.set(image.name, engineImage);

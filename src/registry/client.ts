@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
 import { BerthError, failed, forbidden, unavailable } from '../errors.js';
 
 export const MANIFEST_TYPES = [
@@ -115,6 +116,30 @@ export class RegistryClient {
     return digest;
   }
 
+  /**
+   * Makes `digest` present in `repository`: mounted from `from` when that repository has it (no data sent),
+   * else uploaded from `data` (opened only then). Returns how it got there.
+   */
+  async putBlob(repository: string, digest: string, size: number, data: () => Readable, from?: string): Promise<'mounted' | 'uploaded'> {
+    const query = from !== undefined && from !== repository ? `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}` : '';
+    const start = await this.request('POST', `/v2/${repository}/blobs/uploads/${query}`, { 'Content-Length': '0' });
+    if (start.status === 201) return 'mounted';
+    // 202: not mountable from there; the registry opened an upload session instead, which the data goes to.
+    this.expect(start, [202], `start an upload to ${repository}`);
+    const location = new URL(String(start.headers.location), this.url);
+    location.searchParams.set('digest', digest);
+    const put = await this.request('PUT', location.pathname + location.search, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) }, data);
+    this.expect(put, [201], `upload blob ${digest} to ${repository}`);
+    return 'uploaded';
+  }
+
+  /** Puts a manifest under a tag; returns the digest the registry gives it. */
+  async putManifest(repository: string, tag: string, mediaType: string, body: Buffer): Promise<string> {
+    const r = await this.request('PUT', `/v2/${repository}/manifests/${tag}`, { 'Content-Type': mediaType, 'Content-Length': String(body.length) }, body);
+    this.expect(r, [201], `store the manifest ${repository}:${tag}`);
+    return String(r.headers['docker-content-digest'] ?? `sha256:${sha256(body)}`);
+  }
+
   /** Every repository, following pagination. */
   async catalog(): Promise<string[]> {
     return this.paged('/v2/_catalog?n=1000', 'repositories', 'list repositories');
@@ -139,7 +164,8 @@ export class RegistryClient {
     return all;
   }
 
-  async request(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Promise<Response> {
+  /** `body` as a function opens a stream only when the request is sent (so a retry sends it afresh). */
+  async request(method: string, path: string, headers: Record<string, string> = {}, body?: Buffer | (() => Readable)): Promise<Response> {
     const { username, password } = this.options;
     const ca = this.ca();
     const auth = username !== undefined ? { Authorization: `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}` } : {};
@@ -155,7 +181,11 @@ export class RegistryClient {
         });
         req.on('error', reject);
         req.setTimeout(this.options.timeoutMs ?? 15_000, () => req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })));
-        req.end(body);
+        if (typeof body === 'function') {
+          const source = body();
+          source.on('error', (error) => req.destroy(error));
+          source.pipe(req);
+        } else req.end(body);
       });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;

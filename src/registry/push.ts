@@ -1,26 +1,38 @@
 /**
  * `berth push`: pushes the current builds of the hierarchy, parents first and
- * siblings in parallel, so a child uploads only its own layers. An image whose
- * recorded digest the registry still serves under its tag is skipped without
- * asking the engine: a re-push of an unchanged tree uploads nothing.
+ * siblings in parallel. An image whose recorded digest the registry still
+ * serves under its tag is skipped without asking the engine: a re-push of an
+ * unchanged tree uploads nothing.
+ *
+ * Berth uploads the layers itself rather than through the engine's push: the
+ * engine gzips every layer it pushes, which on a busy 2-core machine took as
+ * long as the whole push (48.7 s of 49 s for a 194 MB image), while exporting
+ * the same layers took 5.9 s. Layers go uncompressed (OCI `layer.v1.tar`, whose
+ * digest is the diffID), in parallel; a layer another repository of the
+ * registry holds (the parent's, mostly) is mounted from it, not sent.
  *
  * A push the registry refuses for a while (read-only during GC, restarting,
  * gone) is retried with backoff until `retryForMs`, then fails clearly. A push
  * is recorded only after the registry answers for its digest.
  */
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { Project } from '../config/model.js';
 import { planBuild } from '../imaging/plan.js';
 import { KEY_LABEL, prepare } from '../imaging/prepare.js';
 import { Semaphore } from '../imaging/semaphore.js';
 import type { Engine } from '../engine/client.js';
-import type { EngineImage, RegistryAuth } from '../engine/images.js';
-import { isBerthError, notFound, unavailable, type BerthError } from '../errors.js';
+import type { EngineImage } from '../engine/images.js';
+import { failed, isBerthError, notFound, unavailable, type BerthError } from '../errors.js';
 import type { Store } from '../store/db.js';
 import { lastPush, recordPush } from '../store/pushes.js';
 import { sleep } from '../time.js';
 import { readMaintenance } from './maintenance.js';
 import { registryTarget, runningRegistry, type RegistryTarget } from './process.js';
-import { registryPassword } from './secrets.js';
+import { readSavedImages, type SavedImage } from './saved-images.js';
 
 export type PushEvent =
   | { type: 'plan'; images: { name: string; ref: string }[] }
@@ -70,6 +82,12 @@ export const DEFAULT_RETRY_MS = 300_000;
 
 export const repositoryOf = (image: string) => `berth/${image}`;
 
+export const IMAGE_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const IMAGE_CONFIG = 'application/vnd.oci.image.config.v1+json';
+const LAYER = 'application/vnd.oci.image.layer.v1.tar';
+/** Layer uploads at once over the whole push (each a stream from a file to the registry). */
+const LAYER_CONCURRENCY = 4;
+
 export async function pushProject(project: Project, engine: Engine, db: Store, env: NodeJS.ProcessEnv, options: PushOptions = {}): Promise<PushSummary> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
@@ -78,48 +96,74 @@ export async function pushProject(project: Project, engine: Engine, db: Store, e
   requireBuilt(prepared);
   await checkReachable(target);
 
-  const auth: RegistryAuth = { serveraddress: target.address, ...(project.registry.username !== undefined ? { username: project.registry.username, password: registryPassword(project.registry, env, project) ?? '' } : {}) };
   const retryForMs = options.retryForMs ?? DEFAULT_RETRY_MS;
   const summary: PushSummary = { registry: target.address, pushed: [], upToDate: [], failed: [], blocked: [], durationMs: 0 };
   const refOf = (name: string) => `${target.address}/${repositoryOf(name)}:${prepared.current.get(name)!.labels[KEY_LABEL]!.slice(0, 12)}`;
   emit({ type: 'plan', images: prepared.images.map((i) => ({ name: i.name, ref: refOf(i.name) })) });
 
-  const semaphore = new Semaphore(options.concurrency ?? 2);
-  const outcomes = new Map<string, Promise<boolean>>();
-  const pushOne = async (name: string, parentOk: boolean | undefined, parent: string | undefined): Promise<boolean> => {
-    if (parentOk === false) {
-      summary.blocked.push({ image: name, because: parent! });
-      emit({ type: 'blocked', image: name, because: parent! });
-      return false;
-    }
-    return semaphore.run(async () => {
-      try {
-        const image = prepared.current.get(name)!;
-        const deadline = Date.now() + retryForMs;
-        const skipped = await retrying(target, name, deadline, emit, () => alreadyPushed(target, db, name, image));
-        if (skipped) {
-          summary.upToDate.push(skipped);
-          emit({ type: 'skip', image: name, ref: skipped.ref, digest: skipped.digest });
-          return true;
-        }
-        emit({ type: 'start', image: name, ref: refOf(name) });
-        const pushed = await retrying(target, name, deadline, emit, () => pushImage(target, engine, db, auth, name, image, emit));
-        summary.pushed.push(pushed);
-        emit({ type: 'done', image: name, pushed });
-        return true;
-      } catch (error) {
-        const e = isBerthError(error) ? error : unavailable(String(error));
-        summary.failed.push({ image: name, message: e.message, fix: e.fix ?? null });
-        emit({ type: 'fail', image: name, error: e });
+  // What the registry has already, for every image at once: only the rest is exported from the engine.
+  const deadline = Date.now() + retryForMs;
+  const lookups = new Semaphore(16);
+  const skipped = new Map(
+    await Promise.all(
+      prepared.images.map(async (i) => {
+        const outcome = lookups.run(() => retrying(target, i.name, deadline, emit, () => alreadyPushed(target, db, i.name, prepared.current.get(i.name)!))).then(
+          (pushed) => ({ pushed }),
+          (error: unknown) => ({ error }),
+        );
+        return [i.name, await outcome] as const;
+      }),
+    ),
+  );
+  const toUpload = prepared.images.filter((i) => { const s = skipped.get(i.name)!; return !('error' in s) && s.pushed === undefined; });
+  const spool = toUpload.length > 0 ? await mkdtemp(join(tmpdir(), 'berth-push-')) : undefined;
+  try {
+    const exported = spool === undefined ? Promise.resolve(new Map<string, SavedImage>()) : engine.images.export(toUpload.map((i) => prepared.current.get(i.name)!.id)).then((stream) => readSavedImages(stream, spool));
+    exported.catch(() => {}); // Each image that needs it reports the failure.
+    const semaphore = new Semaphore(options.concurrency ?? 4);
+    const layers = new Semaphore(LAYER_CONCURRENCY);
+    const placed = new Map<string, string>();
+    const outcomes = new Map<string, Promise<boolean>>();
+    const pushOne = async (name: string, parentOk: boolean | undefined, parent: string | undefined): Promise<boolean> => {
+      if (parentOk === false) {
+        summary.blocked.push({ image: name, because: parent! });
+        emit({ type: 'blocked', image: name, because: parent! });
         return false;
       }
-    });
-  };
-  for (const image of prepared.images) {
-    const parent = image.parent === undefined ? Promise.resolve(undefined) : outcomes.get(image.parent)!;
-    outcomes.set(image.name, parent.then((ok) => pushOne(image.name, ok, image.parent)));
+      return semaphore.run(async () => {
+        try {
+          const known = skipped.get(name)!;
+          if ('error' in known) throw known.error;
+          if (known.pushed) {
+            summary.upToDate.push(known.pushed);
+            emit({ type: 'skip', image: name, ref: known.pushed.ref, digest: known.pushed.digest });
+            return true;
+          }
+          const image = prepared.current.get(name)!;
+          emit({ type: 'start', image: name, ref: refOf(name) });
+          const saved = (await exported).get(image.id);
+          if (saved === undefined) throw failed(`the engine's export of ${name} (${image.id}) did not contain it`);
+          const upload = { target, db, name, image, saved, parentRepository: parent === undefined ? undefined : repositoryOf(parent), placed, layers, emit };
+          const pushed = await retrying(target, name, deadline, emit, () => uploadImage(upload));
+          summary.pushed.push(pushed);
+          emit({ type: 'done', image: name, pushed });
+          return true;
+        } catch (error) {
+          const e = isBerthError(error) ? error : unavailable(String(error));
+          summary.failed.push({ image: name, message: e.message, fix: e.fix ?? null });
+          emit({ type: 'fail', image: name, error: e });
+          return false;
+        }
+      });
+    };
+    for (const image of prepared.images) {
+      const parent = image.parent === undefined ? Promise.resolve(undefined) : outcomes.get(image.parent)!;
+      outcomes.set(image.name, parent.then((ok) => pushOne(image.name, ok, image.parent)));
+    }
+    await Promise.all(outcomes.values());
+  } finally {
+    if (spool !== undefined) await rm(spool, { recursive: true, force: true });
   }
-  await Promise.all(outcomes.values());
   summary.durationMs = Date.now() - started;
   return summary;
 }
@@ -160,40 +204,61 @@ async function alreadyPushed(target: RegistryTarget, db: Store, name: string, im
   return { name, ref: `${target.address}/${repository}:${tag}`, repository, tag, digest: last.digest, imageId: image.id, key, uploaded: 0, existing: 0, uploadedBytes: 0, durationMs: 0 };
 }
 
-async function pushImage(target: RegistryTarget, engine: Engine, db: Store, auth: RegistryAuth, name: string, image: EngineImage, emit: (e: PushEvent) => void): Promise<PushedImage> {
+interface Upload {
+  target: RegistryTarget;
+  db: Store;
+  name: string;
+  image: EngineImage;
+  saved: SavedImage;
+  parentRepository: string | undefined;
+  /** Layer digest → a repository of the registry known to hold it (from this push). */
+  placed: Map<string, string>;
+  layers: Semaphore;
+  emit: (e: PushEvent) => void;
+}
+
+/** Makes every layer present in the image's repository (there, mounted or uploaded), then its config and manifest. */
+async function uploadImage(u: Upload): Promise<PushedImage> {
   const t0 = Date.now();
-  const key = image.labels[KEY_LABEL]!;
-  const repository = repositoryOf(name);
+  const client = u.target.client;
+  const key = u.image.labels[KEY_LABEL]!;
+  const repository = repositoryOf(u.name);
   const tag = key.slice(0, 12);
-  const remote = `${target.address}/${repository}`;
-  const sizes = new Map<string, number>();
-  await engine.images.tag(image.id, remote, tag);
-  try {
-    const result = await engine.images.push(remote, tag, auth, (p) => {
-      if (p.total !== undefined) sizes.set(p.layer, p.total);
-      emit({ type: 'progress', image: name, ...p });
-    });
-    // Recorded only once the registry answers for the digest.
-    const there = await target.client.manifestDigest(repository, result.digest);
-    if (there?.digest !== result.digest) throw unavailable(`the registry at ${target.address} does not have ${repository}@${result.digest} right after the engine pushed it`);
-    await recordPush(db, { registry: target.address, repository, tag, digest: result.digest, image: name, key, imageId: image.id, size: result.size, pushedAt: Date.now() });
-    return {
-      name,
-      ref: `${remote}:${tag}`,
-      repository,
-      tag,
-      digest: result.digest,
-      imageId: image.id,
-      key,
-      uploaded: result.uploaded.length,
-      existing: result.existing.length,
-      uploadedBytes: result.uploaded.reduce((sum, layer) => sum + (sizes.get(layer) ?? 0), 0),
-      durationMs: Date.now() - t0,
-    };
-  } finally {
-    // The registry tag was only the engine's way to name the push; Berth's own tag stays.
-    await engine.images.remove(`${remote}:${tag}`).catch(() => {});
-  }
+  const unique = [...new Map(u.saved.layers.map((l) => [l.digest, l])).values()];
+  let uploaded = 0;
+  let uploadedBytes = 0;
+  let existing = 0;
+  await Promise.all(
+    unique.map((layer) =>
+      u.layers.run(async () => {
+        const source = u.placed.get(layer.digest);
+        const there = source === undefined && (await client.blobSize(repository, layer.digest)) !== undefined;
+        const how = there ? 'there' : await client.putBlob(repository, layer.digest, layer.size, () => createReadStream(layer.file), source ?? u.parentRepository);
+        if (how === 'uploaded') {
+          uploaded++;
+          uploadedBytes += layer.size;
+        } else existing++;
+        if (!u.placed.has(layer.digest)) u.placed.set(layer.digest, repository);
+        const status = how === 'uploaded' ? 'Pushed' : how === 'mounted' ? `Mounted from ${source ?? u.parentRepository}` : 'Layer already exists';
+        u.emit({ type: 'progress', image: u.name, layer: layer.digest.slice(7, 19), status, current: layer.size, total: layer.size });
+      }),
+    ),
+  );
+  await client.putBlob(repository, u.saved.id, u.saved.config.length, () => Readable.from([u.saved.config]));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: IMAGE_MANIFEST,
+      config: { mediaType: IMAGE_CONFIG, digest: u.saved.id, size: u.saved.config.length },
+      layers: u.saved.layers.map((l) => ({ mediaType: LAYER, digest: l.digest, size: l.size })),
+    }),
+  );
+  const digest = await client.putManifest(repository, tag, IMAGE_MANIFEST, manifest);
+  // Recorded only once the registry answers for the digest.
+  const now = await client.manifestDigest(repository, digest);
+  if (now?.digest !== digest) throw unavailable(`the registry at ${u.target.address} does not have ${repository}@${digest} right after Berth pushed it`);
+  await recordPush(u.db, { registry: u.target.address, repository, tag, digest, image: u.name, key, imageId: u.image.id, size: manifest.length, pushedAt: Date.now() });
+  return { name: u.name, ref: `${u.target.address}/${repository}:${tag}`, repository, tag, digest, imageId: u.image.id, key, uploaded, existing, uploadedBytes, durationMs: Date.now() - t0 };
 }
 
 /** What the engine or the registry say when the registry is read-only, restarting or gone. */

@@ -78,6 +78,23 @@ describe('berth push and berth registry gc on a real registry', () => {
     for (const p of summary.pushed) digests.set(`${p.name}:1`, p.digest);
   });
 
+  step("the engine pulls what Berth uploaded itself (uncompressed layers, OCI manifest) back to the very image", async () => {
+    const web = [...(await fixture.engine.images.list(`berth.project=${fixture.name}`))].find((i) => i.tags.some((t) => t.startsWith('berth/web:')))!;
+    const ownTag = web.tags.find((t) => t.startsWith('berth/web:'))!;
+    await fixture.engine.images.remove(ownTag);
+    assert.equal(await fixture.engine.images.has(web.id), false, 'the image is gone from the engine before the pull');
+    const address = target(fixture).address;
+    const { downloaded } = await fixture.engine.images.pull(`${address}/berth/web`, digests.get('web:1')!, { serveraddress: address });
+    assert.ok(downloaded >= 1, `downloaded ${downloaded} layer(s)`);
+    const pulled = await fixture.engine.images.inspect(`${address}/berth/web@${digests.get('web:1')}`);
+    assert.equal(pulled?.id, web.id, 'same image ID: same config, same layers');
+    // Berth's own tag back, as the build left it; the registry's name goes.
+    const [repo, tag] = ownTag.split(':') as [string, string];
+    await fixture.engine.images.tag(web.id, repo, tag);
+    for (const t of pulled!.tags) await fixture.engine.images.remove(t).catch(() => {});
+    await fixture.engine.images.remove(`${address}/berth/web@${digests.get('web:1')}`).catch(() => {});
+  });
+
   step('re-pushes the unchanged tree without uploading anything', async () => {
     const events: PushEvent[] = [];
     const summary = await push(fixture, { onEvent: (e) => events.push(e) });
