@@ -1,14 +1,15 @@
 /**
- * The leader killed in the middle of a rolling update, with real engines and real processes: two
+ * The leader killed in the middle of a rolling update, with real engines and real processes: three
  * `berth server` processes on one PostgreSQL database (a private cluster), this machine's engine, a
  * service of three instances behind its front door with load through the door. A release goes to
- * the leader through the API and a CLI follows it with both servers' addresses; once the store's
- * journal shows two steps done, the leader gets SIGKILL. The follower takes the lease when it runs
- * out (a short --leader-ttl keeps the test short), resumes the rollout from its journaled step and
- * finishes it: no request through the door fails, no step the dead leader completed runs again, the
- * CLI reconnects to the survivor and exits 0, the follower's event stream carried the leader's steps
- * and then its own, the audit chain verifies, and `berth server status` on the survivor names it
- * leader with the next epoch.
+ * the leader A through the API and a CLI follows it with all three servers' addresses; once the
+ * store's journal shows the first replacement done, A gets SIGKILL. Exactly one of the followers B
+ * and C takes the lease when it runs out (a short --leader-ttl keeps the test short), resumes the
+ * rollout from its journaled step and finishes it; the other stays a follower. No request through
+ * the door fails, no step the dead leader completed runs again, the CLI reconnects to a survivor and
+ * exits 0, both survivors' event streams carried the leader's steps and then the new leader's, the
+ * audit chain verifies through both, and `berth server status` on both names the new leader with
+ * the next epoch. (Two servers, the leader killed and replaced, are servers.pg.int's case.)
  *
  * The front door is a container on the engine, found by its name: the next leader drives the door
  * the dead one started with nothing shared but the store. The spec-MAC key is copied from the first
@@ -61,7 +62,7 @@ function stepsOnStream(url: string, token: string): { steps: Map<number, number[
   return { steps, stop: () => request.destroy() };
 }
 
-describe('the leader killed mid-rollout under load, with two server processes and real engines', () => {
+describe('the leader killed mid-rollout under load, with three server processes and real engines', () => {
   let fixture: Fixture;
   const servers: TestServer[] = [];
   const images = {} as Record<Version, string>;
@@ -98,7 +99,7 @@ describe('the leader killed mid-rollout under load, with two server processes an
     await fixture?.cleanup();
   });
 
-  it('the follower takes over, resumes the rollout from its step and finishes it: 0 failed requests, no completed step again, the CLI follows it to the end, the audit chain verifies', async () => {
+  it('one of two followers takes over, resumes the rollout from its step and finishes it, the other stays a follower: 0 failed requests, no completed step again, the CLI follows it to the end, the audit chain verifies', async (t) => {
     const database = `berth_takeover_${randomBytes(3).toString('hex')}`;
     const store = await cluster().createDatabase(database);
     const env = { ...fixture.env, PGPASSWORD: '' };
@@ -113,29 +114,37 @@ describe('the leader killed mid-rollout under load, with two server processes an
     const door = (JSON.parse(first.stdout) as { frontDoor: { address: string; port: number } }).frontDoor;
     const url = `http://${door.address}:${door.port}/`;
 
-    // The second server: the spec-MAC key copied if the first made one (docs/ha.md).
-    const bState = join(fixture.dir, '.berth', 'b', 'server-state');
-    mkdirSync(bState, { recursive: true, mode: 0o700 });
-    if (existsSync(join(a.stateDir, 'spec-mac.key'))) copyFileSync(join(a.stateDir, 'spec-mac.key'), join(bState, 'spec-mac.key'));
-    const b = await startTestServer(join(fixture.dir, '.berth', 'b'), env, args);
-    servers.push(b);
-    const viaB = connectServer({ url: new URL(b.url), token: a.adminToken });
+    // The followers: the spec-MAC key copied if the first made one (docs/ha.md).
+    const follower = async (name: string) => {
+      const state = join(fixture.dir, '.berth', name, 'server-state');
+      mkdirSync(state, { recursive: true, mode: 0o700 });
+      if (existsSync(join(a.stateDir, 'spec-mac.key'))) copyFileSync(join(a.stateDir, 'spec-mac.key'), join(state, 'spec-mac.key'));
+      const server = await startTestServer(join(fixture.dir, '.berth', name), env, args);
+      servers.push(server);
+      return server;
+    };
+    const b = await follower('b');
+    const c = await follower('c');
     const statusOn = async (server: TestServer) => {
       const out = await runBerth(['server', 'status', '--json'], { env: server.envFor(env, a.adminToken) });
       assert.equal(out.code, 0, showOutcome(out));
       return JSON.parse(out.stdout) as ServerStatus;
     };
-    const before = await statusOn(b);
-    assert.deepEqual([before.leader?.address, before.leader?.epoch], [a.url, 1]);
+    for (const server of [b, c]) {
+      const before = await statusOn(server);
+      assert.deepEqual([before.leader?.address, before.leader?.epoch], [a.url, 1], `status on ${server.url}`);
+    }
 
-    // The follower's own event stream, open while the leader runs the rollout.
-    const stream = stepsOnStream(b.url, a.adminToken);
+    // Both followers' own event streams, open while the leader runs the rollout.
+    const streams = new Map([b, c].map((server) => [server, stepsOnStream(server.url, a.adminToken)]));
     const load = startLoad(url, { concurrency: 4, maxMs: 900_000 });
+    let next: TestServer;
+    let other: TestServer;
     try {
-      // `berth release` to the leader, following the rollout; given both servers, it goes on through the one that answers.
-      const both = { ...a.envFor(env), BERTH_SERVER: `${a.url},${b.url}` };
+      // `berth release` to the leader, following the rollout; given all three servers, it goes on through one that answers.
+      const all = { ...a.envFor(env), BERTH_SERVER: [a, b, c].map((s) => s.url).join(',') };
       const started = Date.now();
-      const child = spawn(process.execPath, [BERTH_BIN, 'release', 'web', '--env', 'dev', '--image', images.B, '-p', fixture.dir], { env: both, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BERTH_BIN, 'release', 'web', '--env', 'dev', '--image', images.B, '-p', fixture.dir], { env: all, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
@@ -157,10 +166,17 @@ describe('the leader killed mid-rollout under load, with two server processes an
       assert.ok(doneAtKill < total, `killed mid-rollout: ${doneAtKill} of ${total} steps done`);
 
       const o = await followed;
-      assert.equal(o.code, 0, `${showOutcome(o)}\n--- the survivor printed:\n${b.output()}`);
+      const printed = () => [b, c].map((s) => `--- ${s.url} printed:\n${s.output()}`).join('\n');
+      assert.equal(o.code, 0, `${showOutcome(o)}\n${printed()}`);
       assert.match(o.stdout, /release 2 in dev: succeeded/);
-      assert.match(b.output(), /leading \(epoch 2\)/);
-      assert.match(b.output(), new RegExp(`resuming rollout #${open.id} \\(release of web in dev\\), interrupted at step ${doneAtKill}`));
+      // Exactly one survivor took the lease (with the next epoch) and resumed the rollout; the other never led.
+      const leaders = [b, c].filter((s) => /leading \(epoch/.test(s.output()));
+      assert.equal(leaders.length, 1, `one survivor leads:\n${printed()}`);
+      [next, other] = leaders[0] === b ? [b, c] : [c, b];
+      assert.match(next.output(), /leading \(epoch 2\)/);
+      assert.match(next.output(), new RegExp(`resuming rollout #${open.id} \\(release of web in dev\\), interrupted at step ${doneAtKill}`));
+      assert.doesNotMatch(other.output(), /resuming rollout/);
+      t.diagnostic(`killed at step ${doneAtKill} of ${total}; ${next === b ? 'B' : 'C'} took over`);
       const result = await load.stop();
       assert.equal(result.failed, 0, `${result.failed} of ${result.requests} failed: ${JSON.stringify(result.failures)}`);
       assert.ok(result.ok > 0);
@@ -175,24 +191,32 @@ describe('the leader killed mid-rollout under load, with two server processes an
         if (index <= doneAtKill) assert.equal(times, 1, `step ${index}, done before the kill, started once (started: ${starts.join(',')})`);
         else assert.ok(times >= 1, `step ${index} ran (started: ${starts.join(',')})`);
       }
-      // The follower's stream carried the leader's steps while it followed, then its own, in order: every step the store has.
-      assert.deepEqual(stream.steps.get(open.id), starts, 'the follower\'s stream: the same steps as the store, in order');
+      // Both survivors' streams carried the dead leader's steps, then the new leader's, in order: every step the store has.
+      for (const [server, stream] of streams) assert.deepEqual(stream.steps.get(open.id), starts, `the stream of ${server === next ? 'the new leader' : 'the follower'}: the same steps as the store, in order`);
     } finally {
-      stream.stop();
+      for (const stream of streams.values()) stream.stop();
       await load.stop();
     }
 
     const versionOf = (digest: string) => (Object.entries(images) as [Version, string][]).find(([, id]) => id === digest)?.[0] ?? digest;
-    const instances = (await viaB.get<{ instances: InstanceStatus[] }>('/v1/instances')).instances;
+    const viaOther = connectServer({ url: new URL(other.url), token: a.adminToken });
+    const instances = (await viaOther.get<{ instances: InstanceStatus[] }>('/v1/instances')).instances;
     assert.deepEqual(instances.map((i) => [i.slot, i.state, versionOf(i.digest)]), SLOTS.map((s) => [s, 'running', 'B']));
-    viaB.close();
+    viaOther.close();
 
-    const verify = await runBerth(['audit', 'verify'], { env: b.envFor(env, a.adminToken) });
-    assert.equal(verify.code, 0, showOutcome(verify));
-    assert.match(verify.stdout, /audit log intact: \d+ entries/);
-    const after = await statusOn(b);
-    assert.equal(after.leader?.address, b.url);
-    assert.equal(after.leader?.expired, false);
-    assert.ok(after.leader!.epoch > before.leader!.epoch, `epoch ${after.leader!.epoch} after ${before.leader!.epoch}`);
+    // Through each survivor: the audit chain verifies, and the status names the new leader, the same one, with the next epoch.
+    const leaderOn = new Map<TestServer, ServerStatus['leader']>();
+    for (const server of [next, other]) {
+      const verify = await runBerth(['audit', 'verify'], { env: server.envFor(env, a.adminToken) });
+      assert.equal(verify.code, 0, showOutcome(verify));
+      assert.match(verify.stdout, /audit log intact: \d+ entries/);
+      const after = await statusOn(server);
+      assert.equal(after.leader?.expired, false);
+      assert.deepEqual(after.servers.filter((s) => s.leads).map((s) => s.address), [next.url], `on ${server.url}: only the new leader leads`);
+      leaderOn.set(server, after.leader);
+    }
+    const [onNext, onOther] = [leaderOn.get(next)!, leaderOn.get(other)!];
+    assert.deepEqual([onNext.address, onNext.epoch, onNext.id, onNext.since], [next.url, 2, onOther.id, onOther.since]);
+    assert.deepEqual([onOther.address, onOther.epoch], [next.url, 2]);
   });
 });
