@@ -21,6 +21,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import { parse, stringify } from 'yaml';
@@ -65,6 +66,7 @@ describe('a lab host crashes and comes back, under a berth server', () => {
   let victim: LabHost;
   let beforeCrash: Map<string, Seen>;
   let moved: string[];
+  let crashedAt: number;
   const engines = new Map<string, Engine>();
 
   const berth = (...args: string[]) => runBerth([...args, '-p', fixture.dir], { env: server.envFor(fixture.env), timeoutMs: 180_000 });
@@ -116,6 +118,21 @@ describe('a lab host crashes and comes back, under a berth server', () => {
     const macs = [...out.stdout.matchAll(/\[([0-9a-fA-F:]{17})\]/g)].map((m) => m[1]!.toLowerCase());
     assert.ok(!Number.isNaN(sent) && !Number.isNaN(received), `arping's output: ${out.stdout}${out.stderr}`);
     return { sent, received, macs };
+  }
+
+  /** What a lab engine did to the service's containers between two moments (its own event log, read through its unix socket). */
+  function engineEvents(host: LabHost, sinceMs: number, untilMs: number): Promise<{ action: string; name: string; ms: number }[]> {
+    const filters = encodeURIComponent(JSON.stringify({ type: ['container'], label: [`berth.service=${SVC}`] }));
+    const path = `/v1.41/events?since=${Math.floor(sinceMs / 1000)}&until=${Math.ceil(untilMs / 1000)}&filters=${filters}`;
+    return new Promise((resolve, reject) => {
+      const req = request({ socketPath: host.socket, path }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve(body.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as { Action: string; Actor: { Attributes: { name: string } }; timeNano: number }).map((e) => ({ action: e.Action, name: e.Actor.Attributes.name, ms: Math.round(e.timeNano / 1e6) }))));
+      });
+      req.on('error', reject);
+      req.end();
+    });
   }
 
   before(async () => {
@@ -194,7 +211,7 @@ describe('a lab host crashes and comes back, under a berth server', () => {
 
     const load = startLoad(url, { concurrency: 2, pauseMs: 50, timeoutMs: 2000, maxMs: 600_000 });
     let result: LoadResult;
-    const crashedAt = Date.now();
+    crashedAt = Date.now();
     try {
       // The machine is gone from the network at once; its engine, and its instances with it, go next.
       await victim.link(false);
@@ -244,18 +261,27 @@ describe('a lab host crashes and comes back, under a berth server', () => {
     await until(`${victim.name} returning in berth hosts`, async () => (await hosts()).find((h) => h.name === victim.name && h.health === 'returning'), 120_000, 500);
     // Removed before the host counts as returning: nothing of the service is left on it.
     assert.deepEqual((await engine.containers.summaries([`berth.service=${SVC}`])).map((c) => c.name), []);
+    const events = await engineEvents(victim, crashedAt, Date.now() + 1000);
+    // Its engine starts the containers whose restart policy says so as it starts (no warden here to stop them): the time each ran.
+    const ran = (name: string) => (events.find((e) => e.name === name && e.action === 'destroy')?.ms ?? NaN) - (events.find((e) => e.name === name && e.action === 'start')?.ms ?? NaN);
+    trace(`${victim.name}'s engine since the crash: ${events.filter((e) => !e.action.startsWith('exec_')).map((e) => `${e.action} ${e.name}`).join(', ')}; ran for ${moved.map((slot) => `${ran(`${fixture.name}.${slot}`)} ms`).join(', ')} before the server removed them`);
+    const stale = moved.map((slot) => `${fixture.name}.${slot}`).sort();
+    assert.deepEqual([...new Set(events.filter((e) => e.action === 'destroy').map((e) => e.name))].sort(), stale, 'the stale containers were removed');
 
+    // Before anything else asks for them: the front door and the LAN reach each moved instance where it moved.
+    const door = await startLoad(url, { concurrency: 1, maxRequests: 12, timeoutMs: 2000 }).stop();
+    assert.equal(door.failed, 0, show(door));
     const now = await seen();
     assert.deepEqual([...now.keys()].sort(), [...beforeCrash.keys()].sort());
     for (const slot of moved) {
       const where = now.get(slot)!;
       assert.notEqual(where.host, victim.name, `${slot} stays where it moved`);
+      const answer = await lan.fetch(`http://${where.ip}:8080/`);
+      assert.ok(answer.ok, `the LAN cannot reach ${slot} at ${where.ip} after ${victim.name} came back: ${answer.body}`);
       const arp = await arpReplies(where.ip);
       assert.equal(arp.received, arp.sent, `${where.ip} answers from one place only: ${JSON.stringify(arp)}`);
       assert.deepEqual(new Set(arp.macs), new Set([where.mac]));
     }
-    const door = await startLoad(url, { concurrency: 1, maxRequests: 12, timeoutMs: 2000 }).stop();
-    assert.equal(door.failed, 0, show(door));
     const status = await hosts();
     assert.equal(status.find((h) => h.name === victim.name)?.health, 'returning', 'it takes no new work until it settles');
   });
