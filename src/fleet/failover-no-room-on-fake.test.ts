@@ -46,6 +46,18 @@ describe('a failover without room waits, and is placed once there is room', () =
     assert.deepEqual(await slots(), [['web-prod-1', 'h1'], ['web-prod-2', 'h2']], 'nothing moved');
   });
 
+  it('a release of the pair while web-prod-2 waits never places it on lost h2: refused with the shortage, nothing changed', async () => {
+    const h1 = p.engines.get('h1')!;
+    const before = await h1.containers.list(['berth.service=web']);
+    await assert.rejects(releaseService(p.context, 'web', 'prod', { door: p.door, timeoutMs: 10_000, image: 'berth/web:v1', force: true }), (error: Error & { kind?: string }) => {
+      assert.equal(error.kind, 'conflict', error.message);
+      assert.match(error.message, /^service web in prod needs room for 1 more instance\(s\) with 1\.5 CPU free; hosts of prod: h1 \(0\.5 CPU free\), h2 \(unreachable: down \(failed over\)\), h3 \(draining\)$/);
+      return true;
+    });
+    assert.deepEqual(await slots(), [['web-prod-1', 'h1'], ['web-prod-2', 'h2']], 'nothing moved');
+    assert.deepEqual(await h1.containers.list(['berth.service=web']), before, 'web-prod-1 untouched');
+  });
+
   it('h3 undrained: the next pass recreates web-prod-2 there, in the front door', async () => {
     await undrainHost(p.context, 'h3');
     const report = await failoverOnce(p.context, options());
