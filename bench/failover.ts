@@ -7,14 +7,15 @@
  * crashes (its link down, its dockerd stopped with its instances) while a load loop runs through the
  * door, and the run measures:
  *  - crash → h1 `down` in `berth hosts`;
- *  - crash → all 20 instances running and healthy (the engine's health check) on h2 and h3, with
- *    the IP and MAC they had;
+ *  - crash → all 20 instances running on h2 and h3 with the IP and MAC they had, each answering
+ *    its health page from the LAN;
  *  - the requests through the door meanwhile, and how many failed.
  * One crash per run (the lab is made afresh each run). Removes everything it made, on failure and
  * on Ctrl-C too. Writes its figures to BENCHMARKS.md.
  * Run: node dist/bench/failover.js [--instances N]
  */
 import { readFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { loadProject } from '../src/config/project.js';
@@ -40,7 +41,18 @@ interface Seen {
   host: string;
   ip: string;
   mac: string;
-  healthy: boolean;
+}
+
+/** Whether the instance answers its health page from this machine (on the LAN) within 2 s. */
+function answers(ip: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = get({ host: ip, port: 8080, path: '/health.html', timeout: 2000, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode === 200));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
 }
 
 async function main(): Promise<void> {
@@ -66,7 +78,7 @@ async function main(): Promise<void> {
         registry: registry.yaml,
         hosts: lab.hosts.map((h) => ({ name: h.name, engine: h.engine, tls: h.tls, address: h.ip })),
         networks: { lan: { mode: 'flat', bridge: lab.bridge, subnet: lab.subnet, gateway: lab.gateway, range: `${lab.address(100)}-${lab.address(199)}`, quarantine: '0s' } },
-        services: { [SERVICE]: { image: 'web', ports: [8080], health: HEALTH, stop_grace: '1s', rollout: { batch_size: 5, max_unavailable: 5, drain: '0s' } } },
+        services: { [SERVICE]: { image: 'web', ports: [8080], health: HEALTH, stop_grace: '1s', rollout: { batch_size: 4, max_unavailable: 4, drain: '0s' } } },
         environments: { [ENV]: { network: 'lan', lb_address: '127.0.0.1', hosts: lab.hosts.map((h) => h.name), services: { [SERVICE]: { replicas: INSTANCES } } } },
         pipeline: [ENV],
       }),
@@ -107,7 +119,7 @@ async function main(): Promise<void> {
           if (c.name !== `${f.name}.${c.labels['berth.instance']}` || c.state !== 'running') continue;
           const state = (await engine.containers.inspect(c.id))!;
           const endpoint = Object.values(state.networks)[0]!;
-          out.set(c.labels['berth.instance']!, { host, ip: endpoint.ip, mac: endpoint.mac.toLowerCase(), healthy: state.health === 'healthy' });
+          out.set(c.labels['berth.instance']!, { host, ip: endpoint.ip, mac: endpoint.mac.toLowerCase() });
         }
       }
       return out;
@@ -130,16 +142,17 @@ async function main(): Promise<void> {
       await until('h1 down', async () => ((JSON.parse(await berth('hosts', '--json')) as { hosts: { name: string; health: string | null }[] }).hosts.find((h) => h.name === 'h1')?.health === 'down' ? true : undefined), 600_000, 250);
       downMs = Date.now() - t0;
     })();
+    // Healthy: its health page answers from the LAN. Not the engine's exec health check: on this loaded machine
+    // the engine's execs took longer than their 1.5 s timeout while the instances answered in tens of ms.
     await until(
-      'every instance healthy on h2 or h3 with its IP and MAC',
+      'every instance on h2 or h3 with its IP and MAC, answering its health page',
       async () => {
         const now = await seen();
-        return [...before].every(([slot, was]) => {
+        const there = [...before].every(([slot, was]) => {
           const x = now.get(slot);
-          return x && x.host !== 'h1' && x.healthy && x.ip === was.ip && x.mac === was.mac;
-        })
-          ? true
-          : undefined;
+          return x && x.host !== 'h1' && x.ip === was.ip && x.mac === was.mac;
+        });
+        return there && (await Promise.all([...before.values()].map((was) => answers(was.ip)))).every(Boolean) ? true : undefined;
       },
       1_800_000,
       250,
@@ -150,7 +163,7 @@ async function main(): Promise<void> {
     const spread = [...(await seen()).values()].reduce<Record<string, number>>((acc, x) => ({ ...acc, [x.host]: (acc[x.host] ?? 0) + 1 }), {});
     const lines = [
       `crash of h1 → h1 down in berth hosts: ${ms(downMs)}`,
-      `crash of h1 → all ${INSTANCES} instances healthy on h2/h3 with their IP and MAC: ${ms(allMs)} (goal < 20 s); spread ${JSON.stringify(spread)}`,
+      `crash of h1 → all ${INSTANCES} instances on h2/h3 with their IP and MAC, answering: ${ms(allMs)} (goal < 20 s); spread ${JSON.stringify(spread)}`,
       `requests through the front door meanwhile: ${result.requests}, failed ${result.failed} (${JSON.stringify(result.kinds)}) over ${ms(result.ms)}`,
     ];
     for (const line of lines) console.log(line);
@@ -166,7 +179,7 @@ async function main(): Promise<void> {
         '| measure | value |',
         '|---|---|',
         `| crash → h1 \`down\` in \`berth hosts\` | ${ms(downMs)} |`,
-        `| crash → all ${INSTANCES} healthy on h2/h3, same IP and MAC (goal < 20 s) | ${ms(allMs)} |`,
+        `| crash → all ${INSTANCES} on h2/h3 with the same IP and MAC, each answering its health page from the LAN (goal < 20 s) | ${ms(allMs)} |`,
         `| requests through the door meanwhile / failed | ${result.requests} / ${result.failed} |`,
         '',
         'No peer ran beside it in this run: Swarm (moby) marks a node down after about 15 s and reschedules without static IPs; Nomad after its heartbeat TTL (10 s + 10 s grace at least); Kubernetes waits 50 s to mark a node and 300 s to evict (issue 23).',
