@@ -61,9 +61,10 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
   const inventory = await gatherInventory(context, service, environment);
   const apiVersions = inventory.apiVersions;
   const saved = new Map((await slotsOf(db, service.name, environment.name)).map((s) => [s.slot, s]));
-  // A slot on a lost host stays placed there (unreachable) until the failover pins it elsewhere (fleet/failover.ts).
+  // A slot on a lost host leaves it in any rollout, as in the failover (fleet/failover.ts): placed elsewhere
+  // when there is room, a conflict naming the shortage before anything changes when not; never launched there.
   const lost = await lostHosts(context);
-  const placer = new SlotPlacer(inventory, service, environment, saved, options);
+  const placer = new SlotPlacer(inventory, service, environment, saved, lost.size === 0 ? options : { ...options, leave: new Set([...(options.leave ?? []), ...lost]) });
   const hostNames = new Set([...environment.hosts, ...[...saved.values()].map((s) => s.host)].filter((h) => !lost.has(h)));
   const lostSlots = new Set(lost.size === 0 ? [] : (await allSlots(db)).filter((s) => lost.has(s.host) && s.network === network.name).map((s) => s.slot));
   const env = serviceEnv(service, environment);

@@ -52,6 +52,8 @@ export interface LabHost {
   stop(): Promise<void>;
   /** Starts its dockerd again with the same flags and data; resolves once it answers over mTLS. */
   start(): Promise<void>;
+  /** Its link to the LAN down (the machine gone from the network, as a pulled cable or a dead NIC) or up again. */
+  link(up: boolean): Promise<void>;
 }
 
 export interface Lab {
@@ -132,6 +134,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       async start() {
         if (!engines.has(host.name)) await start(host);
       },
+      link: (up) => ip(['link', 'set', host.vethOutside, up ? 'up' : 'down']),
     }));
     return {
       id,

@@ -25,9 +25,13 @@ export interface TestServer {
 
 const READY_MS = 60_000;
 
-/** `args`: more options of `berth server` (e.g. `--reconcile-interval 0s`). */
-export async function startTestServer(dir: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<TestServer> {
-  const stateDir = join(dir, 'server-state');
+/**
+ * `args`: more options of `berth server` (e.g. `--reconcile-interval 0s`). `options.stateDir`: the
+ * server's state instead of DIR/server-state, e.g. the project's own, so the server finds the builds
+ * and pushes the in-process commands recorded there.
+ */
+export async function startTestServer(dir: string, env: NodeJS.ProcessEnv, args: string[] = [], options: { stateDir?: string } = {}): Promise<TestServer> {
+  const stateDir = options.stateDir ?? join(dir, 'server-state');
   let child: ChildProcess | undefined;
   let printed = '';
   let port = 0;
