@@ -17,7 +17,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { get } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +30,7 @@ import { BERTH_BIN, berthOn, runBerth, showOutcome, type CliOutcome } from '../t
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { startLoad } from '../testing/load.js';
 import { postgresForFile } from '../testing/postgres.js';
+import { collectEvents } from '../testing/event-stream.js';
 import { startTestServer, type TestServer } from '../testing/server.js';
 import { until } from '../testing/until.js';
 import type { ServerStatus } from './status.js';
@@ -45,21 +45,12 @@ const cluster = postgresForFile();
 /** The `step` events of rollout `id` a server's event stream delivers, collected until `stop`. */
 function stepsOnStream(url: string, token: string): { steps: Map<number, number[]>; stop: () => void } {
   const steps = new Map<number, number[]>();
-  const request = get(`${url}/v1/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
-    let buffer = '';
-    res.setEncoding('utf8').on('data', (chunk: string) => {
-      buffer += chunk;
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = /^event: rollout-progress$/m.test(frame) ? /^data: (.*)$/m.exec(frame)?.[1] : undefined;
-        const event = data ? (JSON.parse(data) as { rollout?: number; type?: string; index?: number }) : undefined;
-        if (event?.type === 'step' && event.rollout !== undefined) steps.set(event.rollout, [...(steps.get(event.rollout) ?? []), event.index!]);
-      }
-    });
+  const stream = collectEvents(url, token, ({ event, data }) => {
+    if (event !== 'rollout-progress') return;
+    const progress = JSON.parse(data) as { rollout?: number; type?: string; index?: number };
+    if (progress.type === 'step' && progress.rollout !== undefined) steps.set(progress.rollout, [...(steps.get(progress.rollout) ?? []), progress.index!]);
   });
-  request.on('error', () => {});
-  return { steps, stop: () => request.destroy() };
+  return { steps, stop: stream.stop };
 }
 
 describe('the leader killed mid-rollout under load, with three server processes and real engines', () => {
