@@ -9,12 +9,14 @@
  * endpoints, the front door holding exactly them, ready, no lock, no rollout left running,
  * and the service answering through its front door.
  *
- * Only three representative kill points run here, where a real engine and a real process
+ * Only two representative kill points run here, where a real engine and a real process
  * matter most: mid-replace (the old container renamed aside, still running and holding the
- * slot's address), mid-create (a container created, never started), and after the start,
- * before the health check passed. Every checkpoint of a release in turn (26 of them), with
- * the same end-state checks, runs on the FakeEngine in rollout/crash-on-fake.test.ts, where
- * the "kill" is a checkpoint that never returns (fault.ts).
+ * slot's address) and after the start, before the health check passed. The third state a
+ * kill leaves on a real engine, mid-create (a container created, never started), is
+ * release/deploy-rollout.int.test.ts's: a deploy and a release resume on the same executor.
+ * Every checkpoint of a release in turn (26 of them), with the same end-state checks, runs on
+ * the FakeEngine in rollout/crash-on-fake.test.ts, where the "kill" is a checkpoint that
+ * never returns (fault.ts).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -49,7 +51,6 @@ const SLOTS = ['web-dev-1', 'web-dev-2', 'web-dev-3'];
  */
 const KILL_POINTS: { n: number; at: string; left: (slot1: string, aside1: string) => string[] }[] = [
   { n: 5, at: 'mid-replace: the old instance renamed aside, still running', left: (_s, aside) => [`${aside}:running`] },
-  { n: 8, at: 'mid-create: the new container created, not started', left: (slot, aside) => [`${aside}:exited`, `${slot}:created`] },
   { n: 9, at: 'started, not yet healthy', left: (slot, aside) => [`${aside}:exited`, `${slot}:running`] },
 ];
 
