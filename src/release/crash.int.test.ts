@@ -1,10 +1,10 @@
 /**
  * Integration: crash safety of rollouts, with a real engine and a real kill. The real `berth`
- * CLI rolls a release out to 3 instances on a flat network behind their HAProxy front door,
+ * CLI rolls a release out to 2 instances on a flat network behind their HAProxy front door,
  * and kills itself (SIGKILL; src/testing/berth-killed-at.ts) at a checkpoint. After the kill,
- * the next command on the service and environment (`berth scale web=3`) must say that it
+ * the next command on the service and environment (`berth scale web=2`) must say that it
  * found the interrupted rollout and resumes it, and leave everything converged: exactly the
- * 3 slots running the release the history says the environment runs, no set-aside or surplus
+ * 2 slots running the release the history says the environment runs, no set-aside or surplus
  * containers, IPAM holding exactly their addresses, Docker's network holding exactly their
  * endpoints, the front door holding exactly them, ready, no lock, no rollout left running,
  * and the service answering through its front door.
@@ -41,9 +41,10 @@ import { assertSlotsHoldTheirAddresses } from '../testing/crash-assertions.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 
 const run = promisify(execFile);
-const SLOTS = ['web-dev-1', 'web-dev-2', 'web-dev-3'];
+/** Two slots: each kill lands in the first one's replacement; the second shows what a kill leaves untouched. */
+const SLOTS = ['web-dev-1', 'web-dev-2'];
 /**
- * Where a release of 3 instances, one at a time, is killed: the n-th checkpoint it passes
+ * Where a release of 2 instances, one at a time, is killed: the n-th checkpoint it passes
  * (the order rollout/crash-on-fake.test.ts lists: step (front-door), step (record-release),
  * step (drain), step (replace), renamed, replace, launch, created, started, healthy, …), and
  * the containers the kill must leave there (so a change in the order fails here instead of
@@ -86,7 +87,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
         services: {
           web: { image: 'web', ports: [8080], health: { http: '/', interval: '2s', timeout: '1s', unhealthy_after: 3 }, rollout: { batch_size: 1, drain: '1s' } },
         },
-        environments: { dev: { network: 'lan', lb_address: '127.0.0.1', services: { web: { replicas: 3 } } } },
+        environments: { dev: { network: 'lan', lb_address: '127.0.0.1', services: { web: { replicas: 2 } } } },
       },
     );
     db = await openStore(stateDir());
@@ -123,7 +124,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
     const release = (await releaseOf(db, 'web', current))!;
     assert.equal(release.imageId, expectedImage, `${label}: dev runs release ${current}, not the one rolled out`);
 
-    // The engine: exactly the 3 slots, running, under their own names, all on that release's image, and the front door.
+    // The engine: exactly the 2 slots, running, under their own names, all on that release's image, and the front door.
     const all = await fixture.engine.containers.summaries([`${RUN_LABELS.project}=${fixture.name}`]);
     assert.deepEqual(
       all.map((c) => c.name).sort(),
@@ -139,7 +140,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
       `${label}: Docker network endpoints`,
     );
 
-    // The front door: exactly the 3 slots at their current addresses, ready.
+    // The front door: exactly the 2 slots at their current addresses, ready.
     const port = await frontDoorPort(db, 'web', 'dev');
     assert.ok(port, `${label}: no front door port recorded`);
     const door = (await recordedDoorStatus(ctx, 'web', 'dev'))!;
@@ -186,7 +187,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
       const expected = [...left(slot1, asideName(fixture.name, SLOTS[0]!)), ...SLOTS.slice(1).map((s) => `${containerName(fixture.name, s)}:running`)];
       assert.deepEqual(containers.sort(), expected.sort(), `kill ${n}: not killed ${at}`);
 
-      const recovered = await berth(['scale', 'web=3', '--env', 'dev']);
+      const recovered = await berth(['scale', 'web=2', '--env', 'dev']);
       assert.equal(recovered.code, 0, `kill ${n} (${at}): recovery failed\n${show(recovered)}`);
       const note = recovered.stdout.split('\n').find((l) => /interrupted/.test(l));
       assert.ok(note, `kill ${n}: the recovery did not say it found the interrupted rollout\n${show(recovered)}`);
