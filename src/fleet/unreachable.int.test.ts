@@ -79,14 +79,14 @@ describe('a fleet with hosts that do not answer', () => {
   });
 
   step('berth ps answers for local and marks each host that did not answer, with its reason; exit 0', async () => {
-    const json = await berth('ps', '--json');
+    // Each waits on the hung engine for its timeout: the two run side by side.
+    const [json, text] = await Promise.all([berth('ps', '--json'), berth('ps')]);
     assert.equal(json.code, 0, json.stderr);
     const ps = JSON.parse(json.stdout) as Ps;
     assert.deepEqual(ps.instances.map((i) => [i.slot, i.host, i.id, i.state]), before1.map((i) => [i.slot, 'local', i.id, 'running']));
     assert.deepEqual(ps.unreachable.map((u) => [u.host, u.engine]), [['gone', `unix://${goneSocket()}`], ['hung', `unix://${hungSocket()}`]]);
     assert.match(ps.unreachable[0]!.error, /ENOENT/);
     assert.match(ps.unreachable[1]!.error, /hung\.sock did not answer within 5 s/);
-    const text = await berth('ps');
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, new RegExp(`^${service}-prod-1 +prod +local .* running`, 'm'));
     assert.match(text.stdout, /^host gone unreachable: the engine at unix:\/\/.*gone\.sock .*\(ENOENT\)/m);
@@ -110,16 +110,17 @@ describe('a fleet with hosts that do not answer', () => {
     assert.match(deploy.stderr, /^error \(unavailable\): host hung is unreachable; the deploy of .* to prod needs it, so nothing was changed/m);
     assert.match(deploy.stderr, /hung \(unix:\/\/.*hung\.sock\): .*did not answer within 5 s/);
     assert.doesNotMatch(deploy.stderr, /gone/);
-    const after1 = (JSON.parse((await berth('ps', '--json')).stdout) as Ps).instances;
+    const [ps, historyOut] = await Promise.all([berth('ps', '--json'), berth('history', service, '--json')]);
+    const after1 = (JSON.parse(ps.stdout) as Ps).instances;
     assert.deepEqual(after1.map((i) => [i.slot, i.id, i.state]), before1.map((i) => [i.slot, i.id, 'running']));
-    const history = JSON.parse((await berth('history', service, '--json')).stdout) as { rollouts: unknown[] };
+    const history = JSON.parse(historyOut.stdout) as { rollouts: unknown[] };
     assert.equal(history.rollouts.length, 1, 'the failed deploy journaled no rollout');
   });
 
   step('logs of the instances on local work; a restart, which needs every host of prod, fails naming hung', async () => {
-    const logs = await berth('logs', service, '--env', 'prod', '--tail', '5');
+    // logs reads only local: it runs beside the restart, which waits on the hung engine.
+    const [logs, restart] = await Promise.all([berth('logs', service, '--env', 'prod', '--tail', '5'), berth('restart', service, '--env', 'prod')]);
     assert.equal(logs.code, 0, logs.stderr);
-    const restart = await berth('restart', service, '--env', 'prod');
     assert.equal(restart.code, 5, restart.stdout + restart.stderr);
     assert.match(restart.stderr, new RegExp(`host hung is unreachable; the restart of ${service} in prod needs it, so nothing was changed`));
     const after1 = (JSON.parse((await berth('ps', '--json')).stdout) as Ps).instances;
