@@ -12,6 +12,7 @@
  *   node scripts/test.mjs --int        the integration files only
  *   node scripts/test.mjs --build      first `npm run build` when dist/ is older than the sources
  *   node scripts/test.mjs --timings F  also write every file's time to F
+ *   node scripts/test.mjs --int-jobs N how many isolated integration files run at once (default INT_JOBS)
  *   node scripts/test.mjs PATTERN…     only files whose path contains a PATTERN
  *
  * Ctrl-C (or SIGTERM) starts no new file and passes the signal to the running
@@ -62,20 +63,23 @@ const flag = (name) => {
   if (at >= 0) args.splice(at, 1);
   return at >= 0;
 };
-const option = (name) => {
+const option = (name, example) => {
   const at = args.indexOf(name);
   if (at < 0) return undefined;
   const value = args[at + 1];
-  if (value === undefined || value.startsWith('--')) die(`${name} needs a file name, e.g. ${name} /tmp/timings.txt`);
+  if (value === undefined || value.startsWith('--')) die(`${name} needs a value, e.g. ${name} ${example}`);
   args.splice(at, 2);
   return value;
 };
 const onlyUnit = flag('--unit');
 const onlyInt = flag('--int');
 const build = flag('--build');
-const timingsFile = option('--timings');
+const timingsFile = option('--timings', '/tmp/timings.txt');
+const intJobsText = option('--int-jobs', '2');
+const intJobs = intJobsText === undefined ? INT_JOBS : Number(intJobsText);
+if (!Number.isInteger(intJobs) || intJobs < 1) die(`--int-jobs needs a whole number of 1 or more, e.g. --int-jobs 2 (got "${intJobsText}")`);
 const unknown = args.find((a) => a.startsWith('--'));
-if (unknown) die(`unknown option ${unknown} (known: --unit, --int, --build, --timings FILE, and path patterns)`);
+if (unknown) die(`unknown option ${unknown} (known: --unit, --int, --build, --timings FILE, --int-jobs N, and path patterns)`);
 const patterns = args;
 
 function die(message) {
@@ -133,7 +137,7 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 const doorImage = integration.length > 0 ? prepareDoorImage() : undefined;
 await runAll(unit, () => UNIT_JOBS);
 await doorImage;
-await runAll(integration, (file) => (ALONE[sourceOf(file)] ? 1 : INT_JOBS), (file) => Boolean(ALONE[sourceOf(file)]));
+await runAll(integration, (file) => (ALONE[sourceOf(file)] ? 1 : intJobs), (file) => Boolean(ALONE[sourceOf(file)]));
 report();
 
 /**
