@@ -69,7 +69,8 @@ describe('stored secrets deployed into instances', () => {
         },
       },
       {
-        services: { web: { image: 'web', ports: [8080], health: { http: '/', interval: '2s' }, secrets: { DB_PASSWORD: 'stored' } } },
+        // A start period, as a user would set: on a busy machine busybox httpd took longer than three probes (6 s) to listen.
+        services: { web: { image: 'web', ports: [8080], health: { http: '/', interval: '2s', start_period: '20s' }, secrets: { DB_PASSWORD: 'stored' } } },
         environments: { dev: { network: 'nat' }, production: { network: 'nat' } },
       },
     );
