@@ -1,0 +1,96 @@
+/** keepalived's container placed beside an environment's doors on two door hosts (FakeEngines): made, kept, reloaded, removed. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { extract } from 'tar-stream';
+import { FakeEngine } from '../testing/fake-engine.js';
+import { doorCreateBody } from './door-container.js';
+import type { DoorMember } from './front-door.js';
+import { VRRP_CHECK } from './keepalived-config.js';
+import { settleVrrp, type VrrpPlace } from './vrrp.js';
+
+const IMAGE = 'berth/berth-door:0123456789ab';
+const NAME = 'berth-vrrp-shop-production';
+
+async function fileIn(engine: FakeEngine, container: string, path: string): Promise<string> {
+  const unpack = extract();
+  unpack.end(await engine.containers.getArchive(container, path));
+  let text = '';
+  for await (const entry of unpack) for await (const chunk of entry) text += (chunk as Buffer).toString('utf8');
+  return text;
+}
+
+function pair(): { engines: FakeEngine[]; place: VrrpPlace; reloads: string[] } {
+  const engines = [new FakeEngine({ endpoint: 'fake://lb1' }), new FakeEngine({ endpoint: 'fake://lb2' })];
+  const reloads: string[] = [];
+  engines.forEach((engine, i) => {
+    engine.images.add({ tags: [IMAGE] });
+    engine.containers.scriptExec((c, cmd) => {
+      if (cmd.join(' ') !== '/usr/local/bin/berth-door-vrrp reload') return undefined;
+      reloads.push(`lb${i + 1}:${c.name}`);
+      return { exitCode: 0, output: '' };
+    });
+  });
+  const members: DoorMember[] = engines.map((engine, i) => ({ host: `lb${i + 1}`, engine, local: false, address: `10.88.0.1${i + 1}` }));
+  const place: VrrpPlace = { project: 'shop', environment: 'production', address: '10.88.0.250', doorIds: ['production-web', 'production-api'], members, image: async () => IMAGE };
+  return { engines, place, reloads };
+}
+
+async function addDoor(engine: FakeEngine, id: string, port: number): Promise<string> {
+  const door = await engine.containers.create(doorCreateBody({ project: 'shop', spec: { id, bind: { address: '0.0.0.0', port } }, image: IMAGE, vrrp: true }));
+  await engine.containers.start(door);
+  return door;
+}
+
+describe('keepalived beside the doors of an environment (FakeEngines)', () => {
+  it('nothing while the environment has no door on a host', async () => {
+    const { engines, place } = pair();
+    assert.deepEqual([...(await settleVrrp(place))], [['lb1', 'none'], ['lb2', 'none']]);
+    assert.equal(await engines[0]!.containers.inspect(NAME), undefined);
+  });
+
+  it("one container per host, running with that member's configuration: its own address, the other as peer, the doors there checked", async () => {
+    const { engines, place } = pair();
+    for (const e of engines) await addDoor(e, 'production-web', 8080);
+    assert.deepEqual([...(await settleVrrp(place))], [['lb1', 'create'], ['lb2', 'create']]);
+    for (const [i, engine] of engines.entries()) {
+      const state = await engine.containers.inspect(NAME);
+      assert.equal(state?.running, true);
+      assert.equal(state?.labels['berth.vrrp'], 'production');
+      const conf = await fileIn(engine, NAME, '/etc/berth-door/keepalived.conf');
+      assert.match(conf, new RegExp(`unicast_src_ip 10\\.88\\.0\\.1${i + 1}\\n`));
+      assert.match(conf, new RegExp(`unicast_peer \\{\\n    10\\.88\\.0\\.1${2 - i}\\n`));
+      assert.ok(conf.includes(`script "${VRRP_CHECK} 127.0.0.1:8080"`), conf);
+      assert.equal(await fileIn(engine, NAME, '/etc/berth-door/vrrp.env'), `BERTH_VIP=10.88.0.250\nBERTH_SELF=10.88.0.1${i + 1}\n`);
+    }
+  });
+
+  it('kept as it is when nothing changed; a second door of the environment reloads it in place; another image replaces it', async () => {
+    const { engines, place, reloads } = pair();
+    for (const e of engines) await addDoor(e, 'production-web', 8080);
+    await settleVrrp(place);
+    const first = (await engines[0]!.containers.inspect(NAME))!.id;
+    assert.deepEqual([...(await settleVrrp(place))], [['lb1', 'keep'], ['lb2', 'keep']]);
+    for (const e of engines) await addDoor(e, 'production-api', 8081);
+    await addDoor(engines[0]!, 'staging-web', 9000);
+    assert.deepEqual([...(await settleVrrp(place))], [['lb1', 'reload'], ['lb2', 'reload']]);
+    assert.deepEqual(reloads.sort(), [`lb1:${NAME}`, `lb2:${NAME}`]);
+    assert.equal((await engines[0]!.containers.inspect(NAME))!.id, first, 'the same container: the address stays where it is');
+    assert.ok((await fileIn(engines[0]!, NAME, '/etc/berth-door/keepalived.conf')).includes(`script "${VRRP_CHECK} 127.0.0.1:8080 127.0.0.1:8081"`));
+    engines[0]!.images.add({ tags: ['berth/berth-door:fedcba987654'] });
+    assert.deepEqual([...(await settleVrrp({ ...place, image: async (m) => (m.host === 'lb1' ? 'berth/berth-door:fedcba987654' : IMAGE) }))], [['lb1', 'replace'], ['lb2', 'keep']]);
+    assert.notEqual((await engines[0]!.containers.inspect(NAME))!.id, first);
+    assert.equal((await engines[0]!.containers.inspect(NAME))!.running, true);
+  });
+
+  it("goes with the environment's last door on a host, and a reload that keepalived refuses is an error naming the host", async () => {
+    const { engines, place } = pair();
+    const doors = await Promise.all(engines.map((e) => addDoor(e, 'production-web', 8080)));
+    await settleVrrp(place);
+    await engines[1]!.containers.remove(doors[1]!);
+    assert.deepEqual([...(await settleVrrp(place))], [['lb1', 'keep'], ['lb2', 'remove']]);
+    assert.equal(await engines[1]!.containers.inspect(NAME), undefined);
+    engines[0]!.containers.scriptExec(() => ({ exitCode: 1, output: 'kill: No such process\n' }));
+    await addDoor(engines[0]!, 'production-api', 8081);
+    await assert.rejects(settleVrrp(place), /keepalived in berth-vrrp-shop-production on lb1 did not take its new configuration/);
+  });
+});
