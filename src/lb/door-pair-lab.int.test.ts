@@ -74,6 +74,8 @@ describe('a door pair on the lab: the member that holds the shared address crash
   let place: DoorPlace;
   let spec: FrontDoorSpec;
   let shared: string;
+  /** Requests the service answered: the load's progress as this process sees it. */
+  let served = 0;
   const engines = new Map<string, Engine>();
 
   before(async () => {
@@ -81,7 +83,10 @@ describe('a door pair on the lab: the member that holds the shared address crash
     lab = await startLab({ hosts: 2, dir: owned.dir });
     lan = await lab.lanHost();
     shared = lab.address(200);
-    backend = createServer((_req, res) => res.end('served'));
+    backend = createServer((_req, res) => {
+      served++;
+      res.end('served');
+    });
     await new Promise<void>((resolve) => backend.listen(0, lab.hostIp, resolve));
     const members: DoorMember[] = lab.hosts.map((h) => {
       const engine = connectEngine({ DOCKER_HOST: `unix://${h.socket}` });
@@ -101,8 +106,11 @@ describe('a door pair on the lab: the member that holds the shared address crash
     backend?.closeAllConnections();
     backend?.close();
     for (const e of engines.values()) await e.close().catch(() => {});
-    await lab?.dispose();
-    await owned?.cleanup();
+    try {
+      await lab?.dispose();
+    } finally {
+      await owned?.cleanup();
+    }
   });
 
   it('one member takes the address and serves through it; when it crashes the other takes it and serves', async () => {
@@ -121,14 +129,16 @@ describe('a door pair on the lab: the member that holds the shared address crash
     assert.deepEqual(status.members.map((m) => [m.host, m.role]).sort(), lab.hosts.map((h) => [h.name, h === holder ? 'MASTER' : 'BACKUP']).sort());
 
     const stop = join(owned.dir, 'stop-load');
-    const load = lan.exec(['node', '-e', LOAD, url, stop]);
-    await new Promise((w) => setTimeout(w, 3000));
+    const load = lan.exec([process.execPath, '-e', LOAD, url, stop]);
+    const start = served;
+    await until('the load gets answers through the shared address', async () => (served >= start + 20 ? true : undefined));
     const crashedAt = Date.now();
     await holder.link(false);
     const stopped = holder.stop();
     await until(`${other.name} takes ${shared}`, async () => ((await holds(other, shared)) ? true : undefined), 60_000, 50);
     const takenAt = Date.now();
-    await new Promise((w) => setTimeout(w, 5000));
+    const taken = served;
+    await until('the load gets answers through the other member', async () => (served >= taken + 50 ? true : undefined));
     writeFileSync(stop, '');
     const outcome = await load;
     await stopped;
