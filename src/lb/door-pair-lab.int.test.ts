@@ -98,7 +98,7 @@ describe('a door pair on the lab: the member that holds the shared address crash
     const images = new Map(await Promise.all(members.map(async (m) => [m.host, await ensureSystemImage(DOOR_IMAGE, { engine: m.engine, db, env: process.env })] as const)).finally(() => closeStore(db)));
     const image = async (m: DoorMember) => images.get(m.host)!;
     const vrrp = { project: owned.name, environment: ENV, address: shared, doorIds: [`${ENV}-web`], members, image };
-    place = { project: owned.name, members, image, vrrp: { address: shared, settle: () => settleVrrp(vrrp) } };
+    place = { project: owned.name, members, image, vrrp: { address: shared, container: vrrpContainerName(owned.name, ENV), settle: () => settleVrrp(vrrp) } };
     spec = { id: `${ENV}-web`, bind: { address: '0.0.0.0', port: PORT }, servers: [{ name: 'web-1', address: lab.hostIp, port: (backend.address() as AddressInfo).port, weight: 100, state: 'ready' }] };
   });
 

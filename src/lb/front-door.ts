@@ -43,6 +43,8 @@ export interface DoorPlace {
 /** The address the members share, and keepalived beside the doors (one container per environment and host, lb/vrrp.ts). */
 export interface DoorVrrp {
   address: string;
+  /** keepalived's container on each member (lb/vrrp-container.ts). */
+  container: string;
   /** Makes keepalived on every member check the environment's doors there: after a door is made, changed or removed. */
   settle(): Promise<unknown>;
 }
@@ -200,8 +202,9 @@ async function memberStatus(member: DoorMember, name: string, vrrp: DoorVrrp | u
   } catch (error) {
     return { ...base, state: 'unknown', problem: isBerthError(error) ? error.message : String(error) };
   }
-  if (!state) return base;
-  const running = { ...base, state: state.running ? 'running' : state.status };
+  const keepalived = vrrp ? await keepalivedState(member, vrrp.container) : undefined;
+  if (!state) return keepalived === undefined ? base : { ...base, keepalived };
+  const running = { ...base, state: state.running ? 'running' : state.status, ...(keepalived !== undefined ? { keepalived } : {}) };
   if (!state.running) return vrrp ? { ...running, role: 'BACKUP' } : running;
   try {
     const runtime = memberRuntime(member, name);
@@ -209,6 +212,22 @@ async function memberStatus(member: DoorMember, name: string, vrrp: DoorVrrp | u
     return { ...running, role, ...snapshot };
   } catch (error) {
     return { ...running, problem: isBerthError(error) ? error.message : String(error) };
+  }
+}
+
+/** The member's door runs, and keepalived beside it where the door has a shared address. */
+export function memberRuns(member: Pick<DoorMemberStatus, 'state' | 'keepalived'>): boolean {
+  return member.state === 'running' && (member.keepalived === undefined || member.keepalived === 'running');
+}
+
+/** running, restarting, exited…, or missing; undefined when the host does not answer (the door's own state says so). */
+async function keepalivedState(member: DoorMember, container: string): Promise<string | undefined> {
+  try {
+    const state = await member.engine.containers.inspect(container);
+    if (!state) return 'missing';
+    return state.running ? 'running' : state.status;
+  } catch {
+    return undefined;
   }
 }
 

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { extract } from 'tar-stream';
 import { FakeEngine } from '../testing/fake-engine.js';
 import { doorCreateBody } from './door-container.js';
-import type { DoorMember } from './front-door.js';
+import { frontDoorStatus, memberRuns, type DoorMember, type DoorPlace } from './front-door.js';
 import { VRRP_CHECK } from './keepalived-config.js';
 import { settleVrrp, type VrrpPlace } from './vrrp.js';
 
@@ -92,5 +92,23 @@ describe('keepalived beside the doors of an environment (FakeEngines)', () => {
     engines[0]!.containers.scriptExec(() => ({ exitCode: 1, output: 'kill: No such process\n' }));
     await addDoor(engines[0]!, 'production-api', 8081);
     await assert.rejects(settleVrrp(place), /keepalived in berth-vrrp-shop-production on lb1 did not take its new configuration/);
+  });
+});
+
+describe("keepalived in a door's status (FakeEngines)", () => {
+  it('each member shows its keepalived; a member whose keepalived is missing or stopped does not count as running', async () => {
+    const { engines, place } = pair();
+    const door: DoorPlace = { project: 'shop', members: [...place.members], image: place.image, vrrp: { address: place.address, container: NAME, settle: () => settleVrrp(place) } };
+    const status = await frontDoorStatus({ id: 'production-web', bind: { address: '0.0.0.0', port: 8080 } }, door);
+    assert.deepEqual(status.address, '10.88.0.250:8080');
+    assert.deepEqual(status.members.map((m) => [m.host, m.state, m.keepalived]), [['lb1', 'missing', 'missing'], ['lb2', 'missing', 'missing']]);
+    for (const e of engines) await addDoor(e, 'production-web', 8080);
+    await settleVrrp(place);
+    await engines[1]!.containers.stop(NAME);
+    const seen = await Promise.all(engines.map(async (e) => ({ state: 'running', keepalived: (await e.containers.inspect(NAME))!.running ? 'running' : 'exited' })));
+    assert.deepEqual(seen.map(memberRuns), [true, false]);
+    assert.equal(memberRuns({ state: 'running' }), true, 'a door without a shared address has no keepalived');
+    assert.equal(memberRuns({ state: 'exited', keepalived: 'running' }), false);
+    assert.deepEqual([...(await settleVrrp(place))], [['lb1', 'keep'], ['lb2', 'replace']], 'the next door change restores it');
   });
 });

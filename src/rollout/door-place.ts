@@ -9,6 +9,7 @@ import type { EnvironmentSpec } from '../config/model.js';
 import { DOOR_IMAGE } from '../lb/door-image.js';
 import type { DoorMember, DoorPlace } from '../lb/front-door.js';
 import { settleVrrp } from '../lb/vrrp.js';
+import { vrrpContainerName } from '../lb/vrrp-container.js';
 import { ensureSystemImage } from '../imaging/system-image.js';
 import type { RunContext } from '../runtime/context.js';
 
@@ -25,7 +26,7 @@ export function doorPlaceOf(run: RunContext, environment: EnvironmentSpec): Door
   const shared = environment.frontDoor?.address;
   if (shared === undefined) return { project: run.project.name, members, image };
   const vrrp = { project: run.project.name, environment: environment.name, address: shared, doorIds: [...run.project.services.keys()].map((service) => doorId(service, environment.name)), members, image };
-  return { project: run.project.name, members, image, vrrp: { address: shared, settle: () => settleVrrp(vrrp) } };
+  return { project: run.project.name, members, image, vrrp: { address: shared, container: vrrpContainerName(run.project.name, environment.name), settle: () => settleVrrp(vrrp) } };
 }
 
 /** environment-service: the door's name in messages and in its container's name. */
