@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { extract } from 'tar-stream';
+import { conflict, unavailable } from '../errors.js';
 import { FakeEngine } from '../testing/fake-engine.js';
 import { doorCreateBody } from './door-container.js';
 import { frontDoorStatus, memberRuns, type DoorMember, type DoorPlace } from './front-door.js';
@@ -80,6 +81,25 @@ describe('keepalived beside the doors of an environment (FakeEngines)', () => {
     assert.deepEqual([...(await settleVrrp({ ...place, image: async (m) => (m.host === 'lb1' ? 'berth/berth-door:fedcba987654' : IMAGE) }))], [['lb1', 'replace'], ['lb2', 'keep']]);
     assert.notEqual((await engines[0]!.containers.inspect(NAME))!.id, first);
     assert.equal((await engines[0]!.containers.inspect(NAME))!.running, true);
+  });
+
+  it('two rollouts settling at once in one process take turns: one keepalived per host, made once', async () => {
+    const { engines, place } = pair();
+    for (const e of engines) await addDoor(e, 'production-web', 8080);
+    const both = await Promise.all([settleVrrp(place), settleVrrp(place)]);
+    for (const host of ['lb1', 'lb2']) assert.deepEqual(both.map((m) => m.get(host)).sort(), ['create', 'keep']);
+    for (const e of engines) assert.equal((await e.containers.list(['berth.vrrp=production'])).length, 1);
+  });
+
+  it('a create refused as a conflict (another process made it meanwhile) is looked at again; another failure is not', async () => {
+    const { engines, place } = pair();
+    for (const e of engines) await addDoor(e, 'production-web', 8080);
+    engines[0]!.containers.failCreate((body) => body.name === NAME, conflict(`create container ${NAME}: the name is in use`));
+    assert.deepEqual([...(await settleVrrp(place))], [['lb1', 'create'], ['lb2', 'create']]);
+    assert.equal((await engines[0]!.containers.inspect(NAME))?.running, true);
+    await engines[1]!.containers.remove(NAME);
+    engines[1]!.containers.failCreate((body) => body.name === NAME, unavailable('the engine did not answer'));
+    await assert.rejects(settleVrrp(place), /the engine did not answer/);
   });
 
   it("goes with the environment's last door on a host, and a reload that keepalived refuses is an error naming the host", async () => {

@@ -27,16 +27,41 @@ export interface VrrpPlace {
 
 /** What was done on each host, by host. */
 export async function settleVrrp(place: VrrpPlace): Promise<Map<string, VrrpAction>> {
-  const doorIds = new Set(place.doorIds);
-  const seen = await Promise.all(place.members.map((m) => doorsOn(m, place.project)));
-  const actions = await Promise.all(
-    place.members.map(async (member, i) => {
-      const doors = doorsToCheck(seen[i]!, doorIds);
-      const files = doors.length === 0 ? undefined : vrrpFiles({ project: place.project, environment: place.environment, address: place.address, members: place.members.map(memberAddress), doors }).get(member.host)!;
-      return [member.host, await settleMember(place, member, files)] as const;
-    }),
-  );
+  const actions = await Promise.all(place.members.map(async (member) => [member.host, await settleOn(place, member)] as const));
   return new Map(actions);
+}
+
+/** Settles in this process, one at a time per engine and container: each chain's tail. */
+const settling = new Map<string, Promise<unknown>>();
+
+/**
+ * The member's keepalived after a look at the environment's doors on its host. Rollouts of two services of one
+ * environment may settle it at once: in one process they take turns (a container just made would look stopped
+ * to the other, which would replace it); across processes, the one whose create finds the name taken looks again.
+ */
+function settleOn(place: VrrpPlace, member: DoorMember): Promise<VrrpAction> {
+  const key = `${member.engine.endpoint} ${vrrpContainerName(place.project, place.environment)}`;
+  const next = (settling.get(key) ?? Promise.resolve()).then(
+    () => settleNow(place, member),
+    () => settleNow(place, member),
+  );
+  const tail = next.catch(() => {});
+  settling.set(key, tail);
+  void tail.then(() => {
+    if (settling.get(key) === tail) settling.delete(key);
+  });
+  return next;
+}
+
+async function settleNow(place: VrrpPlace, member: DoorMember, again = true): Promise<VrrpAction> {
+  const doors = doorsToCheck(await doorsOn(member, place.project), new Set(place.doorIds));
+  const files = doors.length === 0 ? undefined : vrrpFiles({ project: place.project, environment: place.environment, address: place.address, members: place.members.map(memberAddress), doors }).get(member.host)!;
+  try {
+    return await settleMember(place, member, files);
+  } catch (error) {
+    if (again && isBerthError(error) && error.kind === 'conflict') return settleNow(place, member, false);
+    throw error;
+  }
 }
 
 async function settleMember(place: VrrpPlace, member: DoorMember, files: VrrpMemberFiles | undefined): Promise<VrrpAction> {
