@@ -126,7 +126,7 @@ describe('a door pair on the lab: the member that holds the shared address crash
     assert.equal((await lan.fetch(url, 5)).body, 'served');
     const status = await frontDoorStatus(spec, place);
     assert.equal(status.address, `${shared}:${PORT}`);
-    assert.deepEqual(status.members.map((m) => [m.host, m.role]).sort(), lab.hosts.map((h) => [h.name, h === holder ? 'MASTER' : 'BACKUP']).sort());
+    assert.deepEqual(status.members.map((m) => [m.host, m.state, m.role, m.keepalived]).sort(), lab.hosts.map((h) => [h.name, 'running', h === holder ? 'MASTER' : 'BACKUP', 'running']).sort());
 
     const stop = join(owned.dir, 'stop-load');
     const load = lan.exec([process.execPath, '-e', LOAD, url, stop]);
@@ -151,6 +151,8 @@ describe('a door pair on the lab: the member that holds the shared address crash
     assert.ok(firstSuccess, 'a request succeeded after the crash');
     const afterFirst = requests.filter(([start]) => start >= firstSuccess[0]);
     assert.ok(afterFirst.every(([, , ok]) => ok), `after the first success every request succeeded (${afterFirst.filter(([, , ok]) => !ok).length} of ${afterFirst.length} failed)`);
+    const afterStatus = await frontDoorStatus(spec, place);
+    assert.deepEqual(afterStatus.members.map((m) => [m.host, m.state, m.role]).sort(), lab.hosts.map((h) => [h.name, h === holder ? 'unknown' : 'running', h === holder ? '' : 'MASTER']).sort());
     const failed = requests.filter(([, , ok]) => !ok).length;
     console.log(
       `# door pair takeover: ${requests.length} requests, ${failed} failed (all between the crash and the first success); ` +
