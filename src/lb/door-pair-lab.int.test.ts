@@ -20,6 +20,7 @@ import { ensureSystemImage } from '../imaging/system-image.js';
 import { closeStore, openStore } from '../store/db.js';
 import { claimTestDir, type TestDir } from '../testing/fixture.js';
 import { startLab, type Lab, type LabHost, type LanHost } from '../testing/lab.js';
+import { takeoverFigures, type TimedRequest } from '../testing/takeover.js';
 import { until } from '../testing/until.js';
 import { DOOR_IMAGE } from './door-image.js';
 import { ensureFrontDoor, frontDoorStatus, type DoorMember, type DoorPlace } from './front-door.js';
@@ -130,10 +131,11 @@ describe('a door pair on the lab: the member that holds the shared address crash
 
     const stop = join(owned.dir, 'stop-load');
     const load = lan.exec([process.execPath, '-e', LOAD, url, stop]);
-    const start = served;
-    await until('the load gets answers through the shared address', async () => (served >= start + 20 ? true : undefined));
-    const crashedAt = Date.now();
+    const servedBefore = served;
+    await until('the load gets answers through the shared address', async () => (served >= servedBefore + 20 ? true : undefined));
+    const began = Date.now();
     await holder.link(false);
+    const done = Date.now();
     const stopped = holder.stop();
     await until(`${other.name} takes ${shared}`, async () => ((await holds(other, shared)) ? true : undefined), 60_000, 50);
     const takenAt = Date.now();
@@ -143,21 +145,19 @@ describe('a door pair on the lab: the member that holds the shared address crash
     const outcome = await load;
     await stopped;
     assert.equal(outcome.exitCode, 0, outcome.stderr);
-    const requests = JSON.parse(outcome.stdout) as [number, number, boolean][];
-    const before = requests.filter(([start]) => start < crashedAt);
-    const afterCrash = requests.filter(([start]) => start >= crashedAt);
-    const firstSuccess = afterCrash.find(([, , ok]) => ok);
-    assert.ok(before.length > 0 && before.every(([, , ok]) => ok), `every request before the crash succeeded (${before.filter(([, , ok]) => !ok).length} of ${before.length} failed)`);
-    assert.ok(firstSuccess, 'a request succeeded after the crash');
-    const afterFirst = requests.filter(([start]) => start >= firstSuccess[0]);
-    assert.ok(afterFirst.every(([, , ok]) => ok), `after the first success every request succeeded (${afterFirst.filter(([, , ok]) => !ok).length} of ${afterFirst.length} failed)`);
+    const requests = JSON.parse(outcome.stdout) as TimedRequest[];
+    const figures = takeoverFigures(requests, { began, done });
+    // The whole timeline, relative to the crash, in case an assertion below fails.
+    const timeline = requests.map(([start, end, ok]) => `${start - done}..${end - done}${ok ? '' : ' failed'}`).join(', ');
+    assert.ok(figures.before.sent > 0 && figures.before.failed === 0, `every request that ended before the crash succeeded: ${JSON.stringify(figures)}; ${timeline}`);
+    assert.ok(figures.firstSuccessMs !== undefined, `a request started after the crash succeeded: ${timeline}`);
+    assert.equal(figures.failedAfterFirstSuccess, 0, `after the first success every request succeeded: ${timeline}`);
     const afterStatus = await frontDoorStatus(spec, place);
     assert.deepEqual(afterStatus.members.map((m) => [m.host, m.state, m.role]).sort(), lab.hosts.map((h) => [h.name, h === holder ? 'unknown' : 'running', h === holder ? '' : 'MASTER']).sort());
-    const failed = requests.filter(([, , ok]) => !ok).length;
     console.log(
-      `# door pair takeover: ${requests.length} requests, ${failed} failed (all between the crash and the first success); ` +
-        `first success ${firstSuccess[1] - crashedAt} ms after the crash; ${other.name} held the address ${takenAt - crashedAt} ms after (seen by polling); ` +
-        `${afterFirst.length} requests after, none failed`,
+      `# door pair takeover: ${requests.length} requests; before the crash ${figures.before.sent} (${figures.before.failed} failed), ` +
+        `in flight at it ${figures.during.sent} (${figures.during.failed} failed), after it ${figures.after.sent} (${figures.after.failed} failed, all before the first success); ` +
+        `first success ${figures.firstSuccessMs} ms after the link went down; ${other.name} held the address ${takenAt - done} ms after (seen by polling)`,
     );
   });
 });
