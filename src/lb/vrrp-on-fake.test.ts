@@ -91,6 +91,30 @@ describe('keepalived beside the doors of an environment (FakeEngines)', () => {
     for (const e of engines) assert.equal((await e.containers.list(['berth.vrrp=production'])).length, 1);
   });
 
+  it('a new door image replaces the running keepalived of one member at a time, never both stopped at once', async () => {
+    const { engines, place } = pair();
+    for (const e of engines) await addDoor(e, 'production-web', 8080);
+    await settleVrrp(place);
+    const order: string[] = [];
+    for (const [i, e] of engines.entries()) {
+      e.images.add({ tags: ['berth/berth-door:fedcba987654'] });
+      const { stop, start } = e.containers;
+      e.containers.stop = async (id, seconds) => {
+        order.push(`stop lb${i + 1}`);
+        await stop.call(e.containers, id, seconds);
+      };
+      e.containers.start = async (id) => {
+        await start.call(e.containers, id);
+        order.push(`start lb${i + 1}`);
+      };
+    }
+    assert.deepEqual([...(await settleVrrp({ ...place, image: async () => 'berth/berth-door:fedcba987654' }))], [['lb1', 'replace'], ['lb2', 'replace']]);
+    assert.equal(order.length, 4);
+    const [first, second] = [order[0]!.split(' ')[1], order[2]!.split(' ')[1]];
+    assert.notEqual(first, second);
+    assert.deepEqual(order, [`stop ${first}`, `start ${first}`, `stop ${second}`, `start ${second}`], 'one member stopped and started again before the other stopped');
+  });
+
   it('a create refused as a conflict (another process made it meanwhile) is looked at again; another failure is not', async () => {
     const { engines, place } = pair();
     for (const e of engines) await addDoor(e, 'production-web', 8080);

@@ -27,9 +27,19 @@ export interface VrrpPlace {
 
 /** What was done on each host, by host. */
 export async function settleVrrp(place: VrrpPlace): Promise<Map<string, VrrpAction>> {
-  const actions = await Promise.all(place.members.map(async (member) => [member.host, await settleOn(place, member)] as const));
+  // A running keepalived is replaced (a new door image) on one member at a time: the one stopping hands the
+  // address to a peer that still runs, never to nobody.
+  let replacing: Promise<unknown> = Promise.resolve();
+  const oneAtATime: OneAtATime = (work) => {
+    const next = replacing.then(work);
+    replacing = next.catch(() => {});
+    return next;
+  };
+  const actions = await Promise.all(place.members.map(async (member) => [member.host, await settleOn(place, member, oneAtATime)] as const));
   return new Map(actions);
 }
+
+type OneAtATime = <T>(work: () => Promise<T>) => Promise<T>;
 
 /** Settles in this process, one at a time per engine and container: each chain's tail. */
 const settling = new Map<string, Promise<unknown>>();
@@ -39,11 +49,11 @@ const settling = new Map<string, Promise<unknown>>();
  * environment may settle it at once: in one process they take turns (a container just made would look stopped
  * to the other, which would replace it); across processes, the one whose create finds the name taken looks again.
  */
-function settleOn(place: VrrpPlace, member: DoorMember): Promise<VrrpAction> {
+function settleOn(place: VrrpPlace, member: DoorMember, oneAtATime: OneAtATime): Promise<VrrpAction> {
   const key = `${member.engine.endpoint} ${vrrpContainerName(place.project, place.environment)}`;
   const next = (settling.get(key) ?? Promise.resolve()).then(
-    () => settleNow(place, member),
-    () => settleNow(place, member),
+    () => settleNow(place, member, oneAtATime),
+    () => settleNow(place, member, oneAtATime),
   );
   const tail = next.catch(() => {});
   settling.set(key, tail);
@@ -53,23 +63,28 @@ function settleOn(place: VrrpPlace, member: DoorMember): Promise<VrrpAction> {
   return next;
 }
 
-async function settleNow(place: VrrpPlace, member: DoorMember, again = true): Promise<VrrpAction> {
+async function settleNow(place: VrrpPlace, member: DoorMember, oneAtATime: OneAtATime, again = true): Promise<VrrpAction> {
   const doors = doorsToCheck(await doorsOn(member, place.project), new Set(place.doorIds));
   const files = doors.length === 0 ? undefined : vrrpFiles({ project: place.project, environment: place.environment, address: place.address, members: place.members.map(memberAddress), doors }).get(member.host)!;
   try {
-    return await settleMember(place, member, files);
+    return await settleMember(place, member, files, oneAtATime);
   } catch (error) {
-    if (again && isBerthError(error) && error.kind === 'conflict') return settleNow(place, member, false);
+    if (again && isBerthError(error) && error.kind === 'conflict') return settleNow(place, member, oneAtATime, false);
     throw error;
   }
 }
 
-async function settleMember(place: VrrpPlace, member: DoorMember, files: VrrpMemberFiles | undefined): Promise<VrrpAction> {
+async function settleMember(place: VrrpPlace, member: DoorMember, files: VrrpMemberFiles | undefined, oneAtATime: OneAtATime): Promise<VrrpAction> {
   const name = vrrpContainerName(place.project, place.environment);
-  const { containers } = member.engine;
   const observed = await observe(member, name);
   const image = files ? await place.image(member) : '';
   const action = vrrpAction(observed, files ? { image, keepalived: files.keepalived } : undefined);
+  const apply = () => applyAction(place, member, name, action, observed, image, files);
+  return action === 'replace' && observed?.running ? oneAtATime(apply) : apply();
+}
+
+async function applyAction(place: VrrpPlace, member: DoorMember, name: string, action: VrrpAction, observed: VrrpObserved | undefined, image: string, files: VrrpMemberFiles | undefined): Promise<VrrpAction> {
+  const { containers } = member.engine;
   if (action === 'remove' || action === 'replace') {
     // keepalived's soft stop tells its peers, which take the address at once.
     if (observed?.running) await containers.stop(name, VRRP_STOP_SECONDS);
