@@ -22,6 +22,7 @@ import { claimTestDir, type TestDir } from '../testing/fixture.js';
 import { startLab, type Lab, type LabHost, type LanHost } from '../testing/lab.js';
 import { takeoverFigures, type TimedRequest } from '../testing/takeover.js';
 import { until } from '../testing/until.js';
+import { doorContainerName } from './door-container.js';
 import { DOOR_IMAGE } from './door-image.js';
 import { ensureFrontDoor, frontDoorStatus, type DoorMember, type DoorPlace } from './front-door.js';
 import type { FrontDoorSpec } from './model.js';
@@ -63,8 +64,11 @@ const once = () => new Promise((resolve) => {
 `;
 
 async function holds(host: LabHost, address: string): Promise<boolean> {
-  const { stdout } = await run('ip', ['-n', host.netns.split('/').pop()!, '-4', '-o', 'addr', 'show']);
-  return stdout.includes(` ${address}/`);
+  return (await addresses(host)).includes(` ${address}/`);
+}
+
+async function addresses(host: LabHost): Promise<string> {
+  return (await run('ip', ['-n', host.netns.split('/').pop()!, '-4', '-o', 'addr', 'show'])).stdout;
 }
 
 describe('a door pair on the lab: the member that holds the shared address crashes under load', () => {
@@ -78,6 +82,24 @@ describe('a door pair on the lab: the member that holds the shared address crash
   /** Requests the service answered: the load's progress as this process sees it. */
   let served = 0;
   const engines = new Map<string, Engine>();
+
+  /** Each host's addresses and the last lines of its door's and keepalived's logs: printed when the test fails. */
+  async function diagnosis(): Promise<string> {
+    const parts: string[] = [];
+    for (const h of lab.hosts) {
+      const engine = engines.get(h.name)!;
+      const logs = async (name: string) => engine.containers.logs(name, { tail: 30 }).catch((error: unknown) => `(no logs: ${String(error)})`);
+      parts.push(
+        `## ${h.name}`,
+        await addresses(h).catch((error: unknown) => `(no addresses: ${String(error)})`),
+        `### door`,
+        await logs(doorContainerName(owned.name, spec.id)),
+        `### keepalived`,
+        await logs(vrrpContainerName(owned.name, ENV)),
+      );
+    }
+    return parts.join('\n');
+  }
 
   before(async () => {
     owned = await claimTestDir();
@@ -115,49 +137,62 @@ describe('a door pair on the lab: the member that holds the shared address crash
   });
 
   it('one member takes the address and serves through it; when it crashes the other takes it and serves', async () => {
-    await ensureFrontDoor(spec, place);
-    for (const h of lab.hosts) assert.equal((await engines.get(h.name)!.containers.inspect(vrrpContainerName(owned.name, ENV)))?.running, true, `keepalived runs on ${h.name}`);
-    const holder = await until(`one member holds ${shared}`, async () => {
-      const held = [];
-      for (const h of lab.hosts) if (await holds(h, shared)) held.push(h);
-      return held.length === 1 ? held[0] : undefined;
-    });
-    const other = lab.hosts.find((h) => h !== holder)!;
-    const url = `http://${shared}:${PORT}/`;
-    assert.equal((await lan.fetch(url, 5)).body, 'served');
-    const status = await frontDoorStatus(spec, place);
-    assert.equal(status.address, `${shared}:${PORT}`);
-    assert.deepEqual(status.members.map((m) => [m.host, m.state, m.role, m.keepalived]).sort(), lab.hosts.map((h) => [h.name, 'running', h === holder ? 'MASTER' : 'BACKUP', 'running']).sort());
+    try {
+      await ensureFrontDoor(spec, place);
+      for (const h of lab.hosts) assert.equal((await engines.get(h.name)!.containers.inspect(vrrpContainerName(owned.name, ENV)))?.running, true, `keepalived runs on ${h.name}`);
+      const holder = await until(`one member holds ${shared}`, async () => {
+        const held = [];
+        for (const h of lab.hosts) if (await holds(h, shared)) held.push(h);
+        return held.length === 1 ? held[0] : undefined;
+      });
+      const other = lab.hosts.find((h) => h !== holder)!;
+      const url = `http://${shared}:${PORT}/`;
+      const missed: string[] = [];
+      const first = await until(`a request through ${shared} is served`, async () => {
+        const answer = await lan.fetch(url, 5);
+        if (answer.ok) return answer;
+        missed.push(answer.body);
+        throw new Error(answer.body);
+      });
+      assert.equal(first.body, 'served');
+      if (missed.length > 0) console.log(`# before the first answer through ${shared}: ${missed.length} failed (${missed.join('; ')})`);
+      const status = await frontDoorStatus(spec, place);
+      assert.equal(status.address, `${shared}:${PORT}`);
+      assert.deepEqual(status.members.map((m) => [m.host, m.state, m.role, m.keepalived]).sort(), lab.hosts.map((h) => [h.name, 'running', h === holder ? 'MASTER' : 'BACKUP', 'running']).sort());
 
-    const stop = join(owned.dir, 'stop-load');
-    const load = lan.exec([process.execPath, '-e', LOAD, url, stop]);
-    const servedBefore = served;
-    await until('the load gets answers through the shared address', async () => (served >= servedBefore + 20 ? true : undefined));
-    const began = Date.now();
-    await holder.link(false);
-    const done = Date.now();
-    const stopped = holder.stop();
-    await until(`${other.name} takes ${shared}`, async () => ((await holds(other, shared)) ? true : undefined), 60_000, 50);
-    const takenAt = Date.now();
-    const taken = served;
-    await until('the load gets answers through the other member', async () => (served >= taken + 50 ? true : undefined));
-    writeFileSync(stop, '');
-    const outcome = await load;
-    await stopped;
-    assert.equal(outcome.exitCode, 0, outcome.stderr);
-    const requests = JSON.parse(outcome.stdout) as TimedRequest[];
-    const figures = takeoverFigures(requests, { began, done });
-    // The whole timeline, relative to the crash, in case an assertion below fails.
-    const timeline = requests.map(([start, end, ok]) => `${start - done}..${end - done}${ok ? '' : ' failed'}`).join(', ');
-    assert.ok(figures.before.sent > 0 && figures.before.failed === 0, `every request that ended before the crash succeeded: ${JSON.stringify(figures)}; ${timeline}`);
-    assert.ok(figures.firstSuccessMs !== undefined, `a request started after the crash succeeded: ${timeline}`);
-    assert.equal(figures.failedAfterFirstSuccess, 0, `after the first success every request succeeded: ${timeline}`);
-    const afterStatus = await frontDoorStatus(spec, place);
-    assert.deepEqual(afterStatus.members.map((m) => [m.host, m.state, m.role]).sort(), lab.hosts.map((h) => [h.name, h === holder ? 'unknown' : 'running', h === holder ? '' : 'MASTER']).sort());
-    console.log(
-      `# door pair takeover: ${requests.length} requests; before the crash ${figures.before.sent} (${figures.before.failed} failed), ` +
-        `in flight at it ${figures.during.sent} (${figures.during.failed} failed), after it ${figures.after.sent} (${figures.after.failed} failed, all before the first success); ` +
-        `first success ${figures.firstSuccessMs} ms after the link went down; ${other.name} held the address ${takenAt - done} ms after (seen by polling)`,
-    );
+      const stop = join(owned.dir, 'stop-load');
+      const load = lan.exec([process.execPath, '-e', LOAD, url, stop]);
+      const servedBefore = served;
+      await until('the load gets answers through the shared address', async () => (served >= servedBefore + 20 ? true : undefined));
+      const began = Date.now();
+      await holder.link(false);
+      const done = Date.now();
+      const stopped = holder.stop();
+      await until(`${other.name} takes ${shared}`, async () => ((await holds(other, shared)) ? true : undefined), 60_000, 50);
+      const takenAt = Date.now();
+      const taken = served;
+      await until('the load gets answers through the other member', async () => (served >= taken + 50 ? true : undefined));
+      writeFileSync(stop, '');
+      const outcome = await load;
+      await stopped;
+      assert.equal(outcome.exitCode, 0, outcome.stderr);
+      const requests = JSON.parse(outcome.stdout) as TimedRequest[];
+      const figures = takeoverFigures(requests, { began, done });
+      // The whole timeline, relative to the crash, in case an assertion below fails.
+      const timeline = requests.map(([start, end, ok]) => `${start - done}..${end - done}${ok ? '' : ' failed'}`).join(', ');
+      assert.ok(figures.before.sent > 0 && figures.before.failed === 0, `every request that ended before the crash succeeded: ${JSON.stringify(figures)}; ${timeline}`);
+      assert.ok(figures.firstSuccessMs !== undefined, `a request started after the crash succeeded: ${timeline}`);
+      assert.equal(figures.failedAfterFirstSuccess, 0, `after the first success every request succeeded: ${timeline}`);
+      const afterStatus = await frontDoorStatus(spec, place);
+      assert.deepEqual(afterStatus.members.map((m) => [m.host, m.state, m.role]).sort(), lab.hosts.map((h) => [h.name, h === holder ? 'unknown' : 'running', h === holder ? '' : 'MASTER']).sort());
+      console.log(
+        `# door pair takeover: ${requests.length} requests; before the crash ${figures.before.sent} (${figures.before.failed} failed), ` +
+          `in flight at it ${figures.during.sent} (${figures.during.failed} failed), after it ${figures.after.sent} (${figures.after.failed} failed, all before the first success); ` +
+          `first success ${figures.firstSuccessMs} ms after the link went down; ${other.name} held the address ${takenAt - done} ms after (seen by polling)`,
+      );
+    } catch (error) {
+      console.log(await diagnosis());
+      throw error;
+    }
   });
 });
