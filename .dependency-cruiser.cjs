@@ -34,7 +34,7 @@ const LAYERS = {
   imaging: ['config', 'engine', 'store'],
   network: ['config', 'engine', 'store'],
   // capabilities
-  doctor: ['engine', 'supervisor'],
+  doctor: ['engine', 'lb', 'supervisor'], // lb: keepalived's container name, for the door host checks
   secrets: ['config', 'store'],
   apply: ['config', 'store'],
   access: ['config', 'store', 'imaging/plan.ts'], // canonicalJson for the audit chain

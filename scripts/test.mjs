@@ -40,6 +40,7 @@ const ALONE = {
   'src/fleet/lab-unreachable.int.test.ts': 'the lab; stops a lab engine',
   'src/fleet/move.int.test.ts': 'the lab; measures failed requests under load during a move',
   'src/fleet/failover-lab.int.test.ts': 'the lab; crashes a lab host and brings it back, counts failed requests through the door',
+  'src/lb/door-pair-lab.int.test.ts': 'the lab; crashes the door host that holds the shared address under load',
   // Signal and kill tests whose moment depends on timing: a signal sent when a line appears, a process killed from outside.
   // (crash.int and deploy-rollout.int are not here: their CLI kills itself at a numbered checkpoint
   // (testing/berth-killed-at.ts), the same step however busy the machine, and they assert the end state only.)

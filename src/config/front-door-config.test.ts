@@ -24,6 +24,18 @@ describe('front_door', () => {
     assert.equal(production.lbAddress, '0.0.0.0');
   });
 
+  it('refuses an lb_address other than 0.0.0.0 for doors behind a shared address, at its key', () => {
+    const yaml = (lb: string) => project(`    lb_address: ${lb}\n    front_door: { hosts: [lb1, lb2], address: 10.88.0.250 }\n`);
+    assert.deepEqual(problemsOf(yaml('10.88.0.250')), [
+      {
+        message: "berth.yaml:23: environments.production.lb_address: the doors behind the shared address 10.88.0.250 listen on all their hosts' addresses, not on 10.88.0.250",
+        fix: 'remove lb_address (or set it to 0.0.0.0): clients use the shared address',
+      },
+    ]);
+    assert.equal(loadForTest(yaml('0.0.0.0')).environments.get('production')!.lbAddress, '0.0.0.0');
+    assert.equal(loadForTest(project('    lb_address: 10.88.0.11\n    front_door: { hosts: [lb1] }\n')).environments.get('production')!.lbAddress, '10.88.0.11', 'one door host may listen on one of its addresses');
+  });
+
   it('one door host needs no address; without front_door the door stays on this machine', () => {
     assert.deepEqual(loadForTest(project('    front_door: { hosts: [lb1] }\n')).environments.get('production')!.frontDoor, { hosts: ['lb1'] });
     assert.equal(loadForTest(project('    front_door: { hosts: [lb1] }\n')).environments.get('production')!.lbAddress, '0.0.0.0');

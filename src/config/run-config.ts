@@ -152,6 +152,10 @@ export function runConfig(raw: RawRun, source: YamlSource, problems: ProblemList
     const doorShapeOk = !check.problems.some((p) => p.path[0] === 'environments' && p.path[1] === name && p.path[2] === 'front_door');
     const door = e.front_door && doorShapeOk ? frontDoorSettings(e.front_door, [...path, 'front_door'], hosts, networks.get(network)) : undefined;
     for (const p of door?.problems ?? []) problems.at(source, p.path, p.message, p.fix);
+    // A member that does not hold the shared address must still run its doors, ready to take it: they listen on every address.
+    if (door?.settings?.address !== undefined && e.lb_address !== undefined && e.lb_address !== '0.0.0.0') {
+      problems.at(source, [...path, 'lb_address'], `the doors behind the shared address ${door.settings.address} listen on all their hosts' addresses, not on ${e.lb_address}`, 'remove lb_address (or set it to 0.0.0.0): clients use the shared address');
+    }
     environments.set(name, {
       name,
       hosts: envHosts,

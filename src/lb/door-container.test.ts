@@ -27,9 +27,9 @@ describe("a door's container", () => {
     });
   });
 
-  it('adds NET_ADMIN and NET_RAW for keepalived when the door shares an address', () => {
+  it('a door behind a shared address says so in its label but gets no more capabilities (keepalived has its own container)', () => {
     const body = doorCreateBody({ project: 'shop', spec, image: 'x', vrrp: true });
-    assert.deepEqual(body.HostConfig?.CapAdd, ['NET_BIND_SERVICE', 'NET_ADMIN', 'NET_RAW']);
+    assert.deepEqual(body.HostConfig?.CapAdd, ['NET_BIND_SERVICE']);
     assert.equal(body.Labels?.['berth.door.vrrp'], 'true');
     assert.equal(doorContainerName('shop', 'dev-api'), 'berth-door-shop-dev-api');
   });

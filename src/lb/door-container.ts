@@ -14,7 +14,7 @@ export const DOOR_LABELS = {
   door: 'berth.door',
   /** address:port HAProxy listens on: a changed one needs a new container. */
   bind: 'berth.door.bind',
-  /** Whether keepalived runs beside HAProxy (the door has a shared address). */
+  /** Whether the door is behind a shared address (keepalived runs beside it, in a container of its own: vrrp-container.ts). */
   vrrp: 'berth.door.vrrp',
 } as const;
 
@@ -33,7 +33,7 @@ export interface DoorContainerInput {
   project: string;
   spec: Pick<FrontDoorSpec, 'id' | 'bind'>;
   image: string;
-  /** keepalived runs beside HAProxy: it needs to add the address and send VRRP and ARP. */
+  /** The door is behind a shared address (its label says so; keepalived has a container of its own). */
   vrrp: boolean;
 }
 
@@ -54,8 +54,8 @@ export function doorCreateBody(input: DoorContainerInput): CreateBody {
     HostConfig: {
       NetworkMode: 'host',
       CapDrop: ['ALL'],
-      // A port below 1024; keepalived adds and removes the address (NET_ADMIN) and sends VRRP and gratuitous ARP (NET_RAW).
-      CapAdd: ['NET_BIND_SERVICE', ...(input.vrrp ? ['NET_ADMIN', 'NET_RAW'] : [])],
+      // A port below 1024.
+      CapAdd: ['NET_BIND_SERVICE'],
       SecurityOpt: ['no-new-privileges'],
       RestartPolicy: { Name: 'unless-stopped' },
       // Every request passes through the door: on a busy host it gets four times an instance's CPU weight.

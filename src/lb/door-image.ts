@@ -1,10 +1,13 @@
 /**
  * The front door's image: Debian's HAProxy and keepalived, socat to reach
- * HAProxy's admin socket from an exec, tini as PID 1, iproute2, and three
+ * HAProxy's admin socket from an exec, tini as PID 1, iproute2, and four
  * small scripts. A system image (imaging/system-image.ts, which checks its
  * shape where rollout/door-place.ts builds it): built by the hierarchy builder
  * once per key.
  */
+
+/** keepalived.conf names its interface by this placeholder (lb/keepalived-config.ts); the start script fills it in. */
+export const VRRP_INTERFACE = '@BERTH_VRRP_INTERFACE@';
 
 /** Where the door keeps its files inside its container; nothing of it is mounted from the host. */
 export const DOOR_PATHS = {
@@ -14,29 +17,38 @@ export const DOOR_PATHS = {
   /** Only processes in the container reach it: the runtime API is never on the network. */
   socket: '/run/berth-door/admin.sock',
   cli: '/usr/local/bin/berth-door-cli',
+  check: '/usr/local/bin/berth-door-check',
+  /** keepalived's start script (and `reload`). */
+  vrrp: '/usr/local/bin/berth-door-vrrp',
 } as const;
 
-/**
- * HAProxy in the foreground (the container's one service), keepalived beside it when
- * the door shares an address. When HAProxy ends, keepalived is stopped (it lets go of
- * the address, which would otherwise stay on the host's interface) and the container
- * ends with HAProxy's status, so the engine's restart policy brings both back.
- */
+/** HAProxy in the foreground: the container's one process (keepalived runs in a container of its own, one per environment and host: berth-door-vrrp). */
 const RUN = `#!/bin/sh
-conf=${DOOR_PATHS.dir}
 mkdir -p /run/berth-door
-if [ ! -s "$conf/keepalived.conf" ]; then exec haproxy -f "$conf/haproxy.cfg"; fi
-[ -f "$conf/vrrp.env" ] && . "$conf/vrrp.env"
-# A member killed without letting go leaves the address on the host's interface (host network): it is not ours at start.
-if [ -n "\${BERTH_VIP:-}" ]; then ip -4 addr del "$BERTH_VIP/32" dev "$BERTH_VIP_DEV" 2>/dev/null; fi
-haproxy -f "$conf/haproxy.cfg" & haproxy=$!
-keepalived --dont-fork --log-console --no-syslog --use-file "$conf/keepalived.conf" --pid /run/berth-door/keepalived.pid --vrrp_pid /run/berth-door/vrrp.pid & keepalived=$!
-trap 'kill -USR1 $haproxy 2>/dev/null' USR1 TERM INT
-status=0
-while kill -0 $haproxy 2>/dev/null; do wait $haproxy; status=$?; done
-kill -TERM $keepalived 2>/dev/null
-wait $keepalived
-exit $status
+exec haproxy -f ${DOOR_PATHS.config}
+`;
+
+/**
+ * keepalived for the doors of one environment on this host (the command of its own container,
+ * lb/vrrp-container.ts). keepalived.conf names the interface by a placeholder: it is the one
+ * holding this host's own address (BERTH_SELF in vrrp.env), found here, and the filled file goes
+ * to /run. `reload` fills it again and tells keepalived to read it (SIGHUP), keeping the address
+ * where it is. At start the shared address is not ours: a member killed without letting go
+ * (host network) would otherwise still answer for it.
+ */
+const VRRP = `#!/bin/sh
+set -e
+conf=${DOOR_PATHS.dir}
+run=/run/berth-door
+mkdir -p $run
+. "$conf/vrrp.env"
+dev=$(ip -4 -o addr show | awk -v self="$BERTH_SELF" '{ split($4, a, "/"); if (a[1] == self) { print $2; exit } }')
+if [ -z "$dev" ]; then echo "berth-door-vrrp: no interface of this host has its address $BERTH_SELF" >&2; exit 1; fi
+sed "s/${VRRP_INTERFACE}/$dev/g" "$conf/keepalived.conf" > $run/keepalived.conf.new
+mv $run/keepalived.conf.new $run/keepalived.conf
+if [ "\${1:-}" = reload ]; then exec kill -HUP "$(cat $run/keepalived.pid)"; fi
+ip -4 addr del "$BERTH_VIP/32" dev "$dev" 2>/dev/null || true
+exec keepalived --dont-fork --log-console --no-syslog --use-file $run/keepalived.conf --pid $run/keepalived.pid --vrrp_pid $run/vrrp.pid
 `;
 
 /** One runtime API command (its only argument) on the admin socket; HAProxy's answer on stdout. */
@@ -44,9 +56,16 @@ const CLI = `#!/bin/sh
 printf '%s\\n' "$1" | exec socat -t 10 - UNIX-CONNECT:${DOOR_PATHS.socket}
 `;
 
-/** keepalived's check: fails when HAProxy does not answer on its admin socket. */
+/**
+ * keepalived's check: fails unless a door answers on every ADDRESS:PORT given (a connection that
+ * HAProxy accepts, closed without a request: no backend sees it, `option http-ignore-probes` keeps
+ * it out of the log).
+ */
 const CHECK = `#!/bin/sh
-${DOOR_PATHS.cli} 'show info' 2>/dev/null | grep -q '^Pid:'
+[ $# -gt 0 ] || { echo "usage: berth-door-check ADDRESS:PORT..." >&2; exit 2; }
+for door in "$@"; do
+  socat -u OPEN:/dev/null "TCP:$door,connect-timeout=1" 2>/dev/null || exit 1
+done
 `;
 
 const STATIC = `#!/bin/sh
@@ -63,7 +82,8 @@ export const DOOR_IMAGE = {
   files: [
     { path: '/usr/local/bin/berth-door', content: RUN, mode: 0o755 },
     { path: DOOR_PATHS.cli, content: CLI, mode: 0o755 },
-    { path: '/usr/local/bin/berth-door-check', content: CHECK, mode: 0o755 },
+    { path: DOOR_PATHS.check, content: CHECK, mode: 0o755 },
+    { path: DOOR_PATHS.vrrp, content: VRRP, mode: 0o755 },
   ],
   command: ['/usr/local/bin/berth-door'],
   labels: { 'berth.system': 'door' },

@@ -40,11 +40,13 @@ export interface DoorPlace {
   vrrp?: DoorVrrp;
 }
 
-/** What keepalived needs beside HAProxy: the address, and each member's own configuration. */
+/** The address the members share, and keepalived beside the doors (one container per environment and host, lb/vrrp.ts). */
 export interface DoorVrrp {
   address: string;
-  /** keepalived.conf and vrrp.env of the member on `host`. */
-  files(host: string): { keepalived: string; env: string };
+  /** keepalived's container on each member (lb/vrrp-container.ts). */
+  container: string;
+  /** Makes keepalived on every member check the environment's doors there: after a door is made, changed or removed. */
+  settle(): Promise<unknown>;
 }
 
 export interface FrontDoorOptions {
@@ -70,6 +72,7 @@ export interface SyncResult {
 export async function ensureFrontDoor(spec: FrontDoorSpec, place: DoorPlace, options: FrontDoorOptions = {}): Promise<FrontDoorStatus> {
   const config = haproxyConfig(spec);
   await Promise.all(place.members.map((member) => ensureMember(spec, config, place, member, options)));
+  await place.vrrp?.settle();
   return frontDoorStatus(spec, place);
 }
 
@@ -89,7 +92,7 @@ export async function syncServers(spec: FrontDoorSpec, place: DoorPlace, options
       const known = seen?.members.find((m) => m.host === member.host && m.state === 'running' && m.problem === undefined);
       const state = known ? { running: true } : await member.engine.containers.inspect(name).catch(() => undefined);
       if (!state) return undefined;
-      await writeConfig(member, name, config, place.vrrp);
+      await writeConfig(member, name, config);
       return state.running ? applyServers(spec, memberRuntime(member, name), options, known?.servers) : undefined;
     }),
   );
@@ -103,7 +106,7 @@ async function ensureMember(spec: FrontDoorSpec, config: string, place: DoorPlac
   const { engine } = member;
   const state = await engine.containers.inspect(name);
   if (state?.running && state.labels[DOOR_LABELS.bind] === hostPort(spec.bind.address, spec.bind.port) && state.labels[DOOR_LABELS.vrrp] === String(place.vrrp !== undefined)) {
-    await writeConfig(member, name, config, place.vrrp);
+    await writeConfig(member, name, config);
     await applyServers(spec, memberRuntime(member, name), options);
     return;
   }
@@ -112,7 +115,7 @@ async function ensureMember(spec: FrontDoorSpec, config: string, place: DoorPlac
   const image = await place.image(member);
   const id = await engine.containers.create(doorCreateBody({ project: place.project, spec, image, vrrp: place.vrrp !== undefined }));
   try {
-    await writeConfig(member, id, config, place.vrrp);
+    await writeConfig(member, id, config);
     await engine.containers.start(id);
     await waitReady(spec, member, id, name, options.startTimeoutMs ?? 60_000);
   } catch (error) {
@@ -199,8 +202,9 @@ async function memberStatus(member: DoorMember, name: string, vrrp: DoorVrrp | u
   } catch (error) {
     return { ...base, state: 'unknown', problem: isBerthError(error) ? error.message : String(error) };
   }
-  if (!state) return base;
-  const running = { ...base, state: state.running ? 'running' : state.status };
+  const keepalived = vrrp ? await keepalivedState(member, vrrp.container) : undefined;
+  if (!state) return keepalived === undefined ? base : { ...base, keepalived };
+  const running = { ...base, state: state.running ? 'running' : state.status, ...(keepalived !== undefined ? { keepalived } : {}) };
   if (!state.running) return vrrp ? { ...running, role: 'BACKUP' } : running;
   try {
     const runtime = memberRuntime(member, name);
@@ -208,6 +212,22 @@ async function memberStatus(member: DoorMember, name: string, vrrp: DoorVrrp | u
     return { ...running, role, ...snapshot };
   } catch (error) {
     return { ...running, problem: isBerthError(error) ? error.message : String(error) };
+  }
+}
+
+/** The member's door runs, and keepalived beside it where the door has a shared address. */
+export function memberRuns(member: Pick<DoorMemberStatus, 'state' | 'keepalived'>): boolean {
+  return member.state === 'running' && (member.keepalived === undefined || member.keepalived === 'running');
+}
+
+/** running, restarting, exited…, or missing; undefined when the host does not answer (the door's own state says so). */
+async function keepalivedState(member: DoorMember, container: string): Promise<string | undefined> {
+  try {
+    const state = await member.engine.containers.inspect(container);
+    if (!state) return 'missing';
+    return state.running ? 'running' : state.status;
+  } catch {
+    return undefined;
   }
 }
 
@@ -232,6 +252,7 @@ export async function stopFrontDoor(id: string, place: DoorPlace, graceMs = DOOR
       return state.running;
     }),
   );
+  await place.vrrp?.settle();
   return ran.some(Boolean);
 }
 
@@ -241,16 +262,12 @@ async function removeMember(member: DoorMember, name: string, running: boolean, 
 }
 
 /** The config files, unpacked into the member's container (running or not). */
-async function writeConfig(member: DoorMember, container: string, config: string, vrrp: DoorVrrp | undefined): Promise<void> {
-  const files: [string, string][] = [['haproxy.cfg', config]];
-  if (vrrp) {
-    const own = vrrp.files(member.host);
-    files.push(['keepalived.conf', own.keepalived], ['vrrp.env', own.env]);
-  }
-  await member.engine.containers.putArchive(container, DOOR_PATHS.dir, await tarOf(files));
+async function writeConfig(member: DoorMember, container: string, config: string): Promise<void> {
+  await member.engine.containers.putArchive(container, DOOR_PATHS.dir, await tarOf([['haproxy.cfg', config]]));
 }
 
-async function tarOf(files: [string, string][]): Promise<Buffer> {
+/** Text files as a tar archive for the engine's archive API (root's, mode 644). */
+export async function tarOf(files: readonly (readonly [string, string])[]): Promise<Buffer> {
   const tar = pack();
   const mtime = new Date();
   // keepalived refuses a configuration others may write; HAProxy's has nothing secret but is kept alike.

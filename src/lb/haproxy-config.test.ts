@@ -32,6 +32,7 @@ defaults
   log global
   option httplog
   option dontlog-normal
+  option http-ignore-probes
   option forwardfor
   timeout connect 2s
   timeout client 60s

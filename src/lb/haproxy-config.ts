@@ -114,6 +114,8 @@ export function haproxyConfig(spec: FrontDoorSpec): string {
     '  log global',
     '  option httplog',
     '  option dontlog-normal',
+    // keepalived's check opens a connection and closes it without a request: not logged as a bad one.
+    '  option http-ignore-probes',
     '  option forwardfor',
     '  timeout connect 2s',
     '  timeout client 60s',

@@ -13,7 +13,7 @@ const PAIR: VrrpPlan = {
   ],
   doors: [
     { address: '0.0.0.0', port: 8080 },
-    { address: '10.88.0.250', port: 8443 },
+    { address: '10.88.0.11', port: 8443 },
   ],
 };
 
@@ -72,7 +72,7 @@ describe('keepalived.conf of a door pair', () => {
   it('tracks a check of every door of the environment (a door on all addresses asked on loopback); failing twice lets the address go', () => {
     const conf = files.get('lb2')!.keepalived;
     const script = block(conf, 'vrrp_script berth_doors');
-    assert.ok(script.includes(`script "${VRRP_CHECK} 127.0.0.1:8080 10.88.0.250:8443"`));
+    assert.ok(script.includes(`script "${VRRP_CHECK} 127.0.0.1:8080 10.88.0.11:8443"`));
     assert.ok(script.includes('fall 2'));
     assert.ok(script.includes('interval 1'));
     assert.deepEqual(block(conf, 'track_script'), ['berth_doors']);

@@ -25,6 +25,7 @@
  */
 import { createHash } from 'node:crypto';
 import { invalid } from '../errors.js';
+import { DOOR_PATHS, VRRP_INTERFACE } from './door-image.js';
 import { hostPort } from './haproxy-config.js';
 
 export interface VrrpMember {
@@ -54,10 +55,10 @@ export interface VrrpMemberFiles {
 }
 
 /** The check keepalived runs (in the door's image): exits 0 when every door given as ADDRESS:PORT answers HTTP. */
-export const VRRP_CHECK = '/usr/local/bin/berth-door-check';
+export const VRRP_CHECK = DOOR_PATHS.check;
 
 /** The interface is the one that holds the member's own address; keepalived.conf names it through this placeholder, replaced at start. */
-export const VRRP_INTERFACE = '@BERTH_VRRP_INTERFACE@';
+export { VRRP_INTERFACE };
 
 /** 1..255, the same for every member of one environment's doors, from the project and environment. */
 export function vrrpRouterId(project: string, environment: string): number {
@@ -78,7 +79,11 @@ export function vrrpProblems(plan: VrrpPlan): string[] {
   }
   if (!isIpv4(plan.address)) problems.push(`the shared address "${plan.address}" is not an IPv4 address`);
   if (plan.doors.length === 0) problems.push('no door to check');
-  for (const d of plan.doors) if (!Number.isInteger(d.port) || d.port < 1 || d.port > 65535) problems.push(`door port ${d.port} is not a port`);
+  for (const d of plan.doors) {
+    if (!Number.isInteger(d.port) || d.port < 1 || d.port > 65535) problems.push(`door port ${d.port} is not a port`);
+    // HAProxy cannot listen on an address its host does not hold: a member that does not hold it would have no door to take it with.
+    if (d.address === plan.address) problems.push(`a door listens on the shared address ${plan.address} itself (port ${d.port}): doors behind it listen on 0.0.0.0 (leave lb_address out)`);
+  }
   const advert = plan.advertSeconds ?? 1;
   if (!Number.isInteger(advert) || advert < 1 || advert > 255) problems.push(`advertisement interval ${advert} s: whole seconds from 1 to 255`);
   return problems;

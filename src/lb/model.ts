@@ -90,6 +90,8 @@ export interface DoorMemberStatus {
   state: string;
   /** MASTER: it holds the shared address; BACKUP: ready to take it; '' for a door without a shared address. */
   role: '' | 'MASTER' | 'BACKUP';
+  /** keepalived's container on that host, for a door behind a shared address: running, restarting, exited, missing. */
+  keepalived?: string;
   /** HAProxy's counters in this member since it started. */
   frontend: ProxyStats;
   backend: ProxyStats;

@@ -8,7 +8,7 @@ import type { RunContext } from '../runtime/context.js';
 import { RUN_LABELS } from '../runtime/labels.js';
 import { isHostUnreachable, reachHosts, reasonOf } from '../runtime/reach.js';
 import { roleOf, slotName } from '../runtime/slots.js';
-import { frontDoorStatus } from '../lb/front-door.js';
+import { frontDoorStatus, memberRuns } from '../lb/front-door.js';
 import { accepts } from '../ports.js';
 import { doorPlaceOf } from '../rollout/door-place.js';
 import { frontDoorSpecOf } from '../rollout/front-door.js';
@@ -116,13 +116,16 @@ async function busyWith(run: RunContext, service: string, environment: string): 
   return undefined;
 }
 
-/** A door runs when every member does; one down (stopped, removed, its HAProxy gone) is restored by a front-door rollout. */
+/**
+ * A door runs when every member does, with keepalived beside it where the door has a shared address; one down
+ * (stopped, removed, its HAProxy gone, its keepalived gone) is restored by a front-door rollout.
+ */
 async function seeFrontDoor(run: RunContext, service: string, environment: EnvironmentSpec): Promise<SeenFrontDoor> {
   const spec = await frontDoorSpecOf(run, service, environment);
   const place = doorPlaceOf(run, environment);
   const status = await frontDoorStatus(spec, place);
   const at = { service, environment: environment.name };
-  const running = status.members.every((m) => m.state === 'running' || m.state === 'unknown');
+  const running = status.members.every((m) => m.state === 'unknown' || memberRuns(m));
   if (running) return { ...at, running: true, portTaken: false, ...(status.problem !== undefined ? { problem: status.problem } : {}) };
   // Another process on the port is seen only where Berth can look: a door on this machine's engine.
   const local = place.members.some((m, i) => m.local && status.members[i]?.state !== 'running');

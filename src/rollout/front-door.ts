@@ -10,7 +10,7 @@ import type { FrontDoorSpec, FrontDoorStatus, LbServer } from '../lb/model.js';
 import { lbServerOf } from '../lb/runtime-api.js';
 import { forgetFrontDoorPort, frontDoorPort, saveFrontDoorPort } from '../store/releases.js';
 import type { Door, DoorServer } from './door.js';
-import { doorPlaceOf } from './door-place.js';
+import { doorId, doorPlaceOf } from './door-place.js';
 
 /** The front door's spec: its port is berth.yaml's lb_port, else the one kept in the store, else a free one. Reads only. */
 export async function frontDoorSpecOf(run: RunContext, service: string, environment: EnvironmentSpec): Promise<Omit<FrontDoorSpec, 'servers'>> {
@@ -21,10 +21,7 @@ export async function frontDoorSpecOf(run: RunContext, service: string, environm
   return { id: doorId(service, environment.name), bind: { address, port } };
 }
 
-/** environment-service: the door's name in messages and in its container's name. */
-export function doorId(service: string, environment: string): string {
-  return `${environment}-${service}`;
-}
+export { doorId } from './door-place.js';
 
 export async function frontDoorFor(run: RunContext, service: ServiceSpec, environment: EnvironmentSpec): Promise<Door> {
   const base = await frontDoorSpecOf(run, service.name, environment);

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { findProjectFile, loadProject } from '../../config/project.js';
 import { runChecks, type Check } from '../../doctor/checks.js';
+import { doorHostChecks, seeDoorHost } from '../../doctor/door-hosts.js';
 import { bridgeCheck, hostChecks } from '../../doctor/hosts.js';
 import { Hosts } from '../../runtime/hosts.js';
 import type { Project } from '../../config/model.js';
@@ -57,7 +58,7 @@ function stateCheck(stateDir: string): Check {
   return { name: 'state permissions', status: 'ok', detail: existsSync(stateDir) ? `${stateDir}: only its owner may read it` : `${stateDir}: not made yet (it will be made 0700)` };
 }
 
-/** Every host of the project, and each flat network's bridge where Berth can see it. */
+/** Every host of the project, each flat network's bridge where Berth can see it, and the door hosts of each environment with a shared address. */
 async function fleetChecks(project: Project, engine: ReturnType<typeof connectEngine>): Promise<Check[]> {
   const hosts = new Hosts(project, engine);
   const doctorHosts = project.hosts.map((h) => ({
@@ -74,5 +75,12 @@ async function fleetChecks(project: Project, engine: ReturnType<typeof connectEn
     const where = doctorHosts.filter((h) => on.has(h.name));
     return where.length > 0 ? [bridgeCheck({ name: n.name, bridge: n.bridge, createBridge: n.createBridge }, where)] : [];
   });
-  return [...(await hostChecks(doctorHosts)), ...bridges];
+  const doors = [...project.environments.values()].flatMap((e) => {
+    const address = e.frontDoor?.address;
+    if (address === undefined) return [];
+    const door = { project: project.name, environment: e.name, address };
+    return [Promise.all(e.frontDoor!.hosts.map((host) => seeDoorHost(door, { host, engine: hosts.engine(host) }))).then((seen) => doorHostChecks(door, seen))];
+  });
+  const [reached, doorChecks] = await Promise.all([hostChecks(doctorHosts), Promise.all(doors)]);
+  return [...reached, ...bridges, ...doorChecks.flat()];
 }

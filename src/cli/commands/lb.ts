@@ -26,7 +26,7 @@ export function backendState(state: string, container: InstanceStatus | undefine
 
 export const lbCommand: Command = {
   name: 'lb',
-  summary: "each service's front door: its address, its members (host, state, MASTER or BACKUP), backends with weight and state (missing: no container), and its request and error counters",
+  summary: "each service's front door: its address, its members (host, state, MASTER or BACKUP, keepalived when it does not run), backends with weight and state (missing: no container), and its request and error counters",
   usage: 'berth lb [--env <env>] [--json]',
   options: { env: { type: 'string', short: 'e' }, json: { type: 'boolean' } },
   run: (context) =>
@@ -60,7 +60,7 @@ export const lbCommand: Command = {
       for (const d of doors) {
         const f = d.frontend;
         context.output.out(`${d.service} in ${d.environment}: http://${d.address}/${d.running ? '' : ' (not running)'}; requests ${f.requests}, 5xx ${f.responses['5xx']}, retries ${d.backend.retries}`);
-        for (const m of d.members) context.output.out(`  door on ${m.host}: ${m.state}${m.role ? ` ${m.role}` : ''}, requests ${m.frontend.requests}${m.problem ? ` (${m.problem})` : ''}`);
+        for (const m of d.members) context.output.out(`  door on ${m.host}: ${m.state}${m.role ? ` ${m.role}` : ''}${m.keepalived !== undefined && m.keepalived !== 'running' ? `, keepalived ${m.keepalived}` : ''}, requests ${m.frontend.requests}${m.problem ? ` (${m.problem})` : ''}`);
         if (d.servers.length > 0) {
           const servers = d.servers.map((s) => [s.name, s.host || '-', s.address, String(s.weight), s.state, s.status, String(s.current), String(s.requests), String(s.responses['2xx']), String(s.responses['5xx']), String(s.errors.connect + s.errors.response + s.errors.redispatched)]);
           context.output.out(table([['  BACKEND', 'HOST', 'ADDRESS', 'WEIGHT', 'STATE', 'STATUS', 'NOW', 'REQUESTS', '2XX', '5XX', 'ERRORS'], ...servers.map((r) => [`  ${r[0]}`, ...r.slice(1)])]));
