@@ -76,7 +76,7 @@ async function main(): Promise<void> {
       stringify({
         ...yaml,
         registry: registry.yaml,
-        hosts: lab.hosts.map((h) => ({ name: h.name, engine: h.engine, tls: h.tls, address: h.ip })),
+        hosts: lab.hosts.map((h) => h.yaml),
         networks: { lan: { mode: 'flat', bridge: lab.bridge, subnet: lab.subnet, gateway: lab.gateway, range: `${lab.address(100)}-${lab.address(199)}`, quarantine: '0s' } },
         services: { [SERVICE]: { image: 'web', ports: [8080], health: HEALTH, stop_grace: '1s', rollout: { batch_size: 4, max_unavailable: 4, drain: '0s' } } },
         environments: { [ENV]: { network: 'lan', lb_address: '127.0.0.1', hosts: lab.hosts.map((h) => h.name), services: { [SERVICE]: { replicas: INSTANCES } } } },

@@ -153,7 +153,7 @@ describe('a lab host crashes and comes back, under a berth server', () => {
       stringify({
         ...yaml,
         registry: registry.yaml,
-        hosts: lab.hosts.map((h) => ({ name: h.name, engine: h.engine, tls: h.tls, address: h.ip })),
+        hosts: lab.hosts.map((h) => h.yaml),
         fleet: { failure: FAILURE },
         networks: { lan: { mode: 'flat', bridge: lab.bridge, subnet: lab.subnet, gateway: lab.gateway, range: `${lab.address(100)}-${lab.address(140)}`, quarantine: '0s' } },
         services: { [SVC]: { image: 'web', ports: [8080], health: { http: '/health.html', interval: '2s', timeout: '1s' }, stop_grace: '1s', rollout: { batch_size: 2, drain: '1s' } } },

@@ -21,6 +21,8 @@ export const WARDEN_NAME = 'berth-warden';
 export const WARDEN_LABEL = 'berth.warden';
 /** Where the warden's files go (copied in before it starts; the token never in its environment or command). */
 export const WARDEN_DIR = '/run/berth-warden';
+/** Where the host's engine socket is mounted inside the warden, whatever its path on the host. */
+export const WARDEN_ENGINE_SOCKET = '/var/run/docker.sock';
 
 /** The warden's image, built like every system image of Berth (imaging/system-image.ts). */
 export const WARDEN_IMAGE: SystemImage = {
@@ -41,7 +43,7 @@ export const WARDEN_SCRIPT = `#!/bin/busybox sh
 set -u
 dir=\${BERTH_WARDEN_DIR:-${WARDEN_DIR}}
 token=$(cat "$dir/token")
-engine=/var/run/docker.sock
+engine=${WARDEN_ENGINE_SOCKET}
 renew=\${BERTH_RENEW_SECONDS:-2}
 grace=\${BERTH_STOP_GRACE_SECONDS:-5}
 valid=0
@@ -79,6 +81,8 @@ export interface WardenInput {
   project: string;
   renewSeconds: number;
   stopGraceSeconds: number;
+  /** The engine's unix socket on the host itself (hosts[].socket), mounted where the loop finds it. */
+  socket: string;
 }
 
 export function wardenBody(input: WardenInput): CreateBody {
@@ -92,7 +96,7 @@ export function wardenBody(input: WardenInput): CreateBody {
       RestartPolicy: { Name: 'always' },
       CapDrop: ['ALL'],
       CapAdd: ['NET_RAW', 'NET_ADMIN'],
-      Binds: ['/var/run/docker.sock:/var/run/docker.sock'],
+      Binds: [`${input.socket}:${WARDEN_ENGINE_SOCKET}`],
     },
   };
 }

@@ -262,6 +262,12 @@ export class FakeContainers implements EngineContainers {
   // --- what a test drives ------------------------------------------------------------
 
   /** Answers execs (the newest script first; one answering undefined passes). */
+  /** What the container was created with (docker inspect shows it as Config and HostConfig); undefined for an absent one. */
+  createdWith(ref: string): CreateBody | undefined {
+    const c = this.#find(ref);
+    return c ? structuredClone(c.body) : undefined;
+  }
+
   scriptExec(script: ExecScript): void {
     this.#scripts.push(script);
   }
