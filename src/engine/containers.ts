@@ -34,6 +34,8 @@ export interface ContainerState {
   startedAt: string;
   finishedAt: string;
   restartCount: number;
+  /** Its process's pid on the host while it runs (what a host-side tool enters its namespaces by). */
+  pid?: number;
   health?: string;
   /** Network name → { ip, mac } as the engine applied them. */
   networks: Record<string, { ip: string; mac: string }>;
@@ -134,6 +136,7 @@ export class ContainerClient {
       startedAt: c.State.StartedAt,
       finishedAt: c.State.FinishedAt,
       restartCount: c.RestartCount,
+      ...(c.State.Running && (c.State.Pid ?? 0) > 0 ? { pid: c.State.Pid } : {}),
       ...(c.State.Health ? { health: c.State.Health.Status } : {}),
       networks,
       ports,
@@ -227,7 +230,7 @@ interface Inspect {
   Image: string;
   RestartCount: number;
   Config: { Labels: Record<string, string> | null };
-  State: { Running: boolean; Status: string; ExitCode: number; StartedAt: string; FinishedAt: string; Health?: { Status: string } };
+  State: { Running: boolean; Status: string; ExitCode: number; Pid?: number; StartedAt: string; FinishedAt: string; Health?: { Status: string } };
   NetworkSettings: {
     Networks: Record<string, { IPAddress: string; MacAddress: string }> | null;
     Ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null;

@@ -81,6 +81,8 @@ export function engineContract(kind: string, setUp: () => Promise<ContractSubjec
       await engine.containers.start(id);
       const running = await state(id);
       assert.deepEqual([running.running, running.status], [true, 'running']);
+      assert.equal(created.pid, undefined, 'no pid before it runs');
+      assert.ok(Number.isInteger(running.pid) && running.pid! > 0, `a running container has its process's pid: ${running.pid}`);
       assert.ok(Date.parse(running.startedAt) > Date.parse('2000-01-01'), running.startedAt);
       assert.deepEqual(await state(created.name), running, 'found by its name too');
       const exited = engine.containers.wait(id);
@@ -89,6 +91,7 @@ export function engineContract(kind: string, setUp: () => Promise<ContractSubjec
       assert.equal(await exited, 143, 'SIGTERM ended it (through the init)');
       const stopped = await state(id);
       assert.deepEqual([stopped.running, stopped.status, stopped.exitCode], [false, 'exited', 143]);
+      assert.equal(stopped.pid, undefined, 'none once it stopped');
       await engine.containers.restart(id, 5);
       assert.equal((await state(id)).running, true, 'a restart starts a stopped container');
       await engine.containers.remove(id);

@@ -34,6 +34,8 @@ interface FakeContainer {
   startedAt: string;
   finishedAt: string;
   restartCount: number;
+  /** Its process's pid while it runs (the engine's State.Pid). */
+  pid?: number;
   health?: Health;
   /** Network name → its endpoint (address and MAC empty unless running). */
   endpoints: Map<string, Endpoint>;
@@ -56,6 +58,7 @@ export class FakeContainers implements EngineContainers {
   readonly #scripts: ExecScript[] = [];
   #created = 0;
   #nextPort = 32768;
+  #nextPid = 4000;
   /** Create faults: each takes one create it matches. */
   readonly #createFaults: { match: (body: CreateBody) => boolean; error: Error }[] = [];
   /** Start holds: a matching start waits until released. */
@@ -365,6 +368,7 @@ export class FakeContainers implements EngineContainers {
     for (const [endpoint, address] of joined) Object.assign(endpoint, address);
     c.ports = ports;
     c.status = 'running';
+    c.pid = this.#nextPid++;
     c.startedAt = new Date().toISOString();
     c.finishedAt = NEVER;
     const test = c.body.Healthcheck?.Test;
@@ -374,6 +378,7 @@ export class FakeContainers implements EngineContainers {
 
   #halt(c: FakeContainer, code: number): void {
     c.status = 'exited';
+    delete c.pid;
     c.exitCode = code;
     c.finishedAt = new Date().toISOString();
     c.ports = {};
@@ -413,6 +418,7 @@ export class FakeContainers implements EngineContainers {
       startedAt: c.startedAt,
       finishedAt: c.finishedAt,
       restartCount: c.restartCount,
+      ...(c.pid !== undefined ? { pid: c.pid } : {}),
       ...(c.health ? { health: c.health } : {}),
       networks: Object.fromEntries([...c.endpoints].map(([name, e]) => [name, { ip: e.ip, mac: e.mac }])),
       ports: { ...c.ports },
