@@ -19,7 +19,7 @@ import { WARDEN_NAME, wardenBody } from './warden-spec.js';
 const HOSTS = ['h1', 'h2', 'h3'];
 const SILENT = (ip: string) => `ARPING ${ip} from 0.0.0.0 br-fake\nSent 2 probe(s) (0 broadcast(s))\nReceived 0 response(s) (0 request(s), 0 broadcast(s))\n`;
 const ANSWERED = (ip: string) => `ARPING ${ip} from 0.0.0.0 br-fake\nUnicast reply from ${ip} [02:42:0A:4D:00:99] 0.031ms\nSent 1 probe(s) (0 broadcast(s))\nReceived 1 response(s) (0 request(s), 0 broadcast(s))\n`;
-/** The container calls an engine answers; an exec is three (create, start, inspect the exec). */
+/** The container calls an engine answers; an exec is three (create, start, inspect the exec), one when refused. */
 const CALLS = ['create', 'start', 'stop', 'restart', 'remove', 'wait', 'inspect', 'rename', 'putArchive', 'getArchive', 'processConfig', 'summaries', 'list', 'logs', 'follow'] as const;
 
 interface Run {
@@ -28,8 +28,8 @@ interface Run {
   wardenExecs: [string, string[]][];
   /** [host, name] of every helper container created. */
   helpers: [string, string][];
-  /** Engine API calls on h1 and h2 from the moment h3 is lost. */
-  calls: () => number;
+  /** Engine API calls on h1 and h2 from the moment h3 is lost, by kind. */
+  calls: Map<string, number>;
   stop: AbortController;
 }
 
@@ -46,7 +46,7 @@ async function lostH3(prefix: string, options: { wardens: boolean; answer?: 'nob
       environments: { prod: { network: 'lan', lb_address: '127.0.0.1', hosts: HOSTS } },
     },
   });
-  const run: Run = { p, wardenExecs: [], helpers: [], calls: () => 0, stop: new AbortController() };
+  const run: Run = { p, wardenExecs: [], helpers: [], calls: new Map(), stop: new AbortController() };
   assert.equal((await releaseService(p.context, 'web', 'prod', { door: p.door, timeoutMs: 10_000, image: 'berth/web:v1' })).status, 'succeeded');
   for (const host of ['h1', 'h2']) {
     const engine = p.engines.get(host)!;
@@ -81,24 +81,40 @@ async function answerHelpers(engine: FakeEngine, host: string, run: Run): Promis
   }
 }
 
-function countCalls(engines: FakeEngine[]): () => number {
-  let calls = 0;
+/** Counts the engine API calls of `engines` by kind from now on. */
+function countCalls(engines: FakeEngine[]): Map<string, number> {
+  const calls = new Map<string, number>();
+  const add = (kind: string, n = 1) => calls.set(kind, (calls.get(kind) ?? 0) + n);
   for (const engine of engines) {
     const containers = engine.containers as unknown as Record<string, (...args: unknown[]) => unknown>;
     for (const name of CALLS) {
       const original = containers[name]!.bind(engine.containers);
       containers[name] = (...args: unknown[]) => {
-        calls++;
+        add(name);
         return original(...args);
       };
     }
     const exec = engine.exec.bind(engine);
-    engine.exec = (container, cmd) => {
-      calls += 3;
-      return exec(container, cmd);
+    engine.exec = async (container, cmd) => {
+      const kind = container === WARDEN_NAME ? 'exec (warden)' : 'exec (health check)';
+      try {
+        const result = await exec(container, cmd);
+        add(kind, 3);
+        return result;
+      } catch (error) {
+        // Refused at its create (no such container, or not running): one call.
+        add(`${kind} refused`);
+        throw error;
+      }
     };
   }
-  return () => calls;
+  return calls;
+}
+
+/** Per moved instance, by kind, and the total. */
+function perInstance(calls: Map<string, number>, moved: number): { total: number; byKind: string } {
+  const total = [...calls.values()].reduce((a, b) => a + b, 0) / moved;
+  return { total, byKind: [...calls].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n / moved}`).join(', ') };
 }
 
 /** The slots h3 had, and the addresses they keep. */
@@ -112,7 +128,7 @@ async function h3Slots(p: FakeProject): Promise<{ slot: string; ip: string }[]> 
 }
 
 const options = (p: FakeProject, events: FailoverEvent[]) => ({ rollout: () => ({ door: p.door, timeoutMs: 10_000 }), emit: (e: FailoverEvent) => void events.push(e) });
-const figures: Record<string, number> = {};
+const figures: Record<string, { total: number; byKind: string }> = {};
 
 describe("a failover's address work", () => {
   const runs: Run[] = [];
@@ -121,10 +137,8 @@ describe("a failover's address work", () => {
       r.stop.abort();
       await r.p.close();
     }
-    if (figures.helpers !== undefined && figures.warden !== undefined) {
-      // The figure for the report: engine calls on the new hosts per moved instance, helpers against the warden.
-      console.log(`# engine calls per moved instance: ${figures.helpers} with helper containers, ${figures.warden} with the warden`);
-    }
+    // The figures for BENCHMARKS.md: engine API calls on the new hosts per moved instance, helpers against the warden.
+    for (const [by, f] of Object.entries(figures)) console.log(`# engine calls per moved instance, ${by}: ${f.total} (${f.byKind})`);
   });
 
   it('with wardens on h1 and h2: one arping -D from the bridge and one announcement in the instance\'s namespace per moved instance, no helper container', async () => {
@@ -149,7 +163,7 @@ describe("a failover's address work", () => {
       ]);
     }
     assert.equal(r.wardenExecs.length, 4);
-    figures.warden = r.calls() / moving.length;
+    figures.warden = perInstance(r.calls, moving.length);
   });
 
   it('with a warden whose arping -D hears a reply: the move is refused naming the MAC, and nothing of the slot runs on its new host', async () => {
@@ -176,7 +190,8 @@ describe("a failover's address work", () => {
     assert.deepEqual(events.map((e) => [e.type, e.type === 'failover' ? e.outcome : '']), [['failover', 'succeeded']], JSON.stringify(events));
     assert.deepEqual(r.helpers.map(([, name]) => name.replace(/^shop\./, '')).sort(), moving.flatMap(({ slot }) => [`${slot}-arp-announce`, `${slot}-arp-check`]).sort());
     assert.deepEqual(r.wardenExecs, []);
-    figures.helpers = r.calls() / moving.length;
-    if (figures.warden !== undefined) assert.ok(figures.warden < figures.helpers, `fewer engine calls with the warden: ${figures.warden} against ${figures.helpers}`);
+    figures.helpers = perInstance(r.calls, moving.length);
+    assert.deepEqual([r.calls.get('exec (warden)'), r.calls.get('exec (warden) refused')], [undefined, 2 * moving.length], 'one refused exec per check: no warden there');
+    if (figures.warden !== undefined) assert.ok(figures.warden.total < figures.helpers.total, `fewer engine calls with the warden: ${figures.warden.total} against ${figures.helpers.total}`);
   });
 });
