@@ -127,7 +127,12 @@ async function h3Slots(p: FakeProject): Promise<{ slot: string; ip: string }[]> 
   return out;
 }
 
-const options = (p: FakeProject, events: FailoverEvent[]) => ({ rollout: () => ({ door: p.door, timeoutMs: 10_000 }), emit: (e: FailoverEvent) => void events.push(e) });
+/** What the rollouts told the operator about each instance. */
+const said: string[] = [];
+const options = (p: FakeProject, events: FailoverEvent[]) => ({
+  rollout: () => ({ door: p.door, timeoutMs: 10_000, emit: (e: { type: string; slot?: string; text?: string }) => void (e.type === 'instance' && said.push(`${e.slot}: ${e.text}`)) }),
+  emit: (e: FailoverEvent) => void events.push(e),
+});
 const figures: Record<string, { total: number; byKind: string }> = {};
 
 describe("a failover's address work", () => {
@@ -163,6 +168,11 @@ describe("a failover's address work", () => {
       ]);
     }
     assert.equal(r.wardenExecs.length, 4);
+    for (const { slot, ip } of moving) {
+      assert.ok(said.some((t) => new RegExp(`^${slot}: nobody answers for ${ip.replaceAll('.', '\\.')} on the LAN \\(checked from h[12] in \\d+ ms by its warden\\)$`).test(t)), said.join('\n'));
+      assert.ok(said.some((t) => new RegExp(`^${slot}: announced ${ip.replaceAll('.', '\\.')} on the LAN from h[12] in \\d+ ms by its warden$`).test(t)), said.join('\n'));
+    }
+    said.splice(0);
     figures.warden = perInstance(r.calls, moving.length);
   });
 
@@ -190,6 +200,7 @@ describe("a failover's address work", () => {
     assert.deepEqual(events.map((e) => [e.type, e.type === 'failover' ? e.outcome : '']), [['failover', 'succeeded']], JSON.stringify(events));
     assert.deepEqual(r.helpers.map(([, name]) => name.replace(/^shop\./, '')).sort(), moving.flatMap(({ slot }) => [`${slot}-arp-announce`, `${slot}-arp-check`]).sort());
     assert.deepEqual(r.wardenExecs, []);
+    assert.equal(said.filter((t) => / by a helper container: no warden on the host\)?$/.test(t)).length, 2 * moving.length, said.join('\n'));
     figures.helpers = perInstance(r.calls, moving.length);
     assert.deepEqual([r.calls.get('exec (warden)'), r.calls.get('exec (warden) refused')], [undefined, 2 * moving.length], 'one refused exec per check: no warden there');
     if (figures.warden !== undefined) assert.ok(figures.warden.total < figures.helpers.total, `fewer engine calls with the warden: ${figures.warden.total} against ${figures.helpers.total}`);

@@ -51,7 +51,7 @@ describe("a move's address work: the warden, else helper containers", () => {
   it('no warden on the host: the helper container checks, and says why it did', async () => {
     fresh();
     const done = await checkAddressFree(engine, WARDEN, { ...target('arp-check'), dockerNetwork: 'lan', bridge: 'br0' });
-    assert.deepEqual(done, { by: 'helper', instead: 'no warden runs on the host (not-found)' });
+    assert.deepEqual(done, { by: 'helper', instead: 'no warden on the host' });
     assert.deepEqual(helpers, ['shop.web-prod-1-arp-check']);
   });
 

@@ -24,7 +24,7 @@ async function inWarden(engine: Engine, warden: string, cmd: string[]): Promise<
   try {
     return { ran: true, ...(await engine.exec(warden, cmd)) };
   } catch (error) {
-    if (isBerthError(error) && (error.kind === 'not-found' || error.kind === 'conflict')) return { ran: false, why: `no warden runs on the host (${error.kind})` };
+    if (isBerthError(error) && (error.kind === 'not-found' || error.kind === 'conflict')) return { ran: false, why: error.kind === 'not-found' ? 'no warden on the host' : 'its warden is not running' };
     throw error;
   }
 }

@@ -211,17 +211,17 @@ function arpAroundMove(ctx: RolloutContext, slot: string, host: string): Pick<La
   const engine = ctx.run.hosts.engine(host);
   const bridge = ctx.target.network.bridge;
   const helper = (c: LaunchedContainer, what: string) => ({ slot, host, ip: c.ip!, image: c.image, labels: c.labels, name: `${containerName(ctx.run.project.name, slot)}-${what}` });
-  const by = (done: AddressWorkDone) => (done.by === 'warden' ? 'by its warden' : `by a helper container, as ${done.instead}`);
+  const by = (done: AddressWorkDone) => (done.by === 'warden' ? 'by its warden' : `by a helper container: ${done.instead}`);
   return {
     beforeStart: async (c) => {
       const started = Date.now();
       const done = await checkAddressFree(engine, WARDEN_NAME, { ...helper(c, 'arp-check'), dockerNetwork: ctx.target.dockerName, ...(bridge ? { bridge } : {}) });
-      ctx.emit({ type: 'instance', slot, text: `nobody answers for ${c.ip} on the LAN (checked from ${host} ${by(done)} in ${Date.now() - started} ms)` });
+      ctx.emit({ type: 'instance', slot, text: `nobody answers for ${c.ip} on the LAN (checked from ${host} in ${Date.now() - started} ms ${by(done)})` });
     },
     afterStart: async (c) => {
       const started = Date.now();
       const done = await announceMovedAddress(engine, WARDEN_NAME, { ...helper(c, 'arp-announce'), container: c.id, ...(c.pid !== undefined ? { pid: c.pid } : {}) });
-      ctx.emit({ type: 'instance', slot, text: done.problem ? `could not announce ${c.ip} on the LAN (neighbours learn it at their next ARP): ${done.problem}` : `announced ${c.ip} on the LAN from ${host} ${by(done)} in ${Date.now() - started} ms` });
+      ctx.emit({ type: 'instance', slot, text: done.problem ? `could not announce ${c.ip} on the LAN (neighbours learn it at their next ARP): ${done.problem}` : `announced ${c.ip} on the LAN from ${host} in ${Date.now() - started} ms ${by(done)}` });
     },
   };
 }
