@@ -10,7 +10,7 @@
  * Writes its figures to BENCHMARKS.md. Run: npm run bench -- [--images N] [--no-example] [--berth-runs N] [--docker-runs N]
  */
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';

@@ -24,9 +24,10 @@ import { buildProject } from '../src/imaging/builder.js';
 import { push } from '../src/registry/testing.js';
 import { closeStore, openStore } from '../src/store/db.js';
 import { runBerth } from '../src/testing/cli.js';
-import { makeFixture, tinyRootTarball, type Fixture } from '../src/testing/fixture.js';
+import { makeFixture, type Fixture } from '../src/testing/fixture.js';
 import { startLab, type Lab } from '../src/testing/lab.js';
 import { labRegistry, upLabRegistry } from '../src/testing/lab-registry.js';
+import { labWebImages, labYaml } from '../src/testing/lab-web.js';
 import { startLoad } from '../src/testing/load.js';
 import { startTestServer, type TestServer } from '../src/testing/server.js';
 import { until } from '../src/testing/until.js';
@@ -60,13 +61,7 @@ async function main(): Promise<void> {
   let lab: Lab | undefined;
   let server: TestServer | undefined;
   try {
-    fixture = await makeFixture({
-      base: { settings: { root: { tarball: await tinyRootTarball() } } },
-      web: {
-        settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] },
-        static: '#!/bin/sh\nmkdir -p /www\necho hello > /www/index.html\necho ok > /www/health.html\n',
-      },
-    });
+    fixture = await makeFixture(await labWebImages());
     const f = fixture;
     lab = await startLab({ hosts: 3, dir: f.dir });
     const registry = await labRegistry(lab);
@@ -75,9 +70,7 @@ async function main(): Promise<void> {
       'berth.yaml',
       stringify({
         ...yaml,
-        registry: registry.yaml,
-        hosts: lab.hosts.map((h) => h.yaml),
-        networks: { lan: { mode: 'flat', bridge: lab.bridge, subnet: lab.subnet, gateway: lab.gateway, range: `${lab.address(100)}-${lab.address(199)}`, quarantine: '0s' } },
+        ...labYaml(lab, registry, [100, 199]),
         services: { [SERVICE]: { image: 'web', ports: [8080], health: HEALTH, stop_grace: '1s', rollout: { batch_size: 4, max_unavailable: 4, drain: '0s' } } },
         environments: { [ENV]: { network: 'lan', lb_address: '127.0.0.1', hosts: lab.hosts.map((h) => h.name), services: { [SERVICE]: { replicas: INSTANCES } } } },
         pipeline: [ENV],

@@ -9,11 +9,11 @@
  *     gets SIGKILL. Measured from the kill: until the other server prints that it leads, and until the
  *     resumed rollout starts its next step (the `step` event it records; the event's time is the
  *     server's clock, the same machine's). The survivor leads the next round; a new follower joins.
- * The servers share the door's folder (`--state/lb`): the front door is still an HAProxy process
- * whose admin socket is there (src/leader/takeover.pg.int.test.ts says why).
+ * The servers share nothing but the store: the front door is a container any leader finds by name.
  */
+import { releaseSteps } from './release-steps.js';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadProject } from '../src/config/project.js';
 import { buildProject } from '../src/imaging/builder.js';
@@ -70,8 +70,7 @@ function checked(o: CliOutcome, what: string): CliOutcome {
 /** A no-op release: refused as a measurement if it changed an instance. */
 async function noOp(f: Fixture, env: NodeJS.ProcessEnv, image: string): Promise<{ ms: number; steps: string[] }> {
   const o = checked(await runBerth(['release', 'web', '--env', 'dev', '--image', image, '-p', f.dir], { env }), 'a no-op release');
-  const steps = o.stdout.split('\n').filter((l) => /^\[\d+\/\d+\]/.test(l));
-  const changed = steps.filter((s) => !/front door|record release|converge/i.test(s));
+  const { steps, changed } = releaseSteps(o.stdout);
   if (changed.length > 0) throw new Error(`the release changed instances, so it was no no-op: ${changed.join('; ')}`);
   return { ms: o.ms, steps };
 }
@@ -110,12 +109,10 @@ export async function rolloutBenchmark(cluster: PostgresCluster, rounds: number,
     await liteServer.stop();
 
     // 2. Takeovers: the leader killed past the first replacement of a rolling update.
-    const lb = join(leader.stateDir, 'lb');
     const follower = async (n: number) => {
       const state = join(pg.dir, '.berth', `s${n}`, 'server-state');
       mkdirSync(state, { recursive: true, mode: 0o700 });
       if (existsSync(join(leader.stateDir, 'spec-mac.key'))) copyFileSync(join(leader.stateDir, 'spec-mac.key'), join(state, 'spec-mac.key'));
-      symlinkSync(lb, join(state, 'lb'));
       const s = await startTestServer(join(pg.dir, '.berth', `s${n}`), pgEnv, pgArgs);
       servers.push(s);
       return s;

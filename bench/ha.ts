@@ -24,7 +24,7 @@ import { collectBundle } from '../src/apply/bundle.js';
 import { applyBundle } from '../src/apply/versions.js';
 import { buildApp } from '../src/server/app.js';
 import { ServerCore } from '../src/server/core.js';
-import { closeStore, openStore, openStoreAt, type Store } from '../src/store/db.js';
+import { closeStore, openStore, openStoreAt } from '../src/store/db.js';
 import { FakeEngine } from '../src/testing/fake-engine.js';
 import { startPostgres, type PostgresCluster } from '../src/testing/postgres.js';
 import { hostName, recordInstances, serviceName } from './fake-fleet.js';

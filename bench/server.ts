@@ -17,6 +17,7 @@
  * Removes everything it made, on failure and on Ctrl-C too. Writes its section of BENCHMARKS.md.
  * Run: npm run bench:server -- [--rounds N] [--requests N] [--hosts N]
  */
+import { releaseSteps } from './release-steps.js';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
@@ -165,10 +166,8 @@ interface ReleaseRun {
 /** `berth release web --env dev` of the build it runs; refuses a run that replaced or created an instance (then it was no no-op). */
 async function noOpRelease(fixture: Fixture, env: NodeJS.ProcessEnv): Promise<ReleaseRun> {
   const finished = await run(['release', 'web', '--env', ENVIRONMENT, '-p', fixture.dir], env);
-  const lines = finished.stdout.split('\n');
-  if (!lines.some((l) => /: succeeded/.test(l))) throw new Error(`berth release did not succeed:\n${finished.stdout}`);
-  const steps = lines.filter((l) => /^\[\d+\/\d+\]/.test(l));
-  const changed = steps.filter((s) => !/front door|record release|converge/i.test(s));
+  if (!/: succeeded/.test(finished.stdout)) throw new Error(`berth release did not succeed:\n${finished.stdout}`);
+  const { steps, changed } = releaseSteps(finished.stdout);
   if (changed.length > 0) throw new Error(`the release changed instances, so it was not a no-op: ${changed.join('; ')}\n${finished.stdout}`);
   return { ms: finished.ms, steps };
 }

@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { buildProject } from '../imaging/builder.js';
 import { buildProgress } from '../cli/build-progress.js';
 import { hostsLines } from '../cli/commands/hosts.js';
-import { formatDuration, processOutput, renderError, table, type Output } from '../cli/output.js';
+import { processOutput, renderError, table, type Output } from '../cli/output.js';
 import { loadProject } from '../config/project.js';
 import { environmentOf, networkOf, replicasOf, serviceOf, type RunContext } from '../runtime/context.js';
 import type { InstanceReport } from '../release/deploy.js';

@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { loadProject } from '../config/project.js';
 import type { RunContext } from '../runtime/context.js';

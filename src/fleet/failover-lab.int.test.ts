@@ -31,9 +31,10 @@ import { connectEngine, type Engine } from '../engine/client.js';
 import { push } from '../registry/testing.js';
 import { openStore, closeStore } from '../store/db.js';
 import { runBerth, showOutcome } from '../testing/cli.js';
-import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { makeFixture, type Fixture } from '../testing/fixture.js';
 import { startLab, type Lab, type LabHost, type LanHost } from '../testing/lab.js';
 import { labRegistry, upLabRegistry } from '../testing/lab-registry.js';
+import { labWebImages, labYaml } from '../testing/lab-web.js';
 import { startLoad, type LoadResult } from '../testing/load.js';
 import { startTestServer, type TestServer } from '../testing/server.js';
 import { stepsWithNeeds } from '../testing/steps.js';
@@ -136,13 +137,7 @@ describe('a lab host crashes and comes back, under a berth server', () => {
   }
 
   before(async () => {
-    fixture = await makeFixture({
-      base: { settings: { root: { tarball: await tinyRootTarball() } } },
-      web: {
-        settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] },
-        static: '#!/bin/sh\nmkdir -p /www\necho hello > /www/index.html\necho ok > /www/health.html\n',
-      },
-    });
+    fixture = await makeFixture(await labWebImages());
     lab = await startLab({ hosts: 3, dir: fixture.dir });
     lan = await lab.lanHost();
     const registry = await labRegistry(lab);
@@ -152,10 +147,8 @@ describe('a lab host crashes and comes back, under a berth server', () => {
       'berth.yaml',
       stringify({
         ...yaml,
-        registry: registry.yaml,
-        hosts: lab.hosts.map((h) => h.yaml),
+        ...labYaml(lab, registry, [100, 140]),
         fleet: { failure: FAILURE },
-        networks: { lan: { mode: 'flat', bridge: lab.bridge, subnet: lab.subnet, gateway: lab.gateway, range: `${lab.address(100)}-${lab.address(140)}`, quarantine: '0s' } },
         services: { [SVC]: { image: 'web', ports: [8080], health: { http: '/health.html', interval: '2s', timeout: '1s' }, stop_grace: '1s', rollout: { batch_size: 2, drain: '1s' } } },
         environments: { [ENV]: { network: 'lan', lb_address: '127.0.0.1', hosts: hostNames, services: { [SVC]: { replicas: REPLICAS } } } },
         pipeline: [ENV],
@@ -245,9 +238,16 @@ describe('a lab host crashes and comes back, under a berth server', () => {
     // The instances that did not move were not touched.
     for (const [slot, was] of beforeCrash) if (!moved.includes(slot)) assert.equal(after.get(slot)?.id, was.id, `${slot} was left alone`);
 
-    const history = await berth('history', SVC, '--env', ENV, '--json');
-    assert.equal(history.code, 0, showOutcome(history));
-    const rollouts = (JSON.parse(history.stdout) as { rollouts: { kind: string; status: string; actor?: string }[] }).rollouts;
+    // The instances serve before the failover rollout has finished its last steps (the door's, the record): wait for its end.
+    const failovers = async () => {
+      const history = await berth('history', SVC, '--env', ENV, '--json');
+      assert.equal(history.code, 0, showOutcome(history));
+      return (JSON.parse(history.stdout) as { rollouts: { kind: string; status: string; actor?: string }[] }).rollouts;
+    };
+    const rollouts = await until('the failover rollout ended', async () => {
+      const all = await failovers();
+      return all.some((r) => r.kind === 'failover' && r.status === 'running') ? undefined : all;
+    }, 120_000, 500);
     assert.deepEqual(rollouts.filter((r) => r.kind === 'failover').map((r) => r.status), ['succeeded'], JSON.stringify(rollouts));
     const door = await startLoad(url, { concurrency: 1, maxRequests: 12, timeoutMs: 2000 }).stop();
     assert.equal(door.failed, 0, show(door));

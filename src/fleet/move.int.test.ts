@@ -22,7 +22,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { buildProject } from '../imaging/builder.js';
 import { loadProject } from '../config/project.js';
@@ -36,9 +36,10 @@ import { hostStates } from '../store/hosts.js';
 import { openStore, type Store, closeStore } from '../store/db.js';
 import { rolloutsOf } from '../store/releases.js';
 import { berthOn, runBerth } from '../testing/cli.js';
-import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { makeFixture, type Fixture } from '../testing/fixture.js';
 import { startLab, type Lab, type LanHost } from '../testing/lab.js';
 import { labRegistry, upLabRegistry } from '../testing/lab-registry.js';
+import { labWebImages, labYaml } from '../testing/lab-web.js';
 import { startLoad, type LoadResult } from '../testing/load.js';
 import { releaseService } from '../release/operations.js';
 import type { RolloutEvent } from '../rollout/rollout-context.js';
@@ -114,13 +115,7 @@ describe('moving instances between lab hosts, keeping their IP and MAC', () => {
   }
 
   before(async () => {
-    fixture = await makeFixture({
-      base: { settings: { root: { tarball: await tinyRootTarball() } } },
-      web: {
-        settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] },
-        static: '#!/bin/sh\nmkdir -p /www\necho hello > /www/index.html\necho ok > /www/health.html\n',
-      },
-    });
+    fixture = await makeFixture(await labWebImages());
     lab = await startLab({ hosts: 3, dir: fixture.dir });
     lan = await lab.lanHost();
     const registry = await labRegistry(lab);
@@ -130,9 +125,7 @@ describe('moving instances between lab hosts, keeping their IP and MAC', () => {
       'berth.yaml',
       stringify({
         ...yaml,
-        registry: registry.yaml,
-        hosts: lab.hosts.map((h) => ({ name: h.name, engine: h.engine, tls: h.tls, address: h.ip })),
-        networks: { lan: { mode: 'flat', bridge: lab.bridge, subnet: lab.subnet, gateway: lab.gateway, range: `${lab.address(100)}-${lab.address(140)}`, quarantine: '0s' } },
+        ...labYaml(lab, registry, [100, 140]),
         services: { [SVC]: { image: 'web', ports: [8080], health: { http: '/health.html', interval: '2s', timeout: '1s' }, stop_grace: '1s', rollout: { batch_size: 1, max_unavailable: 1, drain: '1s' } } },
         environments: { [ENV]: { network: 'lan', lb_address: '127.0.0.1', hosts: hostNames, services: { [SVC]: { replicas: REPLICAS } } } },
         pipeline: [ENV],

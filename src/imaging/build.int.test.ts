@@ -1,6 +1,6 @@
 /** Integration: builds small trees on the real engine from a tiny busybox root. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import { loadProject } from '../config/project.js';
 import { openStore, closeStore } from '../store/db.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';

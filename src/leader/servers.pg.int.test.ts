@@ -10,13 +10,13 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { ServerStatus } from './status.js';
 import { runBerth } from '../testing/cli.js';
 import { postgresForFile } from '../testing/postgres.js';
+import { collectEvents } from '../testing/event-stream.js';
 import { startTestServer, type TestServer } from '../testing/server.js';
 
 const cluster = postgresForFile();
@@ -41,26 +41,6 @@ async function until<T>(what: string, look: () => Promise<T | undefined>, forMs 
     if (Date.now() > end) assert.fail(`waited ${forMs / 1000} s for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-/** The events a server streams, collected until `stop`. */
-function collectEvents(url: string, token: string): { events: { event: string; data: string }[]; stop: () => void } {
-  const events: { event: string; data: string }[] = [];
-  const request = get(`${url}/v1/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
-    let buffer = '';
-    res.setEncoding('utf8').on('data', (chunk: string) => {
-      buffer += chunk;
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(frame)?.[1];
-        const data = /^data: (.*)$/m.exec(frame)?.[1];
-        if (event && data) events.push({ event, data });
-      }
-    });
-  });
-  request.on('error', () => {});
-  return { events, stop: () => request.destroy() };
 }
 
 describe('two servers on one PostgreSQL store', () => {

@@ -17,25 +17,22 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { get } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadProject } from '../config/project.js';
-import { buildProject } from '../imaging/builder.js';
 import { connectServer } from '../remote/client.js';
 import type { InstanceStatus } from '../runtime/instances.js';
-import { openStore, closeStore } from '../store/db.js';
 import { BERTH_BIN, berthOn, runBerth, showOutcome, type CliOutcome } from '../testing/cli.js';
-import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { type Fixture } from '../testing/fixture.js';
+import { buildWebVersions, flatWebFixture, webPage } from '../testing/flat-web.js';
 import { startLoad } from '../testing/load.js';
 import { postgresForFile } from '../testing/postgres.js';
+import { collectEvents } from '../testing/event-stream.js';
 import { startTestServer, type TestServer } from '../testing/server.js';
 import { until } from '../testing/until.js';
 import type { ServerStatus } from './status.js';
 
-const page = (v: string) => `#!/bin/sh\nmkdir -p /www\necho "hello ${v}" > /www/index.html\necho ok > /www/health.html\n`;
 const HEALTH = { http: '/health.html', interval: '2s', timeout: '1s', unhealthy_after: 3 };
 const SLOTS = ['web-dev-1', 'web-dev-2', 'web-dev-3'];
 type Version = 'A' | 'B';
@@ -45,54 +42,22 @@ const cluster = postgresForFile();
 /** The `step` events of rollout `id` a server's event stream delivers, collected until `stop`. */
 function stepsOnStream(url: string, token: string): { steps: Map<number, number[]>; stop: () => void } {
   const steps = new Map<number, number[]>();
-  const request = get(`${url}/v1/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
-    let buffer = '';
-    res.setEncoding('utf8').on('data', (chunk: string) => {
-      buffer += chunk;
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = /^event: rollout-progress$/m.test(frame) ? /^data: (.*)$/m.exec(frame)?.[1] : undefined;
-        const event = data ? (JSON.parse(data) as { rollout?: number; type?: string; index?: number }) : undefined;
-        if (event?.type === 'step' && event.rollout !== undefined) steps.set(event.rollout, [...(steps.get(event.rollout) ?? []), event.index!]);
-      }
-    });
+  const stream = collectEvents(url, token, ({ event, data }) => {
+    if (event !== 'rollout-progress') return;
+    const progress = JSON.parse(data) as { rollout?: number; type?: string; index?: number };
+    if (progress.type === 'step' && progress.rollout !== undefined) steps.set(progress.rollout, [...(steps.get(progress.rollout) ?? []), progress.index!]);
   });
-  request.on('error', () => {});
-  return { steps, stop: () => request.destroy() };
+  return { steps, stop: stream.stop };
 }
 
 describe('the leader killed mid-rollout under load, with three server processes and real engines', () => {
   let fixture: Fixture;
   const servers: TestServer[] = [];
-  const images = {} as Record<Version, string>;
+  let images: Record<Version, string>;
 
   before(async () => {
-    const prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;
-    const bridge = `br${randomBytes(3).toString('hex')}`;
-    fixture = await makeFixture(
-      {
-        base: { settings: { root: { tarball: await tinyRootTarball() } } },
-        web: { settings: { from: 'base', command: ['busybox', 'httpd', '-f', '-p', '8080', '-h', '/www'] }, static: page('A') },
-      },
-      {
-        networks: { lan: { mode: 'flat', bridge, subnet: `${prefix}.0/24`, gateway: `${prefix}.1`, range: `${prefix}.10-${prefix}.60`, create_bridge: true, quarantine: '0s' } },
-        services: { web: { image: 'web', ports: [8080], health: HEALTH, stop_grace: '1s', rollout: { batch_size: 1, max_unavailable: 1, drain: '2s' } } },
-        environments: { dev: { network: 'lan', lb_address: '127.0.0.1', services: { web: { replicas: 3 } } } },
-        pipeline: ['dev'],
-      },
-    );
-    const db = await openStore(loadProject(fixture.dir, fixture.env).stateDir);
-    try {
-      for (const v of ['A', 'B'] as const) {
-        fixture.write('images/web/static.sh', page(v), 0o755);
-        const summary = await buildProject(loadProject(fixture.dir, fixture.env), fixture.engine, db, { env: fixture.env, only: ['web'] });
-        assert.deepEqual(summary.failed, []);
-        images[v] = [...summary.built, ...summary.upToDate].find((b) => b.name === 'web')!.imageId;
-      }
-    } finally {
-      await closeStore(db);
-    }
+    fixture = await flatWebFixture(HEALTH);
+    images = await buildWebVersions(fixture, { A: webPage('A'), B: webPage('B') });
   });
   after(async () => {
     for (const s of servers) await s.stop();

@@ -7,7 +7,7 @@ import { sqliteOf } from '../store/db.js';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { pushesTo } from '../store/pushes.js';
 import { protectDigest } from '../store/refs.js';

@@ -34,7 +34,7 @@ import { recordedDoorStatus } from '../rollout/front-door.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
 import { currentRelease, frontDoorPort, openRollout, releaseOf, releasesOf, rolloutsOf } from '../store/releases.js';
-import { berthOn, runBerth, showOutcome, type CliOutcome } from '../testing/cli.js';
+import { berthOn, showOutcome, type CliOutcome } from '../testing/cli.js';
 import { assertSlotsHoldTheirAddresses } from '../testing/crash-assertions.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 

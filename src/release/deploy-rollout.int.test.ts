@@ -25,7 +25,7 @@ import { doorContainerName } from '../lb/door-container.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { openStore, type Store, closeStore, sqliteOf } from '../store/db.js';
 import { currentRelease, frontDoorPort, openRollout, releaseOf, rolloutsOf } from '../store/releases.js';
-import { berthOn, runBerth, showOutcome, type CliOutcome } from '../testing/cli.js';
+import { berthOn, showOutcome, type CliOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { ipamOf, type RunContext } from '../runtime/context.js';
 import { Hosts } from '../runtime/hosts.js';

@@ -1,6 +1,6 @@
 /** Integration: a deployed build that was pushed is protected from registry GC by its digest, and only while it runs. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import { loadProject } from '../config/project.js';
 import { registryDown, registryUp } from '../registry/process.js';
 import { build, freePort, push, target } from '../registry/testing.js';

@@ -8,7 +8,7 @@ import { announceMovedAddress, checkAddressFree, type AddressWorkDone } from '..
 import { RUN_LABELS, WARDEN_NAME } from '../runtime/labels.js';
 import { removeInstance } from './remove.js';
 import { runOperationStep } from './ops-steps.js';
-import { asideName, containerName, PREVIOUS_SUFFIX } from '../runtime/slots.js';
+import { containerName } from '../runtime/slots.js';
 import { Semaphore } from '../imaging/semaphore.js';
 import type { Observed } from '../runtime/observe.js';
 import { LatencyLimit } from './latency-limit.js';

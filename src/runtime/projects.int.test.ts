@@ -11,7 +11,7 @@ import { loadProject } from '../config/project.js';
 import { removeNetwork } from '../network/docker-network.js';
 import { openStore, closeStore } from '../store/db.js';
 import { frontDoorPort } from '../store/releases.js';
-import { berthOn, runBerth, showOutcome, type CliOutcome } from '../testing/cli.js';
+import { berthOn, showOutcome, type CliOutcome } from '../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
 import { RUN_LABELS } from './labels.js';
 import { containerName } from './slots.js';

@@ -5,8 +5,7 @@
  * and its end are events of the bus; `cancel` stops it between steps, and the
  * executor then rolls back as on any failure.
  */
-import { BerthError, failed, isBerthError, notFound } from '../errors.js';
-import type { RolloutEvent } from '../rollout/rollout-context.js';
+import { failed, isBerthError, notFound } from '../errors.js';
 
 import type { RolloutOptions, RolloutResult } from '../rollout/executor.js';
 import type { EventBus } from './events.js';

@@ -2,12 +2,11 @@
 import { ROLLOUT_START_TIMEOUT_MS } from '../../remote/client.js';
 import type { ApprovalView } from '../../access/approvals.js';
 import { invalid } from '../../errors.js';
-import type { RolloutResult } from '../../rollout/executor.js';
 import type { ServerClient } from '../../remote/client.js';
 import type { Command, CommandContext } from '../command.js';
 import { positiveFlag } from '../flags.js';
 import { printJson, table } from '../output.js';
-import { approvalLines, exitOf, requireServer, serverRollout, type RolloutAnswer } from '../remote.js';
+import { approvalLines, requireServer, serverRollout, type RolloutAnswer } from '../remote.js';
 import { finish, progress } from './release.js';
 
 

@@ -7,7 +7,7 @@ import { promote, type PromoteRequest } from '../../requests/promote.js';
 import { release, type ReleaseRequest } from '../../requests/release.js';
 import { rollback, type RollbackRequest } from '../../requests/rollback.js';
 import { scale, type ScaleRequest } from '../../requests/scale.js';
-import { invalid, rolloutExitCodes } from '../../errors.js';
+import { invalid } from '../../errors.js';
 import type { Command, CommandContext } from '../command.js';
 import { durationFlag, positiveFlag, requiredFlag, timeoutFlag } from '../flags.js';
 import { printJson, type Output } from '../output.js';

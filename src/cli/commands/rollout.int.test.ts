@@ -27,7 +27,7 @@ import { removeNetwork } from '../../network/docker-network.js';
 import { openStore, STORE_FILE, type Store, closeStore, sqliteOf } from '../../store/db.js';
 import { currentRelease, releaseOf, rolloutById, rolloutsOf } from '../../store/releases.js';
 import { leaseOf, takeOverLease, type Lease } from '../../store/leases.js';
-import { BERTH_BIN, berthOn, runBerth, showOutcome, type CliOutcome } from '../../testing/cli.js';
+import { BERTH_BIN, berthOn, showOutcome, type CliOutcome } from '../../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../../testing/fixture.js';
 
 const run = promisify(execFile);

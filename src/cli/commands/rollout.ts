@@ -1,7 +1,6 @@
 /** berth rollout ls | show <id> | abandon <id>: the rollouts still open, one rollout's journal, and ending an interrupted one. */
 import { abandonRollout, type AbandonResult } from '../../rollout/abandon.js';
-import type { RolloutResult } from '../../rollout/executor.js';
-import { followToEnd, remoteOr, requireServer, exitOf } from '../remote.js';
+import { followToEnd, remoteOr, requireServer } from '../remote.js';
 import { rolloutView as view, type RolloutView } from '../../rollout/rollout-view.js';
 import { invalid } from '../../errors.js';
 import { findRollout, openRolloutViews } from '../../release/rollout-lookup.js';

@@ -5,7 +5,7 @@
  * server (jobs.ts): 202 once its first rollout is journaled, or 200 with its
  * result and progress when it ended without one.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { undrainHost } from '../../fleet/move.js';
 import { restart, type RestartRequest } from '../../requests/restart.js';
 import { move, type MoveRequest } from '../../requests/move.js';
