@@ -98,6 +98,23 @@ export function engineContract(kind: string, setUp: () => Promise<ContractSubjec
       assert.equal(await engine.containers.inspect(id), undefined);
     });
 
+    it('reports a container\'s restart policy, and changes it in place: the running container is neither stopped nor recreated', async () => {
+      const none = await engine.containers.create(body('policy-none'));
+      assert.equal((await state(none)).restartPolicy, 'no', 'no policy given is no');
+      const id = await engine.containers.create(body('policy', { HostConfig: { RestartPolicy: { Name: 'unless-stopped' } } }));
+      await engine.containers.start(id);
+      const before = await state(id);
+      assert.equal(before.restartPolicy, 'unless-stopped');
+      await engine.containers.setRestartPolicy(id, 'no');
+      const after = await state(id);
+      assert.deepEqual([after.id, after.running, after.startedAt, after.pid, after.restartPolicy], [id, true, before.startedAt, before.pid, 'no']);
+      await engine.containers.setRestartPolicy(none, 'always');
+      assert.equal((await state(none)).restartPolicy, 'always', 'a container that never ran too');
+      await assert.rejects(engine.containers.setRestartPolicy(`${s.project}-absent`, 'no'), { kind: 'not-found' });
+      await engine.containers.remove(id);
+      await engine.containers.remove(none);
+    });
+
     it('removes a running container', async () => {
       const id = await engine.containers.create(body('running'));
       await engine.containers.start(id);

@@ -34,6 +34,8 @@ interface FakeContainer {
   startedAt: string;
   finishedAt: string;
   restartCount: number;
+  /** Stopped through the API (stop), not since started: the engine's own mark, which `unless-stopped` reads. */
+  stoppedByCall?: boolean;
   /** Its process's pid while it runs (the engine's State.Pid). */
   pid?: number;
   health?: Health;
@@ -52,6 +54,12 @@ export type ExecScript = (container: { id: string; name: string; labels: Record<
 /** The engine's zero time: a container that never started or never finished. */
 const NEVER = '0001-01-01T00:00:00Z';
 const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+const RESTART_POLICIES = new Set(['', 'no', 'always', 'unless-stopped', 'on-failure']);
+
+function policyOf(c: FakeContainer): string {
+  const name = String((c.body.HostConfig?.RestartPolicy as { Name?: string } | undefined)?.Name ?? '');
+  return name === 'no' ? '' : name;
+}
 
 export class FakeContainers implements EngineContainers {
   readonly #all = new Map<string, FakeContainer>();
@@ -118,6 +126,7 @@ export class FakeContainers implements EngineContainers {
     if (holds.length > 0) await this.#held(id, holds);
     await this.core.answer(`start container ${id}`, () => {
       const c = this.#get(id);
+      c.stoppedByCall = false;
       if (c.status !== 'running') this.#run(c);
     });
   }
@@ -126,6 +135,7 @@ export class FakeContainers implements EngineContainers {
     return this.core.answer(`stop container ${id}`, () => {
       const c = this.#get(id);
       if (c.status !== 'running') return;
+      c.stoppedByCall = true;
       this.#emit(c, 'kill', { signal: '15' });
       this.#halt(c, 143);
       this.#emit(c, 'stop');
@@ -135,6 +145,7 @@ export class FakeContainers implements EngineContainers {
   restart(id: string, _seconds = 10): Promise<void> {
     return this.core.answer(`restart container ${id}`, () => {
       const c = this.#get(id);
+      c.stoppedByCall = false;
       if (c.status === 'running') {
         this.#emit(c, 'kill', { signal: '15' });
         this.#halt(c, 143);
@@ -168,6 +179,15 @@ export class FakeContainers implements EngineContainers {
     return this.core.answer(`inspect container ${id}`, () => {
       const c = this.#find(id);
       return c ? this.#state(c) : undefined;
+    });
+  }
+
+  setRestartPolicy(id: string, policy: string): Promise<void> {
+    return this.core.answer(`set the restart policy of container ${id}`, () => {
+      const c = this.#get(id);
+      if (!RESTART_POLICIES.has(policy)) throw refusal(400, `invalid restart policy '${policy}'`);
+      c.body.HostConfig = { ...c.body.HostConfig, RestartPolicy: { Name: policy } };
+      this.#emit(c, 'update');
     });
   }
 
@@ -296,10 +316,32 @@ export class FakeContainers implements EngineContainers {
     const c = this.#get(id);
     if (c.status !== 'running') throw new Error(`FakeEngine: container ${c.name} is not running, it cannot exit`);
     this.#halt(c, code);
-    const policy = String((c.body.HostConfig?.RestartPolicy as { Name?: string } | undefined)?.Name ?? '');
+    const policy = policyOf(c);
     if (policy === 'always' || policy === 'unless-stopped' || (policy === 'on-failure' && code !== 0)) {
       c.restartCount++;
       this.#run(c);
+    }
+  }
+
+  /** The engine's shutdown: every running container stops (SIGTERM, 143), not marked as stopped by a call. */
+  haltAll(): void {
+    for (const c of this.#all.values()) {
+      if (c.status !== 'running') continue;
+      this.#emit(c, 'kill', { signal: '15' });
+      this.#halt(c, 143);
+      this.#emit(c, 'stop');
+    }
+  }
+
+  /**
+   * The engine's start: as dockerd restores its containers, it starts those whose restart policy
+   * says so (always; unless-stopped when not stopped by a call; on-failure after a non-zero exit).
+   */
+  restoreAll(): void {
+    for (const c of this.#all.values()) {
+      if (c.status === 'running') continue;
+      const policy = policyOf(c);
+      if (policy === 'always' || (policy === 'unless-stopped' && !c.stoppedByCall) || (policy === 'on-failure' && c.exitCode !== 0)) this.#run(c);
     }
   }
 
@@ -418,6 +460,7 @@ export class FakeContainers implements EngineContainers {
       startedAt: c.startedAt,
       finishedAt: c.finishedAt,
       restartCount: c.restartCount,
+      restartPolicy: policyOf(c) || 'no',
       ...(c.pid !== undefined ? { pid: c.pid } : {}),
       ...(c.health ? { health: c.health } : {}),
       networks: Object.fromEntries([...c.endpoints].map(([name, e]) => [name, { ip: e.ip, mac: e.mac }])),
