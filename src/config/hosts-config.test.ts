@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { loadProject } from './project.js';
+import { engineSocketOn } from './hosts-config.js';
 import { loadForTest, problemsOf } from './problems-for-test.js';
 
 const dirs: string[] = [];
@@ -85,6 +86,25 @@ describe('hosts: reaching the engines', () => {
     const messages = problemsOf(project('fleet:\n  tls: { ca: nope.pem, cert: certs/cert.pem, key: certs/key.pem }\nhosts:\n  - { name: h1, engine: "tcp://10.0.0.2:2376" }\n', CERTS)).map((p) => p.message);
     assert.equal(messages.length, 1);
     assert.match(messages[0]!, /^berth\.yaml:6: fleet\.tls\.ca: no such file: .*\/nope\.pem$/);
+  });
+
+  it("keeps a host's engine socket (what its warden mounts); engineSocketOn falls back to a unix:// engine's path, then Docker's default", () => {
+    const dir = project(
+      'fleet:\n  tls: { ca: certs/ca.pem, cert: certs/cert.pem, key: certs/key.pem }\nhosts:\n  - { name: h1, engine: "tcp://10.0.0.2:2376", socket: /run/lab-h1/docker.sock }\n  - { name: h2, engine: "tcp://10.0.0.3:2376" }\n  - { name: h3, engine: "unix:///run/other/docker.sock" }\n',
+      CERTS,
+    );
+    const hosts = load(dir).hosts;
+    assert.equal(hosts[0]!.socket, '/run/lab-h1/docker.sock');
+    assert.equal('socket' in hosts[1]!, false, 'unset stays unset');
+    assert.deepEqual(hosts.map(engineSocketOn), ['/run/lab-h1/docker.sock', '/var/run/docker.sock', '/run/other/docker.sock']);
+  });
+
+  it('refuses a socket that is not an absolute path on the host, with file, line and key', () => {
+    const messages = problemsOf(project('hosts:\n  - { name: a, socket: run/docker.sock }\n  - { name: b, socket: "unix:///var/run/docker.sock" }\n  - { name: c, socket: /var/run/../docker.sock }\n')).map((p) => p.message);
+    assert.deepEqual(messages.length, 3);
+    assert.match(messages[0]!, /^berth\.yaml:6: hosts\[0\]\.socket: "run\/docker\.sock" is not an absolute path of the engine's unix socket on that host/);
+    assert.match(messages[1]!, /^berth\.yaml:7: hosts\[1\]\.socket: "unix:\/\/\/var\/run\/docker\.sock" is not an absolute path/);
+    assert.match(messages[2]!, /^berth\.yaml:8: hosts\[2\]\.socket: /);
   });
 
   it('refuses ssh:// for now, saying what to use instead', () => {

@@ -11,7 +11,8 @@ type RawHost = NonNullable<ReturnType<typeof hostsShape>>[number];
 type RawFleet = NonNullable<ReturnType<typeof fleetShape>>;
 type RawTls = NonNullable<RawHost['tls']>;
 
-const LOCAL_SOCKET = 'unix:///var/run/docker.sock';
+const DEFAULT_SOCKET = '/var/run/docker.sock';
+const LOCAL_SOCKET = `unix://${DEFAULT_SOCKET}`;
 
 export function hostSpecs(raw: RawHost[], fleet: RawFleet, source: YamlSource, problems: ProblemList, dir: string, env: NodeJS.ProcessEnv): HostSpec[] {
   if (raw.length === 0) return [localHost(env)];
@@ -35,12 +36,18 @@ export function hostSpecs(raw: RawHost[], fleet: RawFleet, source: YamlSource, p
     return {
       name: h.name!,
       engine,
+      ...(h.socket ? { socket: h.socket } : {}),
       ...(h.address ? { address: h.address } : {}),
       ...(tls ? { tls } : {}),
       insecure: h.insecure ?? false,
       labels: h.labels ?? {},
     };
   });
+}
+
+/** Where a host's engine listens on the host itself (the warden mounts it): its `socket`, else the unix:// engine's path, else Docker's default. */
+export function engineSocketOn(host: Pick<HostSpec, 'engine' | 'socket'>): string {
+  return host.socket ?? (host.engine.startsWith('unix://') ? host.engine.slice('unix://'.length) : DEFAULT_SOCKET);
 }
 
 /** The one host of a project without `hosts:`: DOCKER_HOST (with the docker CLI's TLS variables) or the local socket. */

@@ -235,6 +235,8 @@ export interface HostSpec {
   name: string;
   /** unix:///var/run/docker.sock or tcp://host:2376 */
   engine: string;
+  /** The engine's unix socket on the host itself, which its warden mounts (hosts[].socket); see engineSocketOn. */
+  socket?: string;
   /** The host's own address on the LAN (reserved in flat pools). */
   address?: string;
   /** Mutual TLS for a tcp:// engine: absolute paths of PEM files (the host's own, else fleet.tls). */

@@ -40,12 +40,19 @@ export const tlsShape = object({
   key: required(str()),
 });
 
+/** The engine's unix socket on the host itself (the warden mounts it), not on the Berth machine. */
+const ENGINE_SOCKET = {
+  pattern: /^\/(?!.*\/\.\.?(?:\/|$))[^:\s]*[^/:\s]$/,
+  hint: "an absolute path of the engine's unix socket on that host (dockerd's -H unix://PATH there), without \".\" or \"..\" steps, \":\" or spaces",
+};
+
 const LABEL_KEY = { pattern: /^[A-Za-z0-9][A-Za-z0-9._/-]*$/, hint: 'a label name of letters, digits and . _ / -' };
 
 export const hostsShape = list(
   object({
     name: required(str(NAME)),
     engine: optional(engineAddress),
+    socket: optional(str(ENGINE_SOCKET)),
     address: optional(ipv4()),
     tls: optional(tlsShape),
     insecure: optional(bool()),

@@ -34,6 +34,10 @@ export interface ContainerState {
   startedAt: string;
   finishedAt: string;
   restartCount: number;
+  /** The engine's restart policy: no, always, unless-stopped or on-failure. */
+  restartPolicy: string;
+  /** Its process's pid on the host while it runs (what a host-side tool enters its namespaces by). */
+  pid?: number;
   health?: string;
   /** Network name → { ip, mac } as the engine applied them. */
   networks: Record<string, { ip: string; mac: string }>;
@@ -134,10 +138,19 @@ export class ContainerClient {
       startedAt: c.State.StartedAt,
       finishedAt: c.State.FinishedAt,
       restartCount: c.RestartCount,
+      restartPolicy: c.HostConfig?.RestartPolicy?.Name || 'no',
+      ...(c.State.Running && (c.State.Pid ?? 0) > 0 ? { pid: c.State.Pid } : {}),
       ...(c.State.Health ? { health: c.State.Health.Status } : {}),
       networks,
       ports,
     };
+  }
+
+  /** Changes the restart policy of a container, running or not, in place (the engine neither stops nor recreates it). */
+  async setRestartPolicy(id: string, policy: string): Promise<void> {
+    await guard(this.endpoint, `set the restart policy of container ${id}`, () =>
+      this.http.empty('POST', `/containers/${encodeURIComponent(id)}/update`, { body: { RestartPolicy: { Name: policy } } }),
+    );
   }
 
   async rename(id: string, name: string): Promise<void> {
@@ -227,7 +240,8 @@ interface Inspect {
   Image: string;
   RestartCount: number;
   Config: { Labels: Record<string, string> | null };
-  State: { Running: boolean; Status: string; ExitCode: number; StartedAt: string; FinishedAt: string; Health?: { Status: string } };
+  HostConfig?: { RestartPolicy?: { Name?: string } };
+  State: { Running: boolean; Status: string; ExitCode: number; Pid?: number; StartedAt: string; FinishedAt: string; Health?: { Status: string } };
   NetworkSettings: {
     Networks: Record<string, { IPAddress: string; MacAddress: string }> | null;
     Ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null;

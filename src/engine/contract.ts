@@ -81,6 +81,8 @@ export function engineContract(kind: string, setUp: () => Promise<ContractSubjec
       await engine.containers.start(id);
       const running = await state(id);
       assert.deepEqual([running.running, running.status], [true, 'running']);
+      assert.equal(created.pid, undefined, 'no pid before it runs');
+      assert.ok(Number.isInteger(running.pid) && running.pid! > 0, `a running container has its process's pid: ${running.pid}`);
       assert.ok(Date.parse(running.startedAt) > Date.parse('2000-01-01'), running.startedAt);
       assert.deepEqual(await state(created.name), running, 'found by its name too');
       const exited = engine.containers.wait(id);
@@ -89,10 +91,28 @@ export function engineContract(kind: string, setUp: () => Promise<ContractSubjec
       assert.equal(await exited, 143, 'SIGTERM ended it (through the init)');
       const stopped = await state(id);
       assert.deepEqual([stopped.running, stopped.status, stopped.exitCode], [false, 'exited', 143]);
+      assert.equal(stopped.pid, undefined, 'none once it stopped');
       await engine.containers.restart(id, 5);
       assert.equal((await state(id)).running, true, 'a restart starts a stopped container');
       await engine.containers.remove(id);
       assert.equal(await engine.containers.inspect(id), undefined);
+    });
+
+    it('reports a container\'s restart policy, and changes it in place: the running container is neither stopped nor recreated', async () => {
+      const none = await engine.containers.create(body('policy-none'));
+      assert.equal((await state(none)).restartPolicy, 'no', 'no policy given is no');
+      const id = await engine.containers.create(body('policy', { HostConfig: { RestartPolicy: { Name: 'unless-stopped' } } }));
+      await engine.containers.start(id);
+      const before = await state(id);
+      assert.equal(before.restartPolicy, 'unless-stopped');
+      await engine.containers.setRestartPolicy(id, 'no');
+      const after = await state(id);
+      assert.deepEqual([after.id, after.running, after.startedAt, after.pid, after.restartPolicy], [id, true, before.startedAt, before.pid, 'no']);
+      await engine.containers.setRestartPolicy(none, 'always');
+      assert.equal((await state(none)).restartPolicy, 'always', 'a container that never ran too');
+      await assert.rejects(engine.containers.setRestartPolicy(`${s.project}-absent`, 'no'), { kind: 'not-found' });
+      await engine.containers.remove(id);
+      await engine.containers.remove(none);
     });
 
     it('removes a running container', async () => {

@@ -29,6 +29,8 @@ export interface EngineContainers {
   inspect(id: string): Promise<ContainerState | undefined>;
   /** A name already taken is a conflict. */
   rename(id: string, name: string): Promise<void>;
+  /** Changes the restart policy ('no', 'always', 'unless-stopped', 'on-failure') of a container in place, running or not. */
+  setRestartPolicy(id: string, policy: string): Promise<void>;
   /** Unpacks a tar archive into the container's filesystem at `path` (an existing folder); works on a created, not yet started container. */
   putArchive(id: string, path: string, tar: Buffer): Promise<void>;
   /** A tar archive of `path` in the container's filesystem; not-found when it is absent. */

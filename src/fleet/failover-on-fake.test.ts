@@ -3,8 +3,9 @@
  * from), a flat environment and a nat one, and a FakeDoor: no Docker. The server's host watch
  * (driven tick by tick with its own clock) finds h3 down; the failover recreates h3's instances
  * on the others by a journaled rollout of kind 'failover', each flat one with the IP and MAC it
- * had, the nat one with a port on its new host, the front door following. When h3 comes back its
- * stale containers are removed (never started), and a flapping h3 moves nothing again.
+ * had, the nat one with a port on its new host, the front door following. h3's engine goes down with
+ * its containers and boots again: it starts none of them (restart policy no in a multi-host
+ * environment), its stale containers are removed, and a flapping h3 moves nothing again.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -109,7 +110,7 @@ describe('failover of a lost host\'s instances on three FakeEngines', () => {
 
   it('h3 stops answering: suspect after 2 missed pings, down after 3, each change stored, an event and an audit entry', async () => {
     await ticks(1);
-    p.engines.get('h3')!.stopAnswering();
+    p.engines.get('h3')!.goDown();
     await ticks(3);
     assert.deepEqual(healthEvents.map((e) => [e.host, e.from, e.to]), [['h3', 'up', 'suspect'], ['h3', 'suspect', 'down']]);
     assert.match(healthEvents[1]!.reason, /^3 ping\(s\) in a row missed, \d+ ms apart: the engine at unix:\/\/\/run\/berth-fake-h3\.sock refused the connection/);
@@ -146,14 +147,23 @@ describe('failover of a lost host\'s instances on three FakeEngines', () => {
     assert.deepEqual([natDoor?.address, natDoor?.port], ['127.0.0.1', Number(nat.ports['8080/tcp'])], 'the nat instance through its port on its new host');
   });
 
-  it('h3 comes back: its stale containers are removed, never started; it is returning and gets nothing new', async () => {
+  it('h3 comes back: its engine starts none of its stale containers as it boots; the watch removes them, never started; it is returning and gets nothing new', async () => {
     const h3 = p.engines.get('h3')!;
-    h3.answerAgain();
-    assert.equal((await h3.containers.list([])).length, 2, 'the engine came back with the two old containers');
+    h3.boot();
+    const started: string[] = [];
+    const watching = new AbortController();
+    void (async () => {
+      for await (const e of h3.events({ type: ['container'], event: ['start'] }, watching.signal)) started.push(e.attributes.name ?? e.id);
+    })().catch(() => {});
+    await new Promise((resolve) => setImmediate(resolve));
+    const old = await Promise.all((await h3.containers.list([])).map((id) => h3.containers.inspect(id)));
+    assert.deepEqual(old.map((c) => [c?.name, c?.status, c?.restartPolicy]).sort(), [['shop.web-dev-3', 'exited', 'no'], ['shop.web-prod-3', 'exited', 'no']], 'the engine came back with the two old containers, stopped: in a 3-host environment their restart policy is no');
     await ticks(1);
     assert.deepEqual(healthEvents.at(-1) && [healthEvents.at(-1)!.from, healthEvents.at(-1)!.to], ['down', 'returning']);
     assert.deepEqual(removedOnReturn.splice(0), ['shop.web-dev-3', 'shop.web-prod-3']);
     assert.deepEqual(await h3.containers.list([]), []);
+    watching.abort();
+    assert.deepEqual(started, [], 'nothing started on h3 from its boot to the removal');
     assert.deepEqual((await slots('prod')).map(([, host]) => host).includes('h3'), false, 'the slots stay where they moved');
   });
 

@@ -44,6 +44,17 @@ export interface HostWatch {
   stop(): Promise<void>;
 }
 
+/**
+ * Rounds start every `interval` from the start of the one before, not `interval` after its end: a
+ * round waits up to `timeout` on a silent host, and counting the interval from its end made each
+ * miss cost interval + timeout (3.5 s by default), so a dead host took down_after × 3.5 s (14 s)
+ * to be down instead of the 8 s the settings say. Rounds never overlap: a round longer than the
+ * interval is followed at once.
+ */
+export function nextRoundIn(startedAtMs: number, nowMs: number, intervalMs: number): number {
+  return Math.max(0, startedAtMs + intervalMs - nowMs);
+}
+
 export function startHostWatch(getRun: () => Promise<RunContext | undefined>, options: HostWatchOptions = {}): HostWatch {
   const now = options.now ?? Date.now;
   const memory = new Map<string, HostHealth>();
@@ -129,6 +140,7 @@ export function startHostWatch(getRun: () => Promise<RunContext | undefined>, op
       return running;
     }
     clearTimeout(timer);
+    const startedAt = Date.now();
     running = round()
       .catch((error: unknown) => options.onError?.(error))
       .finally(() => {
@@ -136,15 +148,15 @@ export function startHostWatch(getRun: () => Promise<RunContext | undefined>, op
         if (again && !stopped) {
           again = false;
           void tick();
-        } else schedule();
+        } else schedule(nextRoundIn(startedAt, Date.now(), interval));
       });
     return running;
   };
 
-  function schedule(): void {
+  function schedule(delayMs: number): void {
     clearTimeout(timer);
     if (stopped) return;
-    timer = setTimeout(() => void tick(), interval);
+    timer = setTimeout(() => void tick(), delayMs);
     timer.unref();
   }
 

@@ -121,15 +121,21 @@ describe('the warden\'s loop', () => {
 });
 
 describe('the warden\'s container and image', () => {
-  it('runs on the host\'s network, restart always, with only NET_RAW and NET_ADMIN and the engine\'s socket; the token is not in it', () => {
-    const body = wardenBody({ host: 'h1', image: 'sha256:abc', server: 'https://10.0.0.1:7878', project: 'shop', renewSeconds: 2, stopGraceSeconds: 5 });
+  it('runs on the host\'s network and pids, restart always, with only the capabilities of its address work and the engine\'s socket; the token is not in it', () => {
+    const body = wardenBody({ host: 'h1', image: 'sha256:abc', server: 'https://10.0.0.1:7878', project: 'shop', renewSeconds: 2, stopGraceSeconds: 5, socket: '/var/run/docker.sock' });
     assert.deepEqual(body, {
       name: 'berth-warden',
       Image: 'sha256:abc',
       Env: ['BERTH_SERVER=https://10.0.0.1:7878', 'BERTH_HOST=h1', 'BERTH_RENEW_SECONDS=2', 'BERTH_STOP_GRACE_SECONDS=5'],
       Labels: { 'berth.warden': 'h1', 'berth.project': 'shop' },
-      HostConfig: { NetworkMode: 'host', RestartPolicy: { Name: 'always' }, CapDrop: ['ALL'], CapAdd: ['NET_RAW', 'NET_ADMIN'], Binds: ['/var/run/docker.sock:/var/run/docker.sock'] },
+      HostConfig: { NetworkMode: 'host', PidMode: 'host', RestartPolicy: { Name: 'always' }, CapDrop: ['ALL'], CapAdd: ['NET_RAW', 'NET_ADMIN', 'SYS_ADMIN', 'SYS_PTRACE'], Binds: ['/var/run/docker.sock:/var/run/docker.sock'] },
     });
+  });
+
+  it("mounts the host's own engine socket (hosts[].socket) where its loop looks for it", () => {
+    const body = wardenBody({ host: 'h2', image: 'sha256:abc', server: 'https://10.0.0.1:7878', project: 'shop', renewSeconds: 2, stopGraceSeconds: 5, socket: '/run/berth-lab-x/h2.sock' });
+    assert.deepEqual(body.HostConfig?.Binds, ['/run/berth-lab-x/h2.sock:/var/run/docker.sock']);
+    assert.match(WARDEN_SCRIPT, /^engine=\/var\/run\/docker\.sock$/m);
   });
 
   it('is built from Debian\'s busybox-static, curl and ca-certificates', () => {

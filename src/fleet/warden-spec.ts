@@ -1,14 +1,18 @@
 /**
  * The warden of a host (pure): its image's recipe, its loop, and its container. One per host,
- * run through that host's engine with restart policy `always` on the host's network, with only
- * NET_RAW and NET_ADMIN (arping's raw socket on the host's interfaces) and the engine's socket.
+ * run through that host's engine with restart policy `always` on the host's network and in the
+ * host's pid namespace, with the engine's socket and only the capabilities its address work needs:
+ * NET_RAW and NET_ADMIN (arping's raw socket), SYS_ADMIN and SYS_PTRACE (entering a moved
+ * instance's network namespace by its pid, so its gratuitous ARP carries the instance's MAC:
+ * network/arp.ts). Those add nothing the engine's socket does not already give (it can run a
+ * privileged container); they let one exec replace a helper container per moved instance.
  * It renews its host's lease with the server (POST /v1/hosts/<host>/lease, TLS checked against
  * the server's CA, its own host token) and, when it cannot before the lease it holds ends, or the
  * server answers 409 (it holds the host down), stops every Berth instance on the host, so an
  * address never answers from two places. A warden that starts (a rebooted host, a restarted
  * engine) holds no lease: until its first renewal succeeds, nothing of Berth runs on its host.
  *
- * The image is Debian's `busybox-static` (sh, arping -D/-U, the loop's tools) and `curl` with
+ * The image is Debian's `busybox-static` (sh, arping -D/-U, nsenter, the loop's tools) and `curl` with
  * `ca-certificates`: busybox's wget neither checks a server's certificate nor speaks HTTP over
  * a unix socket, and the warden needs both (the server over TLS, the engine over its socket).
  * A static binary of its own would need a toolchain Berth does not ship; curl is a Debian
@@ -16,11 +20,14 @@
  */
 import type { CreateBody } from '../engine/containers.js';
 import type { SystemImage } from '../imaging/system-image.js';
+import { WARDEN_NAME } from '../runtime/labels.js';
 
-export const WARDEN_NAME = 'berth-warden';
+export { WARDEN_NAME };
 export const WARDEN_LABEL = 'berth.warden';
 /** Where the warden's files go (copied in before it starts; the token never in its environment or command). */
 export const WARDEN_DIR = '/run/berth-warden';
+/** Where the host's engine socket is mounted inside the warden, whatever its path on the host. */
+export const WARDEN_ENGINE_SOCKET = '/var/run/docker.sock';
 
 /** The warden's image, built like every system image of Berth (imaging/system-image.ts). */
 export const WARDEN_IMAGE: SystemImage = {
@@ -41,7 +48,7 @@ export const WARDEN_SCRIPT = `#!/bin/busybox sh
 set -u
 dir=\${BERTH_WARDEN_DIR:-${WARDEN_DIR}}
 token=$(cat "$dir/token")
-engine=/var/run/docker.sock
+engine=${WARDEN_ENGINE_SOCKET}
 renew=\${BERTH_RENEW_SECONDS:-2}
 grace=\${BERTH_STOP_GRACE_SECONDS:-5}
 valid=0
@@ -79,6 +86,8 @@ export interface WardenInput {
   project: string;
   renewSeconds: number;
   stopGraceSeconds: number;
+  /** The engine's unix socket on the host itself (hosts[].socket), mounted where the loop finds it. */
+  socket: string;
 }
 
 export function wardenBody(input: WardenInput): CreateBody {
@@ -89,10 +98,11 @@ export function wardenBody(input: WardenInput): CreateBody {
     Labels: { [WARDEN_LABEL]: input.host, 'berth.project': input.project },
     HostConfig: {
       NetworkMode: 'host',
+      PidMode: 'host',
       RestartPolicy: { Name: 'always' },
       CapDrop: ['ALL'],
-      CapAdd: ['NET_RAW', 'NET_ADMIN'],
-      Binds: ['/var/run/docker.sock:/var/run/docker.sock'],
+      CapAdd: ['NET_RAW', 'NET_ADMIN', 'SYS_ADMIN', 'SYS_PTRACE'],
+      Binds: [`${input.socket}:${WARDEN_ENGINE_SOCKET}`],
     },
   };
 }

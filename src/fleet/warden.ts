@@ -10,6 +10,7 @@ import { createHostToken } from '../access/tokens.js';
 import type { RunContext } from '../runtime/context.js';
 import type { CreateBody } from '../engine/containers.js';
 import { reasonOf } from '../runtime/reach.js';
+import { engineSocketOn } from '../config/hosts-config.js';
 import { WARDEN_DIR, WARDEN_NAME, WARDEN_SCRIPT, wardenBody } from './warden-spec.js';
 
 /** The digest of what a warden runs (its container's settings and its loop), on its container: a warden that matches is left alone. */
@@ -40,7 +41,7 @@ export async function ensureWarden(run: RunContext, host: string, options: Warde
 
 function wardenBodyFor(run: RunContext, host: string, options: WardenOptions): CreateBody {
   const failure = run.project.failure;
-  return wardenBody({ host, image: options.image, server: options.server, project: run.project.name, renewSeconds: Math.max(1, Math.round(failure.intervalMs / 1000)), stopGraceSeconds: Math.max(1, Math.round(failure.stopGraceMs / 1000)) });
+  return wardenBody({ host, socket: engineSocketOn(run.hosts.spec(host)), image: options.image, server: options.server, project: run.project.name, renewSeconds: Math.max(1, Math.round(failure.intervalMs / 1000)), stopGraceSeconds: Math.max(1, Math.round(failure.stopGraceMs / 1000)) });
 }
 
 function wardenDigest(body: CreateBody, ca: string): string {

@@ -22,7 +22,7 @@ describe('a warden on every host, idempotent', () => {
       config: {
         project: 'shop',
         images: { web: { root: {} } },
-        hosts: ['h1', 'h2', 'h3'].map((name) => ({ name, engine: `unix:///run/berth-fake-${name}.sock` })),
+        hosts: ['h1', 'h2', 'h3'].map((name) => ({ name, engine: `unix:///run/berth-fake-${name}.sock`, ...(name === 'h3' ? { socket: '/run/h3-engine/docker.sock' } : {}) })),
         services: { web: { image: 'web', ports: [8080] } },
         environments: { dev: { hosts: ['h1', 'h2', 'h3'] } },
       },
@@ -36,6 +36,8 @@ describe('a warden on every host, idempotent', () => {
     assert.deepEqual(placed.map((r) => [r.host, r.outcome]), [['h1', 'placed'], ['h2', 'placed'], ['h3', 'placed']]);
     for (const h of ['h1', 'h2', 'h3']) assert.equal((await p.engines.get(h)!.containers.inspect(WARDEN_NAME))?.running, true, h);
     assert.deepEqual(await liveHostTokens(), ['warden-h1', 'warden-h2', 'warden-h3']);
+    const binds = ['h1', 'h2', 'h3'].map((h) => p.engines.get(h)!.containers.createdWith(WARDEN_NAME)?.HostConfig?.Binds);
+    assert.deepEqual(binds, [['/run/berth-fake-h1.sock:/var/run/docker.sock'], ['/run/berth-fake-h2.sock:/var/run/docker.sock'], ['/run/h3-engine/docker.sock:/var/run/docker.sock']], "each mounts its host's own socket: the unix:// engine's path, or hosts[].socket");
   });
 
   it('a second pass with the same image and spec leaves every warden alone: same containers, no new token', async () => {

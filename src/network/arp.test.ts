@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { announceHelperBody, duplicateAddress, probeHelperBody, readProbe } from './arp.js';
+import { announceHelperBody, duplicateAddress, probeHelperBody, readProbe, wardenAnnounceCommand, wardenProbeCommand } from './arp.js';
 
 // What Debian's busybox 1.35 arping prints (captured between two network namespaces).
 const ANSWERED = `ARPING 10.250.0.2 from 0.0.0.0 eth0
@@ -44,4 +44,9 @@ test('the refusal names the slot, the host, the IP and the MAC that answered', (
   const e = duplicateAddress('web-prod-1', 'h3', '10.0.0.7', '02:42:0a:00:00:07');
   assert.equal(e.kind, 'conflict');
   assert.match(e.message, /web-prod-1 on h3: 10\.0\.0\.7 is already answered on the LAN by 02:42:0a:00:00:07/);
+});
+
+test("the warden runs the same arping: -D from the flat network's bridge, -U inside the instance's namespace by its pid", () => {
+  assert.deepEqual(wardenProbeCommand('br-lan', '10.0.0.7'), ['/bin/busybox', 'arping', '-D', '-c', '2', '-w', '3', '-I', 'br-lan', '10.0.0.7']);
+  assert.deepEqual(wardenAnnounceCommand(4242, '10.0.0.7'), ['/bin/busybox', 'nsenter', '--net=/proc/4242/ns/net', '/bin/busybox', 'arping', '-U', '-c', '2', '-I', 'eth0', '10.0.0.7']);
 });

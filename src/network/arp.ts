@@ -1,10 +1,14 @@
 /**
- * ARP around a move (pure): what the helper containers run, and how to read
- * their outcome. Before a moved instance starts on its new host, nobody may
- * answer for its IP (`arping -D`: duplicate address detection); once it runs,
- * it announces itself (`arping -U`: gratuitous ARP) so switches and neighbours
- * learn its new port at once. The helpers run the static busybox copied into
- * the service's own image (present on that host), so no other image must reach it.
+ * ARP around a move (pure): what runs the checks, and how to read their outcome. Before a moved
+ * instance starts on its new host, nobody may answer for its IP (`arping -D`: duplicate address
+ * detection); once it runs, it announces itself (`arping -U`: gratuitous ARP) so switches and
+ * neighbours learn its new port at once.
+ *
+ * Where the host runs a warden, the warden does both, each one exec in its container (host
+ * network, Debian's busybox-static): the check from the flat network's Linux bridge on the host,
+ * the announcement inside the instance's own network namespace (nsenter by its pid), so it goes
+ * out with the instance's MAC as before. Otherwise two helper containers do it, running the static
+ * busybox copied into the service's own image (present on that host), so no other image must reach it.
  */
 import type { CreateBody } from '../engine/containers.js';
 import { conflict, failed, type BerthError } from '../errors.js';
@@ -15,14 +19,31 @@ export const HELPER_LABEL = 'berth.helper';
 
 export type ProbeOutcome = { free: true } | { free: false; mac: string } | { error: string };
 
+/** The busybox of the warden's image (Debian's busybox-static). */
+export const WARDEN_BUSYBOX = '/bin/busybox';
+
 /** `busybox arping -D` exits 1 when someone answered, printing `Unicast reply from <ip> [<mac>]`, and 0 when nobody did. */
-export function probeArgs(ip: string): string[] {
-  return [HELPER_BUSYBOX, 'arping', '-D', '-c', '2', '-w', '3', '-I', 'eth0', ip];
+export function probeArgs(ip: string, iface = 'eth0', busybox = HELPER_BUSYBOX): string[] {
+  return [busybox, 'arping', '-D', '-c', '2', '-w', '3', '-I', iface, ip];
 }
 
 /** Two unsolicited ARP announcements of `ip` from the instance's own interface (so with its MAC). */
-export function announceArgs(ip: string): string[] {
-  return [HELPER_BUSYBOX, 'arping', '-U', '-c', '2', '-I', 'eth0', ip];
+export function announceArgs(ip: string, busybox = HELPER_BUSYBOX): string[] {
+  return [busybox, 'arping', '-U', '-c', '2', '-I', 'eth0', ip];
+}
+
+/**
+ * The duplicate check as the warden runs it: the same arping, from the host's side of the flat
+ * network (its Linux bridge, which reaches the LAN and the host's own containers alike). The
+ * instance's container is created, not started, so nothing of it answers yet.
+ */
+export function wardenProbeCommand(bridge: string, ip: string): string[] {
+  return probeArgs(ip, bridge, WARDEN_BUSYBOX);
+}
+
+/** The announcement as the warden runs it: the same arping inside the running instance's network namespace (so from its eth0 and MAC). */
+export function wardenAnnounceCommand(pid: number, ip: string): string[] {
+  return [WARDEN_BUSYBOX, 'nsenter', `--net=/proc/${pid}/ns/net`, ...announceArgs(ip, WARDEN_BUSYBOX)];
 }
 
 export function readProbe(ip: string, exitCode: number, output: string): ProbeOutcome {

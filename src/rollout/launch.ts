@@ -78,6 +78,8 @@ export interface LaunchedContainer {
   image: string;
   labels: Record<string, string>;
   ip?: string;
+  /** Its process's pid once it runs (afterStart only): where a host-side tool enters its network namespace. */
+  pid?: number;
 }
 
 const LOG_LINES = 20;
@@ -137,7 +139,7 @@ export async function launchSlot({ context, ipam, input, files, rollout, timeout
     const state = await engine.containers.inspect(id);
     if (!state) throw new LaunchError(slot, 'the container vanished right after it started', [], failed('the container vanished right after it started'));
     if (allocation) verifyAddress(slot, state, input.network.dockerName, allocation);
-    await afterStart?.(container);
+    await afterStart?.({ ...container, ...(state.pid !== undefined ? { pid: state.pid } : {}) });
     const gate = await waitHealthy(engine, id, input.service.health, probeTarget(context, host, input.network.mode, input.network.dockerName, state), timeoutMs, 0, signal);
     if (!gate.healthy) throw new LaunchError(slot, gate.reason, await lastLines(engine, id));
     await checkpoint('healthy');

@@ -4,8 +4,8 @@
  */
 import type { ContainerState } from '../engine/containers.js';
 import { checkRunning, launchSlot, LaunchError, restore, setAside, type LaunchedContainer, type LaunchInput } from './launch.js';
-import { announceAddress, checkNobodyAnswers } from '../network/arp-helper.js';
-import { RUN_LABELS } from '../runtime/labels.js';
+import { announceMovedAddress, checkAddressFree, type AddressWorkDone } from '../network/address-work.js';
+import { RUN_LABELS, WARDEN_NAME } from '../runtime/labels.js';
 import { removeInstance } from './remove.js';
 import { runOperationStep } from './ops-steps.js';
 import { containerName } from '../runtime/slots.js';
@@ -202,23 +202,26 @@ async function launchInto(ctx: RolloutContext, slot: string, weight: number, act
 /**
  * A slot moving to another host on a flat network keeps its IP and MAC: before it starts there, nobody may
  * answer for the IP (the old host may be unreachable while its container still runs); once it runs, it
- * announces the address so switches and neighbours learn its new port at once. Only for moves: a fresh
+ * announces the address so switches and neighbours learn its new port at once. The host's warden does both
+ * when it runs one (an exec each), else helper containers (network/address-work.ts). Only for moves: a fresh
  * launch relies on the IPAM ledger, and the check costs seconds (arping waits for answers).
  */
 function arpAroundMove(ctx: RolloutContext, slot: string, host: string): Pick<LaunchInput, 'beforeStart' | 'afterStart'> {
   if (!ctx.moves?.has(slot) || ctx.target.network.mode !== 'flat') return {};
   const engine = ctx.run.hosts.engine(host);
+  const bridge = ctx.target.network.bridge;
   const helper = (c: LaunchedContainer, what: string) => ({ slot, host, ip: c.ip!, image: c.image, labels: c.labels, name: `${containerName(ctx.run.project.name, slot)}-${what}` });
+  const by = (done: AddressWorkDone) => (done.by === 'warden' ? 'by its warden' : `by a helper container: ${done.instead}`);
   return {
     beforeStart: async (c) => {
       const started = Date.now();
-      await checkNobodyAnswers(engine, { ...helper(c, 'arp-check'), dockerNetwork: ctx.target.dockerName });
-      ctx.emit({ type: 'instance', slot, text: `nobody answers for ${c.ip} on the LAN (checked from ${host} in ${Date.now() - started} ms)` });
+      const done = await checkAddressFree(engine, WARDEN_NAME, { ...helper(c, 'arp-check'), dockerNetwork: ctx.target.dockerName, ...(bridge ? { bridge } : {}) });
+      ctx.emit({ type: 'instance', slot, text: `nobody answers for ${c.ip} on the LAN (checked from ${host} in ${Date.now() - started} ms ${by(done)})` });
     },
     afterStart: async (c) => {
       const started = Date.now();
-      const problem = await announceAddress(engine, { ...helper(c, 'arp-announce'), container: c.id });
-      ctx.emit({ type: 'instance', slot, text: problem ? `could not announce ${c.ip} on the LAN (neighbours learn it at their next ARP): ${problem}` : `announced ${c.ip} on the LAN from ${host} in ${Date.now() - started} ms` });
+      const done = await announceMovedAddress(engine, WARDEN_NAME, { ...helper(c, 'arp-announce'), container: c.id, ...(c.pid !== undefined ? { pid: c.pid } : {}) });
+      ctx.emit({ type: 'instance', slot, text: done.problem ? `could not announce ${c.ip} on the LAN (neighbours learn it at their next ARP): ${done.problem}` : `announced ${c.ip} on the LAN from ${host} in ${Date.now() - started} ms ${by(done)}` });
     },
   };
 }

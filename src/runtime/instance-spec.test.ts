@@ -66,6 +66,19 @@ describe('a slot’s container body', () => {
     assert.equal(body.HostConfig!.Mounts, undefined);
   });
 
+  it('in an environment of two or more hosts the engine restarts nothing (a moved instance\'s stale container must not start with its engine); alone, it keeps berth.yaml\'s restart', () => {
+    assert.deepEqual(slotBody(input({ environmentHosts: 3 })).body.HostConfig!.RestartPolicy, { Name: '' });
+    assert.deepEqual(slotBody(input({ environmentHosts: 2, service: { ...service, restart: 'always' } })).body.HostConfig!.RestartPolicy, { Name: '' });
+    assert.deepEqual(slotBody(input({ environmentHosts: 1, service: { ...service, restart: 'always' } })).body.HostConfig!.RestartPolicy, { Name: 'always' });
+  });
+
+  it('the spec hash sees berth.yaml\'s restart, not the engine\'s policy: an instance made before is not replaced for it', () => {
+    // Both values computed by the code before the engine's policy depended on the hosts (warden-arp 0af1388).
+    assert.equal(slotBody(input({ environmentHosts: 3 })).specHash, '56bcb1041a9e7840');
+    assert.equal(slotBody(input({ environmentHosts: 1 })).specHash, '56bcb1041a9e7840');
+    assert.equal(slotBody(input({ environmentHosts: 3, service: { ...service, restart: 'always' } })).specHash, '51b7cc812a2394eb', 'a change of restart in berth.yaml is still a change');
+  });
+
   it('never puts a secret value in the body', () => {
     const text = JSON.stringify(slotBody(input()).body);
     assert.doesNotMatch(text, /DB_PASSWORD=/);

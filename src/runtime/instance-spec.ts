@@ -8,6 +8,7 @@ import type { HealthCheck, NetworkMode, ServiceSpec } from '../config/model.js';
 import type { CreateBody } from '../engine/containers.js';
 import { timingOf } from '../health/judge.js';
 import { RUN_LABELS } from './labels.js';
+import { enginePolicy, hashedPolicy } from './restart-policy.js';
 import { containerName } from './slots.js';
 
 export interface SlotNetwork {
@@ -38,6 +39,8 @@ export interface SlotInput {
   hostPorts: Record<string, number>;
   /** What the hash sees of the secrets and config files copied in before start (instance-files.ts); no bind mounts. */
   contents?: SlotContents;
+  /** How many hosts the environment has (restart-policy.ts: with more than one, the engine restarts nothing); 1 unless set. */
+  environmentHosts?: number;
 }
 
 /** A changed secret value or config file changes the spec hash, so the next rollout replaces the instances. */
@@ -89,7 +92,7 @@ export function slotBody(input: SlotInput): SlotBody {
     HostConfig: {
       Init: true,
       NetworkMode: network.dockerName,
-      RestartPolicy: { Name: service.restart === 'no' ? '' : service.restart },
+      RestartPolicy: { Name: enginePolicy(service.restart, input.environmentHosts ?? 1) },
       ...(service.resources.cpus ? { NanoCpus: Math.round(service.resources.cpus * 1e9) } : {}),
       ...(service.resources.memoryBytes ? { Memory: service.resources.memoryBytes } : {}),
       // IPv4 only: Docker 20.10 picks the IPv4 and IPv6 host ports of one binding separately, so a kept port could be taken on IPv6.
@@ -111,8 +114,8 @@ export function slotBody(input: SlotInput): SlotBody {
           },
         }),
   };
-  // The hash names the image by its ID: the same image under its digest reference is no change.
-  return { body, specHash: hashBody({ ...body, Image: input.image.id }, input.contents) };
+  // The hash names the image by its ID (the same image under its digest reference is no change) and berth.yaml's restart (restart-policy.ts).
+  return { body, specHash: hashBody({ ...body, Image: input.image.id, HostConfig: { ...body.HostConfig, RestartPolicy: { Name: hashedPolicy(service.restart) } } }, input.contents) };
 }
 
 /** The hash ignores the host ports the engine picked, so a nat slot that keeps its ports stays up to date. */

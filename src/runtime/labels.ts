@@ -11,3 +11,6 @@ export const RUN_LABELS = {
   deployment: 'berth.deployment',
   incarnation: 'berth.incarnation',
 } as const;
+
+/** The container of a host's warden (fleet/warden-spec.ts), which the executor also asks to do a move's address work. */
+export const WARDEN_NAME = 'berth-warden';

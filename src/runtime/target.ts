@@ -97,6 +97,7 @@ export async function prepareTarget(context: RunContext, service: ServiceSpec, e
         // A slot keeps its published ports on its own host; on another host (a move) they may be taken.
         hostPorts: saved.get(p.slot)?.host === p.host ? (saved.get(p.slot)?.hostPorts ?? {}) : {},
         ...(contents ? { contents } : {}),
+        environmentHosts: environment.hosts.length,
       };
     },
   };

@@ -28,6 +28,7 @@ import { thisProcess } from '../rollout/lease.js';
 import { startHostWatch, type HostWatch } from '../fleet/host-watch.js';
 import { failoverOnce, removeStale } from '../fleet/failover.js';
 import { prepullReleases } from '../fleet/prepull.js';
+import { settleRestartPolicies } from '../fleet/restart-policies.js';
 import { startWardens, type WardenTarget } from './wardens.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7878';
@@ -233,7 +234,8 @@ function startServerReconciler(core: ServerCore, intervalMs?: number): Reconcile
  * has its stale containers removed before it counts as returning; after each round of pings, a
  * failover pass runs in the background (never two at once, and never holding up the pings: a
  * failover waits for health gates), and so does the pre-pull of the releases' images onto every
- * host that may run them, and the warden pass (server/wardens.ts) when the wardens can reach the
+ * host that may run them (after the restart policies of instances made by an older Berth are set,
+ * fleet/restart-policies.ts), and the warden pass (server/wardens.ts) when the wardens can reach the
  * server. Like the reconciler, this is the leader's work.
  */
 function startServerHostWatch(core: ServerCore, wardenTarget: WardenTarget | undefined): HostWatch & { stop(): Promise<void> } {
@@ -242,9 +244,12 @@ function startServerHostWatch(core: ServerCore, wardenTarget: WardenTarget | und
   let pulling: Promise<void> | undefined;
   /** Release × host pulled already (prepull.ts): only a new release or host costs a pull. */
   const pulled = new Set<string>();
+  /** Instances whose engine restart policy was looked at (fleet/restart-policies.ts). */
+  const settled = new Set<string>();
   const prepull = (): void => {
     pulling ??= (async () => {
       const run = await core.run('prepull');
+      for (const r of (await settleRestartPolicies(run, settled)).set) publish('restart-policy-set', r);
       for (const r of await prepullReleases(run, pulled)) if (r.error === undefined) publish('image-prepulled', r);
     })()
       .catch(() => {

@@ -34,6 +34,10 @@ interface FakeContainer {
   startedAt: string;
   finishedAt: string;
   restartCount: number;
+  /** Stopped through the API (stop), not since started: the engine's own mark, which `unless-stopped` reads. */
+  stoppedByCall?: boolean;
+  /** Its process's pid while it runs (the engine's State.Pid). */
+  pid?: number;
   health?: Health;
   /** Network name → its endpoint (address and MAC empty unless running). */
   endpoints: Map<string, Endpoint>;
@@ -50,12 +54,19 @@ export type ExecScript = (container: { id: string; name: string; labels: Record<
 /** The engine's zero time: a container that never started or never finished. */
 const NEVER = '0001-01-01T00:00:00Z';
 const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+const RESTART_POLICIES = new Set(['', 'no', 'always', 'unless-stopped', 'on-failure']);
+
+function policyOf(c: FakeContainer): string {
+  const name = String((c.body.HostConfig?.RestartPolicy as { Name?: string } | undefined)?.Name ?? '');
+  return name === 'no' ? '' : name;
+}
 
 export class FakeContainers implements EngineContainers {
   readonly #all = new Map<string, FakeContainer>();
   readonly #scripts: ExecScript[] = [];
   #created = 0;
   #nextPort = 32768;
+  #nextPid = 4000;
   /** Create faults: each takes one create it matches. */
   readonly #createFaults: { match: (body: CreateBody) => boolean; error: Error }[] = [];
   /** Start holds: a matching start waits until released. */
@@ -115,6 +126,7 @@ export class FakeContainers implements EngineContainers {
     if (holds.length > 0) await this.#held(id, holds);
     await this.core.answer(`start container ${id}`, () => {
       const c = this.#get(id);
+      c.stoppedByCall = false;
       if (c.status !== 'running') this.#run(c);
     });
   }
@@ -123,6 +135,7 @@ export class FakeContainers implements EngineContainers {
     return this.core.answer(`stop container ${id}`, () => {
       const c = this.#get(id);
       if (c.status !== 'running') return;
+      c.stoppedByCall = true;
       this.#emit(c, 'kill', { signal: '15' });
       this.#halt(c, 143);
       this.#emit(c, 'stop');
@@ -132,6 +145,7 @@ export class FakeContainers implements EngineContainers {
   restart(id: string, _seconds = 10): Promise<void> {
     return this.core.answer(`restart container ${id}`, () => {
       const c = this.#get(id);
+      c.stoppedByCall = false;
       if (c.status === 'running') {
         this.#emit(c, 'kill', { signal: '15' });
         this.#halt(c, 143);
@@ -165,6 +179,15 @@ export class FakeContainers implements EngineContainers {
     return this.core.answer(`inspect container ${id}`, () => {
       const c = this.#find(id);
       return c ? this.#state(c) : undefined;
+    });
+  }
+
+  setRestartPolicy(id: string, policy: string): Promise<void> {
+    return this.core.answer(`set the restart policy of container ${id}`, () => {
+      const c = this.#get(id);
+      if (!RESTART_POLICIES.has(policy)) throw refusal(400, `invalid restart policy '${policy}'`);
+      c.body.HostConfig = { ...c.body.HostConfig, RestartPolicy: { Name: policy } };
+      this.#emit(c, 'update');
     });
   }
 
@@ -262,6 +285,12 @@ export class FakeContainers implements EngineContainers {
   // --- what a test drives ------------------------------------------------------------
 
   /** Answers execs (the newest script first; one answering undefined passes). */
+  /** What the container was created with (docker inspect shows it as Config and HostConfig); undefined for an absent one. */
+  createdWith(ref: string): CreateBody | undefined {
+    const c = this.#find(ref);
+    return c ? structuredClone(c.body) : undefined;
+  }
+
   scriptExec(script: ExecScript): void {
     this.#scripts.push(script);
   }
@@ -287,10 +316,32 @@ export class FakeContainers implements EngineContainers {
     const c = this.#get(id);
     if (c.status !== 'running') throw new Error(`FakeEngine: container ${c.name} is not running, it cannot exit`);
     this.#halt(c, code);
-    const policy = String((c.body.HostConfig?.RestartPolicy as { Name?: string } | undefined)?.Name ?? '');
+    const policy = policyOf(c);
     if (policy === 'always' || policy === 'unless-stopped' || (policy === 'on-failure' && code !== 0)) {
       c.restartCount++;
       this.#run(c);
+    }
+  }
+
+  /** The engine's shutdown: every running container stops (SIGTERM, 143), not marked as stopped by a call. */
+  haltAll(): void {
+    for (const c of this.#all.values()) {
+      if (c.status !== 'running') continue;
+      this.#emit(c, 'kill', { signal: '15' });
+      this.#halt(c, 143);
+      this.#emit(c, 'stop');
+    }
+  }
+
+  /**
+   * The engine's start: as dockerd restores its containers, it starts those whose restart policy
+   * says so (always; unless-stopped when not stopped by a call; on-failure after a non-zero exit).
+   */
+  restoreAll(): void {
+    for (const c of this.#all.values()) {
+      if (c.status === 'running') continue;
+      const policy = policyOf(c);
+      if (policy === 'always' || (policy === 'unless-stopped' && !c.stoppedByCall) || (policy === 'on-failure' && c.exitCode !== 0)) this.#run(c);
     }
   }
 
@@ -359,6 +410,7 @@ export class FakeContainers implements EngineContainers {
     for (const [endpoint, address] of joined) Object.assign(endpoint, address);
     c.ports = ports;
     c.status = 'running';
+    c.pid = this.#nextPid++;
     c.startedAt = new Date().toISOString();
     c.finishedAt = NEVER;
     const test = c.body.Healthcheck?.Test;
@@ -368,6 +420,7 @@ export class FakeContainers implements EngineContainers {
 
   #halt(c: FakeContainer, code: number): void {
     c.status = 'exited';
+    delete c.pid;
     c.exitCode = code;
     c.finishedAt = new Date().toISOString();
     c.ports = {};
@@ -407,6 +460,8 @@ export class FakeContainers implements EngineContainers {
       startedAt: c.startedAt,
       finishedAt: c.finishedAt,
       restartCount: c.restartCount,
+      restartPolicy: policyOf(c) || 'no',
+      ...(c.pid !== undefined ? { pid: c.pid } : {}),
       ...(c.health ? { health: c.health } : {}),
       networks: Object.fromEntries([...c.endpoints].map(([name, e]) => [name, { ip: e.ip, mac: e.mac }])),
       ports: { ...c.ports },

@@ -79,6 +79,21 @@ describe('the FakeEngine', () => {
     assert.deepEqual([f?.status, f?.exitCode, f?.restartCount], ['exited', 0, 0]);
   });
 
+  it('goes down with its containers and boots as dockerd does: always and unless-stopped (unless stopped by a call) start again, no stays down', async () => {
+    const { engine } = withImage();
+    const ids: Record<string, string> = {};
+    for (const policy of ['no', 'always', 'unless-stopped', 'stopped-by-call']) {
+      ids[policy] = await engine.containers.create(body(policy, { HostConfig: { RestartPolicy: { Name: policy === 'stopped-by-call' ? 'unless-stopped' : policy } } }));
+      await engine.containers.start(ids[policy]!);
+    }
+    await engine.containers.stop(ids['stopped-by-call']!);
+    engine.goDown();
+    await assert.rejects(engine.containers.list([]), (e: unknown) => isUnreachable(e));
+    engine.boot();
+    const states = Object.fromEntries(await Promise.all(Object.entries(ids).map(async ([k, id]) => [k, (await engine.containers.inspect(id))?.status] as const)));
+    assert.deepEqual(states, { no: 'exited', always: 'running', 'unless-stopped': 'running', 'stopped-by-call': 'exited' });
+  });
+
   it("drives health and tells subscribers of health_status, with the container's labels", async () => {
     const { engine } = withImage();
     const aborter = new AbortController();

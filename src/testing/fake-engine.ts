@@ -15,7 +15,8 @@
  *   engine.exit('web-dev-1', 137);                    // the process dies (a restart policy restarts it)
  *
  * and injects faults: `failCreate` (a create the engine refuses), `holdStarts` (a start that hangs
- * until released), `stopAnswering` (every call fails as for an engine nobody listens for).
+ * until released), `stopAnswering` (every call fails as for an engine nobody listens for), `goDown`
+ * and `boot` (the engine dies with its containers, and restarts those its restart policies name).
  */
 import type { CreateBody, ExecResult } from '../engine/containers.js';
 import type { Engine, EngineInfo, EngineVersion } from '../engine/engine.js';
@@ -105,6 +106,18 @@ export class FakeEngine implements Engine {
 
   answerAgain(): void {
     this.#core.answerAgain();
+  }
+
+  /** The engine dies as dockerd does on its way down (its host crashed, or it was stopped): every container stops, then no call is answered. */
+  goDown(): void {
+    this.containers.haltAll();
+    this.#core.stopAnswering();
+  }
+
+  /** The engine starts again, as dockerd does at boot: it answers, and starts every container whose restart policy says so, before anyone calls it. */
+  boot(): void {
+    this.#core.answerAgain();
+    this.containers.restoreAll();
   }
 
   /** The next create whose body `match`es is refused, by default as the engine refuses with a 500 (failed). */

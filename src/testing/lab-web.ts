@@ -21,11 +21,11 @@ export async function labWebImages(name = 'web'): Promise<Record<string, Fixture
   };
 }
 
-/** `registry`, `hosts` and `networks.lan` (addresses .first to .last of the lab's subnet, no quarantine). */
+/** `registry`, `hosts` (each with its engine's socket, for its warden) and `networks.lan` (addresses .first to .last of the lab's subnet, no quarantine). */
 export function labYaml(lab: Lab, registry: LabRegistry, [first, last]: [number, number]): Record<string, unknown> {
   return {
     registry: registry.yaml,
-    hosts: lab.hosts.map((h) => ({ name: h.name, engine: h.engine, tls: h.tls, address: h.ip })),
+    hosts: lab.hosts.map((h) => h.yaml),
     networks: { lan: { mode: 'flat', bridge: lab.bridge, subnet: lab.subnet, gateway: lab.gateway, range: `${lab.address(first)}-${lab.address(last)}`, quarantine: '0s' } },
   };
 }

@@ -46,6 +46,12 @@ export interface LabHost {
   netns: string;
   /** The engine's unix socket on this machine, for a test's own look behind Berth's back. */
   socket: string;
+  /**
+   * Its entry in berth.yaml's `hosts:`: the engine over mutual TLS, its address, and its engine's
+   * socket for its warden to mount. A lab host shares this machine's filesystem, so a warden left to
+   * the default /var/run/docker.sock would hold this machine's own engine (and stop what runs there).
+   */
+  yaml: { name: string; engine: string; tls: TlsFiles; address: string; socket: string };
   /** Whether its dockerd runs (started and not stopped). */
   running(): boolean;
   /** SIGTERM to its dockerd; resolves once it is gone, its containers stopped with it. */
@@ -123,6 +129,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       tls: tls.client,
       netns: host.netns,
       socket: paths(host).socket,
+      yaml: { name: host.name, engine: `tcp://${host.ip}:2376`, tls: tls.client, address: host.ip, socket: paths(host).socket },
       running: () => engines.has(host.name),
       async stop() {
         const running = engines.get(host.name);
