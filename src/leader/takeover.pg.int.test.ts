@@ -66,12 +66,15 @@ function stepsOnStream(url: string, token: string): { steps: Map<number, number[
   return { steps, stop: stream.stop };
 }
 
-/** What a takeover left: who leads now, who follows, and the rollout it resumed. */
+/** What a takeover left: who leads now (and with which epoch), who follows, and the rollout it resumed. */
 interface Takeover {
   next: TestServer;
   followers: TestServer[];
   rollout: number;
+  epoch: number;
 }
+
+const epochsLed = (text: string) => [...text.matchAll(/leading \(epoch (\d+)\)/g)].map((m) => Number(m[1]));
 
 describe('the leader killed mid-rollout under load, with real server processes and real engines: three servers, then the two survivors', () => {
   let fixture: Fixture;
@@ -104,16 +107,22 @@ describe('the leader killed mid-rollout under load, with real server processes a
   /**
    * `berth release` of `version` sent to `leader` and followed with every live server's address,
    * under load through the door; `leader` killed once the journal shows the first replacement done.
-   * Checks the takeover by one of `followers` with `epoch`, and everything the store, the engine,
-   * the streams and the CLI show afterwards.
+   * Checks the takeover by one of `followers` with the next epoch, and everything the store, the
+   * engine, the streams and the CLI show afterwards.
+   *
+   * Under a heavy load the new leader may miss its renewals and step down (docs/ha.md): the rollout
+   * then changes hands once more, and the step under way at each step-down may start once more.
+   * The test says so, and still requires what a step-down never changes: the CLI follows to the
+   * end, no completed step starts again, no request fails, the rollout ends once.
    */
-  async function killLeaderMidRollout(t: TestContext, leader: TestServer, followers: TestServer[], release: number, version: Version, epoch: number): Promise<Takeover> {
+  async function killLeaderMidRollout(t: TestContext, leader: TestServer, followers: TestServer[], release: number, version: Version): Promise<Takeover> {
     const streams = new Map(followers.map((server) => [server, stepsOnStream(server.url, token)]));
     const load = startLoad(url, { concurrency: 4, maxMs: 900_000 });
     let takeover: Takeover;
     let stale: Fence;
     let doneAtKill: number;
     let total: number;
+    let stepDowns: number;
     try {
       const all = { ...leader.envFor(env, token), BERTH_SERVER: [leader, ...followers].map((s) => s.url).join(',') };
       const started = Date.now();
@@ -134,50 +143,62 @@ describe('the leader killed mid-rollout under load, with real server processes a
       }, 300_000, 50);
       // The service lease the leader runs the rollout under: what a write of the dead leader would carry.
       const [lease] = await cluster().query<{ token: number; epoch: number }>(database, `SELECT token, epoch FROM leases WHERE service = 'web' AND environment = 'dev'`);
+      const printedBefore = new Map(followers.map((s) => [s, s.output().length]));
       await leader.kill();
       const [atKill] = await cluster().query<{ done: number }>(database, `SELECT done FROM rollouts WHERE id = ${open.id}`);
       doneAtKill = Number(atKill!.done);
       total = open.total;
       assert.ok(doneAtKill < total, `killed mid-rollout: ${doneAtKill} of ${total} steps done`);
-      assert.equal(Number(lease!.epoch), epoch - 1, 'the rollout ran under the dead leader\'s epoch');
-      stale = { service: 'web', environment: 'dev', token: Number(lease!.token), leader: { epoch: epoch - 1, acting: () => true } };
+      const deadEpoch = Number(lease!.epoch);
+      assert.ok(deadEpoch > 0, 'the rollout ran under the leader\'s epoch');
+      stale = { service: 'web', environment: 'dev', token: Number(lease!.token), leader: { epoch: deadEpoch, acting: () => true } };
+      const epoch = deadEpoch + 1;
 
       const o = await followed;
       const printed = () => followers.map((s) => `--- ${s.url} printed:\n${s.output()}`).join('\n');
       assert.equal(o.code, 0, `${showOutcome(o)}\n${printed()}`);
       assert.match(o.stdout, new RegExp(`release ${release} in dev: succeeded`));
-      // Exactly one follower took the lease (with the next epoch) and resumed the rollout; any other never led.
-      const leaders = followers.filter((s) => new RegExp(`leading \\(epoch ${epoch}\\)`).test(s.output()));
-      assert.equal(leaders.length, 1, `one survivor leads with epoch ${epoch}:\n${printed()}`);
-      const next = leaders[0]!;
-      const resumed = new RegExp(`resuming rollout #${open.id} \\(release of web in dev\\), interrupted at step ${doneAtKill}`);
-      assert.match(next.output(), resumed);
-      for (const other of followers.filter((s) => s !== next)) {
-        assert.doesNotMatch(other.output(), /leading \(epoch/);
-        assert.doesNotMatch(other.output(), resumed);
+      // Exactly one follower took the lease with the next epoch and resumed the rollout from the journaled step.
+      const since = (s: TestServer) => s.output().slice(printedBefore.get(s));
+      const first = followers.filter((s) => epochsLed(since(s)).includes(epoch));
+      assert.equal(first.length, 1, `one survivor leads with epoch ${epoch}:\n${printed()}`);
+      assert.match(since(first[0]!), new RegExp(`leading \\(epoch ${epoch}\\)[\\s\\S]*?resuming rollout #${open.id} \\(release of web in dev\\), interrupted at step ${doneAtKill}`));
+      stepDowns = followers.map((s) => since(s).match(/stepped down/g)?.length ?? 0).reduce((a, b) => a + b, 0);
+      const last = Math.max(...followers.flatMap((s) => epochsLed(since(s))));
+      const next = followers.find((s) => epochsLed(since(s)).includes(last))!;
+      if (stepDowns === 0) {
+        // No step-down: the one that took over finished it, and every other follower never led nor resumed anything.
+        assert.deepEqual([next, last], [first[0], epoch]);
+        for (const other of followers.filter((s) => s !== next)) assert.doesNotMatch(since(other), /leading \(epoch|resuming rollout/);
+      } else {
+        // A step-down: every later term is the next epoch, each resumed the same rollout (never a completed step).
+        assert.equal(last, epoch + stepDowns, `one new term per step-down:\n${printed()}`);
+        t.diagnostic(`the load made a new leader step down ${stepDowns} time(s): epochs ${epoch} to ${last}`);
       }
-      t.diagnostic(`${followers.length + 1} servers: killed at step ${doneAtKill} of ${total}; ${next.url} took over with epoch ${epoch}`);
+      t.diagnostic(`${followers.length + 1} servers: killed at step ${doneAtKill} of ${total}; ${first[0]!.url} took over with epoch ${epoch}${next !== first[0] || last !== epoch ? `, ${next.url} leads with epoch ${last}` : ''}`);
       const result = await load.stop();
       t.diagnostic(`${result.requests} requests through the door, ${result.failed} failed`);
       assert.equal(result.failed, 0, `${result.failed} of ${result.requests} failed: ${JSON.stringify(result.failures)}`);
       assert.ok(result.ok > 0);
-      takeover = { next, followers: followers.filter((s) => s !== next), rollout: open.id };
+      takeover = { next, followers: followers.filter((s) => s !== next), rollout: open.id, epoch: last };
     } finally {
       for (const stream of streams.values()) stream.stop();
       await load.stop();
     }
-    const { next, rollout } = takeover;
+    const { next, rollout, epoch } = takeover;
 
     // The journal: one rollout of this release, finished by the new leader. No step the dead leader completed
-    // started again; the one it was in when killed at most once more (by the new leader); every later one once.
+    // started again; the one it was in when killed at most once more (by the new leader); every later one once
+    // (or, for each step-down, once more at most: the step under way then starts again under the next term).
     const rows = await cluster().query<{ id: number; status: string; done: number }>(database, `SELECT id, status, done FROM rollouts WHERE release = ${release}`);
     assert.deepEqual(rows.map((r) => [Number(r.id), r.status, Number(r.done)]), [[rollout, 'succeeded', total]]);
     const progress = await cluster().query<{ data: string }>(database, `SELECT data FROM events WHERE rollout = ${rollout} AND type = 'rollout-progress' ORDER BY seq`);
     const starts = progress.map((p) => JSON.parse(p.data) as { type: string; index?: number }).filter((e) => e.type === 'step').map((e) => e.index!);
     for (let index = 1; index <= total; index++) {
       const times = starts.filter((i) => i === index).length;
-      if (index === doneAtKill + 1) assert.ok(times === 1 || times === 2, `step ${index}, under way at the kill, started once or once more by the new leader (started: ${starts.join(',')})`);
-      else assert.equal(times, 1, `step ${index} started once (started: ${starts.join(',')})`);
+      if (index <= doneAtKill) assert.equal(times, 1, `step ${index}, done before the kill, started once (started: ${starts.join(',')})`);
+      else if (index === doneAtKill + 1) assert.ok(times >= 1 && times <= 2 + stepDowns, `step ${index}, under way at the kill, started once or once more by the new leader (started: ${starts.join(',')})`);
+      else assert.ok(times >= 1 && times <= 1 + stepDowns, `step ${index} started once${stepDowns ? ` (or once more per step-down: ${stepDowns})` : ''} (started: ${starts.join(',')})`);
     }
     // Every follower's stream carried the dead leader's steps, then the new leader's, in order: every step the store has.
     for (const [server, stream] of streams) assert.deepEqual(stream.steps.get(rollout), starts, `the stream of ${server === next ? 'the new leader' : 'a follower'}: the same steps as the store, in order`);
@@ -185,7 +206,7 @@ describe('the leader killed mid-rollout under load, with real server processes a
     // Fenced: the dead leader's write, with its lease and its epoch (as if it woke up believing it still leads), is refused and changes nothing.
     const db = await openStoreAt(store, { passwordFile: cluster().passwordFile });
     try {
-      const refused = (error: unknown) => error instanceof LostLeadership && error.message.includes(`leader epoch ${epoch - 1}`) && error.message.includes(`leads with epoch ${epoch}`);
+      const refused = (error: unknown) => error instanceof LostLeadership && error.message.includes(`leader epoch ${stale.leader!.epoch},`) && error.message.includes(`leads with epoch ${epoch} now`);
       await assert.rejects(setRolloutStatus(db, rollout, 'failed', stale, 'written by the dead leader'), refused);
       await assert.rejects(markDone(db, rollout, doneAtKill, stale), refused);
     } finally {
@@ -271,8 +292,8 @@ describe('the leader killed mid-rollout under load, with real server processes a
       assert.deepEqual([seen.leader?.address, seen.leader?.epoch], [a.url, 1], `status on ${server.url}`);
     }
 
-    const takeover = await killLeaderMidRollout(t, a, [b, c], 2, 'B', 2);
-    await checkTruthThrough([takeover.next, ...takeover.followers], takeover.next, 2, 'B', 2);
+    const takeover = await killLeaderMidRollout(t, a, [b, c], 2, 'B');
+    await checkTruthThrough([takeover.next, ...takeover.followers], takeover.next, 2, 'B', takeover.epoch);
     survivors = takeover;
   });
 
@@ -280,8 +301,9 @@ describe('the leader killed mid-rollout under load, with real server processes a
     assert.ok(survivors, 'the two servers are the survivors of the three-server case, which did not get that far');
     const [follower] = survivors.followers;
     assert.equal(survivors.followers.length, 1);
-    const takeover = await killLeaderMidRollout(t, survivors.next, [follower!], 3, 'C', 3);
+    const takeover = await killLeaderMidRollout(t, survivors.next, [follower!], 3, 'C');
     assert.equal(takeover.next, follower);
-    await checkTruthThrough([follower!], follower!, 3, 'C', 3);
+    assert.ok(takeover.epoch > survivors.epoch);
+    await checkTruthThrough([follower!], follower!, 3, 'C', takeover.epoch);
   });
 });
