@@ -5,8 +5,8 @@
  * follower's event stream carries the leader's events. The leader killed with SIGKILL: the other
  * takes the lease over once it runs out (a short --leader-ttl keeps the test short), with the next
  * epoch, and a CLI given both addresses (BERTH_SERVER=A,B) goes on through the one that answers.
- * The database stopped: the leader steps down, the API answers 503 naming the database; started
- * again, exactly one server leads, with the next epoch.
+ * A restarted, the database stopped for 20 s: the leader steps down, both servers answer 503 naming
+ * the database; started again, exactly one of the two leads, with the next epoch, and takes changes.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -33,12 +33,12 @@ async function statusThrough(env: NodeJS.ProcessEnv): Promise<ServerStatus> {
   return JSON.parse(out.stdout) as ServerStatus;
 }
 
-async function until<T>(what: string, look: () => Promise<T | undefined>, forMs = 60_000): Promise<T> {
+async function until<T>(what: string | (() => string), look: () => Promise<T | undefined>, forMs = 60_000): Promise<T> {
   const end = Date.now() + forMs;
   for (;;) {
     const seen = await look();
     if (seen !== undefined) return seen;
-    if (Date.now() > end) assert.fail(`waited ${forMs / 1000} s for ${what}`);
+    if (Date.now() > end) assert.fail(`waited ${forMs / 1000} s for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -97,18 +97,39 @@ describe('two servers on one PostgreSQL store', () => {
     const names = (await cluster().query<{ name: string }>('berth_ha', 'SELECT name FROM tokens ORDER BY id')).map((r) => r.name);
     assert.deepEqual(names, ['admin', 'through-follower', 'after-takeover']);
 
-    // The database goes away: the leader steps down in time, the API answers 503 naming the database; back, exactly one leads.
+    // A restarted: two servers again, B leading, A following (B's lease has not run out).
+    await a.start();
+    const two = await statusThrough(viaA);
+    assert.deepEqual([two.leader?.address, two.leader?.epoch], [b.url, 2]);
+
+    // The database goes away for 20 s: the leader steps down in time, both servers answer 503 naming the database;
+    // back, exactly one of the two leads, with the next epoch.
+    const outage = Date.now();
     await cluster().pause();
-    await until('B to step down', async () => (/stepped down \(epoch 2\)/.test(b.output()) ? true : undefined));
-    const away = await runBerth(['server', 'status'], { env: viaB });
-    assert.equal(away.code, 5, away.stderr);
-    assert.match(away.stderr, new RegExp(`PostgreSQL berth@127\\.0\\.0\\.1:${cluster().port}/berth_ha does not answer`));
+    await until(() => `B to step down; printed:\n--- A\n${a.output()}\n--- B\n${b.output()}`, async () => (/stepped down \(epoch 2\)/.test(b.output()) ? true : undefined));
+    for (const via of [viaA, viaB]) {
+      const away = await runBerth(['server', 'status'], { env: via });
+      assert.equal(away.code, 5, away.stderr);
+      assert.match(away.stderr, new RegExp(`PostgreSQL berth@127\\.0\\.0\\.1:${cluster().port}/berth_ha does not answer`));
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, outage + 20_000 - Date.now())));
     await cluster().resume();
     const back = await until('a leader again', async () => {
       const status = await statusThrough(viaB).catch(() => undefined);
       return status?.leader && !status.leader.expired ? status : undefined;
     });
     assert.equal(back.leader?.epoch, 3, 'the next epoch: nobody led under epoch 2 after the step-down');
-    assert.deepEqual(back.servers.filter((s) => s.leads).map((s) => s.address), [b.url]);
+    const leaders = [a, b].filter((s) => /leading \(epoch 3\)/.test(s.output()));
+    assert.equal(leaders.length, 1, `exactly one server leads again:\n${a.output()}\n---\n${b.output()}`);
+    for (const via of [viaA, viaB]) {
+      const status = await statusThrough(via);
+      assert.deepEqual([status.leader?.address, status.leader?.epoch], [leaders[0]!.url, 3]);
+      assert.deepEqual(status.servers.filter((s) => s.leads).map((s) => s.address), [leaders[0]!.url]);
+    }
+    // The one that leads takes changes again; the other hands them to it.
+    const afterOutage = await runBerth(['token', 'create', '--name', 'after-outage', '--role', 'viewer'], { env: viaA });
+    assert.equal(afterOutage.code, 0, afterOutage.stderr);
+    const named = (await cluster().query<{ name: string }>('berth_ha', 'SELECT name FROM tokens ORDER BY id')).map((r) => r.name);
+    assert.deepEqual(named, ['admin', 'through-follower', 'after-takeover', 'after-outage']);
   });
 });

@@ -3,6 +3,8 @@ import { afterEach, describe, it } from 'node:test';
 import type { NetworkSpec } from '../config/model.js';
 import { BerthError, type ErrorKind } from '../errors.js';
 import { sqliteOf } from '../store/db.js';
+import { claimLeadership, resignLeadership } from '../store/leader.js';
+import { LostLeadership } from '../store/leases.js';
 import { flat, tempStore, type TempStore } from './ipam-fixture.js';
 import { Ipam, poolFromNetwork } from './ipam.js';
 
@@ -292,5 +294,38 @@ describe('the store', () => {
       sqliteOf(store.db).exec('ROLLBACK');
     }
     assert.equal((await new Ipam(other, pools).requestAddress('lan', 'a')).ip, (await ipam.requestAddress('lan', 'a')).ip);
+  });
+});
+
+describe('changes made under a leader epoch (servers sharing a store)', () => {
+  it('are refused in their own transaction once a newer leader epoch exists or the leader stopped acting, and write nothing; reads still answer', async () => {
+    const { store, pools, clock } = await setup();
+    const first = await claimLeadership(store.db, { holder: 'server-a', address: 'http://a' }, 60_000, clock.now);
+    assert.ok('leading' in first && first.leading.epoch === 1);
+    let acting = true;
+    const a = new Ipam(store.db, pools, () => clock.now, { epoch: 1, acting: () => acting });
+    await a.requestAddress('lan', 'web-1');
+    await a.bind('lan', 'web-1', 'c1');
+
+    acting = false;
+    await assert.rejects(a.requestAddress('lan', 'web-2'), (error: unknown) => error instanceof LostLeadership && /an address change on network lan stops: this server stopped leading \(leader epoch 1/.test(error.message));
+    acting = true;
+
+    // Server B takes over with epoch 2: A's every kind of change is refused, and nothing of it is written.
+    await resignLeadership(store.db, { holder: 'server-a', epoch: 1 }, clock.now);
+    const second = await claimLeadership(store.db, { holder: 'server-b', address: 'http://b' }, 60_000, clock.now);
+    assert.ok('leading' in second && second.leading.epoch === 2);
+    const before = await a.allocations();
+    const refused = (error: unknown) => error instanceof LostLeadership && error.kind === 'conflict' && /an address change on network lan was refused: it was made under leader epoch 1, and server server-b leads with epoch 2 now/.test(error.message);
+    await assert.rejects(a.requestAddress('lan', 'web-2'), refused);
+    await assert.rejects(a.bind('lan', 'web-1', 'c2'), refused);
+    await assert.rejects(a.releaseAddress('lan', 'web-1'), refused);
+    await assert.rejects(a.reconcile('lan', new Set()), refused);
+    assert.deepEqual(await a.allocations(), before);
+
+    // B, under epoch 2, changes what A could not.
+    const b = new Ipam(store.db, pools, () => clock.now, { epoch: 2, acting: () => true });
+    assert.equal((await b.releaseAddress('lan', 'web-1'))?.state, 'quarantined');
+    assert.equal((await b.requestAddress('lan', 'web-2')).ip, '10.77.0.11');
   });
 });

@@ -6,6 +6,7 @@
  */
 import { conflict, notFound, unavailable } from '../errors.js';
 import { inTransaction, type Store } from '../store/db.js';
+import { requireLeaderEpoch, type LeaderFence } from '../store/leases.js';
 import {
   bindIpamAllocation,
   claimIpamAddress,
@@ -46,12 +47,18 @@ const byAddress = (a: Allocation, b: Allocation) => a.network.localeCompare(b.ne
 export class Ipam {
   readonly #db: Store;
   readonly #now: () => number;
+  readonly #leader: LeaderFence | undefined;
   readonly #pools = new Map<string, CompiledPool>();
 
-  /** `now` is read once per change, inside its transaction. */
-  constructor(db: Store, pools: Pool[], now: () => number = Date.now) {
+  /**
+   * `now` is read once per change, inside its transaction. `leader`: in a server sharing its store,
+   * the leadership its changes are made under; each change checks it in its own transaction and is
+   * refused (`LostLeadership`) once this server stopped acting or a newer leader epoch exists.
+   */
+  constructor(db: Store, pools: Pool[], now: () => number = Date.now, leader?: LeaderFence) {
     this.#db = db;
     this.#now = now;
+    this.#leader = leader;
     for (const pool of pools) {
       const [first, last] = [ipToInt(pool.first), ipToInt(pool.last)];
       const reserved = new Set(pool.reserved.map(ipToInt));
@@ -72,7 +79,7 @@ export class Ipam {
   async requestAddress(network: string, slot: string, preferred?: string): Promise<Allocation> {
     const pool = this.#pool(network);
     const want = preferred === undefined ? undefined : checkPreferred(pool, preferred);
-    return this.#change(async (tx) => {
+    return this.#change(network, async (tx) => {
       const now = this.#now();
       const own = await ipamAllocationOfSlot(tx, network, slot);
       if (own && isAllocatable(pool, own.ip)) {
@@ -92,7 +99,7 @@ export class Ipam {
   /** Marks the slot's allocation bound to its created container; with `incarnation`, only if no later request took it over. */
   async bind(network: string, slot: string, containerId: string, incarnation?: number): Promise<void> {
     this.#pool(network);
-    await this.#change(async (tx) => {
+    await this.#change(network, async (tx) => {
       const own = await ipamAllocationOfSlot(tx, network, slot);
       if (!own) throw notFound(`slot ${slot} has no address in pool "${network}"`, { fix: 'request an address before creating the container' });
       if (own.state === 'quarantined') {
@@ -111,7 +118,7 @@ export class Ipam {
   /** Releases the slot's address into quarantine; resolves to it, or undefined when the slot held none. */
   async releaseAddress(network: string, slot: string): Promise<Allocation | undefined> {
     this.#pool(network);
-    return this.#change(async (tx) => {
+    return this.#change(network, async (tx) => {
       const now = this.#now();
       const own = await ipamAllocationOfSlot(tx, network, slot);
       if (!own || own.state === 'quarantined') return undefined;
@@ -127,7 +134,7 @@ export class Ipam {
    */
   async reconcile(network: string, liveSlots: ReadonlySet<string>, options: { graceMs?: number } = {}): Promise<{ released: string[]; dropped: string[] }> {
     this.#pool(network);
-    return this.#change(async (tx) => {
+    return this.#change(network, async (tx) => {
       const now = this.#now();
       const stale = (await ipamAllocations(tx, network)).filter((a) => isStale(a, liveSlots, now, options.graceMs ?? 0));
       for (const a of stale) await quarantineIpamAllocation(tx, network, a.ip, now);
@@ -167,9 +174,13 @@ export class Ipam {
   }
 
   /** One transaction, which takes the write lock before its first read (BEGIN IMMEDIATE), so no other process can change what this one read. */
-  async #change<T>(body: (tx: Store) => Promise<T>): Promise<T> {
+  async #change<T>(network: string, body: (tx: Store) => Promise<T>): Promise<T> {
+    const leader = this.#leader;
     try {
-      return await inTransaction(this.#db, body);
+      return await inTransaction(this.#db, async (tx) => {
+        if (leader) await requireLeaderEpoch(tx, leader, `an address change on network ${network}`);
+        return body(tx);
+      });
     } catch (error) {
       if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
       throw unavailable("Berth's store is busy: another berth process held its write lock past the busy timeout", { fix: 'try again', cause: error });

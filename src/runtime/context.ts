@@ -40,8 +40,9 @@ export function networkOf(project: Project, environment: EnvironmentSpec): Netwo
   return project.networks.get(environment.network)!;
 }
 
+/** The address manager of a run: in a leading server, each change carries its leader epoch (refused under an older one). */
 export function ipamOf(context: RunContext): Ipam {
-  return new Ipam(context.db, projectPools(context.project));
+  return new Ipam(context.db, projectPools(context.project), Date.now, context.leader);
 }
 
 /** Replicas of a service in an environment, after the environment's override. */

@@ -8,6 +8,7 @@
 import { failed, isBerthError, notFound } from '../errors.js';
 
 import type { RolloutOptions, RolloutResult } from '../rollout/executor.js';
+import { LostLeadership } from '../store/leases.js';
 import type { EventBus } from './events.js';
 
 /** `progress`: the events of a job that ended before it was journaled (nothing to do), for the answer itself. */
@@ -66,6 +67,9 @@ export class RolloutJobs {
         })
         .catch(async (error: unknown) => {
           if (id === undefined) reject(error);
+          // This server stopped leading: the rollout stays journaled and running, and the server that leads next resumes it
+          // and publishes its end. Its followers (a CLI following it) go on following rather than take this for its end.
+          else if (error instanceof LostLeadership) await this.events.publish('rollout-progress', { type: 'note', text: `${error.message}; the server that leads next resumes it` }, id);
           else await this.events.publish('rollout-failed', { error: errorData(error) }, id);
         })
         .finally(() => {

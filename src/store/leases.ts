@@ -154,10 +154,11 @@ export async function dropLease(db: Store, fence: Fence): Promise<boolean> {
 
 /** A write refused because the rollout's lease has another holder now. */
 export class LostLease extends BerthError {
-  readonly fence: Fence;
+  /** The write's fence; none for a leading server's write outside a service's lease (IPAM's). */
+  readonly fence: Fence | undefined;
   readonly current: Lease | undefined;
 
-  constructor(message: string, fence: Fence, current: Lease | undefined, fix: string) {
+  constructor(message: string, fence: Fence | undefined, current: Lease | undefined, fix: string) {
     super('conflict', message, { fix });
     this.fence = fence;
     this.current = current;
@@ -209,14 +210,27 @@ export class LostLeadership extends LostLease {}
 
 async function requireLeadership(db: Store, fence: Fence, leader: LeaderFence, rollout: number): Promise<void> {
   const who = rollout > 0 ? `rollout #${rollout}` : 'the rollout being planned';
+  await checkLeadership(db, leader, `${who} of ${fence.service} in ${fence.environment}`, fence);
+}
+
+/**
+ * A leading server's write that no service lease covers (IPAM's address changes, in the same
+ * transaction): refused, as a fenced write is, once this server stopped acting or a newer leader
+ * epoch exists. `what` names the write in the refusal.
+ */
+export async function requireLeaderEpoch(db: Store, leader: LeaderFence, what: string): Promise<void> {
+  await checkLeadership(db, leader, what, undefined);
+}
+
+async function checkLeadership(db: Store, leader: LeaderFence, what: string, fence: Fence | undefined): Promise<void> {
   const fix = 'the server that leads now resumes it: see berth server status, and berth rollout ls';
   if (!leader.acting()) {
-    throw new LostLeadership(`${who} of ${fence.service} in ${fence.environment} stops: this server stopped leading (leader epoch ${leader.epoch}: its lease was not renewed in time)`, fence, undefined, fix);
+    throw new LostLeadership(`${what} stops: this server stopped leading (leader epoch ${leader.epoch}: its lease was not renewed in time)`, fence, undefined, fix);
   }
   // FOR SHARE on PostgreSQL: a takeover committing at the same time waits for this write, or this write fails (40001), runs again and sees it.
   const read = db.selectFrom('leader').select(['epoch', 'holder']).where('name', '=', 'server');
   const row = await (isPostgres(db) ? read.forShare() : read).executeTakeFirst();
   if (row && row.epoch > leader.epoch) {
-    throw new LostLeadership(`${who} of ${fence.service} in ${fence.environment} was refused: it was made under leader epoch ${leader.epoch}, and server ${row.holder} leads with epoch ${row.epoch} now`, fence, undefined, fix);
+    throw new LostLeadership(`${what} was refused: it was made under leader epoch ${leader.epoch}, and server ${row.holder} leads with epoch ${row.epoch} now`, fence, undefined, fix);
   }
 }
