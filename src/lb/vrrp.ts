@@ -4,7 +4,7 @@
  * there, its configuration reloaded when a door comes or goes (the address
  * stays where it is), removed with the last door.
  */
-import { extract } from 'tar-stream';
+import { firstFileOf } from '../engine/archive.js';
 import { isBerthError, unavailable } from '../errors.js';
 import { DOOR_LABELS } from './door-container.js';
 import { DOOR_PATHS } from './door-image.js';
@@ -124,24 +124,12 @@ async function observe(member: DoorMember, name: string): Promise<VrrpObserved |
   if (!state) return undefined;
   const keepalived = await member.engine.containers
     .getArchive(name, DOOR_PATHS.keepalived)
-    .then(firstFile)
+    .then(firstFileOf)
     .catch((error: unknown) => {
       if (isBerthError(error) && error.kind === 'not-found') return '';
       throw error;
     });
   return { running: state.running, image: state.labels[VRRP_LABELS.image] ?? '', keepalived };
-}
-
-async function firstFile(tar: Buffer): Promise<string> {
-  const unpack = extract();
-  unpack.end(tar);
-  let text: string | undefined;
-  for await (const entry of unpack) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of entry) chunks.push(chunk as Buffer);
-    if (text === undefined && entry.header.type === 'file') text = Buffer.concat(chunks).toString('utf8');
-  }
-  return text ?? '';
 }
 
 function filesOf(files: VrrpMemberFiles): [string, string][] {

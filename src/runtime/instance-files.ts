@@ -6,9 +6,10 @@
  * it works the same on any host. Why this design: see secrets.ts.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { extract, pack } from 'tar-stream';
+import { pack } from 'tar-stream';
 import type { Project, ServiceSpec } from '../config/model.js';
 import { readablePath } from '../config/readable-files.js';
+import { firstFileOf } from '../engine/archive.js';
 import type { EngineContainers } from '../engine/engine.js';
 import { failed, notFound } from '../errors.js';
 
@@ -117,19 +118,6 @@ async function fileIn(containers: EngineContainers, id: string, path: string): P
     throw error;
   });
   return tar ? firstFileOf(tar) : '';
-}
-
-/** The first regular file of a tar archive, as text. */
-export async function firstFileOf(tar: Buffer): Promise<string> {
-  const unpack = extract();
-  unpack.end(tar);
-  let text: string | undefined;
-  for await (const entry of unpack) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of entry) chunks.push(chunk as Buffer);
-    if (text === undefined && entry.header.type === 'file') text = Buffer.concat(chunks).toString('utf8');
-  }
-  return text ?? '';
 }
 
 function fields(text: string): string[][] {
