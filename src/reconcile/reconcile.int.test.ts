@@ -35,6 +35,7 @@ import { startReconciler, type ReconcilerEvent } from './loop.js';
 import { reconcileOnce, type ReconcileEvent } from './reconcile.js';
 import { statusOf } from './status.js';
 import { until as untilWithin } from '../testing/until.js';
+import { randomTestPrefix } from '../testing/test-subnet.js';
 
 const run = promisify(execFile);
 /** Per instance, until healthy: generous, CI is slow and busy. */
@@ -78,7 +79,7 @@ describe('the reconciler, on the real engine', () => {
   }
 
   before(async () => {
-    const prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;
+    const prefix = randomTestPrefix();
     bridge = `rc${randomBytes(3).toString('hex')}`;
     // health: the engine's own check (an exec) gets 3 s: on a loaded machine 1 s ran out three times in a row, and the
     // first step's status showed both instances unhealthy (the check, not the front door).

@@ -39,6 +39,7 @@ import { currentRelease, frontDoorPort, openRollout, releaseOf, releasesOf, roll
 import { berthOn, showOutcome, type CliOutcome } from '../testing/cli.js';
 import { assertSlotsHoldTheirAddresses } from '../testing/crash-assertions.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../testing/fixture.js';
+import { randomTestPrefix } from '../testing/test-subnet.js';
 
 const run = promisify(execFile);
 /** Two slots: each kill lands in the first one's replacement; the second shows what a kill leaves untouched. */
@@ -73,7 +74,7 @@ describe('a rollout killed at each of its checkpoints in turn', () => {
   const show = showOutcome;
 
   before(async () => {
-    prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;
+    prefix = randomTestPrefix();
     bridge = `bc${randomBytes(3).toString('hex')}`;
     fixture = await makeFixture(
       {

@@ -33,6 +33,7 @@ import { listInstances } from '../runtime/instances.js';
 import { RUN_LABELS } from '../runtime/labels.js';
 import { removeInstances } from './operate.js';
 import { asideName, containerName } from '../runtime/slots.js';
+import { randomTestPrefix } from '../testing/test-subnet.js';
 
 const run = promisify(execFile);
 const WEB = ['web-dev-1', 'web-dev-2'];
@@ -62,7 +63,7 @@ describe('berth deploy on the rollout executor', () => {
   const show = showOutcome;
 
   before(async () => {
-    const prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;
+    const prefix = randomTestPrefix();
     bridge = `bd${randomBytes(3).toString('hex')}`;
     fixture = await makeFixture(
       {

@@ -27,6 +27,7 @@ import { acquire, type LeaseOutcome } from '../rollout/lease.js';
 import { releaseService } from './operations.js';
 import type { RolloutPlan } from '../rollout/rollout-plan.js';
 import { continueRollout } from '../rollout/executor.js';
+import { randomTestPrefix } from '../testing/test-subnet.js';
 
 const run = promisify(execFile);
 const TIMEOUT_MS = 30_000;
@@ -46,7 +47,7 @@ describe('a rollout whose lease another process took over', () => {
   const stateDir = () => loadProject(fixture.dir, fixture.env).stateDir;
 
   before(async () => {
-    const prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;
+    const prefix = randomTestPrefix();
     bridge = `bl${randomBytes(3).toString('hex')}`;
     fixture = await makeFixture(
       {

@@ -58,6 +58,7 @@ import type { RolloutEvent } from '../rollout/rollout-context.js';
 import type { CanaryEvidence } from './canary-gate.js';
 import { canaryWeights } from '../rollout/rollout-plan.js';
 import { stepsWithNeeds } from '../testing/steps.js';
+import { randomTestPrefix } from '../testing/test-subnet.js';
 
 /** The service: slots (container names) are <service>-<env>-<n> on the whole engine, so the name is unique to this run. */
 const SVC = `rel${randomBytes(3).toString('hex')}`;
@@ -208,7 +209,7 @@ describe('release, promote, canary and rollback through the front door, on the r
     const nat = { network: 'nat', lb_address: '127.0.0.1' };
     const lan = { network: 'lan', lb_address: '127.0.0.1' };
     // A /24 of 10.210-239.x that no Docker network or route of this machine uses, on a bridge of this test's own.
-    prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;
+    prefix = randomTestPrefix();
     bridge = `br${randomBytes(3).toString('hex')}`;
     fixture = await makeFixture(
       {

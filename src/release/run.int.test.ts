@@ -29,6 +29,7 @@ import { Hosts } from '../runtime/hosts.js';
 import { listInstances } from '../runtime/instances.js';
 import { removeInstances } from './operate.js';
 import { steps } from '../testing/steps.js';
+import { randomTestPrefix } from '../testing/test-subnet.js';
 
 const TOKEN = `tok-${randomBytes(6).toString('hex')}`;
 
@@ -72,7 +73,7 @@ describe('berth deploy on the real engine', () => {
   before(async () => {
     const root = await tinyRootTarball();
     // A /24 of 10.210-239.x that no Docker network or route of this machine uses.
-    prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;
+    prefix = randomTestPrefix();
     bridge = `bt${randomBytes(3).toString('hex')}`;
     const images = {
       base: { settings: { root: { tarball: root } } },

@@ -12,12 +12,13 @@ import { loadProject } from '../config/project.js';
 import { buildProject } from '../imaging/builder.js';
 import { closeStore, openStore } from '../store/db.js';
 import { makeFixture, tinyRootTarball, type Fixture } from './fixture.js';
+import { randomTestPrefix } from './test-subnet.js';
 
 /** A static.sh whose page answers `hello <version>` and whose health page passes. */
 export const webPage = (version: string) => `#!/bin/sh\nmkdir -p /www\necho "hello ${version}" > /www/index.html\necho ok > /www/health.html\n`;
 
 export async function flatWebFixture(health: Record<string, unknown>): Promise<Fixture> {
-  const prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;
+  const prefix = randomTestPrefix();
   const bridge = `br${randomBytes(3).toString('hex')}`;
   return makeFixture(
     {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseSubnet } from '../network/addresses.js';
 import { addressIn, pickFreeSubnet, planLab } from './lab-plan.js';
+import { randomTestPrefix } from './test-subnet.js';
 import { parseMade } from './sweep-plan.js';
 
 describe('planLab', () => {
@@ -41,10 +42,23 @@ describe('addresses of a lab', () => {
   });
 
   it('picks a /24 that overlaps nothing taken, trying again after a taken one', () => {
-    // The second and third octets of each candidate in turn: 10.201.7.0/24 is taken, 10.202.9.0/24 is not.
-    const octets = [201, 7, 202, 9];
+    // The second and third octets of each candidate in turn: 10.241.7.0/24 is taken, 10.242.9.0/24 is not.
+    const octets = [241, 7, 242, 9];
     const random = () => octets.shift()!;
-    const taken = [parseSubnet('10.201.0.0/16')!, parseSubnet('10.202.8.5/32')!];
-    assert.equal(pickFreeSubnet(taken, random), '10.202.9.0/24');
+    const taken = [parseSubnet('10.241.0.0/16')!, parseSubnet('10.242.8.5/32')!];
+    assert.equal(pickFreeSubnet(taken, random), '10.242.9.0/24');
+  });
+
+  it("picks from 10.240-250, apart from the integration files' 10.210-239", () => {
+    const asked: Array<[number, number]> = [];
+    pickFreeSubnet([], (min, max) => {
+      asked.push([min, max]);
+      return min;
+    });
+    assert.deepEqual(asked[0], [240, 251]);
+    for (let i = 0; i < 200; i++) {
+      const second = Number(randomTestPrefix().split('.')[1]);
+      assert.ok(second >= 210 && second < 240, `test prefix second octet ${second}`);
+    }
   });
 });

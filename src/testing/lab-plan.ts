@@ -58,12 +58,16 @@ export function addressIn(subnet: string, last: number): string {
   return intToIp(parsed.base + last);
 }
 
-/** A random 10.200-250.x.0/24 that overlaps none of `taken` (routes, addresses, Docker networks). */
+/**
+ * A random 10.240-250.x.0/24 that overlaps none of `taken` (routes, addresses, Docker networks).
+ * Integration files pick their flat networks in 10.210-239 without looking (test-subnet.ts), so the
+ * two pools never meet.
+ */
 export function pickFreeSubnet(taken: Subnet[], random: (min: number, max: number) => number = randomInt): string {
   for (let attempt = 0; attempt < 1000; attempt++) {
-    const candidate = `10.${random(200, 251)}.${random(0, 256)}.0/24`;
+    const candidate = `10.${random(240, 251)}.${random(0, 256)}.0/24`;
     const c = parseSubnet(candidate)!;
     if (!taken.some((t) => t.base <= c.broadcast && c.base <= t.broadcast)) return candidate;
   }
-  throw new Error('no free /24 in 10.200.0.0-10.250.255.255');
+  throw new Error('no free /24 in 10.240.0.0-10.250.255.255');
 }

@@ -29,6 +29,7 @@ import { currentRelease, releaseOf, rolloutById, rolloutsOf } from '../../store/
 import { leaseOf, takeOverLease, type Lease } from '../../store/leases.js';
 import { BERTH_BIN, berthOn, showOutcome, type CliOutcome } from '../../testing/cli.js';
 import { makeFixture, tinyRootTarball, type Fixture } from '../../testing/fixture.js';
+import { randomTestPrefix } from '../../testing/test-subnet.js';
 
 const run = promisify(execFile);
 
@@ -87,7 +88,7 @@ describe('rollouts that lied or got stuck, through the berth command', () => {
   }
 
   before(async () => {
-    const prefix = `10.${210 + Math.floor(Math.random() * 30)}.${Math.floor(Math.random() * 250)}`;
+    const prefix = randomTestPrefix();
     bridge = `bo${randomBytes(3).toString('hex')}`;
     const lan = { network: 'lan', lb_address: '127.0.0.1' };
     fixture = await makeFixture(
