@@ -2,16 +2,22 @@
  * GET /v1/events: a server-sent event stream (rollout progress and ends, and
  * whatever else the bus carries). Hand-written because SSE framing is four
  * lines and resuming is ours: the stored events after Last-Event-ID (or
- * ?after=) are replayed, then live ones follow. Subscribing and replaying
- * happen in one synchronous turn (SQLite is synchronous here), so no event
- * falls between them and none is sent twice.
+ * ?after=) are replayed, then live ones follow. Live events that arrive
+ * while the replay reads are buffered, so none falls between them and none is
+ * sent twice. A store that does not answer during the replay (a database
+ * outage) keeps the stream open: it reads again until the store answers.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { invalid } from '../../errors.js';
+import { storeFailure } from '../../store/db.js';
 import type { ServerCore } from '../core.js';
 import type { EventRecord } from '../events.js';
 
 const HEARTBEAT_MS = 15_000;
+
+/** The first and the longest wait between two replay reads of a store that does not answer. */
+const REPLAY_RETRY_MS = { first: 250, most: 5_000 };
 
 export function sseFrame(event: EventRecord): string {
   return `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify({ at: new Date(event.at).toISOString(), rollout: event.rollout, ...(event.data as object) })}\n\n`;
@@ -36,13 +42,17 @@ export async function eventRoutes(app: FastifyInstance, core: ServerCore): Promi
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      // Sent now, not with the first event: the client knows its stream is open also while the replay waits for the store.
+      raw.flushHeaders();
       const wanted = (event: EventRecord) => event.seq > last && (rollout === undefined || event.rollout === rollout);
       let stopped = false;
+      const ended = new AbortController();
       let stopLive = () => {};
       const untrack = core.events.trackStream(() => raw.end(), request.token!.name);
       const heartbeat = setInterval(() => (raw.writableNeedDrain ? undefined : live(': keep-alive\n\n')), HEARTBEAT_MS);
       const stop = () => {
         stopped = true;
+        ended.abort();
         clearInterval(heartbeat);
         stopLive();
         untrack();
@@ -66,10 +76,30 @@ export async function eventRoutes(app: FastifyInstance, core: ServerCore): Promi
         if (replaying) buffered.push(event);
         else send(event);
       });
+      /*
+       * The next page of the replay. The stream is already answered (200), so a store that does not
+       * answer cannot become an error reply: it is read again, live events buffered meanwhile, and
+       * the stream goes live once the store is back (undefined: the stream ended while waiting).
+       */
+      const nextPage = async (): Promise<EventRecord[] | undefined> => {
+        for (let wait = REPLAY_RETRY_MS.first; !stopped; wait = Math.min(wait * 2, REPLAY_RETRY_MS.most)) {
+          try {
+            return await core.events.after(last, rollout);
+          } catch (error) {
+            if (storeFailure(error)?.kind !== 'unavailable') {
+              // Not an outage: end the stream (the client resumes with Last-Event-ID) and let the server log it.
+              raw.destroy();
+              throw error;
+            }
+            await sleep(wait, undefined, { signal: ended.signal }).catch(() => {});
+          }
+        }
+        return undefined;
+      };
       // The replay waits for the client to read: it may be long.
       while (!stopped) {
-        const page = await core.events.after(last, rollout);
-        if (page.length === 0) break;
+        const page = await nextPage();
+        if (page === undefined || page.length === 0) break;
         for (const event of page) {
           if (stopped) return;
           last = event.seq;
