@@ -8,16 +8,12 @@
  * outage) keeps the stream open: it reads again until the store answers.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { invalid } from '../../errors.js';
-import { storeFailure } from '../../store/db.js';
 import type { ServerCore } from '../core.js';
 import type { EventRecord } from '../events.js';
 
 const HEARTBEAT_MS = 15_000;
 
-/** The first and the longest wait between two replay reads of a store that does not answer. */
-const REPLAY_RETRY_MS = { first: 250, most: 5_000 };
 
 export function sseFrame(event: EventRecord): string {
   return `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify({ at: new Date(event.at).toISOString(), rollout: event.rollout, ...(event.data as object) })}\n\n`;
@@ -78,24 +74,15 @@ export async function eventRoutes(app: FastifyInstance, core: ServerCore): Promi
       });
       /*
        * The next page of the replay. The stream is already answered (200), so a store that does not
-       * answer cannot become an error reply: it is read again, live events buffered meanwhile, and
-       * the stream goes live once the store is back (undefined: the stream ended while waiting).
+       * answer cannot become an error reply: the bus reads again until it does, live events are
+       * buffered meanwhile (undefined: the stream ended while waiting). Any other failure ends the
+       * stream (its client resumes with Last-Event-ID) and goes to the server's log.
        */
-      const nextPage = async (): Promise<EventRecord[] | undefined> => {
-        for (let wait = REPLAY_RETRY_MS.first; !stopped; wait = Math.min(wait * 2, REPLAY_RETRY_MS.most)) {
-          try {
-            return await core.events.after(last, rollout);
-          } catch (error) {
-            if (storeFailure(error)?.kind !== 'unavailable') {
-              // Not an outage: end the stream (the client resumes with Last-Event-ID) and let the server log it.
-              raw.destroy();
-              throw error;
-            }
-            await sleep(wait, undefined, { signal: ended.signal }).catch(() => {});
-          }
-        }
-        return undefined;
-      };
+      const nextPage = () =>
+        core.events.afterWaitingForStore(last, rollout, ended.signal).catch((error: unknown) => {
+          raw.destroy();
+          throw error;
+        });
       // The replay waits for the client to read: it may be long.
       while (!stopped) {
         const page = await nextPage();
