@@ -113,8 +113,9 @@ describe('two servers on one PostgreSQL store', () => {
     await until(() => `B to step down; printed:\n--- A\n${a.output()}\n--- B\n${b.output()}`, async () => (/stepped down \(epoch 2\)/.test(b.output()) ? true : undefined));
     for (const via of [viaA, viaB]) {
       const away = await runBerth(['server', 'status'], { env: via });
-      assert.equal(away.code, 5, away.stderr);
-      assert.match(away.stderr, new RegExp(`PostgreSQL berth@127\\.0\\.0\\.1:${cluster().port}/berth_ha does not answer`));
+      const printed = `\nprinted:\n--- A\n${a.output()}\n--- B\n${b.output()}`;
+      assert.equal(away.code, 5, away.stderr + printed);
+      assert.match(away.stderr, new RegExp(`PostgreSQL berth@127\\.0\\.0\\.1:${cluster().port}/berth_ha does not answer`), printed);
     }
     await new Promise((r) => setTimeout(r, Math.max(0, outage + 20_000 - Date.now())));
     await cluster().resume();
