@@ -151,4 +151,21 @@ describe('auditAction (store)', async () => {
     sqliteOf(db).prepare("UPDATE audit SET params = '{\"slot\":\"web-2\"}' WHERE seq = 1").run();
     assert.equal(((await verifyChain(everyAuditRow(db))) as { seq: number }).seq, 1);
   });
+
+  it('an entry stored whose event cannot be appended (the database gone in between) is returned, and the failure is no unhandled rejection (which would end the server)', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      const events = { publish: () => Promise.reject(new Error('connection terminated')) };
+      const entry = await auditAction(db, events, { actor: 'ci', action: 'token-create', target: 'after-outage', params: {}, outcome: 'ok' });
+      assert.equal(entry.target, 'after-outage');
+      // Node reports an unhandled rejection once the microtasks run out: after a turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
 });

@@ -6,7 +6,8 @@
  * takes the lease over once it runs out (a short --leader-ttl keeps the test short), with the next
  * epoch, and a CLI given both addresses (BERTH_SERVER=A,B) goes on through the one that answers.
  * A restarted, the database stopped for 20 s: the leader steps down, both servers answer 503 naming
- * the database; started again, exactly one of the two leads, with the next epoch, and takes changes.
+ * the database; started again, exactly one of the two leads, with the next epoch, and takes changes,
+ * and the event streams opened on both before the outage carry the events appended after it.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -104,13 +105,17 @@ describe('two servers on one PostgreSQL store', () => {
 
     // The database goes away for 20 s: the leader steps down in time, both servers answer 503 naming the database;
     // back, exactly one of the two leads, with the next epoch.
+    // Both servers' event streams, answered before the outage: each server's LISTEN connection is lost with the database.
+    const across = [a, b].map((server) => collectEvents(server.url, token));
+    assert.deepEqual(await Promise.all(across.map((stream) => stream.opened)), [200, 200], 'both streams open before the database stops');
     const outage = Date.now();
     await cluster().pause();
     await until(() => `B to step down; printed:\n--- A\n${a.output()}\n--- B\n${b.output()}`, async () => (/stepped down \(epoch 2\)/.test(b.output()) ? true : undefined));
     for (const via of [viaA, viaB]) {
       const away = await runBerth(['server', 'status'], { env: via });
-      assert.equal(away.code, 5, away.stderr);
-      assert.match(away.stderr, new RegExp(`PostgreSQL berth@127\\.0\\.0\\.1:${cluster().port}/berth_ha does not answer`));
+      const printed = `\nprinted:\n--- A\n${a.output()}\n--- B\n${b.output()}`;
+      assert.equal(away.code, 5, away.stderr + printed);
+      assert.match(away.stderr, new RegExp(`PostgreSQL berth@127\\.0\\.0\\.1:${cluster().port}/berth_ha does not answer`), printed);
     }
     await new Promise((r) => setTimeout(r, Math.max(0, outage + 20_000 - Date.now())));
     await cluster().resume();
@@ -131,5 +136,13 @@ describe('two servers on one PostgreSQL store', () => {
     assert.equal(afterOutage.code, 0, afterOutage.stderr);
     const named = (await cluster().query<{ name: string }>('berth_ha', 'SELECT name FROM tokens ORDER BY id')).map((r) => r.name);
     assert.deepEqual(named, ['admin', 'through-follower', 'after-takeover', 'after-outage']);
+    // Both streams, the leader's and the follower's, carry the event the leader appended after the database came back.
+    const carried = () => across.map((stream) => stream.events.filter((e) => e.event === 'audit' && e.data.includes('after-outage')).length);
+    await until(
+      () => `the after-outage audit event on both streams (times carried by A, B: ${carried().join(', ')}); printed:\n--- A\n${a.output()}\n--- B\n${b.output()}`,
+      async () => (carried().every((n) => n > 0) ? true : undefined),
+    );
+    assert.deepEqual(carried(), [1, 1], 'once on each stream');
+    for (const stream of across) stream.stop();
   });
 });

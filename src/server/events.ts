@@ -9,7 +9,8 @@
  * every `pollMs` besides (a notification can be lost), and after a reconnect.
  */
 import { EventEmitter } from 'node:events';
-import { storeListen, type Store } from '../store/db.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { storeFailure, storeListen, type Store } from '../store/db.js';
 import { appendEvent, EVENTS_CHANNEL, eventsAfter, lastEventSeq, type EventRecord } from '../store/events.js';
 
 export type { EventRecord };
@@ -91,6 +92,22 @@ export class EventBus {
     return await eventsAfter(this.db, seq, rollout === undefined ? {} : { rollout });
   }
 
+  /**
+   * The events after `seq`, read again while the store does not answer (a database outage), each
+   * wait longer than the last; undefined once `signal` aborts. Any other failure is thrown.
+   */
+  async afterWaitingForStore(seq: number, rollout: number | undefined, signal: AbortSignal): Promise<EventRecord[] | undefined> {
+    for (let wait = STORE_RETRY_MS.first; !signal.aborted; wait = Math.min(wait * 2, STORE_RETRY_MS.most)) {
+      try {
+        return await this.after(seq, rollout);
+      } catch (error) {
+        if (storeFailure(error)?.kind !== 'unavailable') throw error;
+        await sleep(wait, undefined, { signal }).catch(() => {});
+      }
+    }
+    return undefined;
+  }
+
   subscribe(listener: (event: EventRecord) => void): () => void {
     this.#live.on('event', listener);
     return () => this.#live.off('event', listener);
@@ -107,3 +124,6 @@ export class EventBus {
     for (const [end, by] of [...this.#streams]) if (token === undefined || by === token) end();
   }
 }
+
+/** The first and the longest wait between two reads of a store that does not answer. */
+const STORE_RETRY_MS = { first: 250, most: 5_000 };

@@ -36,6 +36,15 @@ export function openPostgres(location: Extract<StoreLocation, { kind: 'postgres'
   const where = describeLocation(location);
   /** Every failure of a query or of a connection carries the store it came from (storeFailure names it). */
   class StoreClient extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super(config);
+      /*
+       * The pool listens for errors only on idle connections: one lent out (a transaction between two
+       * statements) that the database closes (a restart, an outage) would emit 'error' to nobody and
+       * end the process. Its next query fails instead, and the pool drops it when it comes back.
+       */
+      this.on('error', () => {});
+    }
     override query(...args: unknown[]): any {
       const result = (super.query as (...a: unknown[]) => unknown)(...args);
       return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(tagStoreError(error, where))) : result;

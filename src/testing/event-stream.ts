@@ -1,4 +1,7 @@
-/** A server's event stream (`GET /v1/events`, server-sent events) as a test reads it: every frame's event and data, until `stop`. */
+/**
+ * A server's event stream (`GET /v1/events`, server-sent events) as a test reads it: every frame's
+ * event and data, until `stop`; `opened` is the status the server answered (0: no answer).
+ */
 import { get } from 'node:http';
 
 export interface StreamedEvent {
@@ -6,9 +9,12 @@ export interface StreamedEvent {
   data: string;
 }
 
-export function collectEvents(url: string, token: string, onEvent: (e: StreamedEvent) => void = () => {}): { events: StreamedEvent[]; stop: () => void } {
+export function collectEvents(url: string, token: string, onEvent: (e: StreamedEvent) => void = () => {}): { events: StreamedEvent[]; opened: Promise<number>; stop: () => void } {
   const events: StreamedEvent[] = [];
+  let answered: (status: number) => void = () => {};
+  const opened = new Promise<number>((resolve) => (answered = resolve));
   const request = get(`${url}/v1/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
+    answered(res.statusCode ?? 0);
     let buffer = '';
     res.setEncoding('utf8').on('data', (chunk: string) => {
       buffer += chunk;
@@ -24,6 +30,6 @@ export function collectEvents(url: string, token: string, onEvent: (e: StreamedE
     });
   });
   // The stream ends when its server is killed; what it carried until then is what the test reads.
-  request.on('error', () => {});
-  return { events, stop: () => request.destroy() };
+  request.on('error', () => answered(0));
+  return { events, opened, stop: () => request.destroy() };
 }

@@ -2,9 +2,10 @@
  * GET /v1/events: a server-sent event stream (rollout progress and ends, and
  * whatever else the bus carries). Hand-written because SSE framing is four
  * lines and resuming is ours: the stored events after Last-Event-ID (or
- * ?after=) are replayed, then live ones follow. Subscribing and replaying
- * happen in one synchronous turn (SQLite is synchronous here), so no event
- * falls between them and none is sent twice.
+ * ?after=) are replayed, then live ones follow. Live events that arrive
+ * while the replay reads are buffered, so none falls between them and none is
+ * sent twice. A store that does not answer during the replay (a database
+ * outage) keeps the stream open: it reads again until the store answers.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalid } from '../../errors.js';
@@ -12,6 +13,7 @@ import type { ServerCore } from '../core.js';
 import type { EventRecord } from '../events.js';
 
 const HEARTBEAT_MS = 15_000;
+
 
 export function sseFrame(event: EventRecord): string {
   return `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify({ at: new Date(event.at).toISOString(), rollout: event.rollout, ...(event.data as object) })}\n\n`;
@@ -36,13 +38,17 @@ export async function eventRoutes(app: FastifyInstance, core: ServerCore): Promi
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      // Sent now, not with the first event: the client knows its stream is open also while the replay waits for the store.
+      raw.flushHeaders();
       const wanted = (event: EventRecord) => event.seq > last && (rollout === undefined || event.rollout === rollout);
       let stopped = false;
+      const ended = new AbortController();
       let stopLive = () => {};
       const untrack = core.events.trackStream(() => raw.end(), request.token!.name);
       const heartbeat = setInterval(() => (raw.writableNeedDrain ? undefined : live(': keep-alive\n\n')), HEARTBEAT_MS);
       const stop = () => {
         stopped = true;
+        ended.abort();
         clearInterval(heartbeat);
         stopLive();
         untrack();
@@ -66,10 +72,21 @@ export async function eventRoutes(app: FastifyInstance, core: ServerCore): Promi
         if (replaying) buffered.push(event);
         else send(event);
       });
+      /*
+       * The next page of the replay. The stream is already answered (200), so a store that does not
+       * answer cannot become an error reply: the bus reads again until it does, live events are
+       * buffered meanwhile (undefined: the stream ended while waiting). Any other failure ends the
+       * stream (its client resumes with Last-Event-ID) and goes to the server's log.
+       */
+      const nextPage = () =>
+        core.events.afterWaitingForStore(last, rollout, ended.signal).catch((error: unknown) => {
+          raw.destroy();
+          throw error;
+        });
       // The replay waits for the client to read: it may be long.
       while (!stopped) {
-        const page = await core.events.after(last, rollout);
-        if (page.length === 0) break;
+        const page = await nextPage();
+        if (page === undefined || page.length === 0) break;
         for (const event of page) {
           if (stopped) return;
           last = event.seq;
