@@ -8,6 +8,8 @@ import { environmentOf, type RunContext } from '../runtime/context.js';
 import { doorAddress, ensureFrontDoor, freePort, frontDoorStatus, runningRuntimes, stopFrontDoor, syncServers } from '../lb/front-door.js';
 import type { FrontDoorSpec, FrontDoorStatus, LbServer } from '../lb/model.js';
 import { lbServerOf } from '../lb/runtime-api.js';
+import { inTransaction, type Store } from '../store/db.js';
+import { requireLeaderEpoch } from '../store/leases.js';
 import { forgetFrontDoorPort, frontDoorPort, saveFrontDoorPort } from '../store/releases.js';
 import type { Door, DoorServer } from './door.js';
 import { doorId, doorPlaceOf } from './door-place.js';
@@ -29,7 +31,9 @@ export async function frontDoorFor(run: RunContext, service: ServiceSpec, enviro
   // The port is recorded once the front door runs on it (the front-door step), never by computing the spec.
   const record = async () => {
     const kept = await frontDoorPort(run.db, service.name, environment.name);
-    if (kept?.port !== base.bind.port || kept.address !== base.bind.address) await saveFrontDoorPort(run.db, service.name, environment.name, base.bind.address, base.bind.port);
+    if (kept?.port !== base.bind.port || kept.address !== base.bind.address) {
+      await underLeaderEpoch(run, `recording the front door's port of ${service.name} in ${environment.name}`, (db) => saveFrontDoorPort(db, service.name, environment.name, base.bind.address, base.bind.port));
+    }
   };
   const ready = (s: DoorServer): LbServer => ({ ...s, state: 'ready' });
   // The servers as the members have them (the first member that answers: every change goes to all of them), and the read they come from.
@@ -58,7 +62,7 @@ export async function frontDoorFor(run: RunContext, service: ServiceSpec, enviro
     sync: (servers) => serial(() => ensureFrontDoor({ ...base, servers: servers.map(ready) }, place).then(record)),
     async close() {
       await serial(() => stopFrontDoor(base.id, place));
-      await forgetFrontDoorPort(run.db, service.name, environment.name);
+      await underLeaderEpoch(run, `forgetting the front door's port of ${service.name} in ${environment.name}`, (db) => forgetFrontDoorPort(db, service.name, environment.name));
     },
     upsert: (server) =>
       serial(async () => {
@@ -92,6 +96,20 @@ export async function frontDoorFor(run: RunContext, service: ServiceSpec, enviro
       }));
     },
   };
+}
+
+/**
+ * A write of the door's recorded port. In a server sharing its store, it is made in one transaction
+ * with the check of this server's leader epoch, like every other write of a rollout: refused
+ * (`LostLeadership`), with nothing written, once this server stopped acting or a newer epoch exists.
+ */
+export async function underLeaderEpoch(run: Pick<RunContext, 'db' | 'leader'>, what: string, write: (db: Store) => Promise<void>): Promise<void> {
+  const leader = run.leader;
+  if (!leader) return write(run.db);
+  await inTransaction(run.db, async (tx) => {
+    await requireLeaderEpoch(tx, leader, what);
+    await write(tx);
+  });
 }
 
 /** The front door Berth recorded for the service in the environment, as `berth lb` reads it; undefined if it never had one. */
